@@ -1,0 +1,321 @@
+// deepjet/io/root/column_layout.hpp: how the entries of a branch are laid out in its baskets.
+//
+// Contract: describe_column() maps a branch (and, for members of split objects, the file's
+// streamer infos) to a ColumnLayout: the stored value type and whether each entry holds a fixed
+// number of values, a counted (jagged) run of values, an STL collection of basic values, or a
+// string. Anything else (user classes, nested containers, maps, Double32 with a range...) yields
+// kind == Unsupported with a reason naming the branch and its type; it never guesses.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "deepjet/io/root/streamer_info.hpp"
+#include "deepjet/io/root/tree_metadata.hpp"
+
+namespace deepjet::root {
+
+enum class ValueType : std::uint8_t {
+  Bool, Int8, UInt8, Int16, UInt16, Int32, UInt32, Int64, UInt64, Float32, Float64, String
+};
+
+inline std::size_t value_size(ValueType type) noexcept {
+  switch (type) {
+    case ValueType::Bool: case ValueType::Int8: case ValueType::UInt8: return 1;
+    case ValueType::Int16: case ValueType::UInt16: return 2;
+    case ValueType::Int32: case ValueType::UInt32: case ValueType::Float32: return 4;
+    case ValueType::Int64: case ValueType::UInt64: case ValueType::Float64: return 8;
+    case ValueType::String: return 1;
+  }
+  return 1;
+}
+
+inline const char* value_type_name(ValueType type) noexcept {
+  switch (type) {
+    case ValueType::Bool: return "bool";
+    case ValueType::Int8: return "int8";
+    case ValueType::UInt8: return "uint8";
+    case ValueType::Int16: return "int16";
+    case ValueType::UInt16: return "uint16";
+    case ValueType::Int32: return "int32";
+    case ValueType::UInt32: return "uint32";
+    case ValueType::Int64: return "int64";
+    case ValueType::UInt64: return "uint64";
+    case ValueType::Float32: return "float32";
+    case ValueType::Float64: return "float64";
+    case ValueType::String: return "string";
+  }
+  return "?";
+}
+
+struct ColumnLayout {
+  enum class Kind {
+    Fixed,        // `values_per_entry` values per entry at a fixed stride
+    Counted,      // a run of values per entry, sized by the entry offsets (Jet_Px[NJet])
+    Collection,   // std::vector<T>/std::set<T> of basic T: 10-byte header then the values
+    Text,         // one string per entry (TLeafC, std::string, TString)
+    Unsupported
+  } kind = Kind::Unsupported;
+  ValueType type = ValueType::Int32;
+  std::int64_t values_per_entry = 1;  // Fixed; for Counted: values per count unit (x[n][3])
+  std::size_t entry_bytes = 0;        // Fixed: bytes per entry (several leaves in a leaf list)
+  std::size_t leaf_offset = 0;        // Fixed: byte offset of this leaf inside the entry
+  std::size_t entry_header_bytes = 0; // Counted/Collection/Text: bytes before the values
+  std::string count_leaf;             // Counted: the leaf that holds the counts
+  std::string description;            // human-readable type, e.g. "float[NJet]"
+  std::string unsupported_reason;
+};
+
+namespace detail {
+
+/// ROOT's type codes (TStreamerInfo::EReadWrite) for basic types.
+inline bool value_type_from_code(std::int32_t code, ValueType& type) {
+  switch (code) {
+    case 1: type = ValueType::Int8; return true;     // kChar
+    case 2: type = ValueType::Int16; return true;    // kShort
+    case 3: type = ValueType::Int32; return true;    // kInt
+    case 4: type = ValueType::Int64; return true;    // kLong (64-bit on disk)
+    case 5: type = ValueType::Float32; return true;  // kFloat
+    case 6: type = ValueType::Int32; return true;    // kCounter
+    case 8: type = ValueType::Float64; return true;  // kDouble
+    case 11: type = ValueType::UInt8; return true;   // kUChar
+    case 12: type = ValueType::UInt16; return true;  // kUShort
+    case 13: type = ValueType::UInt32; return true;  // kUInt
+    case 14: type = ValueType::UInt64; return true;  // kULong
+    case 15: type = ValueType::UInt32; return true;  // kBits
+    case 16: type = ValueType::Int64; return true;   // kLong64
+    case 17: type = ValueType::UInt64; return true;  // kULong64
+    case 18: type = ValueType::Bool; return true;    // kBool
+    default: return false;                           // 7 char*, 9 Double32, 19 Float16 ...
+  }
+}
+
+inline std::string normalized_type_name(std::string_view name) {
+  std::string out;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (name.compare(i, 5, "std::") == 0) {
+      i += 4;
+      continue;
+    }
+    if (name[i] == ' ' && (out.empty() || out.back() == '<' || out.back() == ',' ||
+                           i + 1 == name.size() || name[i + 1] == '>' || name[i + 1] == ',')) {
+      continue;
+    }
+    out += name[i];
+  }
+  return out;
+}
+
+inline bool value_type_from_name(std::string_view raw, ValueType& type) {
+  const std::string name = normalized_type_name(raw);
+  struct Entry { const char* name; ValueType type; };
+  static const Entry table[] = {
+      {"bool", ValueType::Bool}, {"Bool_t", ValueType::Bool},
+      {"char", ValueType::Int8}, {"Char_t", ValueType::Int8}, {"signed char", ValueType::Int8},
+      {"int8_t", ValueType::Int8}, {"unsigned char", ValueType::UInt8},
+      {"UChar_t", ValueType::UInt8}, {"uint8_t", ValueType::UInt8},
+      {"short", ValueType::Int16}, {"Short_t", ValueType::Int16}, {"int16_t", ValueType::Int16},
+      {"unsigned short", ValueType::UInt16}, {"UShort_t", ValueType::UInt16},
+      {"uint16_t", ValueType::UInt16}, {"int", ValueType::Int32}, {"Int_t", ValueType::Int32},
+      {"int32_t", ValueType::Int32}, {"unsigned int", ValueType::UInt32},
+      {"unsigned", ValueType::UInt32}, {"UInt_t", ValueType::UInt32},
+      {"uint32_t", ValueType::UInt32}, {"long", ValueType::Int64}, {"Long_t", ValueType::Int64},
+      {"long long", ValueType::Int64}, {"Long64_t", ValueType::Int64},
+      {"int64_t", ValueType::Int64}, {"unsigned long", ValueType::UInt64},
+      {"ULong_t", ValueType::UInt64}, {"unsigned long long", ValueType::UInt64},
+      {"ULong64_t", ValueType::UInt64}, {"uint64_t", ValueType::UInt64},
+      {"float", ValueType::Float32}, {"Float_t", ValueType::Float32},
+      {"double", ValueType::Float64}, {"Double_t", ValueType::Float64}};
+  for (const Entry& entry : table) {
+    if (name == entry.name) {
+      type = entry.type;
+      return true;
+    }
+  }
+  return false;
+}
+
+/// "vector<float>" -> Collection of Float32; false for anything but a sequence of basic values.
+inline bool collection_of_basic(std::string_view raw, ValueType& type) {
+  const std::string name = normalized_type_name(raw);
+  for (const char* prefix : {"vector<", "set<", "list<", "deque<"}) {
+    const std::size_t length = std::char_traits<char>::length(prefix);
+    if (name.compare(0, length, prefix) == 0 && name.size() > length && name.back() == '>') {
+      return value_type_from_name(name.substr(length, name.size() - length - 1), type);
+    }
+  }
+  return false;
+}
+
+inline ColumnLayout unsupported(const BranchDescription& branch, const std::string& type) {
+  ColumnLayout layout;
+  layout.kind = ColumnLayout::Kind::Unsupported;
+  layout.description = type;
+  layout.unsupported_reason = "branch \"" + branch.name + "\" of type " + type +
+                              " is not supported (only basic types, fixed arrays, counted "
+                              "arrays, strings and collections of basic types are)";
+  return layout;
+}
+
+inline ColumnLayout layout_of_plain_leaf(const BranchDescription& branch, const LeafDescription& leaf) {
+  ColumnLayout layout;
+  const std::string& cls = leaf.class_name;
+  if (cls == "TLeafC") {
+    layout.kind = ColumnLayout::Kind::Text;
+    layout.type = ValueType::String;
+    layout.description = "string";
+    return layout;
+  }
+  if (cls == "TLeafO") layout.type = ValueType::Bool;
+  else if (cls == "TLeafB") layout.type = leaf.is_unsigned ? ValueType::UInt8 : ValueType::Int8;
+  else if (cls == "TLeafS") layout.type = leaf.is_unsigned ? ValueType::UInt16 : ValueType::Int16;
+  else if (cls == "TLeafI") layout.type = leaf.is_unsigned ? ValueType::UInt32 : ValueType::Int32;
+  else if (cls == "TLeafL" || cls == "TLeafG")
+    layout.type = leaf.is_unsigned ? ValueType::UInt64 : ValueType::Int64;
+  else if (cls == "TLeafF") layout.type = ValueType::Float32;
+  else if (cls == "TLeafD") layout.type = ValueType::Float64;
+  else return unsupported(branch, cls + " leaf \"" + leaf.title + "\"");
+  if (leaf.length < 0) return unsupported(branch, "leaf with negative length");
+  std::string type = value_type_name(layout.type);
+  if (!leaf.count_leaf.empty()) {
+    layout.kind = ColumnLayout::Kind::Counted;
+    layout.values_per_entry = leaf.length;
+    layout.count_leaf = leaf.count_leaf;
+    layout.description = type + "[" + leaf.count_leaf + "]" +
+                         (leaf.length > 1 ? "[" + std::to_string(leaf.length) + "]" : "");
+  } else {
+    layout.kind = ColumnLayout::Kind::Fixed;
+    layout.values_per_entry = leaf.length;
+    layout.entry_bytes = static_cast<std::size_t>(leaf.length) * value_size(layout.type);
+    layout.description = leaf.length == 1 ? type : type + "[" + std::to_string(leaf.length) + "]";
+  }
+  return layout;
+}
+
+/// The streamer element a split-object branch stands for, if the file describes it.
+inline const StreamerElement* member_element(const BranchDescription& branch,
+                                             const StreamerInfos& infos) {
+  if (branch.element_id < 0) return nullptr;
+  auto found = infos.find(branch.element_class);
+  if (found == infos.end()) return nullptr;
+  const auto& elements = found->second.elements;
+  if (static_cast<std::size_t>(branch.element_id) >= elements.size()) return nullptr;
+  return &elements[static_cast<std::size_t>(branch.element_id)];
+}
+
+inline ColumnLayout layout_of_element(const BranchDescription& branch, const StreamerInfos& infos) {
+  ColumnLayout layout;
+  if (!branch.children.empty()) {
+    return unsupported(branch, "split object " + branch.element_class +
+                                   " (read its sub-branches instead)");
+  }
+  if (branch.element_id < 0) {
+    // A top-level object branch: the class is the branch's type.
+    const std::string& type = branch.element_class;
+    if (collection_of_basic(type, layout.type)) {
+      layout.kind = ColumnLayout::Kind::Collection;
+      layout.entry_header_bytes = 10;  // byte count + version + element count
+      layout.description = normalized_type_name(type);
+      return layout;
+    }
+    if (normalized_type_name(type) == "string") {
+      layout.kind = ColumnLayout::Kind::Text;
+      layout.type = ValueType::String;
+      layout.description = "std::string";
+      return layout;
+    }
+    if (type == "TString") {
+      layout.kind = ColumnLayout::Kind::Text;
+      layout.type = ValueType::String;
+      layout.description = "TString";
+      return layout;
+    }
+    return unsupported(branch, type.empty() ? branch.class_name : type);
+  }
+  const StreamerElement* element = member_element(branch, infos);
+  if (element == nullptr) {
+    return unsupported(branch, "member " + std::to_string(branch.element_id) + " of " +
+                                   branch.element_class + " (no streamer info)");
+  }
+  const std::int32_t code = element->type;
+  const std::string type_name = normalized_type_name(element->type_name);
+  if (code > 0 && code < 20 && value_type_from_code(code, layout.type)) {
+    layout.kind = ColumnLayout::Kind::Fixed;
+    layout.values_per_entry = 1;
+    layout.entry_bytes = value_size(layout.type);
+    layout.description = value_type_name(layout.type);
+    return layout;
+  }
+  if (code > 20 && code < 40 && value_type_from_code(code - 20, layout.type)) {
+    const std::int64_t length = element->array_length > 0 ? element->array_length : 1;
+    layout.kind = ColumnLayout::Kind::Fixed;
+    layout.values_per_entry = length;
+    layout.entry_bytes = static_cast<std::size_t>(length) * value_size(layout.type);
+    layout.description = std::string(value_type_name(layout.type)) + "[" + std::to_string(length) + "]";
+    return layout;
+  }
+  if (code > 40 && code < 60 && value_type_from_code(code - 40, layout.type)) {
+    // Pointer to a counted array ("Int_t* fX; //[fN]"): a one-byte marker, then the values.
+    layout.kind = ColumnLayout::Kind::Counted;
+    layout.values_per_entry = 1;
+    layout.entry_header_bytes = 1;
+    layout.description = std::string(value_type_name(layout.type)) + "[]";
+    return layout;
+  }
+  if (code == 65) {
+    layout.kind = ColumnLayout::Kind::Text;
+    layout.type = ValueType::String;
+    layout.description = "TString";
+    return layout;
+  }
+  if ((code == 300 || code == 365 || code == 500) && type_name == "string") {
+    layout.kind = ColumnLayout::Kind::Text;
+    layout.type = ValueType::String;
+    layout.entry_header_bytes = 6;
+    layout.description = "std::string";
+    return layout;
+  }
+  if ((code == 300 || code == 500) && collection_of_basic(type_name, layout.type)) {
+    layout.kind = ColumnLayout::Kind::Collection;
+    layout.entry_header_bytes = 10;
+    layout.description = type_name;
+    return layout;
+  }
+  return unsupported(branch, type_name.empty() ? "type code " + std::to_string(code) : type_name);
+}
+
+}  // namespace detail
+
+/// Layout of `leaf_index` within `branch` (leaf lists have several leaves).
+inline ColumnLayout describe_column(const BranchDescription& branch, const StreamerInfos& infos,
+                                    std::size_t leaf_index = 0) {
+  if (!branch.external_file.empty()) {
+    return detail::unsupported(branch, "baskets in external file " + branch.external_file);
+  }
+  if (branch.class_name == "TBranchElement") return detail::layout_of_element(branch, infos);
+  if (branch.class_name != "TBranch") return detail::unsupported(branch, branch.class_name);
+  if (branch.leaves.empty()) return detail::unsupported(branch, "branch without leaves");
+  if (branch.leaves.size() == 1) return detail::layout_of_plain_leaf(branch, branch.leaves[0]);
+  // A leaf list: each entry is the leaves' values one after the other.
+  std::size_t entry_bytes = 0;
+  std::size_t offset = 0;
+  ColumnLayout chosen;
+  for (std::size_t i = 0; i < branch.leaves.size(); ++i) {
+    ColumnLayout leaf = detail::layout_of_plain_leaf(branch, branch.leaves[i]);
+    if (leaf.kind != ColumnLayout::Kind::Fixed) {
+      return detail::unsupported(branch, "leaf list with variable-size leaf " + branch.leaves[i].name);
+    }
+    if (i == leaf_index) {
+      chosen = leaf;
+      offset = entry_bytes;
+    }
+    entry_bytes += leaf.entry_bytes;
+  }
+  if (leaf_index >= branch.leaves.size()) return detail::unsupported(branch, "missing leaf");
+  chosen.entry_bytes = entry_bytes;
+  chosen.leaf_offset = offset;
+  return chosen;
+}
+
+}  // namespace deepjet::root

@@ -1,0 +1,465 @@
+// deepjet/io/root/tree.hpp: the column API over one TTree.
+//
+// Contract: a Tree lists its branches with their types and reads a branch over an entry range
+// [first, last) into typed arrays, converting from the stored type to the requested one:
+//   read<T>         fixed-size entries (scalars, fixed arrays, leaves of a leaf list) -> values
+//   read_jagged<T>  any numeric branch (counted arrays, std::vector<T>, fixed arrays) -> values +
+//                   offsets (offsets.size() == entries + 1)
+//   read_strings    char* leaves, std::string and TString branches
+// Baskets are decompressed lazily, one at a time; the last basket of each branch is kept so that
+// reading consecutive chunks (chunks()) never decompresses a basket twice, and memory stays at one
+// basket per branch plus the output. With set_decompression_threads(n > 1) the baskets a read
+// needs are decompressed concurrently first. A Tree is not safe for concurrent use; copies share
+// the file but not the basket cache.
+// Errors (unknown branch, unsupported type, bad range, damaged data) throw deepjet::FileError.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "deepjet/io/root/basket.hpp"
+#include "deepjet/io/root/column_layout.hpp"
+#include "deepjet/io/root/file_source.hpp"
+#include "deepjet/io/root/streamer_info.hpp"
+#include "deepjet/io/root/tree_metadata.hpp"
+
+namespace deepjet::root {
+
+struct EntryRange {
+  std::int64_t first = 0;
+  std::int64_t last = 0;  // one past the final entry
+  std::int64_t size() const noexcept { return last - first; }
+};
+
+/// Values of a variable-length branch: entry i is values[offsets[i] .. offsets[i+1]).
+template <class T>
+struct JaggedArray {
+  std::vector<T> values;
+  std::vector<std::int64_t> offsets{0};
+
+  std::size_t entries() const noexcept { return offsets.size() - 1; }
+  std::span<const T> operator[](std::size_t entry) const {
+    return std::span<const T>(values.data() + offsets[entry],
+                              static_cast<std::size_t>(offsets[entry + 1] - offsets[entry]));
+  }
+};
+
+/// One readable column as listed by Tree::branches().
+struct BranchInfo {
+  std::string name;         // what read() accepts: the branch name, or "branch.leaf" in leaf lists
+  std::string class_name;   // TBranch, TBranchElement ...
+  std::string type;         // e.g. "float", "int32[3]", "float[NJet]", "vector<float>", "string"
+  std::int64_t entries = 0;
+  int depth = 0;            // 0 for top-level branches, 1 for their sub-branches ...
+  bool supported = false;
+  std::string unsupported_reason;
+  ColumnLayout layout;
+};
+
+namespace detail {
+
+template <class T, class Stored>
+inline void convert_run(const std::uint8_t* source, std::size_t count, T* out) {
+  for (std::size_t i = 0; i < count; ++i) {
+    const Stored value = load_big_endian<Stored>(source + i * sizeof(Stored));
+    if constexpr (std::is_same_v<T, bool>) {
+      out[i] = value != Stored(0);
+    } else {
+      out[i] = static_cast<T>(value);
+    }
+  }
+}
+
+template <class T>
+inline void convert_values(ValueType stored, const std::uint8_t* source, std::size_t count, T* out) {
+  switch (stored) {
+    case ValueType::Bool: {
+      for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<T>(source[i] != 0);
+      return;
+    }
+    case ValueType::Int8: return convert_run<T, std::int8_t>(source, count, out);
+    case ValueType::UInt8: return convert_run<T, std::uint8_t>(source, count, out);
+    case ValueType::Int16: return convert_run<T, std::int16_t>(source, count, out);
+    case ValueType::UInt16: return convert_run<T, std::uint16_t>(source, count, out);
+    case ValueType::Int32: return convert_run<T, std::int32_t>(source, count, out);
+    case ValueType::UInt32: return convert_run<T, std::uint32_t>(source, count, out);
+    case ValueType::Int64: return convert_run<T, std::int64_t>(source, count, out);
+    case ValueType::UInt64: return convert_run<T, std::uint64_t>(source, count, out);
+    case ValueType::Float32: return convert_run<T, float>(source, count, out);
+    case ValueType::Float64: return convert_run<T, double>(source, count, out);
+    case ValueType::String: break;
+  }
+}
+
+}  // namespace detail
+
+class Tree {
+ public:
+  Tree(std::shared_ptr<const FileSource> source, std::shared_ptr<const StreamerInfos> infos,
+       TreeDescription description)
+      : source_(std::move(source)),
+        infos_(std::move(infos)),
+        description_(std::make_shared<const TreeDescription>(std::move(description))) {
+    // Columns point into *description_, which copies of this Tree share and never modify.
+    for (const BranchDescription& branch : description_->branches) index(branch, "", 0);
+  }
+
+  const std::string& name() const noexcept { return description_->name; }
+  const std::string& title() const noexcept { return description_->title; }
+  std::int64_t entries() const noexcept { return description_->entries; }
+  const TreeDescription& description() const noexcept { return *description_; }
+  const std::string& path() const noexcept { return source_->path(); }
+
+  /// Every branch, depth first, with leaf-list leaves listed as "branch.leaf".
+  const std::vector<BranchInfo>& branches() const noexcept { return infos_list_; }
+
+  bool has_branch(std::string_view name) const { return find(name) != nullptr; }
+
+  /// Information on one branch; throws if it does not exist.
+  const BranchInfo& branch(std::string_view name) const { return column(name).info; }
+
+  /// Decompress the baskets of one read on `threads` threads (1 = sequential, the default).
+  void set_decompression_threads(unsigned threads) { threads_ = std::max(1u, threads); }
+
+  /// Consecutive entry ranges of at most `entries_per_chunk` entries covering the tree.
+  std::vector<EntryRange> chunks(std::int64_t entries_per_chunk) const {
+    if (entries_per_chunk <= 0) throw FileError(path(), "chunk size must be positive");
+    std::vector<EntryRange> ranges;
+    for (std::int64_t first = 0; first < entries(); first += entries_per_chunk) {
+      ranges.push_back({first, std::min(entries(), first + entries_per_chunk)});
+    }
+    return ranges;
+  }
+
+  /// Fixed-size entries: (last - first) * values_per_entry values.
+  template <class T>
+  std::vector<T> read(std::string_view name, std::int64_t first = 0, std::int64_t last = -1) const {
+    const Column& col = column(name);
+    const EntryRange range = checked_range(col, first, last);
+    if (col.info.layout.kind != ColumnLayout::Kind::Fixed) {
+      throw FileError(path(), "branch \"" + col.info.name + "\" has variable-size entries (" +
+                                  col.info.type + "); read it with read_jagged or read_strings");
+    }
+    std::vector<T> out;
+    out.reserve(static_cast<std::size_t>(range.size() * col.info.layout.values_per_entry));
+    read_numeric(col, range, out, nullptr);
+    return out;
+  }
+
+  /// Any numeric branch as values + offsets.
+  template <class T>
+  JaggedArray<T> read_jagged(std::string_view name, std::int64_t first = 0, std::int64_t last = -1) const {
+    const Column& col = column(name);
+    const EntryRange range = checked_range(col, first, last);
+    if (col.info.layout.kind == ColumnLayout::Kind::Text) {
+      throw FileError(path(), "branch \"" + col.info.name + "\" holds strings; read it with read_strings");
+    }
+    JaggedArray<T> out;
+    out.offsets.reserve(static_cast<std::size_t>(range.size()) + 1);
+    read_numeric(col, range, out.values, &out.offsets);
+    return out;
+  }
+
+  /// One string per entry.
+  std::vector<std::string> read_strings(std::string_view name, std::int64_t first = 0,
+                                        std::int64_t last = -1) const {
+    const Column& col = column(name);
+    const EntryRange range = checked_range(col, first, last);
+    if (col.info.layout.kind != ColumnLayout::Kind::Text) {
+      throw FileError(path(), "branch \"" + col.info.name + "\" is " + col.info.type +
+                                  ", not a string branch");
+    }
+    std::vector<std::string> out;
+    out.reserve(static_cast<std::size_t>(range.size()));
+    const std::size_t header = col.info.layout.entry_header_bytes;
+    for_each_basket(col, range, [&](const LoadedBasket& basket, std::int64_t a, std::int64_t b) {
+      const std::string what = basket_what(col, basket);
+      if (basket.offsets.empty()) throw FileError(path(), what + ": string basket without entry offsets");
+      for (std::int64_t e = a; e < b; ++e) {
+        const std::size_t begin = static_cast<std::size_t>(basket.offsets[e]);
+        const std::size_t end = static_cast<std::size_t>(basket.offsets[e + 1]);
+        ByteCursor cursor(basket.data.data() + begin, end - begin, path());
+        cursor.skip(header, "string header");
+        out.push_back(cursor.tstring(what));
+      }
+    });
+    return out;
+  }
+
+ private:
+  struct Column {
+    const BranchDescription* branch = nullptr;
+    BranchInfo info;
+    std::vector<std::int64_t> basket_ends;  // entry after the last one of each basket
+  };
+
+  struct BasketCache {
+    std::size_t index = static_cast<std::size_t>(-1);
+    std::shared_ptr<const LoadedBasket> basket;
+  };
+
+  void index(const BranchDescription& branch, const std::string& prefix, int depth) {
+    const std::string full = prefix.empty() ? branch.name : prefix + "/" + branch.name;
+    const bool leaf_list = branch.class_name == "TBranch" && branch.leaves.size() > 1;
+    auto add = [&](const std::string& name, std::size_t leaf_index) {
+      Column col;
+      col.branch = &branch;
+      col.info.name = name;
+      col.info.class_name = branch.class_name;
+      col.info.entries = branch.entries;
+      col.info.depth = depth;
+      col.info.layout = describe_column(branch, *infos_, leaf_index);
+      col.info.type = col.info.layout.description;
+      col.info.supported = col.info.layout.kind != ColumnLayout::Kind::Unsupported;
+      col.info.unsupported_reason = col.info.layout.unsupported_reason;
+      // Basket i covers [first_entry(i), first_entry(i + 1)); the last one ends at fEntries.
+      std::vector<std::int64_t> starts;
+      for (const auto& location : branch.baskets) starts.push_back(location.first_entry);
+      for (const auto& embedded : branch.embedded_baskets) starts.push_back(embedded.first_entry);
+      for (std::size_t i = 0; i < starts.size(); ++i) {
+        col.basket_ends.push_back(i + 1 < starts.size() ? starts[i + 1] : branch.entries);
+      }
+      infos_list_.push_back(col.info);
+      columns_.emplace(name, std::move(col));
+      if (name != full) aliases_.emplace(full + (leaf_list ? name.substr(branch.name.size()) : ""), name);
+    };
+    if (leaf_list) {
+      BranchInfo whole;
+      whole.name = branch.name;
+      whole.class_name = branch.class_name;
+      whole.entries = branch.entries;
+      whole.depth = depth;
+      whole.type = "leaf list";
+      whole.unsupported_reason = "branch \"" + branch.name + "\" is a leaf list; read its leaves as \"" +
+                                 branch.name + "." + branch.leaves[0].name + "\" ...";
+      whole.layout = ColumnLayout{};
+      whole.layout.description = whole.type;
+      whole.layout.unsupported_reason = whole.unsupported_reason;
+      Column col;
+      col.branch = &branch;
+      col.info = whole;
+      infos_list_.push_back(whole);
+      columns_.emplace(branch.name, std::move(col));
+      for (std::size_t i = 0; i < branch.leaves.size(); ++i) {
+        add(branch.name + "." + branch.leaves[i].name, i);
+      }
+    } else if (!columns_.count(branch.name)) {
+      add(branch.name, 0);
+    }
+    if (!columns_.count(full) && !aliases_.count(full)) aliases_.emplace(full, branch.name);
+    for (const BranchDescription& child : branch.children) index(child, full, depth + 1);
+  }
+
+  const Column* find(std::string_view name) const {
+    auto found = columns_.find(std::string(name));
+    if (found != columns_.end()) return &found->second;
+    auto alias = aliases_.find(std::string(name));
+    if (alias != aliases_.end()) {
+      found = columns_.find(alias->second);
+      if (found != columns_.end()) return &found->second;
+    }
+    return nullptr;
+  }
+
+  const Column& column(std::string_view name) const {
+    const Column* col = find(name);
+    if (col == nullptr) {
+      throw FileError(path(), "tree \"" + name_or_path() + "\" has no branch \"" + std::string(name) + "\"");
+    }
+    if (!col->info.supported) throw FileError(path(), col->info.unsupported_reason);
+    return *col;
+  }
+
+  std::string name_or_path() const { return description_->name; }
+
+  EntryRange checked_range(const Column& col, std::int64_t first, std::int64_t last) const {
+    const std::int64_t available = std::min(entries(), col.branch->entries);
+    if (last < 0) last = available;
+    if (first < 0 || first > last || last > available) {
+      throw FileError(path(), "entry range [" + std::to_string(first) + ", " + std::to_string(last) +
+                                  ") is outside branch \"" + col.info.name + "\" with " +
+                                  std::to_string(available) + " entries");
+    }
+    return {first, last};
+  }
+
+  std::string basket_what(const Column& col, const LoadedBasket& basket) const {
+    return "branch \"" + col.info.name + "\" basket at entry " + std::to_string(basket.first_entry);
+  }
+
+  std::size_t basket_count(const Column& col) const { return col.basket_ends.size(); }
+
+  std::int64_t basket_first(const Column& col, std::size_t i) const {
+    const auto& free = col.branch->baskets;
+    return i < free.size() ? free[i].first_entry : col.branch->embedded_baskets[i - free.size()].first_entry;
+  }
+
+  std::shared_ptr<const LoadedBasket> load(const Column& col, std::size_t i) const {
+    const auto& free = col.branch->baskets;
+    const std::string what = "branch \"" + col.info.name + "\" basket " + std::to_string(i);
+    LoadedBasket basket = i < free.size()
+                              ? load_basket(*source_, free[i], what)
+                              : embedded_basket(col.branch->embedded_baskets[i - free.size()], path(), what);
+    const std::int64_t expected = col.basket_ends[i] - basket_first(col, i);
+    if (basket.entries != expected) {
+      throw FileError(path(), what + ": holds " + std::to_string(basket.entries) +
+                                  " entries but the branch's basket table says " +
+                                  std::to_string(expected));
+    }
+    return std::make_shared<const LoadedBasket>(std::move(basket));
+  }
+
+  /// Calls visit(basket, first_local, last_local) for each basket overlapping `range`, in order.
+  template <class Visit>
+  void for_each_basket(const Column& col, EntryRange range, Visit&& visit) const {
+    if (range.size() == 0) return;
+    std::vector<std::size_t> needed;
+    for (std::size_t i = 0; i < basket_count(col); ++i) {
+      const std::int64_t begin = basket_first(col, i);
+      const std::int64_t end = col.basket_ends[i];
+      if (begin < 0 || end < begin) throw FileError(path(), "branch \"" + col.info.name + "\": corrupted basket table");
+      if (end > range.first && begin < range.last) needed.push_back(i);
+    }
+    // The baskets must cover the range without gaps.
+    std::int64_t covered = range.first;
+    for (std::size_t i : needed) {
+      if (basket_first(col, i) > covered) break;
+      covered = std::max(covered, col.basket_ends[i]);
+    }
+    if (covered < range.last) {
+      throw FileError(path(), "branch \"" + col.info.name + "\": no basket holds entry " + std::to_string(covered));
+    }
+    BasketCache& cache = caches_[col.branch];
+    std::vector<std::shared_ptr<const LoadedBasket>> preloaded(needed.size());
+    if (threads_ > 1 && needed.size() > 1) preload(col, needed, cache, preloaded);
+    for (std::size_t k = 0; k < needed.size(); ++k) {
+      const std::size_t i = needed[k];
+      std::shared_ptr<const LoadedBasket> basket = preloaded[k];
+      if (!basket) basket = cache.index == i ? cache.basket : load(col, i);
+      cache.index = i;
+      cache.basket = basket;
+      const std::int64_t begin = basket_first(col, i);
+      const std::int64_t a = std::max(range.first, begin) - begin;
+      const std::int64_t b = std::min(range.last, col.basket_ends[i]) - begin;
+      visit(*basket, a, b);
+    }
+  }
+
+  void preload(const Column& col, const std::vector<std::size_t>& needed, const BasketCache& cache,
+               std::vector<std::shared_ptr<const LoadedBasket>>& out) const {
+    std::atomic<std::size_t> next{0};
+    std::vector<std::exception_ptr> errors(needed.size());
+    auto work = [&] {
+      for (std::size_t k = next++; k < needed.size(); k = next++) {
+        if (cache.index == needed[k]) {
+          out[k] = cache.basket;
+          continue;
+        }
+        try {
+          out[k] = load(col, needed[k]);
+        } catch (...) {
+          errors[k] = std::current_exception();
+        }
+      }
+    };
+    std::vector<std::thread> workers;
+    const unsigned count = static_cast<unsigned>(std::min<std::size_t>(threads_, needed.size()));
+    for (unsigned t = 1; t < count; ++t) workers.emplace_back(work);
+    work();
+    for (auto& worker : workers) worker.join();
+    for (auto& error : errors) {
+      if (error) std::rethrow_exception(error);
+    }
+  }
+
+  template <class T>
+  void read_numeric(const Column& col, EntryRange range, std::vector<T>& values,
+                    std::vector<std::int64_t>* offsets) const {
+    const ColumnLayout& layout = col.info.layout;
+    const std::size_t size = value_size(layout.type);
+    for_each_basket(col, range, [&](const LoadedBasket& basket, std::int64_t a, std::int64_t b) {
+      const std::string what = basket_what(col, basket);
+      const std::uint8_t* data = basket.data.data();
+      if (layout.kind == ColumnLayout::Kind::Fixed) {
+        const std::size_t per_entry = static_cast<std::size_t>(layout.values_per_entry);
+        const std::size_t value_bytes = per_entry * size;
+        const bool contiguous = basket.offsets.empty() && layout.entry_bytes == value_bytes;
+        if (basket.offsets.empty() &&
+            basket.data.size() < static_cast<std::size_t>(basket.entries) * layout.entry_bytes) {
+          throw FileError(path(), what + ": holds " + std::to_string(basket.data.size()) +
+                                      " bytes, too few for " + std::to_string(basket.entries) + " entries");
+        }
+        const std::size_t start = values.size();
+        values.resize(start + static_cast<std::size_t>(b - a) * per_entry);
+        if (contiguous) {
+          detail::convert_values(layout.type, data + static_cast<std::size_t>(a) * value_bytes,
+                                 static_cast<std::size_t>(b - a) * per_entry, values.data() + start);
+        } else {
+          for (std::int64_t e = a; e < b; ++e) {
+            std::size_t begin = basket.offsets.empty() ? static_cast<std::size_t>(e) * layout.entry_bytes
+                                                       : static_cast<std::size_t>(basket.offsets[e]);
+            begin += layout.leaf_offset;
+            const std::size_t end = basket.offsets.empty() ? basket.data.size()
+                                                           : static_cast<std::size_t>(basket.offsets[e + 1]);
+            if (begin + value_bytes > end) throw FileError(path(), what + ": entry shorter than its type");
+            detail::convert_values(layout.type, data + begin, per_entry,
+                                   values.data() + start + static_cast<std::size_t>(e - a) * per_entry);
+          }
+        }
+        if (offsets) {
+          for (std::int64_t e = a; e < b; ++e) offsets->push_back(offsets->back() + static_cast<std::int64_t>(per_entry));
+        }
+        return;
+      }
+      if (basket.offsets.empty()) throw FileError(path(), what + ": variable-size basket without entry offsets");
+      const std::size_t header = layout.entry_header_bytes;
+      const std::size_t first_byte = static_cast<std::size_t>(basket.offsets[a]);
+      const std::size_t last_byte = static_cast<std::size_t>(basket.offsets[b]);
+      const std::size_t start = values.size();
+      values.reserve(start + (last_byte - first_byte) / size);
+      for (std::int64_t e = a; e < b; ++e) {
+        const std::size_t begin = static_cast<std::size_t>(basket.offsets[e]);
+        const std::size_t end = static_cast<std::size_t>(basket.offsets[e + 1]);
+        if (end - begin < header || (end - begin - header) % size != 0) {
+          throw FileError(path(), what + ": entry " + std::to_string(basket.first_entry + e) +
+                                      " has " + std::to_string(end - begin) + " bytes, not a whole number of " +
+                                      value_type_name(layout.type) + " values");
+        }
+        const std::size_t count = (end - begin - header) / size;
+        if (layout.kind == ColumnLayout::Kind::Collection) {
+          const std::int32_t stored = load_big_endian<std::int32_t>(data + begin + header - 4);
+          if (stored < 0 || static_cast<std::size_t>(stored) != count) {
+            throw FileError(path(), what + ": collection size " + std::to_string(stored) +
+                                        " disagrees with the entry's " + std::to_string(count) + " values");
+          }
+        }
+        const std::size_t at = values.size();
+        values.resize(at + count);
+        detail::convert_values(layout.type, data + begin + header, count, values.data() + at);
+        if (offsets) offsets->push_back(offsets->back() + static_cast<std::int64_t>(count));
+      }
+    });
+  }
+
+  std::shared_ptr<const FileSource> source_;
+  std::shared_ptr<const StreamerInfos> infos_;
+  std::shared_ptr<const TreeDescription> description_;
+  std::vector<BranchInfo> infos_list_;
+  std::map<std::string, Column, std::less<>> columns_;
+  std::map<std::string, std::string, std::less<>> aliases_;
+  mutable std::map<const BranchDescription*, BasketCache> caches_;
+  unsigned threads_ = 1;
+};
+
+}  // namespace deepjet::root
