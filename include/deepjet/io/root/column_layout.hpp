@@ -269,7 +269,7 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
     layout.description = "TString";
     return layout;
   }
-  if ((code == 300 || code == 365 || code == 500) && type_name == "string") {
+  if (code == 365 || ((code == 300 || code == 500) && type_name == "string")) {
     layout.kind = ColumnLayout::Kind::Text;
     layout.type = ValueType::String;
     layout.entry_header_bytes = 6;

@@ -1,0 +1,23 @@
+// deepjet/deepjet.hpp: everything in one include.
+#pragma once
+
+#include "deepjet/core/aligned.hpp"
+#include "deepjet/core/atomic_file.hpp"
+#include "deepjet/core/batch.hpp"
+#include "deepjet/core/error.hpp"
+#include "deepjet/core/random.hpp"
+#include "deepjet/core/shape.hpp"
+#include "deepjet/core/version.hpp"
+#include "deepjet/io/hdf5/hdf5.hpp"
+#include "deepjet/io/model_file.hpp"
+#include "deepjet/kernels/elementwise.hpp"
+#include "deepjet/kernels/gemm.hpp"
+#include "deepjet/kernels/simd.hpp"
+#include "deepjet/layers/activation/activation.hpp"
+#include "deepjet/layers/dense/dense.hpp"
+#include "deepjet/layers/initialisers.hpp"
+#include "deepjet/layers/layer.hpp"
+#include "deepjet/losses/losses.hpp"
+#include "deepjet/models/model.hpp"
+#include "deepjet/models/sequential.hpp"
+#include "deepjet/optimisers/optimisers.hpp"

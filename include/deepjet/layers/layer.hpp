@@ -1,0 +1,157 @@
+// deepjet/layers/layer.hpp: what every layer is.
+//
+// A *layer* is a type with compile-time input and output shapes whose parameters live outside it,
+// in one flat float array owned by the Model. That split is deliberate:
+//   - inference (`infer`) is a static function of (parameters, input) -> output: a trained model is
+//     read-only data that any number of threads share, each with its own scratch memory;
+//   - training (`forward`, `backward`) runs on a layer *object*, which keeps only what the backward
+//     pass needs (dropout masks, batch statistics); copies of it are the per-thread workers;
+//   - optimisers, initialisers and model files see parameters as one array plus a table that
+//     names every tensor in it.
+//
+// A *layer spec* is what users write in a model: Dense<64>, ReLU, ... It knows its own options but
+// not its input shape; `Spec::bind<InputShape>` gives the layer type for that input, so widths are
+// written once and each input size is deduced from the previous output. A spec that cannot take
+// an input shape fails in `bind` with a static_assert that says what to do instead.
+#pragma once
+
+#include "deepjet/core/batch.hpp"
+#include "deepjet/core/random.hpp"
+#include "deepjet/core/shape.hpp"
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace deepjet {
+
+/// How a parameter tensor is filled before training.
+enum class Initialiser { zeros, ones, glorot_uniform, he_uniform, lecun_uniform };
+
+/// One named parameter tensor of a layer, e.g. Dense's "weight" of shape (in, out).
+struct ParameterSpec {
+  std::string_view name;
+  std::array<std::size_t, 4> shape{};
+  std::size_t rank = 1;
+  Initialiser initialiser = Initialiser::zeros;
+  std::size_t fan_in = 1;
+  std::size_t fan_out = 1;
+  /// false for buffers that are saved with the model but not trained (BatchNorm's running mean).
+  bool trainable = true;
+
+  constexpr std::size_t size() const {
+    std::size_t n = 1;
+    for (std::size_t i = 0; i < rank; ++i) n *= shape[i];
+    return n;
+  }
+};
+
+template <std::size_t N>
+constexpr std::size_t total_size(const std::array<ParameterSpec, N>& specs) {
+  std::size_t n = 0;
+  for (const auto& spec : specs) n += spec.size();
+  return n;
+}
+
+/// Where one parameter tensor sits in the model's flat array, and its full name ("2.weight").
+struct ParameterInfo {
+  std::string path;
+  std::size_t offset = 0;
+  ParameterSpec spec;
+};
+
+/// One row per layer: its path in the model ("3", or "1.0" inside a nested stack), its
+/// signature, and its slice of the parameter array.
+struct LayerInfo {
+  std::string path;
+  std::string kind;
+  std::string signature;  ///< "Dense (4) -> (16)": compared when a model file is loaded
+  std::size_t parameter_offset = 0;
+  std::size_t parameter_count = 0;
+};
+
+/// The table of a model's layers and parameter tensors, in parameter-array order.
+struct Architecture {
+  std::vector<LayerInfo> layers;
+  std::vector<ParameterInfo> parameters;
+
+  /// One line per layer, "<path> <signature>"; equal strings mean interchangeable weights.
+  std::string signature() const {
+    std::string text;
+    for (const auto& layer : layers) text += layer.path + " " + layer.signature + "\n";
+    return text;
+  }
+};
+
+/// What a training forward pass may draw on besides its input: the random stream for dropout.
+struct TrainingContext {
+  Random random{0};
+};
+
+/// The contract every layer satisfies (see the top of this file).
+///   L::infer(params, in, out, scratch)            inference; thread-safe; scratch has
+///                                                 L::scratch_size(batch) floats
+///   layer.forward(context, params, in, out)       training forward; may remember what backward needs
+///   layer.backward(params, grads, in, out, dout, din)
+///                                                 adds parameter gradients into grads; writes the
+///                                                 input gradient into din unless din.data is null
+///   L::describe(architecture, path, offset)       appends its rows to the model's table
+template <class L>
+concept Layer =
+    ShapeType<typename L::input_shape> && ShapeType<typename L::output_shape> &&
+    std::default_initializable<L> &&
+    requires(L layer, const float* const_params, float* params, float* grads, float* scratch,
+             std::size_t count, TrainingContext& context, Architecture& architecture,
+             ConstBatch<typename L::input_shape> in, Batch<typename L::output_shape> out,
+             ConstBatch<typename L::output_shape> const_out, Batch<typename L::input_shape> din) {
+      { L::parameter_count } -> std::convertible_to<std::size_t>;
+      { L::scratch_size(count) } -> std::convertible_to<std::size_t>;
+      L::describe(architecture, std::string{}, count);
+      L::infer(const_params, in, out, scratch);
+      layer.forward(context, params, in, out);
+      layer.backward(const_params, grads, in, const_out, const_out, din);
+    };
+
+/// Common parts of layers that hold no sub-layers. Derived provides `kind`, `parameters`
+/// (a std::array<ParameterSpec, N>), and optionally `static std::string options()`.
+template <class Derived>
+struct LeafLayer {
+  static constexpr std::size_t scratch_size(std::size_t) { return 0; }
+
+  static void describe(Architecture& architecture, const std::string& path, std::size_t offset) {
+    std::string signature = std::string(Derived::kind) + " " + Derived::input_shape::to_string() +
+                            " -> " + Derived::output_shape::to_string();
+    if constexpr (requires { Derived::options(); }) signature += " [" + Derived::options() + "]";
+    architecture.layers.push_back(
+        {path, std::string(Derived::kind), signature, offset, total_size(Derived::parameters)});
+    for (const auto& spec : Derived::parameters) {
+      architecture.parameters.push_back({path + "." + std::string(spec.name), offset, spec});
+      offset += spec.size();
+    }
+  }
+};
+
+namespace detail {
+template <class Spec, class In>
+struct bind_spec {
+  using type = typename Spec::template bind<In>;
+};
+// A layer type written directly (already bound) is used as it is, if its input shape fits.
+template <class L, class In>
+  requires Layer<L>
+struct bind_spec<L, In> {
+  static_assert(std::same_as<typename L::input_shape, In>,
+                "deepjet: this layer's input shape differs from the output shape of the layer "
+                "before it (see the two shapes in the instantiation below)");
+  using type = L;
+};
+}  // namespace detail
+
+/// The layer a spec becomes when it receives input of shape In.
+template <class Spec, ShapeType In>
+using bind_t = typename detail::bind_spec<Spec, In>::type;
+
+}  // namespace deepjet

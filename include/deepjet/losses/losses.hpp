@@ -1,0 +1,78 @@
+// deepjet/losses/losses.hpp: training objectives.
+//
+// Contract of every loss:
+//   double evaluate(ConstBatch<S> prediction, ConstBatch<S> target, const float* weights,
+//                   Batch<S> gradient) const
+// returns the weighted mean over the batch, (1/N) sum_i w_i l_i, with w_i = 1 when `weights` is
+// null (Keras's sample_weight convention: weights rescale samples, they do not renormalise), and,
+// unless gradient.data is null, writes d(loss)/d(prediction) into `gradient`.
+// Per-sample losses are computed in double and returned in double.
+#pragma once
+
+#include "deepjet/core/batch.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace deepjet {
+
+/// Cross-entropy of a softmax output against class probabilities (one-hot or not):
+/// l = -sum_c t_c log(max(p_c, epsilon)), summed over the last dimension and averaged over any
+/// leading ones. Use after a Softmax layer; this is the softmax cross-entropy of multi-class
+/// tagging (Keras's categorical_crossentropy). epsilon = 1e-7 as in Keras keeps log finite.
+struct CategoricalCrossEntropy {
+  float epsilon = 1e-7f;
+
+  template <ShapeType S>
+  double evaluate(ConstBatch<S> p, ConstBatch<S> t, const float* weights, Batch<S> gradient) const {
+    constexpr std::size_t rows = S::size / S::features;
+    const double scale = 1.0 / (static_cast<double>(p.count) * rows);
+    double total = 0.0;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      const std::size_t sample = i / S::size;
+      const double w = weights ? weights[sample] : 1.0;
+      const double clamped = std::max(p.data[i], epsilon);
+      total += -w * t.data[i] * std::log(clamped);
+      if (gradient.data) gradient.data[i] = static_cast<float>(-w * t.data[i] / clamped * scale);
+    }
+    return total * scale;
+  }
+};
+
+/// Binary cross-entropy of sigmoid outputs: l = -(t log p + (1 - t) log(1 - p)) with p clamped
+/// to [epsilon, 1 - epsilon], averaged over the outputs of a sample (Keras's binary_crossentropy).
+struct BinaryCrossEntropy {
+  float epsilon = 1e-7f;
+
+  template <ShapeType S>
+  double evaluate(ConstBatch<S> p, ConstBatch<S> t, const float* weights, Batch<S> gradient) const {
+    const double scale = 1.0 / (static_cast<double>(p.count) * S::size);
+    double total = 0.0;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      const double w = weights ? weights[i / S::size] : 1.0;
+      const double q = std::clamp<double>(p.data[i], epsilon, 1.0 - epsilon);
+      const double y = t.data[i];
+      total += -w * (y * std::log(q) + (1.0 - y) * std::log(1.0 - q));
+      if (gradient.data) gradient.data[i] = static_cast<float>(w * (q - y) / (q * (1.0 - q)) * scale);
+    }
+    return total * scale;
+  }
+};
+
+/// Mean squared error, averaged over the outputs of a sample (regression targets).
+struct MeanSquaredError {
+  template <ShapeType S>
+  double evaluate(ConstBatch<S> p, ConstBatch<S> t, const float* weights, Batch<S> gradient) const {
+    const double scale = 1.0 / (static_cast<double>(p.count) * S::size);
+    double total = 0.0;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      const double w = weights ? weights[i / S::size] : 1.0;
+      const double difference = static_cast<double>(p.data[i]) - t.data[i];
+      total += w * difference * difference;
+      if (gradient.data) gradient.data[i] = static_cast<float>(2.0 * w * difference * scale);
+    }
+    return total * scale;
+  }
+};
+
+}  // namespace deepjet

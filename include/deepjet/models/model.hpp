@@ -1,0 +1,230 @@
+// deepjet/models/model.hpp: a network plus its parameters; the object users train and deploy.
+//
+//   deepjet::Model<Net> model(/*seed=*/42);      // parameters initialised deterministically
+//   auto probabilities = model.predict(x);       // xt::xtensor<float, 2> in and out
+//   double loss = model.train_step(x, y, weights, deepjet::CategoricalCrossEntropy{}, adam);
+//
+// Contract:
+//   - parameters() is one flat float array; architecture() names every tensor in it.
+//   - predict(...) is const and thread-safe: the caller passes (or predict allocates) scratch.
+//   - train_step zeroes gradients, runs forward and backward on the batch, and lets the optimiser
+//     update the trainable tensors; frozen tensors (set_trainable) and buffers are left alone.
+//   - Buffers grow to the largest batch seen and are reused: no allocation per sample.
+#pragma once
+
+#include "deepjet/core/aligned.hpp"
+#include "deepjet/core/error.hpp"
+#include "deepjet/layers/initialisers.hpp"
+#include "deepjet/layers/layer.hpp"
+
+#include <xtensor/xtensor.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace deepjet {
+
+/// A contiguous run of trainable parameters; optimisers update only these.
+struct ParameterRange {
+  std::size_t offset = 0;
+  std::size_t count = 0;
+};
+
+template <Layer Net>
+class Model {
+ public:
+  using network_type = Net;
+  using input_shape = typename Net::input_shape;
+  using output_shape = typename Net::output_shape;
+  static constexpr std::size_t parameter_count = Net::parameter_count;
+  /// xtensor types of a batch of inputs and outputs: the batch is the first dimension.
+  using input_tensor = xt::xtensor<float, input_shape::rank + 1>;
+  using output_tensor = xt::xtensor<float, output_shape::rank + 1>;
+
+  explicit Model(std::uint64_t seed = 0) : parameters_(parameter_count), gradients_(parameter_count) {
+    Net::describe(architecture_, "", 0);
+    trainable_.reserve(architecture_.parameters.size());
+    for (const auto& p : architecture_.parameters) trainable_.push_back(p.spec.trainable);
+    initialise_parameters(seed);
+  }
+
+  /// Fill every tensor from its initialiser, drawing from one stream seeded by `seed`; the
+  /// training context (dropout) is seeded from the same seed.
+  void initialise_parameters(std::uint64_t seed) {
+    Random random(seed);
+    for (const auto& p : architecture_.parameters)
+      initialise(std::span<float>(parameters_.data() + p.offset, p.spec.size()), p.spec, random);
+    context_.random.reseed(seed ^ 0x5eed5eed5eed5eedULL);
+  }
+
+  const Architecture& architecture() const { return architecture_; }
+  std::span<float> parameters() { return {parameters_.data(), parameters_.size()}; }
+  std::span<const float> parameters() const { return {parameters_.data(), parameters_.size()}; }
+  std::span<float> gradients() { return {gradients_.data(), gradients_.size()}; }
+  std::span<const float> gradients() const { return {gradients_.data(), gradients_.size()}; }
+  Net& network() { return network_; }
+  const Net& network() const { return network_; }
+  TrainingContext& training_context() { return context_; }
+
+  /// The values of the tensor named `path` ("0.weight"); throws if there is none.
+  std::span<float> parameter(std::string_view path) {
+    const auto& info = find_parameter(path);
+    return {parameters_.data() + info.offset, info.spec.size()};
+  }
+  std::span<const float> parameter(std::string_view path) const {
+    const auto& info = find_parameter(path);
+    return {parameters_.data() + info.offset, info.spec.size()};
+  }
+  std::span<float> gradient(std::string_view path) {
+    const auto& info = find_parameter(path);
+    return {gradients_.data() + info.offset, info.spec.size()};
+  }
+
+  /// Freeze (false) or unfreeze (true) every trainable tensor whose name starts with `prefix`
+  /// followed by '.' or the end: set_trainable("3", false) freezes layer 3 (and "3.1.weight").
+  /// Returns how many tensors changed. Buffers (non-trainable by nature) never become trainable.
+  std::size_t set_trainable(std::string_view prefix, bool trainable) {
+    std::size_t changed = 0;
+    for (std::size_t i = 0; i < architecture_.parameters.size(); ++i) {
+      const auto& p = architecture_.parameters[i];
+      const bool under = p.path.starts_with(prefix) &&
+                         (p.path.size() == prefix.size() || p.path[prefix.size()] == '.' || prefix.empty());
+      if (!under || !p.spec.trainable || trainable_[i] == trainable) continue;
+      trainable_[i] = trainable;
+      ++changed;
+    }
+    return changed;
+  }
+
+  /// The runs of parameters the optimiser may change (adjacent trainable tensors merged).
+  std::vector<ParameterRange> trainable_ranges() const {
+    std::vector<ParameterRange> ranges;
+    for (std::size_t i = 0; i < architecture_.parameters.size(); ++i) {
+      if (!trainable_[i]) continue;
+      const auto& p = architecture_.parameters[i];
+      if (!ranges.empty() && ranges.back().offset + ranges.back().count == p.offset)
+        ranges.back().count += p.spec.size();
+      else
+        ranges.push_back({p.offset, p.spec.size()});
+    }
+    return ranges;
+  }
+
+  // ---- inference ------------------------------------------------------------------------
+
+  /// Floats of scratch predict() needs for a batch of `count`.
+  static constexpr std::size_t scratch_size(std::size_t count) { return Net::scratch_size(count); }
+
+  /// Inference on raw batches with caller-owned scratch: allocation-free once scratch is large
+  /// enough, and safe to call from many threads at once (each with its own scratch).
+  void predict(ConstBatch<input_shape> x, Batch<output_shape> y, AlignedFloats& scratch) const {
+    Net::infer(parameters_.data(), x, y, ensure_size(scratch, scratch_size(x.count)));
+  }
+
+  /// Inference on an xtensor batch (first dimension: samples).
+  output_tensor predict(const input_tensor& x) const {
+    check_input_shape(x, "predict");
+    const std::size_t count = x.shape()[0];
+    output_tensor y = xt::empty<float>(batch_shape<output_shape>(count));
+    AlignedFloats scratch;
+    predict({x.data(), count}, {y.data(), count}, scratch);
+    return y;
+  }
+
+  // ---- training ---------------------------------------------------------------------------
+
+  void zero_gradients() { std::fill(gradients_.begin(), gradients_.end(), 0.0f); }
+
+  /// Training-mode forward pass; the returned view stays valid until the next forward.
+  ConstBatch<output_shape> forward(ConstBatch<input_shape> x) {
+    float* out = ensure_size(output_, output_shape::size * x.count);
+    network_.forward(context_, parameters_.data(), x, {out, x.count});
+    return {out, x.count};
+  }
+
+  /// Backward pass for the batch of the last forward(): adds parameter gradients.
+  void backward(ConstBatch<input_shape> x, ConstBatch<output_shape> output_gradient) {
+    network_.backward(parameters_.data(), gradients_.data(), x, {output_.data(), x.count},
+                      output_gradient, Batch<input_shape>{nullptr, x.count});
+  }
+
+  /// One optimisation step on a batch; returns the (weighted mean) loss before the update.
+  /// `target` has the output's shape per sample; `weights` (one per sample) may be null.
+  template <class Loss, class Optimiser>
+  double train_step(ConstBatch<input_shape> x, ConstBatch<output_shape> target,
+                    const float* weights, const Loss& loss, Optimiser& optimiser) {
+    zero_gradients();
+    const auto output = forward(x);
+    float* output_gradient = ensure_size(output_gradient_, output.size());
+    const double value = loss.evaluate(output, target, weights, Batch<output_shape>{output_gradient, x.count});
+    backward(x, {output_gradient, x.count});
+    optimiser.step(parameters(), gradients(), trainable_ranges());
+    return value;
+  }
+
+  template <class Loss, class Optimiser>
+  double train_step(const input_tensor& x, const output_tensor& target,
+                    const xt::xtensor<float, 1>* weights, const Loss& loss, Optimiser& optimiser) {
+    check_input_shape(x, "train_step");
+    const std::size_t count = x.shape()[0];
+    if (target.shape() != batch_shape<output_shape>(count))
+      throw Error("train_step: the target batch must have shape (" + std::to_string(count) + ", " +
+                  output_shape::to_string().substr(1));
+    if (weights && weights->size() != count)
+      throw Error("train_step: " + std::to_string(weights->size()) + " weights for " +
+                  std::to_string(count) + " samples");
+    return train_step(ConstBatch<input_shape>{x.data(), count}, ConstBatch<output_shape>{target.data(), count},
+                      weights ? weights->data() : nullptr, loss, optimiser);
+  }
+
+  /// Mean loss over a batch in inference mode (for validation); no gradients.
+  template <class Loss>
+  double evaluate(ConstBatch<input_shape> x, ConstBatch<output_shape> target, const float* weights,
+                  const Loss& loss, AlignedFloats& scratch) const {
+    AlignedFloats output(output_shape::size * x.count);
+    predict(x, {output.data(), x.count}, scratch);
+    return loss.evaluate(ConstBatch<output_shape>{output.data(), x.count}, target, weights,
+                         Batch<output_shape>{nullptr, x.count});
+  }
+
+  template <ShapeType S>
+  static std::array<std::size_t, S::rank + 1> batch_shape(std::size_t count) {
+    std::array<std::size_t, S::rank + 1> shape{};
+    shape[0] = count;
+    for (std::size_t i = 0; i < S::rank; ++i) shape[i + 1] = S::dims[i];
+    return shape;
+  }
+
+ private:
+  const ParameterInfo& find_parameter(std::string_view path) const {
+    for (const auto& p : architecture_.parameters)
+      if (p.path == path) return p;
+    throw Error("the model has no parameter tensor named '" + std::string(path) + "'");
+  }
+
+  static void check_input_shape(const input_tensor& x, const char* what) {
+    bool ok = true;
+    for (std::size_t i = 0; i < input_shape::rank; ++i) ok = ok && x.shape()[i + 1] == input_shape::dims[i];
+    if (!ok) {
+      std::string got = "(";
+      for (std::size_t i = 1; i < x.dimension(); ++i) got += (i > 1 ? ", " : "") + std::to_string(x.shape()[i]);
+      throw Error(std::string(what) + ": each sample has shape " + got + ") but the model's input is " +
+                  input_shape::to_string());
+    }
+  }
+
+  Architecture architecture_;
+  std::vector<char> trainable_;  // per tensor of architecture_.parameters
+  AlignedFloats parameters_;
+  AlignedFloats gradients_;
+  Net network_;
+  TrainingContext context_;
+  AlignedFloats output_;
+  AlignedFloats output_gradient_;
+};
+
+}  // namespace deepjet

@@ -1,0 +1,128 @@
+// Kernels against Eigen's products and the C library's functions, over awkward sizes (tails of
+// every register width, single rows and columns).
+#include <deepjet/kernels/elementwise.hpp>
+#include <deepjet/kernels/gemm.hpp>
+#include <deepjet/core/random.hpp>
+
+#include <Eigen/Dense>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <tuple>
+#include <vector>
+
+namespace {
+
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+RowMatrix random_matrix(std::size_t rows, std::size_t cols, deepjet::Random& random) {
+  RowMatrix m(rows, cols);
+  for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = random.uniform(-1.0f, 1.0f);
+  return m;
+}
+
+void expect_matrix_near(const RowMatrix& actual, const RowMatrix& expected, float tolerance) {
+  ASSERT_EQ(actual.rows(), expected.rows());
+  ASSERT_EQ(actual.cols(), expected.cols());
+  for (Eigen::Index i = 0; i < actual.size(); ++i)
+    ASSERT_NEAR(actual.data()[i], expected.data()[i], tolerance) << "element " << i;
+}
+
+class GemmSizes : public ::testing::TestWithParam<std::tuple<int, int, int>> {};
+
+TEST_P(GemmSizes, AllThreeProductsMatchEigen) {
+  const auto [M, N, K] = GetParam();
+  deepjet::Random random(static_cast<std::uint64_t>(M * 10000 + N * 100 + K));
+  const RowMatrix A = random_matrix(M, K, random);
+  const RowMatrix B = random_matrix(K, N, random);
+  const RowMatrix At = A.transpose();
+  const RowMatrix Bt = B.transpose();
+  const RowMatrix C0 = random_matrix(M, N, random);
+  const RowMatrix expected = A * B;
+  const float tolerance = 1e-5f * static_cast<float>(K + 1);
+
+  RowMatrix C = C0;
+  deepjet::kernels::gemm_nn(M, N, K, A.data(), K, B.data(), N, C.data(), N, false);
+  expect_matrix_near(C, expected, tolerance);
+  C = C0;
+  deepjet::kernels::gemm_nn(M, N, K, A.data(), K, B.data(), N, C.data(), N, true);
+  expect_matrix_near(C, C0 + expected, tolerance);
+
+  C = C0;
+  deepjet::kernels::gemm_tn(M, N, K, At.data(), M, B.data(), N, C.data(), N, false);
+  expect_matrix_near(C, expected, tolerance);
+  C = C0;
+  deepjet::kernels::gemm_tn(M, N, K, At.data(), M, B.data(), N, C.data(), N, true);
+  expect_matrix_near(C, C0 + expected, tolerance);
+
+  C = C0;
+  deepjet::kernels::gemm_nt(M, N, K, A.data(), K, Bt.data(), K, C.data(), N, false);
+  expect_matrix_near(C, expected, tolerance);
+  C = C0;
+  deepjet::kernels::gemm_nt(M, N, K, A.data(), K, Bt.data(), K, C.data(), N, true);
+  expect_matrix_near(C, C0 + expected, tolerance);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, GemmSizes,
+                         ::testing::Values(std::make_tuple(1, 1, 1), std::make_tuple(1, 200, 265),
+                                           std::make_tuple(7, 3, 5), std::make_tuple(4, 16, 16),
+                                           std::make_tuple(5, 17, 9), std::make_tuple(33, 47, 31),
+                                           std::make_tuple(64, 64, 64), std::make_tuple(13, 100, 150),
+                                           std::make_tuple(3, 0, 4), std::make_tuple(0, 5, 4),
+                                           std::make_tuple(6, 8, 0)));
+
+TEST(Kernels, ColumnSumsAndAddRow) {
+  deepjet::Random random(3);
+  const RowMatrix A = random_matrix(9, 37, random);
+  std::vector<float> sums(37, 1.0f);
+  deepjet::kernels::column_sums(9, 37, A.data(), 37, sums.data(), true);
+  for (int n = 0; n < 37; ++n) EXPECT_NEAR(sums[n], 1.0f + A.col(n).sum(), 1e-5f);
+  deepjet::kernels::column_sums(9, 37, A.data(), 37, sums.data(), false);
+  for (int n = 0; n < 37; ++n) EXPECT_NEAR(sums[n], A.col(n).sum(), 1e-5f);
+
+  RowMatrix C = A;
+  deepjet::kernels::add_row(9, 37, sums.data(), C.data(), 37);
+  for (int m = 0; m < 9; ++m)
+    for (int n = 0; n < 37; ++n) EXPECT_FLOAT_EQ(C(m, n), A(m, n) + sums[n]);
+}
+
+template <class Function>
+void check_activation(double (*reference)(double), double (*derivative)(double)) {
+  std::vector<float> x(71), y(71), dy(71), dx(71);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    x[i] = -9.0f + 0.25f * static_cast<float>(i) + 0.01f;
+    dy[i] = 0.5f + 0.01f * static_cast<float>(i);
+  }
+  deepjet::kernels::activation_forward<Function>(x.data(), y.data(), x.size());
+  deepjet::kernels::activation_backward<Function>(y.data(), dy.data(), dx.data(), x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    EXPECT_NEAR(y[i], reference(x[i]), 2e-6 * std::max(1.0, std::abs(reference(x[i])))) << Function::name << " at " << x[i];
+    EXPECT_NEAR(dx[i], dy[i] * derivative(x[i]), 1e-5) << Function::name << "' at " << x[i];
+  }
+}
+
+TEST(Kernels, ActivationsMatchTheCLibrary) {
+  check_activation<deepjet::kernels::LinearFunction>([](double v) { return v; }, [](double) { return 1.0; });
+  check_activation<deepjet::kernels::ReluFunction>([](double v) { return std::max(v, 0.0); },
+                                                   [](double v) { return v > 0 ? 1.0 : 0.0; });
+  check_activation<deepjet::kernels::EluFunction>([](double v) { return v > 0 ? v : std::expm1(v); },
+                                                  [](double v) { return v > 0 ? 1.0 : std::exp(v); });
+  check_activation<deepjet::kernels::TanhFunction>([](double v) { return std::tanh(v); },
+                                                   [](double v) { return 1.0 - std::tanh(v) * std::tanh(v); });
+  check_activation<deepjet::kernels::SigmoidFunction>(
+      [](double v) { return 1.0 / (1.0 + std::exp(-v)); },
+      [](double v) { const double s = 1.0 / (1.0 + std::exp(-v)); return s * (1.0 - s); });
+}
+
+TEST(Kernels, SoftmaxRowsSumToOneAndSurviveLargeInputs) {
+  std::vector<float> x = {1000.0f, 1001.0f, 999.0f, -5.0f, 0.0f, 5.0f};
+  std::vector<float> y(6);
+  deepjet::kernels::softmax_forward(x.data(), y.data(), 2, 3);
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_NEAR(y[3 * r] + y[3 * r + 1] + y[3 * r + 2], 1.0f, 1e-6f);
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(std::isfinite(y[3 * r + i]));
+  }
+  EXPECT_NEAR(y[1], 1.0 / (1.0 + std::exp(-1.0) + std::exp(-2.0)), 1e-6);
+}
+
+}  // namespace
