@@ -10,6 +10,7 @@
 #include "deepjet/core/version.hpp"
 #include "deepjet/io/hdf5/hdf5.hpp"
 #include "deepjet/io/model_file.hpp"
+#include "deepjet/io/root.hpp"
 #include "deepjet/kernels/elementwise.hpp"
 #include "deepjet/kernels/gemm.hpp"
 #include "deepjet/kernels/simd.hpp"

@@ -54,10 +54,15 @@ class Fixtures {
   std::map<std::string, Tensor> tensors_;
 };
 
-inline const Fixtures& foundation_fixtures() {
-  static const Fixtures fixtures(std::string(DEEPJET_TEST_FIXTURES) + "/foundation.txt");
-  return fixtures;
+/// The fixture file tests/fixtures/<name>.txt, read once per test program.
+inline const Fixtures& fixtures(const std::string& name) {
+  static std::map<std::string, Fixtures> cache;
+  auto it = cache.find(name);
+  if (it == cache.end()) it = cache.emplace(name, Fixtures(std::string(DEEPJET_TEST_FIXTURES) + "/" + name + ".txt")).first;
+  return it->second;
 }
+
+inline const Fixtures& foundation_fixtures() { return fixtures("foundation"); }
 
 /// Largest |a - b| / max(|b|, floor) over the arrays; reports the worst index on failure.
 template <class A, class B>

@@ -99,6 +99,11 @@ struct TrainingContext {
 ///                                                 adds parameter gradients into grads; writes the
 ///                                                 input gradient into din unless din.data is null
 ///   L::describe(architecture, path, offset)       appends its rows to the model's table
+/// Optional:
+///   layer.set_frozen(bool)                        called when the model freezes the layer (a
+///                                                 frozen BatchNorm uses its running statistics)
+///   layer.for_each_layer(path, f)                 composites call f(path, child) for every
+///                                                 layer inside them, depth first
 template <class L>
 concept Layer =
     ShapeType<typename L::input_shape> && ShapeType<typename L::output_shape> &&
@@ -134,9 +139,23 @@ struct LeafLayer {
   }
 };
 
+/// A spec that can take input of shape In.
+template <class Spec, class In>
+concept SpecFor = requires { typename Spec::template bind<In>; };
+
+/// Call f(path, layer) for `layer` and, if it is a composite, for every layer inside it.
+template <class L, class F>
+void visit_layers(L& layer, const std::string& path, F&& f) {
+  f(path, layer);
+  if constexpr (requires { layer.for_each_layer(path, f); }) layer.for_each_layer(path, f);
+}
+
 namespace detail {
 template <class Spec, class In>
 struct bind_spec {
+  static_assert(SpecFor<Spec, In>,
+                "deepjet: every entry of a model after its Input must be a layer spec (Dense<64>, "
+                "ReLU, Stack<...>, ...) or a layer type; this one is neither");
   using type = typename Spec::template bind<In>;
 };
 // A layer type written directly (already bound) is used as it is, if its input shape fits.

@@ -84,19 +84,24 @@ class Model {
     return {gradients_.data() + info.offset, info.spec.size()};
   }
 
-  /// Freeze (false) or unfreeze (true) every trainable tensor whose name starts with `prefix`
-  /// followed by '.' or the end: set_trainable("3", false) freezes layer 3 (and "3.1.weight").
-  /// Returns how many tensors changed. Buffers (non-trainable by nature) never become trainable.
-  std::size_t set_trainable(std::string_view prefix, bool trainable) {
+  /// Freeze (false) or unfreeze (true) the layer at `path` and everything inside it:
+  /// set_trainable("3", false) freezes layer 3 (and layer "3.1" of a nested stack); "" means the
+  /// whole model. Its trainable tensors stop (or resume) being updated, and layers that behave
+  /// differently when frozen are told (a frozen BatchNorm normalises with its running
+  /// statistics, as in Keras). Returns how many tensors changed. Buffers (BatchNorm's running
+  /// statistics) are never trained.
+  std::size_t set_trainable(std::string_view path, bool trainable) {
     std::size_t changed = 0;
     for (std::size_t i = 0; i < architecture_.parameters.size(); ++i) {
       const auto& p = architecture_.parameters[i];
-      const bool under = p.path.starts_with(prefix) &&
-                         (p.path.size() == prefix.size() || p.path[prefix.size()] == '.' || prefix.empty());
-      if (!under || !p.spec.trainable || trainable_[i] == trainable) continue;
+      if (!is_under(p.path, path) || !p.spec.trainable || trainable_[i] == trainable) continue;
       trainable_[i] = trainable;
       ++changed;
     }
+    visit_layers(network_, "", [&](const std::string& layer_path, auto& layer) {
+      if constexpr (requires { layer.set_frozen(true); })
+        if (is_under(layer_path, path)) layer.set_frozen(!trainable);
+    });
     return changed;
   }
 
@@ -200,6 +205,11 @@ class Model {
   }
 
  private:
+  // "3.1.weight" and "3.1" are under "3"; everything is under "".
+  static bool is_under(std::string_view name, std::string_view path) {
+    return path.empty() || (name.starts_with(path) && (name.size() == path.size() || name[path.size()] == '.'));
+  }
+
   const ParameterInfo& find_parameter(std::string_view path) const {
     for (const auto& p : architecture_.parameters)
       if (p.path == path) return p;

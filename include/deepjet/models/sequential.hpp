@@ -103,6 +103,11 @@ class SequentialLayer {
     describe_children(architecture, path, offset, indices{});
   }
 
+  template <class F>
+  void for_each_layer(const std::string& path, F&& f) {
+    for_each_child(path, f, indices{});
+  }
+
   static void infer(const float* params, ConstBatch<In> in, Batch<output_shape> out, float* scratch) {
     infer_from<0>(params, in.data, out, scratch, in.count);
   }
@@ -125,12 +130,19 @@ class SequentialLayer {
     return std::max({layer_type<I>::scratch_size(count)...});
   }
 
+  static std::string child_path(const std::string& path, std::size_t i) {
+    return path.empty() ? std::to_string(i) : path + "." + std::to_string(i);
+  }
+
+  template <class F, std::size_t... I>
+  void for_each_child(const std::string& path, F& f, std::index_sequence<I...>) {
+    (visit_layers(std::get<I>(layers_), child_path(path, I), f), ...);
+  }
+
   template <std::size_t... I>
   static void describe_children(Architecture& architecture, const std::string& path,
                                 std::size_t offset, std::index_sequence<I...>) {
-    (layer_type<I>::describe(architecture, path.empty() ? std::to_string(I) : path + "." + std::to_string(I),
-                             offset + parameter_offsets[I]),
-     ...);
+    (layer_type<I>::describe(architecture, child_path(path, I), offset + parameter_offsets[I]), ...);
   }
 
   // Where layer I's output is kept during training: the inner outputs one after the other.

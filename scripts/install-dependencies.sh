@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install the Debian packages deepjet's build, tests and examples use. Idempotent: packages that
+# are already installed are skipped, and nothing is downloaded when all are present.
+#   bash scripts/install-dependencies.sh            build, tests, examples
+#   bash scripts/install-dependencies.sh --torch    also PyTorch, for regenerating fixtures and the
+#                                                   PyTorch side of the benchmarks
+set -euo pipefail
+
+packages=(
+  g++ cmake make pkg-config python3                      # toolchain; python3 runs scripts/amalgamate.py
+  libeigen3-dev xtensor-dev xtl-dev libxsimd-dev         # math
+  libhdf5-dev                                            # training, model and prediction files
+  zlib1g-dev liblz4-dev libzstd-dev liblzma-dev          # ROOT basket decompression
+  libgtest-dev libbenchmark-dev nlohmann-json3-dev       # tests and benchmarks
+  clang                                                  # libFuzzer targets of the ROOT reader
+)
+if [[ " $* " == *" --torch "* ]]; then
+  packages+=(python3-torch python3-h5py python3-numpy libopenblas0-pthread)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "deepjet: all ${#packages[@]} Debian packages are installed"
+  exit 0
+fi
+
+as_root=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "deepjet: run as root (or install sudo) to install: ${missing[*]}" >&2; exit 1; }
+  as_root=(sudo)
+fi
+echo "deepjet: installing ${missing[*]}"
+"${as_root[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
