@@ -127,7 +127,13 @@ class Tree {
   bool has_branch(std::string_view name) const { return find(name) != nullptr; }
 
   /// Information on one branch; throws if it does not exist.
-  const BranchInfo& branch(std::string_view name) const { return column(name).info; }
+  const BranchInfo& branch(std::string_view name) const {
+    const Column* col = find(name);
+    if (col == nullptr) {
+      throw FileError(path(), "tree \"" + name_or_path() + "\" has no branch \"" + std::string(name) + "\"");
+    }
+    return col->info;
+  }
 
   /// Decompress the baskets of one read on `threads` threads (1 = sequential, the default).
   void set_decompression_threads(unsigned threads) { threads_ = std::max(1u, threads); }
@@ -386,6 +392,9 @@ class Tree {
   template <class T>
   void read_numeric(const Column& col, EntryRange range, std::vector<T>& values,
                     std::vector<std::int64_t>* offsets) const {
+    static_assert(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>,
+                  "read numeric branches into an arithmetic type; for bool use std::uint8_t "
+                  "(std::vector<bool> has no contiguous storage)");
     const ColumnLayout& layout = col.info.layout;
     const std::size_t size = value_size(layout.type);
     for_each_basket(col, range, [&](const LoadedBasket& basket, std::int64_t a, std::int64_t b) {
