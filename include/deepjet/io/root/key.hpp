@@ -72,6 +72,9 @@ inline Key read_key(const FileSource& source, std::uint64_t offset, std::string_
   return parse_key(cursor);
 }
 
+/// Largest credible ratio of uncompressed to compressed size for one block.
+inline constexpr std::size_t max_expansion_ratio = 1 << 16;
+
 /// Walks the block headers of a compressed record and checks that they add up to the announced
 /// uncompressed size, so a corrupted size never leads to a huge allocation.
 inline void check_compressed_sizes(const std::uint8_t* input, std::size_t input_size,
@@ -85,6 +88,11 @@ inline void check_compressed_sizes(const std::uint8_t* input, std::size_t input_
     const std::size_t block_in = header[3] | (header[4] << 8) | (std::size_t(header[5]) << 16);
     const std::size_t block_out = header[6] | (header[7] << 8) | (std::size_t(header[8]) << 16);
     if (block_out == 0 || block_in > input_size - in - compressed_block_header_size) break;
+    // No codec ROOT uses expands a block more than ~30000-fold (zstd on zeros); a larger claim is
+    // corruption and must not become a huge allocation.
+    if (block_out > (block_in + 1) * max_expansion_ratio) {
+      throw FileError(std::string(path), std::string(what) + ": compressed block claims an impossible size");
+    }
     in += compressed_block_header_size + block_in;
     out += block_out;
   }
