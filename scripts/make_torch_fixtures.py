@@ -135,6 +135,37 @@ for name, factory in {
             put("%s%d.%d.weight" % (name, steps, i), net[i].weight.t())
             put("%s%d.%d.bias" % (name, steps, i), net[i].bias)
 
+# ---- two inputs, two heads: branches, concatenation, a residual block, weighted losses ----------
+# global block (3) -> Dense 4 -> tanh;  second block (8) unchanged;  concatenated (12) -> Dense 5
+# -> tanh -> residual (Dense 5 plus the identity) -> two heads: Dense 3 + softmax (classes) and
+# Dense 1 (regression); loss = cross-entropy + 0.5 * mean squared error, per-sample weights.
+torch.manual_seed(11)
+g_dense = torch.nn.Linear(3, 4)
+trunk = torch.nn.Linear(12, 5)
+res = torch.nn.Linear(5, 5)
+cls = torch.nn.Linear(5, 3)
+reg = torch.nn.Linear(5, 1)
+xg = torch.randn(6, 3)
+xl = torch.randn(6, 8)
+t_cls = torch.nn.functional.one_hot(torch.randint(0, 3, (6,)), 3).float()
+t_reg = torch.randn(6, 1)
+w = torch.rand(6) + 0.5
+for name, m in {"g": g_dense, "trunk": trunk, "res": res, "cls": cls, "reg": reg}.items():
+    put("two.%s.weight" % name, m.weight.t())
+    put("two.%s.bias" % name, m.bias)
+put("two.xg", xg); put("two.xl", xl); put("two.t_cls", t_cls); put("two.t_reg", t_reg); put("two.w", w)
+h = torch.cat([torch.tanh(g_dense(xg)), xl], dim=1)
+h = torch.tanh(trunk(h))
+h = res(h) + h
+p_cls = torch.softmax(cls(h), dim=1)
+p_reg = reg(h)
+loss = keras_cce(p_cls, t_cls, w) + 0.5 * (((p_reg - t_reg) ** 2).mean(dim=1) * w).mean()
+loss.backward()
+put("two.p_cls", p_cls); put("two.p_reg", p_reg); put("two.loss", loss.reshape(1))
+for name, m in {"g": g_dense, "trunk": trunk, "res": res, "cls": cls, "reg": reg}.items():
+    put("two.%s.dweight" % name, m.weight.grad.t())
+    put("two.%s.dbias" % name, m.bias.grad)
+
 with open(sys.argv[1], "w") as f:
     f.write("# Written by scripts/make_torch_fixtures.py with PyTorch %s; do not edit.\n" % torch.__version__)
     f.write("\n".join(out) + "\n")

@@ -48,7 +48,8 @@ void check_layer_gradients(const GradientCheckOptions& options = {}) {
     TrainingContext context;
     std::vector<float> y(Out::size * options.batch);
     std::vector<float> p_copy = p;
-    layer.forward(context, p_copy.data(), {input.data(), options.batch}, {y.data(), options.batch});
+    layer.forward(context, p_copy.data(), make_view<In>(input.data(), options.batch),
+                  make_view<Out>(y.data(), options.batch));
     double f = 0;
     for (std::size_t i = 0; i < y.size(); ++i) f += static_cast<double>(dy[i]) * y[i];
     return f;
@@ -60,9 +61,11 @@ void check_layer_gradients(const GradientCheckOptions& options = {}) {
   std::vector<float> grads(L::parameter_count, 0.0f);
   std::vector<float> dx(In::size * options.batch);
   std::vector<float> p_copy = params;
-  layer.forward(context, p_copy.data(), {x.data(), options.batch}, {y.data(), options.batch});
-  layer.backward(params.data(), grads.data(), {x.data(), options.batch}, {y.data(), options.batch},
-                 {dy.data(), options.batch}, {dx.data(), options.batch});
+  layer.forward(context, p_copy.data(), make_view<In>(x.data(), options.batch), make_view<Out>(y.data(), options.batch));
+  layer.backward(params.data(), grads.data(), make_view<In>(static_cast<const float*>(x.data()), options.batch),
+                 make_view<Out>(static_cast<const float*>(y.data()), options.batch),
+                 make_view<Out>(static_cast<const float*>(dy.data()), options.batch),
+                 make_view<In>(dx.data(), options.batch));
 
   auto numeric = [&](std::vector<float>& values, std::size_t i, bool is_param) {
     const float saved = values[i];

@@ -9,6 +9,7 @@
 #include <concepts>
 #include <cstddef>
 #include <string>
+#include <tuple>
 #include <type_traits>
 
 namespace deepjet {
@@ -56,8 +57,52 @@ concept FlatShape = ShapeType<S> && S::rank == 1;
 template <class S>
 concept ListShape = ShapeType<S> && S::rank == 2;
 
+/// Several shapes side by side: the inputs of a multi-input model (one per feature block), the
+/// outputs of parallel heads. Shapes<Shape<15>, Shape<25, 16>> is a global block and a list.
+template <ShapeType... Parts>
+struct Shapes {
+  static_assert(sizeof...(Parts) > 0, "deepjet::Shapes needs at least one shape");
+  static constexpr std::size_t count = sizeof...(Parts);
+  /// Floats per sample over all parts.
+  static constexpr std::size_t size = (Parts::size + ...);
+  template <std::size_t I>
+  using part = std::tuple_element_t<I, std::tuple<Parts...>>;
+  /// Where part I starts, in floats per sample, when the parts are stored one after another.
+  static constexpr std::array<std::size_t, count + 1> offsets = [] {
+    std::array<std::size_t, count + 1> o{};
+    const std::array<std::size_t, count> sizes{Parts::size...};
+    for (std::size_t i = 0; i < count; ++i) o[i + 1] = o[i] + sizes[i];
+    return o;
+  }();
+
+  static std::string to_string() {
+    std::string text = "[";
+    ((text += (text.size() > 1 ? ", " : "") + Parts::to_string()), ...);
+    return text + "]";
+  }
+};
+
+namespace detail {
+template <class T>
+struct is_shapes : std::false_type {};
+template <class... Parts>
+struct is_shapes<Shapes<Parts...>> : std::true_type {};
+}  // namespace detail
+
+/// Any deepjet::Shapes<...>.
+template <class S>
+concept ShapesType = detail::is_shapes<S>::value;
+
+/// What a layer can take or give: one shape, or several side by side.
+template <class S>
+concept AnyShape = ShapeType<S> || ShapesType<S>;
+
 /// The input of a model: deepjet::Input<15> reads as "a sample of 15 features".
 template <std::size_t... Dims>
 using Input = Shape<Dims...>;
+
+/// The inputs of a multi-input model, one shape per feature block.
+template <ShapeType... Parts>
+using Inputs = Shapes<Parts...>;
 
 }  // namespace deepjet

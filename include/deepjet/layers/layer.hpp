@@ -28,8 +28,11 @@
 
 namespace deepjet {
 
-/// How a parameter tensor is filled before training.
-enum class Initialiser { zeros, ones, glorot_uniform, he_uniform, lecun_uniform };
+/// How a parameter tensor is filled before training (layers/initialisers.hpp says how exactly).
+///   orthogonal:       rows (or columns, whichever are fewer) orthonormal, as Keras's Orthogonal
+///   unit_forget_bias: an LSTM bias of 4 gate slices i, f, g, o: ones in the f slice, zeros
+///                     elsewhere (Keras's unit_forget_bias=True)
+enum class Initialiser { zeros, ones, glorot_uniform, he_uniform, lecun_uniform, orthogonal, unit_forget_bias };
 
 /// One named parameter tensor of a layer, e.g. Dense's "weight" of shape (in, out).
 struct ParameterSpec {
@@ -106,7 +109,7 @@ struct TrainingContext {
 ///                                                 layer inside them, depth first
 template <class L>
 concept Layer =
-    ShapeType<typename L::input_shape> && ShapeType<typename L::output_shape> &&
+    AnyShape<typename L::input_shape> && AnyShape<typename L::output_shape> &&
     std::default_initializable<L> &&
     requires(L layer, const float* const_params, float* params, float* grads, float* scratch,
              std::size_t count, TrainingContext& context, Architecture& architecture,
@@ -170,7 +173,7 @@ struct bind_spec<L, In> {
 }  // namespace detail
 
 /// The layer a spec becomes when it receives input of shape In.
-template <class Spec, ShapeType In>
+template <class Spec, AnyShape In>
 using bind_t = typename detail::bind_spec<Spec, In>::type;
 
 }  // namespace deepjet

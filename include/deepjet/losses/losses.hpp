@@ -12,7 +12,9 @@
 #include "deepjet/core/batch.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <tuple>
 
 namespace deepjet {
 
@@ -72,6 +74,41 @@ struct MeanSquaredError {
       if (gradient.data) gradient.data[i] = static_cast<float>(2.0 * w * difference * scale);
     }
     return total * scale;
+  }
+};
+
+/// Several outputs, one loss each, summed with weights: the objective of a multi-head model,
+///   Losses<CategoricalCrossEntropy, MeanSquaredError>{.weights = {1.0, 0.5}}.
+/// Every term sees the same per-sample weights. last_terms holds each term's unweighted value from
+/// the latest evaluate, for logging.
+template <class... Terms>
+struct Losses {
+  std::tuple<Terms...> terms{};
+  std::array<double, sizeof...(Terms)> weights = [] {
+    std::array<double, sizeof...(Terms)> ones{};
+    ones.fill(1.0);
+    return ones;
+  }();
+  mutable std::array<double, sizeof...(Terms)> last_terms{};
+
+  template <ShapesType S>
+  double evaluate(ConstBatch<S> p, ConstBatch<S> t, const float* sample_weights, Batch<S> gradient) const {
+    static_assert(S::count == sizeof...(Terms), "deepjet::Losses needs one loss per model output");
+    double total = 0.0;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((last_terms[I] = std::get<I>(terms).evaluate(p.template part<I>(), t.template part<I>(), sample_weights,
+                                                     gradient.template part<I>()),
+        total += weights[I] * last_terms[I], scale(gradient.template part<I>(), weights[I])),
+       ...);
+    }(std::make_index_sequence<sizeof...(Terms)>{});
+    return total;
+  }
+
+ private:
+  template <class View>
+  static void scale(const View& gradient, double weight) {
+    if (!gradient.data || weight == 1.0) return;
+    for (std::size_t i = 0; i < gradient.size(); ++i) gradient.data[i] = static_cast<float>(gradient.data[i] * weight);
   }
 };
 

@@ -16,6 +16,7 @@
 #include "deepjet/core/error.hpp"
 #include "deepjet/layers/initialisers.hpp"
 #include "deepjet/layers/layer.hpp"
+#include "deepjet/models/tensors.hpp"
 
 #include <xtensor/xtensor.hpp>
 
@@ -41,9 +42,10 @@ class Model {
   using input_shape = typename Net::input_shape;
   using output_shape = typename Net::output_shape;
   static constexpr std::size_t parameter_count = Net::parameter_count;
-  /// xtensor types of a batch of inputs and outputs: the batch is the first dimension.
-  using input_tensor = xt::xtensor<float, input_shape::rank + 1>;
-  using output_tensor = xt::xtensor<float, output_shape::rank + 1>;
+  /// xtensor types of a batch of inputs and outputs: the batch is the first dimension; a model
+  /// with several input blocks (or output heads) takes (gives) a std::tuple of them.
+  using input_tensor = TensorsOf<input_shape>;
+  using output_tensor = TensorsOf<output_shape>;
 
   explicit Model(std::uint64_t seed = 0) : parameters_(parameter_count), gradients_(parameter_count) {
     Net::describe(architecture_, "", 0);
@@ -130,13 +132,12 @@ class Model {
     Net::infer(parameters_.data(), x, y, ensure_size(scratch, scratch_size(x.count)));
   }
 
-  /// Inference on an xtensor batch (first dimension: samples).
+  /// Inference on an xtensor batch (first dimension: samples), or a tuple of them.
   output_tensor predict(const input_tensor& x) const {
-    check_input_shape(x, "predict");
-    const std::size_t count = x.shape()[0];
-    output_tensor y = xt::empty<float>(batch_shape<output_shape>(count));
+    const auto in = view_of<input_shape>(x, "predict: input");
+    output_tensor y = make_tensors<output_shape>(in.count);
     AlignedFloats scratch;
-    predict({x.data(), count}, {y.data(), count}, scratch);
+    predict(in, view_of<output_shape>(y, "predict: output"), scratch);
     return y;
   }
 
@@ -146,15 +147,16 @@ class Model {
 
   /// Training-mode forward pass; the returned view stays valid until the next forward.
   ConstBatch<output_shape> forward(ConstBatch<input_shape> x) {
-    float* out = ensure_size(output_, output_shape::size * x.count);
-    network_.forward(context_, parameters_.data(), x, {out, x.count});
-    return {out, x.count};
+    const auto out = make_view<output_shape>(ensure_size(output_, output_shape::size * x.count), x.count);
+    network_.forward(context_, parameters_.data(), x, out);
+    return out;
   }
 
   /// Backward pass for the batch of the last forward(): adds parameter gradients.
   void backward(ConstBatch<input_shape> x, ConstBatch<output_shape> output_gradient) {
-    network_.backward(parameters_.data(), gradients_.data(), x, {output_.data(), x.count},
-                      output_gradient, Batch<input_shape>{nullptr, x.count});
+    network_.backward(parameters_.data(), gradients_.data(), x,
+                      make_view<output_shape>(static_cast<const float*>(output_.data()), x.count), output_gradient,
+                      make_view<input_shape>(static_cast<float*>(nullptr), x.count));
   }
 
   /// One optimisation step on a batch; returns the (weighted mean) loss before the update.
@@ -164,9 +166,9 @@ class Model {
                     const float* weights, const Loss& loss, Optimiser& optimiser) {
     zero_gradients();
     const auto output = forward(x);
-    float* output_gradient = ensure_size(output_gradient_, output.size());
-    const double value = loss.evaluate(output, target, weights, Batch<output_shape>{output_gradient, x.count});
-    backward(x, {output_gradient, x.count});
+    const auto output_gradient = make_view<output_shape>(ensure_size(output_gradient_, output.size()), x.count);
+    const double value = loss.evaluate(output, target, weights, output_gradient);
+    backward(x, output_gradient);
     optimiser.step(parameters(), gradients(), trainable_ranges());
     return value;
   }
@@ -174,16 +176,14 @@ class Model {
   template <class Loss, class Optimiser>
   double train_step(const input_tensor& x, const output_tensor& target,
                     const xt::xtensor<float, 1>* weights, const Loss& loss, Optimiser& optimiser) {
-    check_input_shape(x, "train_step");
-    const std::size_t count = x.shape()[0];
-    if (target.shape() != batch_shape<output_shape>(count))
-      throw Error("train_step: the target batch must have shape (" + std::to_string(count) + ", " +
-                  output_shape::to_string().substr(1));
-    if (weights && weights->size() != count)
-      throw Error("train_step: " + std::to_string(weights->size()) + " weights for " +
-                  std::to_string(count) + " samples");
-    return train_step(ConstBatch<input_shape>{x.data(), count}, ConstBatch<output_shape>{target.data(), count},
-                      weights ? weights->data() : nullptr, loss, optimiser);
+    const auto in = view_of<input_shape>(x, "train_step: input");
+    const auto truth = view_of<output_shape>(target, "train_step: target");
+    if (truth.count != in.count)
+      throw Error("train_step: " + std::to_string(truth.count) + " targets for " + std::to_string(in.count) + " samples");
+    if (weights && weights->size() != in.count)
+      throw Error("train_step: " + std::to_string(weights->size()) + " weights for " + std::to_string(in.count) +
+                  " samples");
+    return train_step(in, truth, weights ? weights->data() : nullptr, loss, optimiser);
   }
 
   /// Mean loss over a batch in inference mode (for validation); no gradients.
@@ -191,17 +191,10 @@ class Model {
   double evaluate(ConstBatch<input_shape> x, ConstBatch<output_shape> target, const float* weights,
                   const Loss& loss, AlignedFloats& scratch) const {
     AlignedFloats output(output_shape::size * x.count);
-    predict(x, {output.data(), x.count}, scratch);
-    return loss.evaluate(ConstBatch<output_shape>{output.data(), x.count}, target, weights,
-                         Batch<output_shape>{nullptr, x.count});
-  }
-
-  template <ShapeType S>
-  static std::array<std::size_t, S::rank + 1> batch_shape(std::size_t count) {
-    std::array<std::size_t, S::rank + 1> shape{};
-    shape[0] = count;
-    for (std::size_t i = 0; i < S::rank; ++i) shape[i + 1] = S::dims[i];
-    return shape;
+    const auto out = make_view<output_shape>(output.data(), x.count);
+    predict(x, out, scratch);
+    return loss.evaluate(ConstBatch<output_shape>(out), target, weights,
+                         make_view<output_shape>(static_cast<float*>(nullptr), x.count));
   }
 
  private:
@@ -214,17 +207,6 @@ class Model {
     for (const auto& p : architecture_.parameters)
       if (p.path == path) return p;
     throw Error("the model has no parameter tensor named '" + std::string(path) + "'");
-  }
-
-  static void check_input_shape(const input_tensor& x, const char* what) {
-    bool ok = true;
-    for (std::size_t i = 0; i < input_shape::rank; ++i) ok = ok && x.shape()[i + 1] == input_shape::dims[i];
-    if (!ok) {
-      std::string got = "(";
-      for (std::size_t i = 1; i < x.dimension(); ++i) got += (i > 1 ? ", " : "") + std::to_string(x.shape()[i]);
-      throw Error(std::string(what) + ": each sample has shape " + got + ") but the model's input is " +
-                  input_shape::to_string());
-    }
   }
 
   Architecture architecture_;

@@ -39,7 +39,7 @@ struct bind_chain<In, Spec, Rest...> {
 };
 }  // namespace detail
 
-template <ShapeType In, class... Specs>
+template <AnyShape In, class... Specs>
 class SequentialLayer {
   static_assert(sizeof...(Specs) > 0, "deepjet::Sequential needs at least one layer after its Input");
 
@@ -109,19 +109,19 @@ class SequentialLayer {
   }
 
   static void infer(const float* params, ConstBatch<In> in, Batch<output_shape> out, float* scratch) {
-    infer_from<0>(params, in.data, out, scratch, in.count);
+    infer_from<0>(params, in, out, scratch);
   }
 
   void forward(TrainingContext& context, float* params, ConstBatch<In> in, Batch<output_shape> out) {
     ensure_size(activations_, inner_activation_size * in.count);
-    forward_from<0>(context, params, in.data, out, in.count);
+    forward_from<0>(context, params, in, out);
   }
 
   void backward(const float* params, float* grads, ConstBatch<In> in, ConstBatch<output_shape> out,
                 ConstBatch<output_shape> dout, Batch<In> din) {
     ensure_size(gradients_[0], widest * in.count);
     ensure_size(gradients_[1], widest * in.count);
-    backward_from<depth - 1>(params, grads, in, out, dout.data, din.data);
+    backward_from<depth - 1>(params, grads, in, out, dout, din);
   }
 
  private:
@@ -146,56 +146,62 @@ class SequentialLayer {
   }
 
   // Where layer I's output is kept during training: the inner outputs one after the other.
-  float* activation(std::size_t i, std::size_t count) {
+  template <std::size_t I>
+  Batch<typename layer_type<I>::output_shape> activation(std::size_t count) {
     std::size_t offset = 0;
-    for (std::size_t j = 0; j < i; ++j) offset += layer_output_sizes[j];
-    return activations_.data() + offset * count;
+    for (std::size_t j = 0; j < I; ++j) offset += layer_output_sizes[j];
+    return make_view<typename layer_type<I>::output_shape>(activations_.data() + offset * count, count);
   }
 
   template <std::size_t I>
-  static void infer_from(const float* params, const float* in, Batch<output_shape> out,
-                         float* scratch, std::size_t count) {
+  static void infer_from(const float* params, ConstBatch<typename layer_type<I>::input_shape> layer_in,
+                         Batch<output_shape> out, float* scratch) {
     using L = layer_type<I>;
+    const std::size_t count = layer_in.count;
     float* child_scratch = scratch + 2 * widest_inner * count;
-    ConstBatch<typename L::input_shape> layer_in{in, count};
     if constexpr (I + 1 == depth) {
       L::infer(params + parameter_offsets[I], layer_in, out, child_scratch);
     } else {
-      float* layer_out = scratch + (I % 2) * widest_inner * count;
-      L::infer(params + parameter_offsets[I], layer_in, {layer_out, count}, child_scratch);
-      infer_from<I + 1>(params, layer_out, out, scratch, count);
+      auto layer_out = make_view<typename L::output_shape>(scratch + (I % 2) * widest_inner * count, count);
+      L::infer(params + parameter_offsets[I], layer_in, layer_out, child_scratch);
+      infer_from<I + 1>(params, layer_out, out, scratch);
     }
   }
 
   template <std::size_t I>
-  void forward_from(TrainingContext& context, float* params, const float* in,
-                    Batch<output_shape> out, std::size_t count) {
-    using L = layer_type<I>;
-    ConstBatch<typename L::input_shape> layer_in{in, count};
+  void forward_from(TrainingContext& context, float* params, ConstBatch<typename layer_type<I>::input_shape> layer_in,
+                    Batch<output_shape> out) {
     if constexpr (I + 1 == depth) {
       std::get<I>(layers_).forward(context, params + parameter_offsets[I], layer_in, out);
     } else {
-      float* layer_out = activation(I, count);
-      std::get<I>(layers_).forward(context, params + parameter_offsets[I], layer_in, {layer_out, count});
-      forward_from<I + 1>(context, params, layer_out, out, count);
+      const auto layer_out = activation<I>(layer_in.count);
+      std::get<I>(layers_).forward(context, params + parameter_offsets[I], layer_in, layer_out);
+      forward_from<I + 1>(context, params, layer_out, out);
     }
   }
 
   // Layer I reads its output gradient from `dout` and writes its input gradient into the
   // ping-pong buffer I % 2 (or into the caller's din for the first layer).
   template <std::size_t I>
-  void backward_from(const float* params, float* grads, ConstBatch<In> in,
-                     ConstBatch<output_shape> out, const float* dout, float* din) {
+  void backward_from(const float* params, float* grads, ConstBatch<In> in, ConstBatch<output_shape> out,
+                     ConstBatch<typename layer_type<I>::output_shape> dout, Batch<In> din) {
     using L = layer_type<I>;
+    using LayerIn = typename L::input_shape;
     const std::size_t count = in.count;
-    const float* layer_in = I == 0 ? in.data : activation(I - 1, count);
-    const float* layer_out = I + 1 == depth ? out.data : activation(I, count);
-    float* layer_din = I == 0 ? din : gradients_[I % 2].data();
-    std::get<I>(layers_).backward(params + parameter_offsets[I], grads + parameter_offsets[I],
-                                  ConstBatch<typename L::input_shape>{layer_in, count},
-                                  ConstBatch<typename L::output_shape>{layer_out, count},
-                                  ConstBatch<typename L::output_shape>{dout, count},
-                                  Batch<typename L::input_shape>{layer_din, count});
+    const auto layer_in = [&] {
+      if constexpr (I == 0) return in;
+      else return ConstBatch<LayerIn>(activation<I - 1>(count));
+    }();
+    const auto layer_out = [&] {
+      if constexpr (I + 1 == depth) return out;
+      else return ConstBatch<typename L::output_shape>(activation<I>(count));
+    }();
+    const auto layer_din = [&] {
+      if constexpr (I == 0) return din;
+      else return make_view<LayerIn>(gradients_[I % 2].data(), count);
+    }();
+    std::get<I>(layers_).backward(params + parameter_offsets[I], grads + parameter_offsets[I], layer_in,
+                                  layer_out, dout, layer_din);
     if constexpr (I > 0) backward_from<I - 1>(params, grads, in, out, layer_din, din);
   }
 
@@ -205,13 +211,13 @@ class SequentialLayer {
 };
 
 /// A model's layers in order, starting with its input shape: Sequential<Input<4>, Dense<8>, ...>.
-template <ShapeType In, class... Specs>
+template <AnyShape In, class... Specs>
 using Sequential = SequentialLayer<In, Specs...>;
 
 /// The same chain as a spec, to nest inside another Sequential without restating its input.
 template <class... Specs>
 struct Stack {
-  template <ShapeType In>
+  template <AnyShape In>
   using bind = SequentialLayer<In, Specs...>;
 };
 
