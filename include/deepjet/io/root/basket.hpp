@@ -60,9 +60,10 @@ inline RawBasket read_raw_basket(const FileSource& source, const BasketLocation&
 }
 
 /// Decodes a basket from its raw bytes (TKey + TBasket header + record).
-inline LoadedBasket decode_basket(const RawBasket& raw, const BasketLocation& location,
-                                  const std::string& path, const std::string& what) {
-  ByteCursor cursor(raw.bytes.data(), raw.bytes.size(), path);
+inline LoadedBasket decode_basket(const std::uint8_t* raw_bytes, std::size_t raw_size,
+                                  const BasketLocation& location, const std::string& path,
+                                  const std::string& what) {
+  ByteCursor cursor(raw_bytes, raw_size, path);
   const Key key = parse_key(cursor);
   cursor.i16("TBasket::fVersion");
   cursor.i32("TBasket::fBufferSize");
@@ -77,9 +78,9 @@ inline LoadedBasket decode_basket(const RawBasket& raw, const BasketLocation& lo
   LoadedBasket basket;
   basket.first_entry = location.first_entry;
   basket.entries = entries;
-  basket.compressed_bytes = raw.bytes.size();
+  basket.compressed_bytes = raw_size;
   const std::size_t stored = static_cast<std::size_t>(key.total_bytes - key.key_bytes);
-  const std::uint8_t* payload = raw.bytes.data() + key.key_bytes;
+  const std::uint8_t* payload = raw_bytes + key.key_bytes;
   const std::size_t expanded = static_cast<std::size_t>(key.object_bytes);
   std::vector<std::uint8_t> record;
   if (key.compressed()) {
@@ -111,8 +112,20 @@ inline LoadedBasket decode_basket(const RawBasket& raw, const BasketLocation& lo
   return basket;
 }
 
+inline LoadedBasket decode_basket(const RawBasket& raw, const BasketLocation& location,
+                                  const std::string& path, const std::string& what) {
+  return decode_basket(raw.bytes.data(), raw.bytes.size(), location, path, what);
+}
+
 inline LoadedBasket load_basket(const FileSource& source, const BasketLocation& location,
                                 const std::string& what) {
+  if (location.bytes > 0 && location.seek > 0) {
+    // Mapped or in-memory files are decoded in place, without copying the compressed bytes.
+    if (const std::uint8_t* bytes = source.view(static_cast<std::uint64_t>(location.seek),
+                                                static_cast<std::size_t>(location.bytes), what)) {
+      return decode_basket(bytes, static_cast<std::size_t>(location.bytes), location, source.path(), what);
+    }
+  }
   return decode_basket(read_raw_basket(source, location, what), location, source.path(), what);
 }
 

@@ -135,6 +135,9 @@ class Tree {
     return col->info;
   }
 
+  /// Releases the baskets kept from the last reads (one per branch).
+  void drop_cached_baskets() const { caches_.clear(); }
+
   /// Decompress the baskets of one read on `threads` threads (1 = sequential, the default).
   void set_decompression_threads(unsigned threads) { threads_ = std::max(1u, threads); }
 
@@ -433,10 +436,8 @@ class Tree {
       }
       if (basket.offsets.empty()) throw FileError(path(), what + ": variable-size basket without entry offsets");
       const std::size_t header = layout.entry_header_bytes;
-      const std::size_t first_byte = static_cast<std::size_t>(basket.offsets[a]);
-      const std::size_t last_byte = static_cast<std::size_t>(basket.offsets[b]);
-      const std::size_t start = values.size();
-      values.reserve(start + (last_byte - first_byte) / size);
+      // First pass: validate every entry and count its values, so the output grows once.
+      std::size_t total = 0;
       for (std::int64_t e = a; e < b; ++e) {
         const std::size_t begin = static_cast<std::size_t>(basket.offsets[e]);
         const std::size_t end = static_cast<std::size_t>(basket.offsets[e + 1]);
@@ -453,10 +454,22 @@ class Tree {
                                         " disagrees with the entry's " + std::to_string(count) + " values");
           }
         }
-        const std::size_t at = values.size();
-        values.resize(at + count);
-        detail::convert_values(layout.type, data + begin + header, count, values.data() + at);
+        total += count;
         if (offsets) offsets->push_back(offsets->back() + static_cast<std::int64_t>(count));
+      }
+      const std::size_t start = values.size();
+      values.resize(start + total);
+      if (header == 0) {
+        // Counted arrays (Jet_Px[NJet]) store the entries back to back: decode them in one run.
+        detail::convert_values(layout.type, data + basket.offsets[a], total, values.data() + start);
+      } else {
+        std::size_t at = start;
+        for (std::int64_t e = a; e < b; ++e) {
+          const std::size_t begin = static_cast<std::size_t>(basket.offsets[e]) + header;
+          const std::size_t count = (static_cast<std::size_t>(basket.offsets[e + 1]) - begin) / size;
+          detail::convert_values(layout.type, data + begin, count, values.data() + at);
+          at += count;
+        }
       }
     });
   }
