@@ -19,6 +19,7 @@
 #include "deepjet/layers/initialisers.hpp"
 #include "deepjet/layers/merge/merge.hpp"
 #include "deepjet/layers/layer.hpp"
+#include "deepjet/layers/lstm/lstm.hpp"
 #include "deepjet/losses/losses.hpp"
 #include "deepjet/models/branches.hpp"
 #include "deepjet/models/model.hpp"

@@ -147,6 +147,12 @@ class AtomicFile {
 // A BatchView<S> is a pointer to `count` samples of shape S stored contiguously, sample after
 // sample, each in S's row-major order. It owns nothing; it is how layers and kernels see data, so
 // a layer's signature states the shapes it reads and writes and a mismatch does not compile.
+//
+// For several shapes side by side (Shapes<A, B, ...>), the view holds one view per part; the parts
+// need not be adjacent in memory (a model's inputs come from separate arrays). make_view lays the
+// parts of a Shapes batch out one after another in one buffer: part I starts at
+// base + count * Shapes::offsets[I]. A view whose data is null (a gradient nobody needs) has
+// null parts too.
 
 // ---- begin deepjet/core/shape.hpp ----
 // deepjet/core/shape.hpp: compile-time shapes of one sample.
@@ -158,6 +164,7 @@ class AtomicFile {
 #include <array>
 #include <concepts>
 #include <cstddef>
+#include <tuple>
 #include <type_traits>
 
 namespace deepjet {
@@ -205,9 +212,53 @@ concept FlatShape = ShapeType<S> && S::rank == 1;
 template <class S>
 concept ListShape = ShapeType<S> && S::rank == 2;
 
+/// Several shapes side by side: the inputs of a multi-input model (one per feature block), the
+/// outputs of parallel heads. Shapes<Shape<15>, Shape<25, 16>> is a global block and a list.
+template <ShapeType... Parts>
+struct Shapes {
+  static_assert(sizeof...(Parts) > 0, "deepjet::Shapes needs at least one shape");
+  static constexpr std::size_t count = sizeof...(Parts);
+  /// Floats per sample over all parts.
+  static constexpr std::size_t size = (Parts::size + ...);
+  template <std::size_t I>
+  using part = std::tuple_element_t<I, std::tuple<Parts...>>;
+  /// Where part I starts, in floats per sample, when the parts are stored one after another.
+  static constexpr std::array<std::size_t, count + 1> offsets = [] {
+    std::array<std::size_t, count + 1> o{};
+    const std::array<std::size_t, count> sizes{Parts::size...};
+    for (std::size_t i = 0; i < count; ++i) o[i + 1] = o[i] + sizes[i];
+    return o;
+  }();
+
+  static std::string to_string() {
+    std::string text = "[";
+    ((text += (text.size() > 1 ? ", " : "") + Parts::to_string()), ...);
+    return text + "]";
+  }
+};
+
+namespace detail {
+template <class T>
+struct is_shapes : std::false_type {};
+template <class... Parts>
+struct is_shapes<Shapes<Parts...>> : std::true_type {};
+}  // namespace detail
+
+/// Any deepjet::Shapes<...>.
+template <class S>
+concept ShapesType = detail::is_shapes<S>::value;
+
+/// What a layer can take or give: one shape, or several side by side.
+template <class S>
+concept AnyShape = ShapeType<S> || ShapesType<S>;
+
 /// The input of a model: deepjet::Input<15> reads as "a sample of 15 features".
 template <std::size_t... Dims>
 using Input = Shape<Dims...>;
+
+/// The inputs of a multi-input model, one shape per feature block.
+template <ShapeType... Parts>
+using Inputs = Shapes<Parts...>;
 
 }  // namespace deepjet
 // ---- end deepjet/core/shape.hpp ----
@@ -216,8 +267,11 @@ using Input = Shape<Dims...>;
 
 namespace deepjet {
 
-template <ShapeType S, class T = float>
-struct BatchView {
+template <class S, class T = float>
+struct BatchView;
+
+template <ShapeType S, class T>
+struct BatchView<S, T> {
   using shape = S;
   static constexpr std::size_t sample_size = S::size;
 
@@ -237,10 +291,47 @@ struct BatchView {
   bool empty() const { return data == nullptr; }
 };
 
-template <ShapeType S>
+template <ShapeType... Parts, class T>
+struct BatchView<Shapes<Parts...>, T> {
+  using shape = Shapes<Parts...>;
+  static constexpr std::size_t sample_size = shape::size;
+
+  std::tuple<BatchView<Parts, T>...> parts;
+  std::size_t count = 0;
+
+  template <std::size_t I>
+  const auto& part() const { return std::get<I>(parts); }
+
+  operator BatchView<Shapes<Parts...>, const T>() const
+    requires(!std::is_const_v<T>)
+  {
+    return std::apply([&](const auto&... p) {
+      return BatchView<Shapes<Parts...>, const T>{{BatchView<Parts, const T>(p)...}, count};
+    }, parts);
+  }
+
+  std::size_t size() const { return count * sample_size; }
+  bool empty() const { return std::get<0>(parts).data == nullptr; }
+};
+
+template <AnyShape S>
 using Batch = BatchView<S, float>;
-template <ShapeType S>
+template <AnyShape S>
 using ConstBatch = BatchView<S, const float>;
+
+/// A view of `count` samples of S in one buffer starting at `base` (parts one after another).
+template <AnyShape S, class T>
+BatchView<S, T> make_view(T* base, std::size_t count) {
+  if constexpr (ShapeType<S>) {
+    return {base, count};
+  } else {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return BatchView<S, T>{
+          {BatchView<typename S::template part<I>, T>{base ? base + count * S::offsets[I] : nullptr, count}...},
+          count};
+    }(std::make_index_sequence<S::count>{});
+  }
+}
 
 }  // namespace deepjet
 // ---- end deepjet/core/batch.hpp ----
@@ -627,10 +718,15 @@ class File {
 // ---- begin deepjet/layers/initialisers.hpp ----
 // deepjet/layers/initialisers.hpp: filling parameter tensors before training.
 //
-// Uniform variance-scaling initialisers as defined by Keras (and torch.nn.init):
+// Initialisers as defined by Keras (the uniform ones also as torch.nn.init):
 //   glorot_uniform: U(-l, l), l = sqrt(6 / (fan_in + fan_out))
 //   he_uniform:     l = sqrt(6 / fan_in)
 //   lecun_uniform:  l = sqrt(3 / fan_in)
+//   orthogonal:     the tensor seen as a matrix (all dimensions but the last) x (the last), filled
+//                   so that its rows, or its columns if there are fewer of them, are orthonormal:
+//                   Gram-Schmidt on a standard-normal matrix, i.e. the Q of its QR decomposition
+//                   with a positive diagonal in R (what Keras's Orthogonal(gain=1) computes)
+//   unit_forget_bias: four equal slices (gates i, f, g, o of an LSTM), the second all ones
 // Deterministic: the values depend only on the Random stream passed in.
 
 // ---- begin deepjet/layers/layer.hpp ----
@@ -655,8 +751,11 @@ class File {
 
 namespace deepjet {
 
-/// How a parameter tensor is filled before training.
-enum class Initialiser { zeros, ones, glorot_uniform, he_uniform, lecun_uniform };
+/// How a parameter tensor is filled before training (layers/initialisers.hpp says how exactly).
+///   orthogonal:       rows (or columns, whichever are fewer) orthonormal, as Keras's Orthogonal
+///   unit_forget_bias: an LSTM bias of 4 gate slices i, f, g, o: ones in the f slice, zeros
+///                     elsewhere (Keras's unit_forget_bias=True)
+enum class Initialiser { zeros, ones, glorot_uniform, he_uniform, lecun_uniform, orthogonal, unit_forget_bias };
 
 /// One named parameter tensor of a layer, e.g. Dense's "weight" of shape (in, out).
 struct ParameterSpec {
@@ -733,7 +832,7 @@ struct TrainingContext {
 ///                                                 layer inside them, depth first
 template <class L>
 concept Layer =
-    ShapeType<typename L::input_shape> && ShapeType<typename L::output_shape> &&
+    AnyShape<typename L::input_shape> && AnyShape<typename L::output_shape> &&
     std::default_initializable<L> &&
     requires(L layer, const float* const_params, float* params, float* grads, float* scratch,
              std::size_t count, TrainingContext& context, Architecture& architecture,
@@ -797,7 +896,7 @@ struct bind_spec<L, In> {
 }  // namespace detail
 
 /// The layer a spec becomes when it receives input of shape In.
-template <class Spec, ShapeType In>
+template <class Spec, AnyShape In>
 using bind_t = typename detail::bind_spec<Spec, In>::type;
 
 }  // namespace deepjet
@@ -806,6 +905,38 @@ using bind_t = typename detail::bind_spec<Spec, In>::type;
 #include <algorithm>
 
 namespace deepjet {
+
+namespace detail {
+// Fill `values` (rows x cols, row-major) with orthonormal rows or columns, whichever are fewer.
+inline void fill_orthogonal(std::span<float> values, std::size_t rows, std::size_t cols, Random& random) {
+  // Build the short side x long side matrix with orthonormal rows, in double.
+  const std::size_t short_side = std::min(rows, cols), long_side = std::max(rows, cols);
+  std::vector<double> q(short_side * long_side);
+  for (std::size_t r = 0; r < short_side; ++r) {
+    double* row = q.data() + r * long_side;
+    for (;;) {  // redraw in the (probability zero) case of a dependent row
+      for (std::size_t j = 0; j < long_side; ++j) row[j] = random.normal();
+      // Modified Gram-Schmidt against the rows already made orthonormal.
+      for (std::size_t p = 0; p < r; ++p) {
+        const double* done = q.data() + p * long_side;
+        double dot = 0;
+        for (std::size_t j = 0; j < long_side; ++j) dot += row[j] * done[j];
+        for (std::size_t j = 0; j < long_side; ++j) row[j] -= dot * done[j];
+      }
+      double norm = 0;
+      for (std::size_t j = 0; j < long_side; ++j) norm += row[j] * row[j];
+      norm = std::sqrt(norm);
+      if (norm > 1e-6) {
+        for (std::size_t j = 0; j < long_side; ++j) row[j] /= norm;
+        break;
+      }
+    }
+  }
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < cols; ++c)
+      values[r * cols + c] = static_cast<float>(rows <= cols ? q[r * cols + c] : q[c * rows + r]);
+}
+}  // namespace detail
 
 inline void initialise(std::span<float> values, const ParameterSpec& spec, Random& random) {
   const auto fan_in = static_cast<double>(spec.fan_in);
@@ -819,13 +950,123 @@ inline void initialise(std::span<float> values, const ParameterSpec& spec, Rando
     case Initialiser::glorot_uniform: fill_uniform(std::sqrt(6.0 / (fan_in + fan_out))); break;
     case Initialiser::he_uniform: fill_uniform(std::sqrt(6.0 / fan_in)); break;
     case Initialiser::lecun_uniform: fill_uniform(std::sqrt(3.0 / fan_in)); break;
+    case Initialiser::orthogonal: {
+      const std::size_t cols = spec.rank ? spec.shape[spec.rank - 1] : 1;
+      detail::fill_orthogonal(values, values.size() / cols, cols, random);
+      break;
+    }
+    case Initialiser::unit_forget_bias: {
+      const std::size_t slice = values.size() / 4;
+      std::fill(values.begin(), values.end(), 0.0f);
+      std::fill(values.begin() + static_cast<std::ptrdiff_t>(slice),
+                values.begin() + static_cast<std::ptrdiff_t>(2 * slice), 1.0f);
+      break;
+    }
   }
 }
 
 }  // namespace deepjet
 // ---- end deepjet/layers/initialisers.hpp ----
+// ---- begin deepjet/models/tensors.hpp ----
+// deepjet/models/tensors.hpp: between xtensor containers and deepjet's batch views.
+//
+// A batch of one shape S is an xt::xtensor<float, rank + 1> whose first dimension counts samples;
+// a batch of several shapes (a multi-input model's inputs, a multi-head model's outputs) is a
+// std::tuple of those, one per part, all with the same number of samples. view_of checks the
+// shapes at run time (the batch size is only known then) and throws deepjet::Error saying which
+// part and which dimension is wrong.
+
 
 #include <xtensor/xtensor.hpp>
+
+
+namespace deepjet {
+
+namespace detail {
+template <class S>
+struct tensors_of;
+template <ShapeType S>
+struct tensors_of<S> {
+  using type = xt::xtensor<float, S::rank + 1>;
+};
+template <ShapeType... Parts>
+struct tensors_of<Shapes<Parts...>> {
+  using type = std::tuple<xt::xtensor<float, Parts::rank + 1>...>;
+};
+}  // namespace detail
+
+/// The xtensor container(s) holding a batch of S.
+template <AnyShape S>
+using TensorsOf = typename detail::tensors_of<S>::type;
+
+/// The shape of an xtensor holding `count` samples of S.
+template <ShapeType S>
+std::array<std::size_t, S::rank + 1> batch_shape(std::size_t count) {
+  std::array<std::size_t, S::rank + 1> shape{};
+  shape[0] = count;
+  for (std::size_t i = 0; i < S::rank; ++i) shape[i + 1] = S::dims[i];
+  return shape;
+}
+
+/// Allocate uninitialised containers for `count` samples of S.
+template <AnyShape S>
+TensorsOf<S> make_tensors(std::size_t count) {
+  if constexpr (ShapeType<S>) {
+    return xt::empty<float>(batch_shape<S>(count));
+  } else {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return TensorsOf<S>{xt::empty<float>(batch_shape<typename S::template part<I>>(count))...};
+    }(std::make_index_sequence<S::count>{});
+  }
+}
+
+namespace detail {
+template <ShapeType S, class Tensor>
+void check_tensor(const Tensor& t, const std::string& what) {
+  bool ok = true;
+  for (std::size_t i = 0; i < S::rank; ++i) ok = ok && t.shape()[i + 1] == S::dims[i];
+  if (!ok) {
+    std::string got = "(";
+    for (std::size_t i = 1; i < t.dimension(); ++i) got += (i > 1 ? ", " : "") + std::to_string(t.shape()[i]);
+    throw Error(what + ": each sample has shape " + got + ") but the model expects " + S::to_string());
+  }
+}
+}  // namespace detail
+
+/// A view of the samples in `tensors` (checked against S; `what` starts the error message).
+template <AnyShape S, class Tensors>
+auto view_of(Tensors& tensors, const std::string& what) {
+  using T = std::conditional_t<std::is_const_v<Tensors>, const float, float>;
+  if constexpr (ShapeType<S>) {
+    detail::check_tensor<S>(tensors, what);
+    return BatchView<S, T>{tensors.data(), tensors.shape()[0]};
+  } else {
+    const std::size_t count = std::get<0>(tensors).shape()[0];
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      auto part = [&]<std::size_t J>(std::integral_constant<std::size_t, J>) {
+        using P = typename S::template part<J>;
+        const auto& t = std::get<J>(tensors);
+        const std::string label = what + " (block " + std::to_string(J) + " of " + std::to_string(S::count) + ")";
+        if (t.shape()[0] != count)
+          throw Error(label + ": " + std::to_string(t.shape()[0]) + " samples, but block 0 has " + std::to_string(count));
+        detail::check_tensor<P>(t, label);
+        return BatchView<P, T>{std::get<J>(tensors).data(), count};
+      };
+      return BatchView<S, T>{{part(std::integral_constant<std::size_t, I>{})...}, count};
+    }(std::make_index_sequence<S::count>{});
+  }
+}
+
+/// The number of samples in a batch container (or tuple of them).
+template <class Tensors>
+std::size_t sample_count(const Tensors& tensors) {
+  if constexpr (requires { tensors.shape(); }) return tensors.shape()[0];
+  else return std::get<0>(tensors).shape()[0];
+}
+
+}  // namespace deepjet
+// ---- end deepjet/models/tensors.hpp ----
+
 
 
 namespace deepjet {
@@ -843,9 +1084,10 @@ class Model {
   using input_shape = typename Net::input_shape;
   using output_shape = typename Net::output_shape;
   static constexpr std::size_t parameter_count = Net::parameter_count;
-  /// xtensor types of a batch of inputs and outputs: the batch is the first dimension.
-  using input_tensor = xt::xtensor<float, input_shape::rank + 1>;
-  using output_tensor = xt::xtensor<float, output_shape::rank + 1>;
+  /// xtensor types of a batch of inputs and outputs: the batch is the first dimension; a model
+  /// with several input blocks (or output heads) takes (gives) a std::tuple of them.
+  using input_tensor = TensorsOf<input_shape>;
+  using output_tensor = TensorsOf<output_shape>;
 
   explicit Model(std::uint64_t seed = 0) : parameters_(parameter_count), gradients_(parameter_count) {
     Net::describe(architecture_, "", 0);
@@ -932,13 +1174,12 @@ class Model {
     Net::infer(parameters_.data(), x, y, ensure_size(scratch, scratch_size(x.count)));
   }
 
-  /// Inference on an xtensor batch (first dimension: samples).
+  /// Inference on an xtensor batch (first dimension: samples), or a tuple of them.
   output_tensor predict(const input_tensor& x) const {
-    check_input_shape(x, "predict");
-    const std::size_t count = x.shape()[0];
-    output_tensor y = xt::empty<float>(batch_shape<output_shape>(count));
+    const auto in = view_of<input_shape>(x, "predict: input");
+    output_tensor y = make_tensors<output_shape>(in.count);
     AlignedFloats scratch;
-    predict({x.data(), count}, {y.data(), count}, scratch);
+    predict(in, view_of<output_shape>(y, "predict: output"), scratch);
     return y;
   }
 
@@ -948,15 +1189,16 @@ class Model {
 
   /// Training-mode forward pass; the returned view stays valid until the next forward.
   ConstBatch<output_shape> forward(ConstBatch<input_shape> x) {
-    float* out = ensure_size(output_, output_shape::size * x.count);
-    network_.forward(context_, parameters_.data(), x, {out, x.count});
-    return {out, x.count};
+    const auto out = make_view<output_shape>(ensure_size(output_, output_shape::size * x.count), x.count);
+    network_.forward(context_, parameters_.data(), x, out);
+    return out;
   }
 
   /// Backward pass for the batch of the last forward(): adds parameter gradients.
   void backward(ConstBatch<input_shape> x, ConstBatch<output_shape> output_gradient) {
-    network_.backward(parameters_.data(), gradients_.data(), x, {output_.data(), x.count},
-                      output_gradient, Batch<input_shape>{nullptr, x.count});
+    network_.backward(parameters_.data(), gradients_.data(), x,
+                      make_view<output_shape>(static_cast<const float*>(output_.data()), x.count), output_gradient,
+                      make_view<input_shape>(static_cast<float*>(nullptr), x.count));
   }
 
   /// One optimisation step on a batch; returns the (weighted mean) loss before the update.
@@ -966,9 +1208,9 @@ class Model {
                     const float* weights, const Loss& loss, Optimiser& optimiser) {
     zero_gradients();
     const auto output = forward(x);
-    float* output_gradient = ensure_size(output_gradient_, output.size());
-    const double value = loss.evaluate(output, target, weights, Batch<output_shape>{output_gradient, x.count});
-    backward(x, {output_gradient, x.count});
+    const auto output_gradient = make_view<output_shape>(ensure_size(output_gradient_, output.size()), x.count);
+    const double value = loss.evaluate(output, target, weights, output_gradient);
+    backward(x, output_gradient);
     optimiser.step(parameters(), gradients(), trainable_ranges());
     return value;
   }
@@ -976,16 +1218,14 @@ class Model {
   template <class Loss, class Optimiser>
   double train_step(const input_tensor& x, const output_tensor& target,
                     const xt::xtensor<float, 1>* weights, const Loss& loss, Optimiser& optimiser) {
-    check_input_shape(x, "train_step");
-    const std::size_t count = x.shape()[0];
-    if (target.shape() != batch_shape<output_shape>(count))
-      throw Error("train_step: the target batch must have shape (" + std::to_string(count) + ", " +
-                  output_shape::to_string().substr(1));
-    if (weights && weights->size() != count)
-      throw Error("train_step: " + std::to_string(weights->size()) + " weights for " +
-                  std::to_string(count) + " samples");
-    return train_step(ConstBatch<input_shape>{x.data(), count}, ConstBatch<output_shape>{target.data(), count},
-                      weights ? weights->data() : nullptr, loss, optimiser);
+    const auto in = view_of<input_shape>(x, "train_step: input");
+    const auto truth = view_of<output_shape>(target, "train_step: target");
+    if (truth.count != in.count)
+      throw Error("train_step: " + std::to_string(truth.count) + " targets for " + std::to_string(in.count) + " samples");
+    if (weights && weights->size() != in.count)
+      throw Error("train_step: " + std::to_string(weights->size()) + " weights for " + std::to_string(in.count) +
+                  " samples");
+    return train_step(in, truth, weights ? weights->data() : nullptr, loss, optimiser);
   }
 
   /// Mean loss over a batch in inference mode (for validation); no gradients.
@@ -993,17 +1233,10 @@ class Model {
   double evaluate(ConstBatch<input_shape> x, ConstBatch<output_shape> target, const float* weights,
                   const Loss& loss, AlignedFloats& scratch) const {
     AlignedFloats output(output_shape::size * x.count);
-    predict(x, {output.data(), x.count}, scratch);
-    return loss.evaluate(ConstBatch<output_shape>{output.data(), x.count}, target, weights,
-                         Batch<output_shape>{nullptr, x.count});
-  }
-
-  template <ShapeType S>
-  static std::array<std::size_t, S::rank + 1> batch_shape(std::size_t count) {
-    std::array<std::size_t, S::rank + 1> shape{};
-    shape[0] = count;
-    for (std::size_t i = 0; i < S::rank; ++i) shape[i + 1] = S::dims[i];
-    return shape;
+    const auto out = make_view<output_shape>(output.data(), x.count);
+    predict(x, out, scratch);
+    return loss.evaluate(ConstBatch<output_shape>(out), target, weights,
+                         make_view<output_shape>(static_cast<float*>(nullptr), x.count));
   }
 
  private:
@@ -1016,17 +1249,6 @@ class Model {
     for (const auto& p : architecture_.parameters)
       if (p.path == path) return p;
     throw Error("the model has no parameter tensor named '" + std::string(path) + "'");
-  }
-
-  static void check_input_shape(const input_tensor& x, const char* what) {
-    bool ok = true;
-    for (std::size_t i = 0; i < input_shape::rank; ++i) ok = ok && x.shape()[i + 1] == input_shape::dims[i];
-    if (!ok) {
-      std::string got = "(";
-      for (std::size_t i = 1; i < x.dimension(); ++i) got += (i > 1 ? ", " : "") + std::to_string(x.shape()[i]);
-      throw Error(std::string(what) + ": each sample has shape " + got + ") but the model's input is " +
-                  input_shape::to_string());
-    }
   }
 
   Architecture architecture_;
@@ -1627,6 +1849,9 @@ inline Key read_key(const FileSource& source, std::uint64_t offset, std::string_
   return parse_key(cursor);
 }
 
+/// Largest credible ratio of uncompressed to compressed size for one block.
+inline constexpr std::size_t max_expansion_ratio = 1 << 16;
+
 /// Walks the block headers of a compressed record and checks that they add up to the announced
 /// uncompressed size, so a corrupted size never leads to a huge allocation.
 inline void check_compressed_sizes(const std::uint8_t* input, std::size_t input_size,
@@ -1640,6 +1865,11 @@ inline void check_compressed_sizes(const std::uint8_t* input, std::size_t input_
     const std::size_t block_in = header[3] | (header[4] << 8) | (std::size_t(header[5]) << 16);
     const std::size_t block_out = header[6] | (header[7] << 8) | (std::size_t(header[8]) << 16);
     if (block_out == 0 || block_in > input_size - in - compressed_block_header_size) break;
+    // No codec ROOT uses expands a block more than ~30000-fold (zstd on zeros); a larger claim is
+    // corruption and must not become a huge allocation.
+    if (block_out > (block_in + 1) * max_expansion_ratio) {
+      throw FileError(std::string(path), std::string(what) + ": compressed block claims an impossible size");
+    }
     in += compressed_block_header_size + block_in;
     out += block_out;
   }
@@ -3864,6 +4094,522 @@ struct Dense {
 
 }  // namespace deepjet
 // ---- end deepjet/layers/dense/dense.hpp ----
+// ---- begin deepjet/layers/merge/merge.hpp ----
+// deepjet/layers/merge/merge.hpp: joining parts (Shapes<...>) back into one shape, and Identity.
+//
+//   Concatenate   Shapes<A, B, ...> -> one shape with the parts' last dimensions side by side.
+//                 Flat parts: Shape<a>, Shape<b> -> Shape<a + b> (DeepJet's 15 + 150 + 50 + 50).
+//                 Lists with the same number of entries: Shape<P, f>, Shape<P, g> -> Shape<P, f + g>.
+//   Add           Shapes<S, S, ...> -> S, the element-wise sum (residual connections).
+//   Identity      S -> S, a copy (the shortcut of a residual block whose width does not change).
+// No parameters. (Residual<Block, Shortcut>, built from Parallel and Add, is in models/branches.hpp.)
+
+
+
+namespace deepjet {
+
+template <class In>
+struct ConcatenateLayer;
+
+template <ShapeType... Parts>
+struct ConcatenateLayer<Shapes<Parts...>> : LeafLayer<ConcatenateLayer<Shapes<Parts...>>> {
+  using First = typename Shapes<Parts...>::template part<0>;
+  static_assert(((Parts::rank == First::rank) && ...),
+                "deepjet::Concatenate joins parts of the same rank: all flat, or all lists");
+  static constexpr std::size_t rows = First::size / First::features;  // 1 for flat parts
+  static_assert(((Parts::size / Parts::features == rows) && ...),
+                "deepjet::Concatenate joins lists along their features, so they need the same number of "
+                "entries; flatten or pool them (Flatten, GlobalAveragePooling, an LSTM) first");
+  static constexpr std::size_t features = (Parts::features + ...);
+
+  using input_shape = Shapes<Parts...>;
+  using output_shape = std::conditional_t<First::rank == 1, Shape<features>, Shape<rows, features>>;
+  static constexpr std::string_view kind = "Concatenate";
+  static constexpr std::array<ParameterSpec, 0> parameters{};
+  static constexpr std::size_t parameter_count = 0;
+  static constexpr std::array<std::size_t, sizeof...(Parts)> part_features{Parts::features...};
+
+  static void infer(const float*, ConstBatch<input_shape> in, Batch<output_shape> out, float*) {
+    std::size_t column = 0;
+    std::apply([&](const auto&... part) { (copy_in(part, out, column), ...); }, in.parts);
+  }
+  void forward(TrainingContext&, float*, ConstBatch<input_shape> in, Batch<output_shape> out) { infer(nullptr, in, out, nullptr); }
+  void backward(const float*, float*, ConstBatch<input_shape>, ConstBatch<output_shape>,
+                ConstBatch<output_shape> dout, Batch<input_shape> din) {
+    std::size_t column = 0;
+    std::apply([&](const auto&... part) { (copy_out(dout, part, column), ...); }, din.parts);
+  }
+
+ private:
+  template <class PartView>
+  static void copy_in(const PartView& part, Batch<output_shape> out, std::size_t& column) {
+    constexpr std::size_t f = PartView::shape::features;
+    const std::size_t total_rows = out.count * rows;
+    for (std::size_t r = 0; r < total_rows; ++r)
+      std::memcpy(out.data + r * features + column, part.data + r * f, f * sizeof(float));
+    column += f;
+  }
+  template <class PartView>
+  static void copy_out(ConstBatch<output_shape> dout, const PartView& part, std::size_t& column) {
+    constexpr std::size_t f = PartView::shape::features;
+    if (part.data) {
+      const std::size_t total_rows = dout.count * rows;
+      for (std::size_t r = 0; r < total_rows; ++r)
+        std::memcpy(part.data + r * f, dout.data + r * features + column, f * sizeof(float));
+    }
+    column += f;
+  }
+};
+
+struct Concatenate {
+  template <class In>
+  struct binder {
+    static_assert(ShapesType<In>, "deepjet::Concatenate joins several parts (after Branches or Parallel); "
+                                  "this input is a single shape");
+    using type = ConcatenateLayer<In>;
+  };
+  template <class In>
+  using bind = typename binder<In>::type;
+};
+
+template <class In>
+struct AddLayer;
+
+template <ShapeType S, ShapeType... Rest>
+struct AddLayer<Shapes<S, Rest...>> : LeafLayer<AddLayer<Shapes<S, Rest...>>> {
+  static_assert((std::is_same_v<S, Rest> && ...),
+                "deepjet::Add sums parts of the same shape; give the shortcut a 1x1 Conv1D (or Dense) "
+                "when the block changes the width");
+  using input_shape = Shapes<S, Rest...>;
+  using output_shape = S;
+  static constexpr std::string_view kind = "Add";
+  static constexpr std::array<ParameterSpec, 0> parameters{};
+  static constexpr std::size_t parameter_count = 0;
+
+  static void infer(const float*, ConstBatch<input_shape> in, Batch<S> out, float*) {
+    std::copy_n(in.template part<0>().data, out.size(), out.data);
+    std::apply([&](const auto&, const auto&... rest) {
+      (add_into(rest, out), ...);
+    }, in.parts);
+  }
+  void forward(TrainingContext&, float*, ConstBatch<input_shape> in, Batch<S> out) { infer(nullptr, in, out, nullptr); }
+  void backward(const float*, float*, ConstBatch<input_shape>, ConstBatch<S>, ConstBatch<S> dout, Batch<input_shape> din) {
+    std::apply([&](const auto&... part) {
+      ((part.data ? (void)std::copy_n(dout.data, dout.size(), part.data) : (void)0), ...);
+    }, din.parts);
+  }
+
+ private:
+  template <class PartView>
+  static void add_into(const PartView& part, Batch<S> out) {
+    for (std::size_t i = 0; i < out.size(); ++i) out.data[i] += part.data[i];
+  }
+};
+
+struct Add {
+  template <class In>
+  struct binder {
+    static_assert(ShapesType<In>, "deepjet::Add sums several parts (after Parallel); this input is a single shape");
+    using type = AddLayer<In>;
+  };
+  template <class In>
+  using bind = typename binder<In>::type;
+};
+
+template <ShapeType S>
+struct IdentityLayer : LeafLayer<IdentityLayer<S>> {
+  using input_shape = S;
+  using output_shape = S;
+  static constexpr std::string_view kind = "Identity";
+  static constexpr std::array<ParameterSpec, 0> parameters{};
+  static constexpr std::size_t parameter_count = 0;
+
+  static void infer(const float*, ConstBatch<S> in, Batch<S> out, float*) { std::copy_n(in.data, in.size(), out.data); }
+  void forward(TrainingContext&, float*, ConstBatch<S> in, Batch<S> out) { infer(nullptr, in, out, nullptr); }
+  void backward(const float*, float*, ConstBatch<S>, ConstBatch<S>, ConstBatch<S> dout, Batch<S> din) {
+    if (din.data) std::copy_n(dout.data, dout.size(), din.data);
+  }
+};
+
+struct Identity {
+  template <ShapeType In>
+  using bind = IdentityLayer<In>;
+};
+
+}  // namespace deepjet
+// ---- end deepjet/layers/merge/merge.hpp ----
+// ---- begin deepjet/layers/lstm/lstm.hpp ----
+// deepjet/layers/lstm/lstm.hpp: the long short-term memory layer over a list of entries.
+//
+// Spec: LSTM<Units, options...> for a list input Shape<T, F> (T entries of F features, e.g. the
+// charged candidates of a jet); gives LSTMLayer<T, F, Units, direction, returns>. Options, in any
+// order, at most once each:
+//   deepjet::backwards         run over the entries from the last (T - 1) to the first (0), as
+//                              Keras's go_backwards=True; DeepJet's LSTMs run backwards, so the
+//                              entry that influences the final state most directly is entry 0
+//                              (the leading particle of a list sorted by decreasing importance)
+//   deepjet::return_sequences  output every step's state, Shape<T, Units>, instead of the final
+//                              state, Shape<Units>
+// Example: LSTM<150, deepjet::backwards> on Shape<25, 8> gives Shape<150>.
+//
+// Recurrence, for each step s = 0 .. T-1 over entry t(s) = s (forwards) or T-1-s (backwards),
+// with h and c zero before the first step:
+//   z = x_t W + h_prev U + b                       (1 x 4H, gates in the order i, f, g, o)
+//   i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g), o = sigmoid(z_o)
+//   c = f * c_prev + i * g,   h = o * tanh(c)
+// These are PyTorch's nn.LSTM semantics and Keras's LSTM with its current defaults. Old Keras
+// (1.x/2.0, which DeepJet was first trained with) defaulted to recurrent_activation='hard_sigmoid';
+// a model trained that way needs that activation and does not match this layer exactly.
+//
+// Parameters (one flat block, in this order), exactly Keras's LSTM layout:
+//   "kernel"            (F, 4H)  W: column block k of width H belongs to gate k of i, f, g, o
+//   "recurrent_kernel"  (H, 4H)  U: same column blocks
+//   "bias"              (4H)     b: same slices
+// From PyTorch's nn.LSTM (one layer, batch_first or not; same gate order i, f, g, o):
+//   kernel = weight_ih_l0^T  (weight_ih_l0 is (4H, F)),
+//   recurrent_kernel = weight_hh_l0^T  (weight_hh_l0 is (4H, H)),
+//   bias = bias_ih_l0 + bias_hh_l0  (PyTorch's two biases only ever appear as a sum).
+// From Keras: kernel, recurrent_kernel, bias copy over unchanged (Keras also orders i, f, c, o).
+// Initialisation as Keras: kernel glorot_uniform, recurrent_kernel orthogonal, bias zeros except
+// ones in the forget-gate slice (unit_forget_bias). Trainable parameters: 4 (F H + H H + H), as
+// Keras; PyTorch counts 4H more because of its second bias.
+//
+// Output order with return_sequences: step outputs are stored at the entry they were computed
+// on, in the input's order: output[t] = the state just after reading entry t. Forwards that state
+// summarises entries 0..t; backwards it summarises entries t..T-1 (as the reverse half of
+// PyTorch's bidirectional LSTM). Keras with go_backwards=True returns the same states in the
+// order they were computed, i.e. reversed: Keras's output[k] is our output[T-1-k].
+//
+// Cost: the input projection of all entries of all samples is one matrix product
+// (batch*T x F by F x 4H); then each step is one product (batch x H by H x 4H) and the fused cell
+// update. Multiply-adds per sample: 4H (F + H) T, e.g. 4*150*(8+150)*25 = 2.37 M for DeepJet's
+// charged candidates. Backward: three products per step's worth of the same size.
+//
+// Training memory (grown to the largest batch, then reused): the gates, cells, tanh(cells) and
+// states of every step of every sample, batch*T*7H floats, plus 2 batch*H. The backward pass turns
+// the cached gates into their gradients in place, so each forward allows one backward.
+// Inference scratch: min(batch, 256) * (T*4H + H) floats (samples are processed in blocks of 256
+// so that scratch stays bounded for large batches).
+
+// ---- begin deepjet/layers/lstm/lstm_kernels.hpp ----
+// deepjet/layers/lstm/lstm_kernels.hpp: one LSTM cell update for one sample, forward and backward.
+//
+// Contract: `gates` holds the 4H gate values of one sample at one step, in the order
+// i (input), f (forget), g (cell candidate), o (output), each a contiguous slice of H floats.
+//   lstm_cell_forward:  on entry the pre-activations z = x W + h_prev U + b; on exit the
+//                       activations i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g),
+//                       o = sigmoid(z_o). Writes c = f * c_prev + i * g, h = o * tanh(c), and
+//                       tanh(c) if `tanh_c` is non-null. c_prev may be null (zero state) and may
+//                       equal c (the cell updated in place); h may equal any h the caller read
+//                       before the call.
+//   lstm_cell_backward: on entry the activations written by lstm_cell_forward and, in `dh`, the
+//                       loss gradient with respect to this step's h, in `dc` the gradient with
+//                       respect to this step's c that flows back from the later step; on exit
+//                       `gates` holds the gradient with respect to the pre-activations z and `dc`
+//                       the gradient with respect to c_prev.
+// No allocation; x86 SIMD through xsimd, with the same functions as the activation layers.
+
+
+
+namespace deepjet::kernels {
+
+template <class Arch = DefaultArch>
+inline void lstm_cell_forward(std::size_t H, float* gates, const float* c_prev, float* c, float* tanh_c, float* h) {
+  using V = Floats<Arch>;
+  constexpr std::size_t W = V::size;
+  float* zi = gates;
+  float* zf = gates + H;
+  float* zg = gates + 2 * H;
+  float* zo = gates + 3 * H;
+  // The update of W consecutive units; `load`/`store` address either the arrays or padded copies.
+  auto block = [&](std::size_t j, auto load, auto store) {
+    const V i = SigmoidFunction::value(load(zi, j));
+    const V f = SigmoidFunction::value(load(zf, j));
+    const V g = TanhFunction::value(load(zg, j));
+    const V o = SigmoidFunction::value(load(zo, j));
+    const V previous = c_prev ? load(c_prev, j) : V(0.0f);
+    const V cell = xsimd::fma(f, previous, i * g);
+    const V tanh_cell = TanhFunction::value(cell);
+    store(zi, j, i);
+    store(zf, j, f);
+    store(zg, j, g);
+    store(zo, j, o);
+    store(c, j, cell);
+    if (tanh_c) store(tanh_c, j, tanh_cell);
+    store(h, j, o * tanh_cell);
+  };
+  std::size_t j = 0;
+  for (; j + W <= H; j += W)
+    block(j, [](const float* p, std::size_t k) { return V::load_unaligned(p + k); },
+          [](float* p, std::size_t k, V v) { v.store_unaligned(p + k); });
+  if (j < H) {
+    // The last H - j units: go through zero-padded registers, write back only the real lanes.
+    const std::size_t n = H - j;
+    auto load_partial = [n](const float* p, std::size_t k) {
+      alignas(64) float lanes_in[W] = {};
+      for (std::size_t l = 0; l < n; ++l) lanes_in[l] = p[k + l];
+      return V::load_aligned(lanes_in);
+    };
+    auto store_partial = [n](float* p, std::size_t k, V v) {
+      alignas(64) float lanes_out[W];
+      v.store_aligned(lanes_out);
+      for (std::size_t l = 0; l < n; ++l) p[k + l] = lanes_out[l];
+    };
+    block(j, load_partial, store_partial);
+  }
+}
+
+inline void lstm_cell_backward(std::size_t H, float* gates, const float* tanh_c, const float* c_prev,
+                               const float* dh, float* dc) {
+  float* __restrict gi = gates;
+  float* __restrict gf = gates + H;
+  float* __restrict gg = gates + 2 * H;
+  float* __restrict go = gates + 3 * H;
+  // Plain arithmetic (no transcendental functions): the compiler vectorises this loop.
+  for (std::size_t j = 0; j < H; ++j) {
+    const float i = gi[j], f = gf[j], g = gg[j], o = go[j], t = tanh_c[j];
+    const float previous = c_prev ? c_prev[j] : 0.0f;
+    // h = o tanh(c): dL/do = dh tanh(c), and dh reaches c through tanh.
+    const float dcell = dc[j] + dh[j] * o * (1.0f - t * t);
+    const float d_o = dh[j] * t;
+    // c = f c_prev + i g.
+    const float d_i = dcell * g;
+    const float d_f = dcell * previous;
+    const float d_g = dcell * i;
+    dc[j] = dcell * f;
+    // Through the activations, from their outputs: sigmoid' = y (1 - y), tanh' = 1 - y^2.
+    gi[j] = d_i * i * (1.0f - i);
+    gf[j] = d_f * f * (1.0f - f);
+    gg[j] = d_g * (1.0f - g * g);
+    go[j] = d_o * o * (1.0f - o);
+  }
+}
+
+}  // namespace deepjet::kernels
+// ---- end deepjet/layers/lstm/lstm_kernels.hpp ----
+
+
+namespace deepjet {
+
+/// The order in which an LSTM reads the entries of its input list.
+enum class Direction { forwards, backwards };
+
+/// LSTM option: read the entries from the last to the first (Keras's go_backwards=True).
+struct backwards {};
+/// LSTM option: output the state after every entry, Shape<T, Units>, in the input's order.
+struct return_sequences {};
+
+template <std::size_t T, std::size_t F, std::size_t H, Direction direction = Direction::forwards,
+          bool ReturnSequences = false>
+struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences>> {
+  static_assert(T > 0 && F > 0 && H > 0, "deepjet::LSTMLayer: all sizes must be positive");
+
+  using input_shape = Shape<T, F>;
+  using output_shape = std::conditional_t<ReturnSequences, Shape<T, H>, Shape<H>>;
+  static constexpr std::string_view kind = "LSTM";
+  static constexpr std::size_t G = 4 * H;  ///< width of the gate pre-activations
+  static constexpr std::array<ParameterSpec, 3> parameters{{
+      {"kernel", {F, G}, 2, Initialiser::glorot_uniform, F, G},
+      {"recurrent_kernel", {H, G}, 2, Initialiser::orthogonal, H, G},
+      {"bias", {G}, 1, Initialiser::unit_forget_bias, F, G},
+  }};
+  static constexpr std::size_t kernel_offset = 0;
+  static constexpr std::size_t recurrent_kernel_offset = F * G;
+  static constexpr std::size_t bias_offset = F * G + H * G;
+  static constexpr std::size_t parameter_count = F * G + H * G + G;
+  /// Samples per block in `infer`, which bounds its scratch memory.
+  static constexpr std::size_t inference_block = 256;
+
+  static std::string options() {
+    return std::string(direction == Direction::forwards ? "forwards" : "backwards") +
+           (ReturnSequences ? ", sequence" : ", last state");
+  }
+
+  /// The entry read at step s.
+  static constexpr std::size_t entry_at_step(std::size_t s) {
+    return direction == Direction::forwards ? s : T - 1 - s;
+  }
+
+  static constexpr std::size_t scratch_size(std::size_t count) {
+    return std::min(count, inference_block) * (T * G + H);
+  }
+
+  static void infer(const float* params, ConstBatch<input_shape> x, Batch<output_shape> y, float* scratch) {
+    for (std::size_t first = 0; first < x.count; first += inference_block) {
+      const std::size_t count = std::min(inference_block, x.count - first);
+      float* gates = scratch;
+      float* cells = scratch + count * T * G;
+      // The state h is written straight into the output: at every entry for a sequence, and
+      // over the same H floats at every step for the last state (each step's product reads
+      // h_prev before the cell update overwrites it). The cell state is updated in place.
+      States states{
+          .hidden = y.data + first * output_shape::size,
+          .hidden_sample_stride = output_shape::size,
+          .hidden_entry_stride = ReturnSequences ? H : 0,
+          .cells = cells,
+          .tanh_cells = nullptr,
+          .cell_sample_stride = H,
+          .cell_entry_stride = 0,
+      };
+      run(params, x.data + first * input_shape::size, count, gates, states);
+    }
+  }
+
+  void forward(TrainingContext&, float* params, ConstBatch<input_shape> x, Batch<output_shape> y) {
+    const std::size_t count = x.count;
+    ensure_size(gates_, count * T * G);
+    ensure_size(hidden_, count * T * H);
+    ensure_size(cells_, count * T * H);
+    ensure_size(tanh_cells_, count * T * H);
+    States states{
+        .hidden = hidden_.data(),
+        .hidden_sample_stride = T * H,
+        .hidden_entry_stride = H,
+        .cells = cells_.data(),
+        .tanh_cells = tanh_cells_.data(),
+        .cell_sample_stride = T * H,
+        .cell_entry_stride = H,
+    };
+    run(params, x.data, count, gates_.data(), states);
+    if constexpr (ReturnSequences) {
+      std::memcpy(y.data, hidden_.data(), count * T * H * sizeof(float));
+    } else {
+      constexpr std::size_t last = entry_at_step(T - 1);
+      for (std::size_t b = 0; b < count; ++b)
+        std::memcpy(y.data + b * H, hidden_.data() + (b * T + last) * H, H * sizeof(float));
+    }
+    cached_count_ = count;
+  }
+
+  void backward(const float* params, float* grads, ConstBatch<input_shape> x, ConstBatch<output_shape>,
+                ConstBatch<output_shape> dy, Batch<input_shape> dx) {
+    const std::size_t count = x.count;
+    if (cached_count_ != count)
+      throw Error("deepjet::LSTMLayer::backward needs a forward pass on the same batch before it, and "
+                  "allows one backward per forward (it turns its cached gates into gradients)");
+    cached_count_ = 0;
+    ensure_size(dh_, count * H);
+    ensure_size(dc_, count * H);
+    std::fill(dc_.begin(), dc_.begin() + static_cast<std::ptrdiff_t>(count * H), 0.0f);
+    const float* recurrent_kernel = params + recurrent_kernel_offset;
+    float* gates = gates_.data();
+
+    // dh for the last step read: the output gradient (the recurrent part is zero there).
+    if constexpr (!ReturnSequences) std::memcpy(dh_.data(), dy.data, count * H * sizeof(float));
+    else std::fill(dh_.begin(), dh_.begin() + static_cast<std::ptrdiff_t>(count * H), 0.0f);
+
+    for (std::size_t step = T; step-- > 0;) {
+      const std::size_t t = entry_at_step(step);
+      if constexpr (ReturnSequences)
+        for (std::size_t b = 0; b < count; ++b) {
+          const float* from = dy.data + (b * T + t) * H;
+          float* to = dh_.data() + b * H;
+          for (std::size_t j = 0; j < H; ++j) to[j] += from[j];
+        }
+      for (std::size_t b = 0; b < count; ++b) {
+        const std::size_t row = b * T + t;
+        const float* c_prev = step > 0 ? cells_.data() + (b * T + entry_at_step(step - 1)) * H : nullptr;
+        kernels::lstm_cell_backward(H, gates + row * G, tanh_cells_.data() + row * H, c_prev, dh_.data() + b * H,
+                                    dc_.data() + b * H);
+      }
+      // gates at entry t now hold dz for this step, for every sample (rows strided by T*G).
+      if (step > 0) {
+        const std::size_t t_prev = entry_at_step(step - 1);
+        // dU += h_prev^T dz;  dh_prev = dz U^T.
+        kernels::gemm_tn(H, G, count, hidden_.data() + t_prev * H, T * H, gates + t * G, T * G,
+                         grads + recurrent_kernel_offset, G, true);
+        kernels::gemm_nt(count, H, G, gates + t * G, T * G, recurrent_kernel, G, dh_.data(), H, false);
+      }
+    }
+    // All steps at once: dW += X^T dZ, db += column sums of dZ, dX = dZ W^T.
+    kernels::gemm_tn(F, G, count * T, x.data, F, gates, G, grads + kernel_offset, G, true);
+    kernels::column_sums(count * T, G, gates, G, grads + bias_offset, true);
+    if (dx.data) kernels::gemm_nt(count * T, F, G, gates, G, params + kernel_offset, G, dx.data, F, false);
+  }
+
+ private:
+  // Where the recurrence keeps h and c: sample b's state after reading entry t is at
+  // b * sample_stride + t * entry_stride (entry_stride 0 keeps only the current state).
+  struct States {
+    float* hidden;
+    std::size_t hidden_sample_stride;
+    std::size_t hidden_entry_stride;
+    float* cells;
+    float* tanh_cells;  ///< null when not needed (inference)
+    std::size_t cell_sample_stride;
+    std::size_t cell_entry_stride;
+  };
+
+  // The forward recurrence over `count` samples; `gates` (count * T * G floats) ends up holding
+  // the gate activations of every step.
+  static void run(const float* params, const float* x, std::size_t count, float* gates, const States& s) {
+    // Input projection of every entry of every sample: Z = X W + b.
+    kernels::gemm_nn(count * T, G, F, x, F, params + kernel_offset, G, gates, G, false);
+    kernels::add_row(count * T, G, params + bias_offset, gates, G);
+    for (std::size_t step = 0; step < T; ++step) {
+      const std::size_t t = entry_at_step(step);
+      if (step > 0) {
+        // Z_t += H_prev U for all samples at once (rows of Z_t are T*G apart).
+        const std::size_t t_prev = entry_at_step(step - 1);
+        kernels::gemm_nn(count, G, H, s.hidden + t_prev * s.hidden_entry_stride, s.hidden_sample_stride,
+                         params + recurrent_kernel_offset, G, gates + t * G, T * G, true);
+      }
+      for (std::size_t b = 0; b < count; ++b) {
+        float* cell = s.cells + b * s.cell_sample_stride + t * s.cell_entry_stride;
+        const float* cell_prev =
+            step > 0 ? s.cells + b * s.cell_sample_stride + entry_at_step(step - 1) * s.cell_entry_stride : nullptr;
+        kernels::lstm_cell_forward(H, gates + (b * T + t) * G, cell_prev, cell,
+                                   s.tanh_cells ? s.tanh_cells + (cell - s.cells) : nullptr,
+                                   s.hidden + b * s.hidden_sample_stride + t * s.hidden_entry_stride);
+      }
+    }
+  }
+
+  AlignedFloats gates_;       ///< batch x T x 4H: gate activations, then (in backward) their gradients
+  AlignedFloats hidden_;      ///< batch x T x H: h after each entry
+  AlignedFloats cells_;       ///< batch x T x H: c after each entry
+  AlignedFloats tanh_cells_;  ///< batch x T x H: tanh(c)
+  AlignedFloats dh_;          ///< batch x H
+  AlignedFloats dc_;          ///< batch x H
+  std::size_t cached_count_ = 0;  ///< samples of the forward pass backward may use; 0 when used up
+};
+
+namespace detail {
+template <class Option>
+inline constexpr bool is_lstm_option = std::is_same_v<Option, backwards> || std::is_same_v<Option, return_sequences>;
+template <class Option, class... Options>
+inline constexpr std::size_t count_option = (std::size_t{0} + ... + std::size_t{std::is_same_v<Option, Options>});
+}  // namespace detail
+
+/// LSTM layer with `Units` hidden units over a list input (see the top of this file).
+template <std::size_t Units, class... Options>
+struct LSTM {
+  static_assert(Units > 0, "deepjet::LSTM<Units>: Units must be positive");
+  static_assert((detail::is_lstm_option<Options> && ...),
+                "deepjet::LSTM<Units, options...>: the options are deepjet::backwards and "
+                "deepjet::return_sequences");
+  static_assert(detail::count_option<backwards, Options...> <= 1 &&
+                    detail::count_option<return_sequences, Options...> <= 1,
+                "deepjet::LSTM<Units, options...>: an option is given twice");
+  static constexpr Direction direction =
+      detail::count_option<backwards, Options...> ? Direction::backwards : Direction::forwards;
+  static constexpr bool returns_sequence = detail::count_option<return_sequences, Options...> > 0;
+
+  template <class In>
+  struct binder {
+    static_assert(ListShape<In>,
+                  "deepjet::LSTM runs over a list input, Shape<Entries, Features> (particles x "
+                  "features). Its input here is not a list: an LSTM over a flat block has nothing "
+                  "to iterate over; use Dense instead, or give the model a list Input<N, F>.");
+    // (A placeholder size after a failed assertion, so that it is the only error shown.)
+    using type = LSTMLayer<ListShape<In> ? In::template dim<0> : 1, In::features, Units, direction, returns_sequence>;
+  };
+  template <class In>
+  using bind = typename binder<In>::type;
+};
+
+}  // namespace deepjet
+// ---- end deepjet/layers/lstm/lstm.hpp ----
 // ---- begin deepjet/losses/losses.hpp ----
 // deepjet/losses/losses.hpp: training objectives.
 //
@@ -3938,8 +4684,56 @@ struct MeanSquaredError {
   }
 };
 
+/// Several outputs, one loss each, summed with weights: the objective of a multi-head model,
+///   Losses<CategoricalCrossEntropy, MeanSquaredError>{.weights = {1.0, 0.5}}.
+/// Every term sees the same per-sample weights. last_terms holds each term's unweighted value from
+/// the latest evaluate, for logging.
+template <class... Terms>
+struct Losses {
+  std::tuple<Terms...> terms{};
+  std::array<double, sizeof...(Terms)> weights = [] {
+    std::array<double, sizeof...(Terms)> ones{};
+    ones.fill(1.0);
+    return ones;
+  }();
+  mutable std::array<double, sizeof...(Terms)> last_terms{};
+
+  template <ShapesType S>
+  double evaluate(ConstBatch<S> p, ConstBatch<S> t, const float* sample_weights, Batch<S> gradient) const {
+    static_assert(S::count == sizeof...(Terms), "deepjet::Losses needs one loss per model output");
+    double total = 0.0;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((last_terms[I] = std::get<I>(terms).evaluate(p.template part<I>(), t.template part<I>(), sample_weights,
+                                                     gradient.template part<I>()),
+        total += weights[I] * last_terms[I], scale(gradient.template part<I>(), weights[I])),
+       ...);
+    }(std::make_index_sequence<sizeof...(Terms)>{});
+    return total;
+  }
+
+ private:
+  template <class View>
+  static void scale(const View& gradient, double weight) {
+    if (!gradient.data || weight == 1.0) return;
+    for (std::size_t i = 0; i < gradient.size(); ++i) gradient.data[i] = static_cast<float>(gradient.data[i] * weight);
+  }
+};
+
 }  // namespace deepjet
 // ---- end deepjet/losses/losses.hpp ----
+// ---- begin deepjet/models/branches.hpp ----
+// deepjet/models/branches.hpp: layers side by side.
+//
+//   Branches<Stack<...>, Stack<...>, ...>   takes Shapes<A, B, ...> (one part per branch) and runs
+//                                           each branch on its own part: the per-block branches of a
+//                                           multi-input model (DeepJet: global, cpf, npf, sv).
+//   Parallel<Stack<...>, Stack<...>, ...>   runs every stack on the same input: parallel heads
+//   (alias Heads<...>)                      (a classifier and a regression), or a residual block
+//                                           with its shortcut.
+// Both give Shapes<outputs...>; Concatenate or Add (layers/merge) join them again, and a model may
+// also end with several outputs. Children are named "<path>.<i>", and their parameters follow one
+// another in branch order. Parallel's input gradient is the sum of its stacks' input gradients.
+
 // ---- begin deepjet/models/sequential.hpp ----
 // deepjet/models/sequential.hpp: layers applied one after the other, composed at compile time.
 //
@@ -3957,7 +4751,6 @@ struct MeanSquaredError {
 // training allocates nothing.
 
 
-#include <tuple>
 
 namespace deepjet {
 
@@ -3977,7 +4770,7 @@ struct bind_chain<In, Spec, Rest...> {
 };
 }  // namespace detail
 
-template <ShapeType In, class... Specs>
+template <AnyShape In, class... Specs>
 class SequentialLayer {
   static_assert(sizeof...(Specs) > 0, "deepjet::Sequential needs at least one layer after its Input");
 
@@ -4047,19 +4840,19 @@ class SequentialLayer {
   }
 
   static void infer(const float* params, ConstBatch<In> in, Batch<output_shape> out, float* scratch) {
-    infer_from<0>(params, in.data, out, scratch, in.count);
+    infer_from<0>(params, in, out, scratch);
   }
 
   void forward(TrainingContext& context, float* params, ConstBatch<In> in, Batch<output_shape> out) {
     ensure_size(activations_, inner_activation_size * in.count);
-    forward_from<0>(context, params, in.data, out, in.count);
+    forward_from<0>(context, params, in, out);
   }
 
   void backward(const float* params, float* grads, ConstBatch<In> in, ConstBatch<output_shape> out,
                 ConstBatch<output_shape> dout, Batch<In> din) {
     ensure_size(gradients_[0], widest * in.count);
     ensure_size(gradients_[1], widest * in.count);
-    backward_from<depth - 1>(params, grads, in, out, dout.data, din.data);
+    backward_from<depth - 1>(params, grads, in, out, dout, din);
   }
 
  private:
@@ -4084,56 +4877,62 @@ class SequentialLayer {
   }
 
   // Where layer I's output is kept during training: the inner outputs one after the other.
-  float* activation(std::size_t i, std::size_t count) {
+  template <std::size_t I>
+  Batch<typename layer_type<I>::output_shape> activation(std::size_t count) {
     std::size_t offset = 0;
-    for (std::size_t j = 0; j < i; ++j) offset += layer_output_sizes[j];
-    return activations_.data() + offset * count;
+    for (std::size_t j = 0; j < I; ++j) offset += layer_output_sizes[j];
+    return make_view<typename layer_type<I>::output_shape>(activations_.data() + offset * count, count);
   }
 
   template <std::size_t I>
-  static void infer_from(const float* params, const float* in, Batch<output_shape> out,
-                         float* scratch, std::size_t count) {
+  static void infer_from(const float* params, ConstBatch<typename layer_type<I>::input_shape> layer_in,
+                         Batch<output_shape> out, float* scratch) {
     using L = layer_type<I>;
+    const std::size_t count = layer_in.count;
     float* child_scratch = scratch + 2 * widest_inner * count;
-    ConstBatch<typename L::input_shape> layer_in{in, count};
     if constexpr (I + 1 == depth) {
       L::infer(params + parameter_offsets[I], layer_in, out, child_scratch);
     } else {
-      float* layer_out = scratch + (I % 2) * widest_inner * count;
-      L::infer(params + parameter_offsets[I], layer_in, {layer_out, count}, child_scratch);
-      infer_from<I + 1>(params, layer_out, out, scratch, count);
+      auto layer_out = make_view<typename L::output_shape>(scratch + (I % 2) * widest_inner * count, count);
+      L::infer(params + parameter_offsets[I], layer_in, layer_out, child_scratch);
+      infer_from<I + 1>(params, layer_out, out, scratch);
     }
   }
 
   template <std::size_t I>
-  void forward_from(TrainingContext& context, float* params, const float* in,
-                    Batch<output_shape> out, std::size_t count) {
-    using L = layer_type<I>;
-    ConstBatch<typename L::input_shape> layer_in{in, count};
+  void forward_from(TrainingContext& context, float* params, ConstBatch<typename layer_type<I>::input_shape> layer_in,
+                    Batch<output_shape> out) {
     if constexpr (I + 1 == depth) {
       std::get<I>(layers_).forward(context, params + parameter_offsets[I], layer_in, out);
     } else {
-      float* layer_out = activation(I, count);
-      std::get<I>(layers_).forward(context, params + parameter_offsets[I], layer_in, {layer_out, count});
-      forward_from<I + 1>(context, params, layer_out, out, count);
+      const auto layer_out = activation<I>(layer_in.count);
+      std::get<I>(layers_).forward(context, params + parameter_offsets[I], layer_in, layer_out);
+      forward_from<I + 1>(context, params, layer_out, out);
     }
   }
 
   // Layer I reads its output gradient from `dout` and writes its input gradient into the
   // ping-pong buffer I % 2 (or into the caller's din for the first layer).
   template <std::size_t I>
-  void backward_from(const float* params, float* grads, ConstBatch<In> in,
-                     ConstBatch<output_shape> out, const float* dout, float* din) {
+  void backward_from(const float* params, float* grads, ConstBatch<In> in, ConstBatch<output_shape> out,
+                     ConstBatch<typename layer_type<I>::output_shape> dout, Batch<In> din) {
     using L = layer_type<I>;
+    using LayerIn = typename L::input_shape;
     const std::size_t count = in.count;
-    const float* layer_in = I == 0 ? in.data : activation(I - 1, count);
-    const float* layer_out = I + 1 == depth ? out.data : activation(I, count);
-    float* layer_din = I == 0 ? din : gradients_[I % 2].data();
-    std::get<I>(layers_).backward(params + parameter_offsets[I], grads + parameter_offsets[I],
-                                  ConstBatch<typename L::input_shape>{layer_in, count},
-                                  ConstBatch<typename L::output_shape>{layer_out, count},
-                                  ConstBatch<typename L::output_shape>{dout, count},
-                                  Batch<typename L::input_shape>{layer_din, count});
+    const auto layer_in = [&] {
+      if constexpr (I == 0) return in;
+      else return ConstBatch<LayerIn>(activation<I - 1>(count));
+    }();
+    const auto layer_out = [&] {
+      if constexpr (I + 1 == depth) return out;
+      else return ConstBatch<typename L::output_shape>(activation<I>(count));
+    }();
+    const auto layer_din = [&] {
+      if constexpr (I == 0) return din;
+      else return make_view<LayerIn>(gradients_[I % 2].data(), count);
+    }();
+    std::get<I>(layers_).backward(params + parameter_offsets[I], grads + parameter_offsets[I], layer_in,
+                                  layer_out, dout, layer_din);
     if constexpr (I > 0) backward_from<I - 1>(params, grads, in, out, layer_din, din);
   }
 
@@ -4143,18 +4942,183 @@ class SequentialLayer {
 };
 
 /// A model's layers in order, starting with its input shape: Sequential<Input<4>, Dense<8>, ...>.
-template <ShapeType In, class... Specs>
+template <AnyShape In, class... Specs>
 using Sequential = SequentialLayer<In, Specs...>;
 
 /// The same chain as a spec, to nest inside another Sequential without restating its input.
 template <class... Specs>
 struct Stack {
-  template <ShapeType In>
+  template <AnyShape In>
   using bind = SequentialLayer<In, Specs...>;
 };
 
 }  // namespace deepjet
 // ---- end deepjet/models/sequential.hpp ----
+
+
+namespace deepjet {
+
+namespace detail {
+// Storage, parameter layout, naming and visiting shared by the side-by-side composites.
+template <class... Children>
+class SideBySide {
+ public:
+  static constexpr std::size_t width = sizeof...(Children);
+  using indices = std::make_index_sequence<width>;
+  template <std::size_t I>
+  using child_type = std::tuple_element_t<I, std::tuple<Children...>>;
+
+  static constexpr std::array<std::size_t, width + 1> parameter_offsets = [] {
+    std::array<std::size_t, width + 1> o{};
+    const std::array<std::size_t, width> counts{Children::parameter_count...};
+    for (std::size_t i = 0; i < width; ++i) o[i + 1] = o[i] + counts[i];
+    return o;
+  }();
+  static constexpr std::size_t parameter_count = parameter_offsets[width];
+
+  static constexpr std::size_t scratch_size(std::size_t count) {
+    return std::max({Children::scratch_size(count)...});
+  }
+
+  static void describe(Architecture& architecture, const std::string& path, std::size_t offset) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (child_type<I>::describe(architecture, child_path(path, I), offset + parameter_offsets[I]), ...);
+    }(indices{});
+  }
+
+  template <class F>
+  void for_each_layer(const std::string& path, F&& f) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (visit_layers(std::get<I>(children_), child_path(path, I), f), ...);
+    }(indices{});
+  }
+
+  template <std::size_t I>
+  child_type<I>& child() { return std::get<I>(children_); }
+
+ protected:
+  static std::string child_path(const std::string& path, std::size_t i) {
+    return path.empty() ? std::to_string(i) : path + "." + std::to_string(i);
+  }
+  std::tuple<Children...> children_;
+};
+}  // namespace detail
+
+template <ShapesType In, class... Specs>
+class BranchesLayer {
+  static_assert(In::count == sizeof...(Specs),
+                "deepjet::Branches needs exactly one branch per input block (see the counts below)");
+};
+
+template <ShapeType... Parts, class... Specs>
+  requires(sizeof...(Parts) == sizeof...(Specs))
+class BranchesLayer<Shapes<Parts...>, Specs...> : public detail::SideBySide<bind_t<Specs, Parts>...> {
+  using Base = detail::SideBySide<bind_t<Specs, Parts>...>;
+  using typename Base::indices;
+  using Base::parameter_offsets;
+  using Base::children_;
+
+ public:
+  using input_shape = Shapes<Parts...>;
+  using output_shape = Shapes<typename bind_t<Specs, Parts>::output_shape...>;
+
+  static void infer(const float* params, ConstBatch<input_shape> in, Batch<output_shape> out, float* scratch) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (Base::template child_type<I>::infer(params + parameter_offsets[I], in.template part<I>(), out.template part<I>(), scratch), ...);
+    }(indices{});
+  }
+  void forward(TrainingContext& context, float* params, ConstBatch<input_shape> in, Batch<output_shape> out) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (std::get<I>(children_).forward(context, params + parameter_offsets[I], in.template part<I>(), out.template part<I>()), ...);
+    }(indices{});
+  }
+  void backward(const float* params, float* grads, ConstBatch<input_shape> in, ConstBatch<output_shape> out,
+                ConstBatch<output_shape> dout, Batch<input_shape> din) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (std::get<I>(children_).backward(params + parameter_offsets[I], grads + parameter_offsets[I], in.template part<I>(),
+                                       out.template part<I>(), dout.template part<I>(), din.template part<I>()),
+       ...);
+    }(indices{});
+  }
+};
+
+template <class... Specs>
+struct Branches {
+  template <class In>
+  struct binder {
+    static_assert(ShapesType<In>,
+                  "deepjet::Branches takes several input blocks, Inputs<...>; this input is a single shape");
+    using type = BranchesLayer<In, Specs...>;
+  };
+  template <class In>
+  using bind = typename binder<In>::type;
+};
+
+template <ShapeType In, class... Specs>
+class ParallelLayer : public detail::SideBySide<bind_t<Specs, In>...> {
+  using Base = detail::SideBySide<bind_t<Specs, In>...>;
+  using typename Base::indices;
+  using Base::parameter_offsets;
+  using Base::children_;
+
+ public:
+  using input_shape = In;
+  using output_shape = Shapes<typename bind_t<Specs, In>::output_shape...>;
+
+  static void infer(const float* params, ConstBatch<In> in, Batch<output_shape> out, float* scratch) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (Base::template child_type<I>::infer(params + parameter_offsets[I], in, out.template part<I>(), scratch), ...);
+    }(indices{});
+  }
+  void forward(TrainingContext& context, float* params, ConstBatch<In> in, Batch<output_shape> out) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (std::get<I>(children_).forward(context, params + parameter_offsets[I], in, out.template part<I>()), ...);
+    }(indices{});
+  }
+  // The first stack writes the input gradient; the others write into a buffer that is added.
+  void backward(const float* params, float* grads, ConstBatch<In> in, ConstBatch<output_shape> out,
+                ConstBatch<output_shape> dout, Batch<In> din) {
+    float* extra = din.data ? ensure_size(input_gradient_, din.size()) : nullptr;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (backward_child<I>(params, grads, in, out, dout, din, extra), ...);
+    }(indices{});
+  }
+
+ private:
+  template <std::size_t I>
+  void backward_child(const float* params, float* grads, ConstBatch<In> in, ConstBatch<output_shape> out,
+                      ConstBatch<output_shape> dout, Batch<In> din, float* extra) {
+    Batch<In> target{I == 0 ? din.data : extra, din.count};
+    std::get<I>(children_).backward(params + parameter_offsets[I], grads + parameter_offsets[I], in,
+                                    out.template part<I>(), dout.template part<I>(), target);
+    if (I > 0 && din.data)
+      for (std::size_t i = 0; i < din.size(); ++i) din.data[i] += extra[i];
+  }
+  AlignedFloats input_gradient_;
+};
+
+template <class... Specs>
+struct Parallel {
+  template <class In>
+  struct binder {
+    static_assert(ShapeType<In>, "deepjet::Parallel takes a single input shape; for several inputs use Branches");
+    using type = ParallelLayer<In, Specs...>;
+  };
+  template <class In>
+  using bind = typename binder<In>::type;
+};
+
+/// Several outputs from one trunk: Heads<Stack<Dense<6>, Softmax>, Stack<Dense<1>>>.
+template <class... Specs>
+using Heads = Parallel<Specs...>;
+
+/// A residual block, Block(x) + Shortcut(x); Block is a spec, usually a Stack<...>. Give the
+/// shortcut a 1x1 convolution when the block changes the width.
+template <class Block, class Shortcut = Identity>
+using Residual = Stack<Parallel<Block, Shortcut>, Add>;
+
+}  // namespace deepjet
+// ---- end deepjet/models/branches.hpp ----
 // ---- begin deepjet/optimisers/optimisers.hpp ----
 // deepjet/optimisers/optimisers.hpp: parameter updates from gradients.
 //

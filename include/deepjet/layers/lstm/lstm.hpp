@@ -1,0 +1,284 @@
+// deepjet/layers/lstm/lstm.hpp: the long short-term memory layer over a list of entries.
+//
+// Spec: LSTM<Units, options...> for a list input Shape<T, F> (T entries of F features, e.g. the
+// charged candidates of a jet); gives LSTMLayer<T, F, Units, direction, returns>. Options, in any
+// order, at most once each:
+//   deepjet::backwards         run over the entries from the last (T - 1) to the first (0), as
+//                              Keras's go_backwards=True; DeepJet's LSTMs run backwards, so the
+//                              entry that influences the final state most directly is entry 0
+//                              (the leading particle of a list sorted by decreasing importance)
+//   deepjet::return_sequences  output every step's state, Shape<T, Units>, instead of the final
+//                              state, Shape<Units>
+// Example: LSTM<150, deepjet::backwards> on Shape<25, 8> gives Shape<150>.
+//
+// Recurrence, for each step s = 0 .. T-1 over entry t(s) = s (forwards) or T-1-s (backwards),
+// with h and c zero before the first step:
+//   z = x_t W + h_prev U + b                       (1 x 4H, gates in the order i, f, g, o)
+//   i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g), o = sigmoid(z_o)
+//   c = f * c_prev + i * g,   h = o * tanh(c)
+// These are PyTorch's nn.LSTM semantics and Keras's LSTM with its current defaults. Old Keras
+// (1.x/2.0, which DeepJet was first trained with) defaulted to recurrent_activation='hard_sigmoid';
+// a model trained that way needs that activation and does not match this layer exactly.
+//
+// Parameters (one flat block, in this order), exactly Keras's LSTM layout:
+//   "kernel"            (F, 4H)  W: column block k of width H belongs to gate k of i, f, g, o
+//   "recurrent_kernel"  (H, 4H)  U: same column blocks
+//   "bias"              (4H)     b: same slices
+// From PyTorch's nn.LSTM (one layer, batch_first or not; same gate order i, f, g, o):
+//   kernel = weight_ih_l0^T  (weight_ih_l0 is (4H, F)),
+//   recurrent_kernel = weight_hh_l0^T  (weight_hh_l0 is (4H, H)),
+//   bias = bias_ih_l0 + bias_hh_l0  (PyTorch's two biases only ever appear as a sum).
+// From Keras: kernel, recurrent_kernel, bias copy over unchanged (Keras also orders i, f, c, o).
+// Initialisation as Keras: kernel glorot_uniform, recurrent_kernel orthogonal, bias zeros except
+// ones in the forget-gate slice (unit_forget_bias). Trainable parameters: 4 (F H + H H + H), as
+// Keras; PyTorch counts 4H more because of its second bias.
+//
+// Output order with return_sequences: step outputs are stored at the entry they were computed
+// on, in the input's order: output[t] = the state just after reading entry t. Forwards that state
+// summarises entries 0..t; backwards it summarises entries t..T-1 (as the reverse half of
+// PyTorch's bidirectional LSTM). Keras with go_backwards=True returns the same states in the
+// order they were computed, i.e. reversed: Keras's output[k] is our output[T-1-k].
+//
+// Cost: the input projection of all entries of all samples is one matrix product
+// (batch*T x F by F x 4H); then each step is one product (batch x H by H x 4H) and the fused cell
+// update. Multiply-adds per sample: 4H (F + H) T, e.g. 4*150*(8+150)*25 = 2.37 M for DeepJet's
+// charged candidates. Backward: three products per step's worth of the same size.
+//
+// Training memory (grown to the largest batch, then reused): the gates, cells, tanh(cells) and
+// states of every step of every sample, batch*T*7H floats, plus 2 batch*H. The backward pass turns
+// the cached gates into their gradients in place, so each forward allows one backward.
+// Inference scratch: min(batch, 256) * (T*4H + H) floats (samples are processed in blocks of 256
+// so that scratch stays bounded for large batches).
+#pragma once
+
+#include "deepjet/core/aligned.hpp"
+#include "deepjet/core/error.hpp"
+#include "deepjet/kernels/gemm.hpp"
+#include "deepjet/layers/layer.hpp"
+#include "deepjet/layers/lstm/lstm_kernels.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <type_traits>
+
+namespace deepjet {
+
+/// The order in which an LSTM reads the entries of its input list.
+enum class Direction { forwards, backwards };
+
+/// LSTM option: read the entries from the last to the first (Keras's go_backwards=True).
+struct backwards {};
+/// LSTM option: output the state after every entry, Shape<T, Units>, in the input's order.
+struct return_sequences {};
+
+template <std::size_t T, std::size_t F, std::size_t H, Direction direction = Direction::forwards,
+          bool ReturnSequences = false>
+struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences>> {
+  static_assert(T > 0 && F > 0 && H > 0, "deepjet::LSTMLayer: all sizes must be positive");
+
+  using input_shape = Shape<T, F>;
+  using output_shape = std::conditional_t<ReturnSequences, Shape<T, H>, Shape<H>>;
+  static constexpr std::string_view kind = "LSTM";
+  static constexpr std::size_t G = 4 * H;  ///< width of the gate pre-activations
+  static constexpr std::array<ParameterSpec, 3> parameters{{
+      {"kernel", {F, G}, 2, Initialiser::glorot_uniform, F, G},
+      {"recurrent_kernel", {H, G}, 2, Initialiser::orthogonal, H, G},
+      {"bias", {G}, 1, Initialiser::unit_forget_bias, F, G},
+  }};
+  static constexpr std::size_t kernel_offset = 0;
+  static constexpr std::size_t recurrent_kernel_offset = F * G;
+  static constexpr std::size_t bias_offset = F * G + H * G;
+  static constexpr std::size_t parameter_count = F * G + H * G + G;
+  /// Samples per block in `infer`, which bounds its scratch memory.
+  static constexpr std::size_t inference_block = 256;
+
+  static std::string options() {
+    return std::string(direction == Direction::forwards ? "forwards" : "backwards") +
+           (ReturnSequences ? ", sequence" : ", last state");
+  }
+
+  /// The entry read at step s.
+  static constexpr std::size_t entry_at_step(std::size_t s) {
+    return direction == Direction::forwards ? s : T - 1 - s;
+  }
+
+  static constexpr std::size_t scratch_size(std::size_t count) {
+    return std::min(count, inference_block) * (T * G + H);
+  }
+
+  static void infer(const float* params, ConstBatch<input_shape> x, Batch<output_shape> y, float* scratch) {
+    for (std::size_t first = 0; first < x.count; first += inference_block) {
+      const std::size_t count = std::min(inference_block, x.count - first);
+      float* gates = scratch;
+      float* cells = scratch + count * T * G;
+      // The state h is written straight into the output: at every entry for a sequence, and
+      // over the same H floats at every step for the last state (each step's product reads
+      // h_prev before the cell update overwrites it). The cell state is updated in place.
+      States states{
+          .hidden = y.data + first * output_shape::size,
+          .hidden_sample_stride = output_shape::size,
+          .hidden_entry_stride = ReturnSequences ? H : 0,
+          .cells = cells,
+          .tanh_cells = nullptr,
+          .cell_sample_stride = H,
+          .cell_entry_stride = 0,
+      };
+      run(params, x.data + first * input_shape::size, count, gates, states);
+    }
+  }
+
+  void forward(TrainingContext&, float* params, ConstBatch<input_shape> x, Batch<output_shape> y) {
+    const std::size_t count = x.count;
+    ensure_size(gates_, count * T * G);
+    ensure_size(hidden_, count * T * H);
+    ensure_size(cells_, count * T * H);
+    ensure_size(tanh_cells_, count * T * H);
+    States states{
+        .hidden = hidden_.data(),
+        .hidden_sample_stride = T * H,
+        .hidden_entry_stride = H,
+        .cells = cells_.data(),
+        .tanh_cells = tanh_cells_.data(),
+        .cell_sample_stride = T * H,
+        .cell_entry_stride = H,
+    };
+    run(params, x.data, count, gates_.data(), states);
+    if constexpr (ReturnSequences) {
+      std::memcpy(y.data, hidden_.data(), count * T * H * sizeof(float));
+    } else {
+      constexpr std::size_t last = entry_at_step(T - 1);
+      for (std::size_t b = 0; b < count; ++b)
+        std::memcpy(y.data + b * H, hidden_.data() + (b * T + last) * H, H * sizeof(float));
+    }
+    cached_count_ = count;
+  }
+
+  void backward(const float* params, float* grads, ConstBatch<input_shape> x, ConstBatch<output_shape>,
+                ConstBatch<output_shape> dy, Batch<input_shape> dx) {
+    const std::size_t count = x.count;
+    if (cached_count_ != count)
+      throw Error("deepjet::LSTMLayer::backward needs a forward pass on the same batch before it, and "
+                  "allows one backward per forward (it turns its cached gates into gradients)");
+    cached_count_ = 0;
+    ensure_size(dh_, count * H);
+    ensure_size(dc_, count * H);
+    std::fill(dc_.begin(), dc_.begin() + static_cast<std::ptrdiff_t>(count * H), 0.0f);
+    const float* recurrent_kernel = params + recurrent_kernel_offset;
+    float* gates = gates_.data();
+
+    // dh for the last step read: the output gradient (the recurrent part is zero there).
+    if constexpr (!ReturnSequences) std::memcpy(dh_.data(), dy.data, count * H * sizeof(float));
+    else std::fill(dh_.begin(), dh_.begin() + static_cast<std::ptrdiff_t>(count * H), 0.0f);
+
+    for (std::size_t step = T; step-- > 0;) {
+      const std::size_t t = entry_at_step(step);
+      if constexpr (ReturnSequences)
+        for (std::size_t b = 0; b < count; ++b) {
+          const float* from = dy.data + (b * T + t) * H;
+          float* to = dh_.data() + b * H;
+          for (std::size_t j = 0; j < H; ++j) to[j] += from[j];
+        }
+      for (std::size_t b = 0; b < count; ++b) {
+        const std::size_t row = b * T + t;
+        const float* c_prev = step > 0 ? cells_.data() + (b * T + entry_at_step(step - 1)) * H : nullptr;
+        kernels::lstm_cell_backward(H, gates + row * G, tanh_cells_.data() + row * H, c_prev, dh_.data() + b * H,
+                                    dc_.data() + b * H);
+      }
+      // gates at entry t now hold dz for this step, for every sample (rows strided by T*G).
+      if (step > 0) {
+        const std::size_t t_prev = entry_at_step(step - 1);
+        // dU += h_prev^T dz;  dh_prev = dz U^T.
+        kernels::gemm_tn(H, G, count, hidden_.data() + t_prev * H, T * H, gates + t * G, T * G,
+                         grads + recurrent_kernel_offset, G, true);
+        kernels::gemm_nt(count, H, G, gates + t * G, T * G, recurrent_kernel, G, dh_.data(), H, false);
+      }
+    }
+    // All steps at once: dW += X^T dZ, db += column sums of dZ, dX = dZ W^T.
+    kernels::gemm_tn(F, G, count * T, x.data, F, gates, G, grads + kernel_offset, G, true);
+    kernels::column_sums(count * T, G, gates, G, grads + bias_offset, true);
+    if (dx.data) kernels::gemm_nt(count * T, F, G, gates, G, params + kernel_offset, G, dx.data, F, false);
+  }
+
+ private:
+  // Where the recurrence keeps h and c: sample b's state after reading entry t is at
+  // b * sample_stride + t * entry_stride (entry_stride 0 keeps only the current state).
+  struct States {
+    float* hidden;
+    std::size_t hidden_sample_stride;
+    std::size_t hidden_entry_stride;
+    float* cells;
+    float* tanh_cells;  ///< null when not needed (inference)
+    std::size_t cell_sample_stride;
+    std::size_t cell_entry_stride;
+  };
+
+  // The forward recurrence over `count` samples; `gates` (count * T * G floats) ends up holding
+  // the gate activations of every step.
+  static void run(const float* params, const float* x, std::size_t count, float* gates, const States& s) {
+    // Input projection of every entry of every sample: Z = X W + b.
+    kernels::gemm_nn(count * T, G, F, x, F, params + kernel_offset, G, gates, G, false);
+    kernels::add_row(count * T, G, params + bias_offset, gates, G);
+    for (std::size_t step = 0; step < T; ++step) {
+      const std::size_t t = entry_at_step(step);
+      if (step > 0) {
+        // Z_t += H_prev U for all samples at once (rows of Z_t are T*G apart).
+        const std::size_t t_prev = entry_at_step(step - 1);
+        kernels::gemm_nn(count, G, H, s.hidden + t_prev * s.hidden_entry_stride, s.hidden_sample_stride,
+                         params + recurrent_kernel_offset, G, gates + t * G, T * G, true);
+      }
+      for (std::size_t b = 0; b < count; ++b) {
+        float* cell = s.cells + b * s.cell_sample_stride + t * s.cell_entry_stride;
+        const float* cell_prev =
+            step > 0 ? s.cells + b * s.cell_sample_stride + entry_at_step(step - 1) * s.cell_entry_stride : nullptr;
+        kernels::lstm_cell_forward(H, gates + (b * T + t) * G, cell_prev, cell,
+                                   s.tanh_cells ? s.tanh_cells + (cell - s.cells) : nullptr,
+                                   s.hidden + b * s.hidden_sample_stride + t * s.hidden_entry_stride);
+      }
+    }
+  }
+
+  AlignedFloats gates_;       ///< batch x T x 4H: gate activations, then (in backward) their gradients
+  AlignedFloats hidden_;      ///< batch x T x H: h after each entry
+  AlignedFloats cells_;       ///< batch x T x H: c after each entry
+  AlignedFloats tanh_cells_;  ///< batch x T x H: tanh(c)
+  AlignedFloats dh_;          ///< batch x H
+  AlignedFloats dc_;          ///< batch x H
+  std::size_t cached_count_ = 0;  ///< samples of the forward pass backward may use; 0 when used up
+};
+
+namespace detail {
+template <class Option>
+inline constexpr bool is_lstm_option = std::is_same_v<Option, backwards> || std::is_same_v<Option, return_sequences>;
+template <class Option, class... Options>
+inline constexpr std::size_t count_option = (std::size_t{0} + ... + std::size_t{std::is_same_v<Option, Options>});
+}  // namespace detail
+
+/// LSTM layer with `Units` hidden units over a list input (see the top of this file).
+template <std::size_t Units, class... Options>
+struct LSTM {
+  static_assert(Units > 0, "deepjet::LSTM<Units>: Units must be positive");
+  static_assert((detail::is_lstm_option<Options> && ...),
+                "deepjet::LSTM<Units, options...>: the options are deepjet::backwards and "
+                "deepjet::return_sequences");
+  static_assert(detail::count_option<backwards, Options...> <= 1 &&
+                    detail::count_option<return_sequences, Options...> <= 1,
+                "deepjet::LSTM<Units, options...>: an option is given twice");
+  static constexpr Direction direction =
+      detail::count_option<backwards, Options...> ? Direction::backwards : Direction::forwards;
+  static constexpr bool returns_sequence = detail::count_option<return_sequences, Options...> > 0;
+
+  template <class In>
+  struct binder {
+    static_assert(ListShape<In>,
+                  "deepjet::LSTM runs over a list input, Shape<Entries, Features> (particles x "
+                  "features). Its input here is not a list: an LSTM over a flat block has nothing "
+                  "to iterate over; use Dense instead, or give the model a list Input<N, F>.");
+    // (A placeholder size after a failed assertion, so that it is the only error shown.)
+    using type = LSTMLayer<ListShape<In> ? In::template dim<0> : 1, In::features, Units, direction, returns_sequence>;
+  };
+  template <class In>
+  using bind = typename binder<In>::type;
+};
+
+}  // namespace deepjet
