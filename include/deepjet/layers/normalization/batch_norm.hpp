@@ -1,0 +1,188 @@
+// deepjet/layers/normalization/batch_norm.hpp: batch normalisation over the features.
+//
+// Spec: BatchNorm<Momentum = 0.1f, Epsilon = 1e-3f>, for any input shape; gives
+// BatchNormLayer<S, Momentum, Epsilon> with the same output shape. The statistics are per feature
+// (the last dimension): over the batch for a flat Shape<F>, over the batch AND the particles for a
+// list Shape<P, F> (the features are the channels, as PyTorch's BatchNorm1d on (N, C, L) and Keras's
+// BatchNormalization(axis=-1) on (N, L, C)). It may be the first layer of a model (DeepJet
+// normalises each input block this way).
+//
+//   y = gamma * (x - mean) / sqrt(var + Epsilon) + beta
+//
+// Parameters, in this order in the flat array, each of shape (F):
+//   "gamma" (ones), "beta" (zeros)                  trained;
+//   "running_mean" (zeros), "running_var" (ones)    buffers (trainable = false): saved with the
+//                                                   model, never changed by an optimiser.
+// Modes:
+//   training (forward):  mean and var are the batch statistics (biased variance, divided by N);
+//                        the running statistics are then updated in the parameter array:
+//                          running = (1 - Momentum) * running + Momentum * batch_statistic,
+//                        with the UNBIASED batch variance (N / (N - 1) times var) for running_var,
+//                        as PyTorch (with a single value per feature, N = 1, the biased one, 0).
+//   inference (infer):   mean and var are the running statistics.
+//   frozen (set_frozen(true), called by Model::set_trainable(path, false)): forward behaves as
+//                        inference and leaves the running statistics alone (as a Keras
+//                        BatchNormalization with trainable = False); backward is then the
+//                        gradient of that fixed affine map. gamma/beta gradients are still
+//                        computed; the model's trainable mask keeps the optimiser off them.
+// Conventions (Momentum is the weight of the NEW batch, PyTorch's convention):
+//   PyTorch nn.BatchNorm1d(momentum=m, eps=e)  ->  BatchNorm<m, e>   (PyTorch's defaults: <0.1f, 1e-5f>)
+//   Keras BatchNormalization(momentum=m, epsilon=e)  ->  BatchNorm<1 - m, e>  (Keras's running
+//   average keeps m of the old value; Keras's defaults 0.99, 1e-3 are BatchNorm<0.01f, 1e-3f>).
+//   The default epsilon 1e-3 is Keras's, which the DeepJet reference models use.
+// Memory: the layer object keeps the per-feature mean and 1/sqrt(var + Epsilon) of its last
+// forward pass for backward; no allocation, no scratch.
+#pragma once
+
+#include "deepjet/layers/layer.hpp"
+
+#include <array>
+#include <cmath>
+#include <cstddef>
+
+namespace deepjet {
+
+template <ShapeType S, float Momentum, float Epsilon>
+struct BatchNormLayer : LeafLayer<BatchNormLayer<S, Momentum, Epsilon>> {
+  using input_shape = S;
+  using output_shape = S;
+  static constexpr std::string_view kind = "BatchNorm";
+  static constexpr std::size_t features = S::features;
+  /// Rows of `features` values in one sample: 1 for a flat block, the particles of a list.
+  static constexpr std::size_t rows_per_sample = S::size / S::features;
+
+  static constexpr std::size_t gamma_offset = 0;
+  static constexpr std::size_t beta_offset = features;
+  static constexpr std::size_t running_mean_offset = 2 * features;
+  static constexpr std::size_t running_var_offset = 3 * features;
+  static constexpr std::size_t parameter_count = 4 * features;
+  static constexpr std::array<ParameterSpec, 4> parameters{{
+      {"gamma", {features}, 1, Initialiser::ones, features, features, true},
+      {"beta", {features}, 1, Initialiser::zeros, features, features, true},
+      {"running_mean", {features}, 1, Initialiser::zeros, features, features, false},
+      {"running_var", {features}, 1, Initialiser::ones, features, features, false},
+  }};
+
+  /// Inference: normalise with the running statistics, folded into one scale and shift per feature.
+  static void infer(const float* params, ConstBatch<S> x, Batch<S> y, float*) {
+    std::array<float, features> scale, shift;
+    for (std::size_t c = 0; c < features; ++c) {
+      const float inv_std = 1.0f / std::sqrt(params[running_var_offset + c] + Epsilon);
+      scale[c] = params[gamma_offset + c] * inv_std;
+      shift[c] = params[beta_offset + c] - params[running_mean_offset + c] * scale[c];
+    }
+    apply_scale_shift(x.data, y.data, x.count * rows_per_sample, scale, shift);
+  }
+
+  void set_frozen(bool frozen) { frozen_ = frozen; }
+  bool frozen() const { return frozen_; }
+
+  void forward(TrainingContext&, float* params, ConstBatch<S> x, Batch<S> y) {
+    const std::size_t n = x.count * rows_per_sample;  // values per feature
+    used_batch_statistics_ = !frozen_;
+    if (frozen_) {
+      for (std::size_t c = 0; c < features; ++c) {
+        mean_[c] = params[running_mean_offset + c];
+        inv_std_[c] = 1.0f / std::sqrt(params[running_var_offset + c] + Epsilon);
+      }
+    } else {
+      // Two passes in double: the variance does not lose precision to a large mean.
+      std::array<double, features> sum{}, squares{};
+      for (std::size_t r = 0; r < n; ++r) {
+        const float* row = x.data + r * features;
+        for (std::size_t c = 0; c < features; ++c) sum[c] += row[c];
+      }
+      for (std::size_t c = 0; c < features; ++c) sum[c] /= static_cast<double>(n);  // now the mean
+      for (std::size_t r = 0; r < n; ++r) {
+        const float* row = x.data + r * features;
+        for (std::size_t c = 0; c < features; ++c) {
+          const double d = row[c] - sum[c];
+          squares[c] += d * d;
+        }
+      }
+      const double unbiased = n > 1 ? static_cast<double>(n) / static_cast<double>(n - 1) : 1.0;
+      for (std::size_t c = 0; c < features; ++c) {
+        const double var = squares[c] / static_cast<double>(n);
+        mean_[c] = static_cast<float>(sum[c]);
+        inv_std_[c] = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(Epsilon)));
+        float& running_mean = params[running_mean_offset + c];
+        float& running_var = params[running_var_offset + c];
+        running_mean = static_cast<float>((1.0 - Momentum) * running_mean + Momentum * sum[c]);
+        running_var = static_cast<float>((1.0 - Momentum) * running_var + Momentum * var * unbiased);
+      }
+    }
+    std::array<float, features> scale, shift;
+    for (std::size_t c = 0; c < features; ++c) {
+      scale[c] = params[gamma_offset + c] * inv_std_[c];
+      shift[c] = params[beta_offset + c] - mean_[c] * scale[c];
+    }
+    apply_scale_shift(x.data, y.data, n, scale, shift);
+  }
+
+  void backward(const float* params, float* grads, ConstBatch<S> x, ConstBatch<S>, ConstBatch<S> dy, Batch<S> dx) {
+    const std::size_t n = x.count * rows_per_sample;
+    // With xhat = (x - mean) * inv_std:  dgamma = sum dy * xhat,  dbeta = sum dy.
+    std::array<double, features> sum_dy{}, sum_dy_xhat{};
+    for (std::size_t r = 0; r < n; ++r) {
+      const float* x_row = x.data + r * features;
+      const float* dy_row = dy.data + r * features;
+      for (std::size_t c = 0; c < features; ++c) {
+        const float xhat = (x_row[c] - mean_[c]) * inv_std_[c];
+        sum_dy[c] += dy_row[c];
+        sum_dy_xhat[c] += static_cast<double>(dy_row[c]) * xhat;
+      }
+    }
+    for (std::size_t c = 0; c < features; ++c) {
+      grads[gamma_offset + c] += static_cast<float>(sum_dy_xhat[c]);
+      grads[beta_offset + c] += static_cast<float>(sum_dy[c]);
+    }
+    if (!dx.data) return;
+    // Fixed statistics: dx = gamma * inv_std * dy. Batch statistics also depend on x:
+    //   dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat)).
+    std::array<float, features> scale, mean_dy{}, mean_dy_xhat{};
+    for (std::size_t c = 0; c < features; ++c) {
+      scale[c] = params[gamma_offset + c] * inv_std_[c];
+      if (used_batch_statistics_) {
+        mean_dy[c] = static_cast<float>(sum_dy[c] / static_cast<double>(n));
+        mean_dy_xhat[c] = static_cast<float>(sum_dy_xhat[c] / static_cast<double>(n));
+      }
+    }
+    for (std::size_t r = 0; r < n; ++r) {
+      const float* x_row = x.data + r * features;
+      const float* dy_row = dy.data + r * features;
+      float* dx_row = dx.data + r * features;
+      for (std::size_t c = 0; c < features; ++c) {
+        const float xhat = (x_row[c] - mean_[c]) * inv_std_[c];
+        dx_row[c] = scale[c] * (dy_row[c] - mean_dy[c] - xhat * mean_dy_xhat[c]);
+      }
+    }
+  }
+
+ private:
+  static void apply_scale_shift(const float* x, float* y, std::size_t rows, const std::array<float, features>& scale,
+                                const std::array<float, features>& shift) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float* x_row = x + r * features;
+      float* y_row = y + r * features;
+      for (std::size_t c = 0; c < features; ++c) y_row[c] = x_row[c] * scale[c] + shift[c];
+    }
+  }
+
+  bool frozen_ = false;
+  bool used_batch_statistics_ = false;  // of the last forward pass
+  std::array<float, features> mean_{};
+  std::array<float, features> inv_std_{};
+};
+
+/// Batch normalisation over the features (see the top of this file).
+template <float Momentum = 0.1f, float Epsilon = 1e-3f>
+struct BatchNorm {
+  static_assert(Momentum >= 0.0f && Momentum <= 1.0f,
+                "deepjet::BatchNorm<Momentum, Epsilon>: Momentum is the weight of the new batch in the "
+                "running statistics (PyTorch's convention), between 0 and 1; Keras's momentum m is 1 - m here");
+  static_assert(Epsilon > 0.0f, "deepjet::BatchNorm<Momentum, Epsilon>: Epsilon must be positive");
+  template <ShapeType In>
+  using bind = BatchNormLayer<In, Momentum, Epsilon>;
+};
+
+}  // namespace deepjet

@@ -1,0 +1,469 @@
+// Jet layers (Conv1D, BatchNorm, Dropout, Flatten, GlobalAveragePooling): finite-difference
+// gradient checks, agreement with PyTorch (tests/fixtures/jet_layers.txt, written by
+// scripts/make_torch_fixtures_jet_layers.py), dropout semantics, and a DeepJet-style particle
+// branch that trains and freezes its input BatchNorm.
+#include "support/fixtures.hpp"
+#include "support/gradient_check.hpp"
+
+#include <deepjet/deepjet.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace {
+
+using deepjet::Shape;
+using deepjet::test::check_layer_gradients;
+using deepjet::test::expect_close;
+
+const deepjet::test::Fixtures& jet_fixtures() { return deepjet::test::fixtures("jet_layers"); }
+
+// ---- shapes and parameter tables -------------------------------------------------------------
+
+TEST(JetLayers, Conv1DShapesFollowPaddingAndStride) {
+  using In = Shape<25, 16>;
+  static_assert(std::is_same_v<deepjet::bind_t<deepjet::Conv1D<64>, In>::output_shape, Shape<25, 64>>);
+  static_assert(std::is_same_v<deepjet::bind_t<deepjet::Conv1D<8, 3>, In>::output_shape, Shape<23, 8>>);
+  static_assert(std::is_same_v<deepjet::bind_t<deepjet::Conv1D<8, 3, 1, deepjet::same>, In>::output_shape, Shape<25, 8>>);
+  static_assert(std::is_same_v<deepjet::bind_t<deepjet::Conv1D<8, 3, 2>, In>::output_shape, Shape<12, 8>>);
+  static_assert(std::is_same_v<deepjet::bind_t<deepjet::Conv1D<8, 4, 2, deepjet::same>, In>::output_shape, Shape<13, 8>>);
+  static_assert(deepjet::bind_t<deepjet::Conv1D<64>, In>::parameter_count == 16 * 64 + 64);
+  static_assert(deepjet::bind_t<deepjet::Conv1D<8, 3, 1, deepjet::valid, false>, In>::parameter_count == 3 * 16 * 8);
+  // Keras's 'same' for stride 2: total padding (13 - 1) * 2 + 4 - 25 = 3, one before and two after.
+  static_assert(deepjet::bind_t<deepjet::Conv1D<8, 4, 2, deepjet::same>, In>::padding_before == 1);
+  static_assert(std::is_same_v<deepjet::bind_t<deepjet::Flatten, In>::output_shape, Shape<400>>);
+  static_assert(std::is_same_v<deepjet::bind_t<deepjet::GlobalAveragePooling, In>::output_shape, Shape<16>>);
+  static_assert(std::is_same_v<deepjet::bind_t<deepjet::BatchNorm<>, In>::output_shape, In>);
+  static_assert(std::is_same_v<deepjet::bind_t<deepjet::Dropout<0.1f>, In>::output_shape, In>);
+  static_assert(deepjet::Layer<deepjet::bind_t<deepjet::BatchNorm<>, Shape<15>>>);
+}
+
+TEST(JetLayers, ParameterTablesNameEveryTensor) {
+  deepjet::Architecture arch;
+  deepjet::Conv1DLayer<10, 4, 6, 3, 1, deepjet::same, true>::describe(arch, "1", 100);
+  deepjet::BatchNormLayer<Shape<10, 6>, 0.1f, 1e-3f>::describe(arch, "2", 100 + 3 * 4 * 6 + 6);
+  ASSERT_EQ(arch.parameters.size(), 6u);
+  EXPECT_EQ(arch.parameters[0].path, "1.weight");
+  EXPECT_EQ(arch.parameters[0].spec.rank, 3u);
+  EXPECT_EQ(arch.parameters[0].spec.size(), 3u * 4 * 6);
+  EXPECT_EQ(arch.parameters[0].spec.fan_in, 12u);
+  EXPECT_EQ(arch.parameters[0].spec.fan_out, 18u);
+  EXPECT_EQ(arch.parameters[1].path, "1.bias");
+  EXPECT_EQ(arch.parameters[1].offset, 100u + 72);
+  EXPECT_EQ(arch.layers[0].signature, "Conv1D (10, 4) -> (10, 6) [kernel 3, stride 1, same]");
+  const char* bn_names[] = {"2.gamma", "2.beta", "2.running_mean", "2.running_var"};
+  const bool bn_trainable[] = {true, true, false, false};
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(arch.parameters[2 + i].path, bn_names[i]);
+    EXPECT_EQ(arch.parameters[2 + i].spec.trainable, bn_trainable[i]) << bn_names[i];
+    EXPECT_EQ(arch.parameters[2 + i].spec.size(), 6u);
+  }
+}
+
+// ---- finite-difference gradient checks ---------------------------------------------------------
+
+TEST(JetGradientCheck, Conv1DPointwise) {
+  check_layer_gradients<deepjet::Conv1DLayer<5, 4, 6, 1, 1, deepjet::valid, true>>();
+}
+TEST(JetGradientCheck, Conv1DKernel3Valid) {
+  check_layer_gradients<deepjet::Conv1DLayer<7, 3, 5, 3, 1, deepjet::valid, true>>();
+}
+TEST(JetGradientCheck, Conv1DKernel3Same) {
+  check_layer_gradients<deepjet::Conv1DLayer<6, 3, 4, 3, 1, deepjet::same, true>>();
+}
+TEST(JetGradientCheck, Conv1DEvenKernelSame) {
+  check_layer_gradients<deepjet::Conv1DLayer<6, 3, 4, 4, 1, deepjet::same, true>>();
+}
+TEST(JetGradientCheck, Conv1DStride2) {
+  check_layer_gradients<deepjet::Conv1DLayer<9, 3, 4, 3, 2, deepjet::valid, true>>();
+  check_layer_gradients<deepjet::Conv1DLayer<7, 3, 4, 4, 2, deepjet::same, true>>();
+  // Stride larger than the kernel: some particles are never read (their gradient is zero).
+  check_layer_gradients<deepjet::Conv1DLayer<8, 2, 3, 1, 3, deepjet::valid, false>>();
+}
+TEST(JetGradientCheck, Conv1DKernelLongerThanList) {
+  check_layer_gradients<deepjet::Conv1DLayer<2, 3, 4, 5, 1, deepjet::same, true>>();
+}
+
+TEST(JetGradientCheck, BatchNormTrainingFlat) {
+  check_layer_gradients<deepjet::BatchNormLayer<Shape<7>, 0.1f, 1e-3f>>({.batch = 8});
+}
+TEST(JetGradientCheck, BatchNormTrainingList) {
+  check_layer_gradients<deepjet::BatchNormLayer<Shape<4, 5>, 0.1f, 1e-3f>>({.batch = 3});
+}
+
+// A frozen BatchNorm for the gradient check, which builds fresh layer objects: frozen from
+// construction. Its output depends on the running statistics too; the layer reports no gradient
+// for these buffers (they are never trained), so this wrapper adds their analytic derivatives so
+// that every entry of the parameter array is checked. The check draws parameters in
+// (-0.5, 0.5) and a variance must be positive: the wrapper adds 1 to running_var throughout.
+template <class Base>
+struct FrozenBatchNorm : Base {
+  static constexpr std::size_t C = Base::features;
+  FrozenBatchNorm() { this->set_frozen(true); }
+
+  static std::vector<float> shifted(const float* params) {
+    std::vector<float> p(params, params + Base::parameter_count);
+    for (std::size_t c = 0; c < C; ++c) p[Base::running_var_offset + c] += 1.0f;
+    return p;
+  }
+  void forward(deepjet::TrainingContext& context, float* params, deepjet::ConstBatch<typename Base::input_shape> x,
+               deepjet::Batch<typename Base::output_shape> y) {
+    auto p = shifted(params);
+    Base::forward(context, p.data(), x, y);
+    for (std::size_t i = 0; i < p.size(); ++i) EXPECT_EQ(p[i], shifted(params)[i]) << "a frozen layer changed " << i;
+  }
+  void backward(const float* params, float* grads, deepjet::ConstBatch<typename Base::input_shape> x,
+                deepjet::ConstBatch<typename Base::output_shape> y, deepjet::ConstBatch<typename Base::output_shape> dy,
+                deepjet::Batch<typename Base::input_shape> dx) {
+    const auto p = shifted(params);
+    Base::backward(p.data(), grads, x, y, dy, dx);
+    // y = gamma * (x - m) * (v + eps)^(-1/2) + beta:
+    //   dy/dm = -gamma (v + eps)^(-1/2),  dy/dv = -gamma (x - m) (v + eps)^(-3/2) / 2.
+    const std::size_t rows = x.count * Base::rows_per_sample;
+    for (std::size_t c = 0; c < C; ++c) {
+      const double gamma = p[Base::gamma_offset + c], m = p[Base::running_mean_offset + c];
+      const double v = p[Base::running_var_offset + c] + 1e-3;
+      double dm = 0, dv = 0;
+      for (std::size_t r = 0; r < rows; ++r) {
+        const double g = dy.data[r * C + c], xv = x.data[r * C + c];
+        dm += -g * gamma / std::sqrt(v);
+        dv += -0.5 * g * gamma * (xv - m) / (v * std::sqrt(v));
+      }
+      grads[Base::running_mean_offset + c] += static_cast<float>(dm);
+      grads[Base::running_var_offset + c] += static_cast<float>(dv);
+    }
+  }
+};
+
+TEST(JetGradientCheck, BatchNormFrozenFlatAndList) {
+  check_layer_gradients<FrozenBatchNorm<deepjet::BatchNormLayer<Shape<7>, 0.1f, 1e-3f>>>({.batch = 4});
+  check_layer_gradients<FrozenBatchNorm<deepjet::BatchNormLayer<Shape<4, 5>, 0.1f, 1e-3f>>>({.batch = 3});
+}
+
+TEST(JetGradientCheck, Dropout) {
+  // Every objective evaluation uses a fresh context with the same seed: the same mask.
+  check_layer_gradients<deepjet::DropoutLayer<Shape<6, 5>, 0.3f>>({.batch = 4});
+}
+TEST(JetGradientCheck, Flatten) { check_layer_gradients<deepjet::FlattenLayer<Shape<4, 5>>>(); }
+TEST(JetGradientCheck, GlobalAveragePooling) { check_layer_gradients<deepjet::GlobalAveragePoolingLayer<6, 5>>(); }
+
+TEST(JetGradientCheck, ParticleCnnBranch) {
+  // Pre-activation ResNet unit order (BN -> ReLU -> Conv), pooled, then a dense head.
+  using Net = deepjet::Sequential<deepjet::Input<6, 3>, deepjet::BatchNorm<>, deepjet::Tanh,
+                                  deepjet::Conv1D<4, 3, 1, deepjet::same>, deepjet::GlobalAveragePooling,
+                                  deepjet::Dense<2>>;
+  check_layer_gradients<Net>({.batch = 4});
+}
+
+// ---- agreement with PyTorch ------------------------------------------------------------------
+
+std::vector<float> concat(const std::vector<float>& a, const std::vector<float>& b) {
+  std::vector<float> all = a;
+  all.insert(all.end(), b.begin(), b.end());
+  return all;
+}
+
+template <deepjet::Layer L>
+std::vector<float> run_infer(const std::vector<float>& params, const std::vector<float>& x, std::size_t count) {
+  std::vector<float> y(L::output_shape::size * count);
+  std::vector<float> scratch(L::scratch_size(count));
+  L::infer(params.data(), {x.data(), count}, {y.data(), count}, scratch.data());
+  return y;
+}
+
+constexpr double relative_tolerance = 1e-4;
+constexpr double tiny = 1e-3;  // floor of the relative error's denominator
+
+template <class L>
+void check_conv_against_torch(const std::string& name, bool has_bias) {
+  const auto& f = jet_fixtures();
+  const auto& x = f[name + ".x"];
+  const std::size_t count = x.shape[0];
+  ASSERT_EQ(x.values.size(), L::input_shape::size * count) << name;
+  const auto params = has_bias ? concat(f[name + ".weight"].values, f[name + ".bias"].values) : f[name + ".weight"].values;
+  ASSERT_EQ(params.size(), L::parameter_count) << name;
+  expect_close(run_infer<L>(params, x.values, count), f[name + ".y"].values, relative_tolerance, tiny, name + " inference");
+
+  L layer;
+  deepjet::TrainingContext context;
+  std::vector<float> p = params, y(L::output_shape::size * count), grads(L::parameter_count, 0.0f),
+                     dx(x.values.size(), 123.0f);
+  layer.forward(context, p.data(), {x.values.data(), count}, {y.data(), count});
+  expect_close(y, f[name + ".y"].values, relative_tolerance, tiny, name + " training output");
+  layer.backward(p.data(), grads.data(), {x.values.data(), count}, {y.data(), count},
+                 {f[name + ".dy"].values.data(), count}, {dx.data(), count});
+  const std::size_t weight_size = f[name + ".weight"].values.size();
+  expect_close(std::vector<float>(grads.begin(), grads.begin() + weight_size), f[name + ".dweight"].values,
+               relative_tolerance, tiny, name + " dweight");
+  if (has_bias)
+    expect_close(std::vector<float>(grads.begin() + weight_size, grads.end()), f[name + ".dbias"].values,
+                 relative_tolerance, tiny, name + " dbias");
+  expect_close(dx, f[name + ".dx"].values, relative_tolerance, tiny, name + " dx");
+
+  // Parameter gradients accumulate; a null din is allowed (first layer of a model).
+  layer.backward(p.data(), grads.data(), {x.values.data(), count}, {y.data(), count},
+                 {f[name + ".dy"].values.data(), count}, {nullptr, count});
+  std::vector<float> twice(f[name + ".dweight"].values);
+  for (float& v : twice) v *= 2.0f;
+  expect_close(std::vector<float>(grads.begin(), grads.begin() + weight_size), twice, relative_tolerance, tiny,
+               name + " dweight accumulated");
+}
+
+TEST(JetPyTorchAgreement, Conv1DPointwise) {
+  check_conv_against_torch<deepjet::Conv1DLayer<5, 4, 6, 1, 1, deepjet::valid, true>>("conv_k1", true);
+}
+TEST(JetPyTorchAgreement, Conv1DKernel3Valid) {
+  check_conv_against_torch<deepjet::Conv1DLayer<7, 3, 5, 3, 1, deepjet::valid, true>>("conv_k3_valid", true);
+}
+TEST(JetPyTorchAgreement, Conv1DSamePaddingOddAndEvenKernels) {
+  check_conv_against_torch<deepjet::Conv1DLayer<6, 3, 4, 3, 1, deepjet::same, true>>("conv_k3_same", true);
+  check_conv_against_torch<deepjet::Conv1DLayer<6, 3, 4, 4, 1, deepjet::same, true>>("conv_k4_same", true);
+}
+TEST(JetPyTorchAgreement, Conv1DStride2) {
+  check_conv_against_torch<deepjet::Conv1DLayer<9, 3, 4, 3, 2, deepjet::valid, true>>("conv_k3_s2_valid", true);
+  // PyTorch has no 'same' for stride 2: the fixture pads explicitly with Keras's split.
+  check_conv_against_torch<deepjet::Conv1DLayer<7, 3, 4, 4, 2, deepjet::same, true>>("conv_k4_s2_same", true);
+  check_conv_against_torch<deepjet::Conv1DLayer<5, 3, 4, 1, 2, deepjet::valid, false>>("conv_k1_s2_nobias", false);
+}
+
+template <class L>
+void check_batch_norm_against_torch(const std::string& name) {
+  const auto& f = jet_fixtures();
+  const std::size_t count = f[name + ".x"].shape[0];
+  const std::size_t C = L::features;
+  auto params = concat(concat(f[name + ".gamma"].values, f[name + ".beta"].values),
+                       concat(f[name + ".running_mean"].values, f[name + ".running_var"].values));
+  ASSERT_EQ(params.size(), L::parameter_count);
+  auto slice = [&](const std::vector<float>& v, std::size_t offset) {
+    return std::vector<float>(v.begin() + offset, v.begin() + offset + C);
+  };
+
+  // Training: batch statistics; the running statistics are updated in the parameter array.
+  L layer;
+  deepjet::TrainingContext context;
+  const auto& x = f[name + ".x"].values;
+  std::vector<float> y(x.size()), grads(L::parameter_count, 0.0f), dx(x.size());
+  layer.forward(context, params.data(), {x.data(), count}, {y.data(), count});
+  expect_close(y, f[name + ".y"].values, relative_tolerance, tiny, name + " training output");
+  expect_close(slice(params, L::running_mean_offset), f[name + ".running_mean_after"].values, relative_tolerance, tiny,
+               name + " running mean after one step");
+  expect_close(slice(params, L::running_var_offset), f[name + ".running_var_after"].values, relative_tolerance, tiny,
+               name + " running variance after one step");
+  layer.backward(params.data(), grads.data(), {x.data(), count}, {y.data(), count},
+                 {f[name + ".dy"].values.data(), count}, {dx.data(), count});
+  expect_close(dx, f[name + ".dx"].values, relative_tolerance, tiny, name + " dx");
+  expect_close(slice(grads, L::gamma_offset), f[name + ".dgamma"].values, relative_tolerance, tiny, name + " dgamma");
+  expect_close(slice(grads, L::beta_offset), f[name + ".dbeta"].values, relative_tolerance, tiny, name + " dbeta");
+  EXPECT_EQ(slice(grads, L::running_mean_offset), std::vector<float>(C, 0.0f)) << "buffers get no gradient";
+  EXPECT_EQ(slice(grads, L::running_var_offset), std::vector<float>(C, 0.0f)) << "buffers get no gradient";
+
+  // Inference with the updated running statistics.
+  const auto& eval_x = f[name + ".eval_x"].values;
+  expect_close(run_infer<L>(params, eval_x, count), f[name + ".eval_y"].values, relative_tolerance, tiny,
+               name + " inference output");
+
+  // Frozen: forward as inference, running statistics untouched; backward of that affine map.
+  L frozen;
+  frozen.set_frozen(true);
+  const std::vector<float> before = params;
+  std::fill(grads.begin(), grads.end(), 0.0f);
+  frozen.forward(context, params.data(), {eval_x.data(), count}, {y.data(), count});
+  EXPECT_EQ(params, before) << name << ": a frozen BatchNorm must not change its running statistics";
+  expect_close(y, f[name + ".eval_y"].values, relative_tolerance, tiny, name + " frozen output");
+  frozen.backward(params.data(), grads.data(), {eval_x.data(), count}, {y.data(), count},
+                  {f[name + ".eval_dy"].values.data(), count}, {dx.data(), count});
+  expect_close(dx, f[name + ".eval_dx"].values, relative_tolerance, tiny, name + " frozen dx");
+  expect_close(slice(grads, L::gamma_offset), f[name + ".eval_dgamma"].values, relative_tolerance, tiny,
+               name + " frozen dgamma");
+  expect_close(slice(grads, L::beta_offset), f[name + ".eval_dbeta"].values, relative_tolerance, tiny,
+               name + " frozen dbeta");
+
+  // Unfrozen again: batch statistics once more.
+  frozen.set_frozen(false);
+  frozen.forward(context, params.data(), {eval_x.data(), count}, {y.data(), count});
+  EXPECT_NE(params, before);
+}
+
+TEST(JetPyTorchAgreement, BatchNormFlat) {
+  check_batch_norm_against_torch<deepjet::BatchNormLayer<Shape<7>, 0.1f, 1e-3f>>("bn_flat");
+}
+TEST(JetPyTorchAgreement, BatchNormOverParticlesAndBatch) {
+  check_batch_norm_against_torch<deepjet::BatchNormLayer<Shape<4, 5>, 0.3f, 1e-5f>>("bn_list");
+}
+
+template <class L>
+void check_parameterless_against_torch(const std::string& name) {
+  const auto& f = jet_fixtures();
+  const auto& x = f[name + ".x"].values;
+  const std::size_t count = f[name + ".x"].shape[0];
+  expect_close(run_infer<L>({}, x, count), f[name + ".y"].values, relative_tolerance, tiny, name + " inference");
+  L layer;
+  deepjet::TrainingContext context;
+  std::vector<float> y(L::output_shape::size * count), dx(x.size());
+  layer.forward(context, nullptr, {x.data(), count}, {y.data(), count});
+  expect_close(y, f[name + ".y"].values, relative_tolerance, tiny, name + " training output");
+  layer.backward(nullptr, nullptr, {x.data(), count}, {y.data(), count}, {f[name + ".dy"].values.data(), count},
+                 {dx.data(), count});
+  expect_close(dx, f[name + ".dx"].values, relative_tolerance, tiny, name + " dx");
+}
+
+TEST(JetPyTorchAgreement, FlattenAndGlobalAveragePooling) {
+  check_parameterless_against_torch<deepjet::FlattenLayer<Shape<4, 5>>>("flatten");
+  check_parameterless_against_torch<deepjet::GlobalAveragePoolingLayer<4, 5>>("gap");
+}
+
+// ---- dropout semantics ---------------------------------------------------------------------------
+
+using WideDropout = deepjet::DropoutLayer<Shape<1000>, 0.3f>;
+
+std::vector<float> dropout_input(std::size_t n) {
+  deepjet::Random random(4);
+  std::vector<float> x(n);
+  for (float& v : x) v = random.uniform(0.5f, 1.5f);  // never zero: a zero output means dropped
+  return x;
+}
+
+TEST(Dropout, InferenceIsTheIdentity) {
+  const auto x = dropout_input(2000);
+  EXPECT_EQ(run_infer<WideDropout>({}, x, 2), x);
+}
+
+TEST(Dropout, TrainingDropsAboutRateAndScalesTheRest) {
+  const std::size_t count = 20;
+  const auto x = dropout_input(1000 * count);
+  WideDropout layer;
+  deepjet::TrainingContext context;
+  context.random.reseed(17);
+  std::vector<float> y(x.size()), dy(x.size(), 1.0f), dx(x.size());
+  for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = 0.5f + static_cast<float>(i % 7);
+  layer.forward(context, nullptr, {x.data(), count}, {y.data(), count});
+  layer.backward(nullptr, nullptr, {x.data(), count}, {y.data(), count}, {dy.data(), count}, {dx.data(), count});
+  std::size_t dropped = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if (y[i] == 0.0f) {
+      ++dropped;
+      EXPECT_EQ(dx[i], 0.0f) << i;
+    } else {
+      EXPECT_FLOAT_EQ(y[i], x[i] / 0.7f) << i;
+      EXPECT_FLOAT_EQ(dx[i], dy[i] / 0.7f) << i;
+    }
+  }
+  // 20000 values, p = 0.3: standard deviation of the fraction 0.0032; allow 5 of them.
+  EXPECT_NEAR(static_cast<double>(dropped) / x.size(), 0.3, 0.016);
+}
+
+TEST(Dropout, TheSameSeedGivesTheSameMask) {
+  const auto x = dropout_input(3000);
+  auto run = [&](std::uint64_t seed, int passes) {
+    WideDropout layer;
+    deepjet::TrainingContext context;
+    context.random.reseed(seed);
+    std::vector<float> y(x.size());
+    for (int i = 0; i < passes; ++i) layer.forward(context, nullptr, {x.data(), 3}, {y.data(), 3});
+    return y;
+  };
+  EXPECT_EQ(run(5, 1), run(5, 1));
+  EXPECT_NE(run(5, 1), run(6, 1));
+  EXPECT_NE(run(5, 1), run(5, 2)) << "consecutive batches draw new masks";
+}
+
+TEST(Dropout, RateZeroKeepsEverything) {
+  const auto x = dropout_input(50);
+  deepjet::DropoutLayer<Shape<10>, 0.0f> layer;
+  deepjet::TrainingContext context;
+  std::vector<float> y(x.size());
+  layer.forward(context, nullptr, {x.data(), 5}, {y.data(), 5});
+  EXPECT_EQ(y, x);
+}
+
+// ---- a DeepJet-style particle branch in a Model --------------------------------------------------
+
+using ParticleBranch =
+    deepjet::Sequential<deepjet::Input<25, 16>, deepjet::BatchNorm<>, deepjet::Conv1D<64>, deepjet::ReLU,
+                        deepjet::BatchNorm<>, deepjet::Dropout<0.1f>, deepjet::Conv1D<32>, deepjet::ReLU,
+                        deepjet::Flatten, deepjet::Dense<6>, deepjet::Softmax>;
+static_assert(ParticleBranch::parameter_count ==
+              4 * 16 + (16 * 64 + 64) + 4 * 64 + (64 * 32 + 32) + (25 * 32 * 6 + 6));
+
+struct ParticleData {
+  static constexpr std::size_t count = 64;
+  std::vector<float> x = std::vector<float>(count * 25 * 16);
+  std::vector<float> t = std::vector<float>(count * 6, 0.0f);
+  ParticleData() {
+    deepjet::Random random(8);
+    // Features far from zero mean and unit scale: the input BatchNorm has work to do.
+    for (float& v : x) v = 5.0f + 3.0f * random.uniform(-1.0f, 1.0f);
+    for (std::size_t n = 0; n < count; ++n) {
+      const float* sample = x.data() + n * 25 * 16;
+      const std::size_t label = (sample[0] > 5.0f ? 1 : 0) + (sample[17] > 5.0f ? 2 : 0) + (sample[34] > 5.0f ? 2 : 0);
+      t[n * 6 + label] = 1.0f;
+    }
+  }
+  deepjet::ConstBatch<Shape<25, 16>> inputs() const { return {x.data(), count}; }
+  deepjet::ConstBatch<Shape<6>> targets() const { return {t.data(), count}; }
+};
+
+std::vector<float> copy_of(std::span<const float> values) { return {values.begin(), values.end()}; }
+
+TEST(JetModel, ParticleBranchTrainsAndPredicts) {
+  const ParticleData data;
+  deepjet::Model<ParticleBranch> model(3);
+  EXPECT_EQ(model.parameter("1.weight").size(), 16u * 64);
+  deepjet::Adam adam{.learning_rate = 1e-3};
+  const double first = model.train_step(data.inputs(), data.targets(), nullptr, deepjet::CategoricalCrossEntropy{}, adam);
+  double last = first;
+  for (int i = 0; i < 30; ++i)
+    last = model.train_step(data.inputs(), data.targets(), nullptr, deepjet::CategoricalCrossEntropy{}, adam);
+  EXPECT_LT(last, 0.7 * first) << "first loss " << first;
+
+  // Inference uses the running statistics and no dropout: deterministic, and a distribution.
+  deepjet::AlignedFloats scratch;
+  std::vector<float> p(6 * data.count), q(6 * data.count);
+  model.predict(data.inputs(), {p.data(), data.count}, scratch);
+  model.predict(data.inputs(), {q.data(), data.count}, scratch);
+  EXPECT_EQ(p, q);
+  for (std::size_t n = 0; n < data.count; ++n) {
+    float sum = 0;
+    for (std::size_t k = 0; k < 6; ++k) sum += p[n * 6 + k];
+    EXPECT_NEAR(sum, 1.0f, 1e-5f);
+  }
+}
+
+TEST(JetModel, FreezingTheInputBatchNormStopsItsParametersAndStatistics) {
+  const ParticleData data;
+  deepjet::Model<ParticleBranch> model(3);
+  deepjet::Adam adam{.learning_rate = 1e-2};
+  auto step = [&] {
+    return model.train_step(data.inputs(), data.targets(), nullptr, deepjet::CategoricalCrossEntropy{}, adam);
+  };
+  const auto mean_before = copy_of(model.parameter("0.running_mean"));
+  step();  // the first epoch: the input BatchNorm learns, its statistics move
+  EXPECT_NE(copy_of(model.parameter("0.running_mean")), mean_before);
+
+  EXPECT_EQ(model.set_trainable("0", false), 2u) << "gamma and beta; the statistics are buffers anyway";
+  EXPECT_TRUE(model.network().layer<0>().frozen());
+  EXPECT_FALSE(model.network().layer<3>().frozen());
+  const char* frozen_tensors[] = {"0.gamma", "0.beta", "0.running_mean", "0.running_var"};
+  std::vector<std::vector<float>> frozen_before;
+  for (const char* name : frozen_tensors) frozen_before.push_back(copy_of(model.parameter(name)));
+  const auto other_mean = copy_of(model.parameter("3.running_mean"));
+  const auto other_gamma = copy_of(model.parameter("3.gamma"));
+  for (int i = 0; i < 3; ++i) step();
+  for (std::size_t i = 0; i < 4; ++i)
+    EXPECT_EQ(copy_of(model.parameter(frozen_tensors[i])), frozen_before[i]) << frozen_tensors[i];
+  EXPECT_NE(copy_of(model.parameter("3.running_mean")), other_mean);
+  EXPECT_NE(copy_of(model.parameter("3.gamma")), other_gamma);
+
+  // Unfreezing restores training mode.
+  EXPECT_EQ(model.set_trainable("0", true), 2u);
+  EXPECT_FALSE(model.network().layer<0>().frozen());
+  step();
+  EXPECT_NE(copy_of(model.parameter("0.running_mean")), frozen_before[2]);
+  EXPECT_NE(copy_of(model.parameter("0.gamma")), frozen_before[0]);
+}
+
+}  // namespace
