@@ -8,6 +8,8 @@
 #include "deepjet/core/random.hpp"
 #include "deepjet/core/shape.hpp"
 #include "deepjet/core/version.hpp"
+#include "deepjet/data/source.hpp"
+#include "deepjet/data/source_table.hpp"
 #include "deepjet/io/hdf5/hdf5.hpp"
 #include "deepjet/io/model_file.hpp"
 #include "deepjet/io/root.hpp"

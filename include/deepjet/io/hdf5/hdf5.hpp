@@ -6,10 +6,13 @@
 // Datasets are float32/int64/uint64 arrays with any number of dimensions; attributes are strings
 // or 64-bit integers; paths like "parameters/0/weight" create intermediate groups.
 //
-// A created file is built in memory (HDF5's core driver) and written to disk by close() with
+// Mode::create builds the file in memory (HDF5's core driver) and close() writes it to disk with
 // plain POSIX writes. Why: when HDF5 itself hits a write error (a full disk), it keeps the file
 // half-open and crashes at program exit; writing the finished image ourselves turns a full disk
 // into an ordinary exception. Files written this way must fit in memory (model files do).
+// Mode::stream writes to disk as it goes, for files larger than memory (training data): datasets
+// made by create_rows grow by append_rows in compressed chunks; read_rows reads any row range.
+// Attributes may sit on the file (object ".") or on any group or dataset.
 #pragma once
 
 #include "deepjet/core/error.hpp"
@@ -22,6 +25,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -102,7 +106,7 @@ struct Array {
 
 class File {
  public:
-  enum class Mode { read, create };
+  enum class Mode { read, create, stream };
 
   File(std::filesystem::path path, Mode mode) : path_(std::move(path)) {
     QuietErrors quiet;
@@ -112,6 +116,9 @@ class File {
       file_ = Handle(H5Fcreate(path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()), H5Fclose);
       if (!file_.valid()) fail("cannot create the file in memory");
       in_memory_ = true;
+    } else if (mode == Mode::stream) {
+      file_ = Handle(H5Fcreate(path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+      if (!file_.valid()) fail("cannot create the file (is the directory writable?)");
     } else {
       if (!std::filesystem::exists(path_)) fail("no such file");
       if (H5Fis_hdf5(path_.c_str()) <= 0) fail("not an HDF5 file (or its header is damaged)");
@@ -128,7 +135,8 @@ class File {
   void close() {
     QuietErrors quiet;
     if (!in_memory_) {
-      file_.close();
+      if (H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) < 0 || !file_.close())
+        fail("cannot finish writing the file (is the disk full?)");
       return;
     }
     if (H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) < 0) fail("cannot finish the file in memory");
@@ -191,36 +199,38 @@ class File {
     return array;
   }
 
-  void write_attribute(const std::string& name, const std::string& value) {
+  void write_attribute(const std::string& name, const std::string& value, const std::string& object = ".") {
     QuietErrors quiet;
     Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(type.get(), value.empty() ? 1 : value.size());
     H5Tset_cset(type.get(), H5T_CSET_UTF8);
     Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-    Handle attribute(H5Acreate2(file_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+    Handle attribute(H5Acreate_by_name(file_.get(), object.c_str(), name.c_str(), type.get(), space.get(),
+                                       H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                      H5Aclose);
     if (!attribute.valid() || H5Awrite(attribute.get(), type.get(), value.empty() ? "" : value.data()) < 0)
       fail("cannot write attribute '" + name + "'");
   }
 
-  void write_attribute(const std::string& name, std::uint64_t value) {
+  void write_attribute(const std::string& name, std::uint64_t value, const std::string& object = ".") {
     QuietErrors quiet;
     Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-    Handle attribute(H5Acreate2(file_.get(), name.c_str(), H5T_NATIVE_UINT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+    Handle attribute(H5Acreate_by_name(file_.get(), object.c_str(), name.c_str(), H5T_NATIVE_UINT64, space.get(),
+                                       H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                      H5Aclose);
     if (!attribute.valid() || H5Awrite(attribute.get(), H5T_NATIVE_UINT64, &value) < 0)
       fail("cannot write attribute '" + name + "'");
   }
 
-  bool has_attribute(const std::string& name) const {
+  bool has_attribute(const std::string& name, const std::string& object = ".") const {
     QuietErrors quiet;
-    return H5Aexists(file_.get(), name.c_str()) > 0;
+    return H5Aexists_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
   }
 
-  std::string read_string_attribute(const std::string& name) const {
+  std::string read_string_attribute(const std::string& name, const std::string& object = ".") const {
     QuietErrors quiet;
-    Handle attribute(H5Aopen(file_.get(), name.c_str(), H5P_DEFAULT), H5Aclose);
-    if (!attribute.valid()) fail("has no attribute '" + name + "'");
+    Handle attribute(H5Aopen_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (!attribute.valid()) fail("has no attribute '" + name + "' on '" + object + "'");
     Handle type(H5Aget_type(attribute.get()), H5Tclose);
     if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0)
       fail("attribute '" + name + "' is not a fixed-length string");
@@ -230,16 +240,132 @@ class File {
     return value;
   }
 
-  std::uint64_t read_integer_attribute(const std::string& name) const {
+  std::uint64_t read_integer_attribute(const std::string& name, const std::string& object = ".") const {
     QuietErrors quiet;
-    Handle attribute(H5Aopen(file_.get(), name.c_str(), H5P_DEFAULT), H5Aclose);
-    if (!attribute.valid()) fail("has no attribute '" + name + "'");
+    Handle attribute(H5Aopen_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (!attribute.valid()) fail("has no attribute '" + name + "' on '" + object + "'");
     std::uint64_t value = 0;
     if (H5Aread(attribute.get(), H5T_NATIVE_UINT64, &value) < 0) fail("cannot read attribute '" + name + "'");
     return value;
   }
 
+  /// Create a group (and any missing parents); an existing group is fine.
+  void create_group(const std::string& name) {
+    QuietErrors quiet;
+    if (exists(name)) return;
+    Handle links(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    H5Pset_create_intermediate_group(links.get(), 1);
+    Handle group(H5Gcreate2(file_.get(), name.c_str(), links.get(), H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    if (!group.valid()) fail("cannot create group '" + name + "'");
+  }
+
+  // ---- datasets that grow by rows (Mode::stream) ---------------------------------------------
+
+  /// Create an empty dataset of rows of `row_shape` (empty for scalars) that append_rows extends;
+  /// stored in chunks of `chunk_rows` rows, byte-shuffled and deflated at `deflate_level` (0: off).
+  template <class T>
+  void create_rows(const std::string& name, const std::vector<std::size_t>& row_shape, std::size_t chunk_rows,
+                   int deflate_level = 4) {
+    QuietErrors quiet;
+    std::vector<hsize_t> dims{0}, max_dims{H5S_UNLIMITED}, chunk{std::max<hsize_t>(1, chunk_rows)};
+    for (auto d : row_shape) {
+      dims.push_back(d);
+      max_dims.push_back(d);
+      chunk.push_back(std::max<std::size_t>(1, d));
+    }
+    Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), max_dims.data()), H5Sclose);
+    Handle properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    H5Pset_chunk(properties.get(), static_cast<int>(chunk.size()), chunk.data());
+    if (deflate_level > 0) {
+      H5Pset_shuffle(properties.get());
+      H5Pset_deflate(properties.get(), static_cast<unsigned>(deflate_level));
+    }
+    Handle links(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    H5Pset_create_intermediate_group(links.get(), 1);
+    Handle dataset(H5Dcreate2(file_.get(), name.c_str(), native_type<T>(), space.get(), links.get(),
+                              properties.get(), H5P_DEFAULT),
+                   H5Dclose);
+    if (!dataset.valid()) fail("cannot create dataset '" + name + "'");
+  }
+
+  /// Append `rows` rows (row-major values) to a dataset made by create_rows.
+  template <class T>
+  void append_rows(const std::string& name, const T* values, std::size_t rows) {
+    if (rows == 0) return;
+    QuietErrors quiet;
+    Handle dataset(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!dataset.valid()) fail("has no dataset '" + name + "'");
+    std::vector<hsize_t> dims = dimensions(dataset.get());
+    const hsize_t first = dims[0];
+    dims[0] += rows;
+    if (H5Dset_extent(dataset.get(), dims.data()) < 0) fail("cannot grow dataset '" + name + "'");
+    Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
+    std::vector<hsize_t> start(dims.size(), 0), count = dims;
+    start[0] = first;
+    count[0] = rows;
+    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+    Handle memory_space(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
+    if (H5Dwrite(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(), H5P_DEFAULT, values) < 0)
+      fail("cannot write to dataset '" + name + "' (is the disk full?)");
+  }
+
+  /// The dimensions of a dataset (the first counts rows).
+  std::vector<std::size_t> shape(const std::string& name) const {
+    QuietErrors quiet;
+    Handle dataset(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!dataset.valid()) fail("has no dataset '" + name + "'");
+    const auto dims = dimensions(dataset.get());
+    return {dims.begin(), dims.end()};
+  }
+
+  /// Rows [first, first + rows) of a dataset, converted to T; values row-major.
+  template <class T>
+  std::vector<T> read_rows(const std::string& name, std::size_t first, std::size_t rows) const {
+    QuietErrors quiet;
+    Handle dataset(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!dataset.valid()) fail("has no dataset '" + name + "'");
+    const std::vector<hsize_t> dims = dimensions(dataset.get());
+    if (dims.empty() || first + rows > dims[0])
+      fail("dataset '" + name + "' has " + std::to_string(dims.empty() ? 0 : dims[0]) + " rows; rows " +
+           std::to_string(first) + " to " + std::to_string(first + rows) + " were asked for");
+    std::size_t row_size = 1;
+    for (std::size_t i = 1; i < dims.size(); ++i) row_size *= dims[i];
+    std::vector<T> values(rows * row_size);
+    if (rows == 0) return values;
+    Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
+    std::vector<hsize_t> start(dims.size(), 0), count = dims;
+    start[0] = first;
+    count[0] = rows;
+    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+    Handle memory_space(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
+    if (H5Dread(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(), H5P_DEFAULT, values.data()) < 0)
+      fail("cannot read dataset '" + name + "': the file is damaged or truncated");
+    return values;
+  }
+
+  /// Names of the links (datasets and groups) directly inside a group, in name order.
+  std::vector<std::string> list(const std::string& group) const {
+    QuietErrors quiet;
+    std::vector<std::string> names;
+    auto collect = [](hid_t, const char* name, const H5L_info_t*, void* out) -> herr_t {
+      static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+      return 0;
+    };
+    if (H5Literate_by_name(file_.get(), group.c_str(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect, &names,
+                            H5P_DEFAULT) < 0)
+      fail("has no group '" + group + "'");
+    return names;
+  }
+
  private:
+  static std::vector<hsize_t> dimensions(hid_t dataset) {
+    Handle space(H5Dget_space(dataset), H5Sclose);
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    return dims;
+  }
+
   void write_bytes(const std::vector<char>& bytes) const {
     const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) fail(std::string("cannot create the file: ") + std::strerror(errno));
