@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Write the PyTorch reference values for the jet layers (Conv1D, BatchNorm, Flatten,
-GlobalAveragePooling) that tests/test_jet_layers.cpp compares against.
+GlobalAveragePooling), and for a small particle CNN built from them, that
+tests/test_jet_layers.cpp compares against.
 
 Run with Debian's PyTorch (apt-get install python3-torch):
     /usr/bin/python3 scripts/make_torch_fixtures_jet_layers.py tests/fixtures/jet_layers.txt
@@ -136,6 +137,89 @@ for name, f in {"flatten": torch.nn.Flatten(), "gap": lambda t: t.mean(dim=1)}.i
     put(name + ".y", y)
     put(name + ".dy", dy)
     put(name + ".dx", x.grad)
+
+
+# ---- a small particle CNN: stem, one pre-activation residual unit, pooling, dense head ----------
+# deepjet: Sequential<Input<10, 4>, Conv1D<6, 3, 1, same>,
+#                     Residual<Stack<BatchNorm<0.1f, 1e-5f>, ReLU, Conv1D<8, 3, 1, same, false>,
+#                                    BatchNorm<0.1f, 1e-5f>, ReLU, Conv1D<8, 3, 1, same>>, Conv1D<8>>,
+#                     GlobalAveragePooling, Dense<5>, Softmax>
+class ParticleCnn(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Conv1d(4, 6, 3, padding="same")
+        self.bn1 = torch.nn.BatchNorm1d(6)
+        self.conv1 = torch.nn.Conv1d(6, 8, 3, padding="same", bias=False)  # a BatchNorm follows
+        self.bn2 = torch.nn.BatchNorm1d(8)
+        self.conv2 = torch.nn.Conv1d(8, 8, 3, padding="same")
+        self.shortcut = torch.nn.Conv1d(6, 8, 1)
+        self.dense = torch.nn.Linear(8, 5)
+        with torch.no_grad():
+            for bn in (self.bn1, self.bn2):
+                bn.weight.copy_(torch.rand(bn.num_features) + 0.5)
+                bn.bias.copy_(0.3 * torch.randn(bn.num_features))
+                bn.running_mean.copy_(0.3 * torch.randn(bn.num_features))
+                bn.running_var.copy_(torch.rand(bn.num_features) + 0.5)
+
+    def forward(self, x):  # x: deepjet's (N, L, C)
+        h = self.stem(x.permute(0, 2, 1))
+        block = self.conv2(torch.relu(self.bn2(self.conv1(torch.relu(self.bn1(h))))))
+        h = block + self.shortcut(h)
+        return torch.softmax(self.dense(h.mean(dim=2)), dim=1)
+
+    def deepjet_tensors(self, grads=False):
+        """Parameters (or their gradients; zeros for buffers) in deepjet's flat order."""
+        def conv(c):
+            weight = [c.weight.grad.permute(2, 1, 0) if grads else c.weight.permute(2, 1, 0)]
+            if c.bias is None:
+                return weight
+            return weight + [c.bias.grad if grads else c.bias]
+
+        def bn(b):
+            if grads:
+                return [b.weight.grad, b.bias.grad, torch.zeros_like(b.running_mean), torch.zeros_like(b.running_var)]
+            return [b.weight, b.bias, b.running_mean, b.running_var]
+        dense = [self.dense.weight.grad.t(), self.dense.bias.grad] if grads else [self.dense.weight.t(), self.dense.bias]
+        tensors = conv(self.stem) + bn(self.bn1) + conv(self.conv1) + bn(self.bn2) + conv(self.conv2) + \
+            conv(self.shortcut) + dense
+        return torch.cat([t.detach().contiguous().reshape(-1) for t in tensors])
+
+
+def make_cnn():
+    torch.manual_seed(11)
+    return ParticleCnn()
+
+
+cnn = make_cnn()
+x = torch.randn(4, 10, 4)
+put("pcnn.params", cnn.deepjet_tensors())
+put("pcnn.x", x)
+y = cnn(x)  # training mode: batch statistics
+dy = torch.randn_like(y)
+y.backward(dy)
+put("pcnn.y", y)
+put("pcnn.dy", dy)
+put("pcnn.grads", cnn.deepjet_tensors(grads=True))
+put("pcnn.params_after", cnn.deepjet_tensors())  # running statistics updated once
+cnn.eval()
+x2 = torch.randn(3, 10, 4)
+put("pcnn.eval_x", x2)
+put("pcnn.eval_y", cnn(x2))
+
+# Five Adam steps (lr 0.01) on categorical cross-entropy, training mode throughout.
+cnn = make_cnn()
+t = torch.nn.functional.one_hot(torch.randint(0, 5, (4,)), 5).float()
+opt = torch.optim.Adam(cnn.parameters(), lr=0.01)
+losses = []
+for _ in range(5):
+    opt.zero_grad()
+    loss = (-(t * torch.log(torch.clamp(cnn(x), min=1e-7))).sum(dim=1)).mean()
+    loss.backward()
+    opt.step()
+    losses.append(loss.item())
+put("pcnn.t", t)
+put("pcnn.adam_losses", torch.tensor(losses))
+put("pcnn.adam_params", cnn.deepjet_tensors())
 
 with open(sys.argv[1], "w") as f:
     f.write("# Written by scripts/make_torch_fixtures_jet_layers.py with PyTorch %s; do not edit.\n"

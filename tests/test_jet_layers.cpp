@@ -316,6 +316,67 @@ TEST(JetPyTorchAgreement, FlattenAndGlobalAveragePooling) {
   check_parameterless_against_torch<deepjet::GlobalAveragePoolingLayer<4, 5>>("gap");
 }
 
+// A small particle CNN (the boosted tagger's pattern): stem convolution, one pre-activation
+// residual unit (BN -> ReLU -> Conv, twice) with a 1x1 convolution shortcut, global average
+// pooling and a dense softmax head. The convolution that feeds a BatchNorm has no bias: its
+// gradient would be zero up to rounding, which Adam turns into full-size steps of either sign, so
+// it could not be compared (and it is the usual design). PyTorch's parameters arrive in deepjet's flat order.
+using ParticleCnn = deepjet::Sequential<
+    deepjet::Input<10, 4>, deepjet::Conv1D<6, 3, 1, deepjet::same>,
+    deepjet::Residual<deepjet::Stack<deepjet::BatchNorm<0.1f, 1e-5f>, deepjet::ReLU,
+                                     deepjet::Conv1D<8, 3, 1, deepjet::same, false>,  // a BatchNorm follows
+                                     deepjet::BatchNorm<0.1f, 1e-5f>, deepjet::ReLU, deepjet::Conv1D<8, 3, 1, deepjet::same>>,
+                      deepjet::Conv1D<8>>,
+    deepjet::GlobalAveragePooling, deepjet::Dense<5>, deepjet::Softmax>;
+
+deepjet::Model<ParticleCnn> particle_cnn_with_torch_weights() {
+  deepjet::Model<ParticleCnn> model;
+  const auto& params = jet_fixtures()["pcnn.params"].values;
+  EXPECT_EQ(params.size(), ParticleCnn::parameter_count);
+  std::copy(params.begin(), params.end(), model.parameters().begin());
+  return model;
+}
+
+TEST(JetPyTorchAgreement, ParticleCnnTrainingAndInference) {
+  const auto& f = jet_fixtures();
+  auto model = particle_cnn_with_torch_weights();
+  const char* expected_order[] = {"0.weight", "0.bias", "1.0.0.0.gamma", "1.0.0.0.beta", "1.0.0.0.running_mean",
+                                  "1.0.0.0.running_var", "1.0.0.2.weight", "1.0.0.3.gamma",
+                                  "1.0.0.3.beta", "1.0.0.3.running_mean", "1.0.0.3.running_var", "1.0.0.5.weight",
+                                  "1.0.0.5.bias", "1.0.1.weight", "1.0.1.bias", "3.weight", "3.bias"};
+  ASSERT_EQ(model.architecture().parameters.size(), std::size(expected_order));
+  for (std::size_t i = 0; i < std::size(expected_order); ++i)
+    EXPECT_EQ(model.architecture().parameters[i].path, expected_order[i]);
+
+  const auto& x = f["pcnn.x"].values;
+  const auto y = model.forward({x.data(), 4});
+  expect_close(y.values(), f["pcnn.y"].values, relative_tolerance, tiny, "P-CNN training output");
+  model.zero_gradients();
+  model.backward({x.data(), 4}, {f["pcnn.dy"].values.data(), 4});
+  expect_close(model.gradients(), f["pcnn.grads"].values, relative_tolerance, tiny, "P-CNN parameter gradients");
+  expect_close(model.parameters(), f["pcnn.params_after"].values, relative_tolerance, tiny,
+               "P-CNN parameters after one training pass (running statistics)");
+
+  const auto& eval_x = f["pcnn.eval_x"].values;
+  std::vector<float> eval_y(5 * 3);
+  deepjet::AlignedFloats scratch;
+  model.predict({eval_x.data(), 3}, {eval_y.data(), 3}, scratch);
+  expect_close(eval_y, f["pcnn.eval_y"].values, relative_tolerance, tiny, "P-CNN inference output");
+}
+
+TEST(JetPyTorchAgreement, ParticleCnnFollowsPyTorchAdamSteps) {
+  const auto& f = jet_fixtures();
+  auto model = particle_cnn_with_torch_weights();
+  deepjet::Adam adam{.learning_rate = 0.01};
+  std::vector<float> losses;
+  for (int step = 0; step < 5; ++step)
+    losses.push_back(static_cast<float>(model.train_step(deepjet::ConstBatch<ParticleCnn::input_shape>{f["pcnn.x"].values.data(), 4},
+                                                         deepjet::ConstBatch<ParticleCnn::output_shape>{f["pcnn.t"].values.data(), 4},
+                                                         nullptr, deepjet::CategoricalCrossEntropy{}, adam)));
+  expect_close(losses, f["pcnn.adam_losses"].values, relative_tolerance, tiny, "P-CNN Adam losses");
+  expect_close(model.parameters(), f["pcnn.adam_params"].values, 1e-4, 1e-2, "P-CNN parameters after 5 Adam steps");
+}
+
 // ---- dropout semantics ---------------------------------------------------------------------------
 
 using WideDropout = deepjet::DropoutLayer<Shape<1000>, 0.3f>;
