@@ -198,6 +198,32 @@ TEST(Chunks, ChunkedReadingEqualsOneShot) {
   EXPECT_THROW(hzz.chunks(0), deepjet::Error);
 }
 
+TEST(Chunks, ForEachChunkReadsSeveralBranches) {
+  const Tree tree = File(shared_root_file("uproot-HZZ-zlib.root")).tree("events");
+  const std::vector<std::string> names{"NJet", "Jet_Px", "MET_px"};
+  std::vector<JaggedArray<double>> joined(names.size());
+  std::int64_t next = 0;
+  tree.for_each_chunk<double>(names, 500, [&](const deepjet::root::EntryRange& range,
+                                              const std::vector<JaggedArray<double>>& columns) {
+    EXPECT_EQ(range.first, next);
+    next = range.last;
+    ASSERT_EQ(columns.size(), names.size());
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      EXPECT_EQ(static_cast<std::int64_t>(columns[i].entries()), range.size());
+      joined[i].values.insert(joined[i].values.end(), columns[i].values.begin(), columns[i].values.end());
+    }
+    // Counts agree with the counted branch, chunk by chunk.
+    for (std::size_t e = 0; e < columns[0].entries(); ++e) {
+      EXPECT_EQ(columns[0].values[e], static_cast<double>(columns[1][e].size()));
+    }
+  });
+  EXPECT_EQ(next, 2421);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(joined[i].values, tree.read_jagged<double>(names[i]).values) << names[i];
+  }
+  EXPECT_THROW(tree.for_each_chunk<double>({"NJet", "nope"}, 10, [](auto&&, auto&&) {}), deepjet::FileError);
+}
+
 TEST(Threads, ParallelDecompressionGivesTheSameArrays) {
   Tree sequential = File(shared_root_file("uproot-HZZ-zstd.root")).tree("events");
   Tree parallel = sequential;

@@ -7,8 +7,8 @@
 //                   offsets (offsets.size() == entries + 1)
 //   read_strings    char* leaves, std::string and TString branches
 // Baskets are decompressed lazily, one at a time; the last basket of each branch is kept so that
-// reading consecutive chunks (chunks()) never decompresses a basket twice, and memory stays at one
-// basket per branch plus the output. With set_decompression_threads(n > 1) the baskets a read
+// reading consecutive chunks (chunks(), for_each_chunk()) never decompresses a basket twice, and
+// memory stays at one basket per branch plus the output. With set_decompression_threads(n > 1) the baskets a read
 // needs are decompressed concurrently first. A Tree is not safe for concurrent use; copies share
 // the file but not the basket cache.
 // Errors (unknown branch, unsupported type, bad range, damaged data) throw deepjet::FileError.
@@ -149,6 +149,21 @@ class Tree {
       ranges.push_back({first, std::min(entries(), first + entries_per_chunk)});
     }
     return ranges;
+  }
+
+  /// Reads `branches` chunk by chunk (at most `entries_per_chunk` entries each) and calls
+  /// visit(range, columns), columns[i] holding branches[i] for that range. Only one chunk of
+  /// output and one basket per branch are in memory at a time, whatever the file size.
+  template <class T, class Visit>
+  void for_each_chunk(const std::vector<std::string>& branch_names, std::int64_t entries_per_chunk,
+                      Visit&& visit) const {
+    for (const auto& name : branch_names) column(name);  // fail before reading anything
+    for (const EntryRange& range : chunks(entries_per_chunk)) {
+      std::vector<JaggedArray<T>> columns;
+      columns.reserve(branch_names.size());
+      for (const auto& name : branch_names) columns.push_back(read_jagged<T>(name, range.first, range.last));
+      visit(range, columns);
+    }
   }
 
   /// Fixed-size entries: (last - first) * values_per_entry values.
