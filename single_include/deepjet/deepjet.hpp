@@ -429,6 +429,19 @@ namespace deepjet {
 inline constexpr const char* version = "0.1.0";
 }  // namespace deepjet
 // ---- end deepjet/core/version.hpp ----
+// ---- begin deepjet/data/source.hpp ----
+// deepjet/data/source.hpp: where jets come from, whatever the file format.
+//
+// A Source is one input file's table of entries (jets): ROOT TTrees through deepjet's own ROOT
+// reader, or deepjet source tables in HDF5 (data/source_table.hpp). Both are read by columns over
+// entry ranges, so a converter streams any file in bounded memory:
+//   entries()                      number of entries
+//   has_branch(name)
+//   read_flat(name, first, last)   one value per entry, as float
+//   read_jagged(name, first, last) values + offsets (offsets relative to `first`, starting at 0)
+// open_source(path, table) picks the reader from the file's first bytes. Every error is a
+// deepjet::FileError naming the file (and the branch).
+
 // ---- begin deepjet/io/hdf5/hdf5.hpp ----
 // deepjet/io/hdf5/hdf5.hpp: the small part of HDF5 deepjet uses, with errors that name the file.
 //
@@ -438,16 +451,20 @@ inline constexpr const char* version = "0.1.0";
 // Datasets are float32/int64/uint64 arrays with any number of dimensions; attributes are strings
 // or 64-bit integers; paths like "parameters/0/weight" create intermediate groups.
 //
-// A created file is built in memory (HDF5's core driver) and written to disk by close() with
+// Mode::create builds the file in memory (HDF5's core driver) and close() writes it to disk with
 // plain POSIX writes. Why: when HDF5 itself hits a write error (a full disk), it keeps the file
 // half-open and crashes at program exit; writing the finished image ourselves turns a full disk
 // into an ordinary exception. Files written this way must fit in memory (model files do).
+// Mode::stream writes to disk as it goes, for files larger than memory (training data): datasets
+// made by create_rows grow by append_rows in compressed chunks; read_rows reads any row range.
+// Attributes may sit on the file (object ".") or on any group or dataset.
 
 
 #include <hdf5.h>
 
 
 
+#include <algorithm>
 
 namespace deepjet::hdf5 {
 
@@ -523,7 +540,7 @@ struct Array {
 
 class File {
  public:
-  enum class Mode { read, create };
+  enum class Mode { read, create, stream };
 
   File(std::filesystem::path path, Mode mode) : path_(std::move(path)) {
     QuietErrors quiet;
@@ -533,6 +550,9 @@ class File {
       file_ = Handle(H5Fcreate(path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()), H5Fclose);
       if (!file_.valid()) fail("cannot create the file in memory");
       in_memory_ = true;
+    } else if (mode == Mode::stream) {
+      file_ = Handle(H5Fcreate(path_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+      if (!file_.valid()) fail("cannot create the file (is the directory writable?)");
     } else {
       if (!std::filesystem::exists(path_)) fail("no such file");
       if (H5Fis_hdf5(path_.c_str()) <= 0) fail("not an HDF5 file (or its header is damaged)");
@@ -549,7 +569,8 @@ class File {
   void close() {
     QuietErrors quiet;
     if (!in_memory_) {
-      file_.close();
+      if (H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) < 0 || !file_.close())
+        fail("cannot finish writing the file (is the disk full?)");
       return;
     }
     if (H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) < 0) fail("cannot finish the file in memory");
@@ -612,36 +633,38 @@ class File {
     return array;
   }
 
-  void write_attribute(const std::string& name, const std::string& value) {
+  void write_attribute(const std::string& name, const std::string& value, const std::string& object = ".") {
     QuietErrors quiet;
     Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(type.get(), value.empty() ? 1 : value.size());
     H5Tset_cset(type.get(), H5T_CSET_UTF8);
     Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-    Handle attribute(H5Acreate2(file_.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+    Handle attribute(H5Acreate_by_name(file_.get(), object.c_str(), name.c_str(), type.get(), space.get(),
+                                       H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                      H5Aclose);
     if (!attribute.valid() || H5Awrite(attribute.get(), type.get(), value.empty() ? "" : value.data()) < 0)
       fail("cannot write attribute '" + name + "'");
   }
 
-  void write_attribute(const std::string& name, std::uint64_t value) {
+  void write_attribute(const std::string& name, std::uint64_t value, const std::string& object = ".") {
     QuietErrors quiet;
     Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-    Handle attribute(H5Acreate2(file_.get(), name.c_str(), H5T_NATIVE_UINT64, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+    Handle attribute(H5Acreate_by_name(file_.get(), object.c_str(), name.c_str(), H5T_NATIVE_UINT64, space.get(),
+                                       H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                      H5Aclose);
     if (!attribute.valid() || H5Awrite(attribute.get(), H5T_NATIVE_UINT64, &value) < 0)
       fail("cannot write attribute '" + name + "'");
   }
 
-  bool has_attribute(const std::string& name) const {
+  bool has_attribute(const std::string& name, const std::string& object = ".") const {
     QuietErrors quiet;
-    return H5Aexists(file_.get(), name.c_str()) > 0;
+    return H5Aexists_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
   }
 
-  std::string read_string_attribute(const std::string& name) const {
+  std::string read_string_attribute(const std::string& name, const std::string& object = ".") const {
     QuietErrors quiet;
-    Handle attribute(H5Aopen(file_.get(), name.c_str(), H5P_DEFAULT), H5Aclose);
-    if (!attribute.valid()) fail("has no attribute '" + name + "'");
+    Handle attribute(H5Aopen_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (!attribute.valid()) fail("has no attribute '" + name + "' on '" + object + "'");
     Handle type(H5Aget_type(attribute.get()), H5Tclose);
     if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0)
       fail("attribute '" + name + "' is not a fixed-length string");
@@ -651,16 +674,132 @@ class File {
     return value;
   }
 
-  std::uint64_t read_integer_attribute(const std::string& name) const {
+  std::uint64_t read_integer_attribute(const std::string& name, const std::string& object = ".") const {
     QuietErrors quiet;
-    Handle attribute(H5Aopen(file_.get(), name.c_str(), H5P_DEFAULT), H5Aclose);
-    if (!attribute.valid()) fail("has no attribute '" + name + "'");
+    Handle attribute(H5Aopen_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (!attribute.valid()) fail("has no attribute '" + name + "' on '" + object + "'");
     std::uint64_t value = 0;
     if (H5Aread(attribute.get(), H5T_NATIVE_UINT64, &value) < 0) fail("cannot read attribute '" + name + "'");
     return value;
   }
 
+  /// Create a group (and any missing parents); an existing group is fine.
+  void create_group(const std::string& name) {
+    QuietErrors quiet;
+    if (exists(name)) return;
+    Handle links(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    H5Pset_create_intermediate_group(links.get(), 1);
+    Handle group(H5Gcreate2(file_.get(), name.c_str(), links.get(), H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    if (!group.valid()) fail("cannot create group '" + name + "'");
+  }
+
+  // ---- datasets that grow by rows (Mode::stream) ---------------------------------------------
+
+  /// Create an empty dataset of rows of `row_shape` (empty for scalars) that append_rows extends;
+  /// stored in chunks of `chunk_rows` rows, byte-shuffled and deflated at `deflate_level` (0: off).
+  template <class T>
+  void create_rows(const std::string& name, const std::vector<std::size_t>& row_shape, std::size_t chunk_rows,
+                   int deflate_level = 4) {
+    QuietErrors quiet;
+    std::vector<hsize_t> dims{0}, max_dims{H5S_UNLIMITED}, chunk{std::max<hsize_t>(1, chunk_rows)};
+    for (auto d : row_shape) {
+      dims.push_back(d);
+      max_dims.push_back(d);
+      chunk.push_back(std::max<std::size_t>(1, d));
+    }
+    Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), max_dims.data()), H5Sclose);
+    Handle properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    H5Pset_chunk(properties.get(), static_cast<int>(chunk.size()), chunk.data());
+    if (deflate_level > 0) {
+      H5Pset_shuffle(properties.get());
+      H5Pset_deflate(properties.get(), static_cast<unsigned>(deflate_level));
+    }
+    Handle links(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    H5Pset_create_intermediate_group(links.get(), 1);
+    Handle dataset(H5Dcreate2(file_.get(), name.c_str(), native_type<T>(), space.get(), links.get(),
+                              properties.get(), H5P_DEFAULT),
+                   H5Dclose);
+    if (!dataset.valid()) fail("cannot create dataset '" + name + "'");
+  }
+
+  /// Append `rows` rows (row-major values) to a dataset made by create_rows.
+  template <class T>
+  void append_rows(const std::string& name, const T* values, std::size_t rows) {
+    if (rows == 0) return;
+    QuietErrors quiet;
+    Handle dataset(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!dataset.valid()) fail("has no dataset '" + name + "'");
+    std::vector<hsize_t> dims = dimensions(dataset.get());
+    const hsize_t first = dims[0];
+    dims[0] += rows;
+    if (H5Dset_extent(dataset.get(), dims.data()) < 0) fail("cannot grow dataset '" + name + "'");
+    Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
+    std::vector<hsize_t> start(dims.size(), 0), count = dims;
+    start[0] = first;
+    count[0] = rows;
+    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+    Handle memory_space(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
+    if (H5Dwrite(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(), H5P_DEFAULT, values) < 0)
+      fail("cannot write to dataset '" + name + "' (is the disk full?)");
+  }
+
+  /// The dimensions of a dataset (the first counts rows).
+  std::vector<std::size_t> shape(const std::string& name) const {
+    QuietErrors quiet;
+    Handle dataset(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!dataset.valid()) fail("has no dataset '" + name + "'");
+    const auto dims = dimensions(dataset.get());
+    return {dims.begin(), dims.end()};
+  }
+
+  /// Rows [first, first + rows) of a dataset, converted to T; values row-major.
+  template <class T>
+  std::vector<T> read_rows(const std::string& name, std::size_t first, std::size_t rows) const {
+    QuietErrors quiet;
+    Handle dataset(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!dataset.valid()) fail("has no dataset '" + name + "'");
+    const std::vector<hsize_t> dims = dimensions(dataset.get());
+    if (dims.empty() || first + rows > dims[0])
+      fail("dataset '" + name + "' has " + std::to_string(dims.empty() ? 0 : dims[0]) + " rows; rows " +
+           std::to_string(first) + " to " + std::to_string(first + rows) + " were asked for");
+    std::size_t row_size = 1;
+    for (std::size_t i = 1; i < dims.size(); ++i) row_size *= dims[i];
+    std::vector<T> values(rows * row_size);
+    if (rows == 0) return values;
+    Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
+    std::vector<hsize_t> start(dims.size(), 0), count = dims;
+    start[0] = first;
+    count[0] = rows;
+    H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+    Handle memory_space(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
+    if (H5Dread(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(), H5P_DEFAULT, values.data()) < 0)
+      fail("cannot read dataset '" + name + "': the file is damaged or truncated");
+    return values;
+  }
+
+  /// Names of the links (datasets and groups) directly inside a group, in name order.
+  std::vector<std::string> list(const std::string& group) const {
+    QuietErrors quiet;
+    std::vector<std::string> names;
+    auto collect = [](hid_t, const char* name, const H5L_info_t*, void* out) -> herr_t {
+      static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+      return 0;
+    };
+    if (H5Literate_by_name(file_.get(), group.c_str(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect, &names,
+                            H5P_DEFAULT) < 0)
+      fail("has no group '" + group + "'");
+    return names;
+  }
+
  private:
+  static std::vector<hsize_t> dimensions(hid_t dataset) {
+    Handle space(H5Dget_space(dataset), H5Sclose);
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 0)));
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    return dims;
+  }
+
   void write_bytes(const std::vector<char>& bytes) const {
     const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) fail(std::string("cannot create the file: ") + std::strerror(errno));
@@ -686,689 +825,6 @@ class File {
 
 }  // namespace deepjet::hdf5
 // ---- end deepjet/io/hdf5/hdf5.hpp ----
-// ---- begin deepjet/io/model_file.hpp ----
-// deepjet/io/model_file.hpp: saving and loading a model's weights (and an optimiser's state).
-//
-// File layout (HDF5):
-//   attributes  deepjet_file = "model", format_version = 1, library_version,
-//               architecture = Architecture::signature() of the saved model
-//   parameters/<tensor path>    one float32 dataset per tensor, e.g. parameters/0/weight (in, out)
-//   optimiser/<state name>      optional: the optimiser's state arrays, attributes
-//                               optimiser_kind and optimiser_steps
-//
-// Contract: save_model writes to a temporary file beside the destination and renames it into place,
-// so an existing file is never half overwritten. load_model first compares the architecture
-// stored in the file with the compiled model's and throws deepjet::FileError naming the first
-// layer that differs; the model is left unchanged by a failed load.
-
-// ---- begin deepjet/models/model.hpp ----
-// deepjet/models/model.hpp: a network plus its parameters; the object users train and deploy.
-//
-//   deepjet::Model<Net> model(/*seed=*/42);      // parameters initialised deterministically
-//   auto probabilities = model.predict(x);       // xt::xtensor<float, 2> in and out
-//   double loss = model.train_step(x, y, weights, deepjet::CategoricalCrossEntropy{}, adam);
-//
-// Contract:
-//   - parameters() is one flat float array; architecture() names every tensor in it.
-//   - predict(...) is const and thread-safe: the caller passes (or predict allocates) scratch.
-//   - train_step zeroes gradients, runs forward and backward on the batch, and lets the optimiser
-//     update the trainable tensors; frozen tensors (set_trainable) and buffers are left alone.
-//   - Buffers grow to the largest batch seen and are reused: no allocation per sample.
-
-// ---- begin deepjet/layers/initialisers.hpp ----
-// deepjet/layers/initialisers.hpp: filling parameter tensors before training.
-//
-// Initialisers as defined by Keras (the uniform ones also as torch.nn.init):
-//   glorot_uniform: U(-l, l), l = sqrt(6 / (fan_in + fan_out))
-//   he_uniform:     l = sqrt(6 / fan_in)
-//   lecun_uniform:  l = sqrt(3 / fan_in)
-//   orthogonal:     the tensor seen as a matrix (all dimensions but the last) x (the last), filled
-//                   so that its rows, or its columns if there are fewer of them, are orthonormal:
-//                   Gram-Schmidt on a standard-normal matrix, i.e. the Q of its QR decomposition
-//                   with a positive diagonal in R (what Keras's Orthogonal(gain=1) computes)
-//   unit_forget_bias: four equal slices (gates i, f, g, o of an LSTM), the second all ones
-// Deterministic: the values depend only on the Random stream passed in.
-
-// ---- begin deepjet/layers/layer.hpp ----
-// deepjet/layers/layer.hpp: what every layer is.
-//
-// A *layer* is a type with compile-time input and output shapes whose parameters live outside it,
-// in one flat float array owned by the Model. That split is deliberate:
-//   - inference (`infer`) is a static function of (parameters, input) -> output: a trained model is
-//     read-only data that any number of threads share, each with its own scratch memory;
-//   - training (`forward`, `backward`) runs on a layer *object*, which keeps only what the backward
-//     pass needs (dropout masks, batch statistics); copies of it are the per-thread workers;
-//   - optimisers, initialisers and model files see parameters as one array plus a table that
-//     names every tensor in it.
-//
-// A *layer spec* is what users write in a model: Dense<64>, ReLU, ... It knows its own options but
-// not its input shape; `Spec::bind<InputShape>` gives the layer type for that input, so widths are
-// written once and each input size is deduced from the previous output. A spec that cannot take
-// an input shape fails in `bind` with a static_assert that says what to do instead.
-
-
-#include <string_view>
-
-namespace deepjet {
-
-/// How a parameter tensor is filled before training (layers/initialisers.hpp says how exactly).
-///   orthogonal:       rows (or columns, whichever are fewer) orthonormal, as Keras's Orthogonal
-///   unit_forget_bias: an LSTM bias of 4 gate slices i, f, g, o: ones in the f slice, zeros
-///                     elsewhere (Keras's unit_forget_bias=True)
-enum class Initialiser { zeros, ones, glorot_uniform, he_uniform, lecun_uniform, orthogonal, unit_forget_bias };
-
-/// One named parameter tensor of a layer, e.g. Dense's "weight" of shape (in, out).
-struct ParameterSpec {
-  std::string_view name;
-  std::array<std::size_t, 4> shape{};
-  std::size_t rank = 1;
-  Initialiser initialiser = Initialiser::zeros;
-  std::size_t fan_in = 1;
-  std::size_t fan_out = 1;
-  /// false for buffers that are saved with the model but not trained (BatchNorm's running mean).
-  bool trainable = true;
-
-  constexpr std::size_t size() const {
-    std::size_t n = 1;
-    for (std::size_t i = 0; i < rank; ++i) n *= shape[i];
-    return n;
-  }
-};
-
-template <std::size_t N>
-constexpr std::size_t total_size(const std::array<ParameterSpec, N>& specs) {
-  std::size_t n = 0;
-  for (const auto& spec : specs) n += spec.size();
-  return n;
-}
-
-/// Where one parameter tensor sits in the model's flat array, and its full name ("2.weight").
-struct ParameterInfo {
-  std::string path;
-  std::size_t offset = 0;
-  ParameterSpec spec;
-};
-
-/// One row per layer: its path in the model ("3", or "1.0" inside a nested stack), its
-/// signature, and its slice of the parameter array.
-struct LayerInfo {
-  std::string path;
-  std::string kind;
-  std::string signature;  ///< "Dense (4) -> (16)": compared when a model file is loaded
-  std::size_t parameter_offset = 0;
-  std::size_t parameter_count = 0;
-};
-
-/// The table of a model's layers and parameter tensors, in parameter-array order.
-struct Architecture {
-  std::vector<LayerInfo> layers;
-  std::vector<ParameterInfo> parameters;
-
-  /// One line per layer, "<path> <signature>"; equal strings mean interchangeable weights.
-  std::string signature() const {
-    std::string text;
-    for (const auto& layer : layers) text += layer.path + " " + layer.signature + "\n";
-    return text;
-  }
-};
-
-/// What a training forward pass may draw on besides its input: the random stream for dropout.
-struct TrainingContext {
-  Random random{0};
-};
-
-/// The contract every layer satisfies (see the top of this file).
-///   L::infer(params, in, out, scratch)            inference; thread-safe; scratch has
-///                                                 L::scratch_size(batch) floats
-///   layer.forward(context, params, in, out)       training forward; may remember what backward needs
-///   layer.backward(params, grads, in, out, dout, din)
-///                                                 adds parameter gradients into grads; writes the
-///                                                 input gradient into din unless din.data is null
-///   L::describe(architecture, path, offset)       appends its rows to the model's table
-/// Optional:
-///   layer.set_frozen(bool)                        called when the model freezes the layer (a
-///                                                 frozen BatchNorm uses its running statistics)
-///   layer.for_each_layer(path, f)                 composites call f(path, child) for every
-///                                                 layer inside them, depth first
-template <class L>
-concept Layer =
-    AnyShape<typename L::input_shape> && AnyShape<typename L::output_shape> &&
-    std::default_initializable<L> &&
-    requires(L layer, const float* const_params, float* params, float* grads, float* scratch,
-             std::size_t count, TrainingContext& context, Architecture& architecture,
-             ConstBatch<typename L::input_shape> in, Batch<typename L::output_shape> out,
-             ConstBatch<typename L::output_shape> const_out, Batch<typename L::input_shape> din) {
-      { L::parameter_count } -> std::convertible_to<std::size_t>;
-      { L::scratch_size(count) } -> std::convertible_to<std::size_t>;
-      L::describe(architecture, std::string{}, count);
-      L::infer(const_params, in, out, scratch);
-      layer.forward(context, params, in, out);
-      layer.backward(const_params, grads, in, const_out, const_out, din);
-    };
-
-/// Common parts of layers that hold no sub-layers. Derived provides `kind`, `parameters`
-/// (a std::array<ParameterSpec, N>), and optionally `static std::string options()`.
-template <class Derived>
-struct LeafLayer {
-  static constexpr std::size_t scratch_size(std::size_t) { return 0; }
-
-  static void describe(Architecture& architecture, const std::string& path, std::size_t offset) {
-    std::string signature = std::string(Derived::kind) + " " + Derived::input_shape::to_string() +
-                            " -> " + Derived::output_shape::to_string();
-    if constexpr (requires { Derived::options(); }) signature += " [" + Derived::options() + "]";
-    architecture.layers.push_back(
-        {path, std::string(Derived::kind), signature, offset, total_size(Derived::parameters)});
-    for (const auto& spec : Derived::parameters) {
-      architecture.parameters.push_back({path + "." + std::string(spec.name), offset, spec});
-      offset += spec.size();
-    }
-  }
-};
-
-/// A spec that can take input of shape In.
-template <class Spec, class In>
-concept SpecFor = requires { typename Spec::template bind<In>; };
-
-/// Call f(path, layer) for `layer` and, if it is a composite, for every layer inside it.
-template <class L, class F>
-void visit_layers(L& layer, const std::string& path, F&& f) {
-  f(path, layer);
-  if constexpr (requires { layer.for_each_layer(path, f); }) layer.for_each_layer(path, f);
-}
-
-namespace detail {
-template <class Spec, class In>
-struct bind_spec {
-  static_assert(SpecFor<Spec, In>,
-                "deepjet: every entry of a model after its Input must be a layer spec (Dense<64>, "
-                "ReLU, Stack<...>, ...) or a layer type; this one is neither");
-  using type = typename Spec::template bind<In>;
-};
-// A layer type written directly (already bound) is used as it is, if its input shape fits.
-template <class L, class In>
-  requires Layer<L>
-struct bind_spec<L, In> {
-  static_assert(std::same_as<typename L::input_shape, In>,
-                "deepjet: this layer's input shape differs from the output shape of the layer "
-                "before it (see the two shapes in the instantiation below)");
-  using type = L;
-};
-}  // namespace detail
-
-/// The layer a spec becomes when it receives input of shape In.
-template <class Spec, AnyShape In>
-using bind_t = typename detail::bind_spec<Spec, In>::type;
-
-}  // namespace deepjet
-// ---- end deepjet/layers/layer.hpp ----
-
-#include <algorithm>
-
-namespace deepjet {
-
-namespace detail {
-// Fill `values` (rows x cols, row-major) with orthonormal rows or columns, whichever are fewer.
-inline void fill_orthogonal(std::span<float> values, std::size_t rows, std::size_t cols, Random& random) {
-  // Build the short side x long side matrix with orthonormal rows, in double.
-  const std::size_t short_side = std::min(rows, cols), long_side = std::max(rows, cols);
-  std::vector<double> q(short_side * long_side);
-  for (std::size_t r = 0; r < short_side; ++r) {
-    double* row = q.data() + r * long_side;
-    for (;;) {  // redraw in the (probability zero) case of a dependent row
-      for (std::size_t j = 0; j < long_side; ++j) row[j] = random.normal();
-      // Modified Gram-Schmidt against the rows already made orthonormal.
-      for (std::size_t p = 0; p < r; ++p) {
-        const double* done = q.data() + p * long_side;
-        double dot = 0;
-        for (std::size_t j = 0; j < long_side; ++j) dot += row[j] * done[j];
-        for (std::size_t j = 0; j < long_side; ++j) row[j] -= dot * done[j];
-      }
-      double norm = 0;
-      for (std::size_t j = 0; j < long_side; ++j) norm += row[j] * row[j];
-      norm = std::sqrt(norm);
-      if (norm > 1e-6) {
-        for (std::size_t j = 0; j < long_side; ++j) row[j] /= norm;
-        break;
-      }
-    }
-  }
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t c = 0; c < cols; ++c)
-      values[r * cols + c] = static_cast<float>(rows <= cols ? q[r * cols + c] : q[c * rows + r]);
-}
-}  // namespace detail
-
-inline void initialise(std::span<float> values, const ParameterSpec& spec, Random& random) {
-  const auto fan_in = static_cast<double>(spec.fan_in);
-  const auto fan_out = static_cast<double>(spec.fan_out);
-  auto fill_uniform = [&](double limit) {
-    for (float& v : values) v = random.uniform(static_cast<float>(-limit), static_cast<float>(limit));
-  };
-  switch (spec.initialiser) {
-    case Initialiser::zeros: std::fill(values.begin(), values.end(), 0.0f); break;
-    case Initialiser::ones: std::fill(values.begin(), values.end(), 1.0f); break;
-    case Initialiser::glorot_uniform: fill_uniform(std::sqrt(6.0 / (fan_in + fan_out))); break;
-    case Initialiser::he_uniform: fill_uniform(std::sqrt(6.0 / fan_in)); break;
-    case Initialiser::lecun_uniform: fill_uniform(std::sqrt(3.0 / fan_in)); break;
-    case Initialiser::orthogonal: {
-      const std::size_t cols = spec.rank ? spec.shape[spec.rank - 1] : 1;
-      detail::fill_orthogonal(values, values.size() / cols, cols, random);
-      break;
-    }
-    case Initialiser::unit_forget_bias: {
-      const std::size_t slice = values.size() / 4;
-      std::fill(values.begin(), values.end(), 0.0f);
-      std::fill(values.begin() + static_cast<std::ptrdiff_t>(slice),
-                values.begin() + static_cast<std::ptrdiff_t>(2 * slice), 1.0f);
-      break;
-    }
-  }
-}
-
-}  // namespace deepjet
-// ---- end deepjet/layers/initialisers.hpp ----
-// ---- begin deepjet/models/tensors.hpp ----
-// deepjet/models/tensors.hpp: between xtensor containers and deepjet's batch views.
-//
-// A batch of one shape S is an xt::xtensor<float, rank + 1> whose first dimension counts samples;
-// a batch of several shapes (a multi-input model's inputs, a multi-head model's outputs) is a
-// std::tuple of those, one per part, all with the same number of samples. view_of checks the
-// shapes at run time (the batch size is only known then) and throws deepjet::Error saying which
-// part and which dimension is wrong.
-
-
-#include <xtensor/xtensor.hpp>
-
-
-namespace deepjet {
-
-namespace detail {
-template <class S>
-struct tensors_of;
-template <ShapeType S>
-struct tensors_of<S> {
-  using type = xt::xtensor<float, S::rank + 1>;
-};
-template <ShapeType... Parts>
-struct tensors_of<Shapes<Parts...>> {
-  using type = std::tuple<xt::xtensor<float, Parts::rank + 1>...>;
-};
-}  // namespace detail
-
-/// The xtensor container(s) holding a batch of S.
-template <AnyShape S>
-using TensorsOf = typename detail::tensors_of<S>::type;
-
-/// The shape of an xtensor holding `count` samples of S.
-template <ShapeType S>
-std::array<std::size_t, S::rank + 1> batch_shape(std::size_t count) {
-  std::array<std::size_t, S::rank + 1> shape{};
-  shape[0] = count;
-  for (std::size_t i = 0; i < S::rank; ++i) shape[i + 1] = S::dims[i];
-  return shape;
-}
-
-/// Allocate uninitialised containers for `count` samples of S.
-template <AnyShape S>
-TensorsOf<S> make_tensors(std::size_t count) {
-  if constexpr (ShapeType<S>) {
-    return xt::empty<float>(batch_shape<S>(count));
-  } else {
-    return [&]<std::size_t... I>(std::index_sequence<I...>) {
-      return TensorsOf<S>{xt::empty<float>(batch_shape<typename S::template part<I>>(count))...};
-    }(std::make_index_sequence<S::count>{});
-  }
-}
-
-namespace detail {
-template <ShapeType S, class Tensor>
-void check_tensor(const Tensor& t, const std::string& what) {
-  bool ok = true;
-  for (std::size_t i = 0; i < S::rank; ++i) ok = ok && t.shape()[i + 1] == S::dims[i];
-  if (!ok) {
-    std::string got = "(";
-    for (std::size_t i = 1; i < t.dimension(); ++i) got += (i > 1 ? ", " : "") + std::to_string(t.shape()[i]);
-    throw Error(what + ": each sample has shape " + got + ") but the model expects " + S::to_string());
-  }
-}
-}  // namespace detail
-
-/// A view of the samples in `tensors` (checked against S; `what` starts the error message).
-template <AnyShape S, class Tensors>
-auto view_of(Tensors& tensors, const std::string& what) {
-  using T = std::conditional_t<std::is_const_v<Tensors>, const float, float>;
-  if constexpr (ShapeType<S>) {
-    detail::check_tensor<S>(tensors, what);
-    return BatchView<S, T>{tensors.data(), tensors.shape()[0]};
-  } else {
-    const std::size_t count = std::get<0>(tensors).shape()[0];
-    return [&]<std::size_t... I>(std::index_sequence<I...>) {
-      auto part = [&]<std::size_t J>(std::integral_constant<std::size_t, J>) {
-        using P = typename S::template part<J>;
-        const auto& t = std::get<J>(tensors);
-        const std::string label = what + " (block " + std::to_string(J) + " of " + std::to_string(S::count) + ")";
-        if (t.shape()[0] != count)
-          throw Error(label + ": " + std::to_string(t.shape()[0]) + " samples, but block 0 has " + std::to_string(count));
-        detail::check_tensor<P>(t, label);
-        return BatchView<P, T>{std::get<J>(tensors).data(), count};
-      };
-      return BatchView<S, T>{{part(std::integral_constant<std::size_t, I>{})...}, count};
-    }(std::make_index_sequence<S::count>{});
-  }
-}
-
-/// The number of samples in a batch container (or tuple of them).
-template <class Tensors>
-std::size_t sample_count(const Tensors& tensors) {
-  if constexpr (requires { tensors.shape(); }) return tensors.shape()[0];
-  else return std::get<0>(tensors).shape()[0];
-}
-
-}  // namespace deepjet
-// ---- end deepjet/models/tensors.hpp ----
-
-
-
-namespace deepjet {
-
-/// A contiguous run of trainable parameters; optimisers update only these.
-struct ParameterRange {
-  std::size_t offset = 0;
-  std::size_t count = 0;
-};
-
-template <Layer Net>
-class Model {
- public:
-  using network_type = Net;
-  using input_shape = typename Net::input_shape;
-  using output_shape = typename Net::output_shape;
-  static constexpr std::size_t parameter_count = Net::parameter_count;
-  /// xtensor types of a batch of inputs and outputs: the batch is the first dimension; a model
-  /// with several input blocks (or output heads) takes (gives) a std::tuple of them.
-  using input_tensor = TensorsOf<input_shape>;
-  using output_tensor = TensorsOf<output_shape>;
-
-  explicit Model(std::uint64_t seed = 0) : parameters_(parameter_count), gradients_(parameter_count) {
-    Net::describe(architecture_, "", 0);
-    trainable_.reserve(architecture_.parameters.size());
-    for (const auto& p : architecture_.parameters) trainable_.push_back(p.spec.trainable);
-    initialise_parameters(seed);
-  }
-
-  /// Fill every tensor from its initialiser, drawing from one stream seeded by `seed`; the
-  /// training context (dropout) is seeded from the same seed.
-  void initialise_parameters(std::uint64_t seed) {
-    Random random(seed);
-    for (const auto& p : architecture_.parameters)
-      initialise(std::span<float>(parameters_.data() + p.offset, p.spec.size()), p.spec, random);
-    context_.random.reseed(seed ^ 0x5eed5eed5eed5eedULL);
-  }
-
-  const Architecture& architecture() const { return architecture_; }
-  std::span<float> parameters() { return {parameters_.data(), parameters_.size()}; }
-  std::span<const float> parameters() const { return {parameters_.data(), parameters_.size()}; }
-  std::span<float> gradients() { return {gradients_.data(), gradients_.size()}; }
-  std::span<const float> gradients() const { return {gradients_.data(), gradients_.size()}; }
-  Net& network() { return network_; }
-  const Net& network() const { return network_; }
-  TrainingContext& training_context() { return context_; }
-
-  /// The values of the tensor named `path` ("0.weight"); throws if there is none.
-  std::span<float> parameter(std::string_view path) {
-    const auto& info = find_parameter(path);
-    return {parameters_.data() + info.offset, info.spec.size()};
-  }
-  std::span<const float> parameter(std::string_view path) const {
-    const auto& info = find_parameter(path);
-    return {parameters_.data() + info.offset, info.spec.size()};
-  }
-  std::span<float> gradient(std::string_view path) {
-    const auto& info = find_parameter(path);
-    return {gradients_.data() + info.offset, info.spec.size()};
-  }
-
-  /// Freeze (false) or unfreeze (true) the layer at `path` and everything inside it:
-  /// set_trainable("3", false) freezes layer 3 (and layer "3.1" of a nested stack); "" means the
-  /// whole model. Its trainable tensors stop (or resume) being updated, and layers that behave
-  /// differently when frozen are told (a frozen BatchNorm normalises with its running
-  /// statistics, as in Keras). Returns how many tensors changed. Buffers (BatchNorm's running
-  /// statistics) are never trained.
-  std::size_t set_trainable(std::string_view path, bool trainable) {
-    std::size_t changed = 0;
-    for (std::size_t i = 0; i < architecture_.parameters.size(); ++i) {
-      const auto& p = architecture_.parameters[i];
-      if (!is_under(p.path, path) || !p.spec.trainable || trainable_[i] == trainable) continue;
-      trainable_[i] = trainable;
-      ++changed;
-    }
-    visit_layers(network_, "", [&](const std::string& layer_path, auto& layer) {
-      if constexpr (requires { layer.set_frozen(true); })
-        if (is_under(layer_path, path)) layer.set_frozen(!trainable);
-    });
-    return changed;
-  }
-
-  /// The runs of parameters the optimiser may change (adjacent trainable tensors merged).
-  std::vector<ParameterRange> trainable_ranges() const {
-    std::vector<ParameterRange> ranges;
-    for (std::size_t i = 0; i < architecture_.parameters.size(); ++i) {
-      if (!trainable_[i]) continue;
-      const auto& p = architecture_.parameters[i];
-      if (!ranges.empty() && ranges.back().offset + ranges.back().count == p.offset)
-        ranges.back().count += p.spec.size();
-      else
-        ranges.push_back({p.offset, p.spec.size()});
-    }
-    return ranges;
-  }
-
-  // ---- inference ------------------------------------------------------------------------
-
-  /// Floats of scratch predict() needs for a batch of `count`.
-  static constexpr std::size_t scratch_size(std::size_t count) { return Net::scratch_size(count); }
-
-  /// Inference on raw batches with caller-owned scratch: allocation-free once scratch is large
-  /// enough, and safe to call from many threads at once (each with its own scratch).
-  void predict(ConstBatch<input_shape> x, Batch<output_shape> y, AlignedFloats& scratch) const {
-    Net::infer(parameters_.data(), x, y, ensure_size(scratch, scratch_size(x.count)));
-  }
-
-  /// Inference on an xtensor batch (first dimension: samples), or a tuple of them.
-  output_tensor predict(const input_tensor& x) const {
-    const auto in = view_of<input_shape>(x, "predict: input");
-    output_tensor y = make_tensors<output_shape>(in.count);
-    AlignedFloats scratch;
-    predict(in, view_of<output_shape>(y, "predict: output"), scratch);
-    return y;
-  }
-
-  // ---- training ---------------------------------------------------------------------------
-
-  void zero_gradients() { std::fill(gradients_.begin(), gradients_.end(), 0.0f); }
-
-  /// Training-mode forward pass; the returned view stays valid until the next forward.
-  ConstBatch<output_shape> forward(ConstBatch<input_shape> x) {
-    const auto out = make_view<output_shape>(ensure_size(output_, output_shape::size * x.count), x.count);
-    network_.forward(context_, parameters_.data(), x, out);
-    return out;
-  }
-
-  /// Backward pass for the batch of the last forward(): adds parameter gradients.
-  void backward(ConstBatch<input_shape> x, ConstBatch<output_shape> output_gradient) {
-    network_.backward(parameters_.data(), gradients_.data(), x,
-                      make_view<output_shape>(static_cast<const float*>(output_.data()), x.count), output_gradient,
-                      make_view<input_shape>(static_cast<float*>(nullptr), x.count));
-  }
-
-  /// One optimisation step on a batch; returns the (weighted mean) loss before the update.
-  /// `target` has the output's shape per sample; `weights` (one per sample) may be null.
-  template <class Loss, class Optimiser>
-  double train_step(ConstBatch<input_shape> x, ConstBatch<output_shape> target,
-                    const float* weights, const Loss& loss, Optimiser& optimiser) {
-    zero_gradients();
-    const auto output = forward(x);
-    const auto output_gradient = make_view<output_shape>(ensure_size(output_gradient_, output.size()), x.count);
-    const double value = loss.evaluate(output, target, weights, output_gradient);
-    backward(x, output_gradient);
-    optimiser.step(parameters(), gradients(), trainable_ranges());
-    return value;
-  }
-
-  template <class Loss, class Optimiser>
-  double train_step(const input_tensor& x, const output_tensor& target,
-                    const xt::xtensor<float, 1>* weights, const Loss& loss, Optimiser& optimiser) {
-    const auto in = view_of<input_shape>(x, "train_step: input");
-    const auto truth = view_of<output_shape>(target, "train_step: target");
-    if (truth.count != in.count)
-      throw Error("train_step: " + std::to_string(truth.count) + " targets for " + std::to_string(in.count) + " samples");
-    if (weights && weights->size() != in.count)
-      throw Error("train_step: " + std::to_string(weights->size()) + " weights for " + std::to_string(in.count) +
-                  " samples");
-    return train_step(in, truth, weights ? weights->data() : nullptr, loss, optimiser);
-  }
-
-  /// Mean loss over a batch in inference mode (for validation); no gradients.
-  template <class Loss>
-  double evaluate(ConstBatch<input_shape> x, ConstBatch<output_shape> target, const float* weights,
-                  const Loss& loss, AlignedFloats& scratch) const {
-    AlignedFloats output(output_shape::size * x.count);
-    const auto out = make_view<output_shape>(output.data(), x.count);
-    predict(x, out, scratch);
-    return loss.evaluate(ConstBatch<output_shape>(out), target, weights,
-                         make_view<output_shape>(static_cast<float*>(nullptr), x.count));
-  }
-
- private:
-  // "3.1.weight" and "3.1" are under "3"; everything is under "".
-  static bool is_under(std::string_view name, std::string_view path) {
-    return path.empty() || (name.starts_with(path) && (name.size() == path.size() || name[path.size()] == '.'));
-  }
-
-  const ParameterInfo& find_parameter(std::string_view path) const {
-    for (const auto& p : architecture_.parameters)
-      if (p.path == path) return p;
-    throw Error("the model has no parameter tensor named '" + std::string(path) + "'");
-  }
-
-  Architecture architecture_;
-  std::vector<char> trainable_;  // per tensor of architecture_.parameters
-  AlignedFloats parameters_;
-  AlignedFloats gradients_;
-  Net network_;
-  TrainingContext context_;
-  AlignedFloats output_;
-  AlignedFloats output_gradient_;
-};
-
-}  // namespace deepjet
-// ---- end deepjet/models/model.hpp ----
-
-#include <sstream>
-
-namespace deepjet {
-
-namespace detail {
-inline std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream stream(text);
-  for (std::string line; std::getline(stream, line);) lines.push_back(line);
-  return lines;
-}
-
-inline std::string dataset_name(const std::string& tensor_path) {
-  std::string name = "parameters/" + tensor_path;
-  std::replace(name.begin() + 11, name.end(), '.', '/');
-  return name;
-}
-
-// Throws naming the first layer where the file's architecture and the model's differ.
-inline void check_architecture(const hdf5::File& file, const std::string& expected) {
-  const auto stored = detail::split_lines(file.read_string_attribute("architecture"));
-  const auto wanted = detail::split_lines(expected);
-  for (std::size_t i = 0; i < std::max(stored.size(), wanted.size()); ++i) {
-    const std::string in_file = i < stored.size() ? stored[i] : "(no such layer)";
-    const std::string in_model = i < wanted.size() ? wanted[i] : "(no such layer)";
-    if (in_file != in_model)
-      file.fail("was saved from a different architecture: layer " + std::to_string(i) + " is '" + in_file +
-                "' in the file but '" + in_model + "' in this model (" + std::to_string(stored.size()) +
-                " layers in the file, " + std::to_string(wanted.size()) + " in the model)");
-  }
-}
-}  // namespace detail
-
-/// Write the model's parameters, and the optimiser's state if one is given, to `path`.
-template <Layer Net, class Optimiser = void>
-void save_model(const Model<Net>& model, const std::filesystem::path& path, Optimiser* optimiser = nullptr) {
-  AtomicFile output(path);
-  {
-    hdf5::File file(output.temporary_path(), hdf5::File::Mode::create);
-    file.write_attribute("deepjet_file", std::string("model"));
-    file.write_attribute("format_version", std::uint64_t{1});
-    file.write_attribute("library_version", std::string(version));
-    file.write_attribute("architecture", model.architecture().signature());
-    const auto values = model.parameters();
-    for (const auto& p : model.architecture().parameters) {
-      std::vector<std::size_t> shape(p.spec.shape.begin(), p.spec.shape.begin() + p.spec.rank);
-      file.write(detail::dataset_name(p.path), values.data() + p.offset, shape);
-    }
-    if constexpr (!std::is_void_v<Optimiser>) {
-      if (optimiser) {
-        file.write_attribute("optimiser_kind", std::string(Optimiser::kind));
-        file.write_attribute("optimiser_steps", std::uint64_t{optimiser->steps});
-        optimiser->visit_state([&](const char* name, const AlignedFloats& state) {
-          file.write("optimiser/" + std::string(name), state.data(), {state.size()});
-        });
-      }
-    }
-    file.close();
-  }
-  output.commit();
-}
-
-/// Read parameters (and the optimiser's state, if one is given) saved by save_model.
-template <Layer Net, class Optimiser = void>
-void load_model(Model<Net>& model, const std::filesystem::path& path, Optimiser* optimiser = nullptr) {
-  hdf5::File file(path, hdf5::File::Mode::read);
-  if (!file.has_attribute("deepjet_file") || file.read_string_attribute("deepjet_file") != "model")
-    file.fail("is an HDF5 file but not a deepjet model file");
-  if (file.read_integer_attribute("format_version") != 1)
-    file.fail("has model format version " + std::to_string(file.read_integer_attribute("format_version")) +
-              "; this deepjet reads version 1");
-  detail::check_architecture(file, model.architecture().signature());
-
-  // Read everything first, so a failure part-way leaves the model as it was.
-  std::vector<float> values(model.parameters().begin(), model.parameters().end());
-  for (const auto& p : model.architecture().parameters) {
-    const auto array = file.read<float>(detail::dataset_name(p.path));
-    if (array.values.size() != p.spec.size())
-      file.fail("tensor '" + p.path + "' has " + std::to_string(array.values.size()) + " values, expected " +
-                std::to_string(p.spec.size()));
-    std::copy(array.values.begin(), array.values.end(), values.begin() + static_cast<std::ptrdiff_t>(p.offset));
-  }
-  if constexpr (!std::is_void_v<Optimiser>) {
-    if (optimiser) {
-      if (!file.has_attribute("optimiser_kind")) file.fail("holds no optimiser state to resume from");
-      const auto kind = file.read_string_attribute("optimiser_kind");
-      if (kind != Optimiser::kind)
-        file.fail("holds the state of a " + kind + " optimiser, not of " + std::string(Optimiser::kind));
-      Optimiser restored = *optimiser;
-      restored.steps = file.read_integer_attribute("optimiser_steps");
-      restored.visit_state([&](const char* name, AlignedFloats& state) {
-        const auto array = file.read<float>("optimiser/" + std::string(name));
-        if (!array.values.empty() && array.values.size() != model.parameters().size())
-          file.fail("optimiser state '" + std::string(name) + "' has " + std::to_string(array.values.size()) +
-                    " values for " + std::to_string(model.parameters().size()) + " parameters");
-        state.assign(array.values.begin(), array.values.end());
-      });
-      *optimiser = std::move(restored);
-    }
-  }
-  std::copy(values.begin(), values.end(), model.parameters().begin());
-}
-
-}  // namespace deepjet
-// ---- end deepjet/io/model_file.hpp ----
 // ---- begin deepjet/io/root.hpp ----
 // deepjet/io/root.hpp: reading TTrees from ROOT files without ROOT (umbrella header).
 //
@@ -1398,6 +854,7 @@ void load_model(Model<Net>& model, const std::filesystem::path& path, Optimiser*
 // big-endian (ROOT's on-disk order) with memcpy, so unaligned data is fine.
 
 #include <bit>
+#include <string_view>
 
 
 namespace deepjet::root {
@@ -1690,11 +1147,13 @@ inline void decompress_blocks(const std::uint8_t* input, std::size_t input_size,
 // ---- begin deepjet/io/root/file_source.hpp ----
 // deepjet/io/root/file_source.hpp: random access to the bytes of a ROOT file.
 //
-// Contract: a FileSource reads byte ranges by 64-bit offset, either from a file on disk (POSIX
-// pread, safe to call from several threads at once) or from a buffer in memory (used by the fuzz
-// target and tests). A range outside the file throws deepjet::FileError naming the path and what
+// Contract: a FileSource reads byte ranges by 64-bit offset, either from a file on disk (memory
+// mapped read-only, falling back to POSIX pread where mapping fails; both safe to use from several
+// threads at once) or from a buffer in memory (used by the fuzz target and tests). view() gives
+// direct access without a copy when the bytes are mapped or in memory. A range outside the file throws deepjet::FileError naming the path and what
 // was being read; so does a file that cannot be opened.
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <memory>
@@ -1715,6 +1174,10 @@ class FileSource {
     auto source = std::shared_ptr<FileSource>(new FileSource(path));
     source->descriptor_ = descriptor;
     source->size_ = static_cast<std::uint64_t>(status.st_size);
+    if (source->size_ > 0) {
+      void* mapped = ::mmap(nullptr, source->size_, PROT_READ, MAP_PRIVATE, descriptor, 0);
+      if (mapped != MAP_FAILED) source->mapped_ = static_cast<const std::uint8_t*>(mapped);
+    }
     return source;
   }
 
@@ -1729,6 +1192,7 @@ class FileSource {
   FileSource(const FileSource&) = delete;
   FileSource& operator=(const FileSource&) = delete;
   ~FileSource() {
+    if (mapped_ != nullptr) ::munmap(const_cast<std::uint8_t*>(mapped_), size_);
     if (descriptor_ >= 0) ::close(descriptor_);
   }
 
@@ -1743,8 +1207,8 @@ class FileSource {
                                  " bytes) lies beyond the end of the file (" +
                                  std::to_string(size_) + " bytes)");
     }
-    if (descriptor_ < 0) {
-      if (count != 0) std::memcpy(out, memory_.data() + offset, count);
+    if (const std::uint8_t* bytes = direct(offset)) {
+      if (count != 0) std::memcpy(out, bytes, count);
       return;
     }
     std::size_t done = 0;
@@ -1760,6 +1224,16 @@ class FileSource {
     }
   }
 
+  /// The bytes [offset, offset + count) without copying, or nullptr when the file is read with
+  /// pread. Throws like read() for a range outside the file.
+  const std::uint8_t* view(std::uint64_t offset, std::size_t count, std::string_view what) const {
+    if (offset > size_ || count > size_ - offset) {
+      std::uint8_t dummy = 0;
+      read(offset, count, &dummy, what);  // throws
+    }
+    return direct(offset);
+  }
+
   std::vector<std::uint8_t> read(std::uint64_t offset, std::size_t count, std::string_view what) const {
     if (offset > size_ || count > size_ - offset) {
       std::uint8_t dummy = 0;
@@ -1773,10 +1247,17 @@ class FileSource {
  private:
   explicit FileSource(std::string path) : path_(std::move(path)) {}
 
+  const std::uint8_t* direct(std::uint64_t offset) const noexcept {
+    if (mapped_ != nullptr) return mapped_ + offset;
+    if (descriptor_ < 0) return memory_.data() + offset;
+    return nullptr;
+  }
+
   std::string path_;
   int descriptor_ = -1;
   std::uint64_t size_ = 0;
   std::vector<std::uint8_t> memory_;
+  const std::uint8_t* mapped_ = nullptr;
 };
 
 }  // namespace deepjet::root
@@ -2465,9 +1946,10 @@ inline RawBasket read_raw_basket(const FileSource& source, const BasketLocation&
 }
 
 /// Decodes a basket from its raw bytes (TKey + TBasket header + record).
-inline LoadedBasket decode_basket(const RawBasket& raw, const BasketLocation& location,
-                                  const std::string& path, const std::string& what) {
-  ByteCursor cursor(raw.bytes.data(), raw.bytes.size(), path);
+inline LoadedBasket decode_basket(const std::uint8_t* raw_bytes, std::size_t raw_size,
+                                  const BasketLocation& location, const std::string& path,
+                                  const std::string& what) {
+  ByteCursor cursor(raw_bytes, raw_size, path);
   const Key key = parse_key(cursor);
   cursor.i16("TBasket::fVersion");
   cursor.i32("TBasket::fBufferSize");
@@ -2482,9 +1964,9 @@ inline LoadedBasket decode_basket(const RawBasket& raw, const BasketLocation& lo
   LoadedBasket basket;
   basket.first_entry = location.first_entry;
   basket.entries = entries;
-  basket.compressed_bytes = raw.bytes.size();
+  basket.compressed_bytes = raw_size;
   const std::size_t stored = static_cast<std::size_t>(key.total_bytes - key.key_bytes);
-  const std::uint8_t* payload = raw.bytes.data() + key.key_bytes;
+  const std::uint8_t* payload = raw_bytes + key.key_bytes;
   const std::size_t expanded = static_cast<std::size_t>(key.object_bytes);
   std::vector<std::uint8_t> record;
   if (key.compressed()) {
@@ -2516,8 +1998,20 @@ inline LoadedBasket decode_basket(const RawBasket& raw, const BasketLocation& lo
   return basket;
 }
 
+inline LoadedBasket decode_basket(const RawBasket& raw, const BasketLocation& location,
+                                  const std::string& path, const std::string& what) {
+  return decode_basket(raw.bytes.data(), raw.bytes.size(), location, path, what);
+}
+
 inline LoadedBasket load_basket(const FileSource& source, const BasketLocation& location,
                                 const std::string& what) {
+  if (location.bytes > 0 && location.seek > 0) {
+    // Mapped or in-memory files are decoded in place, without copying the compressed bytes.
+    if (const std::uint8_t* bytes = source.view(static_cast<std::uint64_t>(location.seek),
+                                                static_cast<std::size_t>(location.bytes), what)) {
+      return decode_basket(bytes, static_cast<std::size_t>(location.bytes), location, source.path(), what);
+    }
+  }
   return decode_basket(read_raw_basket(source, location, what), location, source.path(), what);
 }
 
@@ -2974,8 +2468,8 @@ inline ColumnLayout describe_column(const BranchDescription& branch, const Strea
 //                   offsets (offsets.size() == entries + 1)
 //   read_strings    char* leaves, std::string and TString branches
 // Baskets are decompressed lazily, one at a time; the last basket of each branch is kept so that
-// reading consecutive chunks (chunks()) never decompresses a basket twice, and memory stays at one
-// basket per branch plus the output. With set_decompression_threads(n > 1) the baskets a read
+// reading consecutive chunks (chunks(), for_each_chunk()) never decompresses a basket twice, and
+// memory stays at one basket per branch plus the output. With set_decompression_threads(n > 1) the baskets a read
 // needs are decompressed concurrently first. A Tree is not safe for concurrent use; copies share
 // the file but not the basket cache.
 // Errors (unknown branch, unsupported type, bad range, damaged data) throw deepjet::FileError.
@@ -3086,6 +2580,9 @@ class Tree {
     return col->info;
   }
 
+  /// Releases the baskets kept from the last reads (one per branch).
+  void drop_cached_baskets() const { caches_.clear(); }
+
   /// Decompress the baskets of one read on `threads` threads (1 = sequential, the default).
   void set_decompression_threads(unsigned threads) { threads_ = std::max(1u, threads); }
 
@@ -3097,6 +2594,21 @@ class Tree {
       ranges.push_back({first, std::min(entries(), first + entries_per_chunk)});
     }
     return ranges;
+  }
+
+  /// Reads `branches` chunk by chunk (at most `entries_per_chunk` entries each) and calls
+  /// visit(range, columns), columns[i] holding branches[i] for that range. Only one chunk of
+  /// output and one basket per branch are in memory at a time, whatever the file size.
+  template <class T, class Visit>
+  void for_each_chunk(const std::vector<std::string>& branch_names, std::int64_t entries_per_chunk,
+                      Visit&& visit) const {
+    for (const auto& name : branch_names) column(name);  // fail before reading anything
+    for (const EntryRange& range : chunks(entries_per_chunk)) {
+      std::vector<JaggedArray<T>> columns;
+      columns.reserve(branch_names.size());
+      for (const auto& name : branch_names) columns.push_back(read_jagged<T>(name, range.first, range.last));
+      visit(range, columns);
+    }
   }
 
   /// Fixed-size entries: (last - first) * values_per_entry values.
@@ -3384,10 +2896,8 @@ class Tree {
       }
       if (basket.offsets.empty()) throw FileError(path(), what + ": variable-size basket without entry offsets");
       const std::size_t header = layout.entry_header_bytes;
-      const std::size_t first_byte = static_cast<std::size_t>(basket.offsets[a]);
-      const std::size_t last_byte = static_cast<std::size_t>(basket.offsets[b]);
-      const std::size_t start = values.size();
-      values.reserve(start + (last_byte - first_byte) / size);
+      // First pass: validate every entry and count its values, so the output grows once.
+      std::size_t total = 0;
       for (std::int64_t e = a; e < b; ++e) {
         const std::size_t begin = static_cast<std::size_t>(basket.offsets[e]);
         const std::size_t end = static_cast<std::size_t>(basket.offsets[e + 1]);
@@ -3404,10 +2914,22 @@ class Tree {
                                         " disagrees with the entry's " + std::to_string(count) + " values");
           }
         }
-        const std::size_t at = values.size();
-        values.resize(at + count);
-        detail::convert_values(layout.type, data + begin + header, count, values.data() + at);
+        total += count;
         if (offsets) offsets->push_back(offsets->back() + static_cast<std::int64_t>(count));
+      }
+      const std::size_t start = values.size();
+      values.resize(start + total);
+      if (header == 0) {
+        // Counted arrays (Jet_Px[NJet]) store the entries back to back: decode them in one run.
+        detail::convert_values(layout.type, data + basket.offsets[a], total, values.data() + start);
+      } else {
+        std::size_t at = start;
+        for (std::int64_t e = a; e < b; ++e) {
+          const std::size_t begin = static_cast<std::size_t>(basket.offsets[e]) + header;
+          const std::size_t count = (static_cast<std::size_t>(basket.offsets[e + 1]) - begin) / size;
+          detail::convert_values(layout.type, data + begin, count, values.data() + at);
+          at += count;
+        }
       }
     });
   }
@@ -3660,6 +3182,897 @@ class File {
 }  // namespace deepjet::root
 // ---- end deepjet/io/root/file.hpp ----
 // ---- end deepjet/io/root.hpp ----
+
+#include <fstream>
+
+namespace deepjet::data {
+
+/// Values of a variable-length column: entry i is values[offsets[i] .. offsets[i + 1]).
+using JaggedColumn = root::JaggedArray<float>;
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual const std::string& path() const = 0;
+  virtual std::uint64_t entries() const = 0;
+  virtual bool has_branch(const std::string& name) const = 0;
+  virtual std::vector<float> read_flat(const std::string& name, std::uint64_t first, std::uint64_t last) const = 0;
+  virtual JaggedColumn read_jagged(const std::string& name, std::uint64_t first, std::uint64_t last) const = 0;
+};
+
+/// A TTree of a ROOT file ("dir/tree" for trees in directories).
+class RootSource final : public Source {
+ public:
+  RootSource(const std::string& path, const std::string& tree) : file_(path), tree_(file_.tree(tree)) {}
+
+  const std::string& path() const override { return file_.path(); }
+  std::uint64_t entries() const override { return static_cast<std::uint64_t>(tree_.entries()); }
+  bool has_branch(const std::string& name) const override { return tree_.has_branch(name); }
+  std::vector<float> read_flat(const std::string& name, std::uint64_t first, std::uint64_t last) const override {
+    return tree_.read<float>(name, static_cast<std::int64_t>(first), static_cast<std::int64_t>(last));
+  }
+  JaggedColumn read_jagged(const std::string& name, std::uint64_t first, std::uint64_t last) const override {
+    return tree_.read_jagged<float>(name, static_cast<std::int64_t>(first), static_cast<std::int64_t>(last));
+  }
+  const root::Tree& tree() const { return tree_; }
+
+ private:
+  root::File file_;
+  root::Tree tree_;
+};
+
+/// A deepjet source table in an HDF5 file.
+class TableSource final : public Source {
+ public:
+  TableSource(const std::string& path, const std::string& table)
+      : path_(path), file_(path, hdf5::File::Mode::read), table_(table) {
+    if (!file_.exists(table_)) file_.fail("has no table '" + table_ + "'");
+    if (!file_.has_attribute("deepjet_file", table_) ||
+        file_.read_string_attribute("deepjet_file", table_) != "source table")
+      file_.fail("'" + table_ + "' is not a deepjet source table");
+    entries_ = file_.read_integer_attribute("entries", table_);
+  }
+
+  const std::string& path() const override { return path_; }
+  std::uint64_t entries() const override { return entries_; }
+  bool has_branch(const std::string& name) const override { return file_.exists(dataset(name)); }
+
+  std::vector<float> read_flat(const std::string& name, std::uint64_t first, std::uint64_t last) const override {
+    require(name);
+    if (file_.has_attribute("offsets", dataset(name)))
+      file_.fail("branch '" + name + "' has several values per entry; read it as a particle list");
+    check_range(name, first, last);
+    return file_.read_rows<float>(dataset(name), first, last - first);
+  }
+
+  JaggedColumn read_jagged(const std::string& name, std::uint64_t first, std::uint64_t last) const override {
+    require(name);
+    check_range(name, first, last);
+    JaggedColumn column;
+    if (!file_.has_attribute("offsets", dataset(name))) {  // a flat branch is a list of one
+      column.values = file_.read_rows<float>(dataset(name), first, last - first);
+      column.offsets.resize(column.values.size() + 1);
+      for (std::size_t i = 0; i < column.offsets.size(); ++i) column.offsets[i] = static_cast<std::int64_t>(i);
+      return column;
+    }
+    const auto offsets_name = dataset(file_.read_string_attribute("offsets", dataset(name)));
+    const auto offsets = file_.read_rows<std::int64_t>(offsets_name, first, last - first + 1);
+    const std::int64_t begin = offsets.front(), end = offsets.back();
+    if (begin < 0 || end < begin || static_cast<std::uint64_t>(end) > file_.shape(dataset(name))[0])
+      file_.fail("branch '" + name + "': its offsets point outside its " +
+                 std::to_string(file_.shape(dataset(name))[0]) + " values");
+    column.values = file_.read_rows<float>(dataset(name), static_cast<std::size_t>(begin),
+                                           static_cast<std::size_t>(end - begin));
+    column.offsets.resize(offsets.size());
+    for (std::size_t i = 0; i < offsets.size(); ++i) {
+      column.offsets[i] = offsets[i] - begin;
+      if (i > 0 && column.offsets[i] < column.offsets[i - 1])
+        file_.fail("branch '" + name + "': its offsets decrease at entry " + std::to_string(first + i - 1));
+    }
+    return column;
+  }
+
+ private:
+  std::string dataset(const std::string& name) const { return table_ + "/" + name; }
+  void require(const std::string& name) const {
+    if (!has_branch(name)) file_.fail("table '" + table_ + "' has no branch '" + name + "'");
+  }
+  void check_range(const std::string& name, std::uint64_t first, std::uint64_t last) const {
+    if (first > last || last > entries_)
+      file_.fail("branch '" + name + "': entries " + std::to_string(first) + " to " + std::to_string(last) +
+                 " asked for, the table has " + std::to_string(entries_));
+  }
+
+  std::string path_;
+  hdf5::File file_;
+  std::string table_;
+  std::uint64_t entries_ = 0;
+};
+
+/// Open `path` as a ROOT file (tree `table`) or an HDF5 source table (group `table`).
+inline std::unique_ptr<Source> open_source(const std::string& path, const std::string& table) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(path, "cannot open");
+  char magic[8] = {};
+  in.read(magic, sizeof magic);
+  if (in.gcount() >= 4 && std::string(magic, 4) == "root") return std::make_unique<RootSource>(path, table);
+  if (in.gcount() == 8 && std::string(magic, 8) == "\x89HDF\r\n\x1a\n") return std::make_unique<TableSource>(path, table);
+  throw FileError(path, "is neither a ROOT file nor an HDF5 file");
+}
+
+}  // namespace deepjet::data
+// ---- end deepjet/data/source.hpp ----
+// ---- begin deepjet/data/source_table.hpp ----
+// deepjet/data/source_table.hpp: ntuple-like tables in HDF5, the other source format besides ROOT.
+//
+// Format ("deepjet source table", version 1), inside one HDF5 file:
+//   group <table>                      attributes deepjet_file = "source table", format_version = 1,
+//                                      entries = number of entries (jets)
+//   <table>/<branch>  (flat)           one value per entry: a 1-D dataset of `entries` values
+//   <table>/<branch>  (jagged)         all entries' values one after another, 1-D, with a string
+//                                      attribute offsets = "<offsets dataset>"
+//   <table>/<offsets dataset>          int64, entries + 1 values starting at 0: entry i holds
+//                                      values [offsets[i], offsets[i + 1]); jagged branches of one
+//                                      collection (all charged candidates) share one offsets set
+// Any numeric element type may be stored; readers convert.
+//
+// SourceTableWriter streams such a table chunk by chunk (bounded memory), to a temporary name, and
+// moves it into place when finish() succeeds; an unfinished table never appears under its name.
+
+
+
+namespace deepjet::data {
+
+class SourceTableWriter {
+ public:
+  SourceTableWriter(std::filesystem::path path, std::string table = "tree", std::size_t chunk_rows = 16384)
+      : output_(std::move(path)), table_(std::move(table)), chunk_rows_(chunk_rows) {
+    file_.emplace(output_.temporary_path(), hdf5::File::Mode::stream);
+    file_->create_group(table_);
+  }
+
+  /// Declare a branch with one value per entry.
+  template <class T>
+  void add_flat(const std::string& branch) {
+    file_->create_rows<T>(dataset(branch), {}, chunk_rows_);
+  }
+
+  /// Declare a collection: jagged branches sharing the offsets dataset `offsets_name`.
+  template <class T>
+  void add_jagged(const std::string& branch, const std::string& offsets_name) {
+    if (!collections_.contains(offsets_name)) {
+      file_->create_rows<std::int64_t>(dataset(offsets_name), {}, chunk_rows_);
+      const std::int64_t zero = 0;
+      file_->append_rows(dataset(offsets_name), &zero, 1);
+      collections_[offsets_name] = 0;
+    }
+    file_->create_rows<T>(dataset(branch), {}, chunk_rows_ * 8);
+    file_->write_attribute("offsets", offsets_name, dataset(branch));
+  }
+
+  /// Append the values of a flat branch for the next entries.
+  template <class T>
+  void append_flat(const std::string& branch, std::span<const T> values) {
+    file_->append_rows(dataset(branch), values.data(), values.size());
+  }
+
+  /// Append values of a jagged branch (the entries' values one after another).
+  template <class T>
+  void append_jagged(const std::string& branch, std::span<const T> values) {
+    file_->append_rows(dataset(branch), values.data(), values.size());
+  }
+
+  /// Append the lengths of the next entries of a collection (its offsets grow by them).
+  void append_counts(const std::string& offsets_name, std::span<const std::int64_t> counts) {
+    auto& end = collections_.at(offsets_name);
+    std::vector<std::int64_t> offsets(counts.size());
+    for (std::size_t i = 0; i < counts.size(); ++i) offsets[i] = end += counts[i];
+    file_->append_rows(dataset(offsets_name), offsets.data(), offsets.size());
+  }
+
+  /// Write the header attributes, close, and move the file into place.
+  void finish(std::uint64_t entries) {
+    file_->write_attribute("deepjet_file", std::string("source table"), table_);
+    file_->write_attribute("format_version", std::uint64_t{1}, table_);
+    file_->write_attribute("entries", entries, table_);
+    file_->close();
+    file_.reset();
+    output_.commit();
+  }
+
+ private:
+  std::string dataset(const std::string& branch) const { return table_ + "/" + branch; }
+
+  AtomicFile output_;
+  std::string table_;
+  std::size_t chunk_rows_;
+  std::optional<hdf5::File> file_;
+  std::map<std::string, std::int64_t> collections_;
+};
+
+}  // namespace deepjet::data
+// ---- end deepjet/data/source_table.hpp ----
+// ---- begin deepjet/io/model_file.hpp ----
+// deepjet/io/model_file.hpp: saving and loading a model's weights (and an optimiser's state).
+//
+// File layout (HDF5):
+//   attributes  deepjet_file = "model", format_version = 1, library_version,
+//               architecture = Architecture::signature() of the saved model
+//   parameters/<tensor path>    one float32 dataset per tensor, e.g. parameters/0/weight (in, out)
+//   optimiser/<state name>      optional: the optimiser's state arrays, attributes
+//                               optimiser_kind and optimiser_steps
+//
+// Contract: save_model writes to a temporary file beside the destination and renames it into place,
+// so an existing file is never half overwritten. load_model first compares the architecture
+// stored in the file with the compiled model's and throws deepjet::FileError naming the first
+// layer that differs; the model is left unchanged by a failed load.
+
+// ---- begin deepjet/models/model.hpp ----
+// deepjet/models/model.hpp: a network plus its parameters; the object users train and deploy.
+//
+//   deepjet::Model<Net> model(/*seed=*/42);      // parameters initialised deterministically
+//   auto probabilities = model.predict(x);       // xt::xtensor<float, 2> in and out
+//   double loss = model.train_step(x, y, weights, deepjet::CategoricalCrossEntropy{}, adam);
+//
+// Contract:
+//   - parameters() is one flat float array; architecture() names every tensor in it.
+//   - predict(...) is const and thread-safe: the caller passes (or predict allocates) scratch.
+//   - train_step zeroes gradients, runs forward and backward on the batch, and lets the optimiser
+//     update the trainable tensors; frozen tensors (set_trainable) and buffers are left alone.
+//   - Buffers grow to the largest batch seen and are reused: no allocation per sample.
+
+// ---- begin deepjet/layers/initialisers.hpp ----
+// deepjet/layers/initialisers.hpp: filling parameter tensors before training.
+//
+// Initialisers as defined by Keras (the uniform ones also as torch.nn.init):
+//   glorot_uniform: U(-l, l), l = sqrt(6 / (fan_in + fan_out))
+//   he_uniform:     l = sqrt(6 / fan_in)
+//   lecun_uniform:  l = sqrt(3 / fan_in)
+//   orthogonal:     the tensor seen as a matrix (all dimensions but the last) x (the last), filled
+//                   so that its rows, or its columns if there are fewer of them, are orthonormal:
+//                   Gram-Schmidt on a standard-normal matrix, i.e. the Q of its QR decomposition
+//                   with a positive diagonal in R (what Keras's Orthogonal(gain=1) computes)
+//   unit_forget_bias: four equal slices (gates i, f, g, o of an LSTM), the second all ones
+// Deterministic: the values depend only on the Random stream passed in.
+
+// ---- begin deepjet/layers/layer.hpp ----
+// deepjet/layers/layer.hpp: what every layer is.
+//
+// A *layer* is a type with compile-time input and output shapes whose parameters live outside it,
+// in one flat float array owned by the Model. That split is deliberate:
+//   - inference (`infer`) is a static function of (parameters, input) -> output: a trained model is
+//     read-only data that any number of threads share, each with its own scratch memory;
+//   - training (`forward`, `backward`) runs on a layer *object*, which keeps only what the backward
+//     pass needs (dropout masks, batch statistics); copies of it are the per-thread workers;
+//   - optimisers, initialisers and model files see parameters as one array plus a table that
+//     names every tensor in it.
+//
+// A *layer spec* is what users write in a model: Dense<64>, ReLU, ... It knows its own options but
+// not its input shape; `Spec::bind<InputShape>` gives the layer type for that input, so widths are
+// written once and each input size is deduced from the previous output. A spec that cannot take
+// an input shape fails in `bind` with a static_assert that says what to do instead.
+
+
+
+namespace deepjet {
+
+/// How a parameter tensor is filled before training (layers/initialisers.hpp says how exactly).
+///   orthogonal:       rows (or columns, whichever are fewer) orthonormal, as Keras's Orthogonal
+///   unit_forget_bias: an LSTM bias of 4 gate slices i, f, g, o: ones in the f slice, zeros
+///                     elsewhere (Keras's unit_forget_bias=True)
+enum class Initialiser { zeros, ones, glorot_uniform, he_uniform, lecun_uniform, orthogonal, unit_forget_bias };
+
+/// One named parameter tensor of a layer, e.g. Dense's "weight" of shape (in, out).
+struct ParameterSpec {
+  std::string_view name;
+  std::array<std::size_t, 4> shape{};
+  std::size_t rank = 1;
+  Initialiser initialiser = Initialiser::zeros;
+  std::size_t fan_in = 1;
+  std::size_t fan_out = 1;
+  /// false for buffers that are saved with the model but not trained (BatchNorm's running mean).
+  bool trainable = true;
+
+  constexpr std::size_t size() const {
+    std::size_t n = 1;
+    for (std::size_t i = 0; i < rank; ++i) n *= shape[i];
+    return n;
+  }
+};
+
+template <std::size_t N>
+constexpr std::size_t total_size(const std::array<ParameterSpec, N>& specs) {
+  std::size_t n = 0;
+  for (const auto& spec : specs) n += spec.size();
+  return n;
+}
+
+/// Where one parameter tensor sits in the model's flat array, and its full name ("2.weight").
+struct ParameterInfo {
+  std::string path;
+  std::size_t offset = 0;
+  ParameterSpec spec;
+};
+
+/// One row per layer: its path in the model ("3", or "1.0" inside a nested stack), its
+/// signature, and its slice of the parameter array.
+struct LayerInfo {
+  std::string path;
+  std::string kind;
+  std::string signature;  ///< "Dense (4) -> (16)": compared when a model file is loaded
+  std::size_t parameter_offset = 0;
+  std::size_t parameter_count = 0;
+};
+
+/// The table of a model's layers and parameter tensors, in parameter-array order.
+struct Architecture {
+  std::vector<LayerInfo> layers;
+  std::vector<ParameterInfo> parameters;
+
+  /// One line per layer, "<path> <signature>"; equal strings mean interchangeable weights.
+  std::string signature() const {
+    std::string text;
+    for (const auto& layer : layers) text += layer.path + " " + layer.signature + "\n";
+    return text;
+  }
+};
+
+/// What a training forward pass may draw on besides its input: the random stream for dropout.
+struct TrainingContext {
+  Random random{0};
+};
+
+/// The contract every layer satisfies (see the top of this file).
+///   L::infer(params, in, out, scratch)            inference; thread-safe; scratch has
+///                                                 L::scratch_size(batch) floats
+///   layer.forward(context, params, in, out)       training forward; may remember what backward needs
+///   layer.backward(params, grads, in, out, dout, din)
+///                                                 adds parameter gradients into grads; writes the
+///                                                 input gradient into din unless din.data is null
+///   L::describe(architecture, path, offset)       appends its rows to the model's table
+/// Optional:
+///   layer.set_frozen(bool)                        called when the model freezes the layer (a
+///                                                 frozen BatchNorm uses its running statistics)
+///   layer.for_each_layer(path, f)                 composites call f(path, child) for every
+///                                                 layer inside them, depth first
+template <class L>
+concept Layer =
+    AnyShape<typename L::input_shape> && AnyShape<typename L::output_shape> &&
+    std::default_initializable<L> &&
+    requires(L layer, const float* const_params, float* params, float* grads, float* scratch,
+             std::size_t count, TrainingContext& context, Architecture& architecture,
+             ConstBatch<typename L::input_shape> in, Batch<typename L::output_shape> out,
+             ConstBatch<typename L::output_shape> const_out, Batch<typename L::input_shape> din) {
+      { L::parameter_count } -> std::convertible_to<std::size_t>;
+      { L::scratch_size(count) } -> std::convertible_to<std::size_t>;
+      L::describe(architecture, std::string{}, count);
+      L::infer(const_params, in, out, scratch);
+      layer.forward(context, params, in, out);
+      layer.backward(const_params, grads, in, const_out, const_out, din);
+    };
+
+/// Common parts of layers that hold no sub-layers. Derived provides `kind`, `parameters`
+/// (a std::array<ParameterSpec, N>), and optionally `static std::string options()`.
+template <class Derived>
+struct LeafLayer {
+  static constexpr std::size_t scratch_size(std::size_t) { return 0; }
+
+  static void describe(Architecture& architecture, const std::string& path, std::size_t offset) {
+    std::string signature = std::string(Derived::kind) + " " + Derived::input_shape::to_string() +
+                            " -> " + Derived::output_shape::to_string();
+    if constexpr (requires { Derived::options(); }) signature += " [" + Derived::options() + "]";
+    architecture.layers.push_back(
+        {path, std::string(Derived::kind), signature, offset, total_size(Derived::parameters)});
+    for (const auto& spec : Derived::parameters) {
+      architecture.parameters.push_back({path + "." + std::string(spec.name), offset, spec});
+      offset += spec.size();
+    }
+  }
+};
+
+/// A spec that can take input of shape In.
+template <class Spec, class In>
+concept SpecFor = requires { typename Spec::template bind<In>; };
+
+/// Call f(path, layer) for `layer` and, if it is a composite, for every layer inside it.
+template <class L, class F>
+void visit_layers(L& layer, const std::string& path, F&& f) {
+  f(path, layer);
+  if constexpr (requires { layer.for_each_layer(path, f); }) layer.for_each_layer(path, f);
+}
+
+namespace detail {
+template <class Spec, class In>
+struct bind_spec {
+  static_assert(SpecFor<Spec, In>,
+                "deepjet: every entry of a model after its Input must be a layer spec (Dense<64>, "
+                "ReLU, Stack<...>, ...) or a layer type; this one is neither");
+  using type = typename Spec::template bind<In>;
+};
+// A layer type written directly (already bound) is used as it is, if its input shape fits.
+template <class L, class In>
+  requires Layer<L>
+struct bind_spec<L, In> {
+  static_assert(std::same_as<typename L::input_shape, In>,
+                "deepjet: this layer's input shape differs from the output shape of the layer "
+                "before it (see the two shapes in the instantiation below)");
+  using type = L;
+};
+}  // namespace detail
+
+/// The layer a spec becomes when it receives input of shape In.
+template <class Spec, AnyShape In>
+using bind_t = typename detail::bind_spec<Spec, In>::type;
+
+}  // namespace deepjet
+// ---- end deepjet/layers/layer.hpp ----
+
+
+namespace deepjet {
+
+namespace detail {
+// Fill `values` (rows x cols, row-major) with orthonormal rows or columns, whichever are fewer.
+inline void fill_orthogonal(std::span<float> values, std::size_t rows, std::size_t cols, Random& random) {
+  // Build the short side x long side matrix with orthonormal rows, in double.
+  const std::size_t short_side = std::min(rows, cols), long_side = std::max(rows, cols);
+  std::vector<double> q(short_side * long_side);
+  for (std::size_t r = 0; r < short_side; ++r) {
+    double* row = q.data() + r * long_side;
+    for (;;) {  // redraw in the (probability zero) case of a dependent row
+      for (std::size_t j = 0; j < long_side; ++j) row[j] = random.normal();
+      // Modified Gram-Schmidt against the rows already made orthonormal.
+      for (std::size_t p = 0; p < r; ++p) {
+        const double* done = q.data() + p * long_side;
+        double dot = 0;
+        for (std::size_t j = 0; j < long_side; ++j) dot += row[j] * done[j];
+        for (std::size_t j = 0; j < long_side; ++j) row[j] -= dot * done[j];
+      }
+      double norm = 0;
+      for (std::size_t j = 0; j < long_side; ++j) norm += row[j] * row[j];
+      norm = std::sqrt(norm);
+      if (norm > 1e-6) {
+        for (std::size_t j = 0; j < long_side; ++j) row[j] /= norm;
+        break;
+      }
+    }
+  }
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < cols; ++c)
+      values[r * cols + c] = static_cast<float>(rows <= cols ? q[r * cols + c] : q[c * rows + r]);
+}
+}  // namespace detail
+
+inline void initialise(std::span<float> values, const ParameterSpec& spec, Random& random) {
+  const auto fan_in = static_cast<double>(spec.fan_in);
+  const auto fan_out = static_cast<double>(spec.fan_out);
+  auto fill_uniform = [&](double limit) {
+    for (float& v : values) v = random.uniform(static_cast<float>(-limit), static_cast<float>(limit));
+  };
+  switch (spec.initialiser) {
+    case Initialiser::zeros: std::fill(values.begin(), values.end(), 0.0f); break;
+    case Initialiser::ones: std::fill(values.begin(), values.end(), 1.0f); break;
+    case Initialiser::glorot_uniform: fill_uniform(std::sqrt(6.0 / (fan_in + fan_out))); break;
+    case Initialiser::he_uniform: fill_uniform(std::sqrt(6.0 / fan_in)); break;
+    case Initialiser::lecun_uniform: fill_uniform(std::sqrt(3.0 / fan_in)); break;
+    case Initialiser::orthogonal: {
+      const std::size_t cols = spec.rank ? spec.shape[spec.rank - 1] : 1;
+      detail::fill_orthogonal(values, values.size() / cols, cols, random);
+      break;
+    }
+    case Initialiser::unit_forget_bias: {
+      const std::size_t slice = values.size() / 4;
+      std::fill(values.begin(), values.end(), 0.0f);
+      std::fill(values.begin() + static_cast<std::ptrdiff_t>(slice),
+                values.begin() + static_cast<std::ptrdiff_t>(2 * slice), 1.0f);
+      break;
+    }
+  }
+}
+
+}  // namespace deepjet
+// ---- end deepjet/layers/initialisers.hpp ----
+// ---- begin deepjet/models/tensors.hpp ----
+// deepjet/models/tensors.hpp: between xtensor containers and deepjet's batch views.
+//
+// A batch of one shape S is an xt::xtensor<float, rank + 1> whose first dimension counts samples;
+// a batch of several shapes (a multi-input model's inputs, a multi-head model's outputs) is a
+// std::tuple of those, one per part, all with the same number of samples. view_of checks the
+// shapes at run time (the batch size is only known then) and throws deepjet::Error saying which
+// part and which dimension is wrong.
+
+
+#include <xtensor/xtensor.hpp>
+
+
+namespace deepjet {
+
+namespace detail {
+template <class S>
+struct tensors_of;
+template <ShapeType S>
+struct tensors_of<S> {
+  using type = xt::xtensor<float, S::rank + 1>;
+};
+template <ShapeType... Parts>
+struct tensors_of<Shapes<Parts...>> {
+  using type = std::tuple<xt::xtensor<float, Parts::rank + 1>...>;
+};
+}  // namespace detail
+
+/// The xtensor container(s) holding a batch of S.
+template <AnyShape S>
+using TensorsOf = typename detail::tensors_of<S>::type;
+
+/// The shape of an xtensor holding `count` samples of S.
+template <ShapeType S>
+std::array<std::size_t, S::rank + 1> batch_shape(std::size_t count) {
+  std::array<std::size_t, S::rank + 1> shape{};
+  shape[0] = count;
+  for (std::size_t i = 0; i < S::rank; ++i) shape[i + 1] = S::dims[i];
+  return shape;
+}
+
+/// Allocate uninitialised containers for `count` samples of S.
+template <AnyShape S>
+TensorsOf<S> make_tensors(std::size_t count) {
+  if constexpr (ShapeType<S>) {
+    return xt::empty<float>(batch_shape<S>(count));
+  } else {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return TensorsOf<S>{xt::empty<float>(batch_shape<typename S::template part<I>>(count))...};
+    }(std::make_index_sequence<S::count>{});
+  }
+}
+
+namespace detail {
+template <ShapeType S, class Tensor>
+void check_tensor(const Tensor& t, const std::string& what) {
+  bool ok = true;
+  for (std::size_t i = 0; i < S::rank; ++i) ok = ok && t.shape()[i + 1] == S::dims[i];
+  if (!ok) {
+    std::string got = "(";
+    for (std::size_t i = 1; i < t.dimension(); ++i) got += (i > 1 ? ", " : "") + std::to_string(t.shape()[i]);
+    throw Error(what + ": each sample has shape " + got + ") but the model expects " + S::to_string());
+  }
+}
+}  // namespace detail
+
+/// A view of the samples in `tensors` (checked against S; `what` starts the error message).
+template <AnyShape S, class Tensors>
+auto view_of(Tensors& tensors, const std::string& what) {
+  using T = std::conditional_t<std::is_const_v<Tensors>, const float, float>;
+  if constexpr (ShapeType<S>) {
+    detail::check_tensor<S>(tensors, what);
+    return BatchView<S, T>{tensors.data(), tensors.shape()[0]};
+  } else {
+    const std::size_t count = std::get<0>(tensors).shape()[0];
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      auto part = [&]<std::size_t J>(std::integral_constant<std::size_t, J>) {
+        using P = typename S::template part<J>;
+        const auto& t = std::get<J>(tensors);
+        const std::string label = what + " (block " + std::to_string(J) + " of " + std::to_string(S::count) + ")";
+        if (t.shape()[0] != count)
+          throw Error(label + ": " + std::to_string(t.shape()[0]) + " samples, but block 0 has " + std::to_string(count));
+        detail::check_tensor<P>(t, label);
+        return BatchView<P, T>{std::get<J>(tensors).data(), count};
+      };
+      return BatchView<S, T>{{part(std::integral_constant<std::size_t, I>{})...}, count};
+    }(std::make_index_sequence<S::count>{});
+  }
+}
+
+/// The number of samples in a batch container (or tuple of them).
+template <class Tensors>
+std::size_t sample_count(const Tensors& tensors) {
+  if constexpr (requires { tensors.shape(); }) return tensors.shape()[0];
+  else return std::get<0>(tensors).shape()[0];
+}
+
+}  // namespace deepjet
+// ---- end deepjet/models/tensors.hpp ----
+
+
+
+namespace deepjet {
+
+/// A contiguous run of trainable parameters; optimisers update only these.
+struct ParameterRange {
+  std::size_t offset = 0;
+  std::size_t count = 0;
+};
+
+template <Layer Net>
+class Model {
+ public:
+  using network_type = Net;
+  using input_shape = typename Net::input_shape;
+  using output_shape = typename Net::output_shape;
+  static constexpr std::size_t parameter_count = Net::parameter_count;
+  /// xtensor types of a batch of inputs and outputs: the batch is the first dimension; a model
+  /// with several input blocks (or output heads) takes (gives) a std::tuple of them.
+  using input_tensor = TensorsOf<input_shape>;
+  using output_tensor = TensorsOf<output_shape>;
+
+  explicit Model(std::uint64_t seed = 0) : parameters_(parameter_count), gradients_(parameter_count) {
+    Net::describe(architecture_, "", 0);
+    trainable_.reserve(architecture_.parameters.size());
+    for (const auto& p : architecture_.parameters) trainable_.push_back(p.spec.trainable);
+    initialise_parameters(seed);
+  }
+
+  /// Fill every tensor from its initialiser, drawing from one stream seeded by `seed`; the
+  /// training context (dropout) is seeded from the same seed.
+  void initialise_parameters(std::uint64_t seed) {
+    Random random(seed);
+    for (const auto& p : architecture_.parameters)
+      initialise(std::span<float>(parameters_.data() + p.offset, p.spec.size()), p.spec, random);
+    context_.random.reseed(seed ^ 0x5eed5eed5eed5eedULL);
+  }
+
+  const Architecture& architecture() const { return architecture_; }
+  std::span<float> parameters() { return {parameters_.data(), parameters_.size()}; }
+  std::span<const float> parameters() const { return {parameters_.data(), parameters_.size()}; }
+  std::span<float> gradients() { return {gradients_.data(), gradients_.size()}; }
+  std::span<const float> gradients() const { return {gradients_.data(), gradients_.size()}; }
+  Net& network() { return network_; }
+  const Net& network() const { return network_; }
+  TrainingContext& training_context() { return context_; }
+
+  /// The values of the tensor named `path` ("0.weight"); throws if there is none.
+  std::span<float> parameter(std::string_view path) {
+    const auto& info = find_parameter(path);
+    return {parameters_.data() + info.offset, info.spec.size()};
+  }
+  std::span<const float> parameter(std::string_view path) const {
+    const auto& info = find_parameter(path);
+    return {parameters_.data() + info.offset, info.spec.size()};
+  }
+  std::span<float> gradient(std::string_view path) {
+    const auto& info = find_parameter(path);
+    return {gradients_.data() + info.offset, info.spec.size()};
+  }
+
+  /// Freeze (false) or unfreeze (true) the layer at `path` and everything inside it:
+  /// set_trainable("3", false) freezes layer 3 (and layer "3.1" of a nested stack); "" means the
+  /// whole model. Its trainable tensors stop (or resume) being updated, and layers that behave
+  /// differently when frozen are told (a frozen BatchNorm normalises with its running
+  /// statistics, as in Keras). Returns how many tensors changed. Buffers (BatchNorm's running
+  /// statistics) are never trained.
+  std::size_t set_trainable(std::string_view path, bool trainable) {
+    std::size_t changed = 0;
+    for (std::size_t i = 0; i < architecture_.parameters.size(); ++i) {
+      const auto& p = architecture_.parameters[i];
+      if (!is_under(p.path, path) || !p.spec.trainable || trainable_[i] == trainable) continue;
+      trainable_[i] = trainable;
+      ++changed;
+    }
+    visit_layers(network_, "", [&](const std::string& layer_path, auto& layer) {
+      if constexpr (requires { layer.set_frozen(true); })
+        if (is_under(layer_path, path)) layer.set_frozen(!trainable);
+    });
+    return changed;
+  }
+
+  /// The runs of parameters the optimiser may change (adjacent trainable tensors merged).
+  std::vector<ParameterRange> trainable_ranges() const {
+    std::vector<ParameterRange> ranges;
+    for (std::size_t i = 0; i < architecture_.parameters.size(); ++i) {
+      if (!trainable_[i]) continue;
+      const auto& p = architecture_.parameters[i];
+      if (!ranges.empty() && ranges.back().offset + ranges.back().count == p.offset)
+        ranges.back().count += p.spec.size();
+      else
+        ranges.push_back({p.offset, p.spec.size()});
+    }
+    return ranges;
+  }
+
+  // ---- inference ------------------------------------------------------------------------
+
+  /// Floats of scratch predict() needs for a batch of `count`.
+  static constexpr std::size_t scratch_size(std::size_t count) { return Net::scratch_size(count); }
+
+  /// Inference on raw batches with caller-owned scratch: allocation-free once scratch is large
+  /// enough, and safe to call from many threads at once (each with its own scratch).
+  void predict(ConstBatch<input_shape> x, Batch<output_shape> y, AlignedFloats& scratch) const {
+    Net::infer(parameters_.data(), x, y, ensure_size(scratch, scratch_size(x.count)));
+  }
+
+  /// Inference on an xtensor batch (first dimension: samples), or a tuple of them.
+  output_tensor predict(const input_tensor& x) const {
+    const auto in = view_of<input_shape>(x, "predict: input");
+    output_tensor y = make_tensors<output_shape>(in.count);
+    AlignedFloats scratch;
+    predict(in, view_of<output_shape>(y, "predict: output"), scratch);
+    return y;
+  }
+
+  // ---- training ---------------------------------------------------------------------------
+
+  void zero_gradients() { std::fill(gradients_.begin(), gradients_.end(), 0.0f); }
+
+  /// Training-mode forward pass; the returned view stays valid until the next forward.
+  ConstBatch<output_shape> forward(ConstBatch<input_shape> x) {
+    const auto out = make_view<output_shape>(ensure_size(output_, output_shape::size * x.count), x.count);
+    network_.forward(context_, parameters_.data(), x, out);
+    return out;
+  }
+
+  /// Backward pass for the batch of the last forward(): adds parameter gradients.
+  void backward(ConstBatch<input_shape> x, ConstBatch<output_shape> output_gradient) {
+    network_.backward(parameters_.data(), gradients_.data(), x,
+                      make_view<output_shape>(static_cast<const float*>(output_.data()), x.count), output_gradient,
+                      make_view<input_shape>(static_cast<float*>(nullptr), x.count));
+  }
+
+  /// One optimisation step on a batch; returns the (weighted mean) loss before the update.
+  /// `target` has the output's shape per sample; `weights` (one per sample) may be null.
+  template <class Loss, class Optimiser>
+  double train_step(ConstBatch<input_shape> x, ConstBatch<output_shape> target,
+                    const float* weights, const Loss& loss, Optimiser& optimiser) {
+    zero_gradients();
+    const auto output = forward(x);
+    const auto output_gradient = make_view<output_shape>(ensure_size(output_gradient_, output.size()), x.count);
+    const double value = loss.evaluate(output, target, weights, output_gradient);
+    backward(x, output_gradient);
+    optimiser.step(parameters(), gradients(), trainable_ranges());
+    return value;
+  }
+
+  template <class Loss, class Optimiser>
+  double train_step(const input_tensor& x, const output_tensor& target,
+                    const xt::xtensor<float, 1>* weights, const Loss& loss, Optimiser& optimiser) {
+    const auto in = view_of<input_shape>(x, "train_step: input");
+    const auto truth = view_of<output_shape>(target, "train_step: target");
+    if (truth.count != in.count)
+      throw Error("train_step: " + std::to_string(truth.count) + " targets for " + std::to_string(in.count) + " samples");
+    if (weights && weights->size() != in.count)
+      throw Error("train_step: " + std::to_string(weights->size()) + " weights for " + std::to_string(in.count) +
+                  " samples");
+    return train_step(in, truth, weights ? weights->data() : nullptr, loss, optimiser);
+  }
+
+  /// Mean loss over a batch in inference mode (for validation); no gradients.
+  template <class Loss>
+  double evaluate(ConstBatch<input_shape> x, ConstBatch<output_shape> target, const float* weights,
+                  const Loss& loss, AlignedFloats& scratch) const {
+    AlignedFloats output(output_shape::size * x.count);
+    const auto out = make_view<output_shape>(output.data(), x.count);
+    predict(x, out, scratch);
+    return loss.evaluate(ConstBatch<output_shape>(out), target, weights,
+                         make_view<output_shape>(static_cast<float*>(nullptr), x.count));
+  }
+
+ private:
+  // "3.1.weight" and "3.1" are under "3"; everything is under "".
+  static bool is_under(std::string_view name, std::string_view path) {
+    return path.empty() || (name.starts_with(path) && (name.size() == path.size() || name[path.size()] == '.'));
+  }
+
+  const ParameterInfo& find_parameter(std::string_view path) const {
+    for (const auto& p : architecture_.parameters)
+      if (p.path == path) return p;
+    throw Error("the model has no parameter tensor named '" + std::string(path) + "'");
+  }
+
+  Architecture architecture_;
+  std::vector<char> trainable_;  // per tensor of architecture_.parameters
+  AlignedFloats parameters_;
+  AlignedFloats gradients_;
+  Net network_;
+  TrainingContext context_;
+  AlignedFloats output_;
+  AlignedFloats output_gradient_;
+};
+
+}  // namespace deepjet
+// ---- end deepjet/models/model.hpp ----
+
+#include <sstream>
+
+namespace deepjet {
+
+namespace detail {
+inline std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) lines.push_back(line);
+  return lines;
+}
+
+inline std::string dataset_name(const std::string& tensor_path) {
+  std::string name = "parameters/" + tensor_path;
+  std::replace(name.begin() + 11, name.end(), '.', '/');
+  return name;
+}
+
+// Throws naming the first layer where the file's architecture and the model's differ.
+inline void check_architecture(const hdf5::File& file, const std::string& expected) {
+  const auto stored = detail::split_lines(file.read_string_attribute("architecture"));
+  const auto wanted = detail::split_lines(expected);
+  for (std::size_t i = 0; i < std::max(stored.size(), wanted.size()); ++i) {
+    const std::string in_file = i < stored.size() ? stored[i] : "(no such layer)";
+    const std::string in_model = i < wanted.size() ? wanted[i] : "(no such layer)";
+    if (in_file != in_model)
+      file.fail("was saved from a different architecture: layer " + std::to_string(i) + " is '" + in_file +
+                "' in the file but '" + in_model + "' in this model (" + std::to_string(stored.size()) +
+                " layers in the file, " + std::to_string(wanted.size()) + " in the model)");
+  }
+}
+}  // namespace detail
+
+/// Write the model's parameters, and the optimiser's state if one is given, to `path`.
+template <Layer Net, class Optimiser = void>
+void save_model(const Model<Net>& model, const std::filesystem::path& path, Optimiser* optimiser = nullptr) {
+  AtomicFile output(path);
+  {
+    hdf5::File file(output.temporary_path(), hdf5::File::Mode::create);
+    file.write_attribute("deepjet_file", std::string("model"));
+    file.write_attribute("format_version", std::uint64_t{1});
+    file.write_attribute("library_version", std::string(version));
+    file.write_attribute("architecture", model.architecture().signature());
+    const auto values = model.parameters();
+    for (const auto& p : model.architecture().parameters) {
+      std::vector<std::size_t> shape(p.spec.shape.begin(), p.spec.shape.begin() + p.spec.rank);
+      file.write(detail::dataset_name(p.path), values.data() + p.offset, shape);
+    }
+    if constexpr (!std::is_void_v<Optimiser>) {
+      if (optimiser) {
+        file.write_attribute("optimiser_kind", std::string(Optimiser::kind));
+        file.write_attribute("optimiser_steps", std::uint64_t{optimiser->steps});
+        optimiser->visit_state([&](const char* name, const AlignedFloats& state) {
+          file.write("optimiser/" + std::string(name), state.data(), {state.size()});
+        });
+      }
+    }
+    file.close();
+  }
+  output.commit();
+}
+
+/// Read parameters (and the optimiser's state, if one is given) saved by save_model.
+template <Layer Net, class Optimiser = void>
+void load_model(Model<Net>& model, const std::filesystem::path& path, Optimiser* optimiser = nullptr) {
+  hdf5::File file(path, hdf5::File::Mode::read);
+  if (!file.has_attribute("deepjet_file") || file.read_string_attribute("deepjet_file") != "model")
+    file.fail("is an HDF5 file but not a deepjet model file");
+  if (file.read_integer_attribute("format_version") != 1)
+    file.fail("has model format version " + std::to_string(file.read_integer_attribute("format_version")) +
+              "; this deepjet reads version 1");
+  detail::check_architecture(file, model.architecture().signature());
+
+  // Read everything first, so a failure part-way leaves the model as it was.
+  std::vector<float> values(model.parameters().begin(), model.parameters().end());
+  for (const auto& p : model.architecture().parameters) {
+    const auto array = file.read<float>(detail::dataset_name(p.path));
+    if (array.values.size() != p.spec.size())
+      file.fail("tensor '" + p.path + "' has " + std::to_string(array.values.size()) + " values, expected " +
+                std::to_string(p.spec.size()));
+    std::copy(array.values.begin(), array.values.end(), values.begin() + static_cast<std::ptrdiff_t>(p.offset));
+  }
+  if constexpr (!std::is_void_v<Optimiser>) {
+    if (optimiser) {
+      if (!file.has_attribute("optimiser_kind")) file.fail("holds no optimiser state to resume from");
+      const auto kind = file.read_string_attribute("optimiser_kind");
+      if (kind != Optimiser::kind)
+        file.fail("holds the state of a " + kind + " optimiser, not of " + std::string(Optimiser::kind));
+      Optimiser restored = *optimiser;
+      restored.steps = file.read_integer_attribute("optimiser_steps");
+      restored.visit_state([&](const char* name, AlignedFloats& state) {
+        const auto array = file.read<float>("optimiser/" + std::string(name));
+        if (!array.values.empty() && array.values.size() != model.parameters().size())
+          file.fail("optimiser state '" + std::string(name) + "' has " + std::to_string(array.values.size()) +
+                    " values for " + std::to_string(model.parameters().size()) + " parameters");
+        state.assign(array.values.begin(), array.values.end());
+      });
+      *optimiser = std::move(restored);
+    }
+  }
+  std::copy(values.begin(), values.end(), model.parameters().begin());
+}
+
+}  // namespace deepjet
+// ---- end deepjet/io/model_file.hpp ----
 // ---- begin deepjet/kernels/elementwise.hpp ----
 // deepjet/kernels/elementwise.hpp: activation functions over float buffers, and their gradients.
 //
@@ -4034,6 +4447,208 @@ struct Softmax {
 
 }  // namespace deepjet
 // ---- end deepjet/layers/activation/activation.hpp ----
+// ---- begin deepjet/layers/conv1d/conv1d.hpp ----
+// deepjet/layers/conv1d/conv1d.hpp: 1D convolution over a particle list, features as channels.
+//
+// Spec: Conv1D<Filters, KernelSize = 1, Stride = 1, Padding = valid, UseBias = true>, for a list
+// input Shape<Length, Channels>; gives Conv1DLayer<Length, Channels, Filters, ...> with output
+// Shape<OutputLength, Filters>:
+//   Conv1D<64>                          pointwise (1x1), DeepJet's per-particle stacks
+//   Conv1D<32, 3, 1, deepjet::same>     kernel 3, output as long as the input (P-CNN)
+//   Conv1D<32, 3, 2, deepjet::valid>    kernel 3, stride 2, no padding
+//   Conv1D<8, 1, 1, deepjet::valid, false>   without bias
+//
+// What it computes, for output position o and filter f (i = o * Stride + j - padding_before):
+//   y[o][f] = bias[f] + sum_{j < KernelSize} sum_{c < Channels} x[i][c] * weight[j][c][f],
+// where input positions outside [0, Length) count as zero (the padding).
+//
+// Padding (the same conventions as Keras, and PyTorch wherever PyTorch allows the option):
+//   valid: no padding; OutputLength = (Length - KernelSize) / Stride + 1 (needs Length >= KernelSize).
+//   same:  OutputLength = ceil(Length / Stride); the total padding
+//          max((OutputLength - 1) * Stride + KernelSize - Length, 0) is split with the smaller half
+//          before the first particle and the larger half after the last. For Stride 1 this is
+//          exactly PyTorch's padding='same' (which rejects Stride > 1) and Keras's; for Stride > 1
+//          it is Keras's (TensorFlow's) rule.
+//
+// Parameters:
+//   "weight" of shape (KernelSize, Channels, Filters), row-major: weight[j][c][f] multiplies channel c
+//            of the particle at kernel offset j into filter f. This is Keras's Conv1D kernel layout.
+//            PyTorch's nn.Conv1d.weight is (Filters, Channels, KernelSize): ours is its
+//            permute(2, 1, 0). Glorot-uniform with fan_in = KernelSize * Channels and
+//            fan_out = KernelSize * Filters, as Keras.
+//   "bias"   of shape (Filters), zeros; absent when UseBias is false.
+// Layout of data: a sample is (Length, Channels) with the channels of a particle contiguous
+// (channels-last, Keras's default). PyTorch's Conv1d takes channels-first (N, Channels, Length):
+// our input is its x.permute(0, 2, 1), and likewise for the output.
+//
+// Cost: with KernelSize 1 and Stride 1 the layer is a Dense applied to every particle, computed as
+// ONE matrix product with batch * Length rows (the fast path). Otherwise, per sample, one product
+// per kernel offset j between the input rows it reads (strided by Stride) and weight[j]; no im2col
+// copy and no scratch memory. Inference is thread-safe; training keeps nothing between passes.
+
+
+
+namespace deepjet {
+
+/// How Conv1D treats the ends of the particle list (see the top of this file).
+enum class Padding { valid, same };
+inline constexpr Padding valid = Padding::valid;
+inline constexpr Padding same = Padding::same;
+
+template <std::size_t Length, std::size_t Channels, std::size_t Filters, std::size_t KernelSize,
+          std::size_t Stride, Padding PaddingMode, bool UseBias>
+struct Conv1DLayer : LeafLayer<Conv1DLayer<Length, Channels, Filters, KernelSize, Stride, PaddingMode, UseBias>> {
+  static_assert(PaddingMode == Padding::same || Length >= KernelSize,
+                "deepjet::Conv1D with valid padding needs at least KernelSize particles in its input; "
+                "use deepjet::same padding or a smaller kernel");
+
+  static constexpr std::size_t output_length =
+      PaddingMode == Padding::same ? (Length + Stride - 1) / Stride : (Length - KernelSize) / Stride + 1;
+  /// Zero rows imagined before the first particle ('same' only; the rest go after the last).
+  static constexpr std::size_t padding_before = [] {
+    if constexpr (PaddingMode == Padding::valid) return std::size_t{0};
+    const std::size_t reach = (output_length - 1) * Stride + KernelSize;
+    return (reach > Length ? reach - Length : 0) / 2;
+  }();
+
+  using input_shape = Shape<Length, Channels>;
+  using output_shape = Shape<output_length, Filters>;
+  static constexpr std::string_view kind = "Conv1D";
+
+  static constexpr std::size_t weight_size = KernelSize * Channels * Filters;
+  static constexpr std::size_t weight_offset = 0;
+  static constexpr std::size_t bias_offset = weight_size;
+  static constexpr std::size_t parameter_count = weight_size + (UseBias ? Filters : 0);
+  static constexpr auto parameters = [] {
+    constexpr ParameterSpec weight{"weight", {KernelSize, Channels, Filters}, 3, Initialiser::glorot_uniform,
+                                   KernelSize * Channels, KernelSize * Filters};
+    constexpr ParameterSpec bias{"bias", {Filters}, 1, Initialiser::zeros, KernelSize * Channels, KernelSize * Filters};
+    if constexpr (UseBias)
+      return std::array<ParameterSpec, 2>{{weight, bias}};
+    else
+      return std::array<ParameterSpec, 1>{{weight}};
+  }();
+
+  static std::string options() {
+    return "kernel " + std::to_string(KernelSize) + ", stride " + std::to_string(Stride) + ", " +
+           (PaddingMode == Padding::same ? "same" : "valid") + (UseBias ? "" : ", no bias");
+  }
+
+  /// A Dense over every particle: one matrix product for the whole batch.
+  static constexpr bool pointwise = KernelSize == 1 && Stride == 1;
+
+  /// For kernel offset j, the output rows [first, end) whose input row lies inside the list.
+  struct OffsetRows {
+    std::size_t first = 0;
+    std::size_t end = 0;
+  };
+  static constexpr std::array<OffsetRows, KernelSize> offset_rows = [] {
+    std::array<OffsetRows, KernelSize> rows{};
+    for (std::size_t j = 0; j < KernelSize; ++j) {
+      // Input row of output o: o * Stride + j - padding_before; it must lie in [0, Length).
+      const std::size_t first = j >= padding_before ? 0 : (padding_before - j + Stride - 1) / Stride;
+      const std::size_t last_reachable = Length - 1 + padding_before;  // largest o * Stride + j allowed
+      const std::size_t end = last_reachable < j ? 0 : std::min(output_length, (last_reachable - j) / Stride + 1);
+      rows[j] = {std::min(first, end), end};
+    }
+    return rows;
+  }();
+  /// A kernel offset that reaches every output row (always exists for valid padding), computed first
+  /// so that it overwrites the output instead of needing the output zeroed; KernelSize if none.
+  static constexpr std::size_t full_offset = [] {
+    for (std::size_t j = 0; j < KernelSize; ++j)
+      if (offset_rows[j].first == 0 && offset_rows[j].end == output_length) return j;
+    return KernelSize;
+  }();
+
+  static void infer(const float* params, ConstBatch<input_shape> x, Batch<output_shape> y, float*) {
+    const float* weight = params + weight_offset;
+    if constexpr (pointwise) {
+      kernels::gemm_nn(x.count * Length, Filters, Channels, x.data, Channels, weight, Filters, y.data, Filters, false);
+    } else {
+      for (std::size_t n = 0; n < x.count; ++n) {
+        const float* xs = x.sample(n);
+        float* ys = y.sample(n);
+        if constexpr (full_offset == KernelSize) std::fill(ys, ys + output_shape::size, 0.0f);
+        else add_offset(full_offset, xs, weight, ys, false);
+        for (std::size_t j = 0; j < KernelSize; ++j)
+          if (j != full_offset) add_offset(j, xs, weight, ys, true);
+      }
+    }
+    if constexpr (UseBias) kernels::add_row(x.count * output_length, Filters, params + bias_offset, y.data, Filters);
+  }
+
+  void forward(TrainingContext&, float* params, ConstBatch<input_shape> x, Batch<output_shape> y) {
+    infer(params, x, y, nullptr);
+  }
+
+  void backward(const float* params, float* grads, ConstBatch<input_shape> x, ConstBatch<output_shape>,
+                ConstBatch<output_shape> dy, Batch<input_shape> dx) {
+    const float* weight = params + weight_offset;
+    float* dweight = grads + weight_offset;
+    if constexpr (UseBias)
+      kernels::column_sums(dy.count * output_length, Filters, dy.data, Filters, grads + bias_offset, true);
+    if constexpr (pointwise) {
+      // dW += X^T dY over all particles of all samples;  dX = dY W^T.
+      kernels::gemm_tn(Channels, Filters, x.count * Length, x.data, Channels, dy.data, Filters, dweight, Filters, true);
+      if (dx.data)
+        kernels::gemm_nt(x.count * Length, Channels, Filters, dy.data, Filters, weight, Filters, dx.data, Channels, false);
+    } else {
+      if (dx.data) std::fill(dx.data, dx.data + dx.size(), 0.0f);  // strides may skip rows
+      for (std::size_t n = 0; n < x.count; ++n) {
+        const float* xs = x.sample(n);
+        const float* dys = dy.sample(n);
+        for (std::size_t j = 0; j < KernelSize; ++j) {
+          const auto [first, end] = offset_rows[j];
+          if (first == end) continue;
+          const std::size_t input_row = first * Stride + j - padding_before;
+          // dW[j] += X_j^T dY, with X_j the input rows offset j reads (every Stride-th row).
+          kernels::gemm_tn(Channels, Filters, end - first, xs + input_row * Channels, Stride * Channels,
+                           dys + first * Filters, Filters, dweight + j * Channels * Filters, Filters, true);
+          // dX_j += dY W[j]^T.
+          if (dx.data)
+            kernels::gemm_nt(end - first, Channels, Filters, dys + first * Filters, Filters,
+                             weight + j * Channels * Filters, Filters, dx.sample(n) + input_row * Channels,
+                             Stride * Channels, true);
+        }
+      }
+    }
+  }
+
+ private:
+  // ys (+)= X_j W[j] over the output rows kernel offset j reaches.
+  static void add_offset(std::size_t j, const float* xs, const float* weight, float* ys, bool accumulate) {
+    const auto [first, end] = offset_rows[j];
+    if (first == end) return;
+    const std::size_t input_row = first * Stride + j - padding_before;
+    kernels::gemm_nn(end - first, Filters, Channels, xs + input_row * Channels, Stride * Channels,
+                     weight + j * Channels * Filters, Filters, ys + first * Filters, Filters, accumulate);
+  }
+};
+
+/// 1D convolution over the particles of a list (see the top of this file).
+template <std::size_t Filters, std::size_t KernelSize = 1, std::size_t Stride = 1,
+          Padding PaddingMode = Padding::valid, bool UseBias = true>
+struct Conv1D {
+  static_assert(Filters > 0, "deepjet::Conv1D<Filters, ...>: Filters must be positive");
+  static_assert(KernelSize > 0, "deepjet::Conv1D<Filters, KernelSize, ...>: KernelSize must be positive");
+  static_assert(Stride > 0, "deepjet::Conv1D<Filters, KernelSize, Stride, ...>: Stride must be positive");
+  template <class In>
+  struct binder {
+    static_assert(ListShape<In>,
+                  "deepjet::Conv1D takes a particle list, Shape<Particles, Features>, and slides over "
+                  "its particles. Its input here is flat, Shape<N>, which has no particle axis: use "
+                  "Dense for flat inputs.");
+    // (For a flat input the assertion above is the error; the length below only avoids a second one.)
+    using type = Conv1DLayer<ListShape<In> ? In::dims[0] : KernelSize, In::features, Filters, KernelSize, Stride,
+                             PaddingMode, UseBias>;
+  };
+  template <class In>
+  using bind = typename binder<In>::type;
+};
+
+}  // namespace deepjet
+// ---- end deepjet/layers/conv1d/conv1d.hpp ----
 // ---- begin deepjet/layers/dense/dense.hpp ----
 // deepjet/layers/dense/dense.hpp: the fully connected layer, y = x W + b.
 //
@@ -4238,6 +4853,359 @@ struct Identity {
 
 }  // namespace deepjet
 // ---- end deepjet/layers/merge/merge.hpp ----
+// ---- begin deepjet/layers/normalization/batch_norm.hpp ----
+// deepjet/layers/normalization/batch_norm.hpp: batch normalisation over the features.
+//
+// Spec: BatchNorm<Momentum = 0.1f, Epsilon = 1e-3f>, for any input shape; gives
+// BatchNormLayer<S, Momentum, Epsilon> with the same output shape. The statistics are per feature
+// (the last dimension): over the batch for a flat Shape<F>, over the batch AND the particles for a
+// list Shape<P, F> (the features are the channels, as PyTorch's BatchNorm1d on (N, C, L) and Keras's
+// BatchNormalization(axis=-1) on (N, L, C)). It may be the first layer of a model (DeepJet
+// normalises each input block this way).
+//
+//   y = gamma * (x - mean) / sqrt(var + Epsilon) + beta
+//
+// Parameters, in this order in the flat array, each of shape (F):
+//   "gamma" (ones), "beta" (zeros)                  trained;
+//   "running_mean" (zeros), "running_var" (ones)    buffers (trainable = false): saved with the
+//                                                   model, never changed by an optimiser.
+// Modes:
+//   training (forward):  mean and var are the batch statistics (biased variance, divided by N);
+//                        the running statistics are then updated in the parameter array:
+//                          running = (1 - Momentum) * running + Momentum * batch_statistic,
+//                        with the UNBIASED batch variance (N / (N - 1) times var) for running_var,
+//                        as PyTorch (with a single value per feature, N = 1, the biased one, 0).
+//   inference (infer):   mean and var are the running statistics.
+//   frozen (set_frozen(true), called by Model::set_trainable(path, false)): forward behaves as
+//                        inference and leaves the running statistics alone (as a Keras
+//                        BatchNormalization with trainable = False); backward is then the
+//                        gradient of that fixed affine map. gamma/beta gradients are still
+//                        computed; the model's trainable mask keeps the optimiser off them.
+// Conventions (Momentum is the weight of the NEW batch, PyTorch's convention):
+//   PyTorch nn.BatchNorm1d(momentum=m, eps=e)  ->  BatchNorm<m, e>   (PyTorch's defaults: <0.1f, 1e-5f>)
+//   Keras BatchNormalization(momentum=m, epsilon=e)  ->  BatchNorm<1 - m, e>  (Keras's running
+//   average keeps m of the old value; Keras's defaults 0.99, 1e-3 are BatchNorm<0.01f, 1e-3f>).
+//   The default epsilon 1e-3 is Keras's, which the DeepJet reference models use.
+// Memory: the layer object keeps the per-feature mean and 1/sqrt(var + Epsilon) of its last
+// forward pass for backward; no allocation, no scratch.
+
+
+
+namespace deepjet {
+
+template <ShapeType S, float Momentum, float Epsilon>
+struct BatchNormLayer : LeafLayer<BatchNormLayer<S, Momentum, Epsilon>> {
+  using input_shape = S;
+  using output_shape = S;
+  static constexpr std::string_view kind = "BatchNorm";
+  static constexpr std::size_t features = S::features;
+  /// Rows of `features` values in one sample: 1 for a flat block, the particles of a list.
+  static constexpr std::size_t rows_per_sample = S::size / S::features;
+
+  static constexpr std::size_t gamma_offset = 0;
+  static constexpr std::size_t beta_offset = features;
+  static constexpr std::size_t running_mean_offset = 2 * features;
+  static constexpr std::size_t running_var_offset = 3 * features;
+  static constexpr std::size_t parameter_count = 4 * features;
+  static constexpr std::array<ParameterSpec, 4> parameters{{
+      {"gamma", {features}, 1, Initialiser::ones, features, features, true},
+      {"beta", {features}, 1, Initialiser::zeros, features, features, true},
+      {"running_mean", {features}, 1, Initialiser::zeros, features, features, false},
+      {"running_var", {features}, 1, Initialiser::ones, features, features, false},
+  }};
+
+  /// Inference: normalise with the running statistics, folded into one scale and shift per feature.
+  static void infer(const float* params, ConstBatch<S> x, Batch<S> y, float*) {
+    std::array<float, features> scale, shift;
+    for (std::size_t c = 0; c < features; ++c) {
+      const float inv_std = 1.0f / std::sqrt(params[running_var_offset + c] + Epsilon);
+      scale[c] = params[gamma_offset + c] * inv_std;
+      shift[c] = params[beta_offset + c] - params[running_mean_offset + c] * scale[c];
+    }
+    apply_scale_shift(x.data, y.data, x.count * rows_per_sample, scale, shift);
+  }
+
+  void set_frozen(bool frozen) { frozen_ = frozen; }
+  bool frozen() const { return frozen_; }
+
+  void forward(TrainingContext&, float* params, ConstBatch<S> x, Batch<S> y) {
+    const std::size_t n = x.count * rows_per_sample;  // values per feature
+    used_batch_statistics_ = !frozen_;
+    if (frozen_) {
+      for (std::size_t c = 0; c < features; ++c) {
+        mean_[c] = params[running_mean_offset + c];
+        inv_std_[c] = 1.0f / std::sqrt(params[running_var_offset + c] + Epsilon);
+      }
+    } else {
+      // Two passes in double: the variance does not lose precision to a large mean.
+      std::array<double, features> sum{}, squares{};
+      for (std::size_t r = 0; r < n; ++r) {
+        const float* row = x.data + r * features;
+        for (std::size_t c = 0; c < features; ++c) sum[c] += row[c];
+      }
+      for (std::size_t c = 0; c < features; ++c) sum[c] /= static_cast<double>(n);  // now the mean
+      for (std::size_t r = 0; r < n; ++r) {
+        const float* row = x.data + r * features;
+        for (std::size_t c = 0; c < features; ++c) {
+          const double d = row[c] - sum[c];
+          squares[c] += d * d;
+        }
+      }
+      const double unbiased = n > 1 ? static_cast<double>(n) / static_cast<double>(n - 1) : 1.0;
+      for (std::size_t c = 0; c < features; ++c) {
+        const double var = squares[c] / static_cast<double>(n);
+        mean_[c] = static_cast<float>(sum[c]);
+        inv_std_[c] = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(Epsilon)));
+        float& running_mean = params[running_mean_offset + c];
+        float& running_var = params[running_var_offset + c];
+        running_mean = static_cast<float>((1.0 - Momentum) * running_mean + Momentum * sum[c]);
+        running_var = static_cast<float>((1.0 - Momentum) * running_var + Momentum * var * unbiased);
+      }
+    }
+    std::array<float, features> scale, shift;
+    for (std::size_t c = 0; c < features; ++c) {
+      scale[c] = params[gamma_offset + c] * inv_std_[c];
+      shift[c] = params[beta_offset + c] - mean_[c] * scale[c];
+    }
+    apply_scale_shift(x.data, y.data, n, scale, shift);
+  }
+
+  void backward(const float* params, float* grads, ConstBatch<S> x, ConstBatch<S>, ConstBatch<S> dy, Batch<S> dx) {
+    const std::size_t n = x.count * rows_per_sample;
+    // With xhat = (x - mean) * inv_std:  dgamma = sum dy * xhat,  dbeta = sum dy.
+    std::array<double, features> sum_dy{}, sum_dy_xhat{};
+    for (std::size_t r = 0; r < n; ++r) {
+      const float* x_row = x.data + r * features;
+      const float* dy_row = dy.data + r * features;
+      for (std::size_t c = 0; c < features; ++c) {
+        const float xhat = (x_row[c] - mean_[c]) * inv_std_[c];
+        sum_dy[c] += dy_row[c];
+        sum_dy_xhat[c] += static_cast<double>(dy_row[c]) * xhat;
+      }
+    }
+    for (std::size_t c = 0; c < features; ++c) {
+      grads[gamma_offset + c] += static_cast<float>(sum_dy_xhat[c]);
+      grads[beta_offset + c] += static_cast<float>(sum_dy[c]);
+    }
+    if (!dx.data) return;
+    // Fixed statistics: dx = gamma * inv_std * dy. Batch statistics also depend on x:
+    //   dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat)).
+    std::array<float, features> scale, mean_dy{}, mean_dy_xhat{};
+    for (std::size_t c = 0; c < features; ++c) {
+      scale[c] = params[gamma_offset + c] * inv_std_[c];
+      if (used_batch_statistics_) {
+        mean_dy[c] = static_cast<float>(sum_dy[c] / static_cast<double>(n));
+        mean_dy_xhat[c] = static_cast<float>(sum_dy_xhat[c] / static_cast<double>(n));
+      }
+    }
+    for (std::size_t r = 0; r < n; ++r) {
+      const float* x_row = x.data + r * features;
+      const float* dy_row = dy.data + r * features;
+      float* dx_row = dx.data + r * features;
+      for (std::size_t c = 0; c < features; ++c) {
+        const float xhat = (x_row[c] - mean_[c]) * inv_std_[c];
+        dx_row[c] = scale[c] * (dy_row[c] - mean_dy[c] - xhat * mean_dy_xhat[c]);
+      }
+    }
+  }
+
+ private:
+  static void apply_scale_shift(const float* x, float* y, std::size_t rows, const std::array<float, features>& scale,
+                                const std::array<float, features>& shift) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float* x_row = x + r * features;
+      float* y_row = y + r * features;
+      for (std::size_t c = 0; c < features; ++c) y_row[c] = x_row[c] * scale[c] + shift[c];
+    }
+  }
+
+  bool frozen_ = false;
+  bool used_batch_statistics_ = false;  // of the last forward pass
+  std::array<float, features> mean_{};
+  std::array<float, features> inv_std_{};
+};
+
+/// Batch normalisation over the features (see the top of this file).
+template <float Momentum = 0.1f, float Epsilon = 1e-3f>
+struct BatchNorm {
+  static_assert(Momentum >= 0.0f && Momentum <= 1.0f,
+                "deepjet::BatchNorm<Momentum, Epsilon>: Momentum is the weight of the new batch in the "
+                "running statistics (PyTorch's convention), between 0 and 1; Keras's momentum m is 1 - m here");
+  static_assert(Epsilon > 0.0f, "deepjet::BatchNorm<Momentum, Epsilon>: Epsilon must be positive");
+  template <ShapeType In>
+  using bind = BatchNormLayer<In, Momentum, Epsilon>;
+};
+
+}  // namespace deepjet
+// ---- end deepjet/layers/normalization/batch_norm.hpp ----
+// ---- begin deepjet/layers/pooling/global_average_pooling.hpp ----
+// deepjet/layers/pooling/global_average_pooling.hpp: the mean over the particles of a list.
+//
+// Spec: GlobalAveragePooling, for a list Shape<P, F>; gives GlobalAveragePoolingLayer<P, F> with
+// output Shape<F>: y[f] = (1 / P) * sum_p x[p][f], over all P entries (no masking of padded
+// particles). Keras's GlobalAveragePooling1D on channels-last (N, P, F); PyTorch's
+// AdaptiveAvgPool1d(1) on channels-first (N, F, P), or x.mean(dim=1) on (N, P, F).
+// backward: dx[p][f] = dy[f] / P. No parameters.
+
+
+
+namespace deepjet {
+
+template <std::size_t Particles, std::size_t Features>
+struct GlobalAveragePoolingLayer : LeafLayer<GlobalAveragePoolingLayer<Particles, Features>> {
+  using input_shape = Shape<Particles, Features>;
+  using output_shape = Shape<Features>;
+  static constexpr std::string_view kind = "GlobalAveragePooling";
+  static constexpr std::array<ParameterSpec, 0> parameters{};
+  static constexpr std::size_t parameter_count = 0;
+
+  static void infer(const float*, ConstBatch<input_shape> x, Batch<output_shape> y, float*) {
+    constexpr float inv_particles = 1.0f / static_cast<float>(Particles);
+    for (std::size_t n = 0; n < x.count; ++n) {
+      const float* xs = x.sample(n);
+      float* ys = y.sample(n);
+      std::copy(xs, xs + Features, ys);
+      for (std::size_t p = 1; p < Particles; ++p)
+        for (std::size_t f = 0; f < Features; ++f) ys[f] += xs[p * Features + f];
+      for (std::size_t f = 0; f < Features; ++f) ys[f] *= inv_particles;
+    }
+  }
+  void forward(TrainingContext&, float*, ConstBatch<input_shape> x, Batch<output_shape> y) {
+    infer(nullptr, x, y, nullptr);
+  }
+  void backward(const float*, float*, ConstBatch<input_shape>, ConstBatch<output_shape>,
+                ConstBatch<output_shape> dy, Batch<input_shape> dx) {
+    if (!dx.data) return;
+    constexpr float inv_particles = 1.0f / static_cast<float>(Particles);
+    for (std::size_t n = 0; n < dy.count; ++n) {
+      const float* dys = dy.sample(n);
+      float* dxs = dx.sample(n);
+      for (std::size_t p = 0; p < Particles; ++p)
+        for (std::size_t f = 0; f < Features; ++f) dxs[p * Features + f] = dys[f] * inv_particles;
+    }
+  }
+};
+
+/// Average over the particles of a list (see the top of this file).
+struct GlobalAveragePooling {
+  template <class In>
+  struct binder {
+    static_assert(ListShape<In>,
+                  "deepjet::GlobalAveragePooling averages over the particles of a list, "
+                  "Shape<Particles, Features>; its input here is flat, Shape<N>, which has no particle axis");
+    using type = GlobalAveragePoolingLayer<In::dims[0], In::features>;
+  };
+  template <class In>
+  using bind = typename binder<In>::type;
+};
+
+}  // namespace deepjet
+// ---- end deepjet/layers/pooling/global_average_pooling.hpp ----
+// ---- begin deepjet/layers/regularization/dropout.hpp ----
+// deepjet/layers/regularization/dropout.hpp: dropout, active in training only.
+//
+// Spec: Dropout<Rate> with a float Rate in [0, 1), e.g. Dropout<0.1f>, for any input shape; gives
+// DropoutLayer<S, Rate> with the same output shape. No parameters.
+//
+//   inference (infer):  y = x (a copy).
+//   training (forward): each value is dropped (set to 0) with probability Rate, independently, and
+//                       the kept ones are scaled by 1 / (1 - Rate) ("inverted dropout", as PyTorch
+//                       and Keras), so the expected output equals the input and inference needs no
+//                       rescaling. backward: dx = dy * mask, the same mask and scale.
+// Randomness: the mask is drawn from the TrainingContext's Random stream, one uniform number per
+// value in memory order (keep if uniform >= Rate), so a given seed gives the same masks on every
+// platform. The mask of the last forward pass is kept in the layer object for backward (grown to
+// the largest batch seen, then reused). Freezing a model (set_trainable) does not change dropout,
+// as in Keras.
+
+
+
+namespace deepjet {
+
+template <ShapeType S, float Rate>
+struct DropoutLayer : LeafLayer<DropoutLayer<S, Rate>> {
+  using input_shape = S;
+  using output_shape = S;
+  static constexpr std::string_view kind = "Dropout";
+  static constexpr std::array<ParameterSpec, 0> parameters{};
+  static constexpr std::size_t parameter_count = 0;
+  static constexpr float rate = Rate;
+  /// The factor applied to kept values in training.
+  static constexpr float keep_scale = 1.0f / (1.0f - Rate);
+
+  static void infer(const float*, ConstBatch<S> x, Batch<S> y, float*) {
+    if (x.data != y.data) std::copy(x.data, x.data + x.size(), y.data);
+  }
+
+  void forward(TrainingContext& context, float*, ConstBatch<S> x, Batch<S> y) {
+    const std::size_t n = x.size();
+    float* mask = ensure_size(mask_, n);
+    for (std::size_t i = 0; i < n; ++i) mask[i] = context.random.uniform() >= Rate ? keep_scale : 0.0f;
+    for (std::size_t i = 0; i < n; ++i) y.data[i] = x.data[i] * mask[i];
+  }
+
+  void backward(const float*, float*, ConstBatch<S>, ConstBatch<S>, ConstBatch<S> dy, Batch<S> dx) {
+    if (!dx.data) return;
+    for (std::size_t i = 0; i < dy.size(); ++i) dx.data[i] = dy.data[i] * mask_[i];
+  }
+
+  /// The mask of the last forward pass: 0 for dropped values, 1 / (1 - Rate) for kept ones.
+  const float* mask() const { return mask_.data(); }
+
+ private:
+  AlignedFloats mask_;
+};
+
+/// Dropout with drop probability Rate (see the top of this file).
+template <float Rate>
+struct Dropout {
+  static_assert(Rate >= 0.0f && Rate < 1.0f,
+                "deepjet::Dropout<Rate>: Rate is the probability of dropping a value, in [0, 1)");
+  template <ShapeType In>
+  using bind = DropoutLayer<In, Rate>;
+};
+
+}  // namespace deepjet
+// ---- end deepjet/layers/regularization/dropout.hpp ----
+// ---- begin deepjet/layers/reshape/flatten.hpp ----
+// deepjet/layers/reshape/flatten.hpp: a particle list as one flat block.
+//
+// Spec: Flatten, for any input shape S; gives FlattenLayer<S> with output Shape<S::size>. A list
+// Shape<P, F> becomes Shape<P * F> in memory order: particle 0's F features, then particle 1's, ...
+// (Keras's Flatten on channels-last (N, P, F); PyTorch's nn.Flatten on the same (N, P, F) tensor;
+// on PyTorch's channels-first (N, F, P) the order differs: permute to (N, P, F) first).
+// A flat input passes through unchanged. No parameters; forward and backward are copies.
+
+
+
+namespace deepjet {
+
+template <ShapeType S>
+struct FlattenLayer : LeafLayer<FlattenLayer<S>> {
+  using input_shape = S;
+  using output_shape = Shape<S::size>;
+  static constexpr std::string_view kind = "Flatten";
+  static constexpr std::array<ParameterSpec, 0> parameters{};
+  static constexpr std::size_t parameter_count = 0;
+
+  static void infer(const float*, ConstBatch<S> x, Batch<output_shape> y, float*) {
+    if (x.data != y.data) std::copy(x.data, x.data + x.size(), y.data);
+  }
+  void forward(TrainingContext&, float*, ConstBatch<S> x, Batch<output_shape> y) { infer(nullptr, x, y, nullptr); }
+  void backward(const float*, float*, ConstBatch<S>, ConstBatch<output_shape>, ConstBatch<output_shape> dy,
+                Batch<S> dx) {
+    if (dx.data && dx.data != dy.data) std::copy(dy.data, dy.data + dy.size(), dx.data);
+  }
+};
+
+/// Flatten a sample into one row of features (see the top of this file).
+struct Flatten {
+  template <ShapeType In>
+  using bind = FlattenLayer<In>;
+};
+
+}  // namespace deepjet
+// ---- end deepjet/layers/reshape/flatten.hpp ----
 // ---- begin deepjet/layers/lstm/lstm.hpp ----
 // deepjet/layers/lstm/lstm.hpp: the long short-term memory layer over a list of entries.
 //
