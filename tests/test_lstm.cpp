@@ -34,6 +34,10 @@ TEST(LSTMGradientCheck, BackwardsSequence) {
 TEST(LSTMGradientCheck, WiderUnitsOneSample) {
   check_layer_gradients<deepjet::LSTMLayer<3, 2, 19, Direction::backwards>>({.batch = 1});
 }
+// Longer backpropagation through time, with more samples than one row tile of the products.
+TEST(LSTMGradientCheck, LongerListBackwardsSequence) {
+  check_layer_gradients<deepjet::LSTMLayer<12, 5, 7, Direction::backwards, true>>({.batch = 6, .step = 5e-3f});
+}
 TEST(LSTMGradientCheck, SingleEntry) {
   check_layer_gradients<deepjet::LSTMLayer<1, 4, 3, Direction::backwards, true>>({.batch = 2});
 }

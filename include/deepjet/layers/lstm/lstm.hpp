@@ -42,11 +42,14 @@
 // Cost: the input projection of all entries of all samples is one matrix product
 // (batch*T x F by F x 4H); then each step is one product (batch x H by H x 4H) and the fused cell
 // update. Multiply-adds per sample: 4H (F + H) T, e.g. 4*150*(8+150)*25 = 2.37 M for DeepJet's
-// charged candidates. Backward: three products per step's worth of the same size.
+// charged candidates. Backward through time: per step the fused cell gradient and one product
+// (dh_prev = dz U^T), then for all steps at once one product each for dU, dW and dX (over
+// batch*T rows, in row chunks that stay in cache) and the bias sums: about twice the forward.
 //
 // Training memory (grown to the largest batch, then reused): the gates, cells, tanh(cells) and
-// states of every step of every sample, batch*T*7H floats, plus 2 batch*H. The backward pass turns
-// the cached gates into their gradients in place, so each forward allows one backward.
+// states of every step of every sample, batch*T*7H floats, plus 2 batch*H and U^T (4H*H). The
+// backward pass turns the cached gates into their gradients in place (and reuses the tanh(cells)
+// buffer), so each forward allows one backward; a second one throws deepjet::Error.
 // Inference scratch: min(batch, 256) * (T*4H + H) floats (samples are processed in blocks of 256
 // so that scratch stays bounded for large batches).
 #pragma once
@@ -152,19 +155,24 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences>> {
         std::memcpy(y.data + b * H, hidden_.data() + (b * T + last) * H, H * sizeof(float));
     }
     cached_count_ = count;
+    has_cache_ = true;
   }
 
   void backward(const float* params, float* grads, ConstBatch<input_shape> x, ConstBatch<output_shape>,
                 ConstBatch<output_shape> dy, Batch<input_shape> dx) {
     const std::size_t count = x.count;
-    if (cached_count_ != count)
+    if (!has_cache_ || cached_count_ != count)
       throw Error("deepjet::LSTMLayer::backward needs a forward pass on the same batch before it, and "
                   "allows one backward per forward (it turns its cached gates into gradients)");
-    cached_count_ = 0;
+    has_cache_ = false;
     ensure_size(dh_, count * H);
     ensure_size(dc_, count * H);
     std::fill(dc_.begin(), dc_.begin() + static_cast<std::ptrdiff_t>(count * H), 0.0f);
+    // U^T (4H x H), so that dh_prev = dz U^T runs as a register-blocked gemm_nn.
     const float* recurrent_kernel = params + recurrent_kernel_offset;
+    float* recurrent_kernel_transposed = ensure_size(recurrent_kernel_transposed_, G * H);
+    for (std::size_t r = 0; r < H; ++r)
+      for (std::size_t k = 0; k < G; ++k) recurrent_kernel_transposed[k * H + r] = recurrent_kernel[r * G + k];
     float* gates = gates_.data();
 
     // dh for the last step read: the output gradient (the recurrent part is zero there).
@@ -186,16 +194,22 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences>> {
                                     dc_.data() + b * H);
       }
       // gates at entry t now hold dz for this step, for every sample (rows strided by T*G).
-      if (step > 0) {
-        const std::size_t t_prev = entry_at_step(step - 1);
-        // dU += h_prev^T dz;  dh_prev = dz U^T.
-        kernels::gemm_tn(H, G, count, hidden_.data() + t_prev * H, T * H, gates + t * G, T * G,
-                         grads + recurrent_kernel_offset, G, true);
-        kernels::gemm_nt(count, H, G, gates + t * G, T * G, recurrent_kernel, G, dh_.data(), H, false);
-      }
+      // dh_prev = dz U^T.
+      if (step > 0)
+        kernels::gemm_nn(count, H, G, gates + t * G, T * G, recurrent_kernel_transposed, H, dh_.data(), H, false);
     }
-    // All steps at once: dW += X^T dZ, db += column sums of dZ, dX = dZ W^T.
-    kernels::gemm_tn(F, G, count * T, x.data, F, gates, G, grads + kernel_offset, G, true);
+    // All steps at once. dU += H_prev^T dZ, where row (b, t) of H_prev is the state before entry t
+    // was read (zero for the first entry read); it goes where tanh(c), no longer needed, was.
+    float* previous_hidden = tanh_cells_.data();
+    for (std::size_t b = 0; b < count; ++b)
+      for (std::size_t step = 0; step < T; ++step) {
+        float* to = previous_hidden + (b * T + entry_at_step(step)) * H;
+        if (step == 0) std::fill(to, to + H, 0.0f);
+        else std::memcpy(to, hidden_.data() + (b * T + entry_at_step(step - 1)) * H, H * sizeof(float));
+      }
+    gemm_tn_in_chunks(H, count * T, previous_hidden, H, gates, grads + recurrent_kernel_offset);
+    // dW += X^T dZ, db += column sums of dZ, dX = dZ W^T.
+    gemm_tn_in_chunks(F, count * T, x.data, F, gates, grads + kernel_offset);
     kernels::column_sums(count * T, G, gates, G, grads + bias_offset, true);
     if (dx.data) kernels::gemm_nt(count * T, F, G, gates, G, params + kernel_offset, G, dx.data, F, false);
   }
@@ -212,6 +226,15 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences>> {
     std::size_t cell_sample_stride;
     std::size_t cell_entry_stride;
   };
+
+  // C[M x G] += A[K x M]^T B[K x G] with B = rows of gate gradients, over a long K (batch*T) in
+  // chunks of rows, so that the two panels stay in cache while every tile of C passes over them.
+  static void gemm_tn_in_chunks(std::size_t M, std::size_t K, const float* A, std::size_t lda, const float* B,
+                                float* C) {
+    constexpr std::size_t rows_per_chunk = 128;
+    for (std::size_t k = 0; k < K; k += rows_per_chunk)
+      kernels::gemm_tn(M, G, std::min(rows_per_chunk, K - k), A + k * lda, lda, B + k * G, G, C, G, true);
+  }
 
   // The forward recurrence over `count` samples; `gates` (count * T * G floats) ends up holding
   // the gate activations of every step.
@@ -242,9 +265,11 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences>> {
   AlignedFloats hidden_;      ///< batch x T x H: h after each entry
   AlignedFloats cells_;       ///< batch x T x H: c after each entry
   AlignedFloats tanh_cells_;  ///< batch x T x H: tanh(c)
+  AlignedFloats recurrent_kernel_transposed_;  ///< 4H x H
   AlignedFloats dh_;          ///< batch x H
   AlignedFloats dc_;          ///< batch x H
-  std::size_t cached_count_ = 0;  ///< samples of the forward pass backward may use; 0 when used up
+  std::size_t cached_count_ = 0;  ///< samples of the last forward pass
+  bool has_cache_ = false;        ///< false before a forward and after the backward that used it
 };
 
 namespace detail {
