@@ -11,8 +11,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <string>
 #include <vector>
+
+#include <unistd.h>  // getpid
 
 namespace {
 
@@ -68,6 +71,7 @@ TEST(JetLayers, ParameterTablesNameEveryTensor) {
 
 TEST(JetGradientCheck, Conv1DPointwise) {
   check_layer_gradients<deepjet::Conv1DLayer<5, 4, 6, 1, 1, deepjet::valid, true>>();
+  check_layer_gradients<deepjet::Conv1DLayer<25, 16, 8, 1, 1, deepjet::valid, true>>({.batch = 2});  // DeepJet's cpf
 }
 TEST(JetGradientCheck, Conv1DKernel3Valid) {
   check_layer_gradients<deepjet::Conv1DLayer<7, 3, 5, 3, 1, deepjet::valid, true>>();
@@ -152,10 +156,10 @@ TEST(JetGradientCheck, Flatten) { check_layer_gradients<deepjet::FlattenLayer<Sh
 TEST(JetGradientCheck, GlobalAveragePooling) { check_layer_gradients<deepjet::GlobalAveragePoolingLayer<6, 5>>(); }
 
 TEST(JetGradientCheck, ParticleCnnBranch) {
-  // Pre-activation ResNet unit order (BN -> ReLU -> Conv), pooled, then a dense head.
+  // Pre-activation ResNet unit order (BN -> activation -> Conv), pooled, dropout, a dense head.
   using Net = deepjet::Sequential<deepjet::Input<6, 3>, deepjet::BatchNorm<>, deepjet::Tanh,
                                   deepjet::Conv1D<4, 3, 1, deepjet::same>, deepjet::GlobalAveragePooling,
-                                  deepjet::Dense<2>>;
+                                  deepjet::Dropout<0.25f>, deepjet::Dense<2>>;
   check_layer_gradients<Net>({.batch = 4});
 }
 
@@ -525,6 +529,27 @@ TEST(JetModel, FreezingTheInputBatchNormStopsItsParametersAndStatistics) {
   step();
   EXPECT_NE(copy_of(model.parameter("0.running_mean")), frozen_before[2]);
   EXPECT_NE(copy_of(model.parameter("0.gamma")), frozen_before[0]);
+}
+
+TEST(JetModel, ModelFilesKeepTheRunningStatistics) {
+  const ParticleData data;
+  deepjet::Model<ParticleBranch> trained(3);
+  deepjet::Adam adam;
+  for (int i = 0; i < 3; ++i)
+    trained.train_step(data.inputs(), data.targets(), nullptr, deepjet::CategoricalCrossEntropy{}, adam);
+  // One file per process: other build directories may run this test at the same time.
+  const auto path = std::filesystem::temp_directory_path() / ("deepjet_test_jet_layers_" + std::to_string(::getpid()) + ".h5");
+  deepjet::save_model(trained, path);
+  deepjet::Model<ParticleBranch> loaded(99);
+  deepjet::load_model(loaded, path);
+  std::filesystem::remove(path);
+  EXPECT_EQ(copy_of(loaded.parameter("3.running_var")), copy_of(trained.parameter("3.running_var")));
+  EXPECT_NE(copy_of(loaded.parameter("3.running_var")), std::vector<float>(64, 1.0f));
+  deepjet::AlignedFloats scratch;
+  std::vector<float> p(6 * data.count), q(6 * data.count);
+  trained.predict(data.inputs(), {p.data(), data.count}, scratch);
+  loaded.predict(data.inputs(), {q.data(), data.count}, scratch);
+  EXPECT_EQ(p, q);
 }
 
 }  // namespace
