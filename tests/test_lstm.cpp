@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <unistd.h>
 #include <numeric>
 #include <thread>
 
@@ -378,6 +380,33 @@ TEST(LSTMInModel, DeepJetChargedBranchTrainsAndCountsLikeKeras) {
   // The LSTM's parameters received gradients.
   const auto kernel_gradient = model.gradient("0.recurrent_kernel");
   EXPECT_GT(std::inner_product(kernel_gradient.begin(), kernel_gradient.end(), kernel_gradient.begin(), 0.0), 0.0);
+}
+
+TEST(LSTMInModel, ModelFileRoundTripAndDirectionIsPartOfTheArchitecture) {
+  using Backwards = deepjet::Sequential<deepjet::Input<6, 3>, deepjet::LSTM<7, deepjet::backwards>, deepjet::Dense<2>>;
+  using Forwards = deepjet::Sequential<deepjet::Input<6, 3>, deepjet::LSTM<7>, deepjet::Dense<2>>;
+  const auto directory = std::filesystem::temp_directory_path() / ("deepjet-lstm-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(directory);
+  const auto path = directory / "lstm.h5";
+  deepjet::Model<Backwards> saved(1), loaded(2);
+  deepjet::save_model(saved, path);
+  deepjet::load_model(loaded, path);
+  EXPECT_TRUE(std::equal(saved.parameters().begin(), saved.parameters().end(), loaded.parameters().begin()));
+  const auto x = random_values(4 * 18, 13);
+  std::vector<float> a(8), b(8);
+  deepjet::AlignedFloats scratch(deepjet::Model<Backwards>::scratch_size(4));
+  saved.predict({x.data(), 4}, {a.data(), 4}, scratch);
+  loaded.predict({x.data(), 4}, {b.data(), 4}, scratch);
+  EXPECT_EQ(a, b);
+  // Same parameter shapes, other direction: a different network, refused by name.
+  deepjet::Model<Forwards> forwards;
+  try {
+    deepjet::load_model(forwards, path);
+    ADD_FAILURE() << "a backwards LSTM's file loaded into a forwards LSTM";
+  } catch (const deepjet::FileError& e) {
+    EXPECT_NE(std::string(e.what()).find("[backwards, last state]"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove_all(directory);
 }
 
 }  // namespace

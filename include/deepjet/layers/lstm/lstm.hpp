@@ -275,6 +275,16 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences>> {
 namespace detail {
 template <class Option>
 inline constexpr bool is_lstm_option = std::is_same_v<Option, backwards> || std::is_same_v<Option, return_sequences>;
+// The sizes of a list shape; placeholders for anything else, so that after the static_assert in
+// LSTM::binder the compiler has nothing more to complain about.
+template <class In>
+struct list_sizes {
+  static constexpr std::size_t entries = 1, features = 1;
+};
+template <ListShape In>
+struct list_sizes<In> {
+  static constexpr std::size_t entries = In::template dim<0>, features = In::features;
+};
 template <class Option, class... Options>
 inline constexpr std::size_t count_option = (std::size_t{0} + ... + std::size_t{std::is_same_v<Option, Options>});
 }  // namespace detail
@@ -297,10 +307,11 @@ struct LSTM {
   struct binder {
     static_assert(ListShape<In>,
                   "deepjet::LSTM runs over a list input, Shape<Entries, Features> (particles x "
-                  "features). Its input here is not a list: an LSTM over a flat block has nothing "
-                  "to iterate over; use Dense instead, or give the model a list Input<N, F>.");
-    // (A placeholder size after a failed assertion, so that it is the only error shown.)
-    using type = LSTMLayer<ListShape<In> ? In::template dim<0> : 1, In::features, Units, direction, returns_sequence>;
+                  "features). Its input here is not one list: a flat block has nothing to iterate "
+                  "over (use Dense instead, or give the model a list Input<N, F>), and several "
+                  "blocks side by side need one LSTM per branch.");
+    using type = LSTMLayer<detail::list_sizes<In>::entries, detail::list_sizes<In>::features, Units, direction,
+                           returns_sequence>;
   };
   template <class In>
   using bind = typename binder<In>::type;
