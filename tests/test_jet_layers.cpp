@@ -13,6 +13,7 @@
 #include <cmath>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <unistd.h>  // getpid
@@ -550,6 +551,27 @@ TEST(JetModel, ModelFilesKeepTheRunningStatistics) {
   trained.predict(data.inputs(), {p.data(), data.count}, scratch);
   loaded.predict(data.inputs(), {q.data(), data.count}, scratch);
   EXPECT_EQ(p, q);
+}
+
+TEST(JetModel, InferenceIsSharedByThreads) {
+  // One trained model, read by several threads at once, each with its own scratch.
+  const ParticleData data;
+  deepjet::Model<ParticleBranch> model(3);
+  deepjet::Adam adam;
+  model.train_step(data.inputs(), data.targets(), nullptr, deepjet::CategoricalCrossEntropy{}, adam);
+  deepjet::AlignedFloats scratch;
+  std::vector<float> expected(6 * data.count);
+  model.predict(data.inputs(), {expected.data(), data.count}, scratch);
+  std::vector<std::vector<float>> results(4, std::vector<float>(6 * data.count));
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < results.size(); ++i)
+    threads.emplace_back([&, i] {
+      deepjet::AlignedFloats own_scratch;
+      for (int repeat = 0; repeat < 20; ++repeat)
+        model.predict(data.inputs(), {results[i].data(), data.count}, own_scratch);
+    });
+  for (auto& thread : threads) thread.join();
+  for (const auto& result : results) EXPECT_EQ(result, expected);
 }
 
 }  // namespace
