@@ -293,6 +293,16 @@ void check_batch_norm_against_torch(const std::string& name) {
   EXPECT_NE(params, before);
 }
 
+TEST(JetLayers, BatchNormIgnoresAnEmptyBatch) {
+  using L = deepjet::BatchNormLayer<Shape<3, 2>, 0.1f, 1e-3f>;
+  std::vector<float> params{1, 1, 0, 0, 0.5f, -0.5f, 2, 3};
+  const auto before = params;
+  L layer;
+  deepjet::TrainingContext context;
+  layer.forward(context, params.data(), {nullptr, 0}, {nullptr, 0});
+  EXPECT_EQ(params, before);
+}
+
 TEST(JetPyTorchAgreement, BatchNormFlat) {
   check_batch_norm_against_torch<deepjet::BatchNormLayer<Shape<7>, 0.1f, 1e-3f>>("bn_flat");
 }
