@@ -4875,6 +4875,7 @@ struct Identity {
 //                          running = (1 - Momentum) * running + Momentum * batch_statistic,
 //                        with the UNBIASED batch variance (N / (N - 1) times var) for running_var,
 //                        as PyTorch (with a single value per feature, N = 1, the biased one, 0).
+//                        An empty batch (no samples) changes nothing.
 //   inference (infer):   mean and var are the running statistics.
 //   frozen (set_frozen(true), called by Model::set_trainable(path, false)): forward behaves as
 //                        inference and leaves the running statistics alone (as a Keras
@@ -4930,8 +4931,9 @@ struct BatchNormLayer : LeafLayer<BatchNormLayer<S, Momentum, Epsilon>> {
 
   void forward(TrainingContext&, float* params, ConstBatch<S> x, Batch<S> y) {
     const std::size_t n = x.count * rows_per_sample;  // values per feature
-    used_batch_statistics_ = !frozen_;
-    if (frozen_) {
+    // An empty batch has no statistics: it must not turn the running ones into NaN.
+    used_batch_statistics_ = !frozen_ && n > 0;
+    if (!used_batch_statistics_) {
       for (std::size_t c = 0; c < features; ++c) {
         mean_[c] = params[running_mean_offset + c];
         inv_std_[c] = 1.0f / std::sqrt(params[running_var_offset + c] + Epsilon);
