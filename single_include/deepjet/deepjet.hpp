@@ -4503,7 +4503,9 @@ struct Conv1DLayer : LeafLayer<Conv1DLayer<Length, Channels, Filters, KernelSize
                 "use deepjet::same padding or a smaller kernel");
 
   static constexpr std::size_t output_length =
-      PaddingMode == Padding::same ? (Length + Stride - 1) / Stride : (Length - KernelSize) / Stride + 1;
+      PaddingMode == Padding::same ? (Length + Stride - 1) / Stride
+                                   : (Length >= KernelSize ? (Length - KernelSize) / Stride + 1
+                                                           : 1);  // 1: only the assertion above reports it
   /// Zero rows imagined before the first particle ('same' only; the rest go after the last).
   static constexpr std::size_t padding_before = [] {
     if constexpr (PaddingMode == Padding::valid) return std::size_t{0};
