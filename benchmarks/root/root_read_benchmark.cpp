@@ -1,7 +1,8 @@
 // Throughput of the native ROOT reader against the limit set by decompression alone.
 //
 // For each case (a file and a set of branches) it times
-//   reader:  Tree::read_jagged<T> in the stored type (file reads + decompression + decoding),
+//   reader:  Tree::read<T> (flat) or read_jagged<T> in the stored type (file access +
+//            decompression + decoding into arrays),
 //   limit:   decompressing the same baskets from memory (no file access, no decoding),
 // and prints values/s, MB/s of decompressed data, and the ratio reader/limit (target >= 70 %).
 // Usage: root_read_benchmark [SHARED_DIR] [--threads N]
@@ -51,8 +52,10 @@ double best_seconds(const std::function<void()>& work, double budget = 0.6) {
   return best;
 }
 
+// Flat branches are read as plain arrays, the others as values + offsets.
 template <class T>
 std::size_t read_column(const root::Tree& tree, const std::string& name) {
+  if (tree.branch(name).layout.kind == root::ColumnLayout::Kind::Fixed) return tree.read<T>(name).size();
   return tree.read_jagged<T>(name).values.size();
 }
 

@@ -101,11 +101,18 @@ inline LoadedBasket decode_basket(const std::uint8_t* raw_bytes, std::size_t raw
     }
     offsets.require(4 * static_cast<std::size_t>(entries), "basket entry offsets");
     basket.offsets.resize(static_cast<std::size_t>(entries) + 1);
+    const std::uint8_t* table = offsets.here();
+    std::int32_t previous = 0;
+    bool ordered = true;
     for (std::int32_t i = 0; i < entries; ++i) {
-      basket.offsets[i] = offsets.i32("basket entry offset") - key.key_bytes;
+      const std::int32_t offset = load_big_endian<std::int32_t>(table + 4 * static_cast<std::size_t>(i)) - key.key_bytes;
+      ordered &= offset >= previous;
+      basket.offsets[i] = previous = offset;
     }
     basket.offsets[entries] = static_cast<std::int32_t>(border);
-    detail::check_offsets(basket.offsets, border, path, what);
+    if (!ordered || previous > static_cast<std::int32_t>(border)) {
+      throw FileError(path, what + ": corrupted entry offsets");
+    }
   }
   record.resize(border);
   basket.data = std::move(record);

@@ -86,6 +86,50 @@ inline std::uint64_t xxhash64(const std::uint8_t* data, std::size_t size, std::u
   return h;
 }
 
+namespace detail {
+
+// Decompression contexts are reused per thread: creating one per basket (as ZSTD_decompress and
+// zlib's uncompress do) costs about as much as decompressing a small basket.
+struct ZstdContext {
+  ZSTD_DCtx* context = ZSTD_createDCtx();
+  ~ZstdContext() { ZSTD_freeDCtx(context); }
+};
+
+struct ZlibContext {
+  z_stream stream{};
+  bool initialised = false;
+  ~ZlibContext() {
+    if (initialised) inflateEnd(&stream);
+  }
+};
+
+/// Inflates one zlib stream; returns the bytes produced, or -1 if the data is not a complete,
+/// valid stream that fits in `output_size`.
+inline long long inflate_zlib(const std::uint8_t* input, std::size_t input_size, std::uint8_t* output,
+                              std::size_t output_size) {
+  thread_local ZlibContext zlib;
+  if (!zlib.initialised) {
+    if (inflateInit(&zlib.stream) != Z_OK) return -1;
+    zlib.initialised = true;
+  } else if (inflateReset(&zlib.stream) != Z_OK) {
+    return -1;
+  }
+  zlib.stream.next_in = const_cast<Bytef*>(input);
+  zlib.stream.avail_in = static_cast<uInt>(input_size);
+  zlib.stream.next_out = output;
+  zlib.stream.avail_out = static_cast<uInt>(output_size);
+  const int status = inflate(&zlib.stream, Z_FINISH);
+  if (status != Z_STREAM_END) return -1;
+  return static_cast<long long>(output_size - zlib.stream.avail_out);
+}
+
+inline ZSTD_DCtx* zstd_context() {
+  thread_local ZstdContext zstd;
+  return zstd.context;
+}
+
+}  // namespace detail
+
 /// Size of ROOT's per-block header.
 inline constexpr std::size_t compressed_block_header_size = 9;
 
@@ -119,10 +163,9 @@ inline void decompress_blocks(const std::uint8_t* input, std::size_t input_size,
     std::uint8_t* target = output + out;
     std::size_t produced = 0;
     if (algorithm == "ZL") {
-      uLongf length = static_cast<uLongf>(block_out);
-      const int status = ::uncompress(target, &length, source, static_cast<uLong>(block_in));
-      if (status != Z_OK) fail("zlib error " + std::to_string(status) + " (corrupted data)");
-      produced = length;
+      const long long length = detail::inflate_zlib(source, block_in, target, block_out);
+      if (length < 0) fail("zlib error (corrupted data)");
+      produced = static_cast<std::size_t>(length);
     } else if (algorithm == "XZ") {
       std::uint64_t memory_limit = UINT64_MAX;
       std::size_t in_position = 0;
@@ -147,7 +190,9 @@ inline void decompress_blocks(const std::uint8_t* input, std::size_t input_size,
       if (status < 0) fail("lz4 error (corrupted data)");
       produced = static_cast<std::size_t>(status);
     } else if (algorithm == "ZS") {
-      const std::size_t status = ZSTD_decompress(target, block_out, source, block_in);
+      ZSTD_DCtx* context = detail::zstd_context();
+      if (context == nullptr) fail("cannot create a zstd context");
+      const std::size_t status = ZSTD_decompressDCtx(context, target, block_out, source, block_in);
       if (ZSTD_isError(status)) fail(std::string("zstd error: ") + ZSTD_getErrorName(status));
       produced = status;
     } else if (algorithm == "CS") {
