@@ -18,6 +18,10 @@ Cases:
   small.<direction>.*  batch 3, T=5, F=4, H=6, forwards and backwards; weights, input, and for
                        each output kind (last, sequence): y, an output gradient dy, and the
                        gradients dx, dkernel, drecurrent_kernel, dbias of sum(dy * y).
+  hard.<direction>.*   as small.*, with Keras 2's hard_sigmoid, clip(0.2 z + 0.5, 0, 1), on the
+                       gates i, f, o (deepjet::hard_sigmoid_gates). torch's nn.LSTM has no such
+                       option, so this runs the recurrence step by step with autograd; that loop
+                       is first checked against nn.LSTM with the ordinary sigmoid.
   cpf.<direction>.y    DeepJet's charged-candidate size, batch 2, T=25, F=8, H=150, forward only,
                        last state. To keep the file small its weights and input are not stored:
                        both sides compute them with `hashed_uniform` (below; the test has the same
@@ -101,6 +105,68 @@ for direction in ("forwards", "backwards"):
         put(name + ".dkernel", lstm.weight_ih_l0.grad.t())
         put(name + ".drecurrent_kernel", lstm.weight_hh_l0.grad.t())
         put(name + ".dbias", lstm.bias_ih_l0.grad)
+
+# ---- hard: the same sizes, gates with Keras 2's hard_sigmoid ------------------------------------
+def keras2_hard_sigmoid(z):
+    return torch.clamp(0.2 * z + 0.5, 0.0, 1.0)
+
+
+def stepwise_lstm(x, kernel, recurrent_kernel, bias, gate, backwards):
+    """(sequence in input order, last state): the recurrence written out, deepjet-layout weights."""
+    batch, length, _ = x.shape
+    units = recurrent_kernel.shape[0]
+    h = torch.zeros(batch, units, dtype=x.dtype)
+    c = torch.zeros(batch, units, dtype=x.dtype)
+    states = [None] * length
+    for step in range(length):
+        t = length - 1 - step if backwards else step
+        z = x[:, t, :] @ kernel + h @ recurrent_kernel + bias
+        zi, zf, zg, zo = z.split(units, dim=1)
+        c = gate(zf) * c + gate(zi) * torch.tanh(zg)
+        h = gate(zo) * torch.tanh(c)
+        states[t] = h
+    return torch.stack(states, dim=1), h
+
+
+# The step-by-step loop with the sigmoid must reproduce nn.LSTM (in both directions).
+for backwards in (False, True):
+    kernel, recurrent_kernel, bias = (torch.rand(F, 4 * H) - 0.5, torch.rand(H, 4 * H) - 0.5, torch.rand(4 * H) - 0.5)
+    x = torch.randn(B, T, F).double()
+    seq_ref, last_ref = run(make_lstm(F, H, kernel, recurrent_kernel, bias), x, backwards)
+    seq, last = stepwise_lstm(x, kernel.double(), recurrent_kernel.double(), bias.double(), torch.sigmoid, backwards)
+    assert torch.allclose(seq, seq_ref, atol=1e-12) and torch.allclose(last, last_ref, atol=1e-12)
+
+for direction in ("forwards", "backwards"):
+    backwards = direction == "backwards"
+    prefix = "hard." + direction
+    # Larger weights than above, so that some gates are clipped at 0 or 1.
+    kernel = 2.0 * torch.rand(F, 4 * H) - 1.0
+    recurrent_kernel = 2.0 * torch.rand(H, 4 * H) - 1.0
+    bias = 2.0 * torch.rand(4 * H) - 1.0
+    x32 = torch.randn(B, T, F)
+    put(prefix + ".kernel", kernel)
+    put(prefix + ".recurrent_kernel", recurrent_kernel)
+    put(prefix + ".bias", bias)
+    put(prefix + ".x", x32)
+    for kind in ("last", "sequence"):
+        weights = [w.double().requires_grad_(True) for w in (kernel, recurrent_kernel, bias)]
+        x = x32.double().requires_grad_(True)
+        seq, last = stepwise_lstm(x, *weights, keras2_hard_sigmoid, backwards)
+        y = last if kind == "last" else seq
+        dy = torch.randn(y.shape).double()
+        y.backward(dy)
+        name = prefix + "." + kind
+        put(name + ".y", y)
+        put(name + ".dy", dy)
+        put(name + ".dx", x.grad)
+        put(name + ".dkernel", weights[0].grad)
+        put(name + ".drecurrent_kernel", weights[1].grad)
+        put(name + ".dbias", weights[2].grad)
+    # How many gate values are clipped (the test's inputs exercise both regions).
+    with torch.no_grad():
+        z = x32.double().reshape(-1, F) @ kernel.double() + bias.double()
+        clipped = ((0.2 * z + 0.5 <= 0) | (0.2 * z + 0.5 >= 1)).double().mean().item()
+    print("%s: %.0f%% of the input projections alone are in the clipped region" % (prefix, 100 * clipped))
 
 # ---- cpf: batch 2, T=25, F=8, H=150, weights from hashed_uniform ----------------------------
 B, T, F, H = 2, 25, 8, 150

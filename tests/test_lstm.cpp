@@ -16,6 +16,7 @@
 namespace {
 
 using deepjet::Direction;
+using deepjet::GateActivation;
 using deepjet::test::check_layer_gradients;
 using deepjet::test::expect_close;
 using deepjet::test::fixtures;
@@ -35,6 +36,11 @@ TEST(LSTMGradientCheck, BackwardsSequence) {
 // Widths that fill whole SIMD registers and leave partial ones; one sample; a single entry.
 TEST(LSTMGradientCheck, WiderUnitsOneSample) {
   check_layer_gradients<deepjet::LSTMLayer<3, 2, 19, Direction::backwards>>({.batch = 1});
+}
+// Keras 2's hard_sigmoid on the gates (inputs kept small so that few gates sit at a clip edge).
+TEST(LSTMGradientCheck, HardSigmoidGates) {
+  check_layer_gradients<deepjet::LSTMLayer<4, 3, 5, Direction::backwards, true, GateActivation::hard_sigmoid>>(
+      {.step = 1e-3f});
 }
 // Longer backpropagation through time, with more samples than one row tile of the products.
 TEST(LSTMGradientCheck, LongerListBackwardsSequence) {
@@ -60,12 +66,13 @@ std::vector<float> run_infer(const std::vector<float>& params, const std::vector
   return y;
 }
 
-template <Direction direction, bool sequence>
+template <Direction direction, bool sequence, GateActivation gates = GateActivation::sigmoid>
 void check_small_case_against_torch() {
   constexpr std::size_t B = 3, T = 5, F = 4, H = 6;
-  using L = deepjet::LSTMLayer<T, F, H, direction, sequence>;
+  using L = deepjet::LSTMLayer<T, F, H, direction, sequence, gates>;
   const auto& f = fixtures("lstm");
-  const std::string prefix = std::string("small.") + (direction == Direction::forwards ? "forwards" : "backwards");
+  const std::string prefix = std::string(gates == GateActivation::sigmoid ? "small." : "hard.") +
+                             (direction == Direction::forwards ? "forwards" : "backwards");
   const std::string name = prefix + (sequence ? ".sequence" : ".last");
   std::vector<float> params = concatenated(
       {&f[prefix + ".kernel"].values, &f[prefix + ".recurrent_kernel"].values, &f[prefix + ".bias"].values});
@@ -98,6 +105,13 @@ TEST(LSTMPyTorchAgreement, ForwardsLastState) { check_small_case_against_torch<D
 TEST(LSTMPyTorchAgreement, ForwardsSequence) { check_small_case_against_torch<Direction::forwards, true>(); }
 TEST(LSTMPyTorchAgreement, BackwardsLastState) { check_small_case_against_torch<Direction::backwards, false>(); }
 TEST(LSTMPyTorchAgreement, BackwardsSequence) { check_small_case_against_torch<Direction::backwards, true>(); }
+// Keras 2's hard_sigmoid gates, against the recurrence written out in torch.
+TEST(LSTMPyTorchAgreement, HardSigmoidGates) {
+  check_small_case_against_torch<Direction::forwards, false, GateActivation::hard_sigmoid>();
+  check_small_case_against_torch<Direction::forwards, true, GateActivation::hard_sigmoid>();
+  check_small_case_against_torch<Direction::backwards, false, GateActivation::hard_sigmoid>();
+  check_small_case_against_torch<Direction::backwards, true, GateActivation::hard_sigmoid>();
+}
 
 // The same numbers as hashed_uniform in scripts/make_torch_fixtures_lstm.py: exact integer
 // arithmetic, then one rounding to float.
@@ -253,6 +267,8 @@ TEST(LSTMSpec, OptionsBindToTheRightLayer) {
                                deepjet::LSTMLayer<25, 8, 150, Direction::backwards, false>>);
   static_assert(std::is_same_v<LSTM<50, deepjet::return_sequences>::bind<In>,
                                deepjet::LSTMLayer<25, 8, 50, Direction::forwards, true>>);
+  static_assert(std::is_same_v<LSTM<150, deepjet::backwards, deepjet::hard_sigmoid_gates>::bind<In>,
+                               deepjet::LSTMLayer<25, 8, 150, Direction::backwards, false, GateActivation::hard_sigmoid>>);
   // Options in any order.
   static_assert(std::is_same_v<LSTM<50, deepjet::return_sequences, deepjet::backwards>::bind<In>,
                                LSTM<50, deepjet::backwards, deepjet::return_sequences>::bind<In>>);
@@ -282,6 +298,10 @@ TEST(LSTMSpec, ParametersAreKerasLayoutAndDescribed) {
   deepjet::Architecture other;
   Sequence::describe(other, "0", 0);
   EXPECT_EQ(other.layers[0].signature, "LSTM (4, 3) -> (4, 5) [forwards, sequence]");
+  using Hard = deepjet::LSTMLayer<4, 3, 5, Direction::backwards, false, GateActivation::hard_sigmoid>;
+  deepjet::Architecture hard;
+  Hard::describe(hard, "0", 0);
+  EXPECT_EQ(hard.layers[0].signature, "LSTM (4, 3) -> (5) [backwards, last state, hard_sigmoid gates]");
 }
 
 TEST(LSTMSpec, InitialisersAreKeras) {

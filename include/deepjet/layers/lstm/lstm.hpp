@@ -1,24 +1,28 @@
 // deepjet/layers/lstm/lstm.hpp: the long short-term memory layer over a list of entries.
 //
 // Spec: LSTM<Units, options...> for a list input Shape<T, F> (T entries of F features, e.g. the
-// charged candidates of a jet); gives LSTMLayer<T, F, Units, direction, returns>. Options, in any
-// order, at most once each:
-//   deepjet::backwards         run over the entries from the last (T - 1) to the first (0), as
-//                              Keras's go_backwards=True; DeepJet's LSTMs run backwards, so the
-//                              entry that influences the final state most directly is entry 0
-//                              (the leading particle of a list sorted by decreasing importance)
-//   deepjet::return_sequences  output every step's state, Shape<T, Units>, instead of the final
-//                              state, Shape<Units>
+// charged candidates of a jet); gives LSTMLayer<T, F, Units, direction, returns, gates>.
+// Options, in any order, at most once each:
+//   deepjet::backwards           run over the entries from the last (T - 1) to the first (0), as
+//                                Keras's go_backwards=True; DeepJet's LSTMs run backwards, so the
+//                                entry that influences the final state most directly is entry 0
+//                                (the leading particle of a list sorted by decreasing importance)
+//   deepjet::return_sequences    output every step's state, Shape<T, Units>, instead of the final
+//                                state, Shape<Units>
+//   deepjet::hard_sigmoid_gates  gates i, f, o use Keras 2's hard_sigmoid, clip(0.2 z + 0.5, 0, 1),
+//                                instead of the sigmoid: the default recurrent_activation of Keras
+//                                up to 2.2, so of LSTMs trained with it (DeepJet's original ones)
 // Example: LSTM<150, deepjet::backwards> on Shape<25, 8> gives Shape<150>.
 //
 // Recurrence, for each step s = 0 .. T-1 over entry t(s) = s (forwards) or T-1-s (backwards),
 // with h and c zero before the first step:
 //   z = x_t W + h_prev U + b                       (1 x 4H, gates in the order i, f, g, o)
-//   i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g), o = sigmoid(z_o)
+//   i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g), o = sigmoid(z_o)   (or hard_sigmoid)
 //   c = f * c_prev + i * g,   h = o * tanh(c)
-// These are PyTorch's nn.LSTM semantics and Keras's LSTM with its current defaults. Old Keras
-// (1.x/2.0, which DeepJet was first trained with) defaulted to recurrent_activation='hard_sigmoid';
-// a model trained that way needs that activation and does not match this layer exactly.
+// These are PyTorch's nn.LSTM semantics and Keras's LSTM with its current defaults. Keras 1.x and
+// 2.0-2.2 (and tf.keras of TensorFlow 1.x; DeepJet was first trained with them) defaulted to
+// recurrent_activation='hard_sigmoid'; weights trained that way need the option
+// hard_sigmoid_gates to give the same outputs.
 //
 // Parameters (one flat block, in this order), exactly Keras's LSTM layout:
 //   "kernel"            (F, 4H)  W: column block k of width H belongs to gate k of i, f, g, o
@@ -74,11 +78,18 @@ enum class Direction { forwards, backwards };
 struct backwards {};
 /// LSTM option: output the state after every entry, Shape<T, Units>, in the input's order.
 struct return_sequences {};
+/// LSTM option: gates i, f, o use Keras 2's hard_sigmoid (see the top of this file).
+struct hard_sigmoid_gates {};
+
+/// The activation of an LSTM's gates i, f, o.
+enum class GateActivation { sigmoid, hard_sigmoid };
 
 template <std::size_t T, std::size_t F, std::size_t H, Direction direction = Direction::forwards,
-          bool ReturnSequences = false>
-struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences>> {
+          bool ReturnSequences = false, GateActivation gate_activation = GateActivation::sigmoid>
+struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences, gate_activation>> {
   static_assert(T > 0 && F > 0 && H > 0, "deepjet::LSTMLayer: all sizes must be positive");
+  using Gate = std::conditional_t<gate_activation == GateActivation::sigmoid, kernels::SigmoidFunction,
+                                  kernels::HardSigmoidFunction>;
 
   using input_shape = Shape<T, F>;
   using output_shape = std::conditional_t<ReturnSequences, Shape<T, H>, Shape<H>>;
@@ -98,7 +109,8 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences>> {
 
   static std::string options() {
     return std::string(direction == Direction::forwards ? "forwards" : "backwards") +
-           (ReturnSequences ? ", sequence" : ", last state");
+           (ReturnSequences ? ", sequence" : ", last state") +
+           (gate_activation == GateActivation::hard_sigmoid ? ", hard_sigmoid gates" : "");
   }
 
   /// The entry read at step s.
@@ -190,7 +202,7 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences>> {
       for (std::size_t b = 0; b < count; ++b) {
         const std::size_t row = b * T + t;
         const float* c_prev = step > 0 ? cells_.data() + (b * T + entry_at_step(step - 1)) * H : nullptr;
-        kernels::lstm_cell_backward(H, gates + row * G, tanh_cells_.data() + row * H, c_prev, dh_.data() + b * H,
+        kernels::lstm_cell_backward<Gate>(H, gates + row * G, tanh_cells_.data() + row * H, c_prev, dh_.data() + b * H,
                                     dc_.data() + b * H);
       }
       // gates at entry t now hold dz for this step, for every sample (rows strided by T*G).
@@ -254,7 +266,7 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences>> {
         float* cell = s.cells + b * s.cell_sample_stride + t * s.cell_entry_stride;
         const float* cell_prev =
             step > 0 ? s.cells + b * s.cell_sample_stride + entry_at_step(step - 1) * s.cell_entry_stride : nullptr;
-        kernels::lstm_cell_forward(H, gates + (b * T + t) * G, cell_prev, cell,
+        kernels::lstm_cell_forward<Gate>(H, gates + (b * T + t) * G, cell_prev, cell,
                                    s.tanh_cells ? s.tanh_cells + (cell - s.cells) : nullptr,
                                    s.hidden + b * s.hidden_sample_stride + t * s.hidden_entry_stride);
       }
@@ -274,7 +286,8 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences>> {
 
 namespace detail {
 template <class Option>
-inline constexpr bool is_lstm_option = std::is_same_v<Option, backwards> || std::is_same_v<Option, return_sequences>;
+inline constexpr bool is_lstm_option = std::is_same_v<Option, backwards> || std::is_same_v<Option, return_sequences> ||
+                                       std::is_same_v<Option, hard_sigmoid_gates>;
 // The sizes of a list shape; placeholders for anything else, so that after the static_assert in
 // LSTM::binder the compiler has nothing more to complain about.
 template <class In>
@@ -294,14 +307,18 @@ template <std::size_t Units, class... Options>
 struct LSTM {
   static_assert(Units > 0, "deepjet::LSTM<Units>: Units must be positive");
   static_assert((detail::is_lstm_option<Options> && ...),
-                "deepjet::LSTM<Units, options...>: the options are deepjet::backwards and "
-                "deepjet::return_sequences");
+                "deepjet::LSTM<Units, options...>: the options are deepjet::backwards, "
+                "deepjet::return_sequences and deepjet::hard_sigmoid_gates");
   static_assert(detail::count_option<backwards, Options...> <= 1 &&
-                    detail::count_option<return_sequences, Options...> <= 1,
+                    detail::count_option<return_sequences, Options...> <= 1 &&
+                    detail::count_option<hard_sigmoid_gates, Options...> <= 1,
                 "deepjet::LSTM<Units, options...>: an option is given twice");
   static constexpr Direction direction =
       detail::count_option<backwards, Options...> ? Direction::backwards : Direction::forwards;
   static constexpr bool returns_sequence = detail::count_option<return_sequences, Options...> > 0;
+  static constexpr GateActivation gate_activation = detail::count_option<hard_sigmoid_gates, Options...>
+                                                        ? GateActivation::hard_sigmoid
+                                                        : GateActivation::sigmoid;
 
   template <class In>
   struct binder {
@@ -311,7 +328,7 @@ struct LSTM {
                   "over (use Dense instead, or give the model a list Input<N, F>), and several "
                   "blocks side by side need one LSTM per branch.");
     using type = LSTMLayer<detail::list_sizes<In>::entries, detail::list_sizes<In>::features, Units, direction,
-                           returns_sequence>;
+                           returns_sequence, gate_activation>;
   };
   template <class In>
   using bind = typename binder<In>::type;

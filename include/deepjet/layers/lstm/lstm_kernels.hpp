@@ -2,9 +2,10 @@
 //
 // Contract: `gates` holds the 4H gate values of one sample at one step, in the order
 // i (input), f (forget), g (cell candidate), o (output), each a contiguous slice of H floats.
+// `Gate` is the activation of i, f and o: SigmoidFunction, or HardSigmoidFunction (below).
 //   lstm_cell_forward:  on entry the pre-activations z = x W + h_prev U + b; on exit the
-//                       activations i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g),
-//                       o = sigmoid(z_o). Writes c = f * c_prev + i * g, h = o * tanh(c), and
+//                       activations i = Gate(z_i), f = Gate(z_f), g = tanh(z_g),
+//                       o = Gate(z_o). Writes c = f * c_prev + i * g, h = o * tanh(c), and
 //                       tanh(c) if `tanh_c` is non-null. c_prev may be null (zero state) and may
 //                       equal c (the cell updated in place); h may equal any h the caller read
 //                       before the call.
@@ -22,7 +23,16 @@
 
 namespace deepjet::kernels {
 
-template <class Arch = DefaultArch>
+/// Keras 2's hard_sigmoid, the default recurrent_activation of Keras 2.0-2.2 LSTMs:
+/// f(x) = clip(0.2 x + 0.5, 0, 1). (Keras 3 and PyTorch's hardsigmoid use x / 6 + 0.5 instead.)
+struct HardSigmoidFunction {
+  static constexpr const char* name = "HardSigmoid";
+  template <class V> static V value(V x) { return xsimd::min(xsimd::max(V(0.2f) * x + V(0.5f), V(0.0f)), V(1.0f)); }
+  // f'(x) = 0.2 where the line is not clipped, 0 where it is (the output is exactly 0 or 1).
+  static float derivative_from_output(float y) { return (y > 0.0f && y < 1.0f) ? 0.2f : 0.0f; }
+};
+
+template <class Gate = SigmoidFunction, class Arch = DefaultArch>
 inline void lstm_cell_forward(std::size_t H, float* gates, const float* c_prev, float* c, float* tanh_c, float* h) {
   using V = Floats<Arch>;
   constexpr std::size_t W = V::size;
@@ -32,10 +42,10 @@ inline void lstm_cell_forward(std::size_t H, float* gates, const float* c_prev, 
   float* zo = gates + 3 * H;
   // The update of W consecutive units; `load`/`store` address either the arrays or padded copies.
   auto block = [&](std::size_t j, auto load, auto store) {
-    const V i = SigmoidFunction::value(load(zi, j));
-    const V f = SigmoidFunction::value(load(zf, j));
+    const V i = Gate::value(load(zi, j));
+    const V f = Gate::value(load(zf, j));
     const V g = TanhFunction::value(load(zg, j));
-    const V o = SigmoidFunction::value(load(zo, j));
+    const V o = Gate::value(load(zo, j));
     const V previous = c_prev ? load(c_prev, j) : V(0.0f);
     const V cell = xsimd::fma(f, previous, i * g);
     const V tanh_cell = TanhFunction::value(cell);
@@ -68,6 +78,7 @@ inline void lstm_cell_forward(std::size_t H, float* gates, const float* c_prev, 
   }
 }
 
+template <class Gate = SigmoidFunction>
 inline void lstm_cell_backward(std::size_t H, float* gates, const float* tanh_c, const float* c_prev,
                                const float* dh, float* dc) {
   float* __restrict gi = gates;
@@ -87,10 +98,10 @@ inline void lstm_cell_backward(std::size_t H, float* gates, const float* tanh_c,
     const float d_g = dcell * i;
     dc[j] = dcell * f;
     // Through the activations, from their outputs: sigmoid' = y (1 - y), tanh' = 1 - y^2.
-    gi[j] = d_i * i * (1.0f - i);
-    gf[j] = d_f * f * (1.0f - f);
+    gi[j] = d_i * Gate::derivative_from_output(i);
+    gf[j] = d_f * Gate::derivative_from_output(f);
     gg[j] = d_g * (1.0f - g * g);
-    go[j] = d_o * o * (1.0f - o);
+    go[j] = d_o * Gate::derivative_from_output(o);
   }
 }
 
