@@ -1,0 +1,33 @@
+// model_summary: print the reference models' layers and parameter counts, and time one forward
+// pass of each on a batch of zeros. A starting point for declaring your own model.
+#include "deepcsv.hpp"
+#include "deepjet_model.hpp"
+#include "particle_cnn.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+template <class Net>
+void summarise(const char* name) {
+  deepjet::Model<Net> model(/*seed=*/1);
+  std::size_t trainable = 0, buffers = 0;
+  for (const auto& p : model.architecture().parameters) (p.spec.trainable ? trainable : buffers) += p.spec.size();
+  std::printf("%s: %zu layers, %zu trainable parameters, %zu buffers\n", name, model.architecture().layers.size(),
+              trainable, buffers);
+  for (const auto& layer : model.architecture().layers)
+    std::printf("  %-8s %s\n", layer.path.c_str(), layer.signature.c_str());
+  constexpr std::size_t batch = 64;
+  auto x = deepjet::make_tensors<typename Net::input_shape>(batch);
+  if constexpr (requires { x.fill(0.0f); }) x.fill(0.0f);
+  else std::apply([](auto&... block) { (block.fill(0.0f), ...); }, x);
+  const auto start = std::chrono::steady_clock::now();
+  const auto y = model.predict(x);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("  forward of %zu jets: %.2f ms\n\n", batch, 1e3 * seconds);
+}
+
+int main() {
+  summarise<deepjet::reference::DeepJet>("DeepJet");
+  summarise<deepjet::reference::ParticleCNN>("ParticleCNN");
+  summarise<deepjet::reference::DeepCSV>("DeepCSV");
+}
