@@ -429,4 +429,40 @@ TEST(LSTMInModel, ModelFileRoundTripAndDirectionIsPartOfTheArchitecture) {
   std::filesystem::remove_all(directory);
 }
 
+// DeepJet's charged-candidate branch as in the reference: input BatchNorm, the 1x1 Conv1D stack
+// 64-32-32-8 (ReLU, BatchNorm, Dropout 0.1 each), the backwards LSTM with 150 units, BatchNorm,
+// Dropout; here with a 6-class head so that it trains on its own.
+TEST(LSTMInModel, DeepJetChargedCandidateBranchWithConvolutionsTrains) {
+  using deepjet::BatchNorm;
+  using deepjet::Conv1D;
+  using deepjet::Dropout;
+  using deepjet::ReLU;
+  using Branch = deepjet::Sequential<
+      deepjet::Input<25, 16>, BatchNorm<>,                                  //
+      Conv1D<64>, ReLU, BatchNorm<>, Dropout<0.1f>, Conv1D<32>, ReLU, BatchNorm<>, Dropout<0.1f>,  //
+      Conv1D<32>, ReLU, BatchNorm<>, Dropout<0.1f>, Conv1D<8>, ReLU, BatchNorm<>, Dropout<0.1f>,   //
+      deepjet::LSTM<150, deepjet::backwards>, BatchNorm<>, Dropout<0.1f>,  //
+      deepjet::Dense<6>, deepjet::Softmax>;
+  static_assert(std::is_same_v<Branch::layer_type<17>, deepjet::LSTMLayer<25, 8, 150, Direction::backwards>>);
+  deepjet::Model<Branch> model(3);
+  constexpr std::size_t B = 32;
+  const auto x = random_values(B * 25 * 16, 14, 2.0f);
+  std::vector<float> targets(B * 6, 0.0f);
+  for (std::size_t b = 0; b < B; ++b) targets[b * 6 + (x[b * 400] > 0 ? 0 : 1 + b % 5)] = 1.0f;
+  const deepjet::ConstBatch<Branch::input_shape> in{x.data(), B};
+  const deepjet::ConstBatch<Branch::output_shape> truth{targets.data(), B};
+  deepjet::Adam adam{.learning_rate = 0.003};
+  std::vector<double> losses;
+  for (int step = 0; step < 40; ++step)
+    losses.push_back(model.train_step(in, truth, nullptr, deepjet::CategoricalCrossEntropy{}, adam));
+  const double first = (losses[0] + losses[1] + losses[2]) / 3, last = (losses[37] + losses[38] + losses[39]) / 3;
+  EXPECT_TRUE(std::isfinite(last));
+  EXPECT_LT(last, 0.5 * first) << "first " << first << ", last " << last;
+  // Inference runs the same network with the running statistics and no dropout.
+  deepjet::AlignedFloats scratch(deepjet::Model<Branch>::scratch_size(B));
+  std::vector<float> p(B * 6);
+  model.predict(in, {p.data(), B}, scratch);
+  for (std::size_t b = 0; b < B; ++b) EXPECT_NEAR(std::accumulate(p.begin() + b * 6, p.begin() + b * 6 + 6, 0.0), 1.0, 1e-5);
+}
+
 }  // namespace

@@ -1055,6 +1055,50 @@ inline std::uint64_t xxhash64(const std::uint8_t* data, std::size_t size, std::u
   return h;
 }
 
+namespace detail {
+
+// Decompression contexts are reused per thread: creating one per basket (as ZSTD_decompress and
+// zlib's uncompress do) costs about as much as decompressing a small basket.
+struct ZstdContext {
+  ZSTD_DCtx* context = ZSTD_createDCtx();
+  ~ZstdContext() { ZSTD_freeDCtx(context); }
+};
+
+struct ZlibContext {
+  z_stream stream{};
+  bool initialised = false;
+  ~ZlibContext() {
+    if (initialised) inflateEnd(&stream);
+  }
+};
+
+/// Inflates one zlib stream; returns the bytes produced, or -1 if the data is not a complete,
+/// valid stream that fits in `output_size`.
+inline long long inflate_zlib(const std::uint8_t* input, std::size_t input_size, std::uint8_t* output,
+                              std::size_t output_size) {
+  thread_local ZlibContext zlib;
+  if (!zlib.initialised) {
+    if (inflateInit(&zlib.stream) != Z_OK) return -1;
+    zlib.initialised = true;
+  } else if (inflateReset(&zlib.stream) != Z_OK) {
+    return -1;
+  }
+  zlib.stream.next_in = const_cast<Bytef*>(input);
+  zlib.stream.avail_in = static_cast<uInt>(input_size);
+  zlib.stream.next_out = output;
+  zlib.stream.avail_out = static_cast<uInt>(output_size);
+  const int status = inflate(&zlib.stream, Z_FINISH);
+  if (status != Z_STREAM_END) return -1;
+  return static_cast<long long>(output_size - zlib.stream.avail_out);
+}
+
+inline ZSTD_DCtx* zstd_context() {
+  thread_local ZstdContext zstd;
+  return zstd.context;
+}
+
+}  // namespace detail
+
 /// Size of ROOT's per-block header.
 inline constexpr std::size_t compressed_block_header_size = 9;
 
@@ -1088,10 +1132,9 @@ inline void decompress_blocks(const std::uint8_t* input, std::size_t input_size,
     std::uint8_t* target = output + out;
     std::size_t produced = 0;
     if (algorithm == "ZL") {
-      uLongf length = static_cast<uLongf>(block_out);
-      const int status = ::uncompress(target, &length, source, static_cast<uLong>(block_in));
-      if (status != Z_OK) fail("zlib error " + std::to_string(status) + " (corrupted data)");
-      produced = length;
+      const long long length = detail::inflate_zlib(source, block_in, target, block_out);
+      if (length < 0) fail("zlib error (corrupted data)");
+      produced = static_cast<std::size_t>(length);
     } else if (algorithm == "XZ") {
       std::uint64_t memory_limit = UINT64_MAX;
       std::size_t in_position = 0;
@@ -1116,7 +1159,9 @@ inline void decompress_blocks(const std::uint8_t* input, std::size_t input_size,
       if (status < 0) fail("lz4 error (corrupted data)");
       produced = static_cast<std::size_t>(status);
     } else if (algorithm == "ZS") {
-      const std::size_t status = ZSTD_decompress(target, block_out, source, block_in);
+      ZSTD_DCtx* context = detail::zstd_context();
+      if (context == nullptr) fail("cannot create a zstd context");
+      const std::size_t status = ZSTD_decompressDCtx(context, target, block_out, source, block_in);
       if (ZSTD_isError(status)) fail(std::string("zstd error: ") + ZSTD_getErrorName(status));
       produced = status;
     } else if (algorithm == "CS") {
@@ -1987,11 +2032,18 @@ inline LoadedBasket decode_basket(const std::uint8_t* raw_bytes, std::size_t raw
     }
     offsets.require(4 * static_cast<std::size_t>(entries), "basket entry offsets");
     basket.offsets.resize(static_cast<std::size_t>(entries) + 1);
+    const std::uint8_t* table = offsets.here();
+    std::int32_t previous = 0;
+    bool ordered = true;
     for (std::int32_t i = 0; i < entries; ++i) {
-      basket.offsets[i] = offsets.i32("basket entry offset") - key.key_bytes;
+      const std::int32_t offset = load_big_endian<std::int32_t>(table + 4 * static_cast<std::size_t>(i)) - key.key_bytes;
+      ordered &= offset >= previous;
+      basket.offsets[i] = previous = offset;
     }
     basket.offsets[entries] = static_cast<std::int32_t>(border);
-    detail::check_offsets(basket.offsets, border, path, what);
+    if (!ordered || previous > static_cast<std::int32_t>(border)) {
+      throw FileError(path, what + ": corrupted entry offsets");
+    }
   }
   record.resize(border);
   basket.data = std::move(record);
@@ -2678,10 +2730,19 @@ class Tree {
     std::shared_ptr<const LoadedBasket> basket;
   };
 
+  /// Registers a branch (and its sub-branches) under its own name; a name already taken by an
+  /// earlier branch is registered under its full path ("parent/child") instead. The full path
+  /// always works as an alias.
   void index(const BranchDescription& branch, const std::string& prefix, int depth) {
     const std::string full = prefix.empty() ? branch.name : prefix + "/" + branch.name;
+    const std::string base = columns_.count(branch.name) ? full : branch.name;
     const bool leaf_list = branch.class_name == "TBranch" && branch.leaves.size() > 1;
-    auto add = [&](const std::string& name, std::size_t leaf_index) {
+    auto register_column = [&](Column col, const std::string& alias) {
+      infos_list_.push_back(col.info);
+      if (alias != col.info.name) aliases_.emplace(alias, col.info.name);
+      columns_.emplace(col.info.name, std::move(col));
+    };
+    auto make_column = [&](const std::string& name, std::size_t leaf_index) {
       Column col;
       col.branch = &branch;
       col.info.name = name;
@@ -2699,34 +2760,28 @@ class Tree {
       for (std::size_t i = 0; i < starts.size(); ++i) {
         col.basket_ends.push_back(i + 1 < starts.size() ? starts[i + 1] : branch.entries);
       }
-      infos_list_.push_back(col.info);
-      columns_.emplace(name, std::move(col));
-      if (name != full) aliases_.emplace(full + (leaf_list ? name.substr(branch.name.size()) : ""), name);
+      return col;
     };
     if (leaf_list) {
-      BranchInfo whole;
-      whole.name = branch.name;
-      whole.class_name = branch.class_name;
-      whole.entries = branch.entries;
-      whole.depth = depth;
-      whole.type = "leaf list";
-      whole.unsupported_reason = "branch \"" + branch.name + "\" is a leaf list; read its leaves as \"" +
-                                 branch.name + "." + branch.leaves[0].name + "\" ...";
-      whole.layout = ColumnLayout{};
-      whole.layout.description = whole.type;
-      whole.layout.unsupported_reason = whole.unsupported_reason;
-      Column col;
-      col.branch = &branch;
-      col.info = whole;
-      infos_list_.push_back(whole);
-      columns_.emplace(branch.name, std::move(col));
+      Column whole;
+      whole.branch = &branch;
+      whole.info.name = base;
+      whole.info.class_name = branch.class_name;
+      whole.info.entries = branch.entries;
+      whole.info.depth = depth;
+      whole.info.type = "leaf list";
+      whole.info.unsupported_reason = "branch \"" + branch.name + "\" is a leaf list; read its leaves as \"" +
+                                      base + "." + branch.leaves[0].name + "\" ...";
+      whole.info.layout.description = whole.info.type;
+      whole.info.layout.unsupported_reason = whole.info.unsupported_reason;
+      register_column(std::move(whole), full);
       for (std::size_t i = 0; i < branch.leaves.size(); ++i) {
-        add(branch.name + "." + branch.leaves[i].name, i);
+        const std::string suffix = "." + branch.leaves[i].name;
+        register_column(make_column(base + suffix, i), full + suffix);
       }
-    } else if (!columns_.count(branch.name)) {
-      add(branch.name, 0);
+    } else {
+      register_column(make_column(base, 0), full);
     }
-    if (!columns_.count(full) && !aliases_.count(full)) aliases_.emplace(full, branch.name);
     for (const BranchDescription& child : branch.children) index(child, full, depth + 1);
   }
 
@@ -2861,7 +2916,6 @@ class Tree {
     const ColumnLayout& layout = col.info.layout;
     const std::size_t size = value_size(layout.type);
     for_each_basket(col, range, [&](const LoadedBasket& basket, std::int64_t a, std::int64_t b) {
-      const std::string what = basket_what(col, basket);
       const std::uint8_t* data = basket.data.data();
       if (layout.kind == ColumnLayout::Kind::Fixed) {
         const std::size_t per_entry = static_cast<std::size_t>(layout.values_per_entry);
@@ -2869,7 +2923,7 @@ class Tree {
         const bool contiguous = basket.offsets.empty() && layout.entry_bytes == value_bytes;
         if (basket.offsets.empty() &&
             basket.data.size() < static_cast<std::size_t>(basket.entries) * layout.entry_bytes) {
-          throw FileError(path(), what + ": holds " + std::to_string(basket.data.size()) +
+          throw FileError(path(), basket_what(col, basket) + ": holds " + std::to_string(basket.data.size()) +
                                       " bytes, too few for " + std::to_string(basket.entries) + " entries");
         }
         const std::size_t start = values.size();
@@ -2884,38 +2938,62 @@ class Tree {
             begin += layout.leaf_offset;
             const std::size_t end = basket.offsets.empty() ? basket.data.size()
                                                            : static_cast<std::size_t>(basket.offsets[e + 1]);
-            if (begin + value_bytes > end) throw FileError(path(), what + ": entry shorter than its type");
+            if (begin + value_bytes > end) {
+              throw FileError(path(), basket_what(col, basket) + ": entry shorter than its type");
+            }
             detail::convert_values(layout.type, data + begin, per_entry,
                                    values.data() + start + static_cast<std::size_t>(e - a) * per_entry);
           }
         }
         if (offsets) {
-          for (std::int64_t e = a; e < b; ++e) offsets->push_back(offsets->back() + static_cast<std::int64_t>(per_entry));
+          std::int64_t running = offsets->back();
+          const std::size_t base = offsets->size();
+          offsets->resize(base + static_cast<std::size_t>(b - a));
+          for (std::size_t k = base; k < offsets->size(); ++k) {
+            running += static_cast<std::int64_t>(per_entry);
+            (*offsets)[k] = running;
+          }
         }
         return;
       }
-      if (basket.offsets.empty()) throw FileError(path(), what + ": variable-size basket without entry offsets");
+      if (basket.offsets.empty()) {
+        throw FileError(path(), basket_what(col, basket) + ": variable-size basket without entry offsets");
+      }
       const std::size_t header = layout.entry_header_bytes;
-      // First pass: validate every entry and count its values, so the output grows once.
+      // First pass: validate every entry and count its values, so the output grows once. Value
+      // sizes are powers of two, so counting is a shift.
+      const unsigned shift = static_cast<unsigned>(std::countr_zero(size));
+      const std::size_t mask = size - 1;
       std::size_t total = 0;
+      std::int64_t* offset_out = nullptr;
+      std::int64_t running = 0;
+      if (offsets) {
+        running = offsets->back();
+        offsets->resize(offsets->size() + static_cast<std::size_t>(b - a));
+        offset_out = offsets->data() + offsets->size() - static_cast<std::size_t>(b - a);
+      }
       for (std::int64_t e = a; e < b; ++e) {
         const std::size_t begin = static_cast<std::size_t>(basket.offsets[e]);
-        const std::size_t end = static_cast<std::size_t>(basket.offsets[e + 1]);
-        if (end - begin < header || (end - begin - header) % size != 0) {
-          throw FileError(path(), what + ": entry " + std::to_string(basket.first_entry + e) +
-                                      " has " + std::to_string(end - begin) + " bytes, not a whole number of " +
+        const std::size_t length = static_cast<std::size_t>(basket.offsets[e + 1]) - begin;
+        if (length < header || ((length - header) & mask) != 0) {
+          throw FileError(path(), basket_what(col, basket) + ": entry " +
+                                      std::to_string(basket.first_entry + e) + " has " +
+                                      std::to_string(length) + " bytes, not a whole number of " +
                                       value_type_name(layout.type) + " values");
         }
-        const std::size_t count = (end - begin - header) / size;
+        const std::size_t count = (length - header) >> shift;
         if (layout.kind == ColumnLayout::Kind::Collection) {
           const std::int32_t stored = load_big_endian<std::int32_t>(data + begin + header - 4);
           if (stored < 0 || static_cast<std::size_t>(stored) != count) {
-            throw FileError(path(), what + ": collection size " + std::to_string(stored) +
+            throw FileError(path(), basket_what(col, basket) + ": collection size " + std::to_string(stored) +
                                         " disagrees with the entry's " + std::to_string(count) + " values");
           }
         }
         total += count;
-        if (offsets) offsets->push_back(offsets->back() + static_cast<std::int64_t>(count));
+        if (offset_out) {
+          running += static_cast<std::int64_t>(count);
+          *offset_out++ = running;
+        }
       }
       const std::size_t start = values.size();
       values.resize(start + total);
