@@ -138,14 +138,19 @@ inline void column_sums(std::size_t M, std::size_t N, const float* A, std::size_
   if (!accumulate) std::fill(out, out + N, 0.0f);
   using V = Floats<Arch>;
   constexpr std::size_t W = V::size;
-  std::size_t n = 0;
-  for (; n + W <= N; n += W) {
+  // Loop bounds computed up front: GCC 12 misreads a shared running index here (a false
+  // -Waggressive-loop-optimizations warning), as in gemm_nt.
+  const std::size_t vector_end = N - N % W;
+  for (std::size_t n = 0; n < vector_end; n += W) {
     V acc = V::load_unaligned(out + n);
     for (std::size_t m = 0; m < M; ++m) acc += V::load_unaligned(A + m * lda + n);
     acc.store_unaligned(out + n);
   }
-  for (; n < N; ++n)
-    for (std::size_t m = 0; m < M; ++m) out[n] += A[m * lda + n];
+  for (std::size_t n = vector_end; n < N; ++n) {
+    float sum = out[n];
+    for (std::size_t m = 0; m < M; ++m) sum += A[m * lda + n];
+    out[n] = sum;
+  }
 }
 
 /// Add the row vector `row[N]` to every row of C[M x N].
