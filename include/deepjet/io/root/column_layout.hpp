@@ -176,7 +176,11 @@ inline ColumnLayout layout_of_plain_leaf(const BranchDescription& branch, const 
   else if (cls == "TLeafF") layout.type = ValueType::Float32;
   else if (cls == "TLeafD") layout.type = ValueType::Float64;
   else return unsupported(branch, cls + " leaf \"" + leaf.title + "\"");
-  if (leaf.length < 0) return unsupported(branch, "leaf with negative length");
+  // ROOT caps fixed array dimensions far below this; larger values only come from damaged files.
+  constexpr std::int32_t max_values_per_entry = 1 << 24;
+  if (leaf.length < 0 || leaf.length > max_values_per_entry) {
+    return unsupported(branch, "leaf with invalid length " + std::to_string(leaf.length));
+  }
   std::string type = value_type_name(layout.type);
   if (!leaf.count_leaf.empty()) {
     layout.kind = ColumnLayout::Kind::Counted;
@@ -249,6 +253,7 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
   }
   if (code > 20 && code < 40 && value_type_from_code(code - 20, layout.type)) {
     const std::int64_t length = element->array_length > 0 ? element->array_length : 1;
+    if (length > (1 << 24)) return unsupported(branch, "array member with invalid length " + std::to_string(length));
     layout.kind = ColumnLayout::Kind::Fixed;
     layout.values_per_entry = length;
     layout.entry_bytes = static_cast<std::size_t>(length) * value_size(layout.type);

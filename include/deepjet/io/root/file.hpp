@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -88,7 +89,8 @@ class File {
   /// Paths of every TTree in the file, nested directories included ("dir/sub/tree").
   std::vector<std::string> tree_paths() const {
     std::vector<std::string> paths;
-    collect_trees(top_seek_keys_, "", paths, 0);
+    std::set<std::int64_t> visited;
+    collect_trees(top_seek_keys_, "", paths, visited, 0);
     return paths;
   }
 
@@ -237,12 +239,15 @@ class File {
   }
 
   void collect_trees(std::int64_t seek_keys, const std::string& prefix, std::vector<std::string>& out,
-                     int depth) const {
+                     std::set<std::int64_t>& visited, int depth) const {
     if (depth > 64) throw FileError(path(), "directory nesting too deep");
+    // Each directory has its own key list; meeting one twice means the file is damaged (and
+    // following it again could loop or blow up exponentially).
+    if (!visited.insert(seek_keys).second) throw FileError(path(), "corrupted directories (a key list is shared)");
     for (const Key& key : unique_keys(directory_keys(seek_keys))) {
       if (is_tree_class(key.class_name)) out.push_back(prefix + key.name);
       if (is_directory_class(key.class_name)) {
-        collect_trees(subdirectory_seek_keys(key), prefix + key.name + "/", out, depth + 1);
+        collect_trees(subdirectory_seek_keys(key), prefix + key.name + "/", out, visited, depth + 1);
       }
     }
   }

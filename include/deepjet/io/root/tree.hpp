@@ -425,8 +425,12 @@ class Tree {
         const std::size_t per_entry = static_cast<std::size_t>(layout.values_per_entry);
         const std::size_t value_bytes = per_entry * size;
         const bool contiguous = basket.offsets.empty() && layout.entry_bytes == value_bytes;
-        if (basket.offsets.empty() &&
-            basket.data.size() < static_cast<std::size_t>(basket.entries) * layout.entry_bytes) {
+        // Sizes are compared by division: a corrupted length must not overflow into a pass.
+        const bool too_short =
+            basket.offsets.empty()
+                ? layout.entry_bytes != 0 && static_cast<std::size_t>(basket.entries) > basket.data.size() / layout.entry_bytes
+                : value_bytes != 0 && static_cast<std::size_t>(b - a) > basket.data.size() / value_bytes;
+        if (too_short) {
           throw FileError(path(), basket_what(col, basket) + ": holds " + std::to_string(basket.data.size()) +
                                       " bytes, too few for " + std::to_string(basket.entries) + " entries");
         }

@@ -86,22 +86,28 @@ inline std::int32_t begin_object_array(ByteCursor& cursor, VersionHeader& header
 }
 
 inline LeafDescription read_leaf(ByteCursor& cursor, ReferenceTable& references,
-                                 const ObjectSlot& slot);
+                                 const ObjectSlot& slot, int depth = 0);
+
+/// Nesting limits: real files nest branches a few levels and count leaves once; deeper nesting
+/// only comes from damaged data and must not exhaust the stack.
+inline constexpr int max_branch_depth = 64;
+inline constexpr int max_leaf_depth = 4;
 
 /// Resolves a TLeaf::fLeafCount pointer to the counted leaf's name.
-inline std::string read_leaf_pointer(ByteCursor& cursor, ReferenceTable& references) {
+inline std::string read_leaf_pointer(ByteCursor& cursor, ReferenceTable& references, int depth) {
   ObjectSlot slot = begin_object(cursor, references);
   if (slot.kind == ObjectSlot::Kind::Null) return {};
   if (slot.kind == ObjectSlot::Kind::Reference) {
     if (slot.object_name.empty()) cursor.fail("leaf count refers to an unknown object");
     return slot.object_name;
   }
-  LeafDescription counted = read_leaf(cursor, references, slot);
+  if (depth >= max_leaf_depth) cursor.fail("leaf counts nested too deeply");
+  LeafDescription counted = read_leaf(cursor, references, slot, depth + 1);
   return counted.name;
 }
 
 inline LeafDescription read_leaf(ByteCursor& cursor, ReferenceTable& references,
-                                 const ObjectSlot& slot) {
+                                 const ObjectSlot& slot, int depth) {
   LeafDescription leaf;
   leaf.class_name = slot.class_name;
   if (leaf.class_name.rfind("TLeaf", 0) != 0) {
@@ -118,7 +124,7 @@ inline LeafDescription read_leaf(ByteCursor& cursor, ReferenceTable& references,
   cursor.i32("TLeaf::fOffset");
   cursor.u8("TLeaf::fIsRange");
   leaf.is_unsigned = cursor.u8("TLeaf::fIsUnsigned") != 0;
-  leaf.count_leaf = read_leaf_pointer(cursor, references);
+  leaf.count_leaf = read_leaf_pointer(cursor, references, depth);
   if (base.has_byte_count) cursor.seek(base.end, "TLeaf");
   if (leaf.class_name == "TLeafElement") {
     cursor.i32("TLeafElement::fID");
@@ -192,10 +198,10 @@ inline std::vector<T> read_counted_array(ByteCursor& cursor, std::int32_t count,
 }
 
 inline BranchDescription read_branch(ByteCursor& cursor, ReferenceTable& references,
-                                     const ObjectSlot& slot);
+                                     const ObjectSlot& slot, int depth);
 
 inline void read_tbranch_base(ByteCursor& cursor, ReferenceTable& references,
-                              BranchDescription& branch) {
+                              BranchDescription& branch, int depth) {
   const VersionHeader header = read_version(cursor, "TBranch");
   if (header.version < 10) {
     cursor.fail("TBranch class version " + std::to_string(header.version) +
@@ -227,7 +233,8 @@ inline void read_tbranch_base(ByteCursor& cursor, ReferenceTable& references,
   for (std::int32_t i = 0; i < child_count; ++i) {
     ObjectSlot child = begin_object(cursor, references);
     if (child.kind == ObjectSlot::Kind::Object) {
-      branch.children.push_back(read_branch(cursor, references, child));
+      if (depth >= max_branch_depth) cursor.fail("branches nested too deeply");
+      branch.children.push_back(read_branch(cursor, references, child, depth + 1));
     }
   }
   skip_to_end(cursor, array_header, "TBranch::fBranches");
@@ -283,14 +290,14 @@ inline void read_tbranch_base(ByteCursor& cursor, ReferenceTable& references,
 }
 
 inline BranchDescription read_branch(ByteCursor& cursor, ReferenceTable& references,
-                                     const ObjectSlot& slot) {
+                                     const ObjectSlot& slot, int depth) {
   BranchDescription branch;
   branch.class_name = slot.class_name;
   if (branch.class_name == "TBranch") {
-    read_tbranch_base(cursor, references, branch);
+    read_tbranch_base(cursor, references, branch, depth);
   } else if (branch.class_name == "TBranchElement") {
     const VersionHeader header = read_version(cursor, "TBranchElement");
-    read_tbranch_base(cursor, references, branch);
+    read_tbranch_base(cursor, references, branch, depth);
     branch.element_class = cursor.tstring("TBranchElement::fClassName");
     branch.parent_class = cursor.tstring("TBranchElement::fParentName");
     cursor.tstring("TBranchElement::fClonesName");
@@ -306,7 +313,7 @@ inline BranchDescription read_branch(ByteCursor& cursor, ReferenceTable& referen
   } else if (branch.class_name.rfind("TBranch", 0) == 0) {
     // TBranchObject, TBranchRef, TBranchSTL...: all start with a TBranch; enough to list them.
     read_version(cursor, branch.class_name);
-    read_tbranch_base(cursor, references, branch);
+    read_tbranch_base(cursor, references, branch, depth);
   } else {
     cursor.fail("unexpected object of class " + branch.class_name + " among branches");
   }
@@ -356,7 +363,7 @@ inline TreeDescription parse_tree(ByteCursor& cursor) {
   for (std::int32_t i = 0; i < count; ++i) {
     ObjectSlot slot = begin_object(cursor, references);
     if (slot.kind == ObjectSlot::Kind::Object) {
-      tree.branches.push_back(detail::read_branch(cursor, references, slot));
+      tree.branches.push_back(detail::read_branch(cursor, references, slot, 0));
     }
   }
   return tree;
