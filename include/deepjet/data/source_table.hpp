@@ -30,8 +30,10 @@ namespace deepjet::data {
 
 class SourceTableWriter {
  public:
-  SourceTableWriter(std::filesystem::path path, std::string table = "tree", std::size_t chunk_rows = 16384)
-      : output_(std::move(path)), table_(std::move(table)), chunk_rows_(chunk_rows) {
+  /// deflate_level: 0 stores the datasets uncompressed (fastest); 1 to 9 byte-shuffle and deflate them.
+  SourceTableWriter(std::filesystem::path path, std::string table = "tree", std::size_t chunk_rows = 16384,
+                    int deflate_level = 4)
+      : output_(std::move(path)), table_(std::move(table)), chunk_rows_(chunk_rows), deflate_level_(deflate_level) {
     file_.emplace(output_.temporary_path(), hdf5::File::Mode::stream);
     file_->create_group(table_);
   }
@@ -39,19 +41,19 @@ class SourceTableWriter {
   /// Declare a branch with one value per entry.
   template <class T>
   void add_flat(const std::string& branch) {
-    file_->create_rows<T>(dataset(branch), {}, chunk_rows_);
+    file_->create_rows<T>(dataset(branch), {}, chunk_rows_, deflate_level_);
   }
 
   /// Declare a collection: jagged branches sharing the offsets dataset `offsets_name`.
   template <class T>
   void add_jagged(const std::string& branch, const std::string& offsets_name) {
     if (!collections_.contains(offsets_name)) {
-      file_->create_rows<std::int64_t>(dataset(offsets_name), {}, chunk_rows_);
+      file_->create_rows<std::int64_t>(dataset(offsets_name), {}, chunk_rows_, deflate_level_);
       const std::int64_t zero = 0;
       file_->append_rows(dataset(offsets_name), &zero, 1);
       collections_[offsets_name] = 0;
     }
-    file_->create_rows<T>(dataset(branch), {}, chunk_rows_ * 8);
+    file_->create_rows<T>(dataset(branch), {}, chunk_rows_ * 8, deflate_level_);
     file_->write_attribute("offsets", offsets_name, dataset(branch));
   }
 
@@ -91,6 +93,7 @@ class SourceTableWriter {
   AtomicFile output_;
   std::string table_;
   std::size_t chunk_rows_;
+  int deflate_level_;
   std::optional<hdf5::File> file_;
   std::map<std::string, std::int64_t> collections_;
 };
