@@ -8,6 +8,7 @@
 #include "deepjet/core/random.hpp"
 #include "deepjet/core/shape.hpp"
 #include "deepjet/core/version.hpp"
+#include "deepjet/data/example_jets.hpp"
 #include "deepjet/data/source.hpp"
 #include "deepjet/data/source_table.hpp"
 #include "deepjet/io/hdf5/hdf5.hpp"

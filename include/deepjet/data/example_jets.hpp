@@ -181,7 +181,6 @@ inline constexpr double pion_mass = 0.1396, kaon_mass = 0.4937, proton_mass = 0.
 inline constexpr double muon_mass = 0.1057, pi0_mass = 0.1350, neutral_kaon_mass = 0.4976;
 inline constexpr double jet_radius = 0.4;
 inline constexpr double charm_mass_threshold = 1.5;  // the CSV "AboveCharm" mass
-inline constexpr double pi = 3.141592653589793;
 
 // Particle species and what they are to the detector.
 enum class Kind { charged, photon, neutral_hadron, neutrino, hadron };
@@ -652,7 +651,6 @@ class Generator {
         continue;
       }
       if (pt < 0.5) continue;  // below the tracking threshold of PF candidates
-      // Displaced tracks from a V0 decaying far out are only reconstructed inside the pixels+strips.
       Track track;
       track.particle = static_cast<int>(i);
       track.pt = pt;
@@ -1023,7 +1021,9 @@ class ExampleJetsGenerator {
 /// Write `options.jets` example jets to `path` (see the contract at the top of this file).
 inline void generate_example_jets(const std::filesystem::path& path, const ExampleJetsOptions& options = {}) {
   ExampleJetsGenerator generator(options);  // validates the options before any file is made
-  SourceTableWriter writer(path, example_jets_table, options.chunk_jets, options.compression_level);
+  // HDF5 chunks of at least 1024 rows whatever the generation chunk: tiny chunks are slow to write.
+  const std::size_t storage_chunk = std::clamp<std::size_t>(options.chunk_jets, 1024, 65536);
+  SourceTableWriter writer(path, example_jets_table, storage_chunk, options.compression_level);
   for (const char* name : example_jets_truth_branches) writer.add_flat<std::int32_t>(name);
   for (const char* name : example_jets_global_branches) writer.add_flat<float>(name);
   for (const char* name : example_jets_charged_branches) writer.add_jagged<float>(name, example_jets_charged_offsets);
