@@ -115,6 +115,8 @@ struct ExampleJetsChunk {
   }
 };
 
+namespace example_jets_detail {
+
 // ---- random draws beyond deepjet::Random's own (all built on it, so equally portable) ---------
 
 /// Uniform in (0, 1] with 53 bits: safe to take the logarithm of.
@@ -150,7 +152,6 @@ inline void unit_circle(Random& random, double& cos_phi, double& sin_phi) {
   sin_phi = 2.0 * x * y / r2;
 }
 
-namespace example_jets_detail {
 
 // Classes in the order of ExampleJetsClassFractions.
 enum JetClass { class_b, class_bb, class_lepb, class_c, class_uds, class_g };
@@ -743,7 +744,7 @@ class Generator {
       }
     }
     // Fake vertices: prompt tracks that happen to cross near each other.
-    if (random_.uniform() < 0.05) {
+    if (random_.uniform() < 0.10) {
       candidates_.clear();
       for (std::size_t i = 0; i < tracks_.size(); ++i)
         if (tracks_[i].sv < 0 && particles_[tracks_[i].particle].source == Source::prompt && tracks_[i].pt > 0.8)
@@ -756,7 +757,7 @@ class Generator {
         for (std::size_t i = 0; i < take; ++i) momentum += particles_[tracks_[candidates_[i]].particle].momentum;
         const Vec3 position = (momentum * (1.0 / momentum.norm()) +
                                Vec3{random_.normal(), random_.normal(), random_.normal()} * 0.15) *
-                              (0.01 + 0.04 * exponential(random_));
+                              (0.02 + 0.05 * exponential(random_));
         add_vertex(candidates_.data(), take, position, true);
       }
     }
@@ -805,8 +806,9 @@ class Generator {
     sv.d3dsig = sv.d3d / sigma3;
     sv.dxy = transverse(measured).norm();
     sv.dxysig = sv.dxy / (0.8 * sigma3);
-    // Inclusive vertex finding needs a significant flight.
-    if (sv.d3dsig < 3.0) return;
+    // Inclusive vertex finding needs a significant flight; tracks far apart in angle (a heavy fake
+    // combination) do not make a compatible vertex.
+    if (sv.d3dsig < 3.0 || (fake && sv.mass > 4.0)) return;
     sv.costheta = measured.dot(sv.momentum) / std::max(1e-300, measured.norm() * p);
     sv.delta_r = angle_to_axis(sv.momentum) * cosh_eta_;
     sv.pt = transverse(sv.momentum).norm();
