@@ -22,6 +22,10 @@ Cases:
                        gates i, f, o (deepjet::hard_sigmoid_gates). torch's nn.LSTM has no such
                        option, so this runs the recurrence step by step with autograd; that loop
                        is first checked against nn.LSTM with the ordinary sigmoid.
+  torch_layout.*       an nn.LSTM with PyTorch's own initialisation (both biases non-zero), its
+                       tensors as PyTorch stores them (weight_ih_l0 (4H, F), weight_hh_l0 (4H, H),
+                       bias_ih_l0, bias_hh_l0), an input, and the last state forwards and
+                       backwards: tests LSTMLayer::parameters_from_pytorch, the documented mapping.
   cpf.<direction>.y    DeepJet's charged-candidate size, batch 2, T=25, F=8, H=150, forward only,
                        last state. To keep the file small its weights and input are not stored:
                        both sides compute them with `hashed_uniform` (below; the test has the same
@@ -167,6 +171,18 @@ for direction in ("forwards", "backwards"):
         z = x32.double().reshape(-1, F) @ kernel.double() + bias.double()
         clipped = ((0.2 * z + 0.5 <= 0) | (0.2 * z + 0.5 >= 1)).double().mean().item()
     print("%s: %.0f%% of the input projections alone are in the clipped region" % (prefix, 100 * clipped))
+
+# ---- torch_layout: PyTorch's tensors as they are ----------------------------------------------
+lstm = torch.nn.LSTM(F, H, batch_first=True)
+x32 = torch.randn(B, T, F)
+for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+    put("torch_layout." + name, getattr(lstm, name))
+put("torch_layout.x", x32)
+with torch.no_grad():
+    reference = lstm.double()
+    for direction in ("forwards", "backwards"):
+        _, last = run(reference, x32.double(), direction == "backwards")
+        put("torch_layout." + direction + ".y", last)
 
 # ---- cpf: batch 2, T=25, F=8, H=150, weights from hashed_uniform ----------------------------
 B, T, F, H = 2, 25, 8, 150

@@ -113,6 +113,48 @@ TEST(LSTMPyTorchAgreement, HardSigmoidGates) {
   check_small_case_against_torch<Direction::backwards, true, GateActivation::hard_sigmoid>();
 }
 
+// PyTorch's tensors as nn.LSTM stores them, through parameters_from_pytorch (the documented
+// mapping), give PyTorch's outputs.
+template <Direction direction>
+void check_pytorch_layout(const std::string& name) {
+  using L = deepjet::LSTMLayer<5, 4, 6, direction>;
+  const auto& f = fixtures("lstm");
+  std::vector<float> params(L::parameter_count);
+  L::parameters_from_pytorch(f["torch_layout.weight_ih_l0"].values, f["torch_layout.weight_hh_l0"].values,
+                             f["torch_layout.bias_ih_l0"].values, f["torch_layout.bias_hh_l0"].values, params);
+  expect_close(run_infer<L>(params, f["torch_layout.x"].values, 3), f[name + ".y"].values, 1e-4, 1e-3, name);
+}
+
+TEST(LSTMPyTorchAgreement, ParametersFromPyTorchLayout) {
+  check_pytorch_layout<Direction::forwards>("torch_layout.forwards");
+  check_pytorch_layout<Direction::backwards>("torch_layout.backwards");
+}
+
+TEST(LSTMPyTorchAgreement, ParametersFromPyTorchChecksSizesAndAllowsNoBias) {
+  using L = deepjet::LSTMLayer<5, 4, 6>;
+  const auto& f = fixtures("lstm");
+  const auto& weight_ih = f["torch_layout.weight_ih_l0"].values;
+  const auto& weight_hh = f["torch_layout.weight_hh_l0"].values;
+  std::vector<float> params(L::parameter_count, 7.0f);
+  // bias=False: a zero bias.
+  L::parameters_from_pytorch(weight_ih, weight_hh, {}, {}, params);
+  for (std::size_t j = 0; j < 24; ++j) EXPECT_EQ(params[L::bias_offset + j], 0.0f);
+  EXPECT_EQ(params[L::kernel_offset + 1 * 24 + 2], weight_ih[2 * 4 + 1]);  // kernel[f=1][row 2]
+  EXPECT_EQ(params[L::recurrent_kernel_offset + 5 * 24 + 23], weight_hh[23 * 6 + 5]);
+  // Sizes of another layer: an error that names the tensor, and nothing written.
+  std::vector<float> untouched(L::parameter_count, 3.0f);
+  using Wider = deepjet::LSTMLayer<5, 4, 7>;
+  std::vector<float> wider_ih(4 * 7 * 4), wider_hh(4 * 7 * 7);
+  try {
+    L::parameters_from_pytorch(wider_ih, wider_hh, {}, {}, untouched);
+    ADD_FAILURE() << "no error for a 7-unit LSTM's weights";
+  } catch (const deepjet::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("weight_ih has 112 values, this layer needs 96"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(std::all_of(untouched.begin(), untouched.end(), [](float v) { return v == 3.0f; }));
+  static_assert(Wider::parameter_count == 4 * (4 * 7 + 7 * 7 + 7));
+}
+
 // The same numbers as hashed_uniform in scripts/make_torch_fixtures_lstm.py: exact integer
 // arithmetic, then one rounding to float.
 std::vector<float> hashed_uniform(std::size_t count, std::uint32_t seed, double scale) {

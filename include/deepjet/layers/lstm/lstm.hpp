@@ -32,6 +32,7 @@
 //   kernel = weight_ih_l0^T  (weight_ih_l0 is (4H, F)),
 //   recurrent_kernel = weight_hh_l0^T  (weight_hh_l0 is (4H, H)),
 //   bias = bias_ih_l0 + bias_hh_l0  (PyTorch's two biases only ever appear as a sum).
+// LSTMLayer::parameters_from_pytorch does exactly this.
 // From Keras: kernel, recurrent_kernel, bias copy over unchanged (Keras also orders i, f, c, o).
 // Initialisation as Keras: kernel glorot_uniform, recurrent_kernel orthogonal, bias zeros except
 // ones in the forget-gate slice (unit_forget_bias). Trainable parameters: 4 (F H + H H + H), as
@@ -66,6 +67,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <span>
 #include <string>
 #include <type_traits>
 
@@ -111,6 +113,33 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences, gate
     return std::string(direction == Direction::forwards ? "forwards" : "backwards") +
            (ReturnSequences ? ", sequence" : ", last state") +
            (gate_activation == GateActivation::hard_sigmoid ? ", hard_sigmoid gates" : "");
+  }
+
+  /// Writes this layer's parameters (`params`, parameter_count floats) from the tensors of one
+  /// PyTorch nn.LSTM layer, as PyTorch stores them: weight_ih (4H x F), weight_hh (4H x H), and
+  /// bias_ih, bias_hh (4H each; pass empty spans for an LSTM built with bias=False). The same
+  /// holds for the reverse half of a bidirectional LSTM (weight_ih_l0_reverse, ...). Throws
+  /// deepjet::Error, writing nothing, if a size does not fit this layer.
+  static void parameters_from_pytorch(std::span<const float> weight_ih, std::span<const float> weight_hh,
+                                      std::span<const float> bias_ih, std::span<const float> bias_hh,
+                                      std::span<float> params) {
+    auto check = [](std::span<const float> tensor, std::size_t expected, const char* name, bool optional) {
+      if (tensor.size() != expected && !(optional && tensor.empty()))
+        throw Error(std::string("deepjet::LSTMLayer::parameters_from_pytorch: ") + name + " has " +
+                    std::to_string(tensor.size()) + " values, this layer needs " + std::to_string(expected));
+    };
+    check(weight_ih, G * F, "weight_ih", false);
+    check(weight_hh, G * H, "weight_hh", false);
+    check(bias_ih, G, "bias_ih", true);
+    check(bias_hh, G, "bias_hh", true);
+    check(params, parameter_count, "the parameter array", false);
+    // kernel = weight_ih^T, recurrent_kernel = weight_hh^T (same gate order), bias = the sum.
+    for (std::size_t gate_row = 0; gate_row < G; ++gate_row) {
+      for (std::size_t f = 0; f < F; ++f) params[kernel_offset + f * G + gate_row] = weight_ih[gate_row * F + f];
+      for (std::size_t h = 0; h < H; ++h)
+        params[recurrent_kernel_offset + h * G + gate_row] = weight_hh[gate_row * H + h];
+      params[bias_offset + gate_row] = (bias_ih.empty() ? 0.0f : bias_ih[gate_row]) + (bias_hh.empty() ? 0.0f : bias_hh[gate_row]);
+    }
   }
 
   /// The entry read at step s.
