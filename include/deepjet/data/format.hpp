@@ -1,0 +1,70 @@
+// deepjet/data/format.hpp: a data format = the input blocks, the truth and the spectators.
+//
+//   using DeepJetData = deepjet::data::Format<deepjet::data::Blocks<Global, Cpf, Npf, Sv>, Truth, Kinematics>;
+//   DeepJetData::input_shape    Inputs<Shape<15>, Shape<25, 16>, Shape<25, 6>, Shape<4, 12>>: give it
+//                               to the model (Sequential<DeepJetData::input_shape, ...>), so a model
+//                               that does not fit the data does not compile
+//   DeepJetData::truth_shape    Shape<number of classes>
+//   DeepJetData::describe()     the format as text: stored in every training file and compared when
+//                               one is read, so files of another format are refused by name
+#pragma once
+
+#include "deepjet/data/blocks.hpp"
+
+#include <cstdio>
+#include <string>
+#include <tuple>
+#include <type_traits>
+
+namespace deepjet::data {
+
+template <InputBlock... B>
+struct Blocks {
+  static_assert(sizeof...(B) > 0, "deepjet::data::Blocks needs at least one input block");
+};
+
+template <class InputBlocks, TruthBlock Truth, Spectators Spec = NoSpectators>
+struct Format;
+
+template <InputBlock... B, TruthBlock Truth, Spectators Spec>
+struct Format<Blocks<B...>, Truth, Spec> {
+  using blocks = std::tuple<B...>;
+  using truth = Truth;
+  using spectators = Spec;
+  static constexpr std::size_t block_count = sizeof...(B);
+  using input_shape = InputsOf<B...>;
+  using truth_shape = truth_shape_of<Truth>;
+
+  /// Every name, branch and preprocessing choice, one line each.
+  static std::string describe() {
+    std::string text;
+    auto number = [](float v) {
+      char buffer[32];
+      std::snprintf(buffer, sizeof buffer, "%g", static_cast<double>(v));
+      return std::string(buffer);
+    };
+    auto block = [&]<class Block>(std::type_identity<Block>) {
+      text += "block " + std::string(Block::name) + " " + shape_of<Block>::to_string();
+      if constexpr (SortedList<Block>)
+        text += " sorted by " + std::string(Block::sort.absolute ? "|" : "") + std::string(Block::sort.branch) +
+                (Block::sort.absolute ? "|" : "") + (Block::sort.order == Order::descending ? " descending" : " ascending");
+      if constexpr (Block::is_list) text += " padding " + number(Block::padding);
+      text += "\n";
+      for (const FeatureSpec& f : Block::features)
+        text += "  " + std::string(f.branch) + " default " + number(f.default_value) + " missing_below " +
+                number(f.missing_threshold) + " clip " + number(f.clip_low) + " " + number(f.clip_high) +
+                (f.take_log ? " log" : "") + (f.normalise ? " normalised" : " raw") + "\n";
+    };
+    (block(std::type_identity<B>{}), ...);
+    text += "truth";
+    for (const ClassSpec& c : Truth::classes) {
+      text += " " + std::string(c.name) + "=";
+      for (std::size_t i = 0; i < c.flag_count; ++i) text += (i ? "+" : "") + std::string(c.flags[i]);
+    }
+    text += "\nspectators";
+    for (std::string_view s : Spec::branches) text += " " + std::string(s);
+    return text + "\n";
+  }
+};
+
+}  // namespace deepjet::data
