@@ -7,6 +7,7 @@
 // kind == Unsupported with a reason naming the branch and its type; it never guesses.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -211,8 +212,9 @@ inline const StreamerElement* member_element(const BranchDescription& branch,
 inline ColumnLayout layout_of_element(const BranchDescription& branch, const StreamerInfos& infos) {
   ColumnLayout layout;
   if (!branch.children.empty()) {
-    return unsupported(branch, "split object " + branch.element_class +
-                                   " (read its sub-branches instead)");
+    const StreamerElement* element = member_element(branch, infos);
+    const std::string type = element ? normalized_type_name(element->type_name) : branch.element_class;
+    return unsupported(branch, "split object " + type + " (read its sub-branches instead)");
   }
   if (branch.element_id < 0) {
     // A top-level object branch: the class is the branch's type.
@@ -244,6 +246,21 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
   }
   const std::int32_t code = element->type;
   const std::string type_name = normalized_type_name(element->type_name);
+  // Members of split TClonesArrays and STL collections of objects (fType 31 / 41) hold one value
+  // (or one fixed array) per element of the collection: their leaf names the count leaf, and the
+  // entries are the values back to back.
+  const std::string count_leaf = branch.leaves.empty() ? std::string() : branch.leaves[0].count_leaf;
+  if (!count_leaf.empty() && code > 0 && code < 40 &&
+      value_type_from_code(code < 20 ? code : code - 20, layout.type)) {
+    const std::int64_t length = code < 20 ? 1 : std::max<std::int32_t>(element->array_length, 1);
+    if (length > (1 << 24)) return unsupported(branch, "array member with invalid length " + std::to_string(length));
+    layout.kind = ColumnLayout::Kind::Counted;
+    layout.values_per_entry = length;
+    layout.count_leaf = count_leaf;
+    layout.description = std::string(value_type_name(layout.type)) + "[" + count_leaf + "]" +
+                         (length > 1 ? "[" + std::to_string(length) + "]" : "");
+    return layout;
+  }
   if (code > 0 && code < 20 && value_type_from_code(code, layout.type)) {
     layout.kind = ColumnLayout::Kind::Fixed;
     layout.values_per_entry = 1;

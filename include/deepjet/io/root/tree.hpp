@@ -446,8 +446,15 @@ class Tree {
             begin += layout.leaf_offset;
             const std::size_t end = basket.offsets.empty() ? basket.data.size()
                                                            : static_cast<std::size_t>(basket.offsets[e + 1]);
-            if (begin + value_bytes > end) {
-              throw FileError(path(), basket_what(col, basket) + ": entry shorter than its type");
+            // With entry offsets, a fixed-size entry must be exactly its size: anything else means
+            // the layout is not what the metadata says, and reading on would produce garbage.
+            const bool wrong_size = basket.offsets.empty()
+                                        ? begin + value_bytes > end
+                                        : end - static_cast<std::size_t>(basket.offsets[e]) != layout.entry_bytes;
+            if (wrong_size) {
+              throw FileError(path(), basket_what(col, basket) + ": entry " +
+                                          std::to_string(basket.first_entry + e) + " does not have the size of " +
+                                          col.info.type);
             }
             detail::convert_values(layout.type, data + begin, per_entry,
                                    values.data() + start + static_cast<std::size_t>(e - a) * per_entry);
