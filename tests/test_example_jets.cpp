@@ -263,6 +263,36 @@ TEST_F(ExampleJets, SameSeedGivesIdenticalJetsWhateverTheChunkingAndOtherSeedsDi
   EXPECT_NE(a.f("isB"), other.f("isB"));
 }
 
+TEST_F(ExampleJets, CompressionAndTheInMemoryGeneratorGiveTheSameJets) {
+  dj::ExampleJetsOptions options;
+  options.jets = 1500;
+  options.compression_level = 3;
+  dj::generate_example_jets(file("deflated.h5"), options);
+  options.compression_level = 0;
+  dj::generate_example_jets(file("plain.h5"), options);
+  EXPECT_LT(fs::file_size(file("deflated.h5")), fs::file_size(file("plain.h5")));
+  const Jets deflated = Jets::read(file("deflated.h5")), plain = Jets::read(file("plain.h5"));
+  for (const auto& [name, values] : plain.flat) EXPECT_EQ(values, deflated.f(name)) << name;
+  for (const auto& [name, column] : plain.jagged) EXPECT_EQ(column.values, deflated.j(name).values) << name;
+
+  // The generator's chunks are the file's columns: jets 1000-1499 as one chunk.
+  dj::ExampleJetsGenerator generator(options);
+  dj::ExampleJetsChunk chunk;
+  generator.generate(1000, 500, chunk);
+  ASSERT_EQ(chunk.jets, 500u);
+  for (std::size_t k = 0; k < chunk.global.size(); ++k) {
+    const auto& column = plain.f(dj::example_jets_global_branches[k]);
+    EXPECT_EQ(chunk.global[k], std::vector<float>(column.begin() + 1000, column.end())) << k;
+  }
+  const auto& sip = plain.j("Cpfcan_BtagPf_trackSip2dSig");
+  const auto& chunk_sip = chunk.charged[6];
+  ASSERT_EQ(std::string(dj::example_jets_charged_branches[6]), "Cpfcan_BtagPf_trackSip2dSig");
+  EXPECT_EQ(chunk_sip, std::vector<float>(sip.values.begin() + sip.offsets[1000], sip.values.end()));
+  ASSERT_EQ(chunk.charged_counts.size(), 500u);
+  for (std::size_t i = 0; i < 500; ++i)
+    ASSERT_EQ(chunk.charged_counts[i], sip.offsets[1001 + i] - sip.offsets[1000 + i]);
+}
+
 TEST_F(ExampleJets, FlavoursCarryTheirPhysics) {
   dj::ExampleJetsOptions options;
   options.jets = 12000;

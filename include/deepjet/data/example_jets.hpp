@@ -152,7 +152,6 @@ inline void unit_circle(Random& random, double& cos_phi, double& sin_phi) {
   sin_phi = 2.0 * x * y / r2;
 }
 
-
 // Classes in the order of ExampleJetsClassFractions.
 enum JetClass { class_b, class_bb, class_lepb, class_c, class_uds, class_g };
 // Truth flags in the order of example_jets_truth_branches.
@@ -184,7 +183,7 @@ inline constexpr double jet_radius = 0.4;
 inline constexpr double charm_mass_threshold = 1.5;  // the CSV "AboveCharm" mass
 
 // Particle species and what they are to the detector.
-enum class Kind { charged, photon, neutral_hadron, neutrino, hadron };
+enum class Kind { charged, photon, neutral_hadron, neutrino, hadron /* decays further: a D from a B */ };
 enum class Source { prompt, pileup, decay, v0 };
 
 // Hadrons that fly: mass (GeV) and c*tau (cm).
@@ -206,11 +205,11 @@ struct Particle {
 
 struct DecayVertex {
   Vec3 position;
-  int parent = -1;  // the vertex of the decaying parent's own parent chain (D from B: the B vertex)
+  int parent = -1;  // the vertex the decaying hadron came from (a D from a B: the B's vertex)
   bool v0 = false;
 };
 
-// A daughter in a decay recipe; hadrons (D, V0) decay further.
+// A daughter in a decay recipe; a D hadron decays further.
 enum class Decays { no, d_hadron };
 struct Daughter {
   double mass;
@@ -320,13 +319,13 @@ class Generator {
     const int pileup_vertices = std::max(1, poisson(random_, options_.mean_pileup_vertices));
 
     // --- heavy hadrons and their decays --------------------------------------------------------
-    double heavy_fraction = 0;  // of the jet momentum carried by heavy hadrons
+    double flying_fraction = 0;  // of the jet momentum carried by hadrons that fly (B, D, V0)
     const bool leptonic = jet_class == class_lepb;
     switch (flag) {
       case isB: case isLeptonicB: case isLeptonicB_C: {
         // b fragmentation is hard: the B hadron takes ~3/4 of the jet momentum.
         const double z = std::clamp(0.72 + 0.14 * random_.normal(), 0.3, 0.97);
-        heavy_fraction = z;
+        flying_fraction = z;
         const int semileptonic = !leptonic ? 0 : (flag == isLeptonicB ? 1 : 2);
         heavy_hadron(true, z, hadron_direction(z, b_hadrons[0].mass), semileptonic);
         break;
@@ -337,7 +336,7 @@ class Generator {
         const double total = bottom ? (flag == isBB ? 0.85 : 0.75) : (flag == isCC ? 0.75 : 0.65);
         const double share = random_.uniform(0.2f, 0.8f);
         const double z1 = total * share, z2 = total - z1;
-        heavy_fraction = total;
+        flying_fraction = total;
         const double quark_mass = bottom ? 4.8 : 1.5;
         const double opening = std::min(0.35 / cosh_eta_, 2 * quark_mass / (total * jet_momentum_) /
                                                               std::sqrt(share * (1 - share)) * random_.uniform(0.5f, 1.2f));
@@ -350,18 +349,19 @@ class Generator {
       case isC: {
         // c fragmentation is softer than b: the D takes ~60 %.
         const double z = std::clamp(0.6 + 0.17 * random_.normal(), 0.2, 0.95);
-        heavy_fraction = z;
+        flying_fraction = z;
         heavy_hadron(false, z, hadron_direction(z, d_hadrons[0].mass), 0);
         break;
       }
       default: break;
     }
+    const bool heavy_flavour = flying_fraction > 0;
 
     // --- V0s: K_S and Lambda decays in flight, in every flavour, most often in s jets --------
     static constexpr double v0_rate[11] = {0.06, 0.06, 0.06, 0.06, 0.06, 0.08, 0.08, 0.08, 0.08, 0.16, 0.10};
     if (random_.uniform() < v0_rate[flag]) {
       const double z = 0.04 + 0.22 * random_.uniform();
-      heavy_fraction += z;
+      flying_fraction += z;
       const bool is_lambda = random_.uniform() < 0.3;
       const Species species = is_lambda ? lambda : k_short;
       const Vec3 p = direction(fragment_delta_r(gluon_like, 1.0) / cosh_eta_) * (z * jet_momentum_);
@@ -383,12 +383,12 @@ class Generator {
     const double log_pt = std::log(pt / 10.0);
     double mean_charged = 3.0 + 4.5 * log_pt;
     if (gluon_like) mean_charged *= 1.6;
-    if (heavy_fraction > 0.3) mean_charged *= 0.75;
+    if (heavy_flavour) mean_charged *= 0.75;
     const int n_charged = 1 + poisson(random_, mean_charged);
     const int n_neutral = poisson(random_, 1.0 * mean_charged);
-    const double rest = std::max(0.05, 1.0 - heavy_fraction) * jet_momentum_;
-    // Momentum sharing: exponential weights raised to a hardness; quark jets have a harder
-    // leading particle, gluon jets share more evenly.
+    const double rest = std::max(0.05, 1.0 - flying_fraction) * jet_momentum_;
+    // Momentum sharing: weights e (1 + hardness e) with e exponential; the quadratic term gives
+    // quark jets a harder leading particle, gluon jets share more evenly.
     const double hardness = gluon_like ? 0.25 : 0.9;
     double weight_sum = 0;
     weights_.clear();
