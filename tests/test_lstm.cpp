@@ -46,6 +46,15 @@ TEST(LSTMGradientCheck, HardSigmoidGates) {
 TEST(LSTMGradientCheck, LongerListBackwardsSequence) {
   check_layer_gradients<deepjet::LSTMLayer<12, 5, 7, Direction::backwards, true>>({.batch = 6, .step = 5e-3f});
 }
+// Stacked: a backwards sequence feeding a forwards LSTM, after a 1x1 convolution; gradients flow
+// through both recurrences into the convolution and the input.
+TEST(LSTMGradientCheck, StackedAfterConvolution) {
+  using Net = deepjet::Sequential<deepjet::Input<6, 3>, deepjet::Conv1D<4>, deepjet::Tanh,
+                                  deepjet::LSTM<5, deepjet::backwards, deepjet::return_sequences>,
+                                  deepjet::LSTM<3>>;
+  static_assert(std::is_same_v<Net::output_shape, deepjet::Shape<3>>);
+  check_layer_gradients<Net>({.batch = 2});
+}
 TEST(LSTMGradientCheck, SingleEntry) {
   check_layer_gradients<deepjet::LSTMLayer<1, 4, 3, Direction::backwards, true>>({.batch = 2});
 }

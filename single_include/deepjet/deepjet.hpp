@@ -1953,6 +1953,280 @@ inline void generate_example_jets(const std::filesystem::path& path, const Examp
 
 }  // namespace deepjet::data
 // ---- end deepjet/data/example_jets.hpp ----
+// ---- begin deepjet/data/blocks.hpp ----
+// deepjet/data/blocks.hpp: typed feature-block descriptors, declared once per data format.
+//
+// A block is a struct with constexpr members; its compile-time shape feeds the model, and the same
+// members drive the converter, the training files and the inference input:
+//
+//   struct Global : deepjet::data::FlatBlock {                 // one row of features per jet
+//     static constexpr std::string_view name = "global";
+//     static constexpr std::array features{
+//         deepjet::data::feature("jet_pt").log(),             // source branch + preprocessing
+//         deepjet::data::feature("jet_eta"),
+//         deepjet::data::feature("TagVarCSV_trackSip2dSigAboveCharm").missing_below(-998).clip(-50, 50)};
+//   };
+//   struct Cpf : deepjet::data::ListBlock<25> {                 // up to 25 entries per jet
+//     static constexpr std::string_view name = "cpf";
+//     static constexpr std::array features{deepjet::data::feature("Cpfcan_ptrel"), ...};
+//     static constexpr deepjet::data::SortKey sort{"Cpfcan_BtagPf_trackSip2dSig", deepjet::data::descending};
+//   };
+//   deepjet::data::shape_of<Cpf>   is   deepjet::Shape<25, N features>
+//
+// Preprocessing of one value, in this order: missing (NaN/inf, or below missing_threshold) -> the
+// feature's default; clip to [clip_low, clip_high]; log (of values <= 0: the default); then, if the
+// feature is normalised, (x - mean) / std with statistics measured on training sources
+// (data/normalisation.hpp). Entries of a list are taken in the source's order, or sorted by `sort`
+// (a branch of the same collection, not necessarily a feature), cut at the block's length, and
+// padded with `padding`.
+//
+// Truth is a ClassLabels block: each class is the sum of one or more source flags (DeepJet's
+// "bb" = isBB + isGBB); a jet's truth row need not be one-hot.
+
+
+#include <limits>
+#include <string_view>
+
+namespace deepjet::data {
+
+/// How one input feature is read from a source and prepared.
+struct FeatureSpec {
+  std::string_view branch;  ///< source branch; also the feature's name
+  float default_value = 0.0f;
+  float missing_threshold = -std::numeric_limits<float>::infinity();  ///< smaller values are "missing"
+  float clip_low = -std::numeric_limits<float>::infinity();
+  float clip_high = std::numeric_limits<float>::infinity();
+  bool take_log = false;
+  bool normalise = true;
+
+  /// Value for missing entries (NaN, inf, sentinels below missing_below).
+  constexpr FeatureSpec with_default(float value) const { auto f = *this; f.default_value = value; return f; }
+  /// Values below `threshold` are sentinels (the ntupler's -999): replaced by the default.
+  constexpr FeatureSpec missing_below(float threshold) const { auto f = *this; f.missing_threshold = threshold; return f; }
+  constexpr FeatureSpec clip(float low, float high) const { auto f = *this; f.clip_low = low; f.clip_high = high; return f; }
+  /// Natural logarithm (after clipping); values <= 0 become the default.
+  constexpr FeatureSpec log() const { auto f = *this; f.take_log = true; return f; }
+  /// Keep the prepared value as it is: no mean/std normalisation (flags, categories).
+  constexpr FeatureSpec raw() const { auto f = *this; f.normalise = false; return f; }
+};
+
+/// A feature read from `branch`, with no preprocessing but normalisation.
+constexpr FeatureSpec feature(std::string_view branch) { return FeatureSpec{branch}; }
+
+enum class Order { ascending, descending };
+inline constexpr Order ascending = Order::ascending;
+inline constexpr Order descending = Order::descending;
+
+/// Sort the entries of a list by a branch of the same collection.
+struct SortKey {
+  std::string_view branch;
+  Order order = Order::descending;
+  /// Sort by the absolute value (impact-parameter significances are signed).
+  bool absolute = false;
+};
+
+/// Base of blocks with one row of features per jet.
+struct FlatBlock {
+  static constexpr bool is_list = false;
+};
+
+/// Base of blocks with up to `Entries` rows (particles, vertices) per jet.
+template <std::size_t Entries>
+struct ListBlock {
+  static_assert(Entries > 0, "deepjet::data::ListBlock<Entries>: Entries must be positive");
+  static constexpr bool is_list = true;
+  static constexpr std::size_t entries = Entries;
+  static constexpr float padding = 0.0f;
+};
+
+/// A block of input features (flat or list) as declared above.
+template <class B>
+concept InputBlock = requires {
+  { B::name } -> std::convertible_to<std::string_view>;
+  { B::is_list } -> std::convertible_to<bool>;
+  B::features.size();
+  requires std::same_as<typename std::remove_cvref_t<decltype(B::features)>::value_type, FeatureSpec>;
+  requires B::features.size() > 0;
+};
+
+template <InputBlock B>
+struct block_shape {
+  using type = Shape<B::features.size()>;
+};
+template <InputBlock B>
+  requires(B::is_list)
+struct block_shape<B> {
+  using type = Shape<B::entries, B::features.size()>;
+};
+
+/// The compile-time shape of one jet's values of block B.
+template <InputBlock B>
+using shape_of = typename block_shape<B>::type;
+
+/// The input shape of a model fed by these blocks, in this order.
+template <InputBlock... Blocks>
+using InputsOf = Inputs<shape_of<Blocks>...>;
+
+/// Whether block B sorts its entries.
+template <class B>
+concept SortedList = InputBlock<B> && B::is_list && requires {
+  { B::sort } -> std::convertible_to<SortKey>;
+};
+
+/// One class of the truth: the sum of up to 8 source flags.
+struct ClassSpec {
+  std::string_view name;
+  std::array<std::string_view, 8> flags{};
+  std::size_t flag_count = 0;
+};
+
+/// The class `name`, true where any of `flags` is (the flags' sum).
+template <class... Flags>
+constexpr ClassSpec label(std::string_view name, Flags... flags) {
+  static_assert(sizeof...(Flags) > 0 && sizeof...(Flags) <= 8, "deepjet::data::label: 1 to 8 source flags");
+  return ClassSpec{name, {std::string_view(flags)...}, sizeof...(Flags)};
+}
+
+/// Base of truth blocks: Derived::classes is a std::array of label(...).
+struct ClassLabels {};
+
+template <class B>
+concept TruthBlock = std::derived_from<B, ClassLabels> && requires {
+  B::classes.size();
+  requires std::same_as<typename std::remove_cvref_t<decltype(B::classes)>::value_type, ClassSpec>;
+  requires B::classes.size() > 0;
+};
+
+template <TruthBlock B>
+using truth_shape_of = Shape<B::classes.size()>;
+
+/// Per-jet values kept beside the inputs for evaluation (pT, eta, ...), never fed to a model.
+/// Derived::branches is a std::array of branch names.
+struct SpectatorBlock {};
+
+template <class B>
+concept Spectators = std::derived_from<B, SpectatorBlock> && requires { B::branches.size(); };
+
+/// No spectators.
+struct NoSpectators : SpectatorBlock {
+  static constexpr std::array<std::string_view, 0> branches{};
+};
+
+}  // namespace deepjet::data
+// ---- end deepjet/data/blocks.hpp ----
+// ---- begin deepjet/data/convert.hpp ----
+// deepjet/data/convert.hpp: one source file -> one training file.
+//
+// convert_file<Format>(source, table, output, normalisation, options) streams the source in chunks
+// of options.chunk_jets jets (memory stays bounded whatever the file's size), prepares every block
+// (data/prepare.hpp) with the given normalisation, builds the truth, drops jets that belong to no
+// class (unless told not to), and writes a training file (data/training_file.hpp) that appears
+// under its name only when complete. The report counts what was replaced, cut and dropped.
+// Errors are deepjet::FileError naming the source (a missing branch, a NaN with
+// NonFinite::reject, ...) or the output (a full disk); nothing is left under the output's name.
+
+// ---- begin deepjet/data/training_file.hpp ----
+// deepjet/data/training_file.hpp: converted jets, ready for a model, one HDF5 file per source.
+//
+// Layout (format version 1):
+//   inputs/<block name>   float32 (jets, dims of the block...), chunked and compressed
+//   truth                 float32 (jets, classes)
+//   spectators            float32 (jets, spectators)          when the format has spectators
+//   attributes            deepjet_file = "training data", format_version = 1, library_version,
+//                         format = Format::describe(), normalisation = Normalisation::to_text(),
+//                         source, source_crc32, source_entries, jets, the conversion's counts
+//
+// TrainingFileWriter appends chunks to a temporary file and renames it into place in finish(), so a
+// file under its final name is always complete. TrainingFile reads any range of jets into the
+// model's tensors, after checking the file was written for the same Format (a file of another
+// format is refused with the first differing line of the description).
+
+// ---- begin deepjet/data/normalisation.hpp ----
+// deepjet/data/normalisation.hpp: the mean and standard deviation of every input feature.
+//
+// measure_normalisation reads up to `max_jets` jets from the training sources, in order, chunk by
+// chunk, and computes each feature's mean and standard deviation after preprocessing (missing ->
+// default, clip, log), over real list entries only (padding is not data). A feature whose spread
+// is below 1e-6 (a constant) keeps std 1, so it is centred but not blown up. The result is stored
+// as text in every training file and reused unchanged at prediction time.
+
+// ---- begin deepjet/data/format.hpp ----
+// deepjet/data/format.hpp: a data format = the input blocks, the truth and the spectators.
+//
+//   using DeepJetData = deepjet::data::Format<deepjet::data::Blocks<Global, Cpf, Npf, Sv>, Truth, Kinematics>;
+//   DeepJetData::input_shape    Inputs<Shape<15>, Shape<25, 16>, Shape<25, 6>, Shape<4, 12>>: give it
+//                               to the model (Sequential<DeepJetData::input_shape, ...>), so a model
+//                               that does not fit the data does not compile
+//   DeepJetData::truth_shape    Shape<number of classes>
+//   DeepJetData::describe()     the format as text: stored in every training file and compared when
+//                               one is read, so files of another format are refused by name
+
+
+
+namespace deepjet::data {
+
+template <InputBlock... B>
+struct Blocks {
+  static_assert(sizeof...(B) > 0, "deepjet::data::Blocks needs at least one input block");
+};
+
+template <class InputBlocks, TruthBlock Truth, Spectators Spec = NoSpectators>
+struct Format;
+
+template <InputBlock... B, TruthBlock Truth, Spectators Spec>
+struct Format<Blocks<B...>, Truth, Spec> {
+  using blocks = std::tuple<B...>;
+  using truth = Truth;
+  using spectators = Spec;
+  static constexpr std::size_t block_count = sizeof...(B);
+  using input_shape = InputsOf<B...>;
+  using truth_shape = truth_shape_of<Truth>;
+
+  /// Every name, branch and preprocessing choice, one line each.
+  static std::string describe() {
+    std::string text;
+    auto number = [](float v) {
+      char buffer[32];
+      std::snprintf(buffer, sizeof buffer, "%g", static_cast<double>(v));
+      return std::string(buffer);
+    };
+    auto block = [&]<class Block>(std::type_identity<Block>) {
+      text += "block " + std::string(Block::name) + " " + shape_of<Block>::to_string();
+      if constexpr (SortedList<Block>)
+        text += " sorted by " + std::string(Block::sort.absolute ? "|" : "") + std::string(Block::sort.branch) +
+                (Block::sort.absolute ? "|" : "") + (Block::sort.order == Order::descending ? " descending" : " ascending");
+      if constexpr (Block::is_list) text += " padding " + number(Block::padding);
+      text += "\n";
+      for (const FeatureSpec& f : Block::features)
+        text += "  " + std::string(f.branch) + " default " + number(f.default_value) + " missing_below " +
+                number(f.missing_threshold) + " clip " + number(f.clip_low) + " " + number(f.clip_high) +
+                (f.take_log ? " log" : "") + (f.normalise ? " normalised" : " raw") + "\n";
+    };
+    (block(std::type_identity<B>{}), ...);
+    text += "truth";
+    for (const ClassSpec& c : Truth::classes) {
+      text += " " + std::string(c.name) + "=";
+      for (std::size_t i = 0; i < c.flag_count; ++i) text += (i ? "+" : "") + std::string(c.flags[i]);
+    }
+    text += "\nspectators";
+    for (std::string_view s : Spec::branches) text += " " + std::string(s);
+    return text + "\n";
+  }
+};
+
+}  // namespace deepjet::data
+// ---- end deepjet/data/format.hpp ----
+// ---- begin deepjet/data/prepare.hpp ----
+// deepjet/data/prepare.hpp: from a Source's columns to model-ready arrays, one chunk of jets at a time.
+//
+// read_block<B>(source, first, last, normalisation, out, options, counts) fills `out` with
+// (last - first) jets of block B, laid out as shape_of<B> per jet: every value prepared as
+// blocks.hpp describes (missing -> default, clip, log, normalise), list entries sorted, cut and
+// padded. read_truth and read_spectators do the same for the truth rows and spectator values.
+// A non-finite source value is replaced by the feature's default and counted, or, with
+// NonFinite::reject, is an error naming the file, branch and entry. Entries of one list must share
+// their lengths (one collection); a branch of another collection is an error naming both.
+
 // ---- begin deepjet/data/source.hpp ----
 // deepjet/data/source.hpp: where jets come from, whatever the file format.
 //
@@ -1995,7 +2269,6 @@ inline void generate_example_jets(const std::filesystem::path& path, const Examp
 // big-endian (ROOT's on-disk order) with memcpy, so unaligned data is fine.
 
 #include <bit>
-#include <string_view>
 
 
 namespace deepjet::root {
@@ -4540,6 +4813,655 @@ inline std::unique_ptr<Source> open_source(const std::string& path, const std::s
 
 }  // namespace deepjet::data
 // ---- end deepjet/data/source.hpp ----
+
+
+namespace deepjet::data {
+
+enum class NonFinite { replace, reject };
+
+struct PrepareOptions {
+  NonFinite non_finite = NonFinite::replace;
+};
+
+/// What preparation changed, for the conversion report.
+struct PrepareCounts {
+  std::uint64_t non_finite_replaced = 0;
+  std::uint64_t missing_replaced = 0;
+  std::uint64_t entries_cut = 0;  ///< list entries beyond a block's length
+  PrepareCounts& operator+=(const PrepareCounts& other) {
+    non_finite_replaced += other.non_finite_replaced;
+    missing_replaced += other.missing_replaced;
+    entries_cut += other.entries_cut;
+    return *this;
+  }
+};
+
+/// Mean and standard deviation of one feature after preprocessing (identity: 0 and 1).
+struct FeatureStatistics {
+  double mean = 0.0;
+  double std_dev = 1.0;
+};
+
+/// One value through missing/clip/log (not normalisation).
+inline float prepare_value(float x, const FeatureSpec& f, PrepareCounts& counts) {
+  if (!std::isfinite(x)) {
+    ++counts.non_finite_replaced;
+    return f.default_value;
+  }
+  if (x < f.missing_threshold) {
+    ++counts.missing_replaced;
+    return f.default_value;
+  }
+  x = std::clamp(x, f.clip_low, f.clip_high);
+  if (f.take_log) x = x > 0.0f ? std::log(x) : f.default_value;
+  return x;
+}
+
+namespace detail {
+inline void check_finite(const Source& source, std::string_view branch, const std::vector<float>& values,
+                         std::uint64_t first, const std::vector<std::int64_t>* offsets, NonFinite policy) {
+  if (policy != NonFinite::reject) return;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (std::isfinite(values[i])) continue;
+    std::uint64_t entry = first + i;
+    if (offsets) entry = first + static_cast<std::uint64_t>(std::upper_bound(offsets->begin(), offsets->end(),
+                                                                              static_cast<std::int64_t>(i)) -
+                                                             offsets->begin() - 1);
+    throw FileError(source.path(), "branch '" + std::string(branch) + "' has a non-finite value (" +
+                                       std::to_string(values[i]) + ") in entry " + std::to_string(entry));
+  }
+}
+
+inline float normalised(float x, const FeatureSpec& f, const FeatureStatistics& s) {
+  return f.normalise ? static_cast<float>((x - s.mean) / s.std_dev) : x;
+}
+}  // namespace detail
+
+template <InputBlock B>
+constexpr float list_padding() {
+  if constexpr (B::is_list) return B::padding;
+  else return 0.0f;
+}
+
+/// Jets [first, last) of block B into out (size (last - first) * shape_of<B>::size).
+/// `statistics` holds one entry per feature (empty: no normalisation).
+/// `padding` fills the entries a list does not have (the block's own padding by default; the
+/// normalisation measurement passes NaN to tell padding from values).
+template <InputBlock B>
+void read_block(const Source& source, std::uint64_t first, std::uint64_t last,
+                std::span<const FeatureStatistics> statistics, std::span<float> out, const PrepareOptions& options,
+                PrepareCounts& counts, float padding = list_padding<B>()) {
+  constexpr std::size_t F = B::features.size();
+  const std::size_t jets = static_cast<std::size_t>(last - first);
+  if (out.size() != jets * shape_of<B>::size) throw Error("read_block: output has the wrong size");
+  const FeatureStatistics identity{};
+  auto stats = [&](std::size_t i) -> const FeatureStatistics& { return statistics.empty() ? identity : statistics[i]; };
+
+  if constexpr (!B::is_list) {
+    for (std::size_t i = 0; i < F; ++i) {
+      const FeatureSpec& f = B::features[i];
+      const auto column = source.read_flat(std::string(f.branch), first, last);
+      detail::check_finite(source, f.branch, column, first, nullptr, options.non_finite);
+      for (std::size_t j = 0; j < jets; ++j)
+        out[j * F + i] = detail::normalised(prepare_value(column[j], f, counts), f, stats(i));
+    }
+  } else {
+    constexpr std::size_t P = B::entries;
+    std::fill(out.begin(), out.end(), padding);
+    // Which source entries each jet keeps, in order (sorted and cut).
+    std::vector<std::int64_t> offsets;
+    std::vector<std::uint32_t> chosen;  // per jet, up to P indices into that jet's entries
+    std::vector<std::size_t> chosen_count(jets, 0);
+    auto choose = [&](const JaggedColumn& key, bool sort, Order order, bool absolute) {
+      offsets = key.offsets;
+      chosen.assign(jets * P, 0);
+      std::vector<std::uint32_t> order_of;
+      for (std::size_t j = 0; j < jets; ++j) {
+        const std::int64_t begin = offsets[j], n = offsets[j + 1] - begin;
+        order_of.resize(static_cast<std::size_t>(n));
+        std::iota(order_of.begin(), order_of.end(), 0u);
+        if (sort) {
+          auto value = [&](std::uint32_t k) {
+            const float v = key.values[static_cast<std::size_t>(begin + k)];
+            return std::isfinite(v) ? (absolute ? std::abs(v) : v) : -std::numeric_limits<float>::infinity();
+          };
+          std::stable_sort(order_of.begin(), order_of.end(), [&](std::uint32_t a, std::uint32_t b) {
+            return order == Order::descending ? value(a) > value(b) : value(a) < value(b);
+          });
+        }
+        chosen_count[j] = std::min<std::size_t>(P, static_cast<std::size_t>(n));
+        counts.entries_cut += static_cast<std::size_t>(n) - chosen_count[j];
+        std::copy_n(order_of.begin(), chosen_count[j], chosen.begin() + static_cast<std::ptrdiff_t>(j * P));
+      }
+    };
+    if constexpr (SortedList<B>) {
+      const auto key = source.read_jagged(std::string(B::sort.branch), first, last);
+      choose(key, true, B::sort.order, B::sort.absolute);
+    } else {
+      choose(source.read_jagged(std::string(B::features[0].branch), first, last), false, Order::descending, false);
+    }
+    for (std::size_t i = 0; i < F; ++i) {
+      const FeatureSpec& f = B::features[i];
+      const auto column = source.read_jagged(std::string(f.branch), first, last);
+      if (column.offsets != offsets)
+        throw FileError(source.path(), "block '" + std::string(B::name) + "': branch '" + std::string(f.branch) +
+                                           "' has other list lengths than '" +
+                                           std::string(SortedList<B> ? std::string_view(B::sort.branch) : B::features[0].branch) +
+                                           "' (all of a block's branches must come from one collection)");
+      detail::check_finite(source, f.branch, column.values, first, &column.offsets, options.non_finite);
+      for (std::size_t j = 0; j < jets; ++j)
+        for (std::size_t p = 0; p < chosen_count[j]; ++p) {
+          const float x = column.values[static_cast<std::size_t>(offsets[j]) + chosen[j * P + p]];
+          out[(j * P + p) * F + i] = detail::normalised(prepare_value(x, f, counts), f, stats(i));
+        }
+    }
+  }
+}
+
+/// Truth rows of jets [first, last): class c = the sum of its flags (not forced to be one-hot).
+template <TruthBlock T>
+void read_truth(const Source& source, std::uint64_t first, std::uint64_t last, std::span<float> out) {
+  constexpr std::size_t C = T::classes.size();
+  const std::size_t jets = static_cast<std::size_t>(last - first);
+  std::fill(out.begin(), out.end(), 0.0f);
+  for (std::size_t c = 0; c < C; ++c)
+    for (std::size_t k = 0; k < T::classes[c].flag_count; ++k) {
+      const auto flag = std::string(T::classes[c].flags[k]);
+      const auto column = source.read_flat(flag, first, last);
+      for (std::size_t j = 0; j < jets; ++j) {
+        if (!std::isfinite(column[j]))
+          throw FileError(source.path(), "truth branch '" + flag + "' is not finite in entry " + std::to_string(first + j));
+        out[j * C + c] += column[j];
+      }
+    }
+}
+
+/// Spectator values of jets [first, last), one row of Spec::branches per jet, unprepared.
+template <Spectators Spec>
+void read_spectators(const Source& source, std::uint64_t first, std::uint64_t last, std::span<float> out) {
+  constexpr std::size_t S = Spec::branches.size();
+  const std::size_t jets = static_cast<std::size_t>(last - first);
+  for (std::size_t s = 0; s < S; ++s) {
+    const auto column = source.read_flat(std::string(Spec::branches[s]), first, last);
+    for (std::size_t j = 0; j < jets; ++j) out[j * S + s] = column[j];
+  }
+}
+
+}  // namespace deepjet::data
+// ---- end deepjet/data/prepare.hpp ----
+
+#include <sstream>
+
+namespace deepjet::data {
+
+template <class Format>
+struct Normalisation {
+  /// Per input block (in the format's order), per feature.
+  std::array<std::vector<FeatureStatistics>, Format::block_count> blocks;
+  std::uint64_t jets_used = 0;
+
+  /// The identity (mean 0, std 1 everywhere): values are prepared but not normalised.
+  static Normalisation identity() {
+    Normalisation n;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((n.blocks[I].assign(std::tuple_element_t<I, typename Format::blocks>::features.size(), FeatureStatistics{})), ...);
+    }(std::make_index_sequence<Format::block_count>{});
+    return n;
+  }
+
+  /// "block feature mean std" lines, exact to the last bit of a double.
+  std::string to_text() const {
+    std::string text = "jets " + std::to_string(jets_used) + "\n";
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (append_block<std::tuple_element_t<I, typename Format::blocks>>(text, blocks[I]), ...);
+    }(std::make_index_sequence<Format::block_count>{});
+    return text;
+  }
+
+  /// Parse to_text(); throws deepjet::Error if it does not fit the format.
+  static Normalisation from_text(const std::string& text) {
+    Normalisation n = identity();
+    std::istringstream in(text);
+    std::string word;
+    in >> word >> n.jets_used;
+    if (word != "jets") throw Error("normalisation text does not start with 'jets'");
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (read_block<std::tuple_element_t<I, typename Format::blocks>>(in, n.blocks[I]), ...);
+    }(std::make_index_sequence<Format::block_count>{});
+    return n;
+  }
+
+ private:
+  template <class B>
+  static void append_block(std::string& text, const std::vector<FeatureStatistics>& stats) {
+    for (std::size_t i = 0; i < stats.size(); ++i) {
+      char line[512];
+      std::snprintf(line, sizeof line, "%s %s %.17g %.17g\n", std::string(B::name).c_str(),
+                    std::string(B::features[i].branch).c_str(), stats[i].mean, stats[i].std_dev);
+      text += line;
+    }
+  }
+  template <class B>
+  static void read_block(std::istringstream& in, std::vector<FeatureStatistics>& stats) {
+    for (std::size_t i = 0; i < stats.size(); ++i) {
+      std::string block, feature;
+      in >> block >> feature >> stats[i].mean >> stats[i].std_dev;
+      if (!in || block != B::name || feature != B::features[i].branch)
+        throw Error("normalisation text: expected feature " + std::string(B::features[i].branch) + " of block " +
+                    std::string(B::name) + ", found '" + block + " " + feature + "'");
+    }
+  }
+};
+
+/// Statistics of the prepared features over up to `max_jets` jets of `sources` (tree or table `table`).
+template <class Format>
+Normalisation<Format> measure_normalisation(const std::vector<std::string>& sources, const std::string& table,
+                                            std::uint64_t max_jets = 500000, std::uint64_t chunk_jets = 20000) {
+  Normalisation<Format> result = Normalisation<Format>::identity();
+  std::array<std::vector<double>, Format::block_count> sum, sum_squares, count;
+  for (std::size_t b = 0; b < Format::block_count; ++b) {
+    sum[b].assign(result.blocks[b].size(), 0.0);
+    sum_squares[b].assign(result.blocks[b].size(), 0.0);
+    count[b].assign(result.blocks[b].size(), 0.0);
+  }
+  PrepareCounts ignored;
+  std::vector<float> values;
+  for (const auto& path : sources) {
+    if (result.jets_used >= max_jets) break;
+    const auto source = open_source(path, table);
+    const std::uint64_t available = std::min(source->entries(), max_jets - result.jets_used);
+    for (std::uint64_t first = 0; first < available; first += chunk_jets) {
+      const std::uint64_t last = std::min(available, first + chunk_jets);
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (([&] {
+           using B = std::tuple_element_t<I, typename Format::blocks>;
+           constexpr std::size_t F = B::features.size();
+           values.resize((last - first) * shape_of<B>::size);
+           read_block<B>(*source, first, last, {}, values, PrepareOptions{}, ignored,
+                         std::numeric_limits<float>::quiet_NaN());
+           for (std::size_t k = 0; k < values.size(); ++k) {
+             if (std::isnan(values[k])) continue;  // padding
+             const std::size_t f = k % F;
+             sum[I][f] += values[k];
+             sum_squares[I][f] += static_cast<double>(values[k]) * values[k];
+             count[I][f] += 1.0;
+           }
+         }()),
+         ...);
+      }(std::make_index_sequence<Format::block_count>{});
+      result.jets_used += last - first;
+    }
+  }
+  for (std::size_t b = 0; b < Format::block_count; ++b)
+    for (std::size_t f = 0; f < result.blocks[b].size(); ++f) {
+      if (count[b][f] == 0) continue;
+      const double mean = sum[b][f] / count[b][f];
+      const double variance = std::max(0.0, sum_squares[b][f] / count[b][f] - mean * mean);
+      const double std_dev = std::sqrt(variance);
+      result.blocks[b][f] = {mean, std_dev > 1e-6 ? std_dev : 1.0};
+    }
+  return result;
+}
+
+}  // namespace deepjet::data
+// ---- end deepjet/data/normalisation.hpp ----
+// ---- begin deepjet/models/tensors.hpp ----
+// deepjet/models/tensors.hpp: between xtensor containers and deepjet's batch views.
+//
+// A batch of one shape S is an xt::xtensor<float, rank + 1> whose first dimension counts samples;
+// a batch of several shapes (a multi-input model's inputs, a multi-head model's outputs) is a
+// std::tuple of those, one per part, all with the same number of samples. view_of checks the
+// shapes at run time (the batch size is only known then) and throws deepjet::Error saying which
+// part and which dimension is wrong.
+
+
+#include <xtensor/xtensor.hpp>
+
+
+namespace deepjet {
+
+namespace detail {
+template <class S>
+struct tensors_of;
+template <ShapeType S>
+struct tensors_of<S> {
+  using type = xt::xtensor<float, S::rank + 1>;
+};
+template <ShapeType... Parts>
+struct tensors_of<Shapes<Parts...>> {
+  using type = std::tuple<xt::xtensor<float, Parts::rank + 1>...>;
+};
+}  // namespace detail
+
+/// The xtensor container(s) holding a batch of S.
+template <AnyShape S>
+using TensorsOf = typename detail::tensors_of<S>::type;
+
+/// The shape of an xtensor holding `count` samples of S.
+template <ShapeType S>
+std::array<std::size_t, S::rank + 1> batch_shape(std::size_t count) {
+  std::array<std::size_t, S::rank + 1> shape{};
+  shape[0] = count;
+  for (std::size_t i = 0; i < S::rank; ++i) shape[i + 1] = S::dims[i];
+  return shape;
+}
+
+/// Allocate uninitialised containers for `count` samples of S.
+template <AnyShape S>
+TensorsOf<S> make_tensors(std::size_t count) {
+  if constexpr (ShapeType<S>) {
+    return xt::empty<float>(batch_shape<S>(count));
+  } else {
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      return TensorsOf<S>{xt::empty<float>(batch_shape<typename S::template part<I>>(count))...};
+    }(std::make_index_sequence<S::count>{});
+  }
+}
+
+namespace detail {
+template <ShapeType S, class Tensor>
+void check_tensor(const Tensor& t, const std::string& what) {
+  bool ok = true;
+  for (std::size_t i = 0; i < S::rank; ++i) ok = ok && t.shape()[i + 1] == S::dims[i];
+  if (!ok) {
+    std::string got = "(";
+    for (std::size_t i = 1; i < t.dimension(); ++i) got += (i > 1 ? ", " : "") + std::to_string(t.shape()[i]);
+    throw Error(what + ": each sample has shape " + got + ") but the model expects " + S::to_string());
+  }
+}
+}  // namespace detail
+
+/// A view of the samples in `tensors` (checked against S; `what` starts the error message).
+template <AnyShape S, class Tensors>
+auto view_of(Tensors& tensors, const std::string& what) {
+  using T = std::conditional_t<std::is_const_v<Tensors>, const float, float>;
+  if constexpr (ShapeType<S>) {
+    detail::check_tensor<S>(tensors, what);
+    return BatchView<S, T>{tensors.data(), tensors.shape()[0]};
+  } else {
+    const std::size_t count = std::get<0>(tensors).shape()[0];
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+      auto part = [&]<std::size_t J>(std::integral_constant<std::size_t, J>) {
+        using P = typename S::template part<J>;
+        const auto& t = std::get<J>(tensors);
+        const std::string label = what + " (block " + std::to_string(J) + " of " + std::to_string(S::count) + ")";
+        if (t.shape()[0] != count)
+          throw Error(label + ": " + std::to_string(t.shape()[0]) + " samples, but block 0 has " + std::to_string(count));
+        detail::check_tensor<P>(t, label);
+        return BatchView<P, T>{std::get<J>(tensors).data(), count};
+      };
+      return BatchView<S, T>{{part(std::integral_constant<std::size_t, I>{})...}, count};
+    }(std::make_index_sequence<S::count>{});
+  }
+}
+
+/// The number of samples in a batch container (or tuple of them).
+template <class Tensors>
+std::size_t sample_count(const Tensors& tensors) {
+  if constexpr (requires { tensors.shape(); }) return tensors.shape()[0];
+  else return std::get<0>(tensors).shape()[0];
+}
+
+}  // namespace deepjet
+// ---- end deepjet/models/tensors.hpp ----
+
+
+namespace deepjet::data {
+
+/// Provenance and counts written with a training file.
+struct TrainingFileInfo {
+  std::string source;
+  std::uint32_t source_crc32 = 0;
+  std::uint64_t source_entries = 0;
+  std::uint64_t jets = 0;
+  std::uint64_t dropped_unlabelled = 0;
+  PrepareCounts counts;
+};
+
+namespace detail {
+template <ShapeType S>
+std::vector<std::size_t> row_shape() {
+  return {S::dims.begin(), S::dims.end()};
+}
+}  // namespace detail
+
+template <class Format>
+class TrainingFileWriter {
+ public:
+  TrainingFileWriter(const std::filesystem::path& path, std::size_t chunk_jets = 1024, int deflate_level = 4)
+      : output_(path) {
+    file_.emplace(output_.temporary_path(), hdf5::File::Mode::stream);
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((file_->template create_rows<float>("inputs/" + std::string(block<I>::name), detail::row_shape<shape_of<block<I>>>(),
+                                           chunk_jets, deflate_level)),
+       ...);
+    }(std::make_index_sequence<Format::block_count>{});
+    file_->template create_rows<float>("truth", {Format::truth_shape::size}, chunk_jets, deflate_level);
+    if constexpr (spectator_count > 0)
+      file_->template create_rows<float>("spectators", {spectator_count}, chunk_jets, deflate_level);
+  }
+
+  /// Append `jets` jets: one array per input block, the truth rows, the spectator rows.
+  void append(std::size_t jets, const std::array<std::vector<float>, Format::block_count>& inputs,
+              const std::vector<float>& truth, const std::vector<float>& spectators) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((file_->append_rows("inputs/" + std::string(block<I>::name), inputs[I].data(), jets)), ...);
+    }(std::make_index_sequence<Format::block_count>{});
+    file_->append_rows("truth", truth.data(), jets);
+    if constexpr (spectator_count > 0) file_->append_rows("spectators", spectators.data(), jets);
+    jets_ += jets;
+  }
+
+  /// Write the metadata, close, and move the file into place.
+  void finish(const Normalisation<Format>& normalisation, TrainingFileInfo info) {
+    info.jets = jets_;
+    file_->write_attribute("deepjet_file", std::string("training data"));
+    file_->write_attribute("format_version", std::uint64_t{1});
+    file_->write_attribute("library_version", std::string(version));
+    file_->write_attribute("format", Format::describe());
+    file_->write_attribute("normalisation", normalisation.to_text());
+    file_->write_attribute("source", info.source);
+    file_->write_attribute("source_crc32", std::uint64_t{info.source_crc32});
+    file_->write_attribute("source_entries", info.source_entries);
+    file_->write_attribute("jets", info.jets);
+    file_->write_attribute("dropped_unlabelled", info.dropped_unlabelled);
+    file_->write_attribute("non_finite_replaced", info.counts.non_finite_replaced);
+    file_->write_attribute("missing_replaced", info.counts.missing_replaced);
+    file_->write_attribute("entries_cut", info.counts.entries_cut);
+    file_->close();
+    file_.reset();
+    output_.commit();
+  }
+
+ private:
+  template <std::size_t I>
+  using block = std::tuple_element_t<I, typename Format::blocks>;
+  static constexpr std::size_t spectator_count = Format::spectators::branches.size();
+
+  AtomicFile output_;
+  std::optional<hdf5::File> file_;
+  std::uint64_t jets_ = 0;
+};
+
+/// A range of jets from a training file, in the tensors a model takes.
+template <class Format>
+struct JetBatch {
+  TensorsOf<typename Format::input_shape> inputs;
+  xt::xtensor<float, 2> truth;
+  xt::xtensor<float, 2> spectators;
+};
+
+template <class Format>
+class TrainingFile {
+ public:
+  explicit TrainingFile(const std::filesystem::path& path) : file_(path, hdf5::File::Mode::read) {
+    if (!file_.has_attribute("deepjet_file") || file_.read_string_attribute("deepjet_file") != "training data")
+      file_.fail("is not a deepjet training file");
+    if (file_.read_integer_attribute("format_version") != 1)
+      file_.fail("has training-file format version " + std::to_string(file_.read_integer_attribute("format_version")) +
+                 "; this deepjet reads version 1");
+    const std::string stored = file_.read_string_attribute("format");
+    const std::string expected = Format::describe();
+    if (stored != expected) file_.fail("was written for another data format: " + first_difference(stored, expected));
+    jets_ = file_.read_integer_attribute("jets");
+  }
+
+  std::uint64_t jets() const { return jets_; }
+  const hdf5::File& file() const { return file_; }
+  Normalisation<Format> normalisation() const {
+    return Normalisation<Format>::from_text(file_.read_string_attribute("normalisation"));
+  }
+
+  /// Jets [first, first + count).
+  JetBatch<Format> read(std::uint64_t first, std::uint64_t count) const {
+    if (first + count > jets_)
+      file_.fail("has " + std::to_string(jets_) + " jets; jets " + std::to_string(first) + " to " +
+                 std::to_string(first + count) + " were asked for");
+    JetBatch<Format> batch;
+    batch.inputs = make_tensors<typename Format::input_shape>(count);
+    auto fill = [&]<std::size_t I>(std::integral_constant<std::size_t, I>, auto& tensor) {
+      using B = std::tuple_element_t<I, typename Format::blocks>;
+      const auto values = file_.read_rows<float>("inputs/" + std::string(B::name), first, count);
+      std::copy(values.begin(), values.end(), tensor.begin());
+    };
+    if constexpr (Format::block_count == 1) {
+      fill(std::integral_constant<std::size_t, 0>{}, batch.inputs);
+    } else {
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (fill(std::integral_constant<std::size_t, I>{}, std::get<I>(batch.inputs)), ...);
+      }(std::make_index_sequence<Format::block_count>{});
+    }
+    batch.truth = xt::empty<float>({static_cast<std::size_t>(count), Format::truth_shape::size});
+    const auto truth = file_.read_rows<float>("truth", first, count);
+    std::copy(truth.begin(), truth.end(), batch.truth.begin());
+    constexpr std::size_t S = Format::spectators::branches.size();
+    batch.spectators = xt::empty<float>({static_cast<std::size_t>(count), S});
+    if constexpr (S > 0) {
+      const auto spectators = file_.read_rows<float>("spectators", first, count);
+      std::copy(spectators.begin(), spectators.end(), batch.spectators.begin());
+    }
+    return batch;
+  }
+
+ private:
+  static std::string first_difference(const std::string& stored, const std::string& expected) {
+    std::istringstream a(stored), b(expected);
+    std::string line_a, line_b;
+    while (true) {
+      const bool more_a = static_cast<bool>(std::getline(a, line_a));
+      const bool more_b = static_cast<bool>(std::getline(b, line_b));
+      if (!more_a && !more_b) return "(no difference found)";
+      if (!more_a) line_a = "(nothing)";
+      if (!more_b) line_b = "(nothing)";
+      if (line_a != line_b) return "the file has '" + line_a + "' where this program's format has '" + line_b + "'";
+    }
+  }
+
+  hdf5::File file_;
+  std::uint64_t jets_ = 0;
+};
+
+}  // namespace deepjet::data
+// ---- end deepjet/data/training_file.hpp ----
+
+
+#include <chrono>
+
+namespace deepjet::data {
+
+struct ConvertOptions {
+  std::uint64_t chunk_jets = 10000;
+  PrepareOptions prepare;
+  /// Keep jets whose truth row is all zero (no class): off, as the original framework.
+  bool keep_unlabelled = false;
+  int deflate_level = 4;
+};
+
+struct ConversionReport {
+  std::string source;
+  std::string output;
+  std::uint64_t source_entries = 0;
+  std::uint64_t jets = 0;
+  std::uint64_t dropped_unlabelled = 0;
+  PrepareCounts counts;
+  double seconds = 0;
+};
+
+/// CRC-32 of a whole file (provenance of a training file), read in 1 MB blocks.
+inline std::uint32_t file_crc32(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(path, "cannot open to compute its checksum");
+  std::vector<char> buffer(1 << 20);
+  uLong crc = crc32(0L, Z_NULL, 0);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const auto n = in.gcount();
+    if (n > 0) crc = crc32(crc, reinterpret_cast<const Bytef*>(buffer.data()), static_cast<uInt>(n));
+  }
+  return static_cast<std::uint32_t>(crc);
+}
+
+template <class Format>
+ConversionReport convert_file(const std::string& source_path, const std::string& table,
+                              const std::filesystem::path& output, const Normalisation<Format>& normalisation,
+                              const ConvertOptions& options = {}) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto source = open_source(source_path, table);
+  ConversionReport report{source_path, output.string(), source->entries()};
+  TrainingFileWriter<Format> writer(output, 1024, options.deflate_level);
+  constexpr std::size_t C = Format::truth_shape::size;
+  constexpr std::size_t S = Format::spectators::branches.size();
+  std::array<std::vector<float>, Format::block_count> inputs;
+  std::vector<float> truth, spectators;
+  for (std::uint64_t first = 0; first < report.source_entries; first += options.chunk_jets) {
+    const std::uint64_t last = std::min(report.source_entries, first + options.chunk_jets);
+    const std::size_t n = static_cast<std::size_t>(last - first);
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((inputs[I].resize(n * shape_of<std::tuple_element_t<I, typename Format::blocks>>::size),
+        read_block<std::tuple_element_t<I, typename Format::blocks>>(*source, first, last, normalisation.blocks[I],
+                                                                     inputs[I], options.prepare, report.counts)),
+       ...);
+    }(std::make_index_sequence<Format::block_count>{});
+    truth.resize(n * C);
+    read_truth<typename Format::truth>(*source, first, last, truth);
+    spectators.resize(n * S);
+    read_spectators<typename Format::spectators>(*source, first, last, spectators);
+
+    // Keep labelled jets: compact every array in place.
+    std::size_t kept = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      bool labelled = false;
+      for (std::size_t c = 0; c < C; ++c) labelled = labelled || truth[j * C + c] != 0.0f;
+      if (!labelled && !options.keep_unlabelled) {
+        ++report.dropped_unlabelled;
+        continue;
+      }
+      if (kept != j) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+          (([&] {
+             constexpr std::size_t size = shape_of<std::tuple_element_t<I, typename Format::blocks>>::size;
+             std::copy_n(inputs[I].begin() + static_cast<std::ptrdiff_t>(j * size), size,
+                         inputs[I].begin() + static_cast<std::ptrdiff_t>(kept * size));
+           }()),
+           ...);
+        }(std::make_index_sequence<Format::block_count>{});
+        std::copy_n(truth.begin() + static_cast<std::ptrdiff_t>(j * C), C, truth.begin() + static_cast<std::ptrdiff_t>(kept * C));
+        std::copy_n(spectators.begin() + static_cast<std::ptrdiff_t>(j * S), S,
+                    spectators.begin() + static_cast<std::ptrdiff_t>(kept * S));
+      }
+      ++kept;
+    }
+    writer.append(kept, inputs, truth, spectators);
+    report.jets += kept;
+  }
+  writer.finish(normalisation, {source_path, file_crc32(source_path), report.source_entries, report.jets,
+                                report.dropped_unlabelled, report.counts});
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+}  // namespace deepjet::data
+// ---- end deepjet/data/convert.hpp ----
 // ---- begin deepjet/io/model_file.hpp ----
 // deepjet/io/model_file.hpp: saving and loading a model's weights (and an optimiser's state).
 //
@@ -4819,105 +5741,6 @@ inline void initialise(std::span<float> values, const ParameterSpec& spec, Rando
 
 }  // namespace deepjet
 // ---- end deepjet/layers/initialisers.hpp ----
-// ---- begin deepjet/models/tensors.hpp ----
-// deepjet/models/tensors.hpp: between xtensor containers and deepjet's batch views.
-//
-// A batch of one shape S is an xt::xtensor<float, rank + 1> whose first dimension counts samples;
-// a batch of several shapes (a multi-input model's inputs, a multi-head model's outputs) is a
-// std::tuple of those, one per part, all with the same number of samples. view_of checks the
-// shapes at run time (the batch size is only known then) and throws deepjet::Error saying which
-// part and which dimension is wrong.
-
-
-#include <xtensor/xtensor.hpp>
-
-
-namespace deepjet {
-
-namespace detail {
-template <class S>
-struct tensors_of;
-template <ShapeType S>
-struct tensors_of<S> {
-  using type = xt::xtensor<float, S::rank + 1>;
-};
-template <ShapeType... Parts>
-struct tensors_of<Shapes<Parts...>> {
-  using type = std::tuple<xt::xtensor<float, Parts::rank + 1>...>;
-};
-}  // namespace detail
-
-/// The xtensor container(s) holding a batch of S.
-template <AnyShape S>
-using TensorsOf = typename detail::tensors_of<S>::type;
-
-/// The shape of an xtensor holding `count` samples of S.
-template <ShapeType S>
-std::array<std::size_t, S::rank + 1> batch_shape(std::size_t count) {
-  std::array<std::size_t, S::rank + 1> shape{};
-  shape[0] = count;
-  for (std::size_t i = 0; i < S::rank; ++i) shape[i + 1] = S::dims[i];
-  return shape;
-}
-
-/// Allocate uninitialised containers for `count` samples of S.
-template <AnyShape S>
-TensorsOf<S> make_tensors(std::size_t count) {
-  if constexpr (ShapeType<S>) {
-    return xt::empty<float>(batch_shape<S>(count));
-  } else {
-    return [&]<std::size_t... I>(std::index_sequence<I...>) {
-      return TensorsOf<S>{xt::empty<float>(batch_shape<typename S::template part<I>>(count))...};
-    }(std::make_index_sequence<S::count>{});
-  }
-}
-
-namespace detail {
-template <ShapeType S, class Tensor>
-void check_tensor(const Tensor& t, const std::string& what) {
-  bool ok = true;
-  for (std::size_t i = 0; i < S::rank; ++i) ok = ok && t.shape()[i + 1] == S::dims[i];
-  if (!ok) {
-    std::string got = "(";
-    for (std::size_t i = 1; i < t.dimension(); ++i) got += (i > 1 ? ", " : "") + std::to_string(t.shape()[i]);
-    throw Error(what + ": each sample has shape " + got + ") but the model expects " + S::to_string());
-  }
-}
-}  // namespace detail
-
-/// A view of the samples in `tensors` (checked against S; `what` starts the error message).
-template <AnyShape S, class Tensors>
-auto view_of(Tensors& tensors, const std::string& what) {
-  using T = std::conditional_t<std::is_const_v<Tensors>, const float, float>;
-  if constexpr (ShapeType<S>) {
-    detail::check_tensor<S>(tensors, what);
-    return BatchView<S, T>{tensors.data(), tensors.shape()[0]};
-  } else {
-    const std::size_t count = std::get<0>(tensors).shape()[0];
-    return [&]<std::size_t... I>(std::index_sequence<I...>) {
-      auto part = [&]<std::size_t J>(std::integral_constant<std::size_t, J>) {
-        using P = typename S::template part<J>;
-        const auto& t = std::get<J>(tensors);
-        const std::string label = what + " (block " + std::to_string(J) + " of " + std::to_string(S::count) + ")";
-        if (t.shape()[0] != count)
-          throw Error(label + ": " + std::to_string(t.shape()[0]) + " samples, but block 0 has " + std::to_string(count));
-        detail::check_tensor<P>(t, label);
-        return BatchView<P, T>{std::get<J>(tensors).data(), count};
-      };
-      return BatchView<S, T>{{part(std::integral_constant<std::size_t, I>{})...}, count};
-    }(std::make_index_sequence<S::count>{});
-  }
-}
-
-/// The number of samples in a batch container (or tuple of them).
-template <class Tensors>
-std::size_t sample_count(const Tensors& tensors) {
-  if constexpr (requires { tensors.shape(); }) return tensors.shape()[0];
-  else return std::get<0>(tensors).shape()[0];
-}
-
-}  // namespace deepjet
-// ---- end deepjet/models/tensors.hpp ----
 
 
 
@@ -5116,7 +5939,6 @@ class Model {
 }  // namespace deepjet
 // ---- end deepjet/models/model.hpp ----
 
-#include <sstream>
 
 namespace deepjet {
 
