@@ -10,7 +10,8 @@
 //   - the 15 global features of DeepJet (example_jets_global_branches);
 //   - charged candidates (16 features, offsets "n_Cpfcand"), neutral candidates (6, "n_Npfcand") and
 //     secondary vertices (12, "n_sv"), every candidate of the jet (no truncation at 25), ordered
-//     as the ntupler orders them (see sort_candidates below).
+//     as the ntupler orders them: charged by decreasing signed 2D IP significance, neutrals nearest
+//     to an SV first then by decreasing pT, vertices by decreasing transverse flight significance.
 // Values follow the ntupler's storage conventions, offsets and clamps included (e.g. Cpfcan_ptrel
 // is pT/jet pT - 1, sv_deltaR is dR - 0.5, a missing AboveCharm value is -999): the files look like
 // real ntuples to a converter. docs/example-jets.md lists every branch and what is simulated.
@@ -19,7 +20,9 @@
 // (seed, jets) gives the same arrays whatever the chunk size, and the first n jets of a larger run
 // are the n jets of a smaller one. (Bit-identical across machines needs the same math library and
 // floating-point contraction settings; within one build it is exact.)
-// Memory: one chunk of `chunk_jets` jets is generated, appended and dropped at a time.
+// Memory: one chunk of `chunk_jets` jets (~1 kB each) is generated, appended and dropped at a time.
+// Speed: ~200k jets/s per core, written uncompressed by default (floats from a simulation barely
+// compress, and deflate would cost five times the generation).
 // Errors: bad options throw deepjet::Error; a file that cannot be written throws deepjet::FileError
 // naming it, and nothing is left at `path` (the writer works on a temporary name).
 #pragma once
