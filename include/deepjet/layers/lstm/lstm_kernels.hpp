@@ -14,7 +14,7 @@
 //                       respect to this step's c that flows back from the later step; on exit
 //                       `gates` holds the gradient with respect to the pre-activations z and `dc`
 //                       the gradient with respect to c_prev.
-// No allocation; x86 SIMD through xsimd, with the same functions as the activation layers.
+// No allocation. SIMD through xsimd, with the activation functions of kernels/elementwise.hpp.
 #pragma once
 
 #include "deepjet/kernels/elementwise.hpp"
@@ -28,7 +28,8 @@ namespace deepjet::kernels {
 struct HardSigmoidFunction {
   static constexpr const char* name = "HardSigmoid";
   template <class V> static V value(V x) { return xsimd::min(xsimd::max(V(0.2f) * x + V(0.5f), V(0.0f)), V(1.0f)); }
-  // f'(x) = 0.2 where the line is not clipped, 0 where it is (the output is exactly 0 or 1).
+  // f'(x) = 0.2 where the line is not clipped, 0 where it is (the output is exactly 0 or 1);
+  // scalar only, as the LSTM backward kernel that uses it.
   static float derivative_from_output(float y) { return (y > 0.0f && y < 1.0f) ? 0.2f : 0.0f; }
 };
 
