@@ -224,6 +224,27 @@ TEST(Chunks, ForEachChunkReadsSeveralBranches) {
   EXPECT_THROW(tree.for_each_chunk<double>({"NJet", "nope"}, 10, [](auto&&, auto&&) {}), deepjet::FileError);
 }
 
+TEST(Chunks, ReadIntoReusesBuffers) {
+  const Tree tree = File(shared_root_file("uproot-HZZ-zstd.root")).tree("events");
+  std::vector<float> flat{1.0f, 2.0f};
+  JaggedArray<float> jagged;
+  jagged.values = {5.0f};
+  jagged.offsets = {0, 1};
+  std::vector<float> all_flat;
+  std::vector<float> all_values;
+  for (const auto& range : tree.chunks(300)) {
+    tree.read_into("MET_px", range.first, range.last, flat);
+    tree.read_jagged_into("Muon_Px", range.first, range.last, jagged);
+    EXPECT_EQ(static_cast<std::int64_t>(flat.size()), range.size());
+    EXPECT_EQ(static_cast<std::int64_t>(jagged.entries()), range.size());
+    all_flat.insert(all_flat.end(), flat.begin(), flat.end());
+    all_values.insert(all_values.end(), jagged.values.begin(), jagged.values.end());
+  }
+  EXPECT_EQ(all_flat, tree.read<float>("MET_px"));
+  EXPECT_EQ(all_values, tree.read_jagged<float>("Muon_Px").values);
+  EXPECT_THROW(tree.read_into("Muon_Px", 0, 10, flat), deepjet::FileError);
+}
+
 TEST(Threads, ParallelDecompressionGivesTheSameArrays) {
   Tree sequential = File(shared_root_file("uproot-HZZ-zstd.root")).tree("events");
   Tree parallel = sequential;

@@ -196,6 +196,32 @@ class Tree {
     return out;
   }
 
+  /// read() into `out`, reusing its capacity (for loops over chunks).
+  template <class T>
+  void read_into(std::string_view name, std::int64_t first, std::int64_t last, std::vector<T>& out) const {
+    const Column& col = column(name);
+    const EntryRange range = checked_range(col, first, last);
+    if (col.info.layout.kind != ColumnLayout::Kind::Fixed) {
+      throw FileError(path(), "branch \"" + col.info.name + "\" has variable-size entries (" +
+                                  col.info.type + "); read it with read_jagged_into");
+    }
+    out.clear();
+    read_numeric(col, range, out, nullptr);
+  }
+
+  /// read_jagged() into `out`, reusing its capacity.
+  template <class T>
+  void read_jagged_into(std::string_view name, std::int64_t first, std::int64_t last, JaggedArray<T>& out) const {
+    const Column& col = column(name);
+    const EntryRange range = checked_range(col, first, last);
+    if (col.info.layout.kind == ColumnLayout::Kind::Text) {
+      throw FileError(path(), "branch \"" + col.info.name + "\" holds strings; read it with read_strings");
+    }
+    out.values.clear();
+    out.offsets.assign(1, 0);
+    read_numeric(col, range, out.values, &out.offsets);
+  }
+
   /// One string per entry.
   std::vector<std::string> read_strings(std::string_view name, std::int64_t first = 0,
                                         std::int64_t last = -1) const {
