@@ -141,9 +141,11 @@ void read_block(const Source& source, std::uint64_t first, std::uint64_t last,
         std::copy_n(order_of.begin(), chosen_count[j], chosen.begin() + static_cast<std::ptrdiff_t>(j * P));
       }
     };
+    // The branch whose list lengths the others must share: the sort key, or the first feature.
+    std::string_view reference = B::features[0].branch;
     if constexpr (SortedList<B>) {
-      const auto key = source.read_jagged(std::string(B::sort.branch), first, last);
-      choose(key, true, B::sort.order, B::sort.absolute);
+      reference = B::sort.branch;
+      choose(source.read_jagged(std::string(B::sort.branch), first, last), true, B::sort.order, B::sort.absolute);
     } else {
       choose(source.read_jagged(std::string(B::features[0].branch), first, last), false, Order::descending, false);
     }
@@ -152,8 +154,7 @@ void read_block(const Source& source, std::uint64_t first, std::uint64_t last,
       const auto column = source.read_jagged(std::string(f.branch), first, last);
       if (column.offsets != offsets)
         throw FileError(source.path(), "block '" + std::string(B::name) + "': branch '" + std::string(f.branch) +
-                                           "' has other list lengths than '" +
-                                           std::string(SortedList<B> ? std::string_view(B::sort.branch) : B::features[0].branch) +
+                                           "' has other list lengths than '" + std::string(reference) +
                                            "' (all of a block's branches must come from one collection)");
       detail::check_finite(source, f.branch, column.values, first, &column.offsets, options.non_finite);
       for (std::size_t j = 0; j < jets; ++j)
