@@ -187,7 +187,7 @@ inline constexpr double charm_mass_threshold = 1.5;  // the CSV "AboveCharm" mas
 
 // Particle species and what they are to the detector.
 enum class Kind { charged, photon, neutral_hadron, neutrino, hadron /* decays further: a D from a B */ };
-enum class Source { prompt, pileup, decay, v0 };
+enum class Source { prompt, pileup, decay, v0, material };
 
 // Hadrons that fly: mass (GeV) and c*tau (cm).
 struct Species { double mass, ctau; };
@@ -209,7 +209,7 @@ struct Particle {
 struct DecayVertex {
   Vec3 position;
   int parent = -1;  // the vertex the decaying hadron came from (a D from a B: the B's vertex)
-  bool v0 = false;
+  bool vetoed = false;  // a V0 or a nuclear interaction: the vertex finder rejects most of them
 };
 
 // A daughter in a decay recipe; a D hadron decays further.
@@ -402,6 +402,7 @@ class Generator {
       weight_sum += w;
     }
     const double mean_weight = weight_sum / static_cast<double>(weights_.size());
+    const std::size_t first_charged = particles_.size();
     for (int i = 0; i < n_charged + n_neutral; ++i) {
       // Softer particles lie further from the axis.
       const double spread = std::sqrt(std::sqrt(mean_weight / std::max(weights_[i], 1e-6)));
@@ -417,6 +418,25 @@ class Generator {
         particle.mass = particle.kind == Kind::photon ? 0.0 : neutral_kaon_mass;
       }
       particles_.push_back(particle);
+    }
+
+    // --- nuclear interactions: a fragmentation hadron hits the beam pipe or a pixel layer -------
+    // and turns into 2-3 tracks from a vertex centimetres away, with a mass of a GeV or two.
+    if (random_.uniform() < 0.05) {
+      const auto hadron = static_cast<std::size_t>(first_charged + random_.below(static_cast<std::uint64_t>(n_charged)));
+      const Vec3 momentum = particles_[hadron].momentum;
+      static constexpr double layer_radius[4] = {2.2, 4.4, 7.3, 10.2};  // cm
+      const double radius = layer_radius[random_.below(4)];
+      const double transverse_length = transverse(momentum).norm() / momentum.norm();
+      if (momentum.norm() > 2.0 && transverse_length > 0.05) {
+        particles_[hadron].kind = Kind::neutrino;  // gone: its secondaries take its place
+        vertices_.push_back({momentum * (radius / transverse_length / momentum.norm()), -1, true});
+        const int vertex = static_cast<int>(vertices_.size()) - 1;
+        daughters_.clear();
+        const int secondaries = 2 + static_cast<int>(random_.below(2));
+        for (int i = 0; i < secondaries; ++i) daughters_.push_back({pion_mass, Kind::charged});
+        decay(random_.uniform(0.6f, 2.5f), momentum, vertex, Source::material);
+      }
     }
 
     // --- pile-up particles inside the cone ----------------------------------------------------
@@ -655,6 +675,11 @@ class Generator {
         continue;
       }
       if (pt < 0.5) continue;  // below the tracking threshold of PF candidates
+      // Tracking efficiency: ~93 % for tracks from near the beam, lower for tracks starting
+      // centimetres out (fewer hits), lower in the dense core of very hard jets.
+      const bool far_out = particle.source == Source::v0 || particle.source == Source::material;
+      const double efficiency = (far_out ? 0.75 : 0.93) - (jet_pt_ > 300 ? 0.05 : 0.0);
+      if (random_.uniform() >= efficiency) continue;
       Track track;
       track.particle = static_cast<int>(i);
       track.pt = pt;
@@ -736,7 +761,8 @@ class Generator {
       int child = -1;
       for (int other = vertex + 1; other < vertices; ++other)
         if (vertices_[other].parent == vertex) child = other;
-      const double efficiency = vertices_[vertex].v0 ? 0.3 : 0.8;  // the V0 veto removes most K_S/Lambda
+      // The V0 veto and the material veto remove most K_S, Lambda and nuclear-interaction vertices.
+      const double efficiency = vertices_[vertex].vetoed ? 0.3 : 0.8;
       if (child >= 0 && seeds_[vertex] >= 2 && seeds_[child] >= 2) {
         try_vertex(vertex, -1, vertices_[vertex].position, efficiency);
         try_vertex(child, -1, vertices_[child].position, efficiency);
