@@ -400,6 +400,17 @@ TEST_F(ExampleJets, UnwritableDestinationIsAFileErrorNamingItAndLeavesNothing) {
   const fs::path missing = file("missing") / "jets.h5";
   EXPECT_THROW(dj::generate_example_jets(missing, options), deepjet::FileError);
   EXPECT_EQ(entries(), std::vector<std::string>{"not-a-directory"});
+
+  // Failing at the very end (the finished file cannot replace a directory) leaves no temporary.
+  fs::create_directory(file("taken"));
+  try {
+    dj::generate_example_jets(file("taken"), options);
+    FAIL() << "no deepjet::FileError";
+  } catch (const deepjet::FileError& e) {
+    EXPECT_NE(std::string(e.what()).find(file("taken").string()), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(entries(), (std::vector<std::string>{"not-a-directory", "taken"}));
+  EXPECT_TRUE(fs::is_empty(file("taken")));
 }
 
 TEST_F(ExampleJets, BadOptionsAreRejectedBeforeAnyFileIsMade) {
