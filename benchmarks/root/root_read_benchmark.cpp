@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> branches = c.branches;
     if (branches.empty()) {
       for (const auto& info : probe.branches()) {
-        if (info.supported && info.depth == 0 && info.layout.kind != root::ColumnLayout::Kind::Text) {
+        if (info.supported && info.depth == 0 && info.layout.type != root::ValueType::String) {
           branches.push_back(info.name);
         }
       }

@@ -3,7 +3,8 @@
 //   root_inspect FILE                      trees (nested directories too), branches, types, entries
 //   root_inspect FILE TREE BRANCH --json   one JSON object for the branch:
 //       {"entries": E, "elements": N, "sum": S, "first": [[...], [...], [...]]}
-//     (elements and sum count numeric values; string branches report 0 and list their strings).
+//     (elements and sum count numeric values; string branches, and collections of strings,
+//     report 0 and list their strings).
 //
 // Errors go to stderr and the exit code is 1.
 #include <charconv>
@@ -65,6 +66,18 @@ void print_json(const deepjet::root::Tree& tree, const std::string& name) {
       first += (i ? ", [" : "[") + json_string(strings[i]) + "]";
     }
     std::cout << "{\"entries\": " << strings.size() << ", \"elements\": 0, \"sum\": 0, \"first\": "
+              << first << "]}\n";
+    return;
+  }
+  if (info.layout.kind == deepjet::root::ColumnLayout::Kind::TextCollection) {
+    const auto lists = tree.read_string_lists(name);
+    for (std::size_t i = 0; i < lists.entries() && i < 3; ++i) {
+      first += i ? ", [" : "[";
+      const auto entry = lists[i];
+      for (std::size_t j = 0; j < entry.size(); ++j) first += (j ? ", " : "") + json_string(entry[j]);
+      first += "]";
+    }
+    std::cout << "{\"entries\": " << lists.entries() << ", \"elements\": 0, \"sum\": 0, \"first\": "
               << first << "]}\n";
     return;
   }

@@ -89,6 +89,7 @@ TEST(SplitObject, FullsplitSubBranchesMatchTheObjectJsroot) {
   const auto px = tree.read<std::int32_t>("P3.Px");
   const auto str = tree.read_strings("Str");
   const auto std_str = tree.read_strings("StdStr");
+  const auto vec_str = tree.read_string_lists("StlVecStr");
   EXPECT_EQ(vec_f32.entries(), 100u);
   EXPECT_EQ(array_f64.size(), 1000u);
   // JSROOT renders numeric arrays either as [..] or as {"0": .., "1": ..}.
@@ -103,6 +104,9 @@ TEST(SplitObject, FullsplitSubBranchesMatchTheObjectJsroot) {
     EXPECT_EQ(px[i], event["P3"]["Px"].get<int>());
     EXPECT_EQ(str[i], event["Str"].get<std::string>());
     EXPECT_EQ(std_str[i], event["StdStr"].get<std::string>());
+    const auto want_strings = event["StlVecStr"].get<std::vector<std::string>>();
+    ASSERT_EQ(vec_str[i].size(), want_strings.size());
+    for (std::size_t j = 0; j < want_strings.size(); ++j) EXPECT_EQ(vec_str[i][j], want_strings[j]);
     const auto want_vec = values_of(event["StlVecF32"]);
     ASSERT_EQ(vec_f32[i].size(), want_vec.size());
     for (std::size_t j = 0; j < want_vec.size(); ++j) EXPECT_EQ(vec_f32[i][j], want_vec[j]);
@@ -127,6 +131,13 @@ TEST(StlContainers, VectorAndSetOfInt) {
   EXPECT_EQ(set_int.offsets, offsets);
   EXPECT_EQ(vector_int.values, (std::vector<int>{1, 1, 2, 1, 2, 3, 1, 2, 3, 4, 1, 2, 3, 4, 5}));
   EXPECT_EQ(tree.read_strings("string"), (std::vector<std::string>{"one", "two", "three", "four", "five"}));
+  const auto vector_string = tree.read_string_lists("vector_string");
+  EXPECT_EQ(vector_string.offsets, offsets);
+  EXPECT_EQ(vector_string[4].size(), 5u);
+  EXPECT_EQ(vector_string[4][4], "five");
+  EXPECT_EQ(tree.read_string_lists("vector_tstring").values, vector_string.values);
+  EXPECT_THROW(tree.read_strings("vector_string"), deepjet::FileError);
+  EXPECT_THROW(tree.read_jagged<int>("vector_string"), deepjet::FileError);
 }
 
 TEST(LeafList, LeavesReadByName) {

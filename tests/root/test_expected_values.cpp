@@ -76,6 +76,8 @@ void check_tree(const File& file, const std::string& tree_name, const json& expe
       const auto& info = tree.branch(name);
       if (info.layout.kind == ColumnLayout::Kind::Text) {
         EXPECT_TRUE(tree.read_strings(name).empty());
+      } else if (info.layout.kind == ColumnLayout::Kind::TextCollection) {
+        EXPECT_EQ(tree.read_string_lists(name).entries(), 0u);
       } else {
         EXPECT_EQ(tree.read_jagged<double>(name).entries(), 0u);
       }
@@ -98,6 +100,17 @@ void check_tree(const File& file, const std::string& tree_name, const json& expe
       continue;
     }
     const std::int64_t entries = expected["entries"].get<std::int64_t>();
+    if (info.layout.kind == ColumnLayout::Kind::TextCollection) {
+      const auto lists = tree.read_string_lists(name);
+      ASSERT_EQ(static_cast<std::int64_t>(lists.entries()), entries);
+      for (std::size_t i = 0; i < first.size(); ++i) {
+        const auto entry = lists[i];
+        ASSERT_EQ(entry.size(), first[i].size()) << "entry " << i;
+        for (std::size_t j = 0; j < entry.size(); ++j) EXPECT_EQ(entry[j], first[i][j].get<std::string>());
+      }
+      ++counts.strings;
+      continue;
+    }
     if (info.layout.kind == ColumnLayout::Kind::Text) {
       const auto strings = tree.read_strings(name);
       ASSERT_EQ(static_cast<std::int64_t>(strings.size()), entries);

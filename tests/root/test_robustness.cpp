@@ -59,6 +59,8 @@ void read_everything(const File& file) {
       if (!branch.supported) continue;
       if (branch.layout.kind == deepjet::root::ColumnLayout::Kind::Text) {
         tree.read_strings(branch.name);
+      } else if (branch.layout.kind == deepjet::root::ColumnLayout::Kind::TextCollection) {
+        tree.read_string_lists(branch.name);
       } else {
         tree.read_jagged<double>(branch.name);
       }

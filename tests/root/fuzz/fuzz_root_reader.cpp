@@ -22,6 +22,8 @@ void read_file(const std::uint8_t* data, std::size_t size) {
       try {
         if (branch.layout.kind == deepjet::root::ColumnLayout::Kind::Text) {
           tree.read_strings(branch.name);
+        } else if (branch.layout.kind == deepjet::root::ColumnLayout::Kind::TextCollection) {
+          tree.read_string_lists(branch.name);
         } else {
           tree.read_jagged<double>(branch.name);
         }

@@ -56,6 +56,7 @@ struct ColumnLayout {
     Counted,      // a run of values per entry, sized by the entry offsets (Jet_Px[NJet])
     Collection,   // std::vector<T>/std::set<T> of basic T: 10-byte header then the values
     Text,         // one string per entry (TLeafC, std::string, TString)
+    TextCollection,  // std::vector<std::string> / std::set<TString> ...: 10-byte header, strings
     Unsupported
   } kind = Kind::Unsupported;
   ValueType type = ValueType::Int32;
@@ -149,6 +150,28 @@ inline bool collection_of_basic(std::string_view raw, ValueType& type) {
   return false;
 }
 
+/// "vector<string>", "set<TString>" ...: a collection of strings.
+inline bool collection_of_strings(std::string_view raw) {
+  const std::string name = normalized_type_name(raw);
+  for (const char* prefix : {"vector<", "set<", "list<", "deque<"}) {
+    const std::size_t length = std::char_traits<char>::length(prefix);
+    if (name.compare(0, length, prefix) == 0 && name.size() > length && name.back() == '>') {
+      const std::string element = name.substr(length, name.size() - length - 1);
+      return element == "string" || element == "TString";
+    }
+  }
+  return false;
+}
+
+inline ColumnLayout string_collection(const std::string& type) {
+  ColumnLayout layout;
+  layout.kind = ColumnLayout::Kind::TextCollection;
+  layout.type = ValueType::String;
+  layout.entry_header_bytes = 10;  // byte count + version + element count
+  layout.description = normalized_type_name(type);
+  return layout;
+}
+
 inline ColumnLayout unsupported(const BranchDescription& branch, const std::string& type) {
   ColumnLayout layout;
   layout.kind = ColumnLayout::Kind::Unsupported;
@@ -225,6 +248,7 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
       layout.description = normalized_type_name(type);
       return layout;
     }
+    if (collection_of_strings(type)) return string_collection(type);
     if (normalized_type_name(type) == "string") {
       layout.kind = ColumnLayout::Kind::Text;
       layout.type = ValueType::String;
@@ -298,6 +322,7 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
     layout.description = "std::string";
     return layout;
   }
+  if ((code == 300 || code == 500) && collection_of_strings(type_name)) return string_collection(type_name);
   if ((code == 300 || code == 500) && collection_of_basic(type_name, layout.type)) {
     layout.kind = ColumnLayout::Kind::Collection;
     layout.entry_header_bytes = 10;

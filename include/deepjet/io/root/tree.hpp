@@ -6,6 +6,7 @@
 //   read_jagged<T>  any numeric branch (counted arrays, std::vector<T>, fixed arrays) -> values +
 //                   offsets (offsets.size() == entries + 1)
 //   read_strings    char* leaves, std::string and TString branches
+//   read_string_lists  std::vector<std::string> (or set, or of TString) -> strings + offsets
 // Baskets are decompressed lazily, one at a time; the last basket of each branch is kept so that
 // reading consecutive chunks (chunks(), for_each_chunk()) never decompresses a basket twice, and
 // memory stays at one basket per branch plus the output. With set_decompression_threads(n > 1) the baskets a read
@@ -187,8 +188,8 @@ class Tree {
   JaggedArray<T> read_jagged(std::string_view name, std::int64_t first = 0, std::int64_t last = -1) const {
     const Column& col = column(name);
     const EntryRange range = checked_range(col, first, last);
-    if (col.info.layout.kind == ColumnLayout::Kind::Text) {
-      throw FileError(path(), "branch \"" + col.info.name + "\" holds strings; read it with read_strings");
+    if (col.info.layout.type == ValueType::String) {
+      throw FileError(path(), "branch \"" + col.info.name + "\" holds strings; read it with read_strings or read_string_lists");
     }
     JaggedArray<T> out;
     out.offsets.reserve(static_cast<std::size_t>(range.size()) + 1);
@@ -214,12 +215,44 @@ class Tree {
   void read_jagged_into(std::string_view name, std::int64_t first, std::int64_t last, JaggedArray<T>& out) const {
     const Column& col = column(name);
     const EntryRange range = checked_range(col, first, last);
-    if (col.info.layout.kind == ColumnLayout::Kind::Text) {
-      throw FileError(path(), "branch \"" + col.info.name + "\" holds strings; read it with read_strings");
+    if (col.info.layout.type == ValueType::String) {
+      throw FileError(path(), "branch \"" + col.info.name + "\" holds strings; read it with read_strings or read_string_lists");
     }
     out.values.clear();
     out.offsets.assign(1, 0);
     read_numeric(col, range, out.values, &out.offsets);
+  }
+
+  /// Collections of strings (std::vector<std::string>, std::set<TString> ...), one per entry.
+  JaggedArray<std::string> read_string_lists(std::string_view name, std::int64_t first = 0,
+                                             std::int64_t last = -1) const {
+    const Column& col = column(name);
+    const EntryRange range = checked_range(col, first, last);
+    if (col.info.layout.kind != ColumnLayout::Kind::TextCollection) {
+      throw FileError(path(), "branch \"" + col.info.name + "\" is " + col.info.type +
+                                  ", not a collection of strings");
+    }
+    JaggedArray<std::string> out;
+    const std::size_t header = col.info.layout.entry_header_bytes;
+    for_each_basket(col, range, [&](const LoadedBasket& basket, std::int64_t a, std::int64_t b) {
+      const std::string what = basket_what(col, basket);
+      if (basket.offsets.empty()) throw FileError(path(), what + ": string basket without entry offsets");
+      for (std::int64_t e = a; e < b; ++e) {
+        const std::size_t begin = static_cast<std::size_t>(basket.offsets[e]);
+        const std::size_t end = static_cast<std::size_t>(basket.offsets[e + 1]);
+        ByteCursor cursor(basket.data.data() + begin, end - begin, path());
+        cursor.skip(header - 4, "collection header");
+        const std::int32_t count = cursor.i32("collection size");
+        // Every string takes at least its length byte.
+        if (count < 0 || static_cast<std::size_t>(count) > cursor.remaining()) {
+          throw FileError(path(), what + ": corrupted collection size " + std::to_string(count));
+        }
+        for (std::int32_t i = 0; i < count; ++i) out.values.push_back(cursor.tstring(what));
+        if (cursor.remaining() != 0) throw FileError(path(), what + ": collection longer than its strings");
+        out.offsets.push_back(static_cast<std::int64_t>(out.values.size()));
+      }
+    });
+    return out;
   }
 
   /// One string per entry.
