@@ -439,6 +439,10 @@ class Generator {
       }
     }
 
+    // The jet axis is where its particles point: align the frame with their momentum sum (the B
+    // hadron of a b jet sets most of it, so its decay products sit close to the axis).
+    align_jet_axis();
+
     // --- pile-up particles inside the cone ----------------------------------------------------
     const int n_pileup_charged = poisson(random_, 0.05 * pileup_vertices);
     const int n_pileup_neutral = poisson(random_, 0.07 * pileup_vertices);
@@ -471,6 +475,27 @@ class Generator {
   }
 
   // ---- kinematics helpers ----------------------------------------------------------------------
+
+  /// Rotate every particle and decay vertex so that the momentum sum of the visible particles in
+  /// the cone points along z (Rodrigues' rotation about sum x z).
+  void align_jet_axis() {
+    Vec3 sum{};
+    for (const auto& particle : particles_) {
+      if (particle.kind == Kind::neutrino || particle.kind == Kind::hadron) continue;
+      if (angle_to_axis(particle.momentum) * cosh_eta_ < jet_radius) sum += particle.momentum;
+    }
+    const double length = sum.norm();
+    const double s = std::sqrt(sum.x * sum.x + sum.y * sum.y) / std::max(length, 1e-300);
+    if (length <= 0 || s < 1e-12) return;
+    const double c = sum.z / length;
+    const Vec3 k{sum.y / (s * length), -sum.x / (s * length), 0};  // unit vector along sum x z
+    const auto rotate = [&](Vec3& v) { v = v * c + k.cross(v) * s + k * (k.dot(v) * (1 - c)); };
+    for (auto& particle : particles_) {
+      rotate(particle.momentum);
+      rotate(particle.origin);
+    }
+    for (auto& vertex : vertices_) rotate(vertex.position);
+  }
 
   double power_law(double low, double high, double index) {
     const double a = 1.0 - index;
