@@ -7,14 +7,27 @@
 // under its name only when complete. The report counts what was replaced, cut and dropped.
 // Errors are deepjet::FileError naming the source (a missing branch, a NaN with
 // NonFinite::reject, ...) or the output (a full disk); nothing is left under the output's name.
+//
+// convert_sources<Format>(sources, table, directory, options) converts a whole dataset: it measures
+// the normalisation on the sources (or keeps the collection's), converts the sources on
+// options.threads threads, one training file each, and saves <directory>/collection.h5 after every
+// finished file. A source that fails is recorded with its reason and the others go on. Run again
+// on the same directory (after an interruption, even kill -9), it skips the sources already
+// converted, removes the temporaries the interrupted run left, and retries the failed ones.
 #pragma once
 
+#include "deepjet/data/collection.hpp"
 #include "deepjet/data/training_file.hpp"
 
+#include <unistd.h>
 #include <zlib.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 namespace deepjet::data {
 
@@ -30,6 +43,7 @@ struct ConversionReport {
   std::string source;
   std::string output;
   std::uint64_t source_entries = 0;
+  std::uint32_t source_crc32 = 0;
   std::uint64_t jets = 0;
   std::uint64_t dropped_unlabelled = 0;
   PrepareCounts counts;
@@ -103,8 +117,143 @@ ConversionReport convert_file(const std::string& source_path, const std::string&
     writer.append(kept, inputs, truth, spectators);
     report.jets += kept;
   }
-  writer.finish(normalisation, {source_path, file_crc32(source_path), report.source_entries, report.jets,
+  report.source_crc32 = file_crc32(source_path);
+  writer.finish(normalisation, {source_path, report.source_crc32, report.source_entries, report.jets,
                                 report.dropped_unlabelled, report.counts});
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+struct ConvertSourcesOptions {
+  unsigned threads = 2;
+  /// Jets of the sources (in order) the normalisation is measured on.
+  std::uint64_t normalisation_jets = 500000;
+  ConvertOptions convert;
+  /// Progress on standard error: a line updated in place on a terminal, a line per file otherwise.
+  bool progress = true;
+};
+
+struct ConvertSourcesReport {
+  std::size_t converted = 0;  ///< converted by this run
+  std::size_t skipped = 0;    ///< already converted by an earlier run
+  std::size_t failed = 0;
+  std::uint64_t jets = 0;     ///< in the whole collection
+  double seconds = 0;
+};
+
+/// Reports files done, jets per second and the estimated time left.
+class ConversionProgress {
+ public:
+  ConversionProgress(std::size_t files, bool enabled)
+      : files_(files), enabled_(enabled), terminal_(::isatty(STDERR_FILENO) == 1),
+        start_(std::chrono::steady_clock::now()) {}
+
+  void file_done(const std::string& name, std::uint64_t jets, bool ok, const std::string& problem = "") {
+    std::lock_guard lock(mutex_);
+    ++done_;
+    jets_ += jets;
+    if (!enabled_) return;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double rate = seconds > 0 ? static_cast<double>(jets_) / seconds : 0.0;
+    const double left = done_ > 0 ? seconds / static_cast<double>(done_) * static_cast<double>(files_ - done_) : 0.0;
+    char line[256];
+    std::snprintf(line, sizeof line, "[%zu/%zu files] %llu jets, %.0f jets/s, ETA %d:%02d", done_, files_,
+                  static_cast<unsigned long long>(jets_), rate, static_cast<int>(left) / 60, static_cast<int>(left) % 60);
+    if (!ok) std::fprintf(stderr, "%sfailed: %s: %s\n", terminal_ ? "\r\033[K" : "", name.c_str(), problem.c_str());
+    if (terminal_) std::fprintf(stderr, "\r\033[K%s%s", line, done_ == files_ ? "\n" : "");
+    else std::fprintf(stderr, "%s (%s)\n", line, name.c_str());
+    std::fflush(stderr);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::size_t files_, done_ = 0;
+  std::uint64_t jets_ = 0;
+  bool enabled_, terminal_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+template <class Format>
+ConvertSourcesReport convert_sources(const std::vector<std::string>& sources, const std::string& table,
+                                     const std::filesystem::path& directory, const ConvertSourcesOptions& options = {}) {
+  namespace fs = std::filesystem;
+  const auto start = std::chrono::steady_clock::now();
+  fs::create_directories(directory);
+  const fs::path collection_path = directory / "collection.h5";
+  // Temporaries of an interrupted run (AtomicFile names them "<name>.tmp-<pid>-<n>").
+  for (const auto& entry : fs::directory_iterator(directory))
+    if (entry.path().filename().string().find(".tmp-") != std::string::npos) fs::remove(entry.path());
+
+  Collection<Format> collection;
+  if (fs::exists(collection_path)) {
+    collection = Collection<Format>::load(collection_path);
+    if (collection.table != table)
+      throw FileError(collection_path.string(), "was made from table '" + collection.table + "', not '" + table + "'");
+    // A converted file that has gone missing is converted again.
+    std::erase_if(collection.files, [&](const auto& f) { return !fs::exists(directory / f.training_file); });
+    for (const auto& s : sources)
+      if (std::find(collection.sources.begin(), collection.sources.end(), s) == collection.sources.end())
+        collection.sources.push_back(s);
+  } else {
+    collection.table = table;
+    collection.sources = sources;
+    std::vector<std::pair<std::string, std::string>> unreadable;
+    collection.normalisation = measure_normalisation<Format>(sources, table, options.normalisation_jets, 20000, &unreadable);
+    for (const auto& [source, reason] : unreadable) collection.failures.push_back({source, reason});
+    collection.save(collection_path);
+  }
+
+  std::vector<std::size_t> todo;  // indices into collection.sources
+  ConvertSourcesReport report;
+  for (std::size_t i = 0; i < collection.sources.size(); ++i) {
+    if (collection.find(collection.sources[i])) ++report.skipped;
+    else todo.push_back(i);
+  }
+
+  std::mutex mutex;  // guards collection and report
+  std::atomic<std::size_t> next{0};
+  ConversionProgress progress(todo.size(), options.progress);
+  auto record = [&](auto update) {
+    std::lock_guard lock(mutex);
+    update();
+    // Keep the file list in source order, whatever order the threads finish in.
+    std::stable_sort(collection.files.begin(), collection.files.end(), [&](const auto& a, const auto& b) {
+      const auto position = [&](const std::string& s) {
+        return std::find(collection.sources.begin(), collection.sources.end(), s) - collection.sources.begin();
+      };
+      return position(a.source) < position(b.source);
+    });
+    collection.save(collection_path);
+  };
+  auto work = [&] {
+    for (std::size_t k = next++; k < todo.size(); k = next++) {
+      const std::size_t index = todo[k];
+      const std::string& source = collection.sources[index];
+      const std::string name = fs::path(source).stem().string() + "_" + std::to_string(index) + ".h5";
+      try {
+        const auto r = convert_file<Format>(source, table, directory / name, collection.normalisation, options.convert);
+        record([&] {
+          std::erase_if(collection.failures, [&](const auto& f) { return f.source == source; });
+          collection.files.push_back({source, name, r.jets, r.source_crc32});
+          ++report.converted;
+        });
+        progress.file_done(source, r.jets, true);
+      } catch (const std::exception& e) {
+        record([&] {
+          std::erase_if(collection.failures, [&](const auto& f) { return f.source == source; });
+          collection.failures.push_back({source, e.what()});
+          ++report.failed;
+        });
+        progress.file_done(source, 0, false, e.what());
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  const unsigned n_threads = std::max(1u, std::min<unsigned>(options.threads, static_cast<unsigned>(todo.size())));
+  for (unsigned t = 1; t < n_threads; ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  report.jets = collection.jets();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

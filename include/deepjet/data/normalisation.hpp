@@ -80,11 +80,15 @@ struct Normalisation {
 };
 
 /// Statistics of the prepared features over up to `max_jets` jets of `sources` (tree or table `table`).
+/// With `unreadable`, a source that fails is skipped (its partial sums dropped) and recorded there
+/// with the reason; without, the failure is thrown.
 template <class Format>
 Normalisation<Format> measure_normalisation(const std::vector<std::string>& sources, const std::string& table,
-                                            std::uint64_t max_jets = 500000, std::uint64_t chunk_jets = 20000) {
+                                            std::uint64_t max_jets = 500000, std::uint64_t chunk_jets = 20000,
+                                            std::vector<std::pair<std::string, std::string>>* unreadable = nullptr) {
   Normalisation<Format> result = Normalisation<Format>::identity();
-  std::array<std::vector<double>, Format::block_count> sum, sum_squares, count;
+  using Sums = std::array<std::vector<double>, Format::block_count>;
+  Sums sum, sum_squares, count;
   for (std::size_t b = 0; b < Format::block_count; ++b) {
     sum[b].assign(result.blocks[b].size(), 0.0);
     sum_squares[b].assign(result.blocks[b].size(), 0.0);
@@ -92,8 +96,8 @@ Normalisation<Format> measure_normalisation(const std::vector<std::string>& sour
   }
   PrepareCounts ignored;
   std::vector<float> values;
-  for (const auto& path : sources) {
-    if (result.jets_used >= max_jets) break;
+  // Adds one source's prepared values (up to the jets still wanted) to the sums.
+  auto accumulate = [&](const std::string& path) {
     const auto source = open_source(path, table);
     const std::uint64_t available = std::min(source->entries(), max_jets - result.jets_used);
     for (std::uint64_t first = 0; first < available; first += chunk_jets) {
@@ -116,6 +120,21 @@ Normalisation<Format> measure_normalisation(const std::vector<std::string>& sour
          ...);
       }(std::make_index_sequence<Format::block_count>{});
       result.jets_used += last - first;
+    }
+  };
+  for (const auto& path : sources) {
+    if (result.jets_used >= max_jets) break;
+    const Sums saved_sum = sum, saved_squares = sum_squares, saved_count = count;
+    const std::uint64_t saved_jets = result.jets_used;
+    try {
+      accumulate(path);
+    } catch (const std::exception& e) {
+      if (!unreadable) throw;
+      unreadable->emplace_back(path, e.what());
+      sum = saved_sum;
+      sum_squares = saved_squares;
+      count = saved_count;
+      result.jets_used = saved_jets;
     }
   }
   for (std::size_t b = 0; b < Format::block_count; ++b)

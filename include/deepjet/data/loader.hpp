@@ -1,0 +1,233 @@
+// deepjet/data/loader.hpp: batches for training, streamed from a collection's training files.
+//
+//   auto split = deepjet::data::split_by_fraction(collection, directory, 0.15);  // or split_by_file
+//   deepjet::data::Loader<Format> loader(split.train, {.batch_size = 1024, .seed = 42});
+//   for (std::uint64_t epoch = 0; epoch < epochs; ++epoch) {
+//     loader.start_epoch(epoch);
+//     deepjet::data::JetBatch<Format> batch;
+//     while (loader.next(batch)) model.train_step(batch.inputs, batch.truth, ...);
+//   }
+//
+// Contract:
+//   - An epoch yields every jet of the loader's segments exactly once: full batches, then one
+//     smaller batch with what is left (no jet is dropped, none repeated).
+//   - Order: the segments are cut into chunks of `chunk_jets` consecutive jets; each epoch shuffles
+//     the chunks (across files) and the jets inside each chunk, from (seed, epoch) only. The same
+//     seed and epoch give the same batches; shuffle = false reads everything in order.
+//   - Memory: one chunk being consumed, one read ahead, one batch: independent of the dataset's size.
+//   - Read-ahead: the next chunk is read on a background thread while the current one is used
+//     (read_ahead = false reads on the caller's thread). Read errors surface from next() as the
+//     deepjet::FileError of the file that failed.
+#pragma once
+
+#include "deepjet/core/random.hpp"
+#include "deepjet/data/collection.hpp"
+#include "deepjet/data/training_file.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+namespace deepjet::data {
+
+/// Jets [first, last) of one training file.
+struct Segment {
+  std::filesystem::path file;
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+  std::uint64_t jets() const { return last - first; }
+};
+
+struct Split {
+  std::vector<Segment> train;
+  std::vector<Segment> validation;
+};
+
+/// The last ceil(fraction * files) training files (in collection order) for validation.
+template <class Format>
+Split split_by_file(const Collection<Format>& collection, const std::filesystem::path& directory, double fraction) {
+  if (fraction < 0.0 || fraction >= 1.0) throw Error("split_by_file: the validation fraction must be in [0, 1)");
+  const std::size_t n = collection.files.size();
+  const auto n_validation = static_cast<std::size_t>(std::ceil(fraction * static_cast<double>(n)));
+  Split split;
+  for (std::size_t i = 0; i < n; ++i)
+    (i + n_validation < n ? split.train : split.validation)
+        .push_back({directory / collection.files[i].training_file, 0, collection.files[i].jets});
+  return split;
+}
+
+/// The last `fraction` of the jets of every training file for validation (the 85/15 split of the
+/// original framework when fraction = 0.15).
+template <class Format>
+Split split_by_fraction(const Collection<Format>& collection, const std::filesystem::path& directory, double fraction) {
+  if (fraction < 0.0 || fraction >= 1.0) throw Error("split_by_fraction: the validation fraction must be in [0, 1)");
+  Split split;
+  for (const auto& f : collection.files) {
+    const auto cut = f.jets - static_cast<std::uint64_t>(std::llround(fraction * static_cast<double>(f.jets)));
+    if (cut > 0) split.train.push_back({directory / f.training_file, 0, cut});
+    if (cut < f.jets) split.validation.push_back({directory / f.training_file, cut, f.jets});
+  }
+  return split;
+}
+
+struct LoaderOptions {
+  std::size_t batch_size = 1024;
+  std::uint64_t seed = 0;
+  std::size_t chunk_jets = 16384;
+  bool shuffle = true;
+  bool read_ahead = true;
+};
+
+template <class Format>
+class Loader {
+ public:
+  Loader(std::vector<Segment> segments, LoaderOptions options) : segments_(std::move(segments)), options_(options) {
+    if (options_.batch_size == 0 || options_.chunk_jets == 0) throw Error("Loader: batch and chunk sizes must be positive");
+    for (const auto& s : segments_) {
+      if (s.last < s.first) throw Error("Loader: a segment of " + s.file.string() + " ends before it starts");
+      jets_ += s.jets();
+    }
+  }
+
+  // The background read refers to this object: it stays where it was made.
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  std::uint64_t jets() const { return jets_; }
+  std::size_t batches_per_epoch() const {
+    return static_cast<std::size_t>((jets_ + options_.batch_size - 1) / options_.batch_size);
+  }
+
+  /// Plan the chunks of epoch `epoch`; the next next() returns its first batch.
+  void start_epoch(std::uint64_t epoch) {
+    if (pending_.valid()) pending_.wait();  // a read of the previous epoch still running
+    pending_ = {};
+    chunks_.clear();
+    for (std::size_t s = 0; s < segments_.size(); ++s)
+      for (std::uint64_t first = segments_[s].first; first < segments_[s].last; first += options_.chunk_jets)
+        chunks_.push_back({s, first, std::min(segments_[s].last, first + options_.chunk_jets)});
+    random_.reseed(options_.seed * 0x9e3779b97f4a7c15ULL + epoch);
+    if (options_.shuffle) random_.shuffle(chunks_);
+    next_chunk_ = 0;
+    current_ = {};
+    position_ = 0;
+    if (options_.read_ahead) request_next_chunk();
+  }
+
+  /// The next batch of this epoch into `batch`; false when the epoch is over.
+  bool next(JetBatch<Format>& batch) {
+    std::size_t filled = 0;
+    while (filled < options_.batch_size) {
+      if (position_ == current_.order.size()) {
+        if (!advance()) break;
+      }
+      const std::size_t take = std::min(options_.batch_size - filled, current_.order.size() - position_);
+      if (filled == 0) allocate(batch, std::min<std::uint64_t>(options_.batch_size, remaining()));
+      copy_rows(batch, filled, take);
+      filled += take;
+      position_ += take;
+    }
+    return filled > 0;
+  }
+
+ private:
+  struct Chunk {
+    std::size_t segment;
+    std::uint64_t first, last;
+  };
+  struct LoadedChunk {
+    JetBatch<Format> jets;
+    std::vector<std::uint32_t> order;  // jets of the chunk in the order they are served
+    std::uint64_t size = 0;
+  };
+
+  std::uint64_t remaining() const {
+    std::uint64_t n = current_.order.size() - position_;
+    for (std::size_t k = next_chunk_; k < chunks_.size(); ++k) n += chunks_[k].last - chunks_[k].first;
+    if (pending_.valid()) n += pending_chunk_size_;
+    return n;
+  }
+
+  // Read a chunk from its file; the file handle is opened per read (reads are rare and large).
+  LoadedChunk load(const Chunk& chunk, std::uint64_t shuffle_seed) const {
+    LoadedChunk loaded;
+    loaded.jets = TrainingFile<Format>(segments_[chunk.segment].file).read(chunk.first, chunk.last - chunk.first);
+    loaded.size = chunk.last - chunk.first;
+    loaded.order.resize(loaded.size);
+    std::iota(loaded.order.begin(), loaded.order.end(), 0u);
+    if (options_.shuffle) {
+      Random random(shuffle_seed);
+      random.shuffle(loaded.order);
+    }
+    return loaded;
+  }
+
+  void request_next_chunk() {
+    if (next_chunk_ >= chunks_.size()) return;
+    const Chunk chunk = chunks_[next_chunk_++];
+    const std::uint64_t seed = random_.next();
+    pending_chunk_size_ = chunk.last - chunk.first;
+    pending_ = std::async(std::launch::async, [this, chunk, seed] { return load(chunk, seed); });
+  }
+
+  // Make the next chunk current; false when none is left.
+  bool advance() {
+    if (options_.read_ahead) {
+      if (!pending_.valid()) return false;
+      current_ = pending_.get();  // rethrows a read error
+      pending_chunk_size_ = 0;
+      request_next_chunk();
+    } else {
+      if (next_chunk_ >= chunks_.size()) return false;
+      const Chunk chunk = chunks_[next_chunk_++];
+      current_ = load(chunk, random_.next());
+    }
+    position_ = 0;
+    return true;
+  }
+
+  void allocate(JetBatch<Format>& batch, std::uint64_t count) {
+    const auto n = static_cast<std::size_t>(count);
+    const bool same = sample_count(batch.inputs) == n && batch.truth.shape()[0] == n;
+    if (!same) {
+      batch.inputs = make_tensors<typename Format::input_shape>(n);
+      batch.truth = xt::empty<float>({n, Format::truth_shape::size});
+      batch.spectators = xt::empty<float>({n, Format::spectators::branches.size()});
+    }
+  }
+
+  void copy_rows(JetBatch<Format>& batch, std::size_t filled, std::size_t take) {
+    auto copy = [&](auto& to, const auto& from) {
+      const std::size_t row = from.size() / current_.size;
+      for (std::size_t k = 0; k < take; ++k)
+        std::copy_n(from.data() + current_.order[position_ + k] * row, row, to.data() + (filled + k) * row);
+    };
+    if constexpr (Format::block_count == 1) {
+      copy(batch.inputs, current_.jets.inputs);
+    } else {
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (copy(std::get<I>(batch.inputs), std::get<I>(current_.jets.inputs)), ...);
+      }(std::make_index_sequence<Format::block_count>{});
+    }
+    copy(batch.truth, current_.jets.truth);
+    if (Format::spectators::branches.size() > 0) copy(batch.spectators, current_.jets.spectators);
+  }
+
+  std::vector<Segment> segments_;
+  LoaderOptions options_;
+  std::uint64_t jets_ = 0;
+  std::vector<Chunk> chunks_;
+  std::size_t next_chunk_ = 0;
+  Random random_{0};
+  LoadedChunk current_;
+  std::size_t position_ = 0;
+  std::future<LoadedChunk> pending_;
+  std::uint64_t pending_chunk_size_ = 0;
+};
+
+}  // namespace deepjet::data
