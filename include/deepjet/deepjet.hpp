@@ -19,6 +19,7 @@
 #include "deepjet/data/source.hpp"
 #include "deepjet/data/source_table.hpp"
 #include "deepjet/data/training_file.hpp"
+#include "deepjet/data/weighter.hpp"
 #include "deepjet/io/hdf5/hdf5.hpp"
 #include "deepjet/io/model_file.hpp"
 #include "deepjet/io/root.hpp"
