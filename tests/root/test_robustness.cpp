@@ -2,6 +2,7 @@
 // tests always run under AddressSanitizer and UndefinedBehaviorSanitizer).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -179,6 +180,32 @@ TEST(Robustness, Lz4ChecksumMismatch) {
   const std::string message = message_of([&] { tree.read_jagged<double>(branch); });
   EXPECT_TRUE(contains(message, "branch \"" + branch + "\"")) << message;
   EXPECT_TRUE(contains(message, "checksum mismatch")) << message;
+}
+
+TEST(Robustness, AbsurdEntryCountAllocatesNothing) {
+  // In the uncompressed HZZ file the TTree record is stored as is: patch its fEntries (the first
+  // 64-bit 2421 in the record) to 2^62.
+  const std::string original = shared_root_file("uproot-HZZ-uncompressed.root");
+  auto data = file_bytes(original);
+  deepjet::root::Key tree_key;
+  for (const auto& key : File(original).keys()) {
+    if (key.name == "events") tree_key = key;
+  }
+  ASSERT_FALSE(tree_key.compressed());
+  const std::uint8_t entries[8] = {0, 0, 0, 0, 0, 0, 0x09, 0x75};  // 2421
+  auto begin = data.begin() + tree_key.seek_key + tree_key.key_bytes;
+  auto found = std::search(begin, begin + tree_key.object_bytes, std::begin(entries), std::end(entries));
+  ASSERT_NE(found, begin + tree_key.object_bytes);
+  *found = 0x40;
+  const Tree tree = File::from_memory(data, "huge.root").tree("events");
+  EXPECT_EQ(tree.entries(), std::int64_t(1) << 62 | 2421);
+  EXPECT_GT(tree.chunks(1000).size(), std::size_t(1) << 50);   // lazily, no allocation
+  EXPECT_EQ(tree.read<float>("MET_px").size(), 2421u);         // branches know their own length
+  EXPECT_TRUE(contains(message_of([&] { tree.read<float>("MET_px", 0, 5000); }), "entry range"));
+  for (const auto& range : tree.chunks(2000)) {
+    EXPECT_EQ(range.size(), 2000);
+    break;
+  }
 }
 
 // A small in-process fuzz run: random byte damage anywhere in small files must give FileError or

@@ -2,9 +2,10 @@
 //
 // Contract: describe_column() maps a branch (and, for members of split objects, the file's
 // streamer infos) to a ColumnLayout: the stored value type and whether each entry holds a fixed
-// number of values, a counted (jagged) run of values, an STL collection of basic values, or a
-// string. Anything else (user classes, nested containers, maps, Double32 with a range...) yields
-// kind == Unsupported with a reason naming the branch and its type; it never guesses.
+// number of values, a counted (jagged) run of values, an STL collection of basic values, a string,
+// or a collection of strings. Anything else (user classes read whole, nested containers, maps,
+// Double32/Float16...) yields kind == Unsupported with a reason naming the branch and its type; it
+// never guesses.
 #pragma once
 
 #include <algorithm>
@@ -202,7 +203,7 @@ inline ColumnLayout layout_of_plain_leaf(const BranchDescription& branch, const 
   else return unsupported(branch, cls + " leaf \"" + leaf.title + "\"");
   // ROOT caps fixed array dimensions far below this; larger values only come from damaged files.
   constexpr std::int32_t max_values_per_entry = 1 << 24;
-  if (leaf.length < 0 || leaf.length > max_values_per_entry) {
+  if (leaf.length < 1 || leaf.length > max_values_per_entry) {
     return unsupported(branch, "leaf with invalid length " + std::to_string(leaf.length));
   }
   std::string type = value_type_name(layout.type);

@@ -9,9 +9,9 @@
 //   read_string_lists  std::vector<std::string> (or set, or of TString) -> strings + offsets
 // Baskets are decompressed lazily, one at a time; the last basket of each branch is kept so that
 // reading consecutive chunks (chunks(), for_each_chunk()) never decompresses a basket twice, and
-// memory stays at one basket per branch plus the output. With set_decompression_threads(n > 1) the baskets a read
-// needs are decompressed concurrently first. A Tree is not safe for concurrent use; copies share
-// the file but not the basket cache.
+// memory stays at one basket per branch plus the output. With set_decompression_threads(n > 1)
+// the baskets one read needs are decompressed concurrently first. A Tree is not safe for
+// concurrent use; copies share the file and the metadata, and each has its own basket cache.
 // Errors (unknown branch, unsupported type, bad range, damaged data) throw deepjet::FileError.
 #pragma once
 
@@ -22,7 +22,6 @@
 #include <exception>
 #include <map>
 #include <memory>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -42,6 +41,49 @@ struct EntryRange {
   std::int64_t first = 0;
   std::int64_t last = 0;  // one past the final entry
   std::int64_t size() const noexcept { return last - first; }
+};
+
+/// The chunks [0, n), [n, 2n) ... of `total` entries, as a lazy random-access range.
+class EntryChunks {
+ public:
+  class iterator {
+   public:
+    using value_type = EntryRange;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    iterator(std::int64_t first, std::int64_t total, std::int64_t step) : first_(first), total_(total), step_(step) {}
+    EntryRange operator*() const { return {first_, first_ + std::min(step_, total_ - first_)}; }
+    iterator& operator++() {
+      first_ += std::min(step_, total_ - first_);
+      return *this;
+    }
+    iterator operator++(int) {
+      iterator copy = *this;
+      ++*this;
+      return copy;
+    }
+    bool operator==(const iterator& other) const { return first_ == other.first_; }
+
+   private:
+    std::int64_t first_ = 0;
+    std::int64_t total_ = 0;
+    std::int64_t step_ = 1;
+  };
+
+  EntryChunks(std::int64_t total, std::int64_t step) : total_(total), step_(step) {}
+  iterator begin() const { return iterator(0, total_, step_); }
+  iterator end() const { return iterator(total_, total_, step_); }
+  std::size_t size() const { return static_cast<std::size_t>((total_ + step_ - 1) / step_); }
+  bool empty() const { return total_ == 0; }
+  EntryRange operator[](std::size_t i) const {
+    const std::int64_t first = static_cast<std::int64_t>(i) * step_;
+    return {first, std::min(total_, first + step_)};
+  }
+  EntryRange back() const { return (*this)[size() - 1]; }
+
+ private:
+  std::int64_t total_;
+  std::int64_t step_;
 };
 
 /// Values of a variable-length branch: entry i is values[offsets[i] .. offsets[i+1]).
@@ -143,14 +185,11 @@ class Tree {
   /// Decompress the baskets of one read on `threads` threads (1 = sequential, the default).
   void set_decompression_threads(unsigned threads) { threads_ = std::max(1u, threads); }
 
-  /// Consecutive entry ranges of at most `entries_per_chunk` entries covering the tree.
-  std::vector<EntryRange> chunks(std::int64_t entries_per_chunk) const {
+  /// Consecutive entry ranges of at most `entries_per_chunk` entries covering the tree (computed
+  /// on the fly: nothing is allocated, whatever the number of entries).
+  EntryChunks chunks(std::int64_t entries_per_chunk) const {
     if (entries_per_chunk <= 0) throw FileError(path(), "chunk size must be positive");
-    std::vector<EntryRange> ranges;
-    for (std::int64_t first = 0; first < entries(); first += entries_per_chunk) {
-      ranges.push_back({first, std::min(entries(), first + entries_per_chunk)});
-    }
-    return ranges;
+    return EntryChunks(entries(), entries_per_chunk);
   }
 
   /// Reads `branches` chunk by chunk (at most `entries_per_chunk` entries each) and calls
@@ -177,8 +216,7 @@ class Tree {
       throw FileError(path(), "branch \"" + col.info.name + "\" has variable-size entries (" +
                                   col.info.type + "); read it with read_jagged or read_strings");
     }
-    std::vector<T> out;
-    out.reserve(static_cast<std::size_t>(range.size() * col.info.layout.values_per_entry));
+    std::vector<T> out;  // grows basket by basket: sizes from the file are trusted only once checked
     read_numeric(col, range, out, nullptr);
     return out;
   }
@@ -192,7 +230,6 @@ class Tree {
       throw FileError(path(), "branch \"" + col.info.name + "\" holds strings; read it with read_strings or read_string_lists");
     }
     JaggedArray<T> out;
-    out.offsets.reserve(static_cast<std::size_t>(range.size()) + 1);
     read_numeric(col, range, out.values, &out.offsets);
     return out;
   }
@@ -265,7 +302,6 @@ class Tree {
                                   ", not a string branch");
     }
     std::vector<std::string> out;
-    out.reserve(static_cast<std::size_t>(range.size()));
     const std::size_t header = col.info.layout.entry_header_bytes;
     for_each_basket(col, range, [&](const LoadedBasket& basket, std::int64_t a, std::int64_t b) {
       const std::string what = basket_what(col, basket);
