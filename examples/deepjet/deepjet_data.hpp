@@ -2,9 +2,9 @@
 // The blocks' shapes are the DeepJet model's inputs (examples/reference_models/deepjet_model.hpp):
 // a model and a data format that do not fit each other do not compile.
 //
-// Candidates arrive ordered by the ntupler (charged by impact-parameter significance, neutrals by
-// pT, vertices by flight significance), so the lists keep the source order and are cut at 25, 25
-// and 4. The ntupler's -999 ("not computed") defaults become 0 before normalisation, signed
+// Candidates arrive ordered by the ntupler (charged by signed 2D impact-parameter significance,
+// neutrals nearest to a secondary vertex first and then by pT, vertices by transverse flight
+// significance), so the lists keep the source order and are cut at 25, 25 and 4. The ntupler's -999 ("not computed") defaults become 0 before normalisation, signed
 // significances are clipped to +-100, and pT-like quantities are taken in log.
 #pragma once
 

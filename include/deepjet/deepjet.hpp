@@ -43,3 +43,5 @@
 #include "deepjet/models/sequential.hpp"
 #include "deepjet/models/tensors.hpp"
 #include "deepjet/optimisers/optimisers.hpp"
+#include "deepjet/training/callbacks.hpp"
+#include "deepjet/training/trainer.hpp"

@@ -87,4 +87,15 @@ BatchView<S, T> make_view(T* base, std::size_t count) {
   }
 }
 
+/// Samples [first, first + count) of a batch view (every part, for several shapes).
+template <AnyShape S, class T>
+BatchView<S, T> slice(const BatchView<S, T>& view, std::size_t first, std::size_t count) {
+  if constexpr (ShapeType<S>) {
+    return {view.data ? view.data + first * S::size : nullptr, count};
+  } else {
+    return std::apply([&](const auto&... part) { return BatchView<S, T>{{slice(part, first, count)...}, count}; },
+                      view.parts);
+  }
+}
+
 }  // namespace deepjet

@@ -6,6 +6,7 @@
 // every platform for a given seed (xoshiro256** seeded through splitmix64).
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 
@@ -18,6 +19,12 @@ class Random {
   void reseed(std::uint64_t seed) {
     std::uint64_t x = seed;
     for (auto& word : state_) word = splitmix64(x);
+  }
+
+  /// The generator's whole state, to save in a checkpoint and restore with set_state.
+  std::array<std::uint64_t, 4> state() const { return {state_[0], state_[1], state_[2], state_[3]}; }
+  void set_state(const std::array<std::uint64_t, 4>& state) {
+    for (int i = 0; i < 4; ++i) state_[i] = state[i];
   }
 
   /// 64 uniformly distributed bits.

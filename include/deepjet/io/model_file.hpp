@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -55,9 +56,13 @@ inline void check_architecture(const hdf5::File& file, const std::string& expect
 }
 }  // namespace detail
 
-/// Write the model's parameters, and the optimiser's state if one is given, to `path`.
+/// Text saved beside a model (a trainer's state in a checkpoint), attribute "extra:<name>".
+using ModelFileExtras = std::map<std::string, std::string>;
+
+/// Write the model's parameters, the optimiser's state if one is given, and `extras`, to `path`.
 template <Layer Net, class Optimiser = void>
-void save_model(const Model<Net>& model, const std::filesystem::path& path, Optimiser* optimiser = nullptr) {
+void save_model(const Model<Net>& model, const std::filesystem::path& path, Optimiser* optimiser = nullptr,
+                const ModelFileExtras& extras = {}) {
   AtomicFile output(path);
   {
     hdf5::File file(output.temporary_path(), hdf5::File::Mode::create);
@@ -79,9 +84,25 @@ void save_model(const Model<Net>& model, const std::filesystem::path& path, Opti
         });
       }
     }
+    std::string names;
+    for (const auto& [name, value] : extras) {
+      file.write_attribute("extra:" + name, value);
+      names += name + "\n";
+    }
+    file.write_attribute("extras", names);
     file.close();
   }
   output.commit();
+}
+
+/// The extras saved with a model (empty for files without any).
+inline ModelFileExtras load_model_extras(const std::filesystem::path& path) {
+  hdf5::File file(path, hdf5::File::Mode::read);
+  ModelFileExtras extras;
+  if (!file.has_attribute("extras")) return extras;
+  for (const auto& name : detail::split_lines(file.read_string_attribute("extras")))
+    extras[name] = file.read_string_attribute("extra:" + name);
+  return extras;
 }
 
 /// Read parameters (and the optimiser's state, if one is given) saved by save_model.

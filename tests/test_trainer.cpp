@@ -1,0 +1,192 @@
+// The trainer: stages and freezing, data-parallel threads, callbacks, checkpoints, and a run
+// killed with kill -9 that resumes to exactly the weights of an uninterrupted run.
+#include "support/jet_tables.hpp"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <sys/wait.h>
+#include <thread>
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace dd = deepjet::data;
+namespace dt = deepjet::training;
+using deepjet::test::TemporaryDirectory;
+using deepjet::test::TestData;
+
+using Net = deepjet::Sequential<TestData::input_shape,
+                                deepjet::Branches<deepjet::BatchNorm<>, deepjet::Stack<deepjet::Flatten, deepjet::Dense<8>, deepjet::Dropout<0.1f>>>,
+                                deepjet::Concatenate, deepjet::Dense<8>, deepjet::ReLU, deepjet::Dense<2>, deepjet::Softmax>;
+
+struct Dataset {
+  dd::Collection<TestData> collection;
+  dd::Split split;
+};
+
+Dataset make_dataset(const TemporaryDirectory& dir) {
+  std::vector<std::string> sources;
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto path = dir / ("source" + std::to_string(i) + ".h5");
+    deepjet::test::write_jet_table(path, i * 100000, 1500, i + 20);
+    sources.push_back(path.string());
+  }
+  dd::convert_sources<TestData>(sources, "tree", dir / "data", {.progress = false});
+  auto collection = dd::Collection<TestData>::load(dir / "data" / "collection.h5");
+  auto split = dd::split_by_fraction(collection, dir / "data", 0.2);
+  return {collection, split};
+}
+
+std::vector<float> train(const Dataset& data, const fs::path& output, unsigned threads, std::uint64_t epochs = 3,
+                         std::size_t checkpoint_every = 0) {
+  deepjet::Model<Net> model(/*seed=*/4);
+  dd::Loader<TestData> train_loader(data.split.train, {.batch_size = 64, .seed = 9, .chunk_jets = 256});
+  dd::Loader<TestData> validation(data.split.validation, {.batch_size = 256, .shuffle = false});
+  dt::Trainer<TestData, Net> trainer(model, {.output = output,
+                                             .stages = {{.epochs = 1, .learning_rate = 3e-3},
+                                                        {.epochs = epochs - 1, .learning_rate = 1e-3, .freeze = {"0.0"}}},
+                                             .threads = threads, .seed = 2, .checkpoint_every_batches = checkpoint_every});
+  trainer.add(std::make_unique<dt::HistoryFiles>());
+  trainer.fit(train_loader, &validation);
+  return {model.parameters().begin(), model.parameters().end()};
+}
+
+TEST(Trainer, LearnsAndFollowsItsStages) {
+  TemporaryDirectory dir;
+  const auto data = make_dataset(dir);
+  deepjet::Model<Net> model(4);
+  dd::Loader<TestData> train_loader(data.split.train, {.batch_size = 64, .seed = 9});
+  dd::Loader<TestData> validation(data.split.validation, {.batch_size = 256, .shuffle = false});
+  dt::Trainer<TestData, Net> trainer(model, {.output = dir / "run",
+                                             .stages = {{.epochs = 1, .learning_rate = 3e-3},
+                                                        {.epochs = 3, .learning_rate = 1e-3, .freeze = {"0.0"}}}});
+  trainer.add(std::make_unique<dt::HistoryFiles>());
+  const auto before = trainer.evaluate(validation);
+  std::vector<float> frozen_after_stage_1;
+  struct Watch : dt::Callback {
+    deepjet::Model<Net>* model;
+    std::vector<float>* frozen;
+    std::string name() const override { return "watch"; }
+    void on_epoch_end(dt::TrainingState& s) override {
+      if (s.epoch == 0) {
+        const auto gamma = model->parameter("0.0.gamma");
+        frozen->assign(gamma.begin(), gamma.end());
+      }
+    }
+  };
+  auto watch = std::make_unique<Watch>();
+  watch->model = &model;
+  watch->frozen = &frozen_after_stage_1;
+  trainer.add(std::move(watch));
+  const auto history = trainer.fit(train_loader, &validation);
+  ASSERT_EQ(history.size(), 4u);
+  EXPECT_EQ(history[0].learning_rate, 3e-3);
+  EXPECT_EQ(history[3].learning_rate, 1e-3);
+  EXPECT_LT(history.back().validation_loss, before.first);
+  EXPECT_GT(history.back().validation_accuracy, 0.75);
+  const auto gamma = model.parameter("0.0.gamma");
+  EXPECT_TRUE(std::equal(gamma.begin(), gamma.end(), frozen_after_stage_1.begin())) << "the frozen BatchNorm moved";
+  // Bookkeeping and history files.
+  for (const char* name : {"architecture.txt", "format.txt", "options.txt", "history.csv", "history.json", "checkpoint_last.h5"})
+    EXPECT_TRUE(fs::exists(dir / "run" / name)) << name;
+  std::ifstream csv(dir / "run" / "history.csv");
+  std::string line;
+  std::size_t lines = 0;
+  while (std::getline(csv, line)) ++lines;
+  EXPECT_EQ(lines, 5u);
+  // Rerunning a finished run changes nothing.
+  const std::vector<float> final_weights(model.parameters().begin(), model.parameters().end());
+  trainer.fit(train_loader, &validation);
+  EXPECT_TRUE(std::equal(final_weights.begin(), final_weights.end(), model.parameters().begin()));
+}
+
+TEST(Trainer, ThreadedTrainingIsReproducible) {
+  TemporaryDirectory dir;
+  const auto data = make_dataset(dir);
+  const auto a = train(data, dir / "a", 2, 2);
+  const auto b = train(data, dir / "b", 2, 2);
+  EXPECT_EQ(a, b);
+  const auto single = train(data, dir / "c", 1, 2);
+  EXPECT_NE(a, single);  // BatchNorm and dropout see other slices: a different (equally valid) run
+}
+
+TEST(Trainer, AKilledRunResumesToTheSameWeights) {
+  TemporaryDirectory dir;
+  const auto data = make_dataset(dir);
+  const auto reference = train(data, dir / "reference", 2, 3, 5);
+
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    train(data, dir / "run", 2, 3, 5);
+    std::_Exit(0);
+  }
+  // Kill it mid-epoch, once a checkpoint of the second epoch exists.
+  for (int i = 0; i < 4000; ++i) {
+    int status = 0;
+    if (::waitpid(child, &status, WNOHANG) == child) break;
+    bool second_epoch = false;
+    try {
+      if (fs::exists(dir / "run" / "checkpoint_last.h5")) {
+        std::istringstream state(deepjet::load_model_extras(dir / "run" / "checkpoint_last.h5").at("trainer"));
+        std::uint64_t epoch = 0, batch = 0;
+        state >> epoch >> batch;
+        second_epoch = epoch >= 1 && batch > 0;
+      }
+    } catch (const std::exception&) {
+    }
+    if (second_epoch) {
+      ::kill(child, SIGKILL);
+      ::waitpid(child, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const auto resumed = train(data, dir / "run", 2, 3, 5);
+  EXPECT_EQ(resumed, reference);
+}
+
+TEST(Trainer, CallbacksStopReduceAndCheckpoint) {
+  TemporaryDirectory dir;
+  const auto data = make_dataset(dir);
+  deepjet::Model<Net> model(4);
+  dd::Loader<TestData> train_loader(data.split.train, {.batch_size = 64});
+  dd::Loader<TestData> validation(data.split.validation, {.batch_size = 256, .shuffle = false});
+  // A learning rate of zero never improves: the plateau halves it, early stopping ends the run.
+  dt::Trainer<TestData, Net> trainer(model, {.output = dir / "run", .stages = {{.epochs = 20, .learning_rate = 0.0}}});
+  trainer.add(std::make_unique<dt::ReduceLearningRateOnPlateau>(0.5, 1, 0.0));
+  trainer.add(std::make_unique<dt::EarlyStopping>(2));
+  trainer.add(std::make_unique<dt::BestModelCheckpoint>());
+  const auto history = trainer.fit(train_loader, &validation);
+  EXPECT_LT(history.size(), 20u);
+  EXPECT_TRUE(trainer.state().stop_requested);
+  EXPECT_NE(trainer.state().stop_reason.find("early stopping"), std::string::npos);
+  EXPECT_TRUE(fs::exists(dir / "run" / "checkpoint_best.h5"));
+
+  // A failing credentials command stops the run with a checkpoint; a working one lets it go on.
+  deepjet::Model<Net> other(4);
+  dt::Trainer<TestData, Net> failing(other, {.output = dir / "kerberos", .stages = {{.epochs = 2}}});
+  failing.add(std::make_unique<dt::PeriodicCommand>("false", std::chrono::seconds(3600)));
+  EXPECT_TRUE(failing.fit(train_loader, &validation).empty());
+  EXPECT_NE(failing.state().stop_reason.find("the periodic command 'false' failed"), std::string::npos);
+  EXPECT_TRUE(fs::exists(dir / "kerberos" / "checkpoint_last.h5"));
+  dt::Trainer<TestData, Net> working(other, {.output = dir / "kerberos", .stages = {{.epochs = 2}}});
+  working.add(std::make_unique<dt::PeriodicCommand>("true", std::chrono::seconds(3600)));
+  EXPECT_EQ(working.fit(train_loader, &validation).size(), 2u);
+}
+
+TEST(Trainer, ACheckpointOfAnotherThreadCountIsRefused) {
+  TemporaryDirectory dir;
+  const auto data = make_dataset(dir);
+  train(data, dir / "run", 2, 2);
+  try {
+    train(data, dir / "run", 1, 3);
+    FAIL() << "must throw";
+  } catch (const deepjet::FileError& e) {
+    EXPECT_NE(std::string(e.what()).find("written by a run with 2 threads"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
