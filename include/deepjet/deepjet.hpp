@@ -13,6 +13,7 @@
 #include "deepjet/data/collection.hpp"
 #include "deepjet/data/convert.hpp"
 #include "deepjet/data/format.hpp"
+#include "deepjet/data/jet_source.hpp"
 #include "deepjet/data/loader.hpp"
 #include "deepjet/data/normalisation.hpp"
 #include "deepjet/data/prepare.hpp"

@@ -64,13 +64,14 @@ inline std::uint32_t file_crc32(const std::string& path) {
   return static_cast<std::uint32_t>(crc);
 }
 
+/// The same from an open source (a JetSource over an event-level tree, ...); its path() is the
+/// provenance recorded in the training file.
 template <class Format>
-ConversionReport convert_file(const std::string& source_path, const std::string& table,
-                              const std::filesystem::path& output, const Normalisation<Format>& normalisation,
-                              const ConvertOptions& options = {}) {
+ConversionReport convert_file(const Source& source, const std::filesystem::path& output,
+                              const Normalisation<Format>& normalisation, const ConvertOptions& options = {}) {
   const auto start = std::chrono::steady_clock::now();
-  const auto source = open_source(source_path, table);
-  ConversionReport report{source_path, output.string(), source->entries()};
+  const std::string& source_path = source.path();
+  ConversionReport report{source_path, output.string(), source.entries()};
   TrainingFileWriter<Format> writer(output, 1024, options.deflate_level);
   constexpr std::size_t C = Format::truth_shape::size;
   constexpr std::size_t S = Format::spectators::branches.size();
@@ -81,14 +82,14 @@ ConversionReport convert_file(const std::string& source_path, const std::string&
     const std::size_t n = static_cast<std::size_t>(last - first);
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       ((inputs[I].resize(n * shape_of<std::tuple_element_t<I, typename Format::blocks>>::size),
-        read_block<std::tuple_element_t<I, typename Format::blocks>>(*source, first, last, normalisation.blocks[I],
+        read_block<std::tuple_element_t<I, typename Format::blocks>>(source, first, last, normalisation.blocks[I],
                                                                      inputs[I], options.prepare, report.counts)),
        ...);
     }(std::make_index_sequence<Format::block_count>{});
     truth.resize(n * C);
-    read_truth<typename Format::truth>(*source, first, last, truth);
+    read_truth<typename Format::truth>(source, first, last, truth);
     spectators.resize(n * S);
-    read_spectators<typename Format::spectators>(*source, first, last, spectators);
+    read_spectators<typename Format::spectators>(source, first, last, spectators);
 
     // Keep labelled jets: compact every array in place.
     std::size_t kept = 0;
@@ -122,6 +123,13 @@ ConversionReport convert_file(const std::string& source_path, const std::string&
                                 report.dropped_unlabelled, report.counts});
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
+}
+
+template <class Format>
+ConversionReport convert_file(const std::string& source_path, const std::string& table,
+                              const std::filesystem::path& output, const Normalisation<Format>& normalisation,
+                              const ConvertOptions& options = {}) {
+  return convert_file<Format>(*open_source(source_path, table), output, normalisation, options);
 }
 
 struct ConvertSourcesOptions {
