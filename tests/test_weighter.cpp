@@ -258,6 +258,8 @@ TEST(Weighter, ResamplingKeepsTheExpectedFractions) {
   Random same(42);
   EXPECT_EQ(weighter.resample(jets.truth_tensor(), jets.spectator_tensor(), same), kept)
       << "deterministic given the Random";
+  Random flat(42);
+  EXPECT_EQ(weighter.resample(jets.truth, jets.spectators, jets.size(), 2, flat), kept) << "the flat-buffer overload";
   Random other(43);
   EXPECT_NE(weighter.resample(jets.truth_tensor(), jets.spectator_tensor(), other), kept);
 }
@@ -353,6 +355,8 @@ TEST(Weighter, TextRoundTripIsExact) {
     EXPECT_EQ(restored.keep_probabilities(jets.truth_tensor(), jets.spectator_tensor()),
               weighter.keep_probabilities(jets.truth_tensor(), jets.spectator_tensor()));
     EXPECT_EQ(restored.describe(), weighter.describe());
+    EXPECT_EQ(restored.config().reference_class, mode == WeightMode::reference ? "b" : "")
+        << "cleared outside reference mode";
   }
 }
 

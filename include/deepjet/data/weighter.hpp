@@ -68,7 +68,7 @@ namespace deepjet::data {
 /// What finish() makes the classes' (pT, eta) spectra into (see the contract above).
 enum class WeightMode { flatten, flatten_density, reference };
 
-inline std::string_view to_string(WeightMode mode) {
+inline std::string_view weight_mode_name(WeightMode mode) {
   switch (mode) {
     case WeightMode::flatten: return "flatten";
     case WeightMode::flatten_density: return "flatten_density";
@@ -92,7 +92,8 @@ struct WeighterConfig {
   /// Class names, in the truth row's order; no spaces (they are words of the stored text).
   std::vector<std::string> classes;
   WeightMode mode = WeightMode::reference;
-  /// The class the others are reshaped to (reference mode only).
+  /// The class the others are reshaped to (reference mode only; the weighter clears it in the
+  /// other modes, so that it neither matters to merge() nor needs storing).
   std::string reference_class = "b";
   /// DeepJet's bins: pT in GeV, 19 bins finer where most jets are; eta with one central bin
   /// |eta| < 0.5 and bins of 0.5 outside it, as DeepJet's TrainData.
@@ -124,6 +125,7 @@ class Weighter {
  public:
   explicit Weighter(WeighterConfig config) : config_(std::move(config)) {
     validate(config_);
+    if (config_.mode != WeightMode::reference) config_.reference_class.clear();
     const std::size_t bins = bin_count();
     histograms_.assign(config_.classes.size(), std::vector<double>(bins, 0.0));
     if (config_.mode == WeightMode::reference)
@@ -264,16 +266,21 @@ class Weighter {
                    std::span<const float>(spectators.data(), spectators.size()), truth.shape(0), spectators.shape(1),
                    true, "keep_probabilities");
   }
+  std::vector<float> keep_probabilities(std::span<const float> truth, std::span<const float> spectators,
+                                        std::size_t jets, std::size_t spectator_count) const {
+    check_flat_sizes(truth.size(), spectators.size(), jets, spectator_count);
+    return per_jet(truth, spectators, jets, spectator_count, true, "keep_probabilities");
+  }
 
   /// The indices (ascending) of the jets of a batch that resampling keeps: jet j is kept when
   /// random.uniform() < its keep probability, drawing exactly once per jet in order.
   std::vector<std::size_t> resample(const xt::xtensor<float, 2>& truth, const xt::xtensor<float, 2>& spectators,
                                     Random& random) const {
-    const std::vector<float> keep = keep_probabilities(truth, spectators);
-    std::vector<std::size_t> kept;
-    for (std::size_t j = 0; j < keep.size(); ++j)
-      if (random.uniform() < keep[j]) kept.push_back(j);
-    return kept;
+    return kept_indices(keep_probabilities(truth, spectators), random);
+  }
+  std::vector<std::size_t> resample(std::span<const float> truth, std::span<const float> spectators, std::size_t jets,
+                                    std::size_t spectator_count, Random& random) const {
+    return kept_indices(keep_probabilities(truth, spectators, jets, spectator_count), random);
   }
 
   // ---- storage ----
@@ -281,7 +288,7 @@ class Weighter {
   /// Everything, as text: configuration, counts, histograms and (when finished) the weight
   /// tables, doubles with 17 significant digits so from_text() gives them back bit for bit.
   std::string to_text() const {
-    std::string text = "deepjet_weighter 1\nmode " + std::string(to_string(config_.mode));
+    std::string text = "deepjet_weighter 1\nmode " + std::string(weight_mode_name(config_.mode));
     if (config_.mode == WeightMode::reference) text += " " + config_.reference_class;
     text += "\npt_column " + std::to_string(config_.pt_column) + "\neta_column " + std::to_string(config_.eta_column) +
             "\n";
@@ -370,7 +377,7 @@ class Weighter {
   /// jets carry as much statistical power), and the fraction resampling would keep.
   std::string describe() const {
     char line[512];
-    std::string text = "weighter " + std::string(to_string(config_.mode));
+    std::string text = "weighter " + std::string(weight_mode_name(config_.mode));
     if (config_.mode == WeightMode::reference) text += " to " + config_.reference_class;
     std::snprintf(
         line, sizeof line, ": %zu pT bins [%g, %g] x %zu eta bins [%g, %g] (spectator columns %zu, %zu), %s\n",
@@ -553,6 +560,13 @@ class Weighter {
       out[j] = static_cast<float>(combine(weights_, truth.subspan(j * classes, classes), b, j, keep));
     }
     return out;
+  }
+
+  static std::vector<std::size_t> kept_indices(const std::vector<float>& keep, Random& random) {
+    std::vector<std::size_t> kept;
+    for (std::size_t j = 0; j < keep.size(); ++j)
+      if (random.uniform() < keep[j]) kept.push_back(j);
+    return kept;
   }
 
   void compute_largest_weights() {
