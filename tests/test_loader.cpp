@@ -135,3 +135,41 @@ TEST(Loader, ALostFileIsNamed) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Loader, BatchesCarryTheWeightersWeights) {
+  TemporaryDirectory dir;
+  auto collection = make_collection(dir);
+  auto config = dd::WeighterConfig::for_format<TestData>(dd::WeightMode::reference, "b");
+  config.pt_edges = {30, 60, 90, 120, 150, 180, 210, 270};
+  config.eta_edges = {-2.5, 0, 2.5};
+  const auto weighter = dd::measure_weighter(collection, dir / "out", config);
+  collection.extras["weighter"] = weighter.to_text();
+  collection.save(dir / "out" / "collection.h5");
+  const auto reloaded = dd::Weighter::from_text(dd::Collection<TestData>::load(dir / "out" / "collection.h5").extras.at("weighter"));
+
+  dd::Loader<TestData> loader(dd::split_by_file(collection, dir / "out", 0.0).train, {.batch_size = 100, .weighter = &reloaded});
+  loader.start_epoch(0);
+  dd::JetBatch<TestData> batch;
+  double b_weight = 0, light_weight = 0;
+  std::size_t b_jets = 0, light_jets = 0;
+  while (loader.next(batch)) {
+    ASSERT_EQ(batch.weights.size(), batch.truth.shape()[0]);
+    for (std::size_t j = 0; j < batch.weights.size(); ++j) {
+      const float expected = weighter.weight(std::span<const float>(&batch.truth(j, 0), 2), batch.spectators(j, 1), batch.spectators(j, 2));
+      ASSERT_EQ(batch.weights(j), expected);
+      if (batch.truth(j, 0) > 0) {
+        b_weight += batch.weights(j);
+        ++b_jets;
+      } else {
+        light_weight += batch.weights(j);
+        ++light_jets;
+      }
+    }
+  }
+  EXPECT_DOUBLE_EQ(b_weight, static_cast<double>(b_jets));  // the reference class keeps weight 1
+  EXPECT_GT(light_weight, 0.0);
+}
+
+}  // namespace

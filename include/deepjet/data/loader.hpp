@@ -18,11 +18,14 @@
 //   - Read-ahead: the next chunk is read on a background thread while the current one is used
 //     (read_ahead = false reads on the caller's thread). Read errors surface from next() as the
 //     deepjet::FileError of the file that failed.
+//   - Weights: with options.weighter, JetBatch::weights holds each jet's class weight
+//     (data/weighting.hpp measures one over a collection); without, it is left empty.
 #pragma once
 
 #include "deepjet/core/random.hpp"
 #include "deepjet/data/collection.hpp"
 #include "deepjet/data/training_file.hpp"
+#include "deepjet/data/weighter.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -81,6 +84,8 @@ struct LoaderOptions {
   std::size_t chunk_jets = 16384;
   bool shuffle = true;
   bool read_ahead = true;
+  /// With a (finished) weighter, every batch carries its jets' weights in JetBatch::weights.
+  const Weighter* weighter = nullptr;
 };
 
 template <class Format>
@@ -131,6 +136,11 @@ class Loader {
       copy_rows(batch, filled, take);
       filled += take;
       position_ += take;
+    }
+    if (filled > 0 && options_.weighter) {
+      const auto weights = options_.weighter->weights(batch.truth, batch.spectators);
+      batch.weights = xt::empty<float>({weights.size()});
+      std::copy(weights.begin(), weights.end(), batch.weights.begin());
     }
     return filled > 0;
   }

@@ -109,6 +109,8 @@ struct JetBatch {
   TensorsOf<typename Format::input_shape> inputs;
   xt::xtensor<float, 2> truth;
   xt::xtensor<float, 2> spectators;
+  /// Per-jet training weights (from a Weighter, filled by the Loader); empty means all 1.
+  xt::xtensor<float, 1> weights;
 };
 
 template <class Format>
@@ -134,10 +136,7 @@ class TrainingFile {
 
   /// Jets [first, first + count).
   JetBatch<Format> read(std::uint64_t first, std::uint64_t count) const {
-    if (first + count > jets_)
-      file_.fail("has " + std::to_string(jets_) + " jets; jets " + std::to_string(first) + " to " +
-                 std::to_string(first + count) + " were asked for");
-    JetBatch<Format> batch;
+    JetBatch<Format> batch = read_labels(first, count);
     batch.inputs = make_tensors<typename Format::input_shape>(count);
     auto fill = [&]<std::size_t I>(std::integral_constant<std::size_t, I>, auto& tensor) {
       using B = std::tuple_element_t<I, typename Format::blocks>;
@@ -151,6 +150,16 @@ class TrainingFile {
         (fill(std::integral_constant<std::size_t, I>{}, std::get<I>(batch.inputs)), ...);
       }(std::make_index_sequence<Format::block_count>{});
     }
+    return batch;
+  }
+
+  /// The truth and spectators of jets [first, first + count), without the inputs (for weighters
+  /// and evaluation).
+  JetBatch<Format> read_labels(std::uint64_t first, std::uint64_t count) const {
+    if (first + count > jets_)
+      file_.fail("has " + std::to_string(jets_) + " jets; jets " + std::to_string(first) + " to " +
+                 std::to_string(first + count) + " were asked for");
+    JetBatch<Format> batch;
     batch.truth = xt::empty<float>({static_cast<std::size_t>(count), Format::truth_shape::size});
     const auto truth = file_.read_rows<float>("truth", first, count);
     std::copy(truth.begin(), truth.end(), batch.truth.begin());

@@ -9,7 +9,8 @@
 // Contract:
 //   - Stages run one after the other; at the start of a stage its learning rate is set and its
 //     `freeze` layers are frozen (Model::set_trainable(path, false)) for the rest of the run.
-//   - Every batch is one optimiser step on the loss's weighted mean over the batch. With
+//   - Every batch is one optimiser step on the loss's mean over the batch, weighted by the batch's
+//     JetBatch::weights when the loader provides them (a Weighter). With
 //     threads = T the batch is cut into T contiguous slices, each thread runs forward and backward
 //     on its slice with its own layer objects and dropout stream, and the gradients are summed in
 //     thread order: the result depends on T but not on scheduling. BatchNorm layers use their
@@ -144,7 +145,8 @@ class Trainer {
       const auto y = make_view<Out>(ensure_size(output, Out::size * x.count), x.count);
       model_.predict(x, y, scratch);
       const ConstBatch<Out> truth = view_of<Out>(batch.truth, "evaluate: truth");
-      loss_sum += loss_.evaluate(ConstBatch<Out>(y), truth, nullptr, make_view<Out>(static_cast<float*>(nullptr), x.count)) *
+      const float* weights = batch.weights.size() == x.count ? batch.weights.data() : nullptr;
+      loss_sum += loss_.evaluate(ConstBatch<Out>(y), truth, weights, make_view<Out>(static_cast<float*>(nullptr), x.count)) *
                   static_cast<double>(x.count);
       correct += hits(ConstBatch<Out>(y), truth);
       jets += static_cast<double>(x.count);
@@ -184,7 +186,8 @@ class Trainer {
       const auto xs = slice(x, first, count);
       replicas_[t].forward(contexts_[t], p, xs, out);
       const auto ts = slice(truth, first, count);
-      losses[t] = loss_.evaluate(ConstBatch<Out>(out), ts, nullptr, dout);
+      const float* weights = batch.weights.size() == n ? batch.weights.data() + first : nullptr;
+      losses[t] = loss_.evaluate(ConstBatch<Out>(out), ts, weights, dout);
       correct[t] = hits(ConstBatch<Out>(out), ts);
       // The loss is a mean over the slice; weight it to a mean over the whole batch.
       const float share = static_cast<float>(count) / static_cast<float>(n);
