@@ -31,7 +31,8 @@
 // Memory: a read of jets [first, last) reads only the events holding them. The constructor reads
 // one jet branch once (chunk by chunk) to index the jets of every event: 8 bytes per event.
 // A list's entry plan (which map entries belong to which jet) is kept for the last range read, so
-// the many branches of one block share it; reads are serialised by a mutex.
+// the many branches of one block share it. Like the sources it reads, a JetSource is read by one
+// thread at a time (parallel conversion opens one source per file).
 // Errors are deepjet::FileError naming the file, the branch and the event entry: a map pointing
 // outside the candidate collection or to a jet outside nJet, a non-integral index, branches of one
 // collection with different lengths, a missing branch.
@@ -47,7 +48,6 @@
 #include <functional>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <numeric>
 #include <optional>
 #include <span>
@@ -181,7 +181,6 @@ class JetSource final : public Source {
       column.offsets = std::move(offsets);
       return column;
     }
-    std::lock_guard lock(mutex_);
     const ListPlan& plan = plan_for(where.list, first, last);
     const bool from_map = where.kind == Kind::list_map;
     const auto column = read_event_column(where.branch, plan, from_map);
@@ -352,7 +351,6 @@ class JetSource final : public Source {
         return out;
       }
       case Kind::list_size: {
-        std::lock_guard lock(mutex_);
         const ListPlan& plan = plan_for(where.list, first, last);
         for (std::size_t j = 0; j < jets; ++j) out[j] = static_cast<float>(plan.offsets[j + 1] - plan.offsets[j]);
         return out;
@@ -389,7 +387,6 @@ class JetSource final : public Source {
   }
 
   // The plan of list `index` for jets [first, last): kept for the next read of the same range.
-  // Called with mutex_ held.
   const ListPlan& plan_for(std::size_t index, std::uint64_t first, std::uint64_t last) const {
     ListPlan& plan = plans_[index];
     if (plan.valid && plan.first == first && plan.last == last) return plan;
@@ -470,7 +467,6 @@ class JetSource final : public Source {
   std::vector<std::uint64_t> jet_offsets_;  // jets of event e: [jet_offsets_[e], jet_offsets_[e + 1])
   std::vector<LinkedCollection> lists_;
   std::vector<Derived> derived_;
-  mutable std::mutex mutex_;
   mutable std::vector<ListPlan> plans_;
 };
 
