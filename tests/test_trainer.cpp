@@ -190,3 +190,33 @@ TEST(Trainer, ACheckpointOfAnotherThreadCountIsRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Predict, RawSourcesAndTrainingFilesGiveTheSamePredictions) {
+  TemporaryDirectory dir;
+  const auto data = make_dataset(dir);
+  deepjet::Model<Net> model(4);
+  const auto& f = data.collection.files[0];
+  const auto from_file = deepjet::training::predict_training_file<TestData>(model, dir / "data" / f.training_file, dir / "a.h5");
+  const auto from_source = deepjet::training::predict_source<TestData>(model, data.collection.normalisation, f.source, "tree",
+                                                                      dir / "b.h5");
+  EXPECT_EQ(from_file.jets, 1500u);
+  EXPECT_EQ(from_source.jets, 1500u);
+  const auto a = deepjet::training::read_predictions(dir / "a.h5");
+  const auto b = deepjet::training::read_predictions(dir / "b.h5");
+  EXPECT_EQ(a.classes, (std::vector<std::string>{"b", "light"}));
+  EXPECT_EQ(a.spectators, (std::vector<std::string>{"id", "jet_pt", "jet_eta"}));
+  EXPECT_EQ(a.probabilities, b.probabilities);  // the same inputs reach the model
+  EXPECT_EQ(a.truth, b.truth);
+  EXPECT_EQ(a.spectator_values, b.spectator_values);
+  EXPECT_NEAR(a.probabilities(7, 0) + a.probabilities(7, 1), 1.0f, 1e-6f);
+  deepjet::training::write_prediction_list(dir / "predictions.txt", {from_file, from_source});
+  std::ifstream list(dir / "predictions.txt");
+  std::string line;
+  std::getline(list, line);
+  EXPECT_EQ(line, (dir / "a.h5").string());
+  EXPECT_THROW(deepjet::training::read_predictions(dir / "data" / "collection.h5"), deepjet::FileError);
+}
+
+}  // namespace
