@@ -236,6 +236,67 @@ TEST_F(JetSourceTable, BadMapsAreNamedWithTheirEvent) {
   }
 }
 
+// Forwards to a source and records every read: which branch, which entries.
+class RecordingSource final : public dd::Source {
+ public:
+  struct Read {
+    std::string branch;
+    std::uint64_t first, last;
+  };
+  explicit RecordingSource(std::unique_ptr<dd::Source> inner, std::vector<Read>& reads)
+      : inner_(std::move(inner)), reads_(reads) {}
+  const std::string& path() const override { return inner_->path(); }
+  std::uint64_t entries() const override { return inner_->entries(); }
+  bool has_branch(const std::string& name) const override { return inner_->has_branch(name); }
+  std::vector<float> read_flat(const std::string& name, std::uint64_t first, std::uint64_t last) const override {
+    reads_.push_back({name, first, last});
+    return inner_->read_flat(name, first, last);
+  }
+  dd::JaggedColumn read_jagged(const std::string& name, std::uint64_t first, std::uint64_t last) const override {
+    reads_.push_back({name, first, last});
+    return inner_->read_jagged(name, first, last);
+  }
+
+ private:
+  std::unique_ptr<dd::Source> inner_;
+  std::vector<Read>& reads_;
+};
+
+TEST(JetSourceReads, OnlyTheEventsHoldingTheJetsAndTheMapOncePerRange) {
+  std::vector<RecordingSource::Read> reads;
+  dd::JetSource jets(std::make_unique<RecordingSource>(dd::open_source(pfnano_file, "Events"), reads));
+  jets.link({.name = "PFCands", .collection = "PFCands", .map = "JetPFCands", .entry_index = "pFCandsIdx"});
+  // Opening reads one jet branch over all events (10 events: one chunk).
+  ASSERT_EQ(reads.size(), 1u);
+  EXPECT_EQ(reads[0].branch, "Jet_pt");
+  EXPECT_EQ(reads[0].last, 10u);
+  reads.clear();
+  // Jets 9-11 are in event 1 (jets 8-14): every read is of event 1 alone.
+  jets.read_jagged("PFCands_pt", 9, 12);
+  jets.read_jagged("PFCands_eta", 9, 12);
+  jets.read_jagged("JetPFCands_btagEtaRel", 9, 12);
+  jets.read_flat("Jet_eta", 9, 12);
+  jets.read_flat("PV_npvs", 9, 12);
+  std::map<std::string, int> count;
+  for (const auto& read : reads) {
+    EXPECT_EQ(read.first, 1u) << read.branch;
+    EXPECT_EQ(read.last, 2u) << read.branch;
+    ++count[read.branch];
+  }
+  // The map's indices and the collection's sizes are read once for the three list branches.
+  EXPECT_EQ(count["JetPFCands_jetIdx"], 1);
+  EXPECT_EQ(count["JetPFCands_pFCandsIdx"], 1);
+  EXPECT_EQ(count["PFCands_pt"], 2);  // the size branch, then the values asked for
+  EXPECT_EQ(count["PFCands_eta"], 1);
+  EXPECT_EQ(reads.size(), 8u);
+  // Jets 7-8 straddle events 0 and 1.
+  reads.clear();
+  jets.read_flat("Jet_eta", 7, 9);
+  ASSERT_EQ(reads.size(), 1u);
+  EXPECT_EQ(reads[0].first, 0u);
+  EXPECT_EQ(reads[0].last, 2u);
+}
+
 // The real PFNano file, against its raw columns.
 class JetSourcePFNano : public ::testing::Test {
  protected:
