@@ -462,7 +462,7 @@ TEST(Weighter, ExampleJetsStreamedFromASourceTakeTheBSpectrum) {
   // class has b's mean pT to within what the bins resolve (the spectra still differ inside a
   // bin: about 3 % for gluons, mostly in the wide 250-1000 GeV bin).
   const double b_mean = pt_sum[0] / jets[0];
-  for (std::size_t c : {4, 5}) {
+  for (const std::size_t c : {std::size_t{4}, std::size_t{5}}) {
     const double unweighted_mean = pt_sum[c] / jets[c], weighted_mean = weighted_pt_sum[c] / weighted[c];
     EXPECT_LT(unweighted_mean, 0.9 * b_mean);
     EXPECT_LT(std::abs(weighted_mean - b_mean), 0.25 * std::abs(unweighted_mean - b_mean)) << "class " << c;
