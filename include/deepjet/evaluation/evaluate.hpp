@@ -1,0 +1,277 @@
+// deepjet/evaluation/evaluate.hpp: from a tagger's predictions to the numbers of its evaluation.
+//
+// Contract: evaluate(predictions, truth, spectators, class_names, spectator_names, settings)
+// takes one row per jet of class probabilities (predictions) and truth (jets x classes, in the
+// order of class_names) and of spectators (jets x spectator_names), keeps the jets that pass every
+// cut, and computes for each grouping:
+//   - the discriminant of every kept jet, its signal and background weight (truth fractions),
+//   - the exact ROC curve over the jets with any signal or background weight, its AUC, the mistag
+//     rate at each requested signal efficiency, and a compact copy of the curve (roc.hpp),
+//   - one normalised histogram of the discriminant per truth class (a jet adds its truth fraction
+//     of that class; every class, not only signal and background, so c jets show up in b vs udsg).
+// The results remember the settings they came from. Inputs are checked before anything is
+// computed; a problem throws deepjet::Error naming it: mismatched jet or column counts, an unknown
+// class or spectator name, a non-finite prediction or truth value, a negative truth value, an
+// efficiency outside [0, 1], and a grouping left with no signal or no background jets after the cuts.
+#pragma once
+
+#include "deepjet/core/error.hpp"
+#include "deepjet/evaluation/discriminants.hpp"
+#include "deepjet/evaluation/jet_table.hpp"
+#include "deepjet/evaluation/plots.hpp"
+#include "deepjet/evaluation/roc.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace deepjet::evaluation {
+
+/// What to compute.
+struct EvaluationSettings {
+  std::vector<Grouping> groupings;  ///< e.g. deepjet_groupings()
+  std::vector<Cut> cuts;            ///< e.g. {Cut::above("jet_pt", 30), Cut::absolute_below("jet_eta", 2.5)}
+  std::vector<double> signal_efficiencies{0.5, 0.7, 0.85};  ///< where to quote mistag rates
+  std::size_t roc_points = 500;     ///< points kept of each curve for plots and JSON
+  std::size_t histogram_bins = 50;  ///< bins of the discriminant histograms
+};
+
+/// Per epoch (1, 2, ...), as a trainer's history records them; empty vectors are not plotted.
+struct TrainingHistory {
+  std::vector<double> training_loss;
+  std::vector<double> validation_loss;
+  std::vector<double> training_accuracy;
+  std::vector<double> validation_accuracy;
+
+  bool empty() const {
+    return training_loss.empty() && validation_loss.empty() && training_accuracy.empty() &&
+           validation_accuracy.empty();
+  }
+};
+
+/// The background efficiency reached at one signal efficiency.
+struct MistagRate {
+  double signal_efficiency = 0.0;
+  double background_efficiency = 0.0;
+};
+
+/// Everything computed for one grouping.
+struct GroupingResult {
+  Grouping grouping;
+  std::string discriminant;   ///< the formula, e.g. "p_b + p_bb + p_lepb"
+  double signal_jets = 0.0;   ///< sum of the kept jets' signal weights
+  double background_jets = 0.0;
+  double auc = 0.0;
+  std::vector<MistagRate> mistag_rates;  ///< one per requested signal efficiency, in that order
+  std::vector<RocPoint> roc;             ///< the compact curve
+  std::size_t roc_points_total = 0;      ///< points of the exact curve
+  std::vector<Histogram> histograms;     ///< the discriminant per truth class (label: the class)
+};
+
+struct EvaluationResults {
+  std::string title = "DeepJet evaluation";
+  std::vector<std::string> class_names;
+  std::vector<Cut> cuts;
+  std::vector<double> signal_efficiencies;
+  std::size_t jets_total = 0;
+  std::size_t jets_selected = 0;  ///< passing all cuts
+  std::vector<GroupingResult> groupings;
+  TrainingHistory training;  ///< filled by the caller if it has one; plotted by write_report
+};
+
+/// "p_b + p_bb + p_lepb", or "p_c / (p_c + p_uds + p_g)".
+inline std::string discriminant_formula(const Grouping& grouping) {
+  auto sum = [](const std::vector<std::string>& classes) {
+    std::string text;
+    for (const std::string& name : classes) text += (text.empty() ? "p_" : " + p_") + name;
+    return text;
+  };
+  const std::string top = sum(grouping.numerator_classes);
+  if (grouping.denominator_classes.empty()) return top;
+  const std::string bottom = sum(grouping.denominator_classes);
+  return (grouping.numerator_classes.size() > 1 ? "(" + top + ")" : top) + " / " +
+         (grouping.denominator_classes.size() > 1 ? "(" + bottom + ")" : bottom);
+}
+
+/// The indices of the jets passing every cut.
+inline std::vector<std::size_t> select(const JetTable& spectators, std::span<const std::string> spectator_names,
+                                       std::span<const Cut> cuts, std::size_t jets) {
+  const std::vector<std::size_t> columns = resolve(cuts, spectator_names);
+  std::vector<std::size_t> kept;
+  for (std::size_t jet = 0; jet < jets; ++jet) {
+    bool passes = true;
+    for (std::size_t c = 0; c < cuts.size() && passes; ++c) passes = cuts[c].passes(spectators(jet, columns[c]));
+    if (passes) kept.push_back(jet);
+  }
+  return kept;
+}
+
+namespace evaluate_detail {
+
+inline std::string join(const std::vector<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+
+inline void check_inputs(const JetTable& predictions, const JetTable& truth, const JetTable& spectators,
+                         std::span<const std::string> class_names, std::span<const std::string> spectator_names,
+                         const EvaluationSettings& settings) {
+  const std::string where = "deepjet::evaluation::evaluate: ";
+  if (class_names.empty()) throw Error(where + "no class names");
+  if (predictions.columns() != class_names.size()) {
+    throw Error(where + "the predictions have " + std::to_string(predictions.columns()) + " columns for " +
+                std::to_string(class_names.size()) + " classes");
+  }
+  if (truth.columns() != class_names.size()) {
+    throw Error(where + "the truth has " + std::to_string(truth.columns()) + " columns for " +
+                std::to_string(class_names.size()) + " classes");
+  }
+  if (truth.rows() != predictions.rows()) {
+    throw Error(where + std::to_string(predictions.rows()) + " jets of predictions but " +
+                std::to_string(truth.rows()) + " jets of truth");
+  }
+  if (spectators.columns() != spectator_names.size()) {
+    throw Error(where + "the spectators have " + std::to_string(spectators.columns()) + " columns for " +
+                std::to_string(spectator_names.size()) + " spectator names");
+  }
+  if (spectators.columns() > 0 && spectators.rows() != predictions.rows()) {
+    throw Error(where + std::to_string(predictions.rows()) + " jets of predictions but " +
+                std::to_string(spectators.rows()) + " jets of spectators");
+  }
+  if (settings.groupings.empty()) throw Error(where + "no groupings to evaluate");
+  for (std::size_t i = 0; i < settings.groupings.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (settings.groupings[i].name == settings.groupings[j].name) {
+        throw Error(where + "two groupings are named '" + settings.groupings[i].name + "'");
+      }
+    }
+  }
+  for (const double efficiency : settings.signal_efficiencies) {
+    if (!(efficiency >= 0.0 && efficiency <= 1.0)) {
+      throw Error(where + "the signal efficiency " + std::to_string(efficiency) + " is outside [0, 1]");
+    }
+  }
+  if (settings.roc_points < 4) throw Error(where + "roc_points must be at least 4");
+  if (settings.histogram_bins == 0) throw Error(where + "histogram_bins must be positive");
+}
+
+/// Normalised histograms of `values` per truth class over `bins` equal bins of [0, 1], or of the
+/// values' range when some lie outside [0, 1]. Classes without jets get no histogram.
+inline std::vector<Histogram> class_histograms(const std::vector<double>& values, const std::vector<std::size_t>& jets,
+                                               const JetTable& truth, std::span<const std::string> class_names,
+                                               std::size_t bins) {
+  double low = 0.0, high = 1.0;
+  if (!values.empty()) {
+    const auto [smallest, largest] = std::minmax_element(values.begin(), values.end());
+    if (*smallest < 0.0 || *largest > 1.0) {
+      low = *smallest;
+      high = *largest > *smallest ? *largest : *smallest + 1.0;
+    }
+  }
+  std::vector<double> edges(bins + 1);
+  for (std::size_t i = 0; i <= bins; ++i) {
+    edges[i] = low + (high - low) * static_cast<double>(i) / static_cast<double>(bins);
+  }
+  std::vector<Histogram> histograms;
+  for (std::size_t c = 0; c < class_names.size(); ++c) {
+    std::vector<double> contents(bins, 0.0);
+    double total = 0.0;
+    for (std::size_t k = 0; k < jets.size(); ++k) {
+      const double weight = truth(jets[k], c);
+      if (weight == 0.0) continue;
+      // The last bin includes the upper edge (a discriminant of exactly 1).
+      const auto bin = static_cast<std::size_t>(
+          std::clamp((values[k] - low) / (high - low) * static_cast<double>(bins), 0.0, static_cast<double>(bins - 1)));
+      contents[bin] += weight;
+      total += weight;
+    }
+    if (!(total > 0.0)) continue;
+    for (double& content : contents) content /= total;
+    histograms.push_back({class_names[c], edges, std::move(contents)});
+  }
+  return histograms;
+}
+
+}  // namespace evaluate_detail
+
+/// Evaluate the predictions (see the contract at the top of this header).
+inline EvaluationResults evaluate(const JetTable& predictions, const JetTable& truth, const JetTable& spectators,
+                                  std::span<const std::string> class_names,
+                                  std::span<const std::string> spectator_names, const EvaluationSettings& settings) {
+  evaluate_detail::check_inputs(predictions, truth, spectators, class_names, spectator_names, settings);
+  std::vector<ResolvedGrouping> resolved;
+  for (const Grouping& grouping : settings.groupings) resolved.push_back(resolve(grouping, class_names));
+
+  EvaluationResults results;
+  results.class_names.assign(class_names.begin(), class_names.end());
+  results.cuts = settings.cuts;
+  results.signal_efficiencies = settings.signal_efficiencies;
+  results.jets_total = predictions.rows();
+  const std::vector<std::size_t> kept = select(spectators, spectator_names, settings.cuts, predictions.rows());
+  results.jets_selected = kept.size();
+
+  for (const std::size_t jet : kept) {
+    for (std::size_t c = 0; c < class_names.size(); ++c) {
+      if (!std::isfinite(predictions(jet, c))) {
+        throw Error("deepjet::evaluation::evaluate: the prediction of jet " + std::to_string(jet) + " for class '" +
+                    class_names[c] + "' is not finite");
+      }
+      if (!std::isfinite(truth(jet, c)) || truth(jet, c) < 0.0f) {
+        throw Error("deepjet::evaluation::evaluate: the truth of jet " + std::to_string(jet) + " for class '" +
+                    class_names[c] + "' is negative or not finite");
+      }
+    }
+  }
+
+  const std::string after_cuts = " among the " + std::to_string(kept.size()) + " of " +
+                                 std::to_string(predictions.rows()) + " jets passing the cuts (" +
+                                 describe(settings.cuts) + ")";
+  for (std::size_t g = 0; g < settings.groupings.size(); ++g) {
+    const Grouping& grouping = settings.groupings[g];
+    const ResolvedGrouping& classes = resolved[g];
+    GroupingResult result;
+    result.grouping = grouping;
+    result.discriminant = discriminant_formula(grouping);
+
+    std::vector<double> all_values;  // every kept jet, for the per-class histograms
+    std::vector<double> scores, signal_weights, background_weights;  // jets in this grouping
+    all_values.reserve(kept.size());
+    for (const std::size_t jet : kept) {
+      const double value = classes.discriminant(predictions.row(jet));
+      all_values.push_back(value);
+      const double signal = classes.signal_weight(truth.row(jet));
+      const double background = classes.background_weight(truth.row(jet));
+      if (signal == 0.0 && background == 0.0) continue;
+      scores.push_back(value);
+      signal_weights.push_back(signal);
+      background_weights.push_back(background);
+      result.signal_jets += signal;
+      result.background_jets += background;
+    }
+    if (!(result.signal_jets > 0.0)) {
+      throw Error("deepjet::evaluation::evaluate: grouping '" + grouping.name + "': no signal jets (classes " +
+                  evaluate_detail::join(grouping.signal_classes) + ")" + after_cuts);
+    }
+    if (!(result.background_jets > 0.0)) {
+      throw Error("deepjet::evaluation::evaluate: grouping '" + grouping.name + "': no background jets (classes " +
+                  evaluate_detail::join(grouping.background_classes) + ")" + after_cuts);
+    }
+    const RocCurve curve = roc_curve(scores, signal_weights, background_weights);
+    result.auc = area_under_curve(curve);
+    for (const double efficiency : settings.signal_efficiencies) {
+      result.mistag_rates.push_back({efficiency, background_efficiency_at(curve, efficiency)});
+    }
+    result.roc = compact(curve, settings.roc_points);
+    result.roc_points_total = curve.points.size();
+    result.histograms =
+        evaluate_detail::class_histograms(all_values, kept, truth, class_names, settings.histogram_bins);
+    results.groupings.push_back(std::move(result));
+  }
+  return results;
+}
+
+}  // namespace deepjet::evaluation

@@ -1,0 +1,614 @@
+// Tests of deepjet/evaluation: ROC curves, AUC and mistag rates against known answers, groupings,
+// cuts, the SVG plots, and the report's HTML and JSON.
+#include <deepjet/core/random.hpp>
+#include <deepjet/evaluation/evaluate.hpp>
+#include <deepjet/evaluation/json_writer.hpp>
+#include <deepjet/evaluation/report.hpp>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+namespace ev = deepjet::evaluation;
+
+namespace {
+
+const std::vector<std::string> deepjet_classes{"b", "bb", "lepb", "c", "uds", "g"};
+
+/// The weighted Mann-Whitney statistic by brute force over all pairs: P(s > b) + 0.5 P(s = b).
+double mann_whitney(const std::vector<double>& scores, const std::vector<double>& signal,
+                    const std::vector<double>& background) {
+  double sum = 0.0, signal_total = 0.0, background_total = 0.0;
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    signal_total += signal[i];
+    background_total += background[i];
+    for (std::size_t j = 0; j < scores.size(); ++j) {
+      const double pair = signal[i] * background[j];
+      if (scores[i] > scores[j]) sum += pair;
+      if (scores[i] == scores[j]) sum += 0.5 * pair;
+    }
+  }
+  return sum / (signal_total * background_total);
+}
+
+/// The standard normal cumulative distribution.
+double phi(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream stream(path, std::ios::binary);
+  std::ostringstream content;
+  content << stream.rdbuf();
+  return content.str();
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+  return n;
+}
+
+template <class F>
+std::string error_message(F&& f) {
+  try {
+    f();
+  } catch (const deepjet::Error& error) {
+    return error.what();
+  }
+  return "(no deepjet::Error thrown)";
+}
+
+/// A fake six-class tagger: each jet's logits are its true class times `separation` plus noise.
+struct FakeTagger {
+  std::vector<float> predictions, truth, spectators;
+  std::size_t jets = 0;
+};
+FakeTagger fake_tagger(std::size_t jets, double separation, std::uint64_t seed) {
+  deepjet::Random random(seed);
+  FakeTagger fake;
+  fake.jets = jets;
+  const std::size_t classes = deepjet_classes.size();
+  for (std::size_t jet = 0; jet < jets; ++jet) {
+    const std::size_t true_class = random.below(classes);
+    std::vector<double> logits(classes);
+    double norm = 0.0;
+    for (std::size_t c = 0; c < classes; ++c) {
+      logits[c] = (c == true_class ? separation : 0.0) + random.normal();
+      // b-like classes resemble each other, as do the light ones.
+      if (true_class < 3 && c < 3) logits[c] += 0.5 * separation;
+      if (true_class >= 4 && c >= 4) logits[c] += 0.5 * separation;
+      logits[c] = std::exp(logits[c]);
+      norm += logits[c];
+    }
+    for (std::size_t c = 0; c < classes; ++c) {
+      fake.predictions.push_back(static_cast<float>(logits[c] / norm));
+      fake.truth.push_back(c == true_class ? 1.0f : 0.0f);
+    }
+    fake.spectators.push_back(static_cast<float>(20.0 + 200.0 * random.uniform()));  // jet_pt
+    fake.spectators.push_back(random.uniform(-3.0f, 3.0f));                          // jet_eta
+  }
+  return fake;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- ROC, AUC, mistag rates
+
+TEST(Roc, PerfectSeparationHasAreaOne) {
+  const std::vector<double> scores{0.9, 0.8, 0.7, 0.3, 0.2, 0.1};
+  const std::vector<double> signal{1, 1, 1, 0, 0, 0};
+  const std::vector<double> background{0, 0, 0, 1, 1, 1};
+  const auto curve = ev::roc_curve(scores, signal, background);
+  EXPECT_EQ(ev::area_under_curve(curve), 1.0);
+  EXPECT_EQ(ev::background_efficiency_at(curve, 0.5), 0.0);
+  EXPECT_EQ(ev::background_efficiency_at(curve, 1.0), 0.0);
+  // Reversed: area 0.
+  const std::vector<double> reversed{0.1, 0.2, 0.3, 0.7, 0.8, 0.9};
+  EXPECT_EQ(ev::area_under_curve(ev::roc_curve(reversed, signal, background)), 0.0);
+}
+
+TEST(Roc, IdenticalDistributionsHaveAreaExactlyOneHalf) {
+  // All scores equal: one diagonal step.
+  const std::vector<double> same(10, 0.3);
+  std::vector<double> signal(10, 0.0), background(10, 0.0);
+  for (std::size_t i = 0; i < 10; ++i) (i % 2 ? signal : background)[i] = 1.0;
+  const auto flat = ev::roc_curve(same, signal, background);
+  ASSERT_EQ(flat.points.size(), 2u);
+  EXPECT_EQ(ev::area_under_curve(flat), 0.5);
+
+  // The same discrete distribution for signal and background, full of ties.
+  std::vector<double> scores;
+  signal.clear();
+  background.clear();
+  for (int repeat = 0; repeat < 2; ++repeat) {
+    for (const double value : {0.1, 0.2, 0.2, 0.5, 0.5, 0.5, 0.9}) {
+      scores.push_back(value);
+      signal.push_back(repeat == 0 ? 1.0 : 0.0);
+      background.push_back(repeat == 0 ? 0.0 : 1.0);
+    }
+  }
+  EXPECT_EQ(ev::area_under_curve(ev::roc_curve(scores, signal, background)), 0.5);
+}
+
+TEST(Roc, HandComputedCaseWithTiesAndWeights) {
+  // Jet 1 is half signal, half background, tied with a background jet.
+  const std::vector<double> scores{0.9, 0.7, 0.7, 0.3};
+  const std::vector<double> signal{1.0, 0.5, 1.0, 0.0};
+  const std::vector<double> background{0.0, 0.5, 1.0, 2.0};
+  const auto curve = ev::roc_curve(scores, signal, background);
+  EXPECT_EQ(curve.signal_total, 2.5);
+  EXPECT_EQ(curve.background_total, 3.5);
+  ASSERT_EQ(curve.points.size(), 4u);
+  EXPECT_TRUE(std::isinf(curve.points[0].threshold));
+  EXPECT_EQ(curve.points[0].signal_efficiency, 0.0);
+  EXPECT_EQ(curve.points[1].threshold, 0.9);
+  EXPECT_DOUBLE_EQ(curve.points[1].signal_efficiency, 0.4);
+  EXPECT_EQ(curve.points[1].background_efficiency, 0.0);
+  EXPECT_EQ(curve.points[2].threshold, 0.7);  // both tied jets enter at once
+  EXPECT_DOUBLE_EQ(curve.points[2].signal_efficiency, 1.0);
+  EXPECT_DOUBLE_EQ(curve.points[2].background_efficiency, 1.5 / 3.5);
+  EXPECT_EQ(curve.points[3].signal_efficiency, 1.0);
+  EXPECT_EQ(curve.points[3].background_efficiency, 1.0);
+  // By hand: pairs (signal weight x background weight) won count 1, tied ones 1/2:
+  // 1 x 3.5 + 0.5 x (0.5/2 + 1/2 + 2) + 1 x (0.5/2 + 1/2 + 2) = 7.625, over 2.5 x 3.5.
+  EXPECT_NEAR(ev::area_under_curve(curve), 7.625 / 8.75, 1e-15);
+  EXPECT_NEAR(ev::area_under_curve(curve), mann_whitney(scores, signal, background), 1e-15);
+  // 50 %: a sixth of the way from (0.4, 0) to (1, 1.5/3.5).
+  EXPECT_NEAR(ev::background_efficiency_at(curve, 0.5), (1.5 / 3.5) / 6.0, 1e-15);
+}
+
+TEST(Roc, MatchesBruteForceMannWhitneyWithManyTies) {
+  deepjet::Random random(7);
+  std::vector<double> scores, signal, background;
+  for (int i = 0; i < 400; ++i) {
+    scores.push_back(std::round(random.uniform() * 20.0) / 20.0);  // 21 distinct values
+    const double fraction = random.uniform() < 0.8 ? std::round(random.uniform()) : random.uniform();
+    const double weight = 0.5 + random.uniform();
+    signal.push_back(weight * fraction);
+    background.push_back(weight * (1.0 - fraction));
+  }
+  const auto curve = ev::roc_curve(scores, signal, background);
+  EXPECT_LE(curve.points.size(), 22u);
+  EXPECT_NEAR(ev::area_under_curve(curve), mann_whitney(scores, signal, background), 1e-12);
+  for (std::size_t i = 1; i < curve.points.size(); ++i) {
+    EXPECT_GE(curve.points[i].signal_efficiency, curve.points[i - 1].signal_efficiency);
+    EXPECT_GE(curve.points[i].background_efficiency, curve.points[i - 1].background_efficiency);
+    EXPECT_LT(curve.points[i].threshold, curve.points[i - 1].threshold);
+  }
+}
+
+TEST(Roc, AreaOfTwoGaussiansApproachesPhiOfHalfTheSeparation) {
+  // For s ~ N(d, 1) and b ~ N(0, 1): P(s > b) = Phi(d / sqrt(2)).
+  for (const double d : {0.5, 1.0, 2.0}) {
+    deepjet::Random random(42);
+    const std::size_t n = 100000;
+    std::vector<double> scores, signal, background;
+    for (std::size_t i = 0; i < n; ++i) {
+      scores.push_back(d + random.normal());
+      signal.push_back(1.0);
+      background.push_back(0.0);
+      scores.push_back(random.normal());
+      signal.push_back(0.0);
+      background.push_back(1.0);
+    }
+    const double expected = phi(d / std::sqrt(2.0));
+    // Hanley & McNeil's standard error of an AUC estimate with n signal and n background.
+    const double a = expected;
+    const double q1 = a / (2 - a), q2 = 2 * a * a / (1 + a);
+    const double standard_error = std::sqrt((a * (1 - a) + (n - 1) * (q1 - a * a) + (n - 1) * (q2 - a * a)) / (double(n) * n));
+    const double auc = ev::area_under_curve(ev::roc_curve(scores, signal, background));
+    EXPECT_NEAR(auc, expected, 4 * standard_error) << "d = " << d << ", standard error " << standard_error;
+  }
+}
+
+TEST(Roc, MistagAtFixedSignalEfficiencyOfAKnownCase) {
+  // Signal at 0.1, 0.2, ..., 1.0; background at 0.05, 0.15, ..., 0.95.
+  std::vector<double> scores, signal, background;
+  for (int i = 1; i <= 10; ++i) {
+    scores.push_back(i / 10.0);
+    signal.push_back(1);
+    background.push_back(0);
+    scores.push_back(i / 10.0 - 0.05);
+    signal.push_back(0);
+    background.push_back(1);
+  }
+  const auto curve = ev::roc_curve(scores, signal, background);
+  // Cutting at 0.6 keeps 5 of 10 signal jets and 0.65, 0.75, 0.85, 0.95: 4 of 10 background.
+  EXPECT_DOUBLE_EQ(ev::background_efficiency_at(curve, 0.5), 0.4);
+  EXPECT_DOUBLE_EQ(ev::background_efficiency_at(curve, 0.7), 0.6);
+  EXPECT_DOUBLE_EQ(ev::background_efficiency_at(curve, 0.1), 0.0);
+  EXPECT_DOUBLE_EQ(ev::background_efficiency_at(curve, 0.0), 0.0);
+  EXPECT_DOUBLE_EQ(ev::background_efficiency_at(curve, 1.0), 0.9);
+  // Between points: linear (0.45 lies between (0.4, 0.3) and (0.5, 0.4) via the point (0.4, 0.4)).
+  EXPECT_DOUBLE_EQ(ev::background_efficiency_at(curve, 0.45), 0.4);
+  // The exact AUC: signal i beats backgrounds 1..i: sum i / 100 = 0.55.
+  EXPECT_NEAR(ev::area_under_curve(curve), 0.55, 1e-15);
+  EXPECT_THROW(ev::background_efficiency_at(curve, 1.5), deepjet::Error);
+}
+
+TEST(Roc, JetsOfNeitherClassDoNotMoveTheCurve) {
+  const std::vector<double> with_neutral{0.9, 0.8, 0.5, 0.2};
+  const std::vector<double> signal{1, 0, 0, 0};
+  const std::vector<double> background{0, 0, 1, 1};
+  const auto curve = ev::roc_curve(with_neutral, signal, background);
+  EXPECT_EQ(curve.points.size(), 4u);  // (0,0), 0.9 (+ the neutral 0.8), 0.5, 0.2
+  EXPECT_EQ(ev::area_under_curve(curve), 1.0);
+}
+
+TEST(Roc, CompactKeepsEndsAndAtMostTheRequestedPoints) {
+  deepjet::Random random(3);
+  std::vector<double> scores, signal, background;
+  for (int i = 0; i < 20000; ++i) {
+    const bool is_signal = i % 2 == 0;
+    scores.push_back((is_signal ? 1.5 : 0.0) + random.normal());
+    signal.push_back(is_signal ? 1.0 : 0.0);
+    background.push_back(is_signal ? 0.0 : 1.0);
+  }
+  const auto curve = ev::roc_curve(scores, signal, background);
+  ASSERT_GT(curve.points.size(), 10000u);
+  const auto small = ev::compact(curve, 200);
+  EXPECT_LE(small.size(), 200u);
+  EXPECT_GT(small.size(), 150u);
+  EXPECT_EQ(small.front().signal_efficiency, 0.0);
+  EXPECT_EQ(small.back().signal_efficiency, 1.0);
+  EXPECT_EQ(small.back().background_efficiency, 1.0);
+  ev::RocCurve compacted{small, curve.signal_total, curve.background_total};
+  EXPECT_NEAR(ev::area_under_curve(compacted), ev::area_under_curve(curve), 2e-3);
+  EXPECT_NEAR(ev::background_efficiency_at(compacted, 0.5), ev::background_efficiency_at(curve, 0.5), 2e-3);
+  // A short curve comes back whole.
+  EXPECT_EQ(ev::compact(curve, curve.points.size()).size(), curve.points.size());
+  EXPECT_THROW(ev::compact(curve, 3), deepjet::Error);
+}
+
+TEST(Roc, BadInputsThrowWithClearMessages) {
+  const std::vector<double> two{0.1, 0.2}, three{1, 0, 1};
+  EXPECT_NE(error_message([&] { ev::roc_curve(two, three, three); }).find("must match"), std::string::npos);
+  const std::vector<double> nan_score{0.1, std::nan("")}, s{1, 0}, b{0, 1};
+  EXPECT_NE(error_message([&] { ev::roc_curve(nan_score, s, b); }).find("not finite"), std::string::npos);
+  const std::vector<double> negative{-1, 0};
+  EXPECT_NE(error_message([&] { ev::roc_curve(two, negative, b); }).find("negative"), std::string::npos);
+  const std::vector<double> zeros{0, 0};
+  EXPECT_NE(error_message([&] { ev::roc_curve(two, zeros, b); }).find("no signal"), std::string::npos);
+  EXPECT_NE(error_message([&] { ev::roc_curve(two, s, zeros); }).find("no background"), std::string::npos);
+}
+
+// ---------------------------------------------------------------- groupings and cuts
+
+TEST(Discriminants, DeepJetGroupingsOnHandMadeProbabilities) {
+  const std::vector<float> p{0.10f, 0.20f, 0.05f, 0.30f, 0.25f, 0.10f};  // b bb lepb c uds g
+  const auto b_udsg = ev::resolve(ev::deepjet_b_vs_udsg(), deepjet_classes);
+  EXPECT_NEAR(b_udsg.discriminant(p), 0.35, 1e-7);
+  const auto b_c = ev::resolve(ev::deepjet_b_vs_c(), deepjet_classes);
+  EXPECT_NEAR(b_c.discriminant(p), 0.35, 1e-7);
+  const auto c_l = ev::resolve(ev::deepjet_c_vs_udsg(), deepjet_classes);
+  EXPECT_NEAR(c_l.discriminant(p), 0.30 / 0.65, 1e-7);
+  const auto c_b = ev::resolve(ev::deepjet_c_vs_b(), deepjet_classes);
+  EXPECT_NEAR(c_b.discriminant(p), 0.30 / 0.65, 1e-7);
+  // b / (b + c) with a custom grouping.
+  const ev::Grouping b_over_bc{"b vs c (ratio)", {"b"}, {"c"}, {"b"}, {"b", "c"}};
+  EXPECT_NEAR(ev::resolve(b_over_bc, deepjet_classes).discriminant(p), 0.10 / 0.40, 1e-7);
+  // No probability in the denominator: 0.
+  const std::vector<float> only_b{1, 0, 0, 0, 0, 0};
+  EXPECT_EQ(c_l.discriminant(only_b), 0.0);
+  // Truth fractions: a jet that is half bb, half c.
+  const std::vector<float> truth{0, 0.5f, 0, 0.5f, 0, 0};
+  EXPECT_EQ(b_c.signal_weight(truth), 0.5);
+  EXPECT_EQ(b_c.background_weight(truth), 0.5);
+  EXPECT_EQ(b_udsg.background_weight(truth), 0.0);
+  EXPECT_EQ(ev::discriminant_formula(ev::deepjet_b_vs_udsg()), "p_b + p_bb + p_lepb");
+  EXPECT_EQ(ev::discriminant_formula(ev::deepjet_c_vs_udsg()), "p_c / (p_c + p_uds + p_g)");
+  EXPECT_EQ(ev::deepjet_groupings().size(), 4u);
+}
+
+TEST(Discriminants, UnknownOrConflictingClassesThrow) {
+  const ev::Grouping unknown{"b vs light", {"b"}, {"light"}, {"b"}, {}};
+  const std::string message = error_message([&] { ev::resolve(unknown, deepjet_classes); });
+  EXPECT_NE(message.find("b vs light"), std::string::npos) << message;
+  EXPECT_NE(message.find("'light'"), std::string::npos) << message;
+  EXPECT_NE(message.find("b, bb, lepb, c, uds, g"), std::string::npos) << message;
+  const ev::Grouping overlap{"overlap", {"b", "c"}, {"c"}, {"b"}, {}};
+  EXPECT_NE(error_message([&] { ev::resolve(overlap, deepjet_classes); }).find("both signal and background"),
+            std::string::npos);
+  const ev::Grouping no_background{"nothing", {"b"}, {}, {"b"}, {}};
+  EXPECT_NE(error_message([&] { ev::resolve(no_background, deepjet_classes); }).find("no background"),
+            std::string::npos);
+  const ev::Grouping no_numerator{"nothing", {"b"}, {"c"}, {}, {}};
+  EXPECT_NE(error_message([&] { ev::resolve(no_numerator, deepjet_classes); }).find("numerator"), std::string::npos);
+}
+
+TEST(Cuts, PassDescribeAndSelect) {
+  const auto pt = ev::Cut::above("jet_pt", 30);
+  const auto eta = ev::Cut::absolute_below("jet_eta", 2.5);
+  const ev::Cut window{"jet_pt", 20, 1000};
+  EXPECT_TRUE(pt.passes(30.5));
+  EXPECT_FALSE(pt.passes(30.0));  // strictly above
+  EXPECT_FALSE(pt.passes(std::nan("")));
+  EXPECT_TRUE(eta.passes(-2.4));
+  EXPECT_FALSE(eta.passes(-2.6));
+  EXPECT_FALSE(window.passes(1000));
+  EXPECT_EQ(pt.description(), "jet_pt > 30");
+  EXPECT_EQ(eta.description(), "|jet_eta| < 2.5");
+  EXPECT_EQ(window.description(), "20 < jet_pt < 1000");
+  EXPECT_EQ(ev::Cut::below("jet_pt", 1e3).description(), "jet_pt < 1000");
+  const std::vector<ev::Cut> cuts{pt, eta};
+  EXPECT_EQ(ev::describe(cuts), "jet_pt > 30 and |jet_eta| < 2.5");
+  EXPECT_EQ(ev::describe(std::vector<ev::Cut>{}), "none");
+
+  const std::vector<std::string> names{"jet_pt", "jet_eta"};
+  const std::vector<float> spectators{25, 0.0f, 35, 1.0f, 50, -2.7f, 100, -2.0f};  // 4 jets
+  const ev::JetTable table(spectators, 2);
+  EXPECT_EQ(ev::select(table, names, cuts, 4), (std::vector<std::size_t>{1, 3}));
+  const std::vector<ev::Cut> unknown{ev::Cut::above("jet_mass", 10)};
+  const std::string message = error_message([&] { ev::select(table, names, unknown, 4); });
+  EXPECT_NE(message.find("unknown spectator 'jet_mass'"), std::string::npos) << message;
+  EXPECT_NE(message.find("jet_pt, jet_eta"), std::string::npos) << message;
+}
+
+TEST(JetTables, FromVectorsAndTensors) {
+  const std::vector<float> values{1, 2, 3, 4, 5, 6};
+  const ev::JetTable table(values, 3);
+  EXPECT_EQ(table.rows(), 2u);
+  EXPECT_EQ(table(1, 0), 4.0f);
+  xt::xtensor<float, 2> tensor = {{1, 2}, {3, 4}, {5, 6}};
+  const ev::JetTable from_tensor(tensor);
+  EXPECT_EQ(from_tensor.rows(), 3u);
+  EXPECT_EQ(from_tensor.columns(), 2u);
+  EXPECT_EQ(from_tensor(2, 1), 6.0f);
+  EXPECT_THROW(ev::JetTable(std::span<const float>(values), 4, 2), deepjet::Error);
+}
+
+// ---------------------------------------------------------------- evaluate
+
+TEST(Evaluate, PerfectTaggerWithCutsAndFractionalTruth) {
+  // Five jets: b, bb, uds, g, c; the tagger's b discriminant is perfect. Jet 5 (half b, half
+  // uds) has pT 10 and fails the cut.
+  const std::vector<float> predictions{0.9f, 0.05f, 0, 0, 0.05f, 0,  //
+                                       0.1f, 0.7f, 0, 0.1f, 0.1f, 0,  //
+                                       0, 0, 0, 0.1f, 0.8f, 0.1f,     //
+                                       0, 0, 0.1f, 0, 0.2f, 0.7f,     //
+                                       0.2f, 0, 0, 0.8f, 0, 0,        //
+                                       0.0f, 0, 0, 0, 1, 0};
+  const std::vector<float> truth{1, 0, 0, 0, 0, 0,  //
+                                 0, 1, 0, 0, 0, 0,  //
+                                 0, 0, 0, 0, 1, 0,  //
+                                 0, 0, 0, 0, 0, 1,  //
+                                 0, 0, 0, 1, 0, 0,  //
+                                 0.5f, 0, 0, 0, 0.5f, 0};
+  const std::vector<float> spectators{100, 0, 50, 1, 40, -1, 35, 2, 60, 0, 10, 0};
+  const std::vector<std::string> spectator_names{"jet_pt", "jet_eta"};
+  ev::EvaluationSettings settings;
+  settings.groupings = {ev::deepjet_b_vs_udsg(), ev::deepjet_b_vs_c()};
+  settings.cuts = {ev::Cut::above("jet_pt", 30)};
+  const auto results = ev::evaluate(ev::JetTable(predictions, 6), ev::JetTable(truth, 6),
+                                    ev::JetTable(spectators, 2), deepjet_classes, spectator_names, settings);
+  EXPECT_EQ(results.jets_total, 6u);
+  EXPECT_EQ(results.jets_selected, 5u);
+  ASSERT_EQ(results.groupings.size(), 2u);
+  const auto& b_udsg = results.groupings[0];
+  EXPECT_EQ(b_udsg.auc, 1.0);
+  EXPECT_EQ(b_udsg.signal_jets, 2.0);
+  EXPECT_EQ(b_udsg.background_jets, 2.0);
+  ASSERT_EQ(b_udsg.mistag_rates.size(), 3u);
+  EXPECT_EQ(b_udsg.mistag_rates[1].signal_efficiency, 0.7);
+  EXPECT_EQ(b_udsg.mistag_rates[1].background_efficiency, 0.0);
+  // b vs c: the c jet's b discriminant 0.2 is below both b jets'.
+  EXPECT_EQ(results.groupings[1].auc, 1.0);
+  EXPECT_EQ(results.groupings[1].background_jets, 1.0);
+  // Histograms: one per class with jets (lepb has none), each normalised.
+  EXPECT_EQ(b_udsg.histograms.size(), 5u);
+  for (const auto& histogram : b_udsg.histograms) {
+    double sum = 0.0;
+    for (const double content : histogram.contents) sum += content;
+    EXPECT_NEAR(sum, 1.0, 1e-12) << histogram.label;
+    EXPECT_EQ(histogram.edges.front(), 0.0);
+    EXPECT_EQ(histogram.edges.back(), 1.0);
+  }
+
+  // Without the cut, the half-b half-uds jet (b discriminant 0) counts: signal 2.5.
+  settings.cuts.clear();
+  const auto all = ev::evaluate(ev::JetTable(predictions, 6), ev::JetTable(truth, 6), ev::JetTable(spectators, 2),
+                                deepjet_classes, spectator_names, settings);
+  EXPECT_EQ(all.groupings[0].signal_jets, 2.5);
+  EXPECT_EQ(all.groupings[0].background_jets, 2.5);
+  // The two b jets beat all 2.5 background; the half-signal at 0 ties with the uds jet (1) and with
+  // its own background half (0.5), each pair counting 1/2, and loses to the g jet.
+  EXPECT_NEAR(all.groupings[0].auc, (2.0 * 2.5 + 0.5 * 0.5 * 1.0 + 0.5 * 0.5 * 0.5) / (2.5 * 2.5), 1e-12);
+}
+
+TEST(Evaluate, BadInputsThrowWithClearMessages) {
+  const auto fake = fake_tagger(100, 2.0, 1);
+  const std::vector<std::string> spectator_names{"jet_pt", "jet_eta"};
+  ev::EvaluationSettings settings;
+  settings.groupings = {ev::deepjet_b_vs_udsg()};
+  const ev::JetTable predictions(fake.predictions, 6), truth(fake.truth, 6), spectators(fake.spectators, 2);
+
+  const std::vector<float> short_truth(fake.truth.begin(), fake.truth.end() - 6);
+  std::string message = error_message(
+      [&] { ev::evaluate(predictions, ev::JetTable(short_truth, 6), spectators, deepjet_classes, spectator_names, settings); });
+  EXPECT_NE(message.find("100 jets of predictions but 99 jets of truth"), std::string::npos) << message;
+
+  const std::vector<std::string> five_classes(deepjet_classes.begin(), deepjet_classes.end() - 1);
+  message = error_message([&] { ev::evaluate(predictions, truth, spectators, five_classes, spectator_names, settings); });
+  EXPECT_NE(message.find("6 columns for 5 classes"), std::string::npos) << message;
+
+  auto unknown = settings;
+  unknown.groupings = {ev::Grouping{"b vs light", {"b"}, {"light"}, {"b"}, {}}};
+  message = error_message([&] { ev::evaluate(predictions, truth, spectators, deepjet_classes, spectator_names, unknown); });
+  EXPECT_NE(message.find("unknown background class 'light'"), std::string::npos) << message;
+
+  auto too_tight = settings;
+  too_tight.cuts = {ev::Cut::above("jet_pt", 1e6)};
+  message = error_message([&] { ev::evaluate(predictions, truth, spectators, deepjet_classes, spectator_names, too_tight); });
+  EXPECT_NE(message.find("grouping 'b vs udsg': no signal jets"), std::string::npos) << message;
+  EXPECT_NE(message.find("jet_pt > 1000000"), std::string::npos) << message;
+
+  // No background: every jet is a b jet.
+  std::vector<float> all_b(fake.truth.size(), 0.0f);
+  for (std::size_t jet = 0; jet < fake.jets; ++jet) all_b[jet * 6] = 1.0f;
+  message = error_message(
+      [&] { ev::evaluate(predictions, ev::JetTable(all_b, 6), spectators, deepjet_classes, spectator_names, settings); });
+  EXPECT_NE(message.find("no background jets (classes uds, g)"), std::string::npos) << message;
+
+  auto bad_efficiency = settings;
+  bad_efficiency.signal_efficiencies = {0.5, 85};
+  EXPECT_THROW(ev::evaluate(predictions, truth, spectators, deepjet_classes, spectator_names, bad_efficiency),
+               deepjet::Error);
+
+  std::vector<float> nan_prediction = fake.predictions;
+  nan_prediction[13] = std::nanf("");
+  message = error_message([&] {
+    ev::evaluate(ev::JetTable(nan_prediction, 6), truth, spectators, deepjet_classes, spectator_names, settings);
+  });
+  EXPECT_NE(message.find("prediction of jet 2 for class 'bb' is not finite"), std::string::npos) << message;
+
+  const std::vector<std::string> one_name{"jet_pt"};
+  EXPECT_THROW(ev::evaluate(predictions, truth, spectators, deepjet_classes, one_name, settings), deepjet::Error);
+}
+
+// ---------------------------------------------------------------- plots
+
+TEST(Plots, SvgIsWellFormedFiniteAndDeterministic) {
+  std::vector<ev::RocPoint> points{{INFINITY, 0, 0}, {0.9, 0.3, 0.0}, {0.5, 0.5, 0.001}, {0.2, 0.8, 0.05}, {0.0, 1, 1}};
+  const auto plot = ev::roc_plot("roc", "b <tagging> & friends", {{"b vs udsg", points}, {"b vs c", points, true}});
+  const std::string text = ev::svg(plot);
+  EXPECT_EQ(text.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0), 0u);
+  EXPECT_EQ(text.substr(text.size() - 7), "</svg>\n");
+  EXPECT_EQ(count(text, "<svg"), 1u);
+  EXPECT_EQ(count(text, "<text"), count(text, "</text>"));
+  EXPECT_EQ(count(text, "<polyline"), 2u);
+  EXPECT_NE(text.find("b &lt;tagging&gt; &amp; friends"), std::string::npos);
+  EXPECT_EQ(text.find("nan"), std::string::npos);
+  EXPECT_EQ(text.find("inf"), std::string::npos);
+  EXPECT_NE(text.find("stroke-dasharray"), std::string::npos);
+  EXPECT_NE(text.find("10<tspan"), std::string::npos);  // decades on the mistag axis
+  EXPECT_EQ(text, ev::svg(ev::roc_plot("roc", "b <tagging> & friends", {{"b vs udsg", points}, {"b vs c", points, true}})));
+
+  const std::string history = ev::svg(ev::history_plot("loss", "Loss", "loss", {1.2, 0.8, 0.7, NAN}, {1.3, 0.9, 0.85}));
+  EXPECT_EQ(count(history, "<polyline"), 2u);
+  EXPECT_EQ(count(history, "<circle"), 6u);  // the NaN point is skipped
+  EXPECT_EQ(history.find("nan"), std::string::npos);
+  const std::string single_epoch = ev::svg(ev::history_plot("acc", "Accuracy", "accuracy", {0.5}, {0.6}));
+  EXPECT_EQ(count(single_epoch, "<circle"), 2u);
+
+  const ev::Histogram h{"b", {0, 0.5, 1}, {0.25, 0.75}};
+  const ev::Histogram empty_bin{"uds", {0, 0.5, 1}, {1.0, 0.0}};
+  for (const bool log_y : {true, false}) {
+    const std::string histograms = ev::svg(ev::histogram_plot("h", "Distribution", "d", "fraction", {h, empty_bin}, log_y));
+    EXPECT_EQ(histograms.find("nan"), std::string::npos);
+    EXPECT_EQ(histograms.find("inf"), std::string::npos);
+    EXPECT_EQ(count(histograms, "<polyline"), 2u);
+  }
+  EXPECT_THROW(ev::svg(ev::histogram_plot("h", "t", "x", "y", {ev::Histogram{"bad", {0, 1}, {1, 2}}})), deepjet::Error);
+}
+
+// ---------------------------------------------------------------- JSON and the report
+
+TEST(Json, WriterOutputParses) {
+  ev::JsonWriter json;
+  json.begin_object();
+  json.key("text").value("quote \" backslash \\ newline \n tab \t bell \x07");
+  json.key("numbers").numbers(std::vector<double>{0.1, 1e-300, INFINITY, NAN, -2.5});
+  json.key("empty").begin_array().end_array();
+  json.key("nested").begin_array().begin_object().key("n").value(std::size_t{3}).end_object().value(true).end_array();
+  json.end_object();
+  const auto parsed = nlohmann::json::parse(json.finish());
+  EXPECT_EQ(parsed["text"], "quote \" backslash \\ newline \n tab \t bell \x07");
+  EXPECT_EQ(parsed["numbers"][0].get<double>(), 0.1);
+  EXPECT_EQ(parsed["numbers"][1].get<double>(), 1e-300);
+  EXPECT_TRUE(parsed["numbers"][2].is_null());
+  EXPECT_TRUE(parsed["numbers"][3].is_null());
+  EXPECT_TRUE(parsed["empty"].empty());
+  EXPECT_EQ(parsed["nested"][0]["n"], 3);
+  EXPECT_EQ(parsed["nested"][1], true);
+}
+
+TEST(Report, WritesSelfContainedHtmlParsableJsonAndSvgs) {
+  const auto fake = fake_tagger(20000, 1.5, 11);
+  const std::vector<std::string> spectator_names{"jet_pt", "jet_eta"};
+  ev::EvaluationSettings settings;
+  settings.groupings = ev::deepjet_groupings();
+  settings.cuts = {ev::Cut::above("jet_pt", 30), ev::Cut::absolute_below("jet_eta", 2.5)};
+  auto results = ev::evaluate(ev::JetTable(fake.predictions, 6), ev::JetTable(fake.truth, 6),
+                              ev::JetTable(fake.spectators, 2), deepjet_classes, spectator_names, settings);
+  results.title = "DeepJet evaluation (test tagger)";
+  results.training = {{1.60, 1.10, 0.95, 0.90, 0.88}, {1.30, 1.00, 0.93, 0.91, 0.90},
+                      {0.35, 0.52, 0.58, 0.60, 0.61}, {0.45, 0.55, 0.59, 0.60, 0.60}};
+  // Sensible numbers: b vs udsg separates better than b vs c, and mistag grows with efficiency.
+  const auto& b_udsg = results.groupings[0];
+  EXPECT_GT(b_udsg.auc, 0.8);
+  EXPECT_GT(b_udsg.auc, results.groupings[1].auc);
+  EXPECT_LT(b_udsg.mistag_rates[0].background_efficiency, b_udsg.mistag_rates[2].background_efficiency);
+  EXPECT_LE(b_udsg.roc.size(), 500u);
+  EXPECT_GT(results.jets_selected, 10000u);
+  EXPECT_LT(results.jets_selected, 20000u);
+
+  // The report stays in the build directory so it can be looked at.
+  const std::filesystem::path directory = std::filesystem::current_path() / "evaluation_report_example";
+  std::filesystem::remove_all(directory);
+  const auto written = ev::write_report(directory, results);
+  ASSERT_EQ(written.size(), 1u + 4u + 2u + 2u);  // roc, 4 discriminants, loss, accuracy, json, html
+  for (const auto& path : written) EXPECT_TRUE(std::filesystem::exists(path)) << path;
+  for (const auto& entry : std::filesystem::directory_iterator(directory)) {
+    EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos) << entry.path();
+  }
+  EXPECT_TRUE(std::filesystem::exists(directory / "discriminant_b_vs_udsg.svg"));
+
+  const std::string html = read_text(directory / "report.html");
+  EXPECT_EQ(count(html, "<svg"), 7u);  // every plot inlined
+  EXPECT_EQ(count(html, "</svg>"), 7u);
+  EXPECT_EQ(html.find("src="), std::string::npos);  // nothing external
+  EXPECT_EQ(html.find("href="), std::string::npos);
+  EXPECT_NE(html.find(read_text(directory / "roc.svg")), std::string::npos);
+  EXPECT_NE(html.find("jet_pt &gt; 30 and |jet_eta| &lt; 2.5"), std::string::npos);
+  EXPECT_NE(html.find("mistag at 85 %"), std::string::npos);
+  char auc_text[16];
+  std::snprintf(auc_text, sizeof auc_text, "%.4f", b_udsg.auc);
+  EXPECT_NE(html.find(auc_text), std::string::npos);
+
+  const auto json = nlohmann::json::parse(read_text(directory / "results.json"));
+  EXPECT_EQ(json["jets"]["total"], 20000);
+  EXPECT_EQ(json["jets"]["selected"], results.jets_selected);
+  EXPECT_EQ(json["selection"], "jet_pt > 30 and |jet_eta| < 2.5");
+  EXPECT_TRUE(json["cuts"][0]["max"].is_null());
+  ASSERT_EQ(json["groupings"].size(), 4u);
+  EXPECT_EQ(json["groupings"][0]["name"], "b vs udsg");
+  EXPECT_EQ(json["groupings"][0]["auc"].get<double>(), b_udsg.auc);  // shortest round-trip text
+  EXPECT_EQ(json["groupings"][0]["mistag_rates"][0]["signal_efficiency"].get<double>(), 0.5);
+  EXPECT_EQ(json["groupings"][0]["mistag_rates"][2]["background_efficiency"].get<double>(),
+            b_udsg.mistag_rates[2].background_efficiency);
+  EXPECT_EQ(json["groupings"][0]["roc"]["signal_efficiency"].size(), b_udsg.roc.size());
+  EXPECT_TRUE(json["groupings"][0]["roc"]["threshold"][0].is_null());
+  EXPECT_EQ(json["training"]["validation_loss"].size(), 5u);
+
+  // Writing the same results again gives the same bytes.
+  const std::string first_html = html, first_json = read_text(directory / "results.json");
+  ev::write_report(directory, results);
+  EXPECT_EQ(read_text(directory / "report.html"), first_html);
+  EXPECT_EQ(read_text(directory / "results.json"), first_json);
+}
+
+TEST(Report, WithoutTrainingHistoryHasNoTrainingPlots) {
+  const auto fake = fake_tagger(2000, 1.0, 5);
+  ev::EvaluationSettings settings;
+  settings.groupings = {ev::deepjet_b_vs_udsg()};
+  const std::vector<std::string> spectator_names{"jet_pt", "jet_eta"};
+  const auto results = ev::evaluate(ev::JetTable(fake.predictions, 6), ev::JetTable(fake.truth, 6),
+                                    ev::JetTable(fake.spectators, 2), deepjet_classes, spectator_names, settings);
+  const auto directory = std::filesystem::temp_directory_path() / ("deepjet_report_" + std::to_string(::getpid()));
+  const auto written = ev::write_report(directory, results);
+  EXPECT_EQ(written.size(), 4u);  // roc, one discriminant, json, html
+  EXPECT_FALSE(std::filesystem::exists(directory / "loss.svg"));
+  const auto json = nlohmann::json::parse(read_text(directory / "results.json"));
+  EXPECT_FALSE(json.contains("training"));
+  EXPECT_EQ(json["selection"], "none");
+  std::filesystem::remove_all(directory);
+}
