@@ -1,0 +1,184 @@
+// deepjet_quickstart: the DeepJet workflow on example jets, the commands of the original framework.
+//
+//   deepjet_quickstart all       [options]   generate, convert, train, predict, evaluate
+//   deepjet_quickstart generate  [options]   example jets: <dir>/sources/train_<i>.h5, <dir>/sources/test.h5
+//   deepjet_quickstart convert   [options]   training files and <dir>/converted/collection.h5
+//   deepjet_quickstart train     [options]   <dir>/training: checkpoints, history, bookkeeping
+//   deepjet_quickstart predict   [options]   <dir>/predictions: one file per test source, list
+//   deepjet_quickstart evaluate  [options]   <dir>/report: ROC curves, AUCs, report.html, results.json
+// options: --dir D (deepjet-quickstart)  --files N (4)  --jets N per file (25000)  --test-jets N (25000)
+//          --epochs N (4)  --batch N (500)  --threads N (2)  --seed N (1)
+//
+// Every step reads what the one before wrote, so steps can be rerun one at a time; convert and
+// train resume where an interrupted run stopped. The model is the DeepJet reference model
+// (examples/reference_models) and the data format DeepJetData (deepjet_data.hpp); the training
+// follows DeepJet's recipe: one epoch at learning rate 1e-3, then the input BatchNorms are frozen
+// and training goes on at 1e-4, with class weights that give every class the b spectrum in
+// (pT, eta).
+#include "deepjet_data.hpp"
+#include "deepjet_model.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace dd = deepjet::data;
+namespace dt = deepjet::training;
+using Data = deepjet::reference::DeepJetData;
+using Net = deepjet::reference::DeepJet;
+constexpr const char* table = "deepntuplizer/tree";
+
+struct Options {
+  fs::path dir = "deepjet-quickstart";
+  std::uint64_t files = 4;
+  std::uint64_t jets = 25000;
+  std::uint64_t test_jets = 25000;
+  std::uint64_t epochs = 4;
+  std::size_t batch = 500;
+  unsigned threads = 2;
+  std::uint64_t seed = 1;
+};
+
+std::vector<std::string> training_sources(const Options& o) {
+  std::vector<std::string> sources;
+  for (std::uint64_t i = 0; i < o.files; ++i) sources.push_back((o.dir / "sources" / ("train_" + std::to_string(i) + ".h5")).string());
+  return sources;
+}
+std::string test_source(const Options& o) { return (o.dir / "sources" / "test.h5").string(); }
+
+void generate(const Options& o) {
+  fs::create_directories(o.dir / "sources");
+  const auto sources = training_sources(o);
+  for (std::uint64_t i = 0; i < o.files; ++i) {
+    if (fs::exists(sources[i])) continue;
+    dd::generate_example_jets(sources[i], {.jets = o.jets, .seed = o.seed * 1000 + i});
+  }
+  if (!fs::exists(test_source(o))) dd::generate_example_jets(test_source(o), {.jets = o.test_jets, .seed = o.seed * 1000 + 999});
+  std::printf("generate: %llu training files of %llu jets and a test file of %llu jets in %s\n",
+              static_cast<unsigned long long>(o.files), static_cast<unsigned long long>(o.jets),
+              static_cast<unsigned long long>(o.test_jets), (o.dir / "sources").c_str());
+}
+
+void convert(const Options& o) {
+  const auto report = dd::convert_sources<Data>(training_sources(o), table, o.dir / "converted", {.threads = o.threads});
+  auto collection = dd::Collection<Data>::load(o.dir / "converted" / "collection.h5");
+  if (!collection.extras.contains("weighter")) {
+    const auto weighter = dd::measure_weighter(collection, o.dir / "converted",
+                                               dd::WeighterConfig::for_format<Data>(dd::WeightMode::reference, "b"));
+    collection.extras["weighter"] = weighter.to_text();
+    collection.save(o.dir / "converted" / "collection.h5");
+  }
+  std::printf("convert: %zu converted, %zu already done, %zu failed, %llu jets (%.1f s)\n", report.converted,
+              report.skipped, report.failed, static_cast<unsigned long long>(report.jets), report.seconds);
+  if (report.failed) throw deepjet::Error("convert: some sources failed; see " + (o.dir / "converted" / "collection.h5").string());
+}
+
+void train(const Options& o) {
+  const auto collection = dd::Collection<Data>::load(o.dir / "converted" / "collection.h5");
+  const auto weighter = dd::Weighter::from_text(collection.extras.at("weighter"));
+  const auto split = dd::split_by_fraction(collection, o.dir / "converted", 0.15);
+  dd::Loader<Data> train_loader(split.train, {.batch_size = o.batch, .seed = o.seed, .weighter = &weighter});
+  dd::Loader<Data> validation(split.validation, {.batch_size = 2000, .shuffle = false, .weighter = &weighter});
+  deepjet::Model<Net> model(o.seed);
+  // DeepJet's recipe: the input BatchNorms of the four blocks are frozen after the first epoch.
+  dt::Trainer<Data, Net> trainer(model, {.output = o.dir / "training",
+                                         .stages = {{.epochs = 1, .learning_rate = 1e-3},
+                                                    {.epochs = o.epochs - 1, .learning_rate = 1e-4,
+                                                     .freeze = {"0.0", "0.1.0", "0.2.0", "0.3.0"}}},
+                                         .threads = o.threads,
+                                         .seed = o.seed,
+                                         .checkpoint_every_batches = 200});
+  trainer.add(std::make_unique<dt::ProgressBar>());
+  trainer.add(std::make_unique<dt::HistoryFiles>());
+  trainer.add(std::make_unique<dt::BestModelCheckpoint>());
+  trainer.add(std::make_unique<dt::ReduceLearningRateOnPlateau>(0.5, 2, 1e-5));
+  const auto history = trainer.fit(train_loader, &validation);
+  std::printf("train: %zu epochs, last validation loss %.4f, accuracy %.4f, model in %s\n", history.size(),
+              history.empty() ? 0.0 : history.back().validation_loss, history.empty() ? 0.0 : history.back().validation_accuracy,
+              (o.dir / "training" / "checkpoint_best.h5").c_str());
+}
+
+void predict(const Options& o) {
+  const auto collection = dd::Collection<Data>::load(o.dir / "converted" / "collection.h5");
+  const auto weighter = dd::Weighter::from_text(collection.extras.at("weighter"));
+  deepjet::Model<Net> model;
+  deepjet::load_model(model, o.dir / "training" / "checkpoint_best.h5");
+  fs::create_directories(o.dir / "predictions");
+  const auto report = dt::predict_source<Data>(model, collection.normalisation, test_source(o), table,
+                                               o.dir / "predictions" / "test.h5", &weighter);
+  dt::write_prediction_list(o.dir / "predictions" / "predictions.txt", {report});
+  std::printf("predict: %llu jets of %s -> %s\n", static_cast<unsigned long long>(report.jets), report.input.c_str(),
+              report.output.c_str());
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: deepjet_quickstart all|generate|convert|train|predict|evaluate [--dir D] [--files N] [--jets N]\n"
+               "       [--test-jets N] [--epochs N] [--batch N] [--threads N] [--seed N]\n");
+  return 2;
+}
+
+}  // namespace
+
+void evaluate(const Options& o) {
+  namespace de = deepjet::evaluation;
+  const auto p = dt::read_predictions(o.dir / "predictions" / "test.h5");
+  de::EvaluationSettings settings;
+  settings.groupings = de::deepjet_groupings();
+  settings.cuts = {de::Cut::above("jet_pt", 30), de::Cut::absolute_below("jet_eta", 2.5)};
+  auto results = de::evaluate(p.probabilities, p.truth, p.spectator_values, p.classes, p.spectators, settings);
+  results.title = "DeepJet on example jets";
+  // The training curves, from the trainer's history.
+  std::ifstream history(o.dir / "training" / "history.csv");
+  std::string line;
+  std::getline(history, line);
+  while (std::getline(history, line)) {
+    if (line.empty()) continue;
+    const auto r = dt::from_csv_line(line);
+    results.training.training_loss.push_back(r.train_loss);
+    results.training.validation_loss.push_back(r.validation_loss);
+    results.training.training_accuracy.push_back(r.train_accuracy);
+    results.training.validation_accuracy.push_back(r.validation_accuracy);
+  }
+  de::write_report(o.dir / "report", results);
+  for (const auto& g : results.groupings) std::printf("evaluate: %s AUC = %.4f\n", g.grouping.name.c_str(), g.auc);
+  std::printf("b vs udsg AUC: %.4f\nreport: %s\n", results.groupings.at(0).auc,
+              fs::absolute(o.dir / "report" / "report.html").c_str());
+}
+
+int main(int argc, char** argv) try {
+  if (argc < 2) return usage();
+  const std::string command = argv[1];
+  Options o;
+  for (int i = 2; i < argc; i += 2) {
+    if (i + 1 >= argc) return usage();
+    const std::string key = argv[i], value = argv[i + 1];
+    if (key == "--dir") o.dir = value;
+    else if (key == "--files") o.files = std::stoull(value);
+    else if (key == "--jets") o.jets = std::stoull(value);
+    else if (key == "--test-jets") o.test_jets = std::stoull(value);
+    else if (key == "--epochs") o.epochs = std::max<std::uint64_t>(1, std::stoull(value));
+    else if (key == "--batch") o.batch = std::stoull(value);
+    else if (key == "--threads") o.threads = static_cast<unsigned>(std::stoul(value));
+    else if (key == "--seed") o.seed = std::stoull(value);
+    else return usage();
+  }
+  if (o.epochs < 2) o.epochs = 2;  // the recipe has two stages
+  const bool all = command == "all";
+  if (!all && command != "generate" && command != "convert" && command != "train" && command != "predict" && command != "evaluate")
+    return usage();
+  if (all || command == "generate") generate(o);
+  if (all || command == "convert") convert(o);
+  if (all || command == "train") train(o);
+  if (all || command == "predict") predict(o);
+  if (all || command == "evaluate") evaluate(o);
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "deepjet_quickstart: %s\n", e.what());
+  return 1;
+}
