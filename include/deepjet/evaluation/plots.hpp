@@ -73,11 +73,12 @@ struct LinePlot {
   Axis x;
   Axis y;
   std::vector<Curve> curves;
+  std::vector<double> x_references;  ///< dotted vertical lines (e.g. the quoted working points)
 };
 
 namespace plot_detail {
 
-inline constexpr double width = 720, height = 440;
+inline constexpr double height = 440;
 inline constexpr double left = 78, right = 540, top = 42, bottom = 380;  // the plot area
 inline constexpr std::array<std::string_view, 10> palette{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                                                            "#8c564b", "#e377c2", "#7f7f7f", "#17becf", "#bcbd22"};
@@ -187,6 +188,10 @@ inline std::string svg(const LinePlot& plot) {
                   std::to_string(curve.x.size()) + " x values but " + std::to_string(curve.y.size()) + " y values");
     }
   }
+  // The canvas grows to the right to fit the legend (about 7 pixels per character at 12 px).
+  std::size_t longest_label = 0;
+  for (const Curve& curve : plot.curves) longest_label = std::max(longest_label, curve.label.size());
+  const double width = std::max(720.0, right + 58.0 + 7.0 * static_cast<double>(longest_label));
   const Mapping mx = settle(plot.x, plot.curves, true, left, right);
   const Mapping my = settle(plot.y, plot.curves, false, bottom, top);
   const std::string clip = escape_xml(plot.id) + "-area";
@@ -252,6 +257,13 @@ inline std::string svg(const LinePlot& plot) {
   ticks(mx, vertical, x_label);
   ticks(my, horizontal, y_label);
 
+  for (const double x : plot.x_references) {
+    if (!std::isfinite(x) || x < mx.low || x > mx.high) continue;
+    out += "<line x1=\"" + coordinate(mx.pixel(x)) + "\" y1=\"" + coordinate(top) + "\" x2=\"" +
+           coordinate(mx.pixel(x)) + "\" y2=\"" + coordinate(bottom) +
+           "\" stroke=\"#888888\" stroke-dasharray=\"2,3\"/>\n";
+  }
+
   // The curves, clipped to the plot area.
   out += "<g clip-path=\"url(#" + clip + ")\" fill=\"none\" stroke-width=\"1.8\" stroke-linejoin=\"round\">\n";
   for (std::size_t c = 0; c < plot.curves.size(); ++c) {
@@ -299,15 +311,17 @@ inline std::string svg(const LinePlot& plot) {
 }
 
 /// A ROC plot: one curve per (label, compact ROC points). The mistag axis starts at the decade
-/// below the smallest non-zero mistag rate, but no lower than `lowest_mistag`.
+/// below the smallest non-zero mistag rate, but no lower than `lowest_mistag`; dotted vertical
+/// lines mark the signal efficiencies in `working_points`.
 struct RocSeries {
   std::string label;
   std::vector<RocPoint> points;
   bool dashed = false;
 };
 inline LinePlot roc_plot(std::string id, std::string title, const std::vector<RocSeries>& series,
-                         double lowest_mistag = 1e-4) {
+                         double lowest_mistag = 1e-4, std::vector<double> working_points = {}) {
   LinePlot plot;
+  plot.x_references = std::move(working_points);
   plot.id = std::move(id);
   plot.title = std::move(title);
   plot.x = Axis{"signal efficiency", Scale::linear, 0.0, 1.0};

@@ -99,7 +99,7 @@ inline std::vector<ReportPlot> make_plots(const EvaluationResults& results) {
   for (const GroupingResult& g : results.groupings) {
     series.push_back({g.grouping.name + " (AUC " + fixed(g.auc, 4) + ")", g.roc});
   }
-  plots.push_back({"roc.svg", "ROC curves", svg(roc_plot("roc", "ROC curves", series))});
+  plots.push_back({"roc.svg", "ROC curves", svg(roc_plot("roc", "ROC curves", series, 1e-4, results.signal_efficiencies))});
 
   std::vector<std::string> used_names;
   for (std::size_t i = 0; i < results.groupings.size(); ++i) {
@@ -209,6 +209,7 @@ inline std::string report_html(const EvaluationResults& results, const std::vect
           "th { background: #f3f3f3; } td.name, th.name { text-align: left; }\n"
           "figure { margin: 1.5em 0; } figcaption { font-weight: bold; margin-bottom: 0.3em; }\n"
           "code { background: #f6f6f6; padding: 0 0.2em; }\n"
+          "svg { max-width: 100%; height: auto; }\n"
           "</style>\n</head>\n<body>\n";
   html += "<h1>" + title + "</h1>\n";
   html += "<p>deepjet " + std::string(deepjet::version) + ". Jets: " + std::to_string(results.jets_selected) + " of " +
