@@ -6,7 +6,9 @@
 //   sv   its secondary vertices, through JetSVs_jetIdx/sVIdx; JetSVs_sVIdx is -1 for vertices that
 //        are not in the SV table, so those entries are kept and only the map's own JetSVs_*
 //        branches (which carry every vertex feature) are read
-// and adds the hadron-flavour truth flags isB (Jet_hadronFlavour == 5), isC (== 4), isUDSG (== 0).
+// with DeepJet's per-candidate ptrel (candidate pT / jet pT) and deltaR (to the jet axis), isGamma
+// (PDG id 22) for neutrals, and the hadron-flavour truth flags isB (Jet_hadronFlavour == 5),
+// isC (== 4), isUDSG (== 0).
 //
 // The blocks follow DeepJet's where NanoAOD has the quantity: global jet features with the CSV tag
 // variables (-999: not computed -> 0), charged candidates with the map's b-tagging variables sorted
@@ -16,6 +18,7 @@
 
 #include <deepjet/deepjet.hpp>
 
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -44,7 +47,8 @@ struct ChargedCandidates : dd::ListBlock<25> {
       dd::feature("cpf.JetPFCands_btagEtaRel"), dd::feature("cpf.JetPFCands_btagPtRatio"),
       dd::feature("cpf.JetPFCands_btagPParRatio"), dd::feature("cpf.JetPFCands_btagSip3dVal").clip(-1, 1),
       dd::feature("cpf.JetPFCands_btagSip3dSig").clip(-100, 100), dd::feature("cpf.JetPFCands_btagJetDistVal"),
-      dd::feature("cpf.PFCands_pt").log(), dd::feature("cpf.PFCands_d0").clip(-1, 1),
+      dd::feature("cpf.ptrel"), dd::feature("cpf.deltaR"), dd::feature("cpf.PFCands_pt").log(),
+      dd::feature("cpf.PFCands_d0").clip(-1, 1),
       dd::feature("cpf.PFCands_dz").clip(-1, 1), dd::feature("cpf.PFCands_puppiWeight").raw(),
       dd::feature("cpf.PFCands_pvAssocQuality").raw(), dd::feature("cpf.PFCands_lostInnerHits").raw(),
       dd::feature("cpf.PFCands_trkQuality").raw()};
@@ -54,9 +58,9 @@ struct ChargedCandidates : dd::ListBlock<25> {
 struct NeutralCandidates : dd::ListBlock<25> {
   static constexpr std::string_view name = "npf";
   static constexpr std::array features{
-      dd::feature("npf.PFCands_pt").log(), dd::feature("npf.JetPFCands_btagEtaRel"),
-      dd::feature("npf.JetPFCands_btagPtRatio"), dd::feature("npf.PFCands_puppiWeight").raw(),
-      dd::feature("npf.PFCands_pdgId").raw()};
+      dd::feature("npf.ptrel"), dd::feature("npf.deltaR"), dd::feature("npf.isGamma").raw(),
+      dd::feature("npf.PFCands_puppiWeight").raw(), dd::feature("npf.PFCands_pt").log(),
+      dd::feature("npf.JetPFCands_btagEtaRel")};
   static constexpr dd::SortKey sort{"npf.PFCands_pt", dd::descending};
 };
 
@@ -83,6 +87,15 @@ struct Kinematics : dd::SpectatorBlock {
 using PFNanoData =
     dd::Format<dd::Blocks<Global, ChargedCandidates, NeutralCandidates, SecondaryVertices>, HadronFlavour, Kinematics>;
 
+/// The distance in (eta, phi) of two directions, phi difference taken in [-pi, pi].
+inline float delta_r(float eta1, float phi1, float eta2, float phi2) {
+  constexpr float pi = 3.14159265358979f;
+  float dphi = std::fmod(phi1 - phi2, 2 * pi);
+  if (dphi > pi) dphi -= 2 * pi;
+  if (dphi < -pi) dphi += 2 * pi;
+  return std::hypot(eta1 - eta2, dphi);
+}
+
 /// The jets of a PFNano file (tree "Events") with their cpf, npf and sv lists and truth flags.
 inline std::unique_ptr<dd::JetSource> open_pfnano_jets(const std::string& path) {
   auto jets = std::make_unique<dd::JetSource>(dd::open_source(path, "Events"), "Jet");
@@ -92,6 +105,15 @@ inline std::unique_ptr<dd::JetSource> open_pfnano_jets(const std::string& path) 
               .select_branch = "PFCands_charge", .select = [](float charge) { return charge == 0; }});
   jets->link({.name = "sv", .collection = "SV", .map = "JetSVs", .entry_index = "sVIdx",
               .unmatched = dd::Unmatched::keep});
+  // DeepJet's candidate features relative to the jet: pT fraction and distance to the jet axis.
+  for (const char* list : {"cpf", "npf"}) {
+    jets->add_derived_to_list(list, "ptrel", {"PFCands_pt", "Jet_pt"},
+                              [](std::span<const float> v) { return v[0] / v[1]; });
+    jets->add_derived_to_list(list, "deltaR", {"PFCands_eta", "PFCands_phi", "Jet_eta", "Jet_phi"},
+                              [](std::span<const float> v) { return delta_r(v[0], v[1], v[2], v[3]); });
+  }
+  jets->add_derived_to_list("npf", "isGamma", {"PFCands_pdgId"},
+                            [](std::span<const float> v) { return v[0] == 22 ? 1.0f : 0.0f; });
   auto flavour_is = [](float wanted) { return [wanted](float flavour) { return flavour == wanted ? 1.0f : 0.0f; }; };
   jets->add_derived("isB", "Jet_hadronFlavour", flavour_is(5));
   jets->add_derived("isC", "Jet_hadronFlavour", flavour_is(4));

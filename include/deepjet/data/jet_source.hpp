@@ -21,6 +21,8 @@
 //   "PFCands_pt"               the same, unqualified, when exactly one linked list uses PFCands (or
 //                              the map JetPFCands); otherwise an error naming the lists
 //   "cpf.size"                 the number of entries of the list for each jet (read_flat)
+//   "cpf.deltaR"               a derived list branch: per entry, a function of the list's branches
+//                              and per-jet branches (add_derived_to_list)
 //   "isB"                      a derived branch: a function of per-jet branches (truth flags, ...)
 // A list holds a jet's map entries in map order (the order of the map's entries in the event);
 // a block's SortKey sorts them. A list may be restricted by a predicate on one of its branches
@@ -140,6 +142,25 @@ class JetSource final : public Source {
                        [compute = std::move(compute)](std::span<const float> v) { return compute(v[0]); });
   }
 
+  /// Add a branch "<list>.<name>" to a list: for each entry, compute of the inputs' values. An
+  /// input is a branch of the list (its collection or map: "PFCands_eta") or a per-jet branch
+  /// ("Jet_eta", a per-event or derived branch), whose value is then the entry's jet's.
+  JetSource& add_derived_to_list(const std::string& list, std::string name, std::vector<std::string> inputs,
+                                 std::function<float(std::span<const float>)> compute) {
+    std::size_t index = 0;
+    while (index < lists_.size() && lists_[index].name != list) ++index;
+    if (index == lists_.size()) throw FileError(path(), "derived branch '" + name + "': no linked list '" + list + "'");
+    if (name == "size" || starts_with(name, lists_[index].collection + "_") || starts_with(name, lists_[index].map + "_"))
+      throw FileError(path(), "derived branch '" + list + "." + name + "' would hide a branch of the list");
+    for (const auto& d : list_derived_)
+      if (d.list == index && d.name == name) throw FileError(path(), "derived branch '" + list + "." + name + "' is defined twice");
+    if (inputs.empty()) throw FileError(path(), "derived branch '" + list + "." + name + "' has no inputs");
+    for (auto& input : inputs)
+      if (starts_with(input, list + ".")) input.erase(0, list.size() + 1);  // "cpf.PFCands_eta" is "PFCands_eta" here
+    list_derived_.push_back({index, std::move(name), std::move(inputs), std::move(compute)});
+    return *this;
+  }
+
   const std::string& path() const override { return events_->path(); }
   /// All jets of all events.
   std::uint64_t entries() const override { return jet_offsets_.back(); }
@@ -160,7 +181,8 @@ class JetSource final : public Source {
     if (!where) return false;
     switch (where->kind) {
       case Kind::derived:
-      case Kind::list_size: return true;
+      case Kind::list_size:
+      case Kind::list_derived: return true;
       default: return events_->has_branch(where->branch);
     }
   }
@@ -172,6 +194,7 @@ class JetSource final : public Source {
   JaggedColumn read_jagged(const std::string& name, std::uint64_t first, std::uint64_t last) const override {
     check_range(name, first, last);
     const Where where = resolve_or_fail(name, derived_.size());
+    if (where.kind == Kind::list_derived) return read_list_derived(list_derived_[where.derived], first, last);
     if (where.kind != Kind::list_collection && where.kind != Kind::list_map) {
       // A per-jet value is a list of one, as TableSource reads flat branches.
       JaggedColumn column;
@@ -182,25 +205,14 @@ class JetSource final : public Source {
       return column;
     }
     const ListPlan& plan = plan_for(where.list, first, last);
-    const bool from_map = where.kind == Kind::list_map;
-    const auto column = read_event_column(where.branch, plan, from_map);
     JaggedColumn out;
+    out.values = gather(plan, where.branch, where.kind == Kind::list_map);
     out.offsets = plan.offsets;
-    out.values.resize(plan.map_positions.size());
-    for (std::size_t k = 0; k < out.values.size(); ++k) {
-      if (from_map) {
-        out.values[k] = column.values[plan.map_positions[k]];
-      } else {
-        const std::int64_t position = plan.collection_positions[k];
-        out.values[k] = position < 0 ? std::numeric_limits<float>::quiet_NaN()
-                                     : column.values[static_cast<std::size_t>(position)];
-      }
-    }
     return out;
   }
 
  private:
-  enum class Kind { derived, jet, event, list_size, list_collection, list_map };
+  enum class Kind { derived, jet, event, list_size, list_collection, list_map, list_derived };
   struct Where {
     Kind kind;
     std::string branch;    // the event-level branch (or the derived branch's name)
@@ -208,6 +220,12 @@ class JetSource final : public Source {
     std::size_t derived = 0;
   };
   struct Derived {
+    std::string name;
+    std::vector<std::string> inputs;
+    std::function<float(std::span<const float>)> compute;
+  };
+  struct ListDerived {
+    std::size_t list;
     std::string name;
     std::vector<std::string> inputs;
     std::function<float(std::span<const float>)> compute;
@@ -249,6 +267,8 @@ class JetSource final : public Source {
       for (std::size_t i = 0; i < lists_.size(); ++i) {
         if (lists_[i].name != list_name) continue;
         if (branch == "size") return Where{Kind::list_size, branch, i};
+        for (std::size_t d = 0; d < list_derived_.size(); ++d)
+          if (list_derived_[d].list == i && list_derived_[d].name == branch) return Where{Kind::list_derived, branch, i, d};
         if (starts_with(branch, lists_[i].collection + "_")) return Where{Kind::list_collection, branch, i};
         if (starts_with(branch, lists_[i].map + "_")) return Where{Kind::list_map, branch, i};
         *ambiguity = "'" + branch + "' is neither a branch of " + lists_[i].collection + " nor of " + lists_[i].map;
@@ -357,9 +377,49 @@ class JetSource final : public Source {
       }
       case Kind::list_collection:
       case Kind::list_map:
+      case Kind::list_derived:
         throw FileError(path(), "branch '" + name + "' has a list of values per jet (linked list '" +
                                     lists_[where.list].name + "'); read it as a particle list");
     }
+    return out;
+  }
+
+  // The values of a collection or map branch for the plan's entries, in list order.
+  std::vector<float> gather(const ListPlan& plan, const std::string& branch, bool from_map) const {
+    const auto column = read_event_column(branch, plan, from_map);
+    std::vector<float> values(plan.map_positions.size());
+    for (std::size_t k = 0; k < values.size(); ++k) {
+      if (from_map) {
+        values[k] = column.values[plan.map_positions[k]];
+      } else {
+        const std::int64_t position = plan.collection_positions[k];
+        values[k] = position < 0 ? std::numeric_limits<float>::quiet_NaN() : column.values[static_cast<std::size_t>(position)];
+      }
+    }
+    return values;
+  }
+
+  JaggedColumn read_list_derived(const ListDerived& d, std::uint64_t first, std::uint64_t last) const {
+    const LinkedCollection& list = lists_[d.list];
+    // Per-jet inputs first: reading them may compute another list's plan.
+    std::vector<std::vector<float>> per_jet(d.inputs.size());
+    for (std::size_t i = 0; i < d.inputs.size(); ++i)
+      if (!starts_with(d.inputs[i], list.collection + "_") && !starts_with(d.inputs[i], list.map + "_"))
+        per_jet[i] = read_flat(d.inputs[i], first, last);
+    const ListPlan& plan = plan_for(d.list, first, last);
+    std::vector<std::vector<float>> per_entry(d.inputs.size());
+    for (std::size_t i = 0; i < d.inputs.size(); ++i)
+      if (per_jet[i].empty() && last > first)
+        per_entry[i] = gather(plan, d.inputs[i], starts_with(d.inputs[i], list.map + "_"));
+    JaggedColumn out;
+    out.offsets = plan.offsets;
+    out.values.resize(plan.map_positions.size());
+    std::vector<float> row(d.inputs.size());
+    for (std::size_t j = 0; j + 1 < plan.offsets.size(); ++j)
+      for (auto k = static_cast<std::size_t>(plan.offsets[j]); k < static_cast<std::size_t>(plan.offsets[j + 1]); ++k) {
+        for (std::size_t i = 0; i < row.size(); ++i) row[i] = per_entry[i].empty() ? per_jet[i][j] : per_entry[i][k];
+        out.values[k] = d.compute(row);
+      }
     return out;
   }
 
@@ -467,6 +527,7 @@ class JetSource final : public Source {
   std::vector<std::uint64_t> jet_offsets_;  // jets of event e: [jet_offsets_[e], jet_offsets_[e + 1])
   std::vector<LinkedCollection> lists_;
   std::vector<Derived> derived_;
+  std::vector<ListDerived> list_derived_;
   mutable std::vector<ListPlan> plans_;
 };
 
