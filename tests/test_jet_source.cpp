@@ -488,6 +488,51 @@ TEST_F(JetSourcePFNano, VerticesOutsideTheSVTableAreNamed) {
   EXPECT_EQ(matched, non_negative);
 }
 
+TEST_F(JetSourcePFNano, AnyJetCollection) {
+  // The AK8 jets of the same file, with their own maps (EXPECTED.json: nFatJet sums to 24,
+  // FatJetPFCands has 1076 entries, FatJetSVs 44).
+  dd::JetSource fat_jets(dd::open_source(pfnano_file, "Events"), "FatJet");
+  fat_jets.link({.name = "pf", .collection = "PFCands", .map = "FatJetPFCands", .entry_index = "pFCandsIdx"});
+  fat_jets.link({.name = "sv", .collection = "SV", .map = "FatJetSVs", .entry_index = "sVIdx", .unmatched = dd::Unmatched::drop});
+  ASSERT_EQ(fat_jets.entries(), 24u);
+  EXPECT_EQ(fat_jets.read_jagged("pf.PFCands_pt", 0, 24).values.size(), 1076u);
+  // Vertices outside the SV table dropped: the map's 44 entries less its negative indices.
+  const auto sv_index = indices("FatJetSVs_sVIdx");
+  ASSERT_EQ(sv_index.values.size(), 44u);
+  const auto matched = std::count_if(sv_index.values.begin(), sv_index.values.end(), [](std::int64_t i) { return i >= 0; });
+  EXPECT_EQ(fat_jets.read_jagged("sv.FatJetSVs_mass", 0, 24).values.size(), static_cast<std::size_t>(matched));
+  EXPECT_EQ(fat_jets.read_jagged("sv.SV_mass", 0, 24).values.size(), static_cast<std::size_t>(matched));
+}
+
+TEST(JetSourceNanoAOD, PlainNanoAODJetsWithPerEventValues) {
+  // Plain NanoAOD (no PF candidates): 40 events, 188 jets, hadron flavours summing to 36.
+  const std::string path = DEEPJET_SHARED_DIR "/data/root/coffea-nano_dy.root";
+  dd::JetSource jets(dd::open_source(path, "Events"));
+  jets.add_derived("isC", "Jet_hadronFlavour", [](float f) { return f == 4 ? 1.0f : 0.0f; });
+  ASSERT_EQ(jets.entries(), 188u);
+  deepjet::root::File file(path);
+  const auto tree = file.tree("Events");
+  const auto n_jet = tree.read<std::int64_t>("nJet");
+  const auto npvs = tree.read<float>("PV_npvs");
+  const auto flavour = tree.read_jagged<float>("Jet_hadronFlavour");
+  const auto jet_npvs = jets.read_flat("PV_npvs", 0, 188);
+  const auto is_c = jets.read_flat("isC", 0, 188);
+  double flavour_sum = 0, c_jets = 0;
+  std::size_t jet = 0;
+  for (std::size_t e = 0; e < n_jet.size(); ++e)
+    for (std::int64_t j = 0; j < n_jet[e]; ++j, ++jet) {
+      ASSERT_EQ(jet_npvs[jet], npvs[e]);
+      ASSERT_EQ(jets.event_of(jet), e);
+      flavour_sum += flavour.values[jet];
+      c_jets += flavour.values[jet] == 4;
+    }
+  EXPECT_EQ(jet, 188u);
+  EXPECT_EQ(flavour_sum, 36);
+  double is_c_sum = 0;
+  for (float v : is_c) is_c_sum += v;
+  EXPECT_EQ(is_c_sum, c_jets);
+}
+
 TEST(PFNanoExample, ConvertsEveryJetWithItsHadronFlavour) {
   const auto directory = fs::temp_directory_path() / ("deepjet-pfnano-" + std::to_string(::getpid()));
   fs::remove_all(directory);
