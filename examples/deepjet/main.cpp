@@ -2,7 +2,8 @@
 //
 //   deepjet_quickstart all       [options]   generate, convert, train, predict, evaluate
 //   deepjet_quickstart generate  [options]   example jets: <dir>/sources/train_<i>.h5, <dir>/sources/test.h5
-//   deepjet_quickstart convert   [options]   training files and <dir>/converted/collection.h5
+//   deepjet_quickstart convert   [options]   training files and <dir>/converted/collection.h5 (with the
+//                                            class weighter); the test jets in <dir>/converted_test
 //   deepjet_quickstart train     [options]   <dir>/training: checkpoints, history, bookkeeping
 //   deepjet_quickstart predict   [options]   <dir>/predictions: one file per test source, list
 //   deepjet_quickstart evaluate  [options]   <dir>/report: ROC curves, AUCs, report.html, results.json
@@ -72,6 +73,13 @@ void convert(const Options& o) {
                                                dd::WeighterConfig::for_format<Data>(dd::WeightMode::reference, "b"));
     collection.extras["weighter"] = weighter.to_text();
     collection.save(o.dir / "converted" / "collection.h5");
+  }
+  // The test jets too, with the training's normalisation: what another framework (the PyTorch
+  // comparison in benchmarks/) reads to evaluate on exactly the same inputs.
+  const auto test_file = o.dir / "converted_test" / "test.h5";
+  if (!fs::exists(test_file)) {
+    fs::create_directories(test_file.parent_path());
+    dd::convert_file<Data>(test_source(o), table, test_file, collection.normalisation);
   }
   std::printf("convert: %zu converted, %zu already done, %zu failed, %llu jets (%.1f s)\n", report.converted,
               report.skipped, report.failed, static_cast<unsigned long long>(report.jets), report.seconds);
