@@ -498,6 +498,15 @@ TEST(Plots, SvgIsWellFormedFiniteAndDeterministic) {
   EXPECT_EQ(history.find("nan"), std::string::npos);
   const std::string single_epoch = ev::svg(ev::history_plot("acc", "Accuracy", "accuracy", {0.5}, {0.6}));
   EXPECT_EQ(count(single_epoch, "<circle"), 2u);
+  // Epochs are whole numbers; the y axis gets at least four labelled ticks.
+  const std::string two_epochs = ev::svg(ev::history_plot("acc", "Accuracy", "accuracy", {0.21, 0.27}, {0.33, 0.32}));
+  EXPECT_NE(two_epochs.find(">1</text>"), std::string::npos);
+  EXPECT_NE(two_epochs.find(">2</text>"), std::string::npos);
+  EXPECT_EQ(two_epochs.find(">1.2</text>"), std::string::npos);
+  EXPECT_EQ(two_epochs.find(">1.5</text>"), std::string::npos);
+  for (const char* tick : {">0.22</text>", ">0.24</text>", ">0.26</text>", ">0.28</text>", ">0.30</text>", ">0.32</text>"}) {
+    EXPECT_NE(two_epochs.find(tick), std::string::npos) << tick;
+  }
 
   const ev::Histogram h{"b", {0, 0.5, 1}, {0.25, 0.75}};
   const ev::Histogram empty_bin{"uds", {0, 0.5, 1}, {1.0, 0.0}};

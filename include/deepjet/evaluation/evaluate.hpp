@@ -191,7 +191,8 @@ inline std::vector<Histogram> class_histograms(const std::vector<double>& values
     }
     if (!(total > 0.0)) continue;
     for (double& content : contents) content /= total;
-    histograms.push_back({class_names[c], edges, std::move(contents)});
+    // The class's colour is its index, so a class keeps its colour in every plot.
+    histograms.push_back({class_names[c], edges, std::move(contents), static_cast<int>(c)});
   }
   return histograms;
 }

@@ -65,6 +65,7 @@ struct Axis {
   Scale scale = Scale::linear;
   double min = std::numeric_limits<double>::quiet_NaN();
   double max = std::numeric_limits<double>::quiet_NaN();
+  bool integer_ticks = false;  ///< linear ticks at whole numbers only (epochs)
 };
 
 struct LinePlot {
@@ -102,19 +103,20 @@ inline std::string tick_label(double value, double step) {
   return std::string(buffer, result.ptr);
 }
 
-/// A "nice" tick spacing (1, 2 or 5 times a power of ten) for about `count` ticks over `span`.
-inline double nice_step(double span, int count) {
-  const double raw = span / count;
-  const double power = std::pow(10.0, std::floor(std::log10(raw)));
-  for (const double factor : {1.0, 2.0, 5.0}) {
-    if (raw <= factor * power * 1.0000001) return factor * power;
+/// A "nice" tick spacing (1, 2 or 5 times a power of ten): the largest that still gives at least
+/// four ticks over `span` (at most about ten).
+inline double nice_step(double span) {
+  const double power = std::pow(10.0, std::floor(std::log10(span)));
+  for (const double step : {power, power / 2, power / 5, power / 10, power / 20}) {
+    if (span / step >= 3.999999) return step;
   }
-  return 10.0 * power;
+  return power / 50;
 }
 
 /// An axis with its limits settled, mapping values to pixels.
 struct Mapping {
   Scale scale;
+  bool integer_ticks;
   double low, high;            // data limits (positive when logarithmic)
   double pixel_low, pixel_high;
 
@@ -167,7 +169,7 @@ inline Mapping settle(const Axis& axis, const std::vector<Curve>& curves, bool i
                 coordinate(high) + "]");
   }
   if (axis.scale == Scale::logarithmic && high / low < 10.0) high = low * 10.0;
-  return Mapping{axis.scale, low, high, pixel_low, pixel_high};
+  return Mapping{axis.scale, axis.integer_ticks, low, high, pixel_low, pixel_high};
 }
 
 /// "10" with a raised exponent.
@@ -232,7 +234,7 @@ inline std::string svg(const LinePlot& plot) {
   auto ticks = [&](const Mapping& m, auto line, auto label) {
     const double tolerance = 1e-9 * (m.high - m.low);
     if (m.scale == Scale::linear) {
-      const double step = nice_step(m.high - m.low, 6);
+      const double step = m.integer_ticks ? std::max(1.0, nice_step(m.high - m.low)) : nice_step(m.high - m.low);
       for (double k = std::ceil(m.low / step - 1e-9); k * step <= m.high + tolerance; k += 1.0) {
         const double value = k * step;
         line(m.pixel(value), true);
@@ -349,6 +351,7 @@ inline LinePlot history_plot(std::string id, std::string title, std::string metr
   plot.id = std::move(id);
   plot.title = std::move(title);
   plot.x = Axis{"epoch"};
+  plot.x.integer_ticks = true;
   plot.y = Axis{std::move(metric)};
   auto add = [&](const std::vector<double>& values, std::string label, bool dashed, int colour) {
     if (values.empty()) return;
@@ -369,6 +372,7 @@ struct Histogram {
   std::string label;
   std::vector<double> edges;
   std::vector<double> contents;
+  int colour = -1;  ///< index into the palette; -1: the histogram's position in the plot
 };
 /// Histograms as step lines (each outline starts and ends at 0), on a logarithmic y axis when
 /// `log_y`; the y axis then starts at the decade of the smallest non-zero content, but no lower
@@ -389,6 +393,7 @@ inline LinePlot histogram_plot(std::string id, std::string title, std::string x_
     }
     Curve curve;
     curve.label = h.label;
+    curve.colour = h.colour;
     for (std::size_t i = 0; i < h.contents.size(); ++i) {
       const double previous = i == 0 ? 0.0 : h.contents[i - 1];
       curve.x.insert(curve.x.end(), {h.edges[i], h.edges[i]});
