@@ -171,6 +171,9 @@ TEST_F(JetSourceTable, DerivedListBranchesSeeTheEntryAndItsJet) {
   EXPECT_NE(unknown.find("derived branch 'x': no linked list 'cpf'"), std::string::npos) << unknown;
   const auto hiding = message_of([&] { jets.add_derived_to_list("PFCands", "size", {"PFCands_pt"}, {}); });
   EXPECT_NE(hiding.find("would hide a branch of the list"), std::string::npos) << hiding;
+  const auto missing = message_of([&] { jets.add_derived_to_list("PFCands", "y", {"PFCands_eta"}, {}); });
+  EXPECT_NE(missing.find("has no branch 'PFCands_eta' (an input of derived branch 'PFCands.y')"), std::string::npos)
+      << missing;
   const auto flat = message_of([&] { jets.read_flat("PFCands.dpt", 0, 3); });
   EXPECT_NE(flat.find("read it as a particle list"), std::string::npos) << flat;
 }

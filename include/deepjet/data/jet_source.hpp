@@ -155,8 +155,11 @@ class JetSource final : public Source {
     for (const auto& d : list_derived_)
       if (d.list == index && d.name == name) throw FileError(path(), "derived branch '" + list + "." + name + "' is defined twice");
     if (inputs.empty()) throw FileError(path(), "derived branch '" + list + "." + name + "' has no inputs");
-    for (auto& input : inputs)
+    for (auto& input : inputs) {
       if (starts_with(input, list + ".")) input.erase(0, list.size() + 1);  // "cpf.PFCands_eta" is "PFCands_eta" here
+      if (starts_with(input, lists_[index].collection + "_") || starts_with(input, lists_[index].map + "_"))
+        require(input, "an input of derived branch '" + list + "." + name + "'");
+    }
     list_derived_.push_back({index, std::move(name), std::move(inputs), std::move(compute)});
     return *this;
   }
