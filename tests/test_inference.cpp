@@ -7,35 +7,41 @@
 #include <atomic>
 #include <cstdlib>
 #include <dirent.h>
-#include <new>
 #include <thread>
 
 namespace {
 std::atomic<std::size_t> allocations{0};
 }  // namespace
 
-// Count every allocation of the test program.
-void* operator new(std::size_t size) {
+// Count every allocation of the test program at the C allocator, which operator new, std::vector
+// and xsimd's aligned allocator (posix_memalign) all end in: glibc lets a program interpose these.
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* __libc_memalign(std::size_t, std::size_t);
+void* malloc(std::size_t size) {
   ++allocations;
-  if (void* p = std::malloc(size ? size : 1)) return p;
-  throw std::bad_alloc();
+  return __libc_malloc(size);
 }
-void* operator new[](std::size_t size) { return operator new(size); }
-void* operator new(std::size_t size, std::align_val_t alignment) {
+void* calloc(std::size_t count, std::size_t size) {
   ++allocations;
-  const auto a = static_cast<std::size_t>(alignment);
-  if (void* p = std::aligned_alloc(a, (size + a - 1) / a * a)) return p;
-  throw std::bad_alloc();
+  return __libc_calloc(count, size);
 }
-void* operator new[](std::size_t size, std::align_val_t alignment) { return operator new(size, alignment); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void* realloc(void* p, std::size_t size) {
+  ++allocations;
+  return __libc_realloc(p, size);
+}
+int posix_memalign(void** p, std::size_t alignment, std::size_t size) {
+  ++allocations;
+  *p = __libc_memalign(alignment, size);
+  return *p ? 0 : 12;  // ENOMEM
+}
+void* aligned_alloc(std::size_t alignment, std::size_t size) {
+  ++allocations;
+  return __libc_memalign(alignment, size);
+}
+}
 
 namespace {
 
