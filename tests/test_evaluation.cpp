@@ -424,6 +424,34 @@ TEST(Evaluate, PerfectTaggerWithCutsAndFractionalTruth) {
   EXPECT_NEAR(all.groupings[0].auc, (2.0 * 2.5 + 0.5 * 0.5 * 1.0 + 0.5 * 0.5 * 0.5) / (2.5 * 2.5), 1e-12);
 }
 
+TEST(Evaluate, TakesXtensorsAndNoSpectators) {
+  // The prediction file's layout: jets x classes tensors; no spectators, no cuts.
+  const auto fake = fake_tagger(3000, 1.0, 9);
+  xt::xtensor<float, 2> predictions = xt::empty<float>({fake.jets, std::size_t{6}});
+  xt::xtensor<float, 2> truth = xt::empty<float>({fake.jets, std::size_t{6}});
+  std::copy(fake.predictions.begin(), fake.predictions.end(), predictions.begin());
+  std::copy(fake.truth.begin(), fake.truth.end(), truth.begin());
+  const xt::xtensor<float, 2> no_spectators = xt::empty<float>({fake.jets, std::size_t{0}});
+  ev::EvaluationSettings settings;
+  settings.groupings = {ev::deepjet_b_vs_udsg()};
+  const auto from_tensors = ev::evaluate(predictions, truth, no_spectators, deepjet_classes, {}, settings);
+  const auto from_vectors = ev::evaluate(ev::JetTable(fake.predictions, 6), ev::JetTable(fake.truth, 6),
+                                         ev::JetTable(std::span<const float>(), 0, 0), deepjet_classes, {}, settings);
+  EXPECT_EQ(from_tensors.jets_selected, 3000u);
+  EXPECT_EQ(from_tensors.groupings[0].auc, from_vectors.groupings[0].auc);
+  EXPECT_GT(from_tensors.groupings[0].auc, 0.7);
+  // The AUC equals the brute-force pair count over the b and udsg jets.
+  std::vector<double> scores, signal, background;
+  const auto grouping = ev::resolve(ev::deepjet_b_vs_udsg(), deepjet_classes);
+  for (std::size_t jet = 0; jet < fake.jets; ++jet) {
+    const std::span<const float> p(fake.predictions.data() + 6 * jet, 6), t(fake.truth.data() + 6 * jet, 6);
+    scores.push_back(grouping.discriminant(p));
+    signal.push_back(grouping.signal_weight(t));
+    background.push_back(grouping.background_weight(t));
+  }
+  EXPECT_NEAR(from_tensors.groupings[0].auc, mann_whitney(scores, signal, background), 1e-12);
+}
+
 TEST(Evaluate, BadInputsThrowWithClearMessages) {
   const auto fake = fake_tagger(100, 2.0, 1);
   const std::vector<std::string> spectator_names{"jet_pt", "jet_eta"};

@@ -12,7 +12,8 @@
 //                unknown class name, an empty signal, background or numerator, or a class that is
 //                both signal and background.
 //   Cut          keeps jets with min < value < max for one spectator (or |value| if `absolute`);
-//                NaN never passes. select() applies all cuts and returns the kept jets' indices.
+//                NaN never passes. describe() puts cuts in words; resolve(cuts, names) finds their
+//                spectator columns (evaluate.hpp's select() applies them).
 //
 // The DeepJet conventions (classes b, bb, lepb, c, uds, g), as in CMS: the b discriminant is
 // p_b + p_bb + p_lepb, used for both b vs udsg and b vs c; the charm discriminants are
