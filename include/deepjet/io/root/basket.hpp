@@ -65,13 +65,18 @@ inline LoadedBasket decode_basket(const std::uint8_t* raw_bytes, std::size_t raw
                                   const std::string& what) {
   ByteCursor cursor(raw_bytes, raw_size, path);
   const Key key = parse_key(cursor);
-  cursor.i16("TBasket::fVersion");
-  cursor.i32("TBasket::fBufferSize");
-  cursor.i32("TBasket::fNevBufSize");
+  // The TBasket fields (fVersion, fBufferSize, fNevBufSize, fNevBuf, fLast, flag: 19 bytes) end the
+  // key header. Some writers leave a stray byte before them, so, like other readers, take fNevBuf
+  // and fLast counting back from fKeylen.
+  constexpr std::size_t basket_fields = 19;
+  if (static_cast<std::size_t>(key.key_bytes) < cursor.position() + basket_fields ||
+      static_cast<std::size_t>(key.key_bytes) > raw_size) {
+    throw FileError(path, what + ": corrupted basket header");
+  }
+  cursor.seek(static_cast<std::size_t>(key.key_bytes) - 9, "TBasket::fNevBuf");
   const std::int32_t entries = cursor.i32("TBasket::fNevBuf");
   const std::int32_t last = cursor.i32("TBasket::fLast");
-  if (key.total_bytes != location.bytes || key.key_bytes > key.total_bytes ||
-      static_cast<std::size_t>(key.key_bytes) < cursor.position() || entries < 0 ||
+  if (key.total_bytes != location.bytes || key.key_bytes > key.total_bytes || entries < 0 ||
       last < key.key_bytes || last - key.key_bytes > key.object_bytes) {
     throw FileError(path, what + ": corrupted basket header");
   }

@@ -275,7 +275,11 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
   // (or one fixed array) per element of the collection: their leaf names the count leaf, and the
   // entries are the values back to back.
   const std::string count_leaf = branch.leaves.empty() ? std::string() : branch.leaves[0].count_leaf;
-  if (!count_leaf.empty() && code > 0 && code < 40 &&
+  const bool in_collection = branch.element_kind == 31 || branch.element_kind == 41;
+  // TObject::fBits may carry an extra process id per element, so its entries are not a whole
+  // number of values.
+  const bool object_bits = code == 15 || code == 35;
+  if (!count_leaf.empty() && code > 0 && code < 40 && !object_bits &&
       value_type_from_code(code < 20 ? code : code - 20, layout.type)) {
     const std::int64_t length = code < 20 ? 1 : std::max<std::int32_t>(element->array_length, 1);
     if (length > (1 << 24)) return unsupported(branch, "array member with invalid length " + std::to_string(length));
@@ -285,6 +289,12 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
     layout.description = std::string(value_type_name(layout.type)) + "[" + count_leaf + "]" +
                          (length > 1 ? "[" + std::to_string(length) + "]" : "");
     return layout;
+  }
+  if (in_collection || object_bits) {
+    // Anything else inside a split TClonesArray or STL collection of objects holds one value of
+    // a non-basic type per collection element: not a layout this reader decodes.
+    return unsupported(branch, (type_name.empty() ? "type code " + std::to_string(code) : type_name) +
+                                   (in_collection ? " inside a split collection" : " (TObject bits)"));
   }
   if (code > 0 && code < 20 && value_type_from_code(code, layout.type)) {
     layout.kind = ColumnLayout::Kind::Fixed;

@@ -69,6 +69,29 @@ inline FileHeader parse_file_header(const FileSource& source) {
   return header;
 }
 
+/// Where a directory's key list is, from its TDirectory record.
+struct DirectoryLocation {
+  std::int64_t seek_keys = 0;
+  std::int32_t key_list_bytes = 0;  // fNbytesKeys (0 if unknown)
+};
+
+inline DirectoryLocation parse_directory_record(ByteCursor& cursor, const std::string& what) {
+  const std::int16_t version = cursor.i16("TDirectory version");
+  cursor.skip(4 + 4, "TDirectory dates");
+  DirectoryLocation location;
+  location.key_list_bytes = cursor.i32("TDirectory::fNbytesKeys");
+  cursor.i32("TDirectory::fNbytesName");
+  if (version > 1000) {  // 64-bit seeks
+    cursor.skip(16, "TDirectory seeks");
+    location.seek_keys = cursor.i64("TDirectory::fSeekKeys");
+  } else {
+    cursor.skip(8, "TDirectory seeks");
+    location.seek_keys = cursor.i32("TDirectory::fSeekKeys");
+  }
+  if (location.seek_keys <= 0 || location.key_list_bytes < 0) cursor.fail("corrupted " + what + " (no key list)");
+  return location;
+}
+
 class File {
  public:
   explicit File(const std::string& path) : File(FileSource::open(path)) {}
@@ -90,7 +113,7 @@ class File {
   std::vector<std::string> tree_paths() const {
     std::vector<std::string> paths;
     std::set<std::int64_t> visited;
-    collect_trees(top_seek_keys_, "", paths, visited, 0);
+    collect_trees(top_, "", paths, visited, 0);
     return paths;
   }
 
@@ -140,8 +163,7 @@ class File {
         infos_(std::make_shared<std::shared_ptr<const StreamerInfos>>()),
         infos_mutex_(std::make_shared<std::mutex>()) {
     header_ = parse_file_header(*source_);
-    top_seek_keys_ = directory_seek_keys(static_cast<std::uint64_t>(header_.begin + header_.name_bytes),
-                                         "top directory");
+    top_ = top_directory(static_cast<std::uint64_t>(header_.begin + header_.name_bytes));
   }
 
   static bool is_tree_class(const std::string& name) {
@@ -151,34 +173,23 @@ class File {
     return name == "TDirectory" || name == "TDirectoryFile";
   }
 
-  /// Reads a TDirectory record at `offset` and returns where its key list is.
-  std::int64_t directory_seek_keys(std::uint64_t offset, const std::string& what) const {
+  /// Reads the TDirectory record at `offset` (the top directory) and returns its key list.
+  DirectoryLocation top_directory(std::uint64_t offset) const {
     constexpr std::size_t record_bytes = 2 + 4 + 4 + 4 + 4 + 8 + 8 + 8;
     const std::size_t available =
         offset < source_->size() ? static_cast<std::size_t>(std::min<std::uint64_t>(record_bytes, source_->size() - offset)) : 0;
-    std::vector<std::uint8_t> bytes = source_->read(offset, available, what);
+    std::vector<std::uint8_t> bytes = source_->read(offset, available, "top directory");
     ByteCursor cursor(bytes.data(), bytes.size(), path());
-    const std::int16_t version = cursor.i16("TDirectory version");
-    cursor.skip(4 + 4, "TDirectory dates");
-    cursor.i32("TDirectory::fNbytesKeys");
-    cursor.i32("TDirectory::fNbytesName");
-    std::int64_t seek_keys = 0;
-    if (version > 1000) {
-      cursor.skip(16, "TDirectory seeks");
-      seek_keys = cursor.i64("TDirectory::fSeekKeys");
-    } else {
-      cursor.skip(8, "TDirectory seeks");
-      seek_keys = cursor.i32("TDirectory::fSeekKeys");
-    }
-    if (seek_keys <= 0) throw FileError(path(), "corrupted " + what + " (no key list)");
-    return seek_keys;
+    return parse_directory_record(cursor, "top directory");
   }
 
-  std::vector<Key> directory_keys(std::int64_t seek_keys) const {
-    const Key list = read_key(*source_, static_cast<std::uint64_t>(seek_keys), "key list");
-    std::vector<std::uint8_t> bytes = source_->read(static_cast<std::uint64_t>(seek_keys) + list.key_bytes,
-                                                    static_cast<std::size_t>(list.total_bytes - list.key_bytes),
-                                                    "key list");
+  std::vector<Key> directory_keys(const DirectoryLocation& location) const {
+    // The list is a key header, a count and the keys. Its length is the directory's fNbytesKeys
+    // (some writers leave the list key's own fNbytes at the header alone).
+    const Key list = read_key(*source_, static_cast<std::uint64_t>(location.seek_keys), "key list");
+    const std::int64_t total = location.key_list_bytes > list.key_bytes ? location.key_list_bytes : list.total_bytes;
+    std::vector<std::uint8_t> bytes = source_->read(static_cast<std::uint64_t>(location.seek_keys) + list.key_bytes,
+                                                    static_cast<std::size_t>(total - list.key_bytes), "key list");
     ByteCursor cursor(bytes.data(), bytes.size(), path());
     const std::int32_t count = cursor.i32("number of keys");
     if (count < 0 || static_cast<std::size_t>(count) > bytes.size() / 18) {
@@ -205,19 +216,14 @@ class File {
     return out;
   }
 
-  std::int64_t subdirectory_seek_keys(const Key& key) const {
+  DirectoryLocation subdirectory(const Key& key) const {
     Record record = read_key_payload(*source_, key, "directory \"" + key.name + "\"");
     ByteCursor cursor(record.bytes.data(), record.bytes.size(), path());
-    const std::int16_t version = cursor.i16("TDirectory version");
-    cursor.skip(4 + 4 + 4 + 4, "TDirectory header");
-    const std::int64_t seek_keys = version > 1000 ? (cursor.skip(16, "TDirectory seeks"), cursor.i64("fSeekKeys"))
-                                                  : (cursor.skip(8, "TDirectory seeks"), cursor.i32("fSeekKeys"));
-    if (seek_keys <= 0) throw FileError(path(), "corrupted directory \"" + key.name + "\"");
-    return seek_keys;
+    return parse_directory_record(cursor, "directory \"" + key.name + "\"");
   }
 
-  std::int64_t resolve_directory(std::string_view directory, int depth) const {
-    std::int64_t seek_keys = top_seek_keys_;
+  DirectoryLocation resolve_directory(std::string_view directory, int depth) const {
+    DirectoryLocation location = top_;
     std::string rest(directory);
     while (!rest.empty()) {
       if (++depth > 64) throw FileError(path(), "directory nesting too deep");
@@ -226,35 +232,37 @@ class File {
       rest = slash == std::string::npos ? "" : rest.substr(slash + 1);
       if (part.empty()) continue;
       bool found = false;
-      for (const Key& key : unique_keys(directory_keys(seek_keys))) {
+      for (const Key& key : unique_keys(directory_keys(location))) {
         if (key.name == part && is_directory_class(key.class_name)) {
-          seek_keys = subdirectory_seek_keys(key);
+          location = subdirectory(key);
           found = true;
           break;
         }
       }
       if (!found) throw FileError(path(), "no directory \"" + std::string(directory) + "\" in the file");
     }
-    return seek_keys;
+    return location;
   }
 
-  void collect_trees(std::int64_t seek_keys, const std::string& prefix, std::vector<std::string>& out,
+  void collect_trees(const DirectoryLocation& location, const std::string& prefix, std::vector<std::string>& out,
                      std::set<std::int64_t>& visited, int depth) const {
     if (depth > 64) throw FileError(path(), "directory nesting too deep");
     // Each directory has its own key list; meeting one twice means the file is damaged (and
     // following it again could loop or blow up exponentially).
-    if (!visited.insert(seek_keys).second) throw FileError(path(), "corrupted directories (a key list is shared)");
-    for (const Key& key : unique_keys(directory_keys(seek_keys))) {
+    if (!visited.insert(location.seek_keys).second) {
+      throw FileError(path(), "corrupted directories (a key list is shared)");
+    }
+    for (const Key& key : unique_keys(directory_keys(location))) {
       if (is_tree_class(key.class_name)) out.push_back(prefix + key.name);
       if (is_directory_class(key.class_name)) {
-        collect_trees(subdirectory_seek_keys(key), prefix + key.name + "/", out, visited, depth + 1);
+        collect_trees(subdirectory(key), prefix + key.name + "/", out, visited, depth + 1);
       }
     }
   }
 
   std::shared_ptr<FileSource> source_;
   FileHeader header_;
-  std::int64_t top_seek_keys_ = 0;
+  DirectoryLocation top_;
   std::shared_ptr<std::shared_ptr<const StreamerInfos>> infos_;
   std::shared_ptr<std::mutex> infos_mutex_;
 };

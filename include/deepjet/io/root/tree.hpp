@@ -305,10 +305,12 @@ class Tree {
     const std::size_t header = col.info.layout.entry_header_bytes;
     for_each_basket(col, range, [&](const LoadedBasket& basket, std::int64_t a, std::int64_t b) {
       const std::string what = basket_what(col, basket);
-      if (basket.offsets.empty()) throw FileError(path(), what + ": string basket without entry offsets");
+      std::vector<std::int32_t> scanned;
+      const std::vector<std::int32_t>& offsets =
+          basket.offsets.empty() ? (scanned = string_offsets(basket, header, what)) : basket.offsets;
       for (std::int64_t e = a; e < b; ++e) {
-        const std::size_t begin = static_cast<std::size_t>(basket.offsets[e]);
-        const std::size_t end = static_cast<std::size_t>(basket.offsets[e + 1]);
+        const std::size_t begin = static_cast<std::size_t>(offsets[e]);
+        const std::size_t end = static_cast<std::size_t>(offsets[e + 1]);
         ByteCursor cursor(basket.data.data() + begin, end - begin, path());
         cursor.skip(header, "string header");
         out.push_back(cursor.tstring(what));
@@ -318,10 +320,18 @@ class Tree {
   }
 
  private:
+  /// One basket of a column, on disk or embedded in the tree record, in entry order.
+  struct BasketRef {
+    std::int64_t first = 0;
+    std::int64_t end = 0;   // entry after its last one
+    bool embedded = false;
+    std::size_t index = 0;  // into BranchDescription::baskets or ::embedded_baskets
+  };
+
   struct Column {
     const BranchDescription* branch = nullptr;
     BranchInfo info;
-    std::vector<std::int64_t> basket_ends;  // entry after the last one of each basket
+    std::vector<BasketRef> baskets;
   };
 
   struct BasketCache {
@@ -352,12 +362,17 @@ class Tree {
       col.info.type = col.info.layout.description;
       col.info.supported = col.info.layout.kind != ColumnLayout::Kind::Unsupported;
       col.info.unsupported_reason = col.info.layout.unsupported_reason;
-      // Basket i covers [first_entry(i), first_entry(i + 1)); the last one ends at fEntries.
-      std::vector<std::int64_t> starts;
-      for (const auto& location : branch.baskets) starts.push_back(location.first_entry);
-      for (const auto& embedded : branch.embedded_baskets) starts.push_back(embedded.first_entry);
-      for (std::size_t i = 0; i < starts.size(); ++i) {
-        col.basket_ends.push_back(i + 1 < starts.size() ? starts[i + 1] : branch.entries);
+      // In entry order, basket i covers [first(i), first(i + 1)); the last one ends at fEntries.
+      for (std::size_t i = 0; i < branch.baskets.size(); ++i) {
+        col.baskets.push_back(BasketRef{branch.baskets[i].first_entry, 0, false, i});
+      }
+      for (std::size_t i = 0; i < branch.embedded_baskets.size(); ++i) {
+        col.baskets.push_back(BasketRef{branch.embedded_baskets[i].first_entry, 0, true, i});
+      }
+      std::stable_sort(col.baskets.begin(), col.baskets.end(),
+                       [](const BasketRef& x, const BasketRef& y) { return x.first < y.first; });
+      for (std::size_t i = 0; i < col.baskets.size(); ++i) {
+        col.baskets[i].end = i + 1 < col.baskets.size() ? col.baskets[i + 1].first : branch.entries;
       }
       return col;
     };
@@ -421,20 +436,13 @@ class Tree {
     return "branch \"" + col.info.name + "\" basket at entry " + std::to_string(basket.first_entry);
   }
 
-  std::size_t basket_count(const Column& col) const { return col.basket_ends.size(); }
-
-  std::int64_t basket_first(const Column& col, std::size_t i) const {
-    const auto& free = col.branch->baskets;
-    return i < free.size() ? free[i].first_entry : col.branch->embedded_baskets[i - free.size()].first_entry;
-  }
-
   std::shared_ptr<const LoadedBasket> load(const Column& col, std::size_t i) const {
-    const auto& free = col.branch->baskets;
+    const BasketRef& ref = col.baskets[i];
     const std::string what = "branch \"" + col.info.name + "\" basket " + std::to_string(i);
-    LoadedBasket basket = i < free.size()
-                              ? load_basket(*source_, free[i], what)
-                              : embedded_basket(col.branch->embedded_baskets[i - free.size()], path(), what);
-    const std::int64_t expected = col.basket_ends[i] - basket_first(col, i);
+    LoadedBasket basket = ref.embedded
+                              ? embedded_basket(col.branch->embedded_baskets[ref.index], path(), what)
+                              : load_basket(*source_, col.branch->baskets[ref.index], what);
+    const std::int64_t expected = ref.end - ref.first;
     if (basket.entries != expected) {
       throw FileError(path(), what + ": holds " + std::to_string(basket.entries) +
                                   " entries but the branch's basket table says " +
@@ -448,17 +456,17 @@ class Tree {
   void for_each_basket(const Column& col, EntryRange range, Visit&& visit) const {
     if (range.size() == 0) return;
     std::vector<std::size_t> needed;
-    for (std::size_t i = 0; i < basket_count(col); ++i) {
-      const std::int64_t begin = basket_first(col, i);
-      const std::int64_t end = col.basket_ends[i];
+    for (std::size_t i = 0; i < col.baskets.size(); ++i) {
+      const std::int64_t begin = col.baskets[i].first;
+      const std::int64_t end = col.baskets[i].end;
       if (begin < 0 || end < begin) throw FileError(path(), "branch \"" + col.info.name + "\": corrupted basket table");
       if (end > range.first && begin < range.last) needed.push_back(i);
     }
     // The baskets must cover the range without gaps.
     std::int64_t covered = range.first;
     for (std::size_t i : needed) {
-      if (basket_first(col, i) > covered) break;
-      covered = std::max(covered, col.basket_ends[i]);
+      if (col.baskets[i].first > covered) break;
+      covered = std::max(covered, col.baskets[i].end);
     }
     if (covered < range.last) {
       throw FileError(path(), "branch \"" + col.info.name + "\": no basket holds entry " + std::to_string(covered));
@@ -472,9 +480,9 @@ class Tree {
       if (!basket) basket = cache.index == i ? cache.basket : load(col, i);
       cache.index = i;
       cache.basket = basket;
-      const std::int64_t begin = basket_first(col, i);
+      const std::int64_t begin = col.baskets[i].first;
       const std::int64_t a = std::max(range.first, begin) - begin;
-      const std::int64_t b = std::min(range.last, col.basket_ends[i]) - begin;
+      const std::int64_t b = std::min(range.last, col.baskets[i].end) - begin;
       visit(*basket, a, b);
     }
   }
@@ -504,6 +512,61 @@ class Tree {
     for (auto& error : errors) {
       if (error) std::rethrow_exception(error);
     }
+  }
+
+  /// Entry offsets of a string basket stored without them: each entry is `header` bytes, then a
+  /// length byte (255: a 4-byte length follows) and the characters.
+  std::vector<std::int32_t> string_offsets(const LoadedBasket& basket, std::size_t header,
+                                           const std::string& what) const {
+    std::vector<std::int32_t> offsets;
+    offsets.reserve(static_cast<std::size_t>(basket.entries) + 1);
+    ByteCursor cursor(basket.data.data(), basket.data.size(), path());
+    for (std::int32_t e = 0; e < basket.entries; ++e) {
+      offsets.push_back(static_cast<std::int32_t>(cursor.position()));
+      cursor.skip(header, what);
+      std::size_t length = cursor.u8(what);
+      if (length == 255) length = cursor.u32(what);
+      cursor.skip(length, what);
+    }
+    offsets.push_back(static_cast<std::int32_t>(cursor.position()));
+    return offsets;
+  }
+
+  /// Entry offsets of a counted-array basket stored without them, from the count branch.
+  std::vector<std::int32_t> offsets_from_counts(const Column& col, const LoadedBasket& basket) const {
+    const ColumnLayout& layout = col.info.layout;
+    const Column* counter = nullptr;
+    for (const auto& [name, candidate] : columns_) {
+      if (candidate.info.supported && candidate.info.layout.kind == ColumnLayout::Kind::Fixed &&
+          candidate.info.layout.values_per_entry == 1 && candidate.branch->leaves.size() == 1 &&
+          candidate.branch->leaves[0].name == layout.count_leaf) {
+        counter = &candidate;
+        break;
+      }
+    }
+    if (counter == nullptr) {
+      throw FileError(path(), basket_what(col, basket) + ": no entry offsets and no count branch \"" +
+                                  layout.count_leaf + "\"");
+    }
+    const std::vector<std::int64_t> counts =
+        read<std::int64_t>(counter->info.name, basket.first_entry, basket.first_entry + basket.entries);
+    const std::int64_t bytes_per_count = layout.values_per_entry * static_cast<std::int64_t>(value_size(layout.type));
+    std::vector<std::int32_t> offsets(1, 0);
+    offsets.reserve(counts.size() + 1);
+    std::int64_t position = 0;
+    for (std::int64_t count : counts) {
+      position += count * bytes_per_count;
+      if (count < 0 || position > static_cast<std::int64_t>(basket.data.size())) {
+        throw FileError(path(), basket_what(col, basket) + ": counts from \"" + counter->info.name +
+                                    "\" do not fit the basket");
+      }
+      offsets.push_back(static_cast<std::int32_t>(position));
+    }
+    if (position != static_cast<std::int64_t>(basket.data.size())) {
+      throw FileError(path(), basket_what(col, basket) + ": counts from \"" + counter->info.name +
+                                  "\" do not match the basket's size");
+    }
+    return offsets;
   }
 
   template <class T>
@@ -566,10 +629,16 @@ class Tree {
         }
         return;
       }
-      if (basket.offsets.empty()) {
-        throw FileError(path(), basket_what(col, basket) + ": variable-size basket without entry offsets");
-      }
       const std::size_t header = layout.entry_header_bytes;
+      // Baskets written without entry offsets (fEntryOffsetLen = 0) are sized by the count branch.
+      std::vector<std::int32_t> derived;
+      if (basket.offsets.empty()) {
+        if (layout.kind != ColumnLayout::Kind::Counted || layout.count_leaf.empty() || header != 0) {
+          throw FileError(path(), basket_what(col, basket) + ": variable-size basket without entry offsets");
+        }
+        derived = offsets_from_counts(col, basket);
+      }
+      const std::vector<std::int32_t>& entry_offsets = basket.offsets.empty() ? derived : basket.offsets;
       // First pass: validate every entry and count its values, so the output grows once. Value
       // sizes are powers of two, so counting is a shift.
       const unsigned shift = static_cast<unsigned>(std::countr_zero(size));
@@ -583,8 +652,8 @@ class Tree {
         offset_out = offsets->data() + offsets->size() - static_cast<std::size_t>(b - a);
       }
       for (std::int64_t e = a; e < b; ++e) {
-        const std::size_t begin = static_cast<std::size_t>(basket.offsets[e]);
-        const std::size_t length = static_cast<std::size_t>(basket.offsets[e + 1]) - begin;
+        const std::size_t begin = static_cast<std::size_t>(entry_offsets[e]);
+        const std::size_t length = static_cast<std::size_t>(entry_offsets[e + 1]) - begin;
         if (length < header || ((length - header) & mask) != 0) {
           throw FileError(path(), basket_what(col, basket) + ": entry " +
                                       std::to_string(basket.first_entry + e) + " has " +
@@ -609,12 +678,12 @@ class Tree {
       values.resize(start + total);
       if (header == 0) {
         // Counted arrays (Jet_Px[NJet]) store the entries back to back: decode them in one run.
-        detail::convert_values(layout.type, data + basket.offsets[a], total, values.data() + start);
+        detail::convert_values(layout.type, data + entry_offsets[a], total, values.data() + start);
       } else {
         std::size_t at = start;
         for (std::int64_t e = a; e < b; ++e) {
-          const std::size_t begin = static_cast<std::size_t>(basket.offsets[e]) + header;
-          const std::size_t count = (static_cast<std::size_t>(basket.offsets[e + 1]) - begin) / size;
+          const std::size_t begin = static_cast<std::size_t>(entry_offsets[e]) + header;
+          const std::size_t count = (static_cast<std::size_t>(entry_offsets[e + 1]) - begin) / size;
           detail::convert_values(layout.type, data + begin, count, values.data() + at);
           at += count;
         }

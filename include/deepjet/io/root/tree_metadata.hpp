@@ -147,14 +147,18 @@ inline void read_embedded_basket(ByteCursor& cursor, BranchDescription& branch,
   cursor.tstring("TBasket class name");
   cursor.tstring("TBasket name");
   cursor.tstring("TBasket title");
-  cursor.i16("TBasket fVersion");
+  const std::int16_t basket_version = cursor.i16("TBasket fVersion");
   cursor.i32("TBasket fBufferSize");
-  const std::int32_t entry_size = cursor.i32("TBasket fNevBufSize");
+  cursor.i32("TBasket fNevBufSize");
   const std::int32_t entries = cursor.i32("TBasket fNevBuf");
   const std::int32_t last = cursor.i32("TBasket fLast");
+  // The flag says what follows: 0 nothing; units digit 2 = no entry offsets (else offsets);
+  // 1 or > 10 = the buffer follows; > 40 = a displacement table follows the offsets; 21-39 =
+  // offsets carry displacement bits in their top byte.
   const std::uint8_t flag = cursor.u8("TBasket flag");
   (void)total_bytes;
-  if (flag == 0 || entries <= 0) {
+  const bool has_buffer = flag == 1 || flag > 10;
+  if (flag == 0 || entries <= 0 || !has_buffer) {
     cursor.seek(slot.end, "TBasket");
     return;
   }
@@ -163,19 +167,24 @@ inline void read_embedded_basket(ByteCursor& cursor, BranchDescription& branch,
   basket.first_entry = first_entry;
   basket.entries = entries;
   basket.key_bytes = key_bytes;
-  const bool has_offsets =
-      static_cast<std::int64_t>(entry_size) * entries + key_bytes != last;
-  if (has_offsets) {
+  if (flag % 10 != 2) {
     const std::int32_t count = cursor.i32("TBasket entry offset count");
-    if (count != entries && count != entries + 1) {
-      cursor.fail("corrupted entry offsets in embedded basket of " + branch.name);
-    }
+    if (count < entries) cursor.fail("corrupted entry offsets in embedded basket of " + branch.name);
     cursor.require(4 * static_cast<std::size_t>(count), "TBasket entry offsets");
     basket.offsets.resize(static_cast<std::size_t>(entries));
-    for (auto& offset : basket.offsets) offset = cursor.i32("TBasket entry offset") - key_bytes;
-    if (count > entries) cursor.skip(4, "TBasket spare entry offset");
+    for (std::int32_t i = 0; i < count; ++i) {
+      std::int32_t offset = cursor.i32("TBasket entry offset");
+      if (flag > 20 && flag < 40) offset &= 0x00FFFFFF;  // drop the displacement bits
+      if (i < entries) basket.offsets[static_cast<std::size_t>(i)] = offset - key_bytes;
+    }
+    if (flag > 40) {
+      const std::int32_t displacements = cursor.i32("TBasket displacement count");
+      if (displacements < 0) cursor.fail("corrupted displacements in embedded basket of " + branch.name);
+      cursor.skip(4 * static_cast<std::size_t>(displacements), "TBasket displacements");
+    }
   }
-  // The buffer that follows starts with a copy of the key header.
+  // The buffer (with a count in front for TBasket version 1) starts with a copy of the key header.
+  if (basket_version <= 1) cursor.i32("TBasket buffer size");
   cursor.skip(static_cast<std::size_t>(key_bytes), "TBasket buffer header");
   const std::size_t data_bytes = static_cast<std::size_t>(last - key_bytes);
   cursor.require(data_bytes, "TBasket buffer");
@@ -274,17 +283,28 @@ inline void read_tbranch_base(ByteCursor& cursor, ReferenceTable& references,
                            basket_seek.size() < std::size_t(write_basket))) {
     cursor.fail("missing basket table in branch " + branch.name);
   }
-  for (std::int32_t i = 0; i < write_basket; ++i) {
-    branch.baskets.push_back(BasketLocation{basket_entry[i], basket_seek[i], basket_bytes[i]});
-  }
   const std::size_t resume = cursor.position();
+  std::vector<std::int32_t> embedded_indexes;
   for (std::size_t k = 0; k < embedded_slots.size(); ++k) {
     const std::int32_t index = embedded_positions[k].first;
-    const std::int64_t first_entry =
-        std::size_t(index) < basket_entry.size() ? basket_entry[index]
-                                                 : (branch.baskets.empty() ? 0 : branch.entries);
+    if (std::size_t(index) >= basket_entry.size()) {
+      cursor.fail("embedded basket " + std::to_string(index) + " of branch " + branch.name +
+                  " has no entry in the basket table");
+    }
+    const std::int64_t first_entry = basket_entry[static_cast<std::size_t>(index)];
     cursor.seek(embedded_positions[k].second, "TBasket");
+    const std::size_t before = branch.embedded_baskets.size();
     read_embedded_basket(cursor, branch, first_entry, embedded_slots[k]);
+    if (branch.embedded_baskets.size() > before) embedded_indexes.push_back(index);
+  }
+  // A basket still held in the record (with its data) supersedes its slot in the table: recovered
+  // files list baskets that never reached the disk, with seek 0. Unwritten slots are skipped; the
+  // column layer reports any entries left without a basket.
+  for (std::int32_t i = 0; i < write_basket; ++i) {
+    bool embedded = false;
+    for (std::int32_t index : embedded_indexes) embedded |= index == i;
+    if (embedded || basket_seek[i] <= 0 || basket_bytes[i] <= 0) continue;
+    branch.baskets.push_back(BasketLocation{basket_entry[i], basket_seek[i], basket_bytes[i]});
   }
   cursor.seek(resume, "TBranch");
 }
