@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include <fcntl.h>
@@ -77,5 +78,16 @@ class AtomicFile {
   std::filesystem::path temporary_;
   bool committed_ = false;
 };
+
+/// Write `text` to `path` atomically (a reader sees the old file or the whole new one).
+inline void write_text_file(const std::filesystem::path& path, const std::string& text) {
+  AtomicFile file(path);
+  {
+    std::ofstream out(file.temporary_path(), std::ios::binary);
+    out << text;
+    if (!out.flush()) throw FileError(path.string(), "cannot write (is the disk full?)");
+  }
+  file.commit();
+}
 
 }  // namespace deepjet

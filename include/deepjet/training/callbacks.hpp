@@ -171,19 +171,8 @@ class HistoryFiles : public Callback {
               ", \"jets_per_second\": " + number(r.jets_per_second) + "}" + (i + 1 < s.history.size() ? "," : "") + "\n";
     }
     json += "]\n";
-    write(s.output / "history.csv", csv);
-    write(s.output / "history.json", json);
-  }
-
- private:
-  static void write(const std::filesystem::path& path, const std::string& text) {
-    AtomicFile file(path);
-    {
-      std::ofstream out(file.temporary_path());
-      out << text;
-      if (!out.flush()) throw FileError(path.string(), "cannot write (is the disk full?)");
-    }
-    file.commit();
+    write_text_file(s.output / "history.csv", csv);
+    write_text_file(s.output / "history.json", json);
   }
 };
 
@@ -192,37 +181,50 @@ inline double monitored_loss(const EpochRecord& r) {
   return std::isfinite(r.validation_loss) ? r.validation_loss : r.train_loss;
 }
 
+/// The best loss so far and the epochs since it improved: the memory of the plateau callbacks.
+struct Plateau {
+  double best = std::numeric_limits<double>::infinity();
+  std::size_t waited = 0;
+
+  /// Record an epoch's loss; true if it improved on the best by more than min_delta.
+  bool improved(double loss, double min_delta = 0.0) {
+    if (loss < best - min_delta) {
+      best = loss;
+      waited = 0;
+      return true;
+    }
+    ++waited;
+    return false;
+  }
+  std::string save() const {
+    char b[64];
+    std::snprintf(b, sizeof b, "%.17g %zu", best, waited);
+    return b;
+  }
+  void restore(const std::string& text) {
+    std::istringstream in(text);
+    std::string word;
+    in >> word >> waited;
+    best = std::strtod(word.c_str(), nullptr);
+  }
+};
+
 /// Stop when the monitored loss has not improved by min_delta for `patience` epochs.
 class EarlyStopping : public Callback {
  public:
   explicit EarlyStopping(std::size_t patience = 10, double min_delta = 0.0) : patience_(patience), min_delta_(min_delta) {}
   std::string name() const override { return "early_stopping"; }
   void on_epoch_end(TrainingState& s) override {
-    const double loss = monitored_loss(s.history.back());
-    if (loss < best_ - min_delta_) {
-      best_ = loss;
-      waited_ = 0;
-    } else if (++waited_ >= patience_) {
+    if (!plateau_.improved(monitored_loss(s.history.back()), min_delta_) && plateau_.waited >= patience_)
       s.request_stop("early stopping: no improvement for " + std::to_string(patience_) + " epochs");
-    }
   }
-  std::string save_state() const override {
-    char b[64];
-    std::snprintf(b, sizeof b, "%.17g %zu", best_, waited_);
-    return b;
-  }
-  void restore_state(const std::string& text) override {
-    std::istringstream in(text);
-    std::string best;
-    in >> best >> waited_;
-    best_ = std::strtod(best.c_str(), nullptr);
-  }
+  std::string save_state() const override { return plateau_.save(); }
+  void restore_state(const std::string& text) override { plateau_.restore(text); }
 
  private:
   std::size_t patience_;
   double min_delta_;
-  double best_ = std::numeric_limits<double>::infinity();
-  std::size_t waited_ = 0;
+  Plateau plateau_;
 };
 
 /// Multiply the learning rate by `factor` when the monitored loss has not improved for `patience`
@@ -233,33 +235,19 @@ class ReduceLearningRateOnPlateau : public Callback {
       : factor_(factor), patience_(patience), minimum_(minimum) {}
   std::string name() const override { return "reduce_lr"; }
   void on_epoch_end(TrainingState& s) override {
-    const double loss = monitored_loss(s.history.back());
-    if (loss < best_) {
-      best_ = loss;
-      waited_ = 0;
-    } else if (++waited_ >= patience_) {
+    if (!plateau_.improved(monitored_loss(s.history.back())) && plateau_.waited >= patience_) {
       s.learning_rate = std::max(minimum_, s.learning_rate * factor_);
-      waited_ = 0;
+      plateau_.waited = 0;
     }
   }
-  std::string save_state() const override {
-    char b[64];
-    std::snprintf(b, sizeof b, "%.17g %zu", best_, waited_);
-    return b;
-  }
-  void restore_state(const std::string& text) override {
-    std::istringstream in(text);
-    std::string best;
-    in >> best >> waited_;
-    best_ = std::strtod(best.c_str(), nullptr);
-  }
+  std::string save_state() const override { return plateau_.save(); }
+  void restore_state(const std::string& text) override { plateau_.restore(text); }
 
  private:
   double factor_;
   std::size_t patience_;
   double minimum_;
-  double best_ = std::numeric_limits<double>::infinity();
-  std::size_t waited_ = 0;
+  Plateau plateau_;
 };
 
 /// checkpoint_best.h5 whenever the monitored loss reaches a new minimum.

@@ -217,13 +217,9 @@ inline Predictions read_predictions(const std::filesystem::path& path) {
 
 /// The list of prediction files, one path per line (written atomically).
 inline void write_prediction_list(const std::filesystem::path& path, const std::vector<PredictionReport>& reports) {
-  AtomicFile file(path);
-  {
-    std::ofstream out(file.temporary_path());
-    for (const auto& r : reports) out << r.output << "\n";
-    if (!out.flush()) throw FileError(path.string(), "cannot write (is the disk full?)");
-  }
-  file.commit();
+  std::string text;
+  for (const auto& r : reports) text += r.output + "\n";
+  write_text_file(path, text);
 }
 
 }  // namespace deepjet::training

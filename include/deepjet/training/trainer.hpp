@@ -306,14 +306,7 @@ class Trainer {
   void write_bookkeeping() const {
     auto write_once = [&](const std::string& name, const std::string& text) {
       const auto path = options_.output / name;
-      if (std::filesystem::exists(path)) return;
-      AtomicFile file(path);
-      {
-        std::ofstream out(file.temporary_path());
-        out << text;
-        if (!out.flush()) throw FileError(path.string(), "cannot write (is the disk full?)");
-      }
-      file.commit();
+      if (!std::filesystem::exists(path)) write_text_file(path, text);
     };
     write_once("architecture.txt", model_.architecture().signature());
     write_once("format.txt", Format::describe());
