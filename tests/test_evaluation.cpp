@@ -413,6 +413,16 @@ TEST(Evaluate, PerfectTaggerWithCutsAndFractionalTruth) {
     EXPECT_EQ(histogram.edges.back(), 1.0);
   }
 
+  // A discriminant outside [0, 1], (p_b + p_bb) / p_c: jet 0 has p_c = 0, so 0; jet 1 0.8 / 0.1;
+  // the c jet 0.2 / 0.8. The histograms span [0, 8]; the b jet now loses to the c jet: AUC 1/2.
+  auto ratio = settings;
+  ratio.groupings = {ev::Grouping{"b over c", {"b", "bb"}, {"c"}, {"b", "bb"}, {"c"}}};
+  const auto wide = ev::evaluate(ev::JetTable(predictions, 6), ev::JetTable(truth, 6), ev::JetTable(spectators, 2),
+                                 deepjet_classes, spectator_names, ratio);
+  EXPECT_EQ(wide.groupings[0].histograms.front().edges.front(), 0.0);
+  EXPECT_NEAR(wide.groupings[0].histograms.front().edges.back(), 8.0, 1e-5);
+  EXPECT_EQ(wide.groupings[0].auc, 0.5);
+
   // Without the cut, the half-b half-uds jet (b discriminant 0) counts: signal 2.5.
   settings.cuts.clear();
   const auto all = ev::evaluate(ev::JetTable(predictions, 6), ev::JetTable(truth, 6), ev::JetTable(spectators, 2),
