@@ -122,6 +122,9 @@ TEST_F(JetSourceTable, JetsHoldTheirCandidatesInMapOrder) {
   EXPECT_EQ(lists(jets.read_jagged("PFCands.PFCands_pt", 0, 3)), (Lists{{3, 2, 4}, {1, 4}, {7, 6}}));
   EXPECT_EQ(lists(jets.read_jagged("JetPFCands_value", 0, 3)), (Lists{{11, 12, 14}, {10, 13}, {20, 21}}));
   EXPECT_EQ(jets.read_flat("PFCands.size", 0, 3), (std::vector<float>{3, 2, 2}));
+  EXPECT_EQ(jets.read_flat("Jet.index", 0, 3), (std::vector<float>{0, 1, 0}));
+  EXPECT_EQ(jets.read_flat("Jet.entry", 1, 3), (std::vector<float>{0, 2}));
+  EXPECT_TRUE(jets.has_branch("Jet.entry"));
   // A per-jet branch read as a list is a list of one.
   EXPECT_EQ(lists(jets.read_jagged("Jet_pt", 1, 3)), (Lists{{50}, {30}}));
   EXPECT_TRUE(jets.has_branch("Jet_pt"));
@@ -575,6 +578,15 @@ TEST(PFNanoExample, ConvertsEveryJetWithItsHadronFlavour) {
   EXPECT_EQ(c, per_flavour[4]);
   EXPECT_EQ(udsg, per_flavour[0]);
   EXPECT_EQ(b + c + udsg, 64);
+  // The spectators event and Jet.index find each jet back in the file.
+  const auto event_number = root.tree("Events").read<float>("event");
+  const auto n_jet = root.tree("Events").read<std::int64_t>("nJet");
+  std::size_t jet = 0;
+  for (std::size_t e = 0; e < n_jet.size(); ++e)
+    for (std::int64_t i = 0; i < n_jet[e]; ++i, ++jet) {
+      ASSERT_EQ(batch.spectators(jet, 4), event_number[e]);
+      ASSERT_EQ(batch.spectators(jet, 5), static_cast<float>(i));
+    }
 
   // The blocks hold each jet's lists, cut at the blocks' lengths and padded with 0: the number of
   // non-padded rows equals min(list size, block length). The candidates' ptrel (charged feature

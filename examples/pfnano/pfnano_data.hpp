@@ -80,8 +80,9 @@ struct HadronFlavour : dd::ClassLabels {
 };
 
 struct Kinematics : dd::SpectatorBlock {
-  static constexpr std::array<std::string_view, 5> branches{"Jet_pt", "Jet_eta", "Jet_hadronFlavour",
-                                                            "Jet_partonFlavour", "event"};
+  // event and Jet.index (the jet's index in its event) find a jet back in the NanoAOD file.
+  static constexpr std::array<std::string_view, 6> branches{"Jet_pt", "Jet_eta", "Jet_hadronFlavour",
+                                                            "Jet_partonFlavour", "event", "Jet.index"};
 };
 
 using PFNanoData =

@@ -24,6 +24,8 @@
 //   "cpf.deltaR"               a derived list branch: per entry, a function of the list's branches
 //                              and per-jet branches (add_derived_to_list)
 //   "isB"                      a derived branch: a function of per-jet branches (truth flags, ...)
+//   "Jet.index", "Jet.entry"   the jet's index among its event's jets and its event's entry number
+//                              in the tree (read_flat; exact below 2^24): to match results back
 // A list holds a jet's map entries in map order (the order of the map's entries in the event);
 // a block's SortKey sorts them. A list may be restricted by a predicate on one of its branches
 // (charged vs neutral candidates). A negative candidate index (NanoAOD's -1: "not in the
@@ -185,7 +187,9 @@ class JetSource final : public Source {
     switch (where->kind) {
       case Kind::derived:
       case Kind::list_size:
-      case Kind::list_derived: return true;
+      case Kind::list_derived:
+      case Kind::jet_index:
+      case Kind::event_entry: return true;
       default: return events_->has_branch(where->branch);
     }
   }
@@ -215,7 +219,7 @@ class JetSource final : public Source {
   }
 
  private:
-  enum class Kind { derived, jet, event, list_size, list_collection, list_map, list_derived };
+  enum class Kind { derived, jet, event, list_size, list_collection, list_map, list_derived, jet_index, event_entry };
   struct Where {
     Kind kind;
     std::string branch;    // the event-level branch (or the derived branch's name)
@@ -279,6 +283,8 @@ class JetSource final : public Source {
       }
       // Not a list: ROOT's "branch.leaf" names are per-event branches.
     }
+    if (name == jets_ + ".index") return Where{Kind::jet_index, name};
+    if (name == jets_ + ".entry") return Where{Kind::event_entry, name};
     if (starts_with(name, jets_ + "_")) return Where{Kind::jet, name};
     std::vector<Where> matches;
     for (std::size_t i = 0; i < lists_.size(); ++i) {
@@ -373,6 +379,15 @@ class JetSource final : public Source {
         }
         return out;
       }
+      case Kind::jet_index:
+      case Kind::event_entry:
+        for (std::uint64_t e = first_event; e < last_event; ++e) {
+          const std::uint64_t event_first = jet_offsets_[static_cast<std::size_t>(e)];
+          const std::uint64_t begin = std::max(first, event_first), end = std::min(last, jet_offsets_[static_cast<std::size_t>(e) + 1]);
+          for (std::uint64_t j = begin; j < end; ++j)
+            out[static_cast<std::size_t>(j - first)] = static_cast<float>(where.kind == Kind::jet_index ? j - event_first : e);
+        }
+        return out;
       case Kind::list_size: {
         const ListPlan& plan = plan_for(where.list, first, last);
         for (std::size_t j = 0; j < jets; ++j) out[j] = static_cast<float>(plan.offsets[j + 1] - plan.offsets[j]);
