@@ -196,3 +196,69 @@ TEST(Model, TrainingIsReproducible) {
 }
 
 }  // namespace
+
+namespace {
+
+// d(loss)/d(prediction) against central differences, with weights and soft targets.
+template <class Loss>
+void check_loss_gradient(const Loss& loss, bool probabilities) {
+  using S = deepjet::Shape<4>;
+  deepjet::Random random(6);
+  std::vector<float> p(3 * 4), t(3 * 4), w{0.5f, 1.0f, 2.0f}, g(3 * 4);
+  for (std::size_t j = 0; j < 3; ++j) {
+    float sum = 0;
+    for (std::size_t i = 0; i < 4; ++i) {
+      p[j * 4 + i] = probabilities ? random.uniform(0.1f, 0.9f) : random.uniform(-2.0f, 2.0f);
+      t[j * 4 + i] = random.uniform(0.0f, 1.0f);
+      sum += t[j * 4 + i];
+    }
+    if (probabilities)
+      for (std::size_t i = 0; i < 4; ++i) t[j * 4 + i] /= sum;  // soft labels
+  }
+  auto value = [&](const std::vector<float>& q) {
+    return loss.evaluate(deepjet::ConstBatch<S>{q.data(), 3}, deepjet::ConstBatch<S>{t.data(), 3}, w.data(),
+                         deepjet::Batch<S>{nullptr, 3});
+  };
+  loss.evaluate(deepjet::ConstBatch<S>{p.data(), 3}, deepjet::ConstBatch<S>{t.data(), 3}, w.data(), deepjet::Batch<S>{g.data(), 3});
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    auto q = p;
+    const float h = 1e-3f;
+    q[i] = p[i] + h;
+    const double up = value(q);
+    q[i] = p[i] - h;
+    const double down = value(q);
+    const double numeric = (up - down) / (2.0 * h);
+    EXPECT_NEAR(g[i], numeric, 1e-3 * std::max(1.0, std::abs(numeric))) << "element " << i;
+  }
+}
+
+TEST(GradientCheck, Losses) {
+  check_loss_gradient(deepjet::CategoricalCrossEntropy{}, true);
+  check_loss_gradient(deepjet::BinaryCrossEntropy{}, true);
+  check_loss_gradient(deepjet::MeanSquaredError{}, false);
+}
+
+TEST(Initialisers, UniformLimitsAndSpread) {
+  deepjet::Random random(3);
+  std::vector<float> values(20000);
+  auto check = [&](deepjet::Initialiser kind, double limit) {
+    const deepjet::ParameterSpec spec{"weight", {100, 200}, 2, kind, 100, 200};
+    deepjet::initialise(values, spec, random);
+    double sum_squares = 0;
+    for (float v : values) {
+      ASSERT_LE(std::abs(v), limit);
+      sum_squares += static_cast<double>(v) * v;
+    }
+    // A uniform distribution on [-l, l] has variance l^2 / 3.
+    EXPECT_NEAR(sum_squares / static_cast<double>(values.size()), limit * limit / 3.0, 0.03 * limit * limit / 3.0);
+  };
+  check(deepjet::Initialiser::glorot_uniform, std::sqrt(6.0 / 300.0));
+  check(deepjet::Initialiser::he_uniform, std::sqrt(6.0 / 100.0));
+  check(deepjet::Initialiser::lecun_uniform, std::sqrt(3.0 / 100.0));
+  const deepjet::ParameterSpec ones{"gamma", {7}, 1, deepjet::Initialiser::ones, 7, 7};
+  std::vector<float> gamma(7);
+  deepjet::initialise(gamma, ones, random);
+  EXPECT_EQ(gamma, std::vector<float>(7, 1.0f));
+}
+
+}  // namespace

@@ -101,6 +101,10 @@ void train(const Options& o) {
                                          .threads = o.threads,
                                          .seed = o.seed,
                                          .checkpoint_every_batches = 200});
+  // Bookkeeping: the data collection trained on (files, normalisation, weighter) beside the model.
+  fs::create_directories(o.dir / "training");
+  fs::copy_file(o.dir / "converted" / "collection.h5", o.dir / "training" / "collection.h5",
+                fs::copy_options::skip_existing);
   trainer.add(std::make_unique<dt::ProgressBar>());
   trainer.add(std::make_unique<dt::HistoryFiles>());
   trainer.add(std::make_unique<dt::BestModelCheckpoint>());
