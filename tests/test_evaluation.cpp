@@ -162,8 +162,20 @@ TEST(Roc, HandComputedCaseWithTiesAndWeights) {
   // 1 x 3.5 + 0.5 x (0.5/2 + 1/2 + 2) + 1 x (0.5/2 + 1/2 + 2) = 7.625, over 2.5 x 3.5.
   EXPECT_NEAR(ev::area_under_curve(curve), 7.625 / 8.75, 1e-15);
   EXPECT_NEAR(ev::area_under_curve(curve), mann_whitney(scores, signal, background), 1e-15);
-  // 50 %: a sixth of the way from (0.4, 0) to (1, 1.5/3.5).
+  // 50 %: a sixth of the way from (0.4, 0) to (1, 1.5/3.5); the cut that gets there is d >= 0.7.
   EXPECT_NEAR(ev::background_efficiency_at(curve, 0.5), (1.5 / 3.5) / 6.0, 1e-15);
+  const auto at_half = ev::working_point_at_signal_efficiency(curve, 0.5);
+  EXPECT_EQ(at_half.threshold, 0.7);
+  EXPECT_EQ(at_half.signal_efficiency, 0.5);
+  // The other way round: at 10 % mistag, 0.1 / (1.5/3.5) of the way from (0.4, 0) to (1, 1.5/3.5),
+  // with the loosest cut still within 10 %: d >= 0.9.
+  const auto at_ten_percent = ev::working_point_at_background_efficiency(curve, 0.1);
+  EXPECT_NEAR(at_ten_percent.signal_efficiency, 0.4 + 0.6 * 0.1 / (1.5 / 3.5), 1e-15);
+  EXPECT_EQ(at_ten_percent.threshold, 0.9);
+  EXPECT_EQ(at_ten_percent.background_efficiency, 0.1);
+  EXPECT_EQ(ev::working_point_at_background_efficiency(curve, 0.0).signal_efficiency, 0.4);
+  EXPECT_EQ(ev::working_point_at_background_efficiency(curve, 1.0).threshold, 0.3);
+  EXPECT_THROW(ev::working_point_at_background_efficiency(curve, -0.1), deepjet::Error);
 }
 
 TEST(Roc, MatchesBruteForceMannWhitneyWithManyTies) {
@@ -500,6 +512,11 @@ TEST(Evaluate, BadInputsThrowWithClearMessages) {
   bad_efficiency.signal_efficiencies = {0.5, 85};
   EXPECT_THROW(ev::evaluate(predictions, truth, spectators, deepjet_classes, spectator_names, bad_efficiency),
                deepjet::Error);
+  bad_efficiency = settings;
+  bad_efficiency.background_efficiencies = {-0.01};
+  message = error_message(
+      [&] { ev::evaluate(predictions, truth, spectators, deepjet_classes, spectator_names, bad_efficiency); });
+  EXPECT_NE(message.find("background efficiency -0.01"), std::string::npos) << message;
 
   std::vector<float> nan_prediction = fake.predictions;
   nan_prediction[13] = std::nanf("");
@@ -635,6 +652,17 @@ TEST(Report, WritesSelfContainedHtmlParsableJsonAndSvgs) {
   EXPECT_EQ(json["groupings"][0]["roc"]["signal_efficiency"].size(), b_udsg.roc.size());
   EXPECT_TRUE(json["groupings"][0]["roc"]["threshold"][0].is_null());
   EXPECT_EQ(json["training"]["validation_loss"].size(), 5u);
+  // Working points at 10, 1 and 0.1 % mistag: signal efficiency falls with the mistag rate, the cut tightens.
+  const auto& points = json["groupings"][0]["working_points"];
+  ASSERT_EQ(points.size(), 3u);
+  EXPECT_EQ(points[1]["background_efficiency"].get<double>(), 0.01);
+  EXPECT_EQ(points[1]["signal_efficiency"].get<double>(), b_udsg.working_points[1].signal_efficiency);
+  EXPECT_GT(points[0]["signal_efficiency"].get<double>(), points[1]["signal_efficiency"].get<double>());
+  EXPECT_GT(points[1]["signal_efficiency"].get<double>(), points[2]["signal_efficiency"].get<double>());
+  EXPECT_LT(points[0]["threshold"].get<double>(), points[2]["threshold"].get<double>());
+  EXPECT_EQ(json["groupings"][0]["mistag_rates"][1]["threshold"].get<double>(), b_udsg.mistag_rates[1].threshold);
+  EXPECT_NE(html.find("Working points"), std::string::npos);
+  EXPECT_NE(html.find("<th>mistag 0.1 %</th>"), std::string::npos);
 
   // Writing the same results again gives the same bytes.
   const std::string first_html = html, first_json = read_text(directory / "results.json");

@@ -6,7 +6,8 @@
 // cut, and computes for each grouping:
 //   - the discriminant of every kept jet, its signal and background weight (truth fractions),
 //   - the exact ROC curve over the jets with any signal or background weight, its AUC, the mistag
-//     rate at each requested signal efficiency, and a compact copy of the curve (roc.hpp),
+//     rate at each requested signal efficiency, the signal efficiency at each requested mistag
+//     rate (working points, with their thresholds), and a compact copy of the curve (roc.hpp),
 //   - one normalised histogram of the discriminant per truth class (a jet adds its truth fraction
 //     of that class; every class, not only signal and background, so c jets show up in b vs udsg).
 // The results remember the settings they came from. Inputs are checked before anything is
@@ -35,6 +36,8 @@ struct EvaluationSettings {
   std::vector<Grouping> groupings;  ///< e.g. deepjet_groupings()
   std::vector<Cut> cuts;            ///< e.g. {Cut::above("jet_pt", 30), Cut::absolute_below("jet_eta", 2.5)}
   std::vector<double> signal_efficiencies{0.5, 0.7, 0.85};  ///< where to quote mistag rates
+  /// where to quote signal efficiencies: CMS's loose, medium and tight working points
+  std::vector<double> background_efficiencies{0.1, 0.01, 0.001};
   std::size_t roc_points = 500;     ///< points kept of each curve for plots and JSON
   std::size_t histogram_bins = 50;  ///< bins of the discriminant histograms
 };
@@ -52,10 +55,20 @@ struct TrainingHistory {
   }
 };
 
-/// The background efficiency reached at one signal efficiency.
+/// The background efficiency reached at one signal efficiency, and the cut d >= threshold that
+/// reaches it (roc.hpp: working_point_at_signal_efficiency).
 struct MistagRate {
   double signal_efficiency = 0.0;
   double background_efficiency = 0.0;
+  double threshold = 0.0;
+};
+
+/// The signal efficiency reached at one background efficiency (a working point), and the cut
+/// d >= threshold that reaches it (roc.hpp: working_point_at_background_efficiency).
+struct SignalEfficiency {
+  double background_efficiency = 0.0;
+  double signal_efficiency = 0.0;
+  double threshold = 0.0;
 };
 
 /// Everything computed for one grouping.
@@ -66,6 +79,7 @@ struct GroupingResult {
   double background_jets = 0.0;
   double auc = 0.0;
   std::vector<MistagRate> mistag_rates;  ///< one per requested signal efficiency, in that order
+  std::vector<SignalEfficiency> working_points;  ///< one per requested background efficiency
   std::vector<RocPoint> roc;             ///< the compact curve
   std::size_t roc_points_total = 0;      ///< points of the exact curve
   std::vector<Histogram> histograms;     ///< the discriminant per truth class (label: the class)
@@ -76,6 +90,7 @@ struct EvaluationResults {
   std::vector<std::string> class_names;
   std::vector<Cut> cuts;
   std::vector<double> signal_efficiencies;
+  std::vector<double> background_efficiencies;
   std::size_t jets_total = 0;
   std::size_t jets_selected = 0;  ///< passing all cuts
   std::vector<GroupingResult> groupings;
@@ -155,6 +170,11 @@ inline void check_inputs(const JetTable& predictions, const JetTable& truth, con
       throw Error(where + "the signal efficiency " + std::to_string(efficiency) + " is outside [0, 1]");
     }
   }
+  for (const double efficiency : settings.background_efficiencies) {
+    if (!(efficiency >= 0.0 && efficiency <= 1.0)) {
+      throw Error(where + "the background efficiency " + std::to_string(efficiency) + " is outside [0, 1]");
+    }
+  }
   if (settings.roc_points < 4) throw Error(where + "roc_points must be at least 4");
   if (settings.histogram_bins == 0) throw Error(where + "histogram_bins must be positive");
 }
@@ -211,6 +231,7 @@ inline EvaluationResults evaluate(const JetTable& predictions, const JetTable& t
   results.class_names.assign(class_names.begin(), class_names.end());
   results.cuts = settings.cuts;
   results.signal_efficiencies = settings.signal_efficiencies;
+  results.background_efficiencies = settings.background_efficiencies;
   results.jets_total = predictions.rows();
   const std::vector<std::size_t> kept = select(spectators, spectator_names, settings.cuts, predictions.rows());
   results.jets_selected = kept.size();
@@ -264,7 +285,12 @@ inline EvaluationResults evaluate(const JetTable& predictions, const JetTable& t
     const RocCurve curve = roc_curve(scores, signal_weights, background_weights);
     result.auc = area_under_curve(curve);
     for (const double efficiency : settings.signal_efficiencies) {
-      result.mistag_rates.push_back({efficiency, background_efficiency_at(curve, efficiency)});
+      const RocPoint point = working_point_at_signal_efficiency(curve, efficiency);
+      result.mistag_rates.push_back({efficiency, point.background_efficiency, point.threshold});
+    }
+    for (const double efficiency : settings.background_efficiencies) {
+      const RocPoint point = working_point_at_background_efficiency(curve, efficiency);
+      result.working_points.push_back({efficiency, point.signal_efficiency, point.threshold});
     }
     result.roc = compact(curve, settings.roc_points);
     result.roc_points_total = curve.points.size();

@@ -6,18 +6,20 @@
 //   discriminant_<grouping>.svg  per grouping, the discriminant's distribution per truth class
 //   loss.svg, accuracy.svg       per epoch, training and validation (only if results.training has them)
 //   results.json                 the numbers (layout below)
-//   report.html                  one self-contained page: a table of AUCs and mistag rates, the
-//                                selection, and every plot above inlined (no external files)
+//   report.html                  one self-contained page: the selection, a table of AUCs and
+//                                mistag rates, a table of working points (signal efficiency and
+//                                threshold at fixed mistag rates), and every plot above inlined
 // and returns the paths written, in that order. <grouping> is the grouping's name with everything
 // but letters and digits replaced by '_' ("b vs udsg" -> "b_vs_udsg").
 //
 // results.json:
 //   { "title", "deepjet_version", "classes": [...], "cuts": [{"spectator", "min", "max",
 //     "absolute", "description"}], "selection": "jet_pt > 30 and ...",
-//     "jets": {"total", "selected"}, "signal_efficiencies": [...],
+//     "jets": {"total", "selected"}, "signal_efficiencies": [...], "background_efficiencies": [...],
 //     "groupings": [{"name", "signal_classes", "background_classes", "numerator_classes",
 //                    "denominator_classes", "discriminant", "signal_jets", "background_jets",
-//                    "auc", "mistag_rates": [{"signal_efficiency", "background_efficiency"}],
+//                    "auc", "mistag_rates": [{"signal_efficiency", "background_efficiency", "threshold"}],
+//                    "working_points": [{"background_efficiency", "signal_efficiency", "threshold"}],
 //                    "roc": {"points_total", "threshold": [...], "signal_efficiency": [...],
 //                            "background_efficiency": [...]}}],
 //     "training": {"training_loss", "validation_loss", "training_accuracy", "validation_accuracy"} }
@@ -32,6 +34,7 @@
 #include "deepjet/evaluation/plots.hpp"
 
 #include <cctype>
+#include <cmath>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -66,9 +69,15 @@ inline std::string rate(double value) {
   return std::string(buffer, result.ptr);
 }
 
-/// 0.85 -> "85 %", 0.625 -> "62.5 %".
+/// A cut value: four decimals, or the infinity sign (the working point selects nothing).
+inline std::string threshold(double value) {
+  if (!std::isfinite(value)) return "&infin;";
+  return fixed(value, 4);
+}
+
+/// 0.85 -> "85 %", 0.625 -> "62.5 %", 0.001 -> "0.1 %".
 inline std::string percent(double efficiency) {
-  std::string text = fixed(efficiency * 100.0, 2);
+  std::string text = fixed(efficiency * 100.0, 4);
   while (text.back() == '0') text.pop_back();
   if (text.back() == '.') text.pop_back();
   return text + " %";
@@ -149,6 +158,7 @@ inline std::string results_json(const EvaluationResults& results) {
   json.key("selection").value(describe(results.cuts));
   json.key("jets").begin_object().key("total").value(results.jets_total).key("selected").value(results.jets_selected).end_object();
   json.key("signal_efficiencies").numbers(results.signal_efficiencies);
+  json.key("background_efficiencies").numbers(results.background_efficiencies);
   json.key("groupings").begin_array();
   for (const GroupingResult& g : results.groupings) {
     json.begin_object();
@@ -166,6 +176,16 @@ inline std::string results_json(const EvaluationResults& results) {
       json.begin_object();
       json.key("signal_efficiency").value(m.signal_efficiency);
       json.key("background_efficiency").value(m.background_efficiency);
+      json.key("threshold").value(m.threshold);
+      json.end_object();
+    }
+    json.end_array();
+    json.key("working_points").begin_array();
+    for (const SignalEfficiency& w : g.working_points) {
+      json.begin_object();
+      json.key("background_efficiency").value(w.background_efficiency);
+      json.key("signal_efficiency").value(w.signal_efficiency);
+      json.key("threshold").value(w.threshold);
       json.end_object();
     }
     json.end_array();
@@ -231,8 +251,28 @@ inline std::string report_html(const EvaluationResults& results, const std::vect
   }
   html += "</table>\n";
   html += "<p>Signal and background jets are sums of truth fractions. The mistag rate is the background "
-          "efficiency at the given signal efficiency, interpolated linearly on the exact ROC curve. "
-          "The numbers are also in <code>results.json</code>.</p>\n";
+          "efficiency at the given signal efficiency, interpolated linearly on the exact ROC curve.</p>\n";
+
+  if (!results.background_efficiencies.empty()) {
+    html += "<h2>Working points</h2>\n<table>\n<tr><th class=\"name\">grouping</th>";
+    for (const double efficiency : results.background_efficiencies) {
+      html += "<th>mistag " + escape_xml(report_detail::percent(efficiency)) + "</th>";
+    }
+    html += "</tr>\n";
+    for (const GroupingResult& g : results.groupings) {
+      html += "<tr><td class=\"name\">" + escape_xml(g.grouping.name) + "</td>";
+      for (const SignalEfficiency& w : g.working_points) {
+        html += "<td>" + fixed(w.signal_efficiency, 4) + " <small>(d &ge; " + report_detail::threshold(w.threshold) +
+                ")</small></td>";
+      }
+      html += "</tr>\n";
+    }
+    html += "</table>\n";
+    html += "<p>Signal efficiency at a fixed mistag rate (CMS's loose, medium and tight b-tagging working points "
+            "are at 10 %, 1 % and 0.1 % light-jet mistag rate), and the cut on the discriminant d that "
+            "reaches it: the loosest whose mistag rate stays within the target.</p>\n";
+  }
+  html += "<p>All numbers are also in <code>results.json</code>.</p>\n";
 
   html += "<h2>Plots</h2>\n";
   for (const report_detail::ReportPlot& plot : plots) {

@@ -13,6 +13,9 @@
 //   background_efficiency_at(curve, e)   the mistag rate at signal efficiency e, interpolated
 //                                        linearly between the two curve points around e (a random
 //                                        mixture of the two thresholds achieves exactly that).
+//   working_point_at_signal_efficiency / working_point_at_background_efficiency
+//                                        the same with the cut's threshold, from either side (CMS's
+//                                        loose/medium/tight working points are at fixed mistag rates).
 //   compact(curve, n)                    at most n of the curve's own points for plots and JSON.
 //
 // Bad input (different lengths, a non-finite score, a negative or non-finite weight, no signal or
@@ -120,25 +123,58 @@ inline double area_under_curve(const RocCurve& curve) {
   return area;
 }
 
-/// The background efficiency (mistag rate) at signal efficiency `signal_efficiency` in [0, 1]:
-/// the lowest background efficiency of the curve where the signal efficiency reaches the target,
-/// interpolated linearly between the last point below the target and the first point at or above it.
-inline double background_efficiency_at(const RocCurve& curve, double signal_efficiency) {
+/// The working point at signal efficiency `signal_efficiency` in [0, 1]. Its background
+/// efficiency (mistag rate) is the lowest of the curve where the signal efficiency reaches the
+/// target, interpolated linearly between the last point below the target and the first point at
+/// or above it; its threshold is that first point's: the tightest cut d >= threshold that keeps
+/// at least the target fraction of the signal.
+inline RocPoint working_point_at_signal_efficiency(const RocCurve& curve, double signal_efficiency) {
   if (!(signal_efficiency >= 0.0 && signal_efficiency <= 1.0)) {
-    throw Error("deepjet::evaluation::background_efficiency_at: the signal efficiency " +
-                std::to_string(signal_efficiency) + " is outside [0, 1]");
+    throw Error("deepjet::evaluation: the signal efficiency " + std::to_string(signal_efficiency) +
+                " is outside [0, 1]");
   }
-  if (curve.points.empty()) throw Error("deepjet::evaluation::background_efficiency_at: the ROC curve is empty");
+  if (curve.points.empty()) throw Error("deepjet::evaluation: the ROC curve is empty");
   const auto& points = curve.points;
   const auto above = std::find_if(points.begin(), points.end(), [&](const RocPoint& point) {
     return point.signal_efficiency >= signal_efficiency;
   });
-  if (above == points.end()) return points.back().background_efficiency;  // unreachable for a full curve
-  if (above == points.begin()) return above->background_efficiency;
+  if (above == points.end()) return points.back();  // unreachable for a full curve
+  if (above == points.begin()) return *above;
   const RocPoint& low = *(above - 1);
   const RocPoint& high = *above;
   const double fraction = (signal_efficiency - low.signal_efficiency) / (high.signal_efficiency - low.signal_efficiency);
-  return low.background_efficiency + fraction * (high.background_efficiency - low.background_efficiency);
+  return {high.threshold, signal_efficiency,
+          low.background_efficiency + fraction * (high.background_efficiency - low.background_efficiency)};
+}
+
+/// The background efficiency (mistag rate) at signal efficiency `signal_efficiency`, as above.
+inline double background_efficiency_at(const RocCurve& curve, double signal_efficiency) {
+  return working_point_at_signal_efficiency(curve, signal_efficiency).background_efficiency;
+}
+
+/// The working point at background efficiency `background_efficiency` in [0, 1] (CMS defines its
+/// loose, medium and tight b-tagging working points at 10 %, 1 % and 0.1 % light mistag rate). Its
+/// signal efficiency is the highest of the curve whose background efficiency stays within the
+/// target, interpolated linearly between the last point within the target and the next point; its
+/// threshold is that last point's: the loosest cut d >= threshold whose mistag rate is within the target.
+inline RocPoint working_point_at_background_efficiency(const RocCurve& curve, double background_efficiency) {
+  if (!(background_efficiency >= 0.0 && background_efficiency <= 1.0)) {
+    throw Error("deepjet::evaluation: the background efficiency " + std::to_string(background_efficiency) +
+                " is outside [0, 1]");
+  }
+  if (curve.points.empty()) throw Error("deepjet::evaluation: the ROC curve is empty");
+  const auto& points = curve.points;
+  const auto beyond = std::find_if(points.begin(), points.end(), [&](const RocPoint& point) {
+    return point.background_efficiency > background_efficiency;
+  });
+  if (beyond == points.end()) return points.back();
+  if (beyond == points.begin()) return *beyond;  // unreachable: the first point selects nothing
+  const RocPoint& low = *(beyond - 1);
+  const RocPoint& high = *beyond;
+  const double fraction =
+      (background_efficiency - low.background_efficiency) / (high.background_efficiency - low.background_efficiency);
+  return {low.threshold, low.signal_efficiency + fraction * (high.signal_efficiency - low.signal_efficiency),
+          background_efficiency};
 }
 
 /// At most `max_points` (>= 4) points of the curve, always its first and last, chosen so that a
