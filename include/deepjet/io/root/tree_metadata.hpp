@@ -137,7 +137,7 @@ inline LeafDescription read_leaf(ByteCursor& cursor, ReferenceTable& references,
 inline void read_embedded_basket(ByteCursor& cursor, BranchDescription& branch,
                                  std::int64_t first_entry, const ObjectSlot& slot) {
   // A TBasket streams its TKey header first (no version header of its own).
-  const std::int32_t total_bytes = cursor.i32("TBasket fNbytes");
+  cursor.i32("TBasket fNbytes");
   const std::int16_t key_version = cursor.i16("TBasket key version");
   cursor.i32("TBasket fObjlen");
   cursor.u32("TBasket fDatime");
@@ -156,7 +156,6 @@ inline void read_embedded_basket(ByteCursor& cursor, BranchDescription& branch,
   // 1 or > 10 = the buffer follows; > 40 = a displacement table follows the offsets; 21-39 =
   // offsets carry displacement bits in their top byte.
   const std::uint8_t flag = cursor.u8("TBasket flag");
-  (void)total_bytes;
   const bool has_buffer = flag == 1 || flag > 10;
   if (flag == 0 || entries <= 0 || !has_buffer) {
     cursor.seek(slot.end, "TBasket");
