@@ -1,0 +1,476 @@
+// deepjet's performance figures (issue 7, "Benchmark suite"): the machine's FMA peak, DeepJet
+// inference and training throughput, and four single layers, printed as a table and written as JSON.
+//
+//   deepjet_benchmarks [benchmarks.json] [--quick]
+//
+// benchmarks/run.sh runs this beside benchmarks/suite/torch_benchmarks.py and prints both.
+//
+// How each figure is measured:
+//   - Every figure is timed by wall clock AND by the CPU time of the threads doing the work
+//     (CLOCK_THREAD_CPUTIME_ID). A repetition runs the work repeatedly for at least a minimum time;
+//     the figure is the best of several repetitions. On a shared machine (other engineers
+//     compiling) wall-clock rates fall with the load, CPU-time rates much less: the CPU-time rate is
+//     "jets per second of one core's time", the headline figure; the wall-clock one is kept beside.
+//   - FMA peak: independent FMA chains (16 accumulators, enough to hide the FMA latency on two FMA
+//     ports) on xsimd::batch<float, avx512f> and <float, fma3<avx2>> (xsimd's AVX2 arch with FMA;
+//     plain xsimd::avx2 has no FMA instruction), 2 flops per lane per FMA; one thread, and two
+//     threads at once (one per core).
+//   - Inference: deepjet::reference::DeepJet through Model::predict with caller-owned scratch
+//     (allocation-free after warm-up) on random inputs, batches 1, 32 and 1024; "2 threads" are two
+//     callers sharing the one read-only model, each with its own scratch and output, the figure is
+//     the sum of their rates. The single-jet latency is the time of one predict call at batch 1.
+//   - Training: the Trainer's data-parallel step replicated here (training/trainer.hpp's step is
+//     private): per step the batch of 1024 is cut into T slices, thread t > 0 gets a private copy
+//     of the parameters, each thread runs forward and backward on its own Net object (own layer
+//     caches, own dropout stream) into its own gradient buffer, the gradients are summed in thread
+//     order and Adam updates the model; the T - 1 helper threads are started per step, as the
+//     Trainer does. Categorical cross-entropy against random one-hot targets, no sample weights.
+//   - Layers: each layer alone as a one-layer Sequential model (Model::predict), batch 1 and 1024.
+//   - FLOPs: 2 per multiply-add of the matrix products (the weights' shapes times positions/steps),
+//     element-wise work (biases, activations, BatchNorm, LSTM cell update) not counted. Training
+//     counts 3x the forward (backward = input gradient + weight gradient, one product each).
+//     Fractions of peak: one-thread figures against the one-thread AVX-512 peak, two-thread
+//     figures against the two-thread AVX-512 peak (CPU-time rates against the CPU-time peak).
+#include "deepjet_model.hpp"
+
+#include <deepjet/deepjet.hpp>
+#include <xsimd/xsimd.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Net = deepjet::reference::DeepJet;
+using In = Net::input_shape;
+using Out = Net::output_shape;
+
+bool quick = false;
+
+double thread_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// A rate measured both ways (units per wall second, units per second of CPU time).
+struct Rate {
+  double wall = 0, cpu = 0;
+  void keep_best(const Rate& r) {
+    wall = std::max(wall, r.wall);
+    cpu = std::max(cpu, r.cpu);
+  }
+};
+
+int repetitions() { return quick ? 2 : 5; }
+double minimum_seconds() { return quick ? 0.05 : 0.25; }
+
+// One thread: run `call` (worth `units`) until at least `minimum` seconds of wall time and
+// `minimum_calls` calls have passed; returns the rates.
+template <class Call>
+Rate run_for(Call&& call, double units, double minimum, int minimum_calls = 1) {
+  const double cpu_start = thread_cpu_seconds();
+  const auto start = Clock::now();
+  long calls = 0;
+  do {
+    call();
+    ++calls;
+  } while (calls < minimum_calls || seconds_since(start) < minimum);
+  const double wall = seconds_since(start), cpu = thread_cpu_seconds() - cpu_start;
+  return {static_cast<double>(calls) * units / wall, static_cast<double>(calls) * units / cpu};
+}
+
+// Best of repetitions on `threads` threads at once: make(t) gives thread t's call (built and
+// warmed up on that thread); the rate is the sum over threads.
+Rate best_rate(std::size_t threads, const std::function<std::function<void()>(std::size_t)>& make, double units,
+               int minimum_calls = 1, int reps = -1) {
+  if (reps < 0) reps = repetitions();
+  std::vector<Rate> per_thread(threads);
+  std::atomic<std::size_t> ready{0};
+  std::atomic<int> go{-1};
+  std::atomic<std::size_t> done{0};
+  Rate best;
+  auto worker = [&](std::size_t t) {
+    auto call = make(t);
+    call();  // warm-up: sizes scratch and caches
+    ++ready;
+    for (int r = 0; r < reps; ++r) {
+      while (go.load() < r) std::this_thread::yield();
+      per_thread[t] = run_for(call, units, minimum_seconds(), minimum_calls);
+      ++done;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(worker, t);
+  // Thread 0 is this thread; it also starts each repetition once everybody is ready.
+  auto call0 = make(0);
+  call0();
+  ++ready;
+  while (ready.load() < threads) std::this_thread::yield();
+  for (int r = 0; r < reps; ++r) {
+    done = 0;
+    go = r;
+    per_thread[0] = run_for(call0, units, minimum_seconds(), minimum_calls);
+    ++done;
+    while (done.load() < threads) std::this_thread::yield();
+    Rate sum;
+    for (const auto& p : per_thread) {
+      sum.wall += p.wall;
+      sum.cpu += p.cpu;
+    }
+    best.keep_best(sum);
+  }
+  for (auto& th : pool) th.join();
+  return best;
+}
+
+// ---- FMA peak -----------------------------------------------------------------------------
+
+volatile float sink = 0;
+
+template <class Arch>
+std::function<void()> fma_loop() {
+  return [] {
+    using B = xsimd::batch<float, Arch>;
+    constexpr std::size_t chains = 16;
+    volatile float va = 0.9999999f, vb = 1e-7f;
+    const B a(va), b(vb);
+    std::array<B, chains> acc;
+    for (std::size_t k = 0; k < chains; ++k) acc[k] = B(static_cast<float>(k));
+    for (int i = 0; i < (1 << 16); ++i)
+      [&]<std::size_t... K>(std::index_sequence<K...>) { ((acc[K] = xsimd::fma(acc[K], a, b)), ...); }(
+          std::make_index_sequence<chains>{});
+    B total = acc[0];
+    for (std::size_t k = 1; k < chains; ++k) total += acc[k];
+    sink = sink + xsimd::hadd(total);
+  };
+}
+
+template <class Arch>
+double fma_flops_per_call() {
+  return double(1 << 16) * 16 * xsimd::batch<float, Arch>::size * 2;
+}
+
+// ---- FLOP counts ----------------------------------------------------------------------------
+
+struct Product {
+  const char* what;
+  double multiply_adds;  // per jet
+};
+
+// DeepJet's matrix products per jet, from the layer shapes in deepjet_model.hpp.
+std::vector<Product> deepjet_products() {
+  auto conv = [](double positions, double in, double out) { return positions * in * out; };
+  auto lstm = [](double steps, double in, double units) { return 4 * units * (in + units) * steps; };
+  return {
+      {"charged Conv1D 16-64-32-32-8 x25", conv(25, 16, 64) + conv(25, 64, 32) + conv(25, 32, 32) + conv(25, 32, 8)},
+      {"charged LSTM 8->150 x25", lstm(25, 8, 150)},
+      {"neutral Conv1D 6-32-16-4 x25", conv(25, 6, 32) + conv(25, 32, 16) + conv(25, 16, 4)},
+      {"neutral LSTM 4->50 x25", lstm(25, 4, 50)},
+      {"vertex Conv1D 12-64-32-32-8 x4", conv(4, 12, 64) + conv(4, 64, 32) + conv(4, 32, 32) + conv(4, 32, 8)},
+      {"vertex LSTM 8->50 x4", lstm(4, 8, 50)},
+      {"Dense 265-200-7x100-6", 265.0 * 200 + 200.0 * 100 + 6 * 100.0 * 100 + 100.0 * 6},
+  };
+}
+
+double deepjet_forward_flops() {
+  double macs = 0;
+  for (const auto& p : deepjet_products()) macs += p.multiply_adds;
+  return 2 * macs;
+}
+
+// ---- inputs ---------------------------------------------------------------------------------
+
+template <class S>
+deepjet::AlignedFloats random_floats(std::size_t count, std::uint64_t seed) {
+  deepjet::AlignedFloats v(S::size * count);
+  deepjet::Random random(seed);
+  for (float& x : v) x = random.uniform(-1.0f, 1.0f);
+  return v;
+}
+
+// Inference figure for any model: `threads` callers share `model`.
+template <class M>
+Rate inference_rate(const M& model, std::size_t batch, std::size_t threads) {
+  using MIn = typename M::input_shape;
+  using MOut = typename M::output_shape;
+  const auto inputs = random_floats<MIn>(batch, 7);
+  struct Caller {
+    deepjet::AlignedFloats scratch, output;
+  };
+  std::vector<Caller> callers(threads);
+  return best_rate(
+      threads,
+      [&](std::size_t t) -> std::function<void()> {
+        auto& c = callers[t];
+        c.output.resize(MOut::size * batch);
+        return [&model, &inputs, &c, batch] {
+          model.predict(deepjet::make_view<MIn>(inputs.data(), batch), deepjet::make_view<MOut>(c.output.data(), batch),
+                        c.scratch);
+        };
+      },
+      static_cast<double>(batch));
+}
+
+// ---- training: the Trainer's T-thread step, replicated ----------------------------------------
+
+struct TrainingRun {
+  TrainingRun(std::size_t batch, std::size_t threads)
+      : model(1), batch(batch), replicas(threads), contexts(threads), gradients(threads), outputs(threads),
+        output_gradients(threads), copies(threads), inputs(random_floats<In>(batch, 11)), truth(Out::size * batch, 0.0f) {
+    deepjet::Random random(13);
+    for (std::size_t j = 0; j < batch; ++j)
+      truth[j * Out::size + static_cast<std::size_t>(random.uniform(0.0f, 5.999f))] = 1.0f;
+    for (std::size_t t = 0; t < threads; ++t) contexts[t].random.reseed(1000003ULL + t);
+  }
+
+  void step() {
+    const auto x = deepjet::make_view<In>(static_cast<const float*>(inputs.data()), batch);
+    const auto target = deepjet::make_view<Out>(static_cast<const float*>(truth.data()), batch);
+    const std::size_t n = batch, threads = replicas.size();
+    const auto params = model.parameters();
+    if (threads > 1) shared_copy.assign(params.begin(), params.end());
+    auto work = [&](std::size_t t) {
+      const std::size_t first = n * t / threads, count = n * (t + 1) / threads - first;
+      auto& grads = gradients[t];
+      grads.assign(params.size(), 0.0f);
+      float* p = params.data();
+      if (t > 0) {
+        copies[t].assign(shared_copy.begin(), shared_copy.end());
+        p = copies[t].data();
+      }
+      const auto out = deepjet::make_view<Out>(deepjet::ensure_size(outputs[t], Out::size * count), count);
+      const auto dout = deepjet::make_view<Out>(deepjet::ensure_size(output_gradients[t], Out::size * count), count);
+      const auto xs = deepjet::slice(x, first, count);
+      replicas[t].forward(contexts[t], p, xs, out);
+      loss.evaluate(deepjet::ConstBatch<Out>(out), deepjet::slice(target, first, count), nullptr, dout);
+      const float share = static_cast<float>(count) / static_cast<float>(n);
+      for (std::size_t i = 0; i < Out::size * count; ++i) output_gradients[t][i] *= share;
+      replicas[t].backward(p, grads.data(), xs, deepjet::ConstBatch<Out>(out), deepjet::ConstBatch<Out>(dout),
+                           deepjet::make_view<In>(static_cast<float*>(nullptr), count));
+    };
+    std::vector<std::thread> pool;
+    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work, t);
+    work(0);
+    for (auto& th : pool) th.join();
+    auto total = model.gradients();
+    std::copy(gradients[0].begin(), gradients[0].end(), total.begin());
+    for (std::size_t t = 1; t < threads; ++t)
+      for (std::size_t i = 0; i < total.size(); ++i) total[i] += gradients[t][i];
+    adam.step(model.parameters(), model.gradients(), model.trainable_ranges());
+  }
+
+  deepjet::Model<Net> model;
+  std::size_t batch;
+  std::vector<Net> replicas;
+  std::vector<deepjet::TrainingContext> contexts;
+  std::vector<std::vector<float>> gradients;
+  std::vector<deepjet::AlignedFloats> outputs, output_gradients;
+  std::vector<float> shared_copy;
+  std::vector<std::vector<float>> copies;
+  deepjet::AlignedFloats inputs;
+  std::vector<float> truth;
+  deepjet::CategoricalCrossEntropy loss;
+  deepjet::Adam adam;
+};
+
+// Training rate: wall clock of whole steps; CPU time of all the step's threads (this process's
+// CPU time: nothing else runs in it meanwhile), divided by the thread count so that it is "per
+// core-second" times the cores used.
+Rate training_rate(std::size_t batch, std::size_t threads) {
+  TrainingRun run(batch, threads);
+  run.step();  // warm-up
+  Rate best;
+  const int reps = quick ? 1 : 3;
+  for (int r = 0; r < reps; ++r) {
+    timespec c0{}, c1{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+    const auto start = Clock::now();
+    int steps = 0;
+    do {
+      run.step();
+      ++steps;
+    } while (steps < 2 || seconds_since(start) < (quick ? 0.2 : 1.0));
+    const double wall = seconds_since(start);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    const double cpu = (c1.tv_sec - c0.tv_sec) + 1e-9 * (c1.tv_nsec - c0.tv_nsec);
+    const double jets = static_cast<double>(steps) * static_cast<double>(batch);
+    best.keep_best({jets / wall, jets / cpu * static_cast<double>(threads)});
+  }
+  return best;
+}
+
+// ---- output ---------------------------------------------------------------------------------
+
+struct Figure {
+  std::string key, label, unit;
+  Rate value;
+  double flops_per_unit = 0;  // 0: no fraction of peak
+  std::size_t threads = 1;
+};
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch;
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string json_path = "benchmarks.json";
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0)
+      quick = true;
+    else
+      json_path = argv[i];
+  }
+  const std::string load_before = load_average();
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t both = std::min<std::size_t>(2, cores);
+  std::fprintf(stderr, "deepjet_benchmarks: kernels for %s, load %s, %u cores\n", xsimd::default_arch::name(),
+               load_before.c_str(), cores);
+
+  std::vector<Figure> figures;
+  auto add = [&](std::string key, std::string label, std::string unit, Rate value, double flops, std::size_t threads) {
+    std::fprintf(stderr, "  %-44s %12.1f %s (cpu), %12.1f (wall)\n", label.c_str(), value.cpu, unit.c_str(), value.wall);
+    figures.push_back({std::move(key), std::move(label), std::move(unit), value, flops, threads});
+  };
+
+  // Peak.
+  const double gflop512 = fma_flops_per_call<xsimd::avx512f>() * 1e-9, gflop2 = fma_flops_per_call<xsimd::fma3<xsimd::avx2>>() * 1e-9;
+  const Rate peak512 = best_rate(1, [](std::size_t) { return fma_loop<xsimd::avx512f>(); }, gflop512);
+  add("peak_avx512_1t", "FMA peak AVX-512, 1 thread", "GFLOP/s", peak512, 0, 1);
+  const Rate peak2 = best_rate(1, [](std::size_t) { return fma_loop<xsimd::fma3<xsimd::avx2>>(); }, gflop2);
+  add("peak_avx2_1t", "FMA peak AVX2, 1 thread", "GFLOP/s", peak2, 0, 1);
+  const Rate peak512_2 = best_rate(both, [](std::size_t) { return fma_loop<xsimd::avx512f>(); }, gflop512);
+  add("peak_avx512_2t", "FMA peak AVX-512, 2 threads", "GFLOP/s", peak512_2, 0, both);
+  const Rate peak2_2 = best_rate(both, [](std::size_t) { return fma_loop<xsimd::fma3<xsimd::avx2>>(); }, gflop2);
+  add("peak_avx2_2t", "FMA peak AVX2, 2 threads", "GFLOP/s", peak2_2, 0, both);
+
+  // DeepJet inference.
+  const double forward = deepjet_forward_flops();
+  const deepjet::Model<Net> model(1);
+  for (std::size_t batch : {1, 32, 1024}) {
+    const std::string b = std::to_string(batch);
+    add("inference_b" + b + "_1t", "DeepJet inference, batch " + b + ", 1 thread", "jets/s",
+        inference_rate(model, batch, 1), forward, 1);
+    add("inference_b" + b + "_2t", "DeepJet inference, batch " + b + ", 2 threads", "jets/s",
+        inference_rate(model, batch, both), forward, both);
+  }
+  {
+    const Rate r = std::find_if(figures.begin(), figures.end(), [](const Figure& f) { return f.key == "inference_b1_1t"; })
+                       ->value;  // batch 1, one thread: jets/s = calls/s
+    add("latency_1jet_us", "DeepJet single-jet latency", "us", {1e6 / r.wall, 1e6 / r.cpu}, 0, 1);
+  }
+
+  // DeepJet training.
+  add("training_b1024_1t", "DeepJet training, batch 1024, 1 thread", "jets/s", training_rate(1024, 1), 3 * forward, 1);
+  add("training_b1024_2t", "DeepJet training, batch 1024, 2 threads", "jets/s", training_rate(1024, both), 3 * forward,
+      both);
+
+  // Single layers.
+  {
+    using DenseNet = deepjet::Sequential<deepjet::Input<265>, deepjet::Dense<200>>;
+    using PointwiseNet = deepjet::Sequential<deepjet::Input<25, 16>, deepjet::Conv1D<64>>;
+    using LstmNet = deepjet::Sequential<deepjet::Input<25, 8>, deepjet::LSTM<150, deepjet::backwards>>;
+    using Conv3Net = deepjet::Sequential<deepjet::Input<100, 32>, deepjet::Conv1D<32, 3, 1, deepjet::same>>;
+    const deepjet::Model<DenseNet> dense(1);
+    const deepjet::Model<PointwiseNet> pointwise(1);
+    const deepjet::Model<LstmNet> lstm(1);
+    const deepjet::Model<Conv3Net> conv3(1);
+    for (std::size_t batch : {1, 1024}) {
+      const std::string b = std::to_string(batch);
+      add("dense_265_200_b" + b, "Dense 265->200, batch " + b, "jets/s", inference_rate(dense, batch, 1),
+          2.0 * 265 * 200, 1);
+      add("conv1x1_16_64_x25_b" + b, "Conv1D 1x1 16->64 x25, batch " + b, "jets/s",
+          inference_rate(pointwise, batch, 1), 2.0 * 25 * 16 * 64, 1);
+      add("lstm_8_150_x25_b" + b, "LSTM 8->150 x25 (backwards), batch " + b, "jets/s", inference_rate(lstm, batch, 1),
+          2.0 * 4 * 150 * (8 + 150) * 25, 1);
+      add("conv3_32_32_x100_b" + b, "Conv1D k=3 32->32 x100 (same), batch " + b, "jets/s",
+          inference_rate(conv3, batch, 1), 2.0 * 100 * 3 * 32 * 32, 1);
+    }
+  }
+  const std::string load_after = load_average();
+
+  // Table.
+  auto peak_for = [&](const Figure& f, bool cpu) {
+    const Rate& p = f.threads > 1 ? peak512_2 : peak512;
+    return cpu ? p.cpu : p.wall;
+  };
+  std::printf("deepjet benchmarks: kernels for %s (-O2 -march=native), %u cores; load average %s before, %s after\n",
+              xsimd::default_arch::name(), cores, load_before.c_str(), load_after.c_str());
+  std::printf("Shared machine: figures are the best of %d repetitions; 'cpu' = per second of the working threads'\n"
+              "CPU time, 'wall' = per wall-clock second. FLOPs: 2 per multiply-add of the matrix products.\n",
+              repetitions());
+  std::printf("DeepJet forward: %.3f MFLOP/jet; training counted as 3x = %.3f MFLOP/jet\n", forward * 1e-6,
+              3 * forward * 1e-6);
+  for (const auto& p : deepjet_products())
+    std::printf("  %-36s %9.0f multiply-adds/jet (%4.1f %%)\n", p.what, p.multiply_adds,
+                100 * 2 * p.multiply_adds / forward);
+  std::printf("\n%-46s %14s %14s %9s %13s\n", "figure", "cpu", "wall", "unit", "of AVX-512 pk");
+  for (const auto& f : figures) {
+    std::string fraction = "";
+    if (f.flops_per_unit > 0) {
+      char buffer[32];
+      std::snprintf(buffer, sizeof buffer, "%.1f %%", 100 * f.value.cpu * f.flops_per_unit * 1e-9 / peak_for(f, true));
+      fraction = buffer;
+    }
+    std::printf("%-46s %14.1f %14.1f %9s %13s\n", f.label.c_str(), f.value.cpu, f.value.wall, f.unit.c_str(),
+                fraction.c_str());
+  }
+
+  // JSON.
+  std::ofstream json(json_path);
+  json << "{\n \"arch\": \"" << xsimd::default_arch::name() << "\",\n \"flags\": \"-O2 -march=native\",\n"
+       << " \"cores\": " << cores << ",\n \"load_before\": \"" << load_before << "\",\n \"load_after\": \"" << load_after
+       << "\",\n \"repetitions\": " << repetitions() << ",\n \"deepjet_forward_flops_per_jet\": " << forward
+       << ",\n \"flop_breakdown\": {";
+  bool first = true;
+  for (const auto& p : deepjet_products()) {
+    json << (first ? "\n" : ",\n") << "  \"" << json_escape(p.what) << "\": " << 2 * p.multiply_adds;
+    first = false;
+  }
+  json << "\n },\n \"figures\": {";
+  first = true;
+  for (const auto& f : figures) {
+    json << (first ? "\n" : ",\n") << "  \"" << f.key << "\": {\"label\": \"" << json_escape(f.label) << "\", \"unit\": \""
+         << f.unit << "\", \"cpu\": " << f.value.cpu << ", \"wall\": " << f.value.wall << ", \"threads\": " << f.threads
+         << ", \"flops_per_unit\": " << f.flops_per_unit;
+    if (f.flops_per_unit > 0)
+      json << ", \"fraction_of_avx512_peak_cpu\": " << f.value.cpu * f.flops_per_unit * 1e-9 / peak_for(f, true)
+           << ", \"fraction_of_avx512_peak_wall\": " << f.value.wall * f.flops_per_unit * 1e-9 / peak_for(f, false);
+    json << "}";
+    first = false;
+  }
+  json << "\n }\n}\n";
+  if (!json) {
+    std::fprintf(stderr, "deepjet_benchmarks: cannot write %s\n", json_path.c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "deepjet_benchmarks: wrote %s\n", json_path.c_str());
+  return 0;
+}
