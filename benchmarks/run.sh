@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The benchmark suite (issue 7) in one command: deepjet's figures beside PyTorch's, measured in the
+# same run, with their fractions of the machine's measured FMA peak; one table on stdout, and the
+# same as JSON.
+#
+#   benchmarks/run.sh [OUTPUT_JSON] [--quick] [--no-compile-cost]
+#
+#   OUTPUT_JSON        where the combined JSON goes (default: benchmarks/results.json)
+#   --quick            fewer, shorter repetitions (a smoke test of the suite; figures rougher)
+#   --no-compile-cost  skip benchmarks/compile_cost/measure.py (three compiles of the training TU)
+#   BUILD_DIR=...      build directory (default: build-bench in the repository; configured as
+#                      Release if it has no CMakeCache.txt)
+#
+# Steps:
+#   1. builds the target deepjet_benchmarks (benchmarks/suite/deepjet_benchmarks.cpp, -O2
+#      -march=native) and runs it: FMA peak (AVX-512, AVX2; 1 and 2 threads), DeepJet inference at
+#      batch 1/32/1024 on 1 and 2 threads, single-jet latency, training at batch 1024 on 1 and 2
+#      threads, Dense 265->200, pointwise Conv1D 16->64 x25, LSTM 8->150 x25, Conv1D k=3 32->32 x100;
+#   2. runs benchmarks/suite/torch_benchmarks.py with Debian's /usr/bin/python3 (python3-torch) for
+#      the same figures, if `import torch` works there; otherwise says PyTorch is absent and carries on;
+#   3. runs benchmarks/compile_cost/measure.py (compile time and compiler memory of the DeepJet
+#      training translation unit);
+#   4. benchmarks/suite/combine.py prints the table (figure | deepjet | PyTorch | ratio | fractions
+#      of peak | wall-clock figures) and writes the JSON.
+# The table's header carries the machine's load average (/proc/loadavg) before and after: on a
+# shared machine figures are the best of several repetitions, headline columns per second of the
+# working threads' CPU time (less sensitive to other processes than wall-clock rates, also shown).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${BUILD_DIR:-$root/build-bench}"
+output="$root/benchmarks/results.json"
+quick=""
+compile_cost=1
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick="--quick" ;;
+    --no-compile-cost) compile_cost=0 ;;
+    -h|--help) sed -n '2,28p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) output="$arg" ;;
+  esac
+done
+python=python3
+[ -x /usr/bin/python3 ] && python=/usr/bin/python3
+work="$(mktemp -d /tmp/deepjet-benchmarks.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+
+echo "== building deepjet_benchmarks in $build" >&2
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
+fi
+cmake --build "$build" -j2 --target deepjet_benchmarks >&2
+
+echo "== deepjet figures (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+"$build/benchmarks/deepjet_benchmarks" "$work/deepjet.json" $quick >&2
+
+torch_json=-
+if /usr/bin/python3 -c "import torch" >/dev/null 2>&1; then
+  echo "== PyTorch figures (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  /usr/bin/python3 "$root/benchmarks/suite/torch_benchmarks.py" $quick >"$work/torch.json"
+  torch_json="$work/torch.json"
+else
+  echo "== PyTorch is ABSENT (/usr/bin/python3 cannot import torch; Debian: apt install python3-torch):" \
+       "the table has deepjet's figures only" >&2
+fi
+
+compile_json=-
+if [ "$compile_cost" = 1 ]; then
+  echo "== compile cost of the DeepJet training translation unit (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  if "$python" "$root/benchmarks/compile_cost/measure.py" "$build" --json "$work/compile.json" >&2; then
+    compile_json="$work/compile.json"
+  else
+    echo "   compile cost measurement failed; carrying on without it" >&2
+  fi
+fi
+
+echo >&2
+"$python" "$root/benchmarks/suite/combine.py" "$work/deepjet.json" "$torch_json" "$compile_json" "$output"

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Combine the benchmark suite's parts into one table and one JSON file (called by benchmarks/run.sh).
+
+    combine.py DEEPJET_JSON TORCH_JSON|- COMPILE_JSON|- OUTPUT_JSON
+
+DEEPJET_JSON is deepjet_benchmarks' output, TORCH_JSON torch_benchmarks.py's ("-" when PyTorch is
+absent), COMPILE_JSON compile_cost/measure.py's ("-" when it was not run). Ratio = how many times
+faster deepjet is than PyTorch (> 1: deepjet faster; for the latency, PyTorch's time over ours).
+Fractions of peak: the figure's FLOPs per second over the machine's measured AVX-512 FMA peak
+(one thread or two threads, as the figure), for both frameworks with the same FLOP count.
+"""
+import json
+import sys
+
+
+def load(path):
+    if path == "-":
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+ours = load(sys.argv[1])
+torch = load(sys.argv[2])
+compile_cost = load(sys.argv[3])
+output = sys.argv[4]
+figs = ours["figures"]
+theirs = torch["figures"] if torch else {}
+
+
+def peak(threads, clock):
+    return figs["peak_avx512_2t" if threads > 1 else "peak_avx512_1t"][clock]
+
+
+rows = []
+for key, f in figs.items():
+    row = {"key": key, "label": f["label"], "unit": f["unit"], "threads": f["threads"],
+           "deepjet_cpu": f["cpu"], "deepjet_wall": f["wall"]}
+    t = theirs.get(key)
+    if t and not key.startswith("peak"):
+        row["pytorch_cpu"], row["pytorch_wall"] = t["cpu"], t["wall"]
+        lower_is_better = f["unit"] == "us"
+        for clock in ("cpu", "wall"):
+            a, b = f[clock], t[clock]
+            row["ratio_" + clock] = (b / a if lower_is_better else a / b) if a > 0 and b > 0 else None
+    if f["flops_per_unit"] > 0:
+        for clock in ("cpu", "wall"):
+            row["deepjet_peak_fraction_" + clock] = f[clock] * f["flops_per_unit"] * 1e-9 / peak(f["threads"], clock)
+            if t:
+                row["pytorch_peak_fraction_" + clock] = t[clock] * f["flops_per_unit"] * 1e-9 / peak(f["threads"], clock)
+    rows.append(row)
+
+
+def num(v, digits=0):
+    if v is None:
+        return "-"
+    return ("{:,.%df}" % digits).format(v)
+
+
+def pct(v):
+    return "-" if v is None else "%.1f %%" % (100 * v)
+
+
+lines = []
+lines.append("deepjet benchmark suite: kernels for %s (%s), %s cores; load average %s before, %s after" %
+             (ours["arch"], ours["flags"], ours["cores"], ours["load_before"], ours["load_after"]))
+if torch:
+    lines.append("PyTorch %s (%s)" % (torch["torch_version"], "; ".join(s.strip() for s in torch["config"][1:4])))
+else:
+    lines.append("PyTorch: ABSENT (/usr/bin/python3 cannot import torch) - its columns are empty")
+lines.append("SHARED MACHINE: best of %s repetitions; main columns per second of the working threads' CPU time, "
+             "wall-clock columns beside." % ours["repetitions"])
+lines.append("FLOPs: 2 per multiply-add of the matrix products; DeepJet forward %.3f MFLOP/jet, training 3x that."
+             % (ours["deepjet_forward_flops_per_jet"] * 1e-6))
+header = "| %-44s | %-7s | %12s | %12s | %9s | %9s | %9s | %12s | %12s |" % (
+    "figure", "unit", "deepjet", "PyTorch", "ratio", "dj %peak", "pt %peak", "deepjet wall", "PyTorch wall")
+lines.append("")
+lines.append(header)
+lines.append("|" + "|".join("-" * (len(c) + 0) for c in header.split("|")[1:-1]) + "|")
+for r in rows:
+    digits = 1 if r["unit"] in ("GFLOP/s", "us") else 0
+    lines.append("| %-44s | %-7s | %12s | %12s | %9s | %9s | %9s | %12s | %12s |" % (
+        r["label"], r["unit"], num(r["deepjet_cpu"], digits), num(r.get("pytorch_cpu"), digits),
+        "-" if r.get("ratio_cpu") is None else "%.2fx" % r["ratio_cpu"],
+        pct(r.get("deepjet_peak_fraction_cpu")), pct(r.get("pytorch_peak_fraction_cpu")),
+        num(r["deepjet_wall"], digits), num(r.get("pytorch_wall"), digits)))
+if compile_cost:
+    lines.append("| %-44s | %-7s | %12s | %12s | %9s | %9s | %9s | %12s | %12s |" % (
+        "Compile DeepJet training TU (fastest of 3)", "s", "%.1f" % compile_cost["compile_seconds"], "-", "-", "-", "-",
+        "-", "-"))
+    lines.append("| %-44s | %-7s | %12s | %12s | %9s | %9s | %9s | %12s | %12s |" % (
+        "Compiler peak memory, DeepJet training TU", "MB", "%d" % compile_cost["peak_compiler_memory_mb"], "-", "-",
+        "-", "-", "-", "-"))
+else:
+    lines.append("(compile cost not measured)")
+text = "\n".join(lines)
+print(text)
+with open(output, "w") as f:
+    json.dump({"deepjet": ours, "pytorch": torch, "compile_cost": compile_cost, "rows": rows, "table": text}, f,
+              indent=1)
+    f.write("\n")
+print("\nwritten: %s" % output)
