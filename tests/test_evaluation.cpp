@@ -525,6 +525,14 @@ TEST(Evaluate, BadInputsThrowWithClearMessages) {
   });
   EXPECT_NE(message.find("prediction of jet 2 for class 'bb' is not finite"), std::string::npos) << message;
 
+  auto bad_bins = settings;
+  bad_bins.efficiency_bins = {{"jet_mass", {0, 10}}};
+  message = error_message([&] { ev::evaluate(predictions, truth, spectators, deepjet_classes, spectator_names, bad_bins); });
+  EXPECT_NE(message.find("unknown spectator 'jet_mass'"), std::string::npos) << message;
+  bad_bins.efficiency_bins = {{"jet_pt", {30, 30, 50}}};
+  message = error_message([&] { ev::evaluate(predictions, truth, spectators, deepjet_classes, spectator_names, bad_bins); });
+  EXPECT_NE(message.find("strictly increasing"), std::string::npos) << message;
+
   const std::vector<std::string> one_name{"jet_pt"};
   EXPECT_THROW(ev::evaluate(predictions, truth, spectators, deepjet_classes, one_name, settings), deepjet::Error);
 }
@@ -601,6 +609,7 @@ TEST(Report, WritesSelfContainedHtmlParsableJsonAndSvgs) {
   ev::EvaluationSettings settings;
   settings.groupings = ev::deepjet_groupings();
   settings.cuts = {ev::Cut::above("jet_pt", 30), ev::Cut::absolute_below("jet_eta", 2.5)};
+  settings.efficiency_bins = {{"jet_pt", {30, 60, 100, 150, 220}}, {"jet_eta", {0, 0.5, 1, 1.5, 2, 2.5}, true}};
   auto results = ev::evaluate(ev::JetTable(fake.predictions, 6), ev::JetTable(fake.truth, 6),
                               ev::JetTable(fake.spectators, 2), deepjet_classes, spectator_names, settings);
   results.title = "DeepJet evaluation (test tagger)";
@@ -619,16 +628,19 @@ TEST(Report, WritesSelfContainedHtmlParsableJsonAndSvgs) {
   const std::filesystem::path directory = std::filesystem::current_path() / "evaluation_report_example";
   std::filesystem::remove_all(directory);
   const auto written = ev::write_report(directory, results);
-  ASSERT_EQ(written.size(), 1u + 4u + 2u + 2u);  // roc, 4 discriminants, loss, accuracy, json, html
+  // roc, 4 discriminants, 4 x 2 efficiency plots, loss, accuracy, json, html
+  ASSERT_EQ(written.size(), 1u + 4u + 8u + 2u + 2u);
   for (const auto& path : written) EXPECT_TRUE(std::filesystem::exists(path)) << path;
   for (const auto& entry : std::filesystem::directory_iterator(directory)) {
     EXPECT_EQ(entry.path().filename().string().find(".tmp-"), std::string::npos) << entry.path();
   }
   EXPECT_TRUE(std::filesystem::exists(directory / "discriminant_b_vs_udsg.svg"));
+  EXPECT_TRUE(std::filesystem::exists(directory / "efficiency_b_vs_udsg_jet_pt.svg"));
+  EXPECT_TRUE(std::filesystem::exists(directory / "efficiency_c_vs_b_jet_eta_abs.svg"));
 
   const std::string html = read_text(directory / "report.html");
-  EXPECT_EQ(count(html, "<svg"), 7u);  // every plot inlined
-  EXPECT_EQ(count(html, "</svg>"), 7u);
+  EXPECT_EQ(count(html, "<svg"), 15u);  // every plot inlined
+  EXPECT_EQ(count(html, "</svg>"), 15u);
   EXPECT_EQ(html.find("src="), std::string::npos);  // nothing external
   EXPECT_EQ(html.find("href="), std::string::npos);
   EXPECT_NE(html.find(read_text(directory / "roc.svg")), std::string::npos);
@@ -662,6 +674,33 @@ TEST(Report, WritesSelfContainedHtmlParsableJsonAndSvgs) {
   EXPECT_LT(points[0]["threshold"].get<double>(), points[2]["threshold"].get<double>());
   EXPECT_EQ(json["groupings"][0]["mistag_rates"][1]["threshold"].get<double>(), b_udsg.mistag_rates[1].threshold);
   EXPECT_NE(html.find("Working points"), std::string::npos);
+  // Efficiencies per jet pT bin: 2 binnings x 3 working points per grouping, checked by hand for
+  // b vs udsg at the 1 % working point.
+  ASSERT_EQ(b_udsg.binned_efficiencies.size(), 6u);
+  const auto& pt_medium = b_udsg.binned_efficiencies[1];
+  EXPECT_EQ(pt_medium.bins.spectator, "jet_pt");
+  EXPECT_EQ(pt_medium.working_point, 0.01);
+  EXPECT_EQ(pt_medium.threshold, b_udsg.working_points[1].threshold);
+  const auto grouping = ev::resolve(ev::deepjet_b_vs_udsg(), deepjet_classes);
+  for (std::size_t bin = 0; bin < 4; ++bin) {
+    double signal_all = 0, signal_passed = 0, background_all = 0, background_passed = 0;
+    for (std::size_t jet = 0; jet < fake.jets; ++jet) {
+      const double pt = fake.spectators[2 * jet], eta = fake.spectators[2 * jet + 1];
+      if (!(pt > 30 && std::fabs(eta) < 2.5 && pt >= pt_medium.bins.edges[bin] && pt < pt_medium.bins.edges[bin + 1])) continue;
+      const std::span<const float> p(fake.predictions.data() + 6 * jet, 6), t(fake.truth.data() + 6 * jet, 6);
+      const bool passes = grouping.discriminant(p) >= pt_medium.threshold;
+      signal_all += grouping.signal_weight(t);
+      background_all += grouping.background_weight(t);
+      signal_passed += passes ? grouping.signal_weight(t) : 0.0;
+      background_passed += passes ? grouping.background_weight(t) : 0.0;
+    }
+    EXPECT_DOUBLE_EQ(pt_medium.signal_efficiency[bin], signal_passed / signal_all) << bin;
+    EXPECT_DOUBLE_EQ(pt_medium.background_efficiency[bin], background_passed / background_all) << bin;
+  }
+  EXPECT_EQ(json["groupings"][0]["binned_efficiencies"].size(), 6u);
+  EXPECT_EQ(json["groupings"][0]["binned_efficiencies"][3]["absolute"], true);
+  EXPECT_EQ(json["groupings"][0]["binned_efficiencies"][1]["signal_efficiency"][2].get<double>(),
+            pt_medium.signal_efficiency[2]);
   EXPECT_NE(html.find("<th>mistag 0.1 %</th>"), std::string::npos);
 
   // Writing the same results again gives the same bytes.

@@ -9,7 +9,9 @@
 //     rate at each requested signal efficiency, the signal efficiency at each requested mistag
 //     rate (working points, with their thresholds), and a compact copy of the curve (roc.hpp),
 //   - one normalised histogram of the discriminant per truth class (a jet adds its truth fraction
-//     of that class; every class, not only signal and background, so c jets show up in b vs udsg).
+//     of that class; every class, not only signal and background, so c jets show up in b vs udsg),
+//   - if asked (settings.efficiency_bins), the signal and background efficiency in bins of a
+//     spectator such as jet pT, at each working point's cut.
 // The results remember the settings they came from. Inputs are checked before anything is
 // computed; a problem throws deepjet::Error naming it: mismatched jet or column counts, an unknown
 // class or spectator name, a non-finite prediction or truth value, a negative truth value, an
@@ -25,11 +27,20 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
 
 namespace deepjet::evaluation {
+
+/// Bins of a spectator in which to measure efficiencies (e.g. jet pT): a jet whose value (or
+/// absolute value) lies in [edges[i], edges[i + 1]) is in bin i; jets outside all bins are not counted.
+struct SpectatorBins {
+  std::string spectator;
+  std::vector<double> edges;  ///< at least two, strictly increasing
+  bool absolute = false;      ///< bin |value| (eta)
+};
 
 /// What to compute.
 struct EvaluationSettings {
@@ -40,6 +51,9 @@ struct EvaluationSettings {
   std::vector<double> background_efficiencies{0.1, 0.01, 0.001};
   std::size_t roc_points = 500;     ///< points kept of each curve for plots and JSON
   std::size_t histogram_bins = 50;  ///< bins of the discriminant histograms
+  /// Efficiencies per bin of these spectators at each working point's cut (none by default),
+  /// e.g. {{"jet_pt", {30, 50, 70, 100, 150, 200, 300, 500, 1000}}, {"jet_eta", {0, 0.5, 1, 1.5, 2, 2.5}, true}}
+  std::vector<SpectatorBins> efficiency_bins;
 };
 
 /// Per epoch (1, 2, ...), as a trainer's history records them; empty vectors are not plotted.
@@ -71,6 +85,16 @@ struct SignalEfficiency {
   double threshold = 0.0;
 };
 
+/// The signal and background efficiency per bin of a spectator at one working point's cut
+/// d >= threshold (the cut's efficiencies over all jets are the working point's).
+struct BinnedEfficiency {
+  SpectatorBins bins;
+  double working_point = 0.0;  ///< the working point's background efficiency over all jets
+  double threshold = 0.0;
+  std::vector<double> signal_efficiency;      ///< per bin; NaN where a bin has no signal
+  std::vector<double> background_efficiency;  ///< per bin; NaN where a bin has no background
+};
+
 /// Everything computed for one grouping.
 struct GroupingResult {
   Grouping grouping;
@@ -83,6 +107,8 @@ struct GroupingResult {
   std::vector<RocPoint> roc;             ///< the compact curve
   std::size_t roc_points_total = 0;      ///< points of the exact curve
   std::vector<Histogram> histograms;     ///< the discriminant per truth class (label: the class)
+  /// per settings.efficiency_bins entry, per working point (in that order)
+  std::vector<BinnedEfficiency> binned_efficiencies;
 };
 
 struct EvaluationResults {
@@ -175,6 +201,20 @@ inline void check_inputs(const JetTable& predictions, const JetTable& truth, con
       throw Error(where + "the background efficiency " + std::to_string(efficiency) + " is outside [0, 1]");
     }
   }
+  for (const SpectatorBins& bins : settings.efficiency_bins) {
+    if (std::find(spectator_names.begin(), spectator_names.end(), bins.spectator) == spectator_names.end()) {
+      throw Error(where + "efficiency bins of unknown spectator '" + bins.spectator + "' (the spectators are: " +
+                  (spectator_names.empty() ? std::string("none") : join(std::vector<std::string>(spectator_names.begin(), spectator_names.end()))) + ")");
+    }
+    bool increasing = bins.edges.size() >= 2;
+    for (std::size_t i = 0; i < bins.edges.size() && increasing; ++i) {
+      increasing = std::isfinite(bins.edges[i]) && (i == 0 || bins.edges[i] > bins.edges[i - 1]);
+    }
+    if (!increasing) {
+      throw Error(where + "the efficiency bins of '" + bins.spectator +
+                  "' need at least two finite, strictly increasing edges");
+    }
+  }
   if (settings.roc_points < 4) throw Error(where + "roc_points must be at least 4");
   if (settings.histogram_bins == 0) throw Error(where + "histogram_bins must be positive");
 }
@@ -215,6 +255,39 @@ inline std::vector<Histogram> class_histograms(const std::vector<double>& values
     histograms.push_back({class_names[c], edges, std::move(contents), static_cast<int>(c)});
   }
   return histograms;
+}
+
+/// The efficiencies per bin at one working point's cut.
+inline BinnedEfficiency binned_efficiency(const SpectatorBins& bins, const SignalEfficiency& point,
+                                          const std::vector<double>& scores, const std::vector<double>& signal_weights,
+                                          const std::vector<double>& background_weights,
+                                          const std::vector<std::size_t>& jets, const JetTable& spectators,
+                                          std::size_t column) {
+  const std::size_t count = bins.edges.size() - 1;
+  std::vector<double> signal_passed(count, 0.0), signal_all(count, 0.0);
+  std::vector<double> background_passed(count, 0.0), background_all(count, 0.0);
+  for (std::size_t k = 0; k < jets.size(); ++k) {
+    double value = spectators(jets[k], column);
+    if (bins.absolute) value = std::fabs(value);
+    if (!(value >= bins.edges.front() && value < bins.edges.back())) continue;  // also NaN
+    const auto bin = static_cast<std::size_t>(std::upper_bound(bins.edges.begin(), bins.edges.end(), value) -
+                                              bins.edges.begin()) - 1;
+    const bool passes = scores[k] >= point.threshold;
+    signal_all[bin] += signal_weights[k];
+    background_all[bin] += background_weights[k];
+    if (passes) {
+      signal_passed[bin] += signal_weights[k];
+      background_passed[bin] += background_weights[k];
+    }
+  }
+  BinnedEfficiency efficiency{bins, point.background_efficiency, point.threshold, {}, {}};
+  for (std::size_t bin = 0; bin < count; ++bin) {
+    efficiency.signal_efficiency.push_back(signal_all[bin] > 0.0 ? signal_passed[bin] / signal_all[bin]
+                                                                 : std::numeric_limits<double>::quiet_NaN());
+    efficiency.background_efficiency.push_back(
+        background_all[bin] > 0.0 ? background_passed[bin] / background_all[bin] : std::numeric_limits<double>::quiet_NaN());
+  }
+  return efficiency;
 }
 
 }  // namespace evaluate_detail
@@ -261,6 +334,7 @@ inline EvaluationResults evaluate(const JetTable& predictions, const JetTable& t
 
     std::vector<double> all_values;  // every kept jet, for the per-class histograms
     std::vector<double> scores, signal_weights, background_weights;  // jets in this grouping
+    std::vector<std::size_t> grouping_jets;                          // ... and their indices
     all_values.reserve(kept.size());
     for (const std::size_t jet : kept) {
       const double value = classes.discriminant(predictions.row(jet));
@@ -269,6 +343,7 @@ inline EvaluationResults evaluate(const JetTable& predictions, const JetTable& t
       const double background = classes.background_weight(truth.row(jet));
       if (signal == 0.0 && background == 0.0) continue;
       scores.push_back(value);
+      grouping_jets.push_back(jet);
       signal_weights.push_back(signal);
       background_weights.push_back(background);
       result.signal_jets += signal;
@@ -296,6 +371,14 @@ inline EvaluationResults evaluate(const JetTable& predictions, const JetTable& t
     result.roc_points_total = curve.points.size();
     result.histograms =
         evaluate_detail::class_histograms(all_values, kept, truth, class_names, settings.histogram_bins);
+    for (const SpectatorBins& bins : settings.efficiency_bins) {
+      const auto column = static_cast<std::size_t>(
+          std::find(spectator_names.begin(), spectator_names.end(), bins.spectator) - spectator_names.begin());
+      for (const SignalEfficiency& point : result.working_points) {
+        result.binned_efficiencies.push_back(evaluate_detail::binned_efficiency(
+            bins, point, scores, signal_weights, background_weights, grouping_jets, spectators, column));
+      }
+    }
     results.groupings.push_back(std::move(result));
   }
   return results;

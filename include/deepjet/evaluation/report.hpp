@@ -4,6 +4,9 @@
 // atomically (a reader never sees half a file; an existing report is replaced file by file):
 //   roc.svg                      every grouping's ROC curve, logarithmic mistag axis
 //   discriminant_<grouping>.svg  per grouping, the discriminant's distribution per truth class
+//   efficiency_<grouping>_<spectator>[_abs].svg
+//                                per grouping and EvaluationSettings::efficiency_bins entry: signal
+//                                and background efficiency per bin at each working point's cut
 //   loss.svg, accuracy.svg       per epoch, training and validation (only if results.training has them)
 //   results.json                 the numbers (layout below)
 //   report.html                  one self-contained page: the selection, a table of AUCs and
@@ -20,10 +23,13 @@
 //                    "denominator_classes", "discriminant", "signal_jets", "background_jets",
 //                    "auc", "mistag_rates": [{"signal_efficiency", "background_efficiency", "threshold"}],
 //                    "working_points": [{"background_efficiency", "signal_efficiency", "threshold"}],
+//                    "binned_efficiencies": [{"spectator", "absolute", "edges", "working_point",
+//                                             "threshold", "signal_efficiency", "background_efficiency"}],
 //                    "roc": {"points_total", "threshold": [...], "signal_efficiency": [...],
 //                            "background_efficiency": [...]}}],
 //     "training": {"training_loss", "validation_loss", "training_accuracy", "validation_accuracy"} }
-// Infinite values (an open cut limit, the first ROC point's threshold) are written as null.
+// Infinite and NaN values (an open cut limit, the first ROC point's threshold, the efficiency
+// of an empty bin) are written as null.
 #pragma once
 
 #include "deepjet/core/atomic_file.hpp"
@@ -122,6 +128,51 @@ inline std::vector<ReportPlot> make_plots(const EvaluationResults& results) {
                      svg(histogram_plot("discriminant-" + part, title, g.discriminant, "fraction of jets per bin",
                                         g.histograms))});
   }
+  // Efficiencies in bins of a spectator: per grouping and binning, one colour per working point,
+  // signal solid, background dashed.
+  for (std::size_t i = 0; i < results.groupings.size(); ++i) {
+    const GroupingResult& g = results.groupings[i];
+    // evaluate() stores them per binning, per working point: one plot per binning.
+    const std::size_t per_binning = results.background_efficiencies.size();
+    for (std::size_t first = 0; per_binning > 0 && first < g.binned_efficiencies.size(); first += per_binning) {
+      const SpectatorBins& bins = g.binned_efficiencies[first].bins;
+      const std::size_t last = std::min(first + per_binning, g.binned_efficiencies.size());
+      const std::string variable = bins.absolute ? "|" + bins.spectator + "|" : bins.spectator;
+      LinePlot plot;
+      plot.id = "efficiency-" + used_names[i] + "-" + file_name_part(bins.spectator) + "-" + std::to_string(first);
+      plot.title = g.grouping.name + ": efficiency vs " + variable;
+      plot.x = Axis{variable, Scale::linear, bins.edges.front(), bins.edges.back()};
+      plot.y = Axis{"efficiency at the working point's cut", Scale::logarithmic, 1e-4, 1.0};
+      double smallest = 1.0;
+      for (std::size_t k = first; k < last; ++k) {
+        const BinnedEfficiency& e = g.binned_efficiencies[k];
+        Curve signal{"signal, WP " + percent(e.working_point), {}, e.signal_efficiency, false, true,
+                     static_cast<int>(k - first)};
+        Curve background{"mistag, WP " + percent(e.working_point), {}, e.background_efficiency, true, true,
+                         static_cast<int>(k - first)};
+        for (std::size_t bin = 0; bin + 1 < bins.edges.size(); ++bin) {
+          const double centre = 0.5 * (bins.edges[bin] + bins.edges[bin + 1]);
+          signal.x.push_back(centre);
+          background.x.push_back(centre);
+          for (const double v : {e.signal_efficiency[bin], e.background_efficiency[bin]}) {
+            if (v > 0.0) smallest = std::min(smallest, v);
+          }
+        }
+        plot.curves.push_back(std::move(signal));
+        plot.curves.push_back(std::move(background));
+      }
+      plot.y.min = std::max(1e-4, std::min(0.1, std::pow(10.0, std::floor(std::log10(smallest) + 1e-9))));
+      std::string file = "efficiency_" + used_names[i] + "_" + file_name_part(bins.spectator) +
+                         (bins.absolute ? "_abs" : "");
+      // The same spectator binned twice: number the later plots.
+      const auto taken = [&](const std::string& name) {
+        return std::any_of(plots.begin(), plots.end(), [&](const ReportPlot& p) { return p.file_name == name; });
+      };
+      if (taken(file + ".svg")) file += "_" + std::to_string(first / per_binning + 1);
+      plots.push_back({file + ".svg", g.grouping.name + ": efficiency vs " + variable, svg(plot)});
+    }
+  }
+
   const TrainingHistory& history = results.training;
   if (!history.training_loss.empty() || !history.validation_loss.empty()) {
     plots.push_back({"loss.svg", "Loss per epoch",
@@ -195,6 +246,19 @@ inline std::string results_json(const EvaluationResults& results) {
       signal.push_back(point.signal_efficiency);
       background.push_back(point.background_efficiency);
     }
+    json.key("binned_efficiencies").begin_array();
+    for (const BinnedEfficiency& e : g.binned_efficiencies) {
+      json.begin_object();
+      json.key("spectator").value(e.bins.spectator);
+      json.key("absolute").value(e.bins.absolute);
+      json.key("edges").numbers(e.bins.edges);
+      json.key("working_point").value(e.working_point);
+      json.key("threshold").value(e.threshold);
+      json.key("signal_efficiency").numbers(e.signal_efficiency);
+      json.key("background_efficiency").numbers(e.background_efficiency);
+      json.end_object();
+    }
+    json.end_array();
     json.key("roc").begin_object();
     json.key("points_total").value(g.roc_points_total);
     json.key("threshold").numbers(thresholds);
