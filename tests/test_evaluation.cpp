@@ -624,8 +624,8 @@ TEST(Report, WritesSelfContainedHtmlParsableJsonAndSvgs) {
   EXPECT_GT(results.jets_selected, 10000u);
   EXPECT_LT(results.jets_selected, 20000u);
 
-  // The report stays in the build directory so it can be looked at.
-  const std::filesystem::path directory = std::filesystem::current_path() / "evaluation_report_example";
+  // The report stays (in the temporary directory) so it can be looked at.
+  const std::filesystem::path directory = std::filesystem::temp_directory_path() / "deepjet_evaluation_report_example";
   std::filesystem::remove_all(directory);
   const auto written = ev::write_report(directory, results);
   // roc, 4 discriminants, 4 x 2 efficiency plots, loss, accuracy, json, html
