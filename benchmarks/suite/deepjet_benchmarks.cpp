@@ -25,7 +25,15 @@
 //     caches, own dropout stream) into its own gradient buffer, the gradients are summed in thread
 //     order and Adam updates the model; the T - 1 helper threads are started per step, as the
 //     Trainer does. Categorical cross-entropy against random one-hot targets, no sample weights.
+//     The two-thread training figure cannot show the scaling while other processes compete for
+//     the two cores, so the CPU time of the step's serial parts (parameter copy for the helper,
+//     gradient sum, Adam) is measured too, and "idle-machine est." projects the two-thread rate:
+//     serial part + (one-thread step - its serial part) / 2 (an estimate, not a measurement).
 //   - Layers: each layer alone as a one-layer Sequential model (Model::predict), batch 1 and 1024.
+//     The DeepJet LSTM 8->150 uses deepjet::backwards as the model does; the k=3 Conv1D is
+//     32 -> 32 channels over 100 particles with 'same' padding (the particle-CNN's shape).
+//     "diag:" rows repeat Dense and LSTM with widths that leave kernels/gemm.hpp no scalar
+//     column tail (Dense 265->192, LSTM 8->144), to measure what the tail costs.
 //   - FLOPs: 2 per multiply-add of the matrix products (the weights' shapes times positions/steps),
 //     element-wise work (biases, activations, BatchNorm, LSTM cell update) not counted. Training
 //     counts 3x the forward (backward = input gradient + weight gradient, one product each).
@@ -242,7 +250,9 @@ struct TrainingRun {
     const auto target = deepjet::make_view<Out>(static_cast<const float*>(truth.data()), batch);
     const std::size_t n = batch, threads = replicas.size();
     const auto params = model.parameters();
+    double serial_start = thread_cpu_seconds();
     if (threads > 1) shared_copy.assign(params.begin(), params.end());
+    serial_seconds += thread_cpu_seconds() - serial_start;
     auto work = [&](std::size_t t) {
       const std::size_t first = n * t / threads, count = n * (t + 1) / threads - first;
       auto& grads = gradients[t];
@@ -266,11 +276,14 @@ struct TrainingRun {
     for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work, t);
     work(0);
     for (auto& th : pool) th.join();
+    serial_start = thread_cpu_seconds();
     auto total = model.gradients();
     std::copy(gradients[0].begin(), gradients[0].end(), total.begin());
     for (std::size_t t = 1; t < threads; ++t)
       for (std::size_t i = 0; i < total.size(); ++i) total[i] += gradients[t][i];
     adam.step(model.parameters(), model.gradients(), model.trainable_ranges());
+    serial_seconds += thread_cpu_seconds() - serial_start;
+    ++steps;
   }
 
   deepjet::Model<Net> model;
@@ -285,14 +298,25 @@ struct TrainingRun {
   std::vector<float> truth;
   deepjet::CategoricalCrossEntropy loss;
   deepjet::Adam adam;
+  // CPU time of the step's serial parts on the calling thread (parameter copy for the helpers,
+  // gradient sum, Adam), over `steps` steps.
+  double serial_seconds = 0;
+  long steps = 0;
+};
+
+struct TrainingFigure {
+  Rate rate;
+  double serial_ms_per_step = 0;  // CPU time of the serial parts
 };
 
 // Training rate: wall clock of whole steps; CPU time of all the step's threads (this process's
 // CPU time: nothing else runs in it meanwhile), divided by the thread count so that it is "per
 // core-second" times the cores used.
-Rate training_rate(std::size_t batch, std::size_t threads) {
+TrainingFigure training_rate(std::size_t batch, std::size_t threads) {
   TrainingRun run(batch, threads);
   run.step();  // warm-up
+  run.serial_seconds = 0;
+  run.steps = 0;
   Rate best;
   const int reps = quick ? 1 : 3;
   for (int r = 0; r < reps; ++r) {
@@ -310,7 +334,7 @@ Rate training_rate(std::size_t batch, std::size_t threads) {
     const double jets = static_cast<double>(steps) * static_cast<double>(batch);
     best.keep_best({jets / wall, jets / cpu * static_cast<double>(threads)});
   }
-  return best;
+  return {best, 1e3 * run.serial_seconds / static_cast<double>(run.steps)};
 }
 
 // ---- output ---------------------------------------------------------------------------------
@@ -388,9 +412,19 @@ int main(int argc, char** argv) {
   }
 
   // DeepJet training.
-  add("training_b1024_1t", "DeepJet training, batch 1024, 1 thread", "jets/s", training_rate(1024, 1), 3 * forward, 1);
-  add("training_b1024_2t", "DeepJet training, batch 1024, 2 threads", "jets/s", training_rate(1024, both), 3 * forward,
-      both);
+  const TrainingFigure train1 = training_rate(1024, 1), train2 = training_rate(1024, both);
+  add("training_b1024_1t", "DeepJet training, batch 1024, 1 thread", "jets/s", train1.rate, 3 * forward, 1);
+  add("training_b1024_2t", "DeepJet training, batch 1024, 2 threads", "jets/s", train2.rate, 3 * forward, both);
+  // What two threads would give on two otherwise idle cores (Amdahl): the one-thread step's
+  // parallel part (its CPU time minus its serial part) split over the threads, plus the two-thread
+  // step's serial part. The wall-clock scaling cannot be measured while other processes compete
+  // for the two cores.
+  const double step1_ms = 1e3 * 1024 / train1.rate.cpu;
+  const double projected_ms = train2.serial_ms_per_step + (step1_ms - train1.serial_ms_per_step) / double(both);
+  std::fprintf(stderr, "  training step CPU: 1 thread %.1f ms (serial %.2f ms); 2 threads serial %.2f ms\n", step1_ms,
+               train1.serial_ms_per_step, train2.serial_ms_per_step);
+  add("training_b1024_2t_projected", "DeepJet training, 2 threads, idle-machine est.", "jets/s",
+      {1024 / (1e-3 * projected_ms), 1024 / (1e-3 * projected_ms)}, 3 * forward, both);
 
   // Single layers.
   {
@@ -412,6 +446,21 @@ int main(int argc, char** argv) {
           2.0 * 4 * 150 * (8 + 150) * 25, 1);
       add("conv3_32_32_x100_b" + b, "Conv1D k=3 32->32 x100 (same), batch " + b, "jets/s",
           inference_rate(conv3, batch, 1), 2.0 * 100 * 3 * 32 * 32, 1);
+    }
+    // Diagnostics: the same products with widths that are whole numbers of AVX-512 registers, so
+    // that kernels/gemm.hpp's scalar loop over the last (< 16) columns has nothing to do
+    // (200 = 6 x 32 + 8 scalar columns, 4 x 150 = 600 = 18 x 32 + 16 + 8 scalar; 192 = 6 x 32 and
+    // 4 x 144 = 576 = 18 x 32 have no scalar columns).
+    using Dense192 = deepjet::Sequential<deepjet::Input<265>, deepjet::Dense<192>>;
+    using Lstm144 = deepjet::Sequential<deepjet::Input<25, 8>, deepjet::LSTM<144, deepjet::backwards>>;
+    const deepjet::Model<Dense192> dense192(1);
+    const deepjet::Model<Lstm144> lstm144(1);
+    for (std::size_t batch : {1, 1024}) {
+      const std::string b = std::to_string(batch);
+      add("diag_dense_265_192_b" + b, "diag: Dense 265->192 (no col. tail), batch " + b, "jets/s",
+          inference_rate(dense192, batch, 1), 2.0 * 265 * 192, 1);
+      add("diag_lstm_8_144_x25_b" + b, "diag: LSTM 8->144 x25 (no col. tail), batch " + b, "jets/s",
+          inference_rate(lstm144, batch, 1), 2.0 * 4 * 144 * (8 + 144) * 25, 1);
     }
   }
   const std::string load_after = load_average();
