@@ -8,6 +8,9 @@ absent), COMPILE_JSON compile_cost/measure.py's ("-" when it was not run). Ratio
 faster deepjet is than PyTorch (> 1: deepjet faster; for the latency, PyTorch's time over ours).
 Fractions of peak: the figure's FLOPs per second over the machine's measured AVX-512 FMA peak
 (one thread or two threads, as the figure), for both frameworks with the same FLOP count.
+The two-thread inference figures appear twice: against PyTorch with torch.set_num_threads(2) (one
+call spread over both cores) and against two independent one-thread PyTorch processes (the
+counterpart of deepjet's two callers sharing one model).
 """
 import json
 import sys
@@ -32,11 +35,21 @@ def peak(threads, clock):
     return figs["peak_avx512_2t" if threads > 1 else "peak_avx512_1t"][clock]
 
 
-rows = []
+# Rows: every deepjet figure beside PyTorch's figure of the same key; the two-thread inference
+# figures also beside PyTorch run as two independent one-thread processes (key ..._2p).
+entries = []
 for key, f in figs.items():
-    row = {"key": key, "label": f["label"], "unit": f["unit"], "threads": f["threads"],
+    entries.append((key, f["label"], f, theirs.get(key)))
+    if key.startswith("inference_") and key.endswith("_2t"):
+        alternative = key[:-2] + "2p"
+        if alternative in theirs:
+            entries.append((alternative, f["label"].replace("2 threads", "2 thr. vs PyTorch 2 proc."), f,
+                            theirs[alternative]))
+
+rows = []
+for key, label, f, t in entries:
+    row = {"key": key, "label": label, "unit": f["unit"], "threads": f["threads"],
            "deepjet_cpu": f["cpu"], "deepjet_wall": f["wall"]}
-    t = theirs.get(key)
     if t and not key.startswith("peak"):
         row["pytorch_cpu"], row["pytorch_wall"] = t["cpu"], t["wall"]
         lower_is_better = f["unit"] == "us"
@@ -65,30 +78,31 @@ lines = []
 lines.append("deepjet benchmark suite: kernels for %s (%s), %s cores; load average %s before, %s after" %
              (ours["arch"], ours["flags"], ours["cores"], ours["load_before"], ours["load_after"]))
 if torch:
-    lines.append("PyTorch %s (%s)" % (torch["torch_version"], "; ".join(s.strip() for s in torch["config"][1:4])))
+    lines.append("PyTorch %s (%s); '2 threads' = torch.set_num_threads(2), '2 proc.' = two one-thread processes" %
+                 (torch["torch_version"], "; ".join(s.strip() for s in torch["config"][1:4])))
 else:
     lines.append("PyTorch: ABSENT (/usr/bin/python3 cannot import torch) - its columns are empty")
 lines.append("SHARED MACHINE: best of %s repetitions; main columns per second of the working threads' CPU time, "
              "wall-clock columns beside." % ours["repetitions"])
 lines.append("FLOPs: 2 per multiply-add of the matrix products; DeepJet forward %.3f MFLOP/jet, training 3x that."
              % (ours["deepjet_forward_flops_per_jet"] * 1e-6))
-header = "| %-44s | %-7s | %12s | %12s | %9s | %9s | %9s | %12s | %12s |" % (
+header = "| %-54s | %-7s | %12s | %12s | %9s | %9s | %9s | %12s | %12s |" % (
     "figure", "unit", "deepjet", "PyTorch", "ratio", "dj %peak", "pt %peak", "deepjet wall", "PyTorch wall")
 lines.append("")
 lines.append(header)
 lines.append("|" + "|".join("-" * (len(c) + 0) for c in header.split("|")[1:-1]) + "|")
 for r in rows:
     digits = 1 if r["unit"] in ("GFLOP/s", "us") else 0
-    lines.append("| %-44s | %-7s | %12s | %12s | %9s | %9s | %9s | %12s | %12s |" % (
+    lines.append("| %-54s | %-7s | %12s | %12s | %9s | %9s | %9s | %12s | %12s |" % (
         r["label"], r["unit"], num(r["deepjet_cpu"], digits), num(r.get("pytorch_cpu"), digits),
         "-" if r.get("ratio_cpu") is None else "%.2fx" % r["ratio_cpu"],
         pct(r.get("deepjet_peak_fraction_cpu")), pct(r.get("pytorch_peak_fraction_cpu")),
         num(r["deepjet_wall"], digits), num(r.get("pytorch_wall"), digits)))
 if compile_cost:
-    lines.append("| %-44s | %-7s | %12s | %12s | %9s | %9s | %9s | %12s | %12s |" % (
+    lines.append("| %-54s | %-7s | %12s | %12s | %9s | %9s | %9s | %12s | %12s |" % (
         "Compile DeepJet training TU (fastest of 3)", "s", "%.1f" % compile_cost["compile_seconds"], "-", "-", "-", "-",
         "-", "-"))
-    lines.append("| %-44s | %-7s | %12s | %12s | %9s | %9s | %9s | %12s | %12s |" % (
+    lines.append("| %-54s | %-7s | %12s | %12s | %9s | %9s | %9s | %12s | %12s |" % (
         "Compiler peak memory, DeepJet training TU", "MB", "%d" % compile_cost["peak_compiler_memory_mb"], "-", "-",
         "-", "-", "-", "-"))
 else:

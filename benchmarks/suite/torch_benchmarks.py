@@ -11,7 +11,9 @@ PyTorch's default initialisation: the speed does not depend on them.
 
 How each figure is measured (as deepjet_benchmarks does):
   - torch.set_num_threads(T) for T = 1 and 2 (intra-op parallelism of one call: PyTorch's way of
-    using both cores for one model);
+    using both cores for one model); and, for inference, two independent processes with one thread
+    each ("2 processes", keys inference_b*_2p: the PyTorch counterpart of deepjet's two callers
+    sharing one model), the sum of their rates;
   - inference: model.eval(), torch.no_grad(), random inputs, batches 1, 32, 1024;
   - training: model.train() (dropout 0.1, BatchNorm batch statistics), softmax output, Keras's
     categorical cross-entropy (clamped log), backward, torch.optim.Adam step, batch 1024;
@@ -24,6 +26,7 @@ How each figure is measured (as deepjet_benchmarks does):
     T), so that a busy shared machine hurts the figure less.
 """
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -159,52 +162,88 @@ def note(key, value):
     print("  %-26s cpu %12.1f  wall %12.1f" % (key, value["cpu"], value["wall"]), file=sys.stderr)
 
 
-torch.manual_seed(7)
-model = MultiInput(*deepjet_model(0.1))
-model.eval()
-for threads in (1, 2):
-    torch.set_num_threads(threads)
-    for batch in (1, 32, 1024):
-        x = [torch.randn(batch, *s) for s in SHAPES]
-        with torch.no_grad():
-            note("inference_b%d_%dt" % (batch, threads), best_rate(lambda: model(x), batch, threads))
-r = figures["inference_b1_1t"]
-figures["latency_1jet_us"] = {"wall": 1e6 / r["wall"], "cpu": 1e6 / r["cpu"]}
-
-# Training: a fresh model, Adam, batch 1024.
-for threads in (1, 2):
-    torch.set_num_threads(threads)
-    torch.manual_seed(11)
+def process_worker(batch, start, results):
+    """One of two independent PyTorch processes, one thread each (deepjet's two callers, PyTorch-style)."""
+    torch.set_num_threads(1)
+    torch.manual_seed(7)
     net = MultiInput(*deepjet_model(0.1))
-    net.train()
-    optimiser = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=1e-4)
-    x = [torch.randn(1024, *s) for s in SHAPES]
-    target = torch.nn.functional.one_hot(torch.randint(0, 6, (1024,)), 6).float()
+    net.eval()
+    x = [torch.randn(batch, *s) for s in SHAPES]
+    with torch.no_grad():
+        net(x)
+        start.wait()
+        results.put(best_rate(lambda: net(x), batch, 1))
 
-    def step():
-        optimiser.zero_grad()
-        loss = keras_cce(net(x), target)
-        loss.backward()
-        optimiser.step()
 
-    note("training_b1024_%dt" % threads,
-         best_rate(step, 1024, threads, reps=1 if QUICK else 3, min_seconds=0.2 if QUICK else 1.0, min_calls=2))
+def two_processes(batch):
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(2)
+    results = context.Queue()
+    workers = [context.Process(target=process_worker, args=(batch, start, results)) for _ in range(2)]
+    for w in workers:
+        w.start()
+    rates = [results.get() for _ in workers]
+    for w in workers:
+        w.join()
+    return {"wall": sum(r["wall"] for r in rates), "cpu": sum(r["cpu"] for r in rates)}
 
-# Single layers, one thread.
-torch.set_num_threads(1)
-layers = {
-    "dense_265_200": (torch.nn.Linear(265, 200), (265,)),
-    "conv1x1_16_64_x25": (torch.nn.Linear(16, 64), (25, 16)),
-    "lstm_8_150_x25": (BackwardLSTM(8, 150), (25, 8)),
-    "conv3_32_32_x100": (Conv3(32, 32), (100, 32)),
-}
-for batch in (1, 1024):
-    for name, (layer, shape) in layers.items():
-        layer.eval()
-        x = torch.randn(batch, *shape)
-        with torch.no_grad():
-            note("%s_b%d" % (name, batch), best_rate(lambda: layer(x), batch, 1))
 
-print(json.dumps({"torch_version": torch.__version__, "config": torch.__config__.parallel_info().splitlines()[:6],
-                  "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""), "repetitions": REPS,
-                  "figures": figures}, indent=1))
+def main():
+    torch.manual_seed(7)
+    model = MultiInput(*deepjet_model(0.1))
+    model.eval()
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        for batch in (1, 32, 1024):
+            x = [torch.randn(batch, *s) for s in SHAPES]
+            with torch.no_grad():
+                note("inference_b%d_%dt" % (batch, threads), best_rate(lambda: model(x), batch, threads))
+    r = figures["inference_b1_1t"]
+    figures["latency_1jet_us"] = {"wall": 1e6 / r["wall"], "cpu": 1e6 / r["cpu"]}
+    # Both cores as two independent one-thread processes (the PyTorch counterpart of deepjet's two
+    # callers sharing one model): the sum of their rates.
+    for batch in (1, 32, 1024):
+        note("inference_b%d_2p" % batch, two_processes(batch))
+
+    # Training: a fresh model, Adam, batch 1024.
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        torch.manual_seed(11)
+        net = MultiInput(*deepjet_model(0.1))
+        net.train()
+        optimiser = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=1e-4)
+        x = [torch.randn(1024, *s) for s in SHAPES]
+        target = torch.nn.functional.one_hot(torch.randint(0, 6, (1024,)), 6).float()
+
+        def step():
+            optimiser.zero_grad()
+            loss = keras_cce(net(x), target)
+            loss.backward()
+            optimiser.step()
+
+        note("training_b1024_%dt" % threads,
+             best_rate(step, 1024, threads, reps=1 if QUICK else 3, min_seconds=0.2 if QUICK else 1.0, min_calls=2))
+
+    # Single layers, one thread.
+    torch.set_num_threads(1)
+    layers = {
+        "dense_265_200": (torch.nn.Linear(265, 200), (265,)),
+        "conv1x1_16_64_x25": (torch.nn.Linear(16, 64), (25, 16)),
+        "lstm_8_150_x25": (BackwardLSTM(8, 150), (25, 8)),
+        "conv3_32_32_x100": (Conv3(32, 32), (100, 32)),
+    }
+    for batch in (1, 1024):
+        for name, (layer, shape) in layers.items():
+            layer.eval()
+            x = torch.randn(batch, *shape)
+            with torch.no_grad():
+                note("%s_b%d" % (name, batch), best_rate(lambda: layer(x), batch, 1))
+
+    print(json.dumps({"torch_version": torch.__version__,
+                      "config": torch.__config__.parallel_info().splitlines()[:6],
+                      "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""), "repetitions": REPS,
+                      "figures": figures}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
