@@ -124,3 +124,58 @@ TEST(Conversion, ACollectionOfAnotherFormatIsRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+// A source opener that renames a branch on the way in: the converter and the normalisation use it.
+class RenamingSource final : public dd::Source {
+ public:
+  explicit RenamingSource(std::unique_ptr<dd::Source> inner) : inner_(std::move(inner)) {}
+  const std::string& path() const override { return inner_->path(); }
+  std::uint64_t entries() const override { return inner_->entries(); }
+  bool has_branch(const std::string& name) const override { return inner_->has_branch(map(name)); }
+  std::vector<float> read_flat(const std::string& name, std::uint64_t first, std::uint64_t last) const override {
+    return inner_->read_flat(map(name), first, last);
+  }
+  dd::JaggedColumn read_jagged(const std::string& name, std::uint64_t first, std::uint64_t last) const override {
+    return inner_->read_jagged(map(name), first, last);
+  }
+
+ private:
+  static std::string map(const std::string& name) { return name == "jet_eta" ? "jet_pseudorapidity" : name; }
+  std::unique_ptr<dd::Source> inner_;
+};
+
+TEST(Conversion, ASourceOpenerAdaptsSources) {
+  TemporaryDirectory dir;
+  const auto sources = make_sources(dir, 2, 100);
+  // The tables have jet_eta; pretend they only have jet_pseudorapidity by renaming it back.
+  dd::ConvertSourcesOptions options{.progress = false};
+  std::atomic<int> opened{0};
+  options.opener = [&](const std::string& path, const std::string& table) -> std::unique_ptr<dd::Source> {
+    ++opened;
+    struct Back final : dd::Source {
+      std::unique_ptr<dd::Source> inner;
+      const std::string& path() const override { return inner->path(); }
+      std::uint64_t entries() const override { return inner->entries(); }
+      bool has_branch(const std::string& n) const override { return inner->has_branch(n); }
+      std::vector<float> read_flat(const std::string& n, std::uint64_t a, std::uint64_t b) const override {
+        return inner->read_flat(n == "jet_pseudorapidity" ? "jet_eta" : n, a, b);
+      }
+      dd::JaggedColumn read_jagged(const std::string& n, std::uint64_t a, std::uint64_t b) const override {
+        return inner->read_jagged(n == "jet_pseudorapidity" ? "jet_eta" : n, a, b);
+      }
+    };
+    auto back = std::make_unique<Back>();
+    back->inner = dd::open_source(path, table);
+    return std::make_unique<RenamingSource>(std::move(back));
+  };
+  const auto report = dd::convert_sources<TestData>(sources, "tree", dir / "out", options);
+  EXPECT_EQ(report.converted, 2u);
+  EXPECT_EQ(opened.load(), 4);  // once to measure the normalisation, once to convert, per source
+  const auto reference = dd::convert_sources<TestData>(sources, "tree", dir / "plain", {.progress = false});
+  EXPECT_EQ(dd::Collection<TestData>::load(dir / "out" / "collection.h5").normalisation.to_text(),
+            dd::Collection<TestData>::load(dir / "plain" / "collection.h5").normalisation.to_text());
+}
+
+}  // namespace

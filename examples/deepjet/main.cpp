@@ -143,6 +143,7 @@ void evaluate(const Options& o) {
   de::EvaluationSettings settings;
   settings.groupings = de::deepjet_groupings();
   settings.cuts = {de::Cut::above("jet_pt", 30), de::Cut::absolute_below("jet_eta", 2.5)};
+  settings.efficiency_bins = {{"jet_pt", {30, 50, 70, 100, 150, 200, 300, 500, 1000}}};
   auto results = de::evaluate(p.probabilities, p.truth, p.spectator_values, p.classes, p.spectators, settings);
   results.title = "DeepJet on example jets";
   // The training curves, from the trainer's history.

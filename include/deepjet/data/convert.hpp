@@ -33,7 +33,7 @@ namespace deepjet::data {
 
 struct ConvertOptions {
   std::uint64_t chunk_jets = 10000;
-  PrepareOptions prepare;
+  PrepareOptions prepare{};
   /// Keep jets whose truth row is all zero (no class): off, as the original framework.
   bool keep_unlabelled = false;
   int deflate_level = 4;
@@ -71,7 +71,10 @@ ConversionReport convert_file(const Source& source, const std::filesystem::path&
                               const Normalisation<Format>& normalisation, const ConvertOptions& options = {}) {
   const auto start = std::chrono::steady_clock::now();
   const std::string& source_path = source.path();
-  ConversionReport report{source_path, output.string(), source.entries()};
+  ConversionReport report;
+  report.source = source_path;
+  report.output = output.string();
+  report.source_entries = source.entries();
   TrainingFileWriter<Format> writer(output, 1024, options.deflate_level);
   constexpr std::size_t C = Format::truth_shape::size;
   constexpr std::size_t S = Format::spectators::branches.size();
@@ -136,9 +139,11 @@ struct ConvertSourcesOptions {
   unsigned threads = 2;
   /// Jets of the sources (in order) the normalisation is measured on.
   std::uint64_t normalisation_jets = 500000;
-  ConvertOptions convert;
+  ConvertOptions convert{};
   /// Progress on standard error: a line updated in place on a terminal, a line per file otherwise.
   bool progress = true;
+  /// How sources are opened (open_source if empty): a JetSource for NanoAOD events, for example.
+  SourceOpener opener{};
 };
 
 struct ConvertSourcesReport {
@@ -206,7 +211,8 @@ ConvertSourcesReport convert_sources(const std::vector<std::string>& sources, co
     collection.table = table;
     collection.sources = sources;
     std::vector<std::pair<std::string, std::string>> unreadable;
-    collection.normalisation = measure_normalisation<Format>(sources, table, options.normalisation_jets, 20000, &unreadable);
+    collection.normalisation =
+        measure_normalisation<Format>(sources, table, options.normalisation_jets, 20000, &unreadable, options.opener);
     for (const auto& [source, reason] : unreadable) collection.failures.push_back({source, reason});
     collection.save(collection_path);
   }
@@ -239,7 +245,8 @@ ConvertSourcesReport convert_sources(const std::vector<std::string>& sources, co
       const std::string& source = collection.sources[index];
       const std::string name = fs::path(source).stem().string() + "_" + std::to_string(index) + ".h5";
       try {
-        const auto r = convert_file<Format>(source, table, directory / name, collection.normalisation, options.convert);
+        const auto opened = options.opener ? options.opener(source, table) : open_source(source, table);
+        const auto r = convert_file<Format>(*opened, directory / name, collection.normalisation, options.convert);
         record([&] {
           std::erase_if(collection.failures, [&](const auto& f) { return f.source == source; });
           collection.files.push_back({source, name, r.jets, r.source_crc32});

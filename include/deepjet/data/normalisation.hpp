@@ -81,11 +81,12 @@ struct Normalisation {
 
 /// Statistics of the prepared features over up to `max_jets` jets of `sources` (tree or table `table`).
 /// With `unreadable`, a source that fails is skipped (its partial sums dropped) and recorded there
-/// with the reason; without, the failure is thrown.
+/// with the reason; without, the failure is thrown. `opener` opens each source (open_source if empty).
 template <class Format>
 Normalisation<Format> measure_normalisation(const std::vector<std::string>& sources, const std::string& table,
                                             std::uint64_t max_jets = 500000, std::uint64_t chunk_jets = 20000,
-                                            std::vector<std::pair<std::string, std::string>>* unreadable = nullptr) {
+                                            std::vector<std::pair<std::string, std::string>>* unreadable = nullptr,
+                                            const SourceOpener& opener = {}) {
   Normalisation<Format> result = Normalisation<Format>::identity();
   using Sums = std::array<std::vector<double>, Format::block_count>;
   Sums sum, sum_squares, count;
@@ -98,7 +99,7 @@ Normalisation<Format> measure_normalisation(const std::vector<std::string>& sour
   std::vector<float> values;
   // Adds one source's prepared values (up to the jets still wanted) to the sums.
   auto accumulate = [&](const std::string& path) {
-    const auto source = open_source(path, table);
+    const auto source = opener ? opener(path, table) : open_source(path, table);
     const std::uint64_t available = std::min(source->entries(), max_jets - result.jets_used);
     for (std::uint64_t first = 0; first < available; first += chunk_jets) {
       const std::uint64_t last = std::min(available, first + chunk_jets);

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -135,5 +136,9 @@ inline std::unique_ptr<Source> open_source(const std::string& path, const std::s
   if (in.gcount() == 8 && std::string(magic, 8) == "\x89HDF\r\n\x1a\n") return std::make_unique<TableSource>(path, table);
   throw FileError(path, "is neither a ROOT file nor an HDF5 file");
 }
+
+/// How a converter opens a source by name: open_source by default; a JetSource over NanoAOD
+/// events, a filtered source, ... for other layouts.
+using SourceOpener = std::function<std::unique_ptr<Source>(const std::string& path, const std::string& table)>;
 
 }  // namespace deepjet::data

@@ -45,7 +45,7 @@ struct Stage {
   std::uint64_t epochs = 1;
   double learning_rate = 1e-3;
   /// Layer paths frozen from the start of this stage on ("0.0" = the first branch's first layer).
-  std::vector<std::string> freeze;
+  std::vector<std::string> freeze{};
 };
 
 struct TrainerOptions {
