@@ -9,6 +9,8 @@
 //   read_jagged(name, first, last) values + offsets (offsets relative to `first`, starting at 0)
 // open_source(path, table) picks the reader from the file's first bytes. Every error is a
 // deepjet::FileError naming the file (and the branch).
+// Threads: a Source is used by one thread at a time (the ROOT reader keeps the last basket of each
+// branch); parallel code opens one Source per thread, as convert_sources does.
 #pragma once
 
 #include "deepjet/core/error.hpp"
