@@ -11,7 +11,8 @@
 
 #include "deepjet/data/blocks.hpp"
 
-#include <cstdio>
+#include <iomanip>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -37,33 +38,32 @@ struct Format<Blocks<B...>, Truth, Spec> {
 
   /// Every name, branch and preprocessing choice, one line each.
   static std::string describe() {
-    std::string text;
-    auto number = [](float v) {
-      char buffer[32];
-      std::snprintf(buffer, sizeof buffer, "%g", static_cast<double>(v));
-      return std::string(buffer);
-    };
+    std::ostringstream text;
+    text << std::setprecision(6);  // as %g: the same text on every platform
     auto block = [&]<class Block>(std::type_identity<Block>) {
-      text += "block " + std::string(Block::name) + " " + shape_of<Block>::to_string();
-      if constexpr (SortedList<Block>)
-        text += " sorted by " + std::string(Block::sort.absolute ? "|" : "") + std::string(Block::sort.branch) +
-                (Block::sort.absolute ? "|" : "") + (Block::sort.order == Order::descending ? " descending" : " ascending");
-      if constexpr (Block::is_list) text += " padding " + number(Block::padding);
-      text += "\n";
+      text << "block " << Block::name << " " << shape_of<Block>::to_string();
+      if constexpr (SortedList<Block>) {
+        const char* bar = Block::sort.absolute ? "|" : "";
+        text << " sorted by " << bar << Block::sort.branch << bar
+             << (Block::sort.order == Order::descending ? " descending" : " ascending");
+      }
+      if constexpr (Block::is_list) text << " padding " << Block::padding;
+      text << "\n";
       for (const FeatureSpec& f : Block::features)
-        text += "  " + std::string(f.branch) + " default " + number(f.default_value) + " missing_below " +
-                number(f.missing_threshold) + " clip " + number(f.clip_low) + " " + number(f.clip_high) +
-                (f.take_log ? " log" : "") + (f.normalise ? " normalised" : " raw") + "\n";
+        text << "  " << f.branch << " default " << f.default_value << " missing_below " << f.missing_threshold
+             << " clip " << f.clip_low << " " << f.clip_high << (f.take_log ? " log" : "")
+             << (f.normalise ? " normalised" : " raw") << "\n";
     };
     (block(std::type_identity<B>{}), ...);
-    text += "truth";
+    text << "truth";
     for (const ClassSpec& c : Truth::classes) {
-      text += " " + std::string(c.name) + "=";
-      for (std::size_t i = 0; i < c.flag_count; ++i) text += (i ? "+" : "") + std::string(c.flags[i]);
+      text << " " << c.name << "=";
+      for (std::size_t i = 0; i < c.flag_count; ++i) text << (i ? "+" : "") << c.flags[i];
     }
-    text += "\nspectators";
-    for (std::string_view s : Spec::branches) text += " " + std::string(s);
-    return text + "\n";
+    text << "\nspectators";
+    for (std::string_view s : Spec::branches) text << " " << s;
+    text << "\n";
+    return text.str();
   }
 };
 
