@@ -16,6 +16,7 @@
 #      -march=native) and runs it: FMA peak (AVX-512, AVX2; 1 and 2 threads), DeepJet inference at
 #      batch 1/32/1024 on 1 and 2 threads, single-jet latency, training at batch 1024 on 1 and 2
 #      threads, Dense 265->200, pointwise Conv1D 16->64 x25, LSTM 8->150 x25, Conv1D k=3 32->32 x100;
+#      then the same source built at -O3 (deepjet_benchmarks_o3: the table's "deepjet -O3" column);
 #   2. runs benchmarks/suite/torch_benchmarks.py with Debian's /usr/bin/python3 (python3-torch) for
 #      the same figures, if `import torch` works there; otherwise says PyTorch is absent and carries on;
 #   3. runs benchmarks/compile_cost/measure.py (compile time and compiler memory of the DeepJet
@@ -36,7 +37,7 @@ for arg in "$@"; do
   case "$arg" in
     --quick) quick="--quick" ;;
     --no-compile-cost) compile_cost=0 ;;
-    -h|--help) sed -n '2,28p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) output="$arg" ;;
   esac
 done
@@ -50,9 +51,12 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >&2
 fi
 cmake --build "$build" -j2 --target deepjet_benchmarks >&2
+cmake --build "$build" -j2 --target deepjet_benchmarks_o3 >&2
 
 echo "== deepjet figures (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 "$build/benchmarks/deepjet_benchmarks" "$work/deepjet.json" $quick >&2
+echo "== deepjet figures at -O3 (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+"$build/benchmarks/deepjet_benchmarks_o3" "$work/deepjet_o3.json" $quick >&2
 
 torch_json=-
 if /usr/bin/python3 -c "import torch" >/dev/null 2>&1; then
@@ -75,4 +79,5 @@ if [ "$compile_cost" = 1 ]; then
 fi
 
 echo >&2
-"$python" "$root/benchmarks/suite/combine.py" "$work/deepjet.json" "$torch_json" "$compile_json" "$output"
+"$python" "$root/benchmarks/suite/combine.py" "$work/deepjet.json" "$torch_json" "$compile_json" "$output" \
+  "$work/deepjet_o3.json"

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Combine the benchmark suite's parts into one table and one JSON file (called by benchmarks/run.sh).
 
-    combine.py DEEPJET_JSON TORCH_JSON|- COMPILE_JSON|- OUTPUT_JSON
+    combine.py DEEPJET_JSON TORCH_JSON|- COMPILE_JSON|- OUTPUT_JSON [DEEPJET_O3_JSON]
 
 DEEPJET_JSON is deepjet_benchmarks' output, TORCH_JSON torch_benchmarks.py's ("-" when PyTorch is
-absent), COMPILE_JSON compile_cost/measure.py's ("-" when it was not run). Ratio = how many times
+absent), COMPILE_JSON compile_cost/measure.py's ("-" when it was not run), DEEPJET_O3_JSON the
+same suite compiled at -O3 (deepjet_benchmarks_o3; its figures go in the column "deepjet -O3"). Ratio = how many times
 faster deepjet is than PyTorch (> 1: deepjet faster; for the latency, PyTorch's time over ours).
 Fractions of peak: the figure's FLOPs per second over the machine's measured AVX-512 FMA peak
 (one thread or two threads, as the figure), for both frameworks with the same FLOP count.
@@ -27,6 +28,8 @@ ours = load(sys.argv[1])
 torch = load(sys.argv[2])
 compile_cost = load(sys.argv[3])
 output = sys.argv[4]
+ours_o3 = load(sys.argv[5]) if len(sys.argv) > 5 else None
+figs_o3 = ours_o3["figures"] if ours_o3 else {}
 figs = ours["figures"]
 theirs = torch["figures"] if torch else {}
 
@@ -50,6 +53,12 @@ rows = []
 for key, label, f, t in entries:
     row = {"key": key, "label": label, "unit": f["unit"], "threads": f["threads"],
            "deepjet_cpu": f["cpu"], "deepjet_wall": f["wall"]}
+    o3 = figs_o3.get(key if key in figs else key[:-2] + "2t")
+    if o3:
+        row["deepjet_o3_cpu"], row["deepjet_o3_wall"] = o3["cpu"], o3["wall"]
+        if f["flops_per_unit"] > 0:
+            o3_peak = figs_o3["peak_avx512_2t" if f["threads"] > 1 else "peak_avx512_1t"]["cpu"]
+            row["deepjet_o3_peak_fraction_cpu"] = o3["cpu"] * f["flops_per_unit"] * 1e-9 / o3_peak
     if t and not key.startswith("peak"):
         row["pytorch_cpu"], row["pytorch_wall"] = t["cpu"], t["wall"]
         lower_is_better = f["unit"] == "us"
@@ -84,27 +93,30 @@ else:
     lines.append("PyTorch: ABSENT (/usr/bin/python3 cannot import torch) - its columns are empty")
 lines.append("SHARED MACHINE: best of %s repetitions; main columns per second of the working threads' CPU time, "
              "wall-clock columns beside." % ours["repetitions"])
+if ours_o3:
+    lines.append("Column 'deepjet -O3': the same suite compiled at -O3 (deepjet_benchmarks_o3), load %s before, %s after"
+                 % (ours_o3["load_before"], ours_o3["load_after"]))
 lines.append("FLOPs: 2 per multiply-add of the matrix products; DeepJet forward %.3f MFLOP/jet, training 3x that."
              % (ours["deepjet_forward_flops_per_jet"] * 1e-6))
-header = "| %-54s | %-7s | %12s | %12s | %9s | %9s | %9s | %12s | %12s |" % (
-    "figure", "unit", "deepjet", "PyTorch", "ratio", "dj %peak", "pt %peak", "deepjet wall", "PyTorch wall")
+FORMAT = "| %-56s | %-7s | %12s | %12s | %9s | %9s | %9s | %12s | %12s | %12s | %9s |"
+header = FORMAT % ("figure", "unit", "deepjet", "PyTorch", "ratio", "dj %peak", "pt %peak", "deepjet wall",
+                   "PyTorch wall", "deepjet -O3", "-O3 %peak")
 lines.append("")
 lines.append(header)
 lines.append("|" + "|".join("-" * (len(c) + 0) for c in header.split("|")[1:-1]) + "|")
 for r in rows:
     digits = 1 if r["unit"] in ("GFLOP/s", "us") else 0
-    lines.append("| %-54s | %-7s | %12s | %12s | %9s | %9s | %9s | %12s | %12s |" % (
+    lines.append(FORMAT % (
         r["label"], r["unit"], num(r["deepjet_cpu"], digits), num(r.get("pytorch_cpu"), digits),
         "-" if r.get("ratio_cpu") is None else "%.2fx" % r["ratio_cpu"],
         pct(r.get("deepjet_peak_fraction_cpu")), pct(r.get("pytorch_peak_fraction_cpu")),
-        num(r["deepjet_wall"], digits), num(r.get("pytorch_wall"), digits)))
+        num(r["deepjet_wall"], digits), num(r.get("pytorch_wall"), digits), num(r.get("deepjet_o3_cpu"), digits),
+        pct(r.get("deepjet_o3_peak_fraction_cpu"))))
 if compile_cost:
-    lines.append("| %-54s | %-7s | %12s | %12s | %9s | %9s | %9s | %12s | %12s |" % (
-        "Compile DeepJet training TU (fastest of 3)", "s", "%.1f" % compile_cost["compile_seconds"], "-", "-", "-", "-",
-        "-", "-"))
-    lines.append("| %-54s | %-7s | %12s | %12s | %9s | %9s | %9s | %12s | %12s |" % (
-        "Compiler peak memory, DeepJet training TU", "MB", "%d" % compile_cost["peak_compiler_memory_mb"], "-", "-",
-        "-", "-", "-", "-"))
+    lines.append(FORMAT % ("Compile DeepJet training TU (fastest of 3, -O3)", "s",
+                           "%.1f" % compile_cost["compile_seconds"], *["-"] * 8))
+    lines.append(FORMAT % ("Compiler peak memory, DeepJet training TU", "MB",
+                           "%d" % compile_cost["peak_compiler_memory_mb"], *["-"] * 8))
 else:
     lines.append("(compile cost not measured)")
 text = "\n".join(lines)

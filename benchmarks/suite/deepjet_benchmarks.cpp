@@ -57,6 +57,12 @@
 #include <thread>
 #include <vector>
 
+// The optimisation flags this file is compiled with (benchmarks/CMakeLists.txt): deepjet_benchmarks
+// is -O2 -march=native, deepjet_benchmarks_o3 the same at -O3.
+#ifndef DEEPJET_BENCHMARK_FLAGS
+#define DEEPJET_BENCHMARK_FLAGS "-O2 -march=native"
+#endif
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -470,8 +476,8 @@ int main(int argc, char** argv) {
     const Rate& p = f.threads > 1 ? peak512_2 : peak512;
     return cpu ? p.cpu : p.wall;
   };
-  std::printf("deepjet benchmarks: kernels for %s (-O2 -march=native), %u cores; load average %s before, %s after\n",
-              xsimd::default_arch::name(), cores, load_before.c_str(), load_after.c_str());
+  std::printf("deepjet benchmarks: kernels for %s (%s), %u cores; load average %s before, %s after\n",
+              xsimd::default_arch::name(), DEEPJET_BENCHMARK_FLAGS, cores, load_before.c_str(), load_after.c_str());
   std::printf("Shared machine: figures are the best of %d repetitions; 'cpu' = per second of the working threads'\n"
               "CPU time, 'wall' = per wall-clock second. FLOPs: 2 per multiply-add of the matrix products.\n",
               repetitions());
@@ -494,7 +500,7 @@ int main(int argc, char** argv) {
 
   // JSON.
   std::ofstream json(json_path);
-  json << "{\n \"arch\": \"" << xsimd::default_arch::name() << "\",\n \"flags\": \"-O2 -march=native\",\n"
+  json << "{\n \"arch\": \"" << xsimd::default_arch::name() << "\",\n \"flags\": \"" << DEEPJET_BENCHMARK_FLAGS << "\",\n"
        << " \"cores\": " << cores << ",\n \"load_before\": \"" << load_before << "\",\n \"load_after\": \"" << load_after
        << "\",\n \"repetitions\": " << repetitions() << ",\n \"deepjet_forward_flops_per_jet\": " << forward
        << ",\n \"flop_breakdown\": {";
