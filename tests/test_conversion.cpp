@@ -173,7 +173,7 @@ TEST(Conversion, ASourceOpenerAdaptsSources) {
   const auto report = dd::convert_sources<TestData>(sources, "tree", dir / "out", options);
   EXPECT_EQ(report.converted, 2u);
   EXPECT_EQ(opened.load(), 4);  // once to measure the normalisation, once to convert, per source
-  const auto reference = dd::convert_sources<TestData>(sources, "tree", dir / "plain", {.progress = false});
+  dd::convert_sources<TestData>(sources, "tree", dir / "plain", {.progress = false});
   EXPECT_EQ(dd::Collection<TestData>::load(dir / "out" / "collection.h5").normalisation.to_text(),
             dd::Collection<TestData>::load(dir / "plain" / "collection.h5").normalisation.to_text());
 }
