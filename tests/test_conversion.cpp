@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <thread>
 
@@ -176,6 +177,39 @@ TEST(Conversion, ASourceOpenerAdaptsSources) {
   dd::convert_sources<TestData>(sources, "tree", dir / "plain", {.progress = false});
   EXPECT_EQ(dd::Collection<TestData>::load(dir / "out" / "collection.h5").normalisation.to_text(),
             dd::Collection<TestData>::load(dir / "plain" / "collection.h5").normalisation.to_text());
+}
+
+}  // namespace
+
+namespace {
+
+// The original framework's known failure: a full disk during conversion crashed the program.
+// Simulated with a file-size limit: a clear error, nothing under the output's name, and the
+// program goes on and ends normally (ctest runs each test in its own process, so a crash at exit
+// would fail this test).
+TEST(Conversion, AFullDiskIsAnErrorNotACrash) {
+  TemporaryDirectory dir;
+  const auto sources = make_sources(dir, 1, 20000);
+  std::signal(SIGXFSZ, SIG_IGN);
+  rlimit previous{};
+  getrlimit(RLIMIT_FSIZE, &previous);
+  rlimit tiny = previous;
+  tiny.rlim_cur = 200000;
+  setrlimit(RLIMIT_FSIZE, &tiny);
+  std::string message = "(nothing thrown)";
+  try {
+    dd::convert_file<TestData>(sources[0], "tree", dir / "train.h5", dd::Normalisation<TestData>::identity());
+  } catch (const deepjet::FileError& e) {
+    message = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &previous);
+  EXPECT_NE(message.find("train.h5"), std::string::npos) << message;
+  EXPECT_NE(message.find("disk full"), std::string::npos) << message;
+  for (const auto& entry : fs::directory_iterator(dir.path()))
+    EXPECT_EQ(entry.path().filename().string().find("train.h5"), std::string::npos) << entry.path();
+  // Files can still be written afterwards.
+  const auto report = dd::convert_file<TestData>(sources[0], "tree", dir / "train.h5", dd::Normalisation<TestData>::identity());
+  EXPECT_EQ(report.jets, 20000u);
 }
 
 }  // namespace

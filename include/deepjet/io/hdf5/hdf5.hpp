@@ -34,10 +34,23 @@
 
 namespace deepjet::hdf5 {
 
+/// Asks HDF5, before its first use, not to run its clean-up at program exit. Why: after a write
+/// error (a full disk) HDF5 keeps the failed file in its tables and its exit handler crashes on it
+/// (a segmentation fault after the program has finished). deepjet closes every file it opens, so
+/// nothing is lost; a program that used HDF5 before deepjet keeps HDF5's own behaviour.
+inline void skip_hdf5_exit_handler() {
+  static const bool done = [] {
+    H5dont_atexit();
+    return true;
+  }();
+  (void)done;
+}
+
 /// Switches HDF5's automatic error printing off for its lifetime (restores it afterwards).
 class QuietErrors {
  public:
   QuietErrors() {
+    skip_hdf5_exit_handler();
     H5Eget_auto2(H5E_DEFAULT, &function_, &data_);
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   }
@@ -74,6 +87,7 @@ class Handle {
   /// Close now and report whether HDF5 managed to (a failed close can mean unwritten data).
   bool close() {
     if (id_ < 0) return true;
+    QuietErrors quiet;
     const bool ok = closer_(id_) >= 0;
     id_ = -1;
     return ok;
@@ -81,7 +95,10 @@ class Handle {
 
  private:
   void reset() {
-    if (id_ >= 0) closer_(id_);
+    if (id_ >= 0) {
+      QuietErrors quiet;  // closing after a failed write reports errors nobody can act on
+      closer_(id_);
+    }
     id_ = -1;
   }
   hid_t id_ = -1;
