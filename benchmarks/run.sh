@@ -16,7 +16,8 @@
 #      -march=native) and runs it: FMA peak (AVX-512, AVX2; 1 and 2 threads), DeepJet inference at
 #      batch 1/32/1024 on 1 and 2 threads, single-jet latency, training at batch 1024 on 1 and 2
 #      threads, Dense 265->200, pointwise Conv1D 16->64 x25, LSTM 8->150 x25, Conv1D k=3 32->32 x100;
-#      then the same source built at -O3 (deepjet_benchmarks_o3: the table's "deepjet -O3" column);
+#      then the same source built at -O3 (deepjet_benchmarks_o3: the table's "deepjet -O3" column)
+#      and with AVX2 kernels (deepjet_benchmarks_avx2, -O2 -mno-avx512f: a second, smaller table);
 #   2. runs benchmarks/suite/torch_benchmarks.py with Debian's /usr/bin/python3 (python3-torch) for
 #      the same figures, if `import torch` works there; otherwise says PyTorch is absent and carries on;
 #   3. runs benchmarks/compile_cost/measure.py (compile time and compiler memory of the DeepJet
@@ -52,17 +53,23 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
 fi
 cmake --build "$build" -j2 --target deepjet_benchmarks >&2
 cmake --build "$build" -j2 --target deepjet_benchmarks_o3 >&2
+cmake --build "$build" -j2 --target deepjet_benchmarks_avx2 >&2
 
 echo "== deepjet figures (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 "$build/benchmarks/deepjet_benchmarks" "$work/deepjet.json" $quick >&2
 echo "== deepjet figures at -O3 (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 "$build/benchmarks/deepjet_benchmarks_o3" "$work/deepjet_o3.json" $quick >&2
+echo "== deepjet figures with AVX2 kernels (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+"$build/benchmarks/deepjet_benchmarks_avx2" "$work/deepjet_avx2.json" $quick >&2
 
 torch_json=-
 if /usr/bin/python3 -c "import torch" >/dev/null 2>&1; then
   echo "== PyTorch figures (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-  /usr/bin/python3 "$root/benchmarks/suite/torch_benchmarks.py" $quick >"$work/torch.json"
-  torch_json="$work/torch.json"
+  if /usr/bin/python3 "$root/benchmarks/suite/torch_benchmarks.py" $quick >"$work/torch.json"; then
+    torch_json="$work/torch.json"
+  else
+    echo "   the PyTorch benchmark failed; carrying on without PyTorch's figures" >&2
+  fi
 else
   echo "== PyTorch is ABSENT (/usr/bin/python3 cannot import torch; Debian: apt install python3-torch):" \
        "the table has deepjet's figures only" >&2
@@ -80,4 +87,4 @@ fi
 
 echo >&2
 "$python" "$root/benchmarks/suite/combine.py" "$work/deepjet.json" "$torch_json" "$compile_json" "$output" \
-  "$work/deepjet_o3.json"
+  "$work/deepjet_o3.json" "$work/deepjet_avx2.json"

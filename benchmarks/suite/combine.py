@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Combine the benchmark suite's parts into one table and one JSON file (called by benchmarks/run.sh).
 
-    combine.py DEEPJET_JSON TORCH_JSON|- COMPILE_JSON|- OUTPUT_JSON [DEEPJET_O3_JSON]
+    combine.py DEEPJET_JSON TORCH_JSON|- COMPILE_JSON|- OUTPUT_JSON [DEEPJET_O3_JSON [DEEPJET_AVX2_JSON]]
 
 DEEPJET_JSON is deepjet_benchmarks' output, TORCH_JSON torch_benchmarks.py's ("-" when PyTorch is
 absent), COMPILE_JSON compile_cost/measure.py's ("-" when it was not run), DEEPJET_O3_JSON the
-same suite compiled at -O3 (deepjet_benchmarks_o3; its figures go in the column "deepjet -O3"). Ratio = how many times
+same suite compiled at -O3 (deepjet_benchmarks_o3; its figures go in the column "deepjet -O3"),
+DEEPJET_AVX2_JSON the suite with AVX2 kernels (deepjet_benchmarks_avx2; a second table, fractions of
+the AVX2 peak measured by that run). Ratio = how many times
 faster deepjet is than PyTorch (> 1: deepjet faster; for the latency, PyTorch's time over ours).
 Fractions of peak: the figure's FLOPs per second over the machine's measured AVX-512 FMA peak
 (one thread or two threads, as the figure), for both frameworks with the same FLOP count.
@@ -30,6 +32,7 @@ compile_cost = load(sys.argv[3])
 output = sys.argv[4]
 ours_o3 = load(sys.argv[5]) if len(sys.argv) > 5 else None
 figs_o3 = ours_o3["figures"] if ours_o3 else {}
+ours_avx2 = load(sys.argv[6]) if len(sys.argv) > 6 else None
 figs = ours["figures"]
 theirs = torch["figures"] if torch else {}
 
@@ -119,10 +122,29 @@ if compile_cost:
                            "%d" % compile_cost["peak_compiler_memory_mb"], *["-"] * 8))
 else:
     lines.append("(compile cost not measured)")
+if ours_avx2:
+    lines.append("")
+    lines.append("deepjet with AVX2 kernels (%s, kernels for %s), load average %s before, %s after; same measurement, "
+                 "fractions of the AVX2 peak:" % (ours_avx2["flags"], ours_avx2["arch"], ours_avx2["load_before"],
+                                                  ours_avx2["load_after"]))
+    lines.append("")
+    AVX2_FORMAT = "| %-56s | %-7s | %12s | %12s | %9s | %12s |"
+    avx2_header = AVX2_FORMAT % ("figure (AVX2 kernels)", "unit", "deepjet", "of AVX2 pk", "x AVX-512", "deepjet wall")
+    lines.append(avx2_header)
+    lines.append("|" + "|".join("-" * len(c) for c in avx2_header.split("|")[1:-1]) + "|")
+    for key, f in ours_avx2["figures"].items():
+        digits = 1 if f["unit"] in ("GFLOP/s", "us") else 0
+        fraction = f.get("fraction_of_peak_cpu")
+        versus = None
+        if key in figs and not key.startswith("peak") and f["cpu"] > 0:
+            versus = figs[key]["cpu"] / f["cpu"] if f["unit"] != "us" else f["cpu"] / figs[key]["cpu"]
+        lines.append(AVX2_FORMAT % (f["label"], f["unit"], num(f["cpu"], digits), pct(fraction),
+                                    "-" if versus is None else "%.2fx" % versus, num(f["wall"], digits)))
+    lines.append("('x AVX-512': how many times faster the -O2 AVX-512 build of the main table is, per CPU-second.)")
 text = "\n".join(lines)
 print(text)
 with open(output, "w") as f:
-    json.dump({"deepjet": ours, "pytorch": torch, "compile_cost": compile_cost, "rows": rows, "table": text}, f,
-              indent=1)
+    json.dump({"deepjet": ours, "deepjet_o3": ours_o3, "deepjet_avx2": ours_avx2, "pytorch": torch,
+               "compile_cost": compile_cost, "rows": rows, "table": text}, f, indent=1)
     f.write("\n")
 print("\nwritten: %s" % output)
