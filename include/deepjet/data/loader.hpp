@@ -121,6 +121,7 @@ class Loader {
     next_chunk_ = 0;
     current_ = {};
     position_ = 0;
+    served_ = 0;
     if (options_.read_ahead) request_next_chunk();
   }
 
@@ -136,6 +137,7 @@ class Loader {
       copy_rows(batch, filled, take);
       filled += take;
       position_ += take;
+      served_ += take;
     }
     if (filled > 0 && options_.weighter) {
       const auto weights = options_.weighter->weights(batch.truth, batch.spectators);
@@ -156,12 +158,7 @@ class Loader {
     std::uint64_t size = 0;
   };
 
-  std::uint64_t remaining() const {
-    std::uint64_t n = current_.order.size() - position_;
-    for (std::size_t k = next_chunk_; k < chunks_.size(); ++k) n += chunks_[k].last - chunks_[k].first;
-    if (pending_.valid()) n += pending_chunk_size_;
-    return n;
-  }
+  std::uint64_t remaining() const { return jets_ - served_; }
 
   // Read a chunk from its file; the file handle is opened per read (reads are rare and large).
   LoadedChunk load(const Chunk& chunk, std::uint64_t shuffle_seed) const {
@@ -181,7 +178,6 @@ class Loader {
     if (next_chunk_ >= chunks_.size()) return;
     const Chunk chunk = chunks_[next_chunk_++];
     const std::uint64_t seed = random_.next();
-    pending_chunk_size_ = chunk.last - chunk.first;
     pending_ = std::async(std::launch::async, [this, chunk, seed] { return load(chunk, seed); });
   }
 
@@ -190,7 +186,6 @@ class Loader {
     if (options_.read_ahead) {
       if (!pending_.valid()) return false;
       current_ = pending_.get();  // rethrows a read error
-      pending_chunk_size_ = 0;
       request_next_chunk();
     } else {
       if (next_chunk_ >= chunks_.size()) return false;
@@ -237,7 +232,7 @@ class Loader {
   LoadedChunk current_;
   std::size_t position_ = 0;
   std::future<LoadedChunk> pending_;
-  std::uint64_t pending_chunk_size_ = 0;
+  std::uint64_t served_ = 0;  // jets handed out this epoch
 };
 
 }  // namespace deepjet::data

@@ -37,16 +37,21 @@ struct PredictionReport {
 };
 
 namespace detail {
+// "a,b,c" (appending, not concatenating temporaries: GCC 12 warns falsely on those).
+inline void append_name(std::string& names, std::string_view name) {
+  if (!names.empty()) names += ',';
+  names.append(name);
+}
 template <class Format>
 std::string class_names() {
   std::string names;
-  for (const auto& c : Format::truth::classes) names += (names.empty() ? "" : ",") + std::string(c.name);
+  for (const auto& c : Format::truth::classes) append_name(names, c.name);
   return names;
 }
 template <class Format>
 std::string spectator_names() {
   std::string names;
-  for (std::string_view s : Format::spectators::branches) names += (names.empty() ? "" : ",") + std::string(s);
+  for (std::string_view s : Format::spectators::branches) append_name(names, s);
   return names;
 }
 

@@ -175,12 +175,19 @@ class Trainer {
     const std::size_t n = x.count, threads = std::min(replicas_.size(), std::max<std::size_t>(1, n));
     std::vector<double> losses(threads), correct(threads);
     const auto params = model_.parameters();
-    if (threads > 1) shared_copy_.assign(params.begin(), params.end());  // private copies for threads > 0
+    if (outputs_.size() < threads) {
+      outputs_.resize(threads);
+      output_gradients_.resize(threads);
+      copies_.resize(threads);
+    }
+    // Threads > 0 work on private copies of the parameters, made before any thread starts: their
+    // BatchNorm layers update running statistics that only thread 0's copy keeps.
+    for (std::size_t t = 1; t < threads; ++t) copies_[t].assign(params.begin(), params.end());
     auto work = [&](std::size_t t) {
       const std::size_t first = n * t / threads, last = n * (t + 1) / threads, count = last - first;
       auto& grads = gradients_[t];
       grads.assign(params.size(), 0.0f);
-      float* p = t == 0 ? params.data() : ensure_copy(t);
+      float* p = t == 0 ? params.data() : copies_[t].data();
       const auto out = make_view<Out>(ensure_size(outputs_[t], Out::size * count), count);
       const auto dout = make_view<Out>(ensure_size(output_gradients_[t], Out::size * count), count);
       const auto xs = slice(x, first, count);
@@ -196,11 +203,6 @@ class Trainer {
                             make_view<In>(static_cast<float*>(nullptr), count));
       losses[t] *= share;
     };
-    if (outputs_.size() < threads) {
-      outputs_.resize(threads);
-      output_gradients_.resize(threads);
-      copies_.resize(threads);
-    }
     std::vector<std::thread> pool;
     for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work, t);
     work(0);
@@ -216,11 +218,6 @@ class Trainer {
       hit += correct[t];
     }
     return {loss, hit};
-  }
-
-  float* ensure_copy(std::size_t t) {
-    copies_[t].assign(shared_copy_.begin(), shared_copy_.end());
-    return copies_[t].data();
   }
 
   // Stage number of an epoch, and whether the epoch starts it.
@@ -329,7 +326,6 @@ class Trainer {
   std::vector<TrainingContext> contexts_;
   std::vector<std::vector<float>> gradients_;
   std::vector<AlignedFloats> outputs_, output_gradients_;
-  std::vector<float> shared_copy_;
   std::vector<std::vector<float>> copies_;
   std::vector<std::unique_ptr<Callback>> callbacks_;
   TrainingState state_;
