@@ -10,8 +10,10 @@ without the weight-filling code, because that script computes fixtures when impo
 PyTorch's default initialisation: the speed does not depend on them.
 
 How each figure is measured (as deepjet_benchmarks does):
-  - torch.set_num_threads(T) for T = 1 and 2 (intra-op parallelism of one call: PyTorch's way of
-    using both cores for one model); and, for inference, two independent processes with one thread
+  - T = 1 and 2 threads: torch.set_num_threads(T) (intra-op parallelism of one call: PyTorch's way
+    of using both cores for one model), and OpenBLAS's own thread pool set to T too (Debian's
+    PyTorch does its GEMMs in the system OpenBLAS, which otherwise runs them on every core even
+    after torch.set_num_threads(1)); and, for inference, two independent processes with one thread
     each ("2 processes", keys inference_b*_2p: the PyTorch counterpart of deepjet's two callers
     sharing one model), the sum of their rates;
   - inference: model.eval(), torch.no_grad(), random inputs, batches 1, 32, 1024;
@@ -25,6 +27,7 @@ How each figure is measured (as deepjet_benchmarks does):
     repetitions, both per wall-clock second and per second of this process's CPU time (divided by
     T), so that a busy shared machine hurts the figure less.
 """
+import ctypes
 import json
 import multiprocessing
 import os
@@ -133,6 +136,33 @@ def keras_cce(p, t):
     return (-(t * torch.log(torch.clamp(p, min=1e-7))).sum(dim=1)).mean()
 
 
+# ---- threads ------------------------------------------------------------------------------------
+def openblas():
+    """The OpenBLAS this PyTorch runs its GEMMs in (Debian's python3-torch links the system BLAS), if any."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split()[-1]
+            if "libopenblas" in path:
+                try:
+                    library = ctypes.CDLL(path)
+                    library.openblas_set_num_threads
+                    return path, library
+                except (OSError, AttributeError):
+                    continue
+    return None, None
+
+
+BLAS_PATH, BLAS = openblas()
+
+
+def set_threads(n):
+    """torch.set_num_threads(n), and OpenBLAS's own pthread pool to n threads as well: left alone,
+    Debian's OpenBLAS runs every GEMM on all cores whatever torch.set_num_threads says."""
+    torch.set_num_threads(n)
+    if BLAS is not None:
+        BLAS.openblas_set_num_threads(n)
+
+
 # ---- timing ---------------------------------------------------------------------------------------
 def best_rate(call, units, threads, reps=REPS, min_seconds=MIN_SECONDS, min_calls=1):
     """Best of `reps` repetitions of `call` (worth `units`): per wall second and per CPU second / threads."""
@@ -164,7 +194,7 @@ def note(key, value):
 
 def process_worker(batch, start, results):
     """One of two independent PyTorch processes, one thread each (deepjet's two callers, PyTorch-style)."""
-    torch.set_num_threads(1)
+    set_threads(1)
     torch.manual_seed(7)
     net = MultiInput(*deepjet_model(0.1))
     net.eval()
@@ -193,7 +223,7 @@ def main():
     model = MultiInput(*deepjet_model(0.1))
     model.eval()
     for threads in (1, 2):
-        torch.set_num_threads(threads)
+        set_threads(threads)
         for batch in (1, 32, 1024):
             x = [torch.randn(batch, *s) for s in SHAPES]
             with torch.no_grad():
@@ -207,7 +237,7 @@ def main():
 
     # Training: a fresh model, Adam, batch 1024.
     for threads in (1, 2):
-        torch.set_num_threads(threads)
+        set_threads(threads)
         torch.manual_seed(11)
         net = MultiInput(*deepjet_model(0.1))
         net.train()
@@ -225,7 +255,7 @@ def main():
              best_rate(step, 1024, threads, reps=1 if QUICK else 3, min_seconds=0.2 if QUICK else 1.0, min_calls=2))
 
     # Single layers, one thread.
-    torch.set_num_threads(1)
+    set_threads(1)
     layers = {
         "dense_265_200": (torch.nn.Linear(265, 200), (265,)),
         "conv1x1_16_64_x25": (torch.nn.Linear(16, 64), (25, 16)),
@@ -241,7 +271,7 @@ def main():
 
     print(json.dumps({"torch_version": torch.__version__,
                       "config": torch.__config__.parallel_info().splitlines()[:6],
-                      "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""), "repetitions": REPS,
+                      "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""), "openblas": BLAS_PATH, "repetitions": REPS,
                       "figures": figures}, indent=1))
 
 
