@@ -220,3 +220,60 @@ TEST(Predict, RawSourcesAndTrainingFilesGiveTheSamePredictions) {
 }
 
 }  // namespace
+
+namespace {
+
+// Regression targets: the jet pT, learnt by a second head beside the classifier.
+struct PtTarget : dd::TargetBlock {
+  static constexpr std::array<std::string_view, 1> branches{"jet_pt"};
+};
+using RegressionData = dd::Format<dd::Blocks<deepjet::test::TestJet, deepjet::test::TestTracks>, deepjet::test::TestTruth,
+                                  deepjet::test::TestSpectators, PtTarget>;
+static_assert(std::is_same_v<RegressionData::label_shape, deepjet::Shapes<deepjet::Shape<2>, deepjet::Shape<1>>>);
+using TwoHeads = deepjet::Sequential<RegressionData::input_shape,
+                                     deepjet::Branches<deepjet::BatchNorm<>, deepjet::Stack<deepjet::Flatten, deepjet::Dense<8>>>,
+                                     deepjet::Concatenate, deepjet::Dense<16>, deepjet::ReLU,
+                                     deepjet::Heads<deepjet::Stack<deepjet::Dense<2>, deepjet::Softmax>, deepjet::Dense<1>>>;
+
+TEST(Trainer, SeveralLossTermsTrainAClassifierAndARegression) {
+  TemporaryDirectory dir;
+  std::vector<std::string> sources;
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto path = dir / ("source" + std::to_string(i) + ".h5");
+    deepjet::test::write_jet_table(path, i * 100000, 1500, i + 30);
+    sources.push_back(path.string());
+  }
+  dd::convert_sources<RegressionData>(sources, "tree", dir / "data", {.progress = false});
+  const auto collection = dd::Collection<RegressionData>::load(dir / "data" / "collection.h5");
+  const auto split = dd::split_by_fraction(collection, dir / "data", 0.2);
+  dd::Loader<RegressionData> train_loader(split.train, {.batch_size = 64, .seed = 3});
+  dd::Loader<RegressionData> validation(split.validation, {.batch_size = 256, .shuffle = false});
+
+  // The regression's squared error of the validation jets, and their classification accuracy.
+  auto measure = [&](const deepjet::Model<TwoHeads>& model) {
+    validation.start_epoch(0);
+    dd::JetBatch<RegressionData> batch;
+    double squared = 0, correct = 0, jets = 0;
+    while (validation.next(batch)) {
+      const auto [p, pt] = model.predict(batch.inputs);
+      for (std::size_t j = 0; j < batch.truth.shape()[0]; ++j, ++jets) {
+        squared += std::pow(pt(j, 0) - batch.targets(j, 0), 2);
+        correct += (p(j, 0) > p(j, 1)) == (batch.truth(j, 0) > 0.5f);
+      }
+    }
+    return std::pair{squared / jets, correct / jets};
+  };
+  deepjet::Model<TwoHeads> model(7);
+  const auto before = measure(model);
+  using Objective = deepjet::Losses<deepjet::CategoricalCrossEntropy, deepjet::MeanSquaredError>;
+  dt::Trainer<RegressionData, TwoHeads, Objective> trainer(
+      model, {.output = dir / "run", .stages = {{.epochs = 6, .learning_rate = 3e-3}}}, Objective{.weights = {1.0, 1e-3}});
+  const auto history = trainer.fit(train_loader, &validation);
+  ASSERT_EQ(history.size(), 6u);
+  const auto after = measure(model);
+  EXPECT_LT(after.first, 0.2 * before.first) << "the pT regression did not learn";
+  EXPECT_GT(after.second, 0.75) << "the classifier did not learn";
+  EXPECT_GT(history.back().validation_accuracy, 0.75);
+}
+
+}  // namespace

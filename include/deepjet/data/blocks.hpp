@@ -162,4 +162,16 @@ struct NoSpectators : SpectatorBlock {
   static constexpr std::array<std::string_view, 0> branches{};
 };
 
+/// Per-jet regression targets (a jet's true pT, ...), read unprepared like spectators and trained
+/// on by a model's regression head. Derived::branches is a std::array of branch names.
+struct TargetBlock {};
+
+template <class B>
+concept Targets = std::derived_from<B, TargetBlock> && requires { B::branches.size(); };
+
+/// No regression targets.
+struct NoTargets : TargetBlock {
+  static constexpr std::array<std::string_view, 0> branches{};
+};
+
 }  // namespace deepjet::data

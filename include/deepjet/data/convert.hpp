@@ -78,8 +78,9 @@ ConversionReport convert_file(const Source& source, const std::filesystem::path&
   TrainingFileWriter<Format> writer(output, 1024, options.deflate_level);
   constexpr std::size_t C = Format::truth_shape::size;
   constexpr std::size_t S = Format::spectators::branches.size();
+  constexpr std::size_t T = Format::target_count;
   std::array<std::vector<float>, Format::block_count> inputs;
-  std::vector<float> truth, spectators;
+  std::vector<float> truth, spectators, targets;
   for (std::uint64_t first = 0; first < report.source_entries; first += options.chunk_jets) {
     const std::uint64_t last = std::min(report.source_entries, first + options.chunk_jets);
     const std::size_t n = static_cast<std::size_t>(last - first);
@@ -93,6 +94,8 @@ ConversionReport convert_file(const Source& source, const std::filesystem::path&
     read_truth<typename Format::truth>(source, first, last, truth);
     spectators.resize(n * S);
     read_spectators<typename Format::spectators>(source, first, last, spectators);
+    targets.resize(n * T);
+    read_targets<typename Format::targets>(source, first, last, targets);
 
     // Keep labelled jets: compact every array in place.
     std::size_t kept = 0;
@@ -115,10 +118,12 @@ ConversionReport convert_file(const Source& source, const std::filesystem::path&
         std::copy_n(truth.begin() + static_cast<std::ptrdiff_t>(j * C), C, truth.begin() + static_cast<std::ptrdiff_t>(kept * C));
         std::copy_n(spectators.begin() + static_cast<std::ptrdiff_t>(j * S), S,
                     spectators.begin() + static_cast<std::ptrdiff_t>(kept * S));
+        std::copy_n(targets.begin() + static_cast<std::ptrdiff_t>(j * T), T,
+                    targets.begin() + static_cast<std::ptrdiff_t>(kept * T));
       }
       ++kept;
     }
-    writer.append(kept, inputs, truth, spectators);
+    writer.append(kept, inputs, truth, spectators, targets);
     report.jets += kept;
   }
   report.source_crc32 = file_crc32(source_path);

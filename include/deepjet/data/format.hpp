@@ -5,6 +5,8 @@
 //                               to the model (Sequential<DeepJetData::input_shape, ...>), so a model
 //                               that does not fit the data does not compile
 //   DeepJetData::truth_shape    Shape<number of classes>
+//   DeepJetData::label_shape    what a model trained on it outputs: truth_shape, or with regression
+//                               targets (a 4th argument, a TargetBlock) Shapes<truth_shape, Shape<targets>>
 //   DeepJetData::describe()     the format as text: stored in every training file and compared when
 //                               one is read, so files of another format are refused by name
 #pragma once
@@ -24,17 +26,23 @@ struct Blocks {
   static_assert(sizeof...(B) > 0, "deepjet::data::Blocks needs at least one input block");
 };
 
-template <class InputBlocks, TruthBlock Truth, Spectators Spec = NoSpectators>
+template <class InputBlocks, TruthBlock Truth, Spectators Spec = NoSpectators, Targets Tgt = NoTargets>
 struct Format;
 
-template <InputBlock... B, TruthBlock Truth, Spectators Spec>
-struct Format<Blocks<B...>, Truth, Spec> {
+template <InputBlock... B, TruthBlock Truth, Spectators Spec, Targets Tgt>
+struct Format<Blocks<B...>, Truth, Spec, Tgt> {
   using blocks = std::tuple<B...>;
   using truth = Truth;
   using spectators = Spec;
+  using targets = Tgt;
   static constexpr std::size_t block_count = sizeof...(B);
+  static constexpr std::size_t target_count = Tgt::branches.size();
   using input_shape = InputsOf<B...>;
   using truth_shape = truth_shape_of<Truth>;
+  /// What a model trained on this format outputs: the class probabilities, or, with regression
+  /// targets, the probabilities and the targets side by side (a model ending in Heads<...>).
+  using label_shape = std::conditional_t<target_count == 0, truth_shape,
+                                         Shapes<truth_shape, Shape<(target_count > 0 ? target_count : 1)>>>;
 
   /// Every name, branch and preprocessing choice, one line each.
   static std::string describe() {
@@ -63,6 +71,11 @@ struct Format<Blocks<B...>, Truth, Spec> {
     text << "\nspectators";
     for (std::string_view s : Spec::branches) text << " " << s;
     text << "\n";
+    if constexpr (target_count > 0) {
+      text << "targets";
+      for (std::string_view t : Tgt::branches) text << " " << t;
+      text << "\n";
+    }
     return text.str();
   }
 };

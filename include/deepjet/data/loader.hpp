@@ -203,6 +203,7 @@ class Loader {
       batch.inputs = make_tensors<typename Format::input_shape>(n);
       batch.truth = xt::empty<float>({n, Format::truth_shape::size});
       batch.spectators = xt::empty<float>({n, Format::spectators::branches.size()});
+      batch.targets = xt::empty<float>({n, Format::target_count});
     }
   }
 
@@ -221,6 +222,7 @@ class Loader {
     }
     copy(batch.truth, current_.jets.truth);
     if (Format::spectators::branches.size() > 0) copy(batch.spectators, current_.jets.spectators);
+    if (Format::target_count > 0) copy(batch.targets, current_.jets.targets);
   }
 
   std::vector<Segment> segments_;

@@ -184,15 +184,27 @@ void read_truth(const Source& source, std::uint64_t first, std::uint64_t last, s
     }
 }
 
+/// Values of `branches` for jets [first, last), one row per jet, unprepared.
+template <std::size_t N>
+void read_rows(const Source& source, const std::array<std::string_view, N>& branches, std::uint64_t first,
+               std::uint64_t last, std::span<float> out) {
+  const std::size_t jets = static_cast<std::size_t>(last - first);
+  for (std::size_t s = 0; s < N; ++s) {
+    const auto column = source.read_flat(std::string(branches[s]), first, last);
+    for (std::size_t j = 0; j < jets; ++j) out[j * N + s] = column[j];
+  }
+}
+
 /// Spectator values of jets [first, last), one row of Spec::branches per jet, unprepared.
 template <Spectators Spec>
 void read_spectators(const Source& source, std::uint64_t first, std::uint64_t last, std::span<float> out) {
-  constexpr std::size_t S = Spec::branches.size();
-  const std::size_t jets = static_cast<std::size_t>(last - first);
-  for (std::size_t s = 0; s < S; ++s) {
-    const auto column = source.read_flat(std::string(Spec::branches[s]), first, last);
-    for (std::size_t j = 0; j < jets; ++j) out[j * S + s] = column[j];
-  }
+  read_rows(source, Spec::branches, first, last, out);
+}
+
+/// Regression targets of jets [first, last), one row of T::branches per jet, unprepared.
+template <Targets T>
+void read_targets(const Source& source, std::uint64_t first, std::uint64_t last, std::span<float> out) {
+  read_rows(source, T::branches, first, last, out);
 }
 
 }  // namespace deepjet::data

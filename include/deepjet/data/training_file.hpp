@@ -4,6 +4,7 @@
 //   inputs/<block name>   float32 (jets, dims of the block...), chunked and compressed
 //   truth                 float32 (jets, classes)
 //   spectators            float32 (jets, spectators)          when the format has spectators
+//   targets               float32 (jets, targets)             when the format has regression targets
 //   attributes            deepjet_file = "training data", format_version = 1, library_version,
 //                         format = Format::describe(), normalisation = Normalisation::to_text(),
 //                         source, source_crc32, source_entries, jets, the conversion's counts
@@ -59,16 +60,20 @@ class TrainingFileWriter {
     file_->template create_rows<float>("truth", {Format::truth_shape::size}, chunk_jets, deflate_level);
     if constexpr (spectator_count > 0)
       file_->template create_rows<float>("spectators", {spectator_count}, chunk_jets, deflate_level);
+    if constexpr (Format::target_count > 0)
+      file_->template create_rows<float>("targets", {Format::target_count}, chunk_jets, deflate_level);
   }
 
-  /// Append `jets` jets: one array per input block, the truth rows, the spectator rows.
+  /// Append `jets` jets: one array per input block, the truth, spectator and target rows.
   void append(std::size_t jets, const std::array<std::vector<float>, Format::block_count>& inputs,
-              const std::vector<float>& truth, const std::vector<float>& spectators) {
+              const std::vector<float>& truth, const std::vector<float>& spectators,
+              const std::vector<float>& targets = {}) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       ((file_->append_rows("inputs/" + std::string(block<I>::name), inputs[I].data(), jets)), ...);
     }(std::make_index_sequence<Format::block_count>{});
     file_->append_rows("truth", truth.data(), jets);
     if constexpr (spectator_count > 0) file_->append_rows("spectators", spectators.data(), jets);
+    if constexpr (Format::target_count > 0) file_->append_rows("targets", targets.data(), jets);
     jets_ += jets;
   }
 
@@ -111,6 +116,8 @@ struct JetBatch {
   xt::xtensor<float, 2> spectators;
   /// Per-jet training weights (from a Weighter, filled by the Loader); empty means all 1.
   xt::xtensor<float, 1> weights;
+  /// Regression targets (jets, targets) when the format has them.
+  xt::xtensor<float, 2> targets;
 };
 
 template <class Format>
@@ -168,6 +175,12 @@ class TrainingFile {
     if constexpr (S > 0) {
       const auto spectators = file_.read_rows<float>("spectators", first, count);
       std::copy(spectators.begin(), spectators.end(), batch.spectators.begin());
+    }
+    constexpr std::size_t T = Format::target_count;
+    batch.targets = xt::empty<float>({static_cast<std::size_t>(count), T});
+    if constexpr (T > 0) {
+      const auto targets = file_.read_rows<float>("targets", first, count);
+      std::copy(targets.begin(), targets.end(), batch.targets.begin());
     }
     return batch;
   }

@@ -58,6 +58,10 @@ std::string spectator_names() {
 // Streams predictions into a new file.
 template <class Format, Layer Net>
 class PredictionWriter {
+  static_assert(ShapeType<typename Net::output_shape>,
+                "deepjet::training prediction files hold class probabilities: a model with several outputs "
+                "(Heads<...>) is not supported by predict_* yet");
+
  public:
   PredictionWriter(const std::filesystem::path& path, const Model<Net>& model, const std::string& input,
                    const data::Weighter* weighter)

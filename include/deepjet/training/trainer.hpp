@@ -9,6 +9,8 @@
 // Contract:
 //   - Stages run one after the other; at the start of a stage its learning rate is set and its
 //     `freeze` layers are frozen (Model::set_trainable(path, false)) for the rest of the run.
+//   - A format with regression targets trains a model ending in Heads<classifier, regression> with
+//     a Losses<...> of one term per head (label_shape); accuracy is the classifier's.
 //   - Every batch is one optimiser step on the loss's mean over the batch, weighted by the batch's
 //     JetBatch::weights when the loader provides them (a Weighter). With
 //     threads = T the batch is cut into T contiguous slices, each thread runs forward and backward
@@ -60,8 +62,9 @@ template <class Format, Layer Net, class Loss = CategoricalCrossEntropy, class O
 class Trainer {
   static_assert(std::is_same_v<typename Net::input_shape, typename Format::input_shape>,
                 "deepjet::training::Trainer: the model's input is not the data format's input_shape");
-  static_assert(std::is_same_v<typename Net::output_shape, typename Format::truth_shape>,
-                "deepjet::training::Trainer: the model's output does not have the shape of the truth");
+  static_assert(std::is_same_v<typename Net::output_shape, typename Format::label_shape>,
+                "deepjet::training::Trainer: the model's output does not have the shape of the format's labels "
+                "(the truth, or the truth and the regression targets side by side for a model with Heads<...>)");
 
  public:
   Trainer(Model<Net>& model, TrainerOptions options, Loss loss = {}, Optimiser optimiser = {})
@@ -144,7 +147,7 @@ class Trainer {
       using Out = typename Net::output_shape;
       const auto y = make_view<Out>(ensure_size(output, Out::size * x.count), x.count);
       model_.predict(x, y, scratch);
-      const ConstBatch<Out> truth = view_of<Out>(batch.truth, "evaluate: truth");
+      const ConstBatch<Out> truth = labels(batch);
       const float* weights = batch.weights.size() == x.count ? batch.weights.data() : nullptr;
       loss_sum += loss_.evaluate(ConstBatch<Out>(y), truth, weights, make_view<Out>(static_cast<float*>(nullptr), x.count)) *
                   static_cast<double>(x.count);
@@ -158,12 +161,32 @@ class Trainer {
   using In = typename Net::input_shape;
   using Out = typename Net::output_shape;
 
+  // The labels of a batch as the model's output shape: the truth, or the truth and the regression
+  // targets side by side.
+  static ConstBatch<Out> labels(const data::JetBatch<Format>& batch) {
+    using Truth = typename Format::truth_shape;
+    const std::size_t n = batch.truth.shape()[0];
+    if constexpr (Format::target_count == 0) {
+      return ConstBatch<Truth>{batch.truth.data(), n};
+    } else {
+      if (batch.targets.shape()[0] != n) throw Error("Trainer: a batch has truth but no regression targets");
+      using Tgt = typename Out::template part<1>;
+      return ConstBatch<Out>{{ConstBatch<Truth>{batch.truth.data(), n}, ConstBatch<Tgt>{batch.targets.data(), n}}, n};
+    }
+  }
+
+  // Correct classifications: argmax of the (first) output = argmax of the truth.
   static double hits(ConstBatch<Out> prediction, ConstBatch<Out> truth) {
+    if constexpr (ShapesType<Out>) return class_hits(prediction.template part<0>(), truth.template part<0>());
+    else return class_hits(prediction, truth);
+  }
+  template <class S>
+  static double class_hits(ConstBatch<S> prediction, ConstBatch<S> truth) {
     double n = 0;
     for (std::size_t j = 0; j < prediction.count; ++j) {
       const float* p = prediction.sample(j);
       const float* t = truth.sample(j);
-      n += std::max_element(p, p + Out::size) - p == std::max_element(t, t + Out::size) - t;
+      n += std::max_element(p, p + S::size) - p == std::max_element(t, t + S::size) - t;
     }
     return n;
   }
@@ -171,7 +194,7 @@ class Trainer {
   // One optimiser step on a batch; returns (mean loss, correct predictions).
   std::pair<double, double> step(const data::JetBatch<Format>& batch) {
     const auto x = view_of<In>(batch.inputs, "train");
-    const auto truth = view_of<Out>(batch.truth, "train: truth");
+    const ConstBatch<Out> truth = labels(batch);
     const std::size_t n = x.count, threads = std::min(replicas_.size(), std::max<std::size_t>(1, n));
     std::vector<double> losses(threads), correct(threads);
     const auto params = model_.parameters();
