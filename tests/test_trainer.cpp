@@ -89,7 +89,8 @@ TEST(Trainer, LearnsAndFollowsItsStages) {
   const auto gamma = model.parameter("0.0.gamma");
   EXPECT_TRUE(std::equal(gamma.begin(), gamma.end(), frozen_after_stage_1.begin())) << "the frozen BatchNorm moved";
   // Bookkeeping and history files.
-  for (const char* name : {"architecture.txt", "format.txt", "options.txt", "history.csv", "history.json", "checkpoint_last.h5"})
+  for (const char* name : {"architecture.txt", "format.txt", "options.txt", "history.csv", "history.json", "loss.svg",
+                           "accuracy.svg", "checkpoint_last.h5"})
     EXPECT_TRUE(fs::exists(dir / "run" / name)) << name;
   std::ifstream csv(dir / "run" / "history.csv");
   std::string line;

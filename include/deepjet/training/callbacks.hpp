@@ -12,6 +12,7 @@
 #pragma once
 
 #include "deepjet/core/atomic_file.hpp"
+#include "deepjet/evaluation/plots.hpp"
 
 #include <unistd.h>
 
@@ -148,7 +149,8 @@ class ProgressBar : public Callback {
   std::size_t jets_ = 0, batches_ = 0;
 };
 
-/// history.csv and history.json in the output directory, rewritten (atomically) after every epoch.
+/// history.csv and history.json, and the plots loss.svg and accuracy.svg, in the output directory,
+/// rewritten (atomically) after every epoch.
 class HistoryFiles : public Callback {
  public:
   std::string name() const override { return "history"; }
@@ -173,6 +175,18 @@ class HistoryFiles : public Callback {
     json += "]\n";
     write_text_file(s.output / "history.csv", csv);
     write_text_file(s.output / "history.json", json);
+    std::vector<double> train_loss, validation_loss, train_accuracy, validation_accuracy;
+    for (const auto& r : s.history) {
+      train_loss.push_back(r.train_loss);
+      train_accuracy.push_back(r.train_accuracy);
+      // Without validation data there is no validation curve.
+      if (std::isfinite(r.validation_loss)) validation_loss.push_back(r.validation_loss);
+      if (std::isfinite(r.validation_accuracy)) validation_accuracy.push_back(r.validation_accuracy);
+    }
+    namespace ev = deepjet::evaluation;
+    write_text_file(s.output / "loss.svg", ev::svg(ev::history_plot("loss", "Loss per epoch", "loss", train_loss, validation_loss)));
+    write_text_file(s.output / "accuracy.svg", ev::svg(ev::history_plot("accuracy", "Accuracy per epoch", "accuracy",
+                                                                          train_accuracy, validation_accuracy)));
   }
 };
 
