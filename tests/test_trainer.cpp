@@ -63,6 +63,7 @@ TEST(Trainer, LearnsAndFollowsItsStages) {
                                              .stages = {{.epochs = 1, .learning_rate = 3e-3},
                                                         {.epochs = 3, .learning_rate = 1e-3, .freeze = {"0.0"}}}});
   trainer.add(std::make_unique<dt::HistoryFiles>());
+  trainer.add(std::make_unique<dt::EpochCheckpoints>());
   const auto before = trainer.evaluate(validation);
   std::vector<float> frozen_after_stage_1;
   struct Watch : dt::Callback {
@@ -89,8 +90,8 @@ TEST(Trainer, LearnsAndFollowsItsStages) {
   const auto gamma = model.parameter("0.0.gamma");
   EXPECT_TRUE(std::equal(gamma.begin(), gamma.end(), frozen_after_stage_1.begin())) << "the frozen BatchNorm moved";
   // Bookkeeping and history files.
-  for (const char* name : {"architecture.txt", "format.txt", "options.txt", "history.csv", "history.json", "loss.svg",
-                           "accuracy.svg", "checkpoint_last.h5"})
+  for (const char* name : {"architecture.txt", "format.txt", "options.txt", "data.txt", "history.csv", "history.json",
+                           "loss.svg", "accuracy.svg", "checkpoint_last.h5", "checkpoint_epoch_1.h5", "checkpoint_epoch_4.h5"})
     EXPECT_TRUE(fs::exists(dir / "run" / name)) << name;
   std::ifstream csv(dir / "run" / "history.csv");
   std::string line;

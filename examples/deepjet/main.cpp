@@ -108,6 +108,7 @@ void train(const Options& o) {
   trainer.add(std::make_unique<dt::ProgressBar>());
   trainer.add(std::make_unique<dt::HistoryFiles>());
   trainer.add(std::make_unique<dt::BestModelCheckpoint>());
+  trainer.add(std::make_unique<dt::EpochCheckpoints>());
   trainer.add(std::make_unique<dt::ReduceLearningRateOnPlateau>(0.5, 2, 1e-5));
   const auto history = trainer.fit(train_loader, &validation);
   std::printf("train: %zu epochs, last validation loss %.4f, accuracy %.4f, model in %s\n", history.size(),

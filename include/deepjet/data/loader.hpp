@@ -104,6 +104,7 @@ class Loader {
   Loader& operator=(const Loader&) = delete;
 
   std::uint64_t jets() const { return jets_; }
+  const std::vector<Segment>& segments() const { return segments_; }
   std::size_t batches_per_epoch() const {
     return static_cast<std::size_t>((jets_ + options_.batch_size - 1) / options_.batch_size);
   }

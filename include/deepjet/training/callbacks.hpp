@@ -6,8 +6,8 @@
 // memory (early stopping's patience) returns it from save_state() and gets it back through
 // restore_state() when a run resumes, so a resumed run decides exactly as an uninterrupted one.
 //
-// Built-ins: ProgressBar, HistoryFiles (CSV and JSON per epoch), EarlyStopping,
-// ReduceLearningRateOnPlateau, BestModelCheckpoint, PeriodicCommand (renewing Kerberos tokens on
+// Built-ins: ProgressBar, HistoryFiles (CSV, JSON and plots per epoch), EarlyStopping,
+// ReduceLearningRateOnPlateau, BestModelCheckpoint, EpochCheckpoints, PeriodicCommand (renewing Kerberos tokens on
 // long jobs: a failing command stops the run cleanly, with a checkpoint).
 #pragma once
 
@@ -284,6 +284,16 @@ class BestModelCheckpoint : public Callback {
 
  private:
   double best_ = std::numeric_limits<double>::infinity();
+};
+
+/// checkpoint_epoch_<n>.h5 after every epoch (n from 1): the model of each epoch kept, as the
+/// original framework's periodic checkpoints.
+class EpochCheckpoints : public Callback {
+ public:
+  std::string name() const override { return "epoch_checkpoints"; }
+  void on_epoch_end(TrainingState& s) override {
+    s.save_checkpoint(s.output / ("checkpoint_epoch_" + std::to_string(s.epoch + 1) + ".h5"));
+  }
 };
 
 /// Run a shell command every `interval` of wall time (and at the start): for renewing credentials

@@ -24,7 +24,8 @@
 //   - fit() on an output directory holding checkpoint_last.h5 resumes from it: the batches of the
 //     interrupted epoch already done are skipped (the loader replays the same order) and, for the
 //     same thread count, the final weights equal those of a run that was never interrupted.
-//   - Bookkeeping written once per output directory: architecture.txt, format.txt, options.txt.
+//   - Bookkeeping written once per output directory: architecture.txt, format.txt, options.txt
+//     (version, seed, threads, stages), data.txt (the training and validation files and ranges).
 #pragma once
 
 #include "deepjet/data/loader.hpp"
@@ -82,7 +83,7 @@ class Trainer {
   std::vector<EpochRecord> fit(data::Loader<Format>& train, data::Loader<Format>* validation = nullptr) {
     namespace fs = std::filesystem;
     fs::create_directories(options_.output);
-    write_bookkeeping();
+    write_bookkeeping(train, validation);
     state_ = {};
     state_.output = options_.output;
     state_.batches_per_epoch = train.batches_per_epoch();
@@ -323,7 +324,7 @@ class Trainer {
     apply_freezing(stage_of(state_.epoch).first);
   }
 
-  void write_bookkeeping() const {
+  void write_bookkeeping(const data::Loader<Format>& train, const data::Loader<Format>* validation) const {
     auto write_once = [&](const std::string& name, const std::string& text) {
       const auto path = options_.output / name;
       if (!std::filesystem::exists(path)) write_text_file(path, text);
@@ -339,6 +340,15 @@ class Trainer {
       options << "\n";
     }
     write_once("options.txt", options.str());
+    // The data: every training file and the jets of it each loader reads.
+    std::ostringstream data;
+    auto list = [&](const char* role, const data::Loader<Format>& loader) {
+      for (const auto& s : loader.segments())
+        data << role << " " << s.first << " " << s.last << " " << std::filesystem::absolute(s.file).string() << "\n";
+    };
+    list("train", train);
+    if (validation) list("validation", *validation);
+    write_once("data.txt", data.str());
   }
 
   Model<Net>& model_;
