@@ -76,6 +76,7 @@ class FileError : public Error {
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -138,6 +139,17 @@ class AtomicFile {
   std::filesystem::path temporary_;
   bool committed_ = false;
 };
+
+/// Write `text` to `path` atomically (a reader sees the old file or the whole new one).
+inline void write_text_file(const std::filesystem::path& path, const std::string& text) {
+  AtomicFile file(path);
+  {
+    std::ofstream out(file.temporary_path(), std::ios::binary);
+    out << text;
+    if (!out.flush()) throw FileError(path.string(), "cannot write (is the disk full?)");
+  }
+  file.commit();
+}
 
 }  // namespace deepjet
 // ---- end deepjet/core/atomic_file.hpp ----
@@ -333,6 +345,17 @@ BatchView<S, T> make_view(T* base, std::size_t count) {
   }
 }
 
+/// Samples [first, first + count) of a batch view (every part, for several shapes).
+template <AnyShape S, class T>
+BatchView<S, T> slice(const BatchView<S, T>& view, std::size_t first, std::size_t count) {
+  if constexpr (ShapeType<S>) {
+    return {view.data ? view.data + first * S::size : nullptr, count};
+  } else {
+    return std::apply([&](const auto&... part) { return BatchView<S, T>{{slice(part, first, count)...}, count}; },
+                      view.parts);
+  }
+}
+
 }  // namespace deepjet
 // ---- end deepjet/core/batch.hpp ----
 // ---- begin deepjet/core/random.hpp ----
@@ -355,6 +378,12 @@ class Random {
   void reseed(std::uint64_t seed) {
     std::uint64_t x = seed;
     for (auto& word : state_) word = splitmix64(x);
+  }
+
+  /// The generator's whole state, to save in a checkpoint and restore with set_state.
+  std::array<std::uint64_t, 4> state() const { return {state_[0], state_[1], state_[2], state_[3]}; }
+  void set_state(const std::array<std::uint64_t, 4>& state) {
+    for (int i = 0; i < 4; ++i) state_[i] = state[i];
   }
 
   /// 64 uniformly distributed bits.
@@ -501,10 +530,23 @@ inline constexpr const char* version = "0.1.0";
 
 namespace deepjet::hdf5 {
 
+/// Asks HDF5, before its first use, not to run its clean-up at program exit. Why: after a write
+/// error (a full disk) HDF5 keeps the failed file in its tables and its exit handler crashes on it
+/// (a segmentation fault after the program has finished). deepjet closes every file it opens, so
+/// nothing is lost; a program that used HDF5 before deepjet keeps HDF5's own behaviour.
+inline void skip_hdf5_exit_handler() {
+  static const bool done = [] {
+    H5dont_atexit();
+    return true;
+  }();
+  (void)done;
+}
+
 /// Switches HDF5's automatic error printing off for its lifetime (restores it afterwards).
 class QuietErrors {
  public:
   QuietErrors() {
+    skip_hdf5_exit_handler();
     H5Eget_auto2(H5E_DEFAULT, &function_, &data_);
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   }
@@ -541,6 +583,7 @@ class Handle {
   /// Close now and report whether HDF5 managed to (a failed close can mean unwritten data).
   bool close() {
     if (id_ < 0) return true;
+    QuietErrors quiet;
     const bool ok = closer_(id_) >= 0;
     id_ = -1;
     return ok;
@@ -548,7 +591,10 @@ class Handle {
 
  private:
   void reset() {
-    if (id_ >= 0) closer_(id_);
+    if (id_ >= 0) {
+      QuietErrors quiet;  // closing after a failed write reports errors nobody can act on
+      closer_(id_);
+    }
     id_ = -1;
   }
   hid_t id_ = -1;
@@ -1085,7 +1131,7 @@ inline constexpr double charm_mass_threshold = 1.5;  // the CSV "AboveCharm" mas
 
 // Particle species and what they are to the detector.
 enum class Kind { charged, photon, neutral_hadron, neutrino, hadron /* decays further: a D from a B */ };
-enum class Source { prompt, pileup, decay, v0 };
+enum class Source { prompt, pileup, decay, v0, material };
 
 // Hadrons that fly: mass (GeV) and c*tau (cm).
 struct Species { double mass, ctau; };
@@ -1107,7 +1153,7 @@ struct Particle {
 struct DecayVertex {
   Vec3 position;
   int parent = -1;  // the vertex the decaying hadron came from (a D from a B: the B's vertex)
-  bool v0 = false;
+  bool vetoed = false;  // a V0 or a nuclear interaction: the vertex finder rejects most of them
 };
 
 // A daughter in a decay recipe; a D hadron decays further.
@@ -1300,6 +1346,7 @@ class Generator {
       weight_sum += w;
     }
     const double mean_weight = weight_sum / static_cast<double>(weights_.size());
+    const std::size_t first_charged = particles_.size();
     for (int i = 0; i < n_charged + n_neutral; ++i) {
       // Softer particles lie further from the axis.
       const double spread = std::sqrt(std::sqrt(mean_weight / std::max(weights_[i], 1e-6)));
@@ -1316,6 +1363,29 @@ class Generator {
       }
       particles_.push_back(particle);
     }
+
+    // --- nuclear interactions: a fragmentation hadron hits the beam pipe or a pixel layer -------
+    // and turns into 2-3 tracks from a vertex centimetres away, with a mass of a GeV or two.
+    if (random_.uniform() < 0.05) {
+      const auto hadron = static_cast<std::size_t>(first_charged + random_.below(static_cast<std::uint64_t>(n_charged)));
+      const Vec3 momentum = particles_[hadron].momentum;
+      static constexpr double layer_radius[4] = {2.2, 4.4, 7.3, 10.2};  // cm
+      const double radius = layer_radius[random_.below(4)];
+      const double transverse_length = transverse(momentum).norm() / momentum.norm();
+      if (momentum.norm() > 2.0 && transverse_length > 0.05) {
+        particles_[hadron].kind = Kind::neutrino;  // gone: its secondaries take its place
+        vertices_.push_back({momentum * (radius / transverse_length / momentum.norm()), -1, true});
+        const int vertex = static_cast<int>(vertices_.size()) - 1;
+        daughters_.clear();
+        const int secondaries = 2 + static_cast<int>(random_.below(2));
+        for (int i = 0; i < secondaries; ++i) daughters_.push_back({pion_mass, Kind::charged});
+        decay(random_.uniform(0.6f, 2.5f), momentum, vertex, Source::material);
+      }
+    }
+
+    // The jet axis is where its particles point: align the frame with their momentum sum (the B
+    // hadron of a b jet sets most of it, so its decay products sit close to the axis).
+    align_jet_axis();
 
     // --- pile-up particles inside the cone ----------------------------------------------------
     const int n_pileup_charged = poisson(random_, 0.05 * pileup_vertices);
@@ -1349,6 +1419,27 @@ class Generator {
   }
 
   // ---- kinematics helpers ----------------------------------------------------------------------
+
+  /// Rotate every particle and decay vertex so that the momentum sum of the visible particles in
+  /// the cone points along z (Rodrigues' rotation about sum x z).
+  void align_jet_axis() {
+    Vec3 sum{};
+    for (const auto& particle : particles_) {
+      if (particle.kind == Kind::neutrino || particle.kind == Kind::hadron) continue;
+      if (angle_to_axis(particle.momentum) * cosh_eta_ < jet_radius) sum += particle.momentum;
+    }
+    const double length = sum.norm();
+    const double s = std::sqrt(sum.x * sum.x + sum.y * sum.y) / std::max(length, 1e-300);
+    if (length <= 0 || s < 1e-12) return;
+    const double c = sum.z / length;
+    const Vec3 k{sum.y / (s * length), -sum.x / (s * length), 0};  // unit vector along sum x z
+    const auto rotate = [&](Vec3& v) { v = v * c + k.cross(v) * s + k * (k.dot(v) * (1 - c)); };
+    for (auto& particle : particles_) {
+      rotate(particle.momentum);
+      rotate(particle.origin);
+    }
+    for (auto& vertex : vertices_) rotate(vertex.position);
+  }
 
   double power_law(double low, double high, double index) {
     const double a = 1.0 - index;
@@ -1553,6 +1644,11 @@ class Generator {
         continue;
       }
       if (pt < 0.5) continue;  // below the tracking threshold of PF candidates
+      // Tracking efficiency: ~93 % for tracks from near the beam, lower for tracks starting
+      // centimetres out (fewer hits), lower in the dense core of very hard jets.
+      const bool far_out = particle.source == Source::v0 || particle.source == Source::material;
+      const double efficiency = (far_out ? 0.75 : 0.93) - (jet_pt_ > 300 ? 0.05 : 0.0);
+      if (random_.uniform() >= efficiency) continue;
       Track track;
       track.particle = static_cast<int>(i);
       track.pt = pt;
@@ -1634,7 +1730,8 @@ class Generator {
       int child = -1;
       for (int other = vertex + 1; other < vertices; ++other)
         if (vertices_[other].parent == vertex) child = other;
-      const double efficiency = vertices_[vertex].v0 ? 0.3 : 0.8;  // the V0 veto removes most K_S/Lambda
+      // The V0 veto and the material veto remove most K_S, Lambda and nuclear-interaction vertices.
+      const double efficiency = vertices_[vertex].vetoed ? 0.3 : 0.8;
       if (child >= 0 && seeds_[vertex] >= 2 && seeds_[child] >= 2) {
         try_vertex(vertex, -1, vertices_[vertex].position, efficiency);
         try_vertex(child, -1, vertices_[child].position, efficiency);
@@ -2115,34 +2212,33 @@ struct NoSpectators : SpectatorBlock {
   static constexpr std::array<std::string_view, 0> branches{};
 };
 
+/// Per-jet regression targets (a jet's true pT, ...), read unprepared like spectators and trained
+/// on by a model's regression head. Derived::branches is a std::array of branch names.
+struct TargetBlock {};
+
+template <class B>
+concept Targets = std::derived_from<B, TargetBlock> && requires { B::branches.size(); };
+
+/// No regression targets.
+struct NoTargets : TargetBlock {
+  static constexpr std::array<std::string_view, 0> branches{};
+};
+
 }  // namespace deepjet::data
 // ---- end deepjet/data/blocks.hpp ----
-// ---- begin deepjet/data/convert.hpp ----
-// deepjet/data/convert.hpp: one source file -> one training file.
+// ---- begin deepjet/data/collection.hpp ----
+// deepjet/data/collection.hpp: the data collection, the list of a dataset's training files.
 //
-// convert_file<Format>(source, table, output, normalisation, options) streams the source in chunks
-// of options.chunk_jets jets (memory stays bounded whatever the file's size), prepares every block
-// (data/prepare.hpp) with the given normalisation, builds the truth, drops jets that belong to no
-// class (unless told not to), and writes a training file (data/training_file.hpp) that appears
-// under its name only when complete. The report counts what was replaced, cut and dropped.
-// Errors are deepjet::FileError naming the source (a missing branch, a NaN with
-// NonFinite::reject, ...) or the output (a full disk); nothing is left under the output's name.
-
-// ---- begin deepjet/data/training_file.hpp ----
-// deepjet/data/training_file.hpp: converted jets, ready for a model, one HDF5 file per source.
-//
-// Layout (format version 1):
-//   inputs/<block name>   float32 (jets, dims of the block...), chunked and compressed
-//   truth                 float32 (jets, classes)
-//   spectators            float32 (jets, spectators)          when the format has spectators
-//   attributes            deepjet_file = "training data", format_version = 1, library_version,
-//                         format = Format::describe(), normalisation = Normalisation::to_text(),
-//                         source, source_crc32, source_entries, jets, the conversion's counts
-//
-// TrainingFileWriter appends chunks to a temporary file and renames it into place in finish(), so a
-// file under its final name is always complete. TrainingFile reads any range of jets into the
-// model's tensors, after checking the file was written for the same Format (a file of another
-// format is refused with the first differing line of the description).
+// One HDF5 file (usually <directory>/collection.h5) with attributes only:
+//   deepjet_file = "data collection", format_version = 1, library_version,
+//   format (Format::describe()), table (the source tree or table name),
+//   normalisation (Normalisation::to_text()), sources (every requested source, one per line),
+//   files ("jets<TAB>crc32<TAB>training file<TAB>source" per converted source, in source order;
+//   training files are relative to the collection's directory), failures ("source<TAB>reason"),
+//   and optional named extras (the weighter, ...) as text.
+// save() writes a new file under a temporary name and renames it, so the collection on disk is
+// always a complete, earlier or later, state: the converter saves it after every finished file and a
+// rerun resumes from it. load() refuses a collection of another Format by name.
 
 // ---- begin deepjet/data/normalisation.hpp ----
 // deepjet/data/normalisation.hpp: the mean and standard deviation of every input feature.
@@ -2161,10 +2257,14 @@ struct NoSpectators : SpectatorBlock {
 //                               to the model (Sequential<DeepJetData::input_shape, ...>), so a model
 //                               that does not fit the data does not compile
 //   DeepJetData::truth_shape    Shape<number of classes>
+//   DeepJetData::label_shape    what a model trained on it outputs: truth_shape, or with regression
+//                               targets (a 4th argument, a TargetBlock) Shapes<truth_shape, Shape<targets>>
 //   DeepJetData::describe()     the format as text: stored in every training file and compared when
 //                               one is read, so files of another format are refused by name
 
 
+#include <iomanip>
+#include <sstream>
 
 namespace deepjet::data {
 
@@ -2173,47 +2273,57 @@ struct Blocks {
   static_assert(sizeof...(B) > 0, "deepjet::data::Blocks needs at least one input block");
 };
 
-template <class InputBlocks, TruthBlock Truth, Spectators Spec = NoSpectators>
+template <class InputBlocks, TruthBlock Truth, Spectators Spec = NoSpectators, Targets Tgt = NoTargets>
 struct Format;
 
-template <InputBlock... B, TruthBlock Truth, Spectators Spec>
-struct Format<Blocks<B...>, Truth, Spec> {
+template <InputBlock... B, TruthBlock Truth, Spectators Spec, Targets Tgt>
+struct Format<Blocks<B...>, Truth, Spec, Tgt> {
   using blocks = std::tuple<B...>;
   using truth = Truth;
   using spectators = Spec;
+  using targets = Tgt;
   static constexpr std::size_t block_count = sizeof...(B);
+  static constexpr std::size_t target_count = Tgt::branches.size();
   using input_shape = InputsOf<B...>;
   using truth_shape = truth_shape_of<Truth>;
+  /// What a model trained on this format outputs: the class probabilities, or, with regression
+  /// targets, the probabilities and the targets side by side (a model ending in Heads<...>).
+  using label_shape = std::conditional_t<target_count == 0, truth_shape,
+                                         Shapes<truth_shape, Shape<(target_count > 0 ? target_count : 1)>>>;
 
   /// Every name, branch and preprocessing choice, one line each.
   static std::string describe() {
-    std::string text;
-    auto number = [](float v) {
-      char buffer[32];
-      std::snprintf(buffer, sizeof buffer, "%g", static_cast<double>(v));
-      return std::string(buffer);
-    };
+    std::ostringstream text;
+    text << std::setprecision(6);  // as %g: the same text on every platform
     auto block = [&]<class Block>(std::type_identity<Block>) {
-      text += "block " + std::string(Block::name) + " " + shape_of<Block>::to_string();
-      if constexpr (SortedList<Block>)
-        text += " sorted by " + std::string(Block::sort.absolute ? "|" : "") + std::string(Block::sort.branch) +
-                (Block::sort.absolute ? "|" : "") + (Block::sort.order == Order::descending ? " descending" : " ascending");
-      if constexpr (Block::is_list) text += " padding " + number(Block::padding);
-      text += "\n";
+      text << "block " << Block::name << " " << shape_of<Block>::to_string();
+      if constexpr (SortedList<Block>) {
+        const char* bar = Block::sort.absolute ? "|" : "";
+        text << " sorted by " << bar << Block::sort.branch << bar
+             << (Block::sort.order == Order::descending ? " descending" : " ascending");
+      }
+      if constexpr (Block::is_list) text << " padding " << Block::padding;
+      text << "\n";
       for (const FeatureSpec& f : Block::features)
-        text += "  " + std::string(f.branch) + " default " + number(f.default_value) + " missing_below " +
-                number(f.missing_threshold) + " clip " + number(f.clip_low) + " " + number(f.clip_high) +
-                (f.take_log ? " log" : "") + (f.normalise ? " normalised" : " raw") + "\n";
+        text << "  " << f.branch << " default " << f.default_value << " missing_below " << f.missing_threshold
+             << " clip " << f.clip_low << " " << f.clip_high << (f.take_log ? " log" : "")
+             << (f.normalise ? " normalised" : " raw") << "\n";
     };
     (block(std::type_identity<B>{}), ...);
-    text += "truth";
+    text << "truth";
     for (const ClassSpec& c : Truth::classes) {
-      text += " " + std::string(c.name) + "=";
-      for (std::size_t i = 0; i < c.flag_count; ++i) text += (i ? "+" : "") + std::string(c.flags[i]);
+      text << " " << c.name << "=";
+      for (std::size_t i = 0; i < c.flag_count; ++i) text << (i ? "+" : "") << c.flags[i];
     }
-    text += "\nspectators";
-    for (std::string_view s : Spec::branches) text += " " + std::string(s);
-    return text + "\n";
+    text << "\nspectators";
+    for (std::string_view s : Spec::branches) text << " " << s;
+    text << "\n";
+    if constexpr (target_count > 0) {
+      text << "targets";
+      for (std::string_view t : Tgt::branches) text << " " << t;
+      text << "\n";
+    }
+    return text.str();
   }
 };
 
@@ -2242,6 +2352,8 @@ struct Format<Blocks<B...>, Truth, Spec> {
 //   read_jagged(name, first, last) values + offsets (offsets relative to `first`, starting at 0)
 // open_source(path, table) picks the reader from the file's first bytes. Every error is a
 // deepjet::FileError naming the file (and the branch).
+// Threads: a Source is used by one thread at a time (the ROOT reader keeps the last basket of each
+// branch); parallel code opens one Source per thread, as convert_sources does.
 
 // ---- begin deepjet/io/root.hpp ----
 // deepjet/io/root.hpp: reading TTrees from ROOT files without ROOT (umbrella header).
@@ -3137,7 +3249,7 @@ inline LeafDescription read_leaf(ByteCursor& cursor, ReferenceTable& references,
 inline void read_embedded_basket(ByteCursor& cursor, BranchDescription& branch,
                                  std::int64_t first_entry, const ObjectSlot& slot) {
   // A TBasket streams its TKey header first (no version header of its own).
-  const std::int32_t total_bytes = cursor.i32("TBasket fNbytes");
+  cursor.i32("TBasket fNbytes");
   const std::int16_t key_version = cursor.i16("TBasket key version");
   cursor.i32("TBasket fObjlen");
   cursor.u32("TBasket fDatime");
@@ -3147,14 +3259,17 @@ inline void read_embedded_basket(ByteCursor& cursor, BranchDescription& branch,
   cursor.tstring("TBasket class name");
   cursor.tstring("TBasket name");
   cursor.tstring("TBasket title");
-  cursor.i16("TBasket fVersion");
+  const std::int16_t basket_version = cursor.i16("TBasket fVersion");
   cursor.i32("TBasket fBufferSize");
-  const std::int32_t entry_size = cursor.i32("TBasket fNevBufSize");
+  cursor.i32("TBasket fNevBufSize");
   const std::int32_t entries = cursor.i32("TBasket fNevBuf");
   const std::int32_t last = cursor.i32("TBasket fLast");
+  // The flag says what follows: 0 nothing; units digit 2 = no entry offsets (else offsets);
+  // 1 or > 10 = the buffer follows; > 40 = a displacement table follows the offsets; 21-39 =
+  // offsets carry displacement bits in their top byte.
   const std::uint8_t flag = cursor.u8("TBasket flag");
-  (void)total_bytes;
-  if (flag == 0 || entries <= 0) {
+  const bool has_buffer = flag == 1 || flag > 10;
+  if (flag == 0 || entries <= 0 || !has_buffer) {
     cursor.seek(slot.end, "TBasket");
     return;
   }
@@ -3163,19 +3278,24 @@ inline void read_embedded_basket(ByteCursor& cursor, BranchDescription& branch,
   basket.first_entry = first_entry;
   basket.entries = entries;
   basket.key_bytes = key_bytes;
-  const bool has_offsets =
-      static_cast<std::int64_t>(entry_size) * entries + key_bytes != last;
-  if (has_offsets) {
+  if (flag % 10 != 2) {
     const std::int32_t count = cursor.i32("TBasket entry offset count");
-    if (count != entries && count != entries + 1) {
-      cursor.fail("corrupted entry offsets in embedded basket of " + branch.name);
-    }
+    if (count < entries) cursor.fail("corrupted entry offsets in embedded basket of " + branch.name);
     cursor.require(4 * static_cast<std::size_t>(count), "TBasket entry offsets");
     basket.offsets.resize(static_cast<std::size_t>(entries));
-    for (auto& offset : basket.offsets) offset = cursor.i32("TBasket entry offset") - key_bytes;
-    if (count > entries) cursor.skip(4, "TBasket spare entry offset");
+    for (std::int32_t i = 0; i < count; ++i) {
+      std::int32_t offset = cursor.i32("TBasket entry offset");
+      if (flag > 20 && flag < 40) offset &= 0x00FFFFFF;  // drop the displacement bits
+      if (i < entries) basket.offsets[static_cast<std::size_t>(i)] = offset - key_bytes;
+    }
+    if (flag > 40) {
+      const std::int32_t displacements = cursor.i32("TBasket displacement count");
+      if (displacements < 0) cursor.fail("corrupted displacements in embedded basket of " + branch.name);
+      cursor.skip(4 * static_cast<std::size_t>(displacements), "TBasket displacements");
+    }
   }
-  // The buffer that follows starts with a copy of the key header.
+  // The buffer (with a count in front for TBasket version 1) starts with a copy of the key header.
+  if (basket_version <= 1) cursor.i32("TBasket buffer size");
   cursor.skip(static_cast<std::size_t>(key_bytes), "TBasket buffer header");
   const std::size_t data_bytes = static_cast<std::size_t>(last - key_bytes);
   cursor.require(data_bytes, "TBasket buffer");
@@ -3274,17 +3394,28 @@ inline void read_tbranch_base(ByteCursor& cursor, ReferenceTable& references,
                            basket_seek.size() < std::size_t(write_basket))) {
     cursor.fail("missing basket table in branch " + branch.name);
   }
-  for (std::int32_t i = 0; i < write_basket; ++i) {
-    branch.baskets.push_back(BasketLocation{basket_entry[i], basket_seek[i], basket_bytes[i]});
-  }
   const std::size_t resume = cursor.position();
+  std::vector<std::int32_t> embedded_indexes;
   for (std::size_t k = 0; k < embedded_slots.size(); ++k) {
     const std::int32_t index = embedded_positions[k].first;
-    const std::int64_t first_entry =
-        std::size_t(index) < basket_entry.size() ? basket_entry[index]
-                                                 : (branch.baskets.empty() ? 0 : branch.entries);
+    if (std::size_t(index) >= basket_entry.size()) {
+      cursor.fail("embedded basket " + std::to_string(index) + " of branch " + branch.name +
+                  " has no entry in the basket table");
+    }
+    const std::int64_t first_entry = basket_entry[static_cast<std::size_t>(index)];
     cursor.seek(embedded_positions[k].second, "TBasket");
+    const std::size_t before = branch.embedded_baskets.size();
     read_embedded_basket(cursor, branch, first_entry, embedded_slots[k]);
+    if (branch.embedded_baskets.size() > before) embedded_indexes.push_back(index);
+  }
+  // A basket still held in the record (with its data) supersedes its slot in the table: recovered
+  // files list baskets that never reached the disk, with seek 0. Unwritten slots are skipped; the
+  // column layer reports any entries left without a basket.
+  for (std::int32_t i = 0; i < write_basket; ++i) {
+    bool embedded = false;
+    for (std::int32_t index : embedded_indexes) embedded |= index == i;
+    if (embedded || basket_seek[i] <= 0 || basket_bytes[i] <= 0) continue;
+    branch.baskets.push_back(BasketLocation{basket_entry[i], basket_seek[i], basket_bytes[i]});
   }
   cursor.seek(resume, "TBranch");
 }
@@ -3420,13 +3551,18 @@ inline LoadedBasket decode_basket(const std::uint8_t* raw_bytes, std::size_t raw
                                   const std::string& what) {
   ByteCursor cursor(raw_bytes, raw_size, path);
   const Key key = parse_key(cursor);
-  cursor.i16("TBasket::fVersion");
-  cursor.i32("TBasket::fBufferSize");
-  cursor.i32("TBasket::fNevBufSize");
+  // The TBasket fields (fVersion, fBufferSize, fNevBufSize, fNevBuf, fLast, flag: 19 bytes) end the
+  // key header. Some writers leave a stray byte before them, so, like other readers, take fNevBuf
+  // and fLast counting back from fKeylen.
+  constexpr std::size_t basket_fields = 19;
+  if (static_cast<std::size_t>(key.key_bytes) < cursor.position() + basket_fields ||
+      static_cast<std::size_t>(key.key_bytes) > raw_size) {
+    throw FileError(path, what + ": corrupted basket header");
+  }
+  cursor.seek(static_cast<std::size_t>(key.key_bytes) - 9, "TBasket::fNevBuf");
   const std::int32_t entries = cursor.i32("TBasket::fNevBuf");
   const std::int32_t last = cursor.i32("TBasket::fLast");
-  if (key.total_bytes != location.bytes || key.key_bytes > key.total_bytes ||
-      static_cast<std::size_t>(key.key_bytes) < cursor.position() || entries < 0 ||
+  if (key.total_bytes != location.bytes || key.key_bytes > key.total_bytes || entries < 0 ||
       last < key.key_bytes || last - key.key_bytes > key.object_bytes) {
     throw FileError(path, what + ": corrupted basket header");
   }
@@ -3512,9 +3648,10 @@ inline LoadedBasket embedded_basket(const EmbeddedBasket& embedded, const std::s
 //
 // Contract: describe_column() maps a branch (and, for members of split objects, the file's
 // streamer infos) to a ColumnLayout: the stored value type and whether each entry holds a fixed
-// number of values, a counted (jagged) run of values, an STL collection of basic values, or a
-// string. Anything else (user classes, nested containers, maps, Double32 with a range...) yields
-// kind == Unsupported with a reason naming the branch and its type; it never guesses.
+// number of values, a counted (jagged) run of values, an STL collection of basic values, a string,
+// or a collection of strings. Anything else (user classes read whole, nested containers, maps,
+// Double32/Float16...) yields kind == Unsupported with a reason naming the branch and its type; it
+// never guesses.
 
 
 // ---- begin deepjet/io/root/streamer_info.hpp ----
@@ -3656,6 +3793,7 @@ struct ColumnLayout {
     Counted,      // a run of values per entry, sized by the entry offsets (Jet_Px[NJet])
     Collection,   // std::vector<T>/std::set<T> of basic T: 10-byte header then the values
     Text,         // one string per entry (TLeafC, std::string, TString)
+    TextCollection,  // std::vector<std::string> / std::set<TString> ...: 10-byte header, strings
     Unsupported
   } kind = Kind::Unsupported;
   ValueType type = ValueType::Int32;
@@ -3749,6 +3887,28 @@ inline bool collection_of_basic(std::string_view raw, ValueType& type) {
   return false;
 }
 
+/// "vector<string>", "set<TString>" ...: a collection of strings.
+inline bool collection_of_strings(std::string_view raw) {
+  const std::string name = normalized_type_name(raw);
+  for (const char* prefix : {"vector<", "set<", "list<", "deque<"}) {
+    const std::size_t length = std::char_traits<char>::length(prefix);
+    if (name.compare(0, length, prefix) == 0 && name.size() > length && name.back() == '>') {
+      const std::string element = name.substr(length, name.size() - length - 1);
+      return element == "string" || element == "TString";
+    }
+  }
+  return false;
+}
+
+inline ColumnLayout string_collection(const std::string& type) {
+  ColumnLayout layout;
+  layout.kind = ColumnLayout::Kind::TextCollection;
+  layout.type = ValueType::String;
+  layout.entry_header_bytes = 10;  // byte count + version + element count
+  layout.description = normalized_type_name(type);
+  return layout;
+}
+
 inline ColumnLayout unsupported(const BranchDescription& branch, const std::string& type) {
   ColumnLayout layout;
   layout.kind = ColumnLayout::Kind::Unsupported;
@@ -3779,7 +3939,7 @@ inline ColumnLayout layout_of_plain_leaf(const BranchDescription& branch, const 
   else return unsupported(branch, cls + " leaf \"" + leaf.title + "\"");
   // ROOT caps fixed array dimensions far below this; larger values only come from damaged files.
   constexpr std::int32_t max_values_per_entry = 1 << 24;
-  if (leaf.length < 0 || leaf.length > max_values_per_entry) {
+  if (leaf.length < 1 || leaf.length > max_values_per_entry) {
     return unsupported(branch, "leaf with invalid length " + std::to_string(leaf.length));
   }
   std::string type = value_type_name(layout.type);
@@ -3825,6 +3985,7 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
       layout.description = normalized_type_name(type);
       return layout;
     }
+    if (collection_of_strings(type)) return string_collection(type);
     if (normalized_type_name(type) == "string") {
       layout.kind = ColumnLayout::Kind::Text;
       layout.type = ValueType::String;
@@ -3850,7 +4011,11 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
   // (or one fixed array) per element of the collection: their leaf names the count leaf, and the
   // entries are the values back to back.
   const std::string count_leaf = branch.leaves.empty() ? std::string() : branch.leaves[0].count_leaf;
-  if (!count_leaf.empty() && code > 0 && code < 40 &&
+  const bool in_collection = branch.element_kind == 31 || branch.element_kind == 41;
+  // TObject::fBits may carry an extra process id per element, so its entries are not a whole
+  // number of values.
+  const bool object_bits = code == 15 || code == 35;
+  if (!count_leaf.empty() && code > 0 && code < 40 && !object_bits &&
       value_type_from_code(code < 20 ? code : code - 20, layout.type)) {
     const std::int64_t length = code < 20 ? 1 : std::max<std::int32_t>(element->array_length, 1);
     if (length > (1 << 24)) return unsupported(branch, "array member with invalid length " + std::to_string(length));
@@ -3860,6 +4025,12 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
     layout.description = std::string(value_type_name(layout.type)) + "[" + count_leaf + "]" +
                          (length > 1 ? "[" + std::to_string(length) + "]" : "");
     return layout;
+  }
+  if (in_collection || object_bits) {
+    // Anything else inside a split TClonesArray or STL collection of objects holds one value of
+    // a non-basic type per collection element: not a layout this reader decodes.
+    return unsupported(branch, (type_name.empty() ? "type code " + std::to_string(code) : type_name) +
+                                   (in_collection ? " inside a split collection" : " (TObject bits)"));
   }
   if (code > 0 && code < 20 && value_type_from_code(code, layout.type)) {
     layout.kind = ColumnLayout::Kind::Fixed;
@@ -3898,6 +4069,7 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
     layout.description = "std::string";
     return layout;
   }
+  if ((code == 300 || code == 500) && collection_of_strings(type_name)) return string_collection(type_name);
   if ((code == 300 || code == 500) && collection_of_basic(type_name, layout.type)) {
     layout.kind = ColumnLayout::Kind::Collection;
     layout.entry_header_bytes = 10;
@@ -3964,11 +4136,12 @@ inline ColumnLayout describe_column(const BranchDescription& branch, const Strea
 //   read_jagged<T>  any numeric branch (counted arrays, std::vector<T>, fixed arrays) -> values +
 //                   offsets (offsets.size() == entries + 1)
 //   read_strings    char* leaves, std::string and TString branches
+//   read_string_lists  std::vector<std::string> (or set, or of TString) -> strings + offsets
 // Baskets are decompressed lazily, one at a time; the last basket of each branch is kept so that
 // reading consecutive chunks (chunks(), for_each_chunk()) never decompresses a basket twice, and
-// memory stays at one basket per branch plus the output. With set_decompression_threads(n > 1) the baskets a read
-// needs are decompressed concurrently first. A Tree is not safe for concurrent use; copies share
-// the file but not the basket cache.
+// memory stays at one basket per branch plus the output. With set_decompression_threads(n > 1)
+// the baskets one read needs are decompressed concurrently first. A Tree is not safe for
+// concurrent use; copies share the file and the metadata, and each has its own basket cache.
 // Errors (unknown branch, unsupported type, bad range, damaged data) throw deepjet::FileError.
 
 #include <exception>
@@ -3981,6 +4154,49 @@ struct EntryRange {
   std::int64_t first = 0;
   std::int64_t last = 0;  // one past the final entry
   std::int64_t size() const noexcept { return last - first; }
+};
+
+/// The chunks [0, n), [n, 2n) ... of `total` entries, as a lazy random-access range.
+class EntryChunks {
+ public:
+  class iterator {
+   public:
+    using value_type = EntryRange;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    iterator(std::int64_t first, std::int64_t total, std::int64_t step) : first_(first), total_(total), step_(step) {}
+    EntryRange operator*() const { return {first_, first_ + std::min(step_, total_ - first_)}; }
+    iterator& operator++() {
+      first_ += std::min(step_, total_ - first_);
+      return *this;
+    }
+    iterator operator++(int) {
+      iterator copy = *this;
+      ++*this;
+      return copy;
+    }
+    bool operator==(const iterator& other) const { return first_ == other.first_; }
+
+   private:
+    std::int64_t first_ = 0;
+    std::int64_t total_ = 0;
+    std::int64_t step_ = 1;
+  };
+
+  EntryChunks(std::int64_t total, std::int64_t step) : total_(total), step_(step) {}
+  iterator begin() const { return iterator(0, total_, step_); }
+  iterator end() const { return iterator(total_, total_, step_); }
+  std::size_t size() const { return static_cast<std::size_t>((total_ + step_ - 1) / step_); }
+  bool empty() const { return total_ == 0; }
+  EntryRange operator[](std::size_t i) const {
+    const std::int64_t first = static_cast<std::int64_t>(i) * step_;
+    return {first, std::min(total_, first + step_)};
+  }
+  EntryRange back() const { return (*this)[size() - 1]; }
+
+ private:
+  std::int64_t total_;
+  std::int64_t step_;
 };
 
 /// Values of a variable-length branch: entry i is values[offsets[i] .. offsets[i+1]).
@@ -4082,14 +4298,11 @@ class Tree {
   /// Decompress the baskets of one read on `threads` threads (1 = sequential, the default).
   void set_decompression_threads(unsigned threads) { threads_ = std::max(1u, threads); }
 
-  /// Consecutive entry ranges of at most `entries_per_chunk` entries covering the tree.
-  std::vector<EntryRange> chunks(std::int64_t entries_per_chunk) const {
+  /// Consecutive entry ranges of at most `entries_per_chunk` entries covering the tree (computed
+  /// on the fly: nothing is allocated, whatever the number of entries).
+  EntryChunks chunks(std::int64_t entries_per_chunk) const {
     if (entries_per_chunk <= 0) throw FileError(path(), "chunk size must be positive");
-    std::vector<EntryRange> ranges;
-    for (std::int64_t first = 0; first < entries(); first += entries_per_chunk) {
-      ranges.push_back({first, std::min(entries(), first + entries_per_chunk)});
-    }
-    return ranges;
+    return EntryChunks(entries(), entries_per_chunk);
   }
 
   /// Reads `branches` chunk by chunk (at most `entries_per_chunk` entries each) and calls
@@ -4116,8 +4329,7 @@ class Tree {
       throw FileError(path(), "branch \"" + col.info.name + "\" has variable-size entries (" +
                                   col.info.type + "); read it with read_jagged or read_strings");
     }
-    std::vector<T> out;
-    out.reserve(static_cast<std::size_t>(range.size() * col.info.layout.values_per_entry));
+    std::vector<T> out;  // grows basket by basket: sizes from the file are trusted only once checked
     read_numeric(col, range, out, nullptr);
     return out;
   }
@@ -4127,12 +4339,69 @@ class Tree {
   JaggedArray<T> read_jagged(std::string_view name, std::int64_t first = 0, std::int64_t last = -1) const {
     const Column& col = column(name);
     const EntryRange range = checked_range(col, first, last);
-    if (col.info.layout.kind == ColumnLayout::Kind::Text) {
-      throw FileError(path(), "branch \"" + col.info.name + "\" holds strings; read it with read_strings");
+    if (col.info.layout.type == ValueType::String) {
+      throw FileError(path(), "branch \"" + col.info.name + "\" holds strings; read it with read_strings or read_string_lists");
     }
     JaggedArray<T> out;
-    out.offsets.reserve(static_cast<std::size_t>(range.size()) + 1);
     read_numeric(col, range, out.values, &out.offsets);
+    return out;
+  }
+
+  /// read() into `out`, reusing its capacity (for loops over chunks).
+  template <class T>
+  void read_into(std::string_view name, std::int64_t first, std::int64_t last, std::vector<T>& out) const {
+    const Column& col = column(name);
+    const EntryRange range = checked_range(col, first, last);
+    if (col.info.layout.kind != ColumnLayout::Kind::Fixed) {
+      throw FileError(path(), "branch \"" + col.info.name + "\" has variable-size entries (" +
+                                  col.info.type + "); read it with read_jagged_into");
+    }
+    out.clear();
+    read_numeric(col, range, out, nullptr);
+  }
+
+  /// read_jagged() into `out`, reusing its capacity.
+  template <class T>
+  void read_jagged_into(std::string_view name, std::int64_t first, std::int64_t last, JaggedArray<T>& out) const {
+    const Column& col = column(name);
+    const EntryRange range = checked_range(col, first, last);
+    if (col.info.layout.type == ValueType::String) {
+      throw FileError(path(), "branch \"" + col.info.name + "\" holds strings; read it with read_strings or read_string_lists");
+    }
+    out.values.clear();
+    out.offsets.assign(1, 0);
+    read_numeric(col, range, out.values, &out.offsets);
+  }
+
+  /// Collections of strings (std::vector<std::string>, std::set<TString> ...), one per entry.
+  JaggedArray<std::string> read_string_lists(std::string_view name, std::int64_t first = 0,
+                                             std::int64_t last = -1) const {
+    const Column& col = column(name);
+    const EntryRange range = checked_range(col, first, last);
+    if (col.info.layout.kind != ColumnLayout::Kind::TextCollection) {
+      throw FileError(path(), "branch \"" + col.info.name + "\" is " + col.info.type +
+                                  ", not a collection of strings");
+    }
+    JaggedArray<std::string> out;
+    const std::size_t header = col.info.layout.entry_header_bytes;
+    for_each_basket(col, range, [&](const LoadedBasket& basket, std::int64_t a, std::int64_t b) {
+      const std::string what = basket_what(col, basket);
+      if (basket.offsets.empty()) throw FileError(path(), what + ": string basket without entry offsets");
+      for (std::int64_t e = a; e < b; ++e) {
+        const std::size_t begin = static_cast<std::size_t>(basket.offsets[e]);
+        const std::size_t end = static_cast<std::size_t>(basket.offsets[e + 1]);
+        ByteCursor cursor(basket.data.data() + begin, end - begin, path());
+        cursor.skip(header - 4, "collection header");
+        const std::int32_t count = cursor.i32("collection size");
+        // Every string takes at least its length byte.
+        if (count < 0 || static_cast<std::size_t>(count) > cursor.remaining()) {
+          throw FileError(path(), what + ": corrupted collection size " + std::to_string(count));
+        }
+        for (std::int32_t i = 0; i < count; ++i) out.values.push_back(cursor.tstring(what));
+        if (cursor.remaining() != 0) throw FileError(path(), what + ": collection longer than its strings");
+        out.offsets.push_back(static_cast<std::int64_t>(out.values.size()));
+      }
+    });
     return out;
   }
 
@@ -4146,14 +4415,15 @@ class Tree {
                                   ", not a string branch");
     }
     std::vector<std::string> out;
-    out.reserve(static_cast<std::size_t>(range.size()));
     const std::size_t header = col.info.layout.entry_header_bytes;
     for_each_basket(col, range, [&](const LoadedBasket& basket, std::int64_t a, std::int64_t b) {
       const std::string what = basket_what(col, basket);
-      if (basket.offsets.empty()) throw FileError(path(), what + ": string basket without entry offsets");
+      std::vector<std::int32_t> scanned;
+      const std::vector<std::int32_t>& offsets =
+          basket.offsets.empty() ? (scanned = string_offsets(basket, header, what)) : basket.offsets;
       for (std::int64_t e = a; e < b; ++e) {
-        const std::size_t begin = static_cast<std::size_t>(basket.offsets[e]);
-        const std::size_t end = static_cast<std::size_t>(basket.offsets[e + 1]);
+        const std::size_t begin = static_cast<std::size_t>(offsets[e]);
+        const std::size_t end = static_cast<std::size_t>(offsets[e + 1]);
         ByteCursor cursor(basket.data.data() + begin, end - begin, path());
         cursor.skip(header, "string header");
         out.push_back(cursor.tstring(what));
@@ -4163,10 +4433,18 @@ class Tree {
   }
 
  private:
+  /// One basket of a column, on disk or embedded in the tree record, in entry order.
+  struct BasketRef {
+    std::int64_t first = 0;
+    std::int64_t end = 0;   // entry after its last one
+    bool embedded = false;
+    std::size_t index = 0;  // into BranchDescription::baskets or ::embedded_baskets
+  };
+
   struct Column {
     const BranchDescription* branch = nullptr;
     BranchInfo info;
-    std::vector<std::int64_t> basket_ends;  // entry after the last one of each basket
+    std::vector<BasketRef> baskets;
   };
 
   struct BasketCache {
@@ -4197,12 +4475,17 @@ class Tree {
       col.info.type = col.info.layout.description;
       col.info.supported = col.info.layout.kind != ColumnLayout::Kind::Unsupported;
       col.info.unsupported_reason = col.info.layout.unsupported_reason;
-      // Basket i covers [first_entry(i), first_entry(i + 1)); the last one ends at fEntries.
-      std::vector<std::int64_t> starts;
-      for (const auto& location : branch.baskets) starts.push_back(location.first_entry);
-      for (const auto& embedded : branch.embedded_baskets) starts.push_back(embedded.first_entry);
-      for (std::size_t i = 0; i < starts.size(); ++i) {
-        col.basket_ends.push_back(i + 1 < starts.size() ? starts[i + 1] : branch.entries);
+      // In entry order, basket i covers [first(i), first(i + 1)); the last one ends at fEntries.
+      for (std::size_t i = 0; i < branch.baskets.size(); ++i) {
+        col.baskets.push_back(BasketRef{branch.baskets[i].first_entry, 0, false, i});
+      }
+      for (std::size_t i = 0; i < branch.embedded_baskets.size(); ++i) {
+        col.baskets.push_back(BasketRef{branch.embedded_baskets[i].first_entry, 0, true, i});
+      }
+      std::stable_sort(col.baskets.begin(), col.baskets.end(),
+                       [](const BasketRef& x, const BasketRef& y) { return x.first < y.first; });
+      for (std::size_t i = 0; i < col.baskets.size(); ++i) {
+        col.baskets[i].end = i + 1 < col.baskets.size() ? col.baskets[i + 1].first : branch.entries;
       }
       return col;
     };
@@ -4266,20 +4549,13 @@ class Tree {
     return "branch \"" + col.info.name + "\" basket at entry " + std::to_string(basket.first_entry);
   }
 
-  std::size_t basket_count(const Column& col) const { return col.basket_ends.size(); }
-
-  std::int64_t basket_first(const Column& col, std::size_t i) const {
-    const auto& free = col.branch->baskets;
-    return i < free.size() ? free[i].first_entry : col.branch->embedded_baskets[i - free.size()].first_entry;
-  }
-
   std::shared_ptr<const LoadedBasket> load(const Column& col, std::size_t i) const {
-    const auto& free = col.branch->baskets;
+    const BasketRef& ref = col.baskets[i];
     const std::string what = "branch \"" + col.info.name + "\" basket " + std::to_string(i);
-    LoadedBasket basket = i < free.size()
-                              ? load_basket(*source_, free[i], what)
-                              : embedded_basket(col.branch->embedded_baskets[i - free.size()], path(), what);
-    const std::int64_t expected = col.basket_ends[i] - basket_first(col, i);
+    LoadedBasket basket = ref.embedded
+                              ? embedded_basket(col.branch->embedded_baskets[ref.index], path(), what)
+                              : load_basket(*source_, col.branch->baskets[ref.index], what);
+    const std::int64_t expected = ref.end - ref.first;
     if (basket.entries != expected) {
       throw FileError(path(), what + ": holds " + std::to_string(basket.entries) +
                                   " entries but the branch's basket table says " +
@@ -4293,17 +4569,17 @@ class Tree {
   void for_each_basket(const Column& col, EntryRange range, Visit&& visit) const {
     if (range.size() == 0) return;
     std::vector<std::size_t> needed;
-    for (std::size_t i = 0; i < basket_count(col); ++i) {
-      const std::int64_t begin = basket_first(col, i);
-      const std::int64_t end = col.basket_ends[i];
+    for (std::size_t i = 0; i < col.baskets.size(); ++i) {
+      const std::int64_t begin = col.baskets[i].first;
+      const std::int64_t end = col.baskets[i].end;
       if (begin < 0 || end < begin) throw FileError(path(), "branch \"" + col.info.name + "\": corrupted basket table");
       if (end > range.first && begin < range.last) needed.push_back(i);
     }
     // The baskets must cover the range without gaps.
     std::int64_t covered = range.first;
     for (std::size_t i : needed) {
-      if (basket_first(col, i) > covered) break;
-      covered = std::max(covered, col.basket_ends[i]);
+      if (col.baskets[i].first > covered) break;
+      covered = std::max(covered, col.baskets[i].end);
     }
     if (covered < range.last) {
       throw FileError(path(), "branch \"" + col.info.name + "\": no basket holds entry " + std::to_string(covered));
@@ -4317,9 +4593,9 @@ class Tree {
       if (!basket) basket = cache.index == i ? cache.basket : load(col, i);
       cache.index = i;
       cache.basket = basket;
-      const std::int64_t begin = basket_first(col, i);
+      const std::int64_t begin = col.baskets[i].first;
       const std::int64_t a = std::max(range.first, begin) - begin;
-      const std::int64_t b = std::min(range.last, col.basket_ends[i]) - begin;
+      const std::int64_t b = std::min(range.last, col.baskets[i].end) - begin;
       visit(*basket, a, b);
     }
   }
@@ -4349,6 +4625,61 @@ class Tree {
     for (auto& error : errors) {
       if (error) std::rethrow_exception(error);
     }
+  }
+
+  /// Entry offsets of a string basket stored without them: each entry is `header` bytes, then a
+  /// length byte (255: a 4-byte length follows) and the characters.
+  std::vector<std::int32_t> string_offsets(const LoadedBasket& basket, std::size_t header,
+                                           const std::string& what) const {
+    std::vector<std::int32_t> offsets;
+    offsets.reserve(static_cast<std::size_t>(basket.entries) + 1);
+    ByteCursor cursor(basket.data.data(), basket.data.size(), path());
+    for (std::int32_t e = 0; e < basket.entries; ++e) {
+      offsets.push_back(static_cast<std::int32_t>(cursor.position()));
+      cursor.skip(header, what);
+      std::size_t length = cursor.u8(what);
+      if (length == 255) length = cursor.u32(what);
+      cursor.skip(length, what);
+    }
+    offsets.push_back(static_cast<std::int32_t>(cursor.position()));
+    return offsets;
+  }
+
+  /// Entry offsets of a counted-array basket stored without them, from the count branch.
+  std::vector<std::int32_t> offsets_from_counts(const Column& col, const LoadedBasket& basket) const {
+    const ColumnLayout& layout = col.info.layout;
+    const Column* counter = nullptr;
+    for (const auto& [name, candidate] : columns_) {
+      if (candidate.info.supported && candidate.info.layout.kind == ColumnLayout::Kind::Fixed &&
+          candidate.info.layout.values_per_entry == 1 && candidate.branch->leaves.size() == 1 &&
+          candidate.branch->leaves[0].name == layout.count_leaf) {
+        counter = &candidate;
+        break;
+      }
+    }
+    if (counter == nullptr) {
+      throw FileError(path(), basket_what(col, basket) + ": no entry offsets and no count branch \"" +
+                                  layout.count_leaf + "\"");
+    }
+    const std::vector<std::int64_t> counts =
+        read<std::int64_t>(counter->info.name, basket.first_entry, basket.first_entry + basket.entries);
+    const std::int64_t bytes_per_count = layout.values_per_entry * static_cast<std::int64_t>(value_size(layout.type));
+    std::vector<std::int32_t> offsets(1, 0);
+    offsets.reserve(counts.size() + 1);
+    std::int64_t position = 0;
+    for (std::int64_t count : counts) {
+      position += count * bytes_per_count;
+      if (count < 0 || position > static_cast<std::int64_t>(basket.data.size())) {
+        throw FileError(path(), basket_what(col, basket) + ": counts from \"" + counter->info.name +
+                                    "\" do not fit the basket");
+      }
+      offsets.push_back(static_cast<std::int32_t>(position));
+    }
+    if (position != static_cast<std::int64_t>(basket.data.size())) {
+      throw FileError(path(), basket_what(col, basket) + ": counts from \"" + counter->info.name +
+                                  "\" do not match the basket's size");
+    }
+    return offsets;
   }
 
   template <class T>
@@ -4411,10 +4742,16 @@ class Tree {
         }
         return;
       }
-      if (basket.offsets.empty()) {
-        throw FileError(path(), basket_what(col, basket) + ": variable-size basket without entry offsets");
-      }
       const std::size_t header = layout.entry_header_bytes;
+      // Baskets written without entry offsets (fEntryOffsetLen = 0) are sized by the count branch.
+      std::vector<std::int32_t> derived;
+      if (basket.offsets.empty()) {
+        if (layout.kind != ColumnLayout::Kind::Counted || layout.count_leaf.empty() || header != 0) {
+          throw FileError(path(), basket_what(col, basket) + ": variable-size basket without entry offsets");
+        }
+        derived = offsets_from_counts(col, basket);
+      }
+      const std::vector<std::int32_t>& entry_offsets = basket.offsets.empty() ? derived : basket.offsets;
       // First pass: validate every entry and count its values, so the output grows once. Value
       // sizes are powers of two, so counting is a shift.
       const unsigned shift = static_cast<unsigned>(std::countr_zero(size));
@@ -4428,8 +4765,8 @@ class Tree {
         offset_out = offsets->data() + offsets->size() - static_cast<std::size_t>(b - a);
       }
       for (std::int64_t e = a; e < b; ++e) {
-        const std::size_t begin = static_cast<std::size_t>(basket.offsets[e]);
-        const std::size_t length = static_cast<std::size_t>(basket.offsets[e + 1]) - begin;
+        const std::size_t begin = static_cast<std::size_t>(entry_offsets[e]);
+        const std::size_t length = static_cast<std::size_t>(entry_offsets[e + 1]) - begin;
         if (length < header || ((length - header) & mask) != 0) {
           throw FileError(path(), basket_what(col, basket) + ": entry " +
                                       std::to_string(basket.first_entry + e) + " has " +
@@ -4454,12 +4791,12 @@ class Tree {
       values.resize(start + total);
       if (header == 0) {
         // Counted arrays (Jet_Px[NJet]) store the entries back to back: decode them in one run.
-        detail::convert_values(layout.type, data + basket.offsets[a], total, values.data() + start);
+        detail::convert_values(layout.type, data + entry_offsets[a], total, values.data() + start);
       } else {
         std::size_t at = start;
         for (std::int64_t e = a; e < b; ++e) {
-          const std::size_t begin = static_cast<std::size_t>(basket.offsets[e]) + header;
-          const std::size_t count = (static_cast<std::size_t>(basket.offsets[e + 1]) - begin) / size;
+          const std::size_t begin = static_cast<std::size_t>(entry_offsets[e]) + header;
+          const std::size_t count = (static_cast<std::size_t>(entry_offsets[e + 1]) - begin) / size;
           detail::convert_values(layout.type, data + begin, count, values.data() + at);
           at += count;
         }
@@ -4526,6 +4863,29 @@ inline FileHeader parse_file_header(const FileSource& source) {
   return header;
 }
 
+/// Where a directory's key list is, from its TDirectory record.
+struct DirectoryLocation {
+  std::int64_t seek_keys = 0;
+  std::int32_t key_list_bytes = 0;  // fNbytesKeys (0 if unknown)
+};
+
+inline DirectoryLocation parse_directory_record(ByteCursor& cursor, const std::string& what) {
+  const std::int16_t version = cursor.i16("TDirectory version");
+  cursor.skip(4 + 4, "TDirectory dates");
+  DirectoryLocation location;
+  location.key_list_bytes = cursor.i32("TDirectory::fNbytesKeys");
+  cursor.i32("TDirectory::fNbytesName");
+  if (version > 1000) {  // 64-bit seeks
+    cursor.skip(16, "TDirectory seeks");
+    location.seek_keys = cursor.i64("TDirectory::fSeekKeys");
+  } else {
+    cursor.skip(8, "TDirectory seeks");
+    location.seek_keys = cursor.i32("TDirectory::fSeekKeys");
+  }
+  if (location.seek_keys <= 0 || location.key_list_bytes < 0) cursor.fail("corrupted " + what + " (no key list)");
+  return location;
+}
+
 class File {
  public:
   explicit File(const std::string& path) : File(FileSource::open(path)) {}
@@ -4547,7 +4907,7 @@ class File {
   std::vector<std::string> tree_paths() const {
     std::vector<std::string> paths;
     std::set<std::int64_t> visited;
-    collect_trees(top_seek_keys_, "", paths, visited, 0);
+    collect_trees(top_, "", paths, visited, 0);
     return paths;
   }
 
@@ -4597,8 +4957,7 @@ class File {
         infos_(std::make_shared<std::shared_ptr<const StreamerInfos>>()),
         infos_mutex_(std::make_shared<std::mutex>()) {
     header_ = parse_file_header(*source_);
-    top_seek_keys_ = directory_seek_keys(static_cast<std::uint64_t>(header_.begin + header_.name_bytes),
-                                         "top directory");
+    top_ = top_directory(static_cast<std::uint64_t>(header_.begin + header_.name_bytes));
   }
 
   static bool is_tree_class(const std::string& name) {
@@ -4608,34 +4967,23 @@ class File {
     return name == "TDirectory" || name == "TDirectoryFile";
   }
 
-  /// Reads a TDirectory record at `offset` and returns where its key list is.
-  std::int64_t directory_seek_keys(std::uint64_t offset, const std::string& what) const {
+  /// Reads the TDirectory record at `offset` (the top directory) and returns its key list.
+  DirectoryLocation top_directory(std::uint64_t offset) const {
     constexpr std::size_t record_bytes = 2 + 4 + 4 + 4 + 4 + 8 + 8 + 8;
     const std::size_t available =
         offset < source_->size() ? static_cast<std::size_t>(std::min<std::uint64_t>(record_bytes, source_->size() - offset)) : 0;
-    std::vector<std::uint8_t> bytes = source_->read(offset, available, what);
+    std::vector<std::uint8_t> bytes = source_->read(offset, available, "top directory");
     ByteCursor cursor(bytes.data(), bytes.size(), path());
-    const std::int16_t version = cursor.i16("TDirectory version");
-    cursor.skip(4 + 4, "TDirectory dates");
-    cursor.i32("TDirectory::fNbytesKeys");
-    cursor.i32("TDirectory::fNbytesName");
-    std::int64_t seek_keys = 0;
-    if (version > 1000) {
-      cursor.skip(16, "TDirectory seeks");
-      seek_keys = cursor.i64("TDirectory::fSeekKeys");
-    } else {
-      cursor.skip(8, "TDirectory seeks");
-      seek_keys = cursor.i32("TDirectory::fSeekKeys");
-    }
-    if (seek_keys <= 0) throw FileError(path(), "corrupted " + what + " (no key list)");
-    return seek_keys;
+    return parse_directory_record(cursor, "top directory");
   }
 
-  std::vector<Key> directory_keys(std::int64_t seek_keys) const {
-    const Key list = read_key(*source_, static_cast<std::uint64_t>(seek_keys), "key list");
-    std::vector<std::uint8_t> bytes = source_->read(static_cast<std::uint64_t>(seek_keys) + list.key_bytes,
-                                                    static_cast<std::size_t>(list.total_bytes - list.key_bytes),
-                                                    "key list");
+  std::vector<Key> directory_keys(const DirectoryLocation& location) const {
+    // The list is a key header, a count and the keys. Its length is the directory's fNbytesKeys
+    // (some writers leave the list key's own fNbytes at the header alone).
+    const Key list = read_key(*source_, static_cast<std::uint64_t>(location.seek_keys), "key list");
+    const std::int64_t total = location.key_list_bytes > list.key_bytes ? location.key_list_bytes : list.total_bytes;
+    std::vector<std::uint8_t> bytes = source_->read(static_cast<std::uint64_t>(location.seek_keys) + list.key_bytes,
+                                                    static_cast<std::size_t>(total - list.key_bytes), "key list");
     ByteCursor cursor(bytes.data(), bytes.size(), path());
     const std::int32_t count = cursor.i32("number of keys");
     if (count < 0 || static_cast<std::size_t>(count) > bytes.size() / 18) {
@@ -4662,19 +5010,14 @@ class File {
     return out;
   }
 
-  std::int64_t subdirectory_seek_keys(const Key& key) const {
+  DirectoryLocation subdirectory(const Key& key) const {
     Record record = read_key_payload(*source_, key, "directory \"" + key.name + "\"");
     ByteCursor cursor(record.bytes.data(), record.bytes.size(), path());
-    const std::int16_t version = cursor.i16("TDirectory version");
-    cursor.skip(4 + 4 + 4 + 4, "TDirectory header");
-    const std::int64_t seek_keys = version > 1000 ? (cursor.skip(16, "TDirectory seeks"), cursor.i64("fSeekKeys"))
-                                                  : (cursor.skip(8, "TDirectory seeks"), cursor.i32("fSeekKeys"));
-    if (seek_keys <= 0) throw FileError(path(), "corrupted directory \"" + key.name + "\"");
-    return seek_keys;
+    return parse_directory_record(cursor, "directory \"" + key.name + "\"");
   }
 
-  std::int64_t resolve_directory(std::string_view directory, int depth) const {
-    std::int64_t seek_keys = top_seek_keys_;
+  DirectoryLocation resolve_directory(std::string_view directory, int depth) const {
+    DirectoryLocation location = top_;
     std::string rest(directory);
     while (!rest.empty()) {
       if (++depth > 64) throw FileError(path(), "directory nesting too deep");
@@ -4683,35 +5026,37 @@ class File {
       rest = slash == std::string::npos ? "" : rest.substr(slash + 1);
       if (part.empty()) continue;
       bool found = false;
-      for (const Key& key : unique_keys(directory_keys(seek_keys))) {
+      for (const Key& key : unique_keys(directory_keys(location))) {
         if (key.name == part && is_directory_class(key.class_name)) {
-          seek_keys = subdirectory_seek_keys(key);
+          location = subdirectory(key);
           found = true;
           break;
         }
       }
       if (!found) throw FileError(path(), "no directory \"" + std::string(directory) + "\" in the file");
     }
-    return seek_keys;
+    return location;
   }
 
-  void collect_trees(std::int64_t seek_keys, const std::string& prefix, std::vector<std::string>& out,
+  void collect_trees(const DirectoryLocation& location, const std::string& prefix, std::vector<std::string>& out,
                      std::set<std::int64_t>& visited, int depth) const {
     if (depth > 64) throw FileError(path(), "directory nesting too deep");
     // Each directory has its own key list; meeting one twice means the file is damaged (and
     // following it again could loop or blow up exponentially).
-    if (!visited.insert(seek_keys).second) throw FileError(path(), "corrupted directories (a key list is shared)");
-    for (const Key& key : unique_keys(directory_keys(seek_keys))) {
+    if (!visited.insert(location.seek_keys).second) {
+      throw FileError(path(), "corrupted directories (a key list is shared)");
+    }
+    for (const Key& key : unique_keys(directory_keys(location))) {
       if (is_tree_class(key.class_name)) out.push_back(prefix + key.name);
       if (is_directory_class(key.class_name)) {
-        collect_trees(subdirectory_seek_keys(key), prefix + key.name + "/", out, visited, depth + 1);
+        collect_trees(subdirectory(key), prefix + key.name + "/", out, visited, depth + 1);
       }
     }
   }
 
   std::shared_ptr<FileSource> source_;
   FileHeader header_;
-  std::int64_t top_seek_keys_ = 0;
+  DirectoryLocation top_;
   std::shared_ptr<std::shared_ptr<const StreamerInfos>> infos_;
   std::shared_ptr<std::mutex> infos_mutex_;
 };
@@ -4720,7 +5065,7 @@ class File {
 // ---- end deepjet/io/root/file.hpp ----
 // ---- end deepjet/io/root.hpp ----
 
-#include <fstream>
+#include <functional>
 
 namespace deepjet::data {
 
@@ -4836,6 +5181,10 @@ inline std::unique_ptr<Source> open_source(const std::string& path, const std::s
   if (in.gcount() == 8 && std::string(magic, 8) == "\x89HDF\r\n\x1a\n") return std::make_unique<TableSource>(path, table);
   throw FileError(path, "is neither a ROOT file nor an HDF5 file");
 }
+
+/// How a converter opens a source by name: open_source by default; a JetSource over NanoAOD
+/// events, a filtered source, ... for other layouts.
+using SourceOpener = std::function<std::unique_ptr<Source>(const std::string& path, const std::string& table)>;
 
 }  // namespace deepjet::data
 // ---- end deepjet/data/source.hpp ----
@@ -4960,9 +5309,11 @@ void read_block(const Source& source, std::uint64_t first, std::uint64_t last,
         std::copy_n(order_of.begin(), chosen_count[j], chosen.begin() + static_cast<std::ptrdiff_t>(j * P));
       }
     };
+    // The branch whose list lengths the others must share: the sort key, or the first feature.
+    std::string_view reference = B::features[0].branch;
     if constexpr (SortedList<B>) {
-      const auto key = source.read_jagged(std::string(B::sort.branch), first, last);
-      choose(key, true, B::sort.order, B::sort.absolute);
+      reference = B::sort.branch;
+      choose(source.read_jagged(std::string(B::sort.branch), first, last), true, B::sort.order, B::sort.absolute);
     } else {
       choose(source.read_jagged(std::string(B::features[0].branch), first, last), false, Order::descending, false);
     }
@@ -4971,8 +5322,7 @@ void read_block(const Source& source, std::uint64_t first, std::uint64_t last,
       const auto column = source.read_jagged(std::string(f.branch), first, last);
       if (column.offsets != offsets)
         throw FileError(source.path(), "block '" + std::string(B::name) + "': branch '" + std::string(f.branch) +
-                                           "' has other list lengths than '" +
-                                           std::string(SortedList<B> ? std::string_view(B::sort.branch) : B::features[0].branch) +
+                                           "' has other list lengths than '" + std::string(reference) +
                                            "' (all of a block's branches must come from one collection)");
       detail::check_finite(source, f.branch, column.values, first, &column.offsets, options.non_finite);
       for (std::size_t j = 0; j < jets; ++j)
@@ -5002,21 +5352,32 @@ void read_truth(const Source& source, std::uint64_t first, std::uint64_t last, s
     }
 }
 
+/// Values of `branches` for jets [first, last), one row per jet, unprepared.
+template <std::size_t N>
+void read_rows(const Source& source, const std::array<std::string_view, N>& branches, std::uint64_t first,
+               std::uint64_t last, std::span<float> out) {
+  const std::size_t jets = static_cast<std::size_t>(last - first);
+  for (std::size_t s = 0; s < N; ++s) {
+    const auto column = source.read_flat(std::string(branches[s]), first, last);
+    for (std::size_t j = 0; j < jets; ++j) out[j * N + s] = column[j];
+  }
+}
+
 /// Spectator values of jets [first, last), one row of Spec::branches per jet, unprepared.
 template <Spectators Spec>
 void read_spectators(const Source& source, std::uint64_t first, std::uint64_t last, std::span<float> out) {
-  constexpr std::size_t S = Spec::branches.size();
-  const std::size_t jets = static_cast<std::size_t>(last - first);
-  for (std::size_t s = 0; s < S; ++s) {
-    const auto column = source.read_flat(std::string(Spec::branches[s]), first, last);
-    for (std::size_t j = 0; j < jets; ++j) out[j * S + s] = column[j];
-  }
+  read_rows(source, Spec::branches, first, last, out);
+}
+
+/// Regression targets of jets [first, last), one row of T::branches per jet, unprepared.
+template <Targets T>
+void read_targets(const Source& source, std::uint64_t first, std::uint64_t last, std::span<float> out) {
+  read_rows(source, T::branches, first, last, out);
 }
 
 }  // namespace deepjet::data
 // ---- end deepjet/data/prepare.hpp ----
 
-#include <sstream>
 
 namespace deepjet::data {
 
@@ -5080,11 +5441,16 @@ struct Normalisation {
 };
 
 /// Statistics of the prepared features over up to `max_jets` jets of `sources` (tree or table `table`).
+/// With `unreadable`, a source that fails is skipped (its partial sums dropped) and recorded there
+/// with the reason; without, the failure is thrown. `opener` opens each source (open_source if empty).
 template <class Format>
 Normalisation<Format> measure_normalisation(const std::vector<std::string>& sources, const std::string& table,
-                                            std::uint64_t max_jets = 500000, std::uint64_t chunk_jets = 20000) {
+                                            std::uint64_t max_jets = 500000, std::uint64_t chunk_jets = 20000,
+                                            std::vector<std::pair<std::string, std::string>>* unreadable = nullptr,
+                                            const SourceOpener& opener = {}) {
   Normalisation<Format> result = Normalisation<Format>::identity();
-  std::array<std::vector<double>, Format::block_count> sum, sum_squares, count;
+  using Sums = std::array<std::vector<double>, Format::block_count>;
+  Sums sum, sum_squares, count;
   for (std::size_t b = 0; b < Format::block_count; ++b) {
     sum[b].assign(result.blocks[b].size(), 0.0);
     sum_squares[b].assign(result.blocks[b].size(), 0.0);
@@ -5092,9 +5458,9 @@ Normalisation<Format> measure_normalisation(const std::vector<std::string>& sour
   }
   PrepareCounts ignored;
   std::vector<float> values;
-  for (const auto& path : sources) {
-    if (result.jets_used >= max_jets) break;
-    const auto source = open_source(path, table);
+  // Adds one source's prepared values (up to the jets still wanted) to the sums.
+  auto accumulate = [&](const std::string& path) {
+    const auto source = opener ? opener(path, table) : open_source(path, table);
     const std::uint64_t available = std::min(source->entries(), max_jets - result.jets_used);
     for (std::uint64_t first = 0; first < available; first += chunk_jets) {
       const std::uint64_t last = std::min(available, first + chunk_jets);
@@ -5117,6 +5483,21 @@ Normalisation<Format> measure_normalisation(const std::vector<std::string>& sour
       }(std::make_index_sequence<Format::block_count>{});
       result.jets_used += last - first;
     }
+  };
+  for (const auto& path : sources) {
+    if (result.jets_used >= max_jets) break;
+    const Sums saved_sum = sum, saved_squares = sum_squares, saved_count = count;
+    const std::uint64_t saved_jets = result.jets_used;
+    try {
+      accumulate(path);
+    } catch (const std::exception& e) {
+      if (!unreadable) throw;
+      unreadable->emplace_back(path, e.what());
+      sum = saved_sum;
+      sum_squares = saved_squares;
+      count = saved_count;
+      result.jets_used = saved_jets;
+    }
   }
   for (std::size_t b = 0; b < Format::block_count; ++b)
     for (std::size_t f = 0; f < result.blocks[b].size(); ++f) {
@@ -5131,6 +5512,170 @@ Normalisation<Format> measure_normalisation(const std::vector<std::string>& sour
 
 }  // namespace deepjet::data
 // ---- end deepjet/data/normalisation.hpp ----
+
+
+namespace deepjet::data {
+
+template <class Format>
+struct Collection {
+  struct TrainingFileEntry {
+    std::string source;
+    std::string training_file;  ///< relative to the collection's directory
+    std::uint64_t jets = 0;
+    std::uint32_t source_crc32 = 0;
+  };
+  struct Failure {
+    std::string source;
+    std::string reason;
+  };
+
+  std::string table;
+  Normalisation<Format> normalisation = Normalisation<Format>::identity();
+  std::vector<std::string> sources;
+  std::vector<TrainingFileEntry> files;
+  std::vector<Failure> failures;
+  std::map<std::string, std::string> extras;
+
+  std::uint64_t jets() const {
+    std::uint64_t n = 0;
+    for (const auto& f : files) n += f.jets;
+    return n;
+  }
+  const TrainingFileEntry* find(const std::string& source) const {
+    for (const auto& f : files)
+      if (f.source == source) return &f;
+    return nullptr;
+  }
+
+  void save(const std::filesystem::path& path) const {
+    AtomicFile output(path);
+    {
+      hdf5::File file(output.temporary_path(), hdf5::File::Mode::create);
+      file.write_attribute("deepjet_file", std::string("data collection"));
+      file.write_attribute("format_version", std::uint64_t{1});
+      file.write_attribute("library_version", std::string(version));
+      file.write_attribute("format", Format::describe());
+      file.write_attribute("table", table);
+      file.write_attribute("normalisation", normalisation.to_text());
+      std::string text;
+      for (const auto& s : sources) text += checked(s, path) + "\n";
+      file.write_attribute("sources", text);
+      text.clear();
+      for (const auto& f : files)
+        text += std::to_string(f.jets) + "\t" + std::to_string(f.source_crc32) + "\t" + checked(f.training_file, path) +
+                "\t" + checked(f.source, path) + "\n";
+      file.write_attribute("files", text);
+      text.clear();
+      for (const auto& f : failures) text += checked(f.source, path) + "\t" + one_line(f.reason) + "\n";
+      file.write_attribute("failures", text);
+      for (const auto& [name, value] : extras) file.write_attribute("extra:" + name, value);
+      file.close();
+    }
+    output.commit();
+  }
+
+  static Collection load(const std::filesystem::path& path) {
+    hdf5::File file(path, hdf5::File::Mode::read);
+    if (!file.has_attribute("deepjet_file") || file.read_string_attribute("deepjet_file") != "data collection")
+      file.fail("is not a deepjet data collection");
+    if (file.read_integer_attribute("format_version") != 1)
+      file.fail("has collection format version " + std::to_string(file.read_integer_attribute("format_version")) +
+                "; this deepjet reads version 1");
+    if (file.read_string_attribute("format") != Format::describe())
+      file.fail("was made for another data format (its 'format' attribute differs from this program's)");
+    Collection c;
+    c.table = file.read_string_attribute("table");
+    try {
+      c.normalisation = Normalisation<Format>::from_text(file.read_string_attribute("normalisation"));
+    } catch (const Error& e) {
+      file.fail(std::string("holds an unreadable normalisation: ") + e.what());
+    }
+    for (const auto& line : lines(file.read_string_attribute("sources"))) c.sources.push_back(line);
+    for (const auto& line : lines(file.read_string_attribute("files"))) {
+      const auto fields = split(line);
+      if (fields.size() != 4) file.fail("has a damaged file list line: '" + line + "'");
+      c.files.push_back({fields[3], fields[2], std::stoull(fields[0]), static_cast<std::uint32_t>(std::stoul(fields[1]))});
+    }
+    for (const auto& line : lines(file.read_string_attribute("failures"))) {
+      const auto fields = split(line);
+      c.failures.push_back({fields.at(0), fields.size() > 1 ? fields[1] : ""});
+    }
+    return load_extras(file, std::move(c));
+  }
+
+ private:
+  static Collection load_extras(const hdf5::File& file, Collection c) {
+    for (const auto& name : known_extras())
+      if (file.has_attribute("extra:" + name)) c.extras[name] = file.read_string_attribute("extra:" + name);
+    return c;
+  }
+  /// Extras a collection may carry (attributes cannot be listed through deepjet's HDF5 wrapper).
+  static const std::vector<std::string>& known_extras() {
+    static const std::vector<std::string> names{"weighter"};
+    return names;
+  }
+  static std::string checked(const std::string& text, const std::filesystem::path& path) {
+    if (text.find_first_of("\t\n") != std::string::npos)
+      throw FileError(path.string(), "cannot record a path with a tab or a line break: '" + text + "'");
+    return text;
+  }
+  static std::string one_line(std::string text) {
+    for (char& ch : text)
+      if (ch == '\n' || ch == '\t') ch = ' ';
+    return text;
+  }
+  static std::vector<std::string> lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) out.push_back(line);
+    return out;
+  }
+  static std::vector<std::string> split(const std::string& line) {
+    std::vector<std::string> out;
+    std::istringstream in(line);
+    for (std::string field; std::getline(in, field, '\t');) out.push_back(field);
+    return out;
+  }
+};
+
+}  // namespace deepjet::data
+// ---- end deepjet/data/collection.hpp ----
+// ---- begin deepjet/data/convert.hpp ----
+// deepjet/data/convert.hpp: one source file -> one training file.
+//
+// convert_file<Format>(source, table, output, normalisation, options) streams the source in chunks
+// of options.chunk_jets jets (memory stays bounded whatever the file's size), prepares every block
+// (data/prepare.hpp) with the given normalisation, builds the truth, drops jets that belong to no
+// class (unless told not to), and writes a training file (data/training_file.hpp) that appears
+// under its name only when complete. The report counts what was replaced, cut and dropped.
+// Errors are deepjet::FileError naming the source (a missing branch, a NaN with
+// NonFinite::reject, ...) or the output (a full disk); nothing is left under the output's name.
+//
+// convert_sources<Format>(sources, table, directory, options) converts a whole dataset: it measures
+// the normalisation on the sources (or keeps the collection's), converts the sources on
+// options.threads threads, one training file each, and saves <directory>/collection.h5 after every
+// finished file. A source that fails is recorded with its reason and the others go on. Run again
+// on the same directory (after an interruption, even kill -9), it skips the sources already
+// converted, removes the temporaries the interrupted run left, and retries the failed ones.
+
+// ---- begin deepjet/data/training_file.hpp ----
+// deepjet/data/training_file.hpp: converted jets, ready for a model, one HDF5 file per source.
+//
+// Layout (format version 1):
+//   inputs/<block name>   float32 (jets, dims of the block...), chunked and compressed
+//   truth                 float32 (jets, classes)
+//   spectators            float32 (jets, spectators)          when the format has spectators
+//   targets               float32 (jets, targets)             when the format has regression targets
+//   attributes            deepjet_file = "training data", format_version = 1, library_version,
+//                         format = Format::describe(), normalisation = Normalisation::to_text(),
+//                         source, source_crc32, source_entries, jets, the conversion's counts
+//
+// TrainingFileWriter appends chunks to a temporary file and renames it into place in finish(), so a
+// file under its final name is always complete. TrainingFile reads any range of jets into the
+// model's tensors, after checking the file was written for the same Format (a file of another
+// format is refused with the first differing line of the description).
+
 // ---- begin deepjet/models/tensors.hpp ----
 // deepjet/models/tensors.hpp: between xtensor containers and deepjet's batch views.
 //
@@ -5265,16 +5810,20 @@ class TrainingFileWriter {
     file_->template create_rows<float>("truth", {Format::truth_shape::size}, chunk_jets, deflate_level);
     if constexpr (spectator_count > 0)
       file_->template create_rows<float>("spectators", {spectator_count}, chunk_jets, deflate_level);
+    if constexpr (Format::target_count > 0)
+      file_->template create_rows<float>("targets", {Format::target_count}, chunk_jets, deflate_level);
   }
 
-  /// Append `jets` jets: one array per input block, the truth rows, the spectator rows.
+  /// Append `jets` jets: one array per input block, the truth, spectator and target rows.
   void append(std::size_t jets, const std::array<std::vector<float>, Format::block_count>& inputs,
-              const std::vector<float>& truth, const std::vector<float>& spectators) {
+              const std::vector<float>& truth, const std::vector<float>& spectators,
+              const std::vector<float>& targets = {}) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       ((file_->append_rows("inputs/" + std::string(block<I>::name), inputs[I].data(), jets)), ...);
     }(std::make_index_sequence<Format::block_count>{});
     file_->append_rows("truth", truth.data(), jets);
     if constexpr (spectator_count > 0) file_->append_rows("spectators", spectators.data(), jets);
+    if constexpr (Format::target_count > 0) file_->append_rows("targets", targets.data(), jets);
     jets_ += jets;
   }
 
@@ -5315,6 +5864,10 @@ struct JetBatch {
   TensorsOf<typename Format::input_shape> inputs;
   xt::xtensor<float, 2> truth;
   xt::xtensor<float, 2> spectators;
+  /// Per-jet training weights (from a Weighter, filled by the Loader); empty means all 1.
+  xt::xtensor<float, 1> weights;
+  /// Regression targets (jets, targets) when the format has them.
+  xt::xtensor<float, 2> targets;
 };
 
 template <class Format>
@@ -5340,10 +5893,7 @@ class TrainingFile {
 
   /// Jets [first, first + count).
   JetBatch<Format> read(std::uint64_t first, std::uint64_t count) const {
-    if (first + count > jets_)
-      file_.fail("has " + std::to_string(jets_) + " jets; jets " + std::to_string(first) + " to " +
-                 std::to_string(first + count) + " were asked for");
-    JetBatch<Format> batch;
+    JetBatch<Format> batch = read_labels(first, count);
     batch.inputs = make_tensors<typename Format::input_shape>(count);
     auto fill = [&]<std::size_t I>(std::integral_constant<std::size_t, I>, auto& tensor) {
       using B = std::tuple_element_t<I, typename Format::blocks>;
@@ -5357,6 +5907,16 @@ class TrainingFile {
         (fill(std::integral_constant<std::size_t, I>{}, std::get<I>(batch.inputs)), ...);
       }(std::make_index_sequence<Format::block_count>{});
     }
+    return batch;
+  }
+
+  /// The truth and spectators of jets [first, first + count), without the inputs (for weighters
+  /// and evaluation).
+  JetBatch<Format> read_labels(std::uint64_t first, std::uint64_t count) const {
+    if (first + count > jets_)
+      file_.fail("has " + std::to_string(jets_) + " jets; jets " + std::to_string(first) + " to " +
+                 std::to_string(first + count) + " were asked for");
+    JetBatch<Format> batch;
     batch.truth = xt::empty<float>({static_cast<std::size_t>(count), Format::truth_shape::size});
     const auto truth = file_.read_rows<float>("truth", first, count);
     std::copy(truth.begin(), truth.end(), batch.truth.begin());
@@ -5365,6 +5925,12 @@ class TrainingFile {
     if constexpr (S > 0) {
       const auto spectators = file_.read_rows<float>("spectators", first, count);
       std::copy(spectators.begin(), spectators.end(), batch.spectators.begin());
+    }
+    constexpr std::size_t T = Format::target_count;
+    batch.targets = xt::empty<float>({static_cast<std::size_t>(count), T});
+    if constexpr (T > 0) {
+      const auto targets = file_.read_rows<float>("targets", first, count);
+      std::copy(targets.begin(), targets.end(), batch.targets.begin());
     }
     return batch;
   }
@@ -5397,7 +5963,7 @@ namespace deepjet::data {
 
 struct ConvertOptions {
   std::uint64_t chunk_jets = 10000;
-  PrepareOptions prepare;
+  PrepareOptions prepare{};
   /// Keep jets whose truth row is all zero (no class): off, as the original framework.
   bool keep_unlabelled = false;
   int deflate_level = 4;
@@ -5407,6 +5973,7 @@ struct ConversionReport {
   std::string source;
   std::string output;
   std::uint64_t source_entries = 0;
+  std::uint32_t source_crc32 = 0;
   std::uint64_t jets = 0;
   std::uint64_t dropped_unlabelled = 0;
   PrepareCounts counts;
@@ -5427,31 +5994,38 @@ inline std::uint32_t file_crc32(const std::string& path) {
   return static_cast<std::uint32_t>(crc);
 }
 
+/// The same from an open source (a JetSource over an event-level tree, ...); its path() is the
+/// provenance recorded in the training file.
 template <class Format>
-ConversionReport convert_file(const std::string& source_path, const std::string& table,
-                              const std::filesystem::path& output, const Normalisation<Format>& normalisation,
-                              const ConvertOptions& options = {}) {
+ConversionReport convert_file(const Source& source, const std::filesystem::path& output,
+                              const Normalisation<Format>& normalisation, const ConvertOptions& options = {}) {
   const auto start = std::chrono::steady_clock::now();
-  const auto source = open_source(source_path, table);
-  ConversionReport report{source_path, output.string(), source->entries()};
+  const std::string& source_path = source.path();
+  ConversionReport report;
+  report.source = source_path;
+  report.output = output.string();
+  report.source_entries = source.entries();
   TrainingFileWriter<Format> writer(output, 1024, options.deflate_level);
   constexpr std::size_t C = Format::truth_shape::size;
   constexpr std::size_t S = Format::spectators::branches.size();
+  constexpr std::size_t T = Format::target_count;
   std::array<std::vector<float>, Format::block_count> inputs;
-  std::vector<float> truth, spectators;
+  std::vector<float> truth, spectators, targets;
   for (std::uint64_t first = 0; first < report.source_entries; first += options.chunk_jets) {
     const std::uint64_t last = std::min(report.source_entries, first + options.chunk_jets);
     const std::size_t n = static_cast<std::size_t>(last - first);
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       ((inputs[I].resize(n * shape_of<std::tuple_element_t<I, typename Format::blocks>>::size),
-        read_block<std::tuple_element_t<I, typename Format::blocks>>(*source, first, last, normalisation.blocks[I],
+        read_block<std::tuple_element_t<I, typename Format::blocks>>(source, first, last, normalisation.blocks[I],
                                                                      inputs[I], options.prepare, report.counts)),
        ...);
     }(std::make_index_sequence<Format::block_count>{});
     truth.resize(n * C);
-    read_truth<typename Format::truth>(*source, first, last, truth);
+    read_truth<typename Format::truth>(source, first, last, truth);
     spectators.resize(n * S);
-    read_spectators<typename Format::spectators>(*source, first, last, spectators);
+    read_spectators<typename Format::spectators>(source, first, last, spectators);
+    targets.resize(n * T);
+    read_targets<typename Format::targets>(source, first, last, targets);
 
     // Keep labelled jets: compact every array in place.
     std::size_t kept = 0;
@@ -5474,20 +6048,3312 @@ ConversionReport convert_file(const std::string& source_path, const std::string&
         std::copy_n(truth.begin() + static_cast<std::ptrdiff_t>(j * C), C, truth.begin() + static_cast<std::ptrdiff_t>(kept * C));
         std::copy_n(spectators.begin() + static_cast<std::ptrdiff_t>(j * S), S,
                     spectators.begin() + static_cast<std::ptrdiff_t>(kept * S));
+        std::copy_n(targets.begin() + static_cast<std::ptrdiff_t>(j * T), T,
+                    targets.begin() + static_cast<std::ptrdiff_t>(kept * T));
       }
       ++kept;
     }
-    writer.append(kept, inputs, truth, spectators);
+    writer.append(kept, inputs, truth, spectators, targets);
     report.jets += kept;
   }
-  writer.finish(normalisation, {source_path, file_crc32(source_path), report.source_entries, report.jets,
+  report.source_crc32 = file_crc32(source_path);
+  writer.finish(normalisation, {source_path, report.source_crc32, report.source_entries, report.jets,
                                 report.dropped_unlabelled, report.counts});
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+template <class Format>
+ConversionReport convert_file(const std::string& source_path, const std::string& table,
+                              const std::filesystem::path& output, const Normalisation<Format>& normalisation,
+                              const ConvertOptions& options = {}) {
+  return convert_file<Format>(*open_source(source_path, table), output, normalisation, options);
+}
+
+struct ConvertSourcesOptions {
+  unsigned threads = 2;
+  /// Jets of the sources (in order) the normalisation is measured on.
+  std::uint64_t normalisation_jets = 500000;
+  ConvertOptions convert{};
+  /// Progress on standard error: a line updated in place on a terminal, a line per file otherwise.
+  bool progress = true;
+  /// How sources are opened (open_source if empty): a JetSource for NanoAOD events, for example.
+  SourceOpener opener{};
+};
+
+struct ConvertSourcesReport {
+  std::size_t converted = 0;  ///< converted by this run
+  std::size_t skipped = 0;    ///< already converted by an earlier run
+  std::size_t failed = 0;
+  std::uint64_t jets = 0;     ///< in the whole collection
+  double seconds = 0;
+};
+
+/// Reports files done, jets per second and the estimated time left.
+class ConversionProgress {
+ public:
+  ConversionProgress(std::size_t files, bool enabled)
+      : files_(files), enabled_(enabled), terminal_(::isatty(STDERR_FILENO) == 1),
+        start_(std::chrono::steady_clock::now()) {}
+
+  void file_done(const std::string& name, std::uint64_t jets, bool ok, const std::string& problem = "") {
+    std::lock_guard lock(mutex_);
+    ++done_;
+    jets_ += jets;
+    if (!enabled_) return;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double rate = seconds > 0 ? static_cast<double>(jets_) / seconds : 0.0;
+    const double left = done_ > 0 ? seconds / static_cast<double>(done_) * static_cast<double>(files_ - done_) : 0.0;
+    char line[256];
+    std::snprintf(line, sizeof line, "[%zu/%zu files] %llu jets, %.0f jets/s, ETA %d:%02d", done_, files_,
+                  static_cast<unsigned long long>(jets_), rate, static_cast<int>(left) / 60, static_cast<int>(left) % 60);
+    if (!ok) std::fprintf(stderr, "%sfailed: %s: %s\n", terminal_ ? "\r\033[K" : "", name.c_str(), problem.c_str());
+    if (terminal_) std::fprintf(stderr, "\r\033[K%s%s", line, done_ == files_ ? "\n" : "");
+    else std::fprintf(stderr, "%s (%s)\n", line, name.c_str());
+    std::fflush(stderr);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::size_t files_, done_ = 0;
+  std::uint64_t jets_ = 0;
+  bool enabled_, terminal_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+template <class Format>
+ConvertSourcesReport convert_sources(const std::vector<std::string>& sources, const std::string& table,
+                                     const std::filesystem::path& directory, const ConvertSourcesOptions& options = {}) {
+  namespace fs = std::filesystem;
+  const auto start = std::chrono::steady_clock::now();
+  fs::create_directories(directory);
+  const fs::path collection_path = directory / "collection.h5";
+  // Temporaries of an interrupted run (AtomicFile names them "<name>.tmp-<pid>-<n>").
+  for (const auto& entry : fs::directory_iterator(directory))
+    if (entry.path().filename().string().find(".tmp-") != std::string::npos) fs::remove(entry.path());
+
+  Collection<Format> collection;
+  if (fs::exists(collection_path)) {
+    collection = Collection<Format>::load(collection_path);
+    if (collection.table != table)
+      throw FileError(collection_path.string(), "was made from table '" + collection.table + "', not '" + table + "'");
+    // A converted file that has gone missing is converted again.
+    std::erase_if(collection.files, [&](const auto& f) { return !fs::exists(directory / f.training_file); });
+    for (const auto& s : sources)
+      if (std::find(collection.sources.begin(), collection.sources.end(), s) == collection.sources.end())
+        collection.sources.push_back(s);
+  } else {
+    collection.table = table;
+    collection.sources = sources;
+    std::vector<std::pair<std::string, std::string>> unreadable;
+    collection.normalisation =
+        measure_normalisation<Format>(sources, table, options.normalisation_jets, 20000, &unreadable, options.opener);
+    for (const auto& [source, reason] : unreadable) collection.failures.push_back({source, reason});
+    collection.save(collection_path);
+  }
+
+  std::vector<std::size_t> todo;  // indices into collection.sources
+  ConvertSourcesReport report;
+  for (std::size_t i = 0; i < collection.sources.size(); ++i) {
+    if (collection.find(collection.sources[i])) ++report.skipped;
+    else todo.push_back(i);
+  }
+
+  std::mutex mutex;  // guards collection and report
+  std::atomic<std::size_t> next{0};
+  ConversionProgress progress(todo.size(), options.progress);
+  auto record = [&](auto update) {
+    std::lock_guard lock(mutex);
+    update();
+    // Keep the file list in source order, whatever order the threads finish in.
+    std::stable_sort(collection.files.begin(), collection.files.end(), [&](const auto& a, const auto& b) {
+      const auto position = [&](const std::string& s) {
+        return std::find(collection.sources.begin(), collection.sources.end(), s) - collection.sources.begin();
+      };
+      return position(a.source) < position(b.source);
+    });
+    collection.save(collection_path);
+  };
+  auto work = [&] {
+    for (std::size_t k = next++; k < todo.size(); k = next++) {
+      const std::size_t index = todo[k];
+      const std::string& source = collection.sources[index];
+      const std::string name = fs::path(source).stem().string() + "_" + std::to_string(index) + ".h5";
+      try {
+        const auto opened = options.opener ? options.opener(source, table) : open_source(source, table);
+        const auto r = convert_file<Format>(*opened, directory / name, collection.normalisation, options.convert);
+        record([&] {
+          std::erase_if(collection.failures, [&](const auto& f) { return f.source == source; });
+          collection.files.push_back({source, name, r.jets, r.source_crc32});
+          ++report.converted;
+        });
+        progress.file_done(source, r.jets, true);
+      } catch (const std::exception& e) {
+        record([&] {
+          std::erase_if(collection.failures, [&](const auto& f) { return f.source == source; });
+          collection.failures.push_back({source, e.what()});
+          ++report.failed;
+        });
+        progress.file_done(source, 0, false, e.what());
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  const unsigned n_threads = std::max(1u, std::min<unsigned>(options.threads, static_cast<unsigned>(todo.size())));
+  for (unsigned t = 1; t < n_threads; ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  report.jets = collection.jets();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }
 
 }  // namespace deepjet::data
 // ---- end deepjet/data/convert.hpp ----
+// ---- begin deepjet/data/jet_source.hpp ----
+// deepjet/data/jet_source.hpp: the jets of an event-level tree (NanoAOD, PFNano) as a jet-level Source.
+//
+// NanoAOD stores one entry per EVENT: the jets are a collection (nJet, Jet_pt[nJet], ...), the PF
+// candidates another (nPFCands, PFCands_pt[nPFCands], ...), and PFNano links them through index
+// maps, one map entry per (jet, candidate) pair: JetPFCands_jetIdx[k] is the jet (its index among
+// the event's jets) and JetPFCands_pFCandsIdx[k] the candidate (its index among the event's
+// candidates); map-level branches (JetPFCands_btagEtaRel[k], ...) hold per-pair values. JetSource
+// turns this into what the data path reads, one entry per JET:
+//
+//   JetSource jets(open_source(path, "Events"), "Jet");           // entries(): all jets, event by event
+//   jets.link({.name = "cpf", .collection = "PFCands", .map = "JetPFCands", .entry_index = "pFCandsIdx",
+//              .select_branch = "PFCands_charge", .select = [](float q) { return q != 0; }});
+//   jets.add_derived("isB", "Jet_hadronFlavour", [](float f) { return f == 5 ? 1.0f : 0.0f; });
+//
+// Branches of the jet-level source, by name:
+//   "Jet_pt"                   a branch of the jet collection: one value per jet (read_flat)
+//   "PV_npvs", "event"         a per-event branch (one value per event): repeated for each jet of
+//                              the event; a branch of any other collection is an error
+//   "cpf.PFCands_pt"           a linked list: per jet, the values of ITS candidates, in map order
+//   "cpf.JetPFCands_btagEtaRel"  (read_jagged); a branch of the collection or of the map
+//   "PFCands_pt"               the same, unqualified, when exactly one linked list uses PFCands (or
+//                              the map JetPFCands); otherwise an error naming the lists
+//   "cpf.size"                 the number of entries of the list for each jet (read_flat)
+//   "cpf.deltaR"               a derived list branch: per entry, a function of the list's branches
+//                              and per-jet branches (add_derived_to_list)
+//   "isB"                      a derived branch: a function of per-jet branches (truth flags, ...)
+//   "Jet.index", "Jet.entry"   the jet's index among its event's jets and its event's entry number
+//                              in the tree (read_flat; exact below 2^24): to match results back
+// A list holds a jet's map entries in map order (the order of the map's entries in the event);
+// a block's SortKey sorts them. A list may be restricted by a predicate on one of its branches
+// (charged vs neutral candidates). A negative candidate index (NanoAOD's -1: "not in the
+// collection", as JetSVs_sVIdx for vertices outside the SV table) is, per list, an error, kept
+// (collection branches then read NaN, map branches their value) or dropped.
+//
+// Memory: a read of jets [first, last) reads only the events holding them. The constructor reads
+// one jet branch once (chunk by chunk) to index the jets of every event: 8 bytes per event.
+// A list's entry plan (which map entries belong to which jet) is kept for the last range read, so
+// the many branches of one block share it. Like the sources it reads, a JetSource is read by one
+// thread at a time (parallel conversion opens one source per file).
+// Errors are deepjet::FileError naming the file, the branch and the event entry: a map pointing
+// outside the candidate collection or to a jet outside nJet, a non-integral index, branches of one
+// collection with different lengths, a missing branch.
+// Indices arrive as float (the Source interface): exact below 2^24 entries per event.
+
+
+
+namespace deepjet::data {
+
+/// What a list does with a map entry whose candidate index is negative (no candidate).
+enum class Unmatched {
+  error,  ///< a FileError naming the event (candidate maps always point to a candidate)
+  keep,   ///< the entry stays: collection branches read NaN for it, map branches their value
+  drop,   ///< the entry is left out of the list
+};
+
+/// A per-jet list taken from an event-level collection through an index map.
+struct LinkedCollection {
+  std::string name{};         ///< the list's name: its branches are "<name>.<branch>"
+  std::string collection{};   ///< the candidate collection's prefix, e.g. "PFCands"
+  std::string map{};          ///< the map's prefix, e.g. "JetPFCands"
+  std::string jet_index = "jetIdx";  ///< map branch <map>_<jet_index>: the jet of each map entry
+  std::string entry_index{};  ///< map branch <map>_<entry_index>: the candidate, e.g. "pFCandsIdx"
+  Unmatched unmatched = Unmatched::error;
+  /// A branch of the collection whose per-event lengths are the collection's sizes (default
+  /// "<collection>_pt"): indices are checked against them.
+  std::string size_branch{};
+  /// Keep only the entries for which select(value of select_branch) is true (a branch of the
+  /// collection or of the map, e.g. "PFCands_charge"); no select_branch keeps every entry.
+  std::string select_branch{};
+  std::function<bool(float)> select{};
+};
+
+class JetSource final : public Source {
+ public:
+  /// The jets of `events` (an event-level source): the collection with prefix `jets`. Each event's
+  /// jet count is the length of `jet_size_branch` (default "<jets>_pt") in that event.
+  explicit JetSource(std::unique_ptr<Source> events, std::string jets = "Jet", std::string jet_size_branch = {})
+      : events_(std::move(events)), jets_(std::move(jets)),
+        jet_size_branch_(jet_size_branch.empty() ? jets_ + "_pt" : std::move(jet_size_branch)) {
+    if (!events_) throw Error("JetSource: no event-level source");
+    require(jet_size_branch_, "the jet collection's size branch");
+    // The jet index, chunk by chunk so a large file is never read whole.
+    constexpr std::uint64_t chunk_events = 65536;
+    const std::uint64_t event_count = events_->entries();
+    jet_offsets_.reserve(static_cast<std::size_t>(event_count) + 1);
+    jet_offsets_.push_back(0);
+    for (std::uint64_t first = 0; first < event_count; first += chunk_events) {
+      const std::uint64_t last = std::min(event_count, first + chunk_events);
+      const auto column = events_->read_jagged(jet_size_branch_, first, last);
+      for (std::size_t e = 0; e + 1 < column.offsets.size(); ++e)
+        jet_offsets_.push_back(jet_offsets_.back() +
+                               static_cast<std::uint64_t>(column.offsets[e + 1] - column.offsets[e]));
+    }
+  }
+
+  /// Add a list of entries per jet. The map and size branches must exist.
+  JetSource& link(LinkedCollection list) {
+    if (list.name.empty() || list.name.find('.') != std::string::npos)
+      throw FileError(path(), "linked list name '" + list.name + "' must be non-empty and without '.'");
+    if (find_list(list.name)) throw FileError(path(), "linked list '" + list.name + "' is defined twice");
+    if (list.size_branch.empty()) list.size_branch = list.collection + "_pt";
+    require(list.map + "_" + list.jet_index, "the jet index of map '" + list.map + "'");
+    require(list.map + "_" + list.entry_index, "the " + list.collection + " index of map '" + list.map + "'");
+    require(list.size_branch, "the size branch of collection '" + list.collection + "'");
+    if (!list.select_branch.empty()) {
+      if (!list.select) throw FileError(path(), "linked list '" + list.name + "': select_branch without a select predicate");
+      if (!starts_with(list.select_branch, list.collection + "_") && !starts_with(list.select_branch, list.map + "_"))
+        throw FileError(path(), "linked list '" + list.name + "': select_branch '" + list.select_branch +
+                                    "' is neither a branch of " + list.collection + " nor of " + list.map);
+      require(list.select_branch, "the select branch of linked list '" + list.name + "'");
+    }
+    lists_.push_back(std::move(list));
+    plans_.emplace_back();
+    return *this;
+  }
+
+  /// Add a per-jet branch computed from per-jet branches (jet, per-event, list sizes, derived
+  /// branches added before it): compute gets one value of each input, in the order given.
+  JetSource& add_derived(std::string name, std::vector<std::string> inputs,
+                         std::function<float(std::span<const float>)> compute) {
+    if (find_derived(name, derived_.size())) throw FileError(path(), "derived branch '" + name + "' is defined twice");
+    if (inputs.empty()) throw FileError(path(), "derived branch '" + name + "' has no inputs");
+    derived_.push_back({std::move(name), std::move(inputs), std::move(compute)});
+    return *this;
+  }
+
+  /// A per-jet branch computed from one input: add_derived("isB", "Jet_hadronFlavour", [](float f) {...}).
+  JetSource& add_derived(std::string name, const std::string& input, std::function<float(float)> compute) {
+    return add_derived(std::move(name), std::vector<std::string>{input},
+                       [compute = std::move(compute)](std::span<const float> v) { return compute(v[0]); });
+  }
+
+  /// Add a branch "<list>.<name>" to a list: for each entry, compute of the inputs' values. An
+  /// input is a branch of the list (its collection or map: "PFCands_eta") or a per-jet branch
+  /// ("Jet_eta", a per-event or derived branch), whose value is then the entry's jet's.
+  JetSource& add_derived_to_list(const std::string& list, std::string name, std::vector<std::string> inputs,
+                                 std::function<float(std::span<const float>)> compute) {
+    std::size_t index = 0;
+    while (index < lists_.size() && lists_[index].name != list) ++index;
+    if (index == lists_.size()) throw FileError(path(), "derived branch '" + name + "': no linked list '" + list + "'");
+    if (name == "size" || starts_with(name, lists_[index].collection + "_") || starts_with(name, lists_[index].map + "_"))
+      throw FileError(path(), "derived branch '" + list + "." + name + "' would hide a branch of the list");
+    for (const auto& d : list_derived_)
+      if (d.list == index && d.name == name) throw FileError(path(), "derived branch '" + list + "." + name + "' is defined twice");
+    if (inputs.empty()) throw FileError(path(), "derived branch '" + list + "." + name + "' has no inputs");
+    for (auto& input : inputs) {
+      if (starts_with(input, list + ".")) input.erase(0, list.size() + 1);  // "cpf.PFCands_eta" is "PFCands_eta" here
+      if (starts_with(input, lists_[index].collection + "_") || starts_with(input, lists_[index].map + "_"))
+        require(input, "an input of derived branch '" + list + "." + name + "'");
+    }
+    list_derived_.push_back({index, std::move(name), std::move(inputs), std::move(compute)});
+    return *this;
+  }
+
+  const std::string& path() const override { return events_->path(); }
+  /// All jets of all events.
+  std::uint64_t entries() const override { return jet_offsets_.back(); }
+  std::uint64_t events() const { return jet_offsets_.size() - 1; }
+  /// The jets of event e are entries [first_jet(e), first_jet(e + 1)).
+  std::uint64_t first_jet(std::uint64_t event) const { return jet_offsets_.at(static_cast<std::size_t>(event)); }
+  /// The event holding jet `jet`.
+  std::uint64_t event_of(std::uint64_t jet) const {
+    if (jet >= entries()) throw FileError(path(), "jet " + std::to_string(jet) + " asked for, there are " + std::to_string(entries()));
+    return static_cast<std::uint64_t>(std::upper_bound(jet_offsets_.begin(), jet_offsets_.end(), jet) - jet_offsets_.begin() - 1);
+  }
+  const Source& event_source() const { return *events_; }
+  const std::vector<LinkedCollection>& lists() const { return lists_; }
+
+  bool has_branch(const std::string& name) const override {
+    std::string ambiguity;
+    const auto where = resolve(name, derived_.size(), &ambiguity);
+    if (!where) return false;
+    switch (where->kind) {
+      case Kind::derived:
+      case Kind::list_size:
+      case Kind::list_derived:
+      case Kind::jet_index:
+      case Kind::event_entry: return true;
+      default: return events_->has_branch(where->branch);
+    }
+  }
+
+  std::vector<float> read_flat(const std::string& name, std::uint64_t first, std::uint64_t last) const override {
+    return read_flat_before(name, first, last, derived_.size());
+  }
+
+  JaggedColumn read_jagged(const std::string& name, std::uint64_t first, std::uint64_t last) const override {
+    check_range(name, first, last);
+    const Where where = resolve_or_fail(name, derived_.size());
+    if (where.kind == Kind::list_derived) return read_list_derived(list_derived_[where.derived], first, last);
+    if (where.kind != Kind::list_collection && where.kind != Kind::list_map) {
+      // A per-jet value is a list of one, as TableSource reads flat branches.
+      JaggedColumn column;
+      column.values = read_flat(name, first, last);
+      std::vector<std::int64_t> offsets(column.values.size() + 1);
+      std::iota(offsets.begin(), offsets.end(), std::int64_t{0});
+      column.offsets = std::move(offsets);
+      return column;
+    }
+    const ListPlan& plan = plan_for(where.list, first, last);
+    JaggedColumn out;
+    out.values = gather(plan, where.branch, where.kind == Kind::list_map);
+    out.offsets = plan.offsets;
+    return out;
+  }
+
+ private:
+  enum class Kind { derived, jet, event, list_size, list_collection, list_map, list_derived, jet_index, event_entry };
+  struct Where {
+    Kind kind;
+    std::string branch;    // the event-level branch (or the derived branch's name)
+    std::size_t list = 0;  // for list kinds
+    std::size_t derived = 0;
+  };
+  struct Derived {
+    std::string name;
+    std::vector<std::string> inputs;
+    std::function<float(std::span<const float>)> compute;
+  };
+  struct ListDerived {
+    std::size_t list;
+    std::string name;
+    std::vector<std::string> inputs;
+    std::function<float(std::span<const float>)> compute;
+  };
+  /// Which map entries make up the lists of jets [first, last), read from events [first_event, last_event).
+  struct ListPlan {
+    bool valid = false;
+    std::uint64_t first = 0, last = 0, first_event = 0, last_event = 0;
+    std::vector<std::int64_t> offsets;                // per jet, into the positions below
+    std::vector<std::size_t> map_positions;           // into a map branch's values of the events
+    std::vector<std::int64_t> collection_positions;   // into a collection branch's values; -1: none
+    std::vector<std::int64_t> map_offsets;            // per-event lengths of the map, as offsets
+    std::vector<std::int64_t> collection_offsets;     // per-event sizes of the collection, as offsets
+  };
+
+  static bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+  void require(const std::string& branch, const std::string& what) const {
+    if (!events_->has_branch(branch)) throw FileError(path(), "has no branch '" + branch + "' (" + what + ")");
+  }
+
+  const LinkedCollection* find_list(const std::string& name) const {
+    for (const auto& list : lists_)
+      if (list.name == name) return &list;
+    return nullptr;
+  }
+  std::optional<std::size_t> find_derived(const std::string& name, std::size_t before) const {
+    for (std::size_t i = 0; i < before; ++i)
+      if (derived_[i].name == name) return i;
+    return std::nullopt;
+  }
+
+  // Where a name's values come from; only derived branches [0, derived_before) are visible, so a
+  // derived branch cannot depend on itself or on later ones.
+  std::optional<Where> resolve(const std::string& name, std::size_t derived_before, std::string* ambiguity) const {
+    if (const auto d = find_derived(name, derived_before)) return Where{Kind::derived, name, 0, *d};
+    if (const auto dot = name.find('.'); dot != std::string::npos) {
+      const std::string list_name = name.substr(0, dot), branch = name.substr(dot + 1);
+      for (std::size_t i = 0; i < lists_.size(); ++i) {
+        if (lists_[i].name != list_name) continue;
+        if (branch == "size") return Where{Kind::list_size, branch, i};
+        for (std::size_t d = 0; d < list_derived_.size(); ++d)
+          if (list_derived_[d].list == i && list_derived_[d].name == branch) return Where{Kind::list_derived, branch, i, d};
+        if (starts_with(branch, lists_[i].collection + "_")) return Where{Kind::list_collection, branch, i};
+        if (starts_with(branch, lists_[i].map + "_")) return Where{Kind::list_map, branch, i};
+        *ambiguity = "'" + branch + "' is neither a branch of " + lists_[i].collection + " nor of " + lists_[i].map;
+        return std::nullopt;
+      }
+      // Not a list: ROOT's "branch.leaf" names are per-event branches.
+    }
+    if (name == jets_ + ".index") return Where{Kind::jet_index, name};
+    if (name == jets_ + ".entry") return Where{Kind::event_entry, name};
+    if (starts_with(name, jets_ + "_")) return Where{Kind::jet, name};
+    std::vector<Where> matches;
+    for (std::size_t i = 0; i < lists_.size(); ++i) {
+      if (starts_with(name, lists_[i].collection + "_")) matches.push_back({Kind::list_collection, name, i});
+      else if (starts_with(name, lists_[i].map + "_")) matches.push_back({Kind::list_map, name, i});
+    }
+    if (matches.size() == 1) return matches.front();
+    if (matches.size() > 1) {
+      *ambiguity = "'" + name + "' belongs to several linked lists; name one:";
+      for (const auto& m : matches) *ambiguity += " " + lists_[m.list].name + "." + name;
+      return std::nullopt;
+    }
+    return Where{Kind::event, name};
+  }
+
+  Where resolve_or_fail(const std::string& name, std::size_t derived_before) const {
+    std::string ambiguity;
+    const auto where = resolve(name, derived_before, &ambiguity);
+    if (!where) throw FileError(path(), "branch '" + name + "': " + ambiguity);
+    if ((where->kind == Kind::jet || where->kind == Kind::event || where->kind == Kind::list_collection ||
+         where->kind == Kind::list_map) &&
+        !events_->has_branch(where->branch))
+      throw FileError(path(), "has no branch '" + where->branch + "'");
+    return *where;
+  }
+
+  void check_range(const std::string& name, std::uint64_t first, std::uint64_t last) const {
+    if (first > last || last > entries())
+      throw FileError(path(), "branch '" + name + "': jets " + std::to_string(first) + " to " + std::to_string(last) +
+                                  " asked for, the source has " + std::to_string(entries()));
+  }
+
+  // The events holding jets [first, last): [first_event, last_event).
+  std::pair<std::uint64_t, std::uint64_t> events_of(std::uint64_t first, std::uint64_t last) const {
+    if (first == last) return {0, 0};
+    const auto begin = jet_offsets_.begin();
+    const auto first_event = static_cast<std::uint64_t>(std::upper_bound(begin, jet_offsets_.end(), first) - begin - 1);
+    const auto last_event = static_cast<std::uint64_t>(std::lower_bound(begin, jet_offsets_.end(), last) - begin);
+    return {first_event, last_event};
+  }
+  std::uint64_t jets_in(std::uint64_t event) const {
+    return jet_offsets_[static_cast<std::size_t>(event) + 1] - jet_offsets_[static_cast<std::size_t>(event)];
+  }
+
+  std::vector<float> read_flat_before(const std::string& name, std::uint64_t first, std::uint64_t last,
+                                      std::size_t derived_before) const {
+    check_range(name, first, last);
+    const Where where = resolve_or_fail(name, derived_before);
+    const std::size_t jets = static_cast<std::size_t>(last - first);
+    std::vector<float> out(jets);
+    if (jets == 0) return out;
+    const auto [first_event, last_event] = events_of(first, last);
+    switch (where.kind) {
+      case Kind::derived: {
+        const Derived& d = derived_[where.derived];
+        std::vector<std::vector<float>> inputs;
+        for (const auto& input : d.inputs) inputs.push_back(read_flat_before(input, first, last, where.derived));
+        std::vector<float> row(inputs.size());
+        for (std::size_t j = 0; j < jets; ++j) {
+          for (std::size_t i = 0; i < inputs.size(); ++i) row[i] = inputs[i][j];
+          out[j] = d.compute(row);
+        }
+        return out;
+      }
+      case Kind::jet: {
+        const auto column = events_->read_jagged(where.branch, first_event, last_event);
+        for (std::uint64_t e = first_event; e < last_event; ++e) {
+          const std::size_t i = static_cast<std::size_t>(e - first_event);
+          const auto length = static_cast<std::uint64_t>(column.offsets[i + 1] - column.offsets[i]);
+          if (length != jets_in(e))
+            throw FileError(path(), "branch '" + where.branch + "' has " + std::to_string(length) + " values in event " +
+                                        std::to_string(e) + ", which has " + std::to_string(jets_in(e)) +
+                                        " jets (lengths of '" + jet_size_branch_ + "')");
+        }
+        const auto skip = static_cast<std::ptrdiff_t>(first - jet_offsets_[static_cast<std::size_t>(first_event)]);
+        std::copy_n(column.values.begin() + skip, jets, out.begin());
+        return out;
+      }
+      case Kind::event: {
+        const auto column = events_->read_jagged(where.branch, first_event, last_event);
+        for (std::uint64_t e = first_event; e < last_event; ++e) {
+          const std::size_t i = static_cast<std::size_t>(e - first_event);
+          if (column.offsets[i + 1] - column.offsets[i] != 1)
+            throw FileError(path(), "branch '" + where.branch + "' has " +
+                                        std::to_string(column.offsets[i + 1] - column.offsets[i]) + " values in event " +
+                                        std::to_string(e) + ": a jet-level source reads per-event branches (one value "
+                                        "per event), branches of " + jets_ + " and linked lists (link its collection)");
+          const std::uint64_t begin = std::max(first, jet_offsets_[static_cast<std::size_t>(e)]);
+          const std::uint64_t end = std::min(last, jet_offsets_[static_cast<std::size_t>(e) + 1]);
+          std::fill(out.begin() + static_cast<std::ptrdiff_t>(begin - first),
+                    out.begin() + static_cast<std::ptrdiff_t>(end - first), column.values[static_cast<std::size_t>(column.offsets[i])]);
+        }
+        return out;
+      }
+      case Kind::jet_index:
+      case Kind::event_entry:
+        for (std::uint64_t e = first_event; e < last_event; ++e) {
+          const std::uint64_t event_first = jet_offsets_[static_cast<std::size_t>(e)];
+          const std::uint64_t begin = std::max(first, event_first), end = std::min(last, jet_offsets_[static_cast<std::size_t>(e) + 1]);
+          for (std::uint64_t j = begin; j < end; ++j)
+            out[static_cast<std::size_t>(j - first)] = static_cast<float>(where.kind == Kind::jet_index ? j - event_first : e);
+        }
+        return out;
+      case Kind::list_size: {
+        const ListPlan& plan = plan_for(where.list, first, last);
+        for (std::size_t j = 0; j < jets; ++j) out[j] = static_cast<float>(plan.offsets[j + 1] - plan.offsets[j]);
+        return out;
+      }
+      case Kind::list_collection:
+      case Kind::list_map:
+      case Kind::list_derived:
+        throw FileError(path(), "branch '" + name + "' has a list of values per jet (linked list '" +
+                                    lists_[where.list].name + "'); read it as a particle list");
+    }
+    return out;
+  }
+
+  // The values of a collection or map branch for the plan's entries, in list order.
+  std::vector<float> gather(const ListPlan& plan, const std::string& branch, bool from_map) const {
+    const auto column = read_event_column(branch, plan, from_map);
+    std::vector<float> values(plan.map_positions.size());
+    for (std::size_t k = 0; k < values.size(); ++k) {
+      if (from_map) {
+        values[k] = column.values[plan.map_positions[k]];
+      } else {
+        const std::int64_t position = plan.collection_positions[k];
+        values[k] = position < 0 ? std::numeric_limits<float>::quiet_NaN() : column.values[static_cast<std::size_t>(position)];
+      }
+    }
+    return values;
+  }
+
+  JaggedColumn read_list_derived(const ListDerived& d, std::uint64_t first, std::uint64_t last) const {
+    const LinkedCollection& list = lists_[d.list];
+    // Per-jet inputs first: reading them may compute another list's plan.
+    std::vector<std::vector<float>> per_jet(d.inputs.size());
+    for (std::size_t i = 0; i < d.inputs.size(); ++i)
+      if (!starts_with(d.inputs[i], list.collection + "_") && !starts_with(d.inputs[i], list.map + "_"))
+        per_jet[i] = read_flat(d.inputs[i], first, last);
+    const ListPlan& plan = plan_for(d.list, first, last);
+    std::vector<std::vector<float>> per_entry(d.inputs.size());
+    for (std::size_t i = 0; i < d.inputs.size(); ++i)
+      if (per_jet[i].empty() && last > first)
+        per_entry[i] = gather(plan, d.inputs[i], starts_with(d.inputs[i], list.map + "_"));
+    JaggedColumn out;
+    out.offsets = plan.offsets;
+    out.values.resize(plan.map_positions.size());
+    std::vector<float> row(d.inputs.size());
+    for (std::size_t j = 0; j + 1 < plan.offsets.size(); ++j)
+      for (auto k = static_cast<std::size_t>(plan.offsets[j]); k < static_cast<std::size_t>(plan.offsets[j + 1]); ++k) {
+        for (std::size_t i = 0; i < row.size(); ++i) row[i] = per_entry[i].empty() ? per_jet[i][j] : per_entry[i][k];
+        out.values[k] = d.compute(row);
+      }
+    return out;
+  }
+
+  // An index value as an integer; a non-integral or non-finite one is an error.
+  std::int64_t index_value(float value, const std::string& branch, std::uint64_t event) const {
+    if (!std::isfinite(value) || value != std::floor(value))
+      throw FileError(path(), "branch '" + branch + "' has a non-integral index (" + std::to_string(value) +
+                                  ") in event " + std::to_string(event));
+    return static_cast<std::int64_t>(value);
+  }
+
+  // A map or collection branch over the plan's events, checked to have the map's or the
+  // collection's lengths in every event.
+  JaggedColumn read_event_column(const std::string& branch, const ListPlan& plan, bool from_map) const {
+    auto column = events_->read_jagged(branch, plan.first_event, plan.last_event);
+    const auto& expected = from_map ? plan.map_offsets : plan.collection_offsets;
+    for (std::size_t i = 0; i + 1 < expected.size(); ++i) {
+      const std::int64_t length = column.offsets[i + 1] - column.offsets[i], wanted = expected[i + 1] - expected[i];
+      if (length != wanted)
+        throw FileError(path(), "branch '" + branch + "' has " + std::to_string(length) + " values in event " +
+                                    std::to_string(plan.first_event + i) + ", its " + (from_map ? "map" : "collection") +
+                                    " has " + std::to_string(wanted) + " entries");
+    }
+    return column;
+  }
+
+  // The plan of list `index` for jets [first, last): kept for the next read of the same range.
+  const ListPlan& plan_for(std::size_t index, std::uint64_t first, std::uint64_t last) const {
+    ListPlan& plan = plans_[index];
+    if (plan.valid && plan.first == first && plan.last == last) return plan;
+    const LinkedCollection& list = lists_[index];
+    plan = ListPlan{};
+    plan.first = first;
+    plan.last = last;
+    std::tie(plan.first_event, plan.last_event) = events_of(first, last);
+    const std::string jet_branch = list.map + "_" + list.jet_index, entry_branch = list.map + "_" + list.entry_index;
+    const auto jet_index = events_->read_jagged(jet_branch, plan.first_event, plan.last_event);
+    const auto entry_index = events_->read_jagged(entry_branch, plan.first_event, plan.last_event);
+    plan.map_offsets = jet_index.offsets;
+    plan.collection_offsets = events_->read_jagged(list.size_branch, plan.first_event, plan.last_event).offsets;
+    if (entry_index.offsets != jet_index.offsets)
+      for (std::size_t i = 0; i + 1 < jet_index.offsets.size(); ++i)
+        if (entry_index.offsets[i + 1] - entry_index.offsets[i] != jet_index.offsets[i + 1] - jet_index.offsets[i])
+          throw FileError(path(), "map '" + list.map + "': '" + jet_branch + "' and '" + entry_branch +
+                                      "' have different lengths in event " + std::to_string(plan.first_event + i));
+    std::optional<JaggedColumn> selector;
+    const bool select_on_map = !list.select_branch.empty() && starts_with(list.select_branch, list.map + "_");
+    if (!list.select_branch.empty()) selector = read_event_column(list.select_branch, plan, select_on_map);
+
+    // Pass 1: validate every map entry of the events and note those of the jets asked for.
+    struct Entry {
+      std::size_t jet, map_position;
+      std::int64_t collection_position;
+    };
+    std::vector<Entry> entries;
+    const std::size_t jets = static_cast<std::size_t>(last - first);
+    std::vector<std::int64_t> counts(jets, 0);
+    for (std::uint64_t e = plan.first_event; e < plan.last_event; ++e) {
+      const std::size_t i = static_cast<std::size_t>(e - plan.first_event);
+      const std::int64_t collection_size = plan.collection_offsets[i + 1] - plan.collection_offsets[i];
+      for (auto k = static_cast<std::size_t>(jet_index.offsets[i]); k < static_cast<std::size_t>(jet_index.offsets[i + 1]); ++k) {
+        const std::int64_t jet = index_value(jet_index.values[k], jet_branch, e);
+        if (jet < 0 || static_cast<std::uint64_t>(jet) >= jets_in(e))
+          throw FileError(path(), "branch '" + jet_branch + "' points to jet " + std::to_string(jet) + " in event " +
+                                      std::to_string(e) + ", which has " + std::to_string(jets_in(e)) + " jets (map entry " +
+                                      std::to_string(k - static_cast<std::size_t>(jet_index.offsets[i])) + ")");
+        const std::int64_t entry = index_value(entry_index.values[k], entry_branch, e);
+        if (entry >= collection_size || (entry < 0 && list.unmatched == Unmatched::error))
+          throw FileError(path(), "branch '" + entry_branch + "' points to " + list.collection + " entry " +
+                                      std::to_string(entry) + " in event " + std::to_string(e) + ", which has " +
+                                      std::to_string(collection_size) + " (map entry " +
+                                      std::to_string(k - static_cast<std::size_t>(jet_index.offsets[i])) + ")");
+        if (entry < 0 && list.unmatched == Unmatched::drop) continue;
+        const std::uint64_t global_jet = jet_offsets_[static_cast<std::size_t>(e)] + static_cast<std::uint64_t>(jet);
+        if (global_jet < first || global_jet >= last) continue;
+        const std::int64_t collection_position = entry < 0 ? -1 : plan.collection_offsets[i] + entry;
+        if (selector) {
+          const float value = select_on_map ? selector->values[k]
+                              : collection_position < 0 ? std::numeric_limits<float>::quiet_NaN()
+                                                        : selector->values[static_cast<std::size_t>(collection_position)];
+          if (!list.select(value)) continue;
+        }
+        entries.push_back({static_cast<std::size_t>(global_jet - first), k, collection_position});
+        ++counts[entries.back().jet];
+      }
+    }
+    // Pass 2: group by jet, keeping map order within a jet (a counting sort is stable).
+    plan.offsets.assign(jets + 1, 0);
+    for (std::size_t j = 0; j < jets; ++j) plan.offsets[j + 1] = plan.offsets[j] + counts[j];
+    plan.map_positions.resize(entries.size());
+    plan.collection_positions.resize(entries.size());
+    std::vector<std::int64_t> next(plan.offsets.begin(), plan.offsets.end() - 1);
+    for (const Entry& entry : entries) {
+      const auto slot = static_cast<std::size_t>(next[entry.jet]++);
+      plan.map_positions[slot] = entry.map_position;
+      plan.collection_positions[slot] = entry.collection_position;
+    }
+    plan.valid = true;
+    return plan;
+  }
+
+  std::unique_ptr<Source> events_;
+  std::string jets_;
+  std::string jet_size_branch_;
+  std::vector<std::uint64_t> jet_offsets_;  // jets of event e: [jet_offsets_[e], jet_offsets_[e + 1])
+  std::vector<LinkedCollection> lists_;
+  std::vector<Derived> derived_;
+  std::vector<ListDerived> list_derived_;
+  mutable std::vector<ListPlan> plans_;
+};
+
+}  // namespace deepjet::data
+// ---- end deepjet/data/jet_source.hpp ----
+// ---- begin deepjet/data/loader.hpp ----
+// deepjet/data/loader.hpp: batches for training, streamed from a collection's training files.
+//
+//   auto split = deepjet::data::split_by_fraction(collection, directory, 0.15);  // or split_by_file
+//   deepjet::data::Loader<Format> loader(split.train, {.batch_size = 1024, .seed = 42});
+//   for (std::uint64_t epoch = 0; epoch < epochs; ++epoch) {
+//     loader.start_epoch(epoch);
+//     deepjet::data::JetBatch<Format> batch;
+//     while (loader.next(batch)) model.train_step(batch.inputs, batch.truth, ...);
+//   }
+//
+// Contract:
+//   - An epoch yields every jet of the loader's segments exactly once: full batches, then one
+//     smaller batch with what is left (no jet is dropped, none repeated).
+//   - Order: the segments are cut into chunks of `chunk_jets` consecutive jets; each epoch shuffles
+//     the chunks (across files) and the jets inside each chunk, from (seed, epoch) only. The same
+//     seed and epoch give the same batches; shuffle = false reads everything in order.
+//   - Memory: one chunk being consumed, one read ahead, one batch: independent of the dataset's size.
+//   - Read-ahead: the next chunk is read on a background thread while the current one is used
+//     (read_ahead = false reads on the caller's thread). Read errors surface from next() as the
+//     deepjet::FileError of the file that failed.
+//   - Weights: with options.weighter, JetBatch::weights holds each jet's class weight
+//     (data/weighting.hpp measures one over a collection); without, it is left empty.
+
+// ---- begin deepjet/data/weighter.hpp ----
+// deepjet/data/weighter.hpp: class reweighting in (pT, eta), like DeepJetCore's Weighter.
+//
+// Contract. A Weighter fills one 2D (pT, eta) histogram per truth class over all training jets
+// (add(), batch by batch, streaming over every source; merge() joins weighters filled in parallel),
+// then finish() turns the histograms into one weight table per class. From then on it is
+// read-only: weight(), weights(), keep_probability() and resample() may be called from many
+// threads at once, and to_text() / from_text() store it exactly (bit for bit), so the weighter
+// measured on the training sources is reused unchanged at prediction time.
+//
+// Notation: n_c(b) is class c's histogram (summed truth fractions, see below) in bin b,
+// N_c = sum_b n_c(b) its jets, p_c(b) = n_c(b) / N_c its normalised spectrum. finish() sets, for every
+// bin where class c has jets,
+//     W_c(b) = T_c(b) / p_c(b) = N_c * T_c(b) / n_c(b)
+// with the target spectrum T_c chosen by the mode:
+//   flatten          T_c(b) = 1 / B_c, B_c = the number of bins class c populates: every populated
+//                    bin then holds the same weighted number of class-c jets, N_c / B_c.
+//   flatten_density  T_c(b) = area(b) / A_c, A_c = the summed (pT x eta) area of those bins: the
+//                    weighted density per GeV per unit eta is flat (DeepJetCore's 'flatten', whose
+//                    histograms are densities; with DeepJet's unequal pT bins the two differ).
+//   reference        T_c(b) = p_ref(b): every class takes the reference class's spectrum; the
+//                    reference class itself has weight 1 everywhere.
+// Because T_c sums to 1 over the bins class c populates, each class keeps its number of jets
+// (sum of its weights = N_c): reweighting changes shapes, never class fractions, and in the
+// flatten modes the mean weight over all jets that have a class is exactly 1. (In reference mode a
+// class loses the part of the reference spectrum that lies in bins it does not populate.)
+//
+// Choices (also in docs/weighter.md):
+// - Bins are [low, high). Values below the first edge fall in the first bin, values at or above
+//   the last edge in the last bin (clamped: a 3 TeV jet counts as 600-2000 GeV). NaN pT or eta is
+//   an error.
+// - A bin where class c has no jets gets W_c = 0: no training jet needs a weight there, and a jet
+//   that lands there later (prediction) has no estimate. A bin where c has jets but the reference
+//   class has none gets W_c = 0 too: those jets are dropped, the reference says none belong there.
+// - Truth rows need not be one-hot (a class is a sum of flags). A jet with truth row t counts as
+//   the fractions f_c = t_c / sum(t) of one jet: it adds f_c to class c's histogram, its weight is
+//   sum_c f_c W_c(b) and its keep probability sum_c f_c K_c(b). For a one-hot or summed-to-one row
+//   f = t; normalising means a jet whose flags add up to 2 (say isBB and isGBB both set) still
+//   counts once. A jet whose row is all zero belongs to no class: it is counted apart, adds
+//   nothing, and gets weight 0 and keep probability 0. Negative or non-finite truth is an error.
+// - Resampling: K_c(b) = W_c(b) / max_b W_c(b) in [0, 1]; resample() keeps each jet with its
+//   keep probability, one Random::uniform() draw per jet (so the draws do not depend on the
+//   tables), and the kept jets, unweighted, follow the mode's target spectrum. In reference mode
+//   the reference class keeps every jet.
+
+
+
+#include <charconv>
+#include <system_error>
+
+namespace deepjet::data {
+
+/// What finish() makes the classes' (pT, eta) spectra into (see the contract above).
+enum class WeightMode { flatten, flatten_density, reference };
+
+inline std::string_view weight_mode_name(WeightMode mode) {
+  switch (mode) {
+    case WeightMode::flatten: return "flatten";
+    case WeightMode::flatten_density: return "flatten_density";
+    case WeightMode::reference: return "reference";
+  }
+  return "?";
+}
+
+/// The index of spectator `name` in the spectator block S (the column of JetBatch::spectators).
+template <Spectators S>
+std::size_t spectator_column(std::string_view name) {
+  for (std::size_t i = 0; i < S::branches.size(); ++i)
+    if (S::branches[i] == name) return i;
+  std::string known;
+  for (std::string_view branch : S::branches) known += (known.empty() ? "" : ", ") + std::string(branch);
+  throw Error("weighter: no spectator '" + std::string(name) + "' (spectators: " + (known.empty() ? "none" : known) +
+              ")");
+}
+
+struct WeighterConfig {
+  /// Class names, in the truth row's order; no spaces (they are words of the stored text).
+  std::vector<std::string> classes;
+  WeightMode mode = WeightMode::reference;
+  /// The class the others are reshaped to (reference mode only; the weighter clears it in the
+  /// other modes, so that it neither matters to merge() nor needs storing).
+  std::string reference_class = "b";
+  /// DeepJet's bins: pT in GeV, 19 bins finer where most jets are; eta with one central bin
+  /// |eta| < 0.5 and bins of 0.5 outside it, as DeepJet's TrainData.
+  std::vector<double> pt_edges{10,  25,  30,  35,  40,  45,  50,  60,  75,  100,
+                               125, 150, 175, 200, 250, 300, 400, 500, 600, 2000};
+  std::vector<double> eta_edges{-2.5, -2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0, 2.5};
+  /// Columns of the spectator rows holding pT and eta.
+  std::size_t pt_column = 0;
+  std::size_t eta_column = 1;
+
+  bool operator==(const WeighterConfig&) const = default;
+
+  /// The classes of Format's truth and the pT / eta columns of its spectators, found by name.
+  template <class Format>
+  static WeighterConfig for_format(WeightMode mode, std::string reference_class = "b",
+                                   std::string_view pt_spectator = "jet_pt",
+                                   std::string_view eta_spectator = "jet_eta") {
+    WeighterConfig config;
+    for (const ClassSpec& c : Format::truth::classes) config.classes.emplace_back(c.name);
+    config.mode = mode;
+    config.reference_class = std::move(reference_class);
+    config.pt_column = spectator_column<typename Format::spectators>(pt_spectator);
+    config.eta_column = spectator_column<typename Format::spectators>(eta_spectator);
+    return config;
+  }
+};
+
+class Weighter {
+ public:
+  explicit Weighter(WeighterConfig config) : config_(std::move(config)) {
+    validate(config_);
+    if (config_.mode != WeightMode::reference) config_.reference_class.clear();
+    const std::size_t bins = bin_count();
+    histograms_.assign(config_.classes.size(), std::vector<double>(bins, 0.0));
+    if (config_.mode == WeightMode::reference)
+      reference_index_ = static_cast<std::size_t>(
+          std::find(config_.classes.begin(), config_.classes.end(), config_.reference_class) - config_.classes.begin());
+  }
+
+  const WeighterConfig& config() const { return config_; }
+  std::size_t class_count() const { return config_.classes.size(); }
+  std::size_t pt_bins() const { return config_.pt_edges.size() - 1; }
+  std::size_t eta_bins() const { return config_.eta_edges.size() - 1; }
+  /// Histograms and tables are pT-major: bin = pt_bin * eta_bins() + eta_bin.
+  std::size_t bin_count() const { return pt_bins() * eta_bins(); }
+  bool finished() const { return finished_; }
+
+  /// The clamped bin of a value (see the contract).
+  std::size_t pt_bin(double pt) const { return clamped_bin(config_.pt_edges, pt, "pT"); }
+  std::size_t eta_bin(double eta) const { return clamped_bin(config_.eta_edges, eta, "eta"); }
+  std::size_t bin(double pt, double eta) const { return pt_bin(pt) * eta_bins() + eta_bin(eta); }
+
+  /// Jets added, and those among them whose truth row was all zero.
+  std::uint64_t jets() const { return jets_; }
+  std::uint64_t jets_without_class() const { return jets_without_class_; }
+  /// N_c: class c's summed truth fractions.
+  double class_jets(std::size_t c) const {
+    check_class(c);
+    double sum = 0;
+    for (double n : histograms_[c]) sum += n;
+    return sum;
+  }
+  /// n_c(b), per bin.
+  const std::vector<double>& histogram(std::size_t c) const {
+    check_class(c);
+    return histograms_[c];
+  }
+  /// W_c(b), per bin (after finish()).
+  const std::vector<double>& weight_table(std::size_t c) const {
+    check_finished("weight_table");
+    check_class(c);
+    return weights_[c];
+  }
+
+  // ---- filling ----
+
+  /// Adds a batch: truth (jets, classes) and spectators (jets, S) as in JetBatch.
+  void add(const xt::xtensor<float, 2>& truth, const xt::xtensor<float, 2>& spectators) {
+    check_batch_shapes(truth.shape(0), truth.shape(1), spectators.shape(0), spectators.shape(1));
+    add_rows(std::span<const float>(truth.data(), truth.size()),
+             std::span<const float>(spectators.data(), spectators.size()), truth.shape(0), spectators.shape(1));
+  }
+  /// Adds a batch of row-major values: `jets` truth rows of class_count() values and `jets`
+  /// spectator rows of `spectator_count` values (the converter's flat buffers).
+  void add(std::span<const float> truth, std::span<const float> spectators, std::size_t jets,
+           std::size_t spectator_count) {
+    check_flat_sizes(truth.size(), spectators.size(), jets, spectator_count);
+    add_rows(truth, spectators, jets, spectator_count);
+  }
+
+  /// Adds another weighter's histograms (filled in another thread, on other sources).
+  void merge(const Weighter& other) {
+    if (finished_ || other.finished_) throw Error("weighter: merge needs two unfinished weighters");
+    if (!(other.config_ == config_)) throw Error("weighter: merge of weighters with different configurations");
+    for (std::size_t c = 0; c < class_count(); ++c)
+      for (std::size_t b = 0; b < bin_count(); ++b) histograms_[c][b] += other.histograms_[c][b];
+    jets_ += other.jets_;
+    jets_without_class_ += other.jets_without_class_;
+  }
+
+  /// Computes the weight tables from the histograms; no add() afterwards.
+  void finish() {
+    if (finished_) throw Error("weighter: finish() called twice");
+    if (config_.mode == WeightMode::reference && class_jets(reference_index_) <= 0)
+      throw Error("weighter: the reference class '" + config_.reference_class +
+                  "' has no jets; its spectrum cannot be a target");
+    weights_.assign(class_count(), std::vector<double>(bin_count(), 0.0));
+    const double reference_jets = config_.mode == WeightMode::reference ? class_jets(reference_index_) : 0.0;
+    for (std::size_t c = 0; c < class_count(); ++c) {
+      const std::vector<double>& n = histograms_[c];
+      std::vector<double>& w = weights_[c];
+      if (config_.mode == WeightMode::reference && c == reference_index_) {
+        std::fill(w.begin(), w.end(), 1.0);  // the reference keeps its jets as they are
+        continue;
+      }
+      const double class_total = class_jets(c);
+      double populated_bins = 0, populated_area = 0;
+      for (std::size_t b = 0; b < bin_count(); ++b)
+        if (n[b] > 0) {
+          populated_bins += 1;
+          populated_area += bin_area(b);
+        }
+      for (std::size_t b = 0; b < bin_count(); ++b) {
+        if (n[b] <= 0) continue;  // no jet of this class here: nothing to weight
+        double target = 0;        // T_c(b)
+        switch (config_.mode) {
+          case WeightMode::flatten: target = 1.0 / populated_bins; break;
+          case WeightMode::flatten_density: target = bin_area(b) / populated_area; break;
+          case WeightMode::reference: target = histograms_[reference_index_][b] / reference_jets; break;
+        }
+        w[b] = class_total * target / n[b];
+      }
+    }
+    compute_largest_weights();
+    finished_ = true;
+  }
+
+  // ---- using the tables ----
+
+  /// One jet's weight: sum_c f_c W_c(bin); 0 for an all-zero truth row.
+  float weight(std::span<const float> truth_row, float pt, float eta) const {
+    check_finished("weight");
+    check_row_size(truth_row.size());
+    return static_cast<float>(combine(weights_, truth_row, bin(pt, eta), single_jet, false));
+  }
+  /// One jet's keep probability for resampling: sum_c f_c W_c(bin) / max W_c, in [0, 1].
+  float keep_probability(std::span<const float> truth_row, float pt, float eta) const {
+    check_finished("keep_probability");
+    check_row_size(truth_row.size());
+    return static_cast<float>(combine(weights_, truth_row, bin(pt, eta), single_jet, true));
+  }
+
+  /// Per-jet weights of a batch.
+  std::vector<float> weights(const xt::xtensor<float, 2>& truth, const xt::xtensor<float, 2>& spectators) const {
+    check_batch_shapes(truth.shape(0), truth.shape(1), spectators.shape(0), spectators.shape(1));
+    return per_jet(std::span<const float>(truth.data(), truth.size()),
+                   std::span<const float>(spectators.data(), spectators.size()), truth.shape(0), spectators.shape(1),
+                   false, "weights");
+  }
+  std::vector<float> weights(std::span<const float> truth, std::span<const float> spectators, std::size_t jets,
+                             std::size_t spectator_count) const {
+    check_flat_sizes(truth.size(), spectators.size(), jets, spectator_count);
+    return per_jet(truth, spectators, jets, spectator_count, false, "weights");
+  }
+  /// Per-jet keep probabilities of a batch.
+  std::vector<float> keep_probabilities(const xt::xtensor<float, 2>& truth,
+                                        const xt::xtensor<float, 2>& spectators) const {
+    check_batch_shapes(truth.shape(0), truth.shape(1), spectators.shape(0), spectators.shape(1));
+    return per_jet(std::span<const float>(truth.data(), truth.size()),
+                   std::span<const float>(spectators.data(), spectators.size()), truth.shape(0), spectators.shape(1),
+                   true, "keep_probabilities");
+  }
+  std::vector<float> keep_probabilities(std::span<const float> truth, std::span<const float> spectators,
+                                        std::size_t jets, std::size_t spectator_count) const {
+    check_flat_sizes(truth.size(), spectators.size(), jets, spectator_count);
+    return per_jet(truth, spectators, jets, spectator_count, true, "keep_probabilities");
+  }
+
+  /// The indices (ascending) of the jets of a batch that resampling keeps: jet j is kept when
+  /// random.uniform() < its keep probability, drawing exactly once per jet in order.
+  std::vector<std::size_t> resample(const xt::xtensor<float, 2>& truth, const xt::xtensor<float, 2>& spectators,
+                                    Random& random) const {
+    return kept_indices(keep_probabilities(truth, spectators), random);
+  }
+  std::vector<std::size_t> resample(std::span<const float> truth, std::span<const float> spectators, std::size_t jets,
+                                    std::size_t spectator_count, Random& random) const {
+    return kept_indices(keep_probabilities(truth, spectators, jets, spectator_count), random);
+  }
+
+  // ---- storage ----
+
+  /// Everything, as text: configuration, counts, histograms and (when finished) the weight
+  /// tables, doubles with 17 significant digits so from_text() gives them back bit for bit.
+  std::string to_text() const {
+    std::string text = "deepjet_weighter 1\nmode " + std::string(weight_mode_name(config_.mode));
+    if (config_.mode == WeightMode::reference) text += " " + config_.reference_class;
+    text += "\npt_column " + std::to_string(config_.pt_column) + "\neta_column " + std::to_string(config_.eta_column) +
+            "\n";
+    append_values(text, "pt_edges", config_.pt_edges, true);
+    append_values(text, "eta_edges", config_.eta_edges, true);
+    text += "classes " + std::to_string(class_count());
+    for (const std::string& name : config_.classes) text += " " + name;
+    text += "\njets " + std::to_string(jets_) + " without_class " + std::to_string(jets_without_class_) + "\n";
+    text += std::string("state ") + (finished_ ? "finished" : "filling") + "\n";
+    for (std::size_t c = 0; c < class_count(); ++c)
+      append_values(text, "histogram " + config_.classes[c], histograms_[c], false);
+    if (finished_)
+      for (std::size_t c = 0; c < class_count(); ++c)
+        append_values(text, "weights " + config_.classes[c], weights_[c], false);
+    return text + "end\n";
+  }
+
+  /// Parses to_text(); throws deepjet::Error naming what does not fit.
+  static Weighter from_text(const std::string& text) {
+    std::istringstream in(text);
+    expect_word(in, "deepjet_weighter");
+    if (read_number<int>(in, "the weighter text version") != 1)
+      throw Error("weighter text: unknown version (this deepjet reads 1)");
+    WeighterConfig config;
+    expect_word(in, "mode");
+    const std::string mode = read_word(in, "the mode");
+    if (mode == "flatten")
+      config.mode = WeightMode::flatten;
+    else if (mode == "flatten_density")
+      config.mode = WeightMode::flatten_density;
+    else if (mode == "reference") {
+      config.mode = WeightMode::reference;
+      config.reference_class = read_word(in, "the reference class");
+    } else
+      throw Error("weighter text: unknown mode '" + mode + "'");
+    expect_word(in, "pt_column");
+    config.pt_column = read_number<std::size_t>(in, "pt_column");
+    expect_word(in, "eta_column");
+    config.eta_column = read_number<std::size_t>(in, "eta_column");
+    expect_word(in, "pt_edges");
+    config.pt_edges = read_values(in, read_number<std::size_t>(in, "the number of pT edges"), "pt_edges");
+    expect_word(in, "eta_edges");
+    config.eta_edges = read_values(in, read_number<std::size_t>(in, "the number of eta edges"), "eta_edges");
+    expect_word(in, "classes");
+    const std::size_t classes = read_number<std::size_t>(in, "the number of classes");
+    if (classes > 4096) throw Error("weighter text: implausible number of classes " + std::to_string(classes));
+    for (std::size_t c = 0; c < classes; ++c) config.classes.push_back(read_word(in, "a class name"));
+    Weighter weighter(std::move(config));  // validates the configuration
+    expect_word(in, "jets");
+    weighter.jets_ = read_number<std::uint64_t>(in, "the number of jets");
+    expect_word(in, "without_class");
+    weighter.jets_without_class_ = read_number<std::uint64_t>(in, "the number of jets without class");
+    expect_word(in, "state");
+    const std::string state = read_word(in, "the state");
+    if (state != "finished" && state != "filling") throw Error("weighter text: unknown state '" + state + "'");
+    const std::size_t bins = weighter.bin_count();
+    for (std::size_t c = 0; c < classes; ++c) {
+      expect_word(in, "histogram");
+      expect_word(in, weighter.config_.classes[c]);
+      weighter.histograms_[c] = read_values(in, bins, "histogram " + weighter.config_.classes[c]);
+      for (double n : weighter.histograms_[c])
+        if (!std::isfinite(n) || n < 0)
+          throw Error("weighter text: histogram " + weighter.config_.classes[c] + " has a negative or non-finite bin");
+    }
+    if (state == "finished") {
+      weighter.weights_.resize(classes);
+      for (std::size_t c = 0; c < classes; ++c) {
+        expect_word(in, "weights");
+        expect_word(in, weighter.config_.classes[c]);
+        weighter.weights_[c] = read_values(in, bins, "weights " + weighter.config_.classes[c]);
+        for (double w : weighter.weights_[c])
+          if (!std::isfinite(w) || w < 0)
+            throw Error("weighter text: weights " + weighter.config_.classes[c] + " has a negative or non-finite bin");
+      }
+      weighter.compute_largest_weights();
+      weighter.finished_ = true;
+    }
+    expect_word(in, "end");
+    std::string rest;
+    if (in >> rest) throw Error("weighter text: unexpected '" + rest + "' after 'end'");
+    return weighter;
+  }
+
+  /// A short summary: the binning, and per class its jets, the range of its weights, its
+  /// weighted jets (sum of weights), its effective jets (sum w)^2 / sum w^2 (how many unweighted
+  /// jets carry as much statistical power), and the fraction resampling would keep.
+  std::string describe() const {
+    char line[512];
+    std::string text = "weighter " + std::string(weight_mode_name(config_.mode));
+    if (config_.mode == WeightMode::reference) text += " to " + config_.reference_class;
+    std::snprintf(
+        line, sizeof line, ": %zu pT bins [%g, %g] x %zu eta bins [%g, %g] (spectator columns %zu, %zu), %s\n",
+        pt_bins(), config_.pt_edges.front(), config_.pt_edges.back(), eta_bins(), config_.eta_edges.front(),
+        config_.eta_edges.back(), config_.pt_column, config_.eta_column, finished_ ? "finished" : "not finished");
+    text += line;
+    text +=
+        "jets " + std::to_string(jets_) + ", without class (weight 0) " + std::to_string(jets_without_class_) + "\n";
+    std::snprintf(line, sizeof line, "%-12s %12s %6s %11s %11s %14s %14s %8s\n", "class", "jets", "bins", "min weight",
+                  "max weight", "weighted jets", "effective jets", "kept");
+    text += line;
+    for (std::size_t c = 0; c < class_count(); ++c) {
+      const double jets = class_jets(c);
+      std::size_t populated = 0;
+      for (double n : histograms_[c]) populated += n > 0;
+      if (!finished_) {
+        std::snprintf(line, sizeof line, "%-12s %12.6g %6zu\n", config_.classes[c].c_str(), jets, populated);
+        text += line;
+        continue;
+      }
+      double smallest = 0, largest = 0, sum = 0, sum_squares = 0;
+      bool first = true;
+      for (std::size_t b = 0; b < bin_count(); ++b) {
+        const double n = histograms_[c][b], w = weights_[c][b];
+        if (n <= 0) continue;
+        if (w > 0) {
+          smallest = first ? w : std::min(smallest, w);
+          largest = std::max(largest, w);
+          first = false;
+        }
+        sum += n * w;
+        sum_squares += n * w * w;
+      }
+      const double effective = sum_squares > 0 ? sum * sum / sum_squares : 0.0;
+      const double kept = jets > 0 && largest_[c] > 0 ? sum / largest_[c] / jets : 0.0;
+      std::snprintf(line, sizeof line, "%-12s %12.6g %6zu %11.4g %11.4g %14.6g %14.6g %8.4f\n",
+                    config_.classes[c].c_str(), jets, populated, smallest, largest, sum, effective, kept);
+      text += line;
+    }
+    return text;
+  }
+
+ private:
+  static void validate(const WeighterConfig& config) {
+    if (config.classes.empty()) throw Error("weighter: no classes");
+    for (std::size_t c = 0; c < config.classes.size(); ++c) {
+      const std::string& name = config.classes[c];
+      if (name.empty() || name.find_first_of(" \t\n\r\v\f") != std::string::npos)
+        throw Error("weighter: class name '" + name + "' is empty or contains white space");
+      if (std::find(config.classes.begin(), config.classes.begin() + static_cast<std::ptrdiff_t>(c), name) !=
+          config.classes.begin() + static_cast<std::ptrdiff_t>(c))
+        throw Error("weighter: class '" + name + "' appears twice");
+    }
+    if (config.mode == WeightMode::reference &&
+        std::find(config.classes.begin(), config.classes.end(), config.reference_class) == config.classes.end())
+      throw Error("weighter: the reference class '" + config.reference_class + "' is not one of the classes");
+    validate_edges(config.pt_edges, "pT");
+    validate_edges(config.eta_edges, "eta");
+    if (config.pt_edges.size() - 1 > 100000 / (config.eta_edges.size() - 1))
+      throw Error("weighter: more than 100000 (pT, eta) bins");
+  }
+  static void validate_edges(const std::vector<double>& edges, const char* what) {
+    if (edges.size() < 2) throw Error(std::string("weighter: the ") + what + " binning needs at least two edges");
+    for (std::size_t i = 0; i < edges.size(); ++i) {
+      if (!std::isfinite(edges[i])) throw Error(std::string("weighter: a ") + what + " bin edge is not finite");
+      if (i > 0 && !(edges[i] > edges[i - 1]))
+        throw Error(std::string("weighter: the ") + what + " bin edges are not strictly increasing");
+    }
+  }
+
+  static std::size_t clamped_bin(const std::vector<double>& edges, double value, const char* what) {
+    if (std::isnan(value)) throw Error(std::string("weighter: a jet's ") + what + " is NaN");
+    const auto above = std::upper_bound(edges.begin(), edges.end(), value);  // first edge > value
+    const std::ptrdiff_t bin = (above - edges.begin()) - 1;
+    return static_cast<std::size_t>(std::clamp<std::ptrdiff_t>(bin, 0, static_cast<std::ptrdiff_t>(edges.size()) - 2));
+  }
+  double bin_area(std::size_t b) const {
+    const std::size_t p = b / eta_bins(), e = b % eta_bins();
+    return (config_.pt_edges[p + 1] - config_.pt_edges[p]) * (config_.eta_edges[e + 1] - config_.eta_edges[e]);
+  }
+
+  void check_class(std::size_t c) const {
+    if (c >= class_count())
+      throw Error("weighter: class index " + std::to_string(c) + " out of range (" + std::to_string(class_count()) +
+                  " classes)");
+  }
+  void check_finished(const char* what) const {
+    if (!finished_) throw Error(std::string("weighter: ") + what + "() needs finish() first");
+  }
+  void check_row_size(std::size_t size) const {
+    if (size != class_count())
+      throw Error("weighter: a truth row has " + std::to_string(size) + " values; the weighter has " +
+                  std::to_string(class_count()) + " classes");
+  }
+  void check_spectator_width(std::size_t spectator_count) const {
+    if (config_.pt_column >= spectator_count || config_.eta_column >= spectator_count)
+      throw Error("weighter: spectator rows have " + std::to_string(spectator_count) + " columns; pT is column " +
+                  std::to_string(config_.pt_column) + " and eta column " + std::to_string(config_.eta_column));
+  }
+  void check_batch_shapes(std::size_t truth_jets, std::size_t truth_columns, std::size_t spectator_jets,
+                          std::size_t spectator_columns) const {
+    check_row_size(truth_columns);
+    if (truth_jets != spectator_jets)
+      throw Error("weighter: " + std::to_string(truth_jets) + " truth rows but " + std::to_string(spectator_jets) +
+                  " spectator rows");
+    check_spectator_width(spectator_columns);
+  }
+  void check_flat_sizes(std::size_t truth_size, std::size_t spectator_size, std::size_t jets,
+                        std::size_t spectator_count) const {
+    if (truth_size != jets * class_count())
+      throw Error("weighter: " + std::to_string(truth_size) + " truth values for " + std::to_string(jets) +
+                  " jets of " + std::to_string(class_count()) + " classes");
+    if (spectator_size != jets * spectator_count)
+      throw Error("weighter: " + std::to_string(spectator_size) + " spectator values for " + std::to_string(jets) +
+                  " jets of " + std::to_string(spectator_count) + " spectators");
+    check_spectator_width(spectator_count);
+  }
+
+  /// sum(t) of a truth row after checking it; `jet` only names the jet in the message.
+  double truth_sum(std::span<const float> row, std::size_t jet) const {
+    double sum = 0;
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      if (!std::isfinite(row[c]) || row[c] < 0)
+        throw Error("weighter: " + (jet == single_jet ? std::string("a jet") : "jet " + std::to_string(jet)) +
+                    " has truth " + std::to_string(row[c]) + " for class " + config_.classes[c] +
+                    "; truth must be finite and not negative");
+      sum += row[c];
+    }
+    return sum;
+  }
+
+  void add_rows(std::span<const float> truth, std::span<const float> spectators, std::size_t jets,
+                std::size_t spectator_count) {
+    if (finished_) throw Error("weighter: add() after finish(); the tables are fixed");
+    const std::size_t classes = class_count();
+    // Check the whole batch before changing anything, so a bad batch leaves the weighter as it was.
+    std::vector<std::size_t> bins(jets);
+    std::vector<double> sums(jets);
+    for (std::size_t j = 0; j < jets; ++j) {
+      sums[j] = truth_sum(truth.subspan(j * classes, classes), j);
+      bins[j] = bin(spectators[j * spectator_count + config_.pt_column],
+                    spectators[j * spectator_count + config_.eta_column]);
+    }
+    for (std::size_t j = 0; j < jets; ++j) {
+      if (sums[j] == 0) {
+        ++jets_without_class_;
+        continue;
+      }
+      for (std::size_t c = 0; c < classes; ++c) {
+        const float t = truth[j * classes + c];
+        if (t != 0) histograms_[c][bins[j]] += t / sums[j];
+      }
+    }
+    jets_ += jets;
+  }
+
+  /// sum_c f_c table_c(b) (divided by max table_c when `keep`).
+  double combine(const std::vector<std::vector<double>>& tables, std::span<const float> row, std::size_t b,
+                 std::size_t jet, bool keep) const {
+    const double sum = truth_sum(row, jet);
+    if (sum == 0) return 0.0;  // no class: no weight
+    double result = 0;
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      if (row[c] == 0) continue;
+      double value = tables[c][b];
+      if (keep) value = largest_[c] > 0 ? value / largest_[c] : 0.0;
+      result += row[c] / sum * value;
+    }
+    return keep ? std::min(result, 1.0) : result;  // min: rounding of the fractions' sum
+  }
+
+  std::vector<float> per_jet(std::span<const float> truth, std::span<const float> spectators, std::size_t jets,
+                             std::size_t spectator_count, bool keep, const char* what) const {
+    check_finished(what);
+    const std::size_t classes = class_count();
+    std::vector<float> out(jets);
+    for (std::size_t j = 0; j < jets; ++j) {
+      const std::size_t b = bin(spectators[j * spectator_count + config_.pt_column],
+                                spectators[j * spectator_count + config_.eta_column]);
+      out[j] = static_cast<float>(combine(weights_, truth.subspan(j * classes, classes), b, j, keep));
+    }
+    return out;
+  }
+
+  static std::vector<std::size_t> kept_indices(const std::vector<float>& keep, Random& random) {
+    std::vector<std::size_t> kept;
+    for (std::size_t j = 0; j < keep.size(); ++j)
+      if (random.uniform() < keep[j]) kept.push_back(j);
+    return kept;
+  }
+
+  void compute_largest_weights() {
+    largest_.assign(class_count(), 0.0);
+    for (std::size_t c = 0; c < class_count(); ++c)
+      for (double w : weights_[c]) largest_[c] = std::max(largest_[c], w);
+  }
+
+  // ---- text helpers ----
+  static void append_values(std::string& text, const std::string& label, const std::vector<double>& values,
+                            bool with_count) {
+    text += label;
+    if (with_count) text += " " + std::to_string(values.size());
+    char number[32];
+    for (double v : values) {
+      std::snprintf(number, sizeof number, " %.17g", v);
+      text += number;
+    }
+    text += "\n";
+  }
+  static std::string read_word(std::istringstream& in, const std::string& what) {
+    std::string word;
+    if (!(in >> word)) throw Error("weighter text: ends before " + what);
+    return word;
+  }
+  static void expect_word(std::istringstream& in, const std::string& expected) {
+    const std::string word = read_word(in, "'" + expected + "'");
+    if (word != expected) throw Error("weighter text: expected '" + expected + "', found '" + word + "'");
+  }
+  /// One word as a number; from_chars reads "%.17g" back to the same double, subnormals too.
+  template <class T>
+  static T read_number(std::istringstream& in, const std::string& what) {
+    const std::string word = read_word(in, what);
+    T value{};
+    const auto [end, error] = std::from_chars(word.data(), word.data() + word.size(), value);
+    if (error != std::errc{} || end != word.data() + word.size())
+      throw Error("weighter text: '" + word + "' is not a valid value for " + what);
+    return value;
+  }
+  static std::vector<double> read_values(std::istringstream& in, std::size_t count, const std::string& what) {
+    if (count > 100000)
+      throw Error("weighter text: implausible number of values (" + std::to_string(count) + ") for " + what);
+    std::vector<double> values(count);
+    for (double& v : values) v = read_number<double>(in, what);
+    return values;
+  }
+
+  static constexpr std::size_t single_jet = static_cast<std::size_t>(-1);  // names "a jet" in messages
+
+  WeighterConfig config_;
+  std::size_t reference_index_ = 0;
+  std::vector<std::vector<double>> histograms_;  // n_c(b)
+  std::vector<std::vector<double>> weights_;     // W_c(b), after finish()
+  std::vector<double> largest_;                  // max_b W_c(b)
+  std::uint64_t jets_ = 0;
+  std::uint64_t jets_without_class_ = 0;
+  bool finished_ = false;
+};
+
+}  // namespace deepjet::data
+// ---- end deepjet/data/weighter.hpp ----
+
+#include <future>
+
+namespace deepjet::data {
+
+/// Jets [first, last) of one training file.
+struct Segment {
+  std::filesystem::path file;
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+  std::uint64_t jets() const { return last - first; }
+};
+
+struct Split {
+  std::vector<Segment> train;
+  std::vector<Segment> validation;
+};
+
+/// The last ceil(fraction * files) training files (in collection order) for validation.
+template <class Format>
+Split split_by_file(const Collection<Format>& collection, const std::filesystem::path& directory, double fraction) {
+  if (fraction < 0.0 || fraction >= 1.0) throw Error("split_by_file: the validation fraction must be in [0, 1)");
+  const std::size_t n = collection.files.size();
+  const auto n_validation = static_cast<std::size_t>(std::ceil(fraction * static_cast<double>(n)));
+  Split split;
+  for (std::size_t i = 0; i < n; ++i)
+    (i + n_validation < n ? split.train : split.validation)
+        .push_back({directory / collection.files[i].training_file, 0, collection.files[i].jets});
+  return split;
+}
+
+/// The last `fraction` of the jets of every training file for validation (the 85/15 split of the
+/// original framework when fraction = 0.15).
+template <class Format>
+Split split_by_fraction(const Collection<Format>& collection, const std::filesystem::path& directory, double fraction) {
+  if (fraction < 0.0 || fraction >= 1.0) throw Error("split_by_fraction: the validation fraction must be in [0, 1)");
+  Split split;
+  for (const auto& f : collection.files) {
+    const auto cut = f.jets - static_cast<std::uint64_t>(std::llround(fraction * static_cast<double>(f.jets)));
+    if (cut > 0) split.train.push_back({directory / f.training_file, 0, cut});
+    if (cut < f.jets) split.validation.push_back({directory / f.training_file, cut, f.jets});
+  }
+  return split;
+}
+
+struct LoaderOptions {
+  std::size_t batch_size = 1024;
+  std::uint64_t seed = 0;
+  std::size_t chunk_jets = 16384;
+  bool shuffle = true;
+  bool read_ahead = true;
+  /// With a (finished) weighter, every batch carries its jets' weights in JetBatch::weights.
+  const Weighter* weighter = nullptr;
+};
+
+template <class Format>
+class Loader {
+ public:
+  Loader(std::vector<Segment> segments, LoaderOptions options) : segments_(std::move(segments)), options_(options) {
+    if (options_.batch_size == 0 || options_.chunk_jets == 0) throw Error("Loader: batch and chunk sizes must be positive");
+    for (const auto& s : segments_) {
+      if (s.last < s.first) throw Error("Loader: a segment of " + s.file.string() + " ends before it starts");
+      jets_ += s.jets();
+    }
+  }
+
+  // The background read refers to this object: it stays where it was made.
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  std::uint64_t jets() const { return jets_; }
+  const std::vector<Segment>& segments() const { return segments_; }
+  std::size_t batches_per_epoch() const {
+    return static_cast<std::size_t>((jets_ + options_.batch_size - 1) / options_.batch_size);
+  }
+
+  /// Plan the chunks of epoch `epoch`; the next next() returns its first batch.
+  void start_epoch(std::uint64_t epoch) {
+    if (pending_.valid()) pending_.wait();  // a read of the previous epoch still running
+    pending_ = {};
+    chunks_.clear();
+    for (std::size_t s = 0; s < segments_.size(); ++s)
+      for (std::uint64_t first = segments_[s].first; first < segments_[s].last; first += options_.chunk_jets)
+        chunks_.push_back({s, first, std::min(segments_[s].last, first + options_.chunk_jets)});
+    random_.reseed(options_.seed * 0x9e3779b97f4a7c15ULL + epoch);
+    if (options_.shuffle) random_.shuffle(chunks_);
+    next_chunk_ = 0;
+    current_ = {};
+    position_ = 0;
+    served_ = 0;
+    if (options_.read_ahead) request_next_chunk();
+  }
+
+  /// The next batch of this epoch into `batch`; false when the epoch is over.
+  bool next(JetBatch<Format>& batch) {
+    std::size_t filled = 0;
+    while (filled < options_.batch_size) {
+      if (position_ == current_.order.size()) {
+        if (!advance()) break;
+      }
+      const std::size_t take = std::min(options_.batch_size - filled, current_.order.size() - position_);
+      if (filled == 0) allocate(batch, std::min<std::uint64_t>(options_.batch_size, remaining()));
+      copy_rows(batch, filled, take);
+      filled += take;
+      position_ += take;
+      served_ += take;
+    }
+    if (filled > 0 && options_.weighter) {
+      const auto weights = options_.weighter->weights(batch.truth, batch.spectators);
+      batch.weights = xt::empty<float>({weights.size()});
+      std::copy(weights.begin(), weights.end(), batch.weights.begin());
+    }
+    return filled > 0;
+  }
+
+ private:
+  struct Chunk {
+    std::size_t segment;
+    std::uint64_t first, last;
+  };
+  struct LoadedChunk {
+    JetBatch<Format> jets;
+    std::vector<std::uint32_t> order;  // jets of the chunk in the order they are served
+    std::uint64_t size = 0;
+  };
+
+  std::uint64_t remaining() const { return jets_ - served_; }
+
+  // Read a chunk from its file; the file handle is opened per read (reads are rare and large).
+  LoadedChunk load(const Chunk& chunk, std::uint64_t shuffle_seed) const {
+    LoadedChunk loaded;
+    loaded.jets = TrainingFile<Format>(segments_[chunk.segment].file).read(chunk.first, chunk.last - chunk.first);
+    loaded.size = chunk.last - chunk.first;
+    loaded.order.resize(loaded.size);
+    std::iota(loaded.order.begin(), loaded.order.end(), 0u);
+    if (options_.shuffle) {
+      Random random(shuffle_seed);
+      random.shuffle(loaded.order);
+    }
+    return loaded;
+  }
+
+  void request_next_chunk() {
+    if (next_chunk_ >= chunks_.size()) return;
+    const Chunk chunk = chunks_[next_chunk_++];
+    const std::uint64_t seed = random_.next();
+    pending_ = std::async(std::launch::async, [this, chunk, seed] { return load(chunk, seed); });
+  }
+
+  // Make the next chunk current; false when none is left.
+  bool advance() {
+    if (options_.read_ahead) {
+      if (!pending_.valid()) return false;
+      current_ = pending_.get();  // rethrows a read error
+      request_next_chunk();
+    } else {
+      if (next_chunk_ >= chunks_.size()) return false;
+      const Chunk chunk = chunks_[next_chunk_++];
+      current_ = load(chunk, random_.next());
+    }
+    position_ = 0;
+    return true;
+  }
+
+  void allocate(JetBatch<Format>& batch, std::uint64_t count) {
+    const auto n = static_cast<std::size_t>(count);
+    const bool same = sample_count(batch.inputs) == n && batch.truth.shape()[0] == n;
+    if (!same) {
+      batch.inputs = make_tensors<typename Format::input_shape>(n);
+      batch.truth = xt::empty<float>({n, Format::truth_shape::size});
+      batch.spectators = xt::empty<float>({n, Format::spectators::branches.size()});
+      batch.targets = xt::empty<float>({n, Format::target_count});
+    }
+  }
+
+  void copy_rows(JetBatch<Format>& batch, std::size_t filled, std::size_t take) {
+    auto copy = [&](auto& to, const auto& from) {
+      const std::size_t row = from.size() / current_.size;
+      for (std::size_t k = 0; k < take; ++k)
+        std::copy_n(from.data() + current_.order[position_ + k] * row, row, to.data() + (filled + k) * row);
+    };
+    if constexpr (Format::block_count == 1) {
+      copy(batch.inputs, current_.jets.inputs);
+    } else {
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (copy(std::get<I>(batch.inputs), std::get<I>(current_.jets.inputs)), ...);
+      }(std::make_index_sequence<Format::block_count>{});
+    }
+    copy(batch.truth, current_.jets.truth);
+    if (Format::spectators::branches.size() > 0) copy(batch.spectators, current_.jets.spectators);
+    if (Format::target_count > 0) copy(batch.targets, current_.jets.targets);
+  }
+
+  std::vector<Segment> segments_;
+  LoaderOptions options_;
+  std::uint64_t jets_ = 0;
+  std::vector<Chunk> chunks_;
+  std::size_t next_chunk_ = 0;
+  Random random_{0};
+  LoadedChunk current_;
+  std::size_t position_ = 0;
+  std::future<LoadedChunk> pending_;
+  std::uint64_t served_ = 0;  // jets handed out this epoch
+};
+
+}  // namespace deepjet::data
+// ---- end deepjet/data/loader.hpp ----
+// ---- begin deepjet/data/weighting.hpp ----
+// deepjet/data/weighting.hpp: a Weighter (data/weighter.hpp) measured over a collection.
+//
+// measure_weighter fills the weighter with the truth and spectators of every training file of the
+// collection (not their inputs), chunk by chunk, and finishes it. Store it in the collection
+// (collection.extras["weighter"] = weighter.to_text(), then save) so prediction reuses it, and give
+// it to the Loader (LoaderOptions::weighter), which then fills JetBatch::weights.
+
+
+
+namespace deepjet::data {
+
+template <class Format>
+Weighter measure_weighter(const Collection<Format>& collection, const std::filesystem::path& directory,
+                          WeighterConfig config, std::uint64_t chunk_jets = 65536) {
+  Weighter weighter(std::move(config));
+  for (const auto& f : collection.files) {
+    const TrainingFile<Format> file(directory / f.training_file);
+    for (std::uint64_t first = 0; first < file.jets(); first += chunk_jets) {
+      const auto labels = file.read_labels(first, std::min(chunk_jets, file.jets() - first));
+      weighter.add(labels.truth, labels.spectators);
+    }
+  }
+  weighter.finish();
+  return weighter;
+}
+
+}  // namespace deepjet::data
+// ---- end deepjet/data/weighting.hpp ----
+// ---- begin deepjet/evaluation/discriminants.hpp ----
+// deepjet/evaluation/discriminants.hpp: which classes are signal and background, how the tagger's
+// class probabilities become one discriminant, and which jets are evaluated at all.
+//
+// Contract:
+//   Grouping     names the signal and background classes and the discriminant
+//                   d = sum(p of numerator classes) / sum(p of denominator classes)
+//                (an empty denominator means 1). A jet's signal weight is the sum of its truth over
+//                the signal classes, its background weight the sum over the background classes:
+//                truth rows are sums of flags, so a jet can be partly one and partly the other, and
+//                a jet of neither (a c jet in b vs udsg) is left out of that grouping.
+//   resolve()    turns the class names into column indices and throws deepjet::Error for an
+//                unknown class name, an empty signal, background or numerator, or a class that is
+//                both signal and background.
+//   Cut          keeps jets with min < value < max for one spectator (or |value| if `absolute`);
+//                NaN never passes. describe() puts cuts in words; resolve(cuts, names) finds their
+//                spectator columns (evaluate.hpp's select() applies them).
+//
+// The DeepJet conventions (classes b, bb, lepb, c, uds, g), as in CMS: the b discriminant is
+// p_b + p_bb + p_lepb, used for both b vs udsg and b vs c; the charm discriminants are
+// CvsL = p_c / (p_c + p_uds + p_g) and CvsB = p_c / (p_c + p_b + p_bb + p_lepb).
+
+
+
+namespace deepjet::evaluation {
+
+/// A signal-versus-background question and the discriminant that answers it.
+struct Grouping {
+  std::string name;                              ///< e.g. "b vs udsg"; names the curve
+  std::vector<std::string> signal_classes;       ///< truth classes counted as signal
+  std::vector<std::string> background_classes;   ///< truth classes counted as background
+  std::vector<std::string> numerator_classes;    ///< predicted probabilities summed on top
+  std::vector<std::string> denominator_classes;  ///< summed below; empty: no division
+};
+
+/// DeepJet b vs udsg with the b discriminant p_b + p_bb + p_lepb.
+inline Grouping deepjet_b_vs_udsg() {
+  return {"b vs udsg", {"b", "bb", "lepb"}, {"uds", "g"}, {"b", "bb", "lepb"}, {}};
+}
+/// DeepJet b vs c with the same b discriminant.
+inline Grouping deepjet_b_vs_c() { return {"b vs c", {"b", "bb", "lepb"}, {"c"}, {"b", "bb", "lepb"}, {}}; }
+/// DeepJet c vs udsg with CvsL = p_c / (p_c + p_uds + p_g).
+inline Grouping deepjet_c_vs_udsg() { return {"c vs udsg", {"c"}, {"uds", "g"}, {"c"}, {"c", "uds", "g"}}; }
+/// DeepJet c vs b with CvsB = p_c / (p_c + p_b + p_bb + p_lepb).
+inline Grouping deepjet_c_vs_b() {
+  return {"c vs b", {"c"}, {"b", "bb", "lepb"}, {"c"}, {"c", "b", "bb", "lepb"}};
+}
+/// The four above, in that order.
+inline std::vector<Grouping> deepjet_groupings() {
+  return {deepjet_b_vs_udsg(), deepjet_b_vs_c(), deepjet_c_vs_udsg(), deepjet_c_vs_b()};
+}
+
+/// A grouping with its class names replaced by column indices.
+struct ResolvedGrouping {
+  std::vector<std::size_t> signal;
+  std::vector<std::size_t> background;
+  std::vector<std::size_t> numerator;
+  std::vector<std::size_t> denominator;
+
+  /// The discriminant of one jet's class probabilities. A zero denominator (no probability at all
+  /// in its classes) gives 0: nothing speaks for the numerator.
+  double discriminant(std::span<const float> probabilities) const {
+    const double top = sum(probabilities, numerator);
+    if (denominator.empty()) return top;
+    const double bottom = sum(probabilities, denominator);
+    return bottom > 0.0 ? top / bottom : 0.0;
+  }
+  double signal_weight(std::span<const float> truth) const { return sum(truth, signal); }
+  double background_weight(std::span<const float> truth) const { return sum(truth, background); }
+
+ private:
+  static double sum(std::span<const float> values, const std::vector<std::size_t>& columns) {
+    double total = 0.0;
+    for (const std::size_t column : columns) total += static_cast<double>(values[column]);
+    return total;
+  }
+};
+
+/// Look up the grouping's class names among `class_names`.
+inline ResolvedGrouping resolve(const Grouping& grouping, std::span<const std::string> class_names) {
+  auto indices = [&](const std::vector<std::string>& names, std::string_view role) {
+    std::vector<std::size_t> result;
+    for (const std::string& name : names) {
+      const auto it = std::find(class_names.begin(), class_names.end(), name);
+      if (it == class_names.end()) {
+        std::string known;
+        for (const std::string& class_name : class_names) known += (known.empty() ? "" : ", ") + class_name;
+        throw Error("deepjet::evaluation: grouping '" + grouping.name + "': unknown " + std::string(role) +
+                    " class '" + name + "' (the classes are: " + known + ")");
+      }
+      const auto index = static_cast<std::size_t>(it - class_names.begin());
+      if (std::find(result.begin(), result.end(), index) == result.end()) result.push_back(index);
+    }
+    return result;
+  };
+  ResolvedGrouping resolved{indices(grouping.signal_classes, "signal"),
+                            indices(grouping.background_classes, "background"),
+                            indices(grouping.numerator_classes, "numerator"),
+                            indices(grouping.denominator_classes, "denominator")};
+  auto require = [&](bool condition, const std::string& problem) {
+    if (!condition) throw Error("deepjet::evaluation: grouping '" + grouping.name + "': " + problem);
+  };
+  require(!resolved.signal.empty(), "no signal classes");
+  require(!resolved.background.empty(), "no background classes");
+  require(!resolved.numerator.empty(), "no numerator classes for the discriminant");
+  for (const std::size_t index : resolved.signal) {
+    require(std::find(resolved.background.begin(), resolved.background.end(), index) == resolved.background.end(),
+            "class '" + class_names[index] + "' is both signal and background");
+  }
+  return resolved;
+}
+
+/// Keep jets whose spectator lies strictly between min and max (of its absolute value if
+/// `absolute`): {"jet_pt", 30} is jet_pt > 30, {"jet_eta", -inf, 2.5, true} is |jet_eta| < 2.5.
+struct Cut {
+  std::string spectator;
+  double min = -std::numeric_limits<double>::infinity();
+  double max = std::numeric_limits<double>::infinity();
+  bool absolute = false;
+
+  /// spectator > value
+  static Cut above(std::string spectator, double value) { return {std::move(spectator), value}; }
+  /// spectator < value
+  static Cut below(std::string spectator, double value) {
+    return {std::move(spectator), -std::numeric_limits<double>::infinity(), value};
+  }
+  /// |spectator| < value
+  static Cut absolute_below(std::string spectator, double value) {
+    return {std::move(spectator), -std::numeric_limits<double>::infinity(), value, true};
+  }
+
+  bool passes(double value) const {
+    const double v = absolute ? std::fabs(value) : value;
+    return v > min && v < max;  // false for NaN
+  }
+
+  /// Human-readable: "jet_pt > 30", "|jet_eta| < 2.5", "20 < jet_pt < 1000".
+  std::string description() const {
+    const std::string variable = absolute ? "|" + spectator + "|" : spectator;
+    const bool has_min = min > -std::numeric_limits<double>::infinity();
+    const bool has_max = max < std::numeric_limits<double>::infinity();
+    if (has_min && has_max) return number(min) + " < " + variable + " < " + number(max);
+    if (has_min) return variable + " > " + number(min);
+    if (has_max) return variable + " < " + number(max);
+    return variable + " (no limit)";
+  }
+
+ private:
+  // The shortest text that reads back as the same value, without an exponent in the usual range
+  // ("1000000", not "1e+06"); independent of the locale.
+  static std::string number(double value) {
+    char buffer[400];
+    const double magnitude = std::fabs(value);
+    const auto format = magnitude == 0.0 || (magnitude >= 1e-4 && magnitude < 1e15) ? std::chars_format::fixed
+                                                                                    : std::chars_format::general;
+    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value, format);
+    return std::string(buffer, result.ptr);
+  }
+};
+
+/// "jet_pt > 30 and |jet_eta| < 2.5", or "none".
+inline std::string describe(std::span<const Cut> cuts) {
+  if (cuts.empty()) return "none";
+  std::string text;
+  for (const Cut& cut : cuts) text += (text.empty() ? "" : " and ") + cut.description();
+  return text;
+}
+
+/// The column of each cut's spectator among `spectator_names`; throws deepjet::Error naming an
+/// unknown spectator.
+inline std::vector<std::size_t> resolve(std::span<const Cut> cuts, std::span<const std::string> spectator_names) {
+  std::vector<std::size_t> columns;
+  for (const Cut& cut : cuts) {
+    const auto it = std::find(spectator_names.begin(), spectator_names.end(), cut.spectator);
+    if (it == spectator_names.end()) {
+      std::string known;
+      for (const std::string& name : spectator_names) known += (known.empty() ? "" : ", ") + name;
+      throw Error("deepjet::evaluation: cut '" + cut.description() + "': unknown spectator '" + cut.spectator +
+                  "' (the spectators are: " + (known.empty() ? "none" : known) + ")");
+    }
+    columns.push_back(static_cast<std::size_t>(it - spectator_names.begin()));
+  }
+  return columns;
+}
+
+}  // namespace deepjet::evaluation
+// ---- end deepjet/evaluation/discriminants.hpp ----
+// ---- begin deepjet/evaluation/evaluate.hpp ----
+// deepjet/evaluation/evaluate.hpp: from a tagger's predictions to the numbers of its evaluation.
+//
+// Contract: evaluate(predictions, truth, spectators, class_names, spectator_names, settings)
+// takes one row per jet of class probabilities (predictions) and truth (jets x classes, in the
+// order of class_names) and of spectators (jets x spectator_names), keeps the jets that pass every
+// cut, and computes for each grouping:
+//   - the discriminant of every kept jet, its signal and background weight (truth fractions),
+//   - the exact ROC curve over the jets with any signal or background weight, its AUC, the mistag
+//     rate at each requested signal efficiency, the signal efficiency at each requested mistag
+//     rate (working points, with their thresholds), and a compact copy of the curve (roc.hpp),
+//   - one normalised histogram of the discriminant per truth class (a jet adds its truth fraction
+//     of that class; every class, not only signal and background, so c jets show up in b vs udsg),
+//   - if asked (settings.efficiency_bins), the signal and background efficiency in bins of a
+//     spectator such as jet pT, at each working point's cut.
+// The results remember the settings they came from. Inputs are checked before anything is
+// computed; a problem throws deepjet::Error naming it: mismatched jet or column counts, an unknown
+// class or spectator name, a non-finite prediction or truth value, a negative truth value, an
+// efficiency outside [0, 1], and a grouping left with no signal or no background jets after the cuts.
+
+// ---- begin deepjet/evaluation/jet_table.hpp ----
+// deepjet/evaluation/jet_table.hpp: a read-only view of per-jet rows (jets x columns, row-major).
+//
+// Contract: JetTable does not own its values; they must outlive it. It is how predictions, truth
+// and spectators reach evaluate(): from a std::vector<float> plus a column count, or from an
+// xt::xtensor<float, 2> (jets x columns). A table may have zero columns (no spectators) and still
+// count its jets. Constructing one whose value count is not rows * columns throws deepjet::Error.
+
+
+
+
+namespace deepjet::evaluation {
+
+class JetTable {
+ public:
+  JetTable(std::span<const float> values, std::size_t rows, std::size_t columns)
+      : values_(values), rows_(rows), columns_(columns) {
+    if (values.size() != rows * columns) {
+      throw Error("deepjet::evaluation::JetTable: " + std::to_string(values.size()) + " values are not " +
+                  std::to_string(rows) + " jets x " + std::to_string(columns) + " columns");
+    }
+  }
+  /// Row-major values with `columns` per jet (columns > 0; the jet count follows).
+  JetTable(const std::vector<float>& values, std::size_t columns)
+      : JetTable(values, columns == 0 ? 0 : values.size() / columns, columns) {}
+  /// A jets x columns tensor (row-major, as xtensor's default layout).
+  JetTable(const xt::xtensor<float, 2>& tensor)  // NOLINT(google-explicit-constructor): a view of it
+      : JetTable(std::span<const float>(tensor.data(), tensor.size()), tensor.shape()[0], tensor.shape()[1]) {}
+
+  std::size_t rows() const noexcept { return rows_; }
+  std::size_t columns() const noexcept { return columns_; }
+  std::span<const float> row(std::size_t jet) const { return values_.subspan(jet * columns_, columns_); }
+  float operator()(std::size_t jet, std::size_t column) const { return values_[jet * columns_ + column]; }
+
+ private:
+  std::span<const float> values_;
+  std::size_t rows_;
+  std::size_t columns_;
+};
+
+}  // namespace deepjet::evaluation
+// ---- end deepjet/evaluation/jet_table.hpp ----
+// ---- begin deepjet/evaluation/plots.hpp ----
+// deepjet/evaluation/plots.hpp: small, dependency-free SVG plots.
+//
+// Contract: svg(plot) draws a LinePlot (curves of x/y points on linear or logarithmic axes, with
+// ticks, tick labels, axis labels, a title and a legend right of the plot area) as a complete
+// <svg> element, without an XML prologue, so the same text is both a standalone .svg file and
+// inline SVG in HTML. The output depends only on the input (numbers are written with
+// std::to_chars, which ignores the locale): the same plot gives the same bytes. Every number
+// written is finite: non-finite points are skipped, and on a logarithmic axis values <= 0 are
+// drawn below the axis, where the plot area's clip path hides them. A plot's `id` prefixes the
+// ids inside it; give plots that share an HTML page different ids.
+//
+// Ready-made plots:
+//   roc_plot         signal efficiency (linear x) vs background efficiency (log y), one curve each
+//   history_plot     a metric per epoch, training and validation (e.g. loss, accuracy)
+//   histogram_plot   normalised histograms drawn as step lines, one per truth class
+
+// ---- begin deepjet/evaluation/roc.hpp ----
+// deepjet/evaluation/roc.hpp: exact ROC curves, their area, and mistag rates at fixed efficiencies.
+//
+// Contract: roc_curve(scores, signal_weights, background_weights) takes one discriminant value per
+// jet and how much of that jet is signal and how much background (truth fractions: a jet may be
+// partly both, or neither, which leaves it out). A jet is selected at threshold t when its score
+// is >= t. The curve holds one point per distinct score, from the strictest cut (nothing selected,
+// (0, 0)) to the loosest (everything selected, (1, 1)); jets with equal scores enter together, so
+// ties form one straight step. It is exact: no binning.
+//
+//   area_under_curve(curve)              trapezoidal area under signal efficiency as a function of
+//                                        background efficiency; with unit weights it equals the
+//                                        Mann-Whitney probability P(s > b) + 0.5 P(s = b).
+//   background_efficiency_at(curve, e)   the mistag rate at signal efficiency e, interpolated
+//                                        linearly between the two curve points around e (a random
+//                                        mixture of the two thresholds achieves exactly that).
+//   working_point_at_signal_efficiency / working_point_at_background_efficiency
+//                                        the same with the cut's threshold, from either side (CMS's
+//                                        loose/medium/tight working points are at fixed mistag rates).
+//   compact(curve, n)                    at most n of the curve's own points for plots and JSON.
+//
+// Bad input (different lengths, a non-finite score, a negative or non-finite weight, no signal or
+// no background weight at all) throws deepjet::Error.
+
+
+
+namespace deepjet::evaluation {
+
+/// One working point: cutting at score >= threshold keeps these fractions of signal and background.
+struct RocPoint {
+  double threshold = 0.0;  ///< +inf for the first point (nothing selected)
+  double signal_efficiency = 0.0;
+  double background_efficiency = 0.0;
+};
+
+/// A ROC curve: points in order of loosening threshold, both efficiencies non-decreasing.
+struct RocCurve {
+  std::vector<RocPoint> points;
+  double signal_total = 0.0;      ///< sum of the signal weights (the efficiency denominator)
+  double background_total = 0.0;  ///< sum of the background weights
+};
+
+/// The exact ROC curve of `scores` for jets weighted `signal_weights` as signal and
+/// `background_weights` as background.
+inline RocCurve roc_curve(std::span<const double> scores, std::span<const double> signal_weights,
+                          std::span<const double> background_weights) {
+  if (signal_weights.size() != scores.size() || background_weights.size() != scores.size()) {
+    throw Error("deepjet::evaluation::roc_curve: " + std::to_string(scores.size()) + " scores but " +
+                std::to_string(signal_weights.size()) + " signal weights and " +
+                std::to_string(background_weights.size()) + " background weights; they must match");
+  }
+  double signal_total = 0.0;
+  double background_total = 0.0;
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    if (!std::isfinite(scores[i])) {
+      throw Error("deepjet::evaluation::roc_curve: the score of jet " + std::to_string(i) + " is not finite");
+    }
+    const double s = signal_weights[i];
+    const double b = background_weights[i];
+    if (!std::isfinite(s) || !std::isfinite(b) || s < 0.0 || b < 0.0) {
+      throw Error("deepjet::evaluation::roc_curve: jet " + std::to_string(i) +
+                  " has a negative or non-finite signal or background weight");
+    }
+    signal_total += s;
+    background_total += b;
+  }
+  if (!(signal_total > 0.0)) throw Error("deepjet::evaluation::roc_curve: no signal jets (signal weights sum to 0)");
+  if (!(background_total > 0.0)) {
+    throw Error("deepjet::evaluation::roc_curve: no background jets (background weights sum to 0)");
+  }
+
+  // Sort once, highest score first; ties keep their order (irrelevant: they enter together).
+  std::vector<std::size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
+
+  RocCurve curve;
+  curve.signal_total = signal_total;
+  curve.background_total = background_total;
+  curve.points.push_back({std::numeric_limits<double>::infinity(), 0.0, 0.0});
+  double signal_passed = 0.0;
+  double background_passed = 0.0;
+  for (std::size_t k = 0; k < order.size();) {
+    const double threshold = scores[order[k]];
+    // One step per distinct score: all tied jets pass or fail together.
+    for (; k < order.size() && scores[order[k]] == threshold; ++k) {
+      signal_passed += signal_weights[order[k]];
+      background_passed += background_weights[order[k]];
+    }
+    // Jets with neither signal nor background weight do not move the curve; skip their points.
+    const RocPoint& last = curve.points.back();
+    const double signal_efficiency = signal_passed / signal_total;
+    const double background_efficiency = background_passed / background_total;
+    if (signal_efficiency == last.signal_efficiency && background_efficiency == last.background_efficiency) {
+      curve.points.back().threshold = threshold;  // the loosest threshold of a flat run is as good
+      continue;
+    }
+    curve.points.push_back({threshold, signal_efficiency, background_efficiency});
+  }
+  // Summation order can leave the last point a rounding error away from (1, 1); it is (1, 1).
+  curve.points.back().signal_efficiency = 1.0;
+  curve.points.back().background_efficiency = 1.0;
+  return curve;
+}
+
+/// The area under the curve (signal efficiency over background efficiency), by trapezoids.
+inline double area_under_curve(const RocCurve& curve) {
+  double area = 0.0;
+  for (std::size_t i = 1; i < curve.points.size(); ++i) {
+    const RocPoint& a = curve.points[i - 1];
+    const RocPoint& b = curve.points[i];
+    area += (b.background_efficiency - a.background_efficiency) * 0.5 * (a.signal_efficiency + b.signal_efficiency);
+  }
+  return area;
+}
+
+/// The working point at signal efficiency `signal_efficiency` in [0, 1]. Its background
+/// efficiency (mistag rate) is the lowest of the curve where the signal efficiency reaches the
+/// target, interpolated linearly between the last point below the target and the first point at
+/// or above it; its threshold is that first point's: the tightest cut d >= threshold that keeps
+/// at least the target fraction of the signal.
+inline RocPoint working_point_at_signal_efficiency(const RocCurve& curve, double signal_efficiency) {
+  if (!(signal_efficiency >= 0.0 && signal_efficiency <= 1.0)) {
+    throw Error("deepjet::evaluation: the signal efficiency " + std::to_string(signal_efficiency) +
+                " is outside [0, 1]");
+  }
+  if (curve.points.empty()) throw Error("deepjet::evaluation: the ROC curve is empty");
+  const auto& points = curve.points;
+  const auto above = std::find_if(points.begin(), points.end(), [&](const RocPoint& point) {
+    return point.signal_efficiency >= signal_efficiency;
+  });
+  if (above == points.end()) return points.back();  // unreachable for a full curve
+  if (above == points.begin()) return *above;
+  const RocPoint& low = *(above - 1);
+  const RocPoint& high = *above;
+  const double fraction = (signal_efficiency - low.signal_efficiency) / (high.signal_efficiency - low.signal_efficiency);
+  return {high.threshold, signal_efficiency,
+          low.background_efficiency + fraction * (high.background_efficiency - low.background_efficiency)};
+}
+
+/// The background efficiency (mistag rate) at signal efficiency `signal_efficiency`, as above.
+inline double background_efficiency_at(const RocCurve& curve, double signal_efficiency) {
+  return working_point_at_signal_efficiency(curve, signal_efficiency).background_efficiency;
+}
+
+/// The working point at background efficiency `background_efficiency` in [0, 1] (CMS defines its
+/// loose, medium and tight b-tagging working points at 10 %, 1 % and 0.1 % light mistag rate). Its
+/// signal efficiency is the highest of the curve whose background efficiency stays within the
+/// target, interpolated linearly between the last point within the target and the next point; its
+/// threshold is that last point's: the loosest cut d >= threshold whose mistag rate is within the target.
+inline RocPoint working_point_at_background_efficiency(const RocCurve& curve, double background_efficiency) {
+  if (!(background_efficiency >= 0.0 && background_efficiency <= 1.0)) {
+    throw Error("deepjet::evaluation: the background efficiency " + std::to_string(background_efficiency) +
+                " is outside [0, 1]");
+  }
+  if (curve.points.empty()) throw Error("deepjet::evaluation: the ROC curve is empty");
+  const auto& points = curve.points;
+  const auto beyond = std::find_if(points.begin(), points.end(), [&](const RocPoint& point) {
+    return point.background_efficiency > background_efficiency;
+  });
+  if (beyond == points.end()) return points.back();
+  if (beyond == points.begin()) return *beyond;  // unreachable: the first point selects nothing
+  const RocPoint& low = *(beyond - 1);
+  const RocPoint& high = *beyond;
+  const double fraction =
+      (background_efficiency - low.background_efficiency) / (high.background_efficiency - low.background_efficiency);
+  return {low.threshold, low.signal_efficiency + fraction * (high.signal_efficiency - low.signal_efficiency),
+          background_efficiency};
+}
+
+/// At most `max_points` (>= 4) points of the curve, always its first and last, chosen so that a
+/// plot with a linear signal axis and a logarithmic background axis looks the same: half are spread
+/// evenly in signal efficiency, half evenly in log10(background efficiency).
+inline std::vector<RocPoint> compact(const RocCurve& curve, std::size_t max_points = 500) {
+  if (max_points < 4) throw Error("deepjet::evaluation::compact: keep at least 4 points");
+  const auto& points = curve.points;
+  if (points.size() <= max_points) return points;
+
+  const std::size_t by_signal = (max_points - 2) / 2;
+  const std::size_t by_background = max_points - 2 - by_signal;
+  std::vector<std::size_t> keep{0, points.size() - 1};
+  auto first_at_or_above = [&](auto member, double target) {
+    const auto it = std::partition_point(points.begin(), points.end(),
+                                         [&](const RocPoint& point) { return point.*member < target; });
+    return static_cast<std::size_t>(std::min(it, points.end() - 1) - points.begin());
+  };
+  for (std::size_t k = 0; k < by_signal; ++k) {
+    const double target = static_cast<double>(k + 1) / static_cast<double>(by_signal + 1);
+    keep.push_back(first_at_or_above(&RocPoint::signal_efficiency, target));
+  }
+  // The smallest non-zero background efficiency sets the range of the logarithmic targets.
+  const auto first_background = std::find_if(points.begin(), points.end(),
+                                              [](const RocPoint& point) { return point.background_efficiency > 0.0; });
+  const double lowest_log = std::log10(first_background->background_efficiency);
+  for (std::size_t k = 0; k < by_background; ++k) {
+    const double fraction = static_cast<double>(k) / static_cast<double>(by_background);
+    keep.push_back(first_at_or_above(&RocPoint::background_efficiency, std::pow(10.0, lowest_log * (1.0 - fraction))));
+  }
+  std::sort(keep.begin(), keep.end());
+  keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
+  std::vector<RocPoint> kept;
+  kept.reserve(keep.size());
+  for (const std::size_t index : keep) kept.push_back(points[index]);
+  return kept;
+}
+
+}  // namespace deepjet::evaluation
+// ---- end deepjet/evaluation/roc.hpp ----
+
+
+namespace deepjet::evaluation {
+
+/// Text made safe for XML and HTML content and attribute values.
+inline std::string escape_xml(std::string_view text) {
+  std::string escaped;
+  escaped.reserve(text.size());
+  for (const char c : text) {
+    switch (c) {
+      case '&': escaped += "&amp;"; break;
+      case '<': escaped += "&lt;"; break;
+      case '>': escaped += "&gt;"; break;
+      case '"': escaped += "&quot;"; break;
+      case '\'': escaped += "&#39;"; break;
+      default: escaped += c;
+    }
+  }
+  return escaped;
+}
+
+/// One line of a plot.
+struct Curve {
+  std::string label;  ///< legend text
+  std::vector<double> x;
+  std::vector<double> y;
+  bool dashed = false;
+  bool markers = false;  ///< a dot on every point (few points: epochs)
+  int colour = -1;       ///< index into the palette; -1: the curve's position in the plot
+};
+
+enum class Scale { linear, logarithmic };
+
+/// One axis. Limits left NaN are taken from the data.
+struct Axis {
+  std::string label;
+  Scale scale = Scale::linear;
+  double min = std::numeric_limits<double>::quiet_NaN();
+  double max = std::numeric_limits<double>::quiet_NaN();
+  bool integer_ticks = false;  ///< linear ticks at whole numbers only (epochs)
+};
+
+struct LinePlot {
+  std::string id = "plot";  ///< prefix of the ids inside the SVG (letters, digits, '-', '_')
+  std::string title;
+  Axis x;
+  Axis y;
+  std::vector<Curve> curves;
+  std::vector<double> x_references;  ///< dotted vertical lines (e.g. the quoted working points)
+};
+
+namespace plot_detail {
+
+inline constexpr double height = 440;
+inline constexpr double left = 78, right = 540, top = 42, bottom = 380;  // the plot area
+inline constexpr std::array<std::string_view, 10> palette{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                                           "#8c564b", "#e377c2", "#7f7f7f", "#17becf", "#bcbd22"};
+
+/// A coordinate: fixed, two decimals.
+inline std::string coordinate(double value) {
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::fixed, 2);
+  return std::string(buffer, result.ptr);
+}
+
+/// A tick label: as few decimals as the tick spacing needs.
+inline std::string tick_label(double value, double step) {
+  int decimals = 0;
+  while (decimals < 8 && std::fabs(step * std::pow(10.0, decimals) - std::round(step * std::pow(10.0, decimals))) > 1e-6) {
+    ++decimals;
+  }
+  if (std::fabs(value) < step * 1e-9) value = 0.0;  // no "-0"
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::fixed, decimals);
+  return std::string(buffer, result.ptr);
+}
+
+/// A "nice" tick spacing (1, 2 or 5 times a power of ten): the largest that still gives at least
+/// four ticks over `span` (at most about ten).
+inline double nice_step(double span) {
+  const double power = std::pow(10.0, std::floor(std::log10(span)));
+  for (const double step : {power, power / 2, power / 5, power / 10, power / 20}) {
+    if (span / step >= 3.999999) return step;
+  }
+  return power / 50;
+}
+
+/// An axis with its limits settled, mapping values to pixels.
+struct Mapping {
+  Scale scale;
+  bool integer_ticks;
+  double low, high;            // data limits (positive when logarithmic)
+  double pixel_low, pixel_high;
+
+  double transform(double value) const {
+    if (scale == Scale::linear) return value;
+    // Values <= 0 go three decades below the axis: outside the clip path, still finite.
+    return value > 0.0 ? std::log10(value) : std::log10(low) - 3.0;
+  }
+  double pixel(double value) const {
+    const double a = transform(low), b = transform(high);
+    double t = (transform(value) - a) / (b - a);
+    t = std::clamp(t, -10.0, 11.0);  // far outside values stay finite and clipped
+    return pixel_low + t * (pixel_high - pixel_low);
+  }
+};
+
+/// Settle the limits of one axis from the data when the user left them open.
+inline Mapping settle(const Axis& axis, const std::vector<Curve>& curves, bool is_x, double pixel_low,
+                      double pixel_high) {
+  double low = std::numeric_limits<double>::infinity();
+  double high = -std::numeric_limits<double>::infinity();
+  for (const Curve& curve : curves) {
+    for (const double v : is_x ? curve.x : curve.y) {
+      if (!std::isfinite(v) || (axis.scale == Scale::logarithmic && v <= 0.0)) continue;
+      low = std::min(low, v);
+      high = std::max(high, v);
+    }
+  }
+  if (!std::isfinite(low)) {  // no usable data
+    low = axis.scale == Scale::logarithmic ? 1e-3 : 0.0;
+    high = 1.0;
+  }
+  if (axis.scale == Scale::logarithmic) {
+    // Whole decades.
+    low = std::pow(10.0, std::floor(std::log10(low) + 1e-9));
+    high = std::pow(10.0, std::ceil(std::log10(high) - 1e-9));
+  } else {
+    if (high == low) {
+      low -= 0.5;
+      high += 0.5;
+    }
+    const double padding = 0.05 * (high - low);
+    low -= padding;
+    high += padding;
+  }
+  if (std::isfinite(axis.min)) low = axis.min;
+  if (std::isfinite(axis.max)) high = axis.max;
+  if (!(high > low) || (axis.scale == Scale::logarithmic && !(low > 0.0))) {
+    throw Error("deepjet::evaluation: plot axis '" + axis.label + "' has invalid limits [" + coordinate(low) + ", " +
+                coordinate(high) + "]");
+  }
+  if (axis.scale == Scale::logarithmic && high / low < 10.0) high = low * 10.0;
+  return Mapping{axis.scale, axis.integer_ticks, low, high, pixel_low, pixel_high};
+}
+
+/// "10" with a raised exponent.
+inline std::string power_of_ten_label(int exponent) {
+  if (exponent == 0) return "1";
+  if (exponent == 1) return "10";
+  return "10<tspan dy=\"-6\" font-size=\"9\">" + std::to_string(exponent) + "</tspan>";
+}
+
+}  // namespace plot_detail
+
+/// The plot as a complete <svg> element.
+inline std::string svg(const LinePlot& plot) {
+  using namespace plot_detail;
+  for (const Curve& curve : plot.curves) {
+    if (curve.x.size() != curve.y.size()) {
+      throw Error("deepjet::evaluation: plot '" + plot.title + "': curve '" + curve.label + "' has " +
+                  std::to_string(curve.x.size()) + " x values but " + std::to_string(curve.y.size()) + " y values");
+    }
+  }
+  // The canvas grows to the right to fit the legend (about 7 pixels per character at 12 px).
+  std::size_t longest_label = 0;
+  for (const Curve& curve : plot.curves) longest_label = std::max(longest_label, curve.label.size());
+  const double width = std::max(720.0, right + 58.0 + 7.0 * static_cast<double>(longest_label));
+  const Mapping mx = settle(plot.x, plot.curves, true, left, right);
+  const Mapping my = settle(plot.y, plot.curves, false, bottom, top);
+  const std::string clip = escape_xml(plot.id) + "-area";
+
+  std::string out;
+  out += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + coordinate(width) + "\" height=\"" +
+         coordinate(height) + "\" viewBox=\"0 0 " + coordinate(width) + " " + coordinate(height) +
+         "\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" font-size=\"12\">\n";
+  out += "<rect x=\"0\" y=\"0\" width=\"" + coordinate(width) + "\" height=\"" + coordinate(height) +
+         "\" fill=\"white\"/>\n";
+  out += "<defs><clipPath id=\"" + clip + "\"><rect x=\"" + coordinate(left) + "\" y=\"" + coordinate(top) +
+         "\" width=\"" + coordinate(right - left) + "\" height=\"" + coordinate(bottom - top) +
+         "\"/></clipPath></defs>\n";
+  out += "<text x=\"" + coordinate((left + right) / 2) + "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">" +
+         escape_xml(plot.title) + "</text>\n";
+
+  // Grid lines and ticks: x, then y.
+  auto vertical = [&](double x, bool major) {
+    out += "<line x1=\"" + coordinate(x) + "\" y1=\"" + coordinate(top) + "\" x2=\"" + coordinate(x) + "\" y2=\"" +
+           coordinate(bottom) + "\" stroke=\"" + (major ? "#dddddd" : "#f0f0f0") + "\"/>\n";
+    out += "<line x1=\"" + coordinate(x) + "\" y1=\"" + coordinate(bottom) + "\" x2=\"" + coordinate(x) + "\" y2=\"" +
+           coordinate(bottom + (major ? 6 : 3)) + "\" stroke=\"black\"/>\n";
+  };
+  auto horizontal = [&](double y, bool major) {
+    out += "<line x1=\"" + coordinate(left) + "\" y1=\"" + coordinate(y) + "\" x2=\"" + coordinate(right) + "\" y2=\"" +
+           coordinate(y) + "\" stroke=\"" + (major ? "#dddddd" : "#f0f0f0") + "\"/>\n";
+    out += "<line x1=\"" + coordinate(left - (major ? 6 : 3)) + "\" y1=\"" + coordinate(y) + "\" x2=\"" +
+           coordinate(left) + "\" y2=\"" + coordinate(y) + "\" stroke=\"black\"/>\n";
+  };
+  auto x_label = [&](double x, const std::string& text) {
+    out += "<text x=\"" + coordinate(x) + "\" y=\"" + coordinate(bottom + 20) + "\" text-anchor=\"middle\">" + text +
+           "</text>\n";
+  };
+  auto y_label = [&](double y, const std::string& text) {
+    out += "<text x=\"" + coordinate(left - 9) + "\" y=\"" + coordinate(y + 4) + "\" text-anchor=\"end\">" + text +
+           "</text>\n";
+  };
+  auto ticks = [&](const Mapping& m, auto line, auto label) {
+    const double tolerance = 1e-9 * (m.high - m.low);
+    if (m.scale == Scale::linear) {
+      const double step = m.integer_ticks ? std::max(1.0, nice_step(m.high - m.low)) : nice_step(m.high - m.low);
+      for (double k = std::ceil(m.low / step - 1e-9); k * step <= m.high + tolerance; k += 1.0) {
+        const double value = k * step;
+        line(m.pixel(value), true);
+        label(m.pixel(value), tick_label(value, step));
+      }
+    } else {
+      const int first = static_cast<int>(std::floor(std::log10(m.low) + 1e-9));
+      const int last = static_cast<int>(std::ceil(std::log10(m.high) - 1e-9));
+      for (int exponent = first; exponent <= last; ++exponent) {
+        const double decade = std::pow(10.0, exponent);
+        if (decade >= m.low * (1 - 1e-9) && decade <= m.high * (1 + 1e-9)) {
+          line(m.pixel(decade), true);
+          label(m.pixel(decade), power_of_ten_label(exponent));
+        }
+        for (int factor = 2; factor <= 9; ++factor) {
+          const double value = factor * decade;
+          if (value > m.low && value < m.high) line(m.pixel(value), false);
+        }
+      }
+    }
+  };
+  ticks(mx, vertical, x_label);
+  ticks(my, horizontal, y_label);
+
+  for (const double x : plot.x_references) {
+    if (!std::isfinite(x) || x < mx.low || x > mx.high) continue;
+    out += "<line x1=\"" + coordinate(mx.pixel(x)) + "\" y1=\"" + coordinate(top) + "\" x2=\"" +
+           coordinate(mx.pixel(x)) + "\" y2=\"" + coordinate(bottom) +
+           "\" stroke=\"#888888\" stroke-dasharray=\"2,3\"/>\n";
+  }
+
+  // The curves, clipped to the plot area.
+  out += "<g clip-path=\"url(#" + clip + ")\" fill=\"none\" stroke-width=\"1.8\" stroke-linejoin=\"round\">\n";
+  for (std::size_t c = 0; c < plot.curves.size(); ++c) {
+    const Curve& curve = plot.curves[c];
+    const std::string_view colour = palette[static_cast<std::size_t>(curve.colour >= 0 ? curve.colour : static_cast<int>(c)) % palette.size()];
+    std::string points;
+    std::string dots;
+    for (std::size_t i = 0; i < curve.x.size(); ++i) {
+      if (!std::isfinite(curve.x[i]) || !std::isfinite(curve.y[i])) continue;
+      const std::string px = coordinate(mx.pixel(curve.x[i]));
+      const std::string py = coordinate(my.pixel(curve.y[i]));
+      points += (points.empty() ? "" : " ") + px + "," + py;
+      if (curve.markers) dots += "<circle cx=\"" + px + "\" cy=\"" + py + "\" r=\"3\" fill=\"" + std::string(colour) + "\"/>\n";
+    }
+    if (points.empty()) continue;
+    out += "<polyline stroke=\"" + std::string(colour) + "\"" +
+           (curve.dashed ? " stroke-dasharray=\"6,4\"" : "") + " points=\"" + points + "\"/>\n" + dots;
+  }
+  out += "</g>\n";
+
+  // Frame and axis labels.
+  out += "<rect x=\"" + coordinate(left) + "\" y=\"" + coordinate(top) + "\" width=\"" + coordinate(right - left) +
+         "\" height=\"" + coordinate(bottom - top) + "\" fill=\"none\" stroke=\"black\"/>\n";
+  out += "<text x=\"" + coordinate((left + right) / 2) + "\" y=\"" + coordinate(bottom + 44) +
+         "\" text-anchor=\"middle\" font-size=\"13\">" + escape_xml(plot.x.label) + "</text>\n";
+  const std::string y_centre = coordinate((top + bottom) / 2);
+  out += "<text x=\"20\" y=\"" + y_centre + "\" text-anchor=\"middle\" font-size=\"13\" transform=\"rotate(-90 20 " +
+         y_centre + ")\">" + escape_xml(plot.y.label) + "</text>\n";
+
+  // Legend, right of the plot area.
+  double legend_y = top + 8;
+  for (std::size_t c = 0; c < plot.curves.size(); ++c) {
+    const Curve& curve = plot.curves[c];
+    if (curve.label.empty()) continue;
+    const std::string_view colour = palette[static_cast<std::size_t>(curve.colour >= 0 ? curve.colour : static_cast<int>(c)) % palette.size()];
+    out += "<line x1=\"" + coordinate(right + 14) + "\" y1=\"" + coordinate(legend_y) + "\" x2=\"" +
+           coordinate(right + 40) + "\" y2=\"" + coordinate(legend_y) + "\" stroke=\"" + std::string(colour) +
+           "\" stroke-width=\"2.2\"" + (curve.dashed ? " stroke-dasharray=\"6,4\"" : "") + "/>\n";
+    out += "<text x=\"" + coordinate(right + 46) + "\" y=\"" + coordinate(legend_y + 4) + "\">" +
+           escape_xml(curve.label) + "</text>\n";
+    legend_y += 20;
+  }
+  out += "</svg>\n";
+  return out;
+}
+
+/// A ROC plot: one curve per (label, compact ROC points). The mistag axis starts at the decade
+/// below the smallest non-zero mistag rate, but no lower than `lowest_mistag`; dotted vertical
+/// lines mark the signal efficiencies in `working_points`.
+struct RocSeries {
+  std::string label;
+  std::vector<RocPoint> points;
+  bool dashed = false;
+};
+inline LinePlot roc_plot(std::string id, std::string title, const std::vector<RocSeries>& series,
+                         double lowest_mistag = 1e-4, std::vector<double> working_points = {}) {
+  LinePlot plot;
+  plot.x_references = std::move(working_points);
+  plot.id = std::move(id);
+  plot.title = std::move(title);
+  plot.x = Axis{"signal efficiency", Scale::linear, 0.0, 1.0};
+  plot.y = Axis{"background efficiency (mistag rate)", Scale::logarithmic};
+  double smallest = 1.0;
+  for (const RocSeries& s : series) {
+    Curve curve{s.label, {}, {}, s.dashed};
+    for (const RocPoint& point : s.points) {
+      curve.x.push_back(point.signal_efficiency);
+      curve.y.push_back(point.background_efficiency);
+      if (point.background_efficiency > 0.0) smallest = std::min(smallest, point.background_efficiency);
+    }
+    plot.curves.push_back(std::move(curve));
+  }
+  plot.y.min = std::max(lowest_mistag, std::pow(10.0, std::floor(std::log10(smallest) + 1e-9)));
+  if (plot.y.min >= 1.0) plot.y.min = 0.1;
+  plot.y.max = 1.0;
+  return plot;
+}
+
+/// A metric per epoch (1, 2, ...): training solid, validation dashed; either may be empty.
+inline LinePlot history_plot(std::string id, std::string title, std::string metric,
+                             const std::vector<double>& training, const std::vector<double>& validation) {
+  LinePlot plot;
+  plot.id = std::move(id);
+  plot.title = std::move(title);
+  plot.x = Axis{"epoch"};
+  plot.x.integer_ticks = true;
+  plot.y = Axis{std::move(metric)};
+  auto add = [&](const std::vector<double>& values, std::string label, bool dashed, int colour) {
+    if (values.empty()) return;
+    Curve curve{std::move(label), {}, values, dashed, true, colour};
+    for (std::size_t i = 0; i < values.size(); ++i) curve.x.push_back(static_cast<double>(i + 1));
+    plot.curves.push_back(std::move(curve));
+  };
+  add(training, "training", false, 0);
+  add(validation, "validation", true, 1);
+  const std::size_t epochs = std::max(training.size(), validation.size());
+  plot.x.min = 1.0 - 0.05 * static_cast<double>(std::max<std::size_t>(epochs, 2) - 1);
+  plot.x.max = static_cast<double>(std::max<std::size_t>(epochs, 2)) + 0.05 * static_cast<double>(std::max<std::size_t>(epochs, 2) - 1);
+  return plot;
+}
+
+/// One histogram: `edges` has one more entry than `contents`.
+struct Histogram {
+  std::string label;
+  std::vector<double> edges;
+  std::vector<double> contents;
+  int colour = -1;  ///< index into the palette; -1: the histogram's position in the plot
+};
+/// Histograms as step lines (each outline starts and ends at 0), on a logarithmic y axis when
+/// `log_y`; the y axis then starts at the decade of the smallest non-zero content, but no lower
+/// than `lowest`.
+inline LinePlot histogram_plot(std::string id, std::string title, std::string x_label, std::string y_label,
+                               const std::vector<Histogram>& histograms, bool log_y = true, double lowest = 1e-4) {
+  LinePlot plot;
+  plot.id = std::move(id);
+  plot.title = std::move(title);
+  plot.x = Axis{std::move(x_label)};
+  plot.y = Axis{std::move(y_label), log_y ? Scale::logarithmic : Scale::linear};
+  double smallest = std::numeric_limits<double>::infinity();
+  double largest = 0.0;
+  for (const Histogram& h : histograms) {
+    if (h.edges.size() != h.contents.size() + 1) {
+      throw Error("deepjet::evaluation: histogram '" + h.label + "' has " + std::to_string(h.edges.size()) +
+                  " edges for " + std::to_string(h.contents.size()) + " bins");
+    }
+    Curve curve;
+    curve.label = h.label;
+    curve.colour = h.colour;
+    for (std::size_t i = 0; i < h.contents.size(); ++i) {
+      const double previous = i == 0 ? 0.0 : h.contents[i - 1];
+      curve.x.insert(curve.x.end(), {h.edges[i], h.edges[i]});
+      curve.y.insert(curve.y.end(), {previous, h.contents[i]});
+      if (h.contents[i] > 0.0) smallest = std::min(smallest, h.contents[i]);
+      largest = std::max(largest, h.contents[i]);
+    }
+    if (!h.contents.empty()) {
+      curve.x.insert(curve.x.end(), {h.edges.back(), h.edges.back()});
+      curve.y.insert(curve.y.end(), {h.contents.back(), 0.0});
+      plot.x.min = std::isfinite(plot.x.min) ? std::min(plot.x.min, h.edges.front()) : h.edges.front();
+      plot.x.max = std::isfinite(plot.x.max) ? std::max(plot.x.max, h.edges.back()) : h.edges.back();
+    }
+    plot.curves.push_back(std::move(curve));
+  }
+  if (log_y && std::isfinite(smallest)) {
+    plot.y.min = std::max(lowest, std::pow(10.0, std::floor(std::log10(smallest) + 1e-9)));
+    plot.y.max = std::pow(10.0, std::ceil(std::log10(largest) - 1e-9));
+    if (plot.y.max <= plot.y.min) plot.y.max = plot.y.min * 10.0;
+  } else if (!log_y) {
+    plot.y.min = 0.0;
+    plot.y.max = largest > 0.0 ? largest * 1.1 : 1.0;
+  }
+  if (plot.x.min == plot.x.max) plot.x.max = plot.x.min + 1.0;
+  return plot;
+}
+
+}  // namespace deepjet::evaluation
+// ---- end deepjet/evaluation/plots.hpp ----
+
+
+namespace deepjet::evaluation {
+
+/// Bins of a spectator in which to measure efficiencies (e.g. jet pT): a jet whose value (or
+/// absolute value) lies in [edges[i], edges[i + 1]) is in bin i; jets outside all bins are not counted.
+struct SpectatorBins {
+  std::string spectator;
+  std::vector<double> edges;  ///< at least two, strictly increasing
+  bool absolute = false;      ///< bin |value| (eta)
+};
+
+/// What to compute.
+struct EvaluationSettings {
+  std::vector<Grouping> groupings;  ///< e.g. deepjet_groupings()
+  std::vector<Cut> cuts;            ///< e.g. {Cut::above("jet_pt", 30), Cut::absolute_below("jet_eta", 2.5)}
+  std::vector<double> signal_efficiencies{0.5, 0.7, 0.85};  ///< where to quote mistag rates
+  /// where to quote signal efficiencies: CMS's loose, medium and tight working points
+  std::vector<double> background_efficiencies{0.1, 0.01, 0.001};
+  std::size_t roc_points = 500;     ///< points kept of each curve for plots and JSON
+  std::size_t histogram_bins = 50;  ///< bins of the discriminant histograms
+  /// Efficiencies per bin of these spectators at each working point's cut (none by default),
+  /// e.g. {{"jet_pt", {30, 50, 70, 100, 150, 200, 300, 500, 1000}}, {"jet_eta", {0, 0.5, 1, 1.5, 2, 2.5}, true}}
+  std::vector<SpectatorBins> efficiency_bins;
+};
+
+/// Per epoch (1, 2, ...), as a trainer's history records them; empty vectors are not plotted.
+struct TrainingHistory {
+  std::vector<double> training_loss;
+  std::vector<double> validation_loss;
+  std::vector<double> training_accuracy;
+  std::vector<double> validation_accuracy;
+
+  bool empty() const {
+    return training_loss.empty() && validation_loss.empty() && training_accuracy.empty() &&
+           validation_accuracy.empty();
+  }
+};
+
+/// The background efficiency reached at one signal efficiency, and the cut d >= threshold that
+/// reaches it (roc.hpp: working_point_at_signal_efficiency).
+struct MistagRate {
+  double signal_efficiency = 0.0;
+  double background_efficiency = 0.0;
+  double threshold = 0.0;
+};
+
+/// The signal efficiency reached at one background efficiency (a working point), and the cut
+/// d >= threshold that reaches it (roc.hpp: working_point_at_background_efficiency).
+struct SignalEfficiency {
+  double background_efficiency = 0.0;
+  double signal_efficiency = 0.0;
+  double threshold = 0.0;
+};
+
+/// The signal and background efficiency per bin of a spectator at one working point's cut
+/// d >= threshold (the cut's efficiencies over all jets are the working point's).
+struct BinnedEfficiency {
+  SpectatorBins bins;
+  double working_point = 0.0;  ///< the working point's background efficiency over all jets
+  double threshold = 0.0;
+  std::vector<double> signal_efficiency;      ///< per bin; NaN where a bin has no signal
+  std::vector<double> background_efficiency;  ///< per bin; NaN where a bin has no background
+};
+
+/// Everything computed for one grouping.
+struct GroupingResult {
+  Grouping grouping;
+  std::string discriminant;   ///< the formula, e.g. "p_b + p_bb + p_lepb"
+  double signal_jets = 0.0;   ///< sum of the kept jets' signal weights
+  double background_jets = 0.0;
+  double auc = 0.0;
+  std::vector<MistagRate> mistag_rates;  ///< one per requested signal efficiency, in that order
+  std::vector<SignalEfficiency> working_points;  ///< one per requested background efficiency
+  std::vector<RocPoint> roc;             ///< the compact curve
+  std::size_t roc_points_total = 0;      ///< points of the exact curve
+  std::vector<Histogram> histograms;     ///< the discriminant per truth class (label: the class)
+  /// per settings.efficiency_bins entry, per working point (in that order)
+  std::vector<BinnedEfficiency> binned_efficiencies;
+};
+
+struct EvaluationResults {
+  std::string title = "DeepJet evaluation";
+  std::vector<std::string> class_names;
+  std::vector<Cut> cuts;
+  std::vector<double> signal_efficiencies;
+  std::vector<double> background_efficiencies;
+  std::size_t jets_total = 0;
+  std::size_t jets_selected = 0;  ///< passing all cuts
+  std::vector<GroupingResult> groupings;
+  TrainingHistory training;  ///< filled by the caller if it has one; plotted by write_report
+};
+
+/// "p_b + p_bb + p_lepb", or "p_c / (p_c + p_uds + p_g)".
+inline std::string discriminant_formula(const Grouping& grouping) {
+  auto sum = [](const std::vector<std::string>& classes) {
+    std::string text;
+    for (const std::string& name : classes) text += (text.empty() ? "p_" : " + p_") + name;
+    return text;
+  };
+  const std::string top = sum(grouping.numerator_classes);
+  if (grouping.denominator_classes.empty()) return top;
+  const std::string bottom = sum(grouping.denominator_classes);
+  return (grouping.numerator_classes.size() > 1 ? "(" + top + ")" : top) + " / " +
+         (grouping.denominator_classes.size() > 1 ? "(" + bottom + ")" : bottom);
+}
+
+/// The indices of the jets passing every cut.
+inline std::vector<std::size_t> select(const JetTable& spectators, std::span<const std::string> spectator_names,
+                                       std::span<const Cut> cuts, std::size_t jets) {
+  const std::vector<std::size_t> columns = resolve(cuts, spectator_names);
+  std::vector<std::size_t> kept;
+  for (std::size_t jet = 0; jet < jets; ++jet) {
+    bool passes = true;
+    for (std::size_t c = 0; c < cuts.size() && passes; ++c) passes = cuts[c].passes(spectators(jet, columns[c]));
+    if (passes) kept.push_back(jet);
+  }
+  return kept;
+}
+
+namespace evaluate_detail {
+
+inline std::string join(const std::vector<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+
+inline void check_inputs(const JetTable& predictions, const JetTable& truth, const JetTable& spectators,
+                         std::span<const std::string> class_names, std::span<const std::string> spectator_names,
+                         const EvaluationSettings& settings) {
+  const std::string where = "deepjet::evaluation::evaluate: ";
+  if (class_names.empty()) throw Error(where + "no class names");
+  if (predictions.columns() != class_names.size()) {
+    throw Error(where + "the predictions have " + std::to_string(predictions.columns()) + " columns for " +
+                std::to_string(class_names.size()) + " classes");
+  }
+  if (truth.columns() != class_names.size()) {
+    throw Error(where + "the truth has " + std::to_string(truth.columns()) + " columns for " +
+                std::to_string(class_names.size()) + " classes");
+  }
+  if (truth.rows() != predictions.rows()) {
+    throw Error(where + std::to_string(predictions.rows()) + " jets of predictions but " +
+                std::to_string(truth.rows()) + " jets of truth");
+  }
+  if (spectators.columns() != spectator_names.size()) {
+    throw Error(where + "the spectators have " + std::to_string(spectators.columns()) + " columns for " +
+                std::to_string(spectator_names.size()) + " spectator names");
+  }
+  if (spectators.columns() > 0 && spectators.rows() != predictions.rows()) {
+    throw Error(where + std::to_string(predictions.rows()) + " jets of predictions but " +
+                std::to_string(spectators.rows()) + " jets of spectators");
+  }
+  if (settings.groupings.empty()) throw Error(where + "no groupings to evaluate");
+  for (std::size_t i = 0; i < settings.groupings.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (settings.groupings[i].name == settings.groupings[j].name) {
+        throw Error(where + "two groupings are named '" + settings.groupings[i].name + "'");
+      }
+    }
+  }
+  for (const double efficiency : settings.signal_efficiencies) {
+    if (!(efficiency >= 0.0 && efficiency <= 1.0)) {
+      throw Error(where + "the signal efficiency " + std::to_string(efficiency) + " is outside [0, 1]");
+    }
+  }
+  for (const double efficiency : settings.background_efficiencies) {
+    if (!(efficiency >= 0.0 && efficiency <= 1.0)) {
+      throw Error(where + "the background efficiency " + std::to_string(efficiency) + " is outside [0, 1]");
+    }
+  }
+  for (const SpectatorBins& bins : settings.efficiency_bins) {
+    if (std::find(spectator_names.begin(), spectator_names.end(), bins.spectator) == spectator_names.end()) {
+      throw Error(where + "efficiency bins of unknown spectator '" + bins.spectator + "' (the spectators are: " +
+                  (spectator_names.empty() ? std::string("none") : join(std::vector<std::string>(spectator_names.begin(), spectator_names.end()))) + ")");
+    }
+    bool increasing = bins.edges.size() >= 2;
+    for (std::size_t i = 0; i < bins.edges.size() && increasing; ++i) {
+      increasing = std::isfinite(bins.edges[i]) && (i == 0 || bins.edges[i] > bins.edges[i - 1]);
+    }
+    if (!increasing) {
+      throw Error(where + "the efficiency bins of '" + bins.spectator +
+                  "' need at least two finite, strictly increasing edges");
+    }
+  }
+  if (settings.roc_points < 4) throw Error(where + "roc_points must be at least 4");
+  if (settings.histogram_bins == 0) throw Error(where + "histogram_bins must be positive");
+}
+
+/// Normalised histograms of `values` per truth class over `bins` equal bins of [0, 1], or of the
+/// values' range when some lie outside [0, 1]. Classes without jets get no histogram.
+inline std::vector<Histogram> class_histograms(const std::vector<double>& values, const std::vector<std::size_t>& jets,
+                                               const JetTable& truth, std::span<const std::string> class_names,
+                                               std::size_t bins) {
+  double low = 0.0, high = 1.0;
+  if (!values.empty()) {
+    const auto [smallest, largest] = std::minmax_element(values.begin(), values.end());
+    if (*smallest < 0.0 || *largest > 1.0) {
+      low = *smallest;
+      high = *largest > *smallest ? *largest : *smallest + 1.0;
+    }
+  }
+  std::vector<double> edges(bins + 1);
+  for (std::size_t i = 0; i <= bins; ++i) {
+    edges[i] = low + (high - low) * static_cast<double>(i) / static_cast<double>(bins);
+  }
+  std::vector<Histogram> histograms;
+  for (std::size_t c = 0; c < class_names.size(); ++c) {
+    std::vector<double> contents(bins, 0.0);
+    double total = 0.0;
+    for (std::size_t k = 0; k < jets.size(); ++k) {
+      const double weight = truth(jets[k], c);
+      if (weight == 0.0) continue;
+      // The last bin includes the upper edge (a discriminant of exactly 1).
+      const auto bin = static_cast<std::size_t>(
+          std::clamp((values[k] - low) / (high - low) * static_cast<double>(bins), 0.0, static_cast<double>(bins - 1)));
+      contents[bin] += weight;
+      total += weight;
+    }
+    if (!(total > 0.0)) continue;
+    for (double& content : contents) content /= total;
+    // The class's colour is its index, so a class keeps its colour in every plot.
+    histograms.push_back({class_names[c], edges, std::move(contents), static_cast<int>(c)});
+  }
+  return histograms;
+}
+
+/// The efficiencies per bin at one working point's cut.
+inline BinnedEfficiency binned_efficiency(const SpectatorBins& bins, const SignalEfficiency& point,
+                                          const std::vector<double>& scores, const std::vector<double>& signal_weights,
+                                          const std::vector<double>& background_weights,
+                                          const std::vector<std::size_t>& jets, const JetTable& spectators,
+                                          std::size_t column) {
+  const std::size_t count = bins.edges.size() - 1;
+  std::vector<double> signal_passed(count, 0.0), signal_all(count, 0.0);
+  std::vector<double> background_passed(count, 0.0), background_all(count, 0.0);
+  for (std::size_t k = 0; k < jets.size(); ++k) {
+    double value = spectators(jets[k], column);
+    if (bins.absolute) value = std::fabs(value);
+    if (!(value >= bins.edges.front() && value < bins.edges.back())) continue;  // also NaN
+    const auto bin = static_cast<std::size_t>(std::upper_bound(bins.edges.begin(), bins.edges.end(), value) -
+                                              bins.edges.begin()) - 1;
+    const bool passes = scores[k] >= point.threshold;
+    signal_all[bin] += signal_weights[k];
+    background_all[bin] += background_weights[k];
+    if (passes) {
+      signal_passed[bin] += signal_weights[k];
+      background_passed[bin] += background_weights[k];
+    }
+  }
+  BinnedEfficiency efficiency{bins, point.background_efficiency, point.threshold, {}, {}};
+  for (std::size_t bin = 0; bin < count; ++bin) {
+    efficiency.signal_efficiency.push_back(signal_all[bin] > 0.0 ? signal_passed[bin] / signal_all[bin]
+                                                                 : std::numeric_limits<double>::quiet_NaN());
+    efficiency.background_efficiency.push_back(
+        background_all[bin] > 0.0 ? background_passed[bin] / background_all[bin] : std::numeric_limits<double>::quiet_NaN());
+  }
+  return efficiency;
+}
+
+}  // namespace evaluate_detail
+
+/// Evaluate the predictions (see the contract at the top of this header).
+inline EvaluationResults evaluate(const JetTable& predictions, const JetTable& truth, const JetTable& spectators,
+                                  std::span<const std::string> class_names,
+                                  std::span<const std::string> spectator_names, const EvaluationSettings& settings) {
+  evaluate_detail::check_inputs(predictions, truth, spectators, class_names, spectator_names, settings);
+  std::vector<ResolvedGrouping> resolved;
+  for (const Grouping& grouping : settings.groupings) resolved.push_back(resolve(grouping, class_names));
+
+  EvaluationResults results;
+  results.class_names.assign(class_names.begin(), class_names.end());
+  results.cuts = settings.cuts;
+  results.signal_efficiencies = settings.signal_efficiencies;
+  results.background_efficiencies = settings.background_efficiencies;
+  results.jets_total = predictions.rows();
+  const std::vector<std::size_t> kept = select(spectators, spectator_names, settings.cuts, predictions.rows());
+  results.jets_selected = kept.size();
+
+  for (const std::size_t jet : kept) {
+    for (std::size_t c = 0; c < class_names.size(); ++c) {
+      if (!std::isfinite(predictions(jet, c))) {
+        throw Error("deepjet::evaluation::evaluate: the prediction of jet " + std::to_string(jet) + " for class '" +
+                    class_names[c] + "' is not finite");
+      }
+      if (!std::isfinite(truth(jet, c)) || truth(jet, c) < 0.0f) {
+        throw Error("deepjet::evaluation::evaluate: the truth of jet " + std::to_string(jet) + " for class '" +
+                    class_names[c] + "' is negative or not finite");
+      }
+    }
+  }
+
+  const std::string after_cuts = " among the " + std::to_string(kept.size()) + " of " +
+                                 std::to_string(predictions.rows()) + " jets passing the cuts (" +
+                                 describe(settings.cuts) + ")";
+  for (std::size_t g = 0; g < settings.groupings.size(); ++g) {
+    const Grouping& grouping = settings.groupings[g];
+    const ResolvedGrouping& classes = resolved[g];
+    GroupingResult result;
+    result.grouping = grouping;
+    result.discriminant = discriminant_formula(grouping);
+
+    std::vector<double> all_values;  // every kept jet, for the per-class histograms
+    std::vector<double> scores, signal_weights, background_weights;  // jets in this grouping
+    std::vector<std::size_t> grouping_jets;                          // ... and their indices
+    all_values.reserve(kept.size());
+    for (const std::size_t jet : kept) {
+      const double value = classes.discriminant(predictions.row(jet));
+      all_values.push_back(value);
+      const double signal = classes.signal_weight(truth.row(jet));
+      const double background = classes.background_weight(truth.row(jet));
+      if (signal == 0.0 && background == 0.0) continue;
+      scores.push_back(value);
+      grouping_jets.push_back(jet);
+      signal_weights.push_back(signal);
+      background_weights.push_back(background);
+      result.signal_jets += signal;
+      result.background_jets += background;
+    }
+    if (!(result.signal_jets > 0.0)) {
+      throw Error("deepjet::evaluation::evaluate: grouping '" + grouping.name + "': no signal jets (classes " +
+                  evaluate_detail::join(grouping.signal_classes) + ")" + after_cuts);
+    }
+    if (!(result.background_jets > 0.0)) {
+      throw Error("deepjet::evaluation::evaluate: grouping '" + grouping.name + "': no background jets (classes " +
+                  evaluate_detail::join(grouping.background_classes) + ")" + after_cuts);
+    }
+    const RocCurve curve = roc_curve(scores, signal_weights, background_weights);
+    result.auc = area_under_curve(curve);
+    for (const double efficiency : settings.signal_efficiencies) {
+      const RocPoint point = working_point_at_signal_efficiency(curve, efficiency);
+      result.mistag_rates.push_back({efficiency, point.background_efficiency, point.threshold});
+    }
+    for (const double efficiency : settings.background_efficiencies) {
+      const RocPoint point = working_point_at_background_efficiency(curve, efficiency);
+      result.working_points.push_back({efficiency, point.signal_efficiency, point.threshold});
+    }
+    result.roc = compact(curve, settings.roc_points);
+    result.roc_points_total = curve.points.size();
+    result.histograms =
+        evaluate_detail::class_histograms(all_values, kept, truth, class_names, settings.histogram_bins);
+    for (const SpectatorBins& bins : settings.efficiency_bins) {
+      const auto column = static_cast<std::size_t>(
+          std::find(spectator_names.begin(), spectator_names.end(), bins.spectator) - spectator_names.begin());
+      for (const SignalEfficiency& point : result.working_points) {
+        result.binned_efficiencies.push_back(evaluate_detail::binned_efficiency(
+            bins, point, scores, signal_weights, background_weights, grouping_jets, spectators, column));
+      }
+    }
+    results.groupings.push_back(std::move(result));
+  }
+  return results;
+}
+
+}  // namespace deepjet::evaluation
+// ---- end deepjet/evaluation/evaluate.hpp ----
+// ---- begin deepjet/evaluation/json_writer.hpp ----
+// deepjet/evaluation/json_writer.hpp: a minimal JSON text builder for deepjet's result files.
+//
+// Contract: JsonWriter appends to a string as the caller opens objects and arrays and adds keys and
+// values; it inserts the commas and the indentation (two spaces per level; arrays of numbers stay
+// on one line). Strings are escaped per RFC 8259; numbers are written with std::to_chars in their
+// shortest form that reads back as the same double (locale-independent, deterministic); NaN and
+// infinities, which JSON cannot hold, are written as null. Misuse (a key outside an object, a
+// value without a key in an object, unbalanced close calls) is a programming error: assert.
+
+#include <cassert>
+
+namespace deepjet::evaluation {
+
+class JsonWriter {
+ public:
+  JsonWriter& begin_object() { open('{', true); return *this; }
+  JsonWriter& end_object() { close('}'); return *this; }
+  JsonWriter& begin_array() { open('[', false); return *this; }
+  JsonWriter& end_array() { close(']'); return *this; }
+
+  /// The key of the next value in the current object.
+  JsonWriter& key(std::string_view name) {
+    assert(!levels_.empty() && levels_.back().is_object && !key_pending_);
+    separate();
+    append_string(name);
+    text_ += ": ";
+    key_pending_ = true;
+    return *this;
+  }
+
+  JsonWriter& value(std::string_view text) { before_value(); append_string(text); return *this; }
+  JsonWriter& value(const char* text) { return value(std::string_view(text)); }
+  JsonWriter& value(const std::string& text) { return value(std::string_view(text)); }
+  JsonWriter& value(bool flag) { before_value(); text_ += flag ? "true" : "false"; return *this; }
+  JsonWriter& value(std::nullptr_t) { before_value(); text_ += "null"; return *this; }
+  JsonWriter& value(double number) { before_value(); append_number(number); return *this; }
+  JsonWriter& value(std::size_t number) { before_value(); text_ += std::to_string(number); return *this; }
+  JsonWriter& value(int number) { before_value(); text_ += std::to_string(number); return *this; }
+
+  /// An array of numbers on one line.
+  JsonWriter& numbers(std::span<const double> values) {
+    before_value();
+    text_ += '[';
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i > 0) text_ += ", ";
+      append_number(values[i]);
+    }
+    text_ += ']';
+    return *this;
+  }
+  /// An array of strings on one line.
+  JsonWriter& strings(std::span<const std::string> values) {
+    before_value();
+    text_ += '[';
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i > 0) text_ += ", ";
+      append_string(values[i]);
+    }
+    text_ += ']';
+    return *this;
+  }
+
+  /// The finished document (all objects and arrays closed), with a final newline.
+  std::string finish() {
+    assert(levels_.empty());
+    return text_ + "\n";
+  }
+
+ private:
+  struct Level {
+    bool is_object;
+    bool empty = true;
+  };
+
+  void open(char bracket, bool is_object) {
+    before_value();
+    text_ += bracket;
+    levels_.push_back({is_object});
+  }
+  void close(char bracket) {
+    assert(!levels_.empty() && !key_pending_);
+    const bool was_empty = levels_.back().empty;
+    levels_.pop_back();
+    if (!was_empty) newline();
+    text_ += bracket;
+  }
+  // A value inside an array needs a separator; after a key it follows directly.
+  void before_value() {
+    if (key_pending_) {
+      key_pending_ = false;
+      return;
+    }
+    assert(levels_.empty() ? text_.empty() : !levels_.back().is_object);
+    if (!levels_.empty()) separate();
+  }
+  void separate() {
+    if (!levels_.back().empty) text_ += ',';
+    levels_.back().empty = false;
+    newline();
+  }
+  void newline() {
+    text_ += '\n';
+    text_.append(2 * levels_.size(), ' ');
+  }
+  void append_number(double number) {
+    if (!std::isfinite(number)) {
+      text_ += "null";
+      return;
+    }
+    char buffer[32];
+    const auto result = std::to_chars(buffer, buffer + sizeof buffer, number);
+    text_.append(buffer, result.ptr);
+  }
+  void append_string(std::string_view text) {
+    text_ += '"';
+    for (const char c : text) {
+      switch (c) {
+        case '"': text_ += "\\\""; break;
+        case '\\': text_ += "\\\\"; break;
+        case '\n': text_ += "\\n"; break;
+        case '\r': text_ += "\\r"; break;
+        case '\t': text_ += "\\t"; break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            static constexpr char hex[] = "0123456789abcdef";
+            text_ += "\\u00";
+            text_ += hex[(static_cast<unsigned char>(c) >> 4) & 0xf];
+            text_ += hex[static_cast<unsigned char>(c) & 0xf];
+          } else {
+            text_ += c;  // UTF-8 passes through unchanged
+          }
+      }
+    }
+    text_ += '"';
+  }
+
+  std::string text_;
+  std::vector<Level> levels_;
+  bool key_pending_ = false;
+};
+
+}  // namespace deepjet::evaluation
+// ---- end deepjet/evaluation/json_writer.hpp ----
+// ---- begin deepjet/evaluation/report.hpp ----
+// deepjet/evaluation/report.hpp: the evaluation written out as plots, an HTML page and JSON.
+//
+// Contract: write_report(directory, results) creates `directory` if needed and writes, each file
+// atomically (a reader never sees half a file; an existing report is replaced file by file):
+//   roc.svg                      every grouping's ROC curve, logarithmic mistag axis
+//   discriminant_<grouping>.svg  per grouping, the discriminant's distribution per truth class
+//   efficiency_<grouping>_<spectator>[_abs].svg
+//                                per grouping and EvaluationSettings::efficiency_bins entry: signal
+//                                and background efficiency per bin at each working point's cut
+//   loss.svg, accuracy.svg       per epoch, training and validation (only if results.training has them)
+//   results.json                 the numbers (layout below)
+//   report.html                  one self-contained page: the selection, a table of AUCs and
+//                                mistag rates, a table of working points (signal efficiency and
+//                                threshold at fixed mistag rates), and every plot above inlined
+// and returns the paths written, in that order. <grouping> is the grouping's name with everything
+// but letters and digits replaced by '_' ("b vs udsg" -> "b_vs_udsg").
+//
+// results.json:
+//   { "title", "deepjet_version", "classes": [...], "cuts": [{"spectator", "min", "max",
+//     "absolute", "description"}], "selection": "jet_pt > 30 and ...",
+//     "jets": {"total", "selected"}, "signal_efficiencies": [...], "background_efficiencies": [...],
+//     "groupings": [{"name", "signal_classes", "background_classes", "numerator_classes",
+//                    "denominator_classes", "discriminant", "signal_jets", "background_jets",
+//                    "auc", "mistag_rates": [{"signal_efficiency", "background_efficiency", "threshold"}],
+//                    "working_points": [{"background_efficiency", "signal_efficiency", "threshold"}],
+//                    "binned_efficiencies": [{"spectator", "absolute", "edges", "working_point",
+//                                             "threshold", "signal_efficiency", "background_efficiency"}],
+//                    "roc": {"points_total", "threshold": [...], "signal_efficiency": [...],
+//                            "background_efficiency": [...]}}],
+//     "training": {"training_loss", "validation_loss", "training_accuracy", "validation_accuracy"} }
+// Infinite and NaN values (an open cut limit, the first ROC point's threshold, the efficiency
+// of an empty bin) are written as null.
+
+
+#include <cctype>
+
+namespace deepjet::evaluation {
+
+namespace report_detail {
+
+/// "b vs udsg" -> "b_vs_udsg".
+inline std::string file_name_part(const std::string& name) {
+  std::string part;
+  for (const char c : name) part += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return part.empty() ? "grouping" : part;
+}
+
+/// A number for the HTML table: fixed decimals, locale-independent.
+inline std::string fixed(double value, int decimals) {
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::fixed, decimals);
+  return std::string(buffer, result.ptr);
+}
+
+/// A mistag rate for the table: three significant digits, scientific below 1 %.
+inline std::string rate(double value) {
+  char buffer[64];
+  const auto result = value >= 0.01 || value == 0.0
+                          ? std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::fixed, 4)
+                          : std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific, 2);
+  return std::string(buffer, result.ptr);
+}
+
+/// A cut value: four decimals, or the infinity sign (the working point selects nothing).
+inline std::string threshold(double value) {
+  if (!std::isfinite(value)) return "&infin;";
+  return fixed(value, 4);
+}
+
+/// 0.85 -> "85 %", 0.625 -> "62.5 %", 0.001 -> "0.1 %".
+inline std::string percent(double efficiency) {
+  std::string text = fixed(efficiency * 100.0, 4);
+  while (text.back() == '0') text.pop_back();
+  if (text.back() == '.') text.pop_back();
+  return text + " %";
+}
+
+inline void write_file(const std::filesystem::path& path, const std::string& content) {
+  AtomicFile file(path);
+  {
+    std::ofstream stream(file.temporary_path(), std::ios::binary | std::ios::trunc);
+    if (!stream) throw FileError(file.temporary_path().string(), "cannot open for writing");
+    stream.write(content.data(), static_cast<std::streamsize>(content.size()));
+    stream.flush();
+    if (!stream) throw FileError(file.temporary_path().string(), "cannot write (disk full?)");
+  }
+  file.commit();
+}
+
+/// One plot of the report: its file name, title and SVG text.
+struct ReportPlot {
+  std::string file_name;
+  std::string heading;
+  std::string svg;
+};
+
+inline std::vector<ReportPlot> make_plots(const EvaluationResults& results) {
+  std::vector<ReportPlot> plots;
+  std::vector<RocSeries> series;
+  for (const GroupingResult& g : results.groupings) {
+    series.push_back({g.grouping.name + " (AUC " + fixed(g.auc, 4) + ")", g.roc});
+  }
+  plots.push_back({"roc.svg", "ROC curves", svg(roc_plot("roc", "ROC curves", series, 1e-4, results.signal_efficiencies))});
+
+  std::vector<std::string> used_names;
+  for (std::size_t i = 0; i < results.groupings.size(); ++i) {
+    const GroupingResult& g = results.groupings[i];
+    std::string part = file_name_part(g.grouping.name);
+    // Names that differ only in punctuation would share a file: number the later ones.
+    if (std::find(used_names.begin(), used_names.end(), part) != used_names.end()) part += "_" + std::to_string(i + 1);
+    used_names.push_back(part);
+    const std::string title = g.grouping.name + ": " + g.discriminant;
+    plots.push_back({"discriminant_" + part + ".svg", "Discriminant of " + g.grouping.name,
+                     svg(histogram_plot("discriminant-" + part, title, g.discriminant, "fraction of jets per bin",
+                                        g.histograms))});
+  }
+  // Efficiencies in bins of a spectator: per grouping and binning, one colour per working point,
+  // signal solid, background dashed.
+  for (std::size_t i = 0; i < results.groupings.size(); ++i) {
+    const GroupingResult& g = results.groupings[i];
+    // evaluate() stores them per binning, per working point: one plot per binning.
+    const std::size_t per_binning = results.background_efficiencies.size();
+    for (std::size_t first = 0; per_binning > 0 && first < g.binned_efficiencies.size(); first += per_binning) {
+      const SpectatorBins& bins = g.binned_efficiencies[first].bins;
+      const std::size_t last = std::min(first + per_binning, g.binned_efficiencies.size());
+      const std::string variable = bins.absolute ? "|" + bins.spectator + "|" : bins.spectator;
+      LinePlot plot;
+      plot.id = "efficiency-" + used_names[i] + "-" + file_name_part(bins.spectator) + "-" + std::to_string(first);
+      plot.title = g.grouping.name + ": efficiency vs " + variable;
+      plot.x = Axis{variable, Scale::linear, bins.edges.front(), bins.edges.back()};
+      plot.y = Axis{"efficiency at the working point's cut", Scale::logarithmic, 1e-4, 1.0};
+      double smallest = 1.0;
+      for (std::size_t k = first; k < last; ++k) {
+        const BinnedEfficiency& e = g.binned_efficiencies[k];
+        Curve signal{"signal, WP " + percent(e.working_point), {}, e.signal_efficiency, false, true,
+                     static_cast<int>(k - first)};
+        Curve background{"mistag, WP " + percent(e.working_point), {}, e.background_efficiency, true, true,
+                         static_cast<int>(k - first)};
+        for (std::size_t bin = 0; bin + 1 < bins.edges.size(); ++bin) {
+          const double centre = 0.5 * (bins.edges[bin] + bins.edges[bin + 1]);
+          signal.x.push_back(centre);
+          background.x.push_back(centre);
+          for (const double v : {e.signal_efficiency[bin], e.background_efficiency[bin]}) {
+            if (v > 0.0) smallest = std::min(smallest, v);
+          }
+        }
+        plot.curves.push_back(std::move(signal));
+        plot.curves.push_back(std::move(background));
+      }
+      plot.y.min = std::max(1e-4, std::min(0.1, std::pow(10.0, std::floor(std::log10(smallest) + 1e-9))));
+      std::string file = "efficiency_" + used_names[i] + "_" + file_name_part(bins.spectator) +
+                         (bins.absolute ? "_abs" : "");
+      // The same spectator binned twice: number the later plots.
+      const auto taken = [&](const std::string& name) {
+        return std::any_of(plots.begin(), plots.end(), [&](const ReportPlot& p) { return p.file_name == name; });
+      };
+      if (taken(file + ".svg")) file += "_" + std::to_string(first / per_binning + 1);
+      plots.push_back({file + ".svg", g.grouping.name + ": efficiency vs " + variable, svg(plot)});
+    }
+  }
+
+  const TrainingHistory& history = results.training;
+  if (!history.training_loss.empty() || !history.validation_loss.empty()) {
+    plots.push_back({"loss.svg", "Loss per epoch",
+                     svg(history_plot("loss", "Loss per epoch", "loss", history.training_loss, history.validation_loss))});
+  }
+  if (!history.training_accuracy.empty() || !history.validation_accuracy.empty()) {
+    plots.push_back({"accuracy.svg", "Accuracy per epoch",
+                     svg(history_plot("accuracy", "Accuracy per epoch", "accuracy", history.training_accuracy,
+                                      history.validation_accuracy))});
+  }
+  return plots;
+}
+
+}  // namespace report_detail
+
+/// results.json's text (layout in the contract above).
+inline std::string results_json(const EvaluationResults& results) {
+  JsonWriter json;
+  json.begin_object();
+  json.key("title").value(results.title);
+  json.key("deepjet_version").value(deepjet::version);
+  json.key("classes").strings(results.class_names);
+  json.key("cuts").begin_array();
+  for (const Cut& cut : results.cuts) {
+    json.begin_object();
+    json.key("spectator").value(cut.spectator);
+    json.key("min").value(cut.min);
+    json.key("max").value(cut.max);
+    json.key("absolute").value(cut.absolute);
+    json.key("description").value(cut.description());
+    json.end_object();
+  }
+  json.end_array();
+  json.key("selection").value(describe(results.cuts));
+  json.key("jets").begin_object().key("total").value(results.jets_total).key("selected").value(results.jets_selected).end_object();
+  json.key("signal_efficiencies").numbers(results.signal_efficiencies);
+  json.key("background_efficiencies").numbers(results.background_efficiencies);
+  json.key("groupings").begin_array();
+  for (const GroupingResult& g : results.groupings) {
+    json.begin_object();
+    json.key("name").value(g.grouping.name);
+    json.key("signal_classes").strings(g.grouping.signal_classes);
+    json.key("background_classes").strings(g.grouping.background_classes);
+    json.key("numerator_classes").strings(g.grouping.numerator_classes);
+    json.key("denominator_classes").strings(g.grouping.denominator_classes);
+    json.key("discriminant").value(g.discriminant);
+    json.key("signal_jets").value(g.signal_jets);
+    json.key("background_jets").value(g.background_jets);
+    json.key("auc").value(g.auc);
+    json.key("mistag_rates").begin_array();
+    for (const MistagRate& m : g.mistag_rates) {
+      json.begin_object();
+      json.key("signal_efficiency").value(m.signal_efficiency);
+      json.key("background_efficiency").value(m.background_efficiency);
+      json.key("threshold").value(m.threshold);
+      json.end_object();
+    }
+    json.end_array();
+    json.key("working_points").begin_array();
+    for (const SignalEfficiency& w : g.working_points) {
+      json.begin_object();
+      json.key("background_efficiency").value(w.background_efficiency);
+      json.key("signal_efficiency").value(w.signal_efficiency);
+      json.key("threshold").value(w.threshold);
+      json.end_object();
+    }
+    json.end_array();
+    std::vector<double> thresholds, signal, background;
+    for (const RocPoint& point : g.roc) {
+      thresholds.push_back(point.threshold);
+      signal.push_back(point.signal_efficiency);
+      background.push_back(point.background_efficiency);
+    }
+    json.key("binned_efficiencies").begin_array();
+    for (const BinnedEfficiency& e : g.binned_efficiencies) {
+      json.begin_object();
+      json.key("spectator").value(e.bins.spectator);
+      json.key("absolute").value(e.bins.absolute);
+      json.key("edges").numbers(e.bins.edges);
+      json.key("working_point").value(e.working_point);
+      json.key("threshold").value(e.threshold);
+      json.key("signal_efficiency").numbers(e.signal_efficiency);
+      json.key("background_efficiency").numbers(e.background_efficiency);
+      json.end_object();
+    }
+    json.end_array();
+    json.key("roc").begin_object();
+    json.key("points_total").value(g.roc_points_total);
+    json.key("threshold").numbers(thresholds);
+    json.key("signal_efficiency").numbers(signal);
+    json.key("background_efficiency").numbers(background);
+    json.end_object();
+    json.end_object();
+  }
+  json.end_array();
+  if (!results.training.empty()) {
+    json.key("training").begin_object();
+    json.key("training_loss").numbers(results.training.training_loss);
+    json.key("validation_loss").numbers(results.training.validation_loss);
+    json.key("training_accuracy").numbers(results.training.training_accuracy);
+    json.key("validation_accuracy").numbers(results.training.validation_accuracy);
+    json.end_object();
+  }
+  json.end_object();
+  return json.finish();
+}
+
+/// report.html's text, with the given plots inlined.
+inline std::string report_html(const EvaluationResults& results, const std::vector<report_detail::ReportPlot>& plots) {
+  using report_detail::fixed;
+  const std::string title = escape_xml(results.title);
+  std::string html;
+  html += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + title + "</title>\n";
+  html += "<style>\n"
+          "body { font-family: 'DejaVu Sans', Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 780px; color: #222; }\n"
+          "table { border-collapse: collapse; margin: 1em 0; }\n"
+          "th, td { border: 1px solid #ccc; padding: 0.3em 0.7em; text-align: right; }\n"
+          "th { background: #f3f3f3; } td.name, th.name { text-align: left; }\n"
+          "figure { margin: 1.5em 0; } figcaption { font-weight: bold; margin-bottom: 0.3em; }\n"
+          "code { background: #f6f6f6; padding: 0 0.2em; }\n"
+          "svg { max-width: 100%; height: auto; }\n"
+          "</style>\n</head>\n<body>\n";
+  html += "<h1>" + title + "</h1>\n";
+  html += "<p>deepjet " + std::string(deepjet::version) + ". Jets: " + std::to_string(results.jets_selected) + " of " +
+          std::to_string(results.jets_total) + " pass the selection <code>" + escape_xml(describe(results.cuts)) +
+          "</code>.</p>\n";
+
+  html += "<h2>Summary</h2>\n<table>\n<tr><th class=\"name\">grouping</th><th class=\"name\">discriminant</th>"
+          "<th>signal jets</th><th>background jets</th><th>AUC</th>";
+  for (const double efficiency : results.signal_efficiencies) {
+    html += "<th>mistag at " + escape_xml(report_detail::percent(efficiency)) + "</th>";
+  }
+  html += "</tr>\n";
+  for (const GroupingResult& g : results.groupings) {
+    html += "<tr><td class=\"name\">" + escape_xml(g.grouping.name) + "</td><td class=\"name\"><code>" +
+            escape_xml(g.discriminant) + "</code></td><td>" + fixed(g.signal_jets, 1) + "</td><td>" +
+            fixed(g.background_jets, 1) + "</td><td>" + fixed(g.auc, 4) + "</td>";
+    for (const MistagRate& m : g.mistag_rates) html += "<td>" + report_detail::rate(m.background_efficiency) + "</td>";
+    html += "</tr>\n";
+  }
+  html += "</table>\n";
+  html += "<p>Signal and background jets are sums of truth fractions. The mistag rate is the background "
+          "efficiency at the given signal efficiency, interpolated linearly on the exact ROC curve.</p>\n";
+
+  if (!results.background_efficiencies.empty()) {
+    html += "<h2>Working points</h2>\n<table>\n<tr><th class=\"name\">grouping</th>";
+    for (const double efficiency : results.background_efficiencies) {
+      html += "<th>mistag " + escape_xml(report_detail::percent(efficiency)) + "</th>";
+    }
+    html += "</tr>\n";
+    for (const GroupingResult& g : results.groupings) {
+      html += "<tr><td class=\"name\">" + escape_xml(g.grouping.name) + "</td>";
+      for (const SignalEfficiency& w : g.working_points) {
+        html += "<td>" + fixed(w.signal_efficiency, 4) + " <small>(d &ge; " + report_detail::threshold(w.threshold) +
+                ")</small></td>";
+      }
+      html += "</tr>\n";
+    }
+    html += "</table>\n";
+    html += "<p>Signal efficiency at a fixed mistag rate (CMS's loose, medium and tight b-tagging working points "
+            "are at 10 %, 1 % and 0.1 % light-jet mistag rate), and the cut on the discriminant d that "
+            "reaches it: the loosest whose mistag rate stays within the target.</p>\n";
+  }
+  html += "<p>All numbers are also in <code>results.json</code>.</p>\n";
+
+  html += "<h2>Plots</h2>\n";
+  for (const report_detail::ReportPlot& plot : plots) {
+    html += "<figure>\n<figcaption>" + escape_xml(plot.heading) + " <small>(" + escape_xml(plot.file_name) +
+            ")</small></figcaption>\n" + plot.svg + "</figure>\n";
+  }
+  html += "</body>\n</html>\n";
+  return html;
+}
+
+/// Write the report into `directory` (see the contract at the top); returns the paths written.
+inline std::vector<std::filesystem::path> write_report(const std::filesystem::path& directory,
+                                                       const EvaluationResults& results) {
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error) throw FileError(directory.string(), "cannot create the report directory: " + error.message());
+
+  const std::vector<report_detail::ReportPlot> plots = report_detail::make_plots(results);
+  std::vector<std::filesystem::path> written;
+  for (const report_detail::ReportPlot& plot : plots) {
+    written.push_back(directory / plot.file_name);
+    report_detail::write_file(written.back(), plot.svg);
+  }
+  written.push_back(directory / "results.json");
+  report_detail::write_file(written.back(), results_json(results));
+  written.push_back(directory / "report.html");
+  report_detail::write_file(written.back(), report_html(results, plots));
+  return written;
+}
+
+}  // namespace deepjet::evaluation
+// ---- end deepjet/evaluation/report.hpp ----
 // ---- begin deepjet/io/model_file.hpp ----
 // deepjet/io/model_file.hpp: saving and loading a model's weights (and an optimiser's state).
 //
@@ -5997,9 +9863,13 @@ inline void check_architecture(const hdf5::File& file, const std::string& expect
 }
 }  // namespace detail
 
-/// Write the model's parameters, and the optimiser's state if one is given, to `path`.
+/// Text saved beside a model (a trainer's state in a checkpoint), attribute "extra:<name>".
+using ModelFileExtras = std::map<std::string, std::string>;
+
+/// Write the model's parameters, the optimiser's state if one is given, and `extras`, to `path`.
 template <Layer Net, class Optimiser = void>
-void save_model(const Model<Net>& model, const std::filesystem::path& path, Optimiser* optimiser = nullptr) {
+void save_model(const Model<Net>& model, const std::filesystem::path& path, Optimiser* optimiser = nullptr,
+                const ModelFileExtras& extras = {}) {
   AtomicFile output(path);
   {
     hdf5::File file(output.temporary_path(), hdf5::File::Mode::create);
@@ -6021,9 +9891,25 @@ void save_model(const Model<Net>& model, const std::filesystem::path& path, Opti
         });
       }
     }
+    std::string names;
+    for (const auto& [name, value] : extras) {
+      file.write_attribute("extra:" + name, value);
+      names += name + "\n";
+    }
+    file.write_attribute("extras", names);
     file.close();
   }
   output.commit();
+}
+
+/// The extras saved with a model (empty for files without any).
+inline ModelFileExtras load_model_extras(const std::filesystem::path& path) {
+  hdf5::File file(path, hdf5::File::Mode::read);
+  ModelFileExtras extras;
+  if (!file.has_attribute("extras")) return extras;
+  for (const auto& name : detail::split_lines(file.read_string_attribute("extras")))
+    extras[name] = file.read_string_attribute("extra:" + name);
+  return extras;
 }
 
 /// Read parameters (and the optimiser's state, if one is given) saved by save_model.
@@ -8308,4 +12194,898 @@ struct Adam {
 
 }  // namespace deepjet
 // ---- end deepjet/optimisers/optimisers.hpp ----
+// ---- begin deepjet/training/callbacks.hpp ----
+// deepjet/training/callbacks.hpp: what a training run reports to, and how it can be steered.
+//
+// A Callback sees the TrainingState at the start and end of the run, of every epoch and after every
+// batch. It may stop the run (state.request_stop), change the learning rate (state.learning_rate,
+// applied from the next batch) or save a checkpoint (state.save_checkpoint(path)). A callback with
+// memory (early stopping's patience) returns it from save_state() and gets it back through
+// restore_state() when a run resumes, so a resumed run decides exactly as an uninterrupted one.
+//
+// Built-ins: ProgressBar, HistoryFiles (CSV, JSON and plots per epoch), EarlyStopping,
+// ReduceLearningRateOnPlateau, BestModelCheckpoint, EpochCheckpoints, PeriodicCommand (renewing Kerberos tokens on
+// long jobs: a failing command stops the run cleanly, with a checkpoint).
+
+
+
+#include <cstdlib>
+
+namespace deepjet::training {
+
+/// One line of the training history.
+struct EpochRecord {
+  std::uint64_t epoch = 0;
+  double learning_rate = 0;
+  double train_loss = 0;
+  double train_accuracy = 0;
+  double validation_loss = std::numeric_limits<double>::quiet_NaN();
+  double validation_accuracy = std::numeric_limits<double>::quiet_NaN();
+  double seconds = 0;
+  double jets_per_second = 0;
+};
+
+inline const char* history_csv_header() {
+  return "epoch,learning_rate,train_loss,train_accuracy,validation_loss,validation_accuracy,seconds,jets_per_second";
+}
+
+inline std::string to_csv_line(const EpochRecord& r) {
+  char line[512];
+  std::snprintf(line, sizeof line, "%llu,%.17g,%.17g,%.17g,%.17g,%.17g,%.6g,%.6g", static_cast<unsigned long long>(r.epoch),
+                r.learning_rate, r.train_loss, r.train_accuracy, r.validation_loss, r.validation_accuracy, r.seconds,
+                r.jets_per_second);
+  return line;
+}
+
+inline EpochRecord from_csv_line(const std::string& line) {
+  EpochRecord r;
+  unsigned long long epoch = 0;
+  char buffer[512];
+  std::snprintf(buffer, sizeof buffer, "%s", line.c_str());
+  for (char& c : buffer)
+    if (c == ',') c = ' ';
+  std::istringstream in(buffer);
+  std::string vl, va;
+  in >> epoch >> r.learning_rate >> r.train_loss >> r.train_accuracy >> vl >> va >> r.seconds >> r.jets_per_second;
+  r.epoch = epoch;
+  r.validation_loss = std::strtod(vl.c_str(), nullptr);
+  r.validation_accuracy = std::strtod(va.c_str(), nullptr);
+  return r;
+}
+
+struct TrainingState {
+  std::uint64_t epoch = 0;              ///< current epoch (0-based)
+  std::uint64_t epochs = 0;             ///< planned in all stages
+  std::size_t batch = 0;                ///< batches done in the current epoch
+  std::size_t batches_per_epoch = 0;
+  double learning_rate = 0;
+  std::vector<EpochRecord> history;
+  std::filesystem::path output;
+  std::function<void(const std::filesystem::path&)> save_checkpoint;
+
+  bool stop_requested = false;
+  /// A resumable stop (a failed credentials command) lets a rerun continue; a final one (early
+  /// stopping) makes a rerun return at once.
+  bool stop_is_final = false;
+  std::string stop_reason;
+  void request_stop(std::string reason, bool resumable = false) {
+    stop_requested = true;
+    stop_is_final = !resumable;
+    stop_reason = std::move(reason);
+  }
+};
+
+class Callback {
+ public:
+  virtual ~Callback() = default;
+  /// A short unique name (its saved state is stored under it).
+  virtual std::string name() const = 0;
+  virtual void on_train_begin(TrainingState&) {}
+  virtual void on_epoch_begin(TrainingState&) {}
+  virtual void on_batch_end(TrainingState&, double /*loss*/, std::size_t /*jets*/) {}
+  virtual void on_epoch_end(TrainingState&) {}
+  virtual void on_train_end(TrainingState&) {}
+  virtual std::string save_state() const { return {}; }
+  virtual void restore_state(const std::string&) {}
+};
+
+/// A progress line: epoch, batch, running loss, jets/s, time left in the epoch. Updated in place on
+/// a terminal; otherwise one plain line per epoch (logs stay readable).
+class ProgressBar : public Callback {
+ public:
+  explicit ProgressBar(std::FILE* out = stderr) : out_(out), terminal_(::isatty(::fileno(out)) == 1) {}
+  std::string name() const override { return "progress"; }
+  void on_epoch_begin(TrainingState&) override {
+    start_ = std::chrono::steady_clock::now();
+    loss_sum_ = 0;
+    jets_ = 0;
+    batches_ = 0;
+  }
+  void on_batch_end(TrainingState& s, double loss, std::size_t jets) override {
+    loss_sum_ += loss;
+    jets_ += jets;
+    ++batches_;
+    if (!terminal_) return;
+    const double seconds = elapsed();
+    const double left = s.batch ? seconds / static_cast<double>(s.batch) * static_cast<double>(s.batches_per_epoch - s.batch) : 0;
+    std::fprintf(out_, "\r\033[Kepoch %llu/%llu  batch %zu/%zu  loss %.4f  %.0f jets/s  ETA %d:%02d",
+                 static_cast<unsigned long long>(s.epoch + 1), static_cast<unsigned long long>(s.epochs), s.batch,
+                 s.batches_per_epoch, loss_sum_ / static_cast<double>(batches_), static_cast<double>(jets_) / seconds,
+                 static_cast<int>(left) / 60, static_cast<int>(left) % 60);
+    std::fflush(out_);
+  }
+  void on_epoch_end(TrainingState& s) override {
+    const auto& r = s.history.back();
+    std::fprintf(out_, "%sepoch %llu/%llu  loss %.4f  accuracy %.4f  validation loss %.4f  accuracy %.4f  lr %.3g  %.0f jets/s\n",
+                 terminal_ ? "\r\033[K" : "", static_cast<unsigned long long>(r.epoch + 1),
+                 static_cast<unsigned long long>(s.epochs), r.train_loss, r.train_accuracy, r.validation_loss,
+                 r.validation_accuracy, r.learning_rate, r.jets_per_second);
+    std::fflush(out_);
+  }
+
+ private:
+  double elapsed() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+  std::FILE* out_;
+  bool terminal_;
+  std::chrono::steady_clock::time_point start_;
+  double loss_sum_ = 0;
+  std::size_t jets_ = 0, batches_ = 0;
+};
+
+/// history.csv and history.json, and the plots loss.svg and accuracy.svg, in the output directory,
+/// rewritten (atomically) after every epoch.
+class HistoryFiles : public Callback {
+ public:
+  std::string name() const override { return "history"; }
+  void on_epoch_end(TrainingState& s) override {
+    std::string csv = std::string(history_csv_header()) + "\n";
+    std::string json = "[\n";
+    for (std::size_t i = 0; i < s.history.size(); ++i) {
+      const auto& r = s.history[i];
+      csv += to_csv_line(r) + "\n";
+      auto number = [](double v) {
+        if (!std::isfinite(v)) return std::string("null");
+        char b[64];
+        std::snprintf(b, sizeof b, "%.10g", v);
+        return std::string(b);
+      };
+      json += "  {\"epoch\": " + std::to_string(r.epoch) + ", \"learning_rate\": " + number(r.learning_rate) +
+              ", \"train_loss\": " + number(r.train_loss) + ", \"train_accuracy\": " + number(r.train_accuracy) +
+              ", \"validation_loss\": " + number(r.validation_loss) +
+              ", \"validation_accuracy\": " + number(r.validation_accuracy) + ", \"seconds\": " + number(r.seconds) +
+              ", \"jets_per_second\": " + number(r.jets_per_second) + "}" + (i + 1 < s.history.size() ? "," : "") + "\n";
+    }
+    json += "]\n";
+    write_text_file(s.output / "history.csv", csv);
+    write_text_file(s.output / "history.json", json);
+    std::vector<double> train_loss, validation_loss, train_accuracy, validation_accuracy;
+    for (const auto& r : s.history) {
+      train_loss.push_back(r.train_loss);
+      train_accuracy.push_back(r.train_accuracy);
+      // Without validation data there is no validation curve.
+      if (std::isfinite(r.validation_loss)) validation_loss.push_back(r.validation_loss);
+      if (std::isfinite(r.validation_accuracy)) validation_accuracy.push_back(r.validation_accuracy);
+    }
+    namespace ev = deepjet::evaluation;
+    write_text_file(s.output / "loss.svg", ev::svg(ev::history_plot("loss", "Loss per epoch", "loss", train_loss, validation_loss)));
+    write_text_file(s.output / "accuracy.svg", ev::svg(ev::history_plot("accuracy", "Accuracy per epoch", "accuracy",
+                                                                          train_accuracy, validation_accuracy)));
+  }
+};
+
+/// The validation loss (training loss without validation data) as a callback's yardstick.
+inline double monitored_loss(const EpochRecord& r) {
+  return std::isfinite(r.validation_loss) ? r.validation_loss : r.train_loss;
+}
+
+/// The best loss so far and the epochs since it improved: the memory of the plateau callbacks.
+struct Plateau {
+  double best = std::numeric_limits<double>::infinity();
+  std::size_t waited = 0;
+
+  /// Record an epoch's loss; true if it improved on the best by more than min_delta.
+  bool improved(double loss, double min_delta = 0.0) {
+    if (loss < best - min_delta) {
+      best = loss;
+      waited = 0;
+      return true;
+    }
+    ++waited;
+    return false;
+  }
+  std::string save() const {
+    char b[64];
+    std::snprintf(b, sizeof b, "%.17g %zu", best, waited);
+    return b;
+  }
+  void restore(const std::string& text) {
+    std::istringstream in(text);
+    std::string word;
+    in >> word >> waited;
+    best = std::strtod(word.c_str(), nullptr);
+  }
+};
+
+/// Stop when the monitored loss has not improved by min_delta for `patience` epochs.
+class EarlyStopping : public Callback {
+ public:
+  explicit EarlyStopping(std::size_t patience = 10, double min_delta = 0.0) : patience_(patience), min_delta_(min_delta) {}
+  std::string name() const override { return "early_stopping"; }
+  void on_epoch_end(TrainingState& s) override {
+    if (!plateau_.improved(monitored_loss(s.history.back()), min_delta_) && plateau_.waited >= patience_)
+      s.request_stop("early stopping: no improvement for " + std::to_string(patience_) + " epochs");
+  }
+  std::string save_state() const override { return plateau_.save(); }
+  void restore_state(const std::string& text) override { plateau_.restore(text); }
+
+ private:
+  std::size_t patience_;
+  double min_delta_;
+  Plateau plateau_;
+};
+
+/// Multiply the learning rate by `factor` when the monitored loss has not improved for `patience`
+/// epochs, never below `minimum`.
+class ReduceLearningRateOnPlateau : public Callback {
+ public:
+  ReduceLearningRateOnPlateau(double factor = 0.5, std::size_t patience = 3, double minimum = 1e-5)
+      : factor_(factor), patience_(patience), minimum_(minimum) {}
+  std::string name() const override { return "reduce_lr"; }
+  void on_epoch_end(TrainingState& s) override {
+    if (!plateau_.improved(monitored_loss(s.history.back())) && plateau_.waited >= patience_) {
+      s.learning_rate = std::max(minimum_, s.learning_rate * factor_);
+      plateau_.waited = 0;
+    }
+  }
+  std::string save_state() const override { return plateau_.save(); }
+  void restore_state(const std::string& text) override { plateau_.restore(text); }
+
+ private:
+  double factor_;
+  std::size_t patience_;
+  double minimum_;
+  Plateau plateau_;
+};
+
+/// checkpoint_best.h5 whenever the monitored loss reaches a new minimum.
+class BestModelCheckpoint : public Callback {
+ public:
+  std::string name() const override { return "best_model"; }
+  void on_epoch_end(TrainingState& s) override {
+    const double loss = monitored_loss(s.history.back());
+    if (loss < best_) {
+      best_ = loss;
+      s.save_checkpoint(s.output / "checkpoint_best.h5");
+    }
+  }
+  std::string save_state() const override {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.17g", best_);
+    return b;
+  }
+  void restore_state(const std::string& text) override { best_ = std::strtod(text.c_str(), nullptr); }
+
+ private:
+  double best_ = std::numeric_limits<double>::infinity();
+};
+
+/// checkpoint_epoch_<n>.h5 after every epoch (n from 1): the model of each epoch kept, as the
+/// original framework's periodic checkpoints.
+class EpochCheckpoints : public Callback {
+ public:
+  std::string name() const override { return "epoch_checkpoints"; }
+  void on_epoch_end(TrainingState& s) override {
+    s.save_checkpoint(s.output / ("checkpoint_epoch_" + std::to_string(s.epoch + 1) + ".h5"));
+  }
+};
+
+/// Run a shell command every `interval` of wall time (and at the start): for renewing credentials
+/// (kinit -R) on long jobs. If it fails, the run stops cleanly after saving a checkpoint.
+class PeriodicCommand : public Callback {
+ public:
+  PeriodicCommand(std::string command, std::chrono::seconds interval) : command_(std::move(command)), interval_(interval) {}
+  std::string name() const override { return "periodic_command"; }
+  void on_train_begin(TrainingState& s) override { run(s); }
+  void on_batch_end(TrainingState& s, double, std::size_t) override {
+    if (std::chrono::steady_clock::now() - last_ >= interval_) run(s);
+  }
+
+ private:
+  void run(TrainingState& s) {
+    last_ = std::chrono::steady_clock::now();
+    const int status = std::system(command_.c_str());
+    if (status != 0) {
+      s.save_checkpoint(s.output / "checkpoint_last.h5");
+      s.request_stop("the periodic command '" + command_ + "' failed (status " + std::to_string(status) +
+                         "); a checkpoint was saved, rerun to resume",
+                     /*resumable=*/true);
+    }
+  }
+  std::string command_;
+  std::chrono::seconds interval_;
+  std::chrono::steady_clock::time_point last_;
+};
+
+}  // namespace deepjet::training
+// ---- end deepjet/training/callbacks.hpp ----
+// ---- begin deepjet/training/predict.hpp ----
+// deepjet/training/predict.hpp: a trained model's outputs for whole files.
+//
+//   predict_source<Format>(model, normalisation, "test.root", "tree", "predictions/test.h5", weighter?)
+//   predict_training_file<Format>(model, "converted/x.h5", "predictions/x.h5", weighter?)
+//
+// A prediction file (HDF5) holds, per jet:
+//   probabilities (jets, classes)   the model's outputs; attribute classes = "b,bb,..."
+//   truth (jets, classes), spectators (jets, S) with attribute spectators = "jet_pt,jet_eta,..."
+//   weights (jets)                  when a weighter is given (the training's class weights)
+// and attributes deepjet_file = "predictions", format_version, library_version, source,
+// architecture (the model's signature), format. A raw source is converted on the fly, chunk by
+// chunk, with the normalisation the training used (the collection's): the inputs the model sees
+// are exactly those it would see from a training file. Jets of no class are kept (prediction does
+// not drop data). Files appear under their name only when complete.
+// write_prediction_list writes the list of prediction files, one per line.
+
+
+
+namespace deepjet::training {
+
+struct PredictionReport {
+  std::string input;
+  std::string output;
+  std::uint64_t jets = 0;
+};
+
+namespace detail {
+// "a,b,c" (appending, not concatenating temporaries: GCC 12 warns falsely on those).
+inline void append_name(std::string& names, std::string_view name) {
+  if (!names.empty()) names += ',';
+  names.append(name);
+}
+template <class Format>
+std::string class_names() {
+  std::string names;
+  for (const auto& c : Format::truth::classes) append_name(names, c.name);
+  return names;
+}
+template <class Format>
+std::string spectator_names() {
+  std::string names;
+  for (std::string_view s : Format::spectators::branches) append_name(names, s);
+  return names;
+}
+
+// Streams predictions into a new file.
+template <class Format, Layer Net>
+class PredictionWriter {
+  static_assert(ShapeType<typename Net::output_shape>,
+                "deepjet::training prediction files hold class probabilities: a model with several outputs "
+                "(Heads<...>) is not supported by predict_* yet");
+
+ public:
+  PredictionWriter(const std::filesystem::path& path, const Model<Net>& model, const std::string& input,
+                   const data::Weighter* weighter)
+      : output_(path), weighter_(weighter) {
+    file_.emplace(output_.temporary_path(), hdf5::File::Mode::stream);
+    constexpr std::size_t C = Format::truth_shape::size, S = Format::spectators::branches.size();
+    file_->template create_rows<float>("probabilities", {C}, 4096);
+    file_->template create_rows<float>("truth", {C}, 4096);
+    file_->template create_rows<float>("spectators", {S}, 4096);
+    if (weighter_) file_->template create_rows<float>("weights", {}, 4096);
+    file_->write_attribute("classes", class_names<Format>(), "probabilities");
+    file_->write_attribute("classes", class_names<Format>(), "truth");
+    file_->write_attribute("spectators", spectator_names<Format>(), "spectators");
+    file_->write_attribute("deepjet_file", std::string("predictions"));
+    file_->write_attribute("format_version", std::uint64_t{1});
+    file_->write_attribute("library_version", std::string(version));
+    file_->write_attribute("source", input);
+    file_->write_attribute("architecture", model.architecture().signature());
+    file_->write_attribute("format", Format::describe());
+  }
+
+  void append(const std::vector<float>& probabilities, const xt::xtensor<float, 2>& truth,
+              const xt::xtensor<float, 2>& spectators) {
+    const std::size_t n = truth.shape()[0];
+    file_->append_rows("probabilities", probabilities.data(), n);
+    file_->append_rows("truth", truth.data(), n);
+    file_->append_rows("spectators", spectators.data(), n);
+    if (weighter_) {
+      const auto w = weighter_->weights(truth, spectators);
+      file_->append_rows("weights", w.data(), n);
+    }
+    jets_ += n;
+  }
+
+  std::uint64_t finish() {
+    file_->write_attribute("jets", jets_);
+    file_->close();
+    file_.reset();
+    output_.commit();
+    return jets_;
+  }
+
+ private:
+  AtomicFile output_;
+  std::optional<hdf5::File> file_;
+  const data::Weighter* weighter_;
+  std::uint64_t jets_ = 0;
+};
+
+template <class Format, Layer Net>
+std::vector<float> run_model(const Model<Net>& model, const data::JetBatch<Format>& batch, AlignedFloats& scratch) {
+  const auto x = view_of<typename Net::input_shape>(batch.inputs, "predict");
+  std::vector<float> out(Net::output_shape::size * x.count);
+  model.predict(x, make_view<typename Net::output_shape>(out.data(), x.count), scratch);
+  return out;
+}
+}  // namespace detail
+
+/// Predictions for every jet of a training file.
+template <class Format, Layer Net>
+PredictionReport predict_training_file(const Model<Net>& model, const std::filesystem::path& training_file,
+                                       const std::filesystem::path& output, const data::Weighter* weighter = nullptr,
+                                       std::uint64_t chunk_jets = 8192) {
+  const data::TrainingFile<Format> file(training_file);
+  detail::PredictionWriter<Format, Net> writer(output, model, training_file.string(), weighter);
+  AlignedFloats scratch;
+  for (std::uint64_t first = 0; first < file.jets(); first += chunk_jets) {
+    const auto batch = file.read(first, std::min(chunk_jets, file.jets() - first));
+    writer.append(detail::run_model(model, batch, scratch), batch.truth, batch.spectators);
+  }
+  return {training_file.string(), output.string(), writer.finish()};
+}
+
+/// Predictions for every jet of a raw source (ROOT tree or source table), converted on the fly with
+/// `normalisation` (the collection's).
+template <class Format, Layer Net>
+PredictionReport predict_source(const Model<Net>& model, const data::Normalisation<Format>& normalisation,
+                                const std::string& source_path, const std::string& table,
+                                const std::filesystem::path& output, const data::Weighter* weighter = nullptr,
+                                std::uint64_t chunk_jets = 8192) {
+  static_assert(std::is_same_v<typename Net::input_shape, typename Format::input_shape>,
+                "predict_source: the model's input is not the data format's input_shape");
+  const auto source = data::open_source(source_path, table);
+  detail::PredictionWriter<Format, Net> writer(output, model, source_path, weighter);
+  AlignedFloats scratch;
+  data::PrepareCounts counts;
+  constexpr std::size_t C = Format::truth_shape::size, S = Format::spectators::branches.size();
+  for (std::uint64_t first = 0; first < source->entries(); first += chunk_jets) {
+    const std::uint64_t last = std::min(source->entries(), first + chunk_jets);
+    const std::size_t n = static_cast<std::size_t>(last - first);
+    data::JetBatch<Format> batch;
+    batch.inputs = make_tensors<typename Format::input_shape>(n);
+    auto fill = [&]<std::size_t I>(std::integral_constant<std::size_t, I>, auto& tensor) {
+      using B = std::tuple_element_t<I, typename Format::blocks>;
+      data::read_block<B>(*source, first, last, normalisation.blocks[I], std::span<float>(tensor.data(), tensor.size()),
+                          {}, counts);
+    };
+    if constexpr (Format::block_count == 1) {
+      fill(std::integral_constant<std::size_t, 0>{}, batch.inputs);
+    } else {
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (fill(std::integral_constant<std::size_t, I>{}, std::get<I>(batch.inputs)), ...);
+      }(std::make_index_sequence<Format::block_count>{});
+    }
+    batch.truth = xt::empty<float>({n, C});
+    data::read_truth<typename Format::truth>(*source, first, last, std::span<float>(batch.truth.data(), batch.truth.size()));
+    batch.spectators = xt::empty<float>({n, S});
+    data::read_spectators<typename Format::spectators>(*source, first, last,
+                                                       std::span<float>(batch.spectators.data(), batch.spectators.size()));
+    writer.append(detail::run_model(model, batch, scratch), batch.truth, batch.spectators);
+  }
+  return {source_path, output.string(), writer.finish()};
+}
+
+/// A prediction file read back (for evaluation).
+struct Predictions {
+  std::vector<std::string> classes;
+  std::vector<std::string> spectators;
+  xt::xtensor<float, 2> probabilities;
+  xt::xtensor<float, 2> truth;
+  xt::xtensor<float, 2> spectator_values;
+  xt::xtensor<float, 1> weights;  ///< empty when the file has none
+};
+
+inline Predictions read_predictions(const std::filesystem::path& path) {
+  hdf5::File file(path, hdf5::File::Mode::read);
+  if (!file.has_attribute("deepjet_file") || file.read_string_attribute("deepjet_file") != "predictions")
+    file.fail("is not a deepjet prediction file");
+  auto split = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::string word;
+    for (char c : text) {
+      if (c == ',') {
+        out.push_back(word);
+        word.clear();
+      } else {
+        word += c;
+      }
+    }
+    if (!word.empty()) out.push_back(word);
+    return out;
+  };
+  Predictions p;
+  p.classes = split(file.read_string_attribute("classes", "probabilities"));
+  p.spectators = split(file.read_string_attribute("spectators", "spectators"));
+  auto read2 = [&](const std::string& name, std::size_t columns) {
+    const auto a = file.read<float>(name);
+    xt::xtensor<float, 2> t = xt::empty<float>({a.shape.empty() ? 0 : a.shape[0], columns});
+    std::copy(a.values.begin(), a.values.end(), t.begin());
+    return t;
+  };
+  p.probabilities = read2("probabilities", p.classes.size());
+  p.truth = read2("truth", p.classes.size());
+  p.spectator_values = read2("spectators", p.spectators.size());
+  if (file.exists("weights")) {
+    const auto w = file.read<float>("weights");
+    p.weights = xt::empty<float>({w.values.size()});
+    std::copy(w.values.begin(), w.values.end(), p.weights.begin());
+  }
+  return p;
+}
+
+/// The list of prediction files, one path per line (written atomically).
+inline void write_prediction_list(const std::filesystem::path& path, const std::vector<PredictionReport>& reports) {
+  std::string text;
+  for (const auto& r : reports) text += r.output + "\n";
+  write_text_file(path, text);
+}
+
+}  // namespace deepjet::training
+// ---- end deepjet/training/predict.hpp ----
+// ---- begin deepjet/training/trainer.hpp ----
+// deepjet/training/trainer.hpp: training a compile-time model on a data format's loaders.
+//
+//   deepjet::training::Trainer<MyData, Net> trainer(model, {.output = "run/", .stages = {
+//       {.epochs = 1, .learning_rate = 1e-3},                               // DeepJet's recipe:
+//       {.epochs = 65, .learning_rate = 1e-4, .freeze = {"0.0", "0.1.0"}}}});  // then freeze inputs' BN
+//   trainer.add(std::make_unique<deepjet::training::ProgressBar>());
+//   trainer.fit(train_loader, &validation_loader);
+//
+// Contract:
+//   - Stages run one after the other; at the start of a stage its learning rate is set and its
+//     `freeze` layers are frozen (Model::set_trainable(path, false)) for the rest of the run.
+//   - A format with regression targets trains a model ending in Heads<classifier, regression> with
+//     a Losses<...> of one term per head (label_shape); accuracy is the classifier's.
+//   - Every batch is one optimiser step on the loss's mean over the batch, weighted by the batch's
+//     JetBatch::weights when the loader provides them (a Weighter). With
+//     threads = T the batch is cut into T contiguous slices, each thread runs forward and backward
+//     on its slice with its own layer objects and dropout stream, and the gradients are summed in
+//     thread order: the result depends on T but not on scheduling. BatchNorm layers use their
+//     slice's statistics, and thread 0's running statistics are kept (as PyTorch's DataParallel).
+//   - After every epoch: validation loss and accuracy (inference mode), a history record, the
+//     callbacks, and output/checkpoint_last.h5 (model, optimiser, trainer state: epoch, batch,
+//     random streams, history, learning rate, callback states, in one atomically written file).
+//     checkpoint_every_batches = N also writes it every N batches.
+//   - fit() on an output directory holding checkpoint_last.h5 resumes from it: the batches of the
+//     interrupted epoch already done are skipped (the loader replays the same order) and, for the
+//     same thread count, the final weights equal those of a run that was never interrupted.
+//   - Bookkeeping written once per output directory: architecture.txt, format.txt, options.txt
+//     (version, seed, threads, stages), data.txt (the training and validation files and ranges).
+
+
+
+namespace deepjet::training {
+
+struct Stage {
+  std::uint64_t epochs = 1;
+  double learning_rate = 1e-3;
+  /// Layer paths frozen from the start of this stage on ("0.0" = the first branch's first layer).
+  std::vector<std::string> freeze{};
+};
+
+struct TrainerOptions {
+  std::filesystem::path output = "training";
+  std::vector<Stage> stages{Stage{}};
+  unsigned threads = 1;
+  std::uint64_t seed = 0;
+  std::size_t checkpoint_every_batches = 0;
+};
+
+template <class Format, Layer Net, class Loss = CategoricalCrossEntropy, class Optimiser = Adam>
+class Trainer {
+  static_assert(std::is_same_v<typename Net::input_shape, typename Format::input_shape>,
+                "deepjet::training::Trainer: the model's input is not the data format's input_shape");
+  static_assert(std::is_same_v<typename Net::output_shape, typename Format::label_shape>,
+                "deepjet::training::Trainer: the model's output does not have the shape of the format's labels "
+                "(the truth, or the truth and the regression targets side by side for a model with Heads<...>)");
+
+ public:
+  Trainer(Model<Net>& model, TrainerOptions options, Loss loss = {}, Optimiser optimiser = {})
+      : model_(model), options_(std::move(options)), loss_(loss), optimiser_(optimiser),
+        replicas_(std::max(1u, options_.threads)), contexts_(replicas_.size()), gradients_(replicas_.size()) {
+    if (options_.stages.empty()) throw Error("Trainer: at least one stage is needed");
+    for (std::size_t t = 0; t < contexts_.size(); ++t) contexts_[t].random.reseed(options_.seed * 1000003ULL + t);
+  }
+
+  void add(std::unique_ptr<Callback> callback) { callbacks_.push_back(std::move(callback)); }
+  Optimiser& optimiser() { return optimiser_; }
+  const TrainingState& state() const { return state_; }
+
+  /// Train through all stages (or resume an interrupted run); returns the history.
+  std::vector<EpochRecord> fit(data::Loader<Format>& train, data::Loader<Format>* validation = nullptr) {
+    namespace fs = std::filesystem;
+    fs::create_directories(options_.output);
+    write_bookkeeping(train, validation);
+    state_ = {};
+    state_.output = options_.output;
+    state_.batches_per_epoch = train.batches_per_epoch();
+    for (const auto& stage : options_.stages) state_.epochs += stage.epochs;
+    state_.learning_rate = options_.stages[0].learning_rate;
+    state_.save_checkpoint = [this](const fs::path& path) { save_checkpoint(path); };
+    const fs::path last = options_.output / "checkpoint_last.h5";
+    if (fs::exists(last)) resume(last);
+
+    if (state_.stop_requested) return state_.history;
+    for (auto& c : callbacks_) c->on_train_begin(state_);
+    for (; state_.epoch < state_.epochs && !state_.stop_requested; ++state_.epoch, state_.batch = 0) {
+      begin_stage_if_needed();
+      for (auto& c : callbacks_) c->on_epoch_begin(state_);
+      const auto start = std::chrono::steady_clock::now();
+      train.start_epoch(state_.epoch);
+      data::JetBatch<Format> batch;
+      for (std::size_t skipped = 0; skipped < state_.batch; ++skipped) train.next(batch);  // resumed epoch
+      double loss_sum = 0, correct = 0, jets = 0;
+      while (!state_.stop_requested && train.next(batch)) {
+        optimiser_.learning_rate = state_.learning_rate;
+        const auto [loss, hits] = step(batch);
+        const auto n = static_cast<double>(batch.truth.shape()[0]);
+        loss_sum += loss * n;
+        correct += hits;
+        jets += n;
+        ++state_.batch;
+        for (auto& c : callbacks_) c->on_batch_end(state_, loss, batch.truth.shape()[0]);
+        if (options_.checkpoint_every_batches && state_.batch % options_.checkpoint_every_batches == 0)
+          save_checkpoint(last);
+      }
+      if (state_.stop_requested) break;
+      // (A resumed epoch's record covers the batches trained since the resume.)
+      EpochRecord record;
+      record.epoch = state_.epoch;
+      record.learning_rate = state_.learning_rate;
+      record.train_loss = jets > 0 ? loss_sum / jets : 0;
+      record.train_accuracy = jets > 0 ? correct / jets : 0;
+      if (validation) std::tie(record.validation_loss, record.validation_accuracy) = evaluate(*validation);
+      record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      record.jets_per_second = record.seconds > 0 ? jets / record.seconds : 0;
+      state_.history.push_back(record);
+      for (auto& c : callbacks_) c->on_epoch_end(state_);
+      // The checkpoint describes the start of the next epoch (the loop then moves there too).
+      ++state_.epoch;
+      state_.batch = 0;
+      save_checkpoint(last);
+      --state_.epoch;
+    }
+    for (auto& c : callbacks_) c->on_train_end(state_);
+    return state_.history;
+  }
+
+  /// Loss and accuracy (argmax of prediction = argmax of truth) over a loader's epoch 0, inference mode.
+  std::pair<double, double> evaluate(data::Loader<Format>& loader) {
+    loader.start_epoch(0);
+    data::JetBatch<Format> batch;
+    AlignedFloats scratch, output;
+    double loss_sum = 0, correct = 0, jets = 0;
+    while (loader.next(batch)) {
+      const auto x = view_of<typename Format::input_shape>(batch.inputs, "evaluate");
+      using Out = typename Net::output_shape;
+      const auto y = make_view<Out>(ensure_size(output, Out::size * x.count), x.count);
+      model_.predict(x, y, scratch);
+      const ConstBatch<Out> truth = labels(batch);
+      const float* weights = batch.weights.size() == x.count ? batch.weights.data() : nullptr;
+      loss_sum += loss_.evaluate(ConstBatch<Out>(y), truth, weights, make_view<Out>(static_cast<float*>(nullptr), x.count)) *
+                  static_cast<double>(x.count);
+      correct += hits(ConstBatch<Out>(y), truth);
+      jets += static_cast<double>(x.count);
+    }
+    return {jets > 0 ? loss_sum / jets : 0, jets > 0 ? correct / jets : 0};
+  }
+
+ private:
+  using In = typename Net::input_shape;
+  using Out = typename Net::output_shape;
+
+  // The labels of a batch as the model's output shape: the truth, or the truth and the regression
+  // targets side by side.
+  static ConstBatch<Out> labels(const data::JetBatch<Format>& batch) {
+    using Truth = typename Format::truth_shape;
+    const std::size_t n = batch.truth.shape()[0];
+    if constexpr (Format::target_count == 0) {
+      return ConstBatch<Truth>{batch.truth.data(), n};
+    } else {
+      if (batch.targets.shape()[0] != n) throw Error("Trainer: a batch has truth but no regression targets");
+      using Tgt = typename Out::template part<1>;
+      return ConstBatch<Out>{{ConstBatch<Truth>{batch.truth.data(), n}, ConstBatch<Tgt>{batch.targets.data(), n}}, n};
+    }
+  }
+
+  // Correct classifications: argmax of the (first) output = argmax of the truth.
+  static double hits(ConstBatch<Out> prediction, ConstBatch<Out> truth) {
+    if constexpr (ShapesType<Out>) return class_hits(prediction.template part<0>(), truth.template part<0>());
+    else return class_hits(prediction, truth);
+  }
+  template <class S>
+  static double class_hits(ConstBatch<S> prediction, ConstBatch<S> truth) {
+    double n = 0;
+    for (std::size_t j = 0; j < prediction.count; ++j) {
+      const float* p = prediction.sample(j);
+      const float* t = truth.sample(j);
+      n += std::max_element(p, p + S::size) - p == std::max_element(t, t + S::size) - t;
+    }
+    return n;
+  }
+
+  // One optimiser step on a batch; returns (mean loss, correct predictions).
+  std::pair<double, double> step(const data::JetBatch<Format>& batch) {
+    const auto x = view_of<In>(batch.inputs, "train");
+    const ConstBatch<Out> truth = labels(batch);
+    const std::size_t n = x.count, threads = std::min(replicas_.size(), std::max<std::size_t>(1, n));
+    std::vector<double> losses(threads), correct(threads);
+    const auto params = model_.parameters();
+    if (outputs_.size() < threads) {
+      outputs_.resize(threads);
+      output_gradients_.resize(threads);
+      copies_.resize(threads);
+    }
+    // Threads > 0 work on private copies of the parameters, made before any thread starts: their
+    // BatchNorm layers update running statistics that only thread 0's copy keeps.
+    for (std::size_t t = 1; t < threads; ++t) copies_[t].assign(params.begin(), params.end());
+    auto work = [&](std::size_t t) {
+      const std::size_t first = n * t / threads, last = n * (t + 1) / threads, count = last - first;
+      auto& grads = gradients_[t];
+      grads.assign(params.size(), 0.0f);
+      float* p = t == 0 ? params.data() : copies_[t].data();
+      const auto out = make_view<Out>(ensure_size(outputs_[t], Out::size * count), count);
+      const auto dout = make_view<Out>(ensure_size(output_gradients_[t], Out::size * count), count);
+      const auto xs = slice(x, first, count);
+      replicas_[t].forward(contexts_[t], p, xs, out);
+      const auto ts = slice(truth, first, count);
+      const float* weights = batch.weights.size() == n ? batch.weights.data() + first : nullptr;
+      losses[t] = loss_.evaluate(ConstBatch<Out>(out), ts, weights, dout);
+      correct[t] = hits(ConstBatch<Out>(out), ts);
+      // The loss is a mean over the slice; weight it to a mean over the whole batch.
+      const float share = static_cast<float>(count) / static_cast<float>(n);
+      for (std::size_t i = 0; i < Out::size * count; ++i) output_gradients_[t][i] *= share;
+      replicas_[t].backward(p, grads.data(), xs, ConstBatch<Out>(out), ConstBatch<Out>(dout),
+                            make_view<In>(static_cast<float*>(nullptr), count));
+      losses[t] *= share;
+    };
+    std::vector<std::thread> pool;
+    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work, t);
+    work(0);
+    for (auto& th : pool) th.join();
+    auto total = model_.gradients();
+    std::copy(gradients_[0].begin(), gradients_[0].end(), total.begin());
+    for (std::size_t t = 1; t < threads; ++t)
+      for (std::size_t i = 0; i < total.size(); ++i) total[i] += gradients_[t][i];
+    optimiser_.step(model_.parameters(), model_.gradients(), model_.trainable_ranges());
+    double loss = 0, hit = 0;
+    for (std::size_t t = 0; t < threads; ++t) {
+      loss += losses[t];
+      hit += correct[t];
+    }
+    return {loss, hit};
+  }
+
+  // Stage number of an epoch, and whether the epoch starts it.
+  std::pair<std::size_t, bool> stage_of(std::uint64_t epoch) const {
+    std::uint64_t first = 0;
+    for (std::size_t s = 0; s < options_.stages.size(); ++s) {
+      if (epoch < first + options_.stages[s].epochs) return {s, epoch == first};
+      first += options_.stages[s].epochs;
+    }
+    return {options_.stages.size() - 1, false};
+  }
+
+  void begin_stage_if_needed() {
+    const auto [stage, starts] = stage_of(state_.epoch);
+    if (!starts || state_.batch != 0) return;
+    state_.learning_rate = options_.stages[stage].learning_rate;
+    apply_freezing(stage);
+  }
+
+  // Freeze everything the stages up to `stage` ask for (idempotent; used when resuming too).
+  void apply_freezing(std::size_t stage) {
+    for (std::size_t s = 0; s <= stage; ++s)
+      for (const auto& path : options_.stages[s].freeze) {
+        model_.set_trainable(path, false);
+        for (auto& replica : replicas_)
+          visit_layers(replica, "", [&](const std::string& layer_path, auto& layer) {
+            if constexpr (requires { layer.set_frozen(true); })
+              if (layer_path == path || layer_path.starts_with(path + ".")) layer.set_frozen(true);
+          });
+      }
+  }
+
+  void save_checkpoint(const std::filesystem::path& path) {
+    ModelFileExtras extras;
+    std::ostringstream state;
+    state << state_.epoch << " " << state_.batch << " ";
+    char lr[32];
+    std::snprintf(lr, sizeof lr, "%.17g", state_.learning_rate);
+    state << lr << " " << (state_.stop_requested && state_.stop_is_final ? 1 : 0) << " " << contexts_.size();
+    for (const auto& c : contexts_)
+      for (auto word : c.random.state()) state << " " << word;
+    extras["trainer"] = state.str();
+    std::string history = std::string(history_csv_header()) + "\n";
+    for (const auto& r : state_.history) history += to_csv_line(r) + "\n";
+    extras["history"] = history;
+    for (const auto& c : callbacks_) extras["callback:" + c->name()] = c->save_state();
+    save_model(model_, path, &optimiser_, extras);
+  }
+
+  void resume(const std::filesystem::path& path) {
+    load_model(model_, path, &optimiser_);
+    const auto extras = load_model_extras(path);
+    const auto trainer = extras.find("trainer");
+    if (trainer == extras.end()) throw FileError(path.string(), "is a model file, not a training checkpoint");
+    std::istringstream state(trainer->second);
+    std::string lr;
+    std::size_t streams = 0;
+    int finished = 0;
+    state >> state_.epoch >> state_.batch >> lr >> finished >> streams;
+    if (finished) state_.request_stop("the run had already stopped for good");
+    state_.learning_rate = std::strtod(lr.c_str(), nullptr);
+    if (streams != contexts_.size())
+      throw FileError(path.string(), "was written by a run with " + std::to_string(streams) + " threads; resume it with " +
+                                         std::to_string(streams) + " threads (this run has " +
+                                         std::to_string(contexts_.size()) + ")");
+    for (auto& c : contexts_) {
+      std::array<std::uint64_t, 4> words{};
+      for (auto& w : words) state >> w;
+      c.random.set_state(words);
+    }
+    std::istringstream history(extras.at("history"));
+    std::string line;
+    std::getline(history, line);  // header
+    while (std::getline(history, line))
+      if (!line.empty()) state_.history.push_back(from_csv_line(line));
+    for (auto& c : callbacks_) {
+      const auto saved = extras.find("callback:" + c->name());
+      if (saved != extras.end()) c->restore_state(saved->second);
+    }
+    apply_freezing(stage_of(state_.epoch).first);
+  }
+
+  void write_bookkeeping(const data::Loader<Format>& train, const data::Loader<Format>* validation) const {
+    auto write_once = [&](const std::string& name, const std::string& text) {
+      const auto path = options_.output / name;
+      if (!std::filesystem::exists(path)) write_text_file(path, text);
+    };
+    write_once("architecture.txt", model_.architecture().signature());
+    write_once("format.txt", Format::describe());
+    std::ostringstream options;
+    options << "deepjet " << version << "\nseed " << options_.seed << "\nthreads " << options_.threads
+            << "\noptimiser " << Optimiser::kind << "\ncheckpoint_every_batches " << options_.checkpoint_every_batches << "\n";
+    for (const auto& s : options_.stages) {
+      options << "stage epochs " << s.epochs << " learning_rate " << s.learning_rate << " freeze";
+      for (const auto& f : s.freeze) options << " " << f;
+      options << "\n";
+    }
+    write_once("options.txt", options.str());
+    // The data: every training file and the jets of it each loader reads.
+    std::ostringstream data;
+    auto list = [&](const char* role, const data::Loader<Format>& loader) {
+      for (const auto& s : loader.segments())
+        data << role << " " << s.first << " " << s.last << " " << std::filesystem::absolute(s.file).string() << "\n";
+    };
+    list("train", train);
+    if (validation) list("validation", *validation);
+    write_once("data.txt", data.str());
+  }
+
+  Model<Net>& model_;
+  TrainerOptions options_;
+  Loss loss_;
+  Optimiser optimiser_;
+  std::vector<Net> replicas_;
+  std::vector<TrainingContext> contexts_;
+  std::vector<std::vector<float>> gradients_;
+  std::vector<AlignedFloats> outputs_, output_gradients_;
+  std::vector<std::vector<float>> copies_;
+  std::vector<std::unique_ptr<Callback>> callbacks_;
+  TrainingState state_;
+};
+
+}  // namespace deepjet::training
+// ---- end deepjet/training/trainer.hpp ----
 // ---- end deepjet/deepjet.hpp ----
