@@ -38,7 +38,10 @@
 //     element-wise work (biases, activations, BatchNorm, LSTM cell update) not counted. Training
 //     counts 3x the forward (backward = input gradient + weight gradient, one product each).
 //     Fractions of peak: one-thread figures against the one-thread AVX-512 peak, two-thread
-//     figures against the two-thread AVX-512 peak (CPU-time rates against the CPU-time peak).
+//     figures against the two-thread AVX-512 peak (CPU-time rates against the CPU-time peak); a
+//     build without AVX-512 (deepjet_benchmarks_avx2) measures and uses the AVX2 peak instead.
+//   - Built three times (benchmarks/CMakeLists.txt): deepjet_benchmarks (-O2 -march=native),
+//     deepjet_benchmarks_o3 (-O3) and deepjet_benchmarks_avx2 (-O2 -mno-avx512f).
 #include "deepjet_model.hpp"
 
 #include <deepjet/deepjet.hpp>
