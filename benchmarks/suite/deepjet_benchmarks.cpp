@@ -20,10 +20,11 @@
 //     callers sharing the one read-only model, each with its own scratch and output, the figure is
 //     the sum of their rates. The single-jet latency is the time of one predict call at batch 1.
 //   - Training: the Trainer's data-parallel step replicated here (training/trainer.hpp's step is
-//     private): per step the batch of 1024 is cut into T slices, thread t > 0 gets a private copy
-//     of the parameters, each thread runs forward and backward on its own Net object (own layer
-//     caches, own dropout stream) into its own gradient buffer, the gradients are summed in thread
-//     order and Adam updates the model; the T - 1 helper threads are started per step, as the
+//     private; replicated as of the commit "Simpler state: the trainer copies parameters once per
+//     extra thread"): per step the batch of 1024 is cut into T slices, thread t > 0 gets a private
+//     copy of the parameters (made before the threads start), each thread runs forward and
+//     backward on its own Net object (own layer caches, own dropout stream) into its own gradient
+//     buffer, the gradients are summed in thread order and Adam updates the model; the T - 1 helper threads are started per step, as the
 //     Trainer does. Categorical cross-entropy against random one-hot targets, no sample weights.
 //     The two-thread training figure cannot show the scaling while other processes compete for
 //     the two cores, so the CPU time of the step's serial parts (parameter copy for the helper,
@@ -263,18 +264,15 @@ struct TrainingRun {
     const auto target = deepjet::make_view<Out>(static_cast<const float*>(truth.data()), batch);
     const std::size_t n = batch, threads = replicas.size();
     const auto params = model.parameters();
+    // Threads > 0 work on private copies of the parameters, made before any thread starts.
     double serial_start = thread_cpu_seconds();
-    if (threads > 1) shared_copy.assign(params.begin(), params.end());
+    for (std::size_t t = 1; t < threads; ++t) copies[t].assign(params.begin(), params.end());
     serial_seconds += thread_cpu_seconds() - serial_start;
     auto work = [&](std::size_t t) {
       const std::size_t first = n * t / threads, count = n * (t + 1) / threads - first;
       auto& grads = gradients[t];
       grads.assign(params.size(), 0.0f);
-      float* p = params.data();
-      if (t > 0) {
-        copies[t].assign(shared_copy.begin(), shared_copy.end());
-        p = copies[t].data();
-      }
+      float* p = t == 0 ? params.data() : copies[t].data();
       const auto out = deepjet::make_view<Out>(deepjet::ensure_size(outputs[t], Out::size * count), count);
       const auto dout = deepjet::make_view<Out>(deepjet::ensure_size(output_gradients[t], Out::size * count), count);
       const auto xs = deepjet::slice(x, first, count);
@@ -305,7 +303,6 @@ struct TrainingRun {
   std::vector<deepjet::TrainingContext> contexts;
   std::vector<std::vector<float>> gradients;
   std::vector<deepjet::AlignedFloats> outputs, output_gradients;
-  std::vector<float> shared_copy;
   std::vector<std::vector<float>> copies;
   deepjet::AlignedFloats inputs;
   std::vector<float> truth;
