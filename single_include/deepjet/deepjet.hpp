@@ -10260,11 +10260,12 @@ template <class Arch = DefaultArch>
 inline void add_row(std::size_t M, std::size_t N, const float* row, float* C, std::size_t ldc) {
   using V = Floats<Arch>;
   constexpr std::size_t W = V::size;
+  const std::size_t vector_end = N - N % W;  // bounds up front, as in column_sums (GCC 12 warning)
   for (std::size_t m = 0; m < M; ++m) {
     float* c = C + m * ldc;
-    std::size_t n = 0;
-    for (; n + W <= N; n += W) (V::load_unaligned(c + n) + V::load_unaligned(row + n)).store_unaligned(c + n);
-    for (; n < N; ++n) c[n] += row[n];
+    for (std::size_t n = 0; n < vector_end; n += W)
+      (V::load_unaligned(c + n) + V::load_unaligned(row + n)).store_unaligned(c + n);
+    for (std::size_t n = vector_end; n < N; ++n) c[n] += row[n];
   }
 }
 
