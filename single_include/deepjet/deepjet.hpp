@@ -144,8 +144,9 @@ class AtomicFile {
 inline void write_text_file(const std::filesystem::path& path, const std::string& text) {
   AtomicFile file(path);
   {
-    std::ofstream out(file.temporary_path(), std::ios::binary);
-    out << text;
+    std::ofstream out(file.temporary_path(), std::ios::binary | std::ios::trunc);
+    if (!out) throw FileError(file.temporary_path().string(), "cannot open for writing");
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
     if (!out.flush()) throw FileError(path.string(), "cannot write (is the disk full?)");
   }
   file.commit();
@@ -9074,18 +9075,6 @@ inline std::string percent(double efficiency) {
   return text + " %";
 }
 
-inline void write_file(const std::filesystem::path& path, const std::string& content) {
-  AtomicFile file(path);
-  {
-    std::ofstream stream(file.temporary_path(), std::ios::binary | std::ios::trunc);
-    if (!stream) throw FileError(file.temporary_path().string(), "cannot open for writing");
-    stream.write(content.data(), static_cast<std::streamsize>(content.size()));
-    stream.flush();
-    if (!stream) throw FileError(file.temporary_path().string(), "cannot write (disk full?)");
-  }
-  file.commit();
-}
-
 /// One plot of the report: its file name, title and SVG text.
 struct ReportPlot {
   std::string file_name;
@@ -9343,12 +9332,12 @@ inline std::vector<std::filesystem::path> write_report(const std::filesystem::pa
   std::vector<std::filesystem::path> written;
   for (const report_detail::ReportPlot& plot : plots) {
     written.push_back(directory / plot.file_name);
-    report_detail::write_file(written.back(), plot.svg);
+    write_text_file(written.back(), plot.svg);
   }
   written.push_back(directory / "results.json");
-  report_detail::write_file(written.back(), results_json(results));
+  write_text_file(written.back(), results_json(results));
   written.push_back(directory / "report.html");
-  report_detail::write_file(written.back(), report_html(results, plots));
+  write_text_file(written.back(), report_html(results, plots));
   return written;
 }
 

@@ -83,8 +83,9 @@ class AtomicFile {
 inline void write_text_file(const std::filesystem::path& path, const std::string& text) {
   AtomicFile file(path);
   {
-    std::ofstream out(file.temporary_path(), std::ios::binary);
-    out << text;
+    std::ofstream out(file.temporary_path(), std::ios::binary | std::ios::trunc);
+    if (!out) throw FileError(file.temporary_path().string(), "cannot open for writing");
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
     if (!out.flush()) throw FileError(path.string(), "cannot write (is the disk full?)");
   }
   file.commit();
