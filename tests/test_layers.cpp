@@ -46,7 +46,9 @@ template <deepjet::Layer L>
 std::vector<float> run_infer(const std::vector<float>& params, const std::vector<float>& x, std::size_t count) {
   std::vector<float> y(L::output_shape::size * count);
   std::vector<float> scratch(L::scratch_size(count));
-  L::infer(params.data(), {x.data(), count}, {y.data(), count}, scratch.data());
+  std::vector<float> packed(deepjet::inference_parameter_count_of<L>);  // the layout inference reads
+  deepjet::pack_inference_parameters<L>(params.data(), packed.data());
+  L::infer(packed.data(), {x.data(), count}, {y.data(), count}, scratch.data());
   return y;
 }
 

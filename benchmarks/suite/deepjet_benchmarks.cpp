@@ -15,10 +15,11 @@
 //     ports, and few enough for the 16 registers of an AVX2-only build) on xsimd::batch<float, avx512f> and <float, fma3<avx2>> (xsimd's AVX2 arch with FMA;
 //     plain xsimd::avx2 has no FMA instruction), 2 flops per lane per FMA; one thread, and two
 //     threads at once (one per core).
-//   - Inference: deepjet::reference::DeepJet through Model::predict with caller-owned scratch
-//     (allocation-free after warm-up) on random inputs, batches 1, 32 and 1024; "2 threads" are two
-//     callers sharing the one read-only model, each with its own scratch and output, the figure is
-//     the sum of their rates. The single-jet latency is the time of one predict call at batch 1.
+//   - Inference: deepjet::reference::DeepJet through the inference engine, deepjet::Predictor
+//     (weights packed once, BatchNorm folded), with a Workspace per caller (allocation-free after
+//     warm-up) on random inputs, batches 1, 32 and 1024; "2 threads" are two callers sharing the
+//     one read-only Predictor, each with its own workspace and output, the figure is the sum of
+//     their rates. The single-jet latency is the time of one predict call at batch 1.
 //   - Training: the Trainer's data-parallel step replicated here (training/trainer.hpp's step is
 //     private; replicated as of the commit "Simpler state: the trainer copies parameters once per
 //     extra thread"): per step the batch of 1024 is cut into T slices, thread t > 0 gets a private
@@ -30,11 +31,9 @@
 //     the two cores, so the CPU time of the step's serial parts (parameter copy for the helper,
 //     gradient sum, Adam) is measured too, and "idle-machine est." projects the two-thread rate:
 //     serial part + (one-thread step - its serial part) / 2 (an estimate, not a measurement).
-//   - Layers: each layer alone as a one-layer Sequential model (Model::predict), batch 1 and 1024.
+//   - Layers: each layer alone as a one-layer Sequential model (Predictor), batch 1 and 1024.
 //     The DeepJet LSTM 8->150 uses deepjet::backwards as the model does; the k=3 Conv1D is
 //     32 -> 32 channels over 100 particles with 'same' padding (the particle-CNN's shape).
-//     "diag:" rows repeat Dense and LSTM with widths that leave kernels/gemm.hpp no scalar
-//     column tail (Dense 265->192, LSTM 8->144), to measure what the tail costs.
 //   - FLOPs: 2 per multiply-add of the matrix products (the weights' shapes times positions/steps),
 //     element-wise work (biases, activations, BatchNorm, LSTM cell update) not counted. Training
 //     counts 3x the forward (backward = input gradient + weight gradient, one product each).
@@ -224,14 +223,16 @@ deepjet::AlignedFloats random_floats(std::size_t count, std::uint64_t seed) {
   return v;
 }
 
-// Inference figure for any model: `threads` callers share `model`.
-template <class M>
-Rate inference_rate(const M& model, std::size_t batch, std::size_t threads) {
-  using MIn = typename M::input_shape;
-  using MOut = typename M::output_shape;
+// Inference figure for any model: `threads` callers share one Predictor of `model`.
+template <class Net>
+Rate inference_rate(const deepjet::Model<Net>& model, std::size_t batch, std::size_t threads) {
+  using MIn = typename Net::input_shape;
+  using MOut = typename Net::output_shape;
+  const deepjet::Predictor<Net> predictor(model);
   const auto inputs = random_floats<MIn>(batch, 7);
   struct Caller {
-    deepjet::AlignedFloats scratch, output;
+    typename deepjet::Predictor<Net>::Workspace workspace;
+    deepjet::AlignedFloats output;
   };
   std::vector<Caller> callers(threads);
   return best_rate(
@@ -239,9 +240,9 @@ Rate inference_rate(const M& model, std::size_t batch, std::size_t threads) {
       [&](std::size_t t) -> std::function<void()> {
         auto& c = callers[t];
         c.output.resize(MOut::size * batch);
-        return [&model, &inputs, &c, batch] {
-          model.predict(deepjet::make_view<MIn>(inputs.data(), batch), deepjet::make_view<MOut>(c.output.data(), batch),
-                        c.scratch);
+        return [&predictor, &inputs, &c, batch] {
+          predictor.predict(deepjet::make_view<MIn>(inputs.data(), batch),
+                            deepjet::make_view<MOut>(c.output.data(), batch), c.workspace);
         };
       },
       static_cast<double>(batch));
@@ -467,21 +468,6 @@ int main(int argc, char** argv) {
           2.0 * 4 * 150 * (8 + 150) * 25, 1);
       add("conv3_32_32_x100_b" + b, "Conv1D k=3 32->32 x100 (same), batch " + b, "jets/s",
           inference_rate(conv3, batch, 1), 2.0 * 100 * 3 * 32 * 32, 1);
-    }
-    // Diagnostics: the same products with widths that are whole numbers of AVX-512 registers, so
-    // that kernels/gemm.hpp's scalar loop over the last (< 16) columns has nothing to do
-    // (200 = 6 x 32 + 8 scalar columns, 4 x 150 = 600 = 18 x 32 + 16 + 8 scalar; 192 = 6 x 32 and
-    // 4 x 144 = 576 = 18 x 32 have no scalar columns).
-    using Dense192 = deepjet::Sequential<deepjet::Input<265>, deepjet::Dense<192>>;
-    using Lstm144 = deepjet::Sequential<deepjet::Input<25, 8>, deepjet::LSTM<144, deepjet::backwards>>;
-    const deepjet::Model<Dense192> dense192(1);
-    const deepjet::Model<Lstm144> lstm144(1);
-    for (std::size_t batch : {1, 1024}) {
-      const std::string b = std::to_string(batch);
-      add("diag_dense_265_192_b" + b, "diag: Dense 265->192 (no col. tail), batch " + b, "jets/s",
-          inference_rate(dense192, batch, 1), 2.0 * 265 * 192, 1);
-      add("diag_lstm_8_144_x25_b" + b, "diag: LSTM 8->144 x25 (no col. tail), batch " + b, "jets/s",
-          inference_rate(lstm144, batch, 1), 2.0 * 4 * 144 * (8 + 144) * 25, 1);
     }
   }
   const std::string load_after = load_average();

@@ -49,6 +49,7 @@
 #include "deepjet/losses/losses.hpp"
 #include "deepjet/models/branches.hpp"
 #include "deepjet/models/model.hpp"
+#include "deepjet/models/predictor.hpp"
 #include "deepjet/models/sequential.hpp"
 #include "deepjet/models/tensors.hpp"
 #include "deepjet/optimisers/optimisers.hpp"

@@ -17,6 +17,7 @@
 #include "deepjet/core/version.hpp"
 #include "deepjet/io/hdf5/hdf5.hpp"
 #include "deepjet/models/model.hpp"
+#include "deepjet/models/predictor.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -144,6 +145,15 @@ void load_model(Model<Net>& model, const std::filesystem::path& path, Optimiser*
     }
   }
   std::copy(values.begin(), values.end(), model.parameters().begin());
+}
+
+/// The inference engine of the model saved at `path` (models/predictor.hpp); the file is checked
+/// as by load_model.
+template <Layer Net>
+Predictor<Net> load_predictor(const std::filesystem::path& path) {
+  Model<Net> model;
+  load_model(model, path);
+  return Predictor<Net>(model);
 }
 
 }  // namespace deepjet

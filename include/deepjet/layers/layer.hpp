@@ -19,6 +19,7 @@
 #include "deepjet/core/random.hpp"
 #include "deepjet/core/shape.hpp"
 
+#include <algorithm>
 #include <array>
 #include <concepts>
 #include <cstddef>
@@ -95,14 +96,23 @@ struct TrainingContext {
 };
 
 /// The contract every layer satisfies (see the top of this file).
-///   L::infer(params, in, out, scratch)            inference; thread-safe; scratch has
-///                                                 L::scratch_size(batch) floats
+///   L::infer(packed, in, out, scratch)            inference; thread-safe; scratch has
+///                                                 L::scratch_size(batch) floats; `packed` is the
+///                                                 layer's parameters in its inference layout
+///                                                 (below), written by pack_inference_parameters<L>
 ///   layer.forward(context, params, in, out)       training forward; may remember what backward needs
 ///   layer.backward(params, grads, in, out, dout, din)
 ///                                                 adds parameter gradients into grads; writes the
 ///                                                 input gradient into din unless din.data is null
 ///   L::describe(architecture, path, offset)       appends its rows to the model's table
 /// Optional:
+///   L::inference_parameter_count, L::pack_for_inference(params, packed)
+///                                                 the layout the inference kernels read, if it
+///                                                 differs from the training layout (an LSTM
+///                                                 interleaves its four gates and pads its units to
+///                                                 whole registers; a Sequential folds BatchNorm into
+///                                                 the next Dense or Conv1D). Without them the
+///                                                 packed parameters are a copy of the parameters.
 ///   layer.set_frozen(bool)                        called when the model freezes the layer (a
 ///                                                 frozen BatchNorm uses its running statistics)
 ///   layer.for_each_layer(path, f)                 composites call f(path, child) for every
@@ -122,6 +132,28 @@ concept Layer =
       layer.forward(context, params, in, out);
       layer.backward(const_params, grads, in, const_out, const_out, din);
     };
+
+/// Composites start each child's packed parameters on a cache line (16 floats, 64 bytes): a
+/// kernel streaming its weights with unaligned loads that straddle two lines reads at half speed.
+inline constexpr std::size_t inference_alignment = 16;
+constexpr std::size_t align_inference_offset(std::size_t floats) {
+  return (floats + inference_alignment - 1) / inference_alignment * inference_alignment;
+}
+
+/// Floats of L's parameters in its inference layout (see the Layer contract above).
+template <class L>
+inline constexpr std::size_t inference_parameter_count_of = [] {
+  if constexpr (requires { L::inference_parameter_count; }) return std::size_t{L::inference_parameter_count};
+  else return std::size_t{L::parameter_count};
+}();
+
+/// Writes L's parameters (`params`, L::parameter_count floats in the training layout) into its
+/// inference layout (`packed`, inference_parameter_count_of<L> floats), once per trained model.
+template <class L>
+void pack_inference_parameters(const float* params, float* packed) {
+  if constexpr (requires { L::pack_for_inference(params, packed); }) L::pack_for_inference(params, packed);
+  else std::copy(params, params + L::parameter_count, packed);
+}
 
 /// Common parts of layers that hold no sub-layers. Derived provides `kind`, `parameters`
 /// (a std::array<ParameterSpec, N>), and optionally `static std::string options()`.

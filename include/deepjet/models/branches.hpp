@@ -40,6 +40,20 @@ class SideBySide {
     return o;
   }();
   static constexpr std::size_t parameter_count = parameter_offsets[width];
+  /// Where child I's parameters start in the inference layout (layers/layer.hpp).
+  static constexpr std::array<std::size_t, width + 1> inference_offsets = [] {
+    std::array<std::size_t, width + 1> o{};
+    const std::array<std::size_t, width> counts{inference_parameter_count_of<Children>...};
+    for (std::size_t i = 0; i < width; ++i) o[i + 1] = align_inference_offset(o[i] + counts[i]);
+    return o;
+  }();
+  static constexpr std::size_t inference_parameter_count = inference_offsets[width];
+
+  static void pack_for_inference(const float* params, float* packed) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (pack_inference_parameters<child_type<I>>(params + parameter_offsets[I], packed + inference_offsets[I]), ...);
+    }(indices{});
+  }
 
   static constexpr std::size_t scratch_size(std::size_t count) {
     return std::max({Children::scratch_size(count)...});
@@ -81,15 +95,16 @@ class BranchesLayer<Shapes<Parts...>, Specs...> : public detail::SideBySide<bind
   using Base = detail::SideBySide<bind_t<Specs, Parts>...>;
   using typename Base::indices;
   using Base::parameter_offsets;
+  using Base::inference_offsets;
   using Base::children_;
 
  public:
   using input_shape = Shapes<Parts...>;
   using output_shape = Shapes<typename bind_t<Specs, Parts>::output_shape...>;
 
-  static void infer(const float* params, ConstBatch<input_shape> in, Batch<output_shape> out, float* scratch) {
+  static void infer(const float* packed, ConstBatch<input_shape> in, Batch<output_shape> out, float* scratch) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (Base::template child_type<I>::infer(params + parameter_offsets[I], in.template part<I>(), out.template part<I>(), scratch), ...);
+      (Base::template child_type<I>::infer(packed + inference_offsets[I], in.template part<I>(), out.template part<I>(), scratch), ...);
     }(indices{});
   }
   void forward(TrainingContext& context, float* params, ConstBatch<input_shape> in, Batch<output_shape> out) {
@@ -124,15 +139,16 @@ class ParallelLayer : public detail::SideBySide<bind_t<Specs, In>...> {
   using Base = detail::SideBySide<bind_t<Specs, In>...>;
   using typename Base::indices;
   using Base::parameter_offsets;
+  using Base::inference_offsets;
   using Base::children_;
 
  public:
   using input_shape = In;
   using output_shape = Shapes<typename bind_t<Specs, In>::output_shape...>;
 
-  static void infer(const float* params, ConstBatch<In> in, Batch<output_shape> out, float* scratch) {
+  static void infer(const float* packed, ConstBatch<In> in, Batch<output_shape> out, float* scratch) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (Base::template child_type<I>::infer(params + parameter_offsets[I], in, out.template part<I>(), scratch), ...);
+      (Base::template child_type<I>::infer(packed + inference_offsets[I], in, out.template part<I>(), scratch), ...);
     }(indices{});
   }
   void forward(TrainingContext& context, float* params, ConstBatch<In> in, Batch<output_shape> out) {

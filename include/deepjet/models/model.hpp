@@ -123,13 +123,26 @@ class Model {
 
   // ---- inference ------------------------------------------------------------------------
 
-  /// Floats of scratch predict() needs for a batch of `count`.
-  static constexpr std::size_t scratch_size(std::size_t count) { return Net::scratch_size(count); }
+  /// Floats of the parameters in the layout the inference kernels read (layers/layer.hpp).
+  static constexpr std::size_t inference_parameter_count = inference_parameter_count_of<Net>;
+  /// Where the network's scratch starts after the packed parameters in predict's scratch.
+  static constexpr std::size_t network_scratch_offset = align_inference_offset(inference_parameter_count);
+
+  /// Floats of scratch predict() needs for a batch of `count`: the packed parameters, then the
+  /// network's own scratch.
+  static constexpr std::size_t scratch_size(std::size_t count) {
+    return network_scratch_offset + Net::scratch_size(count);
+  }
 
   /// Inference on raw batches with caller-owned scratch: allocation-free once scratch is large
-  /// enough, and safe to call from many threads at once (each with its own scratch).
+  /// enough, and safe to call from many threads at once (each with its own scratch). It packs the
+  /// current parameters into the scratch on every call (the model may be training); to deploy,
+  /// or to predict many small batches, use a deepjet::Predictor (models/predictor.hpp), which
+  /// packs them once.
   void predict(ConstBatch<input_shape> x, Batch<output_shape> y, AlignedFloats& scratch) const {
-    Net::infer(parameters_.data(), x, y, ensure_size(scratch, scratch_size(x.count)));
+    float* work = ensure_size(scratch, scratch_size(x.count));
+    pack_inference_parameters<Net>(parameters_.data(), work);
+    Net::infer(work, x, y, work + network_scratch_offset);
   }
 
   /// Inference on an xtensor batch (first dimension: samples), or a tuple of them.

@@ -9,6 +9,9 @@
 // Its parameters are its layers' parameters one after the other; its layers are named by their
 // position ("0", "1", ... and "2.0" inside a nested stack).
 //
+// Inference runs a flat plan of the leaf layers (nested stacks flattened): Dropout is skipped, and
+// a BatchNorm followed by a Dense or an unpadded Conv1D is folded into that layer's packed
+// weights (pack_for_inference), so it costs nothing at inference.
 // Training memory: the outputs of all inner layers for the current batch (kept for backward) and
 // two gradient buffers; they grow to the largest batch seen and are then reused, so steady
 // training allocates nothing.
@@ -18,6 +21,7 @@
 #include "deepjet/layers/layer.hpp"
 
 #include <algorithm>
+#include <array>
 #include <tuple>
 #include <utility>
 
@@ -37,6 +41,71 @@ struct bind_chain<In, Spec, Rest...> {
   using rest = typename bind_chain<typename first::output_shape, Rest...>::type;
   using type = decltype(std::tuple_cat(std::declval<std::tuple<first>>(), std::declval<rest>()));
 };
+
+// The inference plan of a Sequential: its leaf layers in order, nested Sequentials (Stack<...>)
+// flattened into it, each with the offset of its parameters in the Sequential's parameter slice.
+template <class L, std::size_t Offset>
+struct PlanStep {
+  using layer = L;
+  static constexpr std::size_t offset = Offset;
+};
+template <class... Steps>
+struct Plan {
+  static constexpr std::size_t size = sizeof...(Steps);
+  using steps = std::tuple<Steps...>;
+};
+template <class P, std::size_t Shift>
+struct shifted_plan;
+template <class... Steps, std::size_t Shift>
+struct shifted_plan<Plan<Steps...>, Shift> {
+  using type = Plan<PlanStep<typename Steps::layer, Steps::offset + Shift>...>;
+};
+template <class L, std::size_t Offset>
+struct plan_of {
+  using type = Plan<PlanStep<L, Offset>>;
+};
+template <class L, std::size_t Offset>
+  requires requires { typename L::inference_plan; }
+struct plan_of<L, Offset> {
+  using type = typename shifted_plan<typename L::inference_plan, Offset>::type;
+};
+template <class... Plans>
+struct joined_plans {
+  using type = Plan<>;
+};
+template <class... A>
+struct joined_plans<Plan<A...>> {
+  using type = Plan<A...>;
+};
+template <class... A, class... B, class... Rest>
+struct joined_plans<Plan<A...>, Plan<B...>, Rest...> {
+  using type = typename joined_plans<Plan<A..., B...>, Rest...>::type;
+};
+
+// What a plan step may do at inference (each is an optional part of a layer):
+//   identity_at_inference            the step is skipped (Dropout)
+//   inference_scale_shift(p, s, t)   the step computes y = s * x + t per feature (BatchNorm)
+//   fold_input_scale_shift(q, s, t)  the step is linear in its input and can absorb a scale and
+//                                    shift of its input features into its packed parameters q
+//                                    (Dense; Conv1D without padding effects)
+template <class L>
+concept IdentityAtInference = requires { requires L::identity_at_inference; };
+template <class L>
+concept ScaleShiftAtInference = requires(const float* p, float* s) { L::inference_scale_shift(p, s, s); };
+template <class L>
+concept FoldsInputScaleShift = requires(float* q, const float* s) { L::fold_input_scale_shift(q, s, s); };
+// Features per row of a BatchNorm-like step's input (0 for other steps), and of a step that can
+// absorb them (0 for others): equal and non-zero means the first can be folded into the second.
+template <class L>
+constexpr std::size_t scale_shift_features() {
+  if constexpr (ScaleShiftAtInference<L>) return L::input_shape::features;
+  else return 0;
+}
+template <class L>
+constexpr std::size_t folding_features() {
+  if constexpr (FoldsInputScaleShift<L>) return L::input_shape::features;
+  else return 0;
+}
 }  // namespace detail
 
 template <AnyShape In, class... Specs>
@@ -83,15 +152,115 @@ class SequentialLayer {
     for (auto s : layer_output_sizes) w = std::max(w, s);
     return w;
   }();
-  static constexpr std::size_t widest_inner = [] {
+
+  // ---- inference -------------------------------------------------------------------------
+  // Inference runs a flat plan of the leaf layers (nested stacks flattened) in which Dropout is
+  // skipped and a BatchNorm followed (possibly through Dropout) by a Dense or a pointwise /
+  // unpadded Conv1D is folded into that layer's packed weights: W' = diag(s) W, b' = b + t W,
+  // exactly the same function with one pass over the data less.
+
+  template <std::size_t... I>
+  static auto plan_of_children(std::index_sequence<I...>) ->
+      typename detail::joined_plans<typename detail::plan_of<layer_type<I>, parameter_offsets[I]>::type...>::type;
+  /// The leaf layers in order, nested stacks flattened, with their parameter offsets.
+  using inference_plan = decltype(plan_of_children(indices{}));
+
+ private:
+  static constexpr std::size_t plan_size = inference_plan::size;
+  template <std::size_t S>
+  using plan_step = std::tuple_element_t<S, typename inference_plan::steps>;
+  template <std::size_t S>
+  using step_layer = typename plan_step<S>::layer;
+  static constexpr std::size_t no_step = static_cast<std::size_t>(-1);
+
+  // The role of each plan step at inference.
+  struct StepRole {
+    bool kept = true;                     // runs at inference
+    std::size_t folded_into = no_step;    // a BatchNorm folded into this later step
+    std::size_t inference_offset = 0;     // where a kept step's packed parameters start
+  };
+  template <std::size_t... S>
+  static constexpr std::array<StepRole, plan_size> roles_of(std::index_sequence<S...>) {
+    const std::array<bool, plan_size> identity{detail::IdentityAtInference<step_layer<S>>...};
+    const std::array<std::size_t, plan_size> scale_shift_features{detail::scale_shift_features<step_layer<S>>()...};
+    const std::array<std::size_t, plan_size> fold_features{detail::folding_features<step_layer<S>>()...};
+    const std::array<std::size_t, plan_size> packed_counts{inference_parameter_count_of<step_layer<S>>...};
+    std::array<StepRole, plan_size> roles{};
+    for (std::size_t s = 0; s < plan_size; ++s) {
+      if (identity[s]) {
+        roles[s].kept = false;
+      } else if (scale_shift_features[s] > 0) {
+        std::size_t next = s + 1;
+        while (next < plan_size && identity[next]) ++next;
+        if (next < plan_size && fold_features[next] == scale_shift_features[s]) {
+          roles[s].kept = false;
+          roles[s].folded_into = next;
+        }
+      }
+    }
+    std::size_t offset = 0;
+    for (std::size_t s = 0; s < plan_size; ++s) {
+      roles[s].inference_offset = offset;
+      if (roles[s].kept) offset = align_inference_offset(offset + packed_counts[s]);
+    }
+    return roles;
+  }
+  using plan_indices = std::make_index_sequence<plan_size>;
+  static constexpr std::array<StepRole, plan_size> roles = roles_of(plan_indices{});
+  static constexpr std::size_t kept_count = [] {
+    std::size_t n = 0;
+    for (const auto& r : roles) n += r.kept;
+    return n;
+  }();
+  /// The plan steps that run at inference, in order.
+  static constexpr std::array<std::size_t, kept_count> kept_steps = [] {
+    std::array<std::size_t, kept_count> kept{};
+    std::size_t k = 0;
+    for (std::size_t s = 0; s < plan_size; ++s)
+      if (roles[s].kept) kept[k++] = s;
+    return kept;
+  }();
+  template <std::size_t K>
+  using kept_layer = step_layer<kept_steps[K]>;
+  template <std::size_t... K>
+  static constexpr std::size_t widest_kept_inner_of(std::index_sequence<K...>) {
+    const std::array<std::size_t, kept_count> sizes{kept_layer<K>::output_shape::size...};
     std::size_t w = 0;
-    for (std::size_t i = 0; i + 1 < depth; ++i) w = std::max(w, layer_output_sizes[i]);
+    for (std::size_t k = 0; k + 1 < kept_count; ++k) w = std::max(w, sizes[k]);
     return w;
+  }
+  template <std::size_t... K>
+  static constexpr std::size_t scratch_of_kept(std::size_t count, std::index_sequence<K...>) {
+    return std::max({std::size_t{0}, kept_layer<K>::scratch_size(count)...});
+  }
+  using kept_indices = std::make_index_sequence<kept_count>;
+  static constexpr std::size_t widest_kept_inner = widest_kept_inner_of(kept_indices{});
+
+ public:
+  /// Floats of this stack's parameters in the inference layout (layers/layer.hpp).
+  static constexpr std::size_t inference_parameter_count = [] {
+    std::size_t total = 0;
+    [&]<std::size_t... S>(std::index_sequence<S...>) {
+      ((total = roles[S].kept ? align_inference_offset(total + inference_parameter_count_of<step_layer<S>>) : total),
+       ...);
+    }(plan_indices{});
+    return total;
   }();
 
-  /// Scratch for infer: two ping-pong buffers for inner outputs, then the largest inner need.
+  /// Packs the kept steps' parameters, then folds each folded BatchNorm into the step after it.
+  static void pack_for_inference(const float* params, float* packed) {
+    [&]<std::size_t... S>(std::index_sequence<S...>) {
+      ((roles[S].kept ? pack_inference_parameters<step_layer<S>>(params + plan_step<S>::offset,
+                                                                  packed + roles[S].inference_offset)
+                      : void()),
+       ...);
+      (fold_step<S>(params, packed), ...);
+    }(plan_indices{});
+  }
+
+  /// Scratch for infer: two ping-pong buffers for inner outputs, then the largest step's need.
   static constexpr std::size_t scratch_size(std::size_t count) {
-    return 2 * widest_inner * count + scratch_of_children(count, indices{});
+    return 2 * widest_kept_inner * count + scratch_of_kept(count, kept_indices{});
   }
 
   template <std::size_t I>
@@ -108,8 +277,9 @@ class SequentialLayer {
     for_each_child(path, f, indices{});
   }
 
-  static void infer(const float* params, ConstBatch<In> in, Batch<output_shape> out, float* scratch) {
-    infer_from<0>(params, in, out, scratch);
+  static void infer(const float* packed, ConstBatch<In> in, Batch<output_shape> out, float* scratch) {
+    if constexpr (kept_count == 0) std::copy_n(in.data, in.size(), out.data);  // only Dropout: the identity
+    else infer_kept<0>(packed, in, out, scratch);
   }
 
   void forward(TrainingContext& context, float* params, ConstBatch<In> in, Batch<output_shape> out) {
@@ -125,11 +295,6 @@ class SequentialLayer {
   }
 
  private:
-  template <std::size_t... I>
-  static constexpr std::size_t scratch_of_children(std::size_t count, std::index_sequence<I...>) {
-    return std::max({layer_type<I>::scratch_size(count)...});
-  }
-
   static std::string child_path(const std::string& path, std::size_t i) {
     return path.empty() ? std::to_string(i) : path + "." + std::to_string(i);
   }
@@ -153,18 +318,35 @@ class SequentialLayer {
     return make_view<typename layer_type<I>::output_shape>(activations_.data() + offset * count, count);
   }
 
-  template <std::size_t I>
-  static void infer_from(const float* params, ConstBatch<typename layer_type<I>::input_shape> layer_in,
+  // Folds plan step S (a BatchNorm) into the later step it was assigned to, if any.
+  template <std::size_t S>
+  static void fold_step(const float* params, float* packed) {
+    if constexpr (detail::ScaleShiftAtInference<step_layer<S>>) {
+      constexpr std::size_t target = roles[S].folded_into;
+      if constexpr (target != no_step) {
+        constexpr std::size_t features = step_layer<S>::input_shape::features;
+        std::array<float, features> scale{}, shift{};
+        step_layer<S>::inference_scale_shift(params + plan_step<S>::offset, scale.data(), shift.data());
+        step_layer<target>::fold_input_scale_shift(packed + roles[target].inference_offset, scale.data(), shift.data());
+      }
+    }
+  }
+
+  // Runs kept step K and the ones after it; step K writes into ping-pong buffer K % 2, the last
+  // one into `out`.
+  template <std::size_t K>
+  static void infer_kept(const float* packed, ConstBatch<typename kept_layer<K>::input_shape> layer_in,
                          Batch<output_shape> out, float* scratch) {
-    using L = layer_type<I>;
+    using L = kept_layer<K>;
     const std::size_t count = layer_in.count;
-    float* child_scratch = scratch + 2 * widest_inner * count;
-    if constexpr (I + 1 == depth) {
-      L::infer(params + parameter_offsets[I], layer_in, out, child_scratch);
+    float* child_scratch = scratch + 2 * widest_kept_inner * count;
+    const float* layer_packed = packed + roles[kept_steps[K]].inference_offset;
+    if constexpr (K + 1 == kept_count) {
+      L::infer(layer_packed, layer_in, out, child_scratch);
     } else {
-      auto layer_out = make_view<typename L::output_shape>(scratch + (I % 2) * widest_inner * count, count);
-      L::infer(params + parameter_offsets[I], layer_in, layer_out, child_scratch);
-      infer_from<I + 1>(params, layer_out, out, scratch);
+      auto layer_out = make_view<typename L::output_shape>(scratch + (K % 2) * widest_kept_inner * count, count);
+      L::infer(layer_packed, layer_in, layer_out, child_scratch);
+      infer_kept<K + 1>(packed, layer_out, out, scratch);
     }
   }
 

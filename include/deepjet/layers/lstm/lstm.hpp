@@ -44,19 +44,23 @@
 // PyTorch's bidirectional LSTM). Keras with go_backwards=True returns the same states in the
 // order they were computed, i.e. reversed: Keras's output[k] is our output[T-1-k].
 //
-// Cost: the input projection of all entries of all samples is one matrix product
-// (batch*T x F by F x 4H); then each step is one product (batch x H by H x 4H) and the fused cell
-// update. Multiply-adds per sample: 4H (F + H) T, e.g. 4*150*(8+150)*25 = 2.37 M for DeepJet's
-// charged candidates. Backward through time: per step the fused cell gradient and one product
-// (dh_prev = dz U^T), then for all steps at once one product each for dU, dW and dX (over
-// batch*T rows, in row chunks that stay in cache) and the bias sums: about twice the forward.
+// Cost: each step is one fused kernel (lstm_kernels.hpp, lstm_step): for a tile of samples and a
+// block of units, [x_t, h_prev] times the packed [kernel; recurrent_kernel] gives all four gates
+// in registers, and the cell update runs on them there. Multiply-adds per sample: 4H (F + H) T,
+// e.g. 4*150*(8+150)*25 = 2.37 M for DeepJet's charged candidates. Inference reads the weights
+// packed once (pack_for_inference: gates interleaved per register block of units, units padded
+// to whole registers); training packs them at every forward pass (a copy of the parameters,
+// negligible beside the products). Backward through time: per step the fused cell gradient and
+// one product (dh_prev = dz U^T), then for all steps at once one product each for dU, dW and dX
+// (over batch*T rows, in row chunks that stay in cache) and the bias sums: about twice the forward.
 //
 // Training memory (grown to the largest batch, then reused): the gates, cells, tanh(cells) and
-// states of every step of every sample, batch*T*7H floats, plus 2 batch*H and U^T (4H*H). The
-// backward pass turns the cached gates into their gradients in place (and reuses the tanh(cells)
-// buffer), so each forward allows one backward; a second one throws deepjet::Error.
-// Inference scratch: min(batch, 256) * (T*4H + H) floats (samples are processed in blocks of 256
-// so that scratch stays bounded for large batches).
+// states of every step of every sample, batch*T*7H floats, plus 2 batch*H, U^T (4H*H) and the
+// packed weights. The backward pass turns the cached gates into their gradients in place (and
+// reuses the tanh(cells) buffer), so each forward allows one backward; a second one throws
+// deepjet::Error.
+// Inference scratch: min(batch, 256) * 3H floats (two states h to alternate between steps and the
+// cell state c; samples are processed in blocks of 256 so that scratch stays bounded).
 #pragma once
 
 #include "deepjet/core/aligned.hpp"
@@ -147,28 +151,51 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences, gate
     return direction == Direction::forwards ? s : T - 1 - s;
   }
 
-  static constexpr std::size_t scratch_size(std::size_t count) {
-    return std::min(count, inference_block) * (T * G + H);
+  /// Floats of the packed weights inference reads (lstm_kernels.hpp, pack_lstm_weights).
+  static constexpr std::size_t inference_parameter_count = kernels::LSTMStepWeights<kernels::DefaultArch>::size(F, H);
+
+  static void pack_for_inference(const float* params, float* packed) {
+    kernels::pack_lstm_weights(F, H, params + kernel_offset, params + recurrent_kernel_offset, params + bias_offset,
+                               packed);
   }
 
-  static void infer(const float* params, ConstBatch<input_shape> x, Batch<output_shape> y, float* scratch) {
+  static constexpr std::size_t scratch_size(std::size_t count) { return std::min(count, inference_block) * 3 * H; }
+
+  static void infer(const float* packed, ConstBatch<input_shape> x, Batch<output_shape> y, float* scratch) {
     for (std::size_t first = 0; first < x.count; first += inference_block) {
       const std::size_t count = std::min(inference_block, x.count - first);
-      float* gates = scratch;
-      float* cells = scratch + count * T * G;
-      // The state h is written straight into the output: at every entry for a sequence, and
-      // over the same H floats at every step for the last state (each step's product reads
-      // h_prev before the cell update overwrites it). The cell state is updated in place.
-      States states{
-          .hidden = y.data + first * output_shape::size,
-          .hidden_sample_stride = output_shape::size,
-          .hidden_entry_stride = ReturnSequences ? H : 0,
-          .cells = cells,
-          .tanh_cells = nullptr,
-          .cell_sample_stride = H,
-          .cell_entry_stride = 0,
-      };
-      run(params, x.data + first * input_shape::size, count, gates, states);
+      float* alternating_hidden[2] = {scratch, scratch + count * H};
+      float* cells = scratch + 2 * count * H;
+      const float* inputs = x.data + first * input_shape::size;
+      float* outputs = y.data + first * output_shape::size;
+      for (std::size_t step = 0; step < T; ++step) {
+        const std::size_t t = entry_at_step(step);
+        kernels::LSTMStep s{.F = F, .H = H, .weights = packed, .x = inputs + t * F, .x_stride = T * F};
+        s.c = cells;
+        s.c_stride = H;
+        if (step > 0) {
+          s.c_prev = cells;
+          s.c_prev_stride = H;
+        }
+        if constexpr (ReturnSequences) {
+          // Every state goes straight to the output, at the entry it was computed on.
+          s.h = outputs + t * H;
+          s.h_stride = T * H;
+          if (step > 0) {
+            s.h_prev = outputs + entry_at_step(step - 1) * H;
+            s.h_prev_stride = T * H;
+          }
+        } else {
+          // The states alternate between two buffers; the last one goes to the output.
+          s.h = step + 1 == T ? outputs : alternating_hidden[step % 2];
+          s.h_stride = H;
+          if (step > 0) {
+            s.h_prev = alternating_hidden[(step - 1) % 2];
+            s.h_prev_stride = H;
+          }
+        }
+        kernels::lstm_step<Gate>(s, count);
+      }
     }
   }
 
@@ -178,16 +205,29 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences, gate
     ensure_size(hidden_, count * T * H);
     ensure_size(cells_, count * T * H);
     ensure_size(tanh_cells_, count * T * H);
-    States states{
-        .hidden = hidden_.data(),
-        .hidden_sample_stride = T * H,
-        .hidden_entry_stride = H,
-        .cells = cells_.data(),
-        .tanh_cells = tanh_cells_.data(),
-        .cell_sample_stride = T * H,
-        .cell_entry_stride = H,
-    };
-    run(params, x.data, count, gates_.data(), states);
+    float* packed = ensure_size(packed_weights_, inference_parameter_count);
+    pack_for_inference(params, packed);
+    // Sample b's values at entry t are row b * T + t of each cache.
+    for (std::size_t step = 0; step < T; ++step) {
+      const std::size_t t = entry_at_step(step);
+      kernels::LSTMStep s{.F = F, .H = H, .weights = packed, .x = x.data + t * F, .x_stride = T * F};
+      s.h = hidden_.data() + t * H;
+      s.h_stride = T * H;
+      s.c = cells_.data() + t * H;
+      s.c_stride = T * H;
+      s.gates = gates_.data() + t * G;
+      s.gates_stride = T * G;
+      s.tanh_c = tanh_cells_.data() + t * H;
+      s.tanh_c_stride = T * H;
+      if (step > 0) {
+        const std::size_t t_prev = entry_at_step(step - 1);
+        s.h_prev = hidden_.data() + t_prev * H;
+        s.h_prev_stride = T * H;
+        s.c_prev = cells_.data() + t_prev * H;
+        s.c_prev_stride = T * H;
+      }
+      kernels::lstm_step<Gate>(s, count);
+    }
     if constexpr (ReturnSequences) {
       std::memcpy(y.data, hidden_.data(), count * T * H * sizeof(float));
     } else {
@@ -256,18 +296,6 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences, gate
   }
 
  private:
-  // Where the recurrence keeps h and c: sample b's state after reading entry t is at
-  // b * sample_stride + t * entry_stride (entry_stride 0 keeps only the current state).
-  struct States {
-    float* hidden;
-    std::size_t hidden_sample_stride;
-    std::size_t hidden_entry_stride;
-    float* cells;
-    float* tanh_cells;  ///< null when not needed (inference)
-    std::size_t cell_sample_stride;
-    std::size_t cell_entry_stride;
-  };
-
   // C[M x G] += A[K x M]^T B[K x G] with B = rows of gate gradients, over a long K (batch*T) in
   // chunks of rows, so that the two panels stay in cache while every tile of C passes over them.
   static void gemm_tn_in_chunks(std::size_t M, std::size_t K, const float* A, std::size_t lda, const float* B,
@@ -277,36 +305,12 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences, gate
       kernels::gemm_tn(M, G, std::min(rows_per_chunk, K - k), A + k * lda, lda, B + k * G, G, C, G, true);
   }
 
-  // The forward recurrence over `count` samples; `gates` (count * T * G floats) ends up holding
-  // the gate activations of every step.
-  static void run(const float* params, const float* x, std::size_t count, float* gates, const States& s) {
-    // Input projection of every entry of every sample: Z = X W + b.
-    kernels::gemm_nn(count * T, G, F, x, F, params + kernel_offset, G, gates, G, false);
-    kernels::add_row(count * T, G, params + bias_offset, gates, G);
-    for (std::size_t step = 0; step < T; ++step) {
-      const std::size_t t = entry_at_step(step);
-      if (step > 0) {
-        // Z_t += H_prev U for all samples at once (rows of Z_t are T*G apart).
-        const std::size_t t_prev = entry_at_step(step - 1);
-        kernels::gemm_nn(count, G, H, s.hidden + t_prev * s.hidden_entry_stride, s.hidden_sample_stride,
-                         params + recurrent_kernel_offset, G, gates + t * G, T * G, true);
-      }
-      for (std::size_t b = 0; b < count; ++b) {
-        float* cell = s.cells + b * s.cell_sample_stride + t * s.cell_entry_stride;
-        const float* cell_prev =
-            step > 0 ? s.cells + b * s.cell_sample_stride + entry_at_step(step - 1) * s.cell_entry_stride : nullptr;
-        kernels::lstm_cell_forward<Gate>(H, gates + (b * T + t) * G, cell_prev, cell,
-                                   s.tanh_cells ? s.tanh_cells + (cell - s.cells) : nullptr,
-                                   s.hidden + b * s.hidden_sample_stride + t * s.hidden_entry_stride);
-      }
-    }
-  }
-
   AlignedFloats gates_;       ///< batch x T x 4H: gate activations, then (in backward) their gradients
   AlignedFloats hidden_;      ///< batch x T x H: h after each entry
   AlignedFloats cells_;       ///< batch x T x H: c after each entry
   AlignedFloats tanh_cells_;  ///< batch x T x H: tanh(c)
   AlignedFloats recurrent_kernel_transposed_;  ///< 4H x H
+  AlignedFloats packed_weights_;  ///< the parameters packed for the fused step (pack_for_inference)
   AlignedFloats dh_;          ///< batch x H
   AlignedFloats dc_;          ///< batch x H
   std::size_t cached_count_ = 0;  ///< samples of the last forward pass

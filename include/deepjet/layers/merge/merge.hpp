@@ -130,6 +130,7 @@ struct IdentityLayer : LeafLayer<IdentityLayer<S>> {
   static constexpr std::string_view kind = "Identity";
   static constexpr std::array<ParameterSpec, 0> parameters{};
   static constexpr std::size_t parameter_count = 0;
+  static constexpr bool identity_at_inference = true;  ///< skipped inside a Sequential
 
   static void infer(const float*, ConstBatch<S> in, Batch<S> out, float*) { std::copy_n(in.data, in.size(), out.data); }
   void forward(TrainingContext&, float*, ConstBatch<S> in, Batch<S> out) { infer(nullptr, in, out, nullptr); }

@@ -64,14 +64,20 @@ struct BatchNormLayer : LeafLayer<BatchNormLayer<S, Momentum, Epsilon>> {
       {"running_var", {features}, 1, Initialiser::ones, features, features, false},
   }};
 
-  /// Inference: normalise with the running statistics, folded into one scale and shift per feature.
-  static void infer(const float* params, ConstBatch<S> x, Batch<S> y, float*) {
-    std::array<float, features> scale, shift;
+  /// What inference computes, y = scale * x + shift per feature, from the running statistics.
+  /// A Sequential folds this into the next Dense or Conv1D when there is one (models/sequential.hpp).
+  static void inference_scale_shift(const float* params, float* scale, float* shift) {
     for (std::size_t c = 0; c < features; ++c) {
       const float inv_std = 1.0f / std::sqrt(params[running_var_offset + c] + Epsilon);
       scale[c] = params[gamma_offset + c] * inv_std;
       shift[c] = params[beta_offset + c] - params[running_mean_offset + c] * scale[c];
     }
+  }
+
+  /// Inference: normalise with the running statistics, folded into one scale and shift per feature.
+  static void infer(const float* params, ConstBatch<S> x, Batch<S> y, float*) {
+    std::array<float, features> scale, shift;
+    inference_scale_shift(params, scale.data(), shift.data());
     apply_scale_shift(x.data, y.data, x.count * rows_per_sample, scale, shift);
   }
 

@@ -33,6 +33,8 @@ struct DropoutLayer : LeafLayer<DropoutLayer<S, Rate>> {
   static constexpr float rate = Rate;
   /// The factor applied to kept values in training.
   static constexpr float keep_scale = 1.0f / (1.0f - Rate);
+  /// A Sequential skips the layer at inference (models/sequential.hpp).
+  static constexpr bool identity_at_inference = true;
 
   static void infer(const float*, ConstBatch<S> x, Batch<S> y, float*) {
     if (x.data != y.data) std::copy(x.data, x.data + x.size(), y.data);
