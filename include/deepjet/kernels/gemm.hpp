@@ -124,8 +124,21 @@ inline void gemm_strided_a(std::size_t M, std::size_t N, std::size_t K, const fl
                            std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
   if (M == 0 || N == 0) return;
   constexpr std::size_t NR = GemmTile<Arch>::columns;
-  for (std::size_t n = 0; n < N; n += NR)
-    gemm_columns<Arch>(std::min(NR, N - n), M, K, a, a_row_stride, a_k_stride, b + n, ldb, c + n, ldc, accumulate);
+  // Blocks of K rows of B: a block's panel (KC x NR floats, 64 KiB with AVX-512) stays in the
+  // second-level cache while every row tile of C passes over it, however long K is (the weight
+  // gradients sum over batch x particles rows).
+  constexpr std::size_t KC = 256;
+  if (K == 0) {
+    for (std::size_t n = 0; n < N; n += NR)
+      gemm_columns<Arch>(std::min(NR, N - n), M, 0, a, a_row_stride, a_k_stride, b + n, ldb, c + n, ldc, accumulate);
+    return;
+  }
+  for (std::size_t k0 = 0; k0 < K; k0 += KC) {
+    const std::size_t kc = std::min(KC, K - k0);
+    for (std::size_t n = 0; n < N; n += NR)
+      gemm_columns<Arch>(std::min(NR, N - n), M, kc, a + k0 * a_k_stride, a_row_stride, a_k_stride, b + k0 * ldb + n,
+                         ldb, c + n, ldc, accumulate || k0 > 0);
+  }
 }
 
 }  // namespace detail
@@ -176,11 +189,17 @@ inline void column_sums(std::size_t M, std::size_t N, const float* A, std::size_
                         bool accumulate) {
   using V = Floats<Arch>;
   constexpr std::size_t W = V::size;
-  for (std::size_t n = 0; n < N; n += W) {
-    const std::size_t width = std::min(W, N - n);
-    V acc = accumulate ? load_lanes<Arch>(out + n, width) : V(0.0f);
-    for (std::size_t m = 0; m < M; ++m) acc += load_lanes<Arch>(A + m * lda + n, width);
-    store_lanes<Arch>(out + n, acc, width);
+  if (!accumulate) std::fill(out, out + N, 0.0f);
+  // Chunks of rows that stay in cache while each column register sweeps them.
+  constexpr std::size_t rows_per_chunk = 64;
+  for (std::size_t m0 = 0; m0 < M; m0 += rows_per_chunk) {
+    const std::size_t m_end = std::min(M, m0 + rows_per_chunk);
+    for (std::size_t n = 0; n < N; n += W) {
+      const std::size_t width = std::min(W, N - n);
+      V acc = load_lanes<Arch>(out + n, width);
+      for (std::size_t m = m0; m < m_end; ++m) acc += load_lanes<Arch>(A + m * lda + n, width);
+      store_lanes<Arch>(out + n, acc, width);
+    }
   }
 }
 

@@ -55,10 +55,10 @@
 // (over batch*T rows, in row chunks that stay in cache) and the bias sums: about twice the forward.
 //
 // Training memory (grown to the largest batch, then reused): the gates, cells, tanh(cells) and
-// states of every step of every sample, batch*T*7H floats, plus 2 batch*H, U^T (4H*H) and the
-// packed weights. The backward pass turns the cached gates into their gradients in place (and
-// reuses the tanh(cells) buffer), so each forward allows one backward; a second one throws
-// deepjet::Error.
+// states of every step of every sample, batch*T*7H floats, plus 2 batch*H, U^T (4H*H), the
+// packed weights and 128 (F + H) floats of rows for the weight gradients. The backward pass
+// turns the cached gates into their gradients in place, so each forward allows one backward; a
+// second one throws deepjet::Error.
 // Inference scratch: min(batch, 256) * 3H floats (two states h to alternate between steps and the
 // cell state c; samples are processed in blocks of 256 so that scratch stays bounded).
 #pragma once
@@ -150,6 +150,8 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences, gate
   static constexpr std::size_t entry_at_step(std::size_t s) {
     return direction == Direction::forwards ? s : T - 1 - s;
   }
+  /// The step at which entry t is read (the inverse of entry_at_step).
+  static constexpr std::size_t step_of_entry(std::size_t t) { return entry_at_step(t); }
 
   /// Floats of the packed weights inference reads (lstm_kernels.hpp, pack_lstm_weights).
   static constexpr std::size_t inference_parameter_count = kernels::LSTMStepWeights<kernels::DefaultArch>::size(F, H);
@@ -279,38 +281,37 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences, gate
       if (step > 0)
         kernels::gemm_nn(count, H, G, gates + t * G, T * G, recurrent_kernel_transposed, H, dh_.data(), H, false);
     }
-    // All steps at once. dU += H_prev^T dZ, where row (b, t) of H_prev is the state before entry t
-    // was read (zero for the first entry read); it goes where tanh(c), no longer needed, was.
-    float* previous_hidden = tanh_cells_.data();
-    for (std::size_t b = 0; b < count; ++b)
-      for (std::size_t step = 0; step < T; ++step) {
-        float* to = previous_hidden + (b * T + entry_at_step(step)) * H;
-        if (step == 0) std::fill(to, to + H, 0.0f);
-        else std::memcpy(to, hidden_.data() + (b * T + entry_at_step(step - 1)) * H, H * sizeof(float));
+    // All steps at once, in chunks of rows (b, t) that stay in cache while the four products
+    // read them: [dW; dU] += [X, H_prev]^T dZ (kernel and recurrent_kernel are adjacent in the
+    // parameters, so one product with F + H columns of A gives both; H_prev is the state before
+    // entry t was read, zero for the first entry read), db += column sums of dZ, dX = dZ W^T.
+    constexpr std::size_t rows_per_chunk = 128;
+    float* inputs_and_states = ensure_size(inputs_and_states_, rows_per_chunk * (F + H));
+    for (std::size_t first = 0; first < count * T; first += rows_per_chunk) {
+      const std::size_t rows = std::min(rows_per_chunk, count * T - first);
+      for (std::size_t r = 0; r < rows; ++r) {
+        const std::size_t b = (first + r) / T, t = (first + r) % T;
+        float* to = inputs_and_states + r * (F + H);
+        std::memcpy(to, x.data + (b * T + t) * F, F * sizeof(float));
+        const std::size_t step = step_of_entry(t);
+        if (step == 0) std::fill(to + F, to + F + H, 0.0f);
+        else std::memcpy(to + F, hidden_.data() + (b * T + entry_at_step(step - 1)) * H, H * sizeof(float));
       }
-    gemm_tn_in_chunks(H, count * T, previous_hidden, H, gates, grads + recurrent_kernel_offset);
-    // dW += X^T dZ, db += column sums of dZ, dX = dZ W^T.
-    gemm_tn_in_chunks(F, count * T, x.data, F, gates, grads + kernel_offset);
-    kernels::column_sums(count * T, G, gates, G, grads + bias_offset, true);
-    if (dx.data) kernels::gemm_nt(count * T, F, G, gates, G, params + kernel_offset, G, dx.data, F, false);
+      const float* dz = gates + first * G;
+      kernels::gemm_tn(F + H, G, rows, inputs_and_states, F + H, dz, G, grads + kernel_offset, G, true);
+      kernels::column_sums(rows, G, dz, G, grads + bias_offset, true);
+      if (dx.data) kernels::gemm_nt(rows, F, G, dz, G, params + kernel_offset, G, dx.data + first * F, F, false);
+    }
   }
 
  private:
-  // C[M x G] += A[K x M]^T B[K x G] with B = rows of gate gradients, over a long K (batch*T) in
-  // chunks of rows, so that the two panels stay in cache while every tile of C passes over them.
-  static void gemm_tn_in_chunks(std::size_t M, std::size_t K, const float* A, std::size_t lda, const float* B,
-                                float* C) {
-    constexpr std::size_t rows_per_chunk = 128;
-    for (std::size_t k = 0; k < K; k += rows_per_chunk)
-      kernels::gemm_tn(M, G, std::min(rows_per_chunk, K - k), A + k * lda, lda, B + k * G, G, C, G, true);
-  }
-
   AlignedFloats gates_;       ///< batch x T x 4H: gate activations, then (in backward) their gradients
   AlignedFloats hidden_;      ///< batch x T x H: h after each entry
   AlignedFloats cells_;       ///< batch x T x H: c after each entry
   AlignedFloats tanh_cells_;  ///< batch x T x H: tanh(c)
   AlignedFloats recurrent_kernel_transposed_;  ///< 4H x H
   AlignedFloats packed_weights_;  ///< the parameters packed for the fused step (pack_for_inference)
+  AlignedFloats inputs_and_states_;  ///< rows_per_chunk x (F + H): [x_t, h_prev] rows for the weight gradients
   AlignedFloats dh_;          ///< batch x H
   AlignedFloats dc_;          ///< batch x H
   std::size_t cached_count_ = 0;  ///< samples of the last forward pass

@@ -1,22 +1,18 @@
-// deepjet/layers/lstm/lstm_kernels.hpp: one LSTM cell update for one sample, forward and backward.
+// deepjet/layers/lstm/lstm_kernels.hpp: the LSTM's kernels: the fused forward step, and the cell
+// gradient of one sample at one step.
 //
-// Contract: `gates` holds the 4H gate values of one sample at one step, in the order
-// i (input), f (forget), g (cell candidate), o (output), each a contiguous slice of H floats.
-// `Gate` is the activation of i, f and o: SigmoidFunction, or HardSigmoidFunction (below).
-//   lstm_cell_forward:  on entry the pre-activations z = x W + h_prev U + b; on exit the
-//                       activations i = Gate(z_i), f = Gate(z_f), g = tanh(z_g),
-//                       o = Gate(z_o). Writes c = f * c_prev + i * g, h = o * tanh(c), and
-//                       tanh(c) if `tanh_c` is non-null. c_prev may be null (zero state) and may
-//                       equal c (the cell updated in place); h may equal any h the caller read
-//                       before the call.
-//   lstm_cell_backward: on entry the activations written by lstm_cell_forward and, in `dh`, the
-//                       loss gradient with respect to this step's h, in `dc` the gradient with
-//                       respect to this step's c that flows back from the later step; on exit
+// Contract:
+//   pack_lstm_weights / lstm_step: the fused recurrence step (below): all four gates of a block of
+//                       units in one register tile, the cell update applied to the tile in
+//                       registers (see LSTMStep for what it reads and writes).
+//   lstm_cell_backward: `gates` holds the 4H gate activations of one sample at one step, in the
+//                       order i (input), f (forget), g (cell candidate), o (output), each a
+//                       contiguous slice of H floats, as lstm_step writes them for training; `dh`
+//                       the loss gradient with respect to this step's h, `dc` the gradient with
+//                       respect to this step's c that flows back from the later step. On exit
 //                       `gates` holds the gradient with respect to the pre-activations z and `dc`
-//                       the gradient with respect to c_prev.
-//   LSTMStepWeights / pack_lstm_weights / lstm_step: the fused recurrence step (below): all four
-//                       gates of a block of units in one register tile, the cell update applied
-//                       to the tile in registers.
+//                       the gradient with respect to c_prev (c_prev may be null: the zero state).
+// `Gate` is the activation of i, f and o: SigmoidFunction, or HardSigmoidFunction (below).
 // No allocation. SIMD through xsimd, with the activation functions of kernels/elementwise.hpp.
 #pragma once
 
@@ -33,81 +29,38 @@ namespace deepjet::kernels {
 struct HardSigmoidFunction {
   static constexpr const char* name = "HardSigmoid";
   template <class V> static V value(V x) { return xsimd::min(xsimd::max(V(0.2f) * x + V(0.5f), V(0.0f)), V(1.0f)); }
-  // f'(x) = 0.2 where the line is not clipped, 0 where it is (the output is exactly 0 or 1);
-  // scalar only, as the LSTM backward kernel that uses it.
-  static float derivative_from_output(float y) { return (y > 0.0f && y < 1.0f) ? 0.2f : 0.0f; }
+  // f'(x) = 0.2 where the line is not clipped, 0 where it is (the output is exactly 0 or 1).
+  template <class V> static V derivative_from_output(V y) {
+    return xsimd::select((y > V(0.0f)) && (y < V(1.0f)), V(0.2f), V(0.0f));
+  }
 };
 
 template <class Gate = SigmoidFunction, class Arch = DefaultArch>
-inline void lstm_cell_forward(std::size_t H, float* gates, const float* c_prev, float* c, float* tanh_c, float* h) {
-  using V = Floats<Arch>;
-  constexpr std::size_t W = V::size;
-  float* zi = gates;
-  float* zf = gates + H;
-  float* zg = gates + 2 * H;
-  float* zo = gates + 3 * H;
-  // The update of W consecutive units; `load`/`store` address either the arrays or padded copies.
-  auto block = [&](std::size_t j, auto load, auto store) {
-    const V i = Gate::value(load(zi, j));
-    const V f = Gate::value(load(zf, j));
-    const V g = TanhFunction::value(load(zg, j));
-    const V o = Gate::value(load(zo, j));
-    const V previous = c_prev ? load(c_prev, j) : V(0.0f);
-    const V cell = xsimd::fma(f, previous, i * g);
-    const V tanh_cell = TanhFunction::value(cell);
-    store(zi, j, i);
-    store(zf, j, f);
-    store(zg, j, g);
-    store(zo, j, o);
-    store(c, j, cell);
-    if (tanh_c) store(tanh_c, j, tanh_cell);
-    store(h, j, o * tanh_cell);
-  };
-  std::size_t j = 0;
-  for (; j + W <= H; j += W)
-    block(j, [](const float* p, std::size_t k) { return V::load_unaligned(p + k); },
-          [](float* p, std::size_t k, V v) { v.store_unaligned(p + k); });
-  if (j < H) {
-    // The last H - j units: go through zero-padded registers, write back only the real lanes.
-    const std::size_t n = H - j;
-    auto load_partial = [n](const float* p, std::size_t k) {
-      alignas(64) float lanes_in[W] = {};
-      for (std::size_t l = 0; l < n; ++l) lanes_in[l] = p[k + l];
-      return V::load_aligned(lanes_in);
-    };
-    auto store_partial = [n](float* p, std::size_t k, V v) {
-      alignas(64) float lanes_out[W];
-      v.store_aligned(lanes_out);
-      for (std::size_t l = 0; l < n; ++l) p[k + l] = lanes_out[l];
-    };
-    block(j, load_partial, store_partial);
-  }
-}
-
-template <class Gate = SigmoidFunction>
 inline void lstm_cell_backward(std::size_t H, float* gates, const float* tanh_c, const float* c_prev,
                                const float* dh, float* dc) {
-  float* __restrict gi = gates;
-  float* __restrict gf = gates + H;
-  float* __restrict gg = gates + 2 * H;
-  float* __restrict go = gates + 3 * H;
-  // Plain arithmetic (no transcendental functions): the compiler vectorises this loop.
-  for (std::size_t j = 0; j < H; ++j) {
-    const float i = gi[j], f = gf[j], g = gg[j], o = go[j], t = tanh_c[j];
-    const float previous = c_prev ? c_prev[j] : 0.0f;
+  using V = Floats<Arch>;
+  constexpr std::size_t W = V::size;
+  float* gi = gates;
+  float* gf = gates + H;
+  float* gg = gates + 2 * H;
+  float* go = gates + 3 * H;
+  const V one(1.0f);
+  for (std::size_t j = 0; j < H; j += W) {
+    const std::size_t n = std::min(W, H - j);
+    const V i = load_lanes<Arch>(gi + j, n), f = load_lanes<Arch>(gf + j, n), g = load_lanes<Arch>(gg + j, n),
+            o = load_lanes<Arch>(go + j, n), t = load_lanes<Arch>(tanh_c + j, n);
+    const V previous = c_prev ? load_lanes<Arch>(c_prev + j, n) : V(0.0f);
+    const V dh_j = load_lanes<Arch>(dh + j, n);
     // h = o tanh(c): dL/do = dh tanh(c), and dh reaches c through tanh.
-    const float dcell = dc[j] + dh[j] * o * (1.0f - t * t);
-    const float d_o = dh[j] * t;
+    const V dcell = load_lanes<Arch>(dc + j, n) + dh_j * o * (one - t * t);
+    const V d_o = dh_j * t;
     // c = f c_prev + i g.
-    const float d_i = dcell * g;
-    const float d_f = dcell * previous;
-    const float d_g = dcell * i;
-    dc[j] = dcell * f;
+    store_lanes<Arch>(dc + j, dcell * f, n);
     // Through the activations, from their outputs: sigmoid' = y (1 - y), tanh' = 1 - y^2.
-    gi[j] = d_i * Gate::derivative_from_output(i);
-    gf[j] = d_f * Gate::derivative_from_output(f);
-    gg[j] = d_g * (1.0f - g * g);
-    go[j] = d_o * Gate::derivative_from_output(o);
+    store_lanes<Arch>(gi + j, dcell * g * Gate::derivative_from_output(i), n);
+    store_lanes<Arch>(gf + j, dcell * previous * Gate::derivative_from_output(f), n);
+    store_lanes<Arch>(gg + j, dcell * i * (one - g * g), n);
+    store_lanes<Arch>(go + j, d_o * Gate::derivative_from_output(o), n);
   }
 }
 
@@ -273,12 +226,16 @@ inline void lstm_step(const LSTMStep& s, std::size_t rows) {
     }
     return;
   }
-  // Block-major: one block's weights (F + H rows x 4 registers) stay in cache while every tile of
-  // samples passes over them.
-  for (std::size_t b = 0; b < blocks; ++b) {
-    std::size_t r = 0;
-    for (; r + MR <= rows; r += MR) detail::lstm_step_tile<Gate, Arch, MR, 1>(s, r, b);
-    for (; r < rows; ++r) detail::lstm_step_tile<Gate, Arch, 1, 1>(s, r, b);
+  // Chunks of samples whose inputs and states stay in the first-level cache; within a chunk,
+  // block-major, so that each block's weight panel streams through once per chunk.
+  constexpr std::size_t chunk = 8 * MR;
+  for (std::size_t first = 0; first < rows; first += chunk) {
+    const std::size_t end = std::min(rows, first + chunk);
+    for (std::size_t b = 0; b < blocks; ++b) {
+      std::size_t r = first;
+      for (; r + MR <= end; r += MR) detail::lstm_step_tile<Gate, Arch, MR, 1>(s, r, b);
+      for (; r < end; ++r) detail::lstm_step_tile<Gate, Arch, 1, 1>(s, r, b);
+    }
   }
 }
 
