@@ -1,10 +1,13 @@
-// Production inference: after warm-up, predicting allocates nothing, starts no thread, and many
-// threads can share one read-only model (each with its own scratch).
+// Production inference: after warm-up, predicting (through a deepjet::Predictor, or through
+// Model::predict) allocates nothing, starts no thread, and many threads can share one read-only
+// model (each with its own workspace); BatchNorm folding changes only rounding.
 #include "deepjet_model.hpp"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <dirent.h>
 #include <thread>
@@ -94,6 +97,118 @@ TEST(Inference, NoAllocationAndNoThreadAfterWarmUp) {
     EXPECT_EQ(allocations.load() - before, 0u) << "allocations per call at batch " << batch;
     EXPECT_EQ(thread_count(), threads_before) << "inference started a thread";
     for (float p : out) EXPECT_TRUE(std::isfinite(p));
+  }
+}
+
+// The deployment path: a Predictor packs the weights once; each caller has its own Workspace.
+TEST(Inference, PredictorAllocatesNothingAndStartsNoThreadAfterWarmUp) {
+  const deepjet::Model<Net> model(1);
+  const deepjet::Predictor<Net> predictor(model);
+  for (std::size_t batch : {std::size_t{1}, std::size_t{32}, std::size_t{300}}) {
+    const Jets jets(batch);
+    std::vector<float> out(batch * 6);
+    deepjet::Predictor<Net>::Workspace workspace;
+    predictor.predict(jets.view(), {out.data(), batch}, workspace);  // warm-up: sizes the workspace
+    const std::size_t threads_before = thread_count();
+    const std::size_t before = allocations.load();
+    for (int i = 0; i < 10; ++i) predictor.predict(jets.view(), {out.data(), batch}, workspace);
+    EXPECT_EQ(allocations.load() - before, 0u) << "allocations per call at batch " << batch;
+    EXPECT_EQ(thread_count(), threads_before) << "inference started a thread";
+    for (float p : out) EXPECT_TRUE(std::isfinite(p));
+  }
+}
+
+TEST(Inference, ThreadsShareOnePredictorAndAgreeWithTheModel) {
+  const deepjet::Model<Net> model(3);
+  const deepjet::Predictor<Net> predictor(model);
+  const Jets jets(16);
+  std::vector<float> expected(16 * 6);
+  deepjet::AlignedFloats scratch;
+  model.predict(jets.view(), {expected.data(), 16}, scratch);
+  std::vector<std::vector<float>> results(4, std::vector<float>(16 * 6));
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      deepjet::Predictor<Net>::Workspace own;  // per caller
+      for (int i = 0; i < 20; ++i) predictor.predict(jets.view(), {results[t].data(), 16}, own);
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& r : results) EXPECT_EQ(r, expected);  // the same packed weights, the same kernels
+}
+
+// BatchNorm folding changes only rounding: the Predictor (BatchNorms folded into the next Conv1D
+// or Dense, Dropout skipped, LSTM weights packed) against the layer-by-layer training forward
+// pass of the same model with every BatchNorm frozen (running statistics) and no dropout.
+TEST(Inference, FoldedBatchNormGivesTheLayerByLayerResult) {
+  using Unfolded = deepjet::reference::DeepJetNetwork<0.0f>;
+  deepjet::Model<Unfolded> model(4);
+  deepjet::Random random(6);
+  std::size_t statistics = 0;
+  for (const auto& p : model.architecture().parameters) {
+    auto values = model.parameter(p.path);
+    auto fill = [&](float low, float high) {
+      for (float& v : values) v = random.uniform(low, high);
+    };
+    if (p.path.ends_with("running_mean")) fill(-0.5f, 0.5f), ++statistics;
+    else if (p.path.ends_with("running_var")) fill(0.3f, 2.0f);
+    else if (p.path.ends_with("gamma")) fill(0.5f, 1.5f);
+    else if (p.path.ends_with("beta")) fill(-0.3f, 0.3f);
+  }
+  EXPECT_EQ(statistics, 4u + 5u + 4u + 5u + 8u);  // inputs; charged, neutral, vertex units + LSTM; Dense units
+  model.set_trainable("", false);  // frozen BatchNorms normalise with their running statistics
+  const Jets jets(40);
+  const auto layer_by_layer = model.forward(jets.view());
+  const deepjet::Predictor<Unfolded> predictor(model);
+  deepjet::Predictor<Unfolded>::Workspace workspace;
+  std::vector<float> folded(40 * 6);
+  predictor.predict(jets.view(), {folded.data(), 40}, workspace);
+  double largest = 0;
+  for (std::size_t i = 0; i < folded.size(); ++i) {
+    largest = std::max(largest, std::abs(double(folded[i]) - layer_by_layer.data[i]));
+    EXPECT_NEAR(folded[i], layer_by_layer.data[i], 2e-5) << i;
+  }
+  std::printf("largest difference folded vs layer by layer: %.2g\n", largest);
+  // The head's eight BatchNorms each precede a Dense (through Dropout): all folded.
+  EXPECT_EQ(Unfolded::folded_batch_norms, 8u);
+}
+
+// What the inference plan of a small stack keeps: Dense, ReLU, then the second Dense with the
+// BatchNorm folded into it (Dropout skipped); each kept layer starts on a cache line.
+TEST(Inference, PlanFoldsBatchNormIntoTheNextDenseAndSkipsDropout) {
+  using Small = deepjet::Sequential<deepjet::Input<4>, deepjet::Dense<8>, deepjet::ReLU, deepjet::BatchNorm<>,
+                                    deepjet::Dropout<0.5f>, deepjet::Dense<3>>;
+  static_assert(Small::folded_batch_norms == 1);
+  static_assert(Small::parameter_count == 40 + 32 + 27);
+  static_assert(Small::inference_parameter_count == 48 + 27 + 5);  // Dense 4->8 padded to 48, Dense 8->3
+  // A BatchNorm with nothing linear after it stays.
+  using Last = deepjet::Sequential<deepjet::Input<4>, deepjet::Dense<8>, deepjet::BatchNorm<>>;
+  static_assert(Last::folded_batch_norms == 0);
+  deepjet::Model<Small> model(7);
+  deepjet::Random random(8);
+  for (const char* name : {"2.gamma", "2.beta", "2.running_mean"})
+    for (float& v : model.parameter(name)) v = random.uniform(-1.0f, 1.0f);
+  for (float& v : model.parameter("2.running_var")) v = random.uniform(0.2f, 2.0f);
+  xt::xtensor<float, 2> x = xt::empty<float>({5, 4});
+  for (float& v : x) v = random.uniform(-2.0f, 2.0f);
+  // By hand, in double: Dense, ReLU, BatchNorm with the running statistics, Dense.
+  const auto w1 = model.parameter("0.weight"), b1 = model.parameter("0.bias");
+  const auto w2 = model.parameter("4.weight"), b2 = model.parameter("4.bias");
+  const auto gamma = model.parameter("2.gamma"), beta = model.parameter("2.beta");
+  const auto mean = model.parameter("2.running_mean"), var = model.parameter("2.running_var");
+  const auto y = deepjet::Predictor<Small>(model).predict(x);
+  for (std::size_t n = 0; n < 5; ++n) {
+    double hidden[8];
+    for (std::size_t j = 0; j < 8; ++j) {
+      double z = b1[j];
+      for (std::size_t i = 0; i < 4; ++i) z += double(x(n, i)) * w1[i * 8 + j];
+      z = std::max(z, 0.0);
+      hidden[j] = (z - mean[j]) / std::sqrt(double(var[j]) + 1e-3) * gamma[j] + beta[j];
+    }
+    for (std::size_t k = 0; k < 3; ++k) {
+      double out = b2[k];
+      for (std::size_t j = 0; j < 8; ++j) out += hidden[j] * w2[j * 3 + k];
+      EXPECT_NEAR(y(n, k), out, 1e-5 * (1 + std::abs(out))) << n << ", " << k;
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <tuple>
 #include <vector>
 
@@ -26,6 +27,19 @@ void expect_matrix_near(const RowMatrix& actual, const RowMatrix& expected, floa
   ASSERT_EQ(actual.cols(), expected.cols());
   for (Eigen::Index i = 0; i < actual.size(); ++i)
     ASSERT_NEAR(actual.data()[i], expected.data()[i], tolerance) << "element " << i;
+}
+
+// The register width the kernels were compiled for: 16 floats with AVX-512, 8 with AVX2. The
+// AVX2 build of this file (deepjet_test_kernels_avx2) states what it must get.
+TEST(Kernels, InstructionSetIsTheOneCompiledFor) {
+  std::printf("kernels: %s, %zu floats per register\n", deepjet::kernels::DefaultArch::name(),
+              deepjet::kernels::lanes<deepjet::kernels::DefaultArch>);
+#ifdef DEEPJET_EXPECTED_FLOAT_LANES
+  EXPECT_EQ(deepjet::kernels::lanes<deepjet::kernels::DefaultArch>, std::size_t{DEEPJET_EXPECTED_FLOAT_LANES});
+#endif
+#if defined(__AVX512F__)
+  EXPECT_EQ(deepjet::kernels::lanes<deepjet::kernels::DefaultArch>, 16u);
+#endif
 }
 
 class GemmSizes : public ::testing::TestWithParam<std::tuple<int, int, int>> {};
@@ -69,7 +83,27 @@ INSTANTIATE_TEST_SUITE_P(Kernels, GemmSizes,
                                            std::make_tuple(5, 17, 9), std::make_tuple(33, 47, 31),
                                            std::make_tuple(64, 64, 64), std::make_tuple(13, 100, 150),
                                            std::make_tuple(3, 0, 4), std::make_tuple(0, 5, 4),
-                                           std::make_tuple(6, 8, 0)));
+                                           std::make_tuple(6, 8, 0),
+                                           // K in several blocks (256 rows; 128 for gemm_nt), odd panels
+                                           std::make_tuple(7, 150, 600), std::make_tuple(3, 8, 700),
+                                           std::make_tuple(13, 65, 257), std::make_tuple(1, 600, 158)));
+
+// The masked loads and stores of the last register of a row touch exactly the lanes asked for.
+TEST(Kernels, PartialLoadsAndStoresTouchOnlyTheirLanes) {
+  using Arch = deepjet::kernels::DefaultArch;
+  constexpr std::size_t W = deepjet::kernels::lanes<Arch>;
+  for (std::size_t n = 1; n <= W; ++n) {
+    std::vector<float> source(2 * W), target(2 * W, -7.0f);
+    for (std::size_t i = 0; i < source.size(); ++i) source[i] = static_cast<float>(i + 1);
+    const auto loaded = deepjet::kernels::load_first<Arch>(source.data() + 1, n);
+    alignas(64) float lanes[W];
+    loaded.store_aligned(lanes);
+    for (std::size_t i = 0; i < W; ++i) EXPECT_EQ(lanes[i], i < n ? source[1 + i] : 0.0f) << n << " lanes, lane " << i;
+    deepjet::kernels::store_first<Arch>(target.data() + 1, loaded + deepjet::kernels::Floats<Arch>(1.0f), n);
+    for (std::size_t i = 0; i < target.size(); ++i)
+      EXPECT_EQ(target[i], i >= 1 && i <= n ? source[i] + 1.0f : -7.0f) << n << " lanes, element " << i;
+  }
+}
 
 TEST(Kernels, ColumnSumsAndAddRow) {
   deepjet::Random random(3);

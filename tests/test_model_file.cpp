@@ -63,6 +63,21 @@ TEST_F(ModelFile, RoundTripRestoresEveryParameter) {
   EXPECT_TRUE(std::equal(saved.parameters().begin(), saved.parameters().end(), loaded.parameters().begin()));
 }
 
+TEST_F(ModelFile, APredictorLoadsTheFileAndPredictsAsTheModel) {
+  xt::xtensor<float, 2> x, t;
+  batch(x, t);
+  const deepjet::Model<Net> saved(6);
+  deepjet::save_model(saved, file("model.h5"));
+  const auto predictor = deepjet::load_predictor<Net>(file("model.h5"));
+  const xt::xtensor<float, 2> expected = saved.predict(x), actual = predictor.predict(x);
+  EXPECT_EQ(actual, expected);
+  // A file of another architecture is refused, naming the file.
+  deepjet::save_model(deepjet::Model<Other>(1), file("other.h5"));
+  const auto message = message_of([&] { deepjet::load_predictor<Net>(file("other.h5")); });
+  EXPECT_NE(message.find("other.h5"), std::string::npos) << message;
+  EXPECT_NE(message.find("different architecture"), std::string::npos) << message;
+}
+
 TEST_F(ModelFile, ResumingFromACheckpointEqualsTrainingWithoutStopping) {
   xt::xtensor<float, 2> x, t;
   batch(x, t);

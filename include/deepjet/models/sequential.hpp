@@ -237,6 +237,14 @@ class SequentialLayer {
   static constexpr std::size_t widest_kept_inner = widest_kept_inner_of(kept_indices{});
 
  public:
+  /// BatchNorms of this stack (nested stacks included, side-by-side branches not) that inference
+  /// folds into the Dense or Conv1D after them.
+  static constexpr std::size_t folded_batch_norms = [] {
+    std::size_t n = 0;
+    for (const auto& r : roles) n += r.folded_into != no_step;
+    return n;
+  }();
+
   /// Floats of this stack's parameters in the inference layout (layers/layer.hpp).
   static constexpr std::size_t inference_parameter_count = [] {
     std::size_t total = 0;

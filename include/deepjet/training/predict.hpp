@@ -21,6 +21,7 @@
 #include "deepjet/data/weighter.hpp"
 #include "deepjet/io/hdf5/hdf5.hpp"
 #include "deepjet/models/model.hpp"
+#include "deepjet/models/predictor.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -112,10 +113,11 @@ class PredictionWriter {
 };
 
 template <class Format, Layer Net>
-std::vector<float> run_model(const Model<Net>& model, const data::JetBatch<Format>& batch, AlignedFloats& scratch) {
+std::vector<float> run_model(const Predictor<Net>& predictor, const data::JetBatch<Format>& batch,
+                             typename Predictor<Net>::Workspace& workspace) {
   const auto x = view_of<typename Net::input_shape>(batch.inputs, "predict");
   std::vector<float> out(Net::output_shape::size * x.count);
-  model.predict(x, make_view<typename Net::output_shape>(out.data(), x.count), scratch);
+  predictor.predict(x, make_view<typename Net::output_shape>(out.data(), x.count), workspace);
   return out;
 }
 }  // namespace detail
@@ -127,10 +129,11 @@ PredictionReport predict_training_file(const Model<Net>& model, const std::files
                                        std::uint64_t chunk_jets = 8192) {
   const data::TrainingFile<Format> file(training_file);
   detail::PredictionWriter<Format, Net> writer(output, model, training_file.string(), weighter);
-  AlignedFloats scratch;
+  const Predictor<Net> predictor(model);  // the weights packed once for the whole file
+  typename Predictor<Net>::Workspace workspace;
   for (std::uint64_t first = 0; first < file.jets(); first += chunk_jets) {
     const auto batch = file.read(first, std::min(chunk_jets, file.jets() - first));
-    writer.append(detail::run_model(model, batch, scratch), batch.truth, batch.spectators);
+    writer.append(detail::run_model(predictor, batch, workspace), batch.truth, batch.spectators);
   }
   return {training_file.string(), output.string(), writer.finish()};
 }
@@ -146,7 +149,8 @@ PredictionReport predict_source(const Model<Net>& model, const data::Normalisati
                 "predict_source: the model's input is not the data format's input_shape");
   const auto source = data::open_source(source_path, table);
   detail::PredictionWriter<Format, Net> writer(output, model, source_path, weighter);
-  AlignedFloats scratch;
+  const Predictor<Net> predictor(model);  // the weights packed once for the whole file
+  typename Predictor<Net>::Workspace workspace;
   data::PrepareCounts counts;
   constexpr std::size_t C = Format::truth_shape::size, S = Format::spectators::branches.size();
   for (std::uint64_t first = 0; first < source->entries(); first += chunk_jets) {
@@ -171,7 +175,7 @@ PredictionReport predict_source(const Model<Net>& model, const data::Normalisati
     batch.spectators = xt::empty<float>({n, S});
     data::read_spectators<typename Format::spectators>(*source, first, last,
                                                        std::span<float>(batch.spectators.data(), batch.spectators.size()));
-    writer.append(detail::run_model(model, batch, scratch), batch.truth, batch.spectators);
+    writer.append(detail::run_model(predictor, batch, workspace), batch.truth, batch.spectators);
   }
   return {source_path, output.string(), writer.finish()};
 }

@@ -32,6 +32,7 @@
 #include "deepjet/io/model_file.hpp"
 #include "deepjet/losses/losses.hpp"
 #include "deepjet/models/model.hpp"
+#include "deepjet/models/predictor.hpp"
 #include "deepjet/optimisers/optimisers.hpp"
 #include "deepjet/training/callbacks.hpp"
 
@@ -141,13 +142,15 @@ class Trainer {
   std::pair<double, double> evaluate(data::Loader<Format>& loader) {
     loader.start_epoch(0);
     data::JetBatch<Format> batch;
-    AlignedFloats scratch, output;
+    const Predictor<Net> predictor(model_);  // the current weights, packed once for the whole pass
+    typename Predictor<Net>::Workspace workspace;
+    AlignedFloats output;
     double loss_sum = 0, correct = 0, jets = 0;
     while (loader.next(batch)) {
       const auto x = view_of<typename Format::input_shape>(batch.inputs, "evaluate");
       using Out = typename Net::output_shape;
       const auto y = make_view<Out>(ensure_size(output, Out::size * x.count), x.count);
-      model_.predict(x, y, scratch);
+      predictor.predict(x, y, workspace);
       const ConstBatch<Out> truth = labels(batch);
       const float* weights = batch.weights.size() == x.count ? batch.weights.data() : nullptr;
       loss_sum += loss_.evaluate(ConstBatch<Out>(y), truth, weights, make_view<Out>(static_cast<float*>(nullptr), x.count)) *
