@@ -1,7 +1,7 @@
 // Jet layers (Conv1D, BatchNorm, Dropout, Flatten, GlobalAveragePooling): finite-difference
 // gradient checks, agreement with PyTorch (tests/fixtures/jet_layers.txt, written by
-// scripts/make_torch_fixtures_jet_layers.py), dropout semantics, and a DeepJet-style particle
-// branch that trains and freezes its input BatchNorm.
+// scripts/make_torch_fixtures_jet_layers.py), Conv1D against plain loops, dropout semantics, and a
+// DeepJet-style particle branch that trains and freezes its input BatchNorm.
 #include "support/fixtures.hpp"
 #include "support/gradient_check.hpp"
 
@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -235,6 +236,176 @@ TEST(JetPyTorchAgreement, Conv1DStride2) {
   // PyTorch has no 'same' for stride 2: the fixture pads explicitly with Keras's split.
   check_conv_against_torch<deepjet::Conv1DLayer<7, 3, 4, 4, 2, deepjet::same, true>>("conv_k4_s2_same", true);
   check_conv_against_torch<deepjet::Conv1DLayer<5, 3, 4, 1, 2, deepjet::valid, false>>("conv_k1_s2_nobias", false);
+}
+
+// ---- Conv1D against plain loops -------------------------------------------------------------------
+// Conv1D with KernelSize > 1 computes the rows whose window lies inside the list as one product
+// over overlapping input windows (per sample, or per block of samples read as one list for
+// Stride 1 'same'), each edge row (window partly in the padding) as one product over the samples
+// of a block, and its Stride-1 input gradient with the flipped kernel. These tests compare all of
+// that with the definition at the top of conv1d.hpp, written as loops in double precision, for
+// shapes where those pieces meet their limits: no interior rows, a list as long as the kernel,
+// strides longer than the kernel, even kernels, one sample and several blocks of samples.
+
+struct ConvReference {
+  std::vector<double> y, dweight, dbias, dx;
+};
+
+// The definition, with Keras's padding rule restated here rather than taken from the layer.
+template <class L, std::size_t Length, std::size_t Channels, std::size_t Filters, std::size_t KernelSize,
+          std::size_t Stride, bool Same, bool UseBias>
+ConvReference conv_reference(const std::vector<float>& params, const std::vector<float>& x, const std::vector<float>& dy,
+                             std::size_t count) {
+  const std::size_t out_length = Same ? (Length + Stride - 1) / Stride : (Length - KernelSize) / Stride + 1;
+  const std::size_t reach = (out_length - 1) * Stride + KernelSize;
+  const long before = Same ? static_cast<long>(reach > Length ? reach - Length : 0) / 2 : 0;
+  EXPECT_EQ(out_length, L::output_shape::dims[0]);
+  const float* weight = params.data();
+  const float* bias = params.data() + KernelSize * Channels * Filters;
+  ConvReference r{std::vector<double>(count * out_length * Filters), std::vector<double>(KernelSize * Channels * Filters),
+                  std::vector<double>(Filters), std::vector<double>(count * Length * Channels)};
+  for (std::size_t n = 0; n < count; ++n)
+    for (std::size_t o = 0; o < out_length; ++o)
+      for (std::size_t f = 0; f < Filters; ++f) {
+        const std::size_t yi = (n * out_length + o) * Filters + f;
+        double sum = UseBias ? bias[f] : 0.0;
+        const double g = dy[yi];
+        if (UseBias) r.dbias[f] += g;
+        for (std::size_t j = 0; j < KernelSize; ++j) {
+          const long i = static_cast<long>(o * Stride + j) - before;
+          if (i < 0 || i >= static_cast<long>(Length)) continue;  // padding
+          for (std::size_t c = 0; c < Channels; ++c) {
+            const std::size_t xi = (n * Length + static_cast<std::size_t>(i)) * Channels + c;
+            const std::size_t wi = (j * Channels + c) * Filters + f;
+            sum += double(x[xi]) * weight[wi];
+            r.dweight[wi] += double(x[xi]) * g;
+            r.dx[xi] += double(weight[wi]) * g;
+          }
+        }
+        r.y[yi] = sum;
+      }
+  return r;
+}
+
+// Every entry within 1e-5 of the reference, relative to the reference's RMS (sums of many random
+// terms can be near zero, where a pointwise relative error means nothing). An entry the layer left
+// unwritten is NaN here (see check_conv_against_loops) and fails.
+template <class A>
+void expect_near_reference(const A& actual, const std::vector<double>& expected, const std::string& what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  double squares = 0;
+  for (double v : expected) squares += v * v;
+  const double scale = std::max(std::sqrt(squares / double(std::max<std::size_t>(expected.size(), 1))), 1e-6);
+  std::size_t bad = 0, first_bad = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    if (!(std::abs(actual[i] - expected[i]) <= 1e-5 * scale) && bad++ == 0) first_bad = i;
+  EXPECT_EQ(bad, 0u) << what << ": first at index " << first_bad << ": " << actual[first_bad] << " vs expected "
+                     << expected[first_bad];
+}
+
+template <std::size_t Length, std::size_t Channels, std::size_t Filters, std::size_t KernelSize, std::size_t Stride,
+          deepjet::Padding PaddingMode, bool UseBias = true>
+void check_conv_against_loops(std::size_t count) {
+  using L = deepjet::Conv1DLayer<Length, Channels, Filters, KernelSize, Stride, PaddingMode, UseBias>;
+  const std::string what = L::options() + ", " + L::input_shape::to_string() + ", batch " + std::to_string(count);
+  deepjet::Random random(1000 + count);
+  auto draw = [&](std::size_t size) {
+    std::vector<float> v(size);
+    for (float& e : v) e = random.uniform(-1.0f, 1.0f);
+    return v;
+  };
+  const auto params = draw(L::parameter_count);
+  const auto x = draw(L::input_shape::size * count);
+  const auto dy = draw(L::output_shape::size * count);
+  const auto expected =
+      conv_reference<L, Length, Channels, Filters, KernelSize, Stride, PaddingMode == deepjet::same, UseBias>(params, x, dy,
+                                                                                                              count);
+  const float not_written = std::numeric_limits<float>::quiet_NaN();  // any row left unwritten fails
+
+  std::vector<float> y(L::output_shape::size * count, not_written), scratch(L::scratch_size(count), not_written);
+  std::vector<float> packed(deepjet::inference_parameter_count_of<L>);  // the layout inference reads
+  deepjet::pack_inference_parameters<L>(params.data(), packed.data());
+  L::infer(packed.data(), {x.data(), count}, {y.data(), count}, scratch.data());
+  expect_near_reference(y, expected.y, what + ": inference");
+
+  L layer;
+  deepjet::TrainingContext context;
+  std::vector<float> p = params, dx(x.size(), not_written), grads(L::parameter_count, 0.5f);
+  std::fill(y.begin(), y.end(), not_written);
+  layer.forward(context, p.data(), {x.data(), count}, {y.data(), count});
+  expect_near_reference(y, expected.y, what + ": training output");
+  layer.backward(p.data(), grads.data(), {x.data(), count}, {y.data(), count}, {dy.data(), count}, {dx.data(), count});
+  expect_near_reference(dx, expected.dx, what + ": dx");
+  // Parameter gradients are added to what the array held (0.5 here).
+  std::vector<float> dweight(grads.begin(), grads.begin() + KernelSize * Channels * Filters);
+  for (float& v : dweight) v -= 0.5f;
+  expect_near_reference(dweight, expected.dweight, what + ": dweight");
+  if constexpr (UseBias) {
+    std::vector<float> dbias(grads.begin() + KernelSize * Channels * Filters, grads.end());
+    for (float& v : dbias) v -= 0.5f;
+    expect_near_reference(dbias, expected.dbias, what + ": dbias");
+  }
+  // Without an input gradient (first layer of a model) the parameter gradients are the same.
+  std::vector<float> grads_without_dx(L::parameter_count, 0.5f);
+  layer.backward(p.data(), grads_without_dx.data(), {x.data(), count}, {y.data(), count}, {dy.data(), count},
+                 {nullptr, count});
+  EXPECT_EQ(grads_without_dx, grads) << what;
+}
+
+TEST(JetConv1DAgainstLoops, PCnnShape) {
+  // The benchmark's (and the particle CNN's) shape; batch of one and several.
+  check_conv_against_loops<100, 32, 32, 3, 1, deepjet::same>(1);
+  check_conv_against_loops<100, 32, 32, 3, 1, deepjet::same>(5);
+  check_conv_against_loops<100, 32, 32, 3, 1, deepjet::valid>(3);
+}
+TEST(JetConv1DAgainstLoops, WidthsThatAreNotWholeRegisters) {
+  check_conv_against_loops<20, 17, 33, 3, 1, deepjet::same>(7);
+  check_conv_against_loops<20, 17, 33, 3, 1, deepjet::valid, false>(7);
+  check_conv_against_loops<13, 5, 3, 5, 1, deepjet::same>(9);
+}
+TEST(JetConv1DAgainstLoops, ManySamples) {
+  check_conv_against_loops<12, 4, 6, 3, 1, deepjet::same>(64);
+  check_conv_against_loops<12, 4, 6, 3, 2, deepjet::same>(64);
+  check_conv_against_loops<12, 4, 6, 4, 1, deepjet::valid>(64);
+  // Several blocks of samples (about 1024 output rows each), the last one partial.
+  using Long = deepjet::Conv1DLayer<100, 4, 5, 3, 1, deepjet::same, true>;
+  static_assert(Long::samples_per_block == 10);
+  check_conv_against_loops<100, 4, 5, 3, 1, deepjet::same>(25);
+  check_conv_against_loops<100, 4, 5, 3, 1, deepjet::valid>(25);
+  check_conv_against_loops<100, 4, 5, 3, 2, deepjet::same>(45);
+}
+TEST(JetConv1DAgainstLoops, SameWithEvenKernels) {
+  // Padding split with the smaller half before: 0 before for kernel 2, 2 before and 3 after for 6.
+  check_conv_against_loops<10, 3, 5, 2, 1, deepjet::same>(1);
+  check_conv_against_loops<10, 3, 5, 2, 1, deepjet::same>(6);
+  check_conv_against_loops<10, 3, 5, 6, 1, deepjet::same>(1);
+  check_conv_against_loops<10, 3, 5, 6, 1, deepjet::same>(6);
+  check_conv_against_loops<11, 3, 5, 4, 2, deepjet::same>(4);
+}
+TEST(JetConv1DAgainstLoops, ListAsLongAsTheKernel) {
+  // valid: one output row, its window the whole list; same: every row but the middle is an edge row.
+  check_conv_against_loops<3, 4, 5, 3, 1, deepjet::valid>(1);
+  check_conv_against_loops<3, 4, 5, 3, 1, deepjet::valid>(8);
+  check_conv_against_loops<3, 4, 5, 3, 1, deepjet::same>(1);
+  check_conv_against_loops<3, 4, 5, 3, 1, deepjet::same>(8);
+  check_conv_against_loops<4, 2, 3, 4, 1, deepjet::same>(5);
+}
+TEST(JetConv1DAgainstLoops, OnlyEdgeRows) {
+  // The kernel is longer than the list: no window lies inside it.
+  check_conv_against_loops<2, 3, 4, 5, 1, deepjet::same>(1);
+  check_conv_against_loops<2, 3, 4, 5, 1, deepjet::same>(7);
+  check_conv_against_loops<1, 3, 4, 3, 1, deepjet::same>(3);
+  check_conv_against_loops<3, 2, 4, 8, 1, deepjet::same>(3);
+  check_conv_against_loops<3, 2, 4, 7, 2, deepjet::same>(3);
+}
+TEST(JetConv1DAgainstLoops, StrideLargerThanKernel) {
+  // Some particles are read by no window: their gradient is zero.
+  check_conv_against_loops<11, 4, 6, 2, 5, deepjet::valid>(1);
+  check_conv_against_loops<11, 4, 6, 2, 5, deepjet::valid>(6);
+  check_conv_against_loops<11, 4, 6, 3, 4, deepjet::same>(6);
+  check_conv_against_loops<10, 3, 2, 1, 3, deepjet::valid, false>(6);
+  check_conv_against_loops<10, 3, 2, 1, 3, deepjet::same>(6);
+  check_conv_against_loops<9, 3, 4, 5, 3, deepjet::same>(6);
 }
 
 template <class L>

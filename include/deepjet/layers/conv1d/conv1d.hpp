@@ -32,11 +32,21 @@
 // our input is its x.permute(0, 2, 1), and likewise for the output.
 //
 // Cost: with KernelSize 1 and Stride 1 the layer is a Dense applied to every particle, computed as
-// ONE matrix product with batch * Length rows (the fast path). Otherwise, per sample, one product
-// per kernel offset j between the input rows it reads (strided by Stride) and weight[j]; no im2col
-// copy and no scratch memory. Inference is thread-safe; training keeps nothing between passes.
+// ONE matrix product with batch * Length rows (the fast path). Otherwise, channels last, the
+// KernelSize input rows an output row reads are contiguous and the weight is one
+// (KernelSize * Channels) x Filters matrix: all output rows whose window lies inside the list are
+// ONE product with K = KernelSize * Channels whose rows of A are overlapping windows of the input
+// (no im2col copy), per sample, or per block of samples for Stride 1 'same' (the block read as one
+// long list). Each edge row (window partly in the padding: KernelSize - 1 rows per sample for
+// Stride 1 'same') is one product over the samples of a block, with the offsets inside the list.
+// Blocks of about 1024 output rows keep the bias and the edge rows in cache. Backward in the same
+// pattern: dW += windows^T dy; for Stride 1, dX is dy's windows times the kernel flipped (copied
+// once per backward pass into the layer object); for Stride > 1, one product per kernel offset and
+// sample. Inference needs no scratch memory and is thread-safe; training keeps nothing between
+// passes (the flipped weight is rewritten by every backward).
 #pragma once
 
+#include "deepjet/core/aligned.hpp"
 #include "deepjet/kernels/gemm.hpp"
 #include "deepjet/layers/layer.hpp"
 
@@ -96,13 +106,180 @@ struct Conv1DLayer : LeafLayer<Conv1DLayer<Length, Channels, Filters, KernelSize
   /// A Dense over every particle: one matrix product for the whole batch.
   static constexpr bool pointwise = KernelSize == 1 && Stride == 1;
 
-  /// For kernel offset j, the output rows [first, end) whose input row lies inside the list.
-  struct OffsetRows {
+  // ---- Geometry of the products (kernel size > 1 or stride > 1) ----------------------------------
+  //
+  // Channels last, the KernelSize input rows an output row o reads are contiguous in memory:
+  // `window` floats from x + (o * Stride - padding_before) * Channels. The weight (KernelSize,
+  // Channels, Filters) is the (window x Filters) matrix in the same order. So the output rows whose
+  // window lies inside the list are one matrix product whose rows of A are windows Stride * Channels
+  // floats apart (overlapping when Stride < KernelSize, i.e. lda < K; no im2col copy). The other
+  // rows, whose window reaches into the padding ("edge rows"), are computed one row at a time over
+  // the samples, with only the kernel offsets that fall inside the list: these are contiguous too,
+  // so that is again one product, whose rows of A are one window per sample.
+
+  /// Floats of input under one window.
+  static constexpr std::size_t window = KernelSize * Channels;
+
+  /// Output rows [interior_first, interior_end) of a sample have their whole window inside the list:
+  /// o * Stride >= padding_before and o * Stride - padding_before + KernelSize <= Length.
+  static constexpr std::size_t interior_first = std::min((padding_before + Stride - 1) / Stride, output_length);
+  static constexpr std::size_t interior_end = [] {
+    if (Length + padding_before < KernelSize) return interior_first;
+    return std::max(interior_first, std::min(output_length, (Length + padding_before - KernelSize) / Stride + 1));
+  }();
+
+  /// A range [first, end) of kernel offsets.
+  struct OffsetRange {
     std::size_t first = 0;
     std::size_t end = 0;
   };
-  static constexpr std::array<OffsetRows, KernelSize> offset_rows = [] {
-    std::array<OffsetRows, KernelSize> rows{};
+  /// The kernel offsets j of output row o whose input row o * Stride + j - padding_before lies in
+  /// [0, Length).
+  static constexpr OffsetRange offsets_inside(std::size_t o) {
+    const std::size_t start = o * Stride;
+    const std::size_t first = start >= padding_before ? 0 : padding_before - start;
+    const std::size_t end = start >= Length + padding_before ? 0 : std::min(KernelSize, Length + padding_before - start);
+    return {std::min(first, end), end};
+  }
+
+  /// With Stride 1 and 'same' padding the output is as long as the input, and a block of samples
+  /// can be read as one long list: window r, starting at input row r of the block, gives output
+  /// row r + padding_before of the block. The windows that straddle two samples land exactly on
+  /// edge rows, which are computed afterwards over them; so the interior rows of the whole block
+  /// are ONE product instead of one per sample.
+  static constexpr bool block_as_one_list = Stride == 1 && output_length == Length && Length >= KernelSize;
+
+  /// With Stride 1 the input gradient is a convolution too, of dy with the kernel flipped:
+  ///   dx[i] = sum_j dy[i + padding_before - j] W[j]^T
+  ///         = sum_{j'} dy[i + padding_before - (KernelSize - 1) + j'] Wf[j'],   Wf[j'] = W[K - 1 - j']^T,
+  /// so dx rows are products of dy windows (KernelSize * Filters floats) with the flipped weight
+  /// Wf (KernelSize, Filters, Channels), interior and edge rows as above.
+  static constexpr std::size_t dy_window = KernelSize * Filters;
+  /// Input rows [input_interior_first, input_interior_end) have their whole dy window inside the output.
+  static constexpr std::size_t input_interior_first = std::min(KernelSize - 1 - padding_before, Length);
+  static constexpr std::size_t input_interior_end =
+      output_length > padding_before ? std::max(input_interior_first, std::min(Length, output_length - padding_before))
+                                     : input_interior_first;
+  /// The flipped offsets j' of input row i (Stride 1) whose dy row i + padding_before - (K - 1) + j'
+  /// lies in [0, output_length); never empty with Stride 1 (every particle is read).
+  static constexpr OffsetRange flipped_offsets_inside(std::size_t i) {
+    const std::size_t shifted = i + padding_before;  // the dy row of j' = KernelSize - 1
+    const std::size_t first = shifted >= KernelSize - 1 ? 0 : KernelSize - 1 - shifted;
+    const std::size_t end = std::min(KernelSize, output_length + KernelSize - 1 - shifted);
+    return {first, end};
+  }
+
+  /// Samples computed together: about 1024 output rows, so that a block's output (and in backward
+  /// its dy and dx) is still in cache when its edge rows, bias and gradient products run.
+  static constexpr std::size_t samples_per_block = std::max<std::size_t>(1, 1024 / output_length);
+
+  static void infer(const float* params, ConstBatch<input_shape> x, Batch<output_shape> y, float*) {
+    if constexpr (pointwise) {
+      kernels::gemm_nn(x.count * Length, Filters, Channels, x.data, Channels, params + weight_offset, Filters, y.data,
+                       Filters, false);
+      if constexpr (UseBias) kernels::add_row(x.count * Length, Filters, params + bias_offset, y.data, Filters);
+    } else {
+      for (std::size_t first = 0; first < x.count; first += samples_per_block) {
+        const std::size_t count = std::min(samples_per_block, x.count - first);
+        infer_block(params, slice(x, first, count), slice(y, first, count));
+      }
+    }
+  }
+
+  void forward(TrainingContext&, float* params, ConstBatch<input_shape> x, Batch<output_shape> y) {
+    infer(params, x, y, nullptr);
+  }
+
+  void backward(const float* params, float* grads, ConstBatch<input_shape> x, ConstBatch<output_shape>,
+                ConstBatch<output_shape> dy, Batch<input_shape> dx) {
+    if constexpr (pointwise) {
+      if constexpr (UseBias)
+        kernels::column_sums(dy.count * Length, Filters, dy.data, Filters, grads + bias_offset, true);
+      // dW += X^T dY over all particles of all samples;  dX = dY W^T.
+      kernels::gemm_tn(Channels, Filters, x.count * Length, x.data, Channels, dy.data, Filters, grads + weight_offset,
+                       Filters, true);
+      if (dx.data)
+        kernels::gemm_nt(x.count * Length, Channels, Filters, dy.data, Filters, params + weight_offset, Filters,
+                         dx.data, Channels, false);
+    } else {
+      if constexpr (Stride == 1)
+        if (dx.data) flip_weight(params + weight_offset);
+      for (std::size_t first = 0; first < x.count; first += samples_per_block) {
+        const std::size_t count = std::min(samples_per_block, x.count - first);
+        backward_block(params, grads, slice(x, first, count), slice(dy, first, count), slice(dx, first, count));
+      }
+    }
+  }
+
+ private:
+  static void infer_block(const float* params, ConstBatch<input_shape> x, Batch<output_shape> y) {
+    const float* weight = params + weight_offset;
+    if constexpr (block_as_one_list) {
+      kernels::gemm_nn(x.count * Length - KernelSize + 1, Filters, window, x.data, Channels, weight, Filters,
+                       y.data + padding_before * Filters, Filters, false);
+    } else if constexpr (interior_first < interior_end) {
+      for (std::size_t n = 0; n < x.count; ++n)
+        kernels::gemm_nn(interior_end - interior_first, Filters, window,
+                         x.sample(n) + (interior_first * Stride - padding_before) * Channels, Stride * Channels, weight,
+                         Filters, y.sample(n) + interior_first * Filters, Filters, false);
+    }
+    for (std::size_t o = 0; o < interior_first; ++o) edge_row_forward(o, x, weight, y);
+    for (std::size_t o = interior_end; o < output_length; ++o) edge_row_forward(o, x, weight, y);
+    if constexpr (UseBias) kernels::add_row(x.count * output_length, Filters, params + bias_offset, y.data, Filters);
+  }
+
+  void backward_block(const float* params, float* grads, ConstBatch<input_shape> x, ConstBatch<output_shape> dy,
+                      Batch<input_shape> dx) const {
+    if constexpr (UseBias)
+      kernels::column_sums(dy.count * output_length, Filters, dy.data, Filters, grads + bias_offset, true);
+    // dW += windows^T dY: per sample over its interior rows (here windows straddling two samples
+    // must not contribute), then edge rows over the samples.
+    float* dweight = grads + weight_offset;
+    if constexpr (interior_first < interior_end)
+      for (std::size_t n = 0; n < x.count; ++n)
+        kernels::gemm_tn(window, Filters, interior_end - interior_first,
+                         x.sample(n) + (interior_first * Stride - padding_before) * Channels, Stride * Channels,
+                         dy.sample(n) + interior_first * Filters, Filters, dweight, Filters, true);
+    for (std::size_t o = 0; o < interior_first; ++o) edge_row_weight_gradient(o, x, dy, dweight);
+    for (std::size_t o = interior_end; o < output_length; ++o) edge_row_weight_gradient(o, x, dy, dweight);
+
+    if (!dx.data) return;
+    if constexpr (Stride == 1) {
+      // dX = dy windows times the flipped weight, laid out as infer's products.
+      const float* flipped = flipped_weight_.data();
+      if constexpr (block_as_one_list) {
+        // dy window r, starting at output row r of the block, gives input row r + K - 1 - padding_before.
+        kernels::gemm_nn(dx.count * output_length - KernelSize + 1, Channels, dy_window, dy.data, Filters, flipped,
+                         Channels, dx.data + (KernelSize - 1 - padding_before) * Channels, Channels, false);
+      } else if constexpr (input_interior_first < input_interior_end) {
+        for (std::size_t n = 0; n < dx.count; ++n)
+          kernels::gemm_nn(input_interior_end - input_interior_first, Channels, dy_window,
+                           dy.sample(n) + (input_interior_first + padding_before - (KernelSize - 1)) * Filters, Filters,
+                           flipped, Channels, dx.sample(n) + input_interior_first * Channels, Channels, false);
+      }
+      for (std::size_t i = 0; i < input_interior_first; ++i) edge_row_input_gradient(i, dy, flipped, dx);
+      for (std::size_t i = input_interior_end; i < Length; ++i) edge_row_input_gradient(i, dy, flipped, dx);
+    } else {
+      // Stride > 1: dX += dY W[j]^T per kernel offset j and sample, into every Stride-th input row
+      // (rows no window reads keep their zero).
+      const float* weight = params + weight_offset;
+      std::fill(dx.data, dx.data + dx.size(), 0.0f);
+      for (std::size_t n = 0; n < x.count; ++n)
+        for (std::size_t j = 0; j < KernelSize; ++j) {
+          const auto [first, end] = offset_rows[j];
+          if (first == end) continue;
+          const std::size_t input_row = first * Stride + j - padding_before;
+          kernels::gemm_nt(end - first, Channels, Filters, dy.sample(n) + first * Filters, Filters,
+                           weight + j * Channels * Filters, Filters, dx.sample(n) + input_row * Channels,
+                           Stride * Channels, true);
+        }
+    }
+  }
+
+  /// Stride > 1 backward: for kernel offset j, the output rows [first, end) whose input row lies
+  /// inside the list.
+  static constexpr std::array<OffsetRange, KernelSize> offset_rows = [] {
+    std::array<OffsetRange, KernelSize> rows{};
     for (std::size_t j = 0; j < KernelSize; ++j) {
       // Input row of output o: o * Stride + j - padding_before; it must lie in [0, Length).
       const std::size_t first = j >= padding_before ? 0 : (padding_before - j + Stride - 1) / Stride;
@@ -112,77 +289,58 @@ struct Conv1DLayer : LeafLayer<Conv1DLayer<Length, Channels, Filters, KernelSize
     }
     return rows;
   }();
-  /// A kernel offset that reaches every output row (always exists for valid padding), computed first
-  /// so that it overwrites the output instead of needing the output zeroed; KernelSize if none.
-  static constexpr std::size_t full_offset = [] {
+
+  // Edge output row o of every sample of the block: y[o] = window(o) W over the offsets inside.
+  static void edge_row_forward(std::size_t o, ConstBatch<input_shape> x, const float* weight, Batch<output_shape> y) {
+    // Every window covers at least one particle ('same' pads less than a kernel in total), so this
+    // product has K > 0 and overwrites its output row.
+    static_assert(PaddingMode == Padding::valid || [] {
+      for (std::size_t row = 0; row < output_length; ++row)
+        if (offsets_inside(row).first == offsets_inside(row).end) return false;
+      return true;
+    }());
+    const auto [first, end] = offsets_inside(o);
+    kernels::gemm_nn(x.count, Filters, (end - first) * Channels,
+                     x.data + (o * Stride + first - padding_before) * Channels, input_shape::size,
+                     weight + first * Channels * Filters, Filters, y.data + o * Filters, output_shape::size, false);
+  }
+
+  // Edge output row o: dW[first, end) += window(o)^T dy[o], summed over the samples of the block.
+  static void edge_row_weight_gradient(std::size_t o, ConstBatch<input_shape> x, ConstBatch<output_shape> dy,
+                                       float* dweight) {
+    const auto [first, end] = offsets_inside(o);
+    kernels::gemm_tn((end - first) * Channels, Filters, x.count,
+                     x.data + (o * Stride + first - padding_before) * Channels, input_shape::size,
+                     dy.data + o * Filters, output_shape::size, dweight + first * Channels * Filters, Filters, true);
+  }
+
+  // Edge input row i (Stride 1) of every sample of the block: dx[i] = dy window(i) Wf over the
+  // flipped offsets inside the output.
+  static void edge_row_input_gradient(std::size_t i, ConstBatch<output_shape> dy, const float* flipped,
+                                      Batch<input_shape> dx) {
+    // With Stride 1 every particle is read by some window, so this product has K > 0.
+    static_assert(Stride == 1 && [] {
+      for (std::size_t row = 0; row < Length; ++row)
+        if (flipped_offsets_inside(row).first >= flipped_offsets_inside(row).end) return false;
+      return true;
+    }());
+    const auto [first, end] = flipped_offsets_inside(i);
+    kernels::gemm_nn(dx.count, Channels, (end - first) * Filters,
+                     dy.data + (i + padding_before + first - (KernelSize - 1)) * Filters, output_shape::size,
+                     flipped + first * Filters * Channels, Channels, dx.data + i * Channels, input_shape::size, false);
+  }
+
+  // flipped_weight_ = Wf: Wf[K - 1 - j][f][c] = weight[j][c][f]. Once per backward pass (the
+  // parameters change between passes); its cost is one pass over the weight.
+  void flip_weight(const float* weight) {
+    float* flipped = ensure_size(flipped_weight_, window * Filters);
     for (std::size_t j = 0; j < KernelSize; ++j)
-      if (offset_rows[j].first == 0 && offset_rows[j].end == output_length) return j;
-    return KernelSize;
-  }();
-
-  static void infer(const float* params, ConstBatch<input_shape> x, Batch<output_shape> y, float*) {
-    const float* weight = params + weight_offset;
-    if constexpr (pointwise) {
-      kernels::gemm_nn(x.count * Length, Filters, Channels, x.data, Channels, weight, Filters, y.data, Filters, false);
-    } else {
-      for (std::size_t n = 0; n < x.count; ++n) {
-        const float* xs = x.sample(n);
-        float* ys = y.sample(n);
-        if constexpr (full_offset == KernelSize) std::fill(ys, ys + output_shape::size, 0.0f);
-        else add_offset(full_offset, xs, weight, ys, false);
-        for (std::size_t j = 0; j < KernelSize; ++j)
-          if (j != full_offset) add_offset(j, xs, weight, ys, true);
-      }
-    }
-    if constexpr (UseBias) kernels::add_row(x.count * output_length, Filters, params + bias_offset, y.data, Filters);
+      for (std::size_t c = 0; c < Channels; ++c)
+        for (std::size_t f = 0; f < Filters; ++f)
+          flipped[((KernelSize - 1 - j) * Filters + f) * Channels + c] = weight[(j * Channels + c) * Filters + f];
   }
 
-  void forward(TrainingContext&, float* params, ConstBatch<input_shape> x, Batch<output_shape> y) {
-    infer(params, x, y, nullptr);
-  }
-
-  void backward(const float* params, float* grads, ConstBatch<input_shape> x, ConstBatch<output_shape>,
-                ConstBatch<output_shape> dy, Batch<input_shape> dx) {
-    const float* weight = params + weight_offset;
-    float* dweight = grads + weight_offset;
-    if constexpr (UseBias)
-      kernels::column_sums(dy.count * output_length, Filters, dy.data, Filters, grads + bias_offset, true);
-    if constexpr (pointwise) {
-      // dW += X^T dY over all particles of all samples;  dX = dY W^T.
-      kernels::gemm_tn(Channels, Filters, x.count * Length, x.data, Channels, dy.data, Filters, dweight, Filters, true);
-      if (dx.data)
-        kernels::gemm_nt(x.count * Length, Channels, Filters, dy.data, Filters, weight, Filters, dx.data, Channels, false);
-    } else {
-      if (dx.data) std::fill(dx.data, dx.data + dx.size(), 0.0f);  // strides may skip rows
-      for (std::size_t n = 0; n < x.count; ++n) {
-        const float* xs = x.sample(n);
-        const float* dys = dy.sample(n);
-        for (std::size_t j = 0; j < KernelSize; ++j) {
-          const auto [first, end] = offset_rows[j];
-          if (first == end) continue;
-          const std::size_t input_row = first * Stride + j - padding_before;
-          // dW[j] += X_j^T dY, with X_j the input rows offset j reads (every Stride-th row).
-          kernels::gemm_tn(Channels, Filters, end - first, xs + input_row * Channels, Stride * Channels,
-                           dys + first * Filters, Filters, dweight + j * Channels * Filters, Filters, true);
-          // dX_j += dY W[j]^T.
-          if (dx.data)
-            kernels::gemm_nt(end - first, Channels, Filters, dys + first * Filters, Filters,
-                             weight + j * Channels * Filters, Filters, dx.sample(n) + input_row * Channels,
-                             Stride * Channels, true);
-        }
-      }
-    }
-  }
-
- private:
-  // ys (+)= X_j W[j] over the output rows kernel offset j reaches.
-  static void add_offset(std::size_t j, const float* xs, const float* weight, float* ys, bool accumulate) {
-    const auto [first, end] = offset_rows[j];
-    if (first == end) return;
-    const std::size_t input_row = first * Stride + j - padding_before;
-    kernels::gemm_nn(end - first, Filters, Channels, xs + input_row * Channels, Stride * Channels,
-                     weight + j * Channels * Filters, Filters, ys + first * Filters, Filters, accumulate);
-  }
+  AlignedFloats flipped_weight_;  ///< Stride 1 backward: the flipped weight Wf (see dy_window)
 };
 
 /// 1D convolution over the particles of a list (see the top of this file).
