@@ -168,8 +168,40 @@ TEST(Inference, FoldedBatchNormGivesTheLayerByLayerResult) {
     EXPECT_NEAR(folded[i], layer_by_layer.data[i], 2e-5) << i;
   }
   std::printf("largest difference folded vs layer by layer: %.2g\n", largest);
-  // The head's eight BatchNorms each precede a Dense (through Dropout): all folded.
+  // The head's eight BatchNorms each precede a Dense (through Dropout): all folded. In the
+  // branches, the input BatchNorm and those of all convolution units but the last precede a
+  // pointwise Conv1D: charged 4 of 5, neutral 3 of 4, vertices 4 of 5 (the others precede an LSTM).
   EXPECT_EQ(Unfolded::folded_batch_norms, 8u);
+  using Parts = deepjet::reference::DeepJetParts<0.0f>;
+  using Charged = deepjet::Sequential<deepjet::Input<25, 16>, deepjet::BatchNorm<>, Parts::ConvUnit<64>, Parts::ConvUnit<32>,
+                                      Parts::ConvUnit<32>, Parts::ConvUnit<8>, Parts::Recurrence<150>>;
+  EXPECT_EQ(Charged::folded_batch_norms, 4u);
+}
+
+// Conv1D takes a BatchNorm only where folding is exact: no padding read, and a bias.
+TEST(Inference, ConvolutionsFoldBatchNormOnlyWhenExact) {
+  using Pointwise = deepjet::Sequential<deepjet::Input<10, 3>, deepjet::BatchNorm<>, deepjet::Conv1D<4>>;
+  using Valid = deepjet::Sequential<deepjet::Input<10, 3>, deepjet::BatchNorm<>, deepjet::Conv1D<4, 3, 2>>;
+  using Same = deepjet::Sequential<deepjet::Input<10, 3>, deepjet::BatchNorm<>, deepjet::Conv1D<4, 3, 1, deepjet::same>>;
+  using NoBias = deepjet::Sequential<deepjet::Input<10, 3>, deepjet::BatchNorm<>,
+                                     deepjet::Conv1D<4, 1, 1, deepjet::valid, false>>;
+  static_assert(Pointwise::folded_batch_norms == 1 && Valid::folded_batch_norms == 1);
+  static_assert(Same::folded_batch_norms == 0 && NoBias::folded_batch_norms == 0);
+  // The folded valid convolution against the layer-by-layer training pass (frozen BatchNorm).
+  deepjet::Model<Valid> model(9);
+  deepjet::Random random(10);
+  for (const char* name : {"0.gamma", "0.beta", "0.running_mean", "1.bias"})
+    for (float& v : model.parameter(name)) v = random.uniform(-1.0f, 1.0f);
+  for (float& v : model.parameter("0.running_var")) v = random.uniform(0.2f, 2.0f);
+  model.set_trainable("", false);
+  std::vector<float> x(6 * 30);
+  for (float& v : x) v = random.uniform(-2.0f, 2.0f);
+  const auto in = deepjet::make_view<Valid::input_shape>(static_cast<const float*>(x.data()), 6);
+  const auto expected = model.forward(in);
+  std::vector<float> folded(6 * Valid::output_shape::size);
+  deepjet::Predictor<Valid>::Workspace workspace;
+  deepjet::Predictor<Valid>(model).predict(in, {folded.data(), 6}, workspace);
+  for (std::size_t i = 0; i < folded.size(); ++i) EXPECT_NEAR(folded[i], expected.data[i], 1e-5f) << i;
 }
 
 // What the inference plan of a small stack keeps: Dense, ReLU, then the second Dense with the

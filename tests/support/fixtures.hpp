@@ -73,7 +73,12 @@ void expect_close(const A& actual, const B& expected, double relative, double fl
   for (std::size_t i = 0; i < std::size(expected); ++i) {
     const double a = actual[i], b = expected[i];
     const double error = std::abs(a - b) / std::max(std::abs(b), floor);
-    if (!(error <= worst)) {
+    if (std::isnan(error)) {  // a NaN anywhere (an unwritten output, say) is the worst; keep it
+      worst = error;
+      worst_index = i;
+      break;
+    }
+    if (error > worst) {
       worst = error;
       worst_index = i;
     }

@@ -3,7 +3,9 @@
 // Contract: every function computes C = op(A) * op(B) into C (overwriting), or adds the product
 // to C when `accumulate` is true. Matrices are row-major with explicit leading dimensions
 // (the distance in floats between two rows). Pointers need no particular alignment. Sizes may be
-// anything, including zero; no allocation, no threads.
+// anything, including zero; no allocation, no threads. Rows of A may overlap (lda < K): Conv1D
+// reads its overlapping input windows as the rows of A without copying them. C must not overlap
+// A or B.
 //
 // How: a micro-kernel keeps an MR x (NV SIMD registers) tile of C in registers and streams a panel
 // of B through it, broadcasting one element of A per row and step of K (MR x NV = 6 x 4 registers

@@ -173,6 +173,31 @@ struct Conv1DLayer : LeafLayer<Conv1DLayer<Length, Channels, Filters, KernelSize
   /// its dy and dx) is still in cache when its edge rows, bias and gradient products run.
   static constexpr std::size_t samples_per_block = std::max<std::size_t>(1, 1024 / output_length);
 
+  /// True when no output row reads the padding (valid padding, or kernel 1): a scale and shift of
+  /// the input then pass exactly through the convolution.
+  static constexpr bool reads_no_padding = interior_first == 0 && interior_end == output_length;
+
+  /// Absorbs x -> scale * x + shift of the input channels (a BatchNorm before this layer at
+  /// inference; models/sequential.hpp) into the weights: W'[j][c][f] = scale[c] W[j][c][f],
+  /// b'[f] = b[f] + sum over j, c of shift[c] W[j][c][f]. Offered only where that is exact: no
+  /// padding read (a padded zero would become shift) and a bias to take the shift.
+  static void fold_input_scale_shift(float* params, const float* scale, const float* shift)
+    requires(reads_no_padding && UseBias)
+  {
+    float* weight = params + weight_offset;
+    float* bias = params + bias_offset;
+    for (std::size_t f = 0; f < Filters; ++f) {
+      double sum = bias[f];
+      for (std::size_t j = 0; j < KernelSize; ++j)
+        for (std::size_t c = 0; c < Channels; ++c)
+          sum += static_cast<double>(shift[c]) * weight[(j * Channels + c) * Filters + f];
+      bias[f] = static_cast<float>(sum);
+    }
+    for (std::size_t j = 0; j < KernelSize; ++j)
+      for (std::size_t c = 0; c < Channels; ++c)
+        for (std::size_t f = 0; f < Filters; ++f) weight[(j * Channels + c) * Filters + f] *= scale[c];
+  }
+
   static void infer(const float* params, ConstBatch<input_shape> x, Batch<output_shape> y, float*) {
     if constexpr (pointwise) {
       kernels::gemm_nn(x.count * Length, Filters, Channels, x.data, Channels, params + weight_offset, Filters, y.data,
