@@ -82,21 +82,30 @@ struct Jets {
   std::vector<float> global, cpf, npf, sv;
 };
 
+// Calls predict(out) once to warm up, then ten times more: these allocate nothing, start no
+// thread, and give finite outputs.
+template <class Predict>
+void expect_steady_inference(std::size_t batch, Predict predict) {
+  std::vector<float> out(batch * 6);
+  const std::size_t at_start = allocations.load();
+  predict(out);  // warm-up: sizes the scratch
+  EXPECT_GT(allocations.load() - at_start, 0u) << "the counter sees the warm-up's allocation";
+  const std::size_t threads_before = thread_count();
+  const std::size_t before = allocations.load();
+  for (int i = 0; i < 10; ++i) predict(out);
+  EXPECT_EQ(allocations.load() - before, 0u) << "allocations per call at batch " << batch;
+  EXPECT_EQ(thread_count(), threads_before) << "inference started a thread";
+  for (float p : out) EXPECT_TRUE(std::isfinite(p));
+}
+
 TEST(Inference, NoAllocationAndNoThreadAfterWarmUp) {
   const deepjet::Model<Net> model(1);
   for (std::size_t batch : {std::size_t{1}, std::size_t{32}}) {
     const Jets jets(batch);
-    std::vector<float> out(batch * 6);
     deepjet::AlignedFloats scratch;
-    const std::size_t at_start = allocations.load();
-    model.predict(jets.view(), {out.data(), batch}, scratch);  // warm-up: sizes the scratch
-    EXPECT_GT(allocations.load() - at_start, 0u) << "the counter sees the warm-up's allocation";
-    const std::size_t threads_before = thread_count();
-    const std::size_t before = allocations.load();
-    for (int i = 0; i < 10; ++i) model.predict(jets.view(), {out.data(), batch}, scratch);
-    EXPECT_EQ(allocations.load() - before, 0u) << "allocations per call at batch " << batch;
-    EXPECT_EQ(thread_count(), threads_before) << "inference started a thread";
-    for (float p : out) EXPECT_TRUE(std::isfinite(p));
+    expect_steady_inference(batch, [&](std::vector<float>& out) {
+      model.predict(jets.view(), {out.data(), batch}, scratch);
+    });
   }
 }
 
@@ -106,34 +115,41 @@ TEST(Inference, PredictorAllocatesNothingAndStartsNoThreadAfterWarmUp) {
   const deepjet::Predictor<Net> predictor(model);
   for (std::size_t batch : {std::size_t{1}, std::size_t{32}, std::size_t{300}}) {
     const Jets jets(batch);
-    std::vector<float> out(batch * 6);
     deepjet::Predictor<Net>::Workspace workspace;
-    predictor.predict(jets.view(), {out.data(), batch}, workspace);  // warm-up: sizes the workspace
-    const std::size_t threads_before = thread_count();
-    const std::size_t before = allocations.load();
-    for (int i = 0; i < 10; ++i) predictor.predict(jets.view(), {out.data(), batch}, workspace);
-    EXPECT_EQ(allocations.load() - before, 0u) << "allocations per call at batch " << batch;
-    EXPECT_EQ(thread_count(), threads_before) << "inference started a thread";
-    for (float p : out) EXPECT_TRUE(std::isfinite(p));
+    expect_steady_inference(batch, [&](std::vector<float>& out) {
+      predictor.predict(jets.view(), {out.data(), batch}, workspace);
+    });
   }
 }
 
-TEST(Inference, ThreadsShareOnePredictorAndAgreeWithTheModel) {
+// Four threads call predict 20 times each on one shared, read-only object, each with its own
+// workspace (Workspace: Predictor's or Model's scratch); every result equals `expected`.
+template <class Workspace, class Predict>
+void expect_threads_agree(const std::vector<float>& expected, Predict predict) {
+  std::vector<std::vector<float>> results(4, std::vector<float>(expected.size()));
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      Workspace own;  // per caller
+      for (int i = 0; i < 20; ++i) predict(results[t], own);
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& r : results) EXPECT_EQ(r, expected);  // the same packed weights, the same kernels
+}
+
+TEST(Inference, ThreadsShareOnePredictorOrModelAndAgree) {
   const deepjet::Model<Net> model(3);
   const deepjet::Predictor<Net> predictor(model);
   const Jets jets(16);
   std::vector<float> expected(16 * 6);
   deepjet::AlignedFloats scratch;
   model.predict(jets.view(), {expected.data(), 16}, scratch);
-  std::vector<std::vector<float>> results(4, std::vector<float>(16 * 6));
-  std::vector<std::thread> threads;
-  for (std::size_t t = 0; t < 4; ++t)
-    threads.emplace_back([&, t] {
-      deepjet::Predictor<Net>::Workspace own;  // per caller
-      for (int i = 0; i < 20; ++i) predictor.predict(jets.view(), {results[t].data(), 16}, own);
-    });
-  for (auto& t : threads) t.join();
-  for (const auto& r : results) EXPECT_EQ(r, expected);  // the same packed weights, the same kernels
+  expect_threads_agree<deepjet::Predictor<Net>::Workspace>(expected, [&](std::vector<float>& out, auto& own) {
+    predictor.predict(jets.view(), {out.data(), 16}, own);
+  });
+  expect_threads_agree<deepjet::AlignedFloats>(expected, [&](std::vector<float>& out, auto& own) {
+    model.predict(jets.view(), {out.data(), 16}, own);
+  });
 }
 
 // BatchNorm folding changes only rounding: the Predictor (BatchNorms folded into the next Conv1D
@@ -242,23 +258,6 @@ TEST(Inference, PlanFoldsBatchNormIntoTheNextDenseAndSkipsDropout) {
       EXPECT_NEAR(y(n, k), out, 1e-5 * (1 + std::abs(out))) << n << ", " << k;
     }
   }
-}
-
-TEST(Inference, ThreadsShareOneModelAndAgree) {
-  const deepjet::Model<Net> model(2);
-  const Jets jets(16);
-  std::vector<float> expected(16 * 6);
-  deepjet::AlignedFloats scratch;
-  model.predict(jets.view(), {expected.data(), 16}, scratch);
-  std::vector<std::vector<float>> results(4, std::vector<float>(16 * 6));
-  std::vector<std::thread> threads;
-  for (std::size_t t = 0; t < 4; ++t)
-    threads.emplace_back([&, t] {
-      deepjet::AlignedFloats own_scratch;  // per caller
-      for (int i = 0; i < 20; ++i) model.predict(jets.view(), {results[t].data(), 16}, own_scratch);
-    });
-  for (auto& t : threads) t.join();
-  for (const auto& r : results) EXPECT_EQ(r, expected);
 }
 
 }  // namespace
