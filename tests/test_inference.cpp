@@ -186,7 +186,8 @@ TEST(Inference, FoldedBatchNormGivesTheLayerByLayerResult) {
   std::printf("largest difference folded vs layer by layer: %.2g\n", largest);
   // The head's eight BatchNorms each precede a Dense (through Dropout): all folded. In the
   // branches, the input BatchNorm and those of all convolution units but the last precede a
-  // pointwise Conv1D: charged 4 of 5, neutral 3 of 4, vertices 4 of 5 (the others precede an LSTM).
+  // pointwise Conv1D: charged 4 of 6, neutral 3 of 5, vertices 4 of 6 (the others come just
+  // before or after the LSTM).
   EXPECT_EQ(Unfolded::folded_batch_norms, 8u);
   using Parts = deepjet::reference::DeepJetParts<0.0f>;
   using Charged = deepjet::Sequential<deepjet::Input<25, 16>, deepjet::BatchNorm<>, Parts::ConvUnit<64>, Parts::ConvUnit<32>,
