@@ -12,8 +12,9 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 INCLUDE = ROOT / "include"
 OUTPUT = ROOT / "single_include" / "deepjet" / "deepjet.hpp"
-LOCAL_INCLUDE = re.compile(r'^\s*#\s*include\s+"(deepjet/[^"]+)"\s*$')
-SYSTEM_INCLUDE = re.compile(r"^\s*#\s*include\s+<([^>]+)>\s*$")
+# An include line, possibly followed by a comment ("#include "deepjet/x.hpp"  // why").
+LOCAL_INCLUDE = re.compile(r'^\s*#\s*include\s+"(deepjet/[^"]+)"\s*(//.*)?$')
+SYSTEM_INCLUDE = re.compile(r"^\s*#\s*include\s+<([^>]+)>\s*(//.*)?$")
 
 
 def amalgamate():
