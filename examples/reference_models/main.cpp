@@ -1,5 +1,6 @@
 // model_summary: print the reference models' layers and parameter counts, and time one forward
-// pass of each on a batch of zeros. A starting point for declaring your own model.
+// pass of each on a batch of zeros through the inference engine (deepjet::Predictor). A starting
+// point for declaring your own model.
 #include "deepcsv.hpp"
 #include "deepjet_model.hpp"
 #include "particle_cnn.hpp"
@@ -20,8 +21,12 @@ void summarise(const char* name) {
   auto x = deepjet::make_tensors<typename Net::input_shape>(batch);
   if constexpr (requires { x.fill(0.0f); }) x.fill(0.0f);
   else std::apply([](auto&... block) { (block.fill(0.0f), ...); }, x);
+  // Production inference: weights packed once (BatchNorms folded into the next Dense or Conv1D).
+  const deepjet::Predictor<Net> predictor(model);
+  std::printf("  inference: %zu floats of packed weights, %zu BatchNorms folded at the top level\n",
+              predictor.inference_parameter_count, Net::folded_batch_norms);
   const auto start = std::chrono::steady_clock::now();
-  const auto y = model.predict(x);
+  const auto y = predictor.predict(x);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("  forward of %zu jets: %.2f ms\n\n", batch, 1e3 * seconds);
 }
