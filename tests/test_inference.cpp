@@ -152,6 +152,17 @@ TEST(Inference, ThreadsShareOnePredictorOrModelAndAgree) {
   });
 }
 
+TEST(Inference, APredictorRefusesParametersOfAnotherSize) {
+  const std::vector<float> too_few(deepjet::Model<Net>::parameter_count - 1);
+  try {
+    deepjet::Predictor<Net> predictor(too_few);
+    FAIL() << "no error";
+  } catch (const deepjet::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(std::to_string(too_few.size()) + " parameters given"), std::string::npos)
+        << e.what();
+  }
+}
+
 // BatchNorm folding changes only rounding: the Predictor (BatchNorms folded into the next Conv1D
 // or Dense, Dropout skipped, LSTM weights packed) against the layer-by-layer training forward
 // pass of the same model with every BatchNorm frozen (running statistics) and no dropout.
