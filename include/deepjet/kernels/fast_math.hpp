@@ -26,7 +26,7 @@
 //   sigmoid: exactly 1 for x > 16.7; 0.5 at +-0; subnormal for x in [-88.72, -87.34], +0 below
 //            (and at -inf), never NaN.
 //   NaN in, NaN out, for all four.
-// Speed, ns per element (one core of this Skylake-SP at 2.6 GHz, thread CPU time, 4096 inputs
+// Speed, ns per element (one core of this Skylake-SP, thread CPU time, 4096 inputs
 // uniform in [-8, 8]; benchmarks/kernels/fast_math_benchmark.cpp, AVX2 from its -mno-avx512f build):
 //                       AVX-512: xsimd   here              AVX2: xsimd   here
 //   exp                          0.22    0.18  (1.2x)            0.33    0.27  (1.2x)
