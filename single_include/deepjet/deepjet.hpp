@@ -10993,6 +10993,8 @@ struct Conv1DLayer : LeafLayer<Conv1DLayer<Length, Channels, Filters, KernelSize
   }
 
   void forward(TrainingContext&, float* params, ConstBatch<input_shape> x, Batch<output_shape> y) {
+    // The inference layout is the training layout here (no pack_for_inference), so the training
+    // forward pass is inference on the parameters as they are.
     infer(params, x, y, nullptr);
   }
 
@@ -11216,6 +11218,8 @@ struct DenseLayer : LeafLayer<DenseLayer<In, Units>> {
   }
 
   void forward(TrainingContext&, float* params, ConstBatch<input_shape> x, Batch<output_shape> y) {
+    // The inference layout is the training layout here (no pack_for_inference), so the training
+    // forward pass is inference on the parameters as they are.
     infer(params, x, y, nullptr);
   }
 

@@ -44,6 +44,8 @@ struct DenseLayer : LeafLayer<DenseLayer<In, Units>> {
   }
 
   void forward(TrainingContext&, float* params, ConstBatch<input_shape> x, Batch<output_shape> y) {
+    // The inference layout is the training layout here (no pack_for_inference), so the training
+    // forward pass is inference on the parameters as they are.
     infer(params, x, y, nullptr);
   }
 
