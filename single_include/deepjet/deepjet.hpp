@@ -5767,6 +5767,18 @@ auto view_of(Tensors& tensors, const std::string& what) {
   }
 }
 
+/// Block I of a batch container: the container itself for a single block (I = 0), else the I-th
+/// tensor of the tuple.
+template <std::size_t I, class Tensors>
+decltype(auto) tensor_part(Tensors& tensors) {
+  if constexpr (requires { tensors.shape(); }) {
+    static_assert(I == 0, "deepjet::tensor_part: a single tensor has only block 0");
+    return (tensors);
+  } else {
+    return (std::get<I>(tensors));
+  }
+}
+
 /// The number of samples in a batch container (or tuple of them).
 template <class Tensors>
 std::size_t sample_count(const Tensors& tensors) {
@@ -5901,13 +5913,9 @@ class TrainingFile {
       const auto values = file_.read_rows<float>("inputs/" + std::string(B::name), first, count);
       std::copy(values.begin(), values.end(), tensor.begin());
     };
-    if constexpr (Format::block_count == 1) {
-      fill(std::integral_constant<std::size_t, 0>{}, batch.inputs);
-    } else {
-      [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (fill(std::integral_constant<std::size_t, I>{}, std::get<I>(batch.inputs)), ...);
-      }(std::make_index_sequence<Format::block_count>{});
-    }
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (fill(std::integral_constant<std::size_t, I>{}, tensor_part<I>(batch.inputs)), ...);
+    }(std::make_index_sequence<Format::block_count>{});
     return batch;
   }
 
@@ -7571,13 +7579,9 @@ class Loader {
       for (std::size_t k = 0; k < take; ++k)
         std::copy_n(from.data() + current_.order[position_ + k] * row, row, to.data() + (filled + k) * row);
     };
-    if constexpr (Format::block_count == 1) {
-      copy(batch.inputs, current_.jets.inputs);
-    } else {
-      [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (copy(std::get<I>(batch.inputs), std::get<I>(current_.jets.inputs)), ...);
-      }(std::make_index_sequence<Format::block_count>{});
-    }
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (copy(tensor_part<I>(batch.inputs), tensor_part<I>(current_.jets.inputs)), ...);
+    }(std::make_index_sequence<Format::block_count>{});
     copy(batch.truth, current_.jets.truth);
     if (Format::spectators::branches.size() > 0) copy(batch.spectators, current_.jets.spectators);
     if (Format::target_count > 0) copy(batch.targets, current_.jets.targets);
@@ -13663,13 +13667,9 @@ PredictionReport predict_source(const Model<Net>& model, const data::Normalisati
       data::read_block<B>(*source, first, last, normalisation.blocks[I], std::span<float>(tensor.data(), tensor.size()),
                           {}, counts);
     };
-    if constexpr (Format::block_count == 1) {
-      fill(std::integral_constant<std::size_t, 0>{}, batch.inputs);
-    } else {
-      [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (fill(std::integral_constant<std::size_t, I>{}, std::get<I>(batch.inputs)), ...);
-      }(std::make_index_sequence<Format::block_count>{});
-    }
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (fill(std::integral_constant<std::size_t, I>{}, tensor_part<I>(batch.inputs)), ...);
+    }(std::make_index_sequence<Format::block_count>{});
     batch.truth = xt::empty<float>({n, C});
     data::read_truth<typename Format::truth>(*source, first, last, std::span<float>(batch.truth.data(), batch.truth.size()));
     batch.spectators = xt::empty<float>({n, S});

@@ -214,13 +214,9 @@ class Loader {
       for (std::size_t k = 0; k < take; ++k)
         std::copy_n(from.data() + current_.order[position_ + k] * row, row, to.data() + (filled + k) * row);
     };
-    if constexpr (Format::block_count == 1) {
-      copy(batch.inputs, current_.jets.inputs);
-    } else {
-      [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (copy(std::get<I>(batch.inputs), std::get<I>(current_.jets.inputs)), ...);
-      }(std::make_index_sequence<Format::block_count>{});
-    }
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (copy(tensor_part<I>(batch.inputs), tensor_part<I>(current_.jets.inputs)), ...);
+    }(std::make_index_sequence<Format::block_count>{});
     copy(batch.truth, current_.jets.truth);
     if (Format::spectators::branches.size() > 0) copy(batch.spectators, current_.jets.spectators);
     if (Format::target_count > 0) copy(batch.targets, current_.jets.targets);

@@ -150,13 +150,9 @@ class TrainingFile {
       const auto values = file_.read_rows<float>("inputs/" + std::string(B::name), first, count);
       std::copy(values.begin(), values.end(), tensor.begin());
     };
-    if constexpr (Format::block_count == 1) {
-      fill(std::integral_constant<std::size_t, 0>{}, batch.inputs);
-    } else {
-      [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (fill(std::integral_constant<std::size_t, I>{}, std::get<I>(batch.inputs)), ...);
-      }(std::make_index_sequence<Format::block_count>{});
-    }
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (fill(std::integral_constant<std::size_t, I>{}, tensor_part<I>(batch.inputs)), ...);
+    }(std::make_index_sequence<Format::block_count>{});
     return batch;
   }
 

@@ -93,6 +93,18 @@ auto view_of(Tensors& tensors, const std::string& what) {
   }
 }
 
+/// Block I of a batch container: the container itself for a single block (I = 0), else the I-th
+/// tensor of the tuple.
+template <std::size_t I, class Tensors>
+decltype(auto) tensor_part(Tensors& tensors) {
+  if constexpr (requires { tensors.shape(); }) {
+    static_assert(I == 0, "deepjet::tensor_part: a single tensor has only block 0");
+    return (tensors);
+  } else {
+    return (std::get<I>(tensors));
+  }
+}
+
 /// The number of samples in a batch container (or tuple of them).
 template <class Tensors>
 std::size_t sample_count(const Tensors& tensors) {

@@ -163,13 +163,9 @@ PredictionReport predict_source(const Model<Net>& model, const data::Normalisati
       data::read_block<B>(*source, first, last, normalisation.blocks[I], std::span<float>(tensor.data(), tensor.size()),
                           {}, counts);
     };
-    if constexpr (Format::block_count == 1) {
-      fill(std::integral_constant<std::size_t, 0>{}, batch.inputs);
-    } else {
-      [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (fill(std::integral_constant<std::size_t, I>{}, std::get<I>(batch.inputs)), ...);
-      }(std::make_index_sequence<Format::block_count>{});
-    }
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (fill(std::integral_constant<std::size_t, I>{}, tensor_part<I>(batch.inputs)), ...);
+    }(std::make_index_sequence<Format::block_count>{});
     batch.truth = xt::empty<float>({n, C});
     data::read_truth<typename Format::truth>(*source, first, last, std::span<float>(batch.truth.data(), batch.truth.size()));
     batch.spectators = xt::empty<float>({n, S});
