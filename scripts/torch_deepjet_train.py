@@ -12,8 +12,9 @@ the test jets, computes the b vs udsg AUC as deepjet::evaluation does, and write
 DIR/torch_results.json (printed too).
 
 What is the same as `deepjet_quickstart train` (examples/deepjet/main.cpp):
-  - the model: DeepJet (examples/reference_models/deepjet_model.hpp), built from the same PyTorch
-    modules as scripts/make_torch_fixtures_reference.py (whose forward pass, gradients and Adam
+  - the model: DeepJet (examples/reference_models/deepjet_model.hpp), from
+    scripts/torch_deepjet_model.py: the same PyTorch modules as
+    scripts/make_torch_fixtures_reference.py (whose forward pass, gradients and Adam
     steps tests/test_reference_models.cpp checks against deepjet), dropout 0.1, BatchNorm momentum
     0.1 (Keras 0.99) and epsilon 1e-3, the LSTMs run backwards returning their last state, PyTorch's
     second LSTM bias fixed at zero;
@@ -67,100 +68,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from torch_deepjet_model import MultiInput, deepjet_model  # noqa: E402  (scripts/, this directory)
 
 BLOCKS = ["global", "cpf", "npf", "sv"]
 CLASSES = ["b", "bb", "lepb", "c", "uds", "g"]
-
-
-# ---- the model (as scripts/make_torch_fixtures_reference.py) ----------------------------------------
-
-class BN(torch.nn.Module):
-    """BatchNorm over the last dimension of (N, F) or (N, L, F), like deepjet's BatchNorm<>."""
-
-    def __init__(self, features):
-        super().__init__()
-        self.bn = torch.nn.BatchNorm1d(features, momentum=0.1, eps=1e-3)
-
-    def forward(self, x):
-        return self.bn(x) if x.dim() == 2 else self.bn(x.transpose(1, 2)).transpose(1, 2)
-
-
-class Dense(torch.nn.Module):
-    """deepjet Dense, or a 1x1 Conv1D on (N, L, F): a Linear over the last dimension."""
-
-    def __init__(self, n_in, n_out):
-        super().__init__()
-        self.linear = torch.nn.Linear(n_in, n_out)
-        torch.nn.init.xavier_uniform_(self.linear.weight)  # Glorot uniform: sqrt(6 / (in + out))
-        torch.nn.init.zeros_(self.linear.bias)
-
-    def forward(self, x):
-        return self.linear(x)
-
-
-class BackwardLSTM(torch.nn.Module):
-    """deepjet LSTM<H, backwards>: runs over the list from its last entry, returns the final state."""
-
-    def __init__(self, features, units):
-        super().__init__()
-        self.lstm = torch.nn.LSTM(features, units, batch_first=True)
-        with torch.no_grad():
-            torch.nn.init.xavier_uniform_(self.lstm.weight_ih_l0)  # Glorot with fan_out 4H, as Keras
-            torch.nn.init.orthogonal_(self.lstm.weight_hh_l0)
-            self.lstm.bias_ih_l0.zero_()
-            self.lstm.bias_ih_l0[units:2 * units] = 1.0  # unit forget bias (gates i, f, g, o)
-            self.lstm.bias_hh_l0.zero_()
-        self.lstm.bias_hh_l0.requires_grad_(False)
-
-    def forward(self, x):
-        y, _ = self.lstm(torch.flip(x, [1]))
-        return y[:, -1]
-
-
-class Chain(torch.nn.Module):
-    def __init__(self, *layers):
-        super().__init__()
-        self.layers = torch.nn.ModuleList(layers)
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-
-def deepjet_model(dropout):
-    def conv_unit(n_in, n_out):
-        return Chain(Dense(n_in, n_out), torch.nn.ReLU(), BN(n_out), torch.nn.Dropout(dropout))
-
-    def dense_unit(n_in, n_out):
-        return Chain(Dense(n_in, n_out), torch.nn.ReLU(), BN(n_out), torch.nn.Dropout(dropout))
-
-    def recurrence(n_in, units):
-        return Chain(BackwardLSTM(n_in, units), BN(units), torch.nn.Dropout(dropout))
-
-    branches = torch.nn.ModuleList([
-        BN(15),
-        Chain(BN(16), conv_unit(16, 64), conv_unit(64, 32), conv_unit(32, 32), conv_unit(32, 8), recurrence(8, 150)),
-        Chain(BN(6), conv_unit(6, 32), conv_unit(32, 16), conv_unit(16, 4), recurrence(4, 50)),
-        Chain(BN(12), conv_unit(12, 64), conv_unit(64, 32), conv_unit(32, 32), conv_unit(32, 8), recurrence(8, 50)),
-    ])
-    head = Chain(dense_unit(265, 200), *[dense_unit(200 if i == 0 else 100, 100) for i in range(7)],
-                 Dense(100, 6), torch.nn.Softmax(dim=1))
-    return branches, head
-
-
-class MultiInput(torch.nn.Module):
-    def __init__(self, branches, head):
-        super().__init__()
-        self.branches = branches
-        self.head = head
-
-    def forward(self, inputs):
-        return self.head(torch.cat([b(x) for b, x in zip(self.branches, inputs)], dim=1))
-
-    def input_batchnorms(self):
-        """The BatchNorms deepjet's recipe freezes: layer paths 0.0, 0.1.0, 0.2.0, 0.3.0."""
-        return [self.branches[0]] + [self.branches[i].layers[0] for i in (1, 2, 3)]
 
 
 # ---- the weighter (include/deepjet/data/weighter.hpp, text of Weighter::to_text) --------------------

@@ -5,9 +5,9 @@ DeepJet model, batches and thread counts, printed as JSON on stdout (progress on
     /usr/bin/python3 benchmarks/suite/torch_benchmarks.py [--quick]
 
 Run with Debian's python3-torch (1.13). The model is the PyTorch DeepJet of
-scripts/make_torch_fixtures_reference.py (same layers, same semantics; its classes are copied here
-without the weight-filling code, because that script computes fixtures when imported). Weights are
-PyTorch's default initialisation: the speed does not depend on them.
+scripts/torch_deepjet_model.py (the one scripts/torch_deepjet_train.py trains; the same layers and
+semantics as the fixtures' model in scripts/make_torch_fixtures_reference.py), with deepjet's
+initialisation: the speed does not depend on the weights.
 
 How each figure is measured (as deepjet_benchmarks does):
   - T = 1 and 2 threads: torch.set_num_threads(T) (intra-op parallelism of one call: PyTorch's way
@@ -36,104 +36,13 @@ import time
 
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from torch_deepjet_model import BackwardLSTM, Conv3, MultiInput, deepjet_model, keras_cce  # noqa: E402
+
 torch.set_default_dtype(torch.float32)
 QUICK = "--quick" in sys.argv
 REPS = 2 if QUICK else 5
 MIN_SECONDS = 0.05 if QUICK else 0.25
-
-
-# ---- the PyTorch DeepJet of scripts/make_torch_fixtures_reference.py (classes copied, no fill) ----
-class BN(torch.nn.Module):
-    """BatchNorm over the last dimension of (N, F) or (N, L, F), like deepjet's BatchNorm<>."""
-
-    def __init__(self, features):
-        super().__init__()
-        self.bn = torch.nn.BatchNorm1d(features, momentum=0.1, eps=1e-3)
-
-    def forward(self, x):
-        return self.bn(x) if x.dim() == 2 else self.bn(x.transpose(1, 2)).transpose(1, 2)
-
-
-class Dense(torch.nn.Module):
-    """deepjet Dense (weight (in, out)), or a 1x1 Conv1D on (N, L, F)."""
-
-    def __init__(self, n_in, n_out, conv=False):
-        super().__init__()
-        self.linear = torch.nn.Linear(n_in, n_out)
-        self.conv = conv
-
-    def forward(self, x):
-        return self.linear(x)
-
-
-class Conv3(torch.nn.Module):
-    """deepjet Conv1D<F, 3, 1, same> on (N, L, C)."""
-
-    def __init__(self, channels, filters):
-        super().__init__()
-        self.conv = torch.nn.Conv1d(channels, filters, 3, padding=1)
-
-    def forward(self, x):
-        return self.conv(x.transpose(1, 2)).transpose(1, 2)
-
-
-class BackwardLSTM(torch.nn.Module):
-    """deepjet LSTM<H, backwards>: runs over the list from its last entry, returns the final state."""
-
-    def __init__(self, features, units):
-        super().__init__()
-        self.lstm = torch.nn.LSTM(features, units, batch_first=True)
-        self.lstm.bias_hh_l0.requires_grad_(False)
-
-    def forward(self, x):
-        y, _ = self.lstm(torch.flip(x, [1]))
-        return y[:, -1]
-
-
-class Chain(torch.nn.Module):
-    def __init__(self, *layers):
-        super().__init__()
-        self.layers = torch.nn.ModuleList(layers)
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-
-def deepjet_model(dropout):
-    def conv_unit(n_in, n_out):
-        return Chain(Dense(n_in, n_out, conv=True), torch.nn.ReLU(), BN(n_out), torch.nn.Dropout(dropout))
-
-    def dense_unit(n_in, n_out):
-        return Chain(Dense(n_in, n_out), torch.nn.ReLU(), BN(n_out), torch.nn.Dropout(dropout))
-
-    def recurrence(n_in, units):
-        return Chain(BackwardLSTM(n_in, units), BN(units), torch.nn.Dropout(dropout))
-
-    branches = torch.nn.ModuleList([
-        BN(15),
-        Chain(BN(16), conv_unit(16, 64), conv_unit(64, 32), conv_unit(32, 32), conv_unit(32, 8), recurrence(8, 150)),
-        Chain(BN(6), conv_unit(6, 32), conv_unit(32, 16), conv_unit(16, 4), recurrence(4, 50)),
-        Chain(BN(12), conv_unit(12, 64), conv_unit(64, 32), conv_unit(32, 32), conv_unit(32, 8), recurrence(8, 50)),
-    ])
-    head = Chain(dense_unit(265, 200), *[dense_unit(200 if i == 0 else 100, 100) for i in range(7)],
-                 Dense(100, 6), torch.nn.Softmax(dim=1))
-    return branches, head
-
-
-class MultiInput(torch.nn.Module):
-    def __init__(self, branches, head):
-        super().__init__()
-        self.branches = branches
-        self.head = head
-
-    def forward(self, inputs):
-        return self.head(torch.cat([b(x) for b, x in zip(self.branches, inputs)], dim=1))
-
-
-def keras_cce(p, t):
-    return (-(t * torch.log(torch.clamp(p, min=1e-7))).sum(dim=1)).mean()
 
 
 # ---- threads ------------------------------------------------------------------------------------
