@@ -3,6 +3,8 @@
 // then a model fed from a training file, and a real ROOT file converted.
 #include <deepjet/deepjet.hpp>
 
+#include "support/temporary_directory.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -42,15 +44,9 @@ using OtherData = dd::Format<dd::Blocks<OtherJet>, Truth>;
 
 constexpr float nan = std::numeric_limits<float>::quiet_NaN();
 
-class DataPath : public ::testing::Test {
+class DataPath : public deepjet::test::TemporaryDirectoryTest {
  protected:
-  void SetUp() override {
-    directory_ = fs::temp_directory_path() / ("deepjet-data-" + std::to_string(::getpid()) + "-" +
-                                              ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(directory_);
-    fs::create_directories(directory_);
-  }
-  void TearDown() override { fs::remove_all(directory_); }
+  DataPath() : TemporaryDirectoryTest("deepjet-data") {}
 
   // Four jets; jet 2 has no class and a NaN pT; jet 3 has four tracks.
   std::string write_source(float trk_value_for_nan = 9.0f) {
@@ -79,8 +75,6 @@ class DataPath : public ::testing::Test {
     w.finish(4);
     return path.string();
   }
-
-  fs::path directory_;
 };
 
 TEST_F(DataPath, BlocksArePreparedSortedCutAndPadded) {

@@ -3,6 +3,8 @@
 #include <deepjet/data/example_jets.hpp>
 #include <deepjet/data/source.hpp>
 
+#include "support/temporary_directory.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -21,26 +23,9 @@ namespace {
 namespace fs = std::filesystem;
 namespace dj = deepjet::data;
 
-class ExampleJets : public ::testing::Test {
+class ExampleJets : public deepjet::test::TemporaryDirectoryTest {
  protected:
-  void SetUp() override {
-    directory_ = fs::temp_directory_path() /
-                 ("deepjet-example-jets-" + std::to_string(::getpid()) + "-" +
-                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(directory_);
-    fs::create_directories(directory_);
-  }
-  void TearDown() override { fs::remove_all(directory_); }
-
-  fs::path file(const std::string& name) const { return directory_ / name; }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(directory_)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
-  fs::path directory_;
+  ExampleJets() : TemporaryDirectoryTest("deepjet-example-jets") {}
 };
 
 std::vector<std::string> all_branches() {

@@ -5,6 +5,8 @@
 // conversion.
 #include "pfnano_data.hpp"
 
+#include "support/temporary_directory.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -50,15 +52,9 @@ Events good_events() {
   return e;
 }
 
-class JetSourceTable : public ::testing::Test {
+class JetSourceTable : public deepjet::test::TemporaryDirectoryTest {
  protected:
-  void SetUp() override {
-    directory_ = fs::temp_directory_path() / ("deepjet-jet-source-" + std::to_string(::getpid()) + "-" +
-                                              ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(directory_);
-    fs::create_directories(directory_);
-  }
-  void TearDown() override { fs::remove_all(directory_); }
+  JetSourceTable() : TemporaryDirectoryTest("deepjet-jet-source") {}
 
   std::string write(const Events& e) {
     const auto path = directory_ / "events.h5";
@@ -97,8 +93,6 @@ class JetSourceTable : public ::testing::Test {
   static dd::LinkedCollection candidates(std::string name = "PFCands") {
     return {.name = std::move(name), .collection = "PFCands", .map = "JetPFCands", .entry_index = "pFCandsIdx"};
   }
-
-  fs::path directory_;
 };
 
 std::vector<std::vector<float>> lists(const dd::JaggedColumn& column) {

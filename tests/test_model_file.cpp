@@ -1,6 +1,8 @@
 // Model files: round trips, resuming an optimiser, and every way a file can be wrong.
 #include <deepjet/deepjet.hpp>
 
+#include "support/temporary_directory.hpp"
+
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -14,23 +16,9 @@ namespace fs = std::filesystem;
 using Net = deepjet::Sequential<deepjet::Input<6>, deepjet::Dense<8>, deepjet::ReLU, deepjet::Dense<3>, deepjet::Softmax>;
 using Other = deepjet::Sequential<deepjet::Input<6>, deepjet::Dense<8>, deepjet::ReLU, deepjet::Dense<4>, deepjet::Softmax>;
 
-class ModelFile : public ::testing::Test {
+class ModelFile : public deepjet::test::TemporaryDirectoryTest {
  protected:
-  void SetUp() override {
-    directory_ = fs::temp_directory_path() /
-                 ("deepjet-model-file-" + std::to_string(::getpid()) + "-" +
-                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(directory_);
-    fs::create_directories(directory_);
-  }
-  void TearDown() override { fs::remove_all(directory_); }
-  fs::path file(const std::string& name) const { return directory_ / name; }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(directory_)) names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
+  ModelFile() : TemporaryDirectoryTest("deepjet-model-file") {}
 
   // A fixed batch to train on.
   static void batch(xt::xtensor<float, 2>& x, xt::xtensor<float, 2>& t) {
@@ -42,8 +30,6 @@ class ModelFile : public ::testing::Test {
       t(i, i % 3) = 1.0f;
     }
   }
-
-  fs::path directory_;
 };
 
 std::string message_of(const std::function<void()>& f) {

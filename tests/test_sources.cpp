@@ -3,6 +3,8 @@
 #include <deepjet/data/source.hpp>
 #include <deepjet/data/source_table.hpp>
 
+#include "support/temporary_directory.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -13,15 +15,9 @@ namespace {
 namespace fs = std::filesystem;
 using deepjet::data::open_source;
 
-class Sources : public ::testing::Test {
+class Sources : public deepjet::test::TemporaryDirectoryTest {
  protected:
-  void SetUp() override {
-    directory_ = fs::temp_directory_path() / ("deepjet-sources-" + std::to_string(::getpid()) + "-" +
-                                              ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(directory_);
-    fs::create_directories(directory_);
-  }
-  void TearDown() override { fs::remove_all(directory_); }
+  Sources() : TemporaryDirectoryTest("deepjet-sources") {}
 
   // Three jets: pt 10/20/30, candidates {1,2}, {}, {3,4,5} written in two chunks.
   fs::path write_table() {
@@ -50,8 +46,6 @@ class Sources : public ::testing::Test {
     writer.finish(3);
     return path;
   }
-
-  fs::path directory_;
 };
 
 std::string message_of(const std::function<void()>& f) {
