@@ -39,14 +39,10 @@ struct ConvertOptions {
   int deflate_level = 4;
 };
 
-struct ConversionReport {
-  std::string source;
+/// What convert_file did: the provenance and counts it wrote into the training file, where it
+/// wrote it, and how long it took.
+struct ConversionReport : TrainingFileInfo {
   std::string output;
-  std::uint64_t source_entries = 0;
-  std::uint32_t source_crc32 = 0;
-  std::uint64_t jets = 0;
-  std::uint64_t dropped_unlabelled = 0;
-  PrepareCounts counts;
   double seconds = 0;
 };
 
@@ -127,8 +123,7 @@ ConversionReport convert_file(const Source& source, const std::filesystem::path&
     report.jets += kept;
   }
   report.source_crc32 = file_crc32(source_path);
-  writer.finish(normalisation, {source_path, report.source_crc32, report.source_entries, report.jets,
-                                report.dropped_unlabelled, report.counts});
+  writer.finish(normalisation, report);  // its TrainingFileInfo part
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }
