@@ -9532,6 +9532,21 @@ void pack_inference_parameters(const float* params, float* packed) {
   else std::copy(params, params + L::parameter_count, packed);
 }
 
+/// Folds x -> scale * x + shift of the input features into a weight of `rows` x `outputs` and its
+/// bias, for layers linear in their input (Dense: one row per feature; Conv1D: one per kernel
+/// offset and channel, row r multiplying feature r % features):
+///   W'[r][o] = scale[r % features] W[r][o],   b'[o] = b[o] + sum_r shift[r % features] W[r][o].
+inline void fold_scale_shift_into_weight(std::size_t rows, std::size_t features, std::size_t outputs, float* weight,
+                                         float* bias, const float* scale, const float* shift) {
+  for (std::size_t o = 0; o < outputs; ++o) {
+    double sum = bias[o];
+    for (std::size_t r = 0; r < rows; ++r) sum += static_cast<double>(shift[r % features]) * weight[r * outputs + o];
+    bias[o] = static_cast<float>(sum);
+  }
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t o = 0; o < outputs; ++o) weight[r * outputs + o] *= scale[r % features];
+}
+
 /// Common parts of layers that hold no sub-layers. Derived provides `kind`, `parameters`
 /// (a std::array<ParameterSpec, N>), and optionally `static std::string options()`.
 template <class Derived>
@@ -10964,18 +10979,8 @@ struct Conv1DLayer : LeafLayer<Conv1DLayer<Length, Channels, Filters, KernelSize
   static void fold_input_scale_shift(float* params, const float* scale, const float* shift)
     requires(reads_no_padding && UseBias)
   {
-    float* weight = params + weight_offset;
-    float* bias = params + bias_offset;
-    for (std::size_t f = 0; f < Filters; ++f) {
-      double sum = bias[f];
-      for (std::size_t j = 0; j < KernelSize; ++j)
-        for (std::size_t c = 0; c < Channels; ++c)
-          sum += static_cast<double>(shift[c]) * weight[(j * Channels + c) * Filters + f];
-      bias[f] = static_cast<float>(sum);
-    }
-    for (std::size_t j = 0; j < KernelSize; ++j)
-      for (std::size_t c = 0; c < Channels; ++c)
-        for (std::size_t f = 0; f < Filters; ++f) weight[(j * Channels + c) * Filters + f] *= scale[c];
+    fold_scale_shift_into_weight(KernelSize * Channels, Channels, Filters, params + weight_offset, params + bias_offset,
+                                 scale, shift);
   }
 
   static void infer(const float* params, ConstBatch<input_shape> x, Batch<output_shape> y, float*) {
@@ -11205,15 +11210,7 @@ struct DenseLayer : LeafLayer<DenseLayer<In, Units>> {
   /// Absorbs x -> scale * x + shift of the input features (a BatchNorm before this layer at
   /// inference) into the weights: W'[i][u] = scale[i] W[i][u], b'[u] = b[u] + sum_i shift[i] W[i][u].
   static void fold_input_scale_shift(float* params, const float* scale, const float* shift) {
-    float* weight = params + weight_offset;
-    float* bias = params + bias_offset;
-    for (std::size_t u = 0; u < Units; ++u) {
-      double sum = bias[u];
-      for (std::size_t i = 0; i < In; ++i) sum += static_cast<double>(shift[i]) * weight[i * Units + u];
-      bias[u] = static_cast<float>(sum);
-    }
-    for (std::size_t i = 0; i < In; ++i)
-      for (std::size_t u = 0; u < Units; ++u) weight[i * Units + u] *= scale[i];
+    fold_scale_shift_into_weight(In, In, Units, params + weight_offset, params + bias_offset, scale, shift);
   }
 
   void forward(TrainingContext&, float* params, ConstBatch<input_shape> x, Batch<output_shape> y) {

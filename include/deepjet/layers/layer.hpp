@@ -155,6 +155,21 @@ void pack_inference_parameters(const float* params, float* packed) {
   else std::copy(params, params + L::parameter_count, packed);
 }
 
+/// Folds x -> scale * x + shift of the input features into a weight of `rows` x `outputs` and its
+/// bias, for layers linear in their input (Dense: one row per feature; Conv1D: one per kernel
+/// offset and channel, row r multiplying feature r % features):
+///   W'[r][o] = scale[r % features] W[r][o],   b'[o] = b[o] + sum_r shift[r % features] W[r][o].
+inline void fold_scale_shift_into_weight(std::size_t rows, std::size_t features, std::size_t outputs, float* weight,
+                                         float* bias, const float* scale, const float* shift) {
+  for (std::size_t o = 0; o < outputs; ++o) {
+    double sum = bias[o];
+    for (std::size_t r = 0; r < rows; ++r) sum += static_cast<double>(shift[r % features]) * weight[r * outputs + o];
+    bias[o] = static_cast<float>(sum);
+  }
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t o = 0; o < outputs; ++o) weight[r * outputs + o] *= scale[r % features];
+}
+
 /// Common parts of layers that hold no sub-layers. Derived provides `kind`, `parameters`
 /// (a std::array<ParameterSpec, N>), and optionally `static std::string options()`.
 template <class Derived>

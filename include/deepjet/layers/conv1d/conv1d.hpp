@@ -184,18 +184,8 @@ struct Conv1DLayer : LeafLayer<Conv1DLayer<Length, Channels, Filters, KernelSize
   static void fold_input_scale_shift(float* params, const float* scale, const float* shift)
     requires(reads_no_padding && UseBias)
   {
-    float* weight = params + weight_offset;
-    float* bias = params + bias_offset;
-    for (std::size_t f = 0; f < Filters; ++f) {
-      double sum = bias[f];
-      for (std::size_t j = 0; j < KernelSize; ++j)
-        for (std::size_t c = 0; c < Channels; ++c)
-          sum += static_cast<double>(shift[c]) * weight[(j * Channels + c) * Filters + f];
-      bias[f] = static_cast<float>(sum);
-    }
-    for (std::size_t j = 0; j < KernelSize; ++j)
-      for (std::size_t c = 0; c < Channels; ++c)
-        for (std::size_t f = 0; f < Filters; ++f) weight[(j * Channels + c) * Filters + f] *= scale[c];
+    fold_scale_shift_into_weight(KernelSize * Channels, Channels, Filters, params + weight_offset, params + bias_offset,
+                                 scale, shift);
   }
 
   static void infer(const float* params, ConstBatch<input_shape> x, Batch<output_shape> y, float*) {

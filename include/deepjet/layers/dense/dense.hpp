@@ -32,15 +32,7 @@ struct DenseLayer : LeafLayer<DenseLayer<In, Units>> {
   /// Absorbs x -> scale * x + shift of the input features (a BatchNorm before this layer at
   /// inference) into the weights: W'[i][u] = scale[i] W[i][u], b'[u] = b[u] + sum_i shift[i] W[i][u].
   static void fold_input_scale_shift(float* params, const float* scale, const float* shift) {
-    float* weight = params + weight_offset;
-    float* bias = params + bias_offset;
-    for (std::size_t u = 0; u < Units; ++u) {
-      double sum = bias[u];
-      for (std::size_t i = 0; i < In; ++i) sum += static_cast<double>(shift[i]) * weight[i * Units + u];
-      bias[u] = static_cast<float>(sum);
-    }
-    for (std::size_t i = 0; i < In; ++i)
-      for (std::size_t u = 0; u < Units; ++u) weight[i * Units + u] *= scale[i];
+    fold_scale_shift_into_weight(In, In, Units, params + weight_offset, params + bias_offset, scale, shift);
   }
 
   void forward(TrainingContext&, float* params, ConstBatch<input_shape> x, Batch<output_shape> y) {
