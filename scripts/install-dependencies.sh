@@ -4,6 +4,7 @@
 #   bash scripts/install-dependencies.sh            build, tests, examples
 #   bash scripts/install-dependencies.sh --torch    also PyTorch, for regenerating fixtures and the
 #                                                   PyTorch side of the benchmarks
+#   bash scripts/install-dependencies.sh --onnxruntime   also ONNX Runtime from npm (tests, benchmarks)
 set -euo pipefail
 
 packages=(
@@ -13,10 +14,27 @@ packages=(
   zlib1g-dev liblz4-dev libzstd-dev liblzma-dev          # ROOT basket decompression
   libgtest-dev libbenchmark-dev nlohmann-json3-dev       # tests and benchmarks
   clang                                                  # libFuzzer targets of the ROOT reader
+  libonnx-dev libprotobuf-dev libonnx-testdata           # ONNX import/export and ONNX's node tests
 )
+# Node.js runs ONNX Runtime (npm onnxruntime-node) for the export tests and benchmarks. Debian's
+# nodejs/npm only where no node is installed: images that ship a newer Node.js conflict with them.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 if [[ " $* " == *" --torch "* ]]; then
   packages+=(python3-torch python3-h5py python3-numpy libopenblas0-pthread)
 fi
+
+# ONNX Runtime from npm into scripts/onnxruntime/node_modules (ignored by git); its install script
+# downloads extra binaries that the CPU runtime does not need, hence --ignore-scripts.
+install_onnxruntime() {
+  local dir
+  dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/onnxruntime
+  if [[ ! -f "$dir/node_modules/onnxruntime-node/package.json" ]]; then
+    echo "deepjet: installing onnxruntime-node from npm into $dir"
+    (cd "$dir" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error)
+  fi
+}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -24,6 +42,7 @@ for p in "${packages[@]}"; do
 done
 if ((${#missing[@]} == 0)); then
   echo "deepjet: all ${#packages[@]} Debian packages are installed"
+  [[ " $* " == *" --onnxruntime "* ]] && install_onnxruntime
   exit 0
 fi
 
@@ -35,3 +54,5 @@ fi
 echo "deepjet: installing ${missing[*]}"
 "${as_root[@]}" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+[[ " $* " == *" --onnxruntime "* ]] && install_onnxruntime
+exit 0
