@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -108,6 +109,8 @@ TEST(Roc, PerfectSeparationHasAreaOne) {
   const std::vector<double> signal{1, 1, 1, 0, 0, 0};
   const std::vector<double> background{0, 0, 0, 1, 1, 1};
   const auto curve = ev::roc_curve(scores, signal, background);
+  // Exact by construction (roc.hpp): unit weights make every sum and product an integer, and the
+  // area is their ratio rounded once; so are the interpolated mistag rates at 0 background.
   EXPECT_EQ(ev::area_under_curve(curve), 1.0);
   EXPECT_EQ(ev::background_efficiency_at(curve, 0.5), 0.0);
   EXPECT_EQ(ev::background_efficiency_at(curve, 1.0), 0.0);
@@ -117,6 +120,9 @@ TEST(Roc, PerfectSeparationHasAreaOne) {
 }
 
 TEST(Roc, IdenticalDistributionsHaveAreaExactlyOneHalf) {
+  // Exact equality on purpose: with unit weights the area is computed from integer weight sums
+  // (exact in double) and one final division of integers, S B / (2 S B), with every multiply-add an
+  // explicit fma: 0.5 exactly on every machine, whatever the compiler contracts (roc.hpp).
   // All scores equal: one diagonal step.
   const std::vector<double> same(10, 0.3);
   std::vector<double> signal(10, 0.0), background(10, 0.0);
@@ -137,6 +143,33 @@ TEST(Roc, IdenticalDistributionsHaveAreaExactlyOneHalf) {
     }
   }
   EXPECT_EQ(ev::area_under_curve(ev::roc_curve(scores, signal, background)), 0.5);
+}
+
+TEST(Roc, UnitWeightAreaIsTheExactPairRatio) {
+  // 2000 unit-weight jets with scores on 13 levels (many ties). The exact AUC is the rational
+  // (2 wins + ties) / (2 S B), counted here in integers; roc.hpp rounds the same rational once, so
+  // the two are the same double on every machine.
+  deepjet::Random random(17);
+  std::vector<double> scores, signal, background;
+  for (int i = 0; i < 2000; ++i) {
+    const bool is_signal = random.uniform() < 0.4;
+    const int level = static_cast<int>(random.uniform() * 10.0) + (is_signal ? 3 : 0);
+    scores.push_back(level / 13.0);
+    signal.push_back(is_signal ? 1.0 : 0.0);
+    background.push_back(is_signal ? 0.0 : 1.0);
+  }
+  std::int64_t twice_won = 0, signal_jets = 0, background_jets = 0;
+  for (std::size_t s = 0; s < scores.size(); ++s) {
+    if (signal[s] == 0.0) continue;
+    ++signal_jets;
+    for (std::size_t b = 0; b < scores.size(); ++b) {
+      if (background[b] == 0.0) continue;
+      twice_won += scores[s] > scores[b] ? 2 : scores[s] == scores[b] ? 1 : 0;
+    }
+  }
+  for (const double b : background) background_jets += b != 0.0;
+  const double exact = static_cast<double>(twice_won) / static_cast<double>(2 * signal_jets * background_jets);
+  EXPECT_EQ(ev::area_under_curve(ev::roc_curve(scores, signal, background)), exact);
 }
 
 TEST(Roc, HandComputedCaseWithTiesAndWeights) {
@@ -406,6 +439,8 @@ TEST(Evaluate, PerfectTaggerWithCutsAndFractionalTruth) {
   EXPECT_EQ(results.jets_selected, 5u);
   ASSERT_EQ(results.groupings.size(), 2u);
   const auto& b_udsg = results.groupings[0];
+  // Exact by construction: the truth weights here (0, 0.5, 1) are dyadic, so every weight sum and
+  // product in the area is exact and the area is one division (roc.hpp); the same for 0.5 below.
   EXPECT_EQ(b_udsg.auc, 1.0);
   EXPECT_EQ(b_udsg.signal_jets, 2.0);
   EXPECT_EQ(b_udsg.background_jets, 2.0);
@@ -460,7 +495,7 @@ TEST(Evaluate, TakesXtensorsAndNoSpectators) {
   const auto from_vectors = ev::evaluate(ev::JetTable(fake.predictions, 6), ev::JetTable(fake.truth, 6),
                                          ev::JetTable(std::span<const float>(), 0, 0), deepjet_classes, {}, settings);
   EXPECT_EQ(from_tensors.jets_selected, 3000u);
-  EXPECT_EQ(from_tensors.groupings[0].auc, from_vectors.groupings[0].auc);
+  EXPECT_EQ(from_tensors.groupings[0].auc, from_vectors.groupings[0].auc);  // the same numbers, the same code
   EXPECT_GT(from_tensors.groupings[0].auc, 0.7);
   // The AUC equals the brute-force pair count over the b and udsg jets.
   std::vector<double> scores, signal, background;

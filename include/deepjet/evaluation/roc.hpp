@@ -18,6 +18,17 @@
 //                                        loose/medium/tight working points are at fixed mistag rates).
 //   compact(curve, n)                    at most n of the curve's own points for plots and JSON.
 //
+// Machine independence: the curve keeps the weight sums each cut passes, accumulated in one fixed
+// order (highest score first); the totals are the last of those sums, so the loosest point is
+// exactly (1, 1). Each efficiency is one division, and the area is computed from the sums as
+//   sum_i (B_i - B_{i-1}) (S_i + S_{i-1})  /  (2 S B)
+// with every multiply-add an explicit std::fma (correctly rounded on every machine, whatever the
+// compiler contracts) and one division at the end. So for the same scores and weights the area and
+// the working points are bit-identical on every x86-64 machine. With integer weights (unit-weight
+// jets, counts) every sum and product is an integer below 2^53, hence exact: the area is the exact
+// ratio of integers rounded once (a tied, unit-weight sample of identical distributions gives 0.5
+// exactly). With other weights each addition rounds once (relative 2^-53 each).
+//
 // Bad input (different lengths, a non-finite score, a negative or non-finite weight, no signal or
 // no background weight at all) throws deepjet::Error.
 #pragma once
@@ -40,6 +51,8 @@ struct RocPoint {
   double threshold = 0.0;  ///< +inf for the first point (nothing selected)
   double signal_efficiency = 0.0;
   double background_efficiency = 0.0;
+  double signal_passed = 0.0;      ///< the signal weight this cut keeps (the efficiency's numerator)
+  double background_passed = 0.0;  ///< the background weight this cut keeps
 };
 
 /// A ROC curve: points in order of loosening threshold, both efficiencies non-decreasing.
@@ -58,8 +71,6 @@ inline RocCurve roc_curve(std::span<const double> scores, std::span<const double
                 std::to_string(signal_weights.size()) + " signal weights and " +
                 std::to_string(background_weights.size()) + " background weights; they must match");
   }
-  double signal_total = 0.0;
-  double background_total = 0.0;
   for (std::size_t i = 0; i < scores.size(); ++i) {
     if (!std::isfinite(scores[i])) {
       throw Error("deepjet::evaluation::roc_curve: the score of jet " + std::to_string(i) + " is not finite");
@@ -70,12 +81,6 @@ inline RocCurve roc_curve(std::span<const double> scores, std::span<const double
       throw Error("deepjet::evaluation::roc_curve: jet " + std::to_string(i) +
                   " has a negative or non-finite signal or background weight");
     }
-    signal_total += s;
-    background_total += b;
-  }
-  if (!(signal_total > 0.0)) throw Error("deepjet::evaluation::roc_curve: no signal jets (signal weights sum to 0)");
-  if (!(background_total > 0.0)) {
-    throw Error("deepjet::evaluation::roc_curve: no background jets (background weights sum to 0)");
   }
 
   // Sort once, highest score first; ties keep their order (irrelevant: they enter together).
@@ -84,9 +89,7 @@ inline RocCurve roc_curve(std::span<const double> scores, std::span<const double
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
 
   RocCurve curve;
-  curve.signal_total = signal_total;
-  curve.background_total = background_total;
-  curve.points.push_back({std::numeric_limits<double>::infinity(), 0.0, 0.0});
+  curve.points.push_back({std::numeric_limits<double>::infinity(), 0.0, 0.0, 0.0, 0.0});
   double signal_passed = 0.0;
   double background_passed = 0.0;
   for (std::size_t k = 0; k < order.size();) {
@@ -97,31 +100,44 @@ inline RocCurve roc_curve(std::span<const double> scores, std::span<const double
       background_passed += background_weights[order[k]];
     }
     // Jets with neither signal nor background weight do not move the curve; skip their points.
-    const RocPoint& last = curve.points.back();
-    const double signal_efficiency = signal_passed / signal_total;
-    const double background_efficiency = background_passed / background_total;
-    if (signal_efficiency == last.signal_efficiency && background_efficiency == last.background_efficiency) {
-      curve.points.back().threshold = threshold;  // the loosest threshold of a flat run is as good
+    RocPoint& last = curve.points.back();
+    if (signal_passed == last.signal_passed && background_passed == last.background_passed) {
+      last.threshold = threshold;  // the loosest threshold of a flat run is as good
       continue;
     }
-    curve.points.push_back({threshold, signal_efficiency, background_efficiency});
+    curve.points.push_back({threshold, 0.0, 0.0, signal_passed, background_passed});
   }
-  // Summation order can leave the last point a rounding error away from (1, 1); it is (1, 1).
-  curve.points.back().signal_efficiency = 1.0;
-  curve.points.back().background_efficiency = 1.0;
+  // The totals are the sums of the loosest cut, in the same order: that point is exactly (1, 1).
+  curve.signal_total = signal_passed;
+  curve.background_total = background_passed;
+  if (!(curve.signal_total > 0.0)) throw Error("deepjet::evaluation::roc_curve: no signal jets (signal weights sum to 0)");
+  if (!(curve.background_total > 0.0)) {
+    throw Error("deepjet::evaluation::roc_curve: no background jets (background weights sum to 0)");
+  }
+  for (RocPoint& point : curve.points) {
+    point.signal_efficiency = point.signal_passed / curve.signal_total;
+    point.background_efficiency = point.background_passed / curve.background_total;
+  }
   return curve;
 }
 
-/// The area under the curve (signal efficiency over background efficiency), by trapezoids.
+/// The area under the curve (signal efficiency over background efficiency), by trapezoids, from
+/// the passed weight sums with one division (see "Machine independence" above).
 inline double area_under_curve(const RocCurve& curve) {
-  double area = 0.0;
+  double twice_area_times_totals = 0.0;
   for (std::size_t i = 1; i < curve.points.size(); ++i) {
     const RocPoint& a = curve.points[i - 1];
     const RocPoint& b = curve.points[i];
-    area += (b.background_efficiency - a.background_efficiency) * 0.5 * (a.signal_efficiency + b.signal_efficiency);
+    twice_area_times_totals = std::fma(b.background_passed - a.background_passed, a.signal_passed + b.signal_passed,
+                                       twice_area_times_totals);
   }
-  return area;
+  return twice_area_times_totals / (2.0 * curve.signal_total * curve.background_total);
 }
+
+namespace detail {
+/// low + fraction (high - low), rounded the same way on every machine.
+inline double interpolate(double low, double high, double fraction) { return std::fma(fraction, high - low, low); }
+}  // namespace detail
 
 /// The working point at signal efficiency `signal_efficiency` in [0, 1]. Its background
 /// efficiency (mistag rate) is the lowest of the curve where the signal efficiency reaches the
@@ -144,7 +160,9 @@ inline RocPoint working_point_at_signal_efficiency(const RocCurve& curve, double
   const RocPoint& high = *above;
   const double fraction = (signal_efficiency - low.signal_efficiency) / (high.signal_efficiency - low.signal_efficiency);
   return {high.threshold, signal_efficiency,
-          low.background_efficiency + fraction * (high.background_efficiency - low.background_efficiency)};
+          detail::interpolate(low.background_efficiency, high.background_efficiency, fraction),
+          detail::interpolate(low.signal_passed, high.signal_passed, fraction),
+          detail::interpolate(low.background_passed, high.background_passed, fraction)};
 }
 
 /// The background efficiency (mistag rate) at signal efficiency `signal_efficiency`, as above.
@@ -173,8 +191,9 @@ inline RocPoint working_point_at_background_efficiency(const RocCurve& curve, do
   const RocPoint& high = *beyond;
   const double fraction =
       (background_efficiency - low.background_efficiency) / (high.background_efficiency - low.background_efficiency);
-  return {low.threshold, low.signal_efficiency + fraction * (high.signal_efficiency - low.signal_efficiency),
-          background_efficiency};
+  return {low.threshold, detail::interpolate(low.signal_efficiency, high.signal_efficiency, fraction),
+          background_efficiency, detail::interpolate(low.signal_passed, high.signal_passed, fraction),
+          detail::interpolate(low.background_passed, high.background_passed, fraction)};
 }
 
 /// At most `max_points` (>= 4) points of the curve, always its first and last, chosen so that a
