@@ -86,7 +86,28 @@ def pct(v):
     return "-" if v is None else "%.1f %%" % (100 * v)
 
 
+def cpu_model():
+    """The CPU's model name and its widest vector extensions, as /proc/cpuinfo gives them: the figures
+    differ between machines, so each table says which one it was measured on."""
+    model, flags = "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "unknown CPU":
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    isa = [name for name, flag in (("AVX-512F", "avx512f"), ("AVX-512BW", "avx512bw"), ("AVX-512VL", "avx512vl"),
+                                   ("AVX2", "avx2"), ("FMA", "fma")) if flag in flags]
+    return model, ", ".join(isa) or "no AVX2"
+
+
+machine_model, machine_isa = cpu_model()
 lines = []
+lines.append("machine: %s (%s)" % (machine_model, machine_isa))
 lines.append("deepjet benchmark suite: kernels for %s (%s), %s cores; load average %s before, %s after" %
              (ours["arch"], ours["flags"], ours["cores"], ours["load_before"], ours["load_after"]))
 if torch:
@@ -144,7 +165,7 @@ if ours_avx2:
 text = "\n".join(lines)
 print(text)
 with open(output, "w") as f:
-    json.dump({"deepjet": ours, "deepjet_o3": ours_o3, "deepjet_avx2": ours_avx2, "pytorch": torch,
+    json.dump({"machine": {"cpu": machine_model, "instruction_sets": machine_isa}, "deepjet": ours, "deepjet_o3": ours_o3, "deepjet_avx2": ours_avx2, "pytorch": torch,
                "compile_cost": compile_cost, "rows": rows, "table": text}, f, indent=1)
     f.write("\n")
 print("\nwritten: %s" % output)
