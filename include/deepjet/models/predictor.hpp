@@ -23,6 +23,7 @@
 
 #include <span>
 #include <string>
+#include <vector>
 
 namespace deepjet {
 
@@ -44,13 +45,18 @@ class Predictor {
   };
 
   /// From a model's parameters (Model::parameters(), in its training layout).
-  explicit Predictor(std::span<const float> parameters) : packed_(inference_parameter_count) {
+  explicit Predictor(std::span<const float> parameters)
+      : parameters_(parameters.begin(), parameters.end()), packed_(inference_parameter_count) {
     if (parameters.size() != parameter_count)
       throw Error("deepjet::Predictor: " + std::to_string(parameters.size()) + " parameters given, the network has " +
                   std::to_string(parameter_count));
     pack_inference_parameters<Net>(parameters.data(), packed_.data());
   }
   explicit Predictor(const Model<Net>& model) : Predictor(model.parameters()) {}
+
+  /// The parameters in their training layout, as given (what model files and the ONNX exporter
+  /// write; the kernels read the packed copy).
+  std::span<const float> parameters() const { return {parameters_.data(), parameters_.size()}; }
 
   /// Floats of workspace predict() uses for a batch of `count`.
   static constexpr std::size_t workspace_size(std::size_t count) { return Net::scratch_size(count); }
@@ -71,6 +77,7 @@ class Predictor {
   }
 
  private:
+  std::vector<float> parameters_;
   AlignedFloats packed_;
 };
 
