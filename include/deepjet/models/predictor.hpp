@@ -11,6 +11,8 @@
 //     Predictor is read-only and any number of threads may call predict() on the same object;
 //   - each caller brings its own Workspace, which grows to the largest batch it has seen and is
 //     then reused: after the first call with a given batch size, predict() allocates nothing;
+//   - it also keeps the parameters as given, in the training layout (parameters()), for what reads
+//     that layout: model files, the ONNX exporter;
 //   - predict() starts no thread and takes no lock; its outputs equal Model::predict's (the
 //     same kernels; BatchNorm folding changes float rounding only, ~1e-6 relative).
 #pragma once

@@ -53,9 +53,14 @@
 #include "deepjet/models/predictor.hpp"
 #include "deepjet/models/sequential.hpp"
 
+// <sys/mman.h> (pulled in by other headers, e.g. through HDF5) defines MAP_TYPE, a name ONNX's
+// parser.h uses as an enumerator: hide the macro while ONNX's headers are read.
+#pragma push_macro("MAP_TYPE")
+#undef MAP_TYPE
 #include <onnx/checker.h>
 #include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
+#pragma pop_macro("MAP_TYPE")
 
 #include <array>
 #include <cerrno>
@@ -170,7 +175,7 @@ class GraphBuilder {
         if (from[j] == to[i]) perm[i] = j;
     static constexpr const char* layout_names[] = {"flat", "channels_last", "channels_first", "time_major"};
     const std::string output = unique_name(value.name + "." + layout_names[static_cast<int>(target)]);
-    add_attribute(add_node("Transpose", output, {value.name}, {output}), "perm", perm);
+    add_attribute(add_node("Transpose", (path.empty() ? std::string("model") : path) + ".Transpose", {value.name}, {output}), "perm", perm);
     conversions_.emplace(key, output);
     return {output, target};
   }
@@ -684,7 +689,7 @@ template <Layer Net>
   }(std::make_index_sequence<part_count<Out>>{});
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     Value y = outputs[i];
-    if (y.layout != Layout::flat) y = builder.in_layout(y, Layout::channels_last, "output " + output_names[i]);
+    if (y.layout != Layout::flat) y = builder.in_layout(y, Layout::channels_last, "output." + output_names[i]);
     builder.add_node("Identity", "output." + output_names[i], {y.name}, {output_names[i]});
   }
   return model;
