@@ -24,8 +24,8 @@
 //     file behind. Errors are deepjet::Error (deepjet::FileError for the file) naming the path.
 //   - Parameters are written as they are trained (the training layout, not the Predictor's packed
 //     one): BatchNorm stays a BatchNormalization node with its running statistics and epsilon
-//     (ONNX Runtime folds it into the next Gemm/Conv itself), so an importer can recover every
-//     deepjet tensor from the file.
+//     (a per-channel scale and shift to ONNX Runtime, which fuses it into a Conv it follows), so
+//     an importer can recover every deepjet tensor from the file.
 //
 // Layout inside the graph: each intermediate value is tracked with its layout (flat, channels last,
 // channels first [N, F, P] as Conv/BatchNormalization/GlobalAveragePool want, or time major
