@@ -4,7 +4,9 @@
 //   deepjet_quickstart generate  [options]   example jets: <dir>/sources/train_<i>.h5, <dir>/sources/test.h5
 //   deepjet_quickstart convert   [options]   training files and <dir>/converted/collection.h5 (with the
 //                                            class weighter); the test jets in <dir>/converted_test
-//   deepjet_quickstart train     [options]   <dir>/training: checkpoints, history, bookkeeping
+//   deepjet_quickstart train     [options]   <dir>/training: checkpoints, history, bookkeeping, and
+//                                            model.onnx (the best model for ONNX Runtime / CMSSW;
+//                                            built with libonnx-dev only)
 //   deepjet_quickstart predict   [options]   <dir>/predictions: one file per test source, list
 //   deepjet_quickstart evaluate  [options]   <dir>/report: ROC curves, AUCs, report.html, results.json
 // options: --dir D (deepjet-quickstart)  --files N (4)  --jets N per file (25000)  --test-jets N (25000)
@@ -18,6 +20,10 @@
 // (pT, eta).
 #include "deepjet_data.hpp"
 #include "deepjet_model.hpp"
+
+#ifdef DEEPJET_QUICKSTART_ONNX
+#include <deepjet/interchange/onnx/writer.hpp>
+#endif
 
 #include <cstdio>
 #include <cstring>
@@ -114,6 +120,15 @@ void train(const Options& o) {
   std::printf("train: %zu epochs, last validation loss %.4f, accuracy %.4f, model in %s\n", history.size(),
               history.empty() ? 0.0 : history.back().validation_loss, history.empty() ? 0.0 : history.back().validation_accuracy,
               (o.dir / "training" / "checkpoint_best.h5").c_str());
+#ifdef DEEPJET_QUICKSTART_ONNX
+  // The best model also as ONNX, for ONNX Runtime (CMSSW): the same normalised input blocks, the
+  // same class probabilities.
+  deepjet::Model<Net> best;
+  deepjet::load_model(best, o.dir / "training" / "checkpoint_best.h5");
+  deepjet::onnx::export_model(best, o.dir / "training" / "model.onnx",
+                              {.input_names = {"global", "cpf", "npf", "sv"}, .output_names = {"probabilities"}});
+  std::printf("train: ONNX model in %s\n", (o.dir / "training" / "model.onnx").c_str());
+#endif
 }
 
 void predict(const Options& o) {

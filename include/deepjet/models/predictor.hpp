@@ -11,6 +11,8 @@
 //     Predictor is read-only and any number of threads may call predict() on the same object;
 //   - each caller brings its own Workspace, which grows to the largest batch it has seen and is
 //     then reused: after the first call with a given batch size, predict() allocates nothing;
+//   - it also keeps the parameters as given, in the training layout (parameters()), for what reads
+//     that layout: model files, the ONNX exporter;
 //   - predict() starts no thread and takes no lock; its outputs equal Model::predict's (the
 //     same kernels; BatchNorm folding changes float rounding only, ~1e-6 relative).
 #pragma once
@@ -23,6 +25,7 @@
 
 #include <span>
 #include <string>
+#include <vector>
 
 namespace deepjet {
 
@@ -44,13 +47,18 @@ class Predictor {
   };
 
   /// From a model's parameters (Model::parameters(), in its training layout).
-  explicit Predictor(std::span<const float> parameters) : packed_(inference_parameter_count) {
+  explicit Predictor(std::span<const float> parameters)
+      : parameters_(parameters.begin(), parameters.end()), packed_(inference_parameter_count) {
     if (parameters.size() != parameter_count)
       throw Error("deepjet::Predictor: " + std::to_string(parameters.size()) + " parameters given, the network has " +
                   std::to_string(parameter_count));
     pack_inference_parameters<Net>(parameters.data(), packed_.data());
   }
   explicit Predictor(const Model<Net>& model) : Predictor(model.parameters()) {}
+
+  /// The parameters in their training layout, as given (what model files and the ONNX exporter
+  /// write; the kernels read the packed copy).
+  std::span<const float> parameters() const { return {parameters_.data(), parameters_.size()}; }
 
   /// Floats of workspace predict() uses for a batch of `count`.
   static constexpr std::size_t workspace_size(std::size_t count) { return Net::scratch_size(count); }
@@ -71,6 +79,7 @@ class Predictor {
   }
 
  private:
+  std::vector<float> parameters_;
   AlignedFloats packed_;
 };
 
