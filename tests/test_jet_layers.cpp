@@ -106,6 +106,11 @@ TEST(JetGradientCheck, Conv1DStride2) {
   // Stride larger than the kernel: some particles are never read (their gradient is zero).
   check_layer_gradients<deepjet::Conv1DLayer<8, 2, 3, 1, 3, deepjet::valid, false>>();
 }
+TEST(JetGradientCheck, Conv1DSymmetric) {
+  check_layer_gradients<deepjet::Conv1DLayer<6, 3, 4, 3, 1, deepjet::symmetric, true>>();
+  check_layer_gradients<deepjet::Conv1DLayer<10, 3, 4, 3, 2, deepjet::symmetric, false>>();
+  check_layer_gradients<deepjet::Conv1DLayer<7, 3, 4, 5, 2, deepjet::symmetric, true>>();
+}
 TEST(JetGradientCheck, Conv1DKernelLongerThanList) {
   check_layer_gradients<deepjet::Conv1DLayer<2, 3, 4, 5, 1, deepjet::same, true>>();
 }

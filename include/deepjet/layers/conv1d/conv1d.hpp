@@ -83,9 +83,12 @@ template <std::size_t Length, std::size_t Channels, std::size_t Filters, std::si
 struct Conv1DLayer : LeafLayer<Conv1DLayer<Length, Channels, Filters, KernelSize, Stride, PaddingMode, UseBias>> {
   /// Zero rows on each side for symmetric padding (0 otherwise).
   static constexpr std::size_t symmetric_padding = PaddingMode == Padding::symmetric ? (KernelSize - 1) / 2 : 0;
-  static_assert(PaddingMode == Padding::same || Length + 2 * symmetric_padding >= KernelSize,
-                "deepjet::Conv1D with valid (or symmetric) padding needs at least KernelSize particles "
-                "(padding included) in its input; use deepjet::same padding or a smaller kernel");
+  static_assert(PaddingMode != Padding::valid || Length >= KernelSize,
+                "deepjet::Conv1D with valid padding needs at least KernelSize particles in its input; "
+                "use deepjet::same padding or a smaller kernel");
+  static_assert(PaddingMode != Padding::symmetric || Length + 2 * symmetric_padding >= KernelSize,
+                "deepjet::Conv1D with symmetric padding needs at least KernelSize particles, padding "
+                "included, in its input; use deepjet::same padding or a smaller kernel");
 
   static constexpr std::size_t output_length = [] {
     if constexpr (PaddingMode == Padding::same) return (Length + Stride - 1) / Stride;
