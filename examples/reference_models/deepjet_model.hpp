@@ -12,13 +12,16 @@
 // (15 + 150 + 50 + 50 = 265) and classified by Dense 200 and seven Dense 100 (ReLU, BatchNorm,
 // Dropout each) into six classes with a softmax.
 // 265,252 trainable parameters, 3,006 BatchNorm statistics besides (23 BatchNorms), as the file.
+// (keras2onnx stored each BatchNorm already folded: mean 0, variance 1, epsilon 1e-6, the scale and
+// offset in gamma and beta; these BatchNorms use Keras's epsilon 1e-3, so an import sets the
+// variance to 1 - 1e-3 + 1e-6, or scales gamma by sqrt((1 + 1e-3) / (1 + 1e-6)).)
 //
 // DeepJetRun3 (CMS's DeepJet_Run3_122X.onnx, exported from PyTorch): read off its graph, the
 // network is the one above, layer for layer: the same 23 BatchNorms (eps 1e-3), 11 pointwise
 // convolutions with the same widths and no BatchNorm after the last of each branch, three LSTMs
 // with sigmoid gates (ONNX's default activations) run over each list reversed (a Slice with step
-// -1 before a forward LSTM, whose last output is taken: the final state of a backward LSTM), eight
-// Dense layers and the softmax. Its fifth input, jet pT (Shape<1>), is not used by the network: it
+// -1 before a forward LSTM, whose last output is taken: the final state of a backward LSTM), nine
+// Dense layers (200, seven of 100, 6; ONNX Gemm) and the softmax. Its fifth input, jet pT (Shape<1>), is not used by the network: it
 // is copied unchanged to a second output (an ONNX Identity; CMSSW reads it back with the scores).
 // So DeepJetRun3 gives Shapes<Shape<6>, Shape<1>>: the probabilities, and the jet pT as given.
 // Same parameters as DeepJet (265,252 + 3,006); PyTorch's two LSTM biases are summed on import.
