@@ -21,8 +21,9 @@
 // convolutions with the same widths and no BatchNorm after the last of each branch, three LSTMs
 // with sigmoid gates (ONNX's default activations) run over each list reversed (a Slice with step
 // -1 before a forward LSTM, whose last output is taken: the final state of a backward LSTM), nine
-// Dense layers (200, seven of 100, 6; ONNX Gemm) and the softmax. Its fifth input, jet pT (Shape<1>), is not used by the network: it
-// is copied unchanged to a second output (an ONNX Identity; CMSSW reads it back with the scores).
+// Dense layers (200, seven of 100, 6; ONNX Gemm) and the softmax; the same parameter counts. Its
+// fifth input, jet pT (Shape<1>), is not used by the network: an ONNX Identity copies it unchanged
+// to a second output.
 // So DeepJetRun3 gives Shapes<Shape<6>, Shape<1>>: the probabilities, and the jet pT as given.
 // Same parameters as DeepJet (265,252 + 3,006); PyTorch's two LSTM biases are summed on import.
 //
