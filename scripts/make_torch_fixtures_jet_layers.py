@@ -51,6 +51,9 @@ def conv_case(name, batch, length, channels, filters, kernel, stride, padding, b
     elif padding == "same":
         before, after = same_padding(length, kernel, stride)
         y = conv(F.pad(x, (before, after)))
+    elif padding == "symmetric":
+        # PyTorch's own padding=k//2 (MXNet's pad, CMS's DeepAK8): k//2 zeros on each side.
+        y = F.conv1d(x, conv.weight, conv.bias, stride=stride, padding=kernel // 2)
     else:
         y = conv(x)
     dy = torch.randn_like(y)
@@ -220,6 +223,17 @@ for _ in range(5):
 put("pcnn.t", t)
 put("pcnn.adam_losses", torch.tensor(losses))
 put("pcnn.adam_params", cnn.deepjet_tensors())
+
+# ---- Conv1D with symmetric padding (k//2 on each side), stride 1 and 2 --------------------------
+# Its own seed, after everything above, so that adding these cases left the other fixtures as they were.
+torch.manual_seed(20261202)
+conv_case("conv_k3_s1_symmetric", batch=2, length=6, channels=3, filters=4, kernel=3, stride=1, padding="symmetric")
+# Even length: 'same' would pad 0 before and 1 after; symmetric pads 1 and 1 (the last one unread).
+conv_case("conv_k3_s2_symmetric", batch=2, length=10, channels=3, filters=4, kernel=3, stride=2, padding="symmetric")
+# Odd length, DeepAK8's secondary vertices 7 -> 4, without bias as in DeepAK8.
+conv_case("conv_k3_s2_symmetric_nobias", batch=3, length=7, channels=5, filters=4, kernel=3, stride=2,
+          padding="symmetric", bias=False)
+conv_case("conv_k5_s2_symmetric", batch=2, length=9, channels=3, filters=4, kernel=5, stride=2, padding="symmetric")
 
 with open(sys.argv[1], "w") as f:
     f.write("# Written by scripts/make_torch_fixtures_jet_layers.py with PyTorch %s; do not edit.\n"

@@ -75,9 +75,14 @@ class Chain(torch.nn.Module):
 
 
 def deepjet_model(dropout):
-    """(branches, head) of DeepJet: global, charged, neutral and vertex branches, then the head."""
+    """(branches, head) of DeepJet: global, charged, neutral and vertex branches, then the head.
+    CMS's production graph: the last convolution of each branch is ReLU only (no BatchNorm, no
+    Dropout); 23 BatchNorms."""
     def conv_unit(n_in, n_out):
         return Chain(Dense(n_in, n_out), torch.nn.ReLU(), BN(n_out), torch.nn.Dropout(dropout))
+
+    def last_conv(n_in, n_out):
+        return Chain(Dense(n_in, n_out), torch.nn.ReLU())
 
     def dense_unit(n_in, n_out):
         return Chain(Dense(n_in, n_out), torch.nn.ReLU(), BN(n_out), torch.nn.Dropout(dropout))
@@ -87,9 +92,9 @@ def deepjet_model(dropout):
 
     branches = torch.nn.ModuleList([
         BN(15),
-        Chain(BN(16), conv_unit(16, 64), conv_unit(64, 32), conv_unit(32, 32), conv_unit(32, 8), recurrence(8, 150)),
-        Chain(BN(6), conv_unit(6, 32), conv_unit(32, 16), conv_unit(16, 4), recurrence(4, 50)),
-        Chain(BN(12), conv_unit(12, 64), conv_unit(64, 32), conv_unit(32, 32), conv_unit(32, 8), recurrence(8, 50)),
+        Chain(BN(16), conv_unit(16, 64), conv_unit(64, 32), conv_unit(32, 32), last_conv(32, 8), recurrence(8, 150)),
+        Chain(BN(6), conv_unit(6, 32), conv_unit(32, 16), last_conv(16, 4), recurrence(4, 50)),
+        Chain(BN(12), conv_unit(12, 64), conv_unit(64, 32), conv_unit(32, 32), last_conv(32, 8), recurrence(8, 50)),
     ])
     head = Chain(dense_unit(265, 200), *[dense_unit(200 if i == 0 else 100, 100) for i in range(7)],
                  Dense(100, 6), torch.nn.Softmax(dim=1))

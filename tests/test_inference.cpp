@@ -181,7 +181,8 @@ TEST(Inference, FoldedBatchNormGivesTheLayerByLayerResult) {
     else if (p.path.ends_with("gamma")) fill(0.5f, 1.5f);
     else if (p.path.ends_with("beta")) fill(-0.3f, 0.3f);
   }
-  EXPECT_EQ(statistics, 4u + 5u + 4u + 5u + 8u);  // inputs; charged, neutral, vertex units + LSTM; Dense units
+  // 23 BatchNorms: inputs; charged, neutral, vertex convolutions but the last + LSTM; Dense units.
+  EXPECT_EQ(statistics, 4u + 4u + 3u + 4u + 8u);
   model.set_trainable("", false);  // frozen BatchNorms normalise with their running statistics
   const Jets jets(40);
   const auto layer_by_layer = model.forward(jets.view());
@@ -196,13 +197,13 @@ TEST(Inference, FoldedBatchNormGivesTheLayerByLayerResult) {
   }
   std::printf("largest difference folded vs layer by layer: %.2g\n", largest);
   // The head's eight BatchNorms each precede a Dense (through Dropout): all folded. In the
-  // branches, the input BatchNorm and those of all convolution units but the last precede a
-  // pointwise Conv1D: charged 4 of 6, neutral 3 of 5, vertices 4 of 6 (the others come just
-  // before or after the LSTM).
+  // branches, the input BatchNorm and those of all convolution units precede a pointwise Conv1D
+  // (the last convolution of a branch has no BatchNorm): charged 4 of 5, neutral 3 of 4, vertices
+  // 4 of 5 (the other one follows the LSTM).
   EXPECT_EQ(Unfolded::folded_batch_norms, 8u);
   using Parts = deepjet::reference::DeepJetParts<0.0f>;
   using Charged = deepjet::Sequential<deepjet::Input<25, 16>, deepjet::BatchNorm<>, Parts::ConvUnit<64>, Parts::ConvUnit<32>,
-                                      Parts::ConvUnit<32>, Parts::ConvUnit<8>, Parts::Recurrence<150>>;
+                                      Parts::ConvUnit<32>, Parts::LastConv<8>, Parts::Recurrence<150>>;
   EXPECT_EQ(Charged::folded_batch_norms, 4u);
 }
 

@@ -40,6 +40,22 @@ TEST(JetLayers, Conv1DShapesFollowPaddingAndStride) {
   static_assert(deepjet::bind_t<deepjet::Conv1D<8, 3, 1, deepjet::valid, false>, In>::parameter_count == 3 * 16 * 8);
   // Keras's 'same' for stride 2: total padding (13 - 1) * 2 + 4 - 25 = 3, one before and two after.
   static_assert(deepjet::bind_t<deepjet::Conv1D<8, 4, 2, deepjet::same>, In>::padding_before == 1);
+  // Symmetric: (K - 1) / 2 on each side, length (L + 2p - K) / S + 1. DeepAK8's lists: 100 -> 50
+  // -> 25 particles and 7 -> 4 vertices with kernel 3, stride 2; for 100 'same' also gives 50 but
+  // pads nothing before, symmetric one row.
+  using Particles = Shape<100, 42>;
+  static_assert(std::is_same_v<deepjet::bind_t<deepjet::Conv1D<64, 3, 1, deepjet::symmetric>, Particles>::output_shape,
+                               Shape<100, 64>>);
+  static_assert(std::is_same_v<deepjet::bind_t<deepjet::Conv1D<64, 3, 2, deepjet::symmetric>, Particles>::output_shape,
+                               Shape<50, 64>>);
+  static_assert(std::is_same_v<deepjet::bind_t<deepjet::Conv1D<8, 3, 2, deepjet::symmetric>, Shape<50, 4>>::output_shape,
+                               Shape<25, 8>>);
+  static_assert(std::is_same_v<deepjet::bind_t<deepjet::Conv1D<8, 3, 2, deepjet::symmetric>, Shape<7, 15>>::output_shape,
+                               Shape<4, 8>>);
+  static_assert(deepjet::bind_t<deepjet::Conv1D<64, 3, 2, deepjet::symmetric>, Particles>::padding_before == 1);
+  static_assert(deepjet::bind_t<deepjet::Conv1D<64, 3, 2, deepjet::same>, Particles>::padding_before == 0);
+  static_assert(std::is_same_v<deepjet::bind_t<deepjet::Conv1D<8, 5, 2, deepjet::symmetric>, Shape<9, 3>>::output_shape,
+                               Shape<5, 8>>);
   static_assert(std::is_same_v<deepjet::bind_t<deepjet::Flatten, In>::output_shape, Shape<400>>);
   static_assert(std::is_same_v<deepjet::bind_t<deepjet::GlobalAveragePooling, In>::output_shape, Shape<16>>);
   static_assert(std::is_same_v<deepjet::bind_t<deepjet::BatchNorm<>, In>::output_shape, In>);
@@ -89,6 +105,11 @@ TEST(JetGradientCheck, Conv1DStride2) {
   check_layer_gradients<deepjet::Conv1DLayer<7, 3, 4, 4, 2, deepjet::same, true>>();
   // Stride larger than the kernel: some particles are never read (their gradient is zero).
   check_layer_gradients<deepjet::Conv1DLayer<8, 2, 3, 1, 3, deepjet::valid, false>>();
+}
+TEST(JetGradientCheck, Conv1DSymmetric) {
+  check_layer_gradients<deepjet::Conv1DLayer<6, 3, 4, 3, 1, deepjet::symmetric, true>>();
+  check_layer_gradients<deepjet::Conv1DLayer<10, 3, 4, 3, 2, deepjet::symmetric, false>>();
+  check_layer_gradients<deepjet::Conv1DLayer<7, 3, 4, 5, 2, deepjet::symmetric, true>>();
 }
 TEST(JetGradientCheck, Conv1DKernelLongerThanList) {
   check_layer_gradients<deepjet::Conv1DLayer<2, 3, 4, 5, 1, deepjet::same, true>>();
@@ -237,6 +258,15 @@ TEST(JetPyTorchAgreement, Conv1DStride2) {
   check_conv_against_torch<deepjet::Conv1DLayer<7, 3, 4, 4, 2, deepjet::same, true>>("conv_k4_s2_same", true);
   check_conv_against_torch<deepjet::Conv1DLayer<5, 3, 4, 1, 2, deepjet::valid, false>>("conv_k1_s2_nobias", false);
 }
+// Symmetric padding against PyTorch's padding=k//2 (F.conv1d), forward and gradients: the
+// tolerance is the file's (1e-4 relative): sums of at most 5 * 5 float terms of order one.
+TEST(JetPyTorchAgreement, Conv1DSymmetricPaddingStride1And2) {
+  check_conv_against_torch<deepjet::Conv1DLayer<6, 3, 4, 3, 1, deepjet::symmetric, true>>("conv_k3_s1_symmetric", true);
+  check_conv_against_torch<deepjet::Conv1DLayer<10, 3, 4, 3, 2, deepjet::symmetric, true>>("conv_k3_s2_symmetric", true);
+  check_conv_against_torch<deepjet::Conv1DLayer<7, 5, 4, 3, 2, deepjet::symmetric, false>>("conv_k3_s2_symmetric_nobias",
+                                                                                          false);
+  check_conv_against_torch<deepjet::Conv1DLayer<9, 3, 4, 5, 2, deepjet::symmetric, true>>("conv_k5_s2_symmetric", true);
+}
 
 // ---- Conv1D against plain loops -------------------------------------------------------------------
 // Conv1D with KernelSize > 1 computes the rows whose window lies inside the list as one product
@@ -251,14 +281,18 @@ struct ConvReference {
   std::vector<double> y, dweight, dbias, dx;
 };
 
-// The definition, with Keras's padding rule restated here rather than taken from the layer.
+// The definition, with Keras's padding rule (and the symmetric one) restated here rather than
+// taken from the layer.
 template <class L, std::size_t Length, std::size_t Channels, std::size_t Filters, std::size_t KernelSize,
-          std::size_t Stride, bool Same, bool UseBias>
+          std::size_t Stride, deepjet::Padding PaddingMode, bool UseBias>
 ConvReference conv_reference(const std::vector<float>& params, const std::vector<float>& x, const std::vector<float>& dy,
                              std::size_t count) {
-  const std::size_t out_length = Same ? (Length + Stride - 1) / Stride : (Length - KernelSize) / Stride + 1;
+  constexpr bool Same = PaddingMode == deepjet::same;
+  const std::size_t each_side = PaddingMode == deepjet::symmetric ? (KernelSize - 1) / 2 : 0;
+  const std::size_t out_length =
+      Same ? (Length + Stride - 1) / Stride : (Length + 2 * each_side - KernelSize) / Stride + 1;
   const std::size_t reach = (out_length - 1) * Stride + KernelSize;
-  const long before = Same ? static_cast<long>(reach > Length ? reach - Length : 0) / 2 : 0;
+  const long before = Same ? static_cast<long>(reach > Length ? reach - Length : 0) / 2 : static_cast<long>(each_side);
   EXPECT_EQ(out_length, L::output_shape::dims[0]);
   const float* weight = params.data();
   const float* bias = params.data() + KernelSize * Channels * Filters;
@@ -318,8 +352,7 @@ void check_conv_against_loops(std::size_t count) {
   const auto x = draw(L::input_shape::size * count);
   const auto dy = draw(L::output_shape::size * count);
   const auto expected =
-      conv_reference<L, Length, Channels, Filters, KernelSize, Stride, PaddingMode == deepjet::same, UseBias>(params, x, dy,
-                                                                                                              count);
+      conv_reference<L, Length, Channels, Filters, KernelSize, Stride, PaddingMode, UseBias>(params, x, dy, count);
   const float not_written = std::numeric_limits<float>::quiet_NaN();  // any row left unwritten fails
 
   std::vector<float> y(L::output_shape::size * count, not_written), scratch(L::scratch_size(count), not_written);
@@ -373,6 +406,18 @@ TEST(JetConv1DAgainstLoops, ManySamples) {
   check_conv_against_loops<100, 4, 5, 3, 1, deepjet::same>(25);
   check_conv_against_loops<100, 4, 5, 3, 1, deepjet::valid>(25);
   check_conv_against_loops<100, 4, 5, 3, 2, deepjet::same>(45);
+}
+TEST(JetConv1DAgainstLoops, Symmetric) {
+  // DeepAK8's shapes: 100 particles at stride 1 and 2 (no bias), 50 -> 25, vertices 7 -> 4; several
+  // blocks of samples; an even kernel (p = (4 - 1) / 2 = 1 each side, one row shorter); kernel 5.
+  check_conv_against_loops<100, 42, 64, 3, 1, deepjet::symmetric, false>(3);
+  check_conv_against_loops<100, 64, 64, 3, 2, deepjet::symmetric, false>(3);
+  check_conv_against_loops<50, 17, 33, 3, 2, deepjet::symmetric, false>(45);
+  check_conv_against_loops<7, 15, 32, 3, 2, deepjet::symmetric, false>(5);
+  check_conv_against_loops<100, 4, 5, 3, 1, deepjet::symmetric>(25);
+  check_conv_against_loops<10, 3, 5, 4, 1, deepjet::symmetric>(4);
+  check_conv_against_loops<10, 3, 5, 4, 2, deepjet::symmetric>(4);
+  check_conv_against_loops<13, 5, 3, 5, 3, deepjet::symmetric>(9);
 }
 TEST(JetConv1DAgainstLoops, SameWithEvenKernels) {
   // Padding split with the smaller half before: 0 before for kernel 2, 2 before and 3 after for 6.

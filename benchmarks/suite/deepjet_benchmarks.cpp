@@ -33,7 +33,8 @@
 //     serial part + (one-thread step - its serial part) / 2 (an estimate, not a measurement).
 //   - Layers: each layer alone as a one-layer Sequential model (Predictor), batch 1 and 1024.
 //     The DeepJet LSTM 8->150 uses deepjet::backwards as the model does; the k=3 Conv1D is
-//     32 -> 32 channels over 100 particles with 'same' padding (the particle-CNN's shape).
+//     32 -> 32 channels over 100 particles with 'same' padding (a stride-1 unit of a particle CNN;
+//     DeepAK8's symmetric padding is the same at stride 1).
 //   - FLOPs: 2 per multiply-add of the matrix products (the weights' shapes times positions/steps),
 //     element-wise work (biases, activations, BatchNorm, LSTM cell update) not counted. Training
 //     counts 3x the forward (backward = input gradient + weight gradient, one product each).

@@ -1,9 +1,9 @@
 // model_summary: print the reference models' layers and parameter counts, and time one forward
 // pass of each on a batch of zeros through the inference engine (deepjet::Predictor). A starting
 // point for declaring your own model.
+#include "deepak8.hpp"
 #include "deepcsv.hpp"
 #include "deepjet_model.hpp"
-#include "particle_cnn.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -33,6 +33,8 @@ void summarise(const char* name) {
 
 int main() {
   summarise<deepjet::reference::DeepJet>("DeepJet");
-  summarise<deepjet::reference::ParticleCNN>("ParticleCNN");
+  summarise<deepjet::reference::DeepJetRun3>("DeepJetRun3");
+  summarise<deepjet::reference::DeepJetRun2>("DeepJetRun2");
+  summarise<deepjet::reference::DeepAK8>("DeepAK8");
   summarise<deepjet::reference::DeepCSV>("DeepCSV");
 }

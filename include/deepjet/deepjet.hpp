@@ -44,6 +44,7 @@
 #include "deepjet/layers/pooling/global_average_pooling.hpp"
 #include "deepjet/layers/regularization/dropout.hpp"
 #include "deepjet/layers/reshape/flatten.hpp"
+#include "deepjet/layers/reshape/slice.hpp"
 #include "deepjet/layers/layer.hpp"
 #include "deepjet/layers/lstm/lstm.hpp"
 #include "deepjet/losses/losses.hpp"

@@ -6,6 +6,8 @@
 //   Conv1D<64>                          pointwise (1x1), DeepJet's per-particle stacks
 //   Conv1D<32, 3, 1, deepjet::same>     kernel 3, output as long as the input (P-CNN)
 //   Conv1D<32, 3, 2, deepjet::valid>    kernel 3, stride 2, no padding
+//   Conv1D<64, 3, 2, deepjet::symmetric, false>   kernel 3, stride 2, one zero row on each side,
+//                                       no bias: CMS's DeepAK8 (MXNet), 100 -> 50 particles
 //   Conv1D<8, 1, 1, deepjet::valid, false>   without bias
 //
 // What it computes, for output position o and filter f (i = o * Stride + j - padding_before):
@@ -19,6 +21,13 @@
 //          before the first particle and the larger half after the last. For Stride 1 this is
 //          exactly PyTorch's padding='same' (which rejects Stride > 1) and Keras's; for Stride > 1
 //          it is Keras's (TensorFlow's) rule.
+//   symmetric: p = (KernelSize - 1) / 2 zero rows before the first particle AND p after the last,
+//          whatever the stride; OutputLength = (Length + 2p - KernelSize) / Stride + 1. This is
+//          PyTorch's Conv1d(padding=KernelSize // 2) for odd kernels and MXNet's Convolution(pad=p),
+//          as CMS's DeepAK8 uses it. For Stride 1 and an odd kernel it equals 'same'; for Stride 2
+//          it can differ: kernel 3 on 100 particles gives 50 rows either way, but 'same' pads
+//          nothing before and one row after (TensorFlow puts the odd padding after), symmetric one
+//          row before and one after (the last one unread), so every window is shifted by a row.
 //
 // Parameters:
 //   "weight" of shape (KernelSize, Channels, Filters), row-major: weight[j][c][f] multiplies channel c
@@ -54,28 +63,43 @@
 #include <array>
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace deepjet {
 
 /// How Conv1D treats the ends of the particle list (see the top of this file).
-enum class Padding { valid, same };
+enum class Padding { valid, same, symmetric };
 inline constexpr Padding valid = Padding::valid;
 inline constexpr Padding same = Padding::same;
+inline constexpr Padding symmetric = Padding::symmetric;
+
+/// Padding names as options() writes them.
+constexpr std::string_view padding_name(Padding padding) {
+  return padding == Padding::valid ? "valid" : padding == Padding::same ? "same" : "symmetric";
+}
 
 template <std::size_t Length, std::size_t Channels, std::size_t Filters, std::size_t KernelSize,
           std::size_t Stride, Padding PaddingMode, bool UseBias>
 struct Conv1DLayer : LeafLayer<Conv1DLayer<Length, Channels, Filters, KernelSize, Stride, PaddingMode, UseBias>> {
-  static_assert(PaddingMode == Padding::same || Length >= KernelSize,
+  /// Zero rows on each side for symmetric padding (0 otherwise).
+  static constexpr std::size_t symmetric_padding = PaddingMode == Padding::symmetric ? (KernelSize - 1) / 2 : 0;
+  static_assert(PaddingMode != Padding::valid || Length >= KernelSize,
                 "deepjet::Conv1D with valid padding needs at least KernelSize particles in its input; "
                 "use deepjet::same padding or a smaller kernel");
+  static_assert(PaddingMode != Padding::symmetric || Length + 2 * symmetric_padding >= KernelSize,
+                "deepjet::Conv1D with symmetric padding needs at least KernelSize particles, padding "
+                "included, in its input; use deepjet::same padding or a smaller kernel");
 
-  static constexpr std::size_t output_length =
-      PaddingMode == Padding::same ? (Length + Stride - 1) / Stride
-                                   : (Length >= KernelSize ? (Length - KernelSize) / Stride + 1
-                                                           : 1);  // 1: only the assertion above reports it
-  /// Zero rows imagined before the first particle ('same' only; the rest go after the last).
+  static constexpr std::size_t output_length = [] {
+    if constexpr (PaddingMode == Padding::same) return (Length + Stride - 1) / Stride;
+    const std::size_t padded = Length + 2 * symmetric_padding;
+    return padded >= KernelSize ? (padded - KernelSize) / Stride + 1 : 1;  // 1: only the assertion above reports it
+  }();
+  /// Zero rows imagined before the first particle (the rest of the padding goes after the last;
+  /// the code below only needs this and output_length).
   static constexpr std::size_t padding_before = [] {
     if constexpr (PaddingMode == Padding::valid) return std::size_t{0};
+    if constexpr (PaddingMode == Padding::symmetric) return symmetric_padding;
     const std::size_t reach = (output_length - 1) * Stride + KernelSize;
     return (reach > Length ? reach - Length : 0) / 2;
   }();
@@ -100,7 +124,7 @@ struct Conv1DLayer : LeafLayer<Conv1DLayer<Length, Channels, Filters, KernelSize
 
   static std::string options() {
     return "kernel " + std::to_string(KernelSize) + ", stride " + std::to_string(Stride) + ", " +
-           (PaddingMode == Padding::same ? "same" : "valid") + (UseBias ? "" : ", no bias");
+           std::string(padding_name(PaddingMode)) + (UseBias ? "" : ", no bias");
   }
 
   /// A Dense over every particle: one matrix product for the whole batch.
@@ -309,8 +333,9 @@ struct Conv1DLayer : LeafLayer<Conv1DLayer<Length, Channels, Filters, KernelSize
 
   // Edge output row o of every sample of the block: y[o] = window(o) W over the offsets inside.
   static void edge_row_forward(std::size_t o, ConstBatch<input_shape> x, const float* weight, Batch<output_shape> y) {
-    // Every window covers at least one particle ('same' pads less than a kernel in total), so this
-    // product has K > 0 and overwrites its output row.
+    // Every window covers at least one particle ('same' pads less than a kernel in total,
+    // symmetric less than a kernel on each side), so this product has K > 0 and overwrites its
+    // output row.
     static_assert(PaddingMode == Padding::valid || [] {
       for (std::size_t row = 0; row < output_length; ++row)
         if (offsets_inside(row).first == offsets_inside(row).end) return false;
