@@ -335,9 +335,10 @@ def deepak8_model():
 
 
 def deepcsv_model():
+    """CMS's DeepCSV: 66 inputs, five hidden Dense 100 (ReLU, dropout 0.1), softmax over 4 classes."""
     layers = []
     n_in = 66
-    for _ in range(4):
+    for _ in range(5):
         layers += [Dense(n_in, 100), torch.nn.ReLU(), torch.nn.Dropout(0.1)]
         n_in = 100
     return Chain(*layers, Dense(100, 4), torch.nn.Softmax(dim=1))

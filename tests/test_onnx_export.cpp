@@ -26,7 +26,7 @@
 
 #include "deepcsv.hpp"
 #include "deepjet_model.hpp"
-#include "particle_cnn.hpp"
+#include "deepak8.hpp"
 #include "support/temporary_directory.hpp"
 
 #include <gtest/gtest.h>
@@ -270,8 +270,8 @@ TEST_F(OnnxExport, DeepJetMatchesOnnxRuntime) {
   expect_all_within(differences_against_onnxruntime(model, deepjet_options, 32, 13, directory_), "DeepJet", 1);
 }
 
-// The boosted-jet particle CNN of examples/reference_models (default names: its input blocks may change).
-using ParticleCnn = deepjet::reference::ParticleCNN;
+// CMS's DeepAK8 (the boosted-jet particle CNN) of examples/reference_models (default names: its input blocks may change).
+using ParticleCnn = deepjet::reference::DeepAK8;
 
 TEST_F(OnnxExport, ParticleCnnMatchesOnnxRuntime) {
   REQUIRE_ONNXRUNTIME();
