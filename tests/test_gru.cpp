@@ -30,11 +30,16 @@ using deepjet::test::expect_close;
 using deepjet::test::fixtures;
 
 // ---- finite differences -------------------------------------------------------------------------
-// check_layer_gradients compares with central differences of step 1e-2 in float32 training mode,
-// within 2 % of max(|numeric|, 0.01): the truncation error of the difference is O(step^2 f''') ~
-// 1e-4 relative here and float32 rounding of f (sums of ~60 terms of size ~1) over 2 step adds
-// about 1e-5 / 2e-2 = 5e-4 absolute, both far inside the bound, on any instruction set.
-
+// check_layer_gradients: central differences of step 1e-2 on f = sum(dy * y) (summed in double),
+// within 2e-2 max(|numeric|, 1e-2). Two errors enter the numeric derivative: truncation,
+// O(step^2 f''') and the same on every machine, and float32 rounding of y (~1e-7 per output,
+// some 60 - 300 outputs of random sign), divided by 2 step: ~3e-5 absolute, which is what
+// changes with the instruction set and FMA contraction; the bound is at least 2e-4 absolute.
+// Measured: every check here still passes with the tolerance 5e-3 (4x tighter), all but the
+// 12-step list with 2e-3. The hard_sigmoid checks use the same step: the function is exactly
+// linear between its clip edges, and the parameters (within 0.5) and inputs (within 1) keep the
+// gate pre-activations inside |x| < 2.5 but rarely near it (a step of 1e-3, as the LSTM's test
+// uses, leaves only a 2x margin over the rounding noise: measured).
 template <GRUReset reset, GateActivation gates = GateActivation::sigmoid>
 void check_all_directions_and_outputs(const deepjet::test::GradientCheckOptions& options = {}) {
   check_layer_gradients<GRULayer<4, 3, 5, reset, Direction::forwards, false, gates>>(options);
@@ -45,13 +50,11 @@ void check_all_directions_and_outputs(const deepjet::test::GradientCheckOptions&
 
 TEST(GRUGradientCheck, ResetAfterSigmoid) { check_all_directions_and_outputs<GRUReset::after>(); }
 TEST(GRUGradientCheck, ResetBeforeSigmoid) { check_all_directions_and_outputs<GRUReset::before>(); }
-// hard_sigmoid is piecewise linear: a smaller step makes it unlikely that a difference straddles
-// a clip edge (the parameters and inputs here keep most pre-activations well inside |x| < 2.5).
 TEST(GRUGradientCheck, ResetAfterHardSigmoid) {
-  check_all_directions_and_outputs<GRUReset::after, GateActivation::hard_sigmoid>({.step = 1e-3f});
+  check_all_directions_and_outputs<GRUReset::after, GateActivation::hard_sigmoid>();
 }
 TEST(GRUGradientCheck, ResetBeforeHardSigmoid) {
-  check_all_directions_and_outputs<GRUReset::before, GateActivation::hard_sigmoid>({.step = 1e-3f});
+  check_all_directions_and_outputs<GRUReset::before, GateActivation::hard_sigmoid>();
 }
 // Widths that fill whole SIMD registers and leave a partial one; one sample.
 TEST(GRUGradientCheck, WiderUnitsOneSample) {
@@ -60,8 +63,8 @@ TEST(GRUGradientCheck, WiderUnitsOneSample) {
 }
 // Longer backpropagation through time, more samples than one row tile of the products.
 TEST(GRUGradientCheck, LongerList) {
-  check_layer_gradients<GRULayer<12, 5, 7, GRUReset::before, Direction::backwards, true>>({.batch = 7, .step = 5e-3f});
-  check_layer_gradients<GRULayer<12, 5, 7, GRUReset::after, Direction::forwards, true>>({.batch = 7, .step = 5e-3f});
+  check_layer_gradients<GRULayer<12, 5, 7, GRUReset::before, Direction::backwards, true>>({.batch = 7});
+  check_layer_gradients<GRULayer<12, 5, 7, GRUReset::after, Direction::forwards, true>>({.batch = 7});
 }
 TEST(GRUGradientCheck, SingleEntry) {
   check_layer_gradients<GRULayer<1, 4, 3, GRUReset::after, Direction::backwards, true>>({.batch = 2});
@@ -74,7 +77,7 @@ TEST(GRUGradientCheck, StackedInSequential) {
                                   deepjet::GRU<5, deepjet::reset_before, deepjet::backwards, deepjet::return_sequences>,
                                   deepjet::GRU<3, deepjet::reset_after, deepjet::hard_sigmoid_gates>>;
   static_assert(std::is_same_v<Net::output_shape, deepjet::Shape<3>>);
-  check_layer_gradients<Net>({.batch = 2, .step = 1e-3f});
+  check_layer_gradients<Net>({.batch = 2});
 }
 // Two list inputs, each through its own GRU (Branches of Stacks), concatenated, a dense head.
 using TwoLists = deepjet::Sequential<
@@ -85,13 +88,15 @@ using TwoLists = deepjet::Sequential<
 TEST(GRUGradientCheck, BranchesOfStacks) { check_layer_gradients<TwoLists>({.batch = 2}); }
 
 // ---- agreement with PyTorch and with the float64 reference ------------------------------------
-// Relative error below 1e-4 of max(|expected|, 1e-3). The references are float64 computations on
-// the same float32 inputs, so this measures deepjet's float32 error alone: per step sums of
-// F + H = 10 products (relative error ~ 10 * 6e-8) and activations within 1.8e-7, compounded
-// over T = 5 steps and through the backward pass, stay near 1e-6 (observed a few 1e-6), two
-// orders below the bound. The floor keeps gradients that are nearly zero from turning absolute
-// errors of ~1e-9 into large relative ones.
-constexpr double agreement_relative = 1e-4, agreement_floor = 1e-3;
+// |deepjet - reference| <= 1e-4 max(|expected|, 1e-2). The references are float64 computations on
+// the same float32 inputs, so this measures deepjet's float32 error alone. That error is absolute
+// at the scale of the terms, not of the result: states, gates and their gradients are O(0.1 - 1),
+// a gradient is a sum of ~15 such products per weight, and float32 rounds each to ~6e-8, so a
+// small result (a gradient of 3e-4 from terms of 0.1) carries ~1e-7 absolute error. Hence the
+// floor 1e-2, which makes the bound at least 1e-6 absolute. Observed worst: 1.2e-5 of the bound's
+// scale (1.5e-7 absolute), 8x inside it; another instruction set or FMA contraction changes how
+// each operation rounds, not the size of the rounding.
+constexpr double agreement_relative = 1e-4, agreement_floor = 1e-2;
 
 std::vector<float> concatenated(std::initializer_list<const std::vector<float>*> parts) {
   std::vector<float> all;
