@@ -59,8 +59,9 @@
 // the states, and per step the recurrent candidate h U_h + b_rh (reset_after) or r ⊙ h
 // (reset_before)), plus batch*5H, U^T (3H*H) and 128 H floats. The backward pass turns the cached
 // gates into their gradients in place, so each forward allows one backward; a second throws.
-// Inference scratch: min(batch, 64) * (T*3H + 6H) floats (the input projection of a block of 64
-// samples, the step's recurrent projection, two states to alternate, r ⊙ h).
+// Inference scratch: min(batch, 32) * (T*3H + 6H) floats (the input projection of a block of 32
+// samples, small enough to stay in the second-level cache for lists of 60 entries of 50 units;
+// the step's recurrent projection, two states to alternate, r ⊙ h).
 #pragma once
 
 #include "deepjet/core/aligned.hpp"
@@ -115,7 +116,7 @@ struct GRULayer : LeafLayer<GRULayer<T, F, H, reset, direction, ReturnSequences,
     else return std::array<ParameterSpec, 3>{kernel, recurrent_kernel, bias};
   }();
   /// Samples per block in `infer`, which bounds its scratch memory.
-  static constexpr std::size_t inference_block = 64;
+  static constexpr std::size_t inference_block = 32;
 
   static std::string options() {
     return std::string(direction == Direction::forwards ? "forwards" : "backwards") +
@@ -357,16 +358,12 @@ struct GRULayer : LeafLayer<GRULayer<T, F, H, reset, direction, ReturnSequences,
     const float* recurrent_kernel = params + recurrent_kernel_offset;
     auto h_prev_of = [&](std::size_t b) { return s.h_prev ? s.h_prev + b * s.h_prev_stride : nullptr; };
     if constexpr (reset == GRUReset::after) {
-      const float* recurrent_bias = params + recurrent_bias_offset;
-      // h U + b_r; before the first step h = 0, so it is b_r alone.
-      if (s.h_prev) {
+      // h U (the kernel adds b_r); before the first step h = 0, and there is no product.
+      if (s.h_prev)
         kernels::gemm_nn(count, G, H, s.h_prev, s.h_prev_stride, recurrent_kernel, G, step_projection, G, false);
-        kernels::add_row(count, G, recurrent_bias, step_projection, G);
-      }
       for (std::size_t b = 0; b < count; ++b)
-        kernels::gru_step_reset_after<Gate>(H, gates + b * gates_stride,
-                                            s.h_prev ? step_projection + b * G : recurrent_bias, h_prev_of(b),
-                                            s.h + b * s.h_stride,
+        kernels::gru_step_reset_after<Gate>(H, gates + b * gates_stride, s.h_prev ? step_projection + b * G : nullptr,
+                                            params + recurrent_bias_offset, h_prev_of(b), s.h + b * s.h_stride,
                                             recurrent_state ? recurrent_state + b * recurrent_state_stride : nullptr);
     } else {
       // z and r from h U_zr (the first 2H columns of U), then n from (r ⊙ h) U_h.

@@ -2,10 +2,11 @@
 //
 // Contract (H units; every array is H floats per gate block, gates in Keras's order z, r, h):
 //   gru_step_reset_after:    `gates` holds the input projection x W + b (3H) on entry and the
-//                            activations z, r, n on exit; `recurrent` the recurrent projection
-//                            h_prev U + b_r (3H). Writes the new state h. If `recurrent_candidate`
-//                            is not null (training), it receives the h block of `recurrent`, the
-//                            term the reset gate multiplies (needed for dr).
+//                            activations z, r, n on exit; `recurrent` the recurrent product h_prev U
+//                            (3H; null at the first step, where h_prev = 0), to which the kernel
+//                            adds `recurrent_bias` b_r (3H) itself. Writes the new state h. If
+//                            `recurrent_candidate` is not null (training), it receives the h block
+//                            of h_prev U + b_r, the term the reset gate multiplies (needed for dr).
 //   gru_update_and_reset_gates (reset_before, first half): z, r from the z and r blocks of `gates`
 //                            (input projection) plus `recurrent_zr` (h_prev U_zr, 2H; null at the
 //                            first step), written over those blocks; writes reset_state = r * h_prev.
@@ -31,15 +32,20 @@
 namespace deepjet::kernels {
 
 template <class Gate = SigmoidFunction, class Arch = DefaultArch>
-inline void gru_step_reset_after(std::size_t H, float* gates, const float* recurrent, const float* h_prev,
-                                 float* h, float* recurrent_candidate) {
+inline void gru_step_reset_after(std::size_t H, float* gates, const float* recurrent, const float* recurrent_bias,
+                                 const float* h_prev, float* h, float* recurrent_candidate) {
   using V = Floats<Arch>;
   constexpr std::size_t W = V::size;
+  // The recurrent pre-activation of gate block k at unit j: (h_prev U)[kH + j] + b_r[kH + j].
+  auto recurrent_part = [&](std::size_t k, std::size_t j, std::size_t n) {
+    const V bias = load_lanes<Arch>(recurrent_bias + k * H + j, n);
+    return recurrent ? load_lanes<Arch>(recurrent + k * H + j, n) + bias : bias;
+  };
   for (std::size_t j = 0; j < H; j += W) {
     const std::size_t n = std::min(W, H - j);
-    const V z = Gate::value(load_lanes<Arch>(gates + j, n) + load_lanes<Arch>(recurrent + j, n));
-    const V r = Gate::value(load_lanes<Arch>(gates + H + j, n) + load_lanes<Arch>(recurrent + H + j, n));
-    const V candidate_recurrent = load_lanes<Arch>(recurrent + 2 * H + j, n);
+    const V z = Gate::value(load_lanes<Arch>(gates + j, n) + recurrent_part(0, j, n));
+    const V r = Gate::value(load_lanes<Arch>(gates + H + j, n) + recurrent_part(1, j, n));
+    const V candidate_recurrent = recurrent_part(2, j, n);
     const V candidate =
         TanhFunction::value(xsimd::fma(r, candidate_recurrent, load_lanes<Arch>(gates + 2 * H + j, n)));
     const V previous = h_prev ? load_lanes<Arch>(h_prev + j, n) : V(0.0f);
