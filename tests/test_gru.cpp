@@ -332,6 +332,43 @@ TEST(GRU, BackwardAccumulatesParameterGradientsAndMayOmitInputGradient) {
                deepjet::Error);
 }
 
+// Data-parallel training as the Trainer does it: copies of a layer object are the per-thread
+// workers, each on its slice of the batch, with its own gradient array; summed in thread order
+// they give the whole batch's gradient. The sums differ only in how the same float32 terms are
+// grouped (each is a sum of ~100 products of size <= 1, rounded to ~1e-7): within 1e-4 of
+// max(|g|, 1e-2), i.e. at least 1e-6 absolute.
+TEST(GRU, LayerCopiesAreIndependentWorkersOnSlicesOfTheBatch) {
+  using L = GRULayer<6, 3, 10, GRUReset::before, Direction::backwards, true, GateActivation::hard_sigmoid>;
+  constexpr std::size_t B = 8, half = B / 2, in_size = 6 * 3, out_size = 6 * 10;
+  auto params = random_values(L::parameter_count, 40, 0.5f);
+  const auto x = random_values(B * in_size, 41);
+  const auto dy = random_values(B * out_size, 42);
+  L whole;
+  deepjet::TrainingContext context;
+  std::vector<float> y(B * out_size), expected(L::parameter_count, 0.0f), expected_dx(B * in_size);
+  whole.forward(context, params.data(), {x.data(), B}, {y.data(), B});
+  whole.backward(params.data(), expected.data(), {x.data(), B}, {y.data(), B}, {dy.data(), B}, {expected_dx.data(), B});
+
+  std::vector<L> workers(2, whole);  // copies of a used layer object, as the Trainer makes them
+  std::vector<std::vector<float>> gradients(2, std::vector<float>(L::parameter_count, 0.0f));
+  std::vector<float> dx(B * in_size);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < 2; ++t)
+    threads.emplace_back([&, t] {
+      deepjet::TrainingContext own_context;
+      std::vector<float> slice_y(half * out_size);
+      const float* slice_x = x.data() + t * half * in_size;
+      workers[t].forward(own_context, params.data(), {slice_x, half}, {slice_y.data(), half});
+      workers[t].backward(params.data(), gradients[t].data(), {slice_x, half}, {slice_y.data(), half},
+                          {dy.data() + t * half * out_size, half}, {dx.data() + t * half * in_size, half});
+    });
+  for (auto& thread : threads) thread.join();
+  std::vector<float> summed(L::parameter_count);
+  for (std::size_t i = 0; i < summed.size(); ++i) summed[i] = gradients[0][i] + gradients[1][i];
+  expect_close(summed, expected, 1e-4, 1e-2, "summed gradients of two workers");
+  expect_close(dx, expected_dx, 1e-4, 1e-2, "input gradients of two workers");
+}
+
 TEST(GRU, TrainingBuffersGrowAndShrinkingBatchesStillAgree) {
   using L = GRULayer<3, 2, 4, GRUReset::before>;
   auto params = random_values(L::parameter_count, 10, 0.5f);
