@@ -38,6 +38,7 @@
 #include "deepjet/layers/activation/activation.hpp"
 #include "deepjet/layers/conv1d/conv1d.hpp"
 #include "deepjet/layers/dense/dense.hpp"
+#include "deepjet/layers/gru/gru.hpp"
 #include "deepjet/layers/initialisers.hpp"
 #include "deepjet/layers/merge/merge.hpp"
 #include "deepjet/layers/normalization/batch_norm.hpp"
