@@ -206,7 +206,8 @@ TEST(Inference, FoldedBatchNormGivesTheLayerByLayerResult) {
   predictor.predict(jets.view(), {folded.data(), 40}, workspace);
   // Not derived (a deep network with LSTMs): 2e-5 on probabilities in [0, 1], against largest
   // differences of 2.1e-7 (-march=native: AVX-512, FMA), 2.4e-7 (-march=x86-64-v3: AVX2, FMA) and
-  // 1.8e-7 (-march=native -ffp-contract=off) measured: the folding's rounding alone, ~100x below.
+  // 1.8e-7 (-march=native -ffp-contract=off; also x86-64 SSE2, no FMA) measured: the folding's
+  // rounding alone, ~100x below.
   double largest = 0;
   for (std::size_t i = 0; i < folded.size(); ++i) {
     largest = std::max(largest, std::abs(double(folded[i]) - layer_by_layer.data[i]));
