@@ -98,6 +98,19 @@ void expect_steady_inference(std::size_t batch, Predict predict) {
   for (float p : out) EXPECT_TRUE(std::isfinite(p));
 }
 
+namespace {
+
+// gamma_n = n u / (1 - n u), u = 2^-24: the relative bound of n float roundings (Higham 3.1).
+// The folding tests below bound each output by gamma_n times the sum of the magnitudes of the
+// terms it is made of, n counted along the computation; this holds with or without FMA and for
+// any order of the sums (AVX-512 or AVX2 kernels).
+double gamma_n(int n) {
+  const double u = 0x1.0p-24;
+  return n * u / (1.0 - n * u);
+}
+
+}  // namespace
+
 TEST(Inference, NoAllocationAndNoThreadAfterWarmUp) {
   const deepjet::Model<Net> model(1);
   for (std::size_t batch : {std::size_t{1}, std::size_t{32}}) {
@@ -190,6 +203,10 @@ TEST(Inference, FoldedBatchNormGivesTheLayerByLayerResult) {
   deepjet::Predictor<Unfolded>::Workspace workspace;
   std::vector<float> folded(40 * 6);
   predictor.predict(jets.view(), {folded.data(), 40}, workspace);
+  // Not derived (a deep network with LSTMs): 2e-5 on probabilities in [0, 1], against largest
+  // differences of 2.1e-7 (-march=native: AVX-512, FMA), 2.4e-7 (-march=x86-64-v3: AVX2, FMA) and
+  // 1.8e-7 (-march=native -ffp-contract=off; also x86-64 SSE2, no FMA) measured: the folding's
+  // rounding alone, ~100x below.
   double largest = 0;
   for (std::size_t i = 0; i < folded.size(); ++i) {
     largest = std::max(largest, std::abs(double(folded[i]) - layer_by_layer.data[i]));
@@ -230,7 +247,31 @@ TEST(Inference, ConvolutionsFoldBatchNormOnlyWhenExact) {
   std::vector<float> folded(6 * Valid::output_shape::size);
   deepjet::Predictor<Valid>::Workspace workspace;
   deepjet::Predictor<Valid>(model).predict(in, {folded.data(), 6}, workspace);
-  for (std::size_t i = 0; i < folded.size(); ++i) EXPECT_NEAR(folded[i], expected.data[i], 1e-5f) << i;
+  // Both sides use the same scale s = gamma / sqrt(var + eps) (the same float expression, no
+  // addition after a product: bit-equal). With S = |bias| + sum over the window of
+  // |w| (|x s| + |beta| + |mean s|) for each output, the roundings are: layer by layer,
+  // shift t = beta - mean s (2), x s + t (2), 9 products and the bias summed (10); folded, t (2),
+  // w s (1), the folded bias rounded to float (1), 9 products and the folded bias summed (10);
+  // and 4 for S being written with the exact s rather than the float one (4 roundings away).
+  const auto bn_gamma = model.parameter("0.gamma"), beta = model.parameter("0.beta");
+  const auto mean = model.parameter("0.running_mean"), var = model.parameter("0.running_var");
+  const auto weight = model.parameter("1.weight"), bias = model.parameter("1.bias");
+  constexpr std::size_t length = 10, channels = 3, filters = 4, kernel = 3, stride = 2, outputs = 4;
+  static_assert(Valid::output_shape::size == outputs * filters);
+  for (std::size_t n = 0; n < 6; ++n)
+    for (std::size_t o = 0; o < outputs; ++o)
+      for (std::size_t f = 0; f < filters; ++f) {
+        double magnitude = std::abs(double(bias[f]));
+        for (std::size_t j = 0; j < kernel; ++j)
+          for (std::size_t c = 0; c < channels; ++c) {
+            const double s = double(bn_gamma[c]) / std::sqrt(double(var[c]) + 1e-3);
+            const double xv = x[(n * length + o * stride + j) * channels + c];
+            magnitude += std::abs(double(weight[(j * channels + c) * filters + f])) *
+                         (std::abs(xv * s) + std::abs(double(beta[c])) + std::abs(double(mean[c]) * s));
+          }
+        const std::size_t i = (n * outputs + o) * filters + f;
+        EXPECT_NEAR(folded[i], expected.data[i], gamma_n(14 + 14 + 4) * magnitude) << i;
+      }
 }
 
 // What the inference plan of a small stack keeps: Dense, ReLU, then the second Dense with the
@@ -257,18 +298,33 @@ TEST(Inference, PlanFoldsBatchNormIntoTheNextDenseAndSkipsDropout) {
   const auto gamma = model.parameter("2.gamma"), beta = model.parameter("2.beta");
   const auto mean = model.parameter("2.running_mean"), var = model.parameter("2.running_var");
   const auto y = deepjet::Predictor<Small>(model).predict(x);
+  // The bound: with s = gamma / sqrt(var + eps), |h_j| <= H_j = |b1_j| + sum_i |x_i w1_ij| and
+  // S = |b2_k| + sum_j |w2_jk| (|s_j| (H_j + |mean_j|) + |beta_j|), the float path has at most
+  // 22 roundings along any term: the first Dense (4 products and the bias: 5), s (var + eps,
+  // sqrt, division, product with gamma: 4), w2 s (1), the shift beta - mean s (2), the folded bias
+  // rounded to float (1), the second Dense (8 products and the bias: 9). The reference in double
+  // is exact to 1e-15 (its eps 1e-3 differs from the layer's 1e-3f by 5e-11, relative to
+  // var + eps >= 0.2 about 2e-10, far below one float rounding).
   for (std::size_t n = 0; n < 5; ++n) {
-    double hidden[8];
+    double hidden[8], hidden_magnitude[8];
     for (std::size_t j = 0; j < 8; ++j) {
-      double z = b1[j];
-      for (std::size_t i = 0; i < 4; ++i) z += double(x(n, i)) * w1[i * 8 + j];
+      double z = b1[j], magnitude = std::abs(double(b1[j]));
+      for (std::size_t i = 0; i < 4; ++i) {
+        z += double(x(n, i)) * w1[i * 8 + j];
+        magnitude += std::abs(double(x(n, i)) * w1[i * 8 + j]);
+      }
       z = std::max(z, 0.0);
-      hidden[j] = (z - mean[j]) / std::sqrt(double(var[j]) + 1e-3) * gamma[j] + beta[j];
+      const double s = gamma[j] / std::sqrt(double(var[j]) + 1e-3);
+      hidden[j] = (z - mean[j]) * s + beta[j];
+      hidden_magnitude[j] = std::abs(s) * (magnitude + std::abs(double(mean[j]))) + std::abs(double(beta[j]));
     }
     for (std::size_t k = 0; k < 3; ++k) {
-      double out = b2[k];
-      for (std::size_t j = 0; j < 8; ++j) out += hidden[j] * w2[j * 3 + k];
-      EXPECT_NEAR(y(n, k), out, 1e-5 * (1 + std::abs(out))) << n << ", " << k;
+      double out = b2[k], magnitude = std::abs(double(b2[k]));
+      for (std::size_t j = 0; j < 8; ++j) {
+        out += hidden[j] * w2[j * 3 + k];
+        magnitude += hidden_magnitude[j] * std::abs(double(w2[j * 3 + k]));
+      }
+      EXPECT_NEAR(y(n, k), out, gamma_n(22) * magnitude) << n << ", " << k;
     }
   }
 }

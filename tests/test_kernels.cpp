@@ -7,6 +7,7 @@
 #include <Eigen/Dense>
 #include <gtest/gtest.h>
 
+#include <cfloat>
 #include <cmath>
 #include <cstdio>
 #include <tuple>
@@ -22,11 +23,24 @@ RowMatrix random_matrix(std::size_t rows, std::size_t cols, deepjet::Random& ran
   return m;
 }
 
-void expect_matrix_near(const RowMatrix& actual, const RowMatrix& expected, float tolerance) {
-  ASSERT_EQ(actual.rows(), expected.rows());
-  ASSERT_EQ(actual.cols(), expected.cols());
+using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// gamma_n = n u / (1 - n u): the relative bound of n roundings to nearest (Higham, Accuracy and
+// Stability of Numerical Algorithms, 3.1), u the unit roundoff.
+double gamma(int n, double u) { return n * u / (1.0 - n * u); }
+constexpr double float_u = 0x1.0p-24, double_u = 0x1.0p-53;
+
+// Every element within its own rounding bound. A dot product of K terms accumulated in float, in
+// any order and any blocking of K, with or without FMA, has |error| <= gamma_K sum_k |a_ik b_kj|;
+// accumulating into C adds a rounding, and summing K blocks separately one more: gamma_(K+2) over
+// sum|terms| (+ |c_ij|) holds for every instruction set. `exact` is computed in double (products
+// of floats are exact there; its sums add gamma_K in double, negligible but counted).
+void expect_matrix_near(const RowMatrix& actual, const RowMatrixD& exact, const RowMatrixD& magnitude, int K) {
+  ASSERT_EQ(actual.rows(), exact.rows());
+  ASSERT_EQ(actual.cols(), exact.cols());
+  const double bound = gamma(K + 2, float_u) + gamma(K + 1, double_u);
   for (Eigen::Index i = 0; i < actual.size(); ++i)
-    ASSERT_NEAR(actual.data()[i], expected.data()[i], tolerance) << "element " << i;
+    ASSERT_NEAR(actual.data()[i], exact.data()[i], bound * magnitude.data()[i]) << "element " << i;
 }
 
 // The register width the kernels were compiled for: 16 floats with AVX-512, 8 with AVX2. The
@@ -52,29 +66,32 @@ TEST_P(GemmSizes, AllThreeProductsMatchEigen) {
   const RowMatrix At = A.transpose();
   const RowMatrix Bt = B.transpose();
   const RowMatrix C0 = random_matrix(M, N, random);
-  const RowMatrix expected = A * B;
-  const float tolerance = 1e-5f * static_cast<float>(K + 1);
+  // The exact product (in double; products of floats are exact there) and sum_k |a_ik b_kj|.
+  const RowMatrixD Ad = A.cast<double>(), Bd = B.cast<double>(), C0d = C0.cast<double>();
+  const RowMatrixD expected = Ad * Bd;
+  const RowMatrixD magnitude = Ad.cwiseAbs() * Bd.cwiseAbs();
+  const RowMatrixD magnitude_accumulated = magnitude + C0d.cwiseAbs();
 
   RowMatrix C = C0;
   deepjet::kernels::gemm_nn(M, N, K, A.data(), K, B.data(), N, C.data(), N, false);
-  expect_matrix_near(C, expected, tolerance);
+  expect_matrix_near(C, expected, magnitude, K);
   C = C0;
   deepjet::kernels::gemm_nn(M, N, K, A.data(), K, B.data(), N, C.data(), N, true);
-  expect_matrix_near(C, C0 + expected, tolerance);
+  expect_matrix_near(C, C0d + expected, magnitude_accumulated, K);
 
   C = C0;
   deepjet::kernels::gemm_tn(M, N, K, At.data(), M, B.data(), N, C.data(), N, false);
-  expect_matrix_near(C, expected, tolerance);
+  expect_matrix_near(C, expected, magnitude, K);
   C = C0;
   deepjet::kernels::gemm_tn(M, N, K, At.data(), M, B.data(), N, C.data(), N, true);
-  expect_matrix_near(C, C0 + expected, tolerance);
+  expect_matrix_near(C, C0d + expected, magnitude_accumulated, K);
 
   C = C0;
   deepjet::kernels::gemm_nt(M, N, K, A.data(), K, Bt.data(), K, C.data(), N, false);
-  expect_matrix_near(C, expected, tolerance);
+  expect_matrix_near(C, expected, magnitude, K);
   C = C0;
   deepjet::kernels::gemm_nt(M, N, K, A.data(), K, Bt.data(), K, C.data(), N, true);
-  expect_matrix_near(C, C0 + expected, tolerance);
+  expect_matrix_near(C, C0d + expected, magnitude_accumulated, K);
 }
 
 INSTANTIATE_TEST_SUITE_P(Kernels, GemmSizes,
@@ -109,15 +126,21 @@ TEST(Kernels, ColumnSumsAndAddRow) {
   deepjet::Random random(3);
   const RowMatrix A = random_matrix(9, 37, random);
   std::vector<float> sums(37, 1.0f);
+  // 9 (10 with the 1 accumulated into) float terms summed in any order: |error| <= gamma_9 sum|terms|
+  // against the sum in double, which is exact here (floats in [-1, 1] of at most 24 bits).
+  const Eigen::MatrixXd Ad = A.cast<double>();
   deepjet::kernels::column_sums(9, 37, A.data(), 37, sums.data(), true);
-  for (int n = 0; n < 37; ++n) EXPECT_NEAR(sums[n], 1.0f + A.col(n).sum(), 1e-5f);
+  for (int n = 0; n < 37; ++n)
+    EXPECT_NEAR(sums[n], 1.0 + Ad.col(n).sum(), gamma(9, float_u) * (1.0 + Ad.col(n).cwiseAbs().sum()));
   deepjet::kernels::column_sums(9, 37, A.data(), 37, sums.data(), false);
-  for (int n = 0; n < 37; ++n) EXPECT_NEAR(sums[n], A.col(n).sum(), 1e-5f);
+  for (int n = 0; n < 37; ++n)
+    EXPECT_NEAR(sums[n], Ad.col(n).sum(), gamma(8, float_u) * Ad.col(n).cwiseAbs().sum());
 
   RowMatrix C = A;
   deepjet::kernels::add_row(9, 37, sums.data(), C.data(), 37);
+  // One float addition on both sides, correctly rounded by IEEE 754 on every machine: bit-equal.
   for (int m = 0; m < 9; ++m)
-    for (int n = 0; n < 37; ++n) EXPECT_FLOAT_EQ(C(m, n), A(m, n) + sums[n]);
+    for (int n = 0; n < 37; ++n) EXPECT_EQ(C(m, n), A(m, n) + sums[n]);
 }
 
 template <class Function>
@@ -129,6 +152,10 @@ void check_activation(double (*reference)(double), double (*derivative)(double))
   }
   deepjet::kernels::activation_forward<Function>(x.data(), y.data(), x.size());
   deepjet::kernels::activation_backward<Function>(y.data(), dy.data(), dx.data(), x.size());
+  // The functions of fast_math.hpp are within 1.8e-7 relative (tanh also 9e-8 absolute) of the
+  // exact ones, computed by the same instructions on every machine with FMA (test_fast_math);
+  // 2e-6 is their contract's bound, not a measurement. dx = dy f'(from y): the error of y (a few
+  // 1e-7 of |f'| <= 1), three roundings and |dy| <= 1.2 stay far below 1e-5.
   for (std::size_t i = 0; i < x.size(); ++i) {
     EXPECT_NEAR(y[i], reference(x[i]), 2e-6 * std::max(1.0, std::abs(reference(x[i])))) << Function::name << " at " << x[i];
     EXPECT_NEAR(dx[i], dy[i] * derivative(x[i]), 1e-5) << Function::name << "' at " << x[i];
@@ -152,6 +179,8 @@ TEST(Kernels, SoftmaxRowsSumToOneAndSurviveLargeInputs) {
   std::vector<float> x = {1000.0f, 1001.0f, 999.0f, -5.0f, 0.0f, 5.0f};
   std::vector<float> y(6);
   deepjet::kernels::softmax_forward(x.data(), y.data(), 2, 3);
+  // Each probability is exp (1.0e-7 relative), a sum of three and a division (u = 6e-8 each) away
+  // from exact, and the test adds three floats (2 u): the sum is within 5e-7 of 1 on any machine.
   for (int r = 0; r < 2; ++r) {
     EXPECT_NEAR(y[3 * r] + y[3 * r + 1] + y[3 * r + 2], 1.0f, 1e-6f);
     for (int i = 0; i < 3; ++i) EXPECT_TRUE(std::isfinite(y[3 * r + i]));

@@ -158,6 +158,8 @@ TEST(Loader, BatchesCarryTheWeightersWeights) {
     ASSERT_EQ(batch.weights.size(), batch.truth.shape()[0]);
     for (std::size_t j = 0; j < batch.weights.size(); ++j) {
       const float expected = weighter.weight(std::span<const float>(&batch.truth(j, 0), 2), batch.spectators(j, 1), batch.spectators(j, 2));
+      // Bit-equal: both come from Weighter::combine on a table restored exactly from its text,
+      // and for these one-hot truth rows that is 0 + (1 / 1) * table value, exact with or without FMA.
       ASSERT_EQ(batch.weights(j), expected);
       if (batch.truth(j, 0) > 0) {
         b_weight += batch.weights(j);
@@ -168,7 +170,7 @@ TEST(Loader, BatchesCarryTheWeightersWeights) {
       }
     }
   }
-  EXPECT_DOUBLE_EQ(b_weight, static_cast<double>(b_jets));  // the reference class keeps weight 1
+  EXPECT_DOUBLE_EQ(b_weight, static_cast<double>(b_jets));  // the reference class keeps weight 1 (a sum of ones: exact)
   EXPECT_GT(light_weight, 0.0);
 }
 

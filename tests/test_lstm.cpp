@@ -239,11 +239,12 @@ TEST(LSTM, BackwardsIsForwardsOnTheReversedList) {
   const auto forwards_on_reversed = run_infer<Forwards>(params, reversed, B);
   const auto backwards = run_infer<Backwards>(params, x, B);
   // backwards[t] (input order) is the state after reading entries T-1..t: forwards on the reversed
-  // list at position T-1-t.
+  // list at position T-1-t. Bit-equal: the direction only chooses which entry each step reads; the
+  // fused step (lstm_step) then does the same operations in the same order on the same values.
   for (std::size_t b = 0; b < B; ++b)
     for (std::size_t t = 0; t < T; ++t)
       for (std::size_t j = 0; j < H; ++j)
-        EXPECT_FLOAT_EQ(backwards[(b * T + t) * H + j], forwards_on_reversed[(b * T + T - 1 - t) * H + j]);
+        EXPECT_EQ(backwards[(b * T + t) * H + j], forwards_on_reversed[(b * T + T - 1 - t) * H + j]);
 }
 
 TEST(LSTM, InferenceInBlocksMatchesTrainingForward) {
@@ -260,7 +261,10 @@ TEST(LSTM, InferenceInBlocksMatchesTrainingForward) {
   std::vector<float> y(B * 9);
   auto p = params;
   layer.forward(context, p.data(), {x.data(), B}, {y.data(), B});
-  for (std::size_t i = 0; i < y.size(); ++i) ASSERT_FLOAT_EQ(inferred[i], y[i]) << i;
+  // Bit-equal: training packs the weights as inference does and runs the same fused step; each
+  // gate sum starts from the bias and adds the F inputs then the H states in order, whatever the
+  // tile of samples (6 or 1 rows, 1 or 2 unit blocks) or block of the batch it falls in.
+  for (std::size_t i = 0; i < y.size(); ++i) ASSERT_EQ(inferred[i], y[i]) << i;
 }
 
 TEST(LSTM, InferIsThreadSafeWithOwnScratch) {
@@ -291,6 +295,9 @@ TEST(LSTM, BackwardAccumulatesParameterGradientsAndMayOmitInputGradient) {
     layer.forward(context, params.data(), {x.data(), B}, {y.data(), B});
     layer.backward(params.data(), twice.data(), {x.data(), B}, {y.data(), B}, {dy.data(), B}, {nullptr, B});
   }
+  // Each gradient is one accumulating product (or column sum) over B * T = 8 rows, a single row
+  // chunk: the second pass adds the same float to the same float, so twice is 2 * once exactly
+  // here; the bound would also cover a split into chunks (a few roundings of |once| ~ 1).
   for (std::size_t i = 0; i < once.size(); ++i) EXPECT_NEAR(twice[i], 2 * once[i], 1e-5 + 1e-5 * std::abs(once[i]));
   // One backward per forward: the cache has been turned into gradients.
   EXPECT_THROW(layer.backward(params.data(), twice.data(), {x.data(), B}, {y.data(), B}, {dy.data(), B}, {nullptr, B}),
@@ -306,6 +313,7 @@ TEST(LSTM, TrainingBuffersGrowAndShrinkingBatchesStillAgree) {
     const auto x = random_values(batch * 6, 11 + batch);
     std::vector<float> y(batch * 4);
     layer.forward(context, params.data(), {x.data(), batch}, {y.data(), batch});
+    // The same fused step on the same packed weights: bit-equal (see InferenceInBlocksMatchesTrainingForward).
     EXPECT_EQ(y, run_infer<L>(params, x, batch)) << "batch " << batch;
   }
 }
@@ -365,7 +373,9 @@ TEST(LSTMSpec, InitialisersAreKeras) {
   deepjet::initialise(kernel, L::parameters[0], random);
   const float limit = std::sqrt(6.0f / (8 + 200));
   for (float v : kernel) EXPECT_LE(std::abs(v), limit);
-  // recurrent kernel: orthogonal, so its 50 rows of 200 are orthonormal.
+  // recurrent kernel: orthogonal, so its 50 rows of 200 are orthonormal. Orthonormalised in double
+  // (error ~1e-14) then rounded to float (relative 2^-24 per entry): for unit rows r, s the dot
+  // product of the floats is within 2^-23 (1.2e-7) of r.s, on any machine; 1e-5 is far above it.
   std::vector<float> recurrent(50 * 200);
   deepjet::initialise(recurrent, L::parameters[1], random);
   for (std::size_t r = 0; r < 50; ++r)

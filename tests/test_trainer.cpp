@@ -109,6 +109,8 @@ TEST(Trainer, ThreadedTrainingIsReproducible) {
   const auto data = make_dataset(dir);
   const auto a = train(data, dir / "a", 2, 2);
   const auto b = train(data, dir / "b", 2, 2);
+  // Bit-equal: each thread has a fixed slice of the batch, and the trainer adds the threads'
+  // gradients in thread order (trainer.hpp), so the same binary does the same operations twice.
   EXPECT_EQ(a, b);
   const auto single = train(data, dir / "c", 1, 2);
   EXPECT_NE(a, single);  // BatchNorm and dropout see other slices: a different (equally valid) run

@@ -118,6 +118,9 @@ TEST(Weighter, FlattenMakesEveryClassFlatAndKeepsItsJets) {
   const auto histograms = weighted_histograms(jets, weights, config);
   double sum_all = 0;
   for (float w : weights) sum_all += w;
+  // The weights are doubles rounded to float (relative 2^-24 = 6e-8 each) and summed in double:
+  // the mean and the weighted histograms below are within 6e-8 (relative) of their exact values
+  // on any machine; the bounds 1e-6 and 1e-5 are far above it.
   EXPECT_NEAR(sum_all / static_cast<double>(jets.size()), 1.0, 1e-6);  // mean weight 1
   for (std::size_t c = 0; c < 2; ++c) {
     const std::vector<double> counts = unweighted_counts(jets, c, config);
@@ -271,6 +274,8 @@ TEST(Weighter, NonOneHotTruthCountsAsFractionsOfOneJet) {
   jets.add({1, 1}, 15, 0);       // both classes flagged: half of each
   Weighter weighter(three_bin_config(WeightMode::reference));
   weighter.add(jets.truth_tensor(), jets.spectator_tensor());
+  // Sums of halves and ones: dyadic, exact in double. The weights below are quotients and products
+  // of a few such numbers (no sum of products to fuse): within DOUBLE_EQ / FLOAT_EQ's 4 ulps.
   EXPECT_EQ(weighter.histogram(0), (std::vector<double>{2.5, 7.5, 0}));
   EXPECT_EQ(weighter.histogram(1), (std::vector<double>{4.5, 4.5, 2}));
   EXPECT_EQ(weighter.jets(), 21u);
@@ -370,6 +375,8 @@ TEST(Weighter, MergingHalvesEqualsFillingAll) {
   second.add(std::span(jets.truth).subspan(half * 2), std::span(jets.spectators).subspan(half * 2), jets.size() - half,
              2);
   first.merge(second);
+  // Bit-equal: with one-hot truth every histogram entry is a count of jets, an integer that
+  // double holds exactly in any order of additions.
   EXPECT_EQ(first.to_text(), all.to_text());
   EXPECT_THROW(first.merge(Weighter(two_classes(WeightMode::flatten))), deepjet::Error);
   all.finish();

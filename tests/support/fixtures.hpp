@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -83,8 +86,39 @@ void expect_close(const A& actual, const B& expected, double relative, double fl
       worst_index = i;
     }
   }
+  // DEEPJET_TEST_MARGINS=1 prints how much of each bound was used, to compare builds (the
+  // PyTorch references are fixed; only deepjet's rounding changes with the instruction set).
+  if (std::getenv("DEEPJET_TEST_MARGINS"))
+    std::printf("margin %-60s worst %.3g of %.3g (%.1f%%)\n", what.c_str(), worst, relative, 100.0 * worst / relative);
   EXPECT_LE(worst, relative) << what << ": worst at index " << worst_index << ": " << actual[worst_index]
                              << " vs expected " << expected[worst_index];
+}
+
+/// gamma_n = n u / (1 - n u), u = 2^-24: the relative bound of n float roundings to nearest
+/// (Higham, Accuracy and Stability of Numerical Algorithms, 3.1).
+inline double float_gamma(std::size_t n) {
+  const double nu = static_cast<double>(n) * 0x1.0p-24;
+  return nu / (1.0 - nu);
+}
+
+/// For entries that are sums of at most `terms` float terms (products of floats, a bias),
+/// computed in float by deepjet and by the reference (PyTorch) each in its own order, with or
+/// without FMA: each is within gamma_terms * magnitude[i] of the exact sum (magnitude[i] = the sum
+/// of |term|), so the two are within twice that of each other, on any machine.
+template <class A, class B>
+void expect_within_rounding(const A& actual, const B& expected, const std::vector<double>& magnitude, std::size_t terms,
+                            const std::string& what) {
+  ASSERT_EQ(std::size(actual), std::size(expected)) << what;
+  ASSERT_EQ(magnitude.size(), std::size(expected)) << what;
+  const double bound = 2.0 * float_gamma(terms);
+  double worst = 0;  // the largest error as a fraction of its bound
+  for (std::size_t i = 0; i < std::size(expected); ++i) {
+    const double error = std::abs(double(actual[i]) - double(expected[i])), allowed = bound * magnitude[i];
+    if (allowed > 0) worst = std::max(worst, error / allowed);
+    EXPECT_LE(error, allowed) << what << ": index " << i << ": " << actual[i] << " vs expected " << expected[i];
+  }
+  if (std::getenv("DEEPJET_TEST_MARGINS"))
+    std::printf("margin %-60s worst %.3g of the rounding bound\n", what.c_str(), worst);
 }
 
 }  // namespace deepjet::test

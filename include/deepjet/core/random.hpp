@@ -43,7 +43,14 @@ class Random {
   /// Uniform in [0, 1) with 24 random bits: exactly representable as float.
   float uniform() { return static_cast<float>(next() >> 40) * 0x1.0p-24f; }
   /// Uniform in [low, high).
-  float uniform(float low, float high) { return low + (high - low) * uniform(); }
+  /// Computed in double so that the result has the same bits whether or not the compiler contracts
+  /// the multiply and add into an FMA (GCC does by default where the target has FMA): high - low of
+  /// two floats of similar size is exact in double, its product with the 24-bit uniform() is exact
+  /// (at most 49 significant bits), so only the addition and the final conversion to float round,
+  /// and an FMA rounds the same sum the same way.
+  float uniform(float low, float high) {
+    return static_cast<float>(static_cast<double>(low) + (static_cast<double>(high) - low) * uniform());
+  }
   /// Uniform integer in [0, n), without modulo bias (Lemire's method).
   std::uint64_t below(std::uint64_t n) {
     __uint128_t m = static_cast<__uint128_t>(next()) * n;
