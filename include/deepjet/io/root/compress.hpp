@@ -88,9 +88,18 @@ inline std::size_t compress_one_block(const CompressionSettings& settings, const
     case Compression::lzma: {
       // ROOT writes one xz stream per block with a CRC32 check, from the streaming encoder at
       // the "easy" preset of the level. The streaming encoder leaves the sizes out of the block
-      // header, so it is 12 bytes long as in ROOT's files (JSROOT relies on that length).
+      // header, so it is 12 bytes long as in ROOT's files (JSROOT relies on that length). The
+      // dictionary never needs to exceed the block: capping it keeps each encoder small (the
+      // presets reserve up to 64 MiB, which would dominate the time of every small basket).
+      lzma_options_lzma lzma_options;
+      if (lzma_lzma_preset(&lzma_options, static_cast<std::uint32_t>(settings.level))) {
+        throw Error("ROOT writer: unknown lzma preset " + std::to_string(settings.level));
+      }
+      lzma_options.dict_size = std::max<std::uint32_t>(
+          LZMA_DICT_SIZE_MIN, static_cast<std::uint32_t>(std::min<std::size_t>(lzma_options.dict_size, size)));
+      const lzma_filter filters[] = {{LZMA_FILTER_LZMA2, &lzma_options}, {LZMA_VLI_UNKNOWN, nullptr}};
       lzma_stream stream = LZMA_STREAM_INIT;
-      if (lzma_easy_encoder(&stream, static_cast<std::uint32_t>(settings.level), LZMA_CHECK_CRC32) != LZMA_OK) {
+      if (lzma_stream_encoder(&stream, filters, LZMA_CHECK_CRC32) != LZMA_OK) {
         throw Error("ROOT writer: cannot initialise lzma");
       }
       stream.next_in = input;
