@@ -168,13 +168,19 @@ template <class T>
 void write_type_branches(TreeWriter& tree, const std::string& tag, std::size_t entries, int seed,
                          SampleExpectation& expected, bool declare) {
   const std::string scalar = "scalar_" + tag, array = "array_" + tag, counted = "counted_" + tag, vector = "vector_" + tag;
+  const std::string nested = "nested_" + tag;
   if (declare) {
     tree.add_branch<T>(scalar);
     tree.add_array_branch<T>(array, 3);
     tree.add_counted_branch<T>(counted, "count");
     tree.add_vector_branch<T>(vector);
+    tree.add_nested_vector_branch<T>(nested);
     return;
   }
+  // std::vector<std::vector<T>>: entry e holds e % 3 lists, list j holds j % 4 values.
+  const std::vector<std::int64_t> list_offsets = offsets_from_counts(entries, 3);
+  const std::vector<std::int64_t> inner_offsets = offsets_from_counts(static_cast<std::size_t>(list_offsets.back()), 4);
+  const std::vector<T> nested_values = sample_values<T>(static_cast<std::size_t>(inner_offsets.back()), seed + 4);
   const std::vector<T> scalars = sample_values<T>(entries, seed);
   const std::vector<T> arrays = sample_values<T>(3 * entries, seed + 1);
   const std::vector<std::int64_t> counted_offsets = offsets_from_counts(entries, 5);
@@ -199,6 +205,14 @@ void write_type_branches(TreeWriter& tree, const std::string& tag, std::size_t e
     tree.write_jagged<T>(counted, cv, co);
     const auto [vv, vo] = slice(vector_values, vector_offsets);
     tree.write_jagged<T>(vector, vv, vo);
+    {
+      const std::int64_t list_first = list_offsets[first], list_last = list_offsets[last];
+      std::vector<std::int64_t> outer, inner;
+      for (std::size_t e = first; e <= last; ++e) outer.push_back(list_offsets[e] - list_first);
+      for (std::int64_t j = list_first; j <= list_last; ++j) inner.push_back(inner_offsets[j] - inner_offsets[list_first]);
+      std::vector<T> chunk(nested_values.begin() + inner_offsets[list_first], nested_values.begin() + inner_offsets[list_last]);
+      tree.write_nested<T>(nested, chunk, inner, outer);
+    }
     first = last;
   }
   nlohmann::json s = nlohmann::json::array(), a = nlohmann::json::array();
@@ -227,6 +241,23 @@ void write_type_branches(TreeWriter& tree, const std::string& tag, std::size_t e
   const auto jsroot_render = [](T value) { return jsroot_value<T>(value); };
   expected.jsroot[counted] = json_lists(counted_values, counted_offsets, jsroot_render);
   expected.jsroot[vector] = json_lists(vector_values, vector_offsets, jsroot_render);
+  nlohmann::json nested_expected = nlohmann::json::array(), nested_jsroot = nlohmann::json::array();
+  for (std::size_t e = 0; e < entries; ++e) {
+    nlohmann::json lists = nlohmann::json::array(), jsroot_lists = nlohmann::json::array();
+    for (std::int64_t j = list_offsets[e]; j < list_offsets[e + 1]; ++j) {
+      nlohmann::json list = nlohmann::json::array(), jsroot_list = nlohmann::json::array();
+      for (std::int64_t i = inner_offsets[j]; i < inner_offsets[j + 1]; ++i) {
+        list.push_back(json_value<T>(nested_values[static_cast<std::size_t>(i)]));
+        jsroot_list.push_back(jsroot_value<T>(nested_values[static_cast<std::size_t>(i)]));
+      }
+      lists.push_back(list);
+      jsroot_lists.push_back(jsroot_list);
+    }
+    nested_expected.push_back(lists);
+    nested_jsroot.push_back(jsroot_lists);
+  }
+  expected.branches[nested] = nested_expected;
+  expected.jsroot[nested] = nested_jsroot;
 }
 
 /// Calls f.template operator()<T>(tag, seed) for every basic type.

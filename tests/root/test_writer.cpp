@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../support/temporary_directory.hpp"
+#include "root_test_support.hpp"
 #include "root_writer_test_support.hpp"
 
 namespace {
@@ -58,6 +59,18 @@ nlohmann::json read_back(const Tree& tree) {
     out["array_" + tag] = arrays;
     out["counted_" + tag] = lists(tree.read_jagged<T>("counted_" + tag));
     out["vector_" + tag] = lists(tree.read_jagged<T>("vector_" + tag));
+    const auto nested = tree.read_nested<T>("nested_" + tag);
+    nlohmann::json entries = nlohmann::json::array();
+    for (std::size_t e = 0; e < nested.entries(); ++e) {
+      nlohmann::json entry = nlohmann::json::array();
+      for (std::size_t j = 0; j < nested.lists(e); ++j) {
+        nlohmann::json list = nlohmann::json::array();
+        for (T value : nested(e, j)) list.push_back(as_json(value));
+        entry.push_back(list);
+      }
+      entries.push_back(entry);
+    }
+    out["nested_" + tag] = entries;
   });
   out["text"] = tree.read_strings("text");
   out["count"] = tree.read<std::int32_t>("count");
@@ -107,6 +120,7 @@ TEST_P(RootWriterCompression, EveryBranchTypeReadsBackExactlyWithDeepjetAndJsroo
   EXPECT_EQ(tree.branch("array_uint16").type, "uint16[3]");
   EXPECT_EQ(tree.branch("vector_int64").type, "vector<Long64_t>");
   EXPECT_EQ(tree.branch("text").type, "string");
+  EXPECT_EQ(tree.branch("nested_float64").type, "vector<vector<double>>");
   for (const auto& branch : tree.description().branches) EXPECT_GT(branch.baskets.size(), 1u) << branch.name;
   const nlohmann::json mine = read_back(tree);
   for (const auto& [name, values] : expected.branches.items()) EXPECT_EQ(mine.at(name), values) << name;
@@ -219,6 +233,29 @@ TEST_F(RootWriter, FilesBeyondTwoGigabytesUseSixtyFourBitOffsets) {
   }
 }
 
+// The reader's side of std::vector<std::vector<T>>, on a file ROOT wrote (values as JSROOT reads
+// them: entry i holds the lists [1], [1, 2] ... [1 .. i + 1]).
+TEST(RootReaderNested, ReadsVectorsOfVectorsWrittenByRoot) {
+  Tree tree = File(deepjet::root::testing::shared_root_file("uproot-stl_containers.root")).tree("tree");
+  EXPECT_EQ(tree.branch("vector_vector_int32").type, "vector<vector<int>>");
+  const auto nested = tree.read_nested<std::int32_t>("vector_vector_int32");
+  ASSERT_EQ(nested.entries(), 5u);
+  for (std::size_t e = 0; e < 5; ++e) {
+    ASSERT_EQ(nested.lists(e), e + 1);
+    for (std::size_t j = 0; j <= e; ++j) {
+      std::vector<std::int32_t> expected(j + 1);
+      for (std::size_t k = 0; k <= j; ++k) expected[k] = static_cast<std::int32_t>(k + 1);
+      const auto list = nested(e, j);
+      EXPECT_EQ(std::vector<std::int32_t>(list.begin(), list.end()), expected) << e << " " << j;
+    }
+  }
+  const auto part = tree.read_nested<double>("vector_vector_int32", 3, 5);
+  EXPECT_EQ(part.offsets, (std::vector<std::int64_t>{0, 4, 9}));
+  EXPECT_NE(message_of([&] { tree.read_jagged<int>("vector_vector_int32"); }).find("read it with read_nested"),
+            std::string::npos);
+  EXPECT_NE(message_of([&] { tree.read_nested<int>("vector_int32"); }).find("not a vector of vectors"), std::string::npos);
+}
+
 TEST_F(RootWriter, CountersSharedByCountedBranchesAreFilledOnceAndChecked) {
   const auto path = file("shared.root");
   FileWriter writer(path);
@@ -320,7 +357,7 @@ TEST_F(RootWriter, InspectSample) {
     t::write_sample_tree(writer.make_tree("events"), 10);
     writer.close();
   }
-  EXPECT_EQ(File(path.string()).tree("events").branches().size(), 4u * 11u + 2u);
+  EXPECT_EQ(File(path.string()).tree("events").branches().size(), 5u * 11u + 2u);
 }
 
 }  // namespace

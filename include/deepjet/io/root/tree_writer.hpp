@@ -8,10 +8,14 @@
 //                                       created on first use and filled   the counter's leaf is a range
 //                                       from the offsets)
 //   add_vector_branch<T>(name)          std::vector<T> per entry          TBranchElement + TLeafElement
+//   add_nested_vector_branch<T>(name)   std::vector<std::vector<T>>       TBranchElement + TLeafElement
 //   add_string_branch(name)             one string per entry              TBranch + TLeafC
 //   write<T>(name, values)                      fixed-size branches (entries * n values)
 //   write_jagged<T>(name, values, offsets)      counted and vector branches (offsets: entries + 1
 //                                               indexes into values, as JaggedArray holds them)
+//   write_nested<T>(name, values, inner_offsets, offsets)   vector-of-vector branches (entry i holds
+//                                               the lists offsets[i] .. offsets[i + 1], list j the
+//                                               values inner_offsets[j] .. inner_offsets[j + 1])
 //   write_strings(name, strings)
 // T is the branch's own type (bool, int8..uint64, float, double): values are stored exactly, so a
 // reader gets back exactly what was written. A branch's entries go into a basket that is
@@ -181,6 +185,12 @@ class TreeWriter {
     return *this;
   }
 
+  template <class T>
+  TreeWriter& add_nested_vector_branch(const std::string& name) {
+    declare(name, Kind::nested_vector, detail::value_type_of<T>());
+    return *this;
+  }
+
   TreeWriter& add_string_branch(const std::string& name) {
     declare(name, Kind::string, ValueType::String);
     return *this;
@@ -191,8 +201,7 @@ class TreeWriter {
   void write(std::string_view name, std::span<const T> values) {
     Branch& branch = writable(name, detail::value_type_of<T>());
     if (branch.kind != Kind::fixed) {
-      fail("branch \"" + branch.name + "\" has variable-size entries; fill it with " +
-           (branch.kind == Kind::string ? "write_strings" : "write_jagged"));
+      fail("branch \"" + branch.name + "\" has variable-size entries; fill it with " + filler(branch.kind));
     }
     if (branch.is_counter) {
       fail("branch \"" + branch.name + "\" counts other branches; it is filled by write_jagged on them");
@@ -221,8 +230,7 @@ class TreeWriter {
   void write_jagged(std::string_view name, std::span<const T> values, std::span<const std::int64_t> offsets) {
     Branch& branch = writable(name, detail::value_type_of<T>());
     if (branch.kind != Kind::counted && branch.kind != Kind::vector) {
-      fail("branch \"" + branch.name + "\" has fixed-size entries; fill it with " +
-           (branch.kind == Kind::string ? "write_strings" : "write"));
+      fail("branch \"" + branch.name + "\" is not a counted array or a vector; fill it with " + filler(branch.kind));
     }
     check_offsets(branch, values.size(), offsets);
     const std::size_t entries = offsets.size() - 1;
@@ -258,6 +266,55 @@ class TreeWriter {
   template <class T>
   void write_jagged(std::string_view name, const JaggedArray<T>& column) {
     write_jagged<T>(name, column.values, column.offsets);
+  }
+
+  /// Appends offsets.size() - 1 entries to a std::vector<std::vector<T>> branch.
+  template <class T>
+  void write_nested(std::string_view name, std::span<const T> values, std::span<const std::int64_t> inner_offsets,
+                    std::span<const std::int64_t> offsets) {
+    Branch& branch = writable(name, detail::value_type_of<T>());
+    if (branch.kind != Kind::nested_vector) fail("branch \"" + branch.name + "\" is not a vector of vectors");
+    check_offsets(branch, values.size(), inner_offsets);
+    check_offsets(branch, inner_offsets.size() - 1, offsets);
+    for (std::size_t e = 0; e + 1 < offsets.size(); ++e) {
+      // The outer vector streamed alone (byte count, version, size), then per inner vector its
+      // size and values.
+      std::size_t bytes = 2 + 4;
+      for (std::int64_t j = offsets[e]; j < offsets[e + 1]; ++j) {
+        bytes += 4 + static_cast<std::size_t>(inner_offsets[j + 1] - inner_offsets[j]) * sizeof(T);
+      }
+      if (bytes >= kByteCountMask) fail("branch \"" + branch.name + "\": entry too large");
+      branch.starts.push_back(static_cast<std::int32_t>(branch.data.size()));
+      ByteWriter header;
+      header.put<std::uint32_t>(static_cast<std::uint32_t>(bytes) | kByteCountMask);
+      header.put<std::int16_t>(9);
+      header.put<std::int32_t>(static_cast<std::int32_t>(offsets[e + 1] - offsets[e]));
+      branch.data.insert(branch.data.end(), header.bytes().begin(), header.bytes().end());
+      for (std::int64_t j = offsets[e]; j < offsets[e + 1]; ++j) {
+        const std::size_t count = static_cast<std::size_t>(inner_offsets[j + 1] - inner_offsets[j]);
+        ByteWriter size;
+        size.put<std::int32_t>(static_cast<std::int32_t>(count));
+        branch.data.insert(branch.data.end(), size.bytes().begin(), size.bytes().end());
+        detail::append_big_endian(branch.data, values.data() + inner_offsets[j], count);
+      }
+      end_variable_entry(branch);
+    }
+  }
+  template <class T>
+  void write_nested(std::string_view name, const std::vector<T>& values, const std::vector<std::int64_t>& inner_offsets,
+                    const std::vector<std::int64_t>& offsets) {
+    if constexpr (std::is_same_v<T, bool>) {
+      const std::unique_ptr<bool[]> copy(new bool[values.size()]);
+      std::copy(values.begin(), values.end(), copy.get());
+      write_nested<bool>(name, std::span<const bool>(copy.get(), values.size()), inner_offsets, offsets);
+    } else {
+      write_nested<T>(name, std::span<const T>(values), std::span<const std::int64_t>(inner_offsets),
+                      std::span<const std::int64_t>(offsets));
+    }
+  }
+  template <class T>
+  void write_nested(std::string_view name, const NestedJaggedArray<T>& column) {
+    write_nested<T>(name, column.values, column.inner_offsets, column.offsets);
   }
 
   /// Appends one entry per string to a string branch.
@@ -322,12 +379,16 @@ class TreeWriter {
       add(name);
     }
     for (const Branch& branch : branches_) {
-      if (branch.kind == Kind::vector) {
+      if (branch.kind == Kind::vector || branch.kind == Kind::nested_vector) {
         add("TBranchElement");
         add("TLeafElement");
         const std::string vector = vector_class_name(branch.type);
         if (names.insert(vector).second) {
           classes.push_back(vector_class_description(vector, detail::basic_type_names(branch.type).code));
+        }
+        const std::string nested = element_class_name(branch);
+        if (branch.kind == Kind::nested_vector && names.insert(nested).second) {
+          classes.push_back(vector_class_description(nested, 61));  // elements are objects (kObject)
         }
       } else {
         add(detail::basic_type_names(branch.type).leaf_class);
@@ -336,7 +397,7 @@ class TreeWriter {
   }
 
  private:
-  enum class Kind { fixed, counted, vector, string };
+  enum class Kind { fixed, counted, vector, nested_vector, string };
 
   struct BasketLocation {
     std::int64_t first_entry = 0;
@@ -525,12 +586,28 @@ class TreeWriter {
     branch.basket_entries = 0;
   }
 
+  static const char* filler(Kind kind) {
+    switch (kind) {
+      case Kind::fixed: return "write";
+      case Kind::counted: case Kind::vector: return "write_jagged";
+      case Kind::nested_vector: return "write_nested";
+      case Kind::string: return "write_strings";
+    }
+    return "write";
+  }
+
   static std::int32_t entry_bytes(const Branch& branch) {
     return static_cast<std::int32_t>(branch.length * static_cast<std::int32_t>(value_size(branch.type)));
   }
 
   static std::string vector_class_name(ValueType type) {
     return std::string("vector<") + detail::basic_type_names(type).cpp + ">";
+  }
+
+  /// The class of a TBranchElement, spelled as ROOT normalizes it ("vector<vector<float> >").
+  static std::string element_class_name(const Branch& branch) {
+    const std::string inner = vector_class_name(branch.type);
+    return branch.kind == Kind::nested_vector ? "vector<" + inner + " >" : inner;
   }
 
   // ---- the TTree record -------------------------------------------------------------------
@@ -552,7 +629,8 @@ class TreeWriter {
   /// Writes the leaf object of `branch`; returns its tag for fLeaves and fLeafCount references.
   std::uint32_t write_leaf(ByteWriter& out, const Branch& branch, const std::vector<std::uint32_t>& leaf_tags) const {
     const detail::BasicTypeNames names = detail::basic_type_names(branch.type);
-    const char* leaf_class = branch.kind == Kind::vector ? "TLeafElement" : names.leaf_class;
+    const bool element = branch.kind == Kind::vector || branch.kind == Kind::nested_vector;
+    const char* leaf_class = element ? "TLeafElement" : names.leaf_class;
     const std::size_t object = out.begin_object(leaf_class);
     const std::size_t derived = out.begin_versioned(1);
     const std::size_t leaf = out.begin_versioned(2);  // TLeaf
@@ -565,7 +643,7 @@ class TreeWriter {
     }
     if (branch.kind == Kind::counted) title += "[" + branches_[branch.counter].name + "]";
     if (branch.kind == Kind::string) length = static_cast<std::int32_t>(std::max<std::int64_t>(1, branch.maximum));
-    if (branch.kind == Kind::vector) length_type = 0;
+    if (element) length_type = 0;
     out.tnamed(branch.name, title);
     out.put<std::int32_t>(length);
     out.put<std::int32_t>(length_type);
@@ -578,7 +656,7 @@ class TreeWriter {
       out.null_pointer();
     }
     out.end_versioned(leaf);
-    if (branch.kind == Kind::vector) {
+    if (element) {
       out.put<std::int32_t>(-1);  // fID
       out.put<std::int32_t>(-1);  // fType
     } else {
@@ -607,7 +685,7 @@ class TreeWriter {
                      std::size_t index) const {
     const std::size_t header = out.begin_versioned(13);  // TBranch
     std::string title = branch.name;
-    if (branch.kind != Kind::vector) {
+    if (branch.kind != Kind::vector && branch.kind != Kind::nested_vector) {
       if (branch.kind == Kind::fixed && branch.length > 1) title += "[" + std::to_string(branch.length) + "]";
       if (branch.kind == Kind::counted) title += "[" + branches_[branch.counter].name + "]";
       title += std::string("/") + detail::basic_type_names(branch.type).letter;
@@ -627,7 +705,7 @@ class TreeWriter {
     write_io_features(out);
     out.put<std::int32_t>(0);  // fOffset
     out.put<std::int32_t>(max_baskets);
-    out.put<std::int32_t>(branch.kind == Kind::vector ? 99 : 0);  // fSplitLevel (ROOT's default for objects)
+    out.put<std::int32_t>(branch.kind == Kind::vector || branch.kind == Kind::nested_vector ? 99 : 0);  // fSplitLevel (ROOT's default for objects)
     out.put<std::int64_t>(branch.entries);
     out.put<std::int64_t>(0);  // fFirstEntry
     out.put<std::int64_t>(branch.total_bytes);
@@ -656,13 +734,13 @@ class TreeWriter {
 
   void write_branch(ByteWriter& out, const Branch& branch, std::vector<std::uint32_t>& leaf_tags,
                     std::size_t index) const {
-    if (branch.kind != Kind::vector) {
+    if (branch.kind != Kind::vector && branch.kind != Kind::nested_vector) {
       const std::size_t object = out.begin_object("TBranch");
       write_tbranch(out, branch, leaf_tags, index);
       out.end_object(object);
       return;
     }
-    const std::string class_name = vector_class_name(branch.type);
+    const std::string class_name = element_class_name(branch);
     const std::size_t object = out.begin_object("TBranchElement");
     const std::size_t header = out.begin_versioned(10);
     write_tbranch(out, branch, leaf_tags, index);
