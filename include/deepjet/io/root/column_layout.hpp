@@ -2,10 +2,10 @@
 //
 // Contract: describe_column() maps a branch (and, for members of split objects, the file's
 // streamer infos) to a ColumnLayout: the stored value type and whether each entry holds a fixed
-// number of values, a counted (jagged) run of values, an STL collection of basic values, a string,
-// or a collection of strings. Anything else (user classes read whole, nested containers, maps,
-// Double32/Float16...) yields kind == Unsupported with a reason naming the branch and its type; it
-// never guesses.
+// number of values, a counted (jagged) run of values, an STL collection of basic values, a vector
+// of vectors of basic values, a string, or a collection of strings. Anything else (user classes
+// read whole, other nested containers, maps, Double32/Float16...) yields kind == Unsupported with a
+// reason naming the branch and its type; it never guesses.
 #pragma once
 
 #include <algorithm>
