@@ -4,7 +4,10 @@
 #   bash scripts/install-dependencies.sh            build, tests, examples
 #   bash scripts/install-dependencies.sh --torch    also PyTorch, for regenerating fixtures and the
 #                                                   PyTorch side of the benchmarks
-#   bash scripts/install-dependencies.sh --onnxruntime   also ONNX Runtime from npm (tests, benchmarks)
+#   bash scripts/install-dependencies.sh --test-runtimes  also the npm packages the tests run: ONNX
+#                                                   Runtime (export tests, benchmarks) and JSROOT
+#                                                   (independent check of the ROOT writer)
+#   bash scripts/install-dependencies.sh --onnxruntime   the same (older name)
 set -euo pipefail
 
 packages=(
@@ -36,13 +39,31 @@ install_onnxruntime() {
   fi
 }
 
+# JSROOT, the ROOT team's JavaScript reader, from npm into scripts/jsroot/node_modules (ignored by
+# git): tests/root/jsroot_dump.mjs reads the files deepjet's ROOT writer produces with it.
+install_jsroot() {
+  local dir
+  dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/jsroot
+  if [[ ! -f "$dir/node_modules/jsroot/package.json" ]]; then
+    echo "deepjet: installing jsroot from npm into $dir"
+    (cd "$dir" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+install_test_runtimes() {
+  if [[ " $* " == *" --test-runtimes "* || " $* " == *" --onnxruntime "* ]]; then
+    install_onnxruntime
+    install_jsroot
+  fi
+}
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]} == 0)); then
   echo "deepjet: all ${#packages[@]} Debian packages are installed"
-  [[ " $* " == *" --onnxruntime "* ]] && install_onnxruntime
+  install_test_runtimes "$@"
   exit 0
 fi
 
@@ -54,5 +75,5 @@ fi
 echo "deepjet: installing ${missing[*]}"
 "${as_root[@]}" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-[[ " $* " == *" --onnxruntime "* ]] && install_onnxruntime
+install_test_runtimes "$@"
 exit 0

@@ -6,7 +6,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
 jobs=$(nproc)
 
-bash "$here/scripts/install-dependencies.sh" --onnxruntime
+bash "$here/scripts/install-dependencies.sh" --test-runtimes
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build" -j "$jobs"
 ctest --test-dir "$build" --output-on-failure -j "$jobs"

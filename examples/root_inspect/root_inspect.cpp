@@ -81,6 +81,25 @@ void print_json(const deepjet::root::Tree& tree, const std::string& name) {
               << first << "]}\n";
     return;
   }
+  if (info.layout.kind == deepjet::root::ColumnLayout::Kind::NestedCollection) {
+    // Two levels of lists: each entry is a list of lists.
+    const auto column = tree.read_nested<double>(name);
+    double sum = 0;
+    for (double value : column.values) sum += value;
+    for (std::size_t i = 0; i < column.entries() && i < 3; ++i) {
+      first += i ? ", [" : "[";
+      for (std::size_t j = 0; j < column.lists(i); ++j) {
+        const auto list = column(i, j);
+        first += j ? ", [" : "[";
+        for (std::size_t k = 0; k < list.size(); ++k) first += (k ? ", " : "") + json_number(list[k]);
+        first += "]";
+      }
+      first += "]";
+    }
+    std::cout << "{\"entries\": " << column.entries() << ", \"elements\": " << column.values.size()
+              << ", \"sum\": " << json_number(sum) << ", \"first\": " << first << "]}\n";
+    return;
+  }
   const auto column = tree.read_jagged<double>(name);
   double sum = 0;
   for (double value : column.values) sum += value;

@@ -6,6 +6,7 @@
 //   deepjet::root::JaggedArray<float> jet_pt = tree.read_jagged<float>("Jet_pt", 0, 1000);
 //
 // See docs/root-reader.md for what is supported. Every failure throws deepjet::FileError.
+// Writing ROOT files: deepjet/io/root_writer.hpp (docs/root-writer.md).
 #pragma once
 
 #include "deepjet/io/root/basket.hpp"

@@ -24,6 +24,8 @@ void read_file(const std::uint8_t* data, std::size_t size) {
           tree.read_strings(branch.name);
         } else if (branch.layout.kind == deepjet::root::ColumnLayout::Kind::TextCollection) {
           tree.read_string_lists(branch.name);
+        } else if (branch.layout.kind == deepjet::root::ColumnLayout::Kind::NestedCollection) {
+          tree.read_nested<double>(branch.name);
         } else {
           tree.read_jagged<double>(branch.name);
         }

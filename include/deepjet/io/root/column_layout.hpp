@@ -2,10 +2,10 @@
 //
 // Contract: describe_column() maps a branch (and, for members of split objects, the file's
 // streamer infos) to a ColumnLayout: the stored value type and whether each entry holds a fixed
-// number of values, a counted (jagged) run of values, an STL collection of basic values, a string,
-// or a collection of strings. Anything else (user classes read whole, nested containers, maps,
-// Double32/Float16...) yields kind == Unsupported with a reason naming the branch and its type; it
-// never guesses.
+// number of values, a counted (jagged) run of values, an STL collection of basic values, a vector
+// of vectors of basic values, a string, or a collection of strings. Anything else (user classes
+// read whole, other nested containers, maps, Double32/Float16...) yields kind == Unsupported with a
+// reason naming the branch and its type; it never guesses.
 #pragma once
 
 #include <algorithm>
@@ -58,6 +58,8 @@ struct ColumnLayout {
     Collection,   // std::vector<T>/std::set<T> of basic T: 10-byte header then the values
     Text,         // one string per entry (TLeafC, std::string, TString)
     TextCollection,  // std::vector<std::string> / std::set<TString> ...: 10-byte header, strings
+    NestedCollection,  // std::vector<std::vector<T>> of basic T: 10-byte header, then per inner
+                       // vector its 4-byte size and its values
     Unsupported
   } kind = Kind::Unsupported;
   ValueType type = ValueType::Int32;
@@ -149,6 +151,26 @@ inline bool collection_of_basic(std::string_view raw, ValueType& type) {
     }
   }
   return false;
+}
+
+/// "vector<vector<float> >" -> Float32; false for anything but vectors of vectors of basic values.
+inline bool nested_vector_of_basic(std::string_view raw, ValueType& type) {
+  const std::string name = normalized_type_name(raw);
+  const std::string prefix = "vector<vector<";
+  if (name.compare(0, prefix.size(), prefix) != 0 || name.size() < prefix.size() + 2 ||
+      name.compare(name.size() - 2, 2, ">>") != 0) {
+    return false;
+  }
+  return value_type_from_name(name.substr(prefix.size(), name.size() - prefix.size() - 2), type);
+}
+
+inline ColumnLayout nested_collection(const std::string& type, ValueType value_type) {
+  ColumnLayout layout;
+  layout.kind = ColumnLayout::Kind::NestedCollection;
+  layout.type = value_type;
+  layout.entry_header_bytes = 10;  // byte count + version + number of inner vectors
+  layout.description = normalized_type_name(type);
+  return layout;
 }
 
 /// "vector<string>", "set<TString>" ...: a collection of strings.
@@ -250,6 +272,7 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
       return layout;
     }
     if (collection_of_strings(type)) return string_collection(type);
+    if (nested_vector_of_basic(type, layout.type)) return nested_collection(type, layout.type);
     if (normalized_type_name(type) == "string") {
       layout.kind = ColumnLayout::Kind::Text;
       layout.type = ValueType::String;
@@ -334,6 +357,9 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
     return layout;
   }
   if ((code == 300 || code == 500) && collection_of_strings(type_name)) return string_collection(type_name);
+  if ((code == 300 || code == 500) && nested_vector_of_basic(type_name, layout.type)) {
+    return nested_collection(type_name, layout.type);
+  }
   if ((code == 300 || code == 500) && collection_of_basic(type_name, layout.type)) {
     layout.kind = ColumnLayout::Kind::Collection;
     layout.entry_header_bytes = 10;

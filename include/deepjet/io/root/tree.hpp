@@ -5,6 +5,7 @@
 //   read<T>         fixed-size entries (scalars, fixed arrays, leaves of a leaf list) -> values
 //   read_jagged<T>  any numeric branch (counted arrays, std::vector<T>, fixed arrays) -> values +
 //                   offsets (offsets.size() == entries + 1)
+//   read_nested<T>  std::vector<std::vector<T>> -> values + inner offsets + entry offsets
 //   read_strings    char* leaves, std::string and TString branches
 //   read_string_lists  std::vector<std::string> (or set, or of TString) -> strings + offsets
 // Baskets are decompressed lazily, one at a time; the last basket of each branch is kept so that
@@ -96,6 +97,27 @@ struct JaggedArray {
   std::span<const T> operator[](std::size_t entry) const {
     return std::span<const T>(values.data() + offsets[entry],
                               static_cast<std::size_t>(offsets[entry + 1] - offsets[entry]));
+  }
+};
+
+/// Values of a branch with two levels of lists (std::vector<std::vector<T>>): entry i holds the
+/// lists offsets[i] .. offsets[i+1]; list j holds values[inner_offsets[j] .. inner_offsets[j+1]).
+template <class T>
+struct NestedJaggedArray {
+  std::vector<T> values;
+  std::vector<std::int64_t> inner_offsets{0};
+  std::vector<std::int64_t> offsets{0};
+
+  std::size_t entries() const noexcept { return offsets.size() - 1; }
+  /// The number of lists of an entry.
+  std::size_t lists(std::size_t entry) const noexcept {
+    return static_cast<std::size_t>(offsets[entry + 1] - offsets[entry]);
+  }
+  /// List `list` of entry `entry`.
+  std::span<const T> operator()(std::size_t entry, std::size_t list) const {
+    const std::size_t j = static_cast<std::size_t>(offsets[entry]) + list;
+    return std::span<const T>(values.data() + inner_offsets[j],
+                              static_cast<std::size_t>(inner_offsets[j + 1] - inner_offsets[j]));
   }
 };
 
@@ -226,6 +248,7 @@ class Tree {
   JaggedArray<T> read_jagged(std::string_view name, std::int64_t first = 0, std::int64_t last = -1) const {
     const Column& col = column(name);
     const EntryRange range = checked_range(col, first, last);
+    reject_nested(col);
     if (col.info.layout.type == ValueType::String) {
       throw FileError(path(), "branch \"" + col.info.name + "\" holds strings; read it with read_strings or read_string_lists");
     }
@@ -255,9 +278,55 @@ class Tree {
     if (col.info.layout.type == ValueType::String) {
       throw FileError(path(), "branch \"" + col.info.name + "\" holds strings; read it with read_strings or read_string_lists");
     }
+    reject_nested(col);
     out.values.clear();
     out.offsets.assign(1, 0);
     read_numeric(col, range, out.values, &out.offsets);
+  }
+
+  /// std::vector<std::vector<T>> branches: values, offsets of the inner lists, offsets of entries.
+  template <class T>
+  NestedJaggedArray<T> read_nested(std::string_view name, std::int64_t first = 0, std::int64_t last = -1) const {
+    static_assert(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>,
+                  "read numeric branches into an arithmetic type; for bool use std::uint8_t");
+    const Column& col = column(name);
+    const EntryRange range = checked_range(col, first, last);
+    if (col.info.layout.kind != ColumnLayout::Kind::NestedCollection) {
+      throw FileError(path(), "branch \"" + col.info.name + "\" is " + col.info.type +
+                                  ", not a vector of vectors; read it with read_jagged");
+    }
+    const ColumnLayout& layout = col.info.layout;
+    const std::size_t size = value_size(layout.type);
+    NestedJaggedArray<T> out;
+    for_each_basket(col, range, [&](const LoadedBasket& basket, std::int64_t a, std::int64_t b) {
+      const std::string what = basket_what(col, basket);
+      if (basket.offsets.empty()) throw FileError(path(), what + ": vector basket without entry offsets");
+      for (std::int64_t e = a; e < b; ++e) {
+        const std::size_t begin = static_cast<std::size_t>(basket.offsets[e]);
+        const std::size_t end = static_cast<std::size_t>(basket.offsets[e + 1]);
+        ByteCursor cursor(basket.data.data() + begin, end - begin, path());
+        cursor.skip(layout.entry_header_bytes - 4, "collection header");
+        const std::int32_t lists = cursor.i32("number of inner vectors");
+        // Every inner vector takes at least its 4-byte size.
+        if (lists < 0 || static_cast<std::size_t>(lists) > cursor.remaining() / 4) {
+          throw FileError(path(), what + ": corrupted number of inner vectors " + std::to_string(lists));
+        }
+        for (std::int32_t j = 0; j < lists; ++j) {
+          const std::int32_t count = cursor.i32("inner vector size");
+          if (count < 0 || static_cast<std::size_t>(count) > cursor.remaining() / size) {
+            throw FileError(path(), what + ": corrupted inner vector size " + std::to_string(count));
+          }
+          const std::size_t at = out.values.size();
+          out.values.resize(at + static_cast<std::size_t>(count));
+          detail::convert_values(layout.type, cursor.here(), static_cast<std::size_t>(count), out.values.data() + at);
+          cursor.skip(static_cast<std::size_t>(count) * size, "inner vector values");
+          out.inner_offsets.push_back(static_cast<std::int64_t>(out.values.size()));
+        }
+        if (cursor.remaining() != 0) throw FileError(path(), what + ": vector of vectors longer than its values");
+        out.offsets.push_back(static_cast<std::int64_t>(out.inner_offsets.size() - 1));
+      }
+    });
+    return out;
   }
 
   /// Collections of strings (std::vector<std::string>, std::set<TString> ...), one per entry.
@@ -397,6 +466,14 @@ class Tree {
       register_column(make_column(base, 0), full);
     }
     for (const BranchDescription& child : branch.children) index(child, full, depth + 1);
+  }
+
+  /// read_jagged gives one level of offsets; two levels need read_nested.
+  void reject_nested(const Column& col) const {
+    if (col.info.layout.kind == ColumnLayout::Kind::NestedCollection) {
+      throw FileError(path(), "branch \"" + col.info.name + "\" is " + col.info.type +
+                                  " (two levels of lists); read it with read_nested");
+    }
   }
 
   const Column* find(std::string_view name) const {
