@@ -32,6 +32,7 @@
 #include "deepjet/io/hdf5/hdf5.hpp"
 #include "deepjet/io/model_file.hpp"
 #include "deepjet/io/root.hpp"
+#include "deepjet/io/root_writer.hpp"
 #include "deepjet/kernels/elementwise.hpp"
 #include "deepjet/kernels/gemm.hpp"
 #include "deepjet/kernels/simd.hpp"
