@@ -1,0 +1,252 @@
+// The ONNX importer (deepjet/interchange/onnx.hpp): CMS's production DeepJet graphs imported into
+// deepjet::reference::DeepJet reproduce ONNX Runtime's outputs (the .expected.h5 files beside the
+// models, computed by onnxruntime-node) to 1e-5 absolute, as a Model and as a Predictor; types that
+// disagree with the graph, broken files and unsupported ops are refused with messages naming the
+// file, the ONNX node and the deepjet layer. Small graphs for the other exporter idioms are built
+// here with ONNX's protobuf classes (no binary fixture), and compared with reference loops.
+#include "support/temporary_directory.hpp"
+
+#include "deepjet_model.hpp"
+
+#include <deepjet/interchange/onnx.hpp>
+#include <deepjet/io/hdf5/hdf5.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using deepjet::reference::DeepJet;
+
+std::string model_path(const std::string& name) { return std::string(DEEPJET_SHARED_DIR) + "/data/models/" + name; }
+
+// Runs `predict` on the expected file's inputs; returns the largest |deepjet - ONNX Runtime|
+// over output 0.
+template <class Net, class Predict>
+double max_difference_on_expected(const std::string& name, std::size_t inputs, Predict&& predict) {
+  deepjet::hdf5::File file(model_path(name + ".expected.h5"), deepjet::hdf5::File::Mode::read);
+  auto x = deepjet::make_tensors<typename Net::input_shape>(32);
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    ((void)[&] {
+      const auto array = file.read<float>("inputs/" + std::to_string(I));
+      EXPECT_EQ(array.values.size(), std::get<I>(x).size()) << "input " << I;
+      std::copy(array.values.begin(), array.values.end(), std::get<I>(x).data());
+    }(), ...);
+  }(std::make_index_sequence<std::tuple_size_v<decltype(x)>>{});
+  EXPECT_GE(inputs, std::tuple_size_v<decltype(x)>);
+  const auto expected = file.read<float>("outputs/0");
+  const auto y = predict(x);
+  EXPECT_EQ(expected.values.size(), y.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < std::min<std::size_t>(expected.values.size(), y.size()); ++i)
+    worst = std::max(worst, std::abs(static_cast<double>(y.data()[i]) - expected.values[i]));
+  return worst;
+}
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const deepjet::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// ---- the real models ------------------------------------------------------------------------
+
+TEST(OnnxImport, HltDeepFlavourAsModelMatchesOnnxRuntime) {
+  deepjet::onnx::ImportReport report;
+  const auto model = deepjet::onnx::import_model<DeepJet>(model_path("DeepFlavour_HLT_220104.onnx"), {.report = &report});
+  const double worst = max_difference_on_expected<DeepJet>("DeepFlavour_HLT_220104", 4,
+                                                           [&](const auto& x) { return model.predict(x); });
+  std::printf("DeepFlavour_HLT_220104 as Model: max |deepjet - onnxruntime| = %.3g\n", worst);
+  EXPECT_LE(worst, 1e-5);
+  ASSERT_EQ(report.inputs.size(), 4u);
+  EXPECT_EQ(report.inputs[1].name, "input_1");
+  EXPECT_EQ(report.outputs.size(), 1u);
+  EXPECT_EQ(report.outputs[0].name, "ID_pred");
+  EXPECT_TRUE(report.pass_through.empty());
+  // 23 BatchNorms, 11 convolutions, 3 LSTMs, 9 dense layers, their activations, Concatenate, Softmax.
+  std::size_t batch_norms = 0, lstms = 0;
+  for (const auto& l : report.layers) {
+    batch_norms += l.signature.starts_with("BatchNorm");
+    lstms += l.signature.starts_with("LSTM");
+  }
+  EXPECT_EQ(batch_norms, 23u);
+  EXPECT_EQ(lstms, 3u);
+  bool found_lstm = false;
+  for (const auto& l : report.layers)
+    if (l.path == "0.1.5.0") {
+      EXPECT_EQ(l.node, "cpf_lstm");
+      found_lstm = true;
+    }
+  EXPECT_TRUE(found_lstm) << report.to_string();
+}
+
+TEST(OnnxImport, HltDeepFlavourAsPredictorMatchesOnnxRuntime) {
+  const auto predictor = deepjet::onnx::import_predictor<DeepJet>(model_path("DeepFlavour_HLT_220104.onnx"));
+  const double worst = max_difference_on_expected<DeepJet>("DeepFlavour_HLT_220104", 4,
+                                                           [&](const auto& x) { return predictor.predict(x); });
+  std::printf("DeepFlavour_HLT_220104 as Predictor: max |deepjet - onnxruntime| = %.3g\n", worst);
+  EXPECT_LE(worst, 1e-5);
+}
+
+TEST(OnnxImport, Run3DeepJetFromPyTorchMatchesOnnxRuntimeAndReportsPassThrough) {
+  deepjet::onnx::ImportReport report;
+  const auto model = deepjet::onnx::import_model<DeepJet>(model_path("DeepJet_Run3_122X.onnx"), {.report = &report});
+  const double worst = max_difference_on_expected<DeepJet>("DeepJet_Run3_122X", 5,
+                                                           [&](const auto& x) { return model.predict(x); });
+  std::printf("DeepJet_Run3_122X as Model: max |deepjet - onnxruntime| = %.3g\n", worst);
+  EXPECT_LE(worst, 1e-5);
+  ASSERT_EQ(report.pass_through.size(), 1u) << report.to_string();
+  EXPECT_EQ(report.pass_through[0].output, "jet_pt");
+  EXPECT_EQ(report.pass_through[0].input, "input_5");
+  ASSERT_EQ(report.inputs.size(), 4u);
+  EXPECT_EQ(report.inputs[3].name, "input_4");
+
+  const auto predictor = deepjet::onnx::import_predictor<DeepJet>(model_path("DeepJet_Run3_122X.onnx"));
+  const double worst_predictor = max_difference_on_expected<DeepJet>(
+      "DeepJet_Run3_122X", 5, [&](const auto& x) { return predictor.predict(x); });
+  std::printf("DeepJet_Run3_122X as Predictor: max |deepjet - onnxruntime| = %.3g\n", worst_predictor);
+  EXPECT_LE(worst_predictor, 1e-5);
+
+  // The second output of the file is the fifth input, unchanged: what "pass-through" promises.
+  deepjet::hdf5::File file(model_path("DeepJet_Run3_122X.expected.h5"), deepjet::hdf5::File::Mode::read);
+  EXPECT_EQ(file.read<float>("inputs/4").values, file.read<float>("outputs/1").values);
+}
+
+TEST(OnnxImport, ImportedModelCanBeFineTuned) {
+  auto model = deepjet::onnx::import_model<DeepJet>(model_path("DeepFlavour_HLT_220104.onnx"));
+  auto x = deepjet::make_tensors<DeepJet::input_shape>(8);
+  std::apply([](auto&... t) { ((std::fill(t.begin(), t.end(), 0.1f)), ...); }, x);
+  auto target = deepjet::make_tensors<DeepJet::output_shape>(8);
+  std::fill(target.begin(), target.end(), 0.0f);
+  for (std::size_t n = 0; n < 8; ++n) target(n, n % 6) = 1.0f;
+  model.set_trainable("", true);
+  deepjet::Adam adam;
+  adam.learning_rate = 1e-4;
+  const double first = model.train_step(x, target, nullptr, deepjet::CategoricalCrossEntropy{}, adam);
+  double last = first;
+  for (int i = 0; i < 5; ++i) last = model.train_step(x, target, nullptr, deepjet::CategoricalCrossEntropy{}, adam);
+  EXPECT_TRUE(std::isfinite(first));
+  EXPECT_LT(last, first);
+}
+
+// ---- refusals on the real models ----------------------------------------------------------------
+
+// DeepJet with the charged candidates' first convolution 32 wide instead of 64.
+template <float Rate = 0.1f>
+struct NarrowParts : deepjet::reference::DeepJetParts<Rate> {
+  using P = deepjet::reference::DeepJetParts<Rate>;
+  using network = deepjet::Sequential<
+      deepjet::Inputs<deepjet::Shape<15>, deepjet::Shape<25, 16>, deepjet::Shape<25, 6>, deepjet::Shape<4, 12>>,
+      deepjet::Branches<deepjet::BatchNorm<>,
+                        deepjet::Stack<deepjet::BatchNorm<>, typename P::template ConvUnit<32>, typename P::template ConvUnit<32>,
+                                       typename P::template ConvUnit<32>, typename P::template LastConv<8>,
+                                       typename P::template Recurrence<150>>,
+                        deepjet::Stack<deepjet::BatchNorm<>, typename P::template ConvUnit<32>, typename P::template ConvUnit<16>,
+                                       typename P::template LastConv<4>, typename P::template Recurrence<50>>,
+                        deepjet::Stack<deepjet::BatchNorm<>, typename P::template ConvUnit<64>, typename P::template ConvUnit<32>,
+                                       typename P::template ConvUnit<32>, typename P::template LastConv<8>,
+                                       typename P::template Recurrence<50>>>,
+      deepjet::Concatenate, deepjet::Dense<6>, deepjet::Softmax>;
+};
+
+TEST(OnnxImport, TypeWithOtherWidthsIsRefusedNamingNodeAndLayer) {
+  const auto path = model_path("DeepFlavour_HLT_220104.onnx");
+  const std::string message = error_of([&] { deepjet::onnx::import_model<NarrowParts<>::network>(path); });
+  EXPECT_NE(message.find(path), std::string::npos) << message;
+  EXPECT_NE(message.find("cpf_conv0"), std::string::npos) << message;
+  EXPECT_NE(message.find("'0.1.1.0' Conv1D (25, 16) -> (25, 32)"), std::string::npos) << message;
+}
+
+// DeepJet whose LSTMs read the lists forwards.
+using ForwardDeepJet = deepjet::Sequential<
+    deepjet::Inputs<deepjet::Shape<15>, deepjet::Shape<25, 16>, deepjet::Shape<25, 6>, deepjet::Shape<4, 12>>,
+    deepjet::Branches<
+        deepjet::BatchNorm<>,
+        deepjet::Stack<deepjet::BatchNorm<>, deepjet::reference::DeepJetParts<>::ConvUnit<64>,
+                       deepjet::reference::DeepJetParts<>::ConvUnit<32>, deepjet::reference::DeepJetParts<>::ConvUnit<32>,
+                       deepjet::reference::DeepJetParts<>::LastConv<8>, deepjet::LSTM<150>, deepjet::BatchNorm<>>,
+        deepjet::Stack<deepjet::BatchNorm<>, deepjet::reference::DeepJetParts<>::ConvUnit<32>,
+                       deepjet::reference::DeepJetParts<>::ConvUnit<16>, deepjet::reference::DeepJetParts<>::LastConv<4>,
+                       deepjet::LSTM<50>, deepjet::BatchNorm<>>,
+        deepjet::Stack<deepjet::BatchNorm<>, deepjet::reference::DeepJetParts<>::ConvUnit<64>,
+                       deepjet::reference::DeepJetParts<>::ConvUnit<32>, deepjet::reference::DeepJetParts<>::ConvUnit<32>,
+                       deepjet::reference::DeepJetParts<>::LastConv<8>, deepjet::LSTM<50>, deepjet::BatchNorm<>>>,
+    deepjet::Concatenate, deepjet::Dense<6>, deepjet::Softmax>;
+
+TEST(OnnxImport, WrongLstmDirectionIsRefusedForBothExporters) {
+  for (const char* name : {"DeepFlavour_HLT_220104.onnx", "DeepJet_Run3_122X.onnx"}) {
+    const std::string message = error_of([&] { deepjet::onnx::import_model<ForwardDeepJet>(model_path(name)); });
+    EXPECT_NE(message.find(model_path(name)), std::string::npos) << message;
+    EXPECT_NE(message.find("cpf_lstm"), std::string::npos) << message;
+    EXPECT_NE(message.find("'0.1.5' LSTM (25, 8) -> (150) [forwards"), std::string::npos) << message;
+    EXPECT_NE(message.find("reads the list backwards"), std::string::npos) << message;
+  }
+}
+
+TEST(OnnxImport, TooFewLayersIsRefusedNamingTheFirstUnmatchedLayer) {
+  // NarrowParts also ends early (Concatenate, Dense 6): with the right widths it would stop at the
+  // first dense layer of the head.
+  using Short = deepjet::Sequential<
+      deepjet::Inputs<deepjet::Shape<15>, deepjet::Shape<25, 16>, deepjet::Shape<25, 6>, deepjet::Shape<4, 12>>,
+      deepjet::Branches<deepjet::BatchNorm<>,
+                        deepjet::Stack<deepjet::BatchNorm<>, deepjet::reference::DeepJetParts<>::ConvUnit<64>,
+                                       deepjet::reference::DeepJetParts<>::ConvUnit<32>,
+                                       deepjet::reference::DeepJetParts<>::ConvUnit<32>,
+                                       deepjet::reference::DeepJetParts<>::LastConv<8>,
+                                       deepjet::reference::DeepJetParts<>::Recurrence<150>>,
+                        deepjet::Stack<deepjet::BatchNorm<>, deepjet::reference::DeepJetParts<>::ConvUnit<32>,
+                                       deepjet::reference::DeepJetParts<>::ConvUnit<16>,
+                                       deepjet::reference::DeepJetParts<>::LastConv<4>,
+                                       deepjet::reference::DeepJetParts<>::Recurrence<50>>,
+                        deepjet::Stack<deepjet::BatchNorm<>, deepjet::reference::DeepJetParts<>::ConvUnit<64>,
+                                       deepjet::reference::DeepJetParts<>::ConvUnit<32>,
+                                       deepjet::reference::DeepJetParts<>::ConvUnit<32>,
+                                       deepjet::reference::DeepJetParts<>::LastConv<8>,
+                                       deepjet::reference::DeepJetParts<>::Recurrence<50>>>,
+      deepjet::Concatenate, deepjet::Dense<6>, deepjet::Softmax>;
+  const std::string message =
+      error_of([&] { deepjet::onnx::import_model<Short>(model_path("DeepFlavour_HLT_220104.onnx")); });
+  EXPECT_NE(message.find("df_dense0"), std::string::npos) << message;
+  EXPECT_NE(message.find("'2' Dense (265) -> (6)"), std::string::npos) << message;
+}
+
+class OnnxImportFiles : public deepjet::test::TemporaryDirectoryTest {
+ protected:
+  OnnxImportFiles() : TemporaryDirectoryTest("deepjet-onnx-import") {}
+  std::string bytes_of(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+  std::string write(const std::string& name, const std::string& bytes) {
+    const auto path = file(name).string();
+    std::ofstream(path, std::ios::binary) << bytes;
+    return path;
+  }
+};
+
+TEST_F(OnnxImportFiles, TruncatedAndCorruptFilesNameTheFile) {
+  const std::string bytes = bytes_of(model_path("DeepFlavour_HLT_220104.onnx"));
+  for (std::size_t keep : {bytes.size() / 2, bytes.size() - 3, std::size_t{100}}) {
+    const auto path = write("truncated.onnx", bytes.substr(0, keep));
+    const std::string message = error_of([&] { deepjet::onnx::import_model<DeepJet>(path); });
+    EXPECT_TRUE(message.starts_with(path + ": ")) << message;
+  }
+  std::string corrupt = bytes;
+  for (std::size_t i = 1000; i < corrupt.size(); i += 997) corrupt[i] = static_cast<char>(corrupt[i] ^ 0x5a);
+  const auto path = write("corrupt.onnx", corrupt);
+  EXPECT_TRUE(error_of([&] { deepjet::onnx::import_model<DeepJet>(path); }).starts_with(path + ": "));
+  const auto text = write("text.onnx", "this is not a model\n");
+  EXPECT_TRUE(error_of([&] { deepjet::onnx::import_model<DeepJet>(text); }).starts_with(text + ": "));
+  const std::string missing = file("missing.onnx").string();
+  EXPECT_TRUE(error_of([&] { deepjet::onnx::import_model<DeepJet>(missing); }).starts_with(missing + ": "));
+}
+
+}  // namespace
