@@ -261,3 +261,161 @@ TEST_F(OnnxImportFiles, TruncatedAndCorruptFilesNameTheFile) {
 }
 
 }  // namespace
+
+// ---- ONNX's own node conformance tests (Debian's libonnx-testdata) ------------------------------
+//
+// Each test directory holds model.onnx, whose weights are graph inputs, and test_data_set_0 with
+// input_<i>.pb and output_<i>.pb. The weights (inputs from `data_inputs` on) become initializers
+// here, the model is imported into a declared deepjet type, run on input_<i> for i < data_inputs
+// (batch first: the tests used here have a sequence length of 1 where ONNX puts the sequence
+// first, so the memory is the same) and compared with output_0.
+
+const std::string conformance_root = "/usr/share/libonnx-testdata/data/node/";
+
+class OnnxConformance : public deepjet::test::TemporaryDirectoryTest {
+ protected:
+  OnnxConformance() : TemporaryDirectoryTest("deepjet-onnx-conformance") {}
+
+  static ::onnx::TensorProto read_pb(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    ::onnx::TensorProto t;
+    EXPECT_TRUE(t.ParseFromString(bytes)) << path;
+    return t;
+  }
+
+  // The test's model with its weights as initializers, written to a file of ours.
+  std::string prepare(const std::string& test, int data_inputs) {
+    const std::string dir = conformance_root + test;
+    ::onnx::ModelProto model;
+    {
+      std::ifstream in(dir + "/model.onnx", std::ios::binary);
+      EXPECT_TRUE(model.ParseFromIstream(&in)) << test;
+    }
+    auto* graph = model.mutable_graph();
+    for (int i = data_inputs; i < graph->input_size(); ++i) {
+      auto t = read_pb(dir + "/test_data_set_0/input_" + std::to_string(i) + ".pb");
+      t.set_name(graph->input(i).name());
+      *graph->add_initializer() = t;
+    }
+    graph->mutable_input()->DeleteSubrange(data_inputs, graph->input_size() - data_inputs);
+    const std::string path = file(test + ".onnx").string();
+    std::ofstream out(path, std::ios::binary);
+    model.SerializeToOstream(&out);
+    return path;
+  }
+
+  // Imports `test` into Net and returns max |deepjet - ONNX's expected output 0|.
+  template <class Net>
+  double run(const std::string& test, int data_inputs) {
+    if (!std::filesystem::exists(conformance_root + test)) return -1;
+    const std::string path = prepare(test, data_inputs);
+    const auto model = deepjet::onnx::import_model<Net>(path);
+    const std::string data = conformance_root + test + "/test_data_set_0/";
+    using In = typename Net::input_shape;
+    std::vector<std::vector<float>> inputs;
+    for (int i = 0; i < data_inputs; ++i)
+      inputs.push_back(deepjet::onnx::detail::read_tensor(read_pb(data + "input_" + std::to_string(i) + ".pb"), test).floats());
+    const std::size_t count = inputs[0].size() / [] {
+      if constexpr (deepjet::ShapesType<In>) return In::template part<0>::size;
+      else return In::size;
+    }();
+    auto x = deepjet::make_tensors<In>(count);
+    if constexpr (deepjet::ShapesType<In>) {
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        ((std::copy(inputs[I].begin(), inputs[I].end(), std::get<I>(x).data())), ...);
+      }(std::make_index_sequence<In::count>{});
+    } else {
+      std::copy(inputs[0].begin(), inputs[0].end(), x.data());
+    }
+    const auto y = model.predict(x);
+    const auto expected = deepjet::onnx::detail::read_tensor(read_pb(data + "output_0.pb"), test).floats();
+    EXPECT_EQ(expected.size(), y.size()) << test;
+    double worst = 0;
+    for (std::size_t i = 0; i < std::min(expected.size(), y.size()); ++i)
+      worst = std::max(worst, std::abs(static_cast<double>(y.data()[i]) - expected[i]));
+    return worst;
+  }
+
+  template <class Net>
+  void expect_matches(const std::string& test, int data_inputs, double tolerance = 1e-5) {
+    SCOPED_TRACE(test);
+    if (!std::filesystem::exists(conformance_root + test)) GTEST_SKIP() << "libonnx-testdata is not installed";
+    double worst = -1;
+    try {
+      worst = run<Net>(test, data_inputs);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what();
+      return;
+    }
+    std::printf("%-45s max |deepjet - expected| = %.3g\n", test.c_str(), worst);
+    EXPECT_LE(worst, tolerance);
+  }
+
+  template <class Net>
+  void expect_refused(const std::string& test, int data_inputs, const std::string& reason) {
+    SCOPED_TRACE(test);
+    if (!std::filesystem::exists(conformance_root + test)) GTEST_SKIP() << "libonnx-testdata is not installed";
+    const std::string path = prepare(test, data_inputs);
+    const std::string message = error_of([&] { deepjet::onnx::import_model<Net>(path); });
+    std::printf("%-45s refused: %s\n", test.c_str(), message.substr(message.find(": ") + 2).c_str());
+    EXPECT_TRUE(message.starts_with(path)) << message;
+    EXPECT_NE(message.find(reason), std::string::npos) << message;
+  }
+};
+
+using deepjet::Input;
+using deepjet::Inputs;
+using deepjet::Sequential;
+using deepjet::Shape;
+
+TEST_F(OnnxConformance, ActivationsAndSoftmax) {
+  expect_matches<Sequential<Input<4, 5>, deepjet::ReLU>>("test_relu", 1);
+  expect_matches<Sequential<Input<4, 5>, deepjet::Tanh>>("test_tanh", 1);
+  expect_matches<Sequential<Input<4, 5>, deepjet::Sigmoid>>("test_sigmoid", 1);
+  expect_matches<Sequential<Input<4, 5>, deepjet::ELU>>("test_elu_default", 1);
+  expect_matches<Sequential<Input<3>, deepjet::Softmax>>("test_softmax_example", 1);
+  expect_matches<Sequential<Input<4>, deepjet::Softmax>>("test_softmax_large_number", 1);
+  expect_matches<Sequential<Input<4, 5>, deepjet::Softmax>>("test_softmax_axis_2", 1);
+  expect_matches<Sequential<Input<4, 5>, deepjet::Softmax>>("test_softmax_default_axis", 1);
+  expect_matches<Sequential<Input<4, 5>, deepjet::Softmax>>("test_softmax_negative_axis", 1);
+  expect_matches<Sequential<Input<4, 5>, deepjet::Dropout<0.5f>>>("test_dropout_default", 1);
+}
+
+TEST_F(OnnxConformance, GemmAndMatMul) {
+  expect_matches<Sequential<Input<7>, deepjet::Dense<4>>>("test_gemm_default_vector_bias", 1);
+  expect_matches<Sequential<Input<10>, deepjet::Dense<3>>>("test_gemm_default_no_bias", 1);
+  expect_matches<Sequential<Input<3>, deepjet::Dense<4>>>("test_gemm_default_scalar_bias", 1);
+  expect_matches<Sequential<Input<7>, deepjet::Dense<3>>>("test_gemm_default_single_elem_vector_bias", 1);
+  expect_matches<Sequential<Input<5>, deepjet::Dense<4>>>("test_gemm_default_zero_bias", 1);
+  expect_matches<Sequential<Input<5>, deepjet::Dense<4>>>("test_gemm_alpha", 1);
+  expect_matches<Sequential<Input<7>, deepjet::Dense<4>>>("test_gemm_beta", 1);
+  expect_matches<Sequential<Input<6>, deepjet::Dense<4>>>("test_gemm_transposeB", 1);
+  expect_matches<Sequential<Input<4>, deepjet::Dense<3>>>("test_matmul_2d", 1);
+}
+
+TEST_F(OnnxConformance, ConcatAndAdd) {
+  expect_matches<Sequential<Inputs<Shape<2>, Shape<2>>, deepjet::Concatenate>>("test_concat_2d_axis_1", 2);
+  expect_matches<Sequential<Inputs<Shape<2>, Shape<2>>, deepjet::Concatenate>>("test_concat_2d_axis_negative_1", 2);
+  expect_matches<Sequential<Inputs<Shape<2, 2>, Shape<2, 2>>, deepjet::Concatenate>>("test_concat_3d_axis_2", 2);
+  expect_matches<Sequential<Inputs<Shape<2, 2>, Shape<2, 2>>, deepjet::Concatenate>>("test_concat_3d_axis_negative_1", 2);
+  expect_matches<Sequential<Inputs<Shape<4, 5>, Shape<4, 5>>, deepjet::Add>>("test_add", 2);
+}
+
+TEST_F(OnnxConformance, Lstm) {
+  // X is [sequence 1, batch 3, features]: a list of one entry per sample.
+  expect_matches<Sequential<Input<1, 2>, deepjet::LSTM<3>>>("test_lstm_defaults", 1);
+  expect_matches<Sequential<Input<1, 3>, deepjet::LSTM<4>>>("test_lstm_with_initial_bias", 1);
+}
+
+TEST_F(OnnxConformance, WhatDeepjetCannotExpressIsRefused) {
+  expect_refused<Sequential<Input<1, 2>, deepjet::LSTM<7>>>("test_lstm_batchwise", 1, "both its sequence output Y and its final state");
+  expect_refused<Sequential<Input<1, 4>, deepjet::LSTM<3>>>("test_lstm_with_peepholes", 1, "sequence_lens");
+  expect_refused<Sequential<Input<4, 5>, deepjet::ELU>>("test_elu", 1, "alpha 2");
+  expect_refused<Sequential<Input<4, 5>, deepjet::Softmax>>("test_softmax_axis_1", 1, "other than the features");
+  expect_refused<Sequential<Input<3>, deepjet::Dense<4>>>("test_gemm_transposeA", 1, "transA");
+  expect_refused<Sequential<Input<6>, deepjet::Dense<4>>>("test_gemm_default_matrix_bias", 1, "bias C of shape [3, 4]");
+  expect_refused<Sequential<Inputs<Shape<2>, Shape<2>>, deepjet::Concatenate>>("test_concat_2d_axis_0", 2, "other than the features");
+  // 2-D convolutions with 3x3 kernels: the input [1, 1, 7, 5] is no deepjet block.
+  expect_refused<Sequential<Input<7, 5>, deepjet::Conv1D<1>>>("test_conv_with_strides_padding", 1, "graph input 'x' has shape [1, 1, 7, 5]");
+}

@@ -208,8 +208,13 @@ class Lowering {
   using Node = ::onnx::NodeProto;
 
   // ---- messages ----------------------------------------------------------------------------
+  // A node's name, or for an unnamed node what it gives.
+  static std::string name_of(const Node& node) {
+    if (!node.name().empty()) return node.name();
+    return "(unnamed, giving '" + (node.output_size() ? node.output(0) : std::string()) + "')";
+  }
   std::string describe(const Node& node) const {
-    std::string text = "ONNX node '" + node.name() + "' (" + node.op_type() + ", inputs ";
+    std::string text = "ONNX node '" + name_of(node) + "' (" + node.op_type() + ", inputs ";
     auto list = [&](const auto& names) {
       std::string t;
       for (const auto& n : names) {
@@ -286,7 +291,7 @@ class Lowering {
   }
 
   int add_op(const Node& node, LayerOp op, std::vector<int> inputs) {
-    op.node = node.name();
+    op.node = name_of(node);
     op.node_op = node.op_type();
     op.inputs = std::move(inputs);
     result_.ops.push_back(std::move(op));
@@ -700,6 +705,7 @@ class Lowering {
   }
   void lower_dropout(const Node& node) {
     // Inference: the identity. Its mask output (1) is not something deepjet gives.
+    if (!int_attribute(node, "is_test", opset_ < 7 ? 0 : 1)) fail(node, "runs in training mode (is_test = 0)");
     if (opset_ >= 12 && present(node, 2)) {
       const Tensor& training = constant_input(node, 2, "training_mode");
       if (training.size() && training.int_at(0) != 0) fail(node, "runs in training mode");
@@ -1037,7 +1043,7 @@ class Lowering {
     std::copy(bias->begin(), bias->end(), op.parameters.end() - static_cast<std::ptrdiff_t>(F));
     op.has_bias = true;
     op.node_op += "+Add";
-    op.folded.push_back(node.name());
+    op.folded.push_back(name_of(node));
     bias_free_.erase(producer);
     set_output(node, 0, x);
   }
@@ -1071,7 +1077,7 @@ class Lowering {
   void lower_batch_norm(const Node& node) {
     refuse_attributes(node, {"epsilon", "momentum", "spatial", "training_mode", "is_test", "consumed_inputs"});
     const Value& x = computed_input(node, 0);
-    if (int_attribute(node, "training_mode", 0)) fail(node, "runs in training mode");
+    if (int_attribute(node, "training_mode", 0) || !int_attribute(node, "is_test", opset_ < 7 ? 0 : 1)) fail(node, "runs in training mode");
     if (!int_attribute(node, "spatial", 1)) fail(node, "normalises each position separately (spatial = 0)");
     for (int i = 1; i < node.output_size(); ++i)
       set_unusable(node, i, "the running statistics output of BatchNormalization '" + node.name() + "' is used");

@@ -153,25 +153,28 @@ inline bool passes_through(const ::onnx::GraphProto& graph, const std::string& n
   return !other_use && reaches_output;
 }
 
+// The dims of a graph input; unknown ones (named or missing) as -1.
 inline std::vector<std::int64_t> input_dims(const ::onnx::ValueInfoProto& info) {
   std::vector<std::int64_t> dims;
   const auto& shape = info.type().tensor_type().shape();
   for (int i = 0; i < shape.dim_size(); ++i) {
     const auto& d = shape.dim(i);
-    dims.push_back(i == 0 ? batch_dimension : d.has_dim_value() ? d.dim_value() : -1);
+    dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
   }
   return dims;
 }
 
 // The layout of a graph input feeding a block of deepjet shape `shape`: channels-last
-// [N, (P,) F], or channels-first [N, F, P] (with an axis of size 1 after or before P: MXNet).
+// [N, (P,) F]; channels-first [N, F, P] (with an axis of size 1 after or before P: MXNet);
+// sequence-first [P, N, F] (ONNX's LSTM, PyTorch's nn.LSTM without batch_first).
 inline GraphInputPlan plan_network_input(const ::onnx::ValueInfoProto& info, const std::vector<std::size_t>& shape,
                                          std::size_t block, std::string& layout) {
   GraphInputPlan plan{info.name(), input_dims(info), shape, {}};
-  const auto& dims = plan.dims;
+  auto& dims = plan.dims;
   auto fits = [&](const std::vector<char>& axes) {
     if (axes.size() != dims.size()) return false;
-    for (std::size_t i = 1; i < axes.size(); ++i) {
+    for (std::size_t i = 0; i < axes.size(); ++i) {
+      if (axes[i] == batch) continue;
       const std::int64_t want = axes[i] == entries ? static_cast<std::int64_t>(shape.front())
                                 : axes[i] == features ? static_cast<std::int64_t>(shape.back()) : 1;
       if (dims[i] != want && dims[i] != -1) return false;
@@ -183,26 +186,34 @@ inline GraphInputPlan plan_network_input(const ::onnx::ValueInfoProto& info, con
     candidates = {{batch, features}, {batch, features, unit}, {batch, features, unit, unit}};
   } else {
     candidates = {{batch, entries, features}, {batch, features, entries}, {batch, features, entries, unit},
-                  {batch, features, unit, entries}, {batch, entries, features, unit}};
+                  {batch, features, unit, entries}, {batch, entries, features, unit}, {entries, batch, features}};
   }
+  const std::string original = dims_text(dims);
   for (std::size_t c = 0; c < candidates.size(); ++c) {
     if (!fits(candidates[c])) continue;
     plan.axes = candidates[c];
+    for (std::size_t i = 0; i < dims.size(); ++i)
+      if (plan.axes[i] == batch) dims[i] = batch_dimension;
+    const std::string onnx = dims_text(dims);
     if (c == 0) layout = "channels-last, as deepjet";
     else if (shape.size() == 1) layout = "flat features with axes of size 1, read as deepjet's flat block";
+    else if (plan.axes[0] == entries)
+      layout = "sequence-first " + onnx + " in the ONNX file; deepjet's block is " + shape_text(shape) +
+               " per sample, batch first: give the model the transposed data";
     else
-      layout = "channels-first " + dims_text(dims) + " in the ONNX file; deepjet's block is " + shape_text(shape) +
+      layout = "channels-first " + onnx + " in the ONNX file; deepjet's block is " + shape_text(shape) +
                " (entries, features): give the model the transposed data";
     return plan;
   }
-  throw Error("graph input '" + info.name() + "' has shape " + dims_text(dims) + ", which is not input block " +
+  throw Error("graph input '" + info.name() + "' has shape " + original + ", which is not input block " +
               std::to_string(block) + " of the model, " + shape_text(shape) + " (channels-last [N, " +
-              (shape.size() == 2 ? "P, F" : "F") + "] or channels-first)");
+              (shape.size() == 2 ? "P, F" : "F") + "], channels-first or sequence-first)");
 }
 
 inline GraphInputPlan plan_pass_through_input(const ::onnx::ValueInfoProto& info) {
   GraphInputPlan plan{info.name(), input_dims(info), {}, {}};
   const auto& dims = plan.dims;
+  if (!dims.empty()) plan.dims[0] = batch_dimension;
   plan.axes.push_back(batch);
   if (dims.size() == 3) {
     plan.shape = {static_cast<std::size_t>(std::max<std::int64_t>(dims[1], 1)), static_cast<std::size_t>(std::max<std::int64_t>(dims[2], 1))};
@@ -408,8 +419,8 @@ void import_into(const std::filesystem::path& path, std::span<float> parameters,
     report.producer = model.producer_name() + " " + model.producer_version();
     for (const auto& o : model.opset_import())
       if (o.domain().empty() || o.domain() == "ai.onnx") report.opset = o.version();
-    if (report.opset < 9 || report.opset > 18)
-      throw Error("uses ONNX opset " + std::to_string(report.opset) + "; deepjet imports opsets 9 to 18");
+    if (report.opset < 6 || report.opset > 18)
+      throw Error("uses ONNX opset " + std::to_string(report.opset) + "; deepjet imports opsets 6 to 18");
     const auto& graph = model.graph();
     const Outline net = outline<Net>();
     const auto blocks = shape_list<typename Net::input_shape>::get();
