@@ -43,7 +43,7 @@ double max_difference_on_expected(const std::string& name, std::size_t inputs, P
   EXPECT_EQ(expected.values.size(), y.size());
   double worst = 0;
   for (std::size_t i = 0; i < std::min<std::size_t>(expected.values.size(), y.size()); ++i)
-    worst = std::max(worst, std::abs(static_cast<double>(y.data()[i]) - expected.values[i]));
+    worst = std::isfinite(y.data()[i]) ? std::max(worst, std::abs(static_cast<double>(y.data()[i]) - expected.values[i])) : INFINITY;
   return worst;
 }
 
@@ -260,7 +260,6 @@ TEST_F(OnnxImportFiles, TruncatedAndCorruptFilesNameTheFile) {
   EXPECT_TRUE(error_of([&] { deepjet::onnx::import_model<DeepJet>(missing); }).starts_with(missing + ": "));
 }
 
-}  // namespace
 
 // ---- ONNX's own node conformance tests (Debian's libonnx-testdata) ------------------------------
 //
@@ -333,7 +332,7 @@ class OnnxConformance : public deepjet::test::TemporaryDirectoryTest {
     EXPECT_EQ(expected.size(), y.size()) << test;
     double worst = 0;
     for (std::size_t i = 0; i < std::min(expected.size(), y.size()); ++i)
-      worst = std::max(worst, std::abs(static_cast<double>(y.data()[i]) - expected[i]));
+      worst = std::isfinite(y.data()[i]) ? std::max(worst, std::abs(static_cast<double>(y.data()[i]) - expected[i])) : INFINITY;
     return worst;
   }
 
@@ -419,3 +418,313 @@ TEST_F(OnnxConformance, WhatDeepjetCannotExpressIsRefused) {
   // 2-D convolutions with 3x3 kernels: the input [1, 1, 7, 5] is no deepjet block.
   expect_refused<Sequential<Input<7, 5>, deepjet::Conv1D<1>>>("test_conv_with_strides_padding", 1, "graph input 'x' has shape [1, 1, 7, 5]");
 }
+
+// ---- small graphs in the idioms of other exporters, built here ----------------------------------
+
+class OnnxGraphBuilder {
+ public:
+  explicit OnnxGraphBuilder(int opset) {
+    model_.set_ir_version(7);
+    model_.set_producer_name("deepjet test");
+    auto* o = model_.add_opset_import();
+    o->set_domain("");
+    o->set_version(opset);
+    graph_ = model_.mutable_graph();
+    graph_->set_name("test");
+  }
+  // dims: -1 for the batch.
+  void input(const std::string& name, const std::vector<std::int64_t>& dims) { value_info(graph_->add_input(), name, dims); }
+  void output(const std::string& name, const std::vector<std::int64_t>& dims) { value_info(graph_->add_output(), name, dims); }
+  // A float initializer filled by f(i); also listed as a graph input if `as_input` (MXNet does).
+  std::vector<float> weight(const std::string& name, const std::vector<std::int64_t>& dims, double scale, double phase,
+                            bool as_input = false, double offset = 0.0) {
+    auto* t = graph_->add_initializer();
+    t->set_name(name);
+    t->set_data_type(::onnx::TensorProto::FLOAT);
+    std::size_t n = 1;
+    for (auto d : dims) {
+      t->add_dims(d);
+      n *= static_cast<std::size_t>(d);
+    }
+    std::vector<float> values(n);
+    for (std::size_t i = 0; i < n; ++i) values[i] = static_cast<float>(offset + scale * std::sin(0.37 * static_cast<double>(i) + phase));
+    for (float v : values) t->add_float_data(v);
+    if (as_input) value_info(graph_->add_input(), name, dims);
+    return values;
+  }
+  void ints(const std::string& name, const std::vector<std::int64_t>& values) {
+    auto* t = graph_->add_initializer();
+    t->set_name(name);
+    t->set_data_type(::onnx::TensorProto::INT64);
+    t->add_dims(static_cast<std::int64_t>(values.size()));
+    for (auto v : values) t->add_int64_data(v);
+  }
+  ::onnx::NodeProto* node(const std::string& op, const std::string& name, const std::vector<std::string>& inputs,
+                          const std::vector<std::string>& outputs) {
+    auto* n = graph_->add_node();
+    n->set_op_type(op);
+    n->set_name(name);
+    for (const auto& i : inputs) n->add_input(i);
+    for (const auto& o : outputs) n->add_output(o);
+    return n;
+  }
+  static void attr(::onnx::NodeProto* n, const std::string& name, std::int64_t v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(::onnx::AttributeProto::INT);
+    a->set_i(v);
+  }
+  static void attr(::onnx::NodeProto* n, const std::string& name, float v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(::onnx::AttributeProto::FLOAT);
+    a->set_f(v);
+  }
+  static void attr(::onnx::NodeProto* n, const std::string& name, const std::string& v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(::onnx::AttributeProto::STRING);
+    a->set_s(v);
+  }
+  static void attr(::onnx::NodeProto* n, const std::string& name, const std::vector<std::int64_t>& v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(::onnx::AttributeProto::INTS);
+    for (auto x : v) a->add_ints(x);
+  }
+  static void attr(::onnx::NodeProto* n, const std::string& name, const std::vector<float>& v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(::onnx::AttributeProto::FLOATS);
+    for (auto x : v) a->add_floats(x);
+  }
+  static void attr(::onnx::NodeProto* n, const std::string& name, const std::vector<std::string>& v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(::onnx::AttributeProto::STRINGS);
+    for (const auto& x : v) a->add_strings(x);
+  }
+  std::string save(const std::string& path) const {
+    std::ofstream out(path, std::ios::binary);
+    model_.SerializeToOstream(&out);
+    return path;
+  }
+
+ private:
+  static void value_info(::onnx::ValueInfoProto* info, const std::string& name, const std::vector<std::int64_t>& dims) {
+    info->set_name(name);
+    auto* tensor = info->mutable_type()->mutable_tensor_type();
+    tensor->set_elem_type(::onnx::TensorProto::FLOAT);
+    for (auto d : dims) {
+      auto* dim = tensor->mutable_shape()->add_dim();
+      if (d < 0) dim->set_dim_param("N");
+      else dim->set_dim_value(d);
+    }
+  }
+  ::onnx::ModelProto model_;
+  ::onnx::GraphProto* graph_ = nullptr;
+};
+
+// Deterministic inputs.
+std::vector<float> sample_values(std::size_t n, double phase) {
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(std::sin(0.731 * static_cast<double>(i) + phase) * 1.5);
+  return v;
+}
+
+class OnnxExporterIdioms : public deepjet::test::TemporaryDirectoryTest {
+ protected:
+  OnnxExporterIdioms() : TemporaryDirectoryTest("deepjet-onnx-idioms") {}
+};
+
+// MXNet: a channels-first [N, C, P, 1] input, every weight also listed as a graph input, a 2-D
+// convolution with a (3, 1) kernel padded (1, 0, 1, 0) = 'same', BatchNormalization, Relu,
+// GlobalAveragePool, Flatten, Gemm (transB) and Softmax (opset 9: over the axes from 1 on).
+TEST_F(OnnxExporterIdioms, MxnetStyleChannelsFirstConvolution) {
+  constexpr std::size_t P = 6, C = 3, F = 4, K = 3, Classes = 2, N = 5;
+  constexpr float epsilon = 2e-5f;
+  OnnxGraphBuilder b(9);
+  b.input("data", {-1, C, P, 1});
+  const auto w = b.weight("conv_weight", {F, C, K, 1}, 0.5, 0.1, true);
+  const auto bias = b.weight("conv_bias", {F}, 0.2, 0.3, true);
+  const auto gamma = b.weight("bn_gamma", {F}, 0.3, 1.0, true, 1.0);
+  const auto beta = b.weight("bn_beta", {F}, 0.2, 2.0, true);
+  auto mean = b.weight("bn_moving_mean", {F}, 0.1, 3.0, true);
+  auto var = b.weight("bn_moving_var", {F}, 0.2, 4.0, true, 1.0);
+  const auto fc = b.weight("fc_weight", {Classes, F}, 0.8, 5.0, true);
+  const auto fc_bias = b.weight("fc_bias", {Classes}, 0.1, 6.0, true);
+  auto* conv = b.node("Conv", "conv0", {"data", "conv_weight", "conv_bias"}, {"conv0_out"});
+  OnnxGraphBuilder::attr(conv, "kernel_shape", std::vector<std::int64_t>{3, 1});
+  OnnxGraphBuilder::attr(conv, "pads", std::vector<std::int64_t>{1, 0, 1, 0});
+  OnnxGraphBuilder::attr(conv, "strides", std::vector<std::int64_t>{1, 1});
+  auto* bn = b.node("BatchNormalization", "bn0", {"conv0_out", "bn_gamma", "bn_beta", "bn_moving_mean", "bn_moving_var"}, {"bn0_out"});
+  OnnxGraphBuilder::attr(bn, "epsilon", epsilon);
+  b.node("Relu", "relu0", {"bn0_out"}, {"relu0_out"});
+  b.node("GlobalAveragePool", "pool0", {"relu0_out"}, {"pool0_out"});
+  b.node("Flatten", "flatten0", {"pool0_out"}, {"flatten0_out"});
+  auto* gemm = b.node("Gemm", "fc0", {"flatten0_out", "fc_weight", "fc_bias"}, {"fc0_out"});
+  OnnxGraphBuilder::attr(gemm, "transB", std::int64_t{1});
+  b.node("Softmax", "softmax0", {"fc0_out"}, {"softmax0_out"});
+  b.output("softmax0_out", {-1, Classes});
+  const auto path = b.save(file("mxnet.onnx").string());
+
+  using Net = Sequential<Input<P, C>, deepjet::Conv1D<F, K, 1, deepjet::same>, deepjet::BatchNorm<0.1f, epsilon>, deepjet::ReLU,
+                         deepjet::GlobalAveragePooling, deepjet::Dense<Classes>, deepjet::Softmax>;
+  deepjet::onnx::ImportReport report;
+  const auto model = deepjet::onnx::import_model<Net>(path, {.report = &report});
+  EXPECT_NE(report.inputs.at(0).layout.find("channels-first"), std::string::npos) << report.to_string();
+
+  // deepjet takes the list channels-last (P, C): x[n][p][c].
+  const auto x_values = sample_values(N * P * C, 0.2);
+  auto x = deepjet::make_tensors<Net::input_shape>(N);
+  std::copy(x_values.begin(), x_values.end(), x.data());
+  const auto y = model.predict(x);
+  double worst = 0;
+  for (std::size_t n = 0; n < N; ++n) {
+    std::vector<double> pooled(F, 0.0);
+    for (std::size_t p = 0; p < P; ++p)
+      for (std::size_t f = 0; f < F; ++f) {
+        double s = bias[f];
+        for (std::size_t j = 0; j < K; ++j) {
+          const std::ptrdiff_t q = static_cast<std::ptrdiff_t>(p + j) - 1;
+          if (q < 0 || q >= static_cast<std::ptrdiff_t>(P)) continue;
+          for (std::size_t c = 0; c < C; ++c)
+            s += x_values[(n * P + static_cast<std::size_t>(q)) * C + c] * static_cast<double>(w[(f * C + c) * K + j]);
+        }
+        s = gamma[f] * (s - mean[f]) / std::sqrt(static_cast<double>(var[f]) + epsilon) + beta[f];
+        pooled[f] += std::max(s, 0.0) / P;
+      }
+    std::vector<double> logits(Classes);
+    double total = 0;
+    for (std::size_t k = 0; k < Classes; ++k) {
+      logits[k] = fc_bias[k];
+      for (std::size_t f = 0; f < F; ++f) logits[k] += fc[k * F + f] * pooled[f];
+    }
+    const double top = *std::max_element(logits.begin(), logits.end());
+    for (auto& l : logits) total += (l = std::exp(l - top));
+    for (std::size_t k = 0; k < Classes; ++k) {
+      const double difference = std::abs(y(n, k) - logits[k] / total);
+      worst = std::isfinite(difference) ? std::max(worst, difference) : INFINITY;
+    }
+  }
+  std::printf("MXNet-style graph: max |deepjet - reference| = %.3g (first outputs %.6f, %.6f)\n", worst, y(0, 0), y(1, 0));
+  EXPECT_LE(worst, 1e-5);
+}
+
+// tf2onnx / keras2onnx with Keras 2.2's LSTM: the list transposed to [T, N, F], LSTM with
+// direction reverse and HardSigmoid gates, Y_h squeezed, then a residual block (MatMul + Add,
+// Relu, Add of the shortcut).
+struct LstmGraph {
+  static constexpr std::size_t T = 5, F = 3, H = 4, N = 3;
+  std::vector<float> W, R, B, dense, dense_bias;
+  std::string build(const std::string& path, const std::string& gate = "HardSigmoid", float alpha = 0.2f,
+                    bool peepholes = false, bool erf = false) {
+    OnnxGraphBuilder b(13);
+    b.input("x", {-1, T, F});
+    W = b.weight("W", {1, 4 * H, F}, 0.6, 0.1);
+    R = b.weight("R", {1, 4 * H, H}, 0.5, 0.7);
+    B = b.weight("B", {1, 8 * H}, 0.3, 1.3);
+    dense = b.weight("dense/kernel", {H, H}, 0.7, 2.1);
+    dense_bias = b.weight("dense/bias", {H}, 0.2, 2.9);
+    b.ints("squeeze_axes", {0});
+    auto* t = b.node("Transpose", "to_time_major", {"x"}, {"x_t"});
+    OnnxGraphBuilder::attr(t, "perm", std::vector<std::int64_t>{1, 0, 2});
+    std::vector<std::string> inputs{"x_t", "W", "R", "B", "", "", ""};
+    if (peepholes) {
+      b.weight("P", {1, 3 * H}, 0.1, 0.5);
+      inputs.push_back("P");
+    }
+    auto* lstm = b.node("LSTM", "lstm", inputs, {"", "Y_h"});
+    OnnxGraphBuilder::attr(lstm, "hidden_size", static_cast<std::int64_t>(H));
+    OnnxGraphBuilder::attr(lstm, "direction", std::string("reverse"));
+    OnnxGraphBuilder::attr(lstm, "activations", std::vector<std::string>{gate, "Tanh", "Tanh"});
+    if (gate == "HardSigmoid") {
+      OnnxGraphBuilder::attr(lstm, "activation_alpha", std::vector<float>{alpha});
+      OnnxGraphBuilder::attr(lstm, "activation_beta", std::vector<float>{0.5f});
+    }
+    b.node("Squeeze", "squeeze", {"Y_h", "squeeze_axes"}, {"state"});
+    b.node("MatMul", "dense", {"state", "dense/kernel"}, {"dense_mm"});
+    b.node("Add", "dense_bias_add", {"dense_mm", "dense/bias"}, {"dense_out"});
+    b.node("Relu", "relu", {"dense_out"}, {"relu_out"});
+    b.node("Add", "residual", {"state", "relu_out"}, {erf ? "sum" : "y"});
+    if (erf) b.node("Erf", "gelu_part", {"sum"}, {"y"});
+    b.output("y", {-1, H});
+    return b.save(path);
+  }
+  // ONNX's LSTM run by hand (gates i, o, f, c; reverse direction), then the residual block.
+  std::vector<double> reference(const std::vector<float>& x, bool hard) const {
+    std::vector<double> out;
+    auto gate = [&](double z) { return hard ? std::clamp(0.2 * z + 0.5, 0.0, 1.0) : 1.0 / (1.0 + std::exp(-z)); };
+    for (std::size_t n = 0; n < N; ++n) {
+      std::vector<double> h(H, 0.0), c(H, 0.0);
+      for (std::size_t s = 0; s < T; ++s) {
+        const std::size_t t = T - 1 - s;
+        std::vector<double> z(4 * H);
+        for (std::size_t r = 0; r < 4 * H; ++r) {
+          z[r] = static_cast<double>(B[r]) + B[4 * H + r];
+          for (std::size_t f = 0; f < F; ++f) z[r] += W[r * F + f] * static_cast<double>(x[(n * T + t) * F + f]);
+          for (std::size_t k = 0; k < H; ++k) z[r] += R[r * H + k] * h[k];
+        }
+        for (std::size_t u = 0; u < H; ++u) {
+          const double i = gate(z[u]), o = gate(z[H + u]), f = gate(z[2 * H + u]), g = std::tanh(z[3 * H + u]);
+          c[u] = f * c[u] + i * g;
+          h[u] = o * std::tanh(c[u]);
+        }
+      }
+      for (std::size_t u = 0; u < H; ++u) {
+        double d = dense_bias[u];
+        for (std::size_t k = 0; k < H; ++k) d += h[k] * dense[k * H + u];
+        out.push_back(h[u] + std::max(d, 0.0));
+      }
+    }
+    return out;
+  }
+};
+
+using HardLstmNet = Sequential<Input<LstmGraph::T, LstmGraph::F>,
+                               deepjet::LSTM<LstmGraph::H, deepjet::backwards, deepjet::hard_sigmoid_gates>,
+                               deepjet::Residual<deepjet::Stack<deepjet::Dense<LstmGraph::H>, deepjet::ReLU>>>;
+
+TEST_F(OnnxExporterIdioms, KerasStyleReverseHardSigmoidLstmWithResidual) {
+  LstmGraph graph;
+  const auto path = graph.build(file("keras.onnx").string());
+  deepjet::onnx::ImportReport report;
+  const auto predictor = deepjet::onnx::import_predictor<HardLstmNet>(path, {.report = &report});
+  const auto x_values = sample_values(LstmGraph::N * LstmGraph::T * LstmGraph::F, 0.4);
+  auto x = deepjet::make_tensors<HardLstmNet::input_shape>(LstmGraph::N);
+  std::copy(x_values.begin(), x_values.end(), x.data());
+  const auto y = predictor.predict(x);
+  const auto expected = graph.reference(x_values, true);
+  double worst = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const double difference = std::abs(y.data()[i] - expected[i]);
+    worst = std::isfinite(difference) ? std::max(worst, difference) : INFINITY;
+  }
+  std::printf("Keras-style reverse hard-sigmoid LSTM + residual: max |deepjet - reference| = %.3g\n", worst);
+  EXPECT_LE(worst, 1e-5);
+  std::printf("%s", report.to_string().c_str());
+}
+
+TEST_F(OnnxExporterIdioms, WhatTheGraphComputesDifferentlyIsRefused) {
+  LstmGraph graph;
+  auto refused = [&](const std::string& name, auto net, const std::string& fragment, auto&&... build_args) {
+    const auto path = graph.build(file(name).string(), build_args...);
+    const std::string message = error_of([&] { deepjet::onnx::import_model<decltype(net)>(path); });
+    std::printf("%s\n", message.c_str());
+    EXPECT_TRUE(message.starts_with(path + ": ")) << message;
+    EXPECT_NE(message.find(fragment), std::string::npos) << message;
+  };
+  refused("erf.onnx", HardLstmNet{}, "ONNX node 'gelu_part' (Erf", std::string("HardSigmoid"), 0.2f, false, true);
+  refused("peepholes.onnx", HardLstmNet{}, "peephole", std::string("HardSigmoid"), 0.2f, true);
+  refused("alpha.onnx", HardLstmNet{}, "HardSigmoid(0.300000, 0.500000)", std::string("HardSigmoid"), 0.3f);
+  refused("relu_gates.onnx", HardLstmNet{}, "uses 'Relu' for its gates", std::string("Relu"));
+  using SigmoidNet = Sequential<Input<LstmGraph::T, LstmGraph::F>, deepjet::LSTM<LstmGraph::H, deepjet::backwards>,
+                                deepjet::Residual<deepjet::Stack<deepjet::Dense<LstmGraph::H>, deepjet::ReLU>>>;
+  refused("sigmoid_type.onnx", SigmoidNet{}, "declare the layer with deepjet::hard_sigmoid_gates", std::string("HardSigmoid"));
+  using NoResidual = Sequential<Input<LstmGraph::T, LstmGraph::F>,
+                                deepjet::LSTM<LstmGraph::H, deepjet::backwards, deepjet::hard_sigmoid_gates>,
+                                deepjet::Dense<LstmGraph::H>, deepjet::ReLU>;
+  refused("no_residual.onnx", NoResidual{}, "'residual' (Add", std::string("HardSigmoid"));
+}
+
+}  // namespace
