@@ -727,4 +727,40 @@ TEST_F(OnnxExporterIdioms, WhatTheGraphComputesDifferentlyIsRefused) {
   refused("no_residual.onnx", NoResidual{}, "'residual' (Add", std::string("HardSigmoid"));
 }
 
+// Two heads on one trunk (deepjet::Heads), written by the exporter in the other order.
+TEST_F(OnnxExporterIdioms, ParallelHeadsMatchedByShapeInAnyNodeOrder) {
+  OnnxGraphBuilder b(14);
+  b.input("x", {-1, 4});
+  const auto regression = b.weight("regression.weight", {1, 4}, 0.5, 0.2);
+  const auto regression_bias = b.weight("regression.bias", {1}, 0.1, 0.4);
+  const auto classes = b.weight("classes.weight", {3, 4}, 0.7, 0.9);
+  const auto classes_bias = b.weight("classes.bias", {3}, 0.2, 1.7);
+  auto* r = b.node("Gemm", "/regression/Gemm", {"x", "regression.weight", "regression.bias"}, {"value"});
+  OnnxGraphBuilder::attr(r, "transB", std::int64_t{1});
+  auto* c = b.node("Gemm", "/classes/Gemm", {"x", "classes.weight", "classes.bias"}, {"logits"});
+  OnnxGraphBuilder::attr(c, "transB", std::int64_t{1});
+  auto* s = b.node("Softmax", "/classes/Softmax", {"logits"}, {"probabilities"});
+  OnnxGraphBuilder::attr(s, "axis", std::int64_t{1});
+  b.output("probabilities", {-1, 3});
+  b.output("value", {-1, 1});
+  const auto path = b.save(file("heads.onnx").string());
+  using Net = Sequential<Input<4>, deepjet::Heads<deepjet::Stack<deepjet::Dense<3>, deepjet::Softmax>, deepjet::Stack<deepjet::Dense<1>>>>;
+  const auto model = deepjet::onnx::import_model<Net>(path);
+  auto x = deepjet::make_tensors<Net::input_shape>(2);
+  const auto x_values = sample_values(8, 0.3);
+  std::copy(x_values.begin(), x_values.end(), x.data());
+  const auto [p, v] = model.predict(x);
+  for (std::size_t n = 0; n < 2; ++n) {
+    double value = regression_bias[0], logits[3], total = 0;
+    for (std::size_t i = 0; i < 4; ++i) value += regression[i] * static_cast<double>(x_values[n * 4 + i]);
+    for (std::size_t k = 0; k < 3; ++k) {
+      logits[k] = classes_bias[k];
+      for (std::size_t i = 0; i < 4; ++i) logits[k] += classes[k * 4 + i] * static_cast<double>(x_values[n * 4 + i]);
+      total += std::exp(logits[k]);
+    }
+    EXPECT_NEAR(v(n, 0), value, 1e-6);
+    for (std::size_t k = 0; k < 3; ++k) EXPECT_NEAR(p(n, k), std::exp(logits[k]) / total, 1e-6);
+  }
+}
+
 }  // namespace

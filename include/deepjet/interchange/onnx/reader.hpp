@@ -312,12 +312,17 @@ class Matcher {
             std::find(readers.begin(), readers.end(), c) == readers.end())
           readers.push_back(c);
     std::sort(readers.begin(), readers.end());
+    // Among several of the right kind (parallel heads), the first whose output shape fits.
     int chosen = -1;
-    for (int c : readers)
-      if (kind_name(graph_.ops[static_cast<std::size_t>(c)].kind) == layer.layer_kind) {
+    for (int c : readers) {
+      const LayerOp& candidate = graph_.ops[static_cast<std::size_t>(c)];
+      if (kind_name(candidate.kind) != layer.layer_kind) continue;
+      if (chosen < 0) chosen = c;
+      if (candidate.shape == layer.output_shapes.at(0)) {
         chosen = c;
         break;
       }
+    }
     if (chosen < 0) {
       std::string inputs;
       for (int i : in) inputs += (inputs.empty() ? "" : ", ") + describe(i);
