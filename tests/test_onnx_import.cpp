@@ -86,6 +86,18 @@ TEST(OnnxImport, HltDeepFlavourAsModelMatchesOnnxRuntime) {
       found_lstm = true;
     }
   EXPECT_TRUE(found_lstm) << report.to_string();
+  // keras2onnx wrote epsilon 1e-6 (BatchNorms folded to mean 0, var 1); the type has Keras's 1e-3.
+  ASSERT_EQ(report.notes.size(), 23u) << report.to_string();
+  EXPECT_NE(report.notes[0].find("carried into running_var"), std::string::npos) << report.notes[0];
+}
+
+TEST(OnnxImport, EpsilonThatDiffersIsRefusedWhenNotCarried) {
+  const auto path = model_path("DeepFlavour_HLT_220104.onnx");
+  const std::string message = error_of([&] { deepjet::onnx::import_model<DeepJet>(path, {.carry_epsilon = false}); });
+  std::printf("%s\n", message.c_str());
+  EXPECT_NE(message.find("'globals_input_batchnorm'"), std::string::npos) << message;
+  EXPECT_NE(message.find("'0.0' BatchNorm (15) -> (15)"), std::string::npos) << message;
+  EXPECT_NE(message.find("epsilon"), std::string::npos) << message;
 }
 
 TEST(OnnxImport, HltDeepFlavourAsPredictorMatchesOnnxRuntime) {
@@ -716,7 +728,7 @@ TEST_F(OnnxExporterIdioms, WhatTheGraphComputesDifferentlyIsRefused) {
   };
   refused("erf.onnx", HardLstmNet{}, "ONNX node 'gelu_part' (Erf", std::string("HardSigmoid"), 0.2f, false, true);
   refused("peepholes.onnx", HardLstmNet{}, "peephole", std::string("HardSigmoid"), 0.2f, true);
-  refused("alpha.onnx", HardLstmNet{}, "HardSigmoid(0.300000, 0.500000)", std::string("HardSigmoid"), 0.3f);
+  refused("alpha.onnx", HardLstmNet{}, "HardSigmoid(0.3, 0.5)", std::string("HardSigmoid"), 0.3f);
   refused("relu_gates.onnx", HardLstmNet{}, "uses 'Relu' for its gates", std::string("Relu"));
   using SigmoidNet = Sequential<Input<LstmGraph::T, LstmGraph::F>, deepjet::LSTM<LstmGraph::H, deepjet::backwards>,
                                 deepjet::Residual<deepjet::Stack<deepjet::Dense<LstmGraph::H>, deepjet::ReLU>>>;

@@ -659,7 +659,7 @@ class Lowering {
     if (shape.has_batch_dimension()) {
       // Zeros as large as the batch: only usable where deepjet's zeros are implied (an LSTM's
       // initial state).
-      if (fill != 0) fail(node, "fills a batch-sized tensor with " + std::to_string(fill) + "; only zeros are understood");
+      if (fill != 0) fail(node, "fills a batch-sized tensor with " + number_text(fill) + "; only zeros are understood");
       v.kind = Value::Kind::zeros;
       v.dims = dims;
     } else {
@@ -912,7 +912,7 @@ class Lowering {
     else {
       op.kind = OpKind::elu;
       if (float_attribute(node, "alpha", 1.0) != 1.0)
-        fail(node, "has alpha " + std::to_string(float_attribute(node, "alpha", 1.0)) + "; deepjet's ELU has alpha 1");
+        fail(node, "has alpha " + number_text(float_attribute(node, "alpha", 1.0)) + "; deepjet's ELU has alpha 1");
     }
     op.shape = x.shape;
     finish_elementwise(node, op, x);
@@ -1259,7 +1259,7 @@ class Lowering {
         const float al = alpha && alpha->floats_size() > 0 ? alpha->floats(0) : 0.2f;
         const float be = beta && beta->floats_size() > 0 ? beta->floats(0) : 0.5f;
         if (al != 0.2f || be != 0.5f)
-          fail(node, "uses HardSigmoid(" + std::to_string(al) + ", " + std::to_string(be) + ") gates; deepjet's hard_sigmoid_gates is (0.2, 0.5)");
+          fail(node, "uses HardSigmoid(" + number_text(al) + ", " + number_text(be) + ") gates; deepjet's hard_sigmoid_gates is (0.2, 0.5)");
         if ((alpha && alpha->floats_size() > 1) || (beta && beta->floats_size() > 1))
           fail(node, "gives parameters for its other activations");
       } else if (f != "sigmoid") {

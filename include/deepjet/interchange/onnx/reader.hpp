@@ -379,17 +379,17 @@ class Matcher {
         if (static_cast<float>(op.epsilon) != static_cast<float>(layer.epsilon)) {
           const std::size_t F = op.shape.back();
           if (!options_.carry_epsilon)
-            disagree(chosen, layer, "ONNX epsilon " + std::to_string(op.epsilon) + ", the layer's " + std::to_string(layer.epsilon));
+            disagree(chosen, layer, "ONNX epsilon " + number_text(op.epsilon) + ", the layer's " + number_text(layer.epsilon));
           for (std::size_t c = 0; c < F; ++c) {
             const double var = static_cast<double>(values[3 * F + c]) + op.epsilon - layer.epsilon;
             if (var < 0)
-              disagree(chosen, layer, "ONNX epsilon " + std::to_string(op.epsilon) + " differs from the layer's " +
-                                          std::to_string(layer.epsilon) + " by more than running_var[" + std::to_string(c) +
-                                          "]; declare BatchNorm<momentum, " + std::to_string(op.epsilon) + "f>");
+              disagree(chosen, layer, "ONNX epsilon " + number_text(op.epsilon) + " differs from the layer's " +
+                                          number_text(layer.epsilon) + " by more than running_var[" + std::to_string(c) +
+                                          "]; declare BatchNorm<momentum, " + number_text(op.epsilon) + "f>");
             values[3 * F + c] = static_cast<float>(var);
           }
-          report_.notes.push_back("layer " + layer.path + ": ONNX epsilon " + std::to_string(op.epsilon) + " carried into running_var (layer epsilon " +
-                                  std::to_string(layer.epsilon) + ")");
+          report_.notes.push_back("layer " + layer.path + ": ONNX epsilon " + number_text(op.epsilon) + " carried into running_var (layer epsilon " +
+                                  number_text(layer.epsilon) + ")");
         }
         break;
       default: break;

@@ -16,6 +16,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -56,6 +57,13 @@ inline std::string dims_text(const std::vector<std::int64_t>& dims) {
     text += dims[i] == batch_dimension ? std::string("N") : std::to_string(dims[i]);
   }
   return text + "]";
+}
+
+/// A number as a person writes it: 1e-06, 0.2, 2.
+inline std::string number_text(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", v);
+  return text;
 }
 
 inline std::size_t element_count(const std::vector<std::int64_t>& dims) {
