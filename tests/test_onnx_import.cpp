@@ -326,7 +326,7 @@ class OnnxConformance : public deepjet::test::TemporaryDirectoryTest {
     using In = typename Net::input_shape;
     std::vector<std::vector<float>> inputs;
     for (int i = 0; i < data_inputs; ++i)
-      inputs.push_back(deepjet::onnx::detail::read_tensor(read_pb(data + "input_" + std::to_string(i) + ".pb"), test).floats());
+      inputs.push_back(deepjet::onnx::import_detail::read_tensor(read_pb(data + "input_" + std::to_string(i) + ".pb"), test).floats());
     const std::size_t count = inputs[0].size() / [] {
       if constexpr (deepjet::ShapesType<In>) return In::template part<0>::size;
       else return In::size;
@@ -340,7 +340,7 @@ class OnnxConformance : public deepjet::test::TemporaryDirectoryTest {
       std::copy(inputs[0].begin(), inputs[0].end(), x.data());
     }
     const auto y = model.predict(x);
-    const auto expected = deepjet::onnx::detail::read_tensor(read_pb(data + "output_0.pb"), test).floats();
+    const auto expected = deepjet::onnx::import_detail::read_tensor(read_pb(data + "output_0.pb"), test).floats();
     EXPECT_EQ(expected.size(), y.size()) << test;
     double worst = 0;
     for (std::size_t i = 0; i < std::min(expected.size(), y.size()); ++i)

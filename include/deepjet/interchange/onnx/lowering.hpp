@@ -42,7 +42,7 @@
 #include <string>
 #include <vector>
 
-namespace deepjet::onnx::detail {
+namespace deepjet::onnx::import_detail {
 
 /// What a deepjet-level operation computes (named as the deepjet layer kinds, layers/*).
 enum class OpKind { input, dense, conv1d, batch_norm, lstm, relu, elu, tanh, sigmoid, softmax, concatenate, add,
@@ -1343,4 +1343,4 @@ class Lowering {
   LayerGraph result_;
 };
 
-}  // namespace deepjet::onnx::detail
+}  // namespace deepjet::onnx::import_detail

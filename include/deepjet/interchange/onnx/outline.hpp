@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-namespace deepjet::onnx::detail {
+namespace deepjet::onnx::import_detail {
 
 struct Outline {
   enum class Kind { chain, branches, parallel, leaf } kind = Kind::leaf;
@@ -133,4 +133,4 @@ Outline outline(const std::string& path = "", std::size_t offset = 0) {
   return o;
 }
 
-}  // namespace deepjet::onnx::detail
+}  // namespace deepjet::onnx::import_detail

@@ -107,7 +107,7 @@ struct ImportOptions {
   bool check_model = true;
 };
 
-namespace detail {
+namespace import_detail {
 
 inline std::string shape_text(const std::vector<std::size_t>& s) {
   std::string t = "(";
@@ -505,14 +505,14 @@ void import_into(const std::filesystem::path& path, std::span<float> parameters,
   }
 }
 
-}  // namespace detail
+}  // namespace import_detail
 
 /// Reads the ONNX file at `path` into a trainable Model<Net> (to fine-tune or to save as a deepjet
 /// model file). Throws deepjet::FileError at the first disagreement (see the top of this file).
 template <Layer Net>
 Model<Net> import_model(const std::filesystem::path& path, const ImportOptions& options = {}) {
   Model<Net> model;
-  detail::import_into<Net>(path, model.parameters(), options);
+  import_detail::import_into<Net>(path, model.parameters(), options);
   return model;
 }
 

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-namespace deepjet::onnx::detail {
+namespace deepjet::onnx::import_detail {
 
 /// Stands for the batch size N inside integer tensors (shapes computed in the graph).
 inline constexpr std::int64_t batch_dimension = std::numeric_limits<std::int64_t>::min();
@@ -150,4 +150,4 @@ inline Tensor read_tensor(const ::onnx::TensorProto& proto, const std::string& w
   return t;
 }
 
-}  // namespace deepjet::onnx::detail
+}  // namespace deepjet::onnx::import_detail
