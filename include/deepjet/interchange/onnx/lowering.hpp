@@ -731,6 +731,14 @@ class Lowering {
   void lower_squeeze(const Node& node) {
     Value x = data_input(node, 0);
     auto axes = axes_of(node, 1);
+    if (!axes) {
+      // Without axes ONNX drops every axis of size 1, also a list of one entry or a single feature.
+      const auto dims = x.onnx_dims();
+      for (std::size_t i = 0; i < dims.size(); ++i)
+        if (x.axes[i] != unit && dims[i] == 1)
+          fail(node, "squeezes every axis of size 1 (no axes given), which would drop axis " + std::to_string(i) +
+                     " of the data too; deepjet keeps it");
+    }
     std::vector<char> kept;
     for (std::size_t i = 0; i < x.axes.size(); ++i) {
       bool drop = !axes && x.axes[i] == unit;
@@ -861,6 +869,7 @@ class Lowering {
     const std::size_t axis = normal_axis(node, int_attribute(node, "axis", 0), x.axes.size());
     if (indices.size() != 1) fail(node, "gathers " + std::to_string(indices.size()) + " entries; deepjet imports a single one");
     if (x.axes[axis] == unit) {
+      if (indices.int_at(0) != 0 && indices.int_at(0) != -1) fail(node, "index " + std::to_string(indices.int_at(0)) + " is out of range");
       if (indices.dims.empty()) x.axes.erase(x.axes.begin() + static_cast<std::ptrdiff_t>(axis));
       set_output(node, 0, std::move(x));
       return;
