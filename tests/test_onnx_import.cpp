@@ -120,6 +120,14 @@ TEST(OnnxImport, Run3DeepJetFromPyTorchMatchesOnnxRuntimeAndReportsPassThrough) 
   EXPECT_EQ(report.pass_through[0].input, "input_5");
   ASSERT_EQ(report.inputs.size(), 4u);
   EXPECT_EQ(report.inputs[3].name, "input_4");
+  // The charged candidates' LSTM: forward over the list reversed by /Slice, final state by /Gather.
+  bool found_lstm = false;
+  for (const auto& l : report.layers)
+    if (l.path == "0.1.5.0") {
+      EXPECT_EQ(l.node, "/cpf_lstm/LSTM + /Slice + /Gather") << report.to_string();
+      found_lstm = true;
+    }
+  EXPECT_TRUE(found_lstm) << report.to_string();
 
   const auto predictor = deepjet::onnx::import_predictor<DeepJet>(model_path("DeepJet_Run3_122X.onnx"));
   const double worst_predictor = max_difference_on_expected<DeepJet>(

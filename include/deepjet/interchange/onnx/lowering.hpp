@@ -124,6 +124,7 @@ struct Value {
   std::vector<std::size_t> shape;  // data: deepjet shape per sample
   std::vector<char> axes;          // data: meaning of each ONNX axis
   bool reversed = false;           // data: the entries axis runs backwards
+  std::vector<std::string> reversed_by;  // data: the Slice nodes that reversed it (for the report)
   int pending_lstm = -1;           // data: an LSTM output whose kind (sequence or final) is not fixed
   bool lstm_final = false;         // with pending_lstm: this is the final state
   std::string why_unusable;        // unusable: the reason, reported if something reads it
@@ -853,6 +854,7 @@ class Lowering {
       if (everything) continue;
       if (reversal && x.axes[s.axis] == entries) {
         x.reversed = !x.reversed;
+        x.reversed_by.push_back(name_of(node));
         continue;
       }
       if (reversal && n == 1) continue;
@@ -889,6 +891,7 @@ class Lowering {
                  "state or the whole sequence");
     if (indices.dims.empty()) x.axes.erase(x.axes.begin() + static_cast<std::ptrdiff_t>(axis));
     else x.axes[axis] = unit;
+    result_.ops[static_cast<std::size_t>(x.pending_lstm)].folded.push_back(name_of(node));
     x.shape = {x.shape.back()};
     x.lstm_final = true;
     x.reversed = false;
@@ -1310,6 +1313,7 @@ class Lowering {
     }
     LayerOp op;
     op.kind = OpKind::lstm;
+    if (x.reversed) op.folded = x.reversed_by;  // the Slice that reversed its input
     op.hard_sigmoid = hard;
     // ONNX (forward over the physical order) on entries in reverse order = deepjet backwards.
     op.backwards = (direction == "reverse") != x.reversed;

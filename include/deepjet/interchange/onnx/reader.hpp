@@ -400,7 +400,7 @@ class Matcher {
     std::copy(values.begin(), values.end(), parameters_.begin() + static_cast<std::ptrdiff_t>(layer.offset));
     claimed_[static_cast<std::size_t>(chosen)] = 1;
     std::string node = op.node;
-    for (const auto& f : op.folded) node += "+" + f;
+    for (const auto& f : op.folded) node += " + " + f;
     report_.layers.push_back({layer.path, layer.signature, node, op.node_op, op.node_shapes});
     return chosen;
   }
