@@ -1,0 +1,8 @@
+// deepjet/interchange/onnx.hpp: ONNX interchange (needs libonnx-dev and protobuf; link deepjet::onnx).
+//
+//   deepjet::onnx::import_model<Net>(path[, options])      -> Model<Net>      (onnx/reader.hpp)
+//   deepjet::onnx::import_predictor<Net>(path[, options])  -> Predictor<Net>
+// docs/interchange-onnx.md describes what each exporter writes, how layouts map and what is refused.
+#pragma once
+
+#include "deepjet/interchange/onnx/reader.hpp"
