@@ -20,6 +20,7 @@
 #include <deepjet/interchange/onnx.hpp>
 #include <deepjet/io/hdf5/hdf5.hpp>
 
+#include "deepak8.hpp"
 #include "deepcsv.hpp"
 #include "deepjet_model.hpp"
 
@@ -231,14 +232,18 @@ Runner onnx_runner(const std::string& file) {
     std::vector<std::vector<float>> blocks(dims.size());
     std::size_t count = 0;
     std::map<std::string, const NamedArray*> by_input_name;
+    auto position_of = [&](const std::string& name) {
+      return static_cast<std::size_t>(std::find(report.graph_inputs.begin(), report.graph_inputs.end(), name) -
+                                      report.graph_inputs.begin());
+    };
     for (std::size_t k = 0; k < report.inputs.size(); ++k) {
       const auto& input = report.inputs[k];
-      const NamedArray& array = find(input.name, report.graph_inputs_position(input.name));
+      const NamedArray& array = find(input.name, position_of(input.name));
       by_input_name[input.name] = &array;
       blocks[input.block] = to_deepjet_layout(array, input.axes, dims[input.block]);
       count = array.dims.at(0);
     }
-    for (const auto& p : report.pass_through) by_input_name[p.input] = &find(p.input, report.graph_inputs_position(p.input));
+    for (const auto& p : report.pass_through) by_input_name[p.input] = &find(p.input, position_of(p.input));
     typename deepjet::Predictor<Net>::Workspace workspace;
     const auto computed = run(*predictor, workspace, blocks, count);
     const auto out_dims = block_dims<typename Net::output_shape>();
@@ -314,6 +319,11 @@ const std::vector<ModelEntry>& models() {
        "DeepFlavourHLT_12x/DeepFlavour_220104.onnx", onnx_runner<DeepJet>},
       {"deepjet-run3", "DeepJet for Run 3 (PyTorch export; a fifth input, jet pT, passes through to a second output)",
        "DeepFlavourV04_12X_training/DeepJet_Run3_122X.onnx", onnx_runner<DeepJet>},
+      {"deepjet-run2", "DeepJet, Run-2 production variant (a fifth input, jet pT, through its own BatchNorm; "
+                       "probabilities and a 2-output regression head; hard_sigmoid LSTM gates)",
+       "(a Run-2 DeepJet ONNX file)", onnx_runner<DeepJetRun2>},
+      {"deepak8", "DeepAK8 (DeepBoostedJet V02; MXNet export: pfcand 42 x 100, sv 15 x 7, channels-first; 17 classes)",
+       "(a DeepAK8 V02 ONNX file)", onnx_runner<DeepAK8>},
       {"deepcsv", "DeepCSV, Phase I (lwtnn JSON; 66 raw inputs, 5 x Dense 100, softmax b, bb, c, udsg)",
        "DeepCSV_PhaseI.json", lwtnn_runner<DeepCSV>},
   };

@@ -403,7 +403,14 @@ class Random {
   /// Uniform in [0, 1) with 24 random bits: exactly representable as float.
   float uniform() { return static_cast<float>(next() >> 40) * 0x1.0p-24f; }
   /// Uniform in [low, high).
-  float uniform(float low, float high) { return low + (high - low) * uniform(); }
+  /// Computed in double so that the result has the same bits whether or not the compiler contracts
+  /// the multiply and add into an FMA (GCC does by default where the target has FMA): high - low of
+  /// two floats of similar size is exact in double, its product with the 24-bit uniform() is exact
+  /// (at most 49 significant bits), so only the addition and the final conversion to float round,
+  /// and an FMA rounds the same sum the same way.
+  float uniform(float low, float high) {
+    return static_cast<float>(static_cast<double>(low) + (static_cast<double>(high) - low) * uniform());
+  }
   /// Uniform integer in [0, n), without modulo bias (Lemire's method).
   std::uint64_t below(std::uint64_t n) {
     __uint128_t m = static_cast<__uint128_t>(next()) * n;
@@ -2365,6 +2372,7 @@ struct Format<Blocks<B...>, Truth, Spec, Tgt> {
 //   deepjet::root::JaggedArray<float> jet_pt = tree.read_jagged<float>("Jet_pt", 0, 1000);
 //
 // See docs/root-reader.md for what is supported. Every failure throws deepjet::FileError.
+// Writing ROOT files: deepjet/io/root_writer.hpp (docs/root-writer.md).
 
 // ---- begin deepjet/io/root/basket.hpp ----
 // deepjet/io/root/basket.hpp: loading one basket (the unit of compression of a branch).
@@ -3649,10 +3657,10 @@ inline LoadedBasket embedded_basket(const EmbeddedBasket& embedded, const std::s
 //
 // Contract: describe_column() maps a branch (and, for members of split objects, the file's
 // streamer infos) to a ColumnLayout: the stored value type and whether each entry holds a fixed
-// number of values, a counted (jagged) run of values, an STL collection of basic values, a string,
-// or a collection of strings. Anything else (user classes read whole, nested containers, maps,
-// Double32/Float16...) yields kind == Unsupported with a reason naming the branch and its type; it
-// never guesses.
+// number of values, a counted (jagged) run of values, an STL collection of basic values, a vector
+// of vectors of basic values, a string, or a collection of strings. Anything else (user classes
+// read whole, other nested containers, maps, Double32/Float16...) yields kind == Unsupported with a
+// reason naming the branch and its type; it never guesses.
 
 
 // ---- begin deepjet/io/root/streamer_info.hpp ----
@@ -3795,6 +3803,8 @@ struct ColumnLayout {
     Collection,   // std::vector<T>/std::set<T> of basic T: 10-byte header then the values
     Text,         // one string per entry (TLeafC, std::string, TString)
     TextCollection,  // std::vector<std::string> / std::set<TString> ...: 10-byte header, strings
+    NestedCollection,  // std::vector<std::vector<T>> of basic T: 10-byte header, then per inner
+                       // vector its 4-byte size and its values
     Unsupported
   } kind = Kind::Unsupported;
   ValueType type = ValueType::Int32;
@@ -3886,6 +3896,26 @@ inline bool collection_of_basic(std::string_view raw, ValueType& type) {
     }
   }
   return false;
+}
+
+/// "vector<vector<float> >" -> Float32; false for anything but vectors of vectors of basic values.
+inline bool nested_vector_of_basic(std::string_view raw, ValueType& type) {
+  const std::string name = normalized_type_name(raw);
+  const std::string prefix = "vector<vector<";
+  if (name.compare(0, prefix.size(), prefix) != 0 || name.size() < prefix.size() + 2 ||
+      name.compare(name.size() - 2, 2, ">>") != 0) {
+    return false;
+  }
+  return value_type_from_name(name.substr(prefix.size(), name.size() - prefix.size() - 2), type);
+}
+
+inline ColumnLayout nested_collection(const std::string& type, ValueType value_type) {
+  ColumnLayout layout;
+  layout.kind = ColumnLayout::Kind::NestedCollection;
+  layout.type = value_type;
+  layout.entry_header_bytes = 10;  // byte count + version + number of inner vectors
+  layout.description = normalized_type_name(type);
+  return layout;
 }
 
 /// "vector<string>", "set<TString>" ...: a collection of strings.
@@ -3987,6 +4017,7 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
       return layout;
     }
     if (collection_of_strings(type)) return string_collection(type);
+    if (nested_vector_of_basic(type, layout.type)) return nested_collection(type, layout.type);
     if (normalized_type_name(type) == "string") {
       layout.kind = ColumnLayout::Kind::Text;
       layout.type = ValueType::String;
@@ -4071,6 +4102,9 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
     return layout;
   }
   if ((code == 300 || code == 500) && collection_of_strings(type_name)) return string_collection(type_name);
+  if ((code == 300 || code == 500) && nested_vector_of_basic(type_name, layout.type)) {
+    return nested_collection(type_name, layout.type);
+  }
   if ((code == 300 || code == 500) && collection_of_basic(type_name, layout.type)) {
     layout.kind = ColumnLayout::Kind::Collection;
     layout.entry_header_bytes = 10;
@@ -4136,6 +4170,7 @@ inline ColumnLayout describe_column(const BranchDescription& branch, const Strea
 //   read<T>         fixed-size entries (scalars, fixed arrays, leaves of a leaf list) -> values
 //   read_jagged<T>  any numeric branch (counted arrays, std::vector<T>, fixed arrays) -> values +
 //                   offsets (offsets.size() == entries + 1)
+//   read_nested<T>  std::vector<std::vector<T>> -> values + inner offsets + entry offsets
 //   read_strings    char* leaves, std::string and TString branches
 //   read_string_lists  std::vector<std::string> (or set, or of TString) -> strings + offsets
 // Baskets are decompressed lazily, one at a time; the last basket of each branch is kept so that
@@ -4210,6 +4245,27 @@ struct JaggedArray {
   std::span<const T> operator[](std::size_t entry) const {
     return std::span<const T>(values.data() + offsets[entry],
                               static_cast<std::size_t>(offsets[entry + 1] - offsets[entry]));
+  }
+};
+
+/// Values of a branch with two levels of lists (std::vector<std::vector<T>>): entry i holds the
+/// lists offsets[i] .. offsets[i+1]; list j holds values[inner_offsets[j] .. inner_offsets[j+1]).
+template <class T>
+struct NestedJaggedArray {
+  std::vector<T> values;
+  std::vector<std::int64_t> inner_offsets{0};
+  std::vector<std::int64_t> offsets{0};
+
+  std::size_t entries() const noexcept { return offsets.size() - 1; }
+  /// The number of lists of an entry.
+  std::size_t lists(std::size_t entry) const noexcept {
+    return static_cast<std::size_t>(offsets[entry + 1] - offsets[entry]);
+  }
+  /// List `list` of entry `entry`.
+  std::span<const T> operator()(std::size_t entry, std::size_t list) const {
+    const std::size_t j = static_cast<std::size_t>(offsets[entry]) + list;
+    return std::span<const T>(values.data() + inner_offsets[j],
+                              static_cast<std::size_t>(inner_offsets[j + 1] - inner_offsets[j]));
   }
 };
 
@@ -4340,6 +4396,7 @@ class Tree {
   JaggedArray<T> read_jagged(std::string_view name, std::int64_t first = 0, std::int64_t last = -1) const {
     const Column& col = column(name);
     const EntryRange range = checked_range(col, first, last);
+    reject_nested(col);
     if (col.info.layout.type == ValueType::String) {
       throw FileError(path(), "branch \"" + col.info.name + "\" holds strings; read it with read_strings or read_string_lists");
     }
@@ -4369,9 +4426,55 @@ class Tree {
     if (col.info.layout.type == ValueType::String) {
       throw FileError(path(), "branch \"" + col.info.name + "\" holds strings; read it with read_strings or read_string_lists");
     }
+    reject_nested(col);
     out.values.clear();
     out.offsets.assign(1, 0);
     read_numeric(col, range, out.values, &out.offsets);
+  }
+
+  /// std::vector<std::vector<T>> branches: values, offsets of the inner lists, offsets of entries.
+  template <class T>
+  NestedJaggedArray<T> read_nested(std::string_view name, std::int64_t first = 0, std::int64_t last = -1) const {
+    static_assert(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>,
+                  "read numeric branches into an arithmetic type; for bool use std::uint8_t");
+    const Column& col = column(name);
+    const EntryRange range = checked_range(col, first, last);
+    if (col.info.layout.kind != ColumnLayout::Kind::NestedCollection) {
+      throw FileError(path(), "branch \"" + col.info.name + "\" is " + col.info.type +
+                                  ", not a vector of vectors; read it with read_jagged");
+    }
+    const ColumnLayout& layout = col.info.layout;
+    const std::size_t size = value_size(layout.type);
+    NestedJaggedArray<T> out;
+    for_each_basket(col, range, [&](const LoadedBasket& basket, std::int64_t a, std::int64_t b) {
+      const std::string what = basket_what(col, basket);
+      if (basket.offsets.empty()) throw FileError(path(), what + ": vector basket without entry offsets");
+      for (std::int64_t e = a; e < b; ++e) {
+        const std::size_t begin = static_cast<std::size_t>(basket.offsets[e]);
+        const std::size_t end = static_cast<std::size_t>(basket.offsets[e + 1]);
+        ByteCursor cursor(basket.data.data() + begin, end - begin, path());
+        cursor.skip(layout.entry_header_bytes - 4, "collection header");
+        const std::int32_t lists = cursor.i32("number of inner vectors");
+        // Every inner vector takes at least its 4-byte size.
+        if (lists < 0 || static_cast<std::size_t>(lists) > cursor.remaining() / 4) {
+          throw FileError(path(), what + ": corrupted number of inner vectors " + std::to_string(lists));
+        }
+        for (std::int32_t j = 0; j < lists; ++j) {
+          const std::int32_t count = cursor.i32("inner vector size");
+          if (count < 0 || static_cast<std::size_t>(count) > cursor.remaining() / size) {
+            throw FileError(path(), what + ": corrupted inner vector size " + std::to_string(count));
+          }
+          const std::size_t at = out.values.size();
+          out.values.resize(at + static_cast<std::size_t>(count));
+          detail::convert_values(layout.type, cursor.here(), static_cast<std::size_t>(count), out.values.data() + at);
+          cursor.skip(static_cast<std::size_t>(count) * size, "inner vector values");
+          out.inner_offsets.push_back(static_cast<std::int64_t>(out.values.size()));
+        }
+        if (cursor.remaining() != 0) throw FileError(path(), what + ": vector of vectors longer than its values");
+        out.offsets.push_back(static_cast<std::int64_t>(out.inner_offsets.size() - 1));
+      }
+    });
+    return out;
   }
 
   /// Collections of strings (std::vector<std::string>, std::set<TString> ...), one per entry.
@@ -4511,6 +4614,14 @@ class Tree {
       register_column(make_column(base, 0), full);
     }
     for (const BranchDescription& child : branch.children) index(child, full, depth + 1);
+  }
+
+  /// read_jagged gives one level of offsets; two levels need read_nested.
+  void reject_nested(const Column& col) const {
+    if (col.info.layout.kind == ColumnLayout::Kind::NestedCollection) {
+      throw FileError(path(), "branch \"" + col.info.name + "\" is " + col.info.type +
+                                  " (two levels of lists); read it with read_nested");
+    }
   }
 
   const Column* find(std::string_view name) const {
@@ -7912,6 +8023,17 @@ class JetTable {
 //                                        loose/medium/tight working points are at fixed mistag rates).
 //   compact(curve, n)                    at most n of the curve's own points for plots and JSON.
 //
+// Machine independence: the curve keeps the weight sums each cut passes, accumulated in one fixed
+// order (highest score first); the totals are the last of those sums, so the loosest point is
+// exactly (1, 1). Each efficiency is one division, and the area is computed from the sums as
+//   sum_i (B_i - B_{i-1}) (S_i + S_{i-1})  /  (2 S B)
+// with every multiply-add an explicit std::fma (correctly rounded on every machine, whatever the
+// compiler contracts) and one division at the end. So for the same scores and weights the area and
+// the working points are bit-identical on every x86-64 machine. With integer weights (unit-weight
+// jets, counts) every sum and product is an integer below 2^53, hence exact: the area is the exact
+// ratio of integers rounded once (a tied, unit-weight sample of identical distributions gives 0.5
+// exactly). With other weights each addition rounds once (relative 2^-53 each).
+//
 // Bad input (different lengths, a non-finite score, a negative or non-finite weight, no signal or
 // no background weight at all) throws deepjet::Error.
 
@@ -7924,6 +8046,8 @@ struct RocPoint {
   double threshold = 0.0;  ///< +inf for the first point (nothing selected)
   double signal_efficiency = 0.0;
   double background_efficiency = 0.0;
+  double signal_passed = 0.0;      ///< the signal weight this cut keeps (the efficiency's numerator)
+  double background_passed = 0.0;  ///< the background weight this cut keeps
 };
 
 /// A ROC curve: points in order of loosening threshold, both efficiencies non-decreasing.
@@ -7942,8 +8066,6 @@ inline RocCurve roc_curve(std::span<const double> scores, std::span<const double
                 std::to_string(signal_weights.size()) + " signal weights and " +
                 std::to_string(background_weights.size()) + " background weights; they must match");
   }
-  double signal_total = 0.0;
-  double background_total = 0.0;
   for (std::size_t i = 0; i < scores.size(); ++i) {
     if (!std::isfinite(scores[i])) {
       throw Error("deepjet::evaluation::roc_curve: the score of jet " + std::to_string(i) + " is not finite");
@@ -7954,12 +8076,6 @@ inline RocCurve roc_curve(std::span<const double> scores, std::span<const double
       throw Error("deepjet::evaluation::roc_curve: jet " + std::to_string(i) +
                   " has a negative or non-finite signal or background weight");
     }
-    signal_total += s;
-    background_total += b;
-  }
-  if (!(signal_total > 0.0)) throw Error("deepjet::evaluation::roc_curve: no signal jets (signal weights sum to 0)");
-  if (!(background_total > 0.0)) {
-    throw Error("deepjet::evaluation::roc_curve: no background jets (background weights sum to 0)");
   }
 
   // Sort once, highest score first; ties keep their order (irrelevant: they enter together).
@@ -7968,9 +8084,7 @@ inline RocCurve roc_curve(std::span<const double> scores, std::span<const double
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
 
   RocCurve curve;
-  curve.signal_total = signal_total;
-  curve.background_total = background_total;
-  curve.points.push_back({std::numeric_limits<double>::infinity(), 0.0, 0.0});
+  curve.points.push_back({std::numeric_limits<double>::infinity(), 0.0, 0.0, 0.0, 0.0});
   double signal_passed = 0.0;
   double background_passed = 0.0;
   for (std::size_t k = 0; k < order.size();) {
@@ -7981,31 +8095,44 @@ inline RocCurve roc_curve(std::span<const double> scores, std::span<const double
       background_passed += background_weights[order[k]];
     }
     // Jets with neither signal nor background weight do not move the curve; skip their points.
-    const RocPoint& last = curve.points.back();
-    const double signal_efficiency = signal_passed / signal_total;
-    const double background_efficiency = background_passed / background_total;
-    if (signal_efficiency == last.signal_efficiency && background_efficiency == last.background_efficiency) {
-      curve.points.back().threshold = threshold;  // the loosest threshold of a flat run is as good
+    RocPoint& last = curve.points.back();
+    if (signal_passed == last.signal_passed && background_passed == last.background_passed) {
+      last.threshold = threshold;  // the loosest threshold of a flat run is as good
       continue;
     }
-    curve.points.push_back({threshold, signal_efficiency, background_efficiency});
+    curve.points.push_back({threshold, 0.0, 0.0, signal_passed, background_passed});
   }
-  // Summation order can leave the last point a rounding error away from (1, 1); it is (1, 1).
-  curve.points.back().signal_efficiency = 1.0;
-  curve.points.back().background_efficiency = 1.0;
+  // The totals are the sums of the loosest cut, in the same order: that point is exactly (1, 1).
+  curve.signal_total = signal_passed;
+  curve.background_total = background_passed;
+  if (!(curve.signal_total > 0.0)) throw Error("deepjet::evaluation::roc_curve: no signal jets (signal weights sum to 0)");
+  if (!(curve.background_total > 0.0)) {
+    throw Error("deepjet::evaluation::roc_curve: no background jets (background weights sum to 0)");
+  }
+  for (RocPoint& point : curve.points) {
+    point.signal_efficiency = point.signal_passed / curve.signal_total;
+    point.background_efficiency = point.background_passed / curve.background_total;
+  }
   return curve;
 }
 
-/// The area under the curve (signal efficiency over background efficiency), by trapezoids.
+/// The area under the curve (signal efficiency over background efficiency), by trapezoids, from
+/// the passed weight sums with one division (see "Machine independence" above).
 inline double area_under_curve(const RocCurve& curve) {
-  double area = 0.0;
+  double twice_area_times_totals = 0.0;
   for (std::size_t i = 1; i < curve.points.size(); ++i) {
     const RocPoint& a = curve.points[i - 1];
     const RocPoint& b = curve.points[i];
-    area += (b.background_efficiency - a.background_efficiency) * 0.5 * (a.signal_efficiency + b.signal_efficiency);
+    twice_area_times_totals = std::fma(b.background_passed - a.background_passed, a.signal_passed + b.signal_passed,
+                                       twice_area_times_totals);
   }
-  return area;
+  return twice_area_times_totals / (2.0 * curve.signal_total * curve.background_total);
 }
+
+namespace detail {
+/// low + fraction (high - low), rounded the same way on every machine.
+inline double interpolate(double low, double high, double fraction) { return std::fma(fraction, high - low, low); }
+}  // namespace detail
 
 /// The working point at signal efficiency `signal_efficiency` in [0, 1]. Its background
 /// efficiency (mistag rate) is the lowest of the curve where the signal efficiency reaches the
@@ -8028,7 +8155,9 @@ inline RocPoint working_point_at_signal_efficiency(const RocCurve& curve, double
   const RocPoint& high = *above;
   const double fraction = (signal_efficiency - low.signal_efficiency) / (high.signal_efficiency - low.signal_efficiency);
   return {high.threshold, signal_efficiency,
-          low.background_efficiency + fraction * (high.background_efficiency - low.background_efficiency)};
+          detail::interpolate(low.background_efficiency, high.background_efficiency, fraction),
+          detail::interpolate(low.signal_passed, high.signal_passed, fraction),
+          detail::interpolate(low.background_passed, high.background_passed, fraction)};
 }
 
 /// The background efficiency (mistag rate) at signal efficiency `signal_efficiency`, as above.
@@ -8057,8 +8186,9 @@ inline RocPoint working_point_at_background_efficiency(const RocCurve& curve, do
   const RocPoint& high = *beyond;
   const double fraction =
       (background_efficiency - low.background_efficiency) / (high.background_efficiency - low.background_efficiency);
-  return {low.threshold, low.signal_efficiency + fraction * (high.signal_efficiency - low.signal_efficiency),
-          background_efficiency};
+  return {low.threshold, detail::interpolate(low.signal_efficiency, high.signal_efficiency, fraction),
+          background_efficiency, detail::interpolate(low.signal_passed, high.signal_passed, fraction),
+          detail::interpolate(low.background_passed, high.background_passed, fraction)};
 }
 
 /// At most `max_points` (>= 4) points of the curve, always its first and last, chosen so that a
@@ -9891,6 +10021,8 @@ class Model {
 //     Predictor is read-only and any number of threads may call predict() on the same object;
 //   - each caller brings its own Workspace, which grows to the largest batch it has seen and is
 //     then reused: after the first call with a given batch size, predict() allocates nothing;
+//   - it also keeps the parameters as given, in the training layout (parameters()), for what reads
+//     that layout: model files, the ONNX exporter;
 //   - predict() starts no thread and takes no lock; its outputs equal Model::predict's (the
 //     same kernels; BatchNorm folding changes float rounding only, ~1e-6 relative).
 
@@ -9916,13 +10048,18 @@ class Predictor {
   };
 
   /// From a model's parameters (Model::parameters(), in its training layout).
-  explicit Predictor(std::span<const float> parameters) : packed_(inference_parameter_count) {
+  explicit Predictor(std::span<const float> parameters)
+      : parameters_(parameters.begin(), parameters.end()), packed_(inference_parameter_count) {
     if (parameters.size() != parameter_count)
       throw Error("deepjet::Predictor: " + std::to_string(parameters.size()) + " parameters given, the network has " +
                   std::to_string(parameter_count));
     pack_inference_parameters<Net>(parameters.data(), packed_.data());
   }
   explicit Predictor(const Model<Net>& model) : Predictor(model.parameters()) {}
+
+  /// The parameters in their training layout, as given (what model files and the ONNX exporter
+  /// write; the kernels read the packed copy).
+  std::span<const float> parameters() const { return {parameters_.data(), parameters_.size()}; }
 
   /// Floats of workspace predict() uses for a batch of `count`.
   static constexpr std::size_t workspace_size(std::size_t count) { return Net::scratch_size(count); }
@@ -9943,6 +10080,7 @@ class Predictor {
   }
 
  private:
+  std::vector<float> parameters_;
   AlignedFloats packed_;
 };
 
@@ -10082,6 +10220,1900 @@ Predictor<Net> load_predictor(const std::filesystem::path& path) {
 
 }  // namespace deepjet
 // ---- end deepjet/io/model_file.hpp ----
+// ---- begin deepjet/io/root_writer.hpp ----
+// deepjet/io/root_writer.hpp: writing TTrees to ROOT files without ROOT (umbrella header).
+//
+//   deepjet::root::FileWriter file("out.root");                  // zlib level 1, 32000-byte baskets
+//   deepjet::root::TreeWriter& tree = file.make_tree("Events");
+//   tree.add_branch<float>("MET_pt").add_counted_branch<float>("Jet_pt", "nJet");
+//   tree.write<float>("MET_pt", met);                            // a chunk of entries
+//   tree.write_jagged<float>("Jet_pt", jet_pt.values, jet_pt.offsets);  // fills nJet too
+//   file.close();                                                // written to a temporary, then renamed
+//
+// See docs/root-writer.md for what is written. Every failure throws deepjet::FileError.
+
+// ---- begin deepjet/io/root/byte_writer.hpp ----
+// deepjet/io/root/byte_writer.hpp: the writing side of ByteCursor and object_buffer.hpp: ROOT's
+// big-endian serialization as TBufferFile produces it.
+//
+// Contract: ByteWriter appends big-endian numbers, TStrings and C strings, and frames objects the
+// way ROOT does: class-version headers with a byte count (begin_versioned/end_versioned) and
+// polymorphic object pointers (begin_object/end_object) with the class named on first use and
+// referred to by tag afterwards. Tags and object references count from the start of the key that
+// will hold the record (`origin` = its fKeylen), which is how ROOT numbers them, so the reader's
+// ReferenceTable and JSROOT resolve them. A record too large for a byte count (1 GiB) throws.
+
+
+
+namespace deepjet::root {
+
+/// Stores `value` big-endian at `out` (sizeof(T) bytes).
+template <class T>
+inline void store_big_endian(std::uint8_t* out, T value) noexcept {
+  static_assert(std::is_arithmetic_v<T>);
+  using Raw = std::conditional_t<sizeof(T) == 1, std::uint8_t,
+              std::conditional_t<sizeof(T) == 2, std::uint16_t,
+              std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>>;
+  Raw raw;
+  std::memcpy(&raw, &value, sizeof(T));
+  for (int i = static_cast<int>(sizeof(T)) - 1; i >= 0; --i) {
+    out[i] = static_cast<std::uint8_t>(raw & 0xFF);
+    if constexpr (sizeof(T) > 1) raw = static_cast<Raw>(raw >> 8);
+  }
+}
+
+class ByteWriter {
+ public:
+  /// `origin`: the fKeylen of the key this record goes into (0 for key headers themselves).
+  explicit ByteWriter(std::int64_t origin = 0) : origin_(origin) {}
+
+  template <class T>
+  void put(T value) {
+    const std::size_t at = bytes_.size();
+    bytes_.resize(at + sizeof(T));
+    store_big_endian(bytes_.data() + at, value);
+  }
+
+  void put_bytes(const std::uint8_t* data, std::size_t size) { bytes_.insert(bytes_.end(), data, data + size); }
+
+  /// TString: one length byte, or 255 and a 32-bit length for 255 characters and more.
+  void tstring(std::string_view text) {
+    if (text.size() < 255) {
+      put<std::uint8_t>(static_cast<std::uint8_t>(text.size()));
+    } else {
+      put<std::uint8_t>(255);
+      put<std::int32_t>(static_cast<std::int32_t>(text.size()));
+    }
+    put_bytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+  }
+
+  /// A NUL-terminated class name (object headers).
+  void cstring(std::string_view text) {
+    put_bytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+    put<std::uint8_t>(0);
+  }
+
+  /// A class-version header with a byte count to be filled in by end_versioned().
+  std::size_t begin_versioned(std::int16_t version) {
+    const std::size_t start = bytes_.size();
+    put<std::uint32_t>(0);
+    put<std::int16_t>(version);
+    return start;
+  }
+  void end_versioned(std::size_t start) { patch_byte_count(start); }
+
+  /// TObject as ROOT streams it: version 1 without byte count, unique id, status bits.
+  void tobject(std::uint32_t bits = 0x03000000) {
+    put<std::int16_t>(1);
+    put<std::uint32_t>(0);
+    put<std::uint32_t>(bits);
+  }
+
+  void tnamed(std::string_view name, std::string_view title) {
+    const std::size_t start = begin_versioned(1);
+    tobject();
+    tstring(name);
+    tstring(title);
+    end_versioned(start);
+  }
+
+  /// A null object pointer.
+  void null_pointer() { put<std::uint32_t>(0); }
+
+  /// Starts a non-null object pointer to a new object of `class_name`; returns its start, which
+  /// end_object() and object_tag() take.
+  std::size_t begin_object(const std::string& class_name) {
+    const std::size_t start = bytes_.size();
+    put<std::uint32_t>(0);  // byte count, patched by end_object
+    auto found = class_tags_.find(class_name);
+    if (found != class_tags_.end()) {
+      put<std::uint32_t>(found->second | kClassMask);
+    } else {
+      class_tags_[class_name] = tag_at(bytes_.size());
+      put<std::uint32_t>(kNewClassTag);
+      cstring(class_name);
+    }
+    return start;
+  }
+  void end_object(std::size_t start) { patch_byte_count(start); }
+
+  /// The tag by which later pointers refer to the object that begins at `start`.
+  std::uint32_t object_tag(std::size_t start) const { return tag_at(start); }
+  /// A pointer to an object already written in this record.
+  void object_reference(std::uint32_t tag) { put<std::uint32_t>(tag); }
+
+  std::size_t size() const noexcept { return bytes_.size(); }
+  const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
+  std::vector<std::uint8_t> take() { return std::move(bytes_); }
+
+ private:
+  std::uint32_t tag_at(std::size_t position) const {
+    return static_cast<std::uint32_t>(static_cast<std::int64_t>(position) + origin_ + kMapOffset);
+  }
+
+  void patch_byte_count(std::size_t start) {
+    const std::size_t count = bytes_.size() - start - 4;
+    if (count >= kByteCountMask) throw Error("ROOT writer: object of " + std::to_string(count) + " bytes exceeds ROOT's 1 GiB limit");
+    store_big_endian(bytes_.data() + start, static_cast<std::uint32_t>(count) | kByteCountMask);
+  }
+
+  std::int64_t origin_;
+  std::vector<std::uint8_t> bytes_;
+  std::map<std::string, std::uint32_t> class_tags_;
+};
+
+}  // namespace deepjet::root
+// ---- end deepjet/io/root/byte_writer.hpp ----
+// ---- begin deepjet/io/root/compress.hpp ----
+// deepjet/io/root/compress.hpp: the writing side of decompress.hpp: ROOT's compressed-block
+// framing with the four codecs ROOT writes.
+//
+// Contract: compress_blocks() turns a record into ROOT's compressed form: blocks of at most
+// 0xFFFFFF input bytes, each with the 9-byte header (algorithm "ZL" method 8 / "XZ" 0 / "L4" lz4
+// major version / "ZS" 1, 3-byte little-endian compressed and uncompressed sizes) followed by a
+// zlib stream, an xz stream, an lz4 block preceded by its big-endian xxhash64 checksum, or a zstd
+// frame. It returns an empty vector when the record should be stored as it is, exactly as ROOT
+// decides: compression disabled, or the compressed form not smaller than the input.
+// CompressionSettings::code() is ROOT's fCompress (100 * algorithm + level).
+
+#include <lz4hc.h>
+
+
+
+namespace deepjet::root {
+
+enum class Compression { none, zlib, lzma, lz4, zstd };
+
+struct CompressionSettings {
+  Compression algorithm = Compression::zlib;
+  int level = 1;  // ROOT's default file compression is zlib at level 1 (fCompress = 101)
+
+  static CompressionSettings none() { return {Compression::none, 0}; }
+  static CompressionSettings zlib(int level = 1) { return {Compression::zlib, level}; }
+  static CompressionSettings lzma(int level = 7) { return {Compression::lzma, level}; }
+  static CompressionSettings lz4(int level = 4) { return {Compression::lz4, level}; }
+  static CompressionSettings zstd(int level = 5) { return {Compression::zstd, level}; }
+
+  /// ROOT's fCompress: 100 * algorithm (1 zlib, 2 lzma, 4 lz4, 5 zstd) + level; 0 = none.
+  int code() const noexcept {
+    switch (algorithm) {
+      case Compression::none: return 0;
+      case Compression::zlib: return 100 + level;
+      case Compression::lzma: return 200 + level;
+      case Compression::lz4: return 400 + level;
+      case Compression::zstd: return 500 + level;
+    }
+    return 0;
+  }
+
+  bool enabled() const noexcept { return algorithm != Compression::none && level > 0; }
+
+  /// Throws if the level is outside what ROOT and the codec accept (1-9; zstd up to 22).
+  void check() const {
+    if (algorithm == Compression::none) return;
+    const int top = algorithm == Compression::zstd ? 22 : 9;
+    if (level < 1 || level > top) {
+      throw Error("ROOT writer: compression level " + std::to_string(level) + " is outside 1.." + std::to_string(top));
+    }
+  }
+};
+
+/// Largest input of one compressed block (three bytes hold its size).
+inline constexpr std::size_t max_block_input = 0xFFFFFF;
+
+namespace detail {
+
+/// Compresses one block into `out` (after its header); returns the payload size, or 0 if it does
+/// not fit in `capacity` bytes (then the record is stored uncompressed).
+inline std::size_t compress_one_block(const CompressionSettings& settings, const std::uint8_t* input,
+                                      std::size_t size, std::uint8_t* out, std::size_t capacity) {
+  switch (settings.algorithm) {
+    case Compression::zlib: {
+      z_stream stream{};
+      if (deflateInit(&stream, settings.level) != Z_OK) throw Error("ROOT writer: cannot initialise zlib");
+      stream.next_in = const_cast<Bytef*>(input);
+      stream.avail_in = static_cast<uInt>(size);
+      stream.next_out = out;
+      stream.avail_out = static_cast<uInt>(capacity);
+      const int status = deflate(&stream, Z_FINISH);
+      const std::size_t produced = capacity - stream.avail_out;
+      deflateEnd(&stream);
+      return status == Z_STREAM_END ? produced : 0;
+    }
+    case Compression::lzma: {
+      // ROOT writes one xz stream per block with a CRC32 check, from the streaming encoder at
+      // the "easy" preset of the level. The streaming encoder leaves the sizes out of the block
+      // header, so it is 12 bytes long as in ROOT's files (JSROOT relies on that length). The
+      // dictionary never needs to exceed the block: capping it keeps each encoder small (the
+      // presets reserve up to 64 MiB, which would dominate the time of every small basket).
+      lzma_options_lzma lzma_options;
+      if (lzma_lzma_preset(&lzma_options, static_cast<std::uint32_t>(settings.level))) {
+        throw Error("ROOT writer: unknown lzma preset " + std::to_string(settings.level));
+      }
+      lzma_options.dict_size = std::max<std::uint32_t>(
+          LZMA_DICT_SIZE_MIN, static_cast<std::uint32_t>(std::min<std::size_t>(lzma_options.dict_size, size)));
+      const lzma_filter filters[] = {{LZMA_FILTER_LZMA2, &lzma_options}, {LZMA_VLI_UNKNOWN, nullptr}};
+      lzma_stream stream = LZMA_STREAM_INIT;
+      if (lzma_stream_encoder(&stream, filters, LZMA_CHECK_CRC32) != LZMA_OK) {
+        throw Error("ROOT writer: cannot initialise lzma");
+      }
+      stream.next_in = input;
+      stream.avail_in = size;
+      stream.next_out = out;
+      stream.avail_out = capacity;
+      const lzma_ret status = lzma_code(&stream, LZMA_FINISH);
+      const std::size_t produced = capacity - stream.avail_out;
+      lzma_end(&stream);
+      return status == LZMA_STREAM_END ? produced : 0;
+    }
+    case Compression::lz4: {
+      // An 8-byte big-endian xxhash64 of the compressed bytes precedes them (readers verify it).
+      constexpr std::size_t checksum_size = 8;
+      if (capacity <= checksum_size) return 0;
+      const int room = static_cast<int>(std::min<std::size_t>(capacity - checksum_size, 0x7FFFFFFF));
+      const char* source = reinterpret_cast<const char*>(input);
+      char* target = reinterpret_cast<char*>(out + checksum_size);
+      // Like ROOT: the fast compressor below level 4, the high-compression one from 4 on.
+      const int produced = settings.level >= 4
+                               ? LZ4_compress_HC(source, target, static_cast<int>(size), room, settings.level)
+                               : LZ4_compress_default(source, target, static_cast<int>(size), room);
+      if (produced <= 0) return 0;
+      store_big_endian(out, xxhash64(out + checksum_size, static_cast<std::size_t>(produced)));
+      return checksum_size + static_cast<std::size_t>(produced);
+    }
+    case Compression::zstd: {
+      const std::size_t status = ZSTD_compress(out, capacity, input, size, settings.level);
+      return ZSTD_isError(status) ? 0 : status;
+    }
+    case Compression::none: return 0;
+  }
+  return 0;
+}
+
+}  // namespace detail
+
+/// The compressed form of [input, input + size), or an empty vector to store it uncompressed.
+inline std::vector<std::uint8_t> compress_blocks(const std::uint8_t* input, std::size_t size,
+                                                 const CompressionSettings& settings) {
+  if (!settings.enabled() || size == 0) return {};
+  settings.check();
+  // The whole result must be smaller than the input; a block that does not shrink ends the attempt.
+  std::vector<std::uint8_t> out(size);
+  std::size_t written = 0;
+  for (std::size_t done = 0; done < size;) {
+    const std::size_t block = std::min(max_block_input, size - done);
+    if (out.size() - written <= compressed_block_header_size) return {};
+    const std::size_t capacity = std::min(out.size() - written - compressed_block_header_size, max_block_input);
+    std::uint8_t* header = out.data() + written;
+    const std::size_t payload =
+        detail::compress_one_block(settings, input + done, block, header + compressed_block_header_size, capacity);
+    if (payload == 0) return {};
+    switch (settings.algorithm) {
+      case Compression::zlib: header[0] = 'Z'; header[1] = 'L'; header[2] = Z_DEFLATED; break;
+      case Compression::lzma: header[0] = 'X'; header[1] = 'Z'; header[2] = 0; break;
+      case Compression::lz4:
+        header[0] = 'L'; header[1] = '4';
+        header[2] = static_cast<std::uint8_t>(LZ4_versionNumber() / (100 * 100));
+        break;
+      case Compression::zstd: header[0] = 'Z'; header[1] = 'S'; header[2] = 1; break;
+      case Compression::none: return {};
+    }
+    for (int i = 0; i < 3; ++i) {
+      header[3 + i] = static_cast<std::uint8_t>(payload >> (8 * i));
+      header[6 + i] = static_cast<std::uint8_t>(block >> (8 * i));
+    }
+    written += compressed_block_header_size + payload;
+    done += block;
+  }
+  if (written >= size) return {};
+  out.resize(written);
+  return out;
+}
+
+}  // namespace deepjet::root
+// ---- end deepjet/io/root/compress.hpp ----
+// ---- begin deepjet/io/root/file_sink.hpp ----
+// deepjet/io/root/file_sink.hpp: the writing side of file_source.hpp and key.hpp: where records go.
+//
+// Contract: FileSink writes a new file under a temporary name beside the destination (see
+// deepjet/core/atomic_file.hpp): allocate() reserves the next bytes, write_at() stores bytes at an
+// offset (64-bit offsets; a reserved region never written stays a hole, so gaps cost no disk), and
+// commit() flushes and renames the file into place. Until commit() the destination is untouched;
+// destroying an uncommitted sink removes the temporary. Every failed write (a full disk, a file
+// size limit) throws deepjet::FileError naming the temporary file and what was being written.
+// write_key() writes one TKey (always the 64-bit variant, version 1004) with its record,
+// compressed as ROOT decides (see compress.hpp).
+
+
+#include <ctime>
+
+
+namespace deepjet::root {
+
+/// Now as ROOT's TDatime packs it: (year - 1995) << 26 | month << 22 | day << 17 | hour << 12 |
+/// minute << 6 | second, local time.
+inline std::uint32_t root_datime_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  return static_cast<std::uint32_t>(local.tm_year + 1900 - 1995) << 26 | static_cast<std::uint32_t>(local.tm_mon + 1) << 22 |
+         static_cast<std::uint32_t>(local.tm_mday) << 17 | static_cast<std::uint32_t>(local.tm_hour) << 12 |
+         static_cast<std::uint32_t>(local.tm_min) << 6 | static_cast<std::uint32_t>(local.tm_sec);
+}
+
+/// A TKey header (64-bit variant).
+struct KeyHeader {
+  std::int32_t total_bytes = 0;   // fNbytes: header + stored record
+  std::int32_t object_bytes = 0;  // fObjlen: uncompressed record
+  std::uint32_t datime = 0;
+  std::int16_t key_bytes = 0;     // fKeylen
+  std::int16_t cycle = 1;
+  std::int64_t seek_key = 0;
+  std::int64_t seek_parent = 0;
+  std::string class_name;
+  std::string name;
+  std::string title;
+};
+
+inline std::size_t tstring_size(std::string_view text) { return (text.size() < 255 ? 1 : 5) + text.size(); }
+
+/// Length of the header of a key with these names (plus `extra` bytes that belong to the header,
+/// such as a TBasket's fields).
+inline std::int16_t key_header_size(std::string_view class_name, std::string_view name, std::string_view title,
+                                    std::size_t extra = 0) {
+  const std::size_t size = 4 + 2 + 4 + 4 + 2 + 2 + 8 + 8 + tstring_size(class_name) + tstring_size(name) +
+                           tstring_size(title) + extra;
+  if (size > 0x7FFF) throw Error("ROOT writer: names too long for a key header (\"" + std::string(name) + "\")");
+  return static_cast<std::int16_t>(size);
+}
+
+inline void encode_key_header(ByteWriter& out, const KeyHeader& key) {
+  out.put<std::int32_t>(key.total_bytes);
+  out.put<std::int16_t>(1004);  // > 1000: 64-bit seeks
+  out.put<std::int32_t>(key.object_bytes);
+  out.put<std::uint32_t>(key.datime);
+  out.put<std::int16_t>(key.key_bytes);
+  out.put<std::int16_t>(key.cycle);
+  out.put<std::int64_t>(key.seek_key);
+  out.put<std::int64_t>(key.seek_parent);
+  out.tstring(key.class_name);
+  out.tstring(key.name);
+  out.tstring(key.title);
+}
+
+class FileSink {
+ public:
+  explicit FileSink(const std::filesystem::path& destination) : file_(destination) {
+    fd_ = ::open(file_.temporary_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+      throw FileError(file_.temporary_path().string(), std::string("cannot create: ") + std::strerror(errno));
+    }
+  }
+  FileSink(const FileSink&) = delete;
+  FileSink& operator=(const FileSink&) = delete;
+  ~FileSink() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  const std::filesystem::path& destination() const noexcept { return file_.destination(); }
+  std::string temporary_name() const { return file_.temporary_path().string(); }
+
+  /// The offset one past the last reserved byte.
+  std::uint64_t end() const noexcept { return end_; }
+
+  /// Reserves `bytes` at the end of the file and returns where they start.
+  std::uint64_t allocate(std::uint64_t bytes) {
+    const std::uint64_t at = end_;
+    end_ += bytes;
+    return at;
+  }
+
+  void write_at(std::uint64_t offset, const std::uint8_t* data, std::size_t size, std::string_view what) {
+    std::size_t done = 0;
+    while (done < size) {
+      const ::ssize_t written = ::pwrite(fd_, data + done, size - done, static_cast<off_t>(offset + done));
+      if (written < 0 && errno == EINTR) continue;
+      if (written <= 0) {
+        const int error = written < 0 ? errno : ENOSPC;
+        const bool full = error == ENOSPC || error == EFBIG || error == EDQUOT;
+        throw FileError(temporary_name(), "cannot write " + std::string(what) + " (" + std::to_string(size) +
+                                              " bytes at offset " + std::to_string(offset) + "): " +
+                                              std::strerror(error) + (full ? " (is the disk full?)" : ""));
+      }
+      done += static_cast<std::size_t>(written);
+    }
+  }
+
+  /// Makes the file as long as everything reserved (a trailing gap would otherwise be missing).
+  void set_length(std::uint64_t length) {
+    if (::ftruncate(fd_, static_cast<off_t>(length)) != 0) {
+      throw FileError(temporary_name(), std::string("cannot set the file length: ") + std::strerror(errno));
+    }
+  }
+
+  /// Closes the file, flushes it to disk and renames it to its destination.
+  void commit() {
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) {
+      throw FileError(temporary_name(), std::string("cannot close: ") + std::strerror(errno));
+    }
+    file_.commit();
+  }
+
+  /// Writes a key with `record` (serialized with origin = `key.key_bytes`) at the end of the file,
+  /// compressed with `compression` when that makes it smaller; `extra_header` are bytes counted in
+  /// fKeylen after the standard header (a TBasket's fields). Returns the header as written.
+  KeyHeader write_key(KeyHeader key, const std::vector<std::uint8_t>& record, const CompressionSettings& compression,
+                      std::string_view what, const std::vector<std::uint8_t>& extra_header = {}) {
+    if (record.size() > static_cast<std::size_t>(0x3FFFFFFF)) {
+      throw FileError(temporary_name(), std::string(what) + ": record of " + std::to_string(record.size()) +
+                                            " bytes exceeds ROOT's 1 GiB limit");
+    }
+    std::vector<std::uint8_t> compressed = compress_blocks(record.data(), record.size(), compression);
+    const std::vector<std::uint8_t>& stored = compressed.empty() ? record : compressed;
+    key.key_bytes = key_header_size(key.class_name, key.name, key.title, extra_header.size());
+    key.object_bytes = static_cast<std::int32_t>(record.size());
+    key.total_bytes = static_cast<std::int32_t>(key.key_bytes + stored.size());
+    if (key.datime == 0) key.datime = root_datime_now();
+    key.seek_key = static_cast<std::int64_t>(allocate(static_cast<std::uint64_t>(key.total_bytes)));
+    ByteWriter header;
+    encode_key_header(header, key);
+    header.put_bytes(extra_header.data(), extra_header.size());
+    std::vector<std::uint8_t> bytes = header.take();
+    bytes.insert(bytes.end(), stored.begin(), stored.end());
+    write_at(static_cast<std::uint64_t>(key.seek_key), bytes.data(), bytes.size(), what);
+    return key;
+  }
+
+ private:
+  AtomicFile file_;
+  int fd_ = -1;
+  std::uint64_t end_ = 0;
+};
+
+}  // namespace deepjet::root
+// ---- end deepjet/io/root/file_sink.hpp ----
+// ---- begin deepjet/io/root/file_writer.hpp ----
+// deepjet/io/root/file_writer.hpp: the writing side of file.hpp: a new ROOT file (TFile) with its
+// header, directories, key lists, streamer infos and free-segment list.
+//
+// Contract: FileWriter creates a ROOT file at `path` holding the TTrees made with make_tree()
+// ("events" or "dir/sub/events"; directories are created as needed). close() writes the trees'
+// last baskets and records, the streamer infos of every class used, each directory's key list,
+// the free segments, the TFile key and directory record and the file header, then flushes the file
+// and renames it from its temporary name into place. Until close() succeeds nothing exists under
+// `path`; a FileWriter destroyed without close() (an exception, an interruption) leaves no file
+// behind. Files past 2 GB get ROOT's large-file header and 64-bit directory records; keys are
+// always written in their 64-bit form, as ROOT does for baskets. leave_gap() reserves unused bytes
+// (recorded as a free segment, a hole on disk). I/O failures throw deepjet::FileError naming the file.
+
+#include <random>
+
+// ---- begin deepjet/io/root/streamer_info_writer.hpp ----
+// deepjet/io/root/streamer_info_writer.hpp: the class descriptions (TStreamerInfo) a file must
+// carry for the objects the writer puts in it.
+//
+// Contract: writer_class_descriptions() holds, for every class the writer streams (TObject, TNamed,
+// the TAtt* bases, ROOT::TIOFeatures, TTree v20, TBranch v13, TBranchElement v10, TLeaf v2 and its
+// TLeafO/B/S/I/L/F/D/C/Element subclasses) the members in ROOT's order with ROOT's type codes,
+// class versions and checksums, as ROOT 6.20 to 6.30 record them; vector_class_description()
+// describes std::vector<T> of a basic type (checksum: ROOT's hash of the class name).
+// serialize_streamer_infos() writes the TList record that the file header's fSeekInfo points to.
+// Readers (ROOT, JSROOT, this project's reader) interpret the TTree records with these.
+
+
+
+namespace deepjet::root {
+
+struct ElementDescription {
+  enum class Kind { base, basic, basic_pointer, object, object_any, object_pointer, string, stl };
+  Kind kind = Kind::basic;
+  std::string name;
+  std::int32_t type = 0;       // ROOT's EReadWrite code
+  std::int32_t size = 0;
+  std::string type_name;
+  std::uint32_t base_checksum = 0;  // base classes: the base's checksum (kept in fMaxIndex[1])
+  std::int32_t version = 0;         // base classes: fBaseVersion; counted pointers: fCountVersion
+  std::string count_name;           // counted pointers: the member holding the count
+  std::string count_class;
+  std::int32_t stl_type = 0;        // STL: 1 = vector
+  std::int32_t element_type = 0;    // STL: type code of the elements
+};
+
+struct ClassDescription {
+  std::string name;
+  std::int32_t version = 0;
+  std::uint32_t checksum = 0;
+  std::vector<ElementDescription> elements;
+};
+
+namespace detail {
+
+using K = ElementDescription::Kind;
+
+inline ElementDescription base(std::string name, std::int32_t type, std::int32_t version, std::uint32_t checksum) {
+  ElementDescription e;
+  e.kind = K::base;
+  e.name = std::move(name);
+  e.type = type;
+  e.type_name = "BASE";
+  e.version = version;
+  e.base_checksum = checksum;
+  return e;
+}
+inline ElementDescription member(K kind, std::string name, std::int32_t type, std::int32_t size, std::string type_name) {
+  ElementDescription e;
+  e.kind = kind;
+  e.name = std::move(name);
+  e.type = type;
+  e.size = size;
+  e.type_name = std::move(type_name);
+  return e;
+}
+inline ElementDescription counted(std::string name, std::int32_t type, std::int32_t size, std::string type_name,
+                                  std::int32_t count_version, std::string count_name, std::string count_class) {
+  ElementDescription e = member(K::basic_pointer, std::move(name), type, size, std::move(type_name));
+  e.version = count_version;
+  e.count_name = std::move(count_name);
+  e.count_class = std::move(count_class);
+  return e;
+}
+
+// Checksums of the classes as ROOT records them (they let ROOT see that the file's layout is its own).
+inline constexpr std::uint32_t checksum_TObject = 2417737773u;
+inline constexpr std::uint32_t checksum_TNamed = 3753331260u;
+inline constexpr std::uint32_t checksum_TAttLine = 2483504457u;
+inline constexpr std::uint32_t checksum_TAttFill = 4292422290u;
+inline constexpr std::uint32_t checksum_TAttMarker = 689802220u;
+inline constexpr std::uint32_t checksum_TIOFeatures = 446770960u;
+inline constexpr std::uint32_t checksum_TTree = 1919213695u;
+inline constexpr std::uint32_t checksum_TBranch = 278366892u;
+inline constexpr std::uint32_t checksum_TBranchElement = 3880738403u;
+inline constexpr std::uint32_t checksum_TLeaf = 1830715730u;
+
+inline ClassDescription leaf_subclass(std::string name, std::uint32_t checksum, std::int32_t type, std::int32_t size,
+                                      std::string type_name) {
+  return {std::move(name), 1, checksum,
+          {base("TLeaf", 0, 2, checksum_TLeaf), member(K::basic, "fMinimum", type, size, type_name),
+           member(K::basic, "fMaximum", type, size, type_name)}};
+}
+
+}  // namespace detail
+
+/// ROOT's checksum of a class without members of its own (STL collections): a hash of the name.
+inline std::uint32_t class_name_checksum(std::string_view name) {
+  std::uint32_t id = 0;
+  for (char c : name) id = id * 3 + static_cast<std::uint8_t>(c);
+  return id;
+}
+
+inline const std::vector<ClassDescription>& writer_class_descriptions() {
+  using namespace detail;
+  static const std::vector<ClassDescription> classes = [] {
+    const auto long64 = [](const char* n) { return member(K::basic, n, 16, 8, "Long64_t"); };
+    const auto integer = [](const char* n) { return member(K::basic, n, 3, 4, "int"); };
+    const auto counter = [](const char* n) { return member(K::basic, n, 6, 4, "int"); };
+    const auto array = [](const char* n) { return member(K::object, n, 61, 64, "TObjArray"); };
+    const auto pointer = [](const char* n, const char* type) { return member(K::object_pointer, n, 64, 8, type); };
+    std::vector<ClassDescription> all;
+    all.push_back({"TObject", 1, checksum_TObject,
+                   {member(K::basic, "fUniqueID", 13, 4, "unsigned int"), member(K::basic, "fBits", 15, 4, "unsigned int")}});
+    all.push_back({"TNamed", 1, checksum_TNamed,
+                   {base("TObject", 66, 1, checksum_TObject), member(K::string, "fName", 65, 24, "TString"),
+                    member(K::string, "fTitle", 65, 24, "TString")}});
+    all.push_back({"TAttLine", 2, checksum_TAttLine,
+                   {member(K::basic, "fLineColor", 2, 2, "short"), member(K::basic, "fLineStyle", 2, 2, "short"),
+                    member(K::basic, "fLineWidth", 2, 2, "short")}});
+    all.push_back({"TAttFill", 2, checksum_TAttFill,
+                   {member(K::basic, "fFillColor", 2, 2, "short"), member(K::basic, "fFillStyle", 2, 2, "short")}});
+    all.push_back({"TAttMarker", 2, checksum_TAttMarker,
+                   {member(K::basic, "fMarkerColor", 2, 2, "short"), member(K::basic, "fMarkerStyle", 2, 2, "short"),
+                    member(K::basic, "fMarkerSize", 5, 4, "float")}});
+    all.push_back({"ROOT::TIOFeatures", 1, checksum_TIOFeatures, {member(K::basic, "fIOBits", 11, 1, "unsigned char")}});
+    all.push_back({"TTree", 20, checksum_TTree,
+                   {base("TNamed", 67, 1, checksum_TNamed), base("TAttLine", 0, 2, checksum_TAttLine),
+                    base("TAttFill", 0, 2, checksum_TAttFill), base("TAttMarker", 0, 2, checksum_TAttMarker),
+                    long64("fEntries"), long64("fTotBytes"), long64("fZipBytes"), long64("fSavedBytes"),
+                    long64("fFlushedBytes"), member(K::basic, "fWeight", 8, 8, "double"), integer("fTimerInterval"),
+                    integer("fScanField"), integer("fUpdate"), integer("fDefaultEntryOffsetLen"),
+                    counter("fNClusterRange"), long64("fMaxEntries"), long64("fMaxEntryLoop"),
+                    long64("fMaxVirtualSize"), long64("fAutoSave"), long64("fAutoFlush"), long64("fEstimate"),
+                    counted("fClusterRangeEnd", 56, 8, "Long64_t*", 20, "fNClusterRange", "TTree"),
+                    counted("fClusterSize", 56, 8, "Long64_t*", 20, "fNClusterRange", "TTree"),
+                    member(K::object_any, "fIOFeatures", 62, 1, "ROOT::TIOFeatures"), array("fBranches"),
+                    array("fLeaves"), pointer("fAliases", "TList*"),
+                    member(K::object_any, "fIndexValues", 62, 24, "TArrayD"),
+                    member(K::object_any, "fIndex", 62, 24, "TArrayI"), pointer("fTreeIndex", "TVirtualIndex*"),
+                    pointer("fFriends", "TList*"), pointer("fUserInfo", "TList*"),
+                    pointer("fBranchRef", "TBranchRef*")}});
+    all.push_back({"TBranch", 13, checksum_TBranch,
+                   {base("TNamed", 67, 1, checksum_TNamed), base("TAttFill", 0, 2, checksum_TAttFill),
+                    integer("fCompress"), integer("fBasketSize"), integer("fEntryOffsetLen"), integer("fWriteBasket"),
+                    long64("fEntryNumber"), member(K::object_any, "fIOFeatures", 62, 1, "ROOT::TIOFeatures"),
+                    integer("fOffset"), counter("fMaxBaskets"), integer("fSplitLevel"), long64("fEntries"),
+                    long64("fFirstEntry"), long64("fTotBytes"), long64("fZipBytes"), array("fBranches"),
+                    array("fLeaves"), array("fBaskets"),
+                    counted("fBasketBytes", 43, 4, "int*", 13, "fMaxBaskets", "TBranch"),
+                    counted("fBasketEntry", 56, 8, "Long64_t*", 13, "fMaxBaskets", "TBranch"),
+                    counted("fBasketSeek", 56, 8, "Long64_t*", 13, "fMaxBaskets", "TBranch"),
+                    member(K::string, "fFileName", 65, 24, "TString")}});
+    all.push_back({"TBranchElement", 10, checksum_TBranchElement,
+                   {base("TBranch", 0, 13, checksum_TBranch), member(K::string, "fClassName", 65, 24, "TString"),
+                    member(K::string, "fParentName", 65, 24, "TString"),
+                    member(K::string, "fClonesName", 65, 24, "TString"),
+                    member(K::basic, "fCheckSum", 13, 4, "unsigned int"),
+                    member(K::basic, "fClassVersion", 2, 2, "short"), integer("fID"), integer("fType"),
+                    integer("fStreamerType"), integer("fMaximum"), pointer("fBranchCount", "TBranchElement*"),
+                    pointer("fBranchCount2", "TBranchElement*")}});
+    all.push_back({"TLeaf", 2, checksum_TLeaf,
+                   {base("TNamed", 67, 1, checksum_TNamed), integer("fLen"), integer("fLenType"), integer("fOffset"),
+                    member(K::basic, "fIsRange", 18, 1, "bool"), member(K::basic, "fIsUnsigned", 18, 1, "bool"),
+                    pointer("fLeafCount", "TLeaf*")}});
+    all.push_back(leaf_subclass("TLeafO", 44976339u, 18, 1, "bool"));
+    all.push_back(leaf_subclass("TLeafB", 253643614u, 1, 1, "char"));
+    all.push_back(leaf_subclass("TLeafS", 353169103u, 2, 2, "short"));
+    all.push_back(leaf_subclass("TLeafI", 2120920601u, 3, 4, "int"));
+    all.push_back(leaf_subclass("TLeafL", 3727820898u, 16, 8, "Long64_t"));
+    all.push_back(leaf_subclass("TLeafF", 987602290u, 5, 4, "float"));
+    all.push_back(leaf_subclass("TLeafD", 294553462u, 8, 8, "double"));
+    all.push_back(leaf_subclass("TLeafC", 4226003699u, 3, 4, "int"));
+    all.push_back({"TLeafElement", 1, 2689566867u,
+                   {base("TLeaf", 0, 2, checksum_TLeaf), integer("fID"), integer("fType")}});
+    return all;
+  }();
+  return classes;
+}
+
+inline const ClassDescription& writer_class_description(std::string_view name) {
+  for (const ClassDescription& description : writer_class_descriptions()) {
+    if (description.name == name) return description;
+  }
+  throw Error("ROOT writer: no class description for " + std::string(name));
+}
+
+/// std::vector of a basic type with ROOT type code `element_type` ("vector<float>", 5).
+inline ClassDescription vector_class_description(const std::string& class_name, std::int32_t element_type) {
+  ElementDescription stl = detail::member(ElementDescription::Kind::stl, "This", 500, 0, class_name);
+  stl.stl_type = 1;  // ROOT::kSTLvector
+  stl.element_type = element_type;
+  return {class_name, 6, class_name_checksum(class_name), {stl}};
+}
+
+namespace detail {
+
+inline const char* element_class_name(ElementDescription::Kind kind) {
+  switch (kind) {
+    case K::base: return "TStreamerBase";
+    case K::basic: return "TStreamerBasicType";
+    case K::basic_pointer: return "TStreamerBasicPointer";
+    case K::object: return "TStreamerObject";
+    case K::object_any: return "TStreamerObjectAny";
+    case K::object_pointer: return "TStreamerObjectPointer";
+    case K::string: return "TStreamerString";
+    case K::stl: return "TStreamerSTL";
+  }
+  return "TStreamerElement";
+}
+
+inline void write_element(ByteWriter& out, const ElementDescription& e) {
+  const std::size_t object = out.begin_object(element_class_name(e.kind));
+  // Class versions of the TStreamerElement family in ROOT 6: base 3, STL 3, the others 2.
+  const std::int16_t version = (e.kind == K::base || e.kind == K::stl) ? 3 : 2;
+  const std::size_t outer = out.begin_versioned(version);
+  const std::size_t element = out.begin_versioned(4);  // TStreamerElement
+  // A counted pointer's title names its count in brackets, as ROOT's member comments do.
+  out.tnamed(e.name, e.kind == K::basic_pointer ? "[" + e.count_name + "]" : std::string());
+  out.put<std::int32_t>(e.type);
+  out.put<std::int32_t>(e.size);
+  out.put<std::int32_t>(0);  // fArrayLength
+  out.put<std::int32_t>(0);  // fArrayDim
+  for (int i = 0; i < 5; ++i) out.put<std::uint32_t>(i == 1 ? e.base_checksum : 0);  // fMaxIndex
+  out.tstring(e.type_name);
+  out.end_versioned(element);
+  if (e.kind == K::base) out.put<std::int32_t>(e.version);
+  if (e.kind == K::basic_pointer) {
+    out.put<std::int32_t>(e.version);
+    out.tstring(e.count_name);
+    out.tstring(e.count_class);
+  }
+  if (e.kind == K::stl) {
+    out.put<std::int32_t>(e.stl_type);
+    out.put<std::int32_t>(e.element_type);
+  }
+  out.end_versioned(outer);
+  out.end_object(object);
+}
+
+}  // namespace detail
+
+/// The TList of TStreamerInfo records for `classes`, for a key whose fKeylen is `origin`.
+inline std::vector<std::uint8_t> serialize_streamer_infos(const std::vector<ClassDescription>& classes,
+                                                          std::int64_t origin) {
+  ByteWriter out(origin);
+  const std::size_t list = out.begin_versioned(5);  // TList
+  out.tobject(0x02000000);
+  out.tstring("");
+  out.put<std::int32_t>(static_cast<std::int32_t>(classes.size()));
+  for (const ClassDescription& description : classes) {
+    const std::size_t object = out.begin_object("TStreamerInfo");
+    const std::size_t info = out.begin_versioned(9);
+    out.tnamed(description.name, "");
+    out.put<std::uint32_t>(description.checksum);
+    out.put<std::int32_t>(description.version);
+    const std::size_t array_object = out.begin_object("TObjArray");
+    const std::size_t array = out.begin_versioned(3);
+    out.tobject(0x02000000);
+    out.tstring("");
+    out.put<std::int32_t>(static_cast<std::int32_t>(description.elements.size()));
+    out.put<std::int32_t>(0);  // lower bound
+    for (const ElementDescription& element : description.elements) detail::write_element(out, element);
+    out.end_versioned(array);
+    out.end_object(array_object);
+    out.end_versioned(info);
+    out.end_object(object);
+    out.tstring("");  // the list entry's option
+  }
+  out.end_versioned(list);
+  return out.take();
+}
+
+}  // namespace deepjet::root
+// ---- end deepjet/io/root/streamer_info_writer.hpp ----
+// ---- begin deepjet/io/root/tree_writer.hpp ----
+// deepjet/io/root/tree_writer.hpp: the writing side of tree.hpp and tree_metadata.hpp: one TTree,
+// filled column by column, with its TBranch/TBranchElement and TLeaf records.
+//
+// Contract: a TreeWriter declares branches, then takes chunks of entries per branch:
+//   add_branch<T>(name)                 one T per entry                   TBranch + TLeaf{O,B,S,I,L,F,D}
+//   add_array_branch<T>(name, n)        T[n] per entry                    same, fLen = n
+//   add_counted_branch<T>(name, count)  T[count] (count: an int32 branch  same, fLeafCount -> counter;
+//                                       created on first use and filled   the counter's leaf is a range
+//                                       from the offsets)
+//   add_vector_branch<T>(name)          std::vector<T> per entry          TBranchElement + TLeafElement
+//   add_nested_vector_branch<T>(name)   std::vector<std::vector<T>>       TBranchElement + TLeafElement
+//   add_string_branch(name)             one string per entry              TBranch + TLeafC
+//   write<T>(name, values)                      fixed-size branches (entries * n values)
+//   write_jagged<T>(name, values, offsets)      counted and vector branches (offsets: entries + 1
+//                                               indexes into values, as JaggedArray holds them)
+//   write_nested<T>(name, values, inner_offsets, offsets)   vector-of-vector branches (entry i holds
+//                                               the lists offsets[i] .. offsets[i + 1], list j the
+//                                               values inner_offsets[j] .. inner_offsets[j + 1])
+//   write_strings(name, strings)
+// T is the branch's own type (bool, int8..uint64, float, double): values are stored exactly, so a
+// reader gets back exactly what was written. A branch's entries go into a basket that is
+// compressed and written to the file as soon as it holds `basket_bytes` bytes, so memory stays at
+// one basket per branch. Branches can be filled in any order and chunk sizes; when the file is
+// closed every branch must hold the same number of entries. Counted branches sharing a counter
+// must agree on the counts. Misuse (unknown branch, wrong type, inconsistent sizes) throws
+// deepjet::FileError naming the file, tree and branch.
+
+#include <deque>
+
+
+namespace deepjet::root {
+
+/// What every tree of a file is written with.
+struct WriteOptions {
+  CompressionSettings compression{};  // ROOT's default: zlib, level 1
+  std::size_t basket_bytes = 32000;   // a basket is written once it holds this many bytes (ROOT's default)
+  std::string title;                  // the file's title
+};
+
+namespace detail {
+
+/// The ValueType a C++ type is stored as.
+template <class T>
+constexpr ValueType value_type_of() {
+  static_assert(std::is_arithmetic_v<T>, "ROOT branches hold bool, integers, float or double");
+  if constexpr (std::is_same_v<T, bool>) return ValueType::Bool;
+  else if constexpr (std::is_same_v<T, float>) return ValueType::Float32;
+  else if constexpr (std::is_same_v<T, double>) return ValueType::Float64;
+  else {
+    static_assert(std::is_integral_v<T> && (sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8),
+                  "unsupported branch type");
+    constexpr bool is_signed = std::is_signed_v<T>;
+    if constexpr (sizeof(T) == 1) return is_signed ? ValueType::Int8 : ValueType::UInt8;
+    else if constexpr (sizeof(T) == 2) return is_signed ? ValueType::Int16 : ValueType::UInt16;
+    else if constexpr (sizeof(T) == 4) return is_signed ? ValueType::Int32 : ValueType::UInt32;
+    else return is_signed ? ValueType::Int64 : ValueType::UInt64;
+  }
+}
+
+/// How ROOT names and codes a basic type: leaf class, leaf-list letter, EReadWrite code, the
+/// element name in "vector<...>".
+struct BasicTypeNames {
+  const char* leaf_class;
+  char letter;
+  std::int32_t code;
+  const char* cpp;
+};
+
+inline BasicTypeNames basic_type_names(ValueType type) {
+  switch (type) {
+    case ValueType::Bool: return {"TLeafO", 'O', 18, "bool"};
+    case ValueType::Int8: return {"TLeafB", 'B', 1, "char"};
+    case ValueType::UInt8: return {"TLeafB", 'b', 11, "unsigned char"};
+    case ValueType::Int16: return {"TLeafS", 'S', 2, "short"};
+    case ValueType::UInt16: return {"TLeafS", 's', 12, "unsigned short"};
+    case ValueType::Int32: return {"TLeafI", 'I', 3, "int"};
+    case ValueType::UInt32: return {"TLeafI", 'i', 13, "unsigned int"};
+    case ValueType::Int64: return {"TLeafL", 'L', 16, "Long64_t"};
+    case ValueType::UInt64: return {"TLeafL", 'l', 17, "ULong64_t"};
+    case ValueType::Float32: return {"TLeafF", 'F', 5, "float"};
+    case ValueType::Float64: return {"TLeafD", 'D', 8, "double"};
+    case ValueType::String: break;
+  }
+  return {"TLeafC", 'C', 7, "char*"};
+}
+
+inline bool is_unsigned_type(ValueType type) {
+  return type == ValueType::UInt8 || type == ValueType::UInt16 || type == ValueType::UInt32 || type == ValueType::UInt64;
+}
+
+/// Appends `count` values big-endian (bool as one byte 0/1).
+template <class T>
+inline void append_big_endian(std::vector<std::uint8_t>& out, const T* values, std::size_t count) {
+  const std::size_t at = out.size();
+  out.resize(at + count * sizeof(T));
+  std::uint8_t* target = out.data() + at;
+  for (std::size_t i = 0; i < count; ++i) {
+    if constexpr (std::is_same_v<T, bool>) {
+      target[i] = values[i] ? 1 : 0;
+    } else {
+      store_big_endian(target + i * sizeof(T), values[i]);
+    }
+  }
+}
+
+/// Largest basket record accepted: ROOT's buffers stop at 1 GiB.
+inline constexpr std::size_t max_basket_record = std::size_t(1) << 30;
+
+/// ROOT's default length of the entry-offset table, written into variable-size branches.
+inline constexpr std::int32_t default_entry_offset_length = 1000;
+
+}  // namespace detail
+
+class TreeWriter {
+ public:
+  TreeWriter(FileSink& sink, const WriteOptions& options, std::string name, std::string title,
+             std::int64_t directory_seek)
+      : sink_(&sink), options_(options), name_(std::move(name)), title_(std::move(title)),
+        directory_seek_(directory_seek) {
+    if (options_.basket_bytes == 0) fail("basket size must be positive");
+    options_.compression.check();
+  }
+
+  const std::string& name() const noexcept { return name_; }
+  const std::string& title() const noexcept { return title_; }
+
+  template <class T>
+  TreeWriter& add_branch(const std::string& name) {
+    Branch& branch = declare(name, Kind::fixed, detail::value_type_of<T>());
+    (void)branch;
+    return *this;
+  }
+
+  template <class T>
+  TreeWriter& add_array_branch(const std::string& name, std::int32_t size) {
+    if (size < 1) fail("branch \"" + name + "\": array size must be at least 1");
+    Branch& branch = declare(name, Kind::fixed, detail::value_type_of<T>());
+    branch.length = size;
+    return *this;
+  }
+
+  /// A counted array; `counter` is the int32 branch holding the counts, created if it does not
+  /// exist. It is filled by write_jagged on the counted branches, never directly.
+  template <class T>
+  TreeWriter& add_counted_branch(const std::string& name, const std::string& counter) {
+    if (counter == name) fail("branch \"" + name + "\" cannot count itself");
+    std::size_t counter_index = find_index(counter);
+    if (counter_index == npos) {
+      declare(counter, Kind::fixed, ValueType::Int32);
+      counter_index = branches_.size() - 1;
+      branches_[counter_index].is_counter = true;
+    }
+    Branch& count = branches_[counter_index];
+    if (!count.is_counter) {
+      if (count.kind != Kind::fixed || count.type != ValueType::Int32 || count.length != 1) {
+        fail("branch \"" + counter + "\" cannot count \"" + name + "\": a counter is a single int32");
+      }
+      count.is_counter = true;
+    }
+    Branch& branch = declare(name, Kind::counted, detail::value_type_of<T>());
+    branch.counter = counter_index;
+    branches_[counter_index].dependents.push_back(branches_.size() - 1);
+    return *this;
+  }
+
+  template <class T>
+  TreeWriter& add_vector_branch(const std::string& name) {
+    declare(name, Kind::vector, detail::value_type_of<T>());
+    return *this;
+  }
+
+  template <class T>
+  TreeWriter& add_nested_vector_branch(const std::string& name) {
+    declare(name, Kind::nested_vector, detail::value_type_of<T>());
+    return *this;
+  }
+
+  TreeWriter& add_string_branch(const std::string& name) {
+    declare(name, Kind::string, ValueType::String);
+    return *this;
+  }
+
+  /// Appends entries to a scalar or fixed-array branch: values.size() / n entries.
+  template <class T>
+  void write(std::string_view name, std::span<const T> values) {
+    Branch& branch = writable(name, detail::value_type_of<T>());
+    if (branch.kind != Kind::fixed) {
+      fail("branch \"" + branch.name + "\" has variable-size entries; fill it with " + filler(branch.kind));
+    }
+    if (branch.is_counter) {
+      fail("branch \"" + branch.name + "\" counts other branches; it is filled by write_jagged on them");
+    }
+    const std::size_t per_entry = static_cast<std::size_t>(branch.length);
+    if (values.size() % per_entry != 0) {
+      fail("branch \"" + branch.name + "\" holds " + std::to_string(per_entry) + " values per entry, but " +
+           std::to_string(values.size()) + " values were given");
+    }
+    append_fixed(branch, values);
+  }
+  template <class T>
+  void write(std::string_view name, const std::vector<T>& values) {
+    if constexpr (std::is_same_v<T, bool>) {
+      const std::unique_ptr<bool[]> copy(new bool[values.size()]);
+      std::copy(values.begin(), values.end(), copy.get());
+      write<bool>(name, std::span<const bool>(copy.get(), values.size()));
+    } else {
+      write<T>(name, std::span<const T>(values));
+    }
+  }
+
+  /// Appends offsets.size() - 1 entries to a counted or vector branch: entry i holds
+  /// values[offsets[i] .. offsets[i + 1]).
+  template <class T>
+  void write_jagged(std::string_view name, std::span<const T> values, std::span<const std::int64_t> offsets) {
+    Branch& branch = writable(name, detail::value_type_of<T>());
+    if (branch.kind != Kind::counted && branch.kind != Kind::vector) {
+      fail("branch \"" + branch.name + "\" is not a counted array or a vector; fill it with " + filler(branch.kind));
+    }
+    check_offsets(branch, values.size(), offsets);
+    const std::size_t entries = offsets.size() - 1;
+    if (branch.kind == Kind::counted) fill_counter(branch, offsets);
+    for (std::size_t e = 0; e < entries; ++e) {
+      const std::size_t count = static_cast<std::size_t>(offsets[e + 1] - offsets[e]);
+      const T* first = values.data() + offsets[e];
+      branch.starts.push_back(static_cast<std::int32_t>(branch.data.size()));
+      if (branch.kind == Kind::vector) {
+        // std::vector streamed alone: byte count, class version, size, then the values.
+        const std::size_t bytes = 2 + 4 + count * sizeof(T);
+        if (bytes >= kByteCountMask) fail("branch \"" + branch.name + "\": entry too large");
+        ByteWriter header;
+        header.put<std::uint32_t>(static_cast<std::uint32_t>(bytes) | kByteCountMask);
+        header.put<std::int16_t>(9);
+        header.put<std::int32_t>(static_cast<std::int32_t>(count));
+        branch.data.insert(branch.data.end(), header.bytes().begin(), header.bytes().end());
+      }
+      detail::append_big_endian(branch.data, first, count);
+      end_variable_entry(branch);
+    }
+  }
+  template <class T>
+  void write_jagged(std::string_view name, const std::vector<T>& values, const std::vector<std::int64_t>& offsets) {
+    if constexpr (std::is_same_v<T, bool>) {
+      const std::unique_ptr<bool[]> copy(new bool[values.size()]);
+      std::copy(values.begin(), values.end(), copy.get());
+      write_jagged<bool>(name, std::span<const bool>(copy.get(), values.size()), offsets);
+    } else {
+      write_jagged<T>(name, std::span<const T>(values), std::span<const std::int64_t>(offsets));
+    }
+  }
+  template <class T>
+  void write_jagged(std::string_view name, const JaggedArray<T>& column) {
+    write_jagged<T>(name, column.values, column.offsets);
+  }
+
+  /// Appends offsets.size() - 1 entries to a std::vector<std::vector<T>> branch.
+  template <class T>
+  void write_nested(std::string_view name, std::span<const T> values, std::span<const std::int64_t> inner_offsets,
+                    std::span<const std::int64_t> offsets) {
+    Branch& branch = writable(name, detail::value_type_of<T>());
+    if (branch.kind != Kind::nested_vector) fail("branch \"" + branch.name + "\" is not a vector of vectors");
+    check_offsets(branch, values.size(), inner_offsets);
+    check_offsets(branch, inner_offsets.size() - 1, offsets);
+    for (std::size_t e = 0; e + 1 < offsets.size(); ++e) {
+      // The outer vector streamed alone (byte count, version, size), then per inner vector its
+      // size and values.
+      std::size_t bytes = 2 + 4;
+      for (std::int64_t j = offsets[e]; j < offsets[e + 1]; ++j) {
+        bytes += 4 + static_cast<std::size_t>(inner_offsets[j + 1] - inner_offsets[j]) * sizeof(T);
+      }
+      if (bytes >= kByteCountMask) fail("branch \"" + branch.name + "\": entry too large");
+      branch.starts.push_back(static_cast<std::int32_t>(branch.data.size()));
+      ByteWriter header;
+      header.put<std::uint32_t>(static_cast<std::uint32_t>(bytes) | kByteCountMask);
+      header.put<std::int16_t>(9);
+      header.put<std::int32_t>(static_cast<std::int32_t>(offsets[e + 1] - offsets[e]));
+      branch.data.insert(branch.data.end(), header.bytes().begin(), header.bytes().end());
+      for (std::int64_t j = offsets[e]; j < offsets[e + 1]; ++j) {
+        const std::size_t count = static_cast<std::size_t>(inner_offsets[j + 1] - inner_offsets[j]);
+        ByteWriter size;
+        size.put<std::int32_t>(static_cast<std::int32_t>(count));
+        branch.data.insert(branch.data.end(), size.bytes().begin(), size.bytes().end());
+        detail::append_big_endian(branch.data, values.data() + inner_offsets[j], count);
+      }
+      end_variable_entry(branch);
+    }
+  }
+  template <class T>
+  void write_nested(std::string_view name, const std::vector<T>& values, const std::vector<std::int64_t>& inner_offsets,
+                    const std::vector<std::int64_t>& offsets) {
+    if constexpr (std::is_same_v<T, bool>) {
+      const std::unique_ptr<bool[]> copy(new bool[values.size()]);
+      std::copy(values.begin(), values.end(), copy.get());
+      write_nested<bool>(name, std::span<const bool>(copy.get(), values.size()), inner_offsets, offsets);
+    } else {
+      write_nested<T>(name, std::span<const T>(values), std::span<const std::int64_t>(inner_offsets),
+                      std::span<const std::int64_t>(offsets));
+    }
+  }
+  template <class T>
+  void write_nested(std::string_view name, const NestedJaggedArray<T>& column) {
+    write_nested<T>(name, column.values, column.inner_offsets, column.offsets);
+  }
+
+  /// Appends one entry per string to a string branch.
+  void write_strings(std::string_view name, std::span<const std::string> strings) {
+    Branch& branch = writable(name, ValueType::String);
+    for (const std::string& text : strings) {
+      if (text.find('\0') != std::string::npos) {
+        fail("branch \"" + branch.name + "\": a char* leaf cannot hold a NUL character");
+      }
+      if (text.size() > 0x3FFFFFFF) fail("branch \"" + branch.name + "\": string too long");
+      branch.starts.push_back(static_cast<std::int32_t>(branch.data.size()));
+      ByteWriter encoded;
+      encoded.tstring(text);
+      branch.data.insert(branch.data.end(), encoded.bytes().begin(), encoded.bytes().end());
+      branch.maximum = std::max<std::int64_t>(branch.maximum, static_cast<std::int64_t>(text.size()) + 1);
+      end_variable_entry(branch);
+    }
+  }
+  void write_strings(std::string_view name, const std::vector<std::string>& strings) {
+    write_strings(name, std::span<const std::string>(strings));
+  }
+
+  /// Entries written so far to a branch.
+  std::int64_t entries(std::string_view name) const {
+    const std::size_t index = find_index(name);
+    if (index == npos) fail("no branch \"" + std::string(name) + "\"");
+    return branches_[index].entries;
+  }
+
+  /// Writes the last baskets and the TTree record; returns the key, for the directory's key list.
+  /// Called by FileWriter::close().
+  KeyHeader finish() {
+    if (finished_) fail("tree written twice");
+    finished_ = true;
+    std::int64_t entries = branches_.empty() ? 0 : branches_.front().entries;
+    for (const Branch& branch : branches_) {
+      if (branch.entries != entries) {
+        fail("branch \"" + branches_.front().name + "\" has " + std::to_string(entries) + " entries but \"" +
+             branch.name + "\" has " + std::to_string(branch.entries) + "; every branch needs the same number");
+      }
+    }
+    for (Branch& branch : branches_) {
+      if (branch.basket_entries > 0) flush(branch);
+    }
+    KeyHeader key;
+    key.class_name = "TTree";
+    key.name = name_;
+    key.title = title_;
+    key.seek_parent = directory_seek_;
+    const std::int16_t key_bytes = key_header_size(key.class_name, key.name, key.title);
+    const std::vector<std::uint8_t> record = serialize(entries, key_bytes);
+    return sink_->write_key(key, record, options_.compression, "tree \"" + name_ + "\"");
+  }
+
+  /// The class descriptions this tree's records need.
+  void add_class_descriptions(std::vector<ClassDescription>& classes, std::set<std::string>& names) const {
+    const auto add = [&](const std::string& name) {
+      if (names.insert(name).second) classes.push_back(writer_class_description(name));
+    };
+    for (const char* name : {"TObject", "TNamed", "TAttLine", "TAttFill", "TAttMarker", "ROOT::TIOFeatures", "TTree",
+                             "TBranch", "TLeaf"}) {
+      add(name);
+    }
+    for (const Branch& branch : branches_) {
+      if (branch.kind == Kind::vector || branch.kind == Kind::nested_vector) {
+        add("TBranchElement");
+        add("TLeafElement");
+        const std::string vector = vector_class_name(branch.type);
+        if (names.insert(vector).second) {
+          classes.push_back(vector_class_description(vector, detail::basic_type_names(branch.type).code));
+        }
+        const std::string nested = element_class_name(branch);
+        if (branch.kind == Kind::nested_vector && names.insert(nested).second) {
+          classes.push_back(vector_class_description(nested, 61));  // elements are objects (kObject)
+        }
+      } else {
+        add(detail::basic_type_names(branch.type).leaf_class);
+      }
+    }
+  }
+
+ private:
+  enum class Kind { fixed, counted, vector, nested_vector, string };
+
+  struct BasketLocation {
+    std::int64_t first_entry = 0;
+    std::int64_t seek = 0;
+    std::int32_t bytes = 0;
+  };
+
+  struct Branch {
+    std::string name;
+    Kind kind = Kind::fixed;
+    ValueType type = ValueType::Int32;
+    std::int32_t length = 1;  // values per entry of fixed arrays
+    std::size_t counter = static_cast<std::size_t>(-1);
+    bool is_counter = false;
+    std::vector<std::size_t> dependents;
+    // The basket being filled.
+    std::vector<std::uint8_t> data;
+    std::vector<std::int32_t> starts;  // entry starts in `data` (variable-size entries)
+    std::int64_t basket_entries = 0;
+    // Written so far.
+    std::int64_t entries = 0;
+    std::vector<BasketLocation> baskets;
+    std::int64_t total_bytes = 0;
+    std::int64_t zipped_bytes = 0;
+    std::int64_t maximum = 0;  // largest count (counters) or string length + 1 (char* leaves)
+    // Counters: the counts of entries [recent_first, entries) that some counted branch has not
+    // written yet, to check that the branches sharing the counter agree.
+    std::deque<std::int32_t> recent_counts;
+    std::int64_t recent_first = 0;
+  };
+
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+  [[noreturn]] void fail(const std::string& problem) const {
+    throw FileError(sink_->destination().string(), "tree \"" + name_ + "\": " + problem);
+  }
+
+  std::size_t find_index(std::string_view name) const {
+    for (std::size_t i = 0; i < branches_.size(); ++i) {
+      if (branches_[i].name == name) return i;
+    }
+    return npos;
+  }
+
+  Branch& declare(const std::string& name, Kind kind, ValueType type) {
+    if (finished_) fail("cannot add branch \"" + name + "\" after the tree was written");
+    if (name.empty()) fail("a branch needs a name");
+    if (name.find_first_of("/[]") != std::string::npos) {
+      fail("branch name \"" + name + "\" contains a character ROOT reserves for leaf lists ('/', '[', ']')");
+    }
+    if (find_index(name) != npos) fail("branch \"" + name + "\" declared twice");
+    for (const Branch& branch : branches_) {
+      if (branch.entries > 0) fail("declare every branch before writing entries (\"" + name + "\" comes late)");
+    }
+    Branch branch;
+    branch.name = name;
+    branch.kind = kind;
+    branch.type = type;
+    branches_.push_back(std::move(branch));
+    return branches_.back();
+  }
+
+  Branch& writable(std::string_view name, ValueType type) {
+    if (finished_) fail("the tree was already written");
+    const std::size_t index = find_index(name);
+    if (index == npos) fail("no branch \"" + std::string(name) + "\"");
+    Branch& branch = branches_[index];
+    if (branch.type != type) {
+      fail("branch \"" + branch.name + "\" holds " + value_type_name(branch.type) + ", not " + value_type_name(type));
+    }
+    return branch;
+  }
+
+  void check_offsets(const Branch& branch, std::size_t value_count, std::span<const std::int64_t> offsets) const {
+    if (offsets.empty()) fail("branch \"" + branch.name + "\": offsets need at least one element");
+    for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
+      if (offsets[i] < 0 || offsets[i + 1] < offsets[i]) {
+        fail("branch \"" + branch.name + "\": offsets must be non-negative and non-decreasing (at " +
+             std::to_string(i) + ")");
+      }
+      if (offsets[i + 1] - offsets[i] > 0x3FFFFFFF) fail("branch \"" + branch.name + "\": entry too large");
+    }
+    if (offsets.back() < 0 || static_cast<std::uint64_t>(offsets.back()) > value_count) {
+      fail("branch \"" + branch.name + "\": offsets end at " + std::to_string(offsets.back()) + " but " +
+           std::to_string(value_count) + " values were given");
+    }
+  }
+
+  /// Appends the counts of a counted branch's new entries to its counter, or checks them against
+  /// the counts another branch already wrote there.
+  void fill_counter(Branch& branch, std::span<const std::int64_t> offsets) {
+    Branch& counter = branches_[branch.counter];
+    const std::int64_t first = branch.entries;
+    std::vector<std::int32_t> fresh;
+    for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
+      const std::int64_t entry = first + static_cast<std::int64_t>(i);
+      const std::int32_t count = static_cast<std::int32_t>(offsets[i + 1] - offsets[i]);
+      if (entry < counter.entries) {
+        const std::int32_t known = counter.recent_counts[static_cast<std::size_t>(entry - counter.recent_first)];
+        if (known != count) {
+          fail("branch \"" + branch.name + "\": entry " + std::to_string(entry) + " has " + std::to_string(count) +
+               " values but its counter \"" + counter.name + "\" already says " + std::to_string(known));
+        }
+      } else {
+        fresh.push_back(count);
+      }
+    }
+    for (std::int32_t count : fresh) {
+      counter.recent_counts.push_back(count);
+      counter.maximum = std::max<std::int64_t>(counter.maximum, count);
+    }
+    append_fixed(counter, std::span<const std::int32_t>(fresh));
+    // Forget the counts every dependent has passed (this branch's entries grow after this call).
+    std::int64_t oldest = first + static_cast<std::int64_t>(offsets.size() - 1);
+    for (std::size_t dependent : counter.dependents) {
+      if (&branches_[dependent] != &branch) oldest = std::min(oldest, branches_[dependent].entries);
+    }
+    while (counter.recent_first < oldest && !counter.recent_counts.empty()) {
+      counter.recent_counts.pop_front();
+      ++counter.recent_first;
+    }
+  }
+
+  /// Appends whole entries of a fixed-size branch, writing baskets as they fill.
+  template <class T>
+  void append_fixed(Branch& branch, std::span<const T> values) {
+    const std::size_t per_entry = static_cast<std::size_t>(branch.length);
+    const std::size_t entries = values.size() / per_entry;
+    const std::size_t entry_bytes = per_entry * sizeof(T);
+    for (std::size_t e = 0; e < entries;) {
+      // As many whole entries as fit before the basket reaches its size, at least one.
+      const std::size_t room = branch.data.size() < options_.basket_bytes ? options_.basket_bytes - branch.data.size() : 0;
+      const std::size_t take = std::min(entries - e, std::max<std::size_t>(1, (room + entry_bytes - 1) / entry_bytes));
+      detail::append_big_endian(branch.data, values.data() + e * per_entry, take * per_entry);
+      branch.basket_entries += static_cast<std::int64_t>(take);
+      branch.entries += static_cast<std::int64_t>(take);
+      e += take;
+      if (branch.data.size() >= options_.basket_bytes) flush(branch);
+    }
+  }
+
+  void end_variable_entry(Branch& branch) {
+    if (branch.data.size() > detail::max_basket_record) {
+      fail("branch \"" + branch.name + "\": one basket would exceed ROOT's 1 GiB buffer limit");
+    }
+    ++branch.basket_entries;
+    ++branch.entries;
+    if (branch.data.size() >= options_.basket_bytes) flush(branch);
+  }
+
+  /// Compresses the basket being filled and writes it to the file.
+  void flush(Branch& branch) {
+    constexpr std::size_t basket_fields = 2 + 4 + 4 + 4 + 4 + 1;
+    const std::int16_t key_bytes = key_header_size("TBasket", branch.name, name_, basket_fields);
+    const bool variable = branch.kind != Kind::fixed;
+    std::vector<std::uint8_t> record = std::move(branch.data);
+    const std::int32_t last = static_cast<std::int32_t>(key_bytes + record.size());
+    if (variable) {
+      // Entry offsets after the data, counted from the start of the key, plus ROOT's spare slot.
+      ByteWriter table;
+      table.put<std::int32_t>(static_cast<std::int32_t>(branch.starts.size() + 1));
+      for (std::int32_t start : branch.starts) table.put<std::int32_t>(start + key_bytes);
+      table.put<std::int32_t>(0);
+      record.insert(record.end(), table.bytes().begin(), table.bytes().end());
+    }
+    ByteWriter fields;
+    fields.put<std::int16_t>(3);  // TBasket class version
+    fields.put<std::int32_t>(static_cast<std::int32_t>(std::min<std::size_t>(options_.basket_bytes, 0x7FFFFFFF)));
+    fields.put<std::int32_t>(variable ? detail::default_entry_offset_length : entry_bytes(branch));  // fNevBufSize
+    fields.put<std::int32_t>(static_cast<std::int32_t>(branch.basket_entries));
+    fields.put<std::int32_t>(last);
+    fields.put<std::uint8_t>(0);
+    KeyHeader key;
+    key.class_name = "TBasket";
+    key.name = branch.name;
+    key.title = name_;
+    key.seek_parent = directory_seek_;
+    const KeyHeader written = sink_->write_key(key, record, options_.compression,
+                                               "basket of branch \"" + branch.name + "\" in tree \"" + name_ + "\"",
+                                               fields.bytes());
+    branch.baskets.push_back({branch.entries - branch.basket_entries, written.seek_key, written.total_bytes});
+    branch.total_bytes += written.object_bytes + written.key_bytes;
+    branch.zipped_bytes += written.total_bytes;
+    branch.data.clear();
+    branch.starts.clear();
+    branch.basket_entries = 0;
+  }
+
+  static const char* filler(Kind kind) {
+    switch (kind) {
+      case Kind::fixed: return "write";
+      case Kind::counted: case Kind::vector: return "write_jagged";
+      case Kind::nested_vector: return "write_nested";
+      case Kind::string: return "write_strings";
+    }
+    return "write";
+  }
+
+  static std::int32_t entry_bytes(const Branch& branch) {
+    return static_cast<std::int32_t>(branch.length * static_cast<std::int32_t>(value_size(branch.type)));
+  }
+
+  static std::string vector_class_name(ValueType type) {
+    return std::string("vector<") + detail::basic_type_names(type).cpp + ">";
+  }
+
+  /// The class of a TBranchElement, spelled as ROOT normalizes it ("vector<vector<float> >").
+  static std::string element_class_name(const Branch& branch) {
+    const std::string inner = vector_class_name(branch.type);
+    return branch.kind == Kind::nested_vector ? "vector<" + inner + " >" : inner;
+  }
+
+  // ---- the TTree record -------------------------------------------------------------------
+
+  static void begin_object_array(ByteWriter& out, std::size_t& header, std::int32_t count) {
+    header = out.begin_versioned(3);  // TObjArray
+    out.tobject(0x02000000);
+    out.tstring("");
+    out.put<std::int32_t>(count);
+    out.put<std::int32_t>(0);  // lower bound
+  }
+
+  static void write_io_features(ByteWriter& out) {
+    const std::size_t features = out.begin_versioned(1);  // ROOT::TIOFeatures
+    out.put<std::uint8_t>(0);
+    out.end_versioned(features);
+  }
+
+  /// Writes the leaf object of `branch`; returns its tag for fLeaves and fLeafCount references.
+  std::uint32_t write_leaf(ByteWriter& out, const Branch& branch, const std::vector<std::uint32_t>& leaf_tags) const {
+    const detail::BasicTypeNames names = detail::basic_type_names(branch.type);
+    const bool element = branch.kind == Kind::vector || branch.kind == Kind::nested_vector;
+    const char* leaf_class = element ? "TLeafElement" : names.leaf_class;
+    const std::size_t object = out.begin_object(leaf_class);
+    const std::size_t derived = out.begin_versioned(1);
+    const std::size_t leaf = out.begin_versioned(2);  // TLeaf
+    std::string title = branch.name;
+    std::int32_t length = 1;
+    std::int32_t length_type = static_cast<std::int32_t>(value_size(branch.type));
+    if (branch.kind == Kind::fixed && branch.length > 1) {
+      title += "[" + std::to_string(branch.length) + "]";
+      length = branch.length;
+    }
+    if (branch.kind == Kind::counted) title += "[" + branches_[branch.counter].name + "]";
+    if (branch.kind == Kind::string) length = static_cast<std::int32_t>(std::max<std::int64_t>(1, branch.maximum));
+    if (element) length_type = 0;
+    out.tnamed(branch.name, title);
+    out.put<std::int32_t>(length);
+    out.put<std::int32_t>(length_type);
+    out.put<std::int32_t>(0);                                     // fOffset
+    out.put<std::uint8_t>(branch.is_counter ? 1 : 0);             // fIsRange: counters are ranges
+    out.put<std::uint8_t>(detail::is_unsigned_type(branch.type) ? 1 : 0);
+    if (branch.kind == Kind::counted) {
+      out.object_reference(leaf_tags[branch.counter]);  // the counter's leaf, written before
+    } else {
+      out.null_pointer();
+    }
+    out.end_versioned(leaf);
+    if (element) {
+      out.put<std::int32_t>(-1);  // fID
+      out.put<std::int32_t>(-1);  // fType
+    } else {
+      // fMinimum, fMaximum in the leaf's own type: the largest count for counters, the longest
+      // string for char* leaves (ROOT sizes its read buffers with them), else 0.
+      const std::int64_t maximum = branch.is_counter || branch.kind == Kind::string ? branch.maximum : 0;
+      switch (branch.kind == Kind::string ? ValueType::Int32 : branch.type) {
+        case ValueType::Bool: case ValueType::Int8: case ValueType::UInt8:
+          out.put<std::uint8_t>(0); out.put<std::uint8_t>(static_cast<std::uint8_t>(maximum)); break;
+        case ValueType::Int16: case ValueType::UInt16:
+          out.put<std::int16_t>(0); out.put<std::int16_t>(static_cast<std::int16_t>(maximum)); break;
+        case ValueType::Int32: case ValueType::UInt32: case ValueType::String:
+          out.put<std::int32_t>(0); out.put<std::int32_t>(static_cast<std::int32_t>(maximum)); break;
+        case ValueType::Int64: case ValueType::UInt64:
+          out.put<std::int64_t>(0); out.put<std::int64_t>(maximum); break;
+        case ValueType::Float32: out.put<float>(0); out.put<float>(0); break;
+        case ValueType::Float64: out.put<double>(0); out.put<double>(0); break;
+      }
+    }
+    out.end_versioned(derived);
+    out.end_object(object);
+    return out.object_tag(object);
+  }
+
+  void write_tbranch(ByteWriter& out, const Branch& branch, std::vector<std::uint32_t>& leaf_tags,
+                     std::size_t index) const {
+    const std::size_t header = out.begin_versioned(13);  // TBranch
+    std::string title = branch.name;
+    if (branch.kind != Kind::vector && branch.kind != Kind::nested_vector) {
+      if (branch.kind == Kind::fixed && branch.length > 1) title += "[" + std::to_string(branch.length) + "]";
+      if (branch.kind == Kind::counted) title += "[" + branches_[branch.counter].name + "]";
+      title += std::string("/") + detail::basic_type_names(branch.type).letter;
+    }
+    out.tnamed(branch.name, title);
+    const std::size_t fill = out.begin_versioned(2);  // TAttFill
+    out.put<std::int16_t>(0);
+    out.put<std::int16_t>(1001);
+    out.end_versioned(fill);
+    const std::int32_t basket_count = static_cast<std::int32_t>(branch.baskets.size());
+    const std::int32_t max_baskets = std::max<std::int32_t>(10, basket_count + 1);
+    out.put<std::int32_t>(options_.compression.code());                                         // fCompress
+    out.put<std::int32_t>(static_cast<std::int32_t>(std::min<std::size_t>(options_.basket_bytes, 0x7FFFFFFF)));
+    out.put<std::int32_t>(branch.kind == Kind::fixed ? 0 : detail::default_entry_offset_length);  // fEntryOffsetLen
+    out.put<std::int32_t>(basket_count);                                                        // fWriteBasket
+    out.put<std::int64_t>(branch.entries);                                                      // fEntryNumber
+    write_io_features(out);
+    out.put<std::int32_t>(0);  // fOffset
+    out.put<std::int32_t>(max_baskets);
+    out.put<std::int32_t>(branch.kind == Kind::vector || branch.kind == Kind::nested_vector ? 99 : 0);  // fSplitLevel (ROOT's default for objects)
+    out.put<std::int64_t>(branch.entries);
+    out.put<std::int64_t>(0);  // fFirstEntry
+    out.put<std::int64_t>(branch.total_bytes);
+    out.put<std::int64_t>(branch.zipped_bytes);
+    std::size_t array = 0;
+    begin_object_array(out, array, 0);  // fBranches
+    out.end_versioned(array);
+    begin_object_array(out, array, 1);  // fLeaves
+    leaf_tags[index] = write_leaf(out, branch, leaf_tags);
+    out.end_versioned(array);
+    // fBaskets: one empty slot per basket-table entry (all baskets are on disk, none in memory).
+    begin_object_array(out, array, max_baskets);
+    for (std::int32_t i = 0; i < max_baskets; ++i) out.null_pointer();
+    out.end_versioned(array);
+    out.put<std::uint8_t>(1);  // fBasketBytes[fMaxBaskets]
+    for (std::int32_t i = 0; i < max_baskets; ++i) out.put<std::int32_t>(i < basket_count ? branch.baskets[i].bytes : 0);
+    out.put<std::uint8_t>(1);  // fBasketEntry[fMaxBaskets]: first entries, then the entry count
+    for (std::int32_t i = 0; i < max_baskets; ++i) {
+      out.put<std::int64_t>(i < basket_count ? branch.baskets[i].first_entry : i == basket_count ? branch.entries : 0);
+    }
+    out.put<std::uint8_t>(1);  // fBasketSeek[fMaxBaskets]
+    for (std::int32_t i = 0; i < max_baskets; ++i) out.put<std::int64_t>(i < basket_count ? branch.baskets[i].seek : 0);
+    out.tstring("");  // fFileName: baskets are in this file
+    out.end_versioned(header);
+  }
+
+  void write_branch(ByteWriter& out, const Branch& branch, std::vector<std::uint32_t>& leaf_tags,
+                    std::size_t index) const {
+    if (branch.kind != Kind::vector && branch.kind != Kind::nested_vector) {
+      const std::size_t object = out.begin_object("TBranch");
+      write_tbranch(out, branch, leaf_tags, index);
+      out.end_object(object);
+      return;
+    }
+    const std::string class_name = element_class_name(branch);
+    const std::size_t object = out.begin_object("TBranchElement");
+    const std::size_t header = out.begin_versioned(10);
+    write_tbranch(out, branch, leaf_tags, index);
+    out.tstring(class_name);  // fClassName
+    out.tstring("");          // fParentName
+    out.tstring("");          // fClonesName
+    out.put<std::uint32_t>(class_name_checksum(class_name));
+    out.put<std::int16_t>(6);   // fClassVersion of std::vector
+    out.put<std::int32_t>(-1);  // fID: the whole object
+    out.put<std::int32_t>(0);   // fType: top-level branch
+    out.put<std::int32_t>(-1);  // fStreamerType
+    out.put<std::int32_t>(0);   // fMaximum
+    out.null_pointer();         // fBranchCount
+    out.null_pointer();         // fBranchCount2
+    out.end_versioned(header);
+    out.end_object(object);
+  }
+
+  std::vector<std::uint8_t> serialize(std::int64_t entries, std::int16_t key_bytes) const {
+    ByteWriter out(key_bytes);
+    std::int64_t total_bytes = 0;
+    std::int64_t zipped_bytes = 0;
+    for (const Branch& branch : branches_) {
+      total_bytes += branch.total_bytes;
+      zipped_bytes += branch.zipped_bytes;
+    }
+    const std::size_t tree = out.begin_versioned(20);
+    out.tnamed(name_, title_);
+    const std::size_t line = out.begin_versioned(2);  // TAttLine: ROOT's defaults for trees
+    out.put<std::int16_t>(602);
+    out.put<std::int16_t>(1);
+    out.put<std::int16_t>(1);
+    out.end_versioned(line);
+    const std::size_t fill = out.begin_versioned(2);  // TAttFill
+    out.put<std::int16_t>(0);
+    out.put<std::int16_t>(1001);
+    out.end_versioned(fill);
+    const std::size_t marker = out.begin_versioned(2);  // TAttMarker
+    out.put<std::int16_t>(1);
+    out.put<std::int16_t>(1);
+    out.put<float>(1.0f);
+    out.end_versioned(marker);
+    out.put<std::int64_t>(entries);
+    out.put<std::int64_t>(total_bytes);
+    out.put<std::int64_t>(zipped_bytes);
+    out.put<std::int64_t>(0);  // fSavedBytes
+    out.put<std::int64_t>(0);  // fFlushedBytes
+    out.put<double>(1.0);      // fWeight
+    out.put<std::int32_t>(0);  // fTimerInterval
+    out.put<std::int32_t>(25);  // fScanField
+    out.put<std::int32_t>(0);  // fUpdate
+    out.put<std::int32_t>(detail::default_entry_offset_length);
+    out.put<std::int32_t>(0);  // fNClusterRange
+    out.put<std::int64_t>(1000000000000);  // fMaxEntries
+    out.put<std::int64_t>(1000000000000);  // fMaxEntryLoop
+    out.put<std::int64_t>(0);              // fMaxVirtualSize
+    out.put<std::int64_t>(-300000000);     // fAutoSave
+    out.put<std::int64_t>(-30000000);      // fAutoFlush
+    out.put<std::int64_t>(1000000);        // fEstimate
+    out.put<std::uint8_t>(0);  // fClusterRangeEnd[fNClusterRange = 0]
+    out.put<std::uint8_t>(0);  // fClusterSize[fNClusterRange = 0]
+    write_io_features(out);
+    std::vector<std::uint32_t> leaf_tags(branches_.size(), 0);
+    std::size_t array = 0;
+    begin_object_array(out, array, static_cast<std::int32_t>(branches_.size()));  // fBranches
+    for (std::size_t i = 0; i < branches_.size(); ++i) write_branch(out, branches_[i], leaf_tags, i);
+    out.end_versioned(array);
+    begin_object_array(out, array, static_cast<std::int32_t>(branches_.size()));  // fLeaves: references
+    for (std::uint32_t tag : leaf_tags) out.object_reference(tag);
+    out.end_versioned(array);
+    out.null_pointer();        // fAliases
+    out.put<std::int32_t>(0);  // fIndexValues (empty TArrayD)
+    out.put<std::int32_t>(0);  // fIndex (empty TArrayI)
+    out.null_pointer();        // fTreeIndex
+    out.null_pointer();        // fFriends
+    out.null_pointer();        // fUserInfo
+    out.null_pointer();        // fBranchRef
+    out.end_versioned(tree);
+    return out.take();
+  }
+
+  FileSink* sink_;
+  WriteOptions options_;
+  std::string name_;
+  std::string title_;
+  std::int64_t directory_seek_;
+  std::vector<Branch> branches_;
+  bool finished_ = false;
+};
+
+}  // namespace deepjet::root
+// ---- end deepjet/io/root/tree_writer.hpp ----
+
+namespace deepjet::root {
+
+class FileWriter {
+ public:
+  explicit FileWriter(const std::filesystem::path& path, WriteOptions options = {})
+      : options_(std::move(options)), sink_(std::make_unique<FileSink>(path)) {
+    options_.compression.check();
+    if (options_.basket_bytes == 0) throw FileError(path.string(), "basket size must be positive");
+    file_name_ = path.filename().string();
+    created_ = root_datime_now();
+    std::random_device random;
+    for (auto& byte : uuid_) byte = static_cast<std::uint8_t>(random());
+    // The header, then the TFile key with the top directory record; both are written at close().
+    sink_->allocate(begin_);
+    file_key_bytes_ = key_header_size("TFile", file_name_, options_.title);
+    name_bytes_ = static_cast<std::int32_t>(file_key_bytes_ + tstring_size(file_name_) + tstring_size(options_.title));
+    sink_->allocate(static_cast<std::uint64_t>(name_bytes_) + directory_record_bytes);
+    directories_.push_back(Directory{});  // the top directory
+    directories_[0].seek = begin_;
+  }
+
+  FileWriter(const FileWriter&) = delete;
+  FileWriter& operator=(const FileWriter&) = delete;
+  FileWriter(FileWriter&&) = default;
+  FileWriter& operator=(FileWriter&&) = default;
+
+  const std::filesystem::path& path() const { return sink_->destination(); }
+  bool closed() const noexcept { return closed_; }
+
+  /// A new tree at `tree_path`; the reference stays valid until the writer is destroyed.
+  TreeWriter& make_tree(std::string_view tree_path, std::string title = "") {
+    check_open();
+    std::string name(tree_path);
+    std::size_t directory = 0;
+    for (std::size_t slash; (slash = name.find('/')) != std::string::npos;) {
+      const std::string part = name.substr(0, slash);
+      name = name.substr(slash + 1);
+      if (!part.empty()) directory = subdirectory(directory, part);
+    }
+    if (name.empty()) throw FileError(path().string(), "tree path \"" + std::string(tree_path) + "\" has no name");
+    for (const auto& tree : trees_) {
+      if (tree.directory == directory && tree.writer->name() == name) {
+        throw FileError(path().string(), "tree \"" + std::string(tree_path) + "\" made twice");
+      }
+    }
+    for (const std::size_t child : directories_[directory].children) {
+      if (directories_[child].name == name) {
+        throw FileError(path().string(), "\"" + std::string(tree_path) + "\" is already a directory");
+      }
+    }
+    trees_.push_back({directory, std::make_unique<TreeWriter>(*sink_, options_, name, std::move(title),
+                                                              directories_[directory].seek)});
+    return *trees_.back().writer;
+  }
+
+  /// Leaves `bytes` unused at the current end of the file (a free segment, a hole on disk).
+  void leave_gap(std::uint64_t bytes) {
+    check_open();
+    if (bytes == 0) return;
+    const std::uint64_t start = sink_->allocate(bytes);
+    gaps_.push_back({start, start + bytes - 1});
+  }
+
+  /// Completes the file and moves it into place. After a failure the file is abandoned.
+  void close() {
+    check_open();
+    closed_ = true;  // a failure below abandons the file; the temporary goes with the writer
+    for (auto& tree : trees_) directories_[tree.directory].keys.push_back(tree.writer->finish());
+    write_streamer_infos();
+    // Key lists, deepest directories first (a parent lists its children's keys, fixed at creation).
+    for (std::size_t i = directories_.size(); i-- > 0;) write_key_list(i);
+    write_free_segments();
+    const bool large = end_ > kStartBigFile;
+    for (std::size_t i = 1; i < directories_.size(); ++i) {
+      const Directory& directory = directories_[i];
+      ByteWriter record;
+      write_directory_record(record, directory, large);
+      KeyHeader key = directory.key;
+      ByteWriter bytes;
+      encode_key_header(bytes, key);
+      bytes.put_bytes(record.bytes().data(), record.size());
+      sink_->write_at(static_cast<std::uint64_t>(key.seek_key), bytes.bytes().data(), bytes.size(),
+                      "directory \"" + directory.name + "\"");
+    }
+    write_file_key(large);
+    write_header(large);
+    sink_->set_length(end_);
+    sink_->commit();
+  }
+
+ private:
+  struct Directory {
+    std::string name;
+    std::int64_t seek = 0;         // fSeekDir: its key (the TFile key at fBEGIN for the top one)
+    std::size_t parent = 0;
+    KeyHeader key;                 // subdirectories: their key in the parent
+    std::vector<std::size_t> children;
+    std::vector<KeyHeader> keys;   // trees and subdirectories, listed in its key list
+    std::int64_t seek_keys = 0;
+    std::int32_t key_list_bytes = 0;
+    std::uint32_t created = 0;
+  };
+  struct TreeEntry {
+    std::size_t directory = 0;
+    std::unique_ptr<TreeWriter> writer;
+  };
+  struct Gap {
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;  // inclusive, as TFree has it
+  };
+
+  static constexpr std::int32_t begin_ = 100;  // fBEGIN: the header's reserved length
+  static constexpr std::uint64_t directory_record_bytes = 60;  // TDirectory record, either variant
+  // ROOT switches to 64-bit file offsets (header, directories, free segments) past 2e9 bytes.
+  static constexpr std::uint64_t kStartBigFile = 2000000000;
+  static constexpr std::int32_t file_version = 62206;  // the ROOT release whose layout this is
+
+  void check_open() const {
+    if (closed_) throw FileError(path().string(), "the ROOT file was already closed (or failed)");
+  }
+
+  std::size_t subdirectory(std::size_t parent, const std::string& name) {
+    for (const std::size_t child : directories_[parent].children) {
+      if (directories_[child].name == name) return child;
+    }
+    for (const auto& tree : trees_) {
+      if (tree.directory == parent && tree.writer->name() == name) {
+        throw FileError(path().string(), "\"" + name + "\" is already a tree");
+      }
+    }
+    Directory directory;
+    directory.name = name;
+    directory.parent = parent;
+    directory.created = root_datime_now();
+    // The key and its record are reserved now (trees inside point to it) and written at close().
+    KeyHeader& key = directory.key;
+    key.class_name = "TDirectory";
+    key.name = name;
+    key.key_bytes = key_header_size(key.class_name, key.name, key.title);
+    key.object_bytes = static_cast<std::int32_t>(directory_record_bytes);
+    key.total_bytes = key.key_bytes + key.object_bytes;
+    key.datime = directory.created;
+    key.seek_key = static_cast<std::int64_t>(sink_->allocate(static_cast<std::uint64_t>(key.total_bytes)));
+    key.seek_parent = directories_[parent].seek;
+    directory.seek = key.seek_key;
+    directories_.push_back(std::move(directory));
+    const std::size_t index = directories_.size() - 1;
+    directories_[parent].children.push_back(index);
+    directories_[parent].keys.push_back(directories_[index].key);
+    return index;
+  }
+
+  void write_streamer_infos() {
+    std::vector<ClassDescription> classes;
+    std::set<std::string> names;
+    for (const auto& tree : trees_) tree.writer->add_class_descriptions(classes, names);
+    KeyHeader key;
+    key.class_name = "TList";
+    key.name = "StreamerInfo";
+    key.title = "Doubly linked list";
+    key.seek_parent = begin_;
+    const std::int16_t key_bytes = key_header_size(key.class_name, key.name, key.title);
+    const KeyHeader written = sink_->write_key(key, serialize_streamer_infos(classes, key_bytes), options_.compression,
+                                               "streamer infos");
+    seek_info_ = written.seek_key;
+    info_bytes_ = written.total_bytes;
+  }
+
+  void write_key_list(std::size_t index) {
+    Directory& directory = directories_[index];
+    ByteWriter record;
+    record.put<std::int32_t>(static_cast<std::int32_t>(directory.keys.size()));
+    for (const KeyHeader& listed : directory.keys) encode_key_header(record, listed);
+    KeyHeader key;
+    key.class_name = index == 0 ? "TFile" : "TDirectory";
+    key.name = index == 0 ? file_name_ : directory.name;
+    key.title = index == 0 ? options_.title : "";
+    key.seek_parent = directory.seek;
+    // Key lists are never compressed (readers take them as they are).
+    const KeyHeader written = sink_->write_key(key, record.bytes(), CompressionSettings::none(),
+                                               "key list of " + (index == 0 ? std::string("the file") : "\"" + directory.name + "\""));
+    directory.seek_keys = written.seek_key;
+    directory.key_list_bytes = written.total_bytes;
+  }
+
+  void write_free_segments() {
+    KeyHeader key;
+    key.class_name = "TFile";
+    key.name = file_name_;
+    key.title = options_.title;
+    key.seek_parent = begin_;
+    key.key_bytes = key_header_size(key.class_name, key.name, key.title);
+    const std::uint64_t seek = sink_->end();
+    // The last free segment runs from the end of the file to ROOT's 2e9 mark (1e9 past the end in
+    // large files); its encoding (10 or 18 bytes) depends on where the file ends.
+    ByteWriter free_list;
+    for (const Gap& gap : gaps_) write_free_segment(free_list, gap);
+    std::uint64_t end = seek + static_cast<std::uint64_t>(key.key_bytes) + free_list.size() + 10;
+    if (end >= kStartBigFile) end += 8;  // the tail segment needs 64-bit offsets
+    write_free_segment(free_list, Gap{end, end >= kStartBigFile ? end + 1000000000 : kStartBigFile});
+    const std::vector<std::uint8_t> record = free_list.take();
+    const KeyHeader written = sink_->write_key(key, record, CompressionSettings::none(), "free segments");
+    seek_free_ = written.seek_key;
+    free_bytes_ = written.total_bytes;
+    free_count_ = static_cast<std::int32_t>(gaps_.size() + 1);
+    end_ = sink_->end();
+    if (end_ != end) throw FileError(path().string(), "internal error: free segment list misplaced");
+  }
+
+  static void write_free_segment(ByteWriter& out, const Gap& gap) {
+    if (gap.last > kStartBigFile) {
+      out.put<std::int16_t>(1001);
+      out.put<std::int64_t>(static_cast<std::int64_t>(gap.first));
+      out.put<std::int64_t>(static_cast<std::int64_t>(gap.last));
+    } else {
+      out.put<std::int16_t>(1);
+      out.put<std::int32_t>(static_cast<std::int32_t>(gap.first));
+      out.put<std::int32_t>(static_cast<std::int32_t>(gap.last));
+    }
+  }
+
+  void write_uuid(ByteWriter& out) const {
+    out.put<std::int16_t>(1);  // TUUID version
+    out.put_bytes(uuid_.data(), uuid_.size());
+  }
+
+  void write_directory_record(ByteWriter& out, const Directory& directory, bool large) const {
+    const std::int64_t parent = &directory == &directories_[0] ? 0 : directories_[directory.parent].seek;
+    const std::int32_t name_bytes = &directory == &directories_[0] ? name_bytes_ : directory.key.key_bytes;
+    out.put<std::int16_t>(large ? 1005 : 5);
+    out.put<std::uint32_t>(&directory == &directories_[0] ? created_ : directory.created);  // fDatimeC
+    out.put<std::uint32_t>(root_datime_now());                                               // fDatimeM
+    out.put<std::int32_t>(directory.key_list_bytes);
+    out.put<std::int32_t>(name_bytes);
+    if (large) {
+      out.put<std::int64_t>(directory.seek);
+      out.put<std::int64_t>(parent);
+      out.put<std::int64_t>(directory.seek_keys);
+      write_uuid(out);
+    } else {
+      out.put<std::int32_t>(static_cast<std::int32_t>(directory.seek));
+      out.put<std::int32_t>(static_cast<std::int32_t>(parent));
+      out.put<std::int32_t>(static_cast<std::int32_t>(directory.seek_keys));
+      write_uuid(out);
+      for (int i = 0; i < 3; ++i) out.put<std::int32_t>(0);  // room for 64-bit seeks
+    }
+  }
+
+  void write_file_key(bool large) {
+    KeyHeader key;
+    key.class_name = "TFile";
+    key.name = file_name_;
+    key.title = options_.title;
+    key.key_bytes = file_key_bytes_;
+    key.object_bytes = static_cast<std::int32_t>(name_bytes_ - file_key_bytes_ + static_cast<std::int32_t>(directory_record_bytes));
+    key.total_bytes = name_bytes_ + static_cast<std::int32_t>(directory_record_bytes);
+    key.datime = created_;
+    key.seek_key = begin_;
+    key.seek_parent = 0;
+    ByteWriter out;
+    encode_key_header(out, key);
+    out.tstring(file_name_);
+    out.tstring(options_.title);
+    write_directory_record(out, directories_[0], large);
+    sink_->write_at(begin_, out.bytes().data(), out.size(), "file key");
+  }
+
+  void write_header(bool large) {
+    ByteWriter out;
+    out.put_bytes(reinterpret_cast<const std::uint8_t*>("root"), 4);
+    out.put<std::int32_t>(large ? file_version + 1000000 : file_version);
+    out.put<std::int32_t>(begin_);
+    const auto seek = [&](std::uint64_t value) {
+      if (large) out.put<std::int64_t>(static_cast<std::int64_t>(value));
+      else out.put<std::int32_t>(static_cast<std::int32_t>(value));
+    };
+    seek(end_);
+    seek(static_cast<std::uint64_t>(seek_free_));
+    out.put<std::int32_t>(free_bytes_);
+    out.put<std::int32_t>(free_count_);
+    out.put<std::int32_t>(name_bytes_);
+    out.put<std::uint8_t>(large ? 8 : 4);  // fUnits: bytes per file offset
+    out.put<std::int32_t>(options_.compression.code());
+    seek(static_cast<std::uint64_t>(seek_info_));
+    out.put<std::int32_t>(info_bytes_);
+    write_uuid(out);
+    std::vector<std::uint8_t> bytes = out.take();
+    bytes.resize(begin_, 0);
+    sink_->write_at(0, bytes.data(), bytes.size(), "file header");
+  }
+
+  WriteOptions options_;
+  std::unique_ptr<FileSink> sink_;
+  std::string file_name_;
+  std::uint32_t created_ = 0;
+  std::array<std::uint8_t, 16> uuid_{};
+  std::int16_t file_key_bytes_ = 0;
+  std::int32_t name_bytes_ = 0;  // fNbytesName: TFile key header + its name and title
+  std::vector<Directory> directories_;
+  std::vector<TreeEntry> trees_;
+  std::vector<Gap> gaps_;
+  std::int64_t seek_info_ = 0;
+  std::int32_t info_bytes_ = 0;
+  std::int64_t seek_free_ = 0;
+  std::int32_t free_bytes_ = 0;
+  std::int32_t free_count_ = 0;
+  std::uint64_t end_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace deepjet::root
+// ---- end deepjet/io/root/file_writer.hpp ----
+// ---- end deepjet/io/root_writer.hpp ----
 // ---- begin deepjet/kernels/elementwise.hpp ----
 // deepjet/kernels/elementwise.hpp: activation functions over float buffers, and their gradients.
 //
@@ -10809,6 +12841,8 @@ struct Softmax {
 //   Conv1D<64>                          pointwise (1x1), DeepJet's per-particle stacks
 //   Conv1D<32, 3, 1, deepjet::same>     kernel 3, output as long as the input (P-CNN)
 //   Conv1D<32, 3, 2, deepjet::valid>    kernel 3, stride 2, no padding
+//   Conv1D<64, 3, 2, deepjet::symmetric, false>   kernel 3, stride 2, one zero row on each side,
+//                                       no bias: CMS's DeepAK8 (MXNet), 100 -> 50 particles
 //   Conv1D<8, 1, 1, deepjet::valid, false>   without bias
 //
 // What it computes, for output position o and filter f (i = o * Stride + j - padding_before):
@@ -10822,6 +12856,13 @@ struct Softmax {
 //          before the first particle and the larger half after the last. For Stride 1 this is
 //          exactly PyTorch's padding='same' (which rejects Stride > 1) and Keras's; for Stride > 1
 //          it is Keras's (TensorFlow's) rule.
+//   symmetric: p = (KernelSize - 1) / 2 zero rows before the first particle AND p after the last,
+//          whatever the stride; OutputLength = (Length + 2p - KernelSize) / Stride + 1. This is
+//          PyTorch's Conv1d(padding=KernelSize // 2) for odd kernels and MXNet's Convolution(pad=p),
+//          as CMS's DeepAK8 uses it. For Stride 1 and an odd kernel it equals 'same'; for Stride 2
+//          it can differ: kernel 3 on 100 particles gives 50 rows either way, but 'same' pads
+//          nothing before and one row after (TensorFlow puts the odd padding after), symmetric one
+//          row before and one after (the last one unread), so every window is shifted by a row.
 //
 // Parameters:
 //   "weight" of shape (KernelSize, Channels, Filters), row-major: weight[j][c][f] multiplies channel c
@@ -10853,24 +12894,38 @@ struct Softmax {
 namespace deepjet {
 
 /// How Conv1D treats the ends of the particle list (see the top of this file).
-enum class Padding { valid, same };
+enum class Padding { valid, same, symmetric };
 inline constexpr Padding valid = Padding::valid;
 inline constexpr Padding same = Padding::same;
+inline constexpr Padding symmetric = Padding::symmetric;
+
+/// Padding names as options() writes them.
+constexpr std::string_view padding_name(Padding padding) {
+  return padding == Padding::valid ? "valid" : padding == Padding::same ? "same" : "symmetric";
+}
 
 template <std::size_t Length, std::size_t Channels, std::size_t Filters, std::size_t KernelSize,
           std::size_t Stride, Padding PaddingMode, bool UseBias>
 struct Conv1DLayer : LeafLayer<Conv1DLayer<Length, Channels, Filters, KernelSize, Stride, PaddingMode, UseBias>> {
-  static_assert(PaddingMode == Padding::same || Length >= KernelSize,
+  /// Zero rows on each side for symmetric padding (0 otherwise).
+  static constexpr std::size_t symmetric_padding = PaddingMode == Padding::symmetric ? (KernelSize - 1) / 2 : 0;
+  static_assert(PaddingMode != Padding::valid || Length >= KernelSize,
                 "deepjet::Conv1D with valid padding needs at least KernelSize particles in its input; "
                 "use deepjet::same padding or a smaller kernel");
+  static_assert(PaddingMode != Padding::symmetric || Length + 2 * symmetric_padding >= KernelSize,
+                "deepjet::Conv1D with symmetric padding needs at least KernelSize particles, padding "
+                "included, in its input; use deepjet::same padding or a smaller kernel");
 
-  static constexpr std::size_t output_length =
-      PaddingMode == Padding::same ? (Length + Stride - 1) / Stride
-                                   : (Length >= KernelSize ? (Length - KernelSize) / Stride + 1
-                                                           : 1);  // 1: only the assertion above reports it
-  /// Zero rows imagined before the first particle ('same' only; the rest go after the last).
+  static constexpr std::size_t output_length = [] {
+    if constexpr (PaddingMode == Padding::same) return (Length + Stride - 1) / Stride;
+    const std::size_t padded = Length + 2 * symmetric_padding;
+    return padded >= KernelSize ? (padded - KernelSize) / Stride + 1 : 1;  // 1: only the assertion above reports it
+  }();
+  /// Zero rows imagined before the first particle (the rest of the padding goes after the last;
+  /// the code below only needs this and output_length).
   static constexpr std::size_t padding_before = [] {
     if constexpr (PaddingMode == Padding::valid) return std::size_t{0};
+    if constexpr (PaddingMode == Padding::symmetric) return symmetric_padding;
     const std::size_t reach = (output_length - 1) * Stride + KernelSize;
     return (reach > Length ? reach - Length : 0) / 2;
   }();
@@ -10895,7 +12950,7 @@ struct Conv1DLayer : LeafLayer<Conv1DLayer<Length, Channels, Filters, KernelSize
 
   static std::string options() {
     return "kernel " + std::to_string(KernelSize) + ", stride " + std::to_string(Stride) + ", " +
-           (PaddingMode == Padding::same ? "same" : "valid") + (UseBias ? "" : ", no bias");
+           std::string(padding_name(PaddingMode)) + (UseBias ? "" : ", no bias");
   }
 
   /// A Dense over every particle: one matrix product for the whole batch.
@@ -11104,8 +13159,9 @@ struct Conv1DLayer : LeafLayer<Conv1DLayer<Length, Channels, Filters, KernelSize
 
   // Edge output row o of every sample of the block: y[o] = window(o) W over the offsets inside.
   static void edge_row_forward(std::size_t o, ConstBatch<input_shape> x, const float* weight, Batch<output_shape> y) {
-    // Every window covers at least one particle ('same' pads less than a kernel in total), so this
-    // product has K > 0 and overwrites its output row.
+    // Every window covers at least one particle ('same' pads less than a kernel in total,
+    // symmetric less than a kernel on each side), so this product has K > 0 and overwrites its
+    // output row.
     static_assert(PaddingMode == Padding::valid || [] {
       for (std::size_t row = 0; row < output_length; ++row)
         if (offsets_inside(row).first == offsets_inside(row).end) return false;
@@ -11246,6 +13302,1205 @@ struct Dense {
 
 }  // namespace deepjet
 // ---- end deepjet/layers/dense/dense.hpp ----
+// ---- begin deepjet/layers/gru/gru.hpp ----
+// deepjet/layers/gru/gru.hpp: the gated recurrent unit layer over a list of entries.
+//
+// Spec: GRU<Units, options...> for a list input Shape<T, F> (T entries of F features); gives
+// GRULayer<T, F, Units, reset, direction, returns, gates>. Options, in any order, at most once each:
+//   deepjet::reset_after         \  exactly one of the two is required (the conventions of the
+//   deepjet::reset_before        /  libraries differ and a wrong one gives wrong outputs; below)
+//   deepjet::backwards           read the entries from the last to the first (Keras's go_backwards)
+//   deepjet::return_sequences    output every step's state, Shape<T, Units>, in the input's order
+//   deepjet::hard_sigmoid_gates  gates z and r use Keras 2's hard_sigmoid, clip(0.2 x + 0.5, 0, 1)
+// (backwards, return_sequences and hard_sigmoid_gates are the LSTM's option tags, defined in
+// layers/lstm/lstm.hpp, and mean the same thing there; see that file on the output order.)
+// Example: GRU<50, deepjet::reset_after, deepjet::backwards> on Shape<60, 16> gives Shape<50>.
+//
+// Recurrence, for each step s = 0 .. T-1 over entry t(s) = s (forwards) or T-1-s (backwards),
+// with h zero before the first step (x_t is 1 x F; W_k, U_k, b_k the column blocks below):
+//   z = σ(x_t W_z + h U_z + b_z),   r = σ(x_t W_r + h U_r + b_r)      σ: sigmoid or hard_sigmoid
+//   reset_after:  n = tanh(x_t W_h + b_h + r ⊙ (h U_h + b_rh))
+//                 (Keras reset_after=True, the default since Keras 2.3 / TF 2; PyTorch nn.GRU;
+//                 ONNX GRU with linear_before_reset=1)
+//   reset_before: n = tanh(x_t W_h + (r ⊙ h) U_h + b_h)
+//                 (Keras reset_after=False, the default up to Keras 2.2; ONNX linear_before_reset=0,
+//                 ONNX's default)
+//   h' = z ⊙ h + (1 - z) ⊙ n
+//
+// Parameters (one flat block, in this order), Keras's layout, gate order z, r, h:
+//   "kernel"            (F, 3H)  W: column blocks z | r | h, each of width H
+//   "recurrent_kernel"  (H, 3H)  U: same blocks
+//   "bias"              (3H)     the input bias b (for reset_before the only bias)
+//   "recurrent_bias"    (3H)     b_r, only with reset_after (b_rz, b_rr simply add to b_z, b_r)
+// From Keras: kernel and recurrent_kernel copy unchanged; reset_after stores bias as (2, 3H),
+//   row 0 = "bias", row 1 = "recurrent_bias", which is these two tensors end to end;
+//   reset_before stores bias as (3H) = "bias".
+// From PyTorch nn.GRU (reset_after; gate order r, z, n!): with blocks k = r, z, n of H rows,
+//   kernel[:, z | r | h] = (weight_ih_l0[z rows] | weight_ih_l0[r rows] | weight_ih_l0[n rows])^T
+//   (weight_ih_l0 is (3H, F)), recurrent_kernel likewise from weight_hh_l0 (3H, H),
+//   bias from bias_ih_l0 and recurrent_bias from bias_hh_l0, same reordering.
+//   GRULayer::parameters_from_pytorch does exactly this.
+// From ONNX GRU (one direction; gate order z, r, h as ours): W is [1, 3H, F], R [1, 3H, H],
+//   B [1, 6H] = Wb (3H) then Rb (3H): kernel = W[0]^T, recurrent_kernel = R[0]^T;
+//   linear_before_reset=1: bias = Wb, recurrent_bias = Rb;
+//   linear_before_reset=0: bias = Wb + Rb (Rb_h is added outside the reset product there).
+//   direction="reverse" is deepjet::backwards; ONNX's Y holds the states in the input's order,
+//   as deepjet's sequence output. The activations must be ONNX's defaults (Sigmoid, Tanh), or
+//   HardSigmoid with alpha 0.2, beta 0.5 for hard_sigmoid_gates.
+// Initialisation as Keras: kernel glorot_uniform, recurrent_kernel orthogonal, biases zeros.
+// Trainable parameters: 3 (F H + H H + H), plus 3H with reset_after (as Keras; PyTorch the same).
+//
+// Cost: multiply-adds per sample 3H (F + H) T. The input projection of all entries of all samples
+// is one matrix product (x W + b over batch * T rows); then per step one product of the states
+// with the recurrent kernel (reset_after: h U, 3H columns; reset_before: h U_zr, then (r ⊙ h) U_h)
+// and a vectorised element-wise kernel (gru_kernels.hpp). Inference reads the parameters as they
+// are (no packing); a BatchNorm before the GRU is folded into its kernel and bias
+// (fold_input_scale_shift), since the input enters only through x W + b. Backward through time:
+// per step the element-wise gradient and one or two products with U^T for dh_prev (reset_before
+// one more, for d(r ⊙ h)); then for all steps at once, in chunks of 128 rows (b, t), the
+// products for dW, dU, dX and the bias sums: about twice the forward.
+//
+// Training memory (grown to the largest batch, then reused): batch*T*5H floats (the gates z, r, n,
+// the states, and per step the recurrent candidate h U_h + b_rh (reset_after) or r ⊙ h
+// (reset_before)), plus batch*5H, U^T (3H*H) and 128 H floats. The backward pass turns the cached
+// gates into their gradients in place, so each forward allows one backward; a second throws.
+// Inference scratch: min(batch, 32) * (T*3H + 6H) floats (the input projection of a block of 32
+// samples, small enough to stay in the second-level cache for lists of 60 entries of 50 units;
+// the step's recurrent projection, two states to alternate, r ⊙ h).
+
+// ---- begin deepjet/layers/gru/gru_kernels.hpp ----
+// deepjet/layers/gru/gru_kernels.hpp: the GRU's element-wise kernels, for one sample at one step.
+//
+// Contract (H units; every array is H floats per gate block, gates in Keras's order z, r, h):
+//   gru_step_reset_after:    `gates` holds the input projection x W + b (3H) on entry and the
+//                            activations z, r, n on exit; `recurrent` the recurrent product h_prev U
+//                            (3H; null at the first step, where h_prev = 0), to which the kernel
+//                            adds `recurrent_bias` b_r (3H) itself. Writes the new state h. If
+//                            `recurrent_candidate` is not null (training), it receives the h block
+//                            of h_prev U + b_r, the term the reset gate multiplies (needed for dr).
+//   gru_update_and_reset_gates (reset_before, first half): z, r from the z and r blocks of `gates`
+//                            (input projection) plus `recurrent_zr` (h_prev U_zr, 2H; null at the
+//                            first step), written over those blocks; writes reset_state = r * h_prev.
+//   gru_candidate_and_state  (reset_before, second half): n = tanh(gates_h + recurrent_h)
+//                            (recurrent_h = (r * h_prev) U_h, null at the first step), written
+//                            over the h block; writes h.
+//   gru_backward_reset_after, gru_backward_candidate and gru_backward_reset_gate: the gradient of
+//                            one step (see each function). The activations in `gates` are replaced
+//                            by the gradients with respect to their pre-activations.
+// h_prev may be null everywhere: the zero state before the first step. h = n + z (h_prev - n) is
+// z h_prev + (1 - z) n. `Gate` is the activation of z and r: SigmoidFunction or
+// HardSigmoidFunction (the latter defined with the LSTM's kernels, which share it).
+// No allocation; SIMD through xsimd, the last register of a row masked (kernels/simd.hpp).
+
+// ---- begin deepjet/layers/lstm/lstm_kernels.hpp ----
+// deepjet/layers/lstm/lstm_kernels.hpp: the LSTM's kernels: the fused forward step, and the cell
+// gradient of one sample at one step.
+//
+// Contract:
+//   pack_lstm_weights / lstm_step: the fused recurrence step (below): all four gates of a block of
+//                       units in one register tile, the cell update applied to the tile in
+//                       registers (see LSTMStep for what it reads and writes).
+//   lstm_cell_backward: `gates` holds the 4H gate activations of one sample at one step, in the
+//                       order i (input), f (forget), g (cell candidate), o (output), each a
+//                       contiguous slice of H floats, as lstm_step writes them for training; `dh`
+//                       the loss gradient with respect to this step's h, `dc` the gradient with
+//                       respect to this step's c that flows back from the later step. On exit
+//                       `gates` holds the gradient with respect to the pre-activations z and `dc`
+//                       the gradient with respect to c_prev (c_prev may be null: the zero state).
+// `Gate` is the activation of i, f and o: SigmoidFunction, or HardSigmoidFunction (below).
+// No allocation. SIMD through xsimd, with the activation functions of kernels/elementwise.hpp.
+
+
+
+namespace deepjet::kernels {
+
+/// Keras 2's hard_sigmoid, the default recurrent_activation of Keras 2.0-2.2 LSTMs:
+/// f(x) = clip(0.2 x + 0.5, 0, 1). (Keras 3 and PyTorch's hardsigmoid use x / 6 + 0.5 instead.)
+struct HardSigmoidFunction {
+  static constexpr const char* name = "HardSigmoid";
+  template <class V> static V value(V x) { return xsimd::min(xsimd::max(V(0.2f) * x + V(0.5f), V(0.0f)), V(1.0f)); }
+  // f'(x) = 0.2 where the line is not clipped, 0 where it is (the output is exactly 0 or 1).
+  template <class V> static V derivative_from_output(V y) {
+    return xsimd::select((y > V(0.0f)) && (y < V(1.0f)), V(0.2f), V(0.0f));
+  }
+};
+
+template <class Gate = SigmoidFunction, class Arch = DefaultArch>
+inline void lstm_cell_backward(std::size_t H, float* gates, const float* tanh_c, const float* c_prev,
+                               const float* dh, float* dc) {
+  using V = Floats<Arch>;
+  constexpr std::size_t W = V::size;
+  float* gi = gates;
+  float* gf = gates + H;
+  float* gg = gates + 2 * H;
+  float* go = gates + 3 * H;
+  const V one(1.0f);
+  for (std::size_t j = 0; j < H; j += W) {
+    const std::size_t n = std::min(W, H - j);
+    const V i = load_lanes<Arch>(gi + j, n), f = load_lanes<Arch>(gf + j, n), g = load_lanes<Arch>(gg + j, n),
+            o = load_lanes<Arch>(go + j, n), t = load_lanes<Arch>(tanh_c + j, n);
+    const V previous = c_prev ? load_lanes<Arch>(c_prev + j, n) : V(0.0f);
+    const V dh_j = load_lanes<Arch>(dh + j, n);
+    // h = o tanh(c): dL/do = dh tanh(c), and dh reaches c through tanh.
+    const V dcell = load_lanes<Arch>(dc + j, n) + dh_j * o * (one - t * t);
+    const V d_o = dh_j * t;
+    // c = f c_prev + i g.
+    store_lanes<Arch>(dc + j, dcell * f, n);
+    // Through the activations, from their outputs: sigmoid' = y (1 - y), tanh' = 1 - y^2.
+    store_lanes<Arch>(gi + j, dcell * g * Gate::derivative_from_output(i), n);
+    store_lanes<Arch>(gf + j, dcell * previous * Gate::derivative_from_output(f), n);
+    store_lanes<Arch>(gg + j, dcell * i * (one - g * g), n);
+    store_lanes<Arch>(go + j, d_o * Gate::derivative_from_output(o), n);
+  }
+}
+
+// ---- the fused step ---------------------------------------------------------------------
+//
+// Layout of the packed weights ("gate-interleaved"): the H units are cut into blocks of one SIMD
+// register (W units; the last block is padded with zero weights). Each block has its own
+// contiguous panel of F + H + 1 rows of 4W floats: the columns of its four gates i | f | g | o side
+// by side, for the F rows of the input kernel, the H rows of the recurrent kernel, then the bias.
+// A tile of MR samples x one block then holds z_i, z_f, z_g, z_o of W units in 4 x MR registers,
+// and the whole cell update happens there: the gate pre-activations never go through memory.
+// Each tile streams one contiguous panel, which the hardware prefetcher follows (one jet's step
+// reads all the weights once: at batch 1 the step is bound by the cache bandwidth).
+// Padded units stay exactly zero (their z is 0, so c = 0.5 c_prev + 0.5 * 0 stays 0, h = 0) and
+// are never stored.
+
+/// Sizes of the packed weights of an LSTM with F inputs and H units for instruction set Arch.
+template <class Arch>
+struct LSTMStepWeights {
+  static constexpr std::size_t block_units = lanes<Arch>;
+  static constexpr std::size_t blocks(std::size_t H) { return (H + block_units - 1) / block_units; }
+  /// Floats in one row of a block's panel (four gates).
+  static constexpr std::size_t row = 4 * block_units;
+  /// Floats in one block's panel: F + H weight rows and the bias row.
+  static constexpr std::size_t panel(std::size_t F, std::size_t H) { return (F + H + 1) * row; }
+  /// Floats of the packed weights.
+  static constexpr std::size_t size(std::size_t F, std::size_t H) { return blocks(H) * panel(F, H); }
+};
+
+/// Writes kernel (F x 4H), recurrent_kernel (H x 4H) and bias (4H), gates in the order i, f, g, o
+/// (Keras's layout), into the packed layout above (LSTMStepWeights<Arch>::size(F, H) floats).
+template <class Arch = DefaultArch>
+inline void pack_lstm_weights(std::size_t F, std::size_t H, const float* kernel, const float* recurrent_kernel,
+                              const float* bias, float* packed) {
+  using Sizes = LSTMStepWeights<Arch>;
+  constexpr std::size_t W = Sizes::block_units;
+  const std::size_t panel = Sizes::panel(F, H);
+  std::fill(packed, packed + Sizes::size(F, H), 0.0f);
+  // Row k of Keras's layout (4H floats, gate-major) into row k of every block's panel.
+  auto pack_row = [&](const float* from, std::size_t k) {
+    for (std::size_t gate = 0; gate < 4; ++gate)
+      for (std::size_t unit = 0; unit < H; ++unit)
+        packed[(unit / W) * panel + k * Sizes::row + gate * W + unit % W] = from[gate * H + unit];
+  };
+  for (std::size_t k = 0; k < F; ++k) pack_row(kernel + k * 4 * H, k);
+  for (std::size_t k = 0; k < H; ++k) pack_row(recurrent_kernel + k * 4 * H, F + k);
+  pack_row(bias, F + H);
+}
+
+/// One step of the recurrence for `rows` samples. Sample r reads its input at x + r * x_stride
+/// (F floats), its previous state at h_prev + r * h_prev_stride and c_prev + r * c_prev_stride
+/// (H floats each; null pointers mean the zero state of the first step) and writes its new
+/// state to h + r * h_stride and c + r * c_stride. c may equal c_prev (updated in place); h must
+/// not overlap h_prev (the other blocks of the step still read it). Training also asks for
+/// `gates` (the activations i, f, g, o in Keras's layout, 4H floats per sample) and `tanh_c`;
+/// inference leaves them null.
+struct LSTMStep {
+  std::size_t F = 0, H = 0;
+  const float* weights = nullptr;  ///< packed by pack_lstm_weights
+  const float* x = nullptr;
+  std::size_t x_stride = 0;
+  const float* h_prev = nullptr;
+  std::size_t h_prev_stride = 0;
+  const float* c_prev = nullptr;
+  std::size_t c_prev_stride = 0;
+  float* h = nullptr;
+  std::size_t h_stride = 0;
+  float* c = nullptr;
+  std::size_t c_stride = 0;
+  float* gates = nullptr;
+  std::size_t gates_stride = 0;
+  float* tanh_c = nullptr;
+  std::size_t tanh_c_stride = 0;
+};
+
+namespace detail {
+
+// Rows [r0, r0 + MR) and unit blocks [b0, b0 + UB) of one step.
+template <class Gate, class Arch, std::size_t MR, std::size_t UB>
+DEEPJET_ALWAYS_INLINE void lstm_step_tile(const LSTMStep& s, std::size_t r0, std::size_t b0) {
+  using V = Floats<Arch>;
+  constexpr std::size_t W = V::size;
+  constexpr std::size_t NV = 4 * UB;
+  constexpr std::size_t row = LSTMStepWeights<Arch>::row;
+  const std::size_t panel = LSTMStepWeights<Arch>::panel(s.F, s.H);
+  // Register j of a tile row: gate j % 4 of block b0 + j / 4.
+  const float* weights = s.weights + b0 * panel;
+  V acc[MR][NV];
+  {
+    const float* bias = weights + (s.F + s.H) * row;
+#pragma GCC unroll 8
+    for (std::size_t j = 0; j < NV; ++j) {
+      const V b = V::load_unaligned(bias + (j / 4) * panel + (j % 4) * W);
+#pragma GCC unroll 8
+      for (std::size_t i = 0; i < MR; ++i) acc[i][j] = b;
+    }
+  }
+  // z += [x, h_prev] [kernel; recurrent_kernel]: the two parts of one product.
+  auto multiply = [&](std::size_t K, const float* a, std::size_t a_stride, const float* w) {
+    for (std::size_t k = 0; k < K; ++k) {
+      V wk[NV];
+#pragma GCC unroll 8
+      for (std::size_t j = 0; j < NV; ++j) wk[j] = V::load_unaligned(w + (j / 4) * panel + k * row + (j % 4) * W);
+#pragma GCC unroll 8
+      for (std::size_t i = 0; i < MR; ++i) {
+        const V aik(a[i * a_stride + k]);
+#pragma GCC unroll 8
+        for (std::size_t j = 0; j < NV; ++j) acc[i][j] = xsimd::fma(aik, wk[j], acc[i][j]);
+      }
+    }
+  };
+  multiply(s.F, s.x + r0 * s.x_stride, s.x_stride, weights);
+  if (s.h_prev) multiply(s.H, s.h_prev + r0 * s.h_prev_stride, s.h_prev_stride, weights + s.F * row);
+
+  // The cell update of each (sample, block) in registers; only the block's real units are stored.
+#pragma GCC unroll 8
+  for (std::size_t u = 0; u < UB; ++u) {
+    const std::size_t unit = (b0 + u) * W;
+    const std::size_t n = std::min(W, s.H - unit);
+#pragma GCC unroll 8
+    for (std::size_t i = 0; i < MR; ++i) {
+      const std::size_t r = r0 + i;
+      const V in = Gate::value(acc[i][4 * u]);
+      const V forget = Gate::value(acc[i][4 * u + 1]);
+      const V candidate = TanhFunction::value(acc[i][4 * u + 2]);
+      const V out = Gate::value(acc[i][4 * u + 3]);
+      const V previous = s.c_prev ? load_lanes<Arch>(s.c_prev + r * s.c_prev_stride + unit, n) : V(0.0f);
+      const V cell = xsimd::fma(forget, previous, in * candidate);
+      const V tanh_cell = TanhFunction::value(cell);
+      store_lanes<Arch>(s.c + r * s.c_stride + unit, cell, n);
+      store_lanes<Arch>(s.h + r * s.h_stride + unit, out * tanh_cell, n);
+      if (s.gates) {
+        float* g = s.gates + r * s.gates_stride + unit;
+        store_lanes<Arch>(g, in, n);
+        store_lanes<Arch>(g + s.H, forget, n);
+        store_lanes<Arch>(g + 2 * s.H, candidate, n);
+        store_lanes<Arch>(g + 3 * s.H, out, n);
+      }
+      if (s.tanh_c) store_lanes<Arch>(s.tanh_c + r * s.tanh_c_stride + unit, tanh_cell, n);
+    }
+  }
+}
+
+}  // namespace detail
+
+/// Rows of the register tile of the batched step (AVX-512: 6 samples x 4 registers = 24
+/// accumulators of its 32 registers; AVX2: 2 x 4 = 8 of 16).
+template <class Arch>
+inline constexpr std::size_t lstm_step_rows = is_avx512<Arch> ? 6 : 2;
+
+/// Runs the step described by `s` for `rows` samples (see LSTMStep).
+template <class Gate = SigmoidFunction, class Arch = DefaultArch>
+inline void lstm_step(const LSTMStep& s, std::size_t rows) {
+  constexpr std::size_t MR = lstm_step_rows<Arch>;
+  const std::size_t blocks = LSTMStepWeights<Arch>::blocks(s.H);
+  if (rows < MR) {
+    // Few samples (one jet in production): two blocks per tile, so that eight independent FMA
+    // chains hide the FMA latency.
+    for (std::size_t r = 0; r < rows; ++r) {
+      std::size_t b = 0;
+      for (; b + 2 <= blocks; b += 2) detail::lstm_step_tile<Gate, Arch, 1, 2>(s, r, b);
+      if (b < blocks) detail::lstm_step_tile<Gate, Arch, 1, 1>(s, r, b);
+    }
+    return;
+  }
+  // Chunks of samples whose inputs and states stay in the first-level cache; within a chunk,
+  // block-major, so that each block's weight panel streams through once per chunk.
+  constexpr std::size_t chunk = 8 * MR;
+  for (std::size_t first = 0; first < rows; first += chunk) {
+    const std::size_t end = std::min(rows, first + chunk);
+    for (std::size_t b = 0; b < blocks; ++b) {
+      std::size_t r = first;
+      for (; r + MR <= end; r += MR) detail::lstm_step_tile<Gate, Arch, MR, 1>(s, r, b);
+      for (; r < end; ++r) detail::lstm_step_tile<Gate, Arch, 1, 1>(s, r, b);
+    }
+  }
+}
+
+}  // namespace deepjet::kernels
+// ---- end deepjet/layers/lstm/lstm_kernels.hpp ----
+
+
+namespace deepjet::kernels {
+
+template <class Gate = SigmoidFunction, class Arch = DefaultArch>
+inline void gru_step_reset_after(std::size_t H, float* gates, const float* recurrent, const float* recurrent_bias,
+                                 const float* h_prev, float* h, float* recurrent_candidate) {
+  using V = Floats<Arch>;
+  constexpr std::size_t W = V::size;
+  // The recurrent pre-activation of gate block k at unit j: (h_prev U)[kH + j] + b_r[kH + j].
+  auto recurrent_part = [&](std::size_t k, std::size_t j, std::size_t n) {
+    const V bias = load_lanes<Arch>(recurrent_bias + k * H + j, n);
+    return recurrent ? load_lanes<Arch>(recurrent + k * H + j, n) + bias : bias;
+  };
+  for (std::size_t j = 0; j < H; j += W) {
+    const std::size_t n = std::min(W, H - j);
+    const V z = Gate::value(load_lanes<Arch>(gates + j, n) + recurrent_part(0, j, n));
+    const V r = Gate::value(load_lanes<Arch>(gates + H + j, n) + recurrent_part(1, j, n));
+    const V candidate_recurrent = recurrent_part(2, j, n);
+    const V candidate =
+        TanhFunction::value(xsimd::fma(r, candidate_recurrent, load_lanes<Arch>(gates + 2 * H + j, n)));
+    const V previous = h_prev ? load_lanes<Arch>(h_prev + j, n) : V(0.0f);
+    store_lanes<Arch>(gates + j, z, n);
+    store_lanes<Arch>(gates + H + j, r, n);
+    store_lanes<Arch>(gates + 2 * H + j, candidate, n);
+    store_lanes<Arch>(h + j, xsimd::fma(z, previous - candidate, candidate), n);
+    if (recurrent_candidate) store_lanes<Arch>(recurrent_candidate + j, candidate_recurrent, n);
+  }
+}
+
+template <class Gate = SigmoidFunction, class Arch = DefaultArch>
+inline void gru_update_and_reset_gates(std::size_t H, float* gates, const float* recurrent_zr, const float* h_prev,
+                                       float* reset_state) {
+  using V = Floats<Arch>;
+  constexpr std::size_t W = V::size;
+  for (std::size_t j = 0; j < H; j += W) {
+    const std::size_t n = std::min(W, H - j);
+    V z_pre = load_lanes<Arch>(gates + j, n), r_pre = load_lanes<Arch>(gates + H + j, n);
+    if (recurrent_zr) {
+      z_pre += load_lanes<Arch>(recurrent_zr + j, n);
+      r_pre += load_lanes<Arch>(recurrent_zr + H + j, n);
+    }
+    const V r = Gate::value(r_pre);
+    store_lanes<Arch>(gates + j, Gate::value(z_pre), n);
+    store_lanes<Arch>(gates + H + j, r, n);
+    store_lanes<Arch>(reset_state + j, h_prev ? r * load_lanes<Arch>(h_prev + j, n) : V(0.0f), n);
+  }
+}
+
+template <class Arch = DefaultArch>
+inline void gru_candidate_and_state(std::size_t H, float* gates, const float* recurrent_h, const float* h_prev,
+                                    float* h) {
+  using V = Floats<Arch>;
+  constexpr std::size_t W = V::size;
+  for (std::size_t j = 0; j < H; j += W) {
+    const std::size_t n = std::min(W, H - j);
+    V pre = load_lanes<Arch>(gates + 2 * H + j, n);
+    if (recurrent_h) pre += load_lanes<Arch>(recurrent_h + j, n);
+    const V candidate = TanhFunction::value(pre);
+    const V z = load_lanes<Arch>(gates + j, n);
+    const V previous = h_prev ? load_lanes<Arch>(h_prev + j, n) : V(0.0f);
+    store_lanes<Arch>(gates + 2 * H + j, candidate, n);
+    store_lanes<Arch>(h + j, xsimd::fma(z, previous - candidate, candidate), n);
+  }
+}
+
+/// reset_after, one sample at one step. In: `gates` = z, r, n; `recurrent_candidate` = U_h h_prev
+/// + b_rh; `dh` = dL/dh of this step. Out: `gates` = dL/d(pre-activations of z, r, n), which is
+/// also the gradient of the input projection; `recurrent_candidate` = dL/d(U_h h_prev + b_rh)
+/// = dn_pre * r (so the recurrent projection's gradient is [dz_pre, dr_pre, recurrent_candidate]);
+/// `dh` = z * dh, the part of dL/dh_prev that does not pass through the recurrent kernel.
+template <class Gate = SigmoidFunction, class Arch = DefaultArch>
+inline void gru_backward_reset_after(std::size_t H, float* gates, float* recurrent_candidate, const float* h_prev,
+                                     float* dh) {
+  using V = Floats<Arch>;
+  constexpr std::size_t W = V::size;
+  const V one(1.0f);
+  for (std::size_t j = 0; j < H; j += W) {
+    const std::size_t n = std::min(W, H - j);
+    const V z = load_lanes<Arch>(gates + j, n), r = load_lanes<Arch>(gates + H + j, n),
+            candidate = load_lanes<Arch>(gates + 2 * H + j, n);
+    const V previous = h_prev ? load_lanes<Arch>(h_prev + j, n) : V(0.0f);
+    const V dh_j = load_lanes<Arch>(dh + j, n);
+    const V candidate_recurrent = load_lanes<Arch>(recurrent_candidate + j, n);
+    // h = z h_prev + (1 - z) n;  n = tanh(n_pre), n_pre = x_h + r * candidate_recurrent.
+    const V dz_pre = dh_j * (previous - candidate) * Gate::derivative_from_output(z);
+    const V dn_pre = dh_j * (one - z) * (one - candidate * candidate);
+    const V dr_pre = dn_pre * candidate_recurrent * Gate::derivative_from_output(r);
+    store_lanes<Arch>(gates + j, dz_pre, n);
+    store_lanes<Arch>(gates + H + j, dr_pre, n);
+    store_lanes<Arch>(gates + 2 * H + j, dn_pre, n);
+    store_lanes<Arch>(recurrent_candidate + j, dn_pre * r, n);
+    store_lanes<Arch>(dh + j, dh_j * z, n);
+  }
+}
+
+/// reset_before, first half, one sample at one step. In: `gates` = z, r, n; `dh` = dL/dh.
+/// Out: the z and h blocks of `gates` = dz_pre, dn_pre (the r block is left for
+/// gru_backward_reset_gate, which needs dn_pre U_h^T first); `dh` = z * dh (the direct part of
+/// dL/dh_prev).
+template <class Gate = SigmoidFunction, class Arch = DefaultArch>
+inline void gru_backward_candidate(std::size_t H, float* gates, const float* h_prev, float* dh) {
+  using V = Floats<Arch>;
+  constexpr std::size_t W = V::size;
+  const V one(1.0f);
+  for (std::size_t j = 0; j < H; j += W) {
+    const std::size_t n = std::min(W, H - j);
+    const V z = load_lanes<Arch>(gates + j, n), candidate = load_lanes<Arch>(gates + 2 * H + j, n);
+    const V previous = h_prev ? load_lanes<Arch>(h_prev + j, n) : V(0.0f);
+    const V dh_j = load_lanes<Arch>(dh + j, n);
+    store_lanes<Arch>(gates + j, dh_j * (previous - candidate) * Gate::derivative_from_output(z), n);
+    store_lanes<Arch>(gates + 2 * H + j, dh_j * (one - z) * (one - candidate * candidate), n);
+    store_lanes<Arch>(dh + j, dh_j * z, n);
+  }
+}
+
+/// reset_before, second half. In: the r block of `gates` = r; `d_reset_state` = dL/d(r * h_prev)
+/// = dn_pre U_h^T. Out: the r block = dr_pre; dh += d_reset_state * r (the path of h_prev through
+/// the reset product). With h_prev null (first step) dr_pre is zero and dh is not touched.
+template <class Gate = SigmoidFunction, class Arch = DefaultArch>
+inline void gru_backward_reset_gate(std::size_t H, float* gates, const float* d_reset_state, const float* h_prev,
+                                    float* dh) {
+  using V = Floats<Arch>;
+  constexpr std::size_t W = V::size;
+  for (std::size_t j = 0; j < H; j += W) {
+    const std::size_t n = std::min(W, H - j);
+    if (!h_prev) {
+      store_lanes<Arch>(gates + H + j, V(0.0f), n);
+      continue;
+    }
+    const V r = load_lanes<Arch>(gates + H + j, n);
+    const V d_state = load_lanes<Arch>(d_reset_state + j, n);
+    store_lanes<Arch>(gates + H + j, d_state * load_lanes<Arch>(h_prev + j, n) * Gate::derivative_from_output(r), n);
+    store_lanes<Arch>(dh + j, xsimd::fma(d_state, r, load_lanes<Arch>(dh + j, n)), n);
+  }
+}
+
+}  // namespace deepjet::kernels
+// ---- end deepjet/layers/gru/gru_kernels.hpp ----
+// ---- begin deepjet/layers/lstm/lstm.hpp ----
+// deepjet/layers/lstm/lstm.hpp: the long short-term memory layer over a list of entries.
+//
+// Spec: LSTM<Units, options...> for a list input Shape<T, F> (T entries of F features, e.g. the
+// charged candidates of a jet); gives LSTMLayer<T, F, Units, direction, returns, gates>.
+// Options, in any order, at most once each:
+//   deepjet::backwards           run over the entries from the last (T - 1) to the first (0), as
+//                                Keras's go_backwards=True; DeepJet's LSTMs run backwards, so the
+//                                entry that influences the final state most directly is entry 0
+//                                (the leading particle of a list sorted by decreasing importance)
+//   deepjet::return_sequences    output every step's state, Shape<T, Units>, instead of the final
+//                                state, Shape<Units>
+//   deepjet::hard_sigmoid_gates  gates i, f, o use Keras 2's hard_sigmoid, clip(0.2 z + 0.5, 0, 1),
+//                                instead of the sigmoid: the default recurrent_activation of Keras
+//                                up to 2.2, so of LSTMs trained with it (DeepJet's original ones)
+// Example: LSTM<150, deepjet::backwards> on Shape<25, 8> gives Shape<150>.
+//
+// Recurrence, for each step s = 0 .. T-1 over entry t(s) = s (forwards) or T-1-s (backwards),
+// with h and c zero before the first step:
+//   z = x_t W + h_prev U + b                       (1 x 4H, gates in the order i, f, g, o)
+//   i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g), o = sigmoid(z_o)   (or hard_sigmoid)
+//   c = f * c_prev + i * g,   h = o * tanh(c)
+// These are PyTorch's nn.LSTM semantics and Keras's LSTM with its current defaults. Keras 1.x and
+// 2.0-2.2 (and tf.keras of TensorFlow 1.x; DeepJet was first trained with them) defaulted to
+// recurrent_activation='hard_sigmoid'; weights trained that way need the option
+// hard_sigmoid_gates to give the same outputs.
+//
+// Parameters (one flat block, in this order), exactly Keras's LSTM layout:
+//   "kernel"            (F, 4H)  W: column block k of width H belongs to gate k of i, f, g, o
+//   "recurrent_kernel"  (H, 4H)  U: same column blocks
+//   "bias"              (4H)     b: same slices
+// From PyTorch's nn.LSTM (one layer, batch_first or not; same gate order i, f, g, o):
+//   kernel = weight_ih_l0^T  (weight_ih_l0 is (4H, F)),
+//   recurrent_kernel = weight_hh_l0^T  (weight_hh_l0 is (4H, H)),
+//   bias = bias_ih_l0 + bias_hh_l0  (PyTorch's two biases only ever appear as a sum).
+// LSTMLayer::parameters_from_pytorch does exactly this.
+// From Keras: kernel, recurrent_kernel, bias copy over unchanged (Keras also orders i, f, c, o).
+// Initialisation as Keras: kernel glorot_uniform, recurrent_kernel orthogonal, bias zeros except
+// ones in the forget-gate slice (unit_forget_bias). Trainable parameters: 4 (F H + H H + H), as
+// Keras; PyTorch counts 4H more because of its second bias.
+//
+// Output order with return_sequences: step outputs are stored at the entry they were computed
+// on, in the input's order: output[t] = the state just after reading entry t. Forwards that state
+// summarises entries 0..t; backwards it summarises entries t..T-1 (as the reverse half of
+// PyTorch's bidirectional LSTM). Keras with go_backwards=True returns the same states in the
+// order they were computed, i.e. reversed: Keras's output[k] is our output[T-1-k].
+//
+// Cost: each step is one fused kernel (lstm_kernels.hpp, lstm_step): for a tile of samples and a
+// block of units, [x_t, h_prev] times the packed [kernel; recurrent_kernel] gives all four gates
+// in registers, and the cell update runs on them there. Multiply-adds per sample: 4H (F + H) T,
+// e.g. 4*150*(8+150)*25 = 2.37 M for DeepJet's charged candidates. Inference reads the weights
+// packed once (pack_for_inference: gates interleaved per register block of units, units padded
+// to whole registers); training packs them at every forward pass (a copy of the parameters,
+// negligible beside the products). Backward through time: per step the fused cell gradient and
+// one product (dh_prev = dz U^T), then for all steps at once one product each for dU, dW and dX
+// (over batch*T rows, in row chunks that stay in cache) and the bias sums: about twice the forward.
+//
+// Training memory (grown to the largest batch, then reused): the gates, cells, tanh(cells) and
+// states of every step of every sample, batch*T*7H floats, plus 2 batch*H, U^T (4H*H), the
+// packed weights and 128 (F + H) floats of rows for the weight gradients. The backward pass
+// turns the cached gates into their gradients in place, so each forward allows one backward; a
+// second one throws deepjet::Error.
+// Inference scratch: min(batch, 256) * 3H floats (two states h to alternate between steps and the
+// cell state c; samples are processed in blocks of 256 so that scratch stays bounded).
+
+
+
+namespace deepjet {
+
+/// The order in which an LSTM reads the entries of its input list.
+enum class Direction { forwards, backwards };
+
+/// LSTM option: read the entries from the last to the first (Keras's go_backwards=True).
+struct backwards {};
+/// LSTM option: output the state after every entry, Shape<T, Units>, in the input's order.
+struct return_sequences {};
+/// LSTM option: gates i, f, o use Keras 2's hard_sigmoid (see the top of this file).
+struct hard_sigmoid_gates {};
+
+/// The activation of an LSTM's gates i, f, o.
+enum class GateActivation { sigmoid, hard_sigmoid };
+
+template <std::size_t T, std::size_t F, std::size_t H, Direction direction = Direction::forwards,
+          bool ReturnSequences = false, GateActivation gate_activation = GateActivation::sigmoid>
+struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences, gate_activation>> {
+  static_assert(T > 0 && F > 0 && H > 0, "deepjet::LSTMLayer: all sizes must be positive");
+  using Gate = std::conditional_t<gate_activation == GateActivation::sigmoid, kernels::SigmoidFunction,
+                                  kernels::HardSigmoidFunction>;
+
+  using input_shape = Shape<T, F>;
+  using output_shape = std::conditional_t<ReturnSequences, Shape<T, H>, Shape<H>>;
+  static constexpr std::string_view kind = "LSTM";
+  static constexpr std::size_t G = 4 * H;  ///< width of the gate pre-activations
+  static constexpr std::array<ParameterSpec, 3> parameters{{
+      {"kernel", {F, G}, 2, Initialiser::glorot_uniform, F, G},
+      {"recurrent_kernel", {H, G}, 2, Initialiser::orthogonal, H, G},
+      {"bias", {G}, 1, Initialiser::unit_forget_bias, F, G},
+  }};
+  static constexpr std::size_t kernel_offset = 0;
+  static constexpr std::size_t recurrent_kernel_offset = F * G;
+  static constexpr std::size_t bias_offset = F * G + H * G;
+  static constexpr std::size_t parameter_count = F * G + H * G + G;
+  /// Samples per block in `infer`, which bounds its scratch memory.
+  static constexpr std::size_t inference_block = 256;
+
+  static std::string options() {
+    return std::string(direction == Direction::forwards ? "forwards" : "backwards") +
+           (ReturnSequences ? ", sequence" : ", last state") +
+           (gate_activation == GateActivation::hard_sigmoid ? ", hard_sigmoid gates" : "");
+  }
+
+  /// Writes this layer's parameters (`params`, parameter_count floats) from the tensors of one
+  /// PyTorch nn.LSTM layer, as PyTorch stores them: weight_ih (4H x F), weight_hh (4H x H), and
+  /// bias_ih, bias_hh (4H each; pass empty spans for an LSTM built with bias=False). The same
+  /// holds for the reverse half of a bidirectional LSTM (weight_ih_l0_reverse, ...). Throws
+  /// deepjet::Error, writing nothing, if a size does not fit this layer.
+  static void parameters_from_pytorch(std::span<const float> weight_ih, std::span<const float> weight_hh,
+                                      std::span<const float> bias_ih, std::span<const float> bias_hh,
+                                      std::span<float> params) {
+    auto check = [](std::span<const float> tensor, std::size_t expected, const char* name, bool optional) {
+      if (tensor.size() != expected && !(optional && tensor.empty()))
+        throw Error(std::string("deepjet::LSTMLayer::parameters_from_pytorch: ") + name + " has " +
+                    std::to_string(tensor.size()) + " values, this layer needs " + std::to_string(expected));
+    };
+    check(weight_ih, G * F, "weight_ih", false);
+    check(weight_hh, G * H, "weight_hh", false);
+    check(bias_ih, G, "bias_ih", true);
+    check(bias_hh, G, "bias_hh", true);
+    check(params, parameter_count, "the parameter array", false);
+    // kernel = weight_ih^T, recurrent_kernel = weight_hh^T (same gate order), bias = the sum.
+    for (std::size_t gate_row = 0; gate_row < G; ++gate_row) {
+      for (std::size_t f = 0; f < F; ++f) params[kernel_offset + f * G + gate_row] = weight_ih[gate_row * F + f];
+      for (std::size_t h = 0; h < H; ++h)
+        params[recurrent_kernel_offset + h * G + gate_row] = weight_hh[gate_row * H + h];
+      params[bias_offset + gate_row] = (bias_ih.empty() ? 0.0f : bias_ih[gate_row]) + (bias_hh.empty() ? 0.0f : bias_hh[gate_row]);
+    }
+  }
+
+  /// The entry read at step s.
+  static constexpr std::size_t entry_at_step(std::size_t s) {
+    return direction == Direction::forwards ? s : T - 1 - s;
+  }
+  /// The step at which entry t is read (the inverse of entry_at_step).
+  static constexpr std::size_t step_of_entry(std::size_t t) { return entry_at_step(t); }
+
+  /// Floats of the packed weights inference reads (lstm_kernels.hpp, pack_lstm_weights).
+  static constexpr std::size_t inference_parameter_count = kernels::LSTMStepWeights<kernels::DefaultArch>::size(F, H);
+
+  static void pack_for_inference(const float* params, float* packed) {
+    kernels::pack_lstm_weights(F, H, params + kernel_offset, params + recurrent_kernel_offset, params + bias_offset,
+                               packed);
+  }
+
+  static constexpr std::size_t scratch_size(std::size_t count) { return std::min(count, inference_block) * 3 * H; }
+
+  static void infer(const float* packed, ConstBatch<input_shape> x, Batch<output_shape> y, float* scratch) {
+    for (std::size_t first = 0; first < x.count; first += inference_block) {
+      const std::size_t count = std::min(inference_block, x.count - first);
+      float* alternating_hidden[2] = {scratch, scratch + count * H};
+      float* cells = scratch + 2 * count * H;
+      const float* inputs = x.data + first * input_shape::size;
+      float* outputs = y.data + first * output_shape::size;
+      for (std::size_t step = 0; step < T; ++step) {
+        const std::size_t t = entry_at_step(step);
+        kernels::LSTMStep s{.F = F, .H = H, .weights = packed, .x = inputs + t * F, .x_stride = T * F};
+        s.c = cells;
+        s.c_stride = H;
+        if (step > 0) {
+          s.c_prev = cells;
+          s.c_prev_stride = H;
+        }
+        if constexpr (ReturnSequences) {
+          // Every state goes straight to the output, at the entry it was computed on.
+          s.h = outputs + t * H;
+          s.h_stride = T * H;
+          if (step > 0) {
+            s.h_prev = outputs + entry_at_step(step - 1) * H;
+            s.h_prev_stride = T * H;
+          }
+        } else {
+          // The states alternate between two buffers; the last one goes to the output.
+          s.h = step + 1 == T ? outputs : alternating_hidden[step % 2];
+          s.h_stride = H;
+          if (step > 0) {
+            s.h_prev = alternating_hidden[(step - 1) % 2];
+            s.h_prev_stride = H;
+          }
+        }
+        kernels::lstm_step<Gate>(s, count);
+      }
+    }
+  }
+
+  void forward(TrainingContext&, float* params, ConstBatch<input_shape> x, Batch<output_shape> y) {
+    const std::size_t count = x.count;
+    ensure_size(gates_, count * T * G);
+    ensure_size(hidden_, count * T * H);
+    ensure_size(cells_, count * T * H);
+    ensure_size(tanh_cells_, count * T * H);
+    float* packed = ensure_size(packed_weights_, inference_parameter_count);
+    pack_for_inference(params, packed);
+    // Sample b's values at entry t are row b * T + t of each cache.
+    for (std::size_t step = 0; step < T; ++step) {
+      const std::size_t t = entry_at_step(step);
+      kernels::LSTMStep s{.F = F, .H = H, .weights = packed, .x = x.data + t * F, .x_stride = T * F};
+      s.h = hidden_.data() + t * H;
+      s.h_stride = T * H;
+      s.c = cells_.data() + t * H;
+      s.c_stride = T * H;
+      s.gates = gates_.data() + t * G;
+      s.gates_stride = T * G;
+      s.tanh_c = tanh_cells_.data() + t * H;
+      s.tanh_c_stride = T * H;
+      if (step > 0) {
+        const std::size_t t_prev = entry_at_step(step - 1);
+        s.h_prev = hidden_.data() + t_prev * H;
+        s.h_prev_stride = T * H;
+        s.c_prev = cells_.data() + t_prev * H;
+        s.c_prev_stride = T * H;
+      }
+      kernels::lstm_step<Gate>(s, count);
+    }
+    if constexpr (ReturnSequences) {
+      std::memcpy(y.data, hidden_.data(), count * T * H * sizeof(float));
+    } else {
+      constexpr std::size_t last = entry_at_step(T - 1);
+      for (std::size_t b = 0; b < count; ++b)
+        std::memcpy(y.data + b * H, hidden_.data() + (b * T + last) * H, H * sizeof(float));
+    }
+    cached_count_ = count;
+    has_cache_ = true;
+  }
+
+  void backward(const float* params, float* grads, ConstBatch<input_shape> x, ConstBatch<output_shape>,
+                ConstBatch<output_shape> dy, Batch<input_shape> dx) {
+    const std::size_t count = x.count;
+    if (!has_cache_ || cached_count_ != count)
+      throw Error("deepjet::LSTMLayer::backward needs a forward pass on the same batch before it, and "
+                  "allows one backward per forward (it turns its cached gates into gradients)");
+    has_cache_ = false;
+    ensure_size(dh_, count * H);
+    ensure_size(dc_, count * H);
+    std::fill(dc_.begin(), dc_.begin() + static_cast<std::ptrdiff_t>(count * H), 0.0f);
+    // U^T (4H x H), so that dh_prev = dz U^T runs as a register-blocked gemm_nn.
+    const float* recurrent_kernel = params + recurrent_kernel_offset;
+    float* recurrent_kernel_transposed = ensure_size(recurrent_kernel_transposed_, G * H);
+    for (std::size_t r = 0; r < H; ++r)
+      for (std::size_t k = 0; k < G; ++k) recurrent_kernel_transposed[k * H + r] = recurrent_kernel[r * G + k];
+    float* gates = gates_.data();
+
+    // dh for the last step read: the output gradient (the recurrent part is zero there).
+    if constexpr (!ReturnSequences) std::memcpy(dh_.data(), dy.data, count * H * sizeof(float));
+    else std::fill(dh_.begin(), dh_.begin() + static_cast<std::ptrdiff_t>(count * H), 0.0f);
+
+    for (std::size_t step = T; step-- > 0;) {
+      const std::size_t t = entry_at_step(step);
+      if constexpr (ReturnSequences)
+        for (std::size_t b = 0; b < count; ++b) {
+          const float* from = dy.data + (b * T + t) * H;
+          float* to = dh_.data() + b * H;
+          for (std::size_t j = 0; j < H; ++j) to[j] += from[j];
+        }
+      for (std::size_t b = 0; b < count; ++b) {
+        const std::size_t row = b * T + t;
+        const float* c_prev = step > 0 ? cells_.data() + (b * T + entry_at_step(step - 1)) * H : nullptr;
+        kernels::lstm_cell_backward<Gate>(H, gates + row * G, tanh_cells_.data() + row * H, c_prev, dh_.data() + b * H,
+                                    dc_.data() + b * H);
+      }
+      // gates at entry t now hold dz for this step, for every sample (rows strided by T*G).
+      // dh_prev = dz U^T.
+      if (step > 0)
+        kernels::gemm_nn(count, H, G, gates + t * G, T * G, recurrent_kernel_transposed, H, dh_.data(), H, false);
+    }
+    // All steps at once, in chunks of rows (b, t) that stay in cache while the four products
+    // read them: [dW; dU] += [X, H_prev]^T dZ (kernel and recurrent_kernel are adjacent in the
+    // parameters, so one product with F + H columns of A gives both; H_prev is the state before
+    // entry t was read, zero for the first entry read), db += column sums of dZ, dX = dZ W^T.
+    constexpr std::size_t rows_per_chunk = 128;
+    float* inputs_and_states = ensure_size(inputs_and_states_, rows_per_chunk * (F + H));
+    for (std::size_t first = 0; first < count * T; first += rows_per_chunk) {
+      const std::size_t rows = std::min(rows_per_chunk, count * T - first);
+      for (std::size_t r = 0; r < rows; ++r) {
+        const std::size_t b = (first + r) / T, t = (first + r) % T;
+        float* to = inputs_and_states + r * (F + H);
+        std::memcpy(to, x.data + (b * T + t) * F, F * sizeof(float));
+        const std::size_t step = step_of_entry(t);
+        if (step == 0) std::fill(to + F, to + F + H, 0.0f);
+        else std::memcpy(to + F, hidden_.data() + (b * T + entry_at_step(step - 1)) * H, H * sizeof(float));
+      }
+      const float* dz = gates + first * G;
+      kernels::gemm_tn(F + H, G, rows, inputs_and_states, F + H, dz, G, grads + kernel_offset, G, true);
+      kernels::column_sums(rows, G, dz, G, grads + bias_offset, true);
+      if (dx.data) kernels::gemm_nt(rows, F, G, dz, G, params + kernel_offset, G, dx.data + first * F, F, false);
+    }
+  }
+
+ private:
+  AlignedFloats gates_;       ///< batch x T x 4H: gate activations, then (in backward) their gradients
+  AlignedFloats hidden_;      ///< batch x T x H: h after each entry
+  AlignedFloats cells_;       ///< batch x T x H: c after each entry
+  AlignedFloats tanh_cells_;  ///< batch x T x H: tanh(c)
+  AlignedFloats recurrent_kernel_transposed_;  ///< 4H x H
+  AlignedFloats packed_weights_;  ///< the parameters packed for the fused step (pack_for_inference)
+  AlignedFloats inputs_and_states_;  ///< rows_per_chunk x (F + H): [x_t, h_prev] rows for the weight gradients
+  AlignedFloats dh_;          ///< batch x H
+  AlignedFloats dc_;          ///< batch x H
+  std::size_t cached_count_ = 0;  ///< samples of the last forward pass
+  bool has_cache_ = false;        ///< false before a forward and after the backward that used it
+};
+
+namespace detail {
+template <class Option>
+inline constexpr bool is_lstm_option = std::is_same_v<Option, backwards> || std::is_same_v<Option, return_sequences> ||
+                                       std::is_same_v<Option, hard_sigmoid_gates>;
+// The sizes of a list shape; placeholders for anything else, so that after the static_assert in
+// LSTM::binder the compiler has nothing more to complain about.
+template <class In>
+struct list_sizes {
+  static constexpr std::size_t entries = 1, features = 1;
+};
+template <ListShape In>
+struct list_sizes<In> {
+  static constexpr std::size_t entries = In::template dim<0>, features = In::features;
+};
+template <class Option, class... Options>
+inline constexpr std::size_t count_option = (std::size_t{0} + ... + std::size_t{std::is_same_v<Option, Options>});
+}  // namespace detail
+
+/// LSTM layer with `Units` hidden units over a list input (see the top of this file).
+template <std::size_t Units, class... Options>
+struct LSTM {
+  static_assert(Units > 0, "deepjet::LSTM<Units>: Units must be positive");
+  static_assert((detail::is_lstm_option<Options> && ...),
+                "deepjet::LSTM<Units, options...>: the options are deepjet::backwards, "
+                "deepjet::return_sequences and deepjet::hard_sigmoid_gates");
+  static_assert(detail::count_option<backwards, Options...> <= 1 &&
+                    detail::count_option<return_sequences, Options...> <= 1 &&
+                    detail::count_option<hard_sigmoid_gates, Options...> <= 1,
+                "deepjet::LSTM<Units, options...>: an option is given twice");
+  static constexpr Direction direction =
+      detail::count_option<backwards, Options...> ? Direction::backwards : Direction::forwards;
+  static constexpr bool returns_sequence = detail::count_option<return_sequences, Options...> > 0;
+  static constexpr GateActivation gate_activation = detail::count_option<hard_sigmoid_gates, Options...>
+                                                        ? GateActivation::hard_sigmoid
+                                                        : GateActivation::sigmoid;
+
+  template <class In>
+  struct binder {
+    static_assert(ListShape<In>,
+                  "deepjet::LSTM runs over a list input, Shape<Entries, Features> (particles x "
+                  "features). Its input here is not one list: a flat block has nothing to iterate "
+                  "over (use Dense instead, or give the model a list Input<N, F>), and several "
+                  "blocks side by side need one LSTM per branch.");
+    using type = LSTMLayer<detail::list_sizes<In>::entries, detail::list_sizes<In>::features, Units, direction,
+                           returns_sequence, gate_activation>;
+  };
+  template <class In>
+  using bind = typename binder<In>::type;
+};
+
+}  // namespace deepjet
+// ---- end deepjet/layers/lstm/lstm.hpp ----
+
+
+namespace deepjet {
+
+/// Where a GRU's reset gate acts on the candidate (see the top of this file).
+enum class GRUReset {
+  after,   ///< n = tanh(x W_h + b_h + r ⊙ (h U_h + b_rh))   Keras reset_after=True, PyTorch
+  before,  ///< n = tanh(x W_h + (r ⊙ h) U_h + b_h)          Keras reset_after=False (Keras <= 2.2)
+};
+
+/// GRU option: the reset gate multiplies the recurrent product (Keras reset_after=True, PyTorch).
+struct reset_after {};
+/// GRU option: the reset gate multiplies the state before the product (Keras reset_after=False).
+struct reset_before {};
+
+template <std::size_t T, std::size_t F, std::size_t H, GRUReset reset, Direction direction = Direction::forwards,
+          bool ReturnSequences = false, GateActivation gate_activation = GateActivation::sigmoid>
+struct GRULayer : LeafLayer<GRULayer<T, F, H, reset, direction, ReturnSequences, gate_activation>> {
+  static_assert(T > 0 && F > 0 && H > 0, "deepjet::GRULayer: all sizes must be positive");
+  using Gate = std::conditional_t<gate_activation == GateActivation::sigmoid, kernels::SigmoidFunction,
+                                  kernels::HardSigmoidFunction>;
+
+  using input_shape = Shape<T, F>;
+  using output_shape = std::conditional_t<ReturnSequences, Shape<T, H>, Shape<H>>;
+  static constexpr std::string_view kind = "GRU";
+  static constexpr bool has_recurrent_bias = reset == GRUReset::after;
+  static constexpr std::size_t G = 3 * H;  ///< width of the gate pre-activations
+  static constexpr std::size_t kernel_offset = 0;
+  static constexpr std::size_t recurrent_kernel_offset = F * G;
+  static constexpr std::size_t bias_offset = F * G + H * G;
+  static constexpr std::size_t recurrent_bias_offset = bias_offset + G;  ///< only with reset_after
+  static constexpr std::size_t parameter_count = F * G + H * G + G + (has_recurrent_bias ? G : 0);
+  static constexpr auto parameters = [] {
+    constexpr ParameterSpec kernel{"kernel", {F, G}, 2, Initialiser::glorot_uniform, F, G};
+    constexpr ParameterSpec recurrent_kernel{"recurrent_kernel", {H, G}, 2, Initialiser::orthogonal, H, G};
+    constexpr ParameterSpec bias{"bias", {G}, 1, Initialiser::zeros, F, G};
+    constexpr ParameterSpec recurrent_bias{"recurrent_bias", {G}, 1, Initialiser::zeros, H, G};
+    if constexpr (has_recurrent_bias) return std::array<ParameterSpec, 4>{kernel, recurrent_kernel, bias, recurrent_bias};
+    else return std::array<ParameterSpec, 3>{kernel, recurrent_kernel, bias};
+  }();
+  /// Samples per block in `infer`, which bounds its scratch memory.
+  static constexpr std::size_t inference_block = 32;
+
+  static std::string options() {
+    return std::string(direction == Direction::forwards ? "forwards" : "backwards") +
+           (ReturnSequences ? ", sequence" : ", last state") +
+           (reset == GRUReset::after ? ", reset_after" : ", reset_before") +
+           (gate_activation == GateActivation::hard_sigmoid ? ", hard_sigmoid gates" : "");
+  }
+
+  /// Writes this layer's parameters (`params`, parameter_count floats) from the tensors of one
+  /// PyTorch nn.GRU layer as PyTorch stores them: weight_ih (3H x F), weight_hh (3H x H), bias_ih,
+  /// bias_hh (3H each; empty spans for bias=False), gate rows in PyTorch's order r, z, n. Only for
+  /// reset_after, PyTorch's convention. Throws deepjet::Error, writing nothing, if a size does not
+  /// fit this layer.
+  static void parameters_from_pytorch(std::span<const float> weight_ih, std::span<const float> weight_hh,
+                                      std::span<const float> bias_ih, std::span<const float> bias_hh,
+                                      std::span<float> params)
+    requires(reset == GRUReset::after)
+  {
+    auto check = [](std::size_t size, std::size_t expected, const char* name, bool optional) {
+      if (size != expected && !(optional && size == 0))
+        throw Error(std::string("deepjet::GRULayer::parameters_from_pytorch: ") + name + " has " +
+                    std::to_string(size) + " values, this layer needs " + std::to_string(expected));
+    };
+    check(weight_ih.size(), G * F, "weight_ih", false);
+    check(weight_hh.size(), G * H, "weight_hh", false);
+    check(bias_ih.size(), G, "bias_ih", true);
+    check(bias_hh.size(), G, "bias_hh", true);
+    check(params.size(), parameter_count, "the parameter array", false);
+    // Our gate block k (z, r, h) is PyTorch's block torch_block[k] (its order is r, z, n).
+    constexpr std::size_t torch_block[3] = {1, 0, 2};
+    for (std::size_t gate = 0; gate < 3; ++gate)
+      for (std::size_t unit = 0; unit < H; ++unit) {
+        const std::size_t column = gate * H + unit, torch_row = torch_block[gate] * H + unit;
+        for (std::size_t f = 0; f < F; ++f) params[kernel_offset + f * G + column] = weight_ih[torch_row * F + f];
+        for (std::size_t k = 0; k < H; ++k)
+          params[recurrent_kernel_offset + k * G + column] = weight_hh[torch_row * H + k];
+        params[bias_offset + column] = bias_ih.empty() ? 0.0f : bias_ih[torch_row];
+        params[recurrent_bias_offset + column] = bias_hh.empty() ? 0.0f : bias_hh[torch_row];
+      }
+  }
+
+  /// The entry read at step s.
+  static constexpr std::size_t entry_at_step(std::size_t s) {
+    return direction == Direction::forwards ? s : T - 1 - s;
+  }
+  /// The step at which entry t is read (the inverse of entry_at_step).
+  static constexpr std::size_t step_of_entry(std::size_t t) { return entry_at_step(t); }
+
+  /// Absorbs x -> scale * x + shift of the input features (a BatchNorm before this layer at
+  /// inference) into kernel and bias: the input enters only through x W + b, in both conventions.
+  static void fold_input_scale_shift(float* params, const float* scale, const float* shift) {
+    fold_scale_shift_into_weight(F, F, G, params + kernel_offset, params + bias_offset, scale, shift);
+  }
+
+  static constexpr std::size_t scratch_size(std::size_t count) {
+    return std::min(count, inference_block) * (T * G + G + 3 * H);
+  }
+
+  static void infer(const float* params, ConstBatch<input_shape> x, Batch<output_shape> y, float* scratch) {
+    for (std::size_t first = 0; first < x.count; first += inference_block) {
+      const std::size_t count = std::min(inference_block, x.count - first);
+      float* input_projection = scratch;                         // count x T x 3H
+      float* step_projection = input_projection + count * T * G;  // count x 3H
+      float* alternating_hidden[2] = {step_projection + count * G, step_projection + count * G + count * H};
+      float* reset_state = alternating_hidden[1] + count * H;  // count x H (reset_before)
+      const float* inputs = x.data + first * input_shape::size;
+      float* outputs = y.data + first * output_shape::size;
+      project_inputs(params, count, inputs, input_projection);
+      for (std::size_t step = 0; step < T; ++step) {
+        const std::size_t t = entry_at_step(step);
+        StepStates states{.h_prev = nullptr, .h_prev_stride = 0, .h = nullptr, .h_stride = 0};
+        if constexpr (ReturnSequences) {
+          // Every state goes straight to the output, at the entry it was computed on.
+          states.h = outputs + t * H;
+          states.h_stride = T * H;
+          if (step > 0) {
+            states.h_prev = outputs + entry_at_step(step - 1) * H;
+            states.h_prev_stride = T * H;
+          }
+        } else {
+          // The states alternate between two buffers; the last one goes to the output.
+          states.h = step + 1 == T ? outputs : alternating_hidden[step % 2];
+          states.h_stride = H;
+          if (step > 0) {
+            states.h_prev = alternating_hidden[(step - 1) % 2];
+            states.h_prev_stride = H;
+          }
+        }
+        // reset_after needs no cache at inference; reset_before needs r ⊙ h for the product.
+        recurrence_step(params, count, input_projection + t * G, T * G, states,
+                        reset == GRUReset::before ? reset_state : nullptr, H, step_projection);
+      }
+    }
+  }
+
+  void forward(TrainingContext&, float* params, ConstBatch<input_shape> x, Batch<output_shape> y) {
+    const std::size_t count = x.count;
+    float* gates = ensure_size(gates_, count * T * G);
+    float* hidden = ensure_size(hidden_, count * T * H);
+    float* recurrent_state = ensure_size(recurrent_state_, count * T * H);
+    float* step_projection = ensure_size(step_projection_, count * G);
+    // Sample b's values at entry t are row b * T + t of each cache; the gates start as x W + b.
+    project_inputs(params, count, x.data, gates);
+    for (std::size_t step = 0; step < T; ++step) {
+      const std::size_t t = entry_at_step(step);
+      StepStates states{.h_prev = nullptr, .h_prev_stride = 0, .h = hidden + t * H, .h_stride = T * H};
+      if (step > 0) {
+        states.h_prev = hidden + entry_at_step(step - 1) * H;
+        states.h_prev_stride = T * H;
+      }
+      recurrence_step(params, count, gates + t * G, T * G, states, recurrent_state + t * H, T * H, step_projection);
+    }
+    if constexpr (ReturnSequences) {
+      std::memcpy(y.data, hidden, count * T * H * sizeof(float));
+    } else {
+      constexpr std::size_t last = entry_at_step(T - 1);
+      for (std::size_t b = 0; b < count; ++b) std::memcpy(y.data + b * H, hidden + (b * T + last) * H, H * sizeof(float));
+    }
+    cached_count_ = count;
+    has_cache_ = true;
+  }
+
+  void backward(const float* params, float* grads, ConstBatch<input_shape> x, ConstBatch<output_shape>,
+                ConstBatch<output_shape> dy, Batch<input_shape> dx) {
+    const std::size_t count = x.count;
+    if (!has_cache_ || cached_count_ != count)
+      throw Error("deepjet::GRULayer::backward needs a forward pass on the same batch before it, and "
+                  "allows one backward per forward (it turns its cached gates into gradients)");
+    has_cache_ = false;
+    float* gates = gates_.data();
+    const float* hidden = hidden_.data();
+    float* recurrent_state = recurrent_state_.data();
+    float* dh = ensure_size(dh_, count * H);
+    float* d_reset_state = ensure_size(d_reset_state_, count * H);
+    // U^T (3H x H), so that dh_prev = dZ U^T runs as gemm_nn; rows [2H, 3H) are U_h^T.
+    const float* recurrent_kernel = params + recurrent_kernel_offset;
+    float* recurrent_kernel_transposed = ensure_size(recurrent_kernel_transposed_, G * H);
+    for (std::size_t r = 0; r < H; ++r)
+      for (std::size_t k = 0; k < G; ++k) recurrent_kernel_transposed[k * H + r] = recurrent_kernel[r * G + k];
+    const float* candidate_kernel_transposed = recurrent_kernel_transposed + 2 * H * H;
+
+    // dh for the last step read: the output gradient (nothing flows back from later steps).
+    if constexpr (!ReturnSequences) std::memcpy(dh, dy.data, count * H * sizeof(float));
+    else std::fill(dh, dh + count * H, 0.0f);
+
+    for (std::size_t step = T; step-- > 0;) {
+      const std::size_t t = entry_at_step(step);
+      if constexpr (ReturnSequences)
+        for (std::size_t b = 0; b < count; ++b) {
+          const float* from = dy.data + (b * T + t) * H;
+          float* to = dh + b * H;
+          for (std::size_t j = 0; j < H; ++j) to[j] += from[j];
+        }
+      auto h_prev_of = [&](std::size_t b) -> const float* {
+        return step > 0 ? hidden + (b * T + entry_at_step(step - 1)) * H : nullptr;
+      };
+      float* step_gates = gates + t * G;                // rows strided by T * G
+      float* step_recurrent = recurrent_state + t * H;  // rows strided by T * H
+      if constexpr (reset == GRUReset::after) {
+        for (std::size_t b = 0; b < count; ++b)
+          kernels::gru_backward_reset_after<Gate>(H, step_gates + b * T * G, step_recurrent + b * T * H, h_prev_of(b),
+                                                  dh + b * H);
+        // dh_prev += [dz_pre, dr_pre] U_zr^T + (dn_pre ⊙ r) U_h^T.
+        if (step > 0) {
+          kernels::gemm_nn(count, H, 2 * H, step_gates, T * G, recurrent_kernel_transposed, H, dh, H, true);
+          kernels::gemm_nn(count, H, H, step_recurrent, T * H, candidate_kernel_transposed, H, dh, H, true);
+        }
+      } else {
+        for (std::size_t b = 0; b < count; ++b)
+          kernels::gru_backward_candidate<Gate>(H, step_gates + b * T * G, h_prev_of(b), dh + b * H);
+        // d(r ⊙ h_prev) = dn_pre U_h^T, then dr_pre and the path of h_prev through r ⊙ h_prev.
+        if (step > 0)
+          kernels::gemm_nn(count, H, H, step_gates + 2 * H, T * G, candidate_kernel_transposed, H, d_reset_state, H,
+                           false);
+        for (std::size_t b = 0; b < count; ++b)
+          kernels::gru_backward_reset_gate<Gate>(H, step_gates + b * T * G, d_reset_state + b * H, h_prev_of(b),
+                                                 dh + b * H);
+        // dh_prev += [dz_pre, dr_pre] U_zr^T.
+        if (step > 0) kernels::gemm_nn(count, H, 2 * H, step_gates, T * G, recurrent_kernel_transposed, H, dh, H, true);
+      }
+    }
+
+    // All steps at once, in chunks of rows (b, t) that stay in cache while the products read
+    // them. gates now hold dZ = the gradient of x W + b (3H per row); the recurrent products'
+    // gradient is dZ too in the z and r blocks, and in the h block dn_pre ⊙ r (reset_after, in
+    // recurrent_state) or dn_pre against the rows r ⊙ h_prev (reset_before).
+    constexpr std::size_t rows_per_chunk = 128;
+    float* previous_states = ensure_size(previous_states_, rows_per_chunk * H);
+    for (std::size_t first = 0; first < count * T; first += rows_per_chunk) {
+      const std::size_t rows = std::min(rows_per_chunk, count * T - first);
+      for (std::size_t r = 0; r < rows; ++r) {
+        const std::size_t b = (first + r) / T, t = (first + r) % T;
+        float* to = previous_states + r * H;
+        const std::size_t step = step_of_entry(t);
+        if (step == 0) std::fill(to, to + H, 0.0f);
+        else std::memcpy(to, hidden + (b * T + entry_at_step(step - 1)) * H, H * sizeof(float));
+      }
+      const float* dz = gates + first * G;
+      const float* chunk_recurrent = recurrent_state + first * H;
+      kernels::gemm_tn(F, G, rows, x.data + first * F, F, dz, G, grads + kernel_offset, G, true);
+      kernels::column_sums(rows, G, dz, G, grads + bias_offset, true);
+      kernels::gemm_tn(H, 2 * H, rows, previous_states, H, dz, G, grads + recurrent_kernel_offset, G, true);
+      if constexpr (reset == GRUReset::after) {
+        kernels::gemm_tn(H, H, rows, previous_states, H, chunk_recurrent, H, grads + recurrent_kernel_offset + 2 * H, G,
+                         true);
+        kernels::column_sums(rows, 2 * H, dz, G, grads + recurrent_bias_offset, true);
+        kernels::column_sums(rows, H, chunk_recurrent, H, grads + recurrent_bias_offset + 2 * H, true);
+      } else {
+        kernels::gemm_tn(H, H, rows, chunk_recurrent, H, dz + 2 * H, G, grads + recurrent_kernel_offset + 2 * H, G,
+                         true);
+      }
+      if (dx.data) kernels::gemm_nt(rows, F, G, dz, G, params + kernel_offset, G, dx.data + first * F, F, false);
+    }
+  }
+
+ private:
+  /// The states one step reads and writes: sample b's h_prev at h_prev + b * h_prev_stride (null:
+  /// the zero state of the first step), its new h at h + b * h_stride.
+  struct StepStates {
+    const float* h_prev;
+    std::size_t h_prev_stride;
+    float* h;
+    std::size_t h_stride;
+  };
+
+  /// projection (count * T rows of 3H) = x W + b for every entry of every sample: one product.
+  static void project_inputs(const float* params, std::size_t count, const float* x, float* projection) {
+    kernels::gemm_nn(count * T, G, F, x, F, params + kernel_offset, G, projection, G, false);
+    kernels::add_row(count * T, G, params + bias_offset, projection, G);
+  }
+
+  /// One step for `count` samples. `gates` (rows strided by gates_stride) hold the input
+  /// projection of this step's entry and receive z, r, n. `recurrent_state` (rows strided by
+  /// recurrent_state_stride): reset_after, h U_h + b_rh if not null (training keeps it for dr);
+  /// reset_before, r ⊙ h_prev (required: the product reads it). `step_projection`: count x 3H.
+  static void recurrence_step(const float* params, std::size_t count, float* gates, std::size_t gates_stride,
+                              const StepStates& s, float* recurrent_state, std::size_t recurrent_state_stride,
+                              float* step_projection) {
+    const float* recurrent_kernel = params + recurrent_kernel_offset;
+    auto h_prev_of = [&](std::size_t b) { return s.h_prev ? s.h_prev + b * s.h_prev_stride : nullptr; };
+    if constexpr (reset == GRUReset::after) {
+      // h U (the kernel adds b_r); before the first step h = 0, and there is no product.
+      if (s.h_prev)
+        kernels::gemm_nn(count, G, H, s.h_prev, s.h_prev_stride, recurrent_kernel, G, step_projection, G, false);
+      for (std::size_t b = 0; b < count; ++b)
+        kernels::gru_step_reset_after<Gate>(H, gates + b * gates_stride, s.h_prev ? step_projection + b * G : nullptr,
+                                            params + recurrent_bias_offset, h_prev_of(b), s.h + b * s.h_stride,
+                                            recurrent_state ? recurrent_state + b * recurrent_state_stride : nullptr);
+    } else {
+      // z and r from h U_zr (the first 2H columns of U), then n from (r ⊙ h) U_h.
+      if (s.h_prev)
+        kernels::gemm_nn(count, 2 * H, H, s.h_prev, s.h_prev_stride, recurrent_kernel, G, step_projection, G, false);
+      for (std::size_t b = 0; b < count; ++b)
+        kernels::gru_update_and_reset_gates<Gate>(H, gates + b * gates_stride,
+                                                  s.h_prev ? step_projection + b * G : nullptr, h_prev_of(b),
+                                                  recurrent_state + b * recurrent_state_stride);
+      if (s.h_prev)
+        kernels::gemm_nn(count, H, H, recurrent_state, recurrent_state_stride, recurrent_kernel + 2 * H, G,
+                         step_projection + 2 * H, G, false);
+      for (std::size_t b = 0; b < count; ++b)
+        kernels::gru_candidate_and_state(H, gates + b * gates_stride,
+                                         s.h_prev ? step_projection + b * G + 2 * H : nullptr, h_prev_of(b),
+                                         s.h + b * s.h_stride);
+    }
+  }
+
+  AlignedFloats gates_;            ///< batch x T x 3H: x W + b, then z, r, n, then (in backward) dZ
+  AlignedFloats hidden_;           ///< batch x T x H: h after each entry
+  AlignedFloats recurrent_state_;  ///< batch x T x H: h U_h + b_rh, then dn_pre ⊙ r (reset_after); r ⊙ h (reset_before)
+  AlignedFloats step_projection_;  ///< batch x 3H: the recurrent product of one step
+  AlignedFloats recurrent_kernel_transposed_;  ///< 3H x H
+  AlignedFloats previous_states_;  ///< rows_per_chunk x H: h_prev rows for the weight gradients
+  AlignedFloats dh_;               ///< batch x H
+  AlignedFloats d_reset_state_;    ///< batch x H: d(r ⊙ h_prev) of one step (reset_before)
+  std::size_t cached_count_ = 0;   ///< samples of the last forward pass
+  bool has_cache_ = false;         ///< false before a forward and after the backward that used it
+};
+
+namespace detail {
+template <class Option>
+inline constexpr bool is_gru_option =
+    std::is_same_v<Option, reset_after> || std::is_same_v<Option, reset_before> || std::is_same_v<Option, backwards> ||
+    std::is_same_v<Option, return_sequences> || std::is_same_v<Option, hard_sigmoid_gates>;
+}  // namespace detail
+
+/// GRU layer with `Units` hidden units over a list input (see the top of this file).
+template <std::size_t Units, class... Options>
+struct GRU {
+  static_assert(Units > 0, "deepjet::GRU<Units>: Units must be positive");
+  static_assert((detail::is_gru_option<Options> && ...),
+                "deepjet::GRU<Units, options...>: the options are deepjet::reset_after or deepjet::reset_before "
+                "(one of them is required), deepjet::backwards, deepjet::return_sequences and "
+                "deepjet::hard_sigmoid_gates");
+  static_assert(detail::count_option<reset_after, Options...> + detail::count_option<reset_before, Options...> == 1,
+                "deepjet::GRU<Units, options...>: give exactly one of deepjet::reset_after (Keras "
+                "reset_after=True, the default since Keras 2.3; PyTorch nn.GRU; ONNX linear_before_reset=1) and "
+                "deepjet::reset_before (Keras reset_after=False, the default up to Keras 2.2; ONNX "
+                "linear_before_reset=0). The two compute different candidates from the same weights.");
+  static_assert(detail::count_option<backwards, Options...> <= 1 &&
+                    detail::count_option<return_sequences, Options...> <= 1 &&
+                    detail::count_option<hard_sigmoid_gates, Options...> <= 1,
+                "deepjet::GRU<Units, options...>: an option is given twice");
+  static constexpr GRUReset reset =
+      detail::count_option<reset_after, Options...> ? GRUReset::after : GRUReset::before;
+  static constexpr Direction direction =
+      detail::count_option<backwards, Options...> ? Direction::backwards : Direction::forwards;
+  static constexpr bool returns_sequence = detail::count_option<return_sequences, Options...> > 0;
+  static constexpr GateActivation gate_activation = detail::count_option<hard_sigmoid_gates, Options...>
+                                                        ? GateActivation::hard_sigmoid
+                                                        : GateActivation::sigmoid;
+
+  template <class In>
+  struct binder {
+    static_assert(ListShape<In>,
+                  "deepjet::GRU runs over a list input, Shape<Entries, Features> (particles x "
+                  "features). Its input here is not one list: a flat block has nothing to iterate "
+                  "over (use Dense instead, or give the model a list Input<N, F>), and several "
+                  "blocks side by side need one GRU per branch.");
+    using type = GRULayer<detail::list_sizes<In>::entries, detail::list_sizes<In>::features, Units, reset, direction,
+                          returns_sequence, gate_activation>;
+  };
+  template <class In>
+  using bind = typename binder<In>::type;
+};
+
+}  // namespace deepjet
+// ---- end deepjet/layers/gru/gru.hpp ----
 // ---- begin deepjet/layers/merge/merge.hpp ----
 // deepjet/layers/merge/merge.hpp: joining parts (Shapes<...>) back into one shape, and Identity.
 //
@@ -11648,7 +14903,7 @@ struct GlobalAveragePooling {
 }  // namespace deepjet
 // ---- end deepjet/layers/pooling/global_average_pooling.hpp ----
 // ---- begin deepjet/layers/regularization/dropout.hpp ----
-// deepjet/layers/regularization/dropout.hpp: dropout, active in training only.
+// deepjet/layers/regularization/dropout.hpp: dropout and spatial dropout, active in training only.
 //
 // Spec: Dropout<Rate> with a float Rate in [0, 1), e.g. Dropout<0.1f>, for any input shape; gives
 // DropoutLayer<S, Rate> with the same output shape. No parameters.
@@ -11663,6 +14918,12 @@ struct GlobalAveragePooling {
 // platform. The mask of the last forward pass is kept in the layer object for backward (grown to
 // the largest batch seen, then reused). Freezing a model (set_trainable) does not change dropout,
 // as in Keras.
+//
+// Spec: SpatialDropout<Rate>, for a list Shape<P, F> (Keras's SpatialDropout1D, which DeepDoubleX
+// uses after its convolutions): the same, except that what is dropped is a whole feature channel
+// of a sample, for all P entries at once (one uniform number per sample and feature, in that
+// order). Neighbouring entries of a channel are strongly correlated after a convolution, so
+// dropping single values would barely regularise; dropping channels does.
 
 
 
@@ -11713,6 +14974,60 @@ struct Dropout {
   using bind = DropoutLayer<In, Rate>;
 };
 
+template <ShapeType S, float Rate>
+struct SpatialDropoutLayer : LeafLayer<SpatialDropoutLayer<S, Rate>> {
+  static_assert(S::rank == 2, "deepjet::SpatialDropout drops feature channels of a list, Shape<P, F>; "
+                              "use deepjet::Dropout on flat inputs");
+  using input_shape = S;
+  using output_shape = S;
+  static constexpr std::string_view kind = "SpatialDropout";
+  static constexpr std::array<ParameterSpec, 0> parameters{};
+  static constexpr std::size_t parameter_count = 0;
+  static constexpr float rate = Rate;
+  static constexpr float keep_scale = 1.0f / (1.0f - Rate);
+  static constexpr std::size_t entries = S::dims[0];
+  static constexpr std::size_t features = S::features;
+  static constexpr bool identity_at_inference = true;
+
+  static void infer(const float*, ConstBatch<S> x, Batch<S> y, float*) {
+    if (x.data != y.data) std::copy(x.data, x.data + x.size(), y.data);
+  }
+
+  void forward(TrainingContext& context, float*, ConstBatch<S> x, Batch<S> y) {
+    float* mask = ensure_size(mask_, x.count * features);
+    for (std::size_t i = 0; i < x.count * features; ++i) mask[i] = context.random.uniform() >= Rate ? keep_scale : 0.0f;
+    apply(x.count, x.data, y.data);
+  }
+
+  void backward(const float*, float*, ConstBatch<S>, ConstBatch<S>, ConstBatch<S> dy, Batch<S> dx) {
+    if (dx.data) apply(dy.count, dy.data, dx.data);
+  }
+
+  /// The mask of the last forward pass, one value per sample and feature: 0 or 1 / (1 - Rate).
+  const float* mask() const { return mask_.data(); }
+
+ private:
+  void apply(std::size_t count, const float* in, float* out) const {
+    for (std::size_t b = 0; b < count; ++b)
+      for (std::size_t p = 0; p < entries; ++p)
+        for (std::size_t f = 0; f < features; ++f) {
+          const std::size_t i = (b * entries + p) * features + f;
+          out[i] = in[i] * mask_[b * features + f];
+        }
+  }
+
+  AlignedFloats mask_;
+};
+
+/// Spatial dropout with drop probability Rate (see the top of this file).
+template <float Rate>
+struct SpatialDropout {
+  static_assert(Rate >= 0.0f && Rate < 1.0f,
+                "deepjet::SpatialDropout<Rate>: Rate is the probability of dropping a channel, in [0, 1)");
+  template <ShapeType In>
+  using bind = SpatialDropoutLayer<In, Rate>;
+};
+
 }  // namespace deepjet
 // ---- end deepjet/layers/regularization/dropout.hpp ----
 // ---- begin deepjet/layers/reshape/flatten.hpp ----
@@ -11754,607 +15069,65 @@ struct Flatten {
 
 }  // namespace deepjet
 // ---- end deepjet/layers/reshape/flatten.hpp ----
-// ---- begin deepjet/layers/lstm/lstm.hpp ----
-// deepjet/layers/lstm/lstm.hpp: the long short-term memory layer over a list of entries.
+// ---- begin deepjet/layers/reshape/slice.hpp ----
+// deepjet/layers/reshape/slice.hpp: a range of the features, the inverse of Concatenate.
 //
-// Spec: LSTM<Units, options...> for a list input Shape<T, F> (T entries of F features, e.g. the
-// charged candidates of a jet); gives LSTMLayer<T, F, Units, direction, returns, gates>.
-// Options, in any order, at most once each:
-//   deepjet::backwards           run over the entries from the last (T - 1) to the first (0), as
-//                                Keras's go_backwards=True; DeepJet's LSTMs run backwards, so the
-//                                entry that influences the final state most directly is entry 0
-//                                (the leading particle of a list sorted by decreasing importance)
-//   deepjet::return_sequences    output every step's state, Shape<T, Units>, instead of the final
-//                                state, Shape<Units>
-//   deepjet::hard_sigmoid_gates  gates i, f, o use Keras 2's hard_sigmoid, clip(0.2 z + 0.5, 0, 1),
-//                                instead of the sigmoid: the default recurrent_activation of Keras
-//                                up to 2.2, so of LSTMs trained with it (DeepJet's original ones)
-// Example: LSTM<150, deepjet::backwards> on Shape<25, 8> gives Shape<150>.
-//
-// Recurrence, for each step s = 0 .. T-1 over entry t(s) = s (forwards) or T-1-s (backwards),
-// with h and c zero before the first step:
-//   z = x_t W + h_prev U + b                       (1 x 4H, gates in the order i, f, g, o)
-//   i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g), o = sigmoid(z_o)   (or hard_sigmoid)
-//   c = f * c_prev + i * g,   h = o * tanh(c)
-// These are PyTorch's nn.LSTM semantics and Keras's LSTM with its current defaults. Keras 1.x and
-// 2.0-2.2 (and tf.keras of TensorFlow 1.x; DeepJet was first trained with them) defaulted to
-// recurrent_activation='hard_sigmoid'; weights trained that way need the option
-// hard_sigmoid_gates to give the same outputs.
-//
-// Parameters (one flat block, in this order), exactly Keras's LSTM layout:
-//   "kernel"            (F, 4H)  W: column block k of width H belongs to gate k of i, f, g, o
-//   "recurrent_kernel"  (H, 4H)  U: same column blocks
-//   "bias"              (4H)     b: same slices
-// From PyTorch's nn.LSTM (one layer, batch_first or not; same gate order i, f, g, o):
-//   kernel = weight_ih_l0^T  (weight_ih_l0 is (4H, F)),
-//   recurrent_kernel = weight_hh_l0^T  (weight_hh_l0 is (4H, H)),
-//   bias = bias_ih_l0 + bias_hh_l0  (PyTorch's two biases only ever appear as a sum).
-// LSTMLayer::parameters_from_pytorch does exactly this.
-// From Keras: kernel, recurrent_kernel, bias copy over unchanged (Keras also orders i, f, c, o).
-// Initialisation as Keras: kernel glorot_uniform, recurrent_kernel orthogonal, bias zeros except
-// ones in the forget-gate slice (unit_forget_bias). Trainable parameters: 4 (F H + H H + H), as
-// Keras; PyTorch counts 4H more because of its second bias.
-//
-// Output order with return_sequences: step outputs are stored at the entry they were computed
-// on, in the input's order: output[t] = the state just after reading entry t. Forwards that state
-// summarises entries 0..t; backwards it summarises entries t..T-1 (as the reverse half of
-// PyTorch's bidirectional LSTM). Keras with go_backwards=True returns the same states in the
-// order they were computed, i.e. reversed: Keras's output[k] is our output[T-1-k].
-//
-// Cost: each step is one fused kernel (lstm_kernels.hpp, lstm_step): for a tile of samples and a
-// block of units, [x_t, h_prev] times the packed [kernel; recurrent_kernel] gives all four gates
-// in registers, and the cell update runs on them there. Multiply-adds per sample: 4H (F + H) T,
-// e.g. 4*150*(8+150)*25 = 2.37 M for DeepJet's charged candidates. Inference reads the weights
-// packed once (pack_for_inference: gates interleaved per register block of units, units padded
-// to whole registers); training packs them at every forward pass (a copy of the parameters,
-// negligible beside the products). Backward through time: per step the fused cell gradient and
-// one product (dh_prev = dz U^T), then for all steps at once one product each for dU, dW and dX
-// (over batch*T rows, in row chunks that stay in cache) and the bias sums: about twice the forward.
-//
-// Training memory (grown to the largest batch, then reused): the gates, cells, tanh(cells) and
-// states of every step of every sample, batch*T*7H floats, plus 2 batch*H, U^T (4H*H), the
-// packed weights and 128 (F + H) floats of rows for the weight gradients. The backward pass
-// turns the cached gates into their gradients in place, so each forward allows one backward; a
-// second one throws deepjet::Error.
-// Inference scratch: min(batch, 256) * 3H floats (two states h to alternate between steps and the
-// cell state c; samples are processed in blocks of 256 so that scratch stays bounded).
+// Spec: Slice<Begin, End>, for a flat input Shape<F> or a list Shape<P, F> with Begin < End <= F;
+// gives SliceLayer<S, Begin, End> with output Shape<End - Begin> (or Shape<P, End - Begin>): the
+// features [Begin, End) of every row, in order (Keras's x[..., Begin:End], PyTorch's
+// x[..., Begin:End]).
+// Why: Concatenate joins parts, Parallel (Heads) runs several stacks on ONE input; together with
+// Slice they express a graph where a head reads some of the joined parts but not all, e.g. the
+// Run-2 DeepJet, whose classifier reads the four particle/global blocks and whose regression head
+// reads the classifier's output and the normalised jet pT (examples/reference_models).
+// No parameters. Backward: the input gradient is the output gradient in columns [Begin, End) and
+// zero elsewhere (it is written whole, as Parallel's first stack must).
 
-// ---- begin deepjet/layers/lstm/lstm_kernels.hpp ----
-// deepjet/layers/lstm/lstm_kernels.hpp: the LSTM's kernels: the fused forward step, and the cell
-// gradient of one sample at one step.
-//
-// Contract:
-//   pack_lstm_weights / lstm_step: the fused recurrence step (below): all four gates of a block of
-//                       units in one register tile, the cell update applied to the tile in
-//                       registers (see LSTMStep for what it reads and writes).
-//   lstm_cell_backward: `gates` holds the 4H gate activations of one sample at one step, in the
-//                       order i (input), f (forget), g (cell candidate), o (output), each a
-//                       contiguous slice of H floats, as lstm_step writes them for training; `dh`
-//                       the loss gradient with respect to this step's h, `dc` the gradient with
-//                       respect to this step's c that flows back from the later step. On exit
-//                       `gates` holds the gradient with respect to the pre-activations z and `dc`
-//                       the gradient with respect to c_prev (c_prev may be null: the zero state).
-// `Gate` is the activation of i, f and o: SigmoidFunction, or HardSigmoidFunction (below).
-// No allocation. SIMD through xsimd, with the activation functions of kernels/elementwise.hpp.
-
-
-
-namespace deepjet::kernels {
-
-/// Keras 2's hard_sigmoid, the default recurrent_activation of Keras 2.0-2.2 LSTMs:
-/// f(x) = clip(0.2 x + 0.5, 0, 1). (Keras 3 and PyTorch's hardsigmoid use x / 6 + 0.5 instead.)
-struct HardSigmoidFunction {
-  static constexpr const char* name = "HardSigmoid";
-  template <class V> static V value(V x) { return xsimd::min(xsimd::max(V(0.2f) * x + V(0.5f), V(0.0f)), V(1.0f)); }
-  // f'(x) = 0.2 where the line is not clipped, 0 where it is (the output is exactly 0 or 1).
-  template <class V> static V derivative_from_output(V y) {
-    return xsimd::select((y > V(0.0f)) && (y < V(1.0f)), V(0.2f), V(0.0f));
-  }
-};
-
-template <class Gate = SigmoidFunction, class Arch = DefaultArch>
-inline void lstm_cell_backward(std::size_t H, float* gates, const float* tanh_c, const float* c_prev,
-                               const float* dh, float* dc) {
-  using V = Floats<Arch>;
-  constexpr std::size_t W = V::size;
-  float* gi = gates;
-  float* gf = gates + H;
-  float* gg = gates + 2 * H;
-  float* go = gates + 3 * H;
-  const V one(1.0f);
-  for (std::size_t j = 0; j < H; j += W) {
-    const std::size_t n = std::min(W, H - j);
-    const V i = load_lanes<Arch>(gi + j, n), f = load_lanes<Arch>(gf + j, n), g = load_lanes<Arch>(gg + j, n),
-            o = load_lanes<Arch>(go + j, n), t = load_lanes<Arch>(tanh_c + j, n);
-    const V previous = c_prev ? load_lanes<Arch>(c_prev + j, n) : V(0.0f);
-    const V dh_j = load_lanes<Arch>(dh + j, n);
-    // h = o tanh(c): dL/do = dh tanh(c), and dh reaches c through tanh.
-    const V dcell = load_lanes<Arch>(dc + j, n) + dh_j * o * (one - t * t);
-    const V d_o = dh_j * t;
-    // c = f c_prev + i g.
-    store_lanes<Arch>(dc + j, dcell * f, n);
-    // Through the activations, from their outputs: sigmoid' = y (1 - y), tanh' = 1 - y^2.
-    store_lanes<Arch>(gi + j, dcell * g * Gate::derivative_from_output(i), n);
-    store_lanes<Arch>(gf + j, dcell * previous * Gate::derivative_from_output(f), n);
-    store_lanes<Arch>(gg + j, dcell * i * (one - g * g), n);
-    store_lanes<Arch>(go + j, d_o * Gate::derivative_from_output(o), n);
-  }
-}
-
-// ---- the fused step ---------------------------------------------------------------------
-//
-// Layout of the packed weights ("gate-interleaved"): the H units are cut into blocks of one SIMD
-// register (W units; the last block is padded with zero weights). Each block has its own
-// contiguous panel of F + H + 1 rows of 4W floats: the columns of its four gates i | f | g | o side
-// by side, for the F rows of the input kernel, the H rows of the recurrent kernel, then the bias.
-// A tile of MR samples x one block then holds z_i, z_f, z_g, z_o of W units in 4 x MR registers,
-// and the whole cell update happens there: the gate pre-activations never go through memory.
-// Each tile streams one contiguous panel, which the hardware prefetcher follows (one jet's step
-// reads all the weights once: at batch 1 the step is bound by the cache bandwidth).
-// Padded units stay exactly zero (their z is 0, so c = 0.5 c_prev + 0.5 * 0 stays 0, h = 0) and
-// are never stored.
-
-/// Sizes of the packed weights of an LSTM with F inputs and H units for instruction set Arch.
-template <class Arch>
-struct LSTMStepWeights {
-  static constexpr std::size_t block_units = lanes<Arch>;
-  static constexpr std::size_t blocks(std::size_t H) { return (H + block_units - 1) / block_units; }
-  /// Floats in one row of a block's panel (four gates).
-  static constexpr std::size_t row = 4 * block_units;
-  /// Floats in one block's panel: F + H weight rows and the bias row.
-  static constexpr std::size_t panel(std::size_t F, std::size_t H) { return (F + H + 1) * row; }
-  /// Floats of the packed weights.
-  static constexpr std::size_t size(std::size_t F, std::size_t H) { return blocks(H) * panel(F, H); }
-};
-
-/// Writes kernel (F x 4H), recurrent_kernel (H x 4H) and bias (4H), gates in the order i, f, g, o
-/// (Keras's layout), into the packed layout above (LSTMStepWeights<Arch>::size(F, H) floats).
-template <class Arch = DefaultArch>
-inline void pack_lstm_weights(std::size_t F, std::size_t H, const float* kernel, const float* recurrent_kernel,
-                              const float* bias, float* packed) {
-  using Sizes = LSTMStepWeights<Arch>;
-  constexpr std::size_t W = Sizes::block_units;
-  const std::size_t panel = Sizes::panel(F, H);
-  std::fill(packed, packed + Sizes::size(F, H), 0.0f);
-  // Row k of Keras's layout (4H floats, gate-major) into row k of every block's panel.
-  auto pack_row = [&](const float* from, std::size_t k) {
-    for (std::size_t gate = 0; gate < 4; ++gate)
-      for (std::size_t unit = 0; unit < H; ++unit)
-        packed[(unit / W) * panel + k * Sizes::row + gate * W + unit % W] = from[gate * H + unit];
-  };
-  for (std::size_t k = 0; k < F; ++k) pack_row(kernel + k * 4 * H, k);
-  for (std::size_t k = 0; k < H; ++k) pack_row(recurrent_kernel + k * 4 * H, F + k);
-  pack_row(bias, F + H);
-}
-
-/// One step of the recurrence for `rows` samples. Sample r reads its input at x + r * x_stride
-/// (F floats), its previous state at h_prev + r * h_prev_stride and c_prev + r * c_prev_stride
-/// (H floats each; null pointers mean the zero state of the first step) and writes its new
-/// state to h + r * h_stride and c + r * c_stride. c may equal c_prev (updated in place); h must
-/// not overlap h_prev (the other blocks of the step still read it). Training also asks for
-/// `gates` (the activations i, f, g, o in Keras's layout, 4H floats per sample) and `tanh_c`;
-/// inference leaves them null.
-struct LSTMStep {
-  std::size_t F = 0, H = 0;
-  const float* weights = nullptr;  ///< packed by pack_lstm_weights
-  const float* x = nullptr;
-  std::size_t x_stride = 0;
-  const float* h_prev = nullptr;
-  std::size_t h_prev_stride = 0;
-  const float* c_prev = nullptr;
-  std::size_t c_prev_stride = 0;
-  float* h = nullptr;
-  std::size_t h_stride = 0;
-  float* c = nullptr;
-  std::size_t c_stride = 0;
-  float* gates = nullptr;
-  std::size_t gates_stride = 0;
-  float* tanh_c = nullptr;
-  std::size_t tanh_c_stride = 0;
-};
-
-namespace detail {
-
-// Rows [r0, r0 + MR) and unit blocks [b0, b0 + UB) of one step.
-template <class Gate, class Arch, std::size_t MR, std::size_t UB>
-DEEPJET_ALWAYS_INLINE void lstm_step_tile(const LSTMStep& s, std::size_t r0, std::size_t b0) {
-  using V = Floats<Arch>;
-  constexpr std::size_t W = V::size;
-  constexpr std::size_t NV = 4 * UB;
-  constexpr std::size_t row = LSTMStepWeights<Arch>::row;
-  const std::size_t panel = LSTMStepWeights<Arch>::panel(s.F, s.H);
-  // Register j of a tile row: gate j % 4 of block b0 + j / 4.
-  const float* weights = s.weights + b0 * panel;
-  V acc[MR][NV];
-  {
-    const float* bias = weights + (s.F + s.H) * row;
-#pragma GCC unroll 8
-    for (std::size_t j = 0; j < NV; ++j) {
-      const V b = V::load_unaligned(bias + (j / 4) * panel + (j % 4) * W);
-#pragma GCC unroll 8
-      for (std::size_t i = 0; i < MR; ++i) acc[i][j] = b;
-    }
-  }
-  // z += [x, h_prev] [kernel; recurrent_kernel]: the two parts of one product.
-  auto multiply = [&](std::size_t K, const float* a, std::size_t a_stride, const float* w) {
-    for (std::size_t k = 0; k < K; ++k) {
-      V wk[NV];
-#pragma GCC unroll 8
-      for (std::size_t j = 0; j < NV; ++j) wk[j] = V::load_unaligned(w + (j / 4) * panel + k * row + (j % 4) * W);
-#pragma GCC unroll 8
-      for (std::size_t i = 0; i < MR; ++i) {
-        const V aik(a[i * a_stride + k]);
-#pragma GCC unroll 8
-        for (std::size_t j = 0; j < NV; ++j) acc[i][j] = xsimd::fma(aik, wk[j], acc[i][j]);
-      }
-    }
-  };
-  multiply(s.F, s.x + r0 * s.x_stride, s.x_stride, weights);
-  if (s.h_prev) multiply(s.H, s.h_prev + r0 * s.h_prev_stride, s.h_prev_stride, weights + s.F * row);
-
-  // The cell update of each (sample, block) in registers; only the block's real units are stored.
-#pragma GCC unroll 8
-  for (std::size_t u = 0; u < UB; ++u) {
-    const std::size_t unit = (b0 + u) * W;
-    const std::size_t n = std::min(W, s.H - unit);
-#pragma GCC unroll 8
-    for (std::size_t i = 0; i < MR; ++i) {
-      const std::size_t r = r0 + i;
-      const V in = Gate::value(acc[i][4 * u]);
-      const V forget = Gate::value(acc[i][4 * u + 1]);
-      const V candidate = TanhFunction::value(acc[i][4 * u + 2]);
-      const V out = Gate::value(acc[i][4 * u + 3]);
-      const V previous = s.c_prev ? load_lanes<Arch>(s.c_prev + r * s.c_prev_stride + unit, n) : V(0.0f);
-      const V cell = xsimd::fma(forget, previous, in * candidate);
-      const V tanh_cell = TanhFunction::value(cell);
-      store_lanes<Arch>(s.c + r * s.c_stride + unit, cell, n);
-      store_lanes<Arch>(s.h + r * s.h_stride + unit, out * tanh_cell, n);
-      if (s.gates) {
-        float* g = s.gates + r * s.gates_stride + unit;
-        store_lanes<Arch>(g, in, n);
-        store_lanes<Arch>(g + s.H, forget, n);
-        store_lanes<Arch>(g + 2 * s.H, candidate, n);
-        store_lanes<Arch>(g + 3 * s.H, out, n);
-      }
-      if (s.tanh_c) store_lanes<Arch>(s.tanh_c + r * s.tanh_c_stride + unit, tanh_cell, n);
-    }
-  }
-}
-
-}  // namespace detail
-
-/// Rows of the register tile of the batched step (AVX-512: 6 samples x 4 registers = 24
-/// accumulators of its 32 registers; AVX2: 2 x 4 = 8 of 16).
-template <class Arch>
-inline constexpr std::size_t lstm_step_rows = is_avx512<Arch> ? 6 : 2;
-
-/// Runs the step described by `s` for `rows` samples (see LSTMStep).
-template <class Gate = SigmoidFunction, class Arch = DefaultArch>
-inline void lstm_step(const LSTMStep& s, std::size_t rows) {
-  constexpr std::size_t MR = lstm_step_rows<Arch>;
-  const std::size_t blocks = LSTMStepWeights<Arch>::blocks(s.H);
-  if (rows < MR) {
-    // Few samples (one jet in production): two blocks per tile, so that eight independent FMA
-    // chains hide the FMA latency.
-    for (std::size_t r = 0; r < rows; ++r) {
-      std::size_t b = 0;
-      for (; b + 2 <= blocks; b += 2) detail::lstm_step_tile<Gate, Arch, 1, 2>(s, r, b);
-      if (b < blocks) detail::lstm_step_tile<Gate, Arch, 1, 1>(s, r, b);
-    }
-    return;
-  }
-  // Chunks of samples whose inputs and states stay in the first-level cache; within a chunk,
-  // block-major, so that each block's weight panel streams through once per chunk.
-  constexpr std::size_t chunk = 8 * MR;
-  for (std::size_t first = 0; first < rows; first += chunk) {
-    const std::size_t end = std::min(rows, first + chunk);
-    for (std::size_t b = 0; b < blocks; ++b) {
-      std::size_t r = first;
-      for (; r + MR <= end; r += MR) detail::lstm_step_tile<Gate, Arch, MR, 1>(s, r, b);
-      for (; r < end; ++r) detail::lstm_step_tile<Gate, Arch, 1, 1>(s, r, b);
-    }
-  }
-}
-
-}  // namespace deepjet::kernels
-// ---- end deepjet/layers/lstm/lstm_kernels.hpp ----
 
 
 namespace deepjet {
 
-/// The order in which an LSTM reads the entries of its input list.
-enum class Direction { forwards, backwards };
+template <ShapeType S, std::size_t Begin, std::size_t End>
+struct SliceLayer : LeafLayer<SliceLayer<S, Begin, End>> {
+  static_assert(S::rank == 1 || S::rank == 2, "deepjet::Slice takes a flat input or a particle list");
+  static_assert(Begin < End && End <= S::features,
+                "deepjet::Slice<Begin, End> needs Begin < End <= the input's number of features");
+  static constexpr std::size_t rows = S::size / S::features;  // 1 for a flat input
+  static constexpr std::size_t width = End - Begin;
 
-/// LSTM option: read the entries from the last to the first (Keras's go_backwards=True).
-struct backwards {};
-/// LSTM option: output the state after every entry, Shape<T, Units>, in the input's order.
-struct return_sequences {};
-/// LSTM option: gates i, f, o use Keras 2's hard_sigmoid (see the top of this file).
-struct hard_sigmoid_gates {};
+  using input_shape = S;
+  using output_shape = std::conditional_t<S::rank == 1, Shape<width>, Shape<rows, width>>;
+  static constexpr std::string_view kind = "Slice";
+  static constexpr std::array<ParameterSpec, 0> parameters{};
+  static constexpr std::size_t parameter_count = 0;
 
-/// The activation of an LSTM's gates i, f, o.
-enum class GateActivation { sigmoid, hard_sigmoid };
+  static std::string options() { return "features " + std::to_string(Begin) + " to " + std::to_string(End); }
 
-template <std::size_t T, std::size_t F, std::size_t H, Direction direction = Direction::forwards,
-          bool ReturnSequences = false, GateActivation gate_activation = GateActivation::sigmoid>
-struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences, gate_activation>> {
-  static_assert(T > 0 && F > 0 && H > 0, "deepjet::LSTMLayer: all sizes must be positive");
-  using Gate = std::conditional_t<gate_activation == GateActivation::sigmoid, kernels::SigmoidFunction,
-                                  kernels::HardSigmoidFunction>;
-
-  using input_shape = Shape<T, F>;
-  using output_shape = std::conditional_t<ReturnSequences, Shape<T, H>, Shape<H>>;
-  static constexpr std::string_view kind = "LSTM";
-  static constexpr std::size_t G = 4 * H;  ///< width of the gate pre-activations
-  static constexpr std::array<ParameterSpec, 3> parameters{{
-      {"kernel", {F, G}, 2, Initialiser::glorot_uniform, F, G},
-      {"recurrent_kernel", {H, G}, 2, Initialiser::orthogonal, H, G},
-      {"bias", {G}, 1, Initialiser::unit_forget_bias, F, G},
-  }};
-  static constexpr std::size_t kernel_offset = 0;
-  static constexpr std::size_t recurrent_kernel_offset = F * G;
-  static constexpr std::size_t bias_offset = F * G + H * G;
-  static constexpr std::size_t parameter_count = F * G + H * G + G;
-  /// Samples per block in `infer`, which bounds its scratch memory.
-  static constexpr std::size_t inference_block = 256;
-
-  static std::string options() {
-    return std::string(direction == Direction::forwards ? "forwards" : "backwards") +
-           (ReturnSequences ? ", sequence" : ", last state") +
-           (gate_activation == GateActivation::hard_sigmoid ? ", hard_sigmoid gates" : "");
+  static void infer(const float*, ConstBatch<S> in, Batch<output_shape> out, float*) {
+    const std::size_t total_rows = in.count * rows;
+    for (std::size_t r = 0; r < total_rows; ++r)
+      std::memcpy(out.data + r * width, in.data + r * S::features + Begin, width * sizeof(float));
   }
-
-  /// Writes this layer's parameters (`params`, parameter_count floats) from the tensors of one
-  /// PyTorch nn.LSTM layer, as PyTorch stores them: weight_ih (4H x F), weight_hh (4H x H), and
-  /// bias_ih, bias_hh (4H each; pass empty spans for an LSTM built with bias=False). The same
-  /// holds for the reverse half of a bidirectional LSTM (weight_ih_l0_reverse, ...). Throws
-  /// deepjet::Error, writing nothing, if a size does not fit this layer.
-  static void parameters_from_pytorch(std::span<const float> weight_ih, std::span<const float> weight_hh,
-                                      std::span<const float> bias_ih, std::span<const float> bias_hh,
-                                      std::span<float> params) {
-    auto check = [](std::span<const float> tensor, std::size_t expected, const char* name, bool optional) {
-      if (tensor.size() != expected && !(optional && tensor.empty()))
-        throw Error(std::string("deepjet::LSTMLayer::parameters_from_pytorch: ") + name + " has " +
-                    std::to_string(tensor.size()) + " values, this layer needs " + std::to_string(expected));
-    };
-    check(weight_ih, G * F, "weight_ih", false);
-    check(weight_hh, G * H, "weight_hh", false);
-    check(bias_ih, G, "bias_ih", true);
-    check(bias_hh, G, "bias_hh", true);
-    check(params, parameter_count, "the parameter array", false);
-    // kernel = weight_ih^T, recurrent_kernel = weight_hh^T (same gate order), bias = the sum.
-    for (std::size_t gate_row = 0; gate_row < G; ++gate_row) {
-      for (std::size_t f = 0; f < F; ++f) params[kernel_offset + f * G + gate_row] = weight_ih[gate_row * F + f];
-      for (std::size_t h = 0; h < H; ++h)
-        params[recurrent_kernel_offset + h * G + gate_row] = weight_hh[gate_row * H + h];
-      params[bias_offset + gate_row] = (bias_ih.empty() ? 0.0f : bias_ih[gate_row]) + (bias_hh.empty() ? 0.0f : bias_hh[gate_row]);
-    }
+  void forward(TrainingContext&, float*, ConstBatch<S> in, Batch<output_shape> out) { infer(nullptr, in, out, nullptr); }
+  void backward(const float*, float*, ConstBatch<S>, ConstBatch<output_shape>, ConstBatch<output_shape> dout,
+                Batch<S> din) {
+    if (!din.data) return;
+    std::fill(din.data, din.data + din.size(), 0.0f);
+    const std::size_t total_rows = din.count * rows;
+    for (std::size_t r = 0; r < total_rows; ++r)
+      std::memcpy(din.data + r * S::features + Begin, dout.data + r * width, width * sizeof(float));
   }
-
-  /// The entry read at step s.
-  static constexpr std::size_t entry_at_step(std::size_t s) {
-    return direction == Direction::forwards ? s : T - 1 - s;
-  }
-  /// The step at which entry t is read (the inverse of entry_at_step).
-  static constexpr std::size_t step_of_entry(std::size_t t) { return entry_at_step(t); }
-
-  /// Floats of the packed weights inference reads (lstm_kernels.hpp, pack_lstm_weights).
-  static constexpr std::size_t inference_parameter_count = kernels::LSTMStepWeights<kernels::DefaultArch>::size(F, H);
-
-  static void pack_for_inference(const float* params, float* packed) {
-    kernels::pack_lstm_weights(F, H, params + kernel_offset, params + recurrent_kernel_offset, params + bias_offset,
-                               packed);
-  }
-
-  static constexpr std::size_t scratch_size(std::size_t count) { return std::min(count, inference_block) * 3 * H; }
-
-  static void infer(const float* packed, ConstBatch<input_shape> x, Batch<output_shape> y, float* scratch) {
-    for (std::size_t first = 0; first < x.count; first += inference_block) {
-      const std::size_t count = std::min(inference_block, x.count - first);
-      float* alternating_hidden[2] = {scratch, scratch + count * H};
-      float* cells = scratch + 2 * count * H;
-      const float* inputs = x.data + first * input_shape::size;
-      float* outputs = y.data + first * output_shape::size;
-      for (std::size_t step = 0; step < T; ++step) {
-        const std::size_t t = entry_at_step(step);
-        kernels::LSTMStep s{.F = F, .H = H, .weights = packed, .x = inputs + t * F, .x_stride = T * F};
-        s.c = cells;
-        s.c_stride = H;
-        if (step > 0) {
-          s.c_prev = cells;
-          s.c_prev_stride = H;
-        }
-        if constexpr (ReturnSequences) {
-          // Every state goes straight to the output, at the entry it was computed on.
-          s.h = outputs + t * H;
-          s.h_stride = T * H;
-          if (step > 0) {
-            s.h_prev = outputs + entry_at_step(step - 1) * H;
-            s.h_prev_stride = T * H;
-          }
-        } else {
-          // The states alternate between two buffers; the last one goes to the output.
-          s.h = step + 1 == T ? outputs : alternating_hidden[step % 2];
-          s.h_stride = H;
-          if (step > 0) {
-            s.h_prev = alternating_hidden[(step - 1) % 2];
-            s.h_prev_stride = H;
-          }
-        }
-        kernels::lstm_step<Gate>(s, count);
-      }
-    }
-  }
-
-  void forward(TrainingContext&, float* params, ConstBatch<input_shape> x, Batch<output_shape> y) {
-    const std::size_t count = x.count;
-    ensure_size(gates_, count * T * G);
-    ensure_size(hidden_, count * T * H);
-    ensure_size(cells_, count * T * H);
-    ensure_size(tanh_cells_, count * T * H);
-    float* packed = ensure_size(packed_weights_, inference_parameter_count);
-    pack_for_inference(params, packed);
-    // Sample b's values at entry t are row b * T + t of each cache.
-    for (std::size_t step = 0; step < T; ++step) {
-      const std::size_t t = entry_at_step(step);
-      kernels::LSTMStep s{.F = F, .H = H, .weights = packed, .x = x.data + t * F, .x_stride = T * F};
-      s.h = hidden_.data() + t * H;
-      s.h_stride = T * H;
-      s.c = cells_.data() + t * H;
-      s.c_stride = T * H;
-      s.gates = gates_.data() + t * G;
-      s.gates_stride = T * G;
-      s.tanh_c = tanh_cells_.data() + t * H;
-      s.tanh_c_stride = T * H;
-      if (step > 0) {
-        const std::size_t t_prev = entry_at_step(step - 1);
-        s.h_prev = hidden_.data() + t_prev * H;
-        s.h_prev_stride = T * H;
-        s.c_prev = cells_.data() + t_prev * H;
-        s.c_prev_stride = T * H;
-      }
-      kernels::lstm_step<Gate>(s, count);
-    }
-    if constexpr (ReturnSequences) {
-      std::memcpy(y.data, hidden_.data(), count * T * H * sizeof(float));
-    } else {
-      constexpr std::size_t last = entry_at_step(T - 1);
-      for (std::size_t b = 0; b < count; ++b)
-        std::memcpy(y.data + b * H, hidden_.data() + (b * T + last) * H, H * sizeof(float));
-    }
-    cached_count_ = count;
-    has_cache_ = true;
-  }
-
-  void backward(const float* params, float* grads, ConstBatch<input_shape> x, ConstBatch<output_shape>,
-                ConstBatch<output_shape> dy, Batch<input_shape> dx) {
-    const std::size_t count = x.count;
-    if (!has_cache_ || cached_count_ != count)
-      throw Error("deepjet::LSTMLayer::backward needs a forward pass on the same batch before it, and "
-                  "allows one backward per forward (it turns its cached gates into gradients)");
-    has_cache_ = false;
-    ensure_size(dh_, count * H);
-    ensure_size(dc_, count * H);
-    std::fill(dc_.begin(), dc_.begin() + static_cast<std::ptrdiff_t>(count * H), 0.0f);
-    // U^T (4H x H), so that dh_prev = dz U^T runs as a register-blocked gemm_nn.
-    const float* recurrent_kernel = params + recurrent_kernel_offset;
-    float* recurrent_kernel_transposed = ensure_size(recurrent_kernel_transposed_, G * H);
-    for (std::size_t r = 0; r < H; ++r)
-      for (std::size_t k = 0; k < G; ++k) recurrent_kernel_transposed[k * H + r] = recurrent_kernel[r * G + k];
-    float* gates = gates_.data();
-
-    // dh for the last step read: the output gradient (the recurrent part is zero there).
-    if constexpr (!ReturnSequences) std::memcpy(dh_.data(), dy.data, count * H * sizeof(float));
-    else std::fill(dh_.begin(), dh_.begin() + static_cast<std::ptrdiff_t>(count * H), 0.0f);
-
-    for (std::size_t step = T; step-- > 0;) {
-      const std::size_t t = entry_at_step(step);
-      if constexpr (ReturnSequences)
-        for (std::size_t b = 0; b < count; ++b) {
-          const float* from = dy.data + (b * T + t) * H;
-          float* to = dh_.data() + b * H;
-          for (std::size_t j = 0; j < H; ++j) to[j] += from[j];
-        }
-      for (std::size_t b = 0; b < count; ++b) {
-        const std::size_t row = b * T + t;
-        const float* c_prev = step > 0 ? cells_.data() + (b * T + entry_at_step(step - 1)) * H : nullptr;
-        kernels::lstm_cell_backward<Gate>(H, gates + row * G, tanh_cells_.data() + row * H, c_prev, dh_.data() + b * H,
-                                    dc_.data() + b * H);
-      }
-      // gates at entry t now hold dz for this step, for every sample (rows strided by T*G).
-      // dh_prev = dz U^T.
-      if (step > 0)
-        kernels::gemm_nn(count, H, G, gates + t * G, T * G, recurrent_kernel_transposed, H, dh_.data(), H, false);
-    }
-    // All steps at once, in chunks of rows (b, t) that stay in cache while the four products
-    // read them: [dW; dU] += [X, H_prev]^T dZ (kernel and recurrent_kernel are adjacent in the
-    // parameters, so one product with F + H columns of A gives both; H_prev is the state before
-    // entry t was read, zero for the first entry read), db += column sums of dZ, dX = dZ W^T.
-    constexpr std::size_t rows_per_chunk = 128;
-    float* inputs_and_states = ensure_size(inputs_and_states_, rows_per_chunk * (F + H));
-    for (std::size_t first = 0; first < count * T; first += rows_per_chunk) {
-      const std::size_t rows = std::min(rows_per_chunk, count * T - first);
-      for (std::size_t r = 0; r < rows; ++r) {
-        const std::size_t b = (first + r) / T, t = (first + r) % T;
-        float* to = inputs_and_states + r * (F + H);
-        std::memcpy(to, x.data + (b * T + t) * F, F * sizeof(float));
-        const std::size_t step = step_of_entry(t);
-        if (step == 0) std::fill(to + F, to + F + H, 0.0f);
-        else std::memcpy(to + F, hidden_.data() + (b * T + entry_at_step(step - 1)) * H, H * sizeof(float));
-      }
-      const float* dz = gates + first * G;
-      kernels::gemm_tn(F + H, G, rows, inputs_and_states, F + H, dz, G, grads + kernel_offset, G, true);
-      kernels::column_sums(rows, G, dz, G, grads + bias_offset, true);
-      if (dx.data) kernels::gemm_nt(rows, F, G, dz, G, params + kernel_offset, G, dx.data + first * F, F, false);
-    }
-  }
-
- private:
-  AlignedFloats gates_;       ///< batch x T x 4H: gate activations, then (in backward) their gradients
-  AlignedFloats hidden_;      ///< batch x T x H: h after each entry
-  AlignedFloats cells_;       ///< batch x T x H: c after each entry
-  AlignedFloats tanh_cells_;  ///< batch x T x H: tanh(c)
-  AlignedFloats recurrent_kernel_transposed_;  ///< 4H x H
-  AlignedFloats packed_weights_;  ///< the parameters packed for the fused step (pack_for_inference)
-  AlignedFloats inputs_and_states_;  ///< rows_per_chunk x (F + H): [x_t, h_prev] rows for the weight gradients
-  AlignedFloats dh_;          ///< batch x H
-  AlignedFloats dc_;          ///< batch x H
-  std::size_t cached_count_ = 0;  ///< samples of the last forward pass
-  bool has_cache_ = false;        ///< false before a forward and after the backward that used it
 };
 
-namespace detail {
-template <class Option>
-inline constexpr bool is_lstm_option = std::is_same_v<Option, backwards> || std::is_same_v<Option, return_sequences> ||
-                                       std::is_same_v<Option, hard_sigmoid_gates>;
-// The sizes of a list shape; placeholders for anything else, so that after the static_assert in
-// LSTM::binder the compiler has nothing more to complain about.
-template <class In>
-struct list_sizes {
-  static constexpr std::size_t entries = 1, features = 1;
-};
-template <ListShape In>
-struct list_sizes<In> {
-  static constexpr std::size_t entries = In::template dim<0>, features = In::features;
-};
-template <class Option, class... Options>
-inline constexpr std::size_t count_option = (std::size_t{0} + ... + std::size_t{std::is_same_v<Option, Options>});
-}  // namespace detail
-
-/// LSTM layer with `Units` hidden units over a list input (see the top of this file).
-template <std::size_t Units, class... Options>
-struct LSTM {
-  static_assert(Units > 0, "deepjet::LSTM<Units>: Units must be positive");
-  static_assert((detail::is_lstm_option<Options> && ...),
-                "deepjet::LSTM<Units, options...>: the options are deepjet::backwards, "
-                "deepjet::return_sequences and deepjet::hard_sigmoid_gates");
-  static_assert(detail::count_option<backwards, Options...> <= 1 &&
-                    detail::count_option<return_sequences, Options...> <= 1 &&
-                    detail::count_option<hard_sigmoid_gates, Options...> <= 1,
-                "deepjet::LSTM<Units, options...>: an option is given twice");
-  static constexpr Direction direction =
-      detail::count_option<backwards, Options...> ? Direction::backwards : Direction::forwards;
-  static constexpr bool returns_sequence = detail::count_option<return_sequences, Options...> > 0;
-  static constexpr GateActivation gate_activation = detail::count_option<hard_sigmoid_gates, Options...>
-                                                        ? GateActivation::hard_sigmoid
-                                                        : GateActivation::sigmoid;
-
-  template <class In>
-  struct binder {
-    static_assert(ListShape<In>,
-                  "deepjet::LSTM runs over a list input, Shape<Entries, Features> (particles x "
-                  "features). Its input here is not one list: a flat block has nothing to iterate "
-                  "over (use Dense instead, or give the model a list Input<N, F>), and several "
-                  "blocks side by side need one LSTM per branch.");
-    using type = LSTMLayer<detail::list_sizes<In>::entries, detail::list_sizes<In>::features, Units, direction,
-                           returns_sequence, gate_activation>;
-  };
-  template <class In>
-  using bind = typename binder<In>::type;
+/// Features [Begin, End) of every row (see the top of this file).
+template <std::size_t Begin, std::size_t End>
+struct Slice {
+  template <ShapeType In>
+  using bind = SliceLayer<In, Begin, End>;
 };
 
 }  // namespace deepjet
-// ---- end deepjet/layers/lstm/lstm.hpp ----
+// ---- end deepjet/layers/reshape/slice.hpp ----
 // ---- begin deepjet/losses/losses.hpp ----
 // deepjet/losses/losses.hpp: training objectives.
 //

@@ -61,6 +61,9 @@ struct ImportReport {
     std::size_t block = 0;    ///< the model's input block it feeds
     std::string onnx_shape;   ///< "[N, 25, 16]"
     std::string layout;       ///< "channels-last (as deepjet)" or how the ONNX layout differs
+    /// The meaning of each ONNX axis: 'N' batch, 'P' entries, 'F' features, '1' a unit axis
+    /// ("NPF" is deepjet's own layout; MXNet's channels-first lists are "NFP1").
+    std::string axes;
   };
   struct Output {
     std::string name;
@@ -80,6 +83,8 @@ struct ImportReport {
   std::vector<Layer> layers;
   std::vector<PassThrough> pass_through;
   std::vector<std::string> unused_inputs;  ///< graph inputs read by nothing
+  std::vector<std::string> graph_inputs;   ///< the graph's inputs (initializers aside), in order
+  std::vector<std::string> graph_outputs;  ///< the graph's outputs, in order
   std::vector<std::string> notes;          ///< conversions worth knowing (epsilon carried, ...)
 
   std::string to_string() const {
@@ -436,6 +441,9 @@ void import_into(const std::filesystem::path& path, std::span<float> parameters,
     for (const auto& t : graph.initializer()) initializers.insert(t.name());
     std::vector<GraphInputPlan> plans, pass_plans;
     std::vector<std::string> pass_names;
+    for (const auto& info : graph.input())
+      if (!initializers.count(info.name())) report.graph_inputs.push_back(info.name());
+    for (const auto& info : graph.output()) report.graph_outputs.push_back(info.name());
     for (const auto& info : graph.input()) {
       if (initializers.count(info.name())) continue;
       bool used = false;
@@ -453,7 +461,8 @@ void import_into(const std::filesystem::path& path, std::span<float> parameters,
                     " input blocks (input '" + info.name() + "' has no block)");
       std::string layout;
       plans.push_back(plan_network_input(info, blocks[plans.size()], plans.size(), layout));
-      report.inputs.push_back({info.name(), plans.size() - 1, dims_text(plans.back().dims), layout});
+      report.inputs.push_back({info.name(), plans.size() - 1, dims_text(plans.back().dims), layout,
+                               std::string(plans.back().axes.begin(), plans.back().axes.end())});
     }
     if (plans.size() != blocks.size())
       throw Error("the graph reads " + std::to_string(plans.size()) + " inputs, the model type takes " +
