@@ -1,6 +1,7 @@
 // The ONNX importer (deepjet/interchange/onnx.hpp): CMS's production DeepJet graphs imported into
-// deepjet::reference::DeepJet reproduce ONNX Runtime's outputs (the .expected.h5 files beside the
-// models, computed by onnxruntime-node) to 1e-5 absolute, as a Model and as a Predictor; types that
+// deepjet::reference::DeepJet, and CMS's DeepDoubleX (GRUs) into deepjet::reference::DeepDoubleX,
+// reproduce ONNX Runtime's outputs (the .expected.h5 files beside the models, computed by
+// onnxruntime-node) to 1e-5 absolute, as a Model and as a Predictor; types that
 // disagree with the graph, broken files and unsupported ops are refused with messages naming the
 // file, the ONNX node and the deepjet layer. Small graphs for the other exporter idioms are built
 // here with ONNX's protobuf classes (no binary fixture), and compared with reference loops.
