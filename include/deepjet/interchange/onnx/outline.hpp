@@ -6,8 +6,8 @@
 // kind, signature, input and output shapes, where their parameters start in the model's flat
 // array, and the options the importer must check against the ONNX graph (Conv1D kernel, stride,
 // padding and bias; LSTM and GRU direction, output and gate activation, GRU reset convention;
-// BatchNorm epsilon). Nothing here
-// reads a file; the reader (reader.hpp) walks this tree beside the lowered ONNX graph.
+// BatchNorm epsilon). Nothing here reads a file; the reader (reader.hpp) walks this tree beside
+// the lowered ONNX graph.
 #pragma once
 
 #include "deepjet/layers/conv1d/conv1d.hpp"
