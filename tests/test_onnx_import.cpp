@@ -1,11 +1,13 @@
 // The ONNX importer (deepjet/interchange/onnx.hpp): CMS's production DeepJet graphs imported into
-// deepjet::reference::DeepJet reproduce ONNX Runtime's outputs (the .expected.h5 files beside the
-// models, computed by onnxruntime-node) to 1e-5 absolute, as a Model and as a Predictor; types that
+// deepjet::reference::DeepJet, and CMS's DeepDoubleX (GRUs) into deepjet::reference::DeepDoubleX,
+// reproduce ONNX Runtime's outputs (the .expected.h5 files beside the models, computed by
+// onnxruntime-node) to 1e-5 absolute, as a Model and as a Predictor; types that
 // disagree with the graph, broken files and unsupported ops are refused with messages naming the
 // file, the ONNX node and the deepjet layer. Small graphs for the other exporter idioms are built
 // here with ONNX's protobuf classes (no binary fixture), and compared with reference loops.
 #include "support/temporary_directory.hpp"
 
+#include "deepdoublex.hpp"
 #include "deepjet_model.hpp"
 
 #include <deepjet/interchange/onnx.hpp>
@@ -15,6 +17,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -138,6 +141,69 @@ TEST(OnnxImport, Run3DeepJetFromPyTorchMatchesOnnxRuntimeAndReportsPassThrough) 
   // The second output of the file is the fifth input, unchanged: what "pass-through" promises.
   deepjet::hdf5::File file(model_path("DeepJet_Run3_122X.expected.h5"), deepjet::hdf5::File::Mode::read);
   EXPECT_EQ(file.read<float>("inputs/4").values, file.read<float>("outputs/1").values);
+}
+
+// DeepDoubleX (CvL), keras2onnx 1.6.5: three GRUs (linear_before_reset 0, HardSigmoid gates,
+// direction reverse, Y_h) beside a flattened BatchNorm; kernel-1 convolutions without bias.
+TEST(OnnxImport, DeepDoubleXWithGrusMatchesOnnxRuntime) {
+  using deepjet::reference::DeepDoubleX;
+  // 57,458 trainable parameters and 82 BatchNorm statistics, as Keras counts the .h5.
+  EXPECT_EQ(DeepDoubleX::parameter_count, 57458u + 82u);
+  EXPECT_EQ((deepjet::GRULayer<60, 32, 50, deepjet::GRUReset::before, deepjet::Direction::backwards, false,
+                               deepjet::GateActivation::hard_sigmoid>::parameter_count),
+            12450u);
+  deepjet::onnx::ImportReport report;
+  const auto model = deepjet::onnx::import_model<DeepDoubleX>(model_path("DeepDoubleX_V02_CvL.onnx"), {.report = &report});
+  const double worst = max_difference_on_expected<DeepDoubleX>("DeepDoubleX_V02_CvL", 4,
+                                                               [&](const auto& x) { return model.predict(x); });
+  std::printf("DeepDoubleX_V02_CvL as Model: max |deepjet - onnxruntime| = %.3g\n", worst);
+  EXPECT_LE(worst, 1e-5);
+  const auto predictor = deepjet::onnx::import_predictor<DeepDoubleX>(model_path("DeepDoubleX_V02_CvL.onnx"));
+  const double worst_predictor = max_difference_on_expected<DeepDoubleX>(
+      "DeepDoubleX_V02_CvL", 4, [&](const auto& x) { return predictor.predict(x); });
+  std::printf("DeepDoubleX_V02_CvL as Predictor: max |deepjet - onnxruntime| = %.3g\n", worst_predictor);
+  EXPECT_LE(worst_predictor, 1e-5);
+
+  ASSERT_EQ(report.inputs.size(), 4u) << report.to_string();
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(report.inputs[i].name, "input_" + std::to_string(i + 1));
+  ASSERT_EQ(report.outputs.size(), 1u);
+  EXPECT_EQ(report.outputs[0].name, "ID_pred");
+  std::size_t grus = 0, batch_norms = 0, convolutions = 0;
+  bool found_gru = false;
+  for (const auto& l : report.layers) {
+    grus += l.signature.starts_with("GRU");
+    batch_norms += l.signature.starts_with("BatchNorm");
+    convolutions += l.signature.starts_with("Conv1D");
+    if (l.path == "0.2.3.0") {
+      EXPECT_EQ(l.node, "cpf_gru") << report.to_string();
+      found_gru = true;
+    }
+  }
+  EXPECT_TRUE(found_gru) << report.to_string();
+  EXPECT_EQ(grus, 3u) << report.to_string();
+  EXPECT_EQ(batch_norms, 4u);
+  EXPECT_EQ(convolutions, 6u);
+  // keras2onnx folded the BatchNorms (epsilon 1e-6); the type has Keras's 1e-3.
+  EXPECT_EQ(report.notes.size(), 4u) << report.to_string();
+  std::printf("%s", report.to_string().c_str());
+}
+
+// DeepDoubleX declared with PyTorch's GRU convention: the file's linear_before_reset 0 is refused.
+TEST(OnnxImport, DeepDoubleXWithTheOtherResetConventionIsRefused) {
+  using P = deepjet::reference::DeepDoubleXParts<>;
+  using AfterList = deepjet::Stack<P::Norm, P::ConvUnit, P::ConvUnit,
+                                   deepjet::GRU<50, deepjet::reset_after, deepjet::backwards, deepjet::hard_sigmoid_gates>>;
+  using Net = deepjet::Sequential<
+      deepjet::Inputs<deepjet::Shape<1, 5>, deepjet::Shape<60, 8>, deepjet::Shape<40, 21>, deepjet::Shape<5, 7>>,
+      deepjet::Branches<deepjet::Stack<P::Norm, deepjet::Flatten>, AfterList, AfterList, AfterList>, deepjet::Concatenate,
+      deepjet::Dense<100>, deepjet::ReLU, deepjet::Dense<2>, deepjet::Softmax>;
+  const auto path = model_path("DeepDoubleX_V02_CvL.onnx");
+  const std::string message = error_of([&] { deepjet::onnx::import_model<Net>(path); });
+  std::printf("%s\n", message.c_str());
+  EXPECT_TRUE(message.starts_with(path + ": ")) << message;
+  EXPECT_NE(message.find("'pf_gru' (GRU"), std::string::npos) << message;
+  EXPECT_NE(message.find("'0.1.3' GRU (60, 32) -> (50)"), std::string::npos) << message;
+  EXPECT_NE(message.find("linear_before_reset = 0"), std::string::npos) << message;
 }
 
 TEST(OnnxImport, ImportedModelCanBeFineTuned) {
@@ -325,8 +391,9 @@ class OnnxConformance : public deepjet::test::TemporaryDirectoryTest {
   }
 
   // Imports `test` into Net and returns max |deepjet - ONNX's expected output 0|.
+  // sequence_first: input 0 is [T, N, F] (ONNX's RNN layout), reordered to deepjet's [N, T, F].
   template <class Net>
-  double run(const std::string& test, int data_inputs) {
+  double run(const std::string& test, int data_inputs, bool sequence_first = false) {
     if (!std::filesystem::exists(conformance_root + test)) return -1;
     const std::string path = prepare(test, data_inputs);
     const auto model = deepjet::onnx::import_model<Net>(path);
@@ -339,6 +406,16 @@ class OnnxConformance : public deepjet::test::TemporaryDirectoryTest {
       if constexpr (deepjet::ShapesType<In>) return In::template part<0>::size;
       else return In::size;
     }();
+    if constexpr (!deepjet::ShapesType<In>) {
+      if (sequence_first) {
+        constexpr std::size_t T = In::dims[0], F = In::size / In::dims[0];
+        std::vector<float> batch_first(inputs[0].size());
+        for (std::size_t t = 0; t < T; ++t)
+          for (std::size_t n = 0; n < count; ++n)
+            for (std::size_t f = 0; f < F; ++f) batch_first[(n * T + t) * F + f] = inputs[0][(t * count + n) * F + f];
+        inputs[0] = batch_first;
+      }
+    }
     auto x = deepjet::make_tensors<In>(count);
     if constexpr (deepjet::ShapesType<In>) {
       [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -357,12 +434,12 @@ class OnnxConformance : public deepjet::test::TemporaryDirectoryTest {
   }
 
   template <class Net>
-  void expect_matches(const std::string& test, int data_inputs, double tolerance = 1e-5) {
+  void expect_matches(const std::string& test, int data_inputs, double tolerance = 1e-5, bool sequence_first = false) {
     SCOPED_TRACE(test);
     if (!std::filesystem::exists(conformance_root + test)) GTEST_SKIP() << "libonnx-testdata is not installed";
     double worst = -1;
     try {
-      worst = run<Net>(test, data_inputs);
+      worst = run<Net>(test, data_inputs, sequence_first);
     } catch (const std::exception& e) {
       ADD_FAILURE() << e.what();
       return;
@@ -427,7 +504,17 @@ TEST_F(OnnxConformance, Lstm) {
   expect_matches<Sequential<Input<1, 3>, deepjet::LSTM<4>>>("test_lstm_with_initial_bias", 1);
 }
 
+TEST_F(OnnxConformance, Gru) {
+  // ONNX's defaults: Sigmoid, Tanh, linear_before_reset 0 (deepjet::reset_before), forward.
+  expect_matches<Sequential<Input<1, 2>, deepjet::GRU<5, deepjet::reset_before>>>("test_gru_defaults", 1);
+  expect_matches<Sequential<Input<1, 3>, deepjet::GRU<3, deepjet::reset_before>>>("test_gru_with_initial_bias", 1);
+  // X is [sequence 2, batch 3, features 3]: reordered to batch first for deepjet.
+  expect_matches<Sequential<Input<2, 3>, deepjet::GRU<5, deepjet::reset_before>>>("test_gru_seq_length", 1, 1e-5, true);
+}
+
 TEST_F(OnnxConformance, WhatDeepjetCannotExpressIsRefused) {
+  expect_refused<Sequential<Input<1, 2>, deepjet::GRU<6, deepjet::reset_before>>>("test_gru_batchwise", 1,
+                                                                                  "both its sequence output Y and its final state");
   expect_refused<Sequential<Input<1, 2>, deepjet::LSTM<7>>>("test_lstm_batchwise", 1, "both its sequence output Y and its final state");
   expect_refused<Sequential<Input<1, 4>, deepjet::LSTM<3>>>("test_lstm_with_peepholes", 1, "sequence_lens");
   expect_refused<Sequential<Input<4, 5>, deepjet::ELU>>("test_elu", 1, "alpha 2");
@@ -745,6 +832,206 @@ TEST_F(OnnxExporterIdioms, WhatTheGraphComputesDifferentlyIsRefused) {
                                 deepjet::LSTM<LstmGraph::H, deepjet::backwards, deepjet::hard_sigmoid_gates>,
                                 deepjet::Dense<LstmGraph::H>, deepjet::ReLU>;
   refused("no_residual.onnx", NoResidual{}, "'residual' (Add", std::string("HardSigmoid"));
+}
+
+// ONNX GRU, built here in the idioms of keras2onnx (HardSigmoid gates, linear_before_reset 0,
+// direction reverse) and PyTorch (Sigmoid gates, linear_before_reset 1, forward; or forward over
+// a list reversed by Slice): the list transposed to [T, N, F], the GRU, Y_h squeezed (or Y, the
+// whole sequence, back to [N, T, H]). Compared with ONNX's GRU equations run by hand.
+struct GruGraph {
+  static constexpr std::size_t T = 5, F = 3, H = 4, N = 3;
+  std::vector<float> W, R, B;
+  struct Options {
+    bool linear_before_reset = false;
+    const char* direction = "forward";  // or "reverse"
+    bool hard_sigmoid = false;
+    bool slice_reversed = false;         // a Slice with step -1 reverses the list before the GRU
+    bool sequence = false;               // read Y instead of Y_h
+    const char* extra_attribute = "";    // "clip", "bidirectional", "relu", "initial_h", "sequence_lens"
+  };
+  std::string build(const std::string& path, const Options& o) {
+    OnnxGraphBuilder b(13);
+    b.input("x", {-1, T, F});
+    W = b.weight("W", {1, 3 * H, F}, 0.6, 0.1);
+    R = b.weight("R", {1, 3 * H, H}, 0.5, 0.7);
+    B = b.weight("B", {1, 6 * H}, 0.3, 1.3);
+    auto* t = b.node("Transpose", "to_time_major", {"x"}, {"x_t"});
+    OnnxGraphBuilder::attr(t, "perm", std::vector<std::int64_t>{1, 0, 2});
+    std::string gru_input = "x_t";
+    if (o.slice_reversed) {
+      b.ints("slice_starts", {-1});
+      b.ints("slice_ends", {std::numeric_limits<std::int64_t>::min()});
+      b.ints("slice_axes", {0});
+      b.ints("slice_steps", {-1});
+      b.node("Slice", "reverse_list", {"x_t", "slice_starts", "slice_ends", "slice_axes", "slice_steps"}, {"x_reversed"});
+      gru_input = "x_reversed";
+    }
+    std::vector<std::string> inputs{gru_input, "W", "R", "B"};
+    if (std::string(o.extra_attribute) == "sequence_lens") {
+      b.ints("lengths", {static_cast<std::int64_t>(T)});
+      inputs.push_back("lengths");
+    }
+    if (std::string(o.extra_attribute) == "initial_h") {
+      b.weight("h0", {1, 1, H}, 0.4, 0.2);
+      inputs.push_back("");
+      inputs.push_back("h0");
+    }
+    auto* gru = b.node("GRU", "gru", inputs, {o.sequence ? "Y" : "", o.sequence ? "" : "Y_h"});
+    OnnxGraphBuilder::attr(gru, "hidden_size", static_cast<std::int64_t>(H));
+    OnnxGraphBuilder::attr(gru, "direction", std::string(o.extra_attribute) == "bidirectional" ? std::string("bidirectional") : std::string(o.direction));
+    OnnxGraphBuilder::attr(gru, "linear_before_reset", static_cast<std::int64_t>(o.linear_before_reset));
+    if (o.hard_sigmoid || std::string(o.extra_attribute) == "relu") {
+      OnnxGraphBuilder::attr(gru, "activations", std::vector<std::string>{o.hard_sigmoid ? "HardSigmoid" : "Sigmoid",
+                                                                           std::string(o.extra_attribute) == "relu" ? "Relu" : "Tanh"});
+      if (o.hard_sigmoid) {
+        OnnxGraphBuilder::attr(gru, "activation_alpha", std::vector<float>{0.2f});
+        OnnxGraphBuilder::attr(gru, "activation_beta", std::vector<float>{0.5f});
+      }
+    }
+    if (std::string(o.extra_attribute) == "clip") OnnxGraphBuilder::attr(gru, "clip", 3.0f);
+    if (o.sequence) {
+      b.ints("squeeze_axes", {1});
+      b.node("Squeeze", "squeeze", {"Y", "squeeze_axes"}, {"y_tnh"});
+      auto* back = b.node("Transpose", "to_batch_major", {"y_tnh"}, {"y"});
+      OnnxGraphBuilder::attr(back, "perm", std::vector<std::int64_t>{1, 0, 2});
+      b.output("y", {-1, T, H});
+    } else {
+      b.ints("squeeze_axes", {0});
+      b.node("Squeeze", "squeeze", {"Y_h", "squeeze_axes"}, {"y"});
+      b.output("y", {-1, H});
+    }
+    return b.save(path);
+  }
+  // ONNX's GRU by hand (gates z, r, h; defs of the GRU operator), over the physical order of the
+  // list it is given; outputs Y_h, or Y in the list's order. With slice_reversed, the GRU is given
+  // the list reversed, and Y (not tested with it) would be too.
+  std::vector<double> reference(const std::vector<float>& x, const Options& o) const {
+    std::vector<double> out(o.sequence ? N * T * H : N * H);
+    auto gate = [&](double v) { return o.hard_sigmoid ? std::clamp(0.2 * v + 0.5, 0.0, 1.0) : 1.0 / (1.0 + std::exp(-v)); };
+    const bool reverse = (std::string(o.direction) == "reverse") != o.slice_reversed;
+    for (std::size_t n = 0; n < N; ++n) {
+      std::vector<double> h(H, 0.0);
+      for (std::size_t s = 0; s < T; ++s) {
+        const std::size_t t = reverse ? T - 1 - s : s;
+        auto input_part = [&](std::size_t row) {
+          double v = B[row];
+          for (std::size_t f = 0; f < F; ++f) v += W[row * F + f] * static_cast<double>(x[(n * T + t) * F + f]);
+          return v;
+        };
+        auto recurrent_part = [&](std::size_t row, const std::vector<double>& state) {
+          double v = 0;
+          for (std::size_t k = 0; k < H; ++k) v += R[row * H + k] * state[k];
+          return v;
+        };
+        std::vector<double> z(H), r(H), rh(H), next(H);
+        for (std::size_t u = 0; u < H; ++u) {
+          z[u] = gate(input_part(u) + recurrent_part(u, h) + B[3 * H + u]);
+          r[u] = gate(input_part(H + u) + recurrent_part(H + u, h) + B[3 * H + H + u]);
+          rh[u] = r[u] * h[u];
+        }
+        for (std::size_t u = 0; u < H; ++u) {
+          const std::size_t row = 2 * H + u;
+          const double candidate =
+              o.linear_before_reset ? std::tanh(input_part(row) + r[u] * (recurrent_part(row, h) + B[3 * H + row]))
+                                    : std::tanh(input_part(row) + recurrent_part(row, rh) + B[3 * H + row]);
+          next[u] = (1 - z[u]) * candidate + z[u] * h[u];
+        }
+        h = next;
+        if (o.sequence)
+          for (std::size_t u = 0; u < H; ++u) out[(n * T + t) * H + u] = h[u];
+      }
+      if (!o.sequence)
+        for (std::size_t u = 0; u < H; ++u) out[n * H + u] = h[u];
+    }
+    return out;
+  }
+};
+
+template <class Net>
+double gru_graph_difference(const std::string& path, GruGraph& graph, const GruGraph::Options& options,
+                            deepjet::onnx::ImportReport* report = nullptr) {
+  const auto model = deepjet::onnx::import_model<Net>(path, {.report = report});
+  const auto predictor = deepjet::onnx::import_predictor<Net>(path);
+  const auto x_values = sample_values(GruGraph::N * GruGraph::T * GruGraph::F, 0.4);
+  auto x = deepjet::make_tensors<typename Net::input_shape>(GruGraph::N);
+  std::copy(x_values.begin(), x_values.end(), x.data());
+  const auto expected = graph.reference(x_values, options);
+  double worst = 0;
+  for (const auto& y : {model.predict(x), predictor.predict(x)}) {
+    EXPECT_EQ(y.size(), expected.size());
+    for (std::size_t i = 0; i < std::min(expected.size(), y.size()); ++i) {
+      const double difference = std::abs(y.data()[i] - expected[i]);
+      worst = std::isfinite(difference) ? std::max(worst, difference) : INFINITY;
+    }
+  }
+  return worst;
+}
+
+using GruInput = Input<GruGraph::T, GruGraph::F>;
+
+TEST_F(OnnxExporterIdioms, GruBothResetConventionsBothDirectionsMatchOnnxEquations) {
+  GruGraph graph;
+  auto check = [&](const std::string& name, auto net, GruGraph::Options options) {
+    using Net = decltype(net);
+    const auto path = graph.build(file(name).string(), options);
+    deepjet::onnx::ImportReport report;
+    double worst = INFINITY;
+    try {
+      worst = gru_graph_difference<Net>(path, graph, options, &report);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << name << ": " << e.what();
+      return;
+    }
+    std::printf("GRU %-28s max |deepjet - ONNX equations| = %.3g\n", name.c_str(), worst);
+    EXPECT_LE(worst, 1e-5) << name;
+  };
+  using deepjet::GRU;
+  // keras2onnx with Keras 2.2: linear_before_reset 0, HardSigmoid, reverse.
+  check("lbr0_reverse_hard.onnx", Sequential<GruInput, GRU<GruGraph::H, deepjet::reset_before, deepjet::backwards, deepjet::hard_sigmoid_gates>>{},
+        {.linear_before_reset = false, .direction = "reverse", .hard_sigmoid = true});
+  check("lbr0_forward.onnx", Sequential<GruInput, GRU<GruGraph::H, deepjet::reset_before>>{},
+        {.linear_before_reset = false, .direction = "forward"});
+  // PyTorch nn.GRU: linear_before_reset 1, Sigmoid.
+  check("lbr1_forward.onnx", Sequential<GruInput, GRU<GruGraph::H, deepjet::reset_after>>{},
+        {.linear_before_reset = true, .direction = "forward"});
+  check("lbr1_reverse.onnx", Sequential<GruInput, GRU<GruGraph::H, deepjet::reset_after, deepjet::backwards>>{},
+        {.linear_before_reset = true, .direction = "reverse"});
+  // PyTorch's idiom for a backward GRU: the list reversed by Slice, then a forward GRU.
+  check("lbr1_slice_reversed.onnx", Sequential<GruInput, GRU<GruGraph::H, deepjet::reset_after, deepjet::backwards>>{},
+        {.linear_before_reset = true, .direction = "forward", .slice_reversed = true});
+  // The whole sequence Y, in the list's order.
+  check("lbr1_reverse_sequence.onnx",
+        Sequential<GruInput, GRU<GruGraph::H, deepjet::reset_after, deepjet::backwards, deepjet::return_sequences>>{},
+        {.linear_before_reset = true, .direction = "reverse", .sequence = true});
+  check("lbr0_forward_sequence_hard.onnx",
+        Sequential<GruInput, GRU<GruGraph::H, deepjet::reset_before, deepjet::return_sequences, deepjet::hard_sigmoid_gates>>{},
+        {.linear_before_reset = false, .direction = "forward", .hard_sigmoid = true, .sequence = true});
+}
+
+TEST_F(OnnxExporterIdioms, GruThatDeepjetCannotExpressOrThatTheTypeContradictsIsRefused) {
+  GruGraph graph;
+  auto refused = [&](const std::string& name, auto net, const std::string& fragment, GruGraph::Options options) {
+    const auto path = graph.build(file(name).string(), options);
+    const std::string message = error_of([&] { deepjet::onnx::import_model<decltype(net)>(path); });
+    std::printf("%s\n", message.c_str());
+    EXPECT_TRUE(message.starts_with(path + ": ")) << message;
+    EXPECT_NE(message.find(fragment), std::string::npos) << message;
+  };
+  using deepjet::GRU;
+  using Before = Sequential<GruInput, GRU<GruGraph::H, deepjet::reset_before>>;
+  using After = Sequential<GruInput, GRU<GruGraph::H, deepjet::reset_after>>;
+  refused("clip.onnx", Before{}, "clips its gate inputs (clip)", {.extra_attribute = "clip"});
+  refused("bidirectional.onnx", Before{}, "runs in direction 'bidirectional'", {.extra_attribute = "bidirectional"});
+  refused("relu.onnx", Before{}, "uses Relu for its candidate; deepjet's GRU uses Tanh", {.extra_attribute = "relu"});
+  refused("lengths.onnx", Before{}, "has sequence_lens", {.extra_attribute = "sequence_lens"});
+  refused("initial_h.onnx", Before{}, "starts from a non-zero initial state", {.extra_attribute = "initial_h"});
+  // The type disagrees with the graph: each names the node and the layer.
+  refused("lbr1_into_before.onnx", Before{}, "linear_before_reset = 1", {.linear_before_reset = true});
+  refused("lbr0_into_after.onnx", After{}, "declare the layer with deepjet::reset_before", {.linear_before_reset = false});
+  refused("reverse_into_forward.onnx", After{}, "the ONNX GRU reads the list backwards",
+          {.linear_before_reset = true, .direction = "reverse"});
+  refused("hard_into_sigmoid.onnx", Before{}, "declare the layer with deepjet::hard_sigmoid_gates", {.hard_sigmoid = true});
+  refused("sequence_into_last.onnx", Before{}, "-> (5, 4), the layer (5, 3) -> (4)", {.sequence = true});
 }
 
 // Two heads on one trunk (deepjet::Heads), written by the exporter in the other order.

@@ -5,11 +5,13 @@
 // its whole input to every child; leaves are layers with their path (as in Model::architecture()),
 // kind, signature, input and output shapes, where their parameters start in the model's flat
 // array, and the options the importer must check against the ONNX graph (Conv1D kernel, stride,
-// padding and bias; LSTM direction, output and gate activation; BatchNorm epsilon). Nothing here
-// reads a file; the reader (reader.hpp) walks this tree beside the lowered ONNX graph.
+// padding and bias; LSTM and GRU direction, output and gate activation, GRU reset convention;
+// BatchNorm epsilon). Nothing here reads a file; the reader (reader.hpp) walks this tree beside
+// the lowered ONNX graph.
 #pragma once
 
 #include "deepjet/layers/conv1d/conv1d.hpp"
+#include "deepjet/layers/gru/gru.hpp"
 #include "deepjet/layers/layer.hpp"
 #include "deepjet/layers/lstm/lstm.hpp"
 #include "deepjet/layers/normalization/batch_norm.hpp"
@@ -34,8 +36,10 @@ struct Outline {
   std::size_t kernel = 1, stride = 1;
   Padding padding = Padding::valid;
   bool use_bias = true;
-  // LSTM
+  // LSTM, GRU
   bool backwards = false, returns_sequence = false, hard_sigmoid = false;
+  // GRU: reset_after (ONNX linear_before_reset = 1) or reset_before
+  bool reset_after = false;
   // BatchNorm
   double epsilon = 0;
   /// "0.1.3 Conv1D (25, 16) -> (25, 64) [kernel 1, ...]"
@@ -90,6 +94,15 @@ struct leaf_traits<LSTMLayer<T, F, H, D, Seq, G>> {
     o.backwards = D == Direction::backwards;
     o.returns_sequence = Seq;
     o.hard_sigmoid = G == GateActivation::hard_sigmoid;
+  }
+};
+template <std::size_t T, std::size_t F, std::size_t H, GRUReset R, Direction D, bool Seq, GateActivation G>
+struct leaf_traits<GRULayer<T, F, H, R, D, Seq, G>> {
+  static void fill(Outline& o) {
+    o.backwards = D == Direction::backwards;
+    o.returns_sequence = Seq;
+    o.hard_sigmoid = G == GateActivation::hard_sigmoid;
+    o.reset_after = R == GRUReset::after;
   }
 };
 template <ShapeType S, float M, float E>

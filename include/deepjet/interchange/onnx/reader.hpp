@@ -356,7 +356,11 @@ class Matcher {
     std::vector<float> values = op.parameters;
     switch (op.kind) {
       case OpKind::conv1d:
-        if (op.kernel != layer.kernel || op.stride != layer.stride || op.padding != layer.padding)
+        // With a kernel of 1, 'same' pads nothing and is 'valid' (Keras's Conv1D(k=1, padding='same')
+        // is exported without pads).
+        if (op.kernel != layer.kernel || op.stride != layer.stride ||
+            (op.padding != layer.padding && !(op.kernel == 1 && op.padding != Padding::symmetric &&
+                                               layer.padding != Padding::symmetric)))
           disagree(chosen, layer, "the ONNX convolution has kernel " + std::to_string(op.kernel) + ", stride " +
                                       std::to_string(op.stride) + ", " + (op.padding == Padding::same ? "same" : "valid") + " padding");
         if (!layer.use_bias) {
@@ -367,19 +371,28 @@ class Matcher {
         }
         break;
       case OpKind::lstm:
-        if (op.returns_sequence < 0) disagree(chosen, layer, "nothing in the graph reads this LSTM's output");
+      case OpKind::gru: {
+        const std::string onnx_kind = kind_name(op.kind);
+        if (op.returns_sequence < 0) disagree(chosen, layer, "nothing in the graph reads this " + onnx_kind + "'s output");
         if (op.backwards != layer.backwards)
-          disagree(chosen, layer, std::string("the ONNX LSTM reads the list ") + (op.backwards ? "backwards" : "forwards") +
+          disagree(chosen, layer, "the ONNX " + onnx_kind + " reads the list " + (op.backwards ? "backwards" : "forwards") +
                                       " (its direction attribute, and whether its input was reversed by a Slice), the layer " +
                                       (layer.backwards ? "backwards" : "forwards"));
         if (op.hard_sigmoid != layer.hard_sigmoid)
-          disagree(chosen, layer, std::string("the ONNX LSTM's gates use ") + (op.hard_sigmoid ? "HardSigmoid" : "Sigmoid") +
+          disagree(chosen, layer, "the ONNX " + onnx_kind + "'s gates use " + (op.hard_sigmoid ? "HardSigmoid" : "Sigmoid") +
                                       ", the layer's " + (layer.hard_sigmoid ? "hard_sigmoid" : "sigmoid") +
                                       " (declare the layer with" + (op.hard_sigmoid ? "" : "out") + " deepjet::hard_sigmoid_gates)");
         if ((op.returns_sequence == 1) != layer.returns_sequence)
-          disagree(chosen, layer, std::string("the graph reads the LSTM's ") + (op.returns_sequence ? "whole sequence" : "final state") +
+          disagree(chosen, layer, "the graph reads the " + onnx_kind + "'s " + (op.returns_sequence ? "whole sequence" : "final state") +
                                       ", the layer gives its " + (layer.returns_sequence ? "whole sequence" : "final state"));
+        if (op.kind == OpKind::gru && op.reset_after != layer.reset_after)
+          disagree(chosen, layer, std::string("the ONNX GRU has linear_before_reset = ") + (op.reset_after ? "1" : "0") +
+                                      " (the reset gate multiplies " +
+                                      (op.reset_after ? "the recurrent product" : "the state before the product") +
+                                      "), the layer is " + (layer.reset_after ? "reset_after" : "reset_before") +
+                                      " (declare the layer with deepjet::" + (op.reset_after ? "reset_after" : "reset_before") + ")");
         break;
+      }
       case OpKind::batch_norm:
         if (static_cast<float>(op.epsilon) != static_cast<float>(layer.epsilon)) {
           const std::size_t F = op.shape.back();
