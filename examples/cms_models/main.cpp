@@ -22,6 +22,7 @@
 
 #include "deepak8.hpp"
 #include "deepcsv.hpp"
+#include "deepdoublex.hpp"
 #include "deepjet_model.hpp"
 
 #include <algorithm>
@@ -324,6 +325,9 @@ const std::vector<ModelEntry>& models() {
        "(a Run-2 DeepJet ONNX file)", onnx_runner<DeepJetRun2>},
       {"deepak8", "DeepAK8 (DeepBoostedJet V02; MXNet export: pfcand 42 x 100, sv 15 x 7, channels-first; 17 classes)",
        "(a DeepAK8 V02 ONNX file)", onnx_runner<DeepAK8>},
+      {"deepdoublex", "DeepDoubleX C vs light (ONNX from keras2onnx; db 1x5, pf 60x8, cpf 40x21, sv 5x7; "
+                      "three backward GRU branches with hard_sigmoid gates)",
+       "DeepDoubleX/102X/V02/CvL.onnx", onnx_runner<DeepDoubleX>},
       {"deepcsv", "DeepCSV, Phase I (lwtnn JSON; 66 raw inputs, 5 x Dense 100, softmax b, bb, c, udsg)",
        "DeepCSV_PhaseI.json", lwtnn_runner<DeepCSV>},
   };

@@ -41,7 +41,7 @@
 // deepjet/interchange/onnx/lowering.hpp: an ONNX graph rewritten as deepjet layers.
 //
 // Contract: `lower(graph, opset, inputs)` walks the nodes of an ONNX graph in data-flow order and
-// returns a LayerGraph: deepjet-level operations (Dense, Conv1D, BatchNorm, LSTM, activations,
+// returns a LayerGraph: deepjet-level operations (Dense, Conv1D, BatchNorm, LSTM, GRU, activations,
 // Concatenate, Add, GlobalAveragePooling, Flatten) on deepjet's channels-last layout, with their
 // parameters already in deepjet's layouts (layers/*/ document them), each naming the ONNX node it
 // came from. The reader (reader.hpp) then matches these operations to the layers of a model type.
@@ -54,7 +54,7 @@
 //     entries are in reverse order. Transpose, Squeeze, Unsqueeze, Reshape (that only adds or drops
 //     axes of size 1), Identity, Dropout and a full reversing Slice change only the layout; no
 //     operation is created for them. Operations that compute (Conv, Gemm, LSTM, ...) require the
-//     layout ONNX defines for them (Conv: [N, C, L] or [N, C, L, 1]; LSTM: [T, N, F]) and give
+//     layout ONNX defines for them (Conv: [N, C, L] or [N, C, L, 1]; LSTM, GRU: [T, N, F]) and give
 //     their result in the layout ONNX gives it.
 // Never silent: an op that is not listed in docs/interchange-onnx.md, an attribute deepjet cannot
 // honour (dilations, groups, peepholes, clip, other activations), a slice or gather that picks
@@ -63,6 +63,11 @@
 // any operation are reported by the reader.
 // Gates: ONNX orders an LSTM's gates i, o, f, c; deepjet's kernel has i, f, g(=c), o (lstm.hpp).
 // PyTorch exports nn.LSTM with ONNX's two biases (Wb, Rb); deepjet's bias is their sum.
+// GRU: ONNX's gate order z, r, h is deepjet's (gru.hpp). linear_before_reset = 1 is deepjet's
+// reset_after (bias = Wb, recurrent_bias = Rb); linear_before_reset = 0 (ONNX's default) is
+// reset_before, where ONNX adds every Rb outside the reset product
+//   h~ = g(X Wh^T + (r . H) Rh^T + Rbh + Wbh)   (ONNX's GRU operator definition)
+// so deepjet's single bias is Wb + Rb.
 
 // ---- begin deepjet/interchange/onnx/tensor.hpp ----
 // deepjet/interchange/onnx/tensor.hpp: ONNX constant tensors, read out of their protobuf form.
@@ -213,11 +218,12 @@ inline Tensor read_tensor(const ::onnx::TensorProto& proto, const std::string& w
 // ---- end deepjet/interchange/onnx/tensor.hpp ----
 
 
+#include <initializer_list>
 
 namespace deepjet::onnx::import_detail {
 
 /// What a deepjet-level operation computes (named as the deepjet layer kinds, layers/*).
-enum class OpKind { input, dense, conv1d, batch_norm, lstm, relu, elu, tanh, sigmoid, softmax, concatenate, add,
+enum class OpKind { input, dense, conv1d, batch_norm, lstm, gru, relu, elu, tanh, sigmoid, softmax, concatenate, add,
                     global_average_pooling, flatten };
 
 inline std::string kind_name(OpKind k) {
@@ -227,6 +233,7 @@ inline std::string kind_name(OpKind k) {
     case OpKind::conv1d: return "Conv1D";
     case OpKind::batch_norm: return "BatchNorm";
     case OpKind::lstm: return "LSTM";
+    case OpKind::gru: return "GRU";
     case OpKind::relu: return "ReLU";
     case OpKind::elu: return "ELU";
     case OpKind::tanh: return "Tanh";
@@ -245,6 +252,8 @@ inline std::string kind_name(OpKind k) {
 ///   conv1d:     weight (kernel, channels, filters), bias (filters) (zeros when has_bias is false)
 ///   batch_norm: gamma, beta, running_mean, running_var (features each), with `epsilon`
 ///   lstm:       kernel (F, 4H), recurrent_kernel (H, 4H), bias (4H), gates i, f, g, o
+///   gru:        kernel (F, 3H), recurrent_kernel (H, 3H), bias (3H)[, recurrent_bias (3H) with
+///               reset_after], gates z, r, h
 struct LayerOp {
   OpKind kind = OpKind::input;
   std::string node;         ///< the ONNX node (or graph input) it came from
@@ -258,7 +267,8 @@ struct LayerOp {
   Padding padding = Padding::valid;
   double epsilon = 0;
   bool backwards = false, hard_sigmoid = false;
-  int returns_sequence = -1;  ///< LSTM: 1 sequence, 0 final state, -1 not decided yet
+  bool reset_after = false;   ///< GRU: ONNX linear_before_reset = 1
+  int returns_sequence = -1;  ///< LSTM, GRU: 1 sequence, 0 final state, -1 not decided yet
   std::size_t input_index = 0;  ///< input: the graph input's position
   std::string graph_input;      ///< input: its name
   std::vector<std::string> folded;  ///< other ONNX nodes absorbed into it (a bias Add)
@@ -297,7 +307,7 @@ struct Value {
   std::vector<char> axes;          // data: meaning of each ONNX axis
   bool reversed = false;           // data: the entries axis runs backwards
   std::vector<std::string> reversed_by;  // data: the Slice nodes that reversed it (for the report)
-  int pending_lstm = -1;           // data: an LSTM output whose kind (sequence or final) is not fixed
+  int pending_lstm = -1;           // data: an LSTM or GRU output whose kind (sequence or final) is not fixed
   bool lstm_final = false;         // with pending_lstm: this is the final state
   std::string why_unusable;        // unusable: the reason, reported if something reads it
 
@@ -445,15 +455,15 @@ class Lowering {
     set_output(node, i, std::move(v));
   }
 
-  // Fixes an LSTM's kind (sequence or final state) from what its output is used as.
+  // Fixes an LSTM's or GRU's kind (sequence or final state) from what its output is used as.
   void resolve(const Value& v, const std::string& user) {
     if (v.pending_lstm < 0) return;
     LayerOp& op = result_.ops[static_cast<std::size_t>(v.pending_lstm)];
     const int want = v.lstm_final ? 0 : 1;
     if (op.returns_sequence >= 0 && op.returns_sequence != want)
-      throw Error("ONNX node '" + op.node + "' (LSTM): both its sequence output Y and its final state are used (" +
+      throw Error("ONNX node '" + op.node + "' (" + kind_name(op.kind) + "): both its sequence output Y and its final state are used (" +
                   user + " reads the " + (want ? "sequence" : "final state") +
-                  "); a deepjet LSTM gives one of them");
+                  "); a deepjet " + kind_name(op.kind) + " gives one of them");
     op.returns_sequence = want;
     op.shape = v.shape;
   }
@@ -546,6 +556,7 @@ class Lowering {
         {"MatMul", &Lowering::lower_matmul},
         {"BatchNormalization", &Lowering::lower_batch_norm},
         {"LSTM", &Lowering::lower_lstm},
+        {"GRU", &Lowering::lower_gru},
         {"Relu", &Lowering::lower_activation},
         {"Elu", &Lowering::lower_activation},
         {"Tanh", &Lowering::lower_activation},
@@ -1049,7 +1060,7 @@ class Lowering {
       return;
     }
     if (x.axes[axis] != entries || x.pending_lstm < 0 || x.lstm_final)
-      fail(node, "picks one entry of data; deepjet imports this only for the last state of an LSTM's sequence output");
+      fail(node, "picks one entry of data; deepjet imports this only for the last state of an LSTM's or GRU's sequence output");
     const LayerOp& lstm = result_.ops[static_cast<std::size_t>(x.pending_lstm)];
     const std::int64_t T = static_cast<std::int64_t>(x.shape[0]);
     std::int64_t k = indices.int_at(0);
@@ -1058,9 +1069,9 @@ class Lowering {
     const std::int64_t entry = x.reversed ? T - 1 - k : k;
     const std::int64_t final_entry = lstm.backwards ? 0 : T - 1;
     if (entry != final_entry)
-      fail(node, "picks the LSTM state after entry " + std::to_string(entry) + " of " + std::to_string(T) +
-                 ", not its final state (entry " + std::to_string(final_entry) + "); deepjet's LSTM gives the final "
-                 "state or the whole sequence");
+      fail(node, "picks the " + kind_name(lstm.kind) + " state after entry " + std::to_string(entry) + " of " + std::to_string(T) +
+                 ", not its final state (entry " + std::to_string(final_entry) + "); deepjet's " + kind_name(lstm.kind) +
+                 " gives the final state or the whole sequence");
     if (indices.dims.empty()) x.axes.erase(x.axes.begin() + static_cast<std::ptrdiff_t>(axis));
     else x.axes[axis] = unit;
     result_.ops[static_cast<std::size_t>(x.pending_lstm)].folded.push_back(name_of(node));
@@ -1409,66 +1420,83 @@ class Lowering {
     set_output(node, 0, std::move(y));
   }
 
-  void lower_lstm(const Node& node) {
-    refuse_attributes(node, {"activations", "activation_alpha", "activation_beta", "direction", "hidden_size",
-                             "input_forget", "layout", "clip"});
-    const Value& x = computed_input(node, 0);
+  // ---- recurrent layers (LSTM, GRU) --------------------------------------------------------
+  // Both read X as [T, N, F] (layout = 0, ONNX's default) or [N, T, F] (layout = 1).
+  void require_sequence_layout(const Node& node, const Value& x) {
     const std::int64_t layout = int_attribute(node, "layout", 0);
     const std::vector<char> want = layout ? std::vector<char>{batch, entries, features} : std::vector<char>{entries, batch, features};
     if (x.axes != want)
       fail(node, "reads data of layout " + dims_text(x.onnx_dims()) + " that is not [sequence, batch, features]" +
                  (layout ? " with layout = 1 [batch, sequence, features]" : ""));
-    if (attribute(node, "clip")) fail(node, "clips its cell state; deepjet's LSTM does not");
-    if (int_attribute(node, "input_forget", 0)) fail(node, "couples its input and forget gates (input_forget)");
+  }
+  // direction "forward" or "reverse"; whether the list is read backwards, given how it arrives.
+  bool reads_backwards(const Node& node, const Value& x, const std::string& layer) {
     const std::string direction = string_attribute(node, "direction", "forward");
     if (direction != "forward" && direction != "reverse")
-      fail(node, "runs in direction '" + direction + "'; deepjet's LSTM runs one way (import a bidirectional "
-                 "LSTM as two LSTMs: not supported yet)");
-    const std::size_t H = static_cast<std::size_t>(int_attribute(node, "hidden_size", 0));
-    const std::size_t T = x.shape[0], F = x.shape[1];
-    // Activations f (gates), g (input), h (output): Sigmoid or HardSigmoid(0.2, 0.5), Tanh, Tanh.
+      fail(node, "runs in direction '" + direction + "'; deepjet's " + layer + " runs one way (import a bidirectional " +
+                 layer + " as two layers: not supported yet)");
+    // ONNX (forward over the physical order) on entries in reverse order = deepjet backwards.
+    return (direction == "reverse") != x.reversed;
+  }
+  // The activations attribute: `count` functions for one direction, the first for the gates
+  // (Sigmoid, or HardSigmoid(0.2, 0.5): true), the others Tanh (`rest` says where they act).
+  // Absent, ONNX's defaults: Sigmoid and Tanh.
+  bool gates_are_hard_sigmoid(const Node& node, std::size_t count, const std::string& layer, const std::string& rest) {
+    const auto* a = attribute(node, "activations");
+    if (!a) return false;
+    std::vector<std::string> acts(a->strings().begin(), a->strings().end());
+    if (acts.size() != count) fail(node, "has " + std::to_string(acts.size()) + " activations for one direction");
+    auto lower_case = [](std::string s) {
+      for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      return s;
+    };
     bool hard = false;
-    if (const auto* a = attribute(node, "activations")) {
-      std::vector<std::string> acts(a->strings().begin(), a->strings().end());
-      if (acts.size() != 3) fail(node, "has " + std::to_string(acts.size()) + " activations for one direction");
-      auto lower_case = [](std::string s) {
-        for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        return s;
-      };
-      const std::string f = lower_case(acts[0]);
-      if (f == "hardsigmoid") {
-        hard = true;
-        const auto* alpha = attribute(node, "activation_alpha");
-        const auto* beta = attribute(node, "activation_beta");
-        const float al = alpha && alpha->floats_size() > 0 ? alpha->floats(0) : 0.2f;
-        const float be = beta && beta->floats_size() > 0 ? beta->floats(0) : 0.5f;
-        if (al != 0.2f || be != 0.5f)
-          fail(node, "uses HardSigmoid(" + number_text(al) + ", " + number_text(be) + ") gates; deepjet's hard_sigmoid_gates is (0.2, 0.5)");
-        if ((alpha && alpha->floats_size() > 1) || (beta && beta->floats_size() > 1))
-          fail(node, "gives parameters for its other activations");
-      } else if (f != "sigmoid") {
-        fail(node, "uses '" + acts[0] + "' for its gates; deepjet's LSTM uses Sigmoid or HardSigmoid(0.2, 0.5)");
-      } else if (attribute(node, "activation_alpha") || attribute(node, "activation_beta")) {
-        fail(node, "gives activation parameters that deepjet's Sigmoid/Tanh do not take");
-      }
-      if (lower_case(acts[1]) != "tanh" || lower_case(acts[2]) != "tanh")
-        fail(node, "uses " + acts[1] + " / " + acts[2] + " for its cell; deepjet's LSTM uses Tanh");
+    const std::string f = lower_case(acts[0]);
+    if (f == "hardsigmoid") {
+      hard = true;
+      const auto* alpha = attribute(node, "activation_alpha");
+      const auto* beta = attribute(node, "activation_beta");
+      const float al = alpha && alpha->floats_size() > 0 ? alpha->floats(0) : 0.2f;
+      const float be = beta && beta->floats_size() > 0 ? beta->floats(0) : 0.5f;
+      if (al != 0.2f || be != 0.5f)
+        fail(node, "uses HardSigmoid(" + number_text(al) + ", " + number_text(be) + ") gates; deepjet's hard_sigmoid_gates is (0.2, 0.5)");
+      if ((alpha && alpha->floats_size() > 1) || (beta && beta->floats_size() > 1))
+        fail(node, "gives parameters for its other activations");
+    } else if (f != "sigmoid") {
+      fail(node, "uses '" + acts[0] + "' for its gates; deepjet's " + layer + " uses Sigmoid or HardSigmoid(0.2, 0.5)");
+    } else if (attribute(node, "activation_alpha") || attribute(node, "activation_beta")) {
+      fail(node, "gives activation parameters that deepjet's Sigmoid/Tanh do not take");
     }
-    const Tensor& W = constant_input(node, 1, "W");
-    const Tensor& R = constant_input(node, 2, "R");
-    const std::size_t G = 4 * H;
-    if (W.dims != std::vector<std::int64_t>{1, static_cast<std::int64_t>(G), static_cast<std::int64_t>(F)})
-      fail(node, "has W " + dims_text(W.dims) + "; expected [1, " + std::to_string(G) + ", " + std::to_string(F) + "]");
-    if (R.dims != std::vector<std::int64_t>{1, static_cast<std::int64_t>(G), static_cast<std::int64_t>(H)})
-      fail(node, "has R " + dims_text(R.dims) + "; expected [1, " + std::to_string(G) + ", " + std::to_string(H) + "]");
-    std::vector<double> B(2 * G, 0.0);
+    std::string others;
+    bool all_tanh = true;
+    for (std::size_t i = 1; i < count; ++i) {
+      others += (i > 1 ? " / " : "") + acts[i];
+      all_tanh &= lower_case(acts[i]) == "tanh";
+    }
+    if (!all_tanh) fail(node, "uses " + others + " for its " + rest + "; deepjet's " + layer + " uses Tanh");
+    return hard;
+  }
+  // W [1, rows, F], R [1, rows, H] and B [1, 2 rows] (zeros if absent), as doubles for B.
+  std::vector<double> recurrent_weights(const Node& node, std::size_t rows, std::size_t F, std::size_t H,
+                                        const Tensor*& W, const Tensor*& R) {
+    W = &constant_input(node, 1, "W");
+    R = &constant_input(node, 2, "R");
+    if (W->dims != std::vector<std::int64_t>{1, static_cast<std::int64_t>(rows), static_cast<std::int64_t>(F)})
+      fail(node, "has W " + dims_text(W->dims) + "; expected [1, " + std::to_string(rows) + ", " + std::to_string(F) + "]");
+    if (R->dims != std::vector<std::int64_t>{1, static_cast<std::int64_t>(rows), static_cast<std::int64_t>(H)})
+      fail(node, "has R " + dims_text(R->dims) + "; expected [1, " + std::to_string(rows) + ", " + std::to_string(H) + "]");
+    std::vector<double> B(2 * rows, 0.0);
     if (present(node, 3)) {
       const Tensor& b = constant_input(node, 3, "B");
-      if (b.size() != 2 * G) fail(node, "has B " + dims_text(b.dims) + "; expected [1, " + std::to_string(2 * G) + "]");
-      for (std::size_t i = 0; i < 2 * G; ++i) B[i] = b.real(i);
+      if (b.size() != 2 * rows) fail(node, "has B " + dims_text(b.dims) + "; expected [1, " + std::to_string(2 * rows) + "]");
+      for (std::size_t i = 0; i < 2 * rows; ++i) B[i] = b.real(i);
     }
-    if (present(node, 4)) fail(node, "has sequence_lens; deepjet's LSTM always reads the whole list");
-    for (int i : {5, 6}) {
+    return B;
+  }
+  // Inputs 4 (sequence_lens) and `initial` (initial_h, and initial_c for the LSTM): absent or zeros.
+  void refuse_lengths_and_initial_states(const Node& node, std::initializer_list<int> initial, const std::string& layer) {
+    if (present(node, 4)) fail(node, "has sequence_lens; deepjet's " + layer + " always reads the whole list");
+    for (int i : initial) {
       if (!present(node, i)) continue;
       const Value& init = input(node, i);
       bool zero = init.kind == Value::Kind::zeros;
@@ -1476,8 +1504,44 @@ class Lowering {
         zero = true;
         for (std::size_t k = 0; k < init.constant.size(); ++k) zero &= init.constant.real(k) == 0.0;
       }
-      if (!zero) fail(node, std::string("starts from a non-zero initial ") + (i == 5 ? "state" : "cell") + "; deepjet's LSTM starts from zeros");
+      if (!zero)
+        fail(node, std::string("starts from a non-zero initial ") + (i == 5 ? "state" : "cell") + "; deepjet's " + layer +
+                   " starts from zeros");
     }
+  }
+  // Y: [T, 1, N, H] (layout 1: [N, T, 1, H]) and Y_h: [1, N, H] ([N, 1, H]) of recurrent op `id`,
+  // both pending until a reader fixes which one the layer gives.
+  void set_recurrent_outputs(const Node& node, int id, const Value& x, std::size_t T, std::size_t H) {
+    const bool layout = int_attribute(node, "layout", 0) != 0;
+    Value y = data_value(id, {T, H}, layout ? std::vector<char>{batch, entries, unit, features}
+                                            : std::vector<char>{entries, unit, batch, features}, x.reversed);
+    y.pending_lstm = id;
+    Value y_h = data_value(id, {H}, layout ? std::vector<char>{batch, unit, features} : std::vector<char>{unit, batch, features});
+    y_h.pending_lstm = id;
+    y_h.lstm_final = true;
+    auto& stored = result_.ops[static_cast<std::size_t>(id)];
+    stored.node_shapes = dims_text(x.onnx_dims()) + " -> " + dims_text(y.onnx_dims()) + ", " + dims_text(y_h.onnx_dims());
+    set_output(node, 0, std::move(y));
+    set_output(node, 1, std::move(y_h));
+  }
+
+  void lower_lstm(const Node& node) {
+    refuse_attributes(node, {"activations", "activation_alpha", "activation_beta", "direction", "hidden_size",
+                             "input_forget", "layout", "clip"});
+    const Value& x = computed_input(node, 0);
+    require_sequence_layout(node, x);
+    if (attribute(node, "clip")) fail(node, "clips its cell state; deepjet's LSTM does not");
+    if (int_attribute(node, "input_forget", 0)) fail(node, "couples its input and forget gates (input_forget)");
+    const bool backwards = reads_backwards(node, x, "LSTM");
+    const std::size_t H = static_cast<std::size_t>(int_attribute(node, "hidden_size", 0));
+    const std::size_t T = x.shape[0], F = x.shape[1];
+    // Activations f (gates), g (input), h (output): Sigmoid or HardSigmoid(0.2, 0.5), Tanh, Tanh.
+    const bool hard = gates_are_hard_sigmoid(node, 3, "LSTM", "cell");
+    const std::size_t G = 4 * H;
+    const Tensor* W = nullptr;
+    const Tensor* R = nullptr;
+    const std::vector<double> B = recurrent_weights(node, G, F, H, W, R);
+    refuse_lengths_and_initial_states(node, {5, 6}, "LSTM");
     if (present(node, 7)) {
       const Tensor& p = constant_input(node, 7, "P (peepholes)");
       for (std::size_t k = 0; k < p.size(); ++k)
@@ -1487,8 +1551,7 @@ class Lowering {
     op.kind = OpKind::lstm;
     if (x.reversed) op.folded = x.reversed_by;  // the Slice that reversed its input
     op.hard_sigmoid = hard;
-    // ONNX (forward over the physical order) on entries in reverse order = deepjet backwards.
-    op.backwards = (direction == "reverse") != x.reversed;
+    op.backwards = backwards;
     op.shape = {T, H};
     // kernel (F, 4H), recurrent_kernel (H, 4H), bias (4H); deepjet gate k = i, f, g, o is ONNX gate
     // onnx_gate[k] of i, o, f, c.
@@ -1500,23 +1563,59 @@ class Lowering {
     for (std::size_t k = 0; k < 4; ++k)
       for (std::size_t u = 0; u < H; ++u) {
         const std::size_t row = onnx_gate[k] * H + u, column = k * H + u;
-        for (std::size_t f = 0; f < F; ++f) kernel[f * G + column] = static_cast<float>(W.real(row * F + f));
-        for (std::size_t h = 0; h < H; ++h) recurrent[h * G + column] = static_cast<float>(R.real(row * H + h));
+        for (std::size_t f = 0; f < F; ++f) kernel[f * G + column] = static_cast<float>(W->real(row * F + f));
+        for (std::size_t h = 0; h < H; ++h) recurrent[h * G + column] = static_cast<float>(R->real(row * H + h));
         bias[column] = static_cast<float>(B[row] + B[G + row]);
       }
     const int id = add_op(node, op, {x.op});
-    // Y: [T, 1, N, H] (layout 1: [N, T, 1, H]); Y_h: [1, N, H] ([N, 1, H]); Y_c: not given by deepjet.
-    Value y = data_value(id, {T, H}, layout ? std::vector<char>{batch, entries, unit, features}
-                                            : std::vector<char>{entries, unit, batch, features}, x.reversed);
-    y.pending_lstm = id;
-    Value y_h = data_value(id, {H}, layout ? std::vector<char>{batch, unit, features} : std::vector<char>{unit, batch, features});
-    y_h.pending_lstm = id;
-    y_h.lstm_final = true;
-    auto& stored = result_.ops[static_cast<std::size_t>(id)];
-    stored.node_shapes = dims_text(x.onnx_dims()) + " -> " + dims_text(y.onnx_dims()) + ", " + dims_text(y_h.onnx_dims());
-    set_output(node, 0, std::move(y));
-    set_output(node, 1, std::move(y_h));
+    set_recurrent_outputs(node, id, x, T, H);
     set_unusable(node, 2, "the cell state Y_c of LSTM '" + node.name() + "' is used; deepjet's LSTM does not output it");
+  }
+
+  // ONNX GRU, one direction: deepjet's GRU (gate order z, r, h in both). See the top of this file
+  // for where linear_before_reset puts the recurrent bias.
+  void lower_gru(const Node& node) {
+    refuse_attributes(node, {"activations", "activation_alpha", "activation_beta", "direction", "hidden_size",
+                             "layout", "clip", "linear_before_reset"});
+    const Value& x = computed_input(node, 0);
+    require_sequence_layout(node, x);
+    if (attribute(node, "clip")) fail(node, "clips its gate inputs (clip); deepjet's GRU does not");
+    const bool backwards = reads_backwards(node, x, "GRU");
+    const std::size_t H = static_cast<std::size_t>(int_attribute(node, "hidden_size", 0));
+    const std::size_t T = x.shape[0], F = x.shape[1];
+    if (H == 0) fail(node, "has no hidden_size");
+    // Activations f (gates z, r), g (candidate): Sigmoid or HardSigmoid(0.2, 0.5), Tanh.
+    const bool hard = gates_are_hard_sigmoid(node, 2, "GRU", "candidate");
+    const std::size_t G = 3 * H;
+    const Tensor* W = nullptr;
+    const Tensor* R = nullptr;
+    const std::vector<double> B = recurrent_weights(node, G, F, H, W, R);
+    refuse_lengths_and_initial_states(node, {5}, "GRU");
+    LayerOp op;
+    op.kind = OpKind::gru;
+    if (x.reversed) op.folded = x.reversed_by;  // the Slice that reversed its input
+    op.hard_sigmoid = hard;
+    op.backwards = backwards;
+    op.reset_after = int_attribute(node, "linear_before_reset", 0) != 0;
+    op.shape = {T, H};
+    // kernel (F, 3H) = W[0]^T, recurrent_kernel (H, 3H) = R[0]^T, the same gate order; then
+    // reset_after: bias = Wb, recurrent_bias = Rb; reset_before: bias = Wb + Rb.
+    op.parameters.assign(F * G + H * G + G + (op.reset_after ? G : 0), 0.0f);
+    float* kernel = op.parameters.data();
+    float* recurrent = kernel + F * G;
+    float* bias = recurrent + H * G;
+    for (std::size_t row = 0; row < G; ++row) {
+      for (std::size_t f = 0; f < F; ++f) kernel[f * G + row] = static_cast<float>(W->real(row * F + f));
+      for (std::size_t h = 0; h < H; ++h) recurrent[h * G + row] = static_cast<float>(R->real(row * H + h));
+      if (op.reset_after) {
+        bias[row] = static_cast<float>(B[row]);
+        bias[G + row] = static_cast<float>(B[G + row]);
+      } else {
+        bias[row] = static_cast<float>(B[row] + B[G + row]);
+      }
+    }
+    const int id = add_op(node, op, {x.op});
+    set_recurrent_outputs(node, id, x, T, H);
   }
 
   const ::onnx::GraphProto& graph_;
@@ -1538,8 +1637,9 @@ class Lowering {
 // its whole input to every child; leaves are layers with their path (as in Model::architecture()),
 // kind, signature, input and output shapes, where their parameters start in the model's flat
 // array, and the options the importer must check against the ONNX graph (Conv1D kernel, stride,
-// padding and bias; LSTM direction, output and gate activation; BatchNorm epsilon). Nothing here
-// reads a file; the reader (reader.hpp) walks this tree beside the lowered ONNX graph.
+// padding and bias; LSTM and GRU direction, output and gate activation, GRU reset convention;
+// BatchNorm epsilon). Nothing here reads a file; the reader (reader.hpp) walks this tree beside
+// the lowered ONNX graph.
 
 
 
@@ -1557,8 +1657,10 @@ struct Outline {
   std::size_t kernel = 1, stride = 1;
   Padding padding = Padding::valid;
   bool use_bias = true;
-  // LSTM
+  // LSTM, GRU
   bool backwards = false, returns_sequence = false, hard_sigmoid = false;
+  // GRU: reset_after (ONNX linear_before_reset = 1) or reset_before
+  bool reset_after = false;
   // BatchNorm
   double epsilon = 0;
   /// "0.1.3 Conv1D (25, 16) -> (25, 64) [kernel 1, ...]"
@@ -1613,6 +1715,15 @@ struct leaf_traits<LSTMLayer<T, F, H, D, Seq, G>> {
     o.backwards = D == Direction::backwards;
     o.returns_sequence = Seq;
     o.hard_sigmoid = G == GateActivation::hard_sigmoid;
+  }
+};
+template <std::size_t T, std::size_t F, std::size_t H, GRUReset R, Direction D, bool Seq, GateActivation G>
+struct leaf_traits<GRULayer<T, F, H, R, D, Seq, G>> {
+  static void fill(Outline& o) {
+    o.backwards = D == Direction::backwards;
+    o.returns_sequence = Seq;
+    o.hard_sigmoid = G == GateActivation::hard_sigmoid;
+    o.reset_after = R == GRUReset::after;
   }
 };
 template <ShapeType S, float M, float E>
@@ -1975,7 +2086,11 @@ class Matcher {
     std::vector<float> values = op.parameters;
     switch (op.kind) {
       case OpKind::conv1d:
-        if (op.kernel != layer.kernel || op.stride != layer.stride || op.padding != layer.padding)
+        // With a kernel of 1, 'same' pads nothing and is 'valid' (Keras's Conv1D(k=1, padding='same')
+        // is exported without pads).
+        if (op.kernel != layer.kernel || op.stride != layer.stride ||
+            (op.padding != layer.padding && !(op.kernel == 1 && op.padding != Padding::symmetric &&
+                                               layer.padding != Padding::symmetric)))
           disagree(chosen, layer, "the ONNX convolution has kernel " + std::to_string(op.kernel) + ", stride " +
                                       std::to_string(op.stride) + ", " + (op.padding == Padding::same ? "same" : "valid") + " padding");
         if (!layer.use_bias) {
@@ -1986,19 +2101,28 @@ class Matcher {
         }
         break;
       case OpKind::lstm:
-        if (op.returns_sequence < 0) disagree(chosen, layer, "nothing in the graph reads this LSTM's output");
+      case OpKind::gru: {
+        const std::string onnx_kind = kind_name(op.kind);
+        if (op.returns_sequence < 0) disagree(chosen, layer, "nothing in the graph reads this " + onnx_kind + "'s output");
         if (op.backwards != layer.backwards)
-          disagree(chosen, layer, std::string("the ONNX LSTM reads the list ") + (op.backwards ? "backwards" : "forwards") +
+          disagree(chosen, layer, "the ONNX " + onnx_kind + " reads the list " + (op.backwards ? "backwards" : "forwards") +
                                       " (its direction attribute, and whether its input was reversed by a Slice), the layer " +
                                       (layer.backwards ? "backwards" : "forwards"));
         if (op.hard_sigmoid != layer.hard_sigmoid)
-          disagree(chosen, layer, std::string("the ONNX LSTM's gates use ") + (op.hard_sigmoid ? "HardSigmoid" : "Sigmoid") +
+          disagree(chosen, layer, "the ONNX " + onnx_kind + "'s gates use " + (op.hard_sigmoid ? "HardSigmoid" : "Sigmoid") +
                                       ", the layer's " + (layer.hard_sigmoid ? "hard_sigmoid" : "sigmoid") +
                                       " (declare the layer with" + (op.hard_sigmoid ? "" : "out") + " deepjet::hard_sigmoid_gates)");
         if ((op.returns_sequence == 1) != layer.returns_sequence)
-          disagree(chosen, layer, std::string("the graph reads the LSTM's ") + (op.returns_sequence ? "whole sequence" : "final state") +
+          disagree(chosen, layer, "the graph reads the " + onnx_kind + "'s " + (op.returns_sequence ? "whole sequence" : "final state") +
                                       ", the layer gives its " + (layer.returns_sequence ? "whole sequence" : "final state"));
+        if (op.kind == OpKind::gru && op.reset_after != layer.reset_after)
+          disagree(chosen, layer, std::string("the ONNX GRU has linear_before_reset = ") + (op.reset_after ? "1" : "0") +
+                                      " (the reset gate multiplies " +
+                                      (op.reset_after ? "the recurrent product" : "the state before the product") +
+                                      "), the layer is " + (layer.reset_after ? "reset_after" : "reset_before") +
+                                      " (declare the layer with deepjet::" + (op.reset_after ? "reset_after" : "reset_before") + ")");
         break;
+      }
       case OpKind::batch_norm:
         if (static_cast<float>(op.epsilon) != static_cast<float>(layer.epsilon)) {
           const std::size_t F = op.shape.back();
