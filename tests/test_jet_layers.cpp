@@ -331,8 +331,11 @@ ConvReference conv_reference(const std::vector<float>& params, const std::vector
   EXPECT_EQ(out_length, L::output_shape::dims[0]);
   const float* weight = params.data();
   const float* bias = params.data() + KernelSize * Channels * Filters;
-  ConvReference r{std::vector<double>(count * out_length * Filters), std::vector<double>(KernelSize * Channels * Filters),
-                  std::vector<double>(Filters), std::vector<double>(count * Length * Channels)};
+  ConvReference r;
+  r.y.assign(count * out_length * Filters, 0.0);
+  r.dweight.assign(KernelSize * Channels * Filters, 0.0);
+  r.dbias.assign(Filters, 0.0);
+  r.dx.assign(count * Length * Channels, 0.0);
   r.y_magnitude = r.y;
   r.dweight_magnitude = r.dweight;
   r.dbias_magnitude = r.dbias;

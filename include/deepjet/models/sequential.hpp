@@ -230,7 +230,7 @@ class SequentialLayer {
     return w;
   }
   template <std::size_t... K>
-  static constexpr std::size_t scratch_of_kept(std::size_t count, std::index_sequence<K...>) {
+  static constexpr std::size_t scratch_of_kept([[maybe_unused]] std::size_t count, std::index_sequence<K...>) {
     return std::max({std::size_t{0}, kept_layer<K>::scratch_size(count)...});
   }
   using kept_indices = std::make_index_sequence<kept_count>;

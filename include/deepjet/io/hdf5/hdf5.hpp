@@ -249,8 +249,17 @@ class File {
     Handle attribute(H5Aopen_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
     if (!attribute.valid()) fail("has no attribute '" + name + "' on '" + object + "'");
     Handle type(H5Aget_type(attribute.get()), H5Tclose);
-    if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0)
-      fail("attribute '" + name + "' is not a fixed-length string");
+    if (H5Tget_class(type.get()) != H5T_STRING) fail("attribute '" + name + "' is not a string");
+    if (H5Tis_variable_str(type.get()) > 0) {
+      // h5py and Keras write variable-length strings: HDF5 allocates the copy, we free it.
+      Handle space(H5Aget_space(attribute.get()), H5Sclose);
+      if (H5Sget_simple_extent_npoints(space.get()) != 1) fail("attribute '" + name + "' is not a single string");
+      char* text = nullptr;
+      if (H5Aread(attribute.get(), type.get(), &text) < 0) fail("cannot read attribute '" + name + "'");
+      std::string value = text ? text : "";
+      H5free_memory(text);
+      return value;
+    }
     std::string value(H5Tget_size(type.get()), '\0');
     if (H5Aread(attribute.get(), type.get(), value.data()) < 0) fail("cannot read attribute '" + name + "'");
     while (!value.empty() && value.back() == '\0') value.pop_back();
