@@ -13,7 +13,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "deepjet/data/example_jets.hpp"
+#include "deepjet/example_data/deepjet_jets.hpp"
 
 namespace {
 

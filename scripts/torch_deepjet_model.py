@@ -1,4 +1,4 @@
-"""The DeepJet model in PyTorch, as deepjet builds it (examples/reference_models/deepjet_model.hpp),
+"""The DeepJet model in PyTorch, as deepjet builds it (include/deepjet/zoo/deepjet.hpp),
 with deepjet's initialisation (Glorot-uniform kernels, orthogonal recurrent kernels, unit forget
 bias, zero biases). Shared by scripts/torch_deepjet_train.py (same physics as deepjet) and
 benchmarks/suite/torch_benchmarks.py (speed). scripts/make_torch_fixtures_reference.py keeps its

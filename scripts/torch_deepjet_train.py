@@ -12,7 +12,7 @@ the test jets, computes the b vs udsg AUC as deepjet::evaluation does, and write
 DIR/torch_results.json (printed too).
 
 What is the same as `deepjet_quickstart train` (examples/deepjet/main.cpp):
-  - the model: DeepJet (examples/reference_models/deepjet_model.hpp), from
+  - the model: DeepJet (include/deepjet/zoo/deepjet.hpp), from
     scripts/torch_deepjet_model.py: the same PyTorch modules as
     scripts/make_torch_fixtures_reference.py (whose forward pass, gradients and Adam
     steps tests/test_reference_models.cpp checks against deepjet), dropout 0.1, BatchNorm momentum

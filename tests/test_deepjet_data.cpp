@@ -1,7 +1,7 @@
 // The DeepJet data format end to end on example jets: generate, measure the normalisation,
 // convert, read batches into the DeepJet model type, and train a few steps.
 #include "deepjet_data.hpp"
-#include "deepjet_model.hpp"
+#include <deepjet/zoo/deepjet.hpp>
 
 #include <gtest/gtest.h>
 #include <xtensor/xview.hpp>
@@ -11,11 +11,11 @@
 namespace {
 
 namespace fs = std::filesystem;
-using deepjet::reference::DeepJetData;
+using deepjet::zoo::DeepJetData;
 
 TEST(DeepJetData, TheFormatFitsTheModel) {
-  static_assert(std::is_same_v<DeepJetData::input_shape, deepjet::reference::DeepJet::input_shape>);
-  static_assert(std::is_same_v<DeepJetData::truth_shape, deepjet::reference::DeepJet::output_shape>);
+  static_assert(std::is_same_v<DeepJetData::input_shape, deepjet::zoo::DeepJet::input_shape>);
+  static_assert(std::is_same_v<DeepJetData::truth_shape, deepjet::zoo::DeepJet::output_shape>);
 }
 
 TEST(DeepJetData, ExampleJetsConvertAndTrainTheDeepJetModel) {
@@ -46,7 +46,7 @@ TEST(DeepJetData, ExampleJetsConvertAndTrainTheDeepJetModel) {
   }
   for (std::size_t j = 0; j < 128; ++j) EXPECT_FLOAT_EQ(xt::sum(xt::view(batch.truth, j))(), 1.0f);
 
-  deepjet::Model<deepjet::reference::DeepJet> model(/*seed=*/1);
+  deepjet::Model<deepjet::zoo::DeepJet> model(/*seed=*/1);
   deepjet::Adam adam{.learning_rate = 1e-3};
   const deepjet::CategoricalCrossEntropy loss;
   const double first = model.train_step(batch.inputs, batch.truth, nullptr, loss, adam);

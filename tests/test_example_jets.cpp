@@ -1,6 +1,6 @@
 // Example jets: the generated source table is complete and consistent, deterministic, and carries
 // the flavour physics a tagger has to learn, read back through open_source like any ntuple.
-#include <deepjet/data/example_jets.hpp>
+#include <deepjet/example_data/deepjet_jets.hpp>
 #include <deepjet/data/source.hpp>
 
 #include "support/temporary_directory.hpp"

@@ -1,7 +1,8 @@
 // Production inference: after warm-up, predicting (through a deepjet::Predictor, or through
 // Model::predict) allocates nothing, starts no thread, and many threads can share one read-only
 // model (each with its own workspace); BatchNorm folding changes only rounding.
-#include "deepjet_model.hpp"
+#include <deepjet/deepjet.hpp>
+#include <deepjet/zoo/deepjet.hpp>
 
 #include <gtest/gtest.h>
 
@@ -48,7 +49,7 @@ void* aligned_alloc(std::size_t alignment, std::size_t size) {
 
 namespace {
 
-using Net = deepjet::reference::DeepJet;
+using Net = deepjet::zoo::DeepJet;
 
 std::size_t thread_count() {
   std::size_t n = 0;
@@ -180,7 +181,7 @@ TEST(Inference, APredictorRefusesParametersOfAnotherSize) {
 // or Dense, Dropout skipped, LSTM weights packed) against the layer-by-layer training forward
 // pass of the same model with every BatchNorm frozen (running statistics) and no dropout.
 TEST(Inference, FoldedBatchNormGivesTheLayerByLayerResult) {
-  using Unfolded = deepjet::reference::DeepJetNetwork<0.0f>;
+  using Unfolded = deepjet::zoo::DeepJetNetwork<0.0f>;
   deepjet::Model<Unfolded> model(4);
   deepjet::Random random(6);
   std::size_t statistics = 0;
@@ -218,7 +219,7 @@ TEST(Inference, FoldedBatchNormGivesTheLayerByLayerResult) {
   // (the last convolution of a branch has no BatchNorm): charged 4 of 5, neutral 3 of 4, vertices
   // 4 of 5 (the other one follows the LSTM).
   EXPECT_EQ(Unfolded::folded_batch_norms, 8u);
-  using Parts = deepjet::reference::DeepJetParts<0.0f>;
+  using Parts = deepjet::zoo::DeepJetParts<0.0f>;
   using Charged = deepjet::Sequential<deepjet::Input<25, 16>, deepjet::BatchNorm<>, Parts::ConvUnit<64>, Parts::ConvUnit<32>,
                                       Parts::ConvUnit<32>, Parts::LastConv<8>, Parts::Recurrence<150>>;
   EXPECT_EQ(Charged::folded_batch_norms, 4u);

@@ -4,7 +4,7 @@
 #include <deepjet/interchange/lwtnn.hpp>
 #include <deepjet/io/hdf5/hdf5.hpp>
 
-#include "deepcsv.hpp"
+#include <deepjet/zoo/deepcsv.hpp>
 #include "support/temporary_directory.hpp"
 
 #include <gtest/gtest.h>
@@ -93,7 +93,7 @@ TEST(LwtnnImportReal, DeepCSVPhaseIReproducesItsReferenceOutputs) {
   // The reference outputs were computed in float64 by numpy with lwtnn's semantics; ours runs six
   // float32 layers (sums of at most 100 products each): 1e-5 absolute on probabilities is far above
   // that rounding (~1e-6) and far below any wrong weight, transpose or activation.
-  const auto predictor = deepjet::lwtnn::import_predictor<deepjet::reference::DeepCSV>(deepcsv_file);
+  const auto predictor = deepjet::lwtnn::import_predictor<deepjet::zoo::DeepCSV>(deepcsv_file);
   const double difference = max_abs_difference(predictor.predict_raw(reference.raw), reference.probabilities);
   std::cout << "DeepCSV Phase I, 32 jets: max |deepjet - reference| = " << difference << "\n";
   EXPECT_LT(difference, 1e-5);
@@ -102,7 +102,7 @@ TEST(LwtnnImportReal, DeepCSVPhaseIReproducesItsReferenceOutputs) {
   EXPECT_EQ(predictor.transform.variables()[0].name, "jetPt");
 
   // The same through a trainable Model (to fine-tune): its forward pass gives the same outputs.
-  const auto imported = deepjet::lwtnn::import_model<deepjet::reference::DeepCSV>(deepcsv_file);
+  const auto imported = deepjet::lwtnn::import_model<deepjet::zoo::DeepCSV>(deepcsv_file);
   EXPECT_LT(max_abs_difference(imported.model.predict(imported.transform(reference.raw)), reference.probabilities),
             1e-5);
 }

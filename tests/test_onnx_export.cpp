@@ -24,9 +24,9 @@
 
 #include "deepjet/interchange/onnx/writer.hpp"
 
-#include "deepcsv.hpp"
-#include "deepjet_model.hpp"
-#include "deepak8.hpp"
+#include <deepjet/zoo/deepcsv.hpp>
+#include <deepjet/zoo/deepjet.hpp>
+#include <deepjet/zoo/deepak8.hpp>
 #include "support/temporary_directory.hpp"
 
 #include <gtest/gtest.h>
@@ -265,13 +265,13 @@ const ExportOptions deepjet_options{.input_names = {"global", "cpf", "npf", "sv"
 
 TEST_F(OnnxExport, DeepJetMatchesOnnxRuntime) {
   REQUIRE_ONNXRUNTIME();
-  deepjet::Model<deepjet::reference::DeepJet> model(11);
+  deepjet::Model<deepjet::zoo::DeepJet> model(11);
   randomise_statistics_and_biases(model, 12);
   expect_all_within(differences_against_onnxruntime(model, deepjet_options, 32, 13, directory_), "DeepJet", 1);
 }
 
-// CMS's DeepAK8 (the boosted-jet particle CNN) of examples/reference_models (default names: its input blocks may change).
-using ParticleCnn = deepjet::reference::DeepAK8;
+// CMS's DeepAK8 (the boosted-jet particle CNN) of the zoo (default names: its input blocks may change).
+using ParticleCnn = deepjet::zoo::DeepAK8;
 
 TEST_F(OnnxExport, ParticleCnnMatchesOnnxRuntime) {
   REQUIRE_ONNXRUNTIME();
@@ -282,7 +282,7 @@ TEST_F(OnnxExport, ParticleCnnMatchesOnnxRuntime) {
 
 TEST_F(OnnxExport, DeepCsvMatchesOnnxRuntimeAtOpsets13And17) {
   REQUIRE_ONNXRUNTIME();
-  deepjet::Model<deepjet::reference::DeepCSV> model(31);
+  deepjet::Model<deepjet::zoo::DeepCSV> model(31);
   randomise_statistics_and_biases(model, 32);
   for (int opset : {13, 17}) {
     const ExportOptions options{.input_names = {"features"}, .output_names = {"probabilities"}, .opset = opset};
@@ -332,7 +332,7 @@ TEST_F(OnnxExport, ListConcatenationAndListOutputMatchOnnxRuntime) {
 // ---- the file itself ------------------------------------------------------------------------------
 
 TEST_F(OnnxExport, FilePassesCheckerAndStrictShapeInferenceWithNamesAndMetadata) {
-  deepjet::Model<deepjet::reference::DeepJet> model(3);
+  deepjet::Model<deepjet::zoo::DeepJet> model(3);
   const fs::path path = file("deepjet.onnx");
   deepjet::onnx::export_model(model, path, deepjet_options);
   EXPECT_EQ(entries(), std::vector<std::string>{"deepjet.onnx"});  // no temporary left over
@@ -398,7 +398,7 @@ TEST_F(OnnxExport, EveryModelPassesTheChecker) {
                                                          ::onnx::ShapeInferenceOptions(true, 1, false)));
   };
   check(deepjet::Model<ParticleCnn>(1), {});
-  check(deepjet::Model<deepjet::reference::DeepCSV>(1), {.opset = 17});
+  check(deepjet::Model<deepjet::zoo::DeepCSV>(1), {.opset = 17});
   check(deepjet::Model<small::Convolutions>(1), {});
   check(deepjet::Model<small::Recurrent>(1), {});
   check(deepjet::Model<small::RecurrentBranches>(1), {});
@@ -420,7 +420,7 @@ TEST_F(OnnxExport, DefaultNamesAndPredictorExportIsTheModelExport) {
 // ---- failures -------------------------------------------------------------------------------------
 
 TEST_F(OnnxExport, UnwritablePathGivesClearErrorAndLeavesNothing) {
-  deepjet::Model<deepjet::reference::DeepCSV> model(1);
+  deepjet::Model<deepjet::zoo::DeepCSV> model(1);
   const fs::path missing_directory = file("no/such/directory/model.onnx");
   try {
     deepjet::onnx::export_model(model, missing_directory);
@@ -444,7 +444,7 @@ TEST_F(OnnxExport, UnwritablePathGivesClearErrorAndLeavesNothing) {
 }
 
 TEST_F(OnnxExport, BadOptionsAreRejectedBeforeWriting) {
-  deepjet::Model<deepjet::reference::DeepJet> model(1);
+  deepjet::Model<deepjet::zoo::DeepJet> model(1);
   const auto expect_error = [&](const ExportOptions& options, const std::string& text) {
     try {
       deepjet::onnx::export_model(model, file("model.onnx"), options);

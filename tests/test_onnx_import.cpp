@@ -1,5 +1,5 @@
 // The ONNX importer (deepjet/interchange/onnx.hpp): CMS's production DeepJet graphs imported into
-// deepjet::reference::DeepJet, and CMS's DeepDoubleX (GRUs) into deepjet::reference::DeepDoubleX,
+// deepjet::zoo::DeepJet, and CMS's DeepDoubleX (GRUs) into deepjet::zoo::DeepDoubleX,
 // reproduce ONNX Runtime's outputs (the .expected.h5 files beside the models, computed by
 // onnxruntime-node) to 1e-5 absolute, as a Model and as a Predictor; types that
 // disagree with the graph, broken files and unsupported ops are refused with messages naming the
@@ -7,8 +7,8 @@
 // here with ONNX's protobuf classes (no binary fixture), and compared with reference loops.
 #include "support/temporary_directory.hpp"
 
-#include "deepdoublex.hpp"
-#include "deepjet_model.hpp"
+#include <deepjet/zoo/deepdoublex.hpp>
+#include <deepjet/zoo/deepjet.hpp>
 
 #include <deepjet/interchange/onnx.hpp>
 #include <deepjet/io/hdf5/hdf5.hpp>
@@ -23,7 +23,7 @@
 
 namespace {
 
-using deepjet::reference::DeepJet;
+using deepjet::zoo::DeepJet;
 
 std::string model_path(const std::string& name) { return std::string(DEEPJET_SHARED_DIR) + "/data/models/" + name; }
 
@@ -146,7 +146,7 @@ TEST(OnnxImport, Run3DeepJetFromPyTorchMatchesOnnxRuntimeAndReportsPassThrough) 
 // DeepDoubleX (CvL), keras2onnx 1.6.5: three GRUs (linear_before_reset 0, HardSigmoid gates,
 // direction reverse, Y_h) beside a flattened BatchNorm; kernel-1 convolutions without bias.
 TEST(OnnxImport, DeepDoubleXWithGrusMatchesOnnxRuntime) {
-  using deepjet::reference::DeepDoubleX;
+  using deepjet::zoo::DeepDoubleX;
   // 57,458 trainable parameters and 82 BatchNorm statistics, as Keras counts the .h5.
   EXPECT_EQ(DeepDoubleX::parameter_count, 57458u + 82u);
   EXPECT_EQ((deepjet::GRULayer<60, 32, 50, deepjet::GRUReset::before, deepjet::Direction::backwards, false,
@@ -190,7 +190,7 @@ TEST(OnnxImport, DeepDoubleXWithGrusMatchesOnnxRuntime) {
 
 // DeepDoubleX declared with PyTorch's GRU convention: the file's linear_before_reset 0 is refused.
 TEST(OnnxImport, DeepDoubleXWithTheOtherResetConventionIsRefused) {
-  using P = deepjet::reference::DeepDoubleXParts<>;
+  using P = deepjet::zoo::DeepDoubleXParts<>;
   using AfterList = deepjet::Stack<P::Norm, P::ConvUnit, P::ConvUnit,
                                    deepjet::GRU<50, deepjet::reset_after, deepjet::backwards, deepjet::hard_sigmoid_gates>>;
   using Net = deepjet::Sequential<
@@ -234,8 +234,8 @@ TEST(OnnxImport, ImportedModelCanBeFineTuned) {
 
 // DeepJet with the charged candidates' first convolution 32 wide instead of 64.
 template <float Rate = 0.1f>
-struct NarrowParts : deepjet::reference::DeepJetParts<Rate> {
-  using P = deepjet::reference::DeepJetParts<Rate>;
+struct NarrowParts : deepjet::zoo::DeepJetParts<Rate> {
+  using P = deepjet::zoo::DeepJetParts<Rate>;
   using network = deepjet::Sequential<
       deepjet::Inputs<deepjet::Shape<15>, deepjet::Shape<25, 16>, deepjet::Shape<25, 6>, deepjet::Shape<4, 12>>,
       deepjet::Branches<deepjet::BatchNorm<>,
@@ -264,15 +264,15 @@ using ForwardDeepJet = deepjet::Sequential<
     deepjet::Inputs<deepjet::Shape<15>, deepjet::Shape<25, 16>, deepjet::Shape<25, 6>, deepjet::Shape<4, 12>>,
     deepjet::Branches<
         deepjet::BatchNorm<>,
-        deepjet::Stack<deepjet::BatchNorm<>, deepjet::reference::DeepJetParts<>::ConvUnit<64>,
-                       deepjet::reference::DeepJetParts<>::ConvUnit<32>, deepjet::reference::DeepJetParts<>::ConvUnit<32>,
-                       deepjet::reference::DeepJetParts<>::LastConv<8>, deepjet::LSTM<150>, deepjet::BatchNorm<>>,
-        deepjet::Stack<deepjet::BatchNorm<>, deepjet::reference::DeepJetParts<>::ConvUnit<32>,
-                       deepjet::reference::DeepJetParts<>::ConvUnit<16>, deepjet::reference::DeepJetParts<>::LastConv<4>,
+        deepjet::Stack<deepjet::BatchNorm<>, deepjet::zoo::DeepJetParts<>::ConvUnit<64>,
+                       deepjet::zoo::DeepJetParts<>::ConvUnit<32>, deepjet::zoo::DeepJetParts<>::ConvUnit<32>,
+                       deepjet::zoo::DeepJetParts<>::LastConv<8>, deepjet::LSTM<150>, deepjet::BatchNorm<>>,
+        deepjet::Stack<deepjet::BatchNorm<>, deepjet::zoo::DeepJetParts<>::ConvUnit<32>,
+                       deepjet::zoo::DeepJetParts<>::ConvUnit<16>, deepjet::zoo::DeepJetParts<>::LastConv<4>,
                        deepjet::LSTM<50>, deepjet::BatchNorm<>>,
-        deepjet::Stack<deepjet::BatchNorm<>, deepjet::reference::DeepJetParts<>::ConvUnit<64>,
-                       deepjet::reference::DeepJetParts<>::ConvUnit<32>, deepjet::reference::DeepJetParts<>::ConvUnit<32>,
-                       deepjet::reference::DeepJetParts<>::LastConv<8>, deepjet::LSTM<50>, deepjet::BatchNorm<>>>,
+        deepjet::Stack<deepjet::BatchNorm<>, deepjet::zoo::DeepJetParts<>::ConvUnit<64>,
+                       deepjet::zoo::DeepJetParts<>::ConvUnit<32>, deepjet::zoo::DeepJetParts<>::ConvUnit<32>,
+                       deepjet::zoo::DeepJetParts<>::LastConv<8>, deepjet::LSTM<50>, deepjet::BatchNorm<>>>,
     deepjet::Concatenate, deepjet::Dense<6>, deepjet::Softmax>;
 
 TEST(OnnxImport, WrongLstmDirectionIsRefusedForBothExporters) {
@@ -292,20 +292,20 @@ TEST(OnnxImport, TooFewLayersIsRefusedNamingTheFirstUnmatchedLayer) {
   using Short = deepjet::Sequential<
       deepjet::Inputs<deepjet::Shape<15>, deepjet::Shape<25, 16>, deepjet::Shape<25, 6>, deepjet::Shape<4, 12>>,
       deepjet::Branches<deepjet::BatchNorm<>,
-                        deepjet::Stack<deepjet::BatchNorm<>, deepjet::reference::DeepJetParts<>::ConvUnit<64>,
-                                       deepjet::reference::DeepJetParts<>::ConvUnit<32>,
-                                       deepjet::reference::DeepJetParts<>::ConvUnit<32>,
-                                       deepjet::reference::DeepJetParts<>::LastConv<8>,
-                                       deepjet::reference::DeepJetParts<>::Recurrence<150>>,
-                        deepjet::Stack<deepjet::BatchNorm<>, deepjet::reference::DeepJetParts<>::ConvUnit<32>,
-                                       deepjet::reference::DeepJetParts<>::ConvUnit<16>,
-                                       deepjet::reference::DeepJetParts<>::LastConv<4>,
-                                       deepjet::reference::DeepJetParts<>::Recurrence<50>>,
-                        deepjet::Stack<deepjet::BatchNorm<>, deepjet::reference::DeepJetParts<>::ConvUnit<64>,
-                                       deepjet::reference::DeepJetParts<>::ConvUnit<32>,
-                                       deepjet::reference::DeepJetParts<>::ConvUnit<32>,
-                                       deepjet::reference::DeepJetParts<>::LastConv<8>,
-                                       deepjet::reference::DeepJetParts<>::Recurrence<50>>>,
+                        deepjet::Stack<deepjet::BatchNorm<>, deepjet::zoo::DeepJetParts<>::ConvUnit<64>,
+                                       deepjet::zoo::DeepJetParts<>::ConvUnit<32>,
+                                       deepjet::zoo::DeepJetParts<>::ConvUnit<32>,
+                                       deepjet::zoo::DeepJetParts<>::LastConv<8>,
+                                       deepjet::zoo::DeepJetParts<>::Recurrence<150>>,
+                        deepjet::Stack<deepjet::BatchNorm<>, deepjet::zoo::DeepJetParts<>::ConvUnit<32>,
+                                       deepjet::zoo::DeepJetParts<>::ConvUnit<16>,
+                                       deepjet::zoo::DeepJetParts<>::LastConv<4>,
+                                       deepjet::zoo::DeepJetParts<>::Recurrence<50>>,
+                        deepjet::Stack<deepjet::BatchNorm<>, deepjet::zoo::DeepJetParts<>::ConvUnit<64>,
+                                       deepjet::zoo::DeepJetParts<>::ConvUnit<32>,
+                                       deepjet::zoo::DeepJetParts<>::ConvUnit<32>,
+                                       deepjet::zoo::DeepJetParts<>::LastConv<8>,
+                                       deepjet::zoo::DeepJetParts<>::Recurrence<50>>>,
       deepjet::Concatenate, deepjet::Dense<6>, deepjet::Softmax>;
   const std::string message =
       error_of([&] { deepjet::onnx::import_model<Short>(model_path("DeepFlavour_HLT_220104.onnx")); });

@@ -1,13 +1,14 @@
-// The reference models (examples/reference_models): DeepJet (CMS's production graph) and its Run-3
+// The reference models (the zoo, include/deepjet/zoo): DeepJet (CMS's production graph) and its Run-3
 // and Run-2 variants, DeepAK8, DeepCSV. Parameter counts and layer structure, forward outputs and
 // (DeepJet) a few Adam steps, compared with the same networks built in PyTorch
 // (scripts/make_torch_fixtures_reference.py), and a short DeepJet training that learns.
 #include "support/fixtures.hpp"
 #include "support/gradient_check.hpp"
 
-#include "deepak8.hpp"
-#include "deepcsv.hpp"
-#include "deepjet_model.hpp"
+#include <deepjet/deepjet.hpp>
+#include <deepjet/zoo/deepak8.hpp>
+#include <deepjet/zoo/deepcsv.hpp>
+#include <deepjet/zoo/deepjet.hpp>
 
 #include <gtest/gtest.h>
 
@@ -58,16 +59,16 @@ void expect_counts(const std::string& name) {
 }
 
 TEST(ReferenceModels, ParameterCountsEqualPyTorchs) {
-  expect_counts<deepjet::reference::DeepJet>("deepjet");
-  expect_counts<deepjet::reference::DeepJetRun2>("deepjet_run2");
-  expect_counts<deepjet::reference::DeepAK8>("deepak8");
-  expect_counts<deepjet::reference::DeepCSV>("deepcsv");
+  expect_counts<deepjet::zoo::DeepJet>("deepjet");
+  expect_counts<deepjet::zoo::DeepJetRun2>("deepjet_run2");
+  expect_counts<deepjet::zoo::DeepAK8>("deepak8");
+  expect_counts<deepjet::zoo::DeepCSV>("deepcsv");
   // The counts of CMS's files (DeepFlavour_HLT_220104.onnx, DeepJet_Run3_122X.onnx), and those
   // stated in the headers.
-  EXPECT_EQ(deepjet::reference::DeepJet::parameter_count, 265252u + 3006u);
-  EXPECT_EQ(deepjet::reference::DeepJetRun3::parameter_count, 265252u + 3006u);
-  EXPECT_EQ(deepjet::reference::DeepJetRun2::parameter_count, 265270u + 3008u);
-  EXPECT_EQ(deepjet::reference::DeepAK8::parameter_count, 465251u + 3122u);
+  EXPECT_EQ(deepjet::zoo::DeepJet::parameter_count, 265252u + 3006u);
+  EXPECT_EQ(deepjet::zoo::DeepJetRun3::parameter_count, 265252u + 3006u);
+  EXPECT_EQ(deepjet::zoo::DeepJetRun2::parameter_count, 265270u + 3008u);
+  EXPECT_EQ(deepjet::zoo::DeepAK8::parameter_count, 465251u + 3122u);
 }
 
 std::size_t count_kind(const deepjet::Architecture& architecture, std::string_view kind) {
@@ -78,9 +79,9 @@ std::size_t count_kind(const deepjet::Architecture& architecture, std::string_vi
 TEST(ReferenceModels, StructuresOfCMSsGraphs) {
   // DeepJet and its Run-3 variant: 23 BatchNorms, 11 convolutions, 3 LSTMs, 9 Dense, as in both
   // ONNX files; Run 2 adds the pT BatchNorm and the regression Dense.
-  const deepjet::Model<deepjet::reference::DeepJet> deepjet;
-  const deepjet::Model<deepjet::reference::DeepJetRun3> run3;
-  const deepjet::Model<deepjet::reference::DeepJetRun2> run2;
+  const deepjet::Model<deepjet::zoo::DeepJet> deepjet;
+  const deepjet::Model<deepjet::zoo::DeepJetRun3> run3;
+  const deepjet::Model<deepjet::zoo::DeepJetRun2> run2;
   for (const auto* architecture : {&deepjet.architecture(), &run3.architecture()}) {
     EXPECT_EQ(count_kind(*architecture, "BatchNorm"), 23u);
     EXPECT_EQ(count_kind(*architecture, "Conv1D"), 11u);
@@ -89,13 +90,13 @@ TEST(ReferenceModels, StructuresOfCMSsGraphs) {
   }
   EXPECT_EQ(count_kind(run2.architecture(), "BatchNorm"), 24u);
   EXPECT_EQ(count_kind(run2.architecture(), "Dense"), 10u);
-  using Outputs3 = deepjet::reference::DeepJetRun3::output_shape;
-  using Outputs2 = deepjet::reference::DeepJetRun2::output_shape;
+  using Outputs3 = deepjet::zoo::DeepJetRun3::output_shape;
+  using Outputs2 = deepjet::zoo::DeepJetRun2::output_shape;
   static_assert(std::is_same_v<Outputs3, deepjet::Shapes<deepjet::Shape<6>, deepjet::Shape<1>>>);
   static_assert(std::is_same_v<Outputs2, deepjet::Shapes<deepjet::Shape<6>, deepjet::Shape<2>>>);
   // DeepAK8: 24 BatchNorms; 27 convolutions (per stage 2 + 2 and a shortcut: pfcand 1 + 3 x 5,
   // sv 1 + 2 x 5), none with a bias.
-  const deepjet::Model<deepjet::reference::DeepAK8> deepak8;
+  const deepjet::Model<deepjet::zoo::DeepAK8> deepak8;
   EXPECT_EQ(count_kind(deepak8.architecture(), "BatchNorm"), 24u);
   EXPECT_EQ(count_kind(deepak8.architecture(), "Conv1D"), 27u);
   for (const auto& p : deepak8.architecture().parameters)
@@ -103,7 +104,7 @@ TEST(ReferenceModels, StructuresOfCMSsGraphs) {
       const auto layer = p.path.substr(0, p.path.rfind('.'));
       EXPECT_TRUE(layer == "2" || layer == "5") << p.path << ": only the two Dense layers have a bias";
     }
-  EXPECT_EQ(deepjet::reference::deepak8_classes.size(), deepjet::reference::DeepAK8::output_shape::size);
+  EXPECT_EQ(deepjet::zoo::deepak8_classes.size(), deepjet::zoo::DeepAK8::output_shape::size);
 }
 
 // Copy fixture tensors into a model's input containers.
@@ -135,14 +136,14 @@ void expect_forward(const std::string& name, std::size_t batch, const std::strin
 // (LeCun-scaled weights keep every layer's activations of order one), summed in another order
 // than PyTorch's, differ by about 1e-7 relative per layer; over DeepAK8's 27 convolutions or
 // DeepJet's 25-step LSTMs that stays orders of magnitude below 1e-4.
-TEST(PyTorchAgreement, DeepJetForward) { expect_forward<deepjet::reference::DeepJet>("deepjet", 4, "deepjet.x"); }
-TEST(PyTorchAgreement, DeepAK8Forward) { expect_forward<deepjet::reference::DeepAK8>("deepak8", 2, "deepak8.x"); }
-TEST(PyTorchAgreement, DeepCSVForward) { expect_forward<deepjet::reference::DeepCSV>("deepcsv", 4, "deepcsv.x"); }
+TEST(PyTorchAgreement, DeepJetForward) { expect_forward<deepjet::zoo::DeepJet>("deepjet", 4, "deepjet.x"); }
+TEST(PyTorchAgreement, DeepAK8Forward) { expect_forward<deepjet::zoo::DeepAK8>("deepak8", 2, "deepak8.x"); }
+TEST(PyTorchAgreement, DeepCSVForward) { expect_forward<deepjet::zoo::DeepCSV>("deepcsv", 4, "deepcsv.x"); }
 
 // Run 3 is DeepJet with the jet pT passed through: with DeepJet's weights (same tensors in the same
 // order) its first output is PyTorch's DeepJet output, its second the pT given, copied.
 TEST(PyTorchAgreement, DeepJetRun3IsDeepJetWithThePtPassedThrough) {
-  using Net = deepjet::reference::DeepJetRun3;
+  using Net = deepjet::zoo::DeepJetRun3;
   deepjet::Model<Net> model;
   fill_reference_weights(model);
   auto x = deepjet::make_tensors<Net::input_shape>(4);
@@ -164,7 +165,7 @@ TEST(PyTorchAgreement, DeepJetRun3IsDeepJetWithThePtPassedThrough) {
 // against the same graph written out in PyTorch. Tolerance as above (the regression is one more
 // Dense over 7 inputs).
 TEST(PyTorchAgreement, DeepJetRun2Forward) {
-  using Net = deepjet::reference::DeepJetRun2;
+  using Net = deepjet::zoo::DeepJetRun2;
   deepjet::Model<Net> model;
   fill_reference_weights(model);
   auto x = deepjet::make_tensors<Net::input_shape>(4);
@@ -192,7 +193,7 @@ TEST(ReferenceModels, Run2RoutingHasCorrectGradients) {
 }
 
 TEST(PyTorchAgreement, DeepJetAdamStepsFollowPyTorchsLossCurve) {
-  using Net = deepjet::reference::DeepJetNetwork<0.0f>;
+  using Net = deepjet::zoo::DeepJetNetwork<0.0f>;
   deepjet::Model<Net> model;
   fill_reference_weights(model);
   auto x = deepjet::make_tensors<Net::input_shape>(8);
@@ -238,7 +239,7 @@ TEST(PyTorchAgreement, DeepJetAdamStepsFollowPyTorchsLossCurve) {
 }
 
 TEST(ReferenceModels, DeepJetLearnsOnRandomData) {
-  using Net = deepjet::reference::DeepJet;
+  using Net = deepjet::zoo::DeepJet;
   deepjet::Model<Net> model(/*seed=*/3);
   constexpr std::size_t batch = 64;
   auto x = deepjet::make_tensors<Net::input_shape>(batch);

@@ -2,7 +2,7 @@
 // statistics, non-one-hot truth, clamping, jets without class, the exact text round trip, errors.
 #include "deepjet/data/weighter.hpp"
 
-#include "deepjet/data/example_jets.hpp"
+#include "deepjet/example_data/deepjet_jets.hpp"
 #include "deepjet/data/prepare.hpp"
 #include "deepjet/data/source.hpp"
 

@@ -1,13 +1,14 @@
 // The translation unit whose compile cost is measured (benchmarks/compile_cost/measure.py): what a
 // user's DeepJet training program instantiates: the full model, training steps with Adam and the
 // cross-entropy loss, inference, freezing, and saving/loading a checkpoint.
-#include "deepjet_model.hpp"
+#include <deepjet/training.hpp>
+#include <deepjet/zoo/deepjet.hpp>
 
 #include <cstdio>
 #include <filesystem>
 
 int main() {
-  using Net = deepjet::reference::DeepJet;
+  using Net = deepjet::zoo::DeepJet;
   deepjet::Model<Net> model(/*seed=*/1);
   constexpr std::size_t batch = 32;
   auto x = deepjet::make_tensors<Net::input_shape>(batch);

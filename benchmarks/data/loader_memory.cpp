@@ -19,7 +19,7 @@
 
 namespace {
 
-using Data = deepjet::reference::DeepJetData;
+using Data = deepjet::zoo::DeepJetData;
 
 long peak_resident_kb() {
   std::ifstream status("/proc/self/status");

@@ -15,7 +15,7 @@
 //     ports, and few enough for the 16 registers of an AVX2-only build) on xsimd::batch<float, avx512f> and <float, fma3<avx2>> (xsimd's AVX2 arch with FMA;
 //     plain xsimd::avx2 has no FMA instruction), 2 flops per lane per FMA; one thread, and two
 //     threads at once (one per core).
-//   - Inference: deepjet::reference::DeepJet through the inference engine, deepjet::Predictor
+//   - Inference: deepjet::zoo::DeepJet through the inference engine, deepjet::Predictor
 //     (weights packed once, BatchNorm folded), with a Workspace per caller (allocation-free after
 //     warm-up) on random inputs, batches 1, 32 and 1024; "2 threads" are two callers sharing the
 //     one read-only Predictor, each with its own workspace and output, the figure is the sum of
@@ -43,7 +43,7 @@
 //     build without AVX-512 (deepjet_benchmarks_avx2) measures and uses the AVX2 peak instead.
 //   - Built three times (benchmarks/CMakeLists.txt): deepjet_benchmarks (-O2 -march=native),
 //     deepjet_benchmarks_o3 (-O3) and deepjet_benchmarks_avx2 (-O2 -mno-avx512f).
-#include "deepjet_model.hpp"
+#include <deepjet/zoo/deepjet.hpp>
 
 #include <deepjet/deepjet.hpp>
 #include <xsimd/xsimd.hpp>
@@ -70,7 +70,7 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using Net = deepjet::reference::DeepJet;
+using Net = deepjet::zoo::DeepJet;
 using In = Net::input_shape;
 using Out = Net::output_shape;
 
@@ -193,7 +193,7 @@ struct Product {
   double multiply_adds;  // per jet
 };
 
-// DeepJet's matrix products per jet, from the layer shapes in deepjet_model.hpp.
+// DeepJet's matrix products per jet, from the layer shapes in deepjet/zoo/deepjet.hpp.
 std::vector<Product> deepjet_products() {
   auto conv = [](double positions, double in, double out) { return positions * in * out; };
   auto lstm = [](double steps, double in, double units) { return 4 * units * (in + units) * steps; };

@@ -20,10 +20,10 @@
 #include <deepjet/interchange/onnx.hpp>
 #include <deepjet/io/hdf5/hdf5.hpp>
 
-#include "deepak8.hpp"
-#include "deepcsv.hpp"
-#include "deepdoublex.hpp"
-#include "deepjet_model.hpp"
+#include <deepjet/zoo/deepak8.hpp>
+#include <deepjet/zoo/deepcsv.hpp>
+#include <deepjet/zoo/deepdoublex.hpp>
+#include <deepjet/zoo/deepjet.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -314,7 +314,7 @@ struct ModelEntry {
 };
 
 const std::vector<ModelEntry>& models() {
-  using namespace deepjet::reference;
+  using namespace deepjet::zoo;
   static const std::vector<ModelEntry> entries{
       {"deepjet-hlt", "DeepJet for the high-level trigger (keras2onnx; inputs global 15, cpf 25x16, npf 25x6, sv 4x12)",
        "DeepFlavourHLT_12x/DeepFlavour_220104.onnx", onnx_runner<DeepJet>},

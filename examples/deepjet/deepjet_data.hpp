@@ -1,5 +1,5 @@
 // The DeepJet data format: what the tagger reads from a DeepNTuple-like source, block by block.
-// The blocks' shapes are the DeepJet model's inputs (examples/reference_models/deepjet_model.hpp):
+// The blocks' shapes are the DeepJet model's inputs (include/deepjet/zoo/deepjet.hpp):
 // a model and a data format that do not fit each other do not compile.
 //
 // Candidates arrive ordered by the ntupler (charged by signed 2D impact-parameter significance,
@@ -10,7 +10,7 @@
 
 #include <deepjet/deepjet.hpp>
 
-namespace deepjet::reference {
+namespace deepjet::zoo {
 
 namespace dd = deepjet::data;
 
@@ -71,4 +71,4 @@ struct DeepJetSpectators : dd::SpectatorBlock {
 using DeepJetData = dd::Format<dd::Blocks<DeepJetGlobal, DeepJetChargedCandidates, DeepJetNeutralCandidates, DeepJetVertices>,
                                DeepJetTruth, DeepJetSpectators>;
 
-}  // namespace deepjet::reference
+}  // namespace deepjet::zoo

@@ -14,12 +14,12 @@
 //
 // Every step reads what the one before wrote, so steps can be rerun one at a time; convert and
 // train resume where an interrupted run stopped. The model is the DeepJet reference model
-// (examples/reference_models) and the data format DeepJetData (deepjet_data.hpp); the training
+// (deepjet/zoo/deepjet.hpp) and the data format DeepJetData (deepjet_data.hpp); the training
 // follows DeepJet's recipe: one epoch at learning rate 1e-3, then the input BatchNorms are frozen
 // and training goes on at 1e-4, with class weights that give every class the b spectrum in
 // (pT, eta).
 #include "deepjet_data.hpp"
-#include "deepjet_model.hpp"
+#include <deepjet/zoo/deepjet.hpp>
 
 #ifdef DEEPJET_QUICKSTART_ONNX
 #include <deepjet/interchange/onnx/writer.hpp>
@@ -36,8 +36,8 @@ namespace {
 namespace fs = std::filesystem;
 namespace dd = deepjet::data;
 namespace dt = deepjet::training;
-using Data = deepjet::reference::DeepJetData;
-using Net = deepjet::reference::DeepJet;
+using Data = deepjet::zoo::DeepJetData;
+using Net = deepjet::zoo::DeepJet;
 constexpr const char* table = "deepntuplizer/tree";
 
 struct Options {

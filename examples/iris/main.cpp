@@ -6,7 +6,8 @@
 // four measurements with the training set's mean and standard deviation, trains with Adam, prints
 // `accuracy=<value>` on the held-out flowers and, if asked, saves the model. Every random choice
 // is seeded, so every run prints the same accuracy.
-#include <deepjet/deepjet.hpp>
+#include <deepjet/training.hpp>
+#include <deepjet/zoo/iris.hpp>
 
 #include <xtensor/xsort.hpp>
 #include <xtensor/xview.hpp>
@@ -21,12 +22,10 @@
 
 namespace {
 
-using Net = deepjet::Sequential<deepjet::Input<4>,
-                                deepjet::Dense<16>, deepjet::ReLU,
-                                deepjet::Dense<16>, deepjet::ReLU,
-                                deepjet::Dense<3>, deepjet::Softmax>;
+// The network is the zoo's Iris classifier: Dense 16, ReLU, Dense 16, ReLU, Dense 3, Softmax.
+using Net = deepjet::zoo::Iris;
 
-const std::vector<std::string> species = {"Iris-setosa", "Iris-versicolor", "Iris-virginica"};
+constexpr const auto& species = deepjet::zoo::iris_species;
 
 struct Flower {
   float measurements[4];

@@ -3,7 +3,16 @@
 // Licensed under the Apache License, Version 2.0.
 #pragma once
 // ---- begin deepjet/deepjet.hpp ----
-// deepjet/deepjet.hpp: everything in one include.
+// deepjet/deepjet.hpp: everything in one include. Lighter entry headers, for a faster compile:
+//   deepjet/layers.hpp      declaring a network (every layer, Sequential, Branches)
+//   deepjet/inference.hpp   running one: Model, Predictor, model files
+//   deepjet/data.hpp        the data path: blocks, sources, conversion, loader, weighting
+//   deepjet/training.hpp    training: losses, optimisers, trainer, callbacks, prediction
+//   deepjet/evaluation.hpp  ROC curves, AUCs, plots, reports
+//   deepjet/root.hpp        the ROOT reader and writer
+//   deepjet/zoo/*.hpp       CMS's reference architectures as types
+//   deepjet/example_data/*  generators of example jets for the quick-starts
+//   deepjet/interchange/{onnx,lwtnn}.hpp  foreign model files (optional dependencies)
 
 // ---- begin deepjet/core/aligned.hpp ----
 // deepjet/core/aligned.hpp: heap storage aligned for the widest SIMD registers.
@@ -466,51 +475,311 @@ namespace deepjet {
 inline constexpr const char* version = "0.1.0";
 }  // namespace deepjet
 // ---- end deepjet/core/version.hpp ----
-// ---- begin deepjet/data/example_jets.hpp ----
-// deepjet/data/example_jets.hpp: a deterministic generator of DeepNTuple-like example jets.
-//
-// Contract: generate_example_jets(path, options) writes `options.jets` jets to `path` as a deepjet
-// source table (data/source_table.hpp) named "deepntuplizer/tree", the tree path of the CMS
-// DeepNTuples ntupler. It holds, per jet:
-//   - truth flags (int32, one-hot): isB, isBB, isGBB, isLeptonicB, isLeptonicB_C, isC, isGCC, isCC,
-//     isUD, isS, isG, and isUndefined (always 0); DeepJet's six classes are b = isB,
-//     bb = isBB + isGBB, lepb = isLeptonicB + isLeptonicB_C, c = isC + isGCC + isCC, uds = isUD + isS,
-//     g = isG;
-//   - the 15 global features of DeepJet (example_jets_global_branches);
-//   - charged candidates (16 features, offsets "n_Cpfcand"), neutral candidates (6, "n_Npfcand") and
-//     secondary vertices (12, "n_sv"), every candidate of the jet (no truncation at 25), ordered
-//     as the ntupler orders them: charged by decreasing signed 2D IP significance, neutrals nearest
-//     to an SV first then by decreasing pT, vertices by decreasing transverse flight significance.
-// Values follow the ntupler's storage conventions, offsets and clamps included (e.g. Cpfcan_ptrel
-// is pT/jet pT - 1, sv_deltaR is dR - 0.5, a missing AboveCharm value is -999): the files look like
-// real ntuples to a converter. docs/example-jets.md lists every branch and what is simulated.
-//
-// Determinism: jet i is drawn from its own deepjet::Random seeded from (seed, i), so the same
-// (seed, jets) gives the same arrays whatever the chunk size, and the first n jets of a larger run
-// are the n jets of a smaller one. (Bit-identical across machines needs the same math library and
-// floating-point contraction settings; within one build it is exact.)
-// Memory: one chunk of `chunk_jets` jets (~1 kB each) is generated, appended and dropped at a time.
-// Speed: ~200k jets/s per core, written uncompressed by default (floats from a simulation barely
-// compress, and deflate would cost five times the generation).
-// Errors: bad options throw deepjet::Error; a file that cannot be written throws deepjet::FileError
-// naming it, and nothing is left at `path` (the writer works on a temporary name).
+// ---- begin deepjet/data.hpp ----
+// deepjet/data.hpp: the data path: feature blocks and formats, sources (ROOT, HDF5), conversion into
+// training files, the out-of-memory loader, normalisation and sample weighting.
 
-// ---- begin deepjet/data/source_table.hpp ----
-// deepjet/data/source_table.hpp: ntuple-like tables in HDF5, the other source format besides ROOT.
+// ---- begin deepjet/data/blocks.hpp ----
+// deepjet/data/blocks.hpp: typed feature-block descriptors, declared once per data format.
 //
-// Format ("deepjet source table", version 1), inside one HDF5 file:
-//   group <table>                      attributes deepjet_file = "source table", format_version = 1,
-//                                      entries = number of entries (jets)
-//   <table>/<branch>  (flat)           one value per entry: a 1-D dataset of `entries` values
-//   <table>/<branch>  (jagged)         all entries' values one after another, 1-D, with a string
-//                                      attribute offsets = "<offsets dataset>"
-//   <table>/<offsets dataset>          int64, entries + 1 values starting at 0: entry i holds
-//                                      values [offsets[i], offsets[i + 1]); jagged branches of one
-//                                      collection (all charged candidates) share one offsets set
-// Any numeric element type may be stored; readers convert.
+// A block is a struct with constexpr members; its compile-time shape feeds the model, and the same
+// members drive the converter, the training files and the inference input:
 //
-// SourceTableWriter streams such a table chunk by chunk (bounded memory), to a temporary name, and
-// moves it into place when finish() succeeds; an unfinished table never appears under its name.
+//   struct Global : deepjet::data::FlatBlock {                 // one row of features per jet
+//     static constexpr std::string_view name = "global";
+//     static constexpr std::array features{
+//         deepjet::data::feature("jet_pt").log(),             // source branch + preprocessing
+//         deepjet::data::feature("jet_eta"),
+//         deepjet::data::feature("TagVarCSV_trackSip2dSigAboveCharm").missing_below(-998).clip(-50, 50)};
+//   };
+//   struct Cpf : deepjet::data::ListBlock<25> {                 // up to 25 entries per jet
+//     static constexpr std::string_view name = "cpf";
+//     static constexpr std::array features{deepjet::data::feature("Cpfcan_ptrel"), ...};
+//     static constexpr deepjet::data::SortKey sort{"Cpfcan_BtagPf_trackSip2dSig", deepjet::data::descending};
+//   };
+//   deepjet::data::shape_of<Cpf>   is   deepjet::Shape<25, N features>
+//
+// Preprocessing of one value, in this order: missing (NaN/inf, or below missing_threshold) -> the
+// feature's default; clip to [clip_low, clip_high]; log (of values <= 0: the default); then, if the
+// feature is normalised, (x - mean) / std with statistics measured on training sources
+// (data/normalisation.hpp). Entries of a list are taken in the source's order, or sorted by `sort`
+// (a branch of the same collection, not necessarily a feature), cut at the block's length, and
+// padded with `padding`.
+//
+// Truth is a ClassLabels block: each class is the sum of one or more source flags (DeepJet's
+// "bb" = isBB + isGBB); a jet's truth row need not be one-hot.
+
+
+#include <limits>
+#include <string_view>
+
+namespace deepjet::data {
+
+/// How one input feature is read from a source and prepared.
+struct FeatureSpec {
+  std::string_view branch;  ///< source branch; also the feature's name
+  float default_value = 0.0f;
+  float missing_threshold = -std::numeric_limits<float>::infinity();  ///< smaller values are "missing"
+  float clip_low = -std::numeric_limits<float>::infinity();
+  float clip_high = std::numeric_limits<float>::infinity();
+  bool take_log = false;
+  bool normalise = true;
+
+  /// Value for missing entries (NaN, inf, sentinels below missing_below).
+  constexpr FeatureSpec with_default(float value) const { auto f = *this; f.default_value = value; return f; }
+  /// Values below `threshold` are sentinels (the ntupler's -999): replaced by the default.
+  constexpr FeatureSpec missing_below(float threshold) const { auto f = *this; f.missing_threshold = threshold; return f; }
+  constexpr FeatureSpec clip(float low, float high) const { auto f = *this; f.clip_low = low; f.clip_high = high; return f; }
+  /// Natural logarithm (after clipping); values <= 0 become the default.
+  constexpr FeatureSpec log() const { auto f = *this; f.take_log = true; return f; }
+  /// Keep the prepared value as it is: no mean/std normalisation (flags, categories).
+  constexpr FeatureSpec raw() const { auto f = *this; f.normalise = false; return f; }
+};
+
+/// A feature read from `branch`, with no preprocessing but normalisation.
+constexpr FeatureSpec feature(std::string_view branch) { return FeatureSpec{branch}; }
+
+enum class Order { ascending, descending };
+inline constexpr Order ascending = Order::ascending;
+inline constexpr Order descending = Order::descending;
+
+/// Sort the entries of a list by a branch of the same collection.
+struct SortKey {
+  std::string_view branch;
+  Order order = Order::descending;
+  /// Sort by the absolute value (impact-parameter significances are signed).
+  bool absolute = false;
+};
+
+/// Base of blocks with one row of features per jet.
+struct FlatBlock {
+  static constexpr bool is_list = false;
+};
+
+/// Base of blocks with up to `Entries` rows (particles, vertices) per jet.
+template <std::size_t Entries>
+struct ListBlock {
+  static_assert(Entries > 0, "deepjet::data::ListBlock<Entries>: Entries must be positive");
+  static constexpr bool is_list = true;
+  static constexpr std::size_t entries = Entries;
+  static constexpr float padding = 0.0f;
+};
+
+/// A block of input features (flat or list) as declared above.
+template <class B>
+concept InputBlock = requires {
+  { B::name } -> std::convertible_to<std::string_view>;
+  { B::is_list } -> std::convertible_to<bool>;
+  B::features.size();
+  requires std::same_as<typename std::remove_cvref_t<decltype(B::features)>::value_type, FeatureSpec>;
+  requires B::features.size() > 0;
+};
+
+template <InputBlock B>
+struct block_shape {
+  using type = Shape<B::features.size()>;
+};
+template <InputBlock B>
+  requires(B::is_list)
+struct block_shape<B> {
+  using type = Shape<B::entries, B::features.size()>;
+};
+
+/// The compile-time shape of one jet's values of block B.
+template <InputBlock B>
+using shape_of = typename block_shape<B>::type;
+
+/// The input shape of a model fed by these blocks, in this order.
+template <InputBlock... Blocks>
+using InputsOf = Inputs<shape_of<Blocks>...>;
+
+/// Whether block B sorts its entries.
+template <class B>
+concept SortedList = InputBlock<B> && B::is_list && requires {
+  { B::sort } -> std::convertible_to<SortKey>;
+};
+
+/// One class of the truth: the sum of up to 8 source flags.
+struct ClassSpec {
+  std::string_view name;
+  std::array<std::string_view, 8> flags{};
+  std::size_t flag_count = 0;
+};
+
+/// The class `name`, true where any of `flags` is (the flags' sum).
+template <class... Flags>
+constexpr ClassSpec label(std::string_view name, Flags... flags) {
+  static_assert(sizeof...(Flags) > 0 && sizeof...(Flags) <= 8, "deepjet::data::label: 1 to 8 source flags");
+  return ClassSpec{name, {std::string_view(flags)...}, sizeof...(Flags)};
+}
+
+/// Base of truth blocks: Derived::classes is a std::array of label(...).
+struct ClassLabels {};
+
+template <class B>
+concept TruthBlock = std::derived_from<B, ClassLabels> && requires {
+  B::classes.size();
+  requires std::same_as<typename std::remove_cvref_t<decltype(B::classes)>::value_type, ClassSpec>;
+  requires B::classes.size() > 0;
+};
+
+template <TruthBlock B>
+using truth_shape_of = Shape<B::classes.size()>;
+
+/// Per-jet values kept beside the inputs for evaluation (pT, eta, ...), never fed to a model.
+/// Derived::branches is a std::array of branch names.
+struct SpectatorBlock {};
+
+template <class B>
+concept Spectators = std::derived_from<B, SpectatorBlock> && requires { B::branches.size(); };
+
+/// No spectators.
+struct NoSpectators : SpectatorBlock {
+  static constexpr std::array<std::string_view, 0> branches{};
+};
+
+/// Per-jet regression targets (a jet's true pT, ...), read unprepared like spectators and trained
+/// on by a model's regression head. Derived::branches is a std::array of branch names.
+struct TargetBlock {};
+
+template <class B>
+concept Targets = std::derived_from<B, TargetBlock> && requires { B::branches.size(); };
+
+/// No regression targets.
+struct NoTargets : TargetBlock {
+  static constexpr std::array<std::string_view, 0> branches{};
+};
+
+}  // namespace deepjet::data
+// ---- end deepjet/data/blocks.hpp ----
+// ---- begin deepjet/data/collection.hpp ----
+// deepjet/data/collection.hpp: the data collection, the list of a dataset's training files.
+//
+// One HDF5 file (usually <directory>/collection.h5) with attributes only:
+//   deepjet_file = "data collection", format_version = 1, library_version,
+//   format (Format::describe()), table (the source tree or table name),
+//   normalisation (Normalisation::to_text()), sources (every requested source, one per line),
+//   files ("jets<TAB>crc32<TAB>training file<TAB>source" per converted source, in source order;
+//   training files are relative to the collection's directory), failures ("source<TAB>reason"),
+//   and optional named extras (the weighter, ...) as text.
+// save() writes a new file under a temporary name and renames it, so the collection on disk is
+// always a complete, earlier or later, state: the converter saves it after every finished file and a
+// rerun resumes from it. load() refuses a collection of another Format by name.
+
+// ---- begin deepjet/data/normalisation.hpp ----
+// deepjet/data/normalisation.hpp: the mean and standard deviation of every input feature.
+//
+// measure_normalisation reads up to `max_jets` jets from the training sources, in order, chunk by
+// chunk, and computes each feature's mean and standard deviation after preprocessing (missing ->
+// default, clip, log), over real list entries only (padding is not data). A feature whose spread
+// is below 1e-6 (a constant) keeps std 1, so it is centred but not blown up. The result is stored
+// as text in every training file and reused unchanged at prediction time.
+
+// ---- begin deepjet/data/format.hpp ----
+// deepjet/data/format.hpp: a data format = the input blocks, the truth and the spectators.
+//
+//   using DeepJetData = deepjet::data::Format<deepjet::data::Blocks<Global, Cpf, Npf, Sv>, Truth, Kinematics>;
+//   DeepJetData::input_shape    Inputs<Shape<15>, Shape<25, 16>, Shape<25, 6>, Shape<4, 12>>: give it
+//                               to the model (Sequential<DeepJetData::input_shape, ...>), so a model
+//                               that does not fit the data does not compile
+//   DeepJetData::truth_shape    Shape<number of classes>
+//   DeepJetData::label_shape    what a model trained on it outputs: truth_shape, or with regression
+//                               targets (a 4th argument, a TargetBlock) Shapes<truth_shape, Shape<targets>>
+//   DeepJetData::describe()     the format as text: stored in every training file and compared when
+//                               one is read, so files of another format are refused by name
+
+
+#include <iomanip>
+#include <sstream>
+
+namespace deepjet::data {
+
+template <InputBlock... B>
+struct Blocks {
+  static_assert(sizeof...(B) > 0, "deepjet::data::Blocks needs at least one input block");
+};
+
+template <class InputBlocks, TruthBlock Truth, Spectators Spec = NoSpectators, Targets Tgt = NoTargets>
+struct Format;
+
+template <InputBlock... B, TruthBlock Truth, Spectators Spec, Targets Tgt>
+struct Format<Blocks<B...>, Truth, Spec, Tgt> {
+  using blocks = std::tuple<B...>;
+  using truth = Truth;
+  using spectators = Spec;
+  using targets = Tgt;
+  static constexpr std::size_t block_count = sizeof...(B);
+  static constexpr std::size_t target_count = Tgt::branches.size();
+  using input_shape = InputsOf<B...>;
+  using truth_shape = truth_shape_of<Truth>;
+  /// What a model trained on this format outputs: the class probabilities, or, with regression
+  /// targets, the probabilities and the targets side by side (a model ending in Heads<...>).
+  using label_shape = std::conditional_t<target_count == 0, truth_shape,
+                                         Shapes<truth_shape, Shape<(target_count > 0 ? target_count : 1)>>>;
+
+  /// Every name, branch and preprocessing choice, one line each.
+  static std::string describe() {
+    std::ostringstream text;
+    text << std::setprecision(6);  // as %g: the same text on every platform
+    auto block = [&]<class Block>(std::type_identity<Block>) {
+      text << "block " << Block::name << " " << shape_of<Block>::to_string();
+      if constexpr (SortedList<Block>) {
+        const char* bar = Block::sort.absolute ? "|" : "";
+        text << " sorted by " << bar << Block::sort.branch << bar
+             << (Block::sort.order == Order::descending ? " descending" : " ascending");
+      }
+      if constexpr (Block::is_list) text << " padding " << Block::padding;
+      text << "\n";
+      for (const FeatureSpec& f : Block::features)
+        text << "  " << f.branch << " default " << f.default_value << " missing_below " << f.missing_threshold
+             << " clip " << f.clip_low << " " << f.clip_high << (f.take_log ? " log" : "")
+             << (f.normalise ? " normalised" : " raw") << "\n";
+    };
+    (block(std::type_identity<B>{}), ...);
+    text << "truth";
+    for (const ClassSpec& c : Truth::classes) {
+      text << " " << c.name << "=";
+      for (std::size_t i = 0; i < c.flag_count; ++i) text << (i ? "+" : "") << c.flags[i];
+    }
+    text << "\nspectators";
+    for (std::string_view s : Spec::branches) text << " " << s;
+    text << "\n";
+    if constexpr (target_count > 0) {
+      text << "targets";
+      for (std::string_view t : Tgt::branches) text << " " << t;
+      text << "\n";
+    }
+    return text.str();
+  }
+};
+
+}  // namespace deepjet::data
+// ---- end deepjet/data/format.hpp ----
+// ---- begin deepjet/data/prepare.hpp ----
+// deepjet/data/prepare.hpp: from a Source's columns to model-ready arrays, one chunk of jets at a time.
+//
+// read_block<B>(source, first, last, normalisation, out, options, counts) fills `out` with
+// (last - first) jets of block B, laid out as shape_of<B> per jet: every value prepared as
+// blocks.hpp describes (missing -> default, clip, log, normalise), list entries sorted, cut and
+// padded. read_truth and read_spectators do the same for the truth rows and spectator values.
+// A non-finite source value is replaced by the feature's default and counted, or, with
+// NonFinite::reject, is an error naming the file, branch and entry. Entries of one list must share
+// their lengths (one collection); a branch of another collection is an error naming both.
+
+// ---- begin deepjet/data/source.hpp ----
+// deepjet/data/source.hpp: where jets come from, whatever the file format.
+//
+// A Source is one input file's table of entries (jets): ROOT TTrees through deepjet's own ROOT
+// reader, or deepjet source tables in HDF5 (data/source_table.hpp). Both are read by columns over
+// entry ranges, so a converter streams any file in bounded memory:
+//   entries()                      number of entries
+//   has_branch(name)
+//   read_flat(name, first, last)   one value per entry, as float
+//   read_jagged(name, first, last) values + offsets (offsets relative to `first`, starting at 0)
+// open_source(path, table) picks the reader from the file's first bytes. Every error is a
+// deepjet::FileError naming the file (and the branch).
+// Threads: a Source is used by one thread at a time (the ROOT reader keeps the last basket of each
+// branch); parallel code opens one Source per thread, as convert_sources does.
 
 // ---- begin deepjet/io/hdf5/hdf5.hpp ----
 // deepjet/io/hdf5/hdf5.hpp: the small part of HDF5 deepjet uses, with errors that name the file.
@@ -921,1457 +1190,6 @@ class File {
 
 }  // namespace deepjet::hdf5
 // ---- end deepjet/io/hdf5/hdf5.hpp ----
-
-#include <map>
-#include <optional>
-
-namespace deepjet::data {
-
-class SourceTableWriter {
- public:
-  /// deflate_level: 0 stores the datasets uncompressed (fastest); 1 to 9 byte-shuffle and deflate them.
-  SourceTableWriter(std::filesystem::path path, std::string table = "tree", std::size_t chunk_rows = 16384,
-                    int deflate_level = 4)
-      : output_(std::move(path)), table_(std::move(table)), chunk_rows_(chunk_rows), deflate_level_(deflate_level) {
-    file_.emplace(output_.temporary_path(), hdf5::File::Mode::stream);
-    file_->create_group(table_);
-  }
-
-  /// Declare a branch with one value per entry.
-  template <class T>
-  void add_flat(const std::string& branch) {
-    file_->create_rows<T>(dataset(branch), {}, chunk_rows_, deflate_level_);
-  }
-
-  /// Declare a collection: jagged branches sharing the offsets dataset `offsets_name`.
-  template <class T>
-  void add_jagged(const std::string& branch, const std::string& offsets_name) {
-    if (!collections_.contains(offsets_name)) {
-      file_->create_rows<std::int64_t>(dataset(offsets_name), {}, chunk_rows_, deflate_level_);
-      const std::int64_t zero = 0;
-      file_->append_rows(dataset(offsets_name), &zero, 1);
-      collections_[offsets_name] = 0;
-    }
-    file_->create_rows<T>(dataset(branch), {}, chunk_rows_ * 8, deflate_level_);
-    file_->write_attribute("offsets", offsets_name, dataset(branch));
-  }
-
-  /// Append the values of a flat branch for the next entries.
-  template <class T>
-  void append_flat(const std::string& branch, std::span<const T> values) {
-    file_->append_rows(dataset(branch), values.data(), values.size());
-  }
-
-  /// Append values of a jagged branch (the entries' values one after another).
-  template <class T>
-  void append_jagged(const std::string& branch, std::span<const T> values) {
-    file_->append_rows(dataset(branch), values.data(), values.size());
-  }
-
-  /// Append the lengths of the next entries of a collection (its offsets grow by them).
-  void append_counts(const std::string& offsets_name, std::span<const std::int64_t> counts) {
-    auto& end = collections_.at(offsets_name);
-    std::vector<std::int64_t> offsets(counts.size());
-    for (std::size_t i = 0; i < counts.size(); ++i) offsets[i] = end += counts[i];
-    file_->append_rows(dataset(offsets_name), offsets.data(), offsets.size());
-  }
-
-  /// Write the header attributes, close, and move the file into place.
-  void finish(std::uint64_t entries) {
-    file_->write_attribute("deepjet_file", std::string("source table"), table_);
-    file_->write_attribute("format_version", std::uint64_t{1}, table_);
-    file_->write_attribute("entries", entries, table_);
-    file_->close();
-    file_.reset();
-    output_.commit();
-  }
-
- private:
-  std::string dataset(const std::string& branch) const { return table_ + "/" + branch; }
-
-  AtomicFile output_;
-  std::string table_;
-  std::size_t chunk_rows_;
-  int deflate_level_;
-  std::optional<hdf5::File> file_;
-  std::map<std::string, std::int64_t> collections_;
-};
-
-}  // namespace deepjet::data
-// ---- end deepjet/data/source_table.hpp ----
-
-#include <numeric>
-
-namespace deepjet::data {
-
-/// Share of each DeepJet class among the generated jets (normalised to their sum).
-struct ExampleJetsClassFractions {
-  double b = 0.22;
-  double bb = 0.04;
-  double lepb = 0.08;
-  double c = 0.14;
-  double uds = 0.32;
-  double g = 0.20;
-};
-
-struct ExampleJetsOptions {
-  std::uint64_t jets = 100000;
-  std::uint64_t seed = 1;
-  std::size_t chunk_jets = 8192;        ///< jets generated and written at a time (bounds memory)
-  ExampleJetsClassFractions fractions{};
-  double mean_pileup_vertices = 25.0;   ///< mean of npv (Poisson)
-  double min_pt = 30.0;                 ///< jet pT range in GeV
-  double max_pt = 1000.0;
-  /// Deflate level of the file, 0 (none) to 9. Simulated floats barely compress (~0.6 of their
-  /// size at level 1) while deflate costs more than generating them.
-  int compression_level = 0;
-};
-
-inline constexpr const char* example_jets_table = "deepntuplizer/tree";
-
-inline constexpr std::array<const char*, 12> example_jets_truth_branches = {
-    "isB", "isBB", "isGBB", "isLeptonicB", "isLeptonicB_C", "isC", "isGCC", "isCC", "isUD", "isS", "isG", "isUndefined"};
-
-inline constexpr std::array<const char*, 15> example_jets_global_branches = {
-    "jet_pt", "jet_eta", "nCpfcand", "nNpfcand", "nsv", "npv",
-    "TagVarCSV_trackSumJetEtRatio", "TagVarCSV_trackSumJetDeltaR", "TagVarCSV_vertexCategory",
-    "TagVarCSV_trackSip2dValAboveCharm", "TagVarCSV_trackSip2dSigAboveCharm",
-    "TagVarCSV_trackSip3dValAboveCharm", "TagVarCSV_trackSip3dSigAboveCharm",
-    "TagVarCSV_jetNSelectedTracks", "TagVarCSV_jetNTracksEtaRel"};
-
-inline constexpr const char* example_jets_charged_offsets = "n_Cpfcand";
-inline constexpr std::array<const char*, 16> example_jets_charged_branches = {
-    "Cpfcan_BtagPf_trackEtaRel", "Cpfcan_BtagPf_trackPtRel", "Cpfcan_BtagPf_trackPPar",
-    "Cpfcan_BtagPf_trackDeltaR", "Cpfcan_BtagPf_trackPParRatio", "Cpfcan_BtagPf_trackSip2dVal",
-    "Cpfcan_BtagPf_trackSip2dSig", "Cpfcan_BtagPf_trackSip3dVal", "Cpfcan_BtagPf_trackSip3dSig",
-    "Cpfcan_BtagPf_trackJetDistVal", "Cpfcan_ptrel", "Cpfcan_drminsv", "Cpfcan_VTX_ass", "Cpfcan_puppiw",
-    "Cpfcan_chi2", "Cpfcan_quality"};
-
-inline constexpr const char* example_jets_neutral_offsets = "n_Npfcand";
-inline constexpr std::array<const char*, 6> example_jets_neutral_branches = {
-    "Npfcan_ptrel", "Npfcan_deltaR", "Npfcan_isGamma", "Npfcan_HadFrac", "Npfcan_drminsv", "Npfcan_puppiw"};
-
-inline constexpr const char* example_jets_sv_offsets = "n_sv";
-inline constexpr std::array<const char*, 12> example_jets_sv_branches = {
-    "sv_pt", "sv_deltaR", "sv_mass", "sv_ntracks", "sv_chi2", "sv_normchi2",
-    "sv_dxy", "sv_dxysig", "sv_d3d", "sv_d3dsig", "sv_costhetasvpv", "sv_enratio"};
-
-/// One chunk of generated jets, column by column in the order of the branch lists above.
-struct ExampleJetsChunk {
-  std::size_t jets = 0;
-  std::array<std::vector<std::int32_t>, 12> truth;
-  std::array<std::vector<float>, 15> global;
-  std::array<std::vector<float>, 16> charged;
-  std::array<std::vector<float>, 6> neutral;
-  std::array<std::vector<float>, 12> sv;
-  std::vector<std::int64_t> charged_counts, neutral_counts, sv_counts;
-
-  void clear() {
-    jets = 0;
-    for (auto& c : truth) c.clear();
-    for (auto& c : global) c.clear();
-    for (auto& c : charged) c.clear();
-    for (auto& c : neutral) c.clear();
-    for (auto& c : sv) c.clear();
-    charged_counts.clear();
-    neutral_counts.clear();
-    sv_counts.clear();
-  }
-};
-
-namespace example_jets_detail {
-
-// ---- random draws beyond deepjet::Random's own (all built on it, so equally portable) ---------
-
-/// Uniform in (0, 1] with 53 bits: safe to take the logarithm of.
-inline double open_unit(Random& random) { return (static_cast<double>(random.next() >> 11) + 1.0) * 0x1.0p-53; }
-/// Exponential with mean 1.
-inline double exponential(Random& random) { return -std::log(open_unit(random)); }
-/// Poisson with the given mean (Knuth's product of uniforms; normal approximation above 60).
-inline int poisson(Random& random, double mean) {
-  if (mean <= 0) return 0;
-  if (mean > 60) return std::max(0, static_cast<int>(std::lround(mean + std::sqrt(mean) * random.normal())));
-  const double limit = std::exp(-mean);
-  int k = 0;
-  for (double product = open_unit(random); product > limit; product *= open_unit(random)) ++k;
-  return k;
-}
-
-/// Two independent standard normals (Box-Muller, both halves of the pair).
-inline void normal_pair(Random& random, double& first, double& second) {
-  const double radius = std::sqrt(-2.0 * std::log(open_unit(random)));
-  const double angle = 6.283185307179586 * (static_cast<double>(random.next() >> 11) * 0x1.0p-53);
-  first = radius * std::cos(angle);
-  second = radius * std::sin(angle);
-}
-/// A uniformly distributed direction in the plane, (cos phi, sin phi), without trigonometry.
-inline void unit_circle(Random& random, double& cos_phi, double& sin_phi) {
-  double x, y, r2;
-  do {
-    x = 2.0 * random.uniform() - 1.0;
-    y = 2.0 * random.uniform() - 1.0;
-    r2 = x * x + y * y;
-  } while (r2 >= 1.0 || r2 < 1e-12);
-  cos_phi = (x * x - y * y) / r2;
-  sin_phi = 2.0 * x * y / r2;
-}
-
-// Classes in the order of ExampleJetsClassFractions.
-enum JetClass { class_b, class_bb, class_lepb, class_c, class_uds, class_g };
-// Truth flags in the order of example_jets_truth_branches.
-enum Flag { isB, isBB, isGBB, isLeptonicB, isLeptonicB_C, isC, isGCC, isCC, isUD, isS, isG };
-enum Charged { trackEtaRel, trackPtRel, trackPPar, trackDeltaR, trackPParRatio, trackSip2dVal, trackSip2dSig,
-               trackSip3dVal, trackSip3dSig, trackJetDistVal, cpf_ptrel, cpf_drminsv, cpf_VTX_ass, cpf_puppiw,
-               cpf_chi2, cpf_quality };
-enum Neutral { npf_ptrel, npf_deltaR, npf_isGamma, npf_HadFrac, npf_drminsv, npf_puppiw };
-enum Vertex { sv_pt, sv_deltaR, sv_mass, sv_ntracks, sv_chi2, sv_normchi2, sv_dxy, sv_dxysig, sv_d3d, sv_d3dsig,
-              sv_costhetasvpv, sv_enratio };
-enum Global { jet_pt, jet_eta, nCpfcand, nNpfcand, nsv, npv, trackSumJetEtRatio, trackSumJetDeltaR, vertexCategory,
-              trackSip2dValAboveCharm, trackSip2dSigAboveCharm, trackSip3dValAboveCharm, trackSip3dSigAboveCharm,
-              jetNSelectedTracks, jetNTracksEtaRel };
-
-struct Vec3 {
-  double x = 0, y = 0, z = 0;
-  Vec3 operator+(const Vec3& o) const { return {x + o.x, y + o.y, z + o.z}; }
-  Vec3 operator-(const Vec3& o) const { return {x - o.x, y - o.y, z - o.z}; }
-  Vec3 operator*(double s) const { return {x * s, y * s, z * s}; }
-  Vec3& operator+=(const Vec3& o) { x += o.x; y += o.y; z += o.z; return *this; }
-  double dot(const Vec3& o) const { return x * o.x + y * o.y + z * o.z; }
-  Vec3 cross(const Vec3& o) const { return {y * o.z - z * o.y, z * o.x - x * o.z, x * o.y - y * o.x}; }
-  double norm() const { return std::sqrt(dot(*this)); }
-};
-
-inline constexpr double pion_mass = 0.1396, kaon_mass = 0.4937, proton_mass = 0.9383;
-inline constexpr double muon_mass = 0.1057, pi0_mass = 0.1350, neutral_kaon_mass = 0.4976;
-inline constexpr double jet_radius = 0.4;
-inline constexpr double charm_mass_threshold = 1.5;  // the CSV "AboveCharm" mass
-
-// Particle species and what they are to the detector.
-enum class Kind { charged, photon, neutral_hadron, neutrino, hadron /* decays further: a D from a B */ };
-enum class Source { prompt, pileup, decay, v0, material };
-
-// Hadrons that fly: mass (GeV) and c*tau (cm).
-struct Species { double mass, ctau; };
-inline constexpr Species b_hadrons[4] = {{5.2797, 0.0455}, {5.2793, 0.0491}, {5.3669, 0.0452}, {5.6196, 0.0441}};
-inline constexpr double b_hadron_share[4] = {0.40, 0.40, 0.10, 0.10};  // B0, B+, Bs, Lambda_b
-inline constexpr Species d_hadrons[4] = {{1.8648, 0.0123}, {1.8697, 0.0312}, {1.9683, 0.0150}, {2.2865, 0.0060}};
-inline constexpr double d_hadron_share[4] = {0.55, 0.25, 0.12, 0.08};  // D0, D+, Ds, Lambda_c
-inline constexpr Species k_short{0.4976, 2.6844}, lambda{1.1157, 7.89};
-
-struct Particle {
-  Vec3 momentum;  // GeV, jet frame: z along the jet axis
-  Vec3 origin;    // cm, jet frame, primary vertex at 0
-  double mass = 0;
-  Kind kind = Kind::charged;
-  Source source = Source::prompt;
-  int vertex = -1;  // decay vertex it comes from
-};
-
-struct DecayVertex {
-  Vec3 position;
-  int parent = -1;  // the vertex the decaying hadron came from (a D from a B: the B's vertex)
-  bool vetoed = false;  // a V0 or a nuclear interaction: the vertex finder rejects most of them
-};
-
-// A daughter in a decay recipe; a D hadron decays further.
-enum class Decays { no, d_hadron };
-struct Daughter {
-  double mass;
-  Kind kind;
-  double momentum_weight = 1.0;  // leptons take a larger share of the rest-frame momentum
-  Decays decays = Decays::no;
-};
-
-struct Track {  // a reconstructed charged candidate and its features before the ntupler's clamps
-  int particle = 0;
-  double pt = 0, delta_r = 0;
-  double sip2d_val = 0, sip2d_sig = 0, sip3d_val = 0, sip3d_sig = 0;
-  double jet_dist = 0, chi2 = 0;
-  int vtx_ass = 7, quality = 7;
-  float puppiw = 1;
-  double drminsv = jet_radius;
-  int sv = -1;  // the reconstructed SV it belongs to
-  bool selected = false;
-};
-
-struct SecondaryVertex {
-  Vec3 momentum;
-  double energy = 0, mass = 0;
-  int ntracks = 0;
-  double chi2 = 0, ndf = 1;
-  double dxy = 0, dxysig = 0, d3d = 0, d3dsig = 0, costheta = 0, delta_r = 0, pt = 0;
-};
-
-/// The ntupler's catchInfsAndBound with offsets: clamp(value + offset, low, high).
-inline float bound(double value, double low, double high, double offset = 0) {
-  return static_cast<float>(std::clamp(value + offset, low, high));
-}
-
-class Generator {
- public:
-  explicit Generator(const ExampleJetsOptions& options) : options_(options) {
-    const auto& f = options.fractions;
-    const double shares[6] = {f.b, f.bb, f.lepb, f.c, f.uds, f.g};
-    double total = 0;
-    for (double s : shares) {
-      if (!(s >= 0) || !std::isfinite(s)) throw Error("example jets: class fractions must be finite and non-negative");
-      total += s;
-    }
-    if (!(total > 0)) throw Error("example jets: the class fractions add up to zero");
-    double running = 0;
-    for (int k = 0; k < 6; ++k) cumulative_[k] = (running += shares[k]) / total;
-    cumulative_[5] = 1.0;
-    if (options.chunk_jets == 0) throw Error("example jets: chunk_jets must be at least 1");
-    if (!(options.min_pt > 0) || !(options.max_pt > options.min_pt) || !std::isfinite(options.max_pt))
-      throw Error("example jets: need 0 < min_pt < max_pt");
-    if (options.compression_level < 0 || options.compression_level > 9)
-      throw Error("example jets: compression_level must be 0 to 9");
-    if (!(options.mean_pileup_vertices >= 0) || !std::isfinite(options.mean_pileup_vertices))
-      throw Error("example jets: mean_pileup_vertices must be finite and non-negative");
-  }
-
-  /// Append jets [first, first + count) to `chunk`.
-  void generate(std::uint64_t first, std::size_t count, ExampleJetsChunk& chunk) {
-    for (std::size_t i = 0; i < count; ++i) jet(first + i, chunk);
-    chunk.jets += count;
-  }
-
- private:
-  // ---------------------------------------------------------------------------------------------
-  void jet(std::uint64_t index, ExampleJetsChunk& out) {
-    // Each jet has its own stream: results do not depend on chunking, and runs nest.
-    std::uint64_t mix = options_.seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL;
-    mix = (mix ^ (mix >> 31)) * 0xbf58476d1ce4e5b9ULL;
-    random_.reseed(mix ^ (index * 0xd6e8feb86659fd93ULL));
-    particles_.clear();
-    vertices_.clear();
-
-    // --- flavour, kinematics, pile-up --------------------------------------------------------
-    const double u = open_unit(random_);
-    int jet_class = 0;
-    while (jet_class < 5 && u > cumulative_[jet_class]) ++jet_class;
-    std::array<std::int32_t, 12> flags{};
-    int flag = 0;
-    const double v = random_.uniform();
-    switch (jet_class) {
-      case class_b: flag = isB; break;
-      case class_bb: flag = v < 0.5 ? isGBB : isBB; break;
-      case class_lepb: flag = v < 0.6 ? isLeptonicB : isLeptonicB_C; break;
-      case class_c: flag = v < 0.7 ? isC : (v < 0.9 ? isGCC : isCC); break;
-      case class_uds: flag = v < 0.65 ? isUD : isS; break;
-      default: flag = isG; break;
-    }
-    flags[flag] = 1;
-    // Gluon-like showers (gluons, and gluons split into heavy quarks) radiate more and wider.
-    const bool gluon_like = flag == isG || flag == isGBB || flag == isGCC;
-
-    // Falling pT spectra, harder for heavy flavour (top decays, gluon splitting at high pT) than
-    // for light quarks and gluons (QCD): a truncated power law dN/dpT ~ pT^-index.
-    static constexpr double spectral_index[6] = {2.7, 2.3, 2.7, 2.9, 3.1, 3.3};
-    const double pt = power_law(options_.min_pt, options_.max_pt, spectral_index[jet_class]);
-    // Heavy flavour is more central (top decays), gluons and light quarks spread further.
-    static constexpr double eta_width[6] = {1.05, 1.2, 1.05, 1.15, 1.3, 1.45};
-    double eta = 0;
-    do eta = eta_width[jet_class] * random_.normal(); while (std::abs(eta) >= 2.5);
-    cosh_eta_ = std::cosh(eta);
-    sin_polar_ = 1.0 / cosh_eta_;  // the jet's polar angle
-    cos_polar_ = std::tanh(eta);
-    jet_momentum_ = pt * cosh_eta_;
-    jet_pt_ = pt;
-    jet_width_ = 0.022 + 0.05 * std::pow(100.0 / pt, 0.4);  // jets narrow with pT
-    abs_eta_ = std::abs(eta);
-    const int pileup_vertices = std::max(1, poisson(random_, options_.mean_pileup_vertices));
-
-    // --- heavy hadrons and their decays --------------------------------------------------------
-    double flying_fraction = 0;  // of the jet momentum carried by hadrons that fly (B, D, V0)
-    const bool leptonic = jet_class == class_lepb;
-    switch (flag) {
-      case isB: case isLeptonicB: case isLeptonicB_C: {
-        // b fragmentation is hard: the B hadron takes ~3/4 of the jet momentum.
-        const double z = std::clamp(0.72 + 0.14 * random_.normal(), 0.3, 0.97);
-        flying_fraction = z;
-        const int semileptonic = !leptonic ? 0 : (flag == isLeptonicB ? 1 : 2);
-        heavy_hadron(true, z, hadron_direction(z, b_hadrons[0].mass), semileptonic);
-        break;
-      }
-      case isBB: case isGBB: case isCC: case isGCC: {
-        // Two heavy hadrons from g -> QQ (or two close b/c quarks), split by an angle ~ 2m/pT.
-        const bool bottom = flag == isBB || flag == isGBB;
-        const double total = bottom ? (flag == isBB ? 0.85 : 0.75) : (flag == isCC ? 0.75 : 0.65);
-        const double share = random_.uniform(0.2f, 0.8f);
-        const double z1 = total * share, z2 = total - z1;
-        flying_fraction = total;
-        const double quark_mass = bottom ? 4.8 : 1.5;
-        const double opening = std::min(0.35 / cosh_eta_, 2 * quark_mass / (total * jet_momentum_) /
-                                                              std::sqrt(share * (1 - share)) * random_.uniform(0.5f, 1.2f));
-        double c, s;
-        unit_circle(random_, c, s);
-        heavy_hadron(bottom, z1, direction(opening * (1 - share), c, s), 0);
-        heavy_hadron(bottom, z2, direction(opening * share, -c, -s), 0);
-        break;
-      }
-      case isC: {
-        // c fragmentation is softer than b: the D takes ~60 %.
-        const double z = std::clamp(0.6 + 0.17 * random_.normal(), 0.2, 0.95);
-        flying_fraction = z;
-        heavy_hadron(false, z, hadron_direction(z, d_hadrons[0].mass), 0);
-        break;
-      }
-      default: break;
-    }
-    const bool heavy_flavour = flying_fraction > 0;
-
-    // --- V0s: K_S and Lambda decays in flight, in every flavour, most often in s jets --------
-    static constexpr double v0_rate[11] = {0.06, 0.06, 0.06, 0.06, 0.06, 0.08, 0.08, 0.08, 0.08, 0.16, 0.10};
-    if (random_.uniform() < v0_rate[flag]) {
-      const double z = 0.04 + 0.22 * random_.uniform();
-      flying_fraction += z;
-      const bool is_lambda = random_.uniform() < 0.3;
-      const Species species = is_lambda ? lambda : k_short;
-      const Vec3 p = direction(fragment_delta_r(gluon_like, 1.0) / cosh_eta_) * (z * jet_momentum_);
-      const Vec3 flight = p * (species.ctau * exponential(random_) / species.mass);
-      // Decays beyond ~20 cm (transverse) leave no usable tracks: the V0 is lost to the jet.
-      if (transverse(flight).norm() < 20.0) {
-        vertices_.push_back({flight, -1, true});
-        const int vertex = static_cast<int>(vertices_.size()) - 1;
-        daughters_.clear();
-        daughters_.push_back({is_lambda ? proton_mass : pion_mass, Kind::charged});
-        daughters_.push_back({pion_mass, Kind::charged});
-        decay(species.mass, p, vertex, Source::v0);
-      }
-    }
-
-    // --- fragmentation: the rest of the jet momentum among prompt particles --------------------
-    // Multiplicity grows with log(pT); gluons radiate ~1.6x more; heavy hadrons take momentum
-    // and leave fewer fragmentation particles.
-    const double log_pt = std::log(pt / 10.0);
-    double mean_charged = 3.0 + 4.5 * log_pt;
-    if (gluon_like) mean_charged *= 1.6;
-    if (heavy_flavour) mean_charged *= 0.75;
-    const int n_charged = 1 + poisson(random_, mean_charged);
-    const int n_neutral = poisson(random_, 1.0 * mean_charged);
-    const double rest = std::max(0.05, 1.0 - flying_fraction) * jet_momentum_;
-    // Momentum sharing: weights e (1 + hardness e) with e exponential; the quadratic term gives
-    // quark jets a harder leading particle, gluon jets share more evenly.
-    const double hardness = gluon_like ? 0.25 : 0.9;
-    double weight_sum = 0;
-    weights_.clear();
-    for (int i = 0; i < n_charged + n_neutral; ++i) {
-      const double e = exponential(random_);
-      const double w = e * (1.0 + hardness * e);
-      weights_.push_back(w);
-      weight_sum += w;
-    }
-    const double mean_weight = weight_sum / static_cast<double>(weights_.size());
-    const std::size_t first_charged = particles_.size();
-    for (int i = 0; i < n_charged + n_neutral; ++i) {
-      // Softer particles lie further from the axis.
-      const double spread = std::sqrt(std::sqrt(mean_weight / std::max(weights_[i], 1e-6)));
-      const double dr = fragment_delta_r(gluon_like, std::min(spread, 4.0));
-      Particle particle;
-      particle.momentum = direction(dr / cosh_eta_) * (rest * weights_[i] / weight_sum);
-      if (i < n_charged) {
-        particle.kind = Kind::charged;
-        particle.mass = pion_mass;
-      } else {
-        // pi0 photons dominate the neutrals; a third are neutral hadrons (K_L, n).
-        particle.kind = random_.uniform() < 0.68 ? Kind::photon : Kind::neutral_hadron;
-        particle.mass = particle.kind == Kind::photon ? 0.0 : neutral_kaon_mass;
-      }
-      particles_.push_back(particle);
-    }
-
-    // --- nuclear interactions: a fragmentation hadron hits the beam pipe or a pixel layer -------
-    // and turns into 2-3 tracks from a vertex centimetres away, with a mass of a GeV or two.
-    if (random_.uniform() < 0.05) {
-      const auto hadron = static_cast<std::size_t>(first_charged + random_.below(static_cast<std::uint64_t>(n_charged)));
-      const Vec3 momentum = particles_[hadron].momentum;
-      static constexpr double layer_radius[4] = {2.2, 4.4, 7.3, 10.2};  // cm
-      const double radius = layer_radius[random_.below(4)];
-      const double transverse_length = transverse(momentum).norm() / momentum.norm();
-      if (momentum.norm() > 2.0 && transverse_length > 0.05) {
-        particles_[hadron].kind = Kind::neutrino;  // gone: its secondaries take its place
-        vertices_.push_back({momentum * (radius / transverse_length / momentum.norm()), -1, true});
-        const int vertex = static_cast<int>(vertices_.size()) - 1;
-        daughters_.clear();
-        const int secondaries = 2 + static_cast<int>(random_.below(2));
-        for (int i = 0; i < secondaries; ++i) daughters_.push_back({pion_mass, Kind::charged});
-        decay(random_.uniform(0.6f, 2.5f), momentum, vertex, Source::material);
-      }
-    }
-
-    // The jet axis is where its particles point: align the frame with their momentum sum (the B
-    // hadron of a b jet sets most of it, so its decay products sit close to the axis).
-    align_jet_axis();
-
-    // --- pile-up particles inside the cone ----------------------------------------------------
-    const int n_pileup_charged = poisson(random_, 0.05 * pileup_vertices);
-    const int n_pileup_neutral = poisson(random_, 0.07 * pileup_vertices);
-    const Vec3 beam{0, -sin_polar_, cos_polar_};  // the beam axis in the jet frame
-    for (int i = 0; i < n_pileup_charged + n_pileup_neutral; ++i) {
-      Particle particle;
-      const double dr = jet_radius * std::sqrt(random_.uniform());  // uniform over the cone
-      const double particle_pt = 0.4 + 0.9 * exponential(random_);
-      particle.momentum = direction(dr / cosh_eta_) * (particle_pt * cosh_eta_);
-      particle.source = Source::pileup;
-      if (i < n_pileup_charged) {
-        particle.kind = Kind::charged;
-        particle.mass = pion_mass;
-        particle.origin = beam * (4.0 * random_.normal());  // another vertex along the beam
-      } else {
-        particle.kind = Kind::photon;
-      }
-      particles_.push_back(particle);
-    }
-
-    // --- reconstruction: tracks, neutral candidates, secondary vertices --------------------------
-    reconstruct_tracks();
-    reconstruct_vertices();
-    for (auto& track : tracks_) {
-      const Vec3 direction_of_track = particles_[track.particle].momentum;
-      for (std::size_t s = 0; s < svs_.size(); ++s)
-        track.drminsv = std::min(track.drminsv, angle(direction_of_track, svs_[s].momentum) * cosh_eta_);
-    }
-    write(out, flags, eta, pileup_vertices);
-  }
-
-  // ---- kinematics helpers ----------------------------------------------------------------------
-
-  /// Rotate every particle and decay vertex so that the momentum sum of the visible particles in
-  /// the cone points along z (Rodrigues' rotation about sum x z).
-  void align_jet_axis() {
-    Vec3 sum{};
-    for (const auto& particle : particles_) {
-      if (particle.kind == Kind::neutrino || particle.kind == Kind::hadron) continue;
-      if (angle_to_axis(particle.momentum) * cosh_eta_ < jet_radius) sum += particle.momentum;
-    }
-    const double length = sum.norm();
-    const double s = std::sqrt(sum.x * sum.x + sum.y * sum.y) / std::max(length, 1e-300);
-    if (length <= 0 || s < 1e-12) return;
-    const double c = sum.z / length;
-    const Vec3 k{sum.y / (s * length), -sum.x / (s * length), 0};  // unit vector along sum x z
-    const auto rotate = [&](Vec3& v) { v = v * c + k.cross(v) * s + k * (k.dot(v) * (1 - c)); };
-    for (auto& particle : particles_) {
-      rotate(particle.momentum);
-      rotate(particle.origin);
-    }
-    for (auto& vertex : vertices_) rotate(vertex.position);
-  }
-
-  double power_law(double low, double high, double index) {
-    const double a = 1.0 - index;
-    const double lo = std::pow(low, a), hi = std::pow(high, a);
-    return std::pow(lo + (hi - lo) * open_unit(random_), 1.0 / a);
-  }
-
-  /// A unit vector at polar angle theta (< pi/2) from the jet axis, azimuth (cos_phi, sin_phi).
-  static Vec3 direction(double theta, double cos_phi, double sin_phi) {
-    const double s = std::sin(theta);
-    return {s * cos_phi, s * sin_phi, std::sqrt(1.0 - s * s)};
-  }
-  /// The same with a random azimuth.
-  Vec3 direction(double theta) {
-    double c, s;
-    unit_circle(random_, c, s);
-    return direction(theta, c, s);
-  }
-
-  /// Direction of a heavy hadron: it follows the jet axis within ~m/p.
-  Vec3 hadron_direction(double z, double mass) {
-    const double theta = std::min(0.3 / cosh_eta_, 0.5 * std::abs(random_.normal()) * mass / (z * jet_momentum_));
-    return direction(theta);
-  }
-
-  /// Distance of a fragmentation particle from the axis (in dR), narrower at high pT, wider for gluons.
-  double fragment_delta_r(bool gluon_like, double spread) {
-    const double width = (gluon_like ? 1.45 : 1.0) * jet_width_ * spread;
-    for (int attempt = 0; attempt < 4; ++attempt) {
-      const double dr = width * exponential(random_);
-      if (dr < jet_radius) return dr;
-    }
-    return jet_radius * random_.uniform();
-  }
-
-  /// A jet-frame vector in the lab's transverse plane: (along the jet's transverse direction, across).
-  Vec3 transverse(const Vec3& v) const { return {v.y * cos_polar_ + v.z * sin_polar_, v.x, 0}; }
-
-  /// The angle between two directions from |a x b| and a.b; jets are narrow, so most angles are
-  /// small and a short arcsine series (error < 1e-4 relative below 0.5 rad) replaces atan2.
-  static double angle_from(double cross, double dot) {
-    const double length = std::sqrt(cross * cross + dot * dot);
-    if (dot <= 0 || cross > 0.48 * length) return std::atan2(cross, dot);
-    const double s = cross / length, s2 = s * s;
-    return s * (1.0 + s2 * (1.0 / 6.0 + s2 * (3.0 / 40.0 + s2 * (5.0 / 112.0))));
-  }
-  static double angle(const Vec3& a, const Vec3& b) { return angle_from(a.cross(b).norm(), a.dot(b)); }
-  static double angle_to_axis(const Vec3& a) { return angle_from(std::sqrt(a.x * a.x + a.y * a.y), a.z); }
-
-  // ---- heavy-flavour decays --------------------------------------------------------------------
-
-  template <std::size_t N>
-  int pick(const double (&shares)[N]) {
-    double u = random_.uniform();
-    for (std::size_t k = 0; k + 1 < N; ++k) {
-      if (u < shares[k]) return static_cast<int>(k);
-      u -= shares[k];
-    }
-    return static_cast<int>(N - 1);
-  }
-
-  /// A B (bottom) or D hadron with momentum fraction z along `axis`, flying and decaying.
-  /// semileptonic: 0 hadronic, 1 lepton from the B, 2 lepton from the B's D (cascade).
-  void heavy_hadron(bool bottom, double z, const Vec3& axis, int semileptonic) {
-    const Species species = bottom ? b_hadrons[pick(b_hadron_share)] : d_hadrons[pick(d_hadron_share)];
-    fly_and_decay(bottom, species, axis * (z * jet_momentum_), Vec3{}, -1, semileptonic);
-  }
-
-  void fly_and_decay(bool bottom, const Species& species, const Vec3& momentum, const Vec3& origin, int parent,
-                     int semileptonic) {
-    // Flight length: beta*gamma*c*tau, exponential.
-    const Vec3 position = origin + momentum * (species.ctau * exponential(random_) / species.mass);
-    vertices_.push_back({position, parent, false});
-    const int vertex = static_cast<int>(vertices_.size()) - 1;
-    daughters_.clear();
-    Species d_species{};
-    if (bottom) {
-      // B -> D + (1-3 charged) + (0-2 pi0) [+ l nu]; ~10 % without a charmed hadron in the final state.
-      const bool with_d = semileptonic != 0 || random_.uniform() < 0.9;
-      if (with_d) {
-        d_species = d_hadrons[pick(d_hadron_share)];
-        daughters_.push_back({d_species.mass, Kind::hadron, 1.0, Decays::d_hadron});
-      }
-      if (semileptonic == 1) {
-        // The lepton takes a large share of the B's energy (up to (M_B^2 - M_D^2) / 2 M_B = 2.3 GeV in
-        // the B frame), hence its large momentum transverse to the jet.
-        daughters_.push_back({muon_mass, Kind::charged, 8.0});
-        daughters_.push_back({0.0, Kind::neutrino, 4.0});
-        if (random_.uniform() < 0.4) daughters_.push_back({pion_mass, Kind::charged});
-      } else {
-        const int charged = (with_d ? 1 : 2) + static_cast<int>(random_.below(3));
-        for (int i = 0; i < charged; ++i) daughters_.push_back({pion_mass, Kind::charged});
-      }
-      const int neutrals = static_cast<int>(random_.below(3));
-      for (int i = 0; i < neutrals; ++i) daughters_.push_back({pi0_mass, Kind::photon});
-    } else {
-      // D decays: K pi (pi pi), K pi pi, with pi0s; cascade D's of leptonic B's decay to K l nu.
-      const double u = random_.uniform();
-      if (semileptonic == 2 || (semileptonic == 0 && parent < 0 && u < 0.1)) {
-        daughters_.push_back({kaon_mass, Kind::charged});
-        daughters_.push_back({muon_mass, Kind::charged, semileptonic == 2 ? 1.8 : 1.3});
-        daughters_.push_back({0.0, Kind::neutrino, 1.3});
-      } else {
-        const int charged = u < 0.55 ? 2 : (u < 0.85 ? 3 : (u < 0.93 ? 4 : 1));
-        daughters_.push_back({kaon_mass, Kind::charged});
-        for (int i = 1; i < charged; ++i) daughters_.push_back({pion_mass, Kind::charged});
-        const int neutrals = static_cast<int>(random_.below(2)) + (charged == 1 ? 1 : 0);
-        for (int i = 0; i < neutrals; ++i)
-          daughters_.push_back(random_.uniform() < 0.75 ? Daughter{pi0_mass, Kind::photon}
-                                                        : Daughter{neutral_kaon_mass, Kind::neutral_hadron});
-      }
-    }
-    decay(species.mass, momentum, vertex, Source::decay);
-    // decay() left the D hadron (if any) for us: it flies on from this vertex.
-    if (pending_d_) {
-      pending_d_ = false;
-      const Vec3 d_momentum = pending_d_momentum_;
-      fly_and_decay(false, d_species, d_momentum, position, vertex, semileptonic == 2 ? 2 : 0);
-    }
-  }
-
-  /// Decay a hadron of `mass` and lab `momentum` at `vertex` into daughters_: approximate phase
-  /// space (isotropic rest-frame momenta with zero sum, scaled to conserve energy), then a boost.
-  void decay(double mass, const Vec3& momentum, int vertex, Source source) {
-    const std::size_t n = daughters_.size();
-    rest_.resize(n);
-    Vec3 sum{};
-    for (std::size_t i = 0; i < n; ++i) {
-      const double cos_theta = 2.0 * random_.uniform() - 1.0;
-      const double sin_theta = std::sqrt(std::max(0.0, 1.0 - cos_theta * cos_theta));
-      double cos_phi, sin_phi;
-      unit_circle(random_, cos_phi, sin_phi);
-      const double size = daughters_[i].momentum_weight * (0.3 + exponential(random_));
-      rest_[i] = Vec3{sin_theta * cos_phi, sin_theta * sin_phi, cos_theta} * size;
-      sum += rest_[i];
-    }
-    const Vec3 mean = sum * (1.0 / static_cast<double>(n));
-    double total_momentum = 0, total_mass = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      rest_[i] = rest_[i] - mean;
-      total_momentum += rest_[i].norm();
-      total_mass += daughters_[i].mass;
-    }
-    // Scale k so that sum sqrt(k^2 p^2 + m^2) = M (Newton from above: the sum is convex in k).
-    double k = mass / std::max(total_momentum, 1e-9);
-    if (total_mass < mass) {
-      for (int iteration = 0; iteration < 8; ++iteration) {
-        double f = -mass, df = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-          const double p2 = rest_[i].dot(rest_[i]);
-          const double e = std::sqrt(k * k * p2 + daughters_[i].mass * daughters_[i].mass);
-          f += e;
-          df += k * p2 / e;
-        }
-        if (df <= 0) break;
-        k = std::max(0.0, k - f / df);
-      }
-    } else {
-      k = 0;
-    }
-    // Boost along the hadron's flight direction.
-    const double p = momentum.norm();
-    const Vec3 axis = momentum * (1.0 / p);
-    const double gamma = std::sqrt(p * p + mass * mass) / mass, gamma_beta = p / mass;
-    for (std::size_t i = 0; i < n; ++i) {
-      const Vec3 q = rest_[i] * k;
-      const double e = std::sqrt(q.dot(q) + daughters_[i].mass * daughters_[i].mass);
-      const double q_parallel = q.dot(axis);
-      const Vec3 lab = q + axis * ((gamma - 1) * q_parallel + gamma_beta * e);
-      if (daughters_[i].decays == Decays::d_hadron) {
-        pending_d_ = true;
-        pending_d_momentum_ = lab;
-        continue;
-      }
-      Particle particle;
-      particle.momentum = lab;
-      particle.origin = vertices_[vertex].position;
-      particle.mass = daughters_[i].mass;
-      particle.kind = daughters_[i].kind;
-      particle.source = source;
-      particle.vertex = vertex;
-      particles_.push_back(particle);
-    }
-  }
-
-  // ---- reconstruction --------------------------------------------------------------------------
-
-  void reconstruct_tracks() {
-    tracks_.clear();
-    neutrals_.clear();
-    for (std::size_t i = 0; i < particles_.size(); ++i) {
-      const Particle& particle = particles_[i];
-      if (particle.kind == Kind::neutrino || particle.kind == Kind::hadron) continue;
-      const double p = particle.momentum.norm();
-      const double theta = angle_to_axis(particle.momentum);
-      const double delta_r = theta * cosh_eta_;
-      if (delta_r >= jet_radius) continue;  // outside the jet
-      const double pt = transverse(particle.momentum).norm();
-      if (particle.kind != Kind::charged) {
-        if (pt < (particle.kind == Kind::photon ? 0.5 : 1.0)) continue;
-        neutrals_.push_back({static_cast<int>(i), pt, delta_r});
-        continue;
-      }
-      if (pt < 0.5) continue;  // below the tracking threshold of PF candidates
-      // Tracking efficiency: ~93 % for tracks from near the beam, lower for tracks starting
-      // centimetres out (fewer hits), lower in the dense core of very hard jets.
-      const bool far_out = particle.source == Source::v0 || particle.source == Source::material;
-      const double efficiency = (far_out ? 0.75 : 0.93) - (jet_pt_ > 300 ? 0.05 : 0.0);
-      if (random_.uniform() >= efficiency) continue;
-      Track track;
-      track.particle = static_cast<int>(i);
-      track.pt = pt;
-      track.delta_r = delta_r;
-      measure_impact_parameters(particle, p, pt, track);
-      tracks_.push_back(track);
-    }
-  }
-
-  /// Impact parameters: the geometry of the track line from its origin, smeared by a resolution
-  /// that worsens at low pT (multiple scattering), with a small non-Gaussian tail.
-  void measure_impact_parameters(const Particle& particle, double p, double pt, Track& track) {
-    const Vec3 t = particle.momentum * (1.0 / p);
-    const Vec3& origin = particle.origin;
-    // 3D: point of closest approach to the primary vertex; lifetime sign from the jet axis.
-    const Vec3 closest = origin - t * origin.dot(t);
-    const double d3 = closest.norm();
-    const double sign3 = closest.z >= 0 ? 1.0 : -1.0;
-    // 2D: the same in the lab's transverse plane (the jet points along its first axis there).
-    const Vec3 origin_t = transverse(origin), direction_t = transverse(t);
-    const double length_t = std::max(direction_t.norm(), 1e-12);
-    const Vec3 unit_t = direction_t * (1.0 / length_t);
-    const Vec3 closest_t = origin_t - unit_t * origin_t.dot(unit_t);
-    const double d2 = closest_t.norm();
-    const double sign2 = closest_t.x >= 0 ? 1.0 : -1.0;
-
-    const double sigma2 = std::sqrt(0.0015 * 0.0015 + (0.0095 / pt) * (0.0095 / pt)) * (1 + 0.12 * abs_eta_);  // cm
-    const double sigma3 = sigma2 * (1.15 + 0.3 * abs_eta_);
-    double tail = 1.0;
-    track.chi2 = 0.5 * (exponential(random_) + exponential(random_));
-    track.quality = 7;
-    if (random_.uniform() < 0.03) {  // mis-measured (nuclear interaction, wrong hit): poor fit
-      tail = random_.uniform(3.0f, 10.0f);
-      track.chi2 *= random_.uniform(1.5f, 4.0f);
-      track.quality = random_.uniform() < 0.6 ? 1 : 3;
-    } else if (random_.uniform() < 0.08) {
-      track.quality = random_.uniform() < 0.5 ? 1 : 3;
-    }
-    double n2, n_other;
-    normal_pair(random_, n2, n_other);
-    const double n3 = 0.7 * n2 + 0.714 * n_other;
-    track.sip2d_val = sign2 * d2 + tail * sigma2 * n2;
-    track.sip2d_sig = track.sip2d_val / sigma2;
-    track.sip3d_val = sign3 * d3 + tail * sigma3 * n3;
-    track.sip3d_sig = track.sip3d_val / sigma3;
-    // Distance to the jet axis at closest approach (the b-tag convention reports it as negative).
-    const Vec3 normal = t.cross(Vec3{0, 0, 1});
-    const double across = normal.norm() > 1e-12 ? std::abs(origin.dot(normal)) / normal.norm() : 0.0;
-    track.jet_dist = -std::abs(across + 0.5 * sigma3 * random_.normal());
-
-    // Association to the primary vertex and PUPPI weight.
-    const double u = random_.uniform();
-    if (particle.source == Source::pileup) {
-      track.vtx_ass = u < 0.85 ? 1 : (u < 0.95 ? 5 : 0);
-    } else if (std::abs(track.sip3d_sig) < 3) {
-      track.vtx_ass = u < 0.85 ? 7 : (u < 0.9 ? 6 : 5);
-    } else {
-      track.vtx_ass = u < 0.3 ? 7 : (u < 0.6 ? 4 : (u < 0.9 ? 5 : 0));
-    }
-    track.puppiw = track.vtx_ass == 1 ? static_cast<float>(0.05 * random_.uniform()) : 1.0f;
-    // The CSV track selection.
-    track.selected = pt > 1.0 && std::abs(track.sip2d_val) < 0.2 && track.jet_dist > -0.07 && track.chi2 < 5 &&
-                     track.quality == 7;
-  }
-
-  /// Inclusive-vertex-finder-like reconstruction: a decay vertex with at least two displaced
-  /// tracks becomes a secondary vertex if its flight is significant; B and D vertices with too
-  /// few tracks each are merged; V0s are mostly vetoed; a few fake vertices from prompt tracks.
-  void reconstruct_vertices() {
-    svs_.clear();
-    const int vertices = static_cast<int>(vertices_.size());
-    seeds_.assign(static_cast<std::size_t>(vertices), 0);
-    for (const auto& track : tracks_) {
-      const int vertex = particles_[track.particle].vertex;
-      if (vertex >= 0 && is_seed(track)) ++seeds_[vertex];
-    }
-    for (int vertex = 0; vertex < vertices; ++vertex) {
-      if (vertices_[vertex].parent >= 0) continue;  // handled with its parent
-      int child = -1;
-      for (int other = vertex + 1; other < vertices; ++other)
-        if (vertices_[other].parent == vertex) child = other;
-      // The V0 veto and the material veto remove most K_S, Lambda and nuclear-interaction vertices.
-      const double efficiency = vertices_[vertex].vetoed ? 0.3 : 0.8;
-      if (child >= 0 && seeds_[vertex] >= 2 && seeds_[child] >= 2) {
-        try_vertex(vertex, -1, vertices_[vertex].position, efficiency);
-        try_vertex(child, -1, vertices_[child].position, efficiency);
-      } else if (child >= 0 && seeds_[vertex] + seeds_[child] >= 2) {
-        try_vertex(vertex, child, vertices_[seeds_[child] >= seeds_[vertex] ? child : vertex].position, efficiency);
-      } else if (seeds_[vertex] >= 2) {
-        try_vertex(vertex, -1, vertices_[vertex].position, efficiency);
-      }
-    }
-    // Fake vertices: prompt tracks that happen to cross near each other.
-    if (random_.uniform() < 0.10) {
-      candidates_.clear();
-      for (std::size_t i = 0; i < tracks_.size(); ++i)
-        if (tracks_[i].sv < 0 && particles_[tracks_[i].particle].source == Source::prompt && tracks_[i].pt > 0.8)
-          candidates_.push_back(static_cast<int>(i));
-      if (candidates_.size() >= 2) {
-        const std::size_t take = (candidates_.size() >= 3 && random_.uniform() < 0.3) ? 3 : 2;
-        for (std::size_t i = 0; i < take; ++i)  // partial Fisher-Yates: `take` distinct tracks
-          std::swap(candidates_[i], candidates_[i + random_.below(candidates_.size() - i)]);
-        Vec3 momentum{};
-        for (std::size_t i = 0; i < take; ++i) momentum += particles_[tracks_[candidates_[i]].particle].momentum;
-        const Vec3 position = (momentum * (1.0 / momentum.norm()) +
-                               Vec3{random_.normal(), random_.normal(), random_.normal()} * 0.15) *
-                              (0.02 + 0.05 * exponential(random_));
-        add_vertex(candidates_.data(), take, position, true);
-      }
-    }
-    // The ntupler orders vertices by decreasing transverse flight significance.
-    std::sort(svs_.begin(), svs_.end(), [](const SecondaryVertex& a, const SecondaryVertex& b) {
-      if (a.dxysig != b.dxysig) return a.dxysig > b.dxysig;
-      return a.d3dsig > b.d3dsig;
-    });
-  }
-
-  bool is_seed(const Track& track) const {
-    return track.pt > 0.8 && std::abs(track.sip3d_sig) > 1.2 && std::abs(track.sip3d_val) > 0.005;
-  }
-
-  void try_vertex(int vertex, int merged_child, const Vec3& position, double efficiency) {
-    candidates_.clear();
-    for (std::size_t i = 0; i < tracks_.size(); ++i) {
-      const int from = particles_[tracks_[i].particle].vertex;
-      if ((from == vertex || (merged_child >= 0 && from == merged_child)) && is_seed(tracks_[i]))
-        candidates_.push_back(static_cast<int>(i));
-    }
-    if (candidates_.size() < 2 || random_.uniform() >= efficiency) return;
-    add_vertex(candidates_.data(), candidates_.size(), position, false);
-  }
-
-  void add_vertex(const int* track_indices, std::size_t count, const Vec3& position, bool fake) {
-    SecondaryVertex sv;
-    for (std::size_t i = 0; i < count; ++i) {
-      const Vec3& p = particles_[tracks_[track_indices[i]].particle].momentum;
-      sv.momentum += p;
-      sv.energy += std::sqrt(p.dot(p) + pion_mass * pion_mass);  // tracks are taken as pions
-    }
-    const double p = sv.momentum.norm();
-    sv.mass = std::sqrt(std::max(0.0, sv.energy * sv.energy - p * p));
-    sv.ntracks = static_cast<int>(count);
-    sv.ndf = 2.0 * static_cast<double>(count) - 3.0;
-    sv.chi2 = sv.ndf * 0.5 * (exponential(random_) + exponential(random_)) * (fake ? random_.uniform(1.0f, 3.0f) : 1.0);
-    // Flight-distance resolution: better for harder, many-track vertices.
-    const double sigma3 = (0.012 + 0.08 / std::sqrt(std::max(1.0, p))) * (1 + 0.25 * abs_eta_) *
-                          (count > 2 ? 0.85 : 1.0);
-    Vec3 noise;
-    normal_pair(random_, noise.x, noise.y);
-    noise.z = random_.normal();
-    const Vec3 measured = position + noise * (sigma3 / 1.732);
-    sv.d3d = measured.norm();
-    sv.d3dsig = sv.d3d / sigma3;
-    sv.dxy = transverse(measured).norm();
-    sv.dxysig = sv.dxy / (0.8 * sigma3);
-    // Inclusive vertex finding needs a significant flight; tracks far apart in angle (a heavy fake
-    // combination) do not make a compatible vertex.
-    if (sv.d3dsig < 3.0 || (fake && sv.mass > 4.0)) return;
-    sv.costheta = measured.dot(sv.momentum) / std::max(1e-300, measured.norm() * p);
-    sv.delta_r = angle_to_axis(sv.momentum) * cosh_eta_;
-    sv.pt = transverse(sv.momentum).norm();
-    const int index = static_cast<int>(svs_.size());
-    for (std::size_t i = 0; i < count; ++i) tracks_[track_indices[i]].sv = index;
-    svs_.push_back(sv);
-  }
-
-  // ---- output ----------------------------------------------------------------------------------
-
-  void write(ExampleJetsChunk& out, const std::array<std::int32_t, 12>& flags, double eta, int pileup_vertices) {
-    for (std::size_t k = 0; k < flags.size(); ++k) out.truth[k].push_back(flags[k]);
-
-    // Charged candidates in the ntupler's order: decreasing signed 2D IP significance, then
-    // nearest to an SV, then decreasing pT; the particle index breaks exact ties.
-    order_.resize(tracks_.size());
-    std::iota(order_.begin(), order_.end(), 0);
-    std::sort(order_.begin(), order_.end(), [this](int a, int b) {
-      const Track &ta = tracks_[a], &tb = tracks_[b];
-      if (ta.sip2d_sig != tb.sip2d_sig) return ta.sip2d_sig > tb.sip2d_sig;
-      if (ta.drminsv != tb.drminsv) return ta.drminsv < tb.drminsv;
-      if (ta.pt != tb.pt) return ta.pt > tb.pt;
-      return ta.particle < tb.particle;
-    });
-    const double jet_energy = jet_momentum_;  // massless-jet approximation is enough for ratios
-    for (int index : order_) {
-      const Track& track = tracks_[index];
-      const Particle& particle = particles_[track.particle];
-      const double p = particle.momentum.norm();
-      const Vec3& q = particle.momentum;
-      // Relative to the jet axis: pT (perpendicular), parallel momentum, and the pseudorapidity
-      // -log tan(theta / 2) = log((p + p_par) / p_perp).
-      const double p_perp = std::max(std::sqrt(q.x * q.x + q.y * q.y), 1e-9 * p);
-      auto& c = out.charged;
-      c[trackEtaRel].push_back(bound(std::log((p + q.z) / p_perp), -5, 15));
-      c[trackPtRel].push_back(bound(p_perp, -1, 4));
-      c[trackPPar].push_back(bound(q.z, -1e5, 1e5));
-      c[trackDeltaR].push_back(bound(track.delta_r, -5, 5));
-      c[trackPParRatio].push_back(bound(q.z / jet_momentum_, -10, 100));
-      c[trackSip2dVal].push_back(bound(track.sip2d_val, -1, 70));
-      c[trackSip2dSig].push_back(bound(track.sip2d_sig, -1, 4e4));
-      c[trackSip3dVal].push_back(bound(track.sip3d_val, -1, 1e5));
-      c[trackSip3dSig].push_back(bound(track.sip3d_sig, -1, 4e4));
-      c[trackJetDistVal].push_back(bound(track.jet_dist, -20, 1));
-      c[cpf_ptrel].push_back(bound(track.pt / jet_pt_, -1, 0, -1));
-      c[cpf_drminsv].push_back(bound(track.drminsv, -0.4, 0, -0.4));
-      c[cpf_VTX_ass].push_back(static_cast<float>(track.vtx_ass));
-      c[cpf_puppiw].push_back(track.puppiw);
-      c[cpf_chi2].push_back(bound(track.chi2, -1, 300));
-      c[cpf_quality].push_back(static_cast<float>(track.quality));
-    }
-    out.charged_counts.push_back(static_cast<std::int64_t>(tracks_.size()));
-
-    // Neutral candidates: the ntupler orders them nearest to an SV first, then by decreasing pT.
-    for (auto& neutral : neutrals_) {
-      neutral.drminsv = jet_radius;
-      for (const auto& sv : svs_)
-        neutral.drminsv = std::min(neutral.drminsv, angle(particles_[neutral.particle].momentum, sv.momentum) * cosh_eta_);
-    }
-    order_.resize(neutrals_.size());
-    std::iota(order_.begin(), order_.end(), 0);
-    std::sort(order_.begin(), order_.end(), [this](int a, int b) {
-      const NeutralCandidate &na = neutrals_[a], &nb = neutrals_[b];
-      if (na.drminsv != nb.drminsv) return na.drminsv < nb.drminsv;
-      if (na.pt != nb.pt) return na.pt > nb.pt;
-      return na.particle < nb.particle;
-    });
-    for (int index : order_) {
-      const NeutralCandidate& neutral = neutrals_[index];
-      const Particle& particle = particles_[neutral.particle];
-      const bool photon = particle.kind == Kind::photon;
-      auto& n = out.neutral;
-      n[npf_ptrel].push_back(bound(neutral.pt / jet_pt_, -1, 0, -1));
-      n[npf_deltaR].push_back(bound(neutral.delta_r, -0.6, 0, -0.6));
-      n[npf_isGamma].push_back(photon ? 1.0f : 0.0f);
-      // Photons deposit in ECAL, neutral hadrons mostly in HCAL.
-      n[npf_HadFrac].push_back(photon ? (random_.uniform() < 0.8 ? 0.0f : 0.1f * random_.uniform())
-                                      : random_.uniform(0.6f, 1.0f));
-      n[npf_drminsv].push_back(bound(neutral.drminsv, -0.4, 0, -0.4));
-      // PUPPI: pile-up neutrals get low weights, soft neutrals from the jet are uncertain.
-      const double w = particle.source == Source::pileup
-                           ? 0.3 * random_.uniform()
-                           : 1.0 - std::exp(-neutral.pt / 1.5) * random_.uniform();
-      n[npf_puppiw].push_back(static_cast<float>(w));
-    }
-    out.neutral_counts.push_back(static_cast<std::int64_t>(neutrals_.size()));
-
-    for (const auto& sv : svs_) {
-      auto& s = out.sv;
-      s[sv_pt].push_back(static_cast<float>(sv.pt));
-      s[sv_deltaR].push_back(bound(sv.delta_r, -2, 0, -0.5));
-      s[sv_mass].push_back(static_cast<float>(sv.mass));
-      s[sv_ntracks].push_back(static_cast<float>(sv.ntracks));
-      s[sv_chi2].push_back(static_cast<float>(sv.chi2));
-      s[sv_normchi2].push_back(bound(sv.chi2 / sv.ndf, -1000, 1000));
-      s[sv_dxy].push_back(static_cast<float>(sv.dxy));
-      s[sv_dxysig].push_back(bound(sv.dxysig, -1, 800));
-      s[sv_d3d].push_back(static_cast<float>(sv.d3d));
-      s[sv_d3dsig].push_back(bound(sv.d3dsig, -1, 800));
-      s[sv_costhetasvpv].push_back(static_cast<float>(sv.costheta));
-      s[sv_enratio].push_back(static_cast<float>(sv.energy / jet_energy));
-    }
-    out.sv_counts.push_back(static_cast<std::int64_t>(svs_.size()));
-
-    write_globals(out, eta, pileup_vertices);
-  }
-
-  /// The CSV tagging variables, from the selected tracks and the vertices.
-  void write_globals(ExampleJetsChunk& out, double eta, int pileup_vertices) {
-    auto& g = out.global;
-    g[jet_pt].push_back(static_cast<float>(jet_pt_));
-    g[jet_eta].push_back(static_cast<float>(eta));
-    g[nCpfcand].push_back(static_cast<float>(tracks_.size()));
-    g[nNpfcand].push_back(static_cast<float>(neutrals_.size()));
-    g[nsv].push_back(static_cast<float>(svs_.size()));
-    g[npv].push_back(static_cast<float>(pileup_vertices));
-
-    selected_.clear();
-    Vec3 sum{};
-    double sum_pt = 0;
-    for (std::size_t i = 0; i < tracks_.size(); ++i) {
-      if (!tracks_[i].selected) continue;
-      selected_.push_back(static_cast<int>(i));
-      sum += particles_[tracks_[i].particle].momentum;
-      sum_pt += tracks_[i].pt;
-    }
-    g[trackSumJetEtRatio].push_back(static_cast<float>(sum_pt / jet_pt_));
-    g[trackSumJetDeltaR].push_back(selected_.empty() ? 0.0f
-                                                     : static_cast<float>(angle_to_axis(sum) * cosh_eta_));
-
-    // Vertex category: 0 a reconstructed SV, 1 a pseudo-vertex (two or more significantly
-    // displaced selected tracks), 2 none.
-    int pseudo_tracks = 0;
-    for (int i : selected_)
-      if (tracks_[i].sip2d_sig > 2) ++pseudo_tracks;
-    const int category = !svs_.empty() ? 0 : (pseudo_tracks >= 2 ? 1 : 2);
-    g[vertexCategory].push_back(static_cast<float>(category));
-
-    // AboveCharm: the first track (by decreasing significance) that lifts the invariant mass of
-    // the tracks so far above the charm mass; -999 if none does.
-    for (int dimension = 2; dimension <= 3; ++dimension) {
-      std::sort(selected_.begin(), selected_.end(), [this, dimension](int a, int b) {
-        const double sa = dimension == 2 ? tracks_[a].sip2d_sig : tracks_[a].sip3d_sig;
-        const double sb = dimension == 2 ? tracks_[b].sip2d_sig : tracks_[b].sip3d_sig;
-        if (sa != sb) return sa > sb;
-        return a < b;
-      });
-      double value = -999, significance = -999, energy = 0;
-      Vec3 momentum{};
-      for (int i : selected_) {
-        const Vec3& p = particles_[tracks_[i].particle].momentum;
-        momentum += p;
-        energy += std::sqrt(p.dot(p) + pion_mass * pion_mass);
-        if (energy * energy - momentum.dot(momentum) > charm_mass_threshold * charm_mass_threshold) {
-          value = dimension == 2 ? tracks_[i].sip2d_val : tracks_[i].sip3d_val;
-          significance = dimension == 2 ? tracks_[i].sip2d_sig : tracks_[i].sip3d_sig;
-          break;
-        }
-      }
-      g[dimension == 2 ? trackSip2dValAboveCharm : trackSip3dValAboveCharm].push_back(static_cast<float>(value));
-      g[dimension == 2 ? trackSip2dSigAboveCharm : trackSip3dSigAboveCharm].push_back(static_cast<float>(significance));
-    }
-    g[jetNSelectedTracks].push_back(static_cast<float>(selected_.size()));
-    int eta_rel_tracks = 0;
-    if (category == 0) {
-      eta_rel_tracks = svs_.front().ntracks;
-    } else if (category == 1) {
-      eta_rel_tracks = pseudo_tracks;
-    }
-    g[jetNTracksEtaRel].push_back(static_cast<float>(eta_rel_tracks));
-  }
-
-  struct NeutralCandidate {
-    int particle = 0;
-    double pt = 0, delta_r = 0, drminsv = jet_radius;
-  };
-
-  ExampleJetsOptions options_;
-  double cumulative_[6] = {};
-  Random random_{0};
-  // Per-jet state, kept between jets so that their storage is reused.
-  double cosh_eta_ = 1, sin_polar_ = 1, cos_polar_ = 0, jet_momentum_ = 0, jet_pt_ = 0, jet_width_ = 0, abs_eta_ = 0;
-  std::vector<Particle> particles_;
-  std::vector<DecayVertex> vertices_;
-  std::vector<Daughter> daughters_;
-  std::vector<Vec3> rest_;
-  std::vector<double> weights_;
-  std::vector<Track> tracks_;
-  std::vector<NeutralCandidate> neutrals_;
-  std::vector<SecondaryVertex> svs_;
-  std::vector<int> seeds_, candidates_, order_, selected_;
-  bool pending_d_ = false;
-  Vec3 pending_d_momentum_;
-};
-
-}  // namespace example_jets_detail
-
-/// Generates example jets chunk by chunk (in memory); generate_example_jets writes them.
-class ExampleJetsGenerator {
- public:
-  explicit ExampleJetsGenerator(const ExampleJetsOptions& options) : generator_(options) {}
-  /// Clear `chunk` and fill it with jets [first, first + count).
-  void generate(std::uint64_t first, std::size_t count, ExampleJetsChunk& chunk) {
-    chunk.clear();
-    generator_.generate(first, count, chunk);
-  }
-
- private:
-  example_jets_detail::Generator generator_;
-};
-
-/// Write `options.jets` example jets to `path` (see the contract at the top of this file).
-inline void generate_example_jets(const std::filesystem::path& path, const ExampleJetsOptions& options = {}) {
-  ExampleJetsGenerator generator(options);  // validates the options before any file is made
-  // HDF5 chunks of at least 1024 rows whatever the generation chunk: tiny chunks are slow to write.
-  const std::size_t storage_chunk = std::clamp<std::size_t>(options.chunk_jets, 1024, 65536);
-  SourceTableWriter writer(path, example_jets_table, storage_chunk, options.compression_level);
-  for (const char* name : example_jets_truth_branches) writer.add_flat<std::int32_t>(name);
-  for (const char* name : example_jets_global_branches) writer.add_flat<float>(name);
-  for (const char* name : example_jets_charged_branches) writer.add_jagged<float>(name, example_jets_charged_offsets);
-  for (const char* name : example_jets_neutral_branches) writer.add_jagged<float>(name, example_jets_neutral_offsets);
-  for (const char* name : example_jets_sv_branches) writer.add_jagged<float>(name, example_jets_sv_offsets);
-
-  ExampleJetsChunk chunk;
-  for (std::uint64_t first = 0; first < options.jets; first += options.chunk_jets) {
-    const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(options.chunk_jets, options.jets - first));
-    generator.generate(first, count, chunk);
-    for (std::size_t k = 0; k < chunk.truth.size(); ++k)
-      writer.append_flat<std::int32_t>(example_jets_truth_branches[k], chunk.truth[k]);
-    for (std::size_t k = 0; k < chunk.global.size(); ++k)
-      writer.append_flat<float>(example_jets_global_branches[k], chunk.global[k]);
-    for (std::size_t k = 0; k < chunk.charged.size(); ++k)
-      writer.append_jagged<float>(example_jets_charged_branches[k], chunk.charged[k]);
-    for (std::size_t k = 0; k < chunk.neutral.size(); ++k)
-      writer.append_jagged<float>(example_jets_neutral_branches[k], chunk.neutral[k]);
-    for (std::size_t k = 0; k < chunk.sv.size(); ++k)
-      writer.append_jagged<float>(example_jets_sv_branches[k], chunk.sv[k]);
-    writer.append_counts(example_jets_charged_offsets, chunk.charged_counts);
-    writer.append_counts(example_jets_neutral_offsets, chunk.neutral_counts);
-    writer.append_counts(example_jets_sv_offsets, chunk.sv_counts);
-  }
-  writer.finish(options.jets);
-}
-
-}  // namespace deepjet::data
-// ---- end deepjet/data/example_jets.hpp ----
-// ---- begin deepjet/data/blocks.hpp ----
-// deepjet/data/blocks.hpp: typed feature-block descriptors, declared once per data format.
-//
-// A block is a struct with constexpr members; its compile-time shape feeds the model, and the same
-// members drive the converter, the training files and the inference input:
-//
-//   struct Global : deepjet::data::FlatBlock {                 // one row of features per jet
-//     static constexpr std::string_view name = "global";
-//     static constexpr std::array features{
-//         deepjet::data::feature("jet_pt").log(),             // source branch + preprocessing
-//         deepjet::data::feature("jet_eta"),
-//         deepjet::data::feature("TagVarCSV_trackSip2dSigAboveCharm").missing_below(-998).clip(-50, 50)};
-//   };
-//   struct Cpf : deepjet::data::ListBlock<25> {                 // up to 25 entries per jet
-//     static constexpr std::string_view name = "cpf";
-//     static constexpr std::array features{deepjet::data::feature("Cpfcan_ptrel"), ...};
-//     static constexpr deepjet::data::SortKey sort{"Cpfcan_BtagPf_trackSip2dSig", deepjet::data::descending};
-//   };
-//   deepjet::data::shape_of<Cpf>   is   deepjet::Shape<25, N features>
-//
-// Preprocessing of one value, in this order: missing (NaN/inf, or below missing_threshold) -> the
-// feature's default; clip to [clip_low, clip_high]; log (of values <= 0: the default); then, if the
-// feature is normalised, (x - mean) / std with statistics measured on training sources
-// (data/normalisation.hpp). Entries of a list are taken in the source's order, or sorted by `sort`
-// (a branch of the same collection, not necessarily a feature), cut at the block's length, and
-// padded with `padding`.
-//
-// Truth is a ClassLabels block: each class is the sum of one or more source flags (DeepJet's
-// "bb" = isBB + isGBB); a jet's truth row need not be one-hot.
-
-
-#include <limits>
-#include <string_view>
-
-namespace deepjet::data {
-
-/// How one input feature is read from a source and prepared.
-struct FeatureSpec {
-  std::string_view branch;  ///< source branch; also the feature's name
-  float default_value = 0.0f;
-  float missing_threshold = -std::numeric_limits<float>::infinity();  ///< smaller values are "missing"
-  float clip_low = -std::numeric_limits<float>::infinity();
-  float clip_high = std::numeric_limits<float>::infinity();
-  bool take_log = false;
-  bool normalise = true;
-
-  /// Value for missing entries (NaN, inf, sentinels below missing_below).
-  constexpr FeatureSpec with_default(float value) const { auto f = *this; f.default_value = value; return f; }
-  /// Values below `threshold` are sentinels (the ntupler's -999): replaced by the default.
-  constexpr FeatureSpec missing_below(float threshold) const { auto f = *this; f.missing_threshold = threshold; return f; }
-  constexpr FeatureSpec clip(float low, float high) const { auto f = *this; f.clip_low = low; f.clip_high = high; return f; }
-  /// Natural logarithm (after clipping); values <= 0 become the default.
-  constexpr FeatureSpec log() const { auto f = *this; f.take_log = true; return f; }
-  /// Keep the prepared value as it is: no mean/std normalisation (flags, categories).
-  constexpr FeatureSpec raw() const { auto f = *this; f.normalise = false; return f; }
-};
-
-/// A feature read from `branch`, with no preprocessing but normalisation.
-constexpr FeatureSpec feature(std::string_view branch) { return FeatureSpec{branch}; }
-
-enum class Order { ascending, descending };
-inline constexpr Order ascending = Order::ascending;
-inline constexpr Order descending = Order::descending;
-
-/// Sort the entries of a list by a branch of the same collection.
-struct SortKey {
-  std::string_view branch;
-  Order order = Order::descending;
-  /// Sort by the absolute value (impact-parameter significances are signed).
-  bool absolute = false;
-};
-
-/// Base of blocks with one row of features per jet.
-struct FlatBlock {
-  static constexpr bool is_list = false;
-};
-
-/// Base of blocks with up to `Entries` rows (particles, vertices) per jet.
-template <std::size_t Entries>
-struct ListBlock {
-  static_assert(Entries > 0, "deepjet::data::ListBlock<Entries>: Entries must be positive");
-  static constexpr bool is_list = true;
-  static constexpr std::size_t entries = Entries;
-  static constexpr float padding = 0.0f;
-};
-
-/// A block of input features (flat or list) as declared above.
-template <class B>
-concept InputBlock = requires {
-  { B::name } -> std::convertible_to<std::string_view>;
-  { B::is_list } -> std::convertible_to<bool>;
-  B::features.size();
-  requires std::same_as<typename std::remove_cvref_t<decltype(B::features)>::value_type, FeatureSpec>;
-  requires B::features.size() > 0;
-};
-
-template <InputBlock B>
-struct block_shape {
-  using type = Shape<B::features.size()>;
-};
-template <InputBlock B>
-  requires(B::is_list)
-struct block_shape<B> {
-  using type = Shape<B::entries, B::features.size()>;
-};
-
-/// The compile-time shape of one jet's values of block B.
-template <InputBlock B>
-using shape_of = typename block_shape<B>::type;
-
-/// The input shape of a model fed by these blocks, in this order.
-template <InputBlock... Blocks>
-using InputsOf = Inputs<shape_of<Blocks>...>;
-
-/// Whether block B sorts its entries.
-template <class B>
-concept SortedList = InputBlock<B> && B::is_list && requires {
-  { B::sort } -> std::convertible_to<SortKey>;
-};
-
-/// One class of the truth: the sum of up to 8 source flags.
-struct ClassSpec {
-  std::string_view name;
-  std::array<std::string_view, 8> flags{};
-  std::size_t flag_count = 0;
-};
-
-/// The class `name`, true where any of `flags` is (the flags' sum).
-template <class... Flags>
-constexpr ClassSpec label(std::string_view name, Flags... flags) {
-  static_assert(sizeof...(Flags) > 0 && sizeof...(Flags) <= 8, "deepjet::data::label: 1 to 8 source flags");
-  return ClassSpec{name, {std::string_view(flags)...}, sizeof...(Flags)};
-}
-
-/// Base of truth blocks: Derived::classes is a std::array of label(...).
-struct ClassLabels {};
-
-template <class B>
-concept TruthBlock = std::derived_from<B, ClassLabels> && requires {
-  B::classes.size();
-  requires std::same_as<typename std::remove_cvref_t<decltype(B::classes)>::value_type, ClassSpec>;
-  requires B::classes.size() > 0;
-};
-
-template <TruthBlock B>
-using truth_shape_of = Shape<B::classes.size()>;
-
-/// Per-jet values kept beside the inputs for evaluation (pT, eta, ...), never fed to a model.
-/// Derived::branches is a std::array of branch names.
-struct SpectatorBlock {};
-
-template <class B>
-concept Spectators = std::derived_from<B, SpectatorBlock> && requires { B::branches.size(); };
-
-/// No spectators.
-struct NoSpectators : SpectatorBlock {
-  static constexpr std::array<std::string_view, 0> branches{};
-};
-
-/// Per-jet regression targets (a jet's true pT, ...), read unprepared like spectators and trained
-/// on by a model's regression head. Derived::branches is a std::array of branch names.
-struct TargetBlock {};
-
-template <class B>
-concept Targets = std::derived_from<B, TargetBlock> && requires { B::branches.size(); };
-
-/// No regression targets.
-struct NoTargets : TargetBlock {
-  static constexpr std::array<std::string_view, 0> branches{};
-};
-
-}  // namespace deepjet::data
-// ---- end deepjet/data/blocks.hpp ----
-// ---- begin deepjet/data/collection.hpp ----
-// deepjet/data/collection.hpp: the data collection, the list of a dataset's training files.
-//
-// One HDF5 file (usually <directory>/collection.h5) with attributes only:
-//   deepjet_file = "data collection", format_version = 1, library_version,
-//   format (Format::describe()), table (the source tree or table name),
-//   normalisation (Normalisation::to_text()), sources (every requested source, one per line),
-//   files ("jets<TAB>crc32<TAB>training file<TAB>source" per converted source, in source order;
-//   training files are relative to the collection's directory), failures ("source<TAB>reason"),
-//   and optional named extras (the weighter, ...) as text.
-// save() writes a new file under a temporary name and renames it, so the collection on disk is
-// always a complete, earlier or later, state: the converter saves it after every finished file and a
-// rerun resumes from it. load() refuses a collection of another Format by name.
-
-// ---- begin deepjet/data/normalisation.hpp ----
-// deepjet/data/normalisation.hpp: the mean and standard deviation of every input feature.
-//
-// measure_normalisation reads up to `max_jets` jets from the training sources, in order, chunk by
-// chunk, and computes each feature's mean and standard deviation after preprocessing (missing ->
-// default, clip, log), over real list entries only (padding is not data). A feature whose spread
-// is below 1e-6 (a constant) keeps std 1, so it is centred but not blown up. The result is stored
-// as text in every training file and reused unchanged at prediction time.
-
-// ---- begin deepjet/data/format.hpp ----
-// deepjet/data/format.hpp: a data format = the input blocks, the truth and the spectators.
-//
-//   using DeepJetData = deepjet::data::Format<deepjet::data::Blocks<Global, Cpf, Npf, Sv>, Truth, Kinematics>;
-//   DeepJetData::input_shape    Inputs<Shape<15>, Shape<25, 16>, Shape<25, 6>, Shape<4, 12>>: give it
-//                               to the model (Sequential<DeepJetData::input_shape, ...>), so a model
-//                               that does not fit the data does not compile
-//   DeepJetData::truth_shape    Shape<number of classes>
-//   DeepJetData::label_shape    what a model trained on it outputs: truth_shape, or with regression
-//                               targets (a 4th argument, a TargetBlock) Shapes<truth_shape, Shape<targets>>
-//   DeepJetData::describe()     the format as text: stored in every training file and compared when
-//                               one is read, so files of another format are refused by name
-
-
-#include <iomanip>
-#include <sstream>
-
-namespace deepjet::data {
-
-template <InputBlock... B>
-struct Blocks {
-  static_assert(sizeof...(B) > 0, "deepjet::data::Blocks needs at least one input block");
-};
-
-template <class InputBlocks, TruthBlock Truth, Spectators Spec = NoSpectators, Targets Tgt = NoTargets>
-struct Format;
-
-template <InputBlock... B, TruthBlock Truth, Spectators Spec, Targets Tgt>
-struct Format<Blocks<B...>, Truth, Spec, Tgt> {
-  using blocks = std::tuple<B...>;
-  using truth = Truth;
-  using spectators = Spec;
-  using targets = Tgt;
-  static constexpr std::size_t block_count = sizeof...(B);
-  static constexpr std::size_t target_count = Tgt::branches.size();
-  using input_shape = InputsOf<B...>;
-  using truth_shape = truth_shape_of<Truth>;
-  /// What a model trained on this format outputs: the class probabilities, or, with regression
-  /// targets, the probabilities and the targets side by side (a model ending in Heads<...>).
-  using label_shape = std::conditional_t<target_count == 0, truth_shape,
-                                         Shapes<truth_shape, Shape<(target_count > 0 ? target_count : 1)>>>;
-
-  /// Every name, branch and preprocessing choice, one line each.
-  static std::string describe() {
-    std::ostringstream text;
-    text << std::setprecision(6);  // as %g: the same text on every platform
-    auto block = [&]<class Block>(std::type_identity<Block>) {
-      text << "block " << Block::name << " " << shape_of<Block>::to_string();
-      if constexpr (SortedList<Block>) {
-        const char* bar = Block::sort.absolute ? "|" : "";
-        text << " sorted by " << bar << Block::sort.branch << bar
-             << (Block::sort.order == Order::descending ? " descending" : " ascending");
-      }
-      if constexpr (Block::is_list) text << " padding " << Block::padding;
-      text << "\n";
-      for (const FeatureSpec& f : Block::features)
-        text << "  " << f.branch << " default " << f.default_value << " missing_below " << f.missing_threshold
-             << " clip " << f.clip_low << " " << f.clip_high << (f.take_log ? " log" : "")
-             << (f.normalise ? " normalised" : " raw") << "\n";
-    };
-    (block(std::type_identity<B>{}), ...);
-    text << "truth";
-    for (const ClassSpec& c : Truth::classes) {
-      text << " " << c.name << "=";
-      for (std::size_t i = 0; i < c.flag_count; ++i) text << (i ? "+" : "") << c.flags[i];
-    }
-    text << "\nspectators";
-    for (std::string_view s : Spec::branches) text << " " << s;
-    text << "\n";
-    if constexpr (target_count > 0) {
-      text << "targets";
-      for (std::string_view t : Tgt::branches) text << " " << t;
-      text << "\n";
-    }
-    return text.str();
-  }
-};
-
-}  // namespace deepjet::data
-// ---- end deepjet/data/format.hpp ----
-// ---- begin deepjet/data/prepare.hpp ----
-// deepjet/data/prepare.hpp: from a Source's columns to model-ready arrays, one chunk of jets at a time.
-//
-// read_block<B>(source, first, last, normalisation, out, options, counts) fills `out` with
-// (last - first) jets of block B, laid out as shape_of<B> per jet: every value prepared as
-// blocks.hpp describes (missing -> default, clip, log, normalise), list entries sorted, cut and
-// padded. read_truth and read_spectators do the same for the truth rows and spectator values.
-// A non-finite source value is replaced by the feature's default and counted, or, with
-// NonFinite::reject, is an error naming the file, branch and entry. Entries of one list must share
-// their lengths (one collection); a branch of another collection is an error naming both.
-
-// ---- begin deepjet/data/source.hpp ----
-// deepjet/data/source.hpp: where jets come from, whatever the file format.
-//
-// A Source is one input file's table of entries (jets): ROOT TTrees through deepjet's own ROOT
-// reader, or deepjet source tables in HDF5 (data/source_table.hpp). Both are read by columns over
-// entry ranges, so a converter streams any file in bounded memory:
-//   entries()                      number of entries
-//   has_branch(name)
-//   read_flat(name, first, last)   one value per entry, as float
-//   read_jagged(name, first, last) values + offsets (offsets relative to `first`, starting at 0)
-// open_source(path, table) picks the reader from the file's first bytes. Every error is a
-// deepjet::FileError naming the file (and the branch).
-// Threads: a Source is used by one thread at a time (the ROOT reader keeps the last basket of each
-// branch); parallel code opens one Source per thread, as convert_sources does.
-
 // ---- begin deepjet/io/root.hpp ----
 // deepjet/io/root.hpp: reading TTrees from ROOT files without ROOT (umbrella header).
 //
@@ -3681,6 +2499,7 @@ inline LoadedBasket embedded_basket(const EmbeddedBasket& embedded, const std::s
 // list that are not TStreamerInfo are skipped by their byte count. Malformed data throws
 // deepjet::FileError.
 
+#include <map>
 
 
 namespace deepjet::root {
@@ -5310,6 +4129,7 @@ using SourceOpener = std::function<std::unique_ptr<Source>(const std::string& pa
 }  // namespace deepjet::data
 // ---- end deepjet/data/source.hpp ----
 
+#include <numeric>
 
 namespace deepjet::data {
 
@@ -5909,6 +4729,7 @@ std::size_t sample_count(const Tensors& tensors) {
 }  // namespace deepjet
 // ---- end deepjet/models/tensors.hpp ----
 
+#include <optional>
 
 namespace deepjet::data {
 
@@ -7716,6 +6537,99 @@ class Loader {
 
 }  // namespace deepjet::data
 // ---- end deepjet/data/loader.hpp ----
+// ---- begin deepjet/data/source_table.hpp ----
+// deepjet/data/source_table.hpp: ntuple-like tables in HDF5, the other source format besides ROOT.
+//
+// Format ("deepjet source table", version 1), inside one HDF5 file:
+//   group <table>                      attributes deepjet_file = "source table", format_version = 1,
+//                                      entries = number of entries (jets)
+//   <table>/<branch>  (flat)           one value per entry: a 1-D dataset of `entries` values
+//   <table>/<branch>  (jagged)         all entries' values one after another, 1-D, with a string
+//                                      attribute offsets = "<offsets dataset>"
+//   <table>/<offsets dataset>          int64, entries + 1 values starting at 0: entry i holds
+//                                      values [offsets[i], offsets[i + 1]); jagged branches of one
+//                                      collection (all charged candidates) share one offsets set
+// Any numeric element type may be stored; readers convert.
+//
+// SourceTableWriter streams such a table chunk by chunk (bounded memory), to a temporary name, and
+// moves it into place when finish() succeeds; an unfinished table never appears under its name.
+
+
+
+namespace deepjet::data {
+
+class SourceTableWriter {
+ public:
+  /// deflate_level: 0 stores the datasets uncompressed (fastest); 1 to 9 byte-shuffle and deflate them.
+  SourceTableWriter(std::filesystem::path path, std::string table = "tree", std::size_t chunk_rows = 16384,
+                    int deflate_level = 4)
+      : output_(std::move(path)), table_(std::move(table)), chunk_rows_(chunk_rows), deflate_level_(deflate_level) {
+    file_.emplace(output_.temporary_path(), hdf5::File::Mode::stream);
+    file_->create_group(table_);
+  }
+
+  /// Declare a branch with one value per entry.
+  template <class T>
+  void add_flat(const std::string& branch) {
+    file_->create_rows<T>(dataset(branch), {}, chunk_rows_, deflate_level_);
+  }
+
+  /// Declare a collection: jagged branches sharing the offsets dataset `offsets_name`.
+  template <class T>
+  void add_jagged(const std::string& branch, const std::string& offsets_name) {
+    if (!collections_.contains(offsets_name)) {
+      file_->create_rows<std::int64_t>(dataset(offsets_name), {}, chunk_rows_, deflate_level_);
+      const std::int64_t zero = 0;
+      file_->append_rows(dataset(offsets_name), &zero, 1);
+      collections_[offsets_name] = 0;
+    }
+    file_->create_rows<T>(dataset(branch), {}, chunk_rows_ * 8, deflate_level_);
+    file_->write_attribute("offsets", offsets_name, dataset(branch));
+  }
+
+  /// Append the values of a flat branch for the next entries.
+  template <class T>
+  void append_flat(const std::string& branch, std::span<const T> values) {
+    file_->append_rows(dataset(branch), values.data(), values.size());
+  }
+
+  /// Append values of a jagged branch (the entries' values one after another).
+  template <class T>
+  void append_jagged(const std::string& branch, std::span<const T> values) {
+    file_->append_rows(dataset(branch), values.data(), values.size());
+  }
+
+  /// Append the lengths of the next entries of a collection (its offsets grow by them).
+  void append_counts(const std::string& offsets_name, std::span<const std::int64_t> counts) {
+    auto& end = collections_.at(offsets_name);
+    std::vector<std::int64_t> offsets(counts.size());
+    for (std::size_t i = 0; i < counts.size(); ++i) offsets[i] = end += counts[i];
+    file_->append_rows(dataset(offsets_name), offsets.data(), offsets.size());
+  }
+
+  /// Write the header attributes, close, and move the file into place.
+  void finish(std::uint64_t entries) {
+    file_->write_attribute("deepjet_file", std::string("source table"), table_);
+    file_->write_attribute("format_version", std::uint64_t{1}, table_);
+    file_->write_attribute("entries", entries, table_);
+    file_->close();
+    file_.reset();
+    output_.commit();
+  }
+
+ private:
+  std::string dataset(const std::string& branch) const { return table_ + "/" + branch; }
+
+  AtomicFile output_;
+  std::string table_;
+  std::size_t chunk_rows_;
+  int deflate_level_;
+  std::optional<hdf5::File> file_;
+  std::map<std::string, std::int64_t> collections_;
+};
+
+}  // namespace deepjet::data
+// ---- end deepjet/data/source_table.hpp ----
 // ---- begin deepjet/data/weighting.hpp ----
 // deepjet/data/weighting.hpp: a Weighter (data/weighter.hpp) measured over a collection.
 //
@@ -7745,6 +6659,11 @@ Weighter measure_weighter(const Collection<Format>& collection, const std::files
 
 }  // namespace deepjet::data
 // ---- end deepjet/data/weighting.hpp ----
+// ---- end deepjet/data.hpp ----
+// ---- begin deepjet/evaluation.hpp ----
+// deepjet/evaluation.hpp: judging a tagger: discriminants, ROC curves and AUCs, plots, the JSON
+// summary and the HTML report.
+
 // ---- begin deepjet/evaluation/discriminants.hpp ----
 // deepjet/evaluation/discriminants.hpp: which classes are signal and background, how the tagger's
 // class probabilities become one discriminant, and which jets are evaluated at all.
@@ -9481,6 +8400,1110 @@ inline std::vector<std::filesystem::path> write_report(const std::filesystem::pa
 
 }  // namespace deepjet::evaluation
 // ---- end deepjet/evaluation/report.hpp ----
+// ---- end deepjet/evaluation.hpp ----
+// ---- begin deepjet/example_data/deepjet_jets.hpp ----
+// deepjet/example_data/deepjet_jets.hpp: a deterministic generator of DeepNTuple-like example jets.
+//
+// Contract: generate_example_jets(path, options) writes `options.jets` jets to `path` as a deepjet
+// source table (data/source_table.hpp) named "deepntuplizer/tree", the tree path of the CMS
+// DeepNTuples ntupler. It holds, per jet:
+//   - truth flags (int32, one-hot): isB, isBB, isGBB, isLeptonicB, isLeptonicB_C, isC, isGCC, isCC,
+//     isUD, isS, isG, and isUndefined (always 0); DeepJet's six classes are b = isB,
+//     bb = isBB + isGBB, lepb = isLeptonicB + isLeptonicB_C, c = isC + isGCC + isCC, uds = isUD + isS,
+//     g = isG;
+//   - the 15 global features of DeepJet (example_jets_global_branches);
+//   - charged candidates (16 features, offsets "n_Cpfcand"), neutral candidates (6, "n_Npfcand") and
+//     secondary vertices (12, "n_sv"), every candidate of the jet (no truncation at 25), ordered
+//     as the ntupler orders them: charged by decreasing signed 2D IP significance, neutrals nearest
+//     to an SV first then by decreasing pT, vertices by decreasing transverse flight significance.
+// Values follow the ntupler's storage conventions, offsets and clamps included (e.g. Cpfcan_ptrel
+// is pT/jet pT - 1, sv_deltaR is dR - 0.5, a missing AboveCharm value is -999): the files look like
+// real ntuples to a converter. docs/example-jets.md lists every branch and what is simulated.
+//
+// Determinism: jet i is drawn from its own deepjet::Random seeded from (seed, i), so the same
+// (seed, jets) gives the same arrays whatever the chunk size, and the first n jets of a larger run
+// are the n jets of a smaller one. (Bit-identical across machines needs the same math library and
+// floating-point contraction settings; within one build it is exact.)
+// Memory: one chunk of `chunk_jets` jets (~1 kB each) is generated, appended and dropped at a time.
+// Speed: ~200k jets/s per core, written uncompressed by default (floats from a simulation barely
+// compress, and deflate would cost five times the generation).
+// Errors: bad options throw deepjet::Error; a file that cannot be written throws deepjet::FileError
+// naming it, and nothing is left at `path` (the writer works on a temporary name).
+
+
+
+namespace deepjet::data {
+
+/// Share of each DeepJet class among the generated jets (normalised to their sum).
+struct ExampleJetsClassFractions {
+  double b = 0.22;
+  double bb = 0.04;
+  double lepb = 0.08;
+  double c = 0.14;
+  double uds = 0.32;
+  double g = 0.20;
+};
+
+struct ExampleJetsOptions {
+  std::uint64_t jets = 100000;
+  std::uint64_t seed = 1;
+  std::size_t chunk_jets = 8192;        ///< jets generated and written at a time (bounds memory)
+  ExampleJetsClassFractions fractions{};
+  double mean_pileup_vertices = 25.0;   ///< mean of npv (Poisson)
+  double min_pt = 30.0;                 ///< jet pT range in GeV
+  double max_pt = 1000.0;
+  /// Deflate level of the file, 0 (none) to 9. Simulated floats barely compress (~0.6 of their
+  /// size at level 1) while deflate costs more than generating them.
+  int compression_level = 0;
+};
+
+inline constexpr const char* example_jets_table = "deepntuplizer/tree";
+
+inline constexpr std::array<const char*, 12> example_jets_truth_branches = {
+    "isB", "isBB", "isGBB", "isLeptonicB", "isLeptonicB_C", "isC", "isGCC", "isCC", "isUD", "isS", "isG", "isUndefined"};
+
+inline constexpr std::array<const char*, 15> example_jets_global_branches = {
+    "jet_pt", "jet_eta", "nCpfcand", "nNpfcand", "nsv", "npv",
+    "TagVarCSV_trackSumJetEtRatio", "TagVarCSV_trackSumJetDeltaR", "TagVarCSV_vertexCategory",
+    "TagVarCSV_trackSip2dValAboveCharm", "TagVarCSV_trackSip2dSigAboveCharm",
+    "TagVarCSV_trackSip3dValAboveCharm", "TagVarCSV_trackSip3dSigAboveCharm",
+    "TagVarCSV_jetNSelectedTracks", "TagVarCSV_jetNTracksEtaRel"};
+
+inline constexpr const char* example_jets_charged_offsets = "n_Cpfcand";
+inline constexpr std::array<const char*, 16> example_jets_charged_branches = {
+    "Cpfcan_BtagPf_trackEtaRel", "Cpfcan_BtagPf_trackPtRel", "Cpfcan_BtagPf_trackPPar",
+    "Cpfcan_BtagPf_trackDeltaR", "Cpfcan_BtagPf_trackPParRatio", "Cpfcan_BtagPf_trackSip2dVal",
+    "Cpfcan_BtagPf_trackSip2dSig", "Cpfcan_BtagPf_trackSip3dVal", "Cpfcan_BtagPf_trackSip3dSig",
+    "Cpfcan_BtagPf_trackJetDistVal", "Cpfcan_ptrel", "Cpfcan_drminsv", "Cpfcan_VTX_ass", "Cpfcan_puppiw",
+    "Cpfcan_chi2", "Cpfcan_quality"};
+
+inline constexpr const char* example_jets_neutral_offsets = "n_Npfcand";
+inline constexpr std::array<const char*, 6> example_jets_neutral_branches = {
+    "Npfcan_ptrel", "Npfcan_deltaR", "Npfcan_isGamma", "Npfcan_HadFrac", "Npfcan_drminsv", "Npfcan_puppiw"};
+
+inline constexpr const char* example_jets_sv_offsets = "n_sv";
+inline constexpr std::array<const char*, 12> example_jets_sv_branches = {
+    "sv_pt", "sv_deltaR", "sv_mass", "sv_ntracks", "sv_chi2", "sv_normchi2",
+    "sv_dxy", "sv_dxysig", "sv_d3d", "sv_d3dsig", "sv_costhetasvpv", "sv_enratio"};
+
+/// One chunk of generated jets, column by column in the order of the branch lists above.
+struct ExampleJetsChunk {
+  std::size_t jets = 0;
+  std::array<std::vector<std::int32_t>, 12> truth;
+  std::array<std::vector<float>, 15> global;
+  std::array<std::vector<float>, 16> charged;
+  std::array<std::vector<float>, 6> neutral;
+  std::array<std::vector<float>, 12> sv;
+  std::vector<std::int64_t> charged_counts, neutral_counts, sv_counts;
+
+  void clear() {
+    jets = 0;
+    for (auto& c : truth) c.clear();
+    for (auto& c : global) c.clear();
+    for (auto& c : charged) c.clear();
+    for (auto& c : neutral) c.clear();
+    for (auto& c : sv) c.clear();
+    charged_counts.clear();
+    neutral_counts.clear();
+    sv_counts.clear();
+  }
+};
+
+namespace example_jets_detail {
+
+// ---- random draws beyond deepjet::Random's own (all built on it, so equally portable) ---------
+
+/// Uniform in (0, 1] with 53 bits: safe to take the logarithm of.
+inline double open_unit(Random& random) { return (static_cast<double>(random.next() >> 11) + 1.0) * 0x1.0p-53; }
+/// Exponential with mean 1.
+inline double exponential(Random& random) { return -std::log(open_unit(random)); }
+/// Poisson with the given mean (Knuth's product of uniforms; normal approximation above 60).
+inline int poisson(Random& random, double mean) {
+  if (mean <= 0) return 0;
+  if (mean > 60) return std::max(0, static_cast<int>(std::lround(mean + std::sqrt(mean) * random.normal())));
+  const double limit = std::exp(-mean);
+  int k = 0;
+  for (double product = open_unit(random); product > limit; product *= open_unit(random)) ++k;
+  return k;
+}
+
+/// Two independent standard normals (Box-Muller, both halves of the pair).
+inline void normal_pair(Random& random, double& first, double& second) {
+  const double radius = std::sqrt(-2.0 * std::log(open_unit(random)));
+  const double angle = 6.283185307179586 * (static_cast<double>(random.next() >> 11) * 0x1.0p-53);
+  first = radius * std::cos(angle);
+  second = radius * std::sin(angle);
+}
+/// A uniformly distributed direction in the plane, (cos phi, sin phi), without trigonometry.
+inline void unit_circle(Random& random, double& cos_phi, double& sin_phi) {
+  double x, y, r2;
+  do {
+    x = 2.0 * random.uniform() - 1.0;
+    y = 2.0 * random.uniform() - 1.0;
+    r2 = x * x + y * y;
+  } while (r2 >= 1.0 || r2 < 1e-12);
+  cos_phi = (x * x - y * y) / r2;
+  sin_phi = 2.0 * x * y / r2;
+}
+
+// Classes in the order of ExampleJetsClassFractions.
+enum JetClass { class_b, class_bb, class_lepb, class_c, class_uds, class_g };
+// Truth flags in the order of example_jets_truth_branches.
+enum Flag { isB, isBB, isGBB, isLeptonicB, isLeptonicB_C, isC, isGCC, isCC, isUD, isS, isG };
+enum Charged { trackEtaRel, trackPtRel, trackPPar, trackDeltaR, trackPParRatio, trackSip2dVal, trackSip2dSig,
+               trackSip3dVal, trackSip3dSig, trackJetDistVal, cpf_ptrel, cpf_drminsv, cpf_VTX_ass, cpf_puppiw,
+               cpf_chi2, cpf_quality };
+enum Neutral { npf_ptrel, npf_deltaR, npf_isGamma, npf_HadFrac, npf_drminsv, npf_puppiw };
+enum Vertex { sv_pt, sv_deltaR, sv_mass, sv_ntracks, sv_chi2, sv_normchi2, sv_dxy, sv_dxysig, sv_d3d, sv_d3dsig,
+              sv_costhetasvpv, sv_enratio };
+enum Global { jet_pt, jet_eta, nCpfcand, nNpfcand, nsv, npv, trackSumJetEtRatio, trackSumJetDeltaR, vertexCategory,
+              trackSip2dValAboveCharm, trackSip2dSigAboveCharm, trackSip3dValAboveCharm, trackSip3dSigAboveCharm,
+              jetNSelectedTracks, jetNTracksEtaRel };
+
+struct Vec3 {
+  double x = 0, y = 0, z = 0;
+  Vec3 operator+(const Vec3& o) const { return {x + o.x, y + o.y, z + o.z}; }
+  Vec3 operator-(const Vec3& o) const { return {x - o.x, y - o.y, z - o.z}; }
+  Vec3 operator*(double s) const { return {x * s, y * s, z * s}; }
+  Vec3& operator+=(const Vec3& o) { x += o.x; y += o.y; z += o.z; return *this; }
+  double dot(const Vec3& o) const { return x * o.x + y * o.y + z * o.z; }
+  Vec3 cross(const Vec3& o) const { return {y * o.z - z * o.y, z * o.x - x * o.z, x * o.y - y * o.x}; }
+  double norm() const { return std::sqrt(dot(*this)); }
+};
+
+inline constexpr double pion_mass = 0.1396, kaon_mass = 0.4937, proton_mass = 0.9383;
+inline constexpr double muon_mass = 0.1057, pi0_mass = 0.1350, neutral_kaon_mass = 0.4976;
+inline constexpr double jet_radius = 0.4;
+inline constexpr double charm_mass_threshold = 1.5;  // the CSV "AboveCharm" mass
+
+// Particle species and what they are to the detector.
+enum class Kind { charged, photon, neutral_hadron, neutrino, hadron /* decays further: a D from a B */ };
+enum class Source { prompt, pileup, decay, v0, material };
+
+// Hadrons that fly: mass (GeV) and c*tau (cm).
+struct Species { double mass, ctau; };
+inline constexpr Species b_hadrons[4] = {{5.2797, 0.0455}, {5.2793, 0.0491}, {5.3669, 0.0452}, {5.6196, 0.0441}};
+inline constexpr double b_hadron_share[4] = {0.40, 0.40, 0.10, 0.10};  // B0, B+, Bs, Lambda_b
+inline constexpr Species d_hadrons[4] = {{1.8648, 0.0123}, {1.8697, 0.0312}, {1.9683, 0.0150}, {2.2865, 0.0060}};
+inline constexpr double d_hadron_share[4] = {0.55, 0.25, 0.12, 0.08};  // D0, D+, Ds, Lambda_c
+inline constexpr Species k_short{0.4976, 2.6844}, lambda{1.1157, 7.89};
+
+struct Particle {
+  Vec3 momentum;  // GeV, jet frame: z along the jet axis
+  Vec3 origin;    // cm, jet frame, primary vertex at 0
+  double mass = 0;
+  Kind kind = Kind::charged;
+  Source source = Source::prompt;
+  int vertex = -1;  // decay vertex it comes from
+};
+
+struct DecayVertex {
+  Vec3 position;
+  int parent = -1;  // the vertex the decaying hadron came from (a D from a B: the B's vertex)
+  bool vetoed = false;  // a V0 or a nuclear interaction: the vertex finder rejects most of them
+};
+
+// A daughter in a decay recipe; a D hadron decays further.
+enum class Decays { no, d_hadron };
+struct Daughter {
+  double mass;
+  Kind kind;
+  double momentum_weight = 1.0;  // leptons take a larger share of the rest-frame momentum
+  Decays decays = Decays::no;
+};
+
+struct Track {  // a reconstructed charged candidate and its features before the ntupler's clamps
+  int particle = 0;
+  double pt = 0, delta_r = 0;
+  double sip2d_val = 0, sip2d_sig = 0, sip3d_val = 0, sip3d_sig = 0;
+  double jet_dist = 0, chi2 = 0;
+  int vtx_ass = 7, quality = 7;
+  float puppiw = 1;
+  double drminsv = jet_radius;
+  int sv = -1;  // the reconstructed SV it belongs to
+  bool selected = false;
+};
+
+struct SecondaryVertex {
+  Vec3 momentum;
+  double energy = 0, mass = 0;
+  int ntracks = 0;
+  double chi2 = 0, ndf = 1;
+  double dxy = 0, dxysig = 0, d3d = 0, d3dsig = 0, costheta = 0, delta_r = 0, pt = 0;
+};
+
+/// The ntupler's catchInfsAndBound with offsets: clamp(value + offset, low, high).
+inline float bound(double value, double low, double high, double offset = 0) {
+  return static_cast<float>(std::clamp(value + offset, low, high));
+}
+
+class Generator {
+ public:
+  explicit Generator(const ExampleJetsOptions& options) : options_(options) {
+    const auto& f = options.fractions;
+    const double shares[6] = {f.b, f.bb, f.lepb, f.c, f.uds, f.g};
+    double total = 0;
+    for (double s : shares) {
+      if (!(s >= 0) || !std::isfinite(s)) throw Error("example jets: class fractions must be finite and non-negative");
+      total += s;
+    }
+    if (!(total > 0)) throw Error("example jets: the class fractions add up to zero");
+    double running = 0;
+    for (int k = 0; k < 6; ++k) cumulative_[k] = (running += shares[k]) / total;
+    cumulative_[5] = 1.0;
+    if (options.chunk_jets == 0) throw Error("example jets: chunk_jets must be at least 1");
+    if (!(options.min_pt > 0) || !(options.max_pt > options.min_pt) || !std::isfinite(options.max_pt))
+      throw Error("example jets: need 0 < min_pt < max_pt");
+    if (options.compression_level < 0 || options.compression_level > 9)
+      throw Error("example jets: compression_level must be 0 to 9");
+    if (!(options.mean_pileup_vertices >= 0) || !std::isfinite(options.mean_pileup_vertices))
+      throw Error("example jets: mean_pileup_vertices must be finite and non-negative");
+  }
+
+  /// Append jets [first, first + count) to `chunk`.
+  void generate(std::uint64_t first, std::size_t count, ExampleJetsChunk& chunk) {
+    for (std::size_t i = 0; i < count; ++i) jet(first + i, chunk);
+    chunk.jets += count;
+  }
+
+ private:
+  // ---------------------------------------------------------------------------------------------
+  void jet(std::uint64_t index, ExampleJetsChunk& out) {
+    // Each jet has its own stream: results do not depend on chunking, and runs nest.
+    std::uint64_t mix = options_.seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL;
+    mix = (mix ^ (mix >> 31)) * 0xbf58476d1ce4e5b9ULL;
+    random_.reseed(mix ^ (index * 0xd6e8feb86659fd93ULL));
+    particles_.clear();
+    vertices_.clear();
+
+    // --- flavour, kinematics, pile-up --------------------------------------------------------
+    const double u = open_unit(random_);
+    int jet_class = 0;
+    while (jet_class < 5 && u > cumulative_[jet_class]) ++jet_class;
+    std::array<std::int32_t, 12> flags{};
+    int flag = 0;
+    const double v = random_.uniform();
+    switch (jet_class) {
+      case class_b: flag = isB; break;
+      case class_bb: flag = v < 0.5 ? isGBB : isBB; break;
+      case class_lepb: flag = v < 0.6 ? isLeptonicB : isLeptonicB_C; break;
+      case class_c: flag = v < 0.7 ? isC : (v < 0.9 ? isGCC : isCC); break;
+      case class_uds: flag = v < 0.65 ? isUD : isS; break;
+      default: flag = isG; break;
+    }
+    flags[flag] = 1;
+    // Gluon-like showers (gluons, and gluons split into heavy quarks) radiate more and wider.
+    const bool gluon_like = flag == isG || flag == isGBB || flag == isGCC;
+
+    // Falling pT spectra, harder for heavy flavour (top decays, gluon splitting at high pT) than
+    // for light quarks and gluons (QCD): a truncated power law dN/dpT ~ pT^-index.
+    static constexpr double spectral_index[6] = {2.7, 2.3, 2.7, 2.9, 3.1, 3.3};
+    const double pt = power_law(options_.min_pt, options_.max_pt, spectral_index[jet_class]);
+    // Heavy flavour is more central (top decays), gluons and light quarks spread further.
+    static constexpr double eta_width[6] = {1.05, 1.2, 1.05, 1.15, 1.3, 1.45};
+    double eta = 0;
+    do eta = eta_width[jet_class] * random_.normal(); while (std::abs(eta) >= 2.5);
+    cosh_eta_ = std::cosh(eta);
+    sin_polar_ = 1.0 / cosh_eta_;  // the jet's polar angle
+    cos_polar_ = std::tanh(eta);
+    jet_momentum_ = pt * cosh_eta_;
+    jet_pt_ = pt;
+    jet_width_ = 0.022 + 0.05 * std::pow(100.0 / pt, 0.4);  // jets narrow with pT
+    abs_eta_ = std::abs(eta);
+    const int pileup_vertices = std::max(1, poisson(random_, options_.mean_pileup_vertices));
+
+    // --- heavy hadrons and their decays --------------------------------------------------------
+    double flying_fraction = 0;  // of the jet momentum carried by hadrons that fly (B, D, V0)
+    const bool leptonic = jet_class == class_lepb;
+    switch (flag) {
+      case isB: case isLeptonicB: case isLeptonicB_C: {
+        // b fragmentation is hard: the B hadron takes ~3/4 of the jet momentum.
+        const double z = std::clamp(0.72 + 0.14 * random_.normal(), 0.3, 0.97);
+        flying_fraction = z;
+        const int semileptonic = !leptonic ? 0 : (flag == isLeptonicB ? 1 : 2);
+        heavy_hadron(true, z, hadron_direction(z, b_hadrons[0].mass), semileptonic);
+        break;
+      }
+      case isBB: case isGBB: case isCC: case isGCC: {
+        // Two heavy hadrons from g -> QQ (or two close b/c quarks), split by an angle ~ 2m/pT.
+        const bool bottom = flag == isBB || flag == isGBB;
+        const double total = bottom ? (flag == isBB ? 0.85 : 0.75) : (flag == isCC ? 0.75 : 0.65);
+        const double share = random_.uniform(0.2f, 0.8f);
+        const double z1 = total * share, z2 = total - z1;
+        flying_fraction = total;
+        const double quark_mass = bottom ? 4.8 : 1.5;
+        const double opening = std::min(0.35 / cosh_eta_, 2 * quark_mass / (total * jet_momentum_) /
+                                                              std::sqrt(share * (1 - share)) * random_.uniform(0.5f, 1.2f));
+        double c, s;
+        unit_circle(random_, c, s);
+        heavy_hadron(bottom, z1, direction(opening * (1 - share), c, s), 0);
+        heavy_hadron(bottom, z2, direction(opening * share, -c, -s), 0);
+        break;
+      }
+      case isC: {
+        // c fragmentation is softer than b: the D takes ~60 %.
+        const double z = std::clamp(0.6 + 0.17 * random_.normal(), 0.2, 0.95);
+        flying_fraction = z;
+        heavy_hadron(false, z, hadron_direction(z, d_hadrons[0].mass), 0);
+        break;
+      }
+      default: break;
+    }
+    const bool heavy_flavour = flying_fraction > 0;
+
+    // --- V0s: K_S and Lambda decays in flight, in every flavour, most often in s jets --------
+    static constexpr double v0_rate[11] = {0.06, 0.06, 0.06, 0.06, 0.06, 0.08, 0.08, 0.08, 0.08, 0.16, 0.10};
+    if (random_.uniform() < v0_rate[flag]) {
+      const double z = 0.04 + 0.22 * random_.uniform();
+      flying_fraction += z;
+      const bool is_lambda = random_.uniform() < 0.3;
+      const Species species = is_lambda ? lambda : k_short;
+      const Vec3 p = direction(fragment_delta_r(gluon_like, 1.0) / cosh_eta_) * (z * jet_momentum_);
+      const Vec3 flight = p * (species.ctau * exponential(random_) / species.mass);
+      // Decays beyond ~20 cm (transverse) leave no usable tracks: the V0 is lost to the jet.
+      if (transverse(flight).norm() < 20.0) {
+        vertices_.push_back({flight, -1, true});
+        const int vertex = static_cast<int>(vertices_.size()) - 1;
+        daughters_.clear();
+        daughters_.push_back({is_lambda ? proton_mass : pion_mass, Kind::charged});
+        daughters_.push_back({pion_mass, Kind::charged});
+        decay(species.mass, p, vertex, Source::v0);
+      }
+    }
+
+    // --- fragmentation: the rest of the jet momentum among prompt particles --------------------
+    // Multiplicity grows with log(pT); gluons radiate ~1.6x more; heavy hadrons take momentum
+    // and leave fewer fragmentation particles.
+    const double log_pt = std::log(pt / 10.0);
+    double mean_charged = 3.0 + 4.5 * log_pt;
+    if (gluon_like) mean_charged *= 1.6;
+    if (heavy_flavour) mean_charged *= 0.75;
+    const int n_charged = 1 + poisson(random_, mean_charged);
+    const int n_neutral = poisson(random_, 1.0 * mean_charged);
+    const double rest = std::max(0.05, 1.0 - flying_fraction) * jet_momentum_;
+    // Momentum sharing: weights e (1 + hardness e) with e exponential; the quadratic term gives
+    // quark jets a harder leading particle, gluon jets share more evenly.
+    const double hardness = gluon_like ? 0.25 : 0.9;
+    double weight_sum = 0;
+    weights_.clear();
+    for (int i = 0; i < n_charged + n_neutral; ++i) {
+      const double e = exponential(random_);
+      const double w = e * (1.0 + hardness * e);
+      weights_.push_back(w);
+      weight_sum += w;
+    }
+    const double mean_weight = weight_sum / static_cast<double>(weights_.size());
+    const std::size_t first_charged = particles_.size();
+    for (int i = 0; i < n_charged + n_neutral; ++i) {
+      // Softer particles lie further from the axis.
+      const double spread = std::sqrt(std::sqrt(mean_weight / std::max(weights_[i], 1e-6)));
+      const double dr = fragment_delta_r(gluon_like, std::min(spread, 4.0));
+      Particle particle;
+      particle.momentum = direction(dr / cosh_eta_) * (rest * weights_[i] / weight_sum);
+      if (i < n_charged) {
+        particle.kind = Kind::charged;
+        particle.mass = pion_mass;
+      } else {
+        // pi0 photons dominate the neutrals; a third are neutral hadrons (K_L, n).
+        particle.kind = random_.uniform() < 0.68 ? Kind::photon : Kind::neutral_hadron;
+        particle.mass = particle.kind == Kind::photon ? 0.0 : neutral_kaon_mass;
+      }
+      particles_.push_back(particle);
+    }
+
+    // --- nuclear interactions: a fragmentation hadron hits the beam pipe or a pixel layer -------
+    // and turns into 2-3 tracks from a vertex centimetres away, with a mass of a GeV or two.
+    if (random_.uniform() < 0.05) {
+      const auto hadron = static_cast<std::size_t>(first_charged + random_.below(static_cast<std::uint64_t>(n_charged)));
+      const Vec3 momentum = particles_[hadron].momentum;
+      static constexpr double layer_radius[4] = {2.2, 4.4, 7.3, 10.2};  // cm
+      const double radius = layer_radius[random_.below(4)];
+      const double transverse_length = transverse(momentum).norm() / momentum.norm();
+      if (momentum.norm() > 2.0 && transverse_length > 0.05) {
+        particles_[hadron].kind = Kind::neutrino;  // gone: its secondaries take its place
+        vertices_.push_back({momentum * (radius / transverse_length / momentum.norm()), -1, true});
+        const int vertex = static_cast<int>(vertices_.size()) - 1;
+        daughters_.clear();
+        const int secondaries = 2 + static_cast<int>(random_.below(2));
+        for (int i = 0; i < secondaries; ++i) daughters_.push_back({pion_mass, Kind::charged});
+        decay(random_.uniform(0.6f, 2.5f), momentum, vertex, Source::material);
+      }
+    }
+
+    // The jet axis is where its particles point: align the frame with their momentum sum (the B
+    // hadron of a b jet sets most of it, so its decay products sit close to the axis).
+    align_jet_axis();
+
+    // --- pile-up particles inside the cone ----------------------------------------------------
+    const int n_pileup_charged = poisson(random_, 0.05 * pileup_vertices);
+    const int n_pileup_neutral = poisson(random_, 0.07 * pileup_vertices);
+    const Vec3 beam{0, -sin_polar_, cos_polar_};  // the beam axis in the jet frame
+    for (int i = 0; i < n_pileup_charged + n_pileup_neutral; ++i) {
+      Particle particle;
+      const double dr = jet_radius * std::sqrt(random_.uniform());  // uniform over the cone
+      const double particle_pt = 0.4 + 0.9 * exponential(random_);
+      particle.momentum = direction(dr / cosh_eta_) * (particle_pt * cosh_eta_);
+      particle.source = Source::pileup;
+      if (i < n_pileup_charged) {
+        particle.kind = Kind::charged;
+        particle.mass = pion_mass;
+        particle.origin = beam * (4.0 * random_.normal());  // another vertex along the beam
+      } else {
+        particle.kind = Kind::photon;
+      }
+      particles_.push_back(particle);
+    }
+
+    // --- reconstruction: tracks, neutral candidates, secondary vertices --------------------------
+    reconstruct_tracks();
+    reconstruct_vertices();
+    for (auto& track : tracks_) {
+      const Vec3 direction_of_track = particles_[track.particle].momentum;
+      for (std::size_t s = 0; s < svs_.size(); ++s)
+        track.drminsv = std::min(track.drminsv, angle(direction_of_track, svs_[s].momentum) * cosh_eta_);
+    }
+    write(out, flags, eta, pileup_vertices);
+  }
+
+  // ---- kinematics helpers ----------------------------------------------------------------------
+
+  /// Rotate every particle and decay vertex so that the momentum sum of the visible particles in
+  /// the cone points along z (Rodrigues' rotation about sum x z).
+  void align_jet_axis() {
+    Vec3 sum{};
+    for (const auto& particle : particles_) {
+      if (particle.kind == Kind::neutrino || particle.kind == Kind::hadron) continue;
+      if (angle_to_axis(particle.momentum) * cosh_eta_ < jet_radius) sum += particle.momentum;
+    }
+    const double length = sum.norm();
+    const double s = std::sqrt(sum.x * sum.x + sum.y * sum.y) / std::max(length, 1e-300);
+    if (length <= 0 || s < 1e-12) return;
+    const double c = sum.z / length;
+    const Vec3 k{sum.y / (s * length), -sum.x / (s * length), 0};  // unit vector along sum x z
+    const auto rotate = [&](Vec3& v) { v = v * c + k.cross(v) * s + k * (k.dot(v) * (1 - c)); };
+    for (auto& particle : particles_) {
+      rotate(particle.momentum);
+      rotate(particle.origin);
+    }
+    for (auto& vertex : vertices_) rotate(vertex.position);
+  }
+
+  double power_law(double low, double high, double index) {
+    const double a = 1.0 - index;
+    const double lo = std::pow(low, a), hi = std::pow(high, a);
+    return std::pow(lo + (hi - lo) * open_unit(random_), 1.0 / a);
+  }
+
+  /// A unit vector at polar angle theta (< pi/2) from the jet axis, azimuth (cos_phi, sin_phi).
+  static Vec3 direction(double theta, double cos_phi, double sin_phi) {
+    const double s = std::sin(theta);
+    return {s * cos_phi, s * sin_phi, std::sqrt(1.0 - s * s)};
+  }
+  /// The same with a random azimuth.
+  Vec3 direction(double theta) {
+    double c, s;
+    unit_circle(random_, c, s);
+    return direction(theta, c, s);
+  }
+
+  /// Direction of a heavy hadron: it follows the jet axis within ~m/p.
+  Vec3 hadron_direction(double z, double mass) {
+    const double theta = std::min(0.3 / cosh_eta_, 0.5 * std::abs(random_.normal()) * mass / (z * jet_momentum_));
+    return direction(theta);
+  }
+
+  /// Distance of a fragmentation particle from the axis (in dR), narrower at high pT, wider for gluons.
+  double fragment_delta_r(bool gluon_like, double spread) {
+    const double width = (gluon_like ? 1.45 : 1.0) * jet_width_ * spread;
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      const double dr = width * exponential(random_);
+      if (dr < jet_radius) return dr;
+    }
+    return jet_radius * random_.uniform();
+  }
+
+  /// A jet-frame vector in the lab's transverse plane: (along the jet's transverse direction, across).
+  Vec3 transverse(const Vec3& v) const { return {v.y * cos_polar_ + v.z * sin_polar_, v.x, 0}; }
+
+  /// The angle between two directions from |a x b| and a.b; jets are narrow, so most angles are
+  /// small and a short arcsine series (error < 1e-4 relative below 0.5 rad) replaces atan2.
+  static double angle_from(double cross, double dot) {
+    const double length = std::sqrt(cross * cross + dot * dot);
+    if (dot <= 0 || cross > 0.48 * length) return std::atan2(cross, dot);
+    const double s = cross / length, s2 = s * s;
+    return s * (1.0 + s2 * (1.0 / 6.0 + s2 * (3.0 / 40.0 + s2 * (5.0 / 112.0))));
+  }
+  static double angle(const Vec3& a, const Vec3& b) { return angle_from(a.cross(b).norm(), a.dot(b)); }
+  static double angle_to_axis(const Vec3& a) { return angle_from(std::sqrt(a.x * a.x + a.y * a.y), a.z); }
+
+  // ---- heavy-flavour decays --------------------------------------------------------------------
+
+  template <std::size_t N>
+  int pick(const double (&shares)[N]) {
+    double u = random_.uniform();
+    for (std::size_t k = 0; k + 1 < N; ++k) {
+      if (u < shares[k]) return static_cast<int>(k);
+      u -= shares[k];
+    }
+    return static_cast<int>(N - 1);
+  }
+
+  /// A B (bottom) or D hadron with momentum fraction z along `axis`, flying and decaying.
+  /// semileptonic: 0 hadronic, 1 lepton from the B, 2 lepton from the B's D (cascade).
+  void heavy_hadron(bool bottom, double z, const Vec3& axis, int semileptonic) {
+    const Species species = bottom ? b_hadrons[pick(b_hadron_share)] : d_hadrons[pick(d_hadron_share)];
+    fly_and_decay(bottom, species, axis * (z * jet_momentum_), Vec3{}, -1, semileptonic);
+  }
+
+  void fly_and_decay(bool bottom, const Species& species, const Vec3& momentum, const Vec3& origin, int parent,
+                     int semileptonic) {
+    // Flight length: beta*gamma*c*tau, exponential.
+    const Vec3 position = origin + momentum * (species.ctau * exponential(random_) / species.mass);
+    vertices_.push_back({position, parent, false});
+    const int vertex = static_cast<int>(vertices_.size()) - 1;
+    daughters_.clear();
+    Species d_species{};
+    if (bottom) {
+      // B -> D + (1-3 charged) + (0-2 pi0) [+ l nu]; ~10 % without a charmed hadron in the final state.
+      const bool with_d = semileptonic != 0 || random_.uniform() < 0.9;
+      if (with_d) {
+        d_species = d_hadrons[pick(d_hadron_share)];
+        daughters_.push_back({d_species.mass, Kind::hadron, 1.0, Decays::d_hadron});
+      }
+      if (semileptonic == 1) {
+        // The lepton takes a large share of the B's energy (up to (M_B^2 - M_D^2) / 2 M_B = 2.3 GeV in
+        // the B frame), hence its large momentum transverse to the jet.
+        daughters_.push_back({muon_mass, Kind::charged, 8.0});
+        daughters_.push_back({0.0, Kind::neutrino, 4.0});
+        if (random_.uniform() < 0.4) daughters_.push_back({pion_mass, Kind::charged});
+      } else {
+        const int charged = (with_d ? 1 : 2) + static_cast<int>(random_.below(3));
+        for (int i = 0; i < charged; ++i) daughters_.push_back({pion_mass, Kind::charged});
+      }
+      const int neutrals = static_cast<int>(random_.below(3));
+      for (int i = 0; i < neutrals; ++i) daughters_.push_back({pi0_mass, Kind::photon});
+    } else {
+      // D decays: K pi (pi pi), K pi pi, with pi0s; cascade D's of leptonic B's decay to K l nu.
+      const double u = random_.uniform();
+      if (semileptonic == 2 || (semileptonic == 0 && parent < 0 && u < 0.1)) {
+        daughters_.push_back({kaon_mass, Kind::charged});
+        daughters_.push_back({muon_mass, Kind::charged, semileptonic == 2 ? 1.8 : 1.3});
+        daughters_.push_back({0.0, Kind::neutrino, 1.3});
+      } else {
+        const int charged = u < 0.55 ? 2 : (u < 0.85 ? 3 : (u < 0.93 ? 4 : 1));
+        daughters_.push_back({kaon_mass, Kind::charged});
+        for (int i = 1; i < charged; ++i) daughters_.push_back({pion_mass, Kind::charged});
+        const int neutrals = static_cast<int>(random_.below(2)) + (charged == 1 ? 1 : 0);
+        for (int i = 0; i < neutrals; ++i)
+          daughters_.push_back(random_.uniform() < 0.75 ? Daughter{pi0_mass, Kind::photon}
+                                                        : Daughter{neutral_kaon_mass, Kind::neutral_hadron});
+      }
+    }
+    decay(species.mass, momentum, vertex, Source::decay);
+    // decay() left the D hadron (if any) for us: it flies on from this vertex.
+    if (pending_d_) {
+      pending_d_ = false;
+      const Vec3 d_momentum = pending_d_momentum_;
+      fly_and_decay(false, d_species, d_momentum, position, vertex, semileptonic == 2 ? 2 : 0);
+    }
+  }
+
+  /// Decay a hadron of `mass` and lab `momentum` at `vertex` into daughters_: approximate phase
+  /// space (isotropic rest-frame momenta with zero sum, scaled to conserve energy), then a boost.
+  void decay(double mass, const Vec3& momentum, int vertex, Source source) {
+    const std::size_t n = daughters_.size();
+    rest_.resize(n);
+    Vec3 sum{};
+    for (std::size_t i = 0; i < n; ++i) {
+      const double cos_theta = 2.0 * random_.uniform() - 1.0;
+      const double sin_theta = std::sqrt(std::max(0.0, 1.0 - cos_theta * cos_theta));
+      double cos_phi, sin_phi;
+      unit_circle(random_, cos_phi, sin_phi);
+      const double size = daughters_[i].momentum_weight * (0.3 + exponential(random_));
+      rest_[i] = Vec3{sin_theta * cos_phi, sin_theta * sin_phi, cos_theta} * size;
+      sum += rest_[i];
+    }
+    const Vec3 mean = sum * (1.0 / static_cast<double>(n));
+    double total_momentum = 0, total_mass = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      rest_[i] = rest_[i] - mean;
+      total_momentum += rest_[i].norm();
+      total_mass += daughters_[i].mass;
+    }
+    // Scale k so that sum sqrt(k^2 p^2 + m^2) = M (Newton from above: the sum is convex in k).
+    double k = mass / std::max(total_momentum, 1e-9);
+    if (total_mass < mass) {
+      for (int iteration = 0; iteration < 8; ++iteration) {
+        double f = -mass, df = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+          const double p2 = rest_[i].dot(rest_[i]);
+          const double e = std::sqrt(k * k * p2 + daughters_[i].mass * daughters_[i].mass);
+          f += e;
+          df += k * p2 / e;
+        }
+        if (df <= 0) break;
+        k = std::max(0.0, k - f / df);
+      }
+    } else {
+      k = 0;
+    }
+    // Boost along the hadron's flight direction.
+    const double p = momentum.norm();
+    const Vec3 axis = momentum * (1.0 / p);
+    const double gamma = std::sqrt(p * p + mass * mass) / mass, gamma_beta = p / mass;
+    for (std::size_t i = 0; i < n; ++i) {
+      const Vec3 q = rest_[i] * k;
+      const double e = std::sqrt(q.dot(q) + daughters_[i].mass * daughters_[i].mass);
+      const double q_parallel = q.dot(axis);
+      const Vec3 lab = q + axis * ((gamma - 1) * q_parallel + gamma_beta * e);
+      if (daughters_[i].decays == Decays::d_hadron) {
+        pending_d_ = true;
+        pending_d_momentum_ = lab;
+        continue;
+      }
+      Particle particle;
+      particle.momentum = lab;
+      particle.origin = vertices_[vertex].position;
+      particle.mass = daughters_[i].mass;
+      particle.kind = daughters_[i].kind;
+      particle.source = source;
+      particle.vertex = vertex;
+      particles_.push_back(particle);
+    }
+  }
+
+  // ---- reconstruction --------------------------------------------------------------------------
+
+  void reconstruct_tracks() {
+    tracks_.clear();
+    neutrals_.clear();
+    for (std::size_t i = 0; i < particles_.size(); ++i) {
+      const Particle& particle = particles_[i];
+      if (particle.kind == Kind::neutrino || particle.kind == Kind::hadron) continue;
+      const double p = particle.momentum.norm();
+      const double theta = angle_to_axis(particle.momentum);
+      const double delta_r = theta * cosh_eta_;
+      if (delta_r >= jet_radius) continue;  // outside the jet
+      const double pt = transverse(particle.momentum).norm();
+      if (particle.kind != Kind::charged) {
+        if (pt < (particle.kind == Kind::photon ? 0.5 : 1.0)) continue;
+        neutrals_.push_back({static_cast<int>(i), pt, delta_r});
+        continue;
+      }
+      if (pt < 0.5) continue;  // below the tracking threshold of PF candidates
+      // Tracking efficiency: ~93 % for tracks from near the beam, lower for tracks starting
+      // centimetres out (fewer hits), lower in the dense core of very hard jets.
+      const bool far_out = particle.source == Source::v0 || particle.source == Source::material;
+      const double efficiency = (far_out ? 0.75 : 0.93) - (jet_pt_ > 300 ? 0.05 : 0.0);
+      if (random_.uniform() >= efficiency) continue;
+      Track track;
+      track.particle = static_cast<int>(i);
+      track.pt = pt;
+      track.delta_r = delta_r;
+      measure_impact_parameters(particle, p, pt, track);
+      tracks_.push_back(track);
+    }
+  }
+
+  /// Impact parameters: the geometry of the track line from its origin, smeared by a resolution
+  /// that worsens at low pT (multiple scattering), with a small non-Gaussian tail.
+  void measure_impact_parameters(const Particle& particle, double p, double pt, Track& track) {
+    const Vec3 t = particle.momentum * (1.0 / p);
+    const Vec3& origin = particle.origin;
+    // 3D: point of closest approach to the primary vertex; lifetime sign from the jet axis.
+    const Vec3 closest = origin - t * origin.dot(t);
+    const double d3 = closest.norm();
+    const double sign3 = closest.z >= 0 ? 1.0 : -1.0;
+    // 2D: the same in the lab's transverse plane (the jet points along its first axis there).
+    const Vec3 origin_t = transverse(origin), direction_t = transverse(t);
+    const double length_t = std::max(direction_t.norm(), 1e-12);
+    const Vec3 unit_t = direction_t * (1.0 / length_t);
+    const Vec3 closest_t = origin_t - unit_t * origin_t.dot(unit_t);
+    const double d2 = closest_t.norm();
+    const double sign2 = closest_t.x >= 0 ? 1.0 : -1.0;
+
+    const double sigma2 = std::sqrt(0.0015 * 0.0015 + (0.0095 / pt) * (0.0095 / pt)) * (1 + 0.12 * abs_eta_);  // cm
+    const double sigma3 = sigma2 * (1.15 + 0.3 * abs_eta_);
+    double tail = 1.0;
+    track.chi2 = 0.5 * (exponential(random_) + exponential(random_));
+    track.quality = 7;
+    if (random_.uniform() < 0.03) {  // mis-measured (nuclear interaction, wrong hit): poor fit
+      tail = random_.uniform(3.0f, 10.0f);
+      track.chi2 *= random_.uniform(1.5f, 4.0f);
+      track.quality = random_.uniform() < 0.6 ? 1 : 3;
+    } else if (random_.uniform() < 0.08) {
+      track.quality = random_.uniform() < 0.5 ? 1 : 3;
+    }
+    double n2, n_other;
+    normal_pair(random_, n2, n_other);
+    const double n3 = 0.7 * n2 + 0.714 * n_other;
+    track.sip2d_val = sign2 * d2 + tail * sigma2 * n2;
+    track.sip2d_sig = track.sip2d_val / sigma2;
+    track.sip3d_val = sign3 * d3 + tail * sigma3 * n3;
+    track.sip3d_sig = track.sip3d_val / sigma3;
+    // Distance to the jet axis at closest approach (the b-tag convention reports it as negative).
+    const Vec3 normal = t.cross(Vec3{0, 0, 1});
+    const double across = normal.norm() > 1e-12 ? std::abs(origin.dot(normal)) / normal.norm() : 0.0;
+    track.jet_dist = -std::abs(across + 0.5 * sigma3 * random_.normal());
+
+    // Association to the primary vertex and PUPPI weight.
+    const double u = random_.uniform();
+    if (particle.source == Source::pileup) {
+      track.vtx_ass = u < 0.85 ? 1 : (u < 0.95 ? 5 : 0);
+    } else if (std::abs(track.sip3d_sig) < 3) {
+      track.vtx_ass = u < 0.85 ? 7 : (u < 0.9 ? 6 : 5);
+    } else {
+      track.vtx_ass = u < 0.3 ? 7 : (u < 0.6 ? 4 : (u < 0.9 ? 5 : 0));
+    }
+    track.puppiw = track.vtx_ass == 1 ? static_cast<float>(0.05 * random_.uniform()) : 1.0f;
+    // The CSV track selection.
+    track.selected = pt > 1.0 && std::abs(track.sip2d_val) < 0.2 && track.jet_dist > -0.07 && track.chi2 < 5 &&
+                     track.quality == 7;
+  }
+
+  /// Inclusive-vertex-finder-like reconstruction: a decay vertex with at least two displaced
+  /// tracks becomes a secondary vertex if its flight is significant; B and D vertices with too
+  /// few tracks each are merged; V0s are mostly vetoed; a few fake vertices from prompt tracks.
+  void reconstruct_vertices() {
+    svs_.clear();
+    const int vertices = static_cast<int>(vertices_.size());
+    seeds_.assign(static_cast<std::size_t>(vertices), 0);
+    for (const auto& track : tracks_) {
+      const int vertex = particles_[track.particle].vertex;
+      if (vertex >= 0 && is_seed(track)) ++seeds_[vertex];
+    }
+    for (int vertex = 0; vertex < vertices; ++vertex) {
+      if (vertices_[vertex].parent >= 0) continue;  // handled with its parent
+      int child = -1;
+      for (int other = vertex + 1; other < vertices; ++other)
+        if (vertices_[other].parent == vertex) child = other;
+      // The V0 veto and the material veto remove most K_S, Lambda and nuclear-interaction vertices.
+      const double efficiency = vertices_[vertex].vetoed ? 0.3 : 0.8;
+      if (child >= 0 && seeds_[vertex] >= 2 && seeds_[child] >= 2) {
+        try_vertex(vertex, -1, vertices_[vertex].position, efficiency);
+        try_vertex(child, -1, vertices_[child].position, efficiency);
+      } else if (child >= 0 && seeds_[vertex] + seeds_[child] >= 2) {
+        try_vertex(vertex, child, vertices_[seeds_[child] >= seeds_[vertex] ? child : vertex].position, efficiency);
+      } else if (seeds_[vertex] >= 2) {
+        try_vertex(vertex, -1, vertices_[vertex].position, efficiency);
+      }
+    }
+    // Fake vertices: prompt tracks that happen to cross near each other.
+    if (random_.uniform() < 0.10) {
+      candidates_.clear();
+      for (std::size_t i = 0; i < tracks_.size(); ++i)
+        if (tracks_[i].sv < 0 && particles_[tracks_[i].particle].source == Source::prompt && tracks_[i].pt > 0.8)
+          candidates_.push_back(static_cast<int>(i));
+      if (candidates_.size() >= 2) {
+        const std::size_t take = (candidates_.size() >= 3 && random_.uniform() < 0.3) ? 3 : 2;
+        for (std::size_t i = 0; i < take; ++i)  // partial Fisher-Yates: `take` distinct tracks
+          std::swap(candidates_[i], candidates_[i + random_.below(candidates_.size() - i)]);
+        Vec3 momentum{};
+        for (std::size_t i = 0; i < take; ++i) momentum += particles_[tracks_[candidates_[i]].particle].momentum;
+        const Vec3 position = (momentum * (1.0 / momentum.norm()) +
+                               Vec3{random_.normal(), random_.normal(), random_.normal()} * 0.15) *
+                              (0.02 + 0.05 * exponential(random_));
+        add_vertex(candidates_.data(), take, position, true);
+      }
+    }
+    // The ntupler orders vertices by decreasing transverse flight significance.
+    std::sort(svs_.begin(), svs_.end(), [](const SecondaryVertex& a, const SecondaryVertex& b) {
+      if (a.dxysig != b.dxysig) return a.dxysig > b.dxysig;
+      return a.d3dsig > b.d3dsig;
+    });
+  }
+
+  bool is_seed(const Track& track) const {
+    return track.pt > 0.8 && std::abs(track.sip3d_sig) > 1.2 && std::abs(track.sip3d_val) > 0.005;
+  }
+
+  void try_vertex(int vertex, int merged_child, const Vec3& position, double efficiency) {
+    candidates_.clear();
+    for (std::size_t i = 0; i < tracks_.size(); ++i) {
+      const int from = particles_[tracks_[i].particle].vertex;
+      if ((from == vertex || (merged_child >= 0 && from == merged_child)) && is_seed(tracks_[i]))
+        candidates_.push_back(static_cast<int>(i));
+    }
+    if (candidates_.size() < 2 || random_.uniform() >= efficiency) return;
+    add_vertex(candidates_.data(), candidates_.size(), position, false);
+  }
+
+  void add_vertex(const int* track_indices, std::size_t count, const Vec3& position, bool fake) {
+    SecondaryVertex sv;
+    for (std::size_t i = 0; i < count; ++i) {
+      const Vec3& p = particles_[tracks_[track_indices[i]].particle].momentum;
+      sv.momentum += p;
+      sv.energy += std::sqrt(p.dot(p) + pion_mass * pion_mass);  // tracks are taken as pions
+    }
+    const double p = sv.momentum.norm();
+    sv.mass = std::sqrt(std::max(0.0, sv.energy * sv.energy - p * p));
+    sv.ntracks = static_cast<int>(count);
+    sv.ndf = 2.0 * static_cast<double>(count) - 3.0;
+    sv.chi2 = sv.ndf * 0.5 * (exponential(random_) + exponential(random_)) * (fake ? random_.uniform(1.0f, 3.0f) : 1.0);
+    // Flight-distance resolution: better for harder, many-track vertices.
+    const double sigma3 = (0.012 + 0.08 / std::sqrt(std::max(1.0, p))) * (1 + 0.25 * abs_eta_) *
+                          (count > 2 ? 0.85 : 1.0);
+    Vec3 noise;
+    normal_pair(random_, noise.x, noise.y);
+    noise.z = random_.normal();
+    const Vec3 measured = position + noise * (sigma3 / 1.732);
+    sv.d3d = measured.norm();
+    sv.d3dsig = sv.d3d / sigma3;
+    sv.dxy = transverse(measured).norm();
+    sv.dxysig = sv.dxy / (0.8 * sigma3);
+    // Inclusive vertex finding needs a significant flight; tracks far apart in angle (a heavy fake
+    // combination) do not make a compatible vertex.
+    if (sv.d3dsig < 3.0 || (fake && sv.mass > 4.0)) return;
+    sv.costheta = measured.dot(sv.momentum) / std::max(1e-300, measured.norm() * p);
+    sv.delta_r = angle_to_axis(sv.momentum) * cosh_eta_;
+    sv.pt = transverse(sv.momentum).norm();
+    const int index = static_cast<int>(svs_.size());
+    for (std::size_t i = 0; i < count; ++i) tracks_[track_indices[i]].sv = index;
+    svs_.push_back(sv);
+  }
+
+  // ---- output ----------------------------------------------------------------------------------
+
+  void write(ExampleJetsChunk& out, const std::array<std::int32_t, 12>& flags, double eta, int pileup_vertices) {
+    for (std::size_t k = 0; k < flags.size(); ++k) out.truth[k].push_back(flags[k]);
+
+    // Charged candidates in the ntupler's order: decreasing signed 2D IP significance, then
+    // nearest to an SV, then decreasing pT; the particle index breaks exact ties.
+    order_.resize(tracks_.size());
+    std::iota(order_.begin(), order_.end(), 0);
+    std::sort(order_.begin(), order_.end(), [this](int a, int b) {
+      const Track &ta = tracks_[a], &tb = tracks_[b];
+      if (ta.sip2d_sig != tb.sip2d_sig) return ta.sip2d_sig > tb.sip2d_sig;
+      if (ta.drminsv != tb.drminsv) return ta.drminsv < tb.drminsv;
+      if (ta.pt != tb.pt) return ta.pt > tb.pt;
+      return ta.particle < tb.particle;
+    });
+    const double jet_energy = jet_momentum_;  // massless-jet approximation is enough for ratios
+    for (int index : order_) {
+      const Track& track = tracks_[index];
+      const Particle& particle = particles_[track.particle];
+      const double p = particle.momentum.norm();
+      const Vec3& q = particle.momentum;
+      // Relative to the jet axis: pT (perpendicular), parallel momentum, and the pseudorapidity
+      // -log tan(theta / 2) = log((p + p_par) / p_perp).
+      const double p_perp = std::max(std::sqrt(q.x * q.x + q.y * q.y), 1e-9 * p);
+      auto& c = out.charged;
+      c[trackEtaRel].push_back(bound(std::log((p + q.z) / p_perp), -5, 15));
+      c[trackPtRel].push_back(bound(p_perp, -1, 4));
+      c[trackPPar].push_back(bound(q.z, -1e5, 1e5));
+      c[trackDeltaR].push_back(bound(track.delta_r, -5, 5));
+      c[trackPParRatio].push_back(bound(q.z / jet_momentum_, -10, 100));
+      c[trackSip2dVal].push_back(bound(track.sip2d_val, -1, 70));
+      c[trackSip2dSig].push_back(bound(track.sip2d_sig, -1, 4e4));
+      c[trackSip3dVal].push_back(bound(track.sip3d_val, -1, 1e5));
+      c[trackSip3dSig].push_back(bound(track.sip3d_sig, -1, 4e4));
+      c[trackJetDistVal].push_back(bound(track.jet_dist, -20, 1));
+      c[cpf_ptrel].push_back(bound(track.pt / jet_pt_, -1, 0, -1));
+      c[cpf_drminsv].push_back(bound(track.drminsv, -0.4, 0, -0.4));
+      c[cpf_VTX_ass].push_back(static_cast<float>(track.vtx_ass));
+      c[cpf_puppiw].push_back(track.puppiw);
+      c[cpf_chi2].push_back(bound(track.chi2, -1, 300));
+      c[cpf_quality].push_back(static_cast<float>(track.quality));
+    }
+    out.charged_counts.push_back(static_cast<std::int64_t>(tracks_.size()));
+
+    // Neutral candidates: the ntupler orders them nearest to an SV first, then by decreasing pT.
+    for (auto& neutral : neutrals_) {
+      neutral.drminsv = jet_radius;
+      for (const auto& sv : svs_)
+        neutral.drminsv = std::min(neutral.drminsv, angle(particles_[neutral.particle].momentum, sv.momentum) * cosh_eta_);
+    }
+    order_.resize(neutrals_.size());
+    std::iota(order_.begin(), order_.end(), 0);
+    std::sort(order_.begin(), order_.end(), [this](int a, int b) {
+      const NeutralCandidate &na = neutrals_[a], &nb = neutrals_[b];
+      if (na.drminsv != nb.drminsv) return na.drminsv < nb.drminsv;
+      if (na.pt != nb.pt) return na.pt > nb.pt;
+      return na.particle < nb.particle;
+    });
+    for (int index : order_) {
+      const NeutralCandidate& neutral = neutrals_[index];
+      const Particle& particle = particles_[neutral.particle];
+      const bool photon = particle.kind == Kind::photon;
+      auto& n = out.neutral;
+      n[npf_ptrel].push_back(bound(neutral.pt / jet_pt_, -1, 0, -1));
+      n[npf_deltaR].push_back(bound(neutral.delta_r, -0.6, 0, -0.6));
+      n[npf_isGamma].push_back(photon ? 1.0f : 0.0f);
+      // Photons deposit in ECAL, neutral hadrons mostly in HCAL.
+      n[npf_HadFrac].push_back(photon ? (random_.uniform() < 0.8 ? 0.0f : 0.1f * random_.uniform())
+                                      : random_.uniform(0.6f, 1.0f));
+      n[npf_drminsv].push_back(bound(neutral.drminsv, -0.4, 0, -0.4));
+      // PUPPI: pile-up neutrals get low weights, soft neutrals from the jet are uncertain.
+      const double w = particle.source == Source::pileup
+                           ? 0.3 * random_.uniform()
+                           : 1.0 - std::exp(-neutral.pt / 1.5) * random_.uniform();
+      n[npf_puppiw].push_back(static_cast<float>(w));
+    }
+    out.neutral_counts.push_back(static_cast<std::int64_t>(neutrals_.size()));
+
+    for (const auto& sv : svs_) {
+      auto& s = out.sv;
+      s[sv_pt].push_back(static_cast<float>(sv.pt));
+      s[sv_deltaR].push_back(bound(sv.delta_r, -2, 0, -0.5));
+      s[sv_mass].push_back(static_cast<float>(sv.mass));
+      s[sv_ntracks].push_back(static_cast<float>(sv.ntracks));
+      s[sv_chi2].push_back(static_cast<float>(sv.chi2));
+      s[sv_normchi2].push_back(bound(sv.chi2 / sv.ndf, -1000, 1000));
+      s[sv_dxy].push_back(static_cast<float>(sv.dxy));
+      s[sv_dxysig].push_back(bound(sv.dxysig, -1, 800));
+      s[sv_d3d].push_back(static_cast<float>(sv.d3d));
+      s[sv_d3dsig].push_back(bound(sv.d3dsig, -1, 800));
+      s[sv_costhetasvpv].push_back(static_cast<float>(sv.costheta));
+      s[sv_enratio].push_back(static_cast<float>(sv.energy / jet_energy));
+    }
+    out.sv_counts.push_back(static_cast<std::int64_t>(svs_.size()));
+
+    write_globals(out, eta, pileup_vertices);
+  }
+
+  /// The CSV tagging variables, from the selected tracks and the vertices.
+  void write_globals(ExampleJetsChunk& out, double eta, int pileup_vertices) {
+    auto& g = out.global;
+    g[jet_pt].push_back(static_cast<float>(jet_pt_));
+    g[jet_eta].push_back(static_cast<float>(eta));
+    g[nCpfcand].push_back(static_cast<float>(tracks_.size()));
+    g[nNpfcand].push_back(static_cast<float>(neutrals_.size()));
+    g[nsv].push_back(static_cast<float>(svs_.size()));
+    g[npv].push_back(static_cast<float>(pileup_vertices));
+
+    selected_.clear();
+    Vec3 sum{};
+    double sum_pt = 0;
+    for (std::size_t i = 0; i < tracks_.size(); ++i) {
+      if (!tracks_[i].selected) continue;
+      selected_.push_back(static_cast<int>(i));
+      sum += particles_[tracks_[i].particle].momentum;
+      sum_pt += tracks_[i].pt;
+    }
+    g[trackSumJetEtRatio].push_back(static_cast<float>(sum_pt / jet_pt_));
+    g[trackSumJetDeltaR].push_back(selected_.empty() ? 0.0f
+                                                     : static_cast<float>(angle_to_axis(sum) * cosh_eta_));
+
+    // Vertex category: 0 a reconstructed SV, 1 a pseudo-vertex (two or more significantly
+    // displaced selected tracks), 2 none.
+    int pseudo_tracks = 0;
+    for (int i : selected_)
+      if (tracks_[i].sip2d_sig > 2) ++pseudo_tracks;
+    const int category = !svs_.empty() ? 0 : (pseudo_tracks >= 2 ? 1 : 2);
+    g[vertexCategory].push_back(static_cast<float>(category));
+
+    // AboveCharm: the first track (by decreasing significance) that lifts the invariant mass of
+    // the tracks so far above the charm mass; -999 if none does.
+    for (int dimension = 2; dimension <= 3; ++dimension) {
+      std::sort(selected_.begin(), selected_.end(), [this, dimension](int a, int b) {
+        const double sa = dimension == 2 ? tracks_[a].sip2d_sig : tracks_[a].sip3d_sig;
+        const double sb = dimension == 2 ? tracks_[b].sip2d_sig : tracks_[b].sip3d_sig;
+        if (sa != sb) return sa > sb;
+        return a < b;
+      });
+      double value = -999, significance = -999, energy = 0;
+      Vec3 momentum{};
+      for (int i : selected_) {
+        const Vec3& p = particles_[tracks_[i].particle].momentum;
+        momentum += p;
+        energy += std::sqrt(p.dot(p) + pion_mass * pion_mass);
+        if (energy * energy - momentum.dot(momentum) > charm_mass_threshold * charm_mass_threshold) {
+          value = dimension == 2 ? tracks_[i].sip2d_val : tracks_[i].sip3d_val;
+          significance = dimension == 2 ? tracks_[i].sip2d_sig : tracks_[i].sip3d_sig;
+          break;
+        }
+      }
+      g[dimension == 2 ? trackSip2dValAboveCharm : trackSip3dValAboveCharm].push_back(static_cast<float>(value));
+      g[dimension == 2 ? trackSip2dSigAboveCharm : trackSip3dSigAboveCharm].push_back(static_cast<float>(significance));
+    }
+    g[jetNSelectedTracks].push_back(static_cast<float>(selected_.size()));
+    int eta_rel_tracks = 0;
+    if (category == 0) {
+      eta_rel_tracks = svs_.front().ntracks;
+    } else if (category == 1) {
+      eta_rel_tracks = pseudo_tracks;
+    }
+    g[jetNTracksEtaRel].push_back(static_cast<float>(eta_rel_tracks));
+  }
+
+  struct NeutralCandidate {
+    int particle = 0;
+    double pt = 0, delta_r = 0, drminsv = jet_radius;
+  };
+
+  ExampleJetsOptions options_;
+  double cumulative_[6] = {};
+  Random random_{0};
+  // Per-jet state, kept between jets so that their storage is reused.
+  double cosh_eta_ = 1, sin_polar_ = 1, cos_polar_ = 0, jet_momentum_ = 0, jet_pt_ = 0, jet_width_ = 0, abs_eta_ = 0;
+  std::vector<Particle> particles_;
+  std::vector<DecayVertex> vertices_;
+  std::vector<Daughter> daughters_;
+  std::vector<Vec3> rest_;
+  std::vector<double> weights_;
+  std::vector<Track> tracks_;
+  std::vector<NeutralCandidate> neutrals_;
+  std::vector<SecondaryVertex> svs_;
+  std::vector<int> seeds_, candidates_, order_, selected_;
+  bool pending_d_ = false;
+  Vec3 pending_d_momentum_;
+};
+
+}  // namespace example_jets_detail
+
+/// Generates example jets chunk by chunk (in memory); generate_example_jets writes them.
+class ExampleJetsGenerator {
+ public:
+  explicit ExampleJetsGenerator(const ExampleJetsOptions& options) : generator_(options) {}
+  /// Clear `chunk` and fill it with jets [first, first + count).
+  void generate(std::uint64_t first, std::size_t count, ExampleJetsChunk& chunk) {
+    chunk.clear();
+    generator_.generate(first, count, chunk);
+  }
+
+ private:
+  example_jets_detail::Generator generator_;
+};
+
+/// Write `options.jets` example jets to `path` (see the contract at the top of this file).
+inline void generate_example_jets(const std::filesystem::path& path, const ExampleJetsOptions& options = {}) {
+  ExampleJetsGenerator generator(options);  // validates the options before any file is made
+  // HDF5 chunks of at least 1024 rows whatever the generation chunk: tiny chunks are slow to write.
+  const std::size_t storage_chunk = std::clamp<std::size_t>(options.chunk_jets, 1024, 65536);
+  SourceTableWriter writer(path, example_jets_table, storage_chunk, options.compression_level);
+  for (const char* name : example_jets_truth_branches) writer.add_flat<std::int32_t>(name);
+  for (const char* name : example_jets_global_branches) writer.add_flat<float>(name);
+  for (const char* name : example_jets_charged_branches) writer.add_jagged<float>(name, example_jets_charged_offsets);
+  for (const char* name : example_jets_neutral_branches) writer.add_jagged<float>(name, example_jets_neutral_offsets);
+  for (const char* name : example_jets_sv_branches) writer.add_jagged<float>(name, example_jets_sv_offsets);
+
+  ExampleJetsChunk chunk;
+  for (std::uint64_t first = 0; first < options.jets; first += options.chunk_jets) {
+    const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(options.chunk_jets, options.jets - first));
+    generator.generate(first, count, chunk);
+    for (std::size_t k = 0; k < chunk.truth.size(); ++k)
+      writer.append_flat<std::int32_t>(example_jets_truth_branches[k], chunk.truth[k]);
+    for (std::size_t k = 0; k < chunk.global.size(); ++k)
+      writer.append_flat<float>(example_jets_global_branches[k], chunk.global[k]);
+    for (std::size_t k = 0; k < chunk.charged.size(); ++k)
+      writer.append_jagged<float>(example_jets_charged_branches[k], chunk.charged[k]);
+    for (std::size_t k = 0; k < chunk.neutral.size(); ++k)
+      writer.append_jagged<float>(example_jets_neutral_branches[k], chunk.neutral[k]);
+    for (std::size_t k = 0; k < chunk.sv.size(); ++k)
+      writer.append_jagged<float>(example_jets_sv_branches[k], chunk.sv[k]);
+    writer.append_counts(example_jets_charged_offsets, chunk.charged_counts);
+    writer.append_counts(example_jets_neutral_offsets, chunk.neutral_counts);
+    writer.append_counts(example_jets_sv_offsets, chunk.sv_counts);
+  }
+  writer.finish(options.jets);
+}
+
+}  // namespace deepjet::data
+// ---- end deepjet/example_data/deepjet_jets.hpp ----
+// ---- begin deepjet/inference.hpp ----
+// deepjet/inference.hpp: running a declared network: Model (parameters), Predictor (thread-safe
+// static inference), and deepjet's model files (save and load). No data path, no training loop.
+
 // ---- begin deepjet/io/model_file.hpp ----
 // deepjet/io/model_file.hpp: saving and loading a model's weights (and an optimiser's state).
 //
@@ -10229,1900 +10252,18 @@ Predictor<Net> load_predictor(const std::filesystem::path& path) {
 
 }  // namespace deepjet
 // ---- end deepjet/io/model_file.hpp ----
-// ---- begin deepjet/io/root_writer.hpp ----
-// deepjet/io/root_writer.hpp: writing TTrees to ROOT files without ROOT (umbrella header).
+// ---- begin deepjet/layers.hpp ----
+// deepjet/layers.hpp: what declaring a network needs: every layer, Sequential and Branches.
+// Include it (or a zoo header, which includes it) where a model type is declared; add
+// deepjet/inference.hpp to run one, deepjet/training.hpp to train one. deepjet/deepjet.hpp has all.
+
+// ---- begin deepjet/layers/activation/activation.hpp ----
+// deepjet/layers/activation/activation.hpp: activation layers, for any input shape.
 //
-//   deepjet::root::FileWriter file("out.root");                  // zlib level 1, 32000-byte baskets
-//   deepjet::root::TreeWriter& tree = file.make_tree("Events");
-//   tree.add_branch<float>("MET_pt").add_counted_branch<float>("Jet_pt", "nJet");
-//   tree.write<float>("MET_pt", met);                            // a chunk of entries
-//   tree.write_jagged<float>("Jet_pt", jet_pt.values, jet_pt.offsets);  // fills nJet too
-//   file.close();                                                // written to a temporary, then renamed
-//
-// See docs/root-writer.md for what is written. Every failure throws deepjet::FileError.
+// Specs: Linear, ReLU, ELU, Tanh, Sigmoid apply element-wise; Softmax normalises over the last
+// dimension (the classes of a flat output, or the features of each particle of a list).
+// No parameters. The backward pass uses only the layer's output (see kernels/elementwise.hpp).
 
-// ---- begin deepjet/io/root/byte_writer.hpp ----
-// deepjet/io/root/byte_writer.hpp: the writing side of ByteCursor and object_buffer.hpp: ROOT's
-// big-endian serialization as TBufferFile produces it.
-//
-// Contract: ByteWriter appends big-endian numbers, TStrings and C strings, and frames objects the
-// way ROOT does: class-version headers with a byte count (begin_versioned/end_versioned) and
-// polymorphic object pointers (begin_object/end_object) with the class named on first use and
-// referred to by tag afterwards. Tags and object references count from the start of the key that
-// will hold the record (`origin` = its fKeylen), which is how ROOT numbers them, so the reader's
-// ReferenceTable and JSROOT resolve them. A record too large for a byte count (1 GiB) throws.
-
-
-
-namespace deepjet::root {
-
-/// Stores `value` big-endian at `out` (sizeof(T) bytes).
-template <class T>
-inline void store_big_endian(std::uint8_t* out, T value) noexcept {
-  static_assert(std::is_arithmetic_v<T>);
-  using Raw = std::conditional_t<sizeof(T) == 1, std::uint8_t,
-              std::conditional_t<sizeof(T) == 2, std::uint16_t,
-              std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>>;
-  Raw raw;
-  std::memcpy(&raw, &value, sizeof(T));
-  for (int i = static_cast<int>(sizeof(T)) - 1; i >= 0; --i) {
-    out[i] = static_cast<std::uint8_t>(raw & 0xFF);
-    if constexpr (sizeof(T) > 1) raw = static_cast<Raw>(raw >> 8);
-  }
-}
-
-class ByteWriter {
- public:
-  /// `origin`: the fKeylen of the key this record goes into (0 for key headers themselves).
-  explicit ByteWriter(std::int64_t origin = 0) : origin_(origin) {}
-
-  template <class T>
-  void put(T value) {
-    const std::size_t at = bytes_.size();
-    bytes_.resize(at + sizeof(T));
-    store_big_endian(bytes_.data() + at, value);
-  }
-
-  void put_bytes(const std::uint8_t* data, std::size_t size) { bytes_.insert(bytes_.end(), data, data + size); }
-
-  /// TString: one length byte, or 255 and a 32-bit length for 255 characters and more.
-  void tstring(std::string_view text) {
-    if (text.size() < 255) {
-      put<std::uint8_t>(static_cast<std::uint8_t>(text.size()));
-    } else {
-      put<std::uint8_t>(255);
-      put<std::int32_t>(static_cast<std::int32_t>(text.size()));
-    }
-    put_bytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
-  }
-
-  /// A NUL-terminated class name (object headers).
-  void cstring(std::string_view text) {
-    put_bytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
-    put<std::uint8_t>(0);
-  }
-
-  /// A class-version header with a byte count to be filled in by end_versioned().
-  std::size_t begin_versioned(std::int16_t version) {
-    const std::size_t start = bytes_.size();
-    put<std::uint32_t>(0);
-    put<std::int16_t>(version);
-    return start;
-  }
-  void end_versioned(std::size_t start) { patch_byte_count(start); }
-
-  /// TObject as ROOT streams it: version 1 without byte count, unique id, status bits.
-  void tobject(std::uint32_t bits = 0x03000000) {
-    put<std::int16_t>(1);
-    put<std::uint32_t>(0);
-    put<std::uint32_t>(bits);
-  }
-
-  void tnamed(std::string_view name, std::string_view title) {
-    const std::size_t start = begin_versioned(1);
-    tobject();
-    tstring(name);
-    tstring(title);
-    end_versioned(start);
-  }
-
-  /// A null object pointer.
-  void null_pointer() { put<std::uint32_t>(0); }
-
-  /// Starts a non-null object pointer to a new object of `class_name`; returns its start, which
-  /// end_object() and object_tag() take.
-  std::size_t begin_object(const std::string& class_name) {
-    const std::size_t start = bytes_.size();
-    put<std::uint32_t>(0);  // byte count, patched by end_object
-    auto found = class_tags_.find(class_name);
-    if (found != class_tags_.end()) {
-      put<std::uint32_t>(found->second | kClassMask);
-    } else {
-      class_tags_[class_name] = tag_at(bytes_.size());
-      put<std::uint32_t>(kNewClassTag);
-      cstring(class_name);
-    }
-    return start;
-  }
-  void end_object(std::size_t start) { patch_byte_count(start); }
-
-  /// The tag by which later pointers refer to the object that begins at `start`.
-  std::uint32_t object_tag(std::size_t start) const { return tag_at(start); }
-  /// A pointer to an object already written in this record.
-  void object_reference(std::uint32_t tag) { put<std::uint32_t>(tag); }
-
-  std::size_t size() const noexcept { return bytes_.size(); }
-  const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
-  std::vector<std::uint8_t> take() { return std::move(bytes_); }
-
- private:
-  std::uint32_t tag_at(std::size_t position) const {
-    return static_cast<std::uint32_t>(static_cast<std::int64_t>(position) + origin_ + kMapOffset);
-  }
-
-  void patch_byte_count(std::size_t start) {
-    const std::size_t count = bytes_.size() - start - 4;
-    if (count >= kByteCountMask) throw Error("ROOT writer: object of " + std::to_string(count) + " bytes exceeds ROOT's 1 GiB limit");
-    store_big_endian(bytes_.data() + start, static_cast<std::uint32_t>(count) | kByteCountMask);
-  }
-
-  std::int64_t origin_;
-  std::vector<std::uint8_t> bytes_;
-  std::map<std::string, std::uint32_t> class_tags_;
-};
-
-}  // namespace deepjet::root
-// ---- end deepjet/io/root/byte_writer.hpp ----
-// ---- begin deepjet/io/root/compress.hpp ----
-// deepjet/io/root/compress.hpp: the writing side of decompress.hpp: ROOT's compressed-block
-// framing with the four codecs ROOT writes.
-//
-// Contract: compress_blocks() turns a record into ROOT's compressed form: blocks of at most
-// 0xFFFFFF input bytes, each with the 9-byte header (algorithm "ZL" method 8 / "XZ" 0 / "L4" lz4
-// major version / "ZS" 1, 3-byte little-endian compressed and uncompressed sizes) followed by a
-// zlib stream, an xz stream, an lz4 block preceded by its big-endian xxhash64 checksum, or a zstd
-// frame. It returns an empty vector when the record should be stored as it is, exactly as ROOT
-// decides: compression disabled, or the compressed form not smaller than the input.
-// CompressionSettings::code() is ROOT's fCompress (100 * algorithm + level).
-
-#include <lz4hc.h>
-
-
-
-namespace deepjet::root {
-
-enum class Compression { none, zlib, lzma, lz4, zstd };
-
-struct CompressionSettings {
-  Compression algorithm = Compression::zlib;
-  int level = 1;  // ROOT's default file compression is zlib at level 1 (fCompress = 101)
-
-  static CompressionSettings none() { return {Compression::none, 0}; }
-  static CompressionSettings zlib(int level = 1) { return {Compression::zlib, level}; }
-  static CompressionSettings lzma(int level = 7) { return {Compression::lzma, level}; }
-  static CompressionSettings lz4(int level = 4) { return {Compression::lz4, level}; }
-  static CompressionSettings zstd(int level = 5) { return {Compression::zstd, level}; }
-
-  /// ROOT's fCompress: 100 * algorithm (1 zlib, 2 lzma, 4 lz4, 5 zstd) + level; 0 = none.
-  int code() const noexcept {
-    switch (algorithm) {
-      case Compression::none: return 0;
-      case Compression::zlib: return 100 + level;
-      case Compression::lzma: return 200 + level;
-      case Compression::lz4: return 400 + level;
-      case Compression::zstd: return 500 + level;
-    }
-    return 0;
-  }
-
-  bool enabled() const noexcept { return algorithm != Compression::none && level > 0; }
-
-  /// Throws if the level is outside what ROOT and the codec accept (1-9; zstd up to 22).
-  void check() const {
-    if (algorithm == Compression::none) return;
-    const int top = algorithm == Compression::zstd ? 22 : 9;
-    if (level < 1 || level > top) {
-      throw Error("ROOT writer: compression level " + std::to_string(level) + " is outside 1.." + std::to_string(top));
-    }
-  }
-};
-
-/// Largest input of one compressed block (three bytes hold its size).
-inline constexpr std::size_t max_block_input = 0xFFFFFF;
-
-namespace detail {
-
-/// Compresses one block into `out` (after its header); returns the payload size, or 0 if it does
-/// not fit in `capacity` bytes (then the record is stored uncompressed).
-inline std::size_t compress_one_block(const CompressionSettings& settings, const std::uint8_t* input,
-                                      std::size_t size, std::uint8_t* out, std::size_t capacity) {
-  switch (settings.algorithm) {
-    case Compression::zlib: {
-      z_stream stream{};
-      if (deflateInit(&stream, settings.level) != Z_OK) throw Error("ROOT writer: cannot initialise zlib");
-      stream.next_in = const_cast<Bytef*>(input);
-      stream.avail_in = static_cast<uInt>(size);
-      stream.next_out = out;
-      stream.avail_out = static_cast<uInt>(capacity);
-      const int status = deflate(&stream, Z_FINISH);
-      const std::size_t produced = capacity - stream.avail_out;
-      deflateEnd(&stream);
-      return status == Z_STREAM_END ? produced : 0;
-    }
-    case Compression::lzma: {
-      // ROOT writes one xz stream per block with a CRC32 check, from the streaming encoder at
-      // the "easy" preset of the level. The streaming encoder leaves the sizes out of the block
-      // header, so it is 12 bytes long as in ROOT's files (JSROOT relies on that length). The
-      // dictionary never needs to exceed the block: capping it keeps each encoder small (the
-      // presets reserve up to 64 MiB, which would dominate the time of every small basket).
-      lzma_options_lzma lzma_options;
-      if (lzma_lzma_preset(&lzma_options, static_cast<std::uint32_t>(settings.level))) {
-        throw Error("ROOT writer: unknown lzma preset " + std::to_string(settings.level));
-      }
-      lzma_options.dict_size = std::max<std::uint32_t>(
-          LZMA_DICT_SIZE_MIN, static_cast<std::uint32_t>(std::min<std::size_t>(lzma_options.dict_size, size)));
-      const lzma_filter filters[] = {{LZMA_FILTER_LZMA2, &lzma_options}, {LZMA_VLI_UNKNOWN, nullptr}};
-      lzma_stream stream = LZMA_STREAM_INIT;
-      if (lzma_stream_encoder(&stream, filters, LZMA_CHECK_CRC32) != LZMA_OK) {
-        throw Error("ROOT writer: cannot initialise lzma");
-      }
-      stream.next_in = input;
-      stream.avail_in = size;
-      stream.next_out = out;
-      stream.avail_out = capacity;
-      const lzma_ret status = lzma_code(&stream, LZMA_FINISH);
-      const std::size_t produced = capacity - stream.avail_out;
-      lzma_end(&stream);
-      return status == LZMA_STREAM_END ? produced : 0;
-    }
-    case Compression::lz4: {
-      // An 8-byte big-endian xxhash64 of the compressed bytes precedes them (readers verify it).
-      constexpr std::size_t checksum_size = 8;
-      if (capacity <= checksum_size) return 0;
-      const int room = static_cast<int>(std::min<std::size_t>(capacity - checksum_size, 0x7FFFFFFF));
-      const char* source = reinterpret_cast<const char*>(input);
-      char* target = reinterpret_cast<char*>(out + checksum_size);
-      // Like ROOT: the fast compressor below level 4, the high-compression one from 4 on.
-      const int produced = settings.level >= 4
-                               ? LZ4_compress_HC(source, target, static_cast<int>(size), room, settings.level)
-                               : LZ4_compress_default(source, target, static_cast<int>(size), room);
-      if (produced <= 0) return 0;
-      store_big_endian(out, xxhash64(out + checksum_size, static_cast<std::size_t>(produced)));
-      return checksum_size + static_cast<std::size_t>(produced);
-    }
-    case Compression::zstd: {
-      const std::size_t status = ZSTD_compress(out, capacity, input, size, settings.level);
-      return ZSTD_isError(status) ? 0 : status;
-    }
-    case Compression::none: return 0;
-  }
-  return 0;
-}
-
-}  // namespace detail
-
-/// The compressed form of [input, input + size), or an empty vector to store it uncompressed.
-inline std::vector<std::uint8_t> compress_blocks(const std::uint8_t* input, std::size_t size,
-                                                 const CompressionSettings& settings) {
-  if (!settings.enabled() || size == 0) return {};
-  settings.check();
-  // The whole result must be smaller than the input; a block that does not shrink ends the attempt.
-  std::vector<std::uint8_t> out(size);
-  std::size_t written = 0;
-  for (std::size_t done = 0; done < size;) {
-    const std::size_t block = std::min(max_block_input, size - done);
-    if (out.size() - written <= compressed_block_header_size) return {};
-    const std::size_t capacity = std::min(out.size() - written - compressed_block_header_size, max_block_input);
-    std::uint8_t* header = out.data() + written;
-    const std::size_t payload =
-        detail::compress_one_block(settings, input + done, block, header + compressed_block_header_size, capacity);
-    if (payload == 0) return {};
-    switch (settings.algorithm) {
-      case Compression::zlib: header[0] = 'Z'; header[1] = 'L'; header[2] = Z_DEFLATED; break;
-      case Compression::lzma: header[0] = 'X'; header[1] = 'Z'; header[2] = 0; break;
-      case Compression::lz4:
-        header[0] = 'L'; header[1] = '4';
-        header[2] = static_cast<std::uint8_t>(LZ4_versionNumber() / (100 * 100));
-        break;
-      case Compression::zstd: header[0] = 'Z'; header[1] = 'S'; header[2] = 1; break;
-      case Compression::none: return {};
-    }
-    for (int i = 0; i < 3; ++i) {
-      header[3 + i] = static_cast<std::uint8_t>(payload >> (8 * i));
-      header[6 + i] = static_cast<std::uint8_t>(block >> (8 * i));
-    }
-    written += compressed_block_header_size + payload;
-    done += block;
-  }
-  if (written >= size) return {};
-  out.resize(written);
-  return out;
-}
-
-}  // namespace deepjet::root
-// ---- end deepjet/io/root/compress.hpp ----
-// ---- begin deepjet/io/root/file_sink.hpp ----
-// deepjet/io/root/file_sink.hpp: the writing side of file_source.hpp and key.hpp: where records go.
-//
-// Contract: FileSink writes a new file under a temporary name beside the destination (see
-// deepjet/core/atomic_file.hpp): allocate() reserves the next bytes, write_at() stores bytes at an
-// offset (64-bit offsets; a reserved region never written stays a hole, so gaps cost no disk), and
-// commit() flushes and renames the file into place. Until commit() the destination is untouched;
-// destroying an uncommitted sink removes the temporary. Every failed write (a full disk, a file
-// size limit) throws deepjet::FileError naming the temporary file and what was being written.
-// write_key() writes one TKey (always the 64-bit variant, version 1004) with its record,
-// compressed as ROOT decides (see compress.hpp).
-
-
-#include <ctime>
-
-
-namespace deepjet::root {
-
-/// Now as ROOT's TDatime packs it: (year - 1995) << 26 | month << 22 | day << 17 | hour << 12 |
-/// minute << 6 | second, local time.
-inline std::uint32_t root_datime_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm local{};
-  localtime_r(&now, &local);
-  return static_cast<std::uint32_t>(local.tm_year + 1900 - 1995) << 26 | static_cast<std::uint32_t>(local.tm_mon + 1) << 22 |
-         static_cast<std::uint32_t>(local.tm_mday) << 17 | static_cast<std::uint32_t>(local.tm_hour) << 12 |
-         static_cast<std::uint32_t>(local.tm_min) << 6 | static_cast<std::uint32_t>(local.tm_sec);
-}
-
-/// A TKey header (64-bit variant).
-struct KeyHeader {
-  std::int32_t total_bytes = 0;   // fNbytes: header + stored record
-  std::int32_t object_bytes = 0;  // fObjlen: uncompressed record
-  std::uint32_t datime = 0;
-  std::int16_t key_bytes = 0;     // fKeylen
-  std::int16_t cycle = 1;
-  std::int64_t seek_key = 0;
-  std::int64_t seek_parent = 0;
-  std::string class_name;
-  std::string name;
-  std::string title;
-};
-
-inline std::size_t tstring_size(std::string_view text) { return (text.size() < 255 ? 1 : 5) + text.size(); }
-
-/// Length of the header of a key with these names (plus `extra` bytes that belong to the header,
-/// such as a TBasket's fields).
-inline std::int16_t key_header_size(std::string_view class_name, std::string_view name, std::string_view title,
-                                    std::size_t extra = 0) {
-  const std::size_t size = 4 + 2 + 4 + 4 + 2 + 2 + 8 + 8 + tstring_size(class_name) + tstring_size(name) +
-                           tstring_size(title) + extra;
-  if (size > 0x7FFF) throw Error("ROOT writer: names too long for a key header (\"" + std::string(name) + "\")");
-  return static_cast<std::int16_t>(size);
-}
-
-inline void encode_key_header(ByteWriter& out, const KeyHeader& key) {
-  out.put<std::int32_t>(key.total_bytes);
-  out.put<std::int16_t>(1004);  // > 1000: 64-bit seeks
-  out.put<std::int32_t>(key.object_bytes);
-  out.put<std::uint32_t>(key.datime);
-  out.put<std::int16_t>(key.key_bytes);
-  out.put<std::int16_t>(key.cycle);
-  out.put<std::int64_t>(key.seek_key);
-  out.put<std::int64_t>(key.seek_parent);
-  out.tstring(key.class_name);
-  out.tstring(key.name);
-  out.tstring(key.title);
-}
-
-class FileSink {
- public:
-  explicit FileSink(const std::filesystem::path& destination) : file_(destination) {
-    fd_ = ::open(file_.temporary_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) {
-      throw FileError(file_.temporary_path().string(), std::string("cannot create: ") + std::strerror(errno));
-    }
-  }
-  FileSink(const FileSink&) = delete;
-  FileSink& operator=(const FileSink&) = delete;
-  ~FileSink() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  const std::filesystem::path& destination() const noexcept { return file_.destination(); }
-  std::string temporary_name() const { return file_.temporary_path().string(); }
-
-  /// The offset one past the last reserved byte.
-  std::uint64_t end() const noexcept { return end_; }
-
-  /// Reserves `bytes` at the end of the file and returns where they start.
-  std::uint64_t allocate(std::uint64_t bytes) {
-    const std::uint64_t at = end_;
-    end_ += bytes;
-    return at;
-  }
-
-  void write_at(std::uint64_t offset, const std::uint8_t* data, std::size_t size, std::string_view what) {
-    std::size_t done = 0;
-    while (done < size) {
-      const ::ssize_t written = ::pwrite(fd_, data + done, size - done, static_cast<off_t>(offset + done));
-      if (written < 0 && errno == EINTR) continue;
-      if (written <= 0) {
-        const int error = written < 0 ? errno : ENOSPC;
-        const bool full = error == ENOSPC || error == EFBIG || error == EDQUOT;
-        throw FileError(temporary_name(), "cannot write " + std::string(what) + " (" + std::to_string(size) +
-                                              " bytes at offset " + std::to_string(offset) + "): " +
-                                              std::strerror(error) + (full ? " (is the disk full?)" : ""));
-      }
-      done += static_cast<std::size_t>(written);
-    }
-  }
-
-  /// Makes the file as long as everything reserved (a trailing gap would otherwise be missing).
-  void set_length(std::uint64_t length) {
-    if (::ftruncate(fd_, static_cast<off_t>(length)) != 0) {
-      throw FileError(temporary_name(), std::string("cannot set the file length: ") + std::strerror(errno));
-    }
-  }
-
-  /// Closes the file, flushes it to disk and renames it to its destination.
-  void commit() {
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) {
-      throw FileError(temporary_name(), std::string("cannot close: ") + std::strerror(errno));
-    }
-    file_.commit();
-  }
-
-  /// Writes a key with `record` (serialized with origin = `key.key_bytes`) at the end of the file,
-  /// compressed with `compression` when that makes it smaller; `extra_header` are bytes counted in
-  /// fKeylen after the standard header (a TBasket's fields). Returns the header as written.
-  KeyHeader write_key(KeyHeader key, const std::vector<std::uint8_t>& record, const CompressionSettings& compression,
-                      std::string_view what, const std::vector<std::uint8_t>& extra_header = {}) {
-    if (record.size() > static_cast<std::size_t>(0x3FFFFFFF)) {
-      throw FileError(temporary_name(), std::string(what) + ": record of " + std::to_string(record.size()) +
-                                            " bytes exceeds ROOT's 1 GiB limit");
-    }
-    std::vector<std::uint8_t> compressed = compress_blocks(record.data(), record.size(), compression);
-    const std::vector<std::uint8_t>& stored = compressed.empty() ? record : compressed;
-    key.key_bytes = key_header_size(key.class_name, key.name, key.title, extra_header.size());
-    key.object_bytes = static_cast<std::int32_t>(record.size());
-    key.total_bytes = static_cast<std::int32_t>(key.key_bytes + stored.size());
-    if (key.datime == 0) key.datime = root_datime_now();
-    key.seek_key = static_cast<std::int64_t>(allocate(static_cast<std::uint64_t>(key.total_bytes)));
-    ByteWriter header;
-    encode_key_header(header, key);
-    header.put_bytes(extra_header.data(), extra_header.size());
-    std::vector<std::uint8_t> bytes = header.take();
-    bytes.insert(bytes.end(), stored.begin(), stored.end());
-    write_at(static_cast<std::uint64_t>(key.seek_key), bytes.data(), bytes.size(), what);
-    return key;
-  }
-
- private:
-  AtomicFile file_;
-  int fd_ = -1;
-  std::uint64_t end_ = 0;
-};
-
-}  // namespace deepjet::root
-// ---- end deepjet/io/root/file_sink.hpp ----
-// ---- begin deepjet/io/root/file_writer.hpp ----
-// deepjet/io/root/file_writer.hpp: the writing side of file.hpp: a new ROOT file (TFile) with its
-// header, directories, key lists, streamer infos and free-segment list.
-//
-// Contract: FileWriter creates a ROOT file at `path` holding the TTrees made with make_tree()
-// ("events" or "dir/sub/events"; directories are created as needed). close() writes the trees'
-// last baskets and records, the streamer infos of every class used, each directory's key list,
-// the free segments, the TFile key and directory record and the file header, then flushes the file
-// and renames it from its temporary name into place. Until close() succeeds nothing exists under
-// `path`; a FileWriter destroyed without close() (an exception, an interruption) leaves no file
-// behind. Files past 2 GB get ROOT's large-file header and 64-bit directory records; keys are
-// always written in their 64-bit form, as ROOT does for baskets. leave_gap() reserves unused bytes
-// (recorded as a free segment, a hole on disk). I/O failures throw deepjet::FileError naming the file.
-
-#include <random>
-
-// ---- begin deepjet/io/root/streamer_info_writer.hpp ----
-// deepjet/io/root/streamer_info_writer.hpp: the class descriptions (TStreamerInfo) a file must
-// carry for the objects the writer puts in it.
-//
-// Contract: writer_class_descriptions() holds, for every class the writer streams (TObject, TNamed,
-// the TAtt* bases, ROOT::TIOFeatures, TTree v20, TBranch v13, TBranchElement v10, TLeaf v2 and its
-// TLeafO/B/S/I/L/F/D/C/Element subclasses) the members in ROOT's order with ROOT's type codes,
-// class versions and checksums, as ROOT 6.20 to 6.30 record them; vector_class_description()
-// describes std::vector<T> of a basic type (checksum: ROOT's hash of the class name).
-// serialize_streamer_infos() writes the TList record that the file header's fSeekInfo points to.
-// Readers (ROOT, JSROOT, this project's reader) interpret the TTree records with these.
-
-
-
-namespace deepjet::root {
-
-struct ElementDescription {
-  enum class Kind { base, basic, basic_pointer, object, object_any, object_pointer, string, stl };
-  Kind kind = Kind::basic;
-  std::string name;
-  std::int32_t type = 0;       // ROOT's EReadWrite code
-  std::int32_t size = 0;
-  std::string type_name;
-  std::uint32_t base_checksum = 0;  // base classes: the base's checksum (kept in fMaxIndex[1])
-  std::int32_t version = 0;         // base classes: fBaseVersion; counted pointers: fCountVersion
-  std::string count_name;           // counted pointers: the member holding the count
-  std::string count_class;
-  std::int32_t stl_type = 0;        // STL: 1 = vector
-  std::int32_t element_type = 0;    // STL: type code of the elements
-};
-
-struct ClassDescription {
-  std::string name;
-  std::int32_t version = 0;
-  std::uint32_t checksum = 0;
-  std::vector<ElementDescription> elements;
-};
-
-namespace detail {
-
-using K = ElementDescription::Kind;
-
-inline ElementDescription base(std::string name, std::int32_t type, std::int32_t version, std::uint32_t checksum) {
-  ElementDescription e;
-  e.kind = K::base;
-  e.name = std::move(name);
-  e.type = type;
-  e.type_name = "BASE";
-  e.version = version;
-  e.base_checksum = checksum;
-  return e;
-}
-inline ElementDescription member(K kind, std::string name, std::int32_t type, std::int32_t size, std::string type_name) {
-  ElementDescription e;
-  e.kind = kind;
-  e.name = std::move(name);
-  e.type = type;
-  e.size = size;
-  e.type_name = std::move(type_name);
-  return e;
-}
-inline ElementDescription counted(std::string name, std::int32_t type, std::int32_t size, std::string type_name,
-                                  std::int32_t count_version, std::string count_name, std::string count_class) {
-  ElementDescription e = member(K::basic_pointer, std::move(name), type, size, std::move(type_name));
-  e.version = count_version;
-  e.count_name = std::move(count_name);
-  e.count_class = std::move(count_class);
-  return e;
-}
-
-// Checksums of the classes as ROOT records them (they let ROOT see that the file's layout is its own).
-inline constexpr std::uint32_t checksum_TObject = 2417737773u;
-inline constexpr std::uint32_t checksum_TNamed = 3753331260u;
-inline constexpr std::uint32_t checksum_TAttLine = 2483504457u;
-inline constexpr std::uint32_t checksum_TAttFill = 4292422290u;
-inline constexpr std::uint32_t checksum_TAttMarker = 689802220u;
-inline constexpr std::uint32_t checksum_TIOFeatures = 446770960u;
-inline constexpr std::uint32_t checksum_TTree = 1919213695u;
-inline constexpr std::uint32_t checksum_TBranch = 278366892u;
-inline constexpr std::uint32_t checksum_TBranchElement = 3880738403u;
-inline constexpr std::uint32_t checksum_TLeaf = 1830715730u;
-
-inline ClassDescription leaf_subclass(std::string name, std::uint32_t checksum, std::int32_t type, std::int32_t size,
-                                      std::string type_name) {
-  return {std::move(name), 1, checksum,
-          {base("TLeaf", 0, 2, checksum_TLeaf), member(K::basic, "fMinimum", type, size, type_name),
-           member(K::basic, "fMaximum", type, size, type_name)}};
-}
-
-}  // namespace detail
-
-/// ROOT's checksum of a class without members of its own (STL collections): a hash of the name.
-inline std::uint32_t class_name_checksum(std::string_view name) {
-  std::uint32_t id = 0;
-  for (char c : name) id = id * 3 + static_cast<std::uint8_t>(c);
-  return id;
-}
-
-inline const std::vector<ClassDescription>& writer_class_descriptions() {
-  using namespace detail;
-  static const std::vector<ClassDescription> classes = [] {
-    const auto long64 = [](const char* n) { return member(K::basic, n, 16, 8, "Long64_t"); };
-    const auto integer = [](const char* n) { return member(K::basic, n, 3, 4, "int"); };
-    const auto counter = [](const char* n) { return member(K::basic, n, 6, 4, "int"); };
-    const auto array = [](const char* n) { return member(K::object, n, 61, 64, "TObjArray"); };
-    const auto pointer = [](const char* n, const char* type) { return member(K::object_pointer, n, 64, 8, type); };
-    std::vector<ClassDescription> all;
-    all.push_back({"TObject", 1, checksum_TObject,
-                   {member(K::basic, "fUniqueID", 13, 4, "unsigned int"), member(K::basic, "fBits", 15, 4, "unsigned int")}});
-    all.push_back({"TNamed", 1, checksum_TNamed,
-                   {base("TObject", 66, 1, checksum_TObject), member(K::string, "fName", 65, 24, "TString"),
-                    member(K::string, "fTitle", 65, 24, "TString")}});
-    all.push_back({"TAttLine", 2, checksum_TAttLine,
-                   {member(K::basic, "fLineColor", 2, 2, "short"), member(K::basic, "fLineStyle", 2, 2, "short"),
-                    member(K::basic, "fLineWidth", 2, 2, "short")}});
-    all.push_back({"TAttFill", 2, checksum_TAttFill,
-                   {member(K::basic, "fFillColor", 2, 2, "short"), member(K::basic, "fFillStyle", 2, 2, "short")}});
-    all.push_back({"TAttMarker", 2, checksum_TAttMarker,
-                   {member(K::basic, "fMarkerColor", 2, 2, "short"), member(K::basic, "fMarkerStyle", 2, 2, "short"),
-                    member(K::basic, "fMarkerSize", 5, 4, "float")}});
-    all.push_back({"ROOT::TIOFeatures", 1, checksum_TIOFeatures, {member(K::basic, "fIOBits", 11, 1, "unsigned char")}});
-    all.push_back({"TTree", 20, checksum_TTree,
-                   {base("TNamed", 67, 1, checksum_TNamed), base("TAttLine", 0, 2, checksum_TAttLine),
-                    base("TAttFill", 0, 2, checksum_TAttFill), base("TAttMarker", 0, 2, checksum_TAttMarker),
-                    long64("fEntries"), long64("fTotBytes"), long64("fZipBytes"), long64("fSavedBytes"),
-                    long64("fFlushedBytes"), member(K::basic, "fWeight", 8, 8, "double"), integer("fTimerInterval"),
-                    integer("fScanField"), integer("fUpdate"), integer("fDefaultEntryOffsetLen"),
-                    counter("fNClusterRange"), long64("fMaxEntries"), long64("fMaxEntryLoop"),
-                    long64("fMaxVirtualSize"), long64("fAutoSave"), long64("fAutoFlush"), long64("fEstimate"),
-                    counted("fClusterRangeEnd", 56, 8, "Long64_t*", 20, "fNClusterRange", "TTree"),
-                    counted("fClusterSize", 56, 8, "Long64_t*", 20, "fNClusterRange", "TTree"),
-                    member(K::object_any, "fIOFeatures", 62, 1, "ROOT::TIOFeatures"), array("fBranches"),
-                    array("fLeaves"), pointer("fAliases", "TList*"),
-                    member(K::object_any, "fIndexValues", 62, 24, "TArrayD"),
-                    member(K::object_any, "fIndex", 62, 24, "TArrayI"), pointer("fTreeIndex", "TVirtualIndex*"),
-                    pointer("fFriends", "TList*"), pointer("fUserInfo", "TList*"),
-                    pointer("fBranchRef", "TBranchRef*")}});
-    all.push_back({"TBranch", 13, checksum_TBranch,
-                   {base("TNamed", 67, 1, checksum_TNamed), base("TAttFill", 0, 2, checksum_TAttFill),
-                    integer("fCompress"), integer("fBasketSize"), integer("fEntryOffsetLen"), integer("fWriteBasket"),
-                    long64("fEntryNumber"), member(K::object_any, "fIOFeatures", 62, 1, "ROOT::TIOFeatures"),
-                    integer("fOffset"), counter("fMaxBaskets"), integer("fSplitLevel"), long64("fEntries"),
-                    long64("fFirstEntry"), long64("fTotBytes"), long64("fZipBytes"), array("fBranches"),
-                    array("fLeaves"), array("fBaskets"),
-                    counted("fBasketBytes", 43, 4, "int*", 13, "fMaxBaskets", "TBranch"),
-                    counted("fBasketEntry", 56, 8, "Long64_t*", 13, "fMaxBaskets", "TBranch"),
-                    counted("fBasketSeek", 56, 8, "Long64_t*", 13, "fMaxBaskets", "TBranch"),
-                    member(K::string, "fFileName", 65, 24, "TString")}});
-    all.push_back({"TBranchElement", 10, checksum_TBranchElement,
-                   {base("TBranch", 0, 13, checksum_TBranch), member(K::string, "fClassName", 65, 24, "TString"),
-                    member(K::string, "fParentName", 65, 24, "TString"),
-                    member(K::string, "fClonesName", 65, 24, "TString"),
-                    member(K::basic, "fCheckSum", 13, 4, "unsigned int"),
-                    member(K::basic, "fClassVersion", 2, 2, "short"), integer("fID"), integer("fType"),
-                    integer("fStreamerType"), integer("fMaximum"), pointer("fBranchCount", "TBranchElement*"),
-                    pointer("fBranchCount2", "TBranchElement*")}});
-    all.push_back({"TLeaf", 2, checksum_TLeaf,
-                   {base("TNamed", 67, 1, checksum_TNamed), integer("fLen"), integer("fLenType"), integer("fOffset"),
-                    member(K::basic, "fIsRange", 18, 1, "bool"), member(K::basic, "fIsUnsigned", 18, 1, "bool"),
-                    pointer("fLeafCount", "TLeaf*")}});
-    all.push_back(leaf_subclass("TLeafO", 44976339u, 18, 1, "bool"));
-    all.push_back(leaf_subclass("TLeafB", 253643614u, 1, 1, "char"));
-    all.push_back(leaf_subclass("TLeafS", 353169103u, 2, 2, "short"));
-    all.push_back(leaf_subclass("TLeafI", 2120920601u, 3, 4, "int"));
-    all.push_back(leaf_subclass("TLeafL", 3727820898u, 16, 8, "Long64_t"));
-    all.push_back(leaf_subclass("TLeafF", 987602290u, 5, 4, "float"));
-    all.push_back(leaf_subclass("TLeafD", 294553462u, 8, 8, "double"));
-    all.push_back(leaf_subclass("TLeafC", 4226003699u, 3, 4, "int"));
-    all.push_back({"TLeafElement", 1, 2689566867u,
-                   {base("TLeaf", 0, 2, checksum_TLeaf), integer("fID"), integer("fType")}});
-    return all;
-  }();
-  return classes;
-}
-
-inline const ClassDescription& writer_class_description(std::string_view name) {
-  for (const ClassDescription& description : writer_class_descriptions()) {
-    if (description.name == name) return description;
-  }
-  throw Error("ROOT writer: no class description for " + std::string(name));
-}
-
-/// std::vector of a basic type with ROOT type code `element_type` ("vector<float>", 5).
-inline ClassDescription vector_class_description(const std::string& class_name, std::int32_t element_type) {
-  ElementDescription stl = detail::member(ElementDescription::Kind::stl, "This", 500, 0, class_name);
-  stl.stl_type = 1;  // ROOT::kSTLvector
-  stl.element_type = element_type;
-  return {class_name, 6, class_name_checksum(class_name), {stl}};
-}
-
-namespace detail {
-
-inline const char* element_class_name(ElementDescription::Kind kind) {
-  switch (kind) {
-    case K::base: return "TStreamerBase";
-    case K::basic: return "TStreamerBasicType";
-    case K::basic_pointer: return "TStreamerBasicPointer";
-    case K::object: return "TStreamerObject";
-    case K::object_any: return "TStreamerObjectAny";
-    case K::object_pointer: return "TStreamerObjectPointer";
-    case K::string: return "TStreamerString";
-    case K::stl: return "TStreamerSTL";
-  }
-  return "TStreamerElement";
-}
-
-inline void write_element(ByteWriter& out, const ElementDescription& e) {
-  const std::size_t object = out.begin_object(element_class_name(e.kind));
-  // Class versions of the TStreamerElement family in ROOT 6: base 3, STL 3, the others 2.
-  const std::int16_t version = (e.kind == K::base || e.kind == K::stl) ? 3 : 2;
-  const std::size_t outer = out.begin_versioned(version);
-  const std::size_t element = out.begin_versioned(4);  // TStreamerElement
-  // A counted pointer's title names its count in brackets, as ROOT's member comments do.
-  out.tnamed(e.name, e.kind == K::basic_pointer ? "[" + e.count_name + "]" : std::string());
-  out.put<std::int32_t>(e.type);
-  out.put<std::int32_t>(e.size);
-  out.put<std::int32_t>(0);  // fArrayLength
-  out.put<std::int32_t>(0);  // fArrayDim
-  for (int i = 0; i < 5; ++i) out.put<std::uint32_t>(i == 1 ? e.base_checksum : 0);  // fMaxIndex
-  out.tstring(e.type_name);
-  out.end_versioned(element);
-  if (e.kind == K::base) out.put<std::int32_t>(e.version);
-  if (e.kind == K::basic_pointer) {
-    out.put<std::int32_t>(e.version);
-    out.tstring(e.count_name);
-    out.tstring(e.count_class);
-  }
-  if (e.kind == K::stl) {
-    out.put<std::int32_t>(e.stl_type);
-    out.put<std::int32_t>(e.element_type);
-  }
-  out.end_versioned(outer);
-  out.end_object(object);
-}
-
-}  // namespace detail
-
-/// The TList of TStreamerInfo records for `classes`, for a key whose fKeylen is `origin`.
-inline std::vector<std::uint8_t> serialize_streamer_infos(const std::vector<ClassDescription>& classes,
-                                                          std::int64_t origin) {
-  ByteWriter out(origin);
-  const std::size_t list = out.begin_versioned(5);  // TList
-  out.tobject(0x02000000);
-  out.tstring("");
-  out.put<std::int32_t>(static_cast<std::int32_t>(classes.size()));
-  for (const ClassDescription& description : classes) {
-    const std::size_t object = out.begin_object("TStreamerInfo");
-    const std::size_t info = out.begin_versioned(9);
-    out.tnamed(description.name, "");
-    out.put<std::uint32_t>(description.checksum);
-    out.put<std::int32_t>(description.version);
-    const std::size_t array_object = out.begin_object("TObjArray");
-    const std::size_t array = out.begin_versioned(3);
-    out.tobject(0x02000000);
-    out.tstring("");
-    out.put<std::int32_t>(static_cast<std::int32_t>(description.elements.size()));
-    out.put<std::int32_t>(0);  // lower bound
-    for (const ElementDescription& element : description.elements) detail::write_element(out, element);
-    out.end_versioned(array);
-    out.end_object(array_object);
-    out.end_versioned(info);
-    out.end_object(object);
-    out.tstring("");  // the list entry's option
-  }
-  out.end_versioned(list);
-  return out.take();
-}
-
-}  // namespace deepjet::root
-// ---- end deepjet/io/root/streamer_info_writer.hpp ----
-// ---- begin deepjet/io/root/tree_writer.hpp ----
-// deepjet/io/root/tree_writer.hpp: the writing side of tree.hpp and tree_metadata.hpp: one TTree,
-// filled column by column, with its TBranch/TBranchElement and TLeaf records.
-//
-// Contract: a TreeWriter declares branches, then takes chunks of entries per branch:
-//   add_branch<T>(name)                 one T per entry                   TBranch + TLeaf{O,B,S,I,L,F,D}
-//   add_array_branch<T>(name, n)        T[n] per entry                    same, fLen = n
-//   add_counted_branch<T>(name, count)  T[count] (count: an int32 branch  same, fLeafCount -> counter;
-//                                       created on first use and filled   the counter's leaf is a range
-//                                       from the offsets)
-//   add_vector_branch<T>(name)          std::vector<T> per entry          TBranchElement + TLeafElement
-//   add_nested_vector_branch<T>(name)   std::vector<std::vector<T>>       TBranchElement + TLeafElement
-//   add_string_branch(name)             one string per entry              TBranch + TLeafC
-//   write<T>(name, values)                      fixed-size branches (entries * n values)
-//   write_jagged<T>(name, values, offsets)      counted and vector branches (offsets: entries + 1
-//                                               indexes into values, as JaggedArray holds them)
-//   write_nested<T>(name, values, inner_offsets, offsets)   vector-of-vector branches (entry i holds
-//                                               the lists offsets[i] .. offsets[i + 1], list j the
-//                                               values inner_offsets[j] .. inner_offsets[j + 1])
-//   write_strings(name, strings)
-// T is the branch's own type (bool, int8..uint64, float, double): values are stored exactly, so a
-// reader gets back exactly what was written. A branch's entries go into a basket that is
-// compressed and written to the file as soon as it holds `basket_bytes` bytes, so memory stays at
-// one basket per branch. Branches can be filled in any order and chunk sizes; when the file is
-// closed every branch must hold the same number of entries. Counted branches sharing a counter
-// must agree on the counts. Misuse (unknown branch, wrong type, inconsistent sizes) throws
-// deepjet::FileError naming the file, tree and branch.
-
-#include <deque>
-
-
-namespace deepjet::root {
-
-/// What every tree of a file is written with.
-struct WriteOptions {
-  CompressionSettings compression{};  // ROOT's default: zlib, level 1
-  std::size_t basket_bytes = 32000;   // a basket is written once it holds this many bytes (ROOT's default)
-  std::string title;                  // the file's title
-};
-
-namespace detail {
-
-/// The ValueType a C++ type is stored as.
-template <class T>
-constexpr ValueType value_type_of() {
-  static_assert(std::is_arithmetic_v<T>, "ROOT branches hold bool, integers, float or double");
-  if constexpr (std::is_same_v<T, bool>) return ValueType::Bool;
-  else if constexpr (std::is_same_v<T, float>) return ValueType::Float32;
-  else if constexpr (std::is_same_v<T, double>) return ValueType::Float64;
-  else {
-    static_assert(std::is_integral_v<T> && (sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8),
-                  "unsupported branch type");
-    constexpr bool is_signed = std::is_signed_v<T>;
-    if constexpr (sizeof(T) == 1) return is_signed ? ValueType::Int8 : ValueType::UInt8;
-    else if constexpr (sizeof(T) == 2) return is_signed ? ValueType::Int16 : ValueType::UInt16;
-    else if constexpr (sizeof(T) == 4) return is_signed ? ValueType::Int32 : ValueType::UInt32;
-    else return is_signed ? ValueType::Int64 : ValueType::UInt64;
-  }
-}
-
-/// How ROOT names and codes a basic type: leaf class, leaf-list letter, EReadWrite code, the
-/// element name in "vector<...>".
-struct BasicTypeNames {
-  const char* leaf_class;
-  char letter;
-  std::int32_t code;
-  const char* cpp;
-};
-
-inline BasicTypeNames basic_type_names(ValueType type) {
-  switch (type) {
-    case ValueType::Bool: return {"TLeafO", 'O', 18, "bool"};
-    case ValueType::Int8: return {"TLeafB", 'B', 1, "char"};
-    case ValueType::UInt8: return {"TLeafB", 'b', 11, "unsigned char"};
-    case ValueType::Int16: return {"TLeafS", 'S', 2, "short"};
-    case ValueType::UInt16: return {"TLeafS", 's', 12, "unsigned short"};
-    case ValueType::Int32: return {"TLeafI", 'I', 3, "int"};
-    case ValueType::UInt32: return {"TLeafI", 'i', 13, "unsigned int"};
-    case ValueType::Int64: return {"TLeafL", 'L', 16, "Long64_t"};
-    case ValueType::UInt64: return {"TLeafL", 'l', 17, "ULong64_t"};
-    case ValueType::Float32: return {"TLeafF", 'F', 5, "float"};
-    case ValueType::Float64: return {"TLeafD", 'D', 8, "double"};
-    case ValueType::String: break;
-  }
-  return {"TLeafC", 'C', 7, "char*"};
-}
-
-inline bool is_unsigned_type(ValueType type) {
-  return type == ValueType::UInt8 || type == ValueType::UInt16 || type == ValueType::UInt32 || type == ValueType::UInt64;
-}
-
-/// Appends `count` values big-endian (bool as one byte 0/1).
-template <class T>
-inline void append_big_endian(std::vector<std::uint8_t>& out, const T* values, std::size_t count) {
-  const std::size_t at = out.size();
-  out.resize(at + count * sizeof(T));
-  std::uint8_t* target = out.data() + at;
-  for (std::size_t i = 0; i < count; ++i) {
-    if constexpr (std::is_same_v<T, bool>) {
-      target[i] = values[i] ? 1 : 0;
-    } else {
-      store_big_endian(target + i * sizeof(T), values[i]);
-    }
-  }
-}
-
-/// Largest basket record accepted: ROOT's buffers stop at 1 GiB.
-inline constexpr std::size_t max_basket_record = std::size_t(1) << 30;
-
-/// ROOT's default length of the entry-offset table, written into variable-size branches.
-inline constexpr std::int32_t default_entry_offset_length = 1000;
-
-}  // namespace detail
-
-class TreeWriter {
- public:
-  TreeWriter(FileSink& sink, const WriteOptions& options, std::string name, std::string title,
-             std::int64_t directory_seek)
-      : sink_(&sink), options_(options), name_(std::move(name)), title_(std::move(title)),
-        directory_seek_(directory_seek) {
-    if (options_.basket_bytes == 0) fail("basket size must be positive");
-    options_.compression.check();
-  }
-
-  const std::string& name() const noexcept { return name_; }
-  const std::string& title() const noexcept { return title_; }
-
-  template <class T>
-  TreeWriter& add_branch(const std::string& name) {
-    Branch& branch = declare(name, Kind::fixed, detail::value_type_of<T>());
-    (void)branch;
-    return *this;
-  }
-
-  template <class T>
-  TreeWriter& add_array_branch(const std::string& name, std::int32_t size) {
-    if (size < 1) fail("branch \"" + name + "\": array size must be at least 1");
-    Branch& branch = declare(name, Kind::fixed, detail::value_type_of<T>());
-    branch.length = size;
-    return *this;
-  }
-
-  /// A counted array; `counter` is the int32 branch holding the counts, created if it does not
-  /// exist. It is filled by write_jagged on the counted branches, never directly.
-  template <class T>
-  TreeWriter& add_counted_branch(const std::string& name, const std::string& counter) {
-    if (counter == name) fail("branch \"" + name + "\" cannot count itself");
-    std::size_t counter_index = find_index(counter);
-    if (counter_index == npos) {
-      declare(counter, Kind::fixed, ValueType::Int32);
-      counter_index = branches_.size() - 1;
-      branches_[counter_index].is_counter = true;
-    }
-    Branch& count = branches_[counter_index];
-    if (!count.is_counter) {
-      if (count.kind != Kind::fixed || count.type != ValueType::Int32 || count.length != 1) {
-        fail("branch \"" + counter + "\" cannot count \"" + name + "\": a counter is a single int32");
-      }
-      count.is_counter = true;
-    }
-    Branch& branch = declare(name, Kind::counted, detail::value_type_of<T>());
-    branch.counter = counter_index;
-    branches_[counter_index].dependents.push_back(branches_.size() - 1);
-    return *this;
-  }
-
-  template <class T>
-  TreeWriter& add_vector_branch(const std::string& name) {
-    declare(name, Kind::vector, detail::value_type_of<T>());
-    return *this;
-  }
-
-  template <class T>
-  TreeWriter& add_nested_vector_branch(const std::string& name) {
-    declare(name, Kind::nested_vector, detail::value_type_of<T>());
-    return *this;
-  }
-
-  TreeWriter& add_string_branch(const std::string& name) {
-    declare(name, Kind::string, ValueType::String);
-    return *this;
-  }
-
-  /// Appends entries to a scalar or fixed-array branch: values.size() / n entries.
-  template <class T>
-  void write(std::string_view name, std::span<const T> values) {
-    Branch& branch = writable(name, detail::value_type_of<T>());
-    if (branch.kind != Kind::fixed) {
-      fail("branch \"" + branch.name + "\" has variable-size entries; fill it with " + filler(branch.kind));
-    }
-    if (branch.is_counter) {
-      fail("branch \"" + branch.name + "\" counts other branches; it is filled by write_jagged on them");
-    }
-    const std::size_t per_entry = static_cast<std::size_t>(branch.length);
-    if (values.size() % per_entry != 0) {
-      fail("branch \"" + branch.name + "\" holds " + std::to_string(per_entry) + " values per entry, but " +
-           std::to_string(values.size()) + " values were given");
-    }
-    append_fixed(branch, values);
-  }
-  template <class T>
-  void write(std::string_view name, const std::vector<T>& values) {
-    if constexpr (std::is_same_v<T, bool>) {
-      const std::unique_ptr<bool[]> copy(new bool[values.size()]);
-      std::copy(values.begin(), values.end(), copy.get());
-      write<bool>(name, std::span<const bool>(copy.get(), values.size()));
-    } else {
-      write<T>(name, std::span<const T>(values));
-    }
-  }
-
-  /// Appends offsets.size() - 1 entries to a counted or vector branch: entry i holds
-  /// values[offsets[i] .. offsets[i + 1]).
-  template <class T>
-  void write_jagged(std::string_view name, std::span<const T> values, std::span<const std::int64_t> offsets) {
-    Branch& branch = writable(name, detail::value_type_of<T>());
-    if (branch.kind != Kind::counted && branch.kind != Kind::vector) {
-      fail("branch \"" + branch.name + "\" is not a counted array or a vector; fill it with " + filler(branch.kind));
-    }
-    check_offsets(branch, values.size(), offsets);
-    const std::size_t entries = offsets.size() - 1;
-    if (branch.kind == Kind::counted) fill_counter(branch, offsets);
-    for (std::size_t e = 0; e < entries; ++e) {
-      const std::size_t count = static_cast<std::size_t>(offsets[e + 1] - offsets[e]);
-      const T* first = values.data() + offsets[e];
-      branch.starts.push_back(static_cast<std::int32_t>(branch.data.size()));
-      if (branch.kind == Kind::vector) {
-        // std::vector streamed alone: byte count, class version, size, then the values.
-        const std::size_t bytes = 2 + 4 + count * sizeof(T);
-        if (bytes >= kByteCountMask) fail("branch \"" + branch.name + "\": entry too large");
-        ByteWriter header;
-        header.put<std::uint32_t>(static_cast<std::uint32_t>(bytes) | kByteCountMask);
-        header.put<std::int16_t>(9);
-        header.put<std::int32_t>(static_cast<std::int32_t>(count));
-        branch.data.insert(branch.data.end(), header.bytes().begin(), header.bytes().end());
-      }
-      detail::append_big_endian(branch.data, first, count);
-      end_variable_entry(branch);
-    }
-  }
-  template <class T>
-  void write_jagged(std::string_view name, const std::vector<T>& values, const std::vector<std::int64_t>& offsets) {
-    if constexpr (std::is_same_v<T, bool>) {
-      const std::unique_ptr<bool[]> copy(new bool[values.size()]);
-      std::copy(values.begin(), values.end(), copy.get());
-      write_jagged<bool>(name, std::span<const bool>(copy.get(), values.size()), offsets);
-    } else {
-      write_jagged<T>(name, std::span<const T>(values), std::span<const std::int64_t>(offsets));
-    }
-  }
-  template <class T>
-  void write_jagged(std::string_view name, const JaggedArray<T>& column) {
-    write_jagged<T>(name, column.values, column.offsets);
-  }
-
-  /// Appends offsets.size() - 1 entries to a std::vector<std::vector<T>> branch.
-  template <class T>
-  void write_nested(std::string_view name, std::span<const T> values, std::span<const std::int64_t> inner_offsets,
-                    std::span<const std::int64_t> offsets) {
-    Branch& branch = writable(name, detail::value_type_of<T>());
-    if (branch.kind != Kind::nested_vector) fail("branch \"" + branch.name + "\" is not a vector of vectors");
-    check_offsets(branch, values.size(), inner_offsets);
-    check_offsets(branch, inner_offsets.size() - 1, offsets);
-    for (std::size_t e = 0; e + 1 < offsets.size(); ++e) {
-      // The outer vector streamed alone (byte count, version, size), then per inner vector its
-      // size and values.
-      std::size_t bytes = 2 + 4;
-      for (std::int64_t j = offsets[e]; j < offsets[e + 1]; ++j) {
-        bytes += 4 + static_cast<std::size_t>(inner_offsets[j + 1] - inner_offsets[j]) * sizeof(T);
-      }
-      if (bytes >= kByteCountMask) fail("branch \"" + branch.name + "\": entry too large");
-      branch.starts.push_back(static_cast<std::int32_t>(branch.data.size()));
-      ByteWriter header;
-      header.put<std::uint32_t>(static_cast<std::uint32_t>(bytes) | kByteCountMask);
-      header.put<std::int16_t>(9);
-      header.put<std::int32_t>(static_cast<std::int32_t>(offsets[e + 1] - offsets[e]));
-      branch.data.insert(branch.data.end(), header.bytes().begin(), header.bytes().end());
-      for (std::int64_t j = offsets[e]; j < offsets[e + 1]; ++j) {
-        const std::size_t count = static_cast<std::size_t>(inner_offsets[j + 1] - inner_offsets[j]);
-        ByteWriter size;
-        size.put<std::int32_t>(static_cast<std::int32_t>(count));
-        branch.data.insert(branch.data.end(), size.bytes().begin(), size.bytes().end());
-        detail::append_big_endian(branch.data, values.data() + inner_offsets[j], count);
-      }
-      end_variable_entry(branch);
-    }
-  }
-  template <class T>
-  void write_nested(std::string_view name, const std::vector<T>& values, const std::vector<std::int64_t>& inner_offsets,
-                    const std::vector<std::int64_t>& offsets) {
-    if constexpr (std::is_same_v<T, bool>) {
-      const std::unique_ptr<bool[]> copy(new bool[values.size()]);
-      std::copy(values.begin(), values.end(), copy.get());
-      write_nested<bool>(name, std::span<const bool>(copy.get(), values.size()), inner_offsets, offsets);
-    } else {
-      write_nested<T>(name, std::span<const T>(values), std::span<const std::int64_t>(inner_offsets),
-                      std::span<const std::int64_t>(offsets));
-    }
-  }
-  template <class T>
-  void write_nested(std::string_view name, const NestedJaggedArray<T>& column) {
-    write_nested<T>(name, column.values, column.inner_offsets, column.offsets);
-  }
-
-  /// Appends one entry per string to a string branch.
-  void write_strings(std::string_view name, std::span<const std::string> strings) {
-    Branch& branch = writable(name, ValueType::String);
-    for (const std::string& text : strings) {
-      if (text.find('\0') != std::string::npos) {
-        fail("branch \"" + branch.name + "\": a char* leaf cannot hold a NUL character");
-      }
-      if (text.size() > 0x3FFFFFFF) fail("branch \"" + branch.name + "\": string too long");
-      branch.starts.push_back(static_cast<std::int32_t>(branch.data.size()));
-      ByteWriter encoded;
-      encoded.tstring(text);
-      branch.data.insert(branch.data.end(), encoded.bytes().begin(), encoded.bytes().end());
-      branch.maximum = std::max<std::int64_t>(branch.maximum, static_cast<std::int64_t>(text.size()) + 1);
-      end_variable_entry(branch);
-    }
-  }
-  void write_strings(std::string_view name, const std::vector<std::string>& strings) {
-    write_strings(name, std::span<const std::string>(strings));
-  }
-
-  /// Entries written so far to a branch.
-  std::int64_t entries(std::string_view name) const {
-    const std::size_t index = find_index(name);
-    if (index == npos) fail("no branch \"" + std::string(name) + "\"");
-    return branches_[index].entries;
-  }
-
-  /// Writes the last baskets and the TTree record; returns the key, for the directory's key list.
-  /// Called by FileWriter::close().
-  KeyHeader finish() {
-    if (finished_) fail("tree written twice");
-    finished_ = true;
-    std::int64_t entries = branches_.empty() ? 0 : branches_.front().entries;
-    for (const Branch& branch : branches_) {
-      if (branch.entries != entries) {
-        fail("branch \"" + branches_.front().name + "\" has " + std::to_string(entries) + " entries but \"" +
-             branch.name + "\" has " + std::to_string(branch.entries) + "; every branch needs the same number");
-      }
-    }
-    for (Branch& branch : branches_) {
-      if (branch.basket_entries > 0) flush(branch);
-    }
-    KeyHeader key;
-    key.class_name = "TTree";
-    key.name = name_;
-    key.title = title_;
-    key.seek_parent = directory_seek_;
-    const std::int16_t key_bytes = key_header_size(key.class_name, key.name, key.title);
-    const std::vector<std::uint8_t> record = serialize(entries, key_bytes);
-    return sink_->write_key(key, record, options_.compression, "tree \"" + name_ + "\"");
-  }
-
-  /// The class descriptions this tree's records need.
-  void add_class_descriptions(std::vector<ClassDescription>& classes, std::set<std::string>& names) const {
-    const auto add = [&](const std::string& name) {
-      if (names.insert(name).second) classes.push_back(writer_class_description(name));
-    };
-    for (const char* name : {"TObject", "TNamed", "TAttLine", "TAttFill", "TAttMarker", "ROOT::TIOFeatures", "TTree",
-                             "TBranch", "TLeaf"}) {
-      add(name);
-    }
-    for (const Branch& branch : branches_) {
-      if (branch.kind == Kind::vector || branch.kind == Kind::nested_vector) {
-        add("TBranchElement");
-        add("TLeafElement");
-        const std::string vector = vector_class_name(branch.type);
-        if (names.insert(vector).second) {
-          classes.push_back(vector_class_description(vector, detail::basic_type_names(branch.type).code));
-        }
-        const std::string nested = element_class_name(branch);
-        if (branch.kind == Kind::nested_vector && names.insert(nested).second) {
-          classes.push_back(vector_class_description(nested, 61));  // elements are objects (kObject)
-        }
-      } else {
-        add(detail::basic_type_names(branch.type).leaf_class);
-      }
-    }
-  }
-
- private:
-  enum class Kind { fixed, counted, vector, nested_vector, string };
-
-  struct BasketLocation {
-    std::int64_t first_entry = 0;
-    std::int64_t seek = 0;
-    std::int32_t bytes = 0;
-  };
-
-  struct Branch {
-    std::string name;
-    Kind kind = Kind::fixed;
-    ValueType type = ValueType::Int32;
-    std::int32_t length = 1;  // values per entry of fixed arrays
-    std::size_t counter = static_cast<std::size_t>(-1);
-    bool is_counter = false;
-    std::vector<std::size_t> dependents;
-    // The basket being filled.
-    std::vector<std::uint8_t> data;
-    std::vector<std::int32_t> starts;  // entry starts in `data` (variable-size entries)
-    std::int64_t basket_entries = 0;
-    // Written so far.
-    std::int64_t entries = 0;
-    std::vector<BasketLocation> baskets;
-    std::int64_t total_bytes = 0;
-    std::int64_t zipped_bytes = 0;
-    std::int64_t maximum = 0;  // largest count (counters) or string length + 1 (char* leaves)
-    // Counters: the counts of entries [recent_first, entries) that some counted branch has not
-    // written yet, to check that the branches sharing the counter agree.
-    std::deque<std::int32_t> recent_counts;
-    std::int64_t recent_first = 0;
-  };
-
-  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-
-  [[noreturn]] void fail(const std::string& problem) const {
-    throw FileError(sink_->destination().string(), "tree \"" + name_ + "\": " + problem);
-  }
-
-  std::size_t find_index(std::string_view name) const {
-    for (std::size_t i = 0; i < branches_.size(); ++i) {
-      if (branches_[i].name == name) return i;
-    }
-    return npos;
-  }
-
-  Branch& declare(const std::string& name, Kind kind, ValueType type) {
-    if (finished_) fail("cannot add branch \"" + name + "\" after the tree was written");
-    if (name.empty()) fail("a branch needs a name");
-    if (name.find_first_of("/[]") != std::string::npos) {
-      fail("branch name \"" + name + "\" contains a character ROOT reserves for leaf lists ('/', '[', ']')");
-    }
-    if (find_index(name) != npos) fail("branch \"" + name + "\" declared twice");
-    for (const Branch& branch : branches_) {
-      if (branch.entries > 0) fail("declare every branch before writing entries (\"" + name + "\" comes late)");
-    }
-    Branch branch;
-    branch.name = name;
-    branch.kind = kind;
-    branch.type = type;
-    branches_.push_back(std::move(branch));
-    return branches_.back();
-  }
-
-  Branch& writable(std::string_view name, ValueType type) {
-    if (finished_) fail("the tree was already written");
-    const std::size_t index = find_index(name);
-    if (index == npos) fail("no branch \"" + std::string(name) + "\"");
-    Branch& branch = branches_[index];
-    if (branch.type != type) {
-      fail("branch \"" + branch.name + "\" holds " + value_type_name(branch.type) + ", not " + value_type_name(type));
-    }
-    return branch;
-  }
-
-  void check_offsets(const Branch& branch, std::size_t value_count, std::span<const std::int64_t> offsets) const {
-    if (offsets.empty()) fail("branch \"" + branch.name + "\": offsets need at least one element");
-    for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
-      if (offsets[i] < 0 || offsets[i + 1] < offsets[i]) {
-        fail("branch \"" + branch.name + "\": offsets must be non-negative and non-decreasing (at " +
-             std::to_string(i) + ")");
-      }
-      if (offsets[i + 1] - offsets[i] > 0x3FFFFFFF) fail("branch \"" + branch.name + "\": entry too large");
-    }
-    if (offsets.back() < 0 || static_cast<std::uint64_t>(offsets.back()) > value_count) {
-      fail("branch \"" + branch.name + "\": offsets end at " + std::to_string(offsets.back()) + " but " +
-           std::to_string(value_count) + " values were given");
-    }
-  }
-
-  /// Appends the counts of a counted branch's new entries to its counter, or checks them against
-  /// the counts another branch already wrote there.
-  void fill_counter(Branch& branch, std::span<const std::int64_t> offsets) {
-    Branch& counter = branches_[branch.counter];
-    const std::int64_t first = branch.entries;
-    std::vector<std::int32_t> fresh;
-    for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
-      const std::int64_t entry = first + static_cast<std::int64_t>(i);
-      const std::int32_t count = static_cast<std::int32_t>(offsets[i + 1] - offsets[i]);
-      if (entry < counter.entries) {
-        const std::int32_t known = counter.recent_counts[static_cast<std::size_t>(entry - counter.recent_first)];
-        if (known != count) {
-          fail("branch \"" + branch.name + "\": entry " + std::to_string(entry) + " has " + std::to_string(count) +
-               " values but its counter \"" + counter.name + "\" already says " + std::to_string(known));
-        }
-      } else {
-        fresh.push_back(count);
-      }
-    }
-    for (std::int32_t count : fresh) {
-      counter.recent_counts.push_back(count);
-      counter.maximum = std::max<std::int64_t>(counter.maximum, count);
-    }
-    append_fixed(counter, std::span<const std::int32_t>(fresh));
-    // Forget the counts every dependent has passed (this branch's entries grow after this call).
-    std::int64_t oldest = first + static_cast<std::int64_t>(offsets.size() - 1);
-    for (std::size_t dependent : counter.dependents) {
-      if (&branches_[dependent] != &branch) oldest = std::min(oldest, branches_[dependent].entries);
-    }
-    while (counter.recent_first < oldest && !counter.recent_counts.empty()) {
-      counter.recent_counts.pop_front();
-      ++counter.recent_first;
-    }
-  }
-
-  /// Appends whole entries of a fixed-size branch, writing baskets as they fill.
-  template <class T>
-  void append_fixed(Branch& branch, std::span<const T> values) {
-    const std::size_t per_entry = static_cast<std::size_t>(branch.length);
-    const std::size_t entries = values.size() / per_entry;
-    const std::size_t entry_bytes = per_entry * sizeof(T);
-    for (std::size_t e = 0; e < entries;) {
-      // As many whole entries as fit before the basket reaches its size, at least one.
-      const std::size_t room = branch.data.size() < options_.basket_bytes ? options_.basket_bytes - branch.data.size() : 0;
-      const std::size_t take = std::min(entries - e, std::max<std::size_t>(1, (room + entry_bytes - 1) / entry_bytes));
-      detail::append_big_endian(branch.data, values.data() + e * per_entry, take * per_entry);
-      branch.basket_entries += static_cast<std::int64_t>(take);
-      branch.entries += static_cast<std::int64_t>(take);
-      e += take;
-      if (branch.data.size() >= options_.basket_bytes) flush(branch);
-    }
-  }
-
-  void end_variable_entry(Branch& branch) {
-    if (branch.data.size() > detail::max_basket_record) {
-      fail("branch \"" + branch.name + "\": one basket would exceed ROOT's 1 GiB buffer limit");
-    }
-    ++branch.basket_entries;
-    ++branch.entries;
-    if (branch.data.size() >= options_.basket_bytes) flush(branch);
-  }
-
-  /// Compresses the basket being filled and writes it to the file.
-  void flush(Branch& branch) {
-    constexpr std::size_t basket_fields = 2 + 4 + 4 + 4 + 4 + 1;
-    const std::int16_t key_bytes = key_header_size("TBasket", branch.name, name_, basket_fields);
-    const bool variable = branch.kind != Kind::fixed;
-    std::vector<std::uint8_t> record = std::move(branch.data);
-    const std::int32_t last = static_cast<std::int32_t>(key_bytes + record.size());
-    if (variable) {
-      // Entry offsets after the data, counted from the start of the key, plus ROOT's spare slot.
-      ByteWriter table;
-      table.put<std::int32_t>(static_cast<std::int32_t>(branch.starts.size() + 1));
-      for (std::int32_t start : branch.starts) table.put<std::int32_t>(start + key_bytes);
-      table.put<std::int32_t>(0);
-      record.insert(record.end(), table.bytes().begin(), table.bytes().end());
-    }
-    ByteWriter fields;
-    fields.put<std::int16_t>(3);  // TBasket class version
-    fields.put<std::int32_t>(static_cast<std::int32_t>(std::min<std::size_t>(options_.basket_bytes, 0x7FFFFFFF)));
-    fields.put<std::int32_t>(variable ? detail::default_entry_offset_length : entry_bytes(branch));  // fNevBufSize
-    fields.put<std::int32_t>(static_cast<std::int32_t>(branch.basket_entries));
-    fields.put<std::int32_t>(last);
-    fields.put<std::uint8_t>(0);
-    KeyHeader key;
-    key.class_name = "TBasket";
-    key.name = branch.name;
-    key.title = name_;
-    key.seek_parent = directory_seek_;
-    const KeyHeader written = sink_->write_key(key, record, options_.compression,
-                                               "basket of branch \"" + branch.name + "\" in tree \"" + name_ + "\"",
-                                               fields.bytes());
-    branch.baskets.push_back({branch.entries - branch.basket_entries, written.seek_key, written.total_bytes});
-    branch.total_bytes += written.object_bytes + written.key_bytes;
-    branch.zipped_bytes += written.total_bytes;
-    branch.data.clear();
-    branch.starts.clear();
-    branch.basket_entries = 0;
-  }
-
-  static const char* filler(Kind kind) {
-    switch (kind) {
-      case Kind::fixed: return "write";
-      case Kind::counted: case Kind::vector: return "write_jagged";
-      case Kind::nested_vector: return "write_nested";
-      case Kind::string: return "write_strings";
-    }
-    return "write";
-  }
-
-  static std::int32_t entry_bytes(const Branch& branch) {
-    return static_cast<std::int32_t>(branch.length * static_cast<std::int32_t>(value_size(branch.type)));
-  }
-
-  static std::string vector_class_name(ValueType type) {
-    return std::string("vector<") + detail::basic_type_names(type).cpp + ">";
-  }
-
-  /// The class of a TBranchElement, spelled as ROOT normalizes it ("vector<vector<float> >").
-  static std::string element_class_name(const Branch& branch) {
-    const std::string inner = vector_class_name(branch.type);
-    return branch.kind == Kind::nested_vector ? "vector<" + inner + " >" : inner;
-  }
-
-  // ---- the TTree record -------------------------------------------------------------------
-
-  static void begin_object_array(ByteWriter& out, std::size_t& header, std::int32_t count) {
-    header = out.begin_versioned(3);  // TObjArray
-    out.tobject(0x02000000);
-    out.tstring("");
-    out.put<std::int32_t>(count);
-    out.put<std::int32_t>(0);  // lower bound
-  }
-
-  static void write_io_features(ByteWriter& out) {
-    const std::size_t features = out.begin_versioned(1);  // ROOT::TIOFeatures
-    out.put<std::uint8_t>(0);
-    out.end_versioned(features);
-  }
-
-  /// Writes the leaf object of `branch`; returns its tag for fLeaves and fLeafCount references.
-  std::uint32_t write_leaf(ByteWriter& out, const Branch& branch, const std::vector<std::uint32_t>& leaf_tags) const {
-    const detail::BasicTypeNames names = detail::basic_type_names(branch.type);
-    const bool element = branch.kind == Kind::vector || branch.kind == Kind::nested_vector;
-    const char* leaf_class = element ? "TLeafElement" : names.leaf_class;
-    const std::size_t object = out.begin_object(leaf_class);
-    const std::size_t derived = out.begin_versioned(1);
-    const std::size_t leaf = out.begin_versioned(2);  // TLeaf
-    std::string title = branch.name;
-    std::int32_t length = 1;
-    std::int32_t length_type = static_cast<std::int32_t>(value_size(branch.type));
-    if (branch.kind == Kind::fixed && branch.length > 1) {
-      title += "[" + std::to_string(branch.length) + "]";
-      length = branch.length;
-    }
-    if (branch.kind == Kind::counted) title += "[" + branches_[branch.counter].name + "]";
-    if (branch.kind == Kind::string) length = static_cast<std::int32_t>(std::max<std::int64_t>(1, branch.maximum));
-    if (element) length_type = 0;
-    out.tnamed(branch.name, title);
-    out.put<std::int32_t>(length);
-    out.put<std::int32_t>(length_type);
-    out.put<std::int32_t>(0);                                     // fOffset
-    out.put<std::uint8_t>(branch.is_counter ? 1 : 0);             // fIsRange: counters are ranges
-    out.put<std::uint8_t>(detail::is_unsigned_type(branch.type) ? 1 : 0);
-    if (branch.kind == Kind::counted) {
-      out.object_reference(leaf_tags[branch.counter]);  // the counter's leaf, written before
-    } else {
-      out.null_pointer();
-    }
-    out.end_versioned(leaf);
-    if (element) {
-      out.put<std::int32_t>(-1);  // fID
-      out.put<std::int32_t>(-1);  // fType
-    } else {
-      // fMinimum, fMaximum in the leaf's own type: the largest count for counters, the longest
-      // string for char* leaves (ROOT sizes its read buffers with them), else 0.
-      const std::int64_t maximum = branch.is_counter || branch.kind == Kind::string ? branch.maximum : 0;
-      switch (branch.kind == Kind::string ? ValueType::Int32 : branch.type) {
-        case ValueType::Bool: case ValueType::Int8: case ValueType::UInt8:
-          out.put<std::uint8_t>(0); out.put<std::uint8_t>(static_cast<std::uint8_t>(maximum)); break;
-        case ValueType::Int16: case ValueType::UInt16:
-          out.put<std::int16_t>(0); out.put<std::int16_t>(static_cast<std::int16_t>(maximum)); break;
-        case ValueType::Int32: case ValueType::UInt32: case ValueType::String:
-          out.put<std::int32_t>(0); out.put<std::int32_t>(static_cast<std::int32_t>(maximum)); break;
-        case ValueType::Int64: case ValueType::UInt64:
-          out.put<std::int64_t>(0); out.put<std::int64_t>(maximum); break;
-        case ValueType::Float32: out.put<float>(0); out.put<float>(0); break;
-        case ValueType::Float64: out.put<double>(0); out.put<double>(0); break;
-      }
-    }
-    out.end_versioned(derived);
-    out.end_object(object);
-    return out.object_tag(object);
-  }
-
-  void write_tbranch(ByteWriter& out, const Branch& branch, std::vector<std::uint32_t>& leaf_tags,
-                     std::size_t index) const {
-    const std::size_t header = out.begin_versioned(13);  // TBranch
-    std::string title = branch.name;
-    if (branch.kind != Kind::vector && branch.kind != Kind::nested_vector) {
-      if (branch.kind == Kind::fixed && branch.length > 1) title += "[" + std::to_string(branch.length) + "]";
-      if (branch.kind == Kind::counted) title += "[" + branches_[branch.counter].name + "]";
-      title += std::string("/") + detail::basic_type_names(branch.type).letter;
-    }
-    out.tnamed(branch.name, title);
-    const std::size_t fill = out.begin_versioned(2);  // TAttFill
-    out.put<std::int16_t>(0);
-    out.put<std::int16_t>(1001);
-    out.end_versioned(fill);
-    const std::int32_t basket_count = static_cast<std::int32_t>(branch.baskets.size());
-    const std::int32_t max_baskets = std::max<std::int32_t>(10, basket_count + 1);
-    out.put<std::int32_t>(options_.compression.code());                                         // fCompress
-    out.put<std::int32_t>(static_cast<std::int32_t>(std::min<std::size_t>(options_.basket_bytes, 0x7FFFFFFF)));
-    out.put<std::int32_t>(branch.kind == Kind::fixed ? 0 : detail::default_entry_offset_length);  // fEntryOffsetLen
-    out.put<std::int32_t>(basket_count);                                                        // fWriteBasket
-    out.put<std::int64_t>(branch.entries);                                                      // fEntryNumber
-    write_io_features(out);
-    out.put<std::int32_t>(0);  // fOffset
-    out.put<std::int32_t>(max_baskets);
-    out.put<std::int32_t>(branch.kind == Kind::vector || branch.kind == Kind::nested_vector ? 99 : 0);  // fSplitLevel (ROOT's default for objects)
-    out.put<std::int64_t>(branch.entries);
-    out.put<std::int64_t>(0);  // fFirstEntry
-    out.put<std::int64_t>(branch.total_bytes);
-    out.put<std::int64_t>(branch.zipped_bytes);
-    std::size_t array = 0;
-    begin_object_array(out, array, 0);  // fBranches
-    out.end_versioned(array);
-    begin_object_array(out, array, 1);  // fLeaves
-    leaf_tags[index] = write_leaf(out, branch, leaf_tags);
-    out.end_versioned(array);
-    // fBaskets: one empty slot per basket-table entry (all baskets are on disk, none in memory).
-    begin_object_array(out, array, max_baskets);
-    for (std::int32_t i = 0; i < max_baskets; ++i) out.null_pointer();
-    out.end_versioned(array);
-    out.put<std::uint8_t>(1);  // fBasketBytes[fMaxBaskets]
-    for (std::int32_t i = 0; i < max_baskets; ++i) out.put<std::int32_t>(i < basket_count ? branch.baskets[i].bytes : 0);
-    out.put<std::uint8_t>(1);  // fBasketEntry[fMaxBaskets]: first entries, then the entry count
-    for (std::int32_t i = 0; i < max_baskets; ++i) {
-      out.put<std::int64_t>(i < basket_count ? branch.baskets[i].first_entry : i == basket_count ? branch.entries : 0);
-    }
-    out.put<std::uint8_t>(1);  // fBasketSeek[fMaxBaskets]
-    for (std::int32_t i = 0; i < max_baskets; ++i) out.put<std::int64_t>(i < basket_count ? branch.baskets[i].seek : 0);
-    out.tstring("");  // fFileName: baskets are in this file
-    out.end_versioned(header);
-  }
-
-  void write_branch(ByteWriter& out, const Branch& branch, std::vector<std::uint32_t>& leaf_tags,
-                    std::size_t index) const {
-    if (branch.kind != Kind::vector && branch.kind != Kind::nested_vector) {
-      const std::size_t object = out.begin_object("TBranch");
-      write_tbranch(out, branch, leaf_tags, index);
-      out.end_object(object);
-      return;
-    }
-    const std::string class_name = element_class_name(branch);
-    const std::size_t object = out.begin_object("TBranchElement");
-    const std::size_t header = out.begin_versioned(10);
-    write_tbranch(out, branch, leaf_tags, index);
-    out.tstring(class_name);  // fClassName
-    out.tstring("");          // fParentName
-    out.tstring("");          // fClonesName
-    out.put<std::uint32_t>(class_name_checksum(class_name));
-    out.put<std::int16_t>(6);   // fClassVersion of std::vector
-    out.put<std::int32_t>(-1);  // fID: the whole object
-    out.put<std::int32_t>(0);   // fType: top-level branch
-    out.put<std::int32_t>(-1);  // fStreamerType
-    out.put<std::int32_t>(0);   // fMaximum
-    out.null_pointer();         // fBranchCount
-    out.null_pointer();         // fBranchCount2
-    out.end_versioned(header);
-    out.end_object(object);
-  }
-
-  std::vector<std::uint8_t> serialize(std::int64_t entries, std::int16_t key_bytes) const {
-    ByteWriter out(key_bytes);
-    std::int64_t total_bytes = 0;
-    std::int64_t zipped_bytes = 0;
-    for (const Branch& branch : branches_) {
-      total_bytes += branch.total_bytes;
-      zipped_bytes += branch.zipped_bytes;
-    }
-    const std::size_t tree = out.begin_versioned(20);
-    out.tnamed(name_, title_);
-    const std::size_t line = out.begin_versioned(2);  // TAttLine: ROOT's defaults for trees
-    out.put<std::int16_t>(602);
-    out.put<std::int16_t>(1);
-    out.put<std::int16_t>(1);
-    out.end_versioned(line);
-    const std::size_t fill = out.begin_versioned(2);  // TAttFill
-    out.put<std::int16_t>(0);
-    out.put<std::int16_t>(1001);
-    out.end_versioned(fill);
-    const std::size_t marker = out.begin_versioned(2);  // TAttMarker
-    out.put<std::int16_t>(1);
-    out.put<std::int16_t>(1);
-    out.put<float>(1.0f);
-    out.end_versioned(marker);
-    out.put<std::int64_t>(entries);
-    out.put<std::int64_t>(total_bytes);
-    out.put<std::int64_t>(zipped_bytes);
-    out.put<std::int64_t>(0);  // fSavedBytes
-    out.put<std::int64_t>(0);  // fFlushedBytes
-    out.put<double>(1.0);      // fWeight
-    out.put<std::int32_t>(0);  // fTimerInterval
-    out.put<std::int32_t>(25);  // fScanField
-    out.put<std::int32_t>(0);  // fUpdate
-    out.put<std::int32_t>(detail::default_entry_offset_length);
-    out.put<std::int32_t>(0);  // fNClusterRange
-    out.put<std::int64_t>(1000000000000);  // fMaxEntries
-    out.put<std::int64_t>(1000000000000);  // fMaxEntryLoop
-    out.put<std::int64_t>(0);              // fMaxVirtualSize
-    out.put<std::int64_t>(-300000000);     // fAutoSave
-    out.put<std::int64_t>(-30000000);      // fAutoFlush
-    out.put<std::int64_t>(1000000);        // fEstimate
-    out.put<std::uint8_t>(0);  // fClusterRangeEnd[fNClusterRange = 0]
-    out.put<std::uint8_t>(0);  // fClusterSize[fNClusterRange = 0]
-    write_io_features(out);
-    std::vector<std::uint32_t> leaf_tags(branches_.size(), 0);
-    std::size_t array = 0;
-    begin_object_array(out, array, static_cast<std::int32_t>(branches_.size()));  // fBranches
-    for (std::size_t i = 0; i < branches_.size(); ++i) write_branch(out, branches_[i], leaf_tags, i);
-    out.end_versioned(array);
-    begin_object_array(out, array, static_cast<std::int32_t>(branches_.size()));  // fLeaves: references
-    for (std::uint32_t tag : leaf_tags) out.object_reference(tag);
-    out.end_versioned(array);
-    out.null_pointer();        // fAliases
-    out.put<std::int32_t>(0);  // fIndexValues (empty TArrayD)
-    out.put<std::int32_t>(0);  // fIndex (empty TArrayI)
-    out.null_pointer();        // fTreeIndex
-    out.null_pointer();        // fFriends
-    out.null_pointer();        // fUserInfo
-    out.null_pointer();        // fBranchRef
-    out.end_versioned(tree);
-    return out.take();
-  }
-
-  FileSink* sink_;
-  WriteOptions options_;
-  std::string name_;
-  std::string title_;
-  std::int64_t directory_seek_;
-  std::vector<Branch> branches_;
-  bool finished_ = false;
-};
-
-}  // namespace deepjet::root
-// ---- end deepjet/io/root/tree_writer.hpp ----
-
-namespace deepjet::root {
-
-class FileWriter {
- public:
-  explicit FileWriter(const std::filesystem::path& path, WriteOptions options = {})
-      : options_(std::move(options)), sink_(std::make_unique<FileSink>(path)) {
-    options_.compression.check();
-    if (options_.basket_bytes == 0) throw FileError(path.string(), "basket size must be positive");
-    file_name_ = path.filename().string();
-    created_ = root_datime_now();
-    std::random_device random;
-    for (auto& byte : uuid_) byte = static_cast<std::uint8_t>(random());
-    // The header, then the TFile key with the top directory record; both are written at close().
-    sink_->allocate(begin_);
-    file_key_bytes_ = key_header_size("TFile", file_name_, options_.title);
-    name_bytes_ = static_cast<std::int32_t>(file_key_bytes_ + tstring_size(file_name_) + tstring_size(options_.title));
-    sink_->allocate(static_cast<std::uint64_t>(name_bytes_) + directory_record_bytes);
-    directories_.push_back(Directory{});  // the top directory
-    directories_[0].seek = begin_;
-  }
-
-  FileWriter(const FileWriter&) = delete;
-  FileWriter& operator=(const FileWriter&) = delete;
-  FileWriter(FileWriter&&) = default;
-  FileWriter& operator=(FileWriter&&) = default;
-
-  const std::filesystem::path& path() const { return sink_->destination(); }
-  bool closed() const noexcept { return closed_; }
-
-  /// A new tree at `tree_path`; the reference stays valid until the writer is destroyed.
-  TreeWriter& make_tree(std::string_view tree_path, std::string title = "") {
-    check_open();
-    std::string name(tree_path);
-    std::size_t directory = 0;
-    for (std::size_t slash; (slash = name.find('/')) != std::string::npos;) {
-      const std::string part = name.substr(0, slash);
-      name = name.substr(slash + 1);
-      if (!part.empty()) directory = subdirectory(directory, part);
-    }
-    if (name.empty()) throw FileError(path().string(), "tree path \"" + std::string(tree_path) + "\" has no name");
-    for (const auto& tree : trees_) {
-      if (tree.directory == directory && tree.writer->name() == name) {
-        throw FileError(path().string(), "tree \"" + std::string(tree_path) + "\" made twice");
-      }
-    }
-    for (const std::size_t child : directories_[directory].children) {
-      if (directories_[child].name == name) {
-        throw FileError(path().string(), "\"" + std::string(tree_path) + "\" is already a directory");
-      }
-    }
-    trees_.push_back({directory, std::make_unique<TreeWriter>(*sink_, options_, name, std::move(title),
-                                                              directories_[directory].seek)});
-    return *trees_.back().writer;
-  }
-
-  /// Leaves `bytes` unused at the current end of the file (a free segment, a hole on disk).
-  void leave_gap(std::uint64_t bytes) {
-    check_open();
-    if (bytes == 0) return;
-    const std::uint64_t start = sink_->allocate(bytes);
-    gaps_.push_back({start, start + bytes - 1});
-  }
-
-  /// Completes the file and moves it into place. After a failure the file is abandoned.
-  void close() {
-    check_open();
-    closed_ = true;  // a failure below abandons the file; the temporary goes with the writer
-    for (auto& tree : trees_) directories_[tree.directory].keys.push_back(tree.writer->finish());
-    write_streamer_infos();
-    // Key lists, deepest directories first (a parent lists its children's keys, fixed at creation).
-    for (std::size_t i = directories_.size(); i-- > 0;) write_key_list(i);
-    write_free_segments();
-    const bool large = end_ > kStartBigFile;
-    for (std::size_t i = 1; i < directories_.size(); ++i) {
-      const Directory& directory = directories_[i];
-      ByteWriter record;
-      write_directory_record(record, directory, large);
-      KeyHeader key = directory.key;
-      ByteWriter bytes;
-      encode_key_header(bytes, key);
-      bytes.put_bytes(record.bytes().data(), record.size());
-      sink_->write_at(static_cast<std::uint64_t>(key.seek_key), bytes.bytes().data(), bytes.size(),
-                      "directory \"" + directory.name + "\"");
-    }
-    write_file_key(large);
-    write_header(large);
-    sink_->set_length(end_);
-    sink_->commit();
-  }
-
- private:
-  struct Directory {
-    std::string name;
-    std::int64_t seek = 0;         // fSeekDir: its key (the TFile key at fBEGIN for the top one)
-    std::size_t parent = 0;
-    KeyHeader key;                 // subdirectories: their key in the parent
-    std::vector<std::size_t> children;
-    std::vector<KeyHeader> keys;   // trees and subdirectories, listed in its key list
-    std::int64_t seek_keys = 0;
-    std::int32_t key_list_bytes = 0;
-    std::uint32_t created = 0;
-  };
-  struct TreeEntry {
-    std::size_t directory = 0;
-    std::unique_ptr<TreeWriter> writer;
-  };
-  struct Gap {
-    std::uint64_t first = 0;
-    std::uint64_t last = 0;  // inclusive, as TFree has it
-  };
-
-  static constexpr std::int32_t begin_ = 100;  // fBEGIN: the header's reserved length
-  static constexpr std::uint64_t directory_record_bytes = 60;  // TDirectory record, either variant
-  // ROOT switches to 64-bit file offsets (header, directories, free segments) past 2e9 bytes.
-  static constexpr std::uint64_t kStartBigFile = 2000000000;
-  static constexpr std::int32_t file_version = 62206;  // the ROOT release whose layout this is
-
-  void check_open() const {
-    if (closed_) throw FileError(path().string(), "the ROOT file was already closed (or failed)");
-  }
-
-  std::size_t subdirectory(std::size_t parent, const std::string& name) {
-    for (const std::size_t child : directories_[parent].children) {
-      if (directories_[child].name == name) return child;
-    }
-    for (const auto& tree : trees_) {
-      if (tree.directory == parent && tree.writer->name() == name) {
-        throw FileError(path().string(), "\"" + name + "\" is already a tree");
-      }
-    }
-    Directory directory;
-    directory.name = name;
-    directory.parent = parent;
-    directory.created = root_datime_now();
-    // The key and its record are reserved now (trees inside point to it) and written at close().
-    KeyHeader& key = directory.key;
-    key.class_name = "TDirectory";
-    key.name = name;
-    key.key_bytes = key_header_size(key.class_name, key.name, key.title);
-    key.object_bytes = static_cast<std::int32_t>(directory_record_bytes);
-    key.total_bytes = key.key_bytes + key.object_bytes;
-    key.datime = directory.created;
-    key.seek_key = static_cast<std::int64_t>(sink_->allocate(static_cast<std::uint64_t>(key.total_bytes)));
-    key.seek_parent = directories_[parent].seek;
-    directory.seek = key.seek_key;
-    directories_.push_back(std::move(directory));
-    const std::size_t index = directories_.size() - 1;
-    directories_[parent].children.push_back(index);
-    directories_[parent].keys.push_back(directories_[index].key);
-    return index;
-  }
-
-  void write_streamer_infos() {
-    std::vector<ClassDescription> classes;
-    std::set<std::string> names;
-    for (const auto& tree : trees_) tree.writer->add_class_descriptions(classes, names);
-    KeyHeader key;
-    key.class_name = "TList";
-    key.name = "StreamerInfo";
-    key.title = "Doubly linked list";
-    key.seek_parent = begin_;
-    const std::int16_t key_bytes = key_header_size(key.class_name, key.name, key.title);
-    const KeyHeader written = sink_->write_key(key, serialize_streamer_infos(classes, key_bytes), options_.compression,
-                                               "streamer infos");
-    seek_info_ = written.seek_key;
-    info_bytes_ = written.total_bytes;
-  }
-
-  void write_key_list(std::size_t index) {
-    Directory& directory = directories_[index];
-    ByteWriter record;
-    record.put<std::int32_t>(static_cast<std::int32_t>(directory.keys.size()));
-    for (const KeyHeader& listed : directory.keys) encode_key_header(record, listed);
-    KeyHeader key;
-    key.class_name = index == 0 ? "TFile" : "TDirectory";
-    key.name = index == 0 ? file_name_ : directory.name;
-    key.title = index == 0 ? options_.title : "";
-    key.seek_parent = directory.seek;
-    // Key lists are never compressed (readers take them as they are).
-    const KeyHeader written = sink_->write_key(key, record.bytes(), CompressionSettings::none(),
-                                               "key list of " + (index == 0 ? std::string("the file") : "\"" + directory.name + "\""));
-    directory.seek_keys = written.seek_key;
-    directory.key_list_bytes = written.total_bytes;
-  }
-
-  void write_free_segments() {
-    KeyHeader key;
-    key.class_name = "TFile";
-    key.name = file_name_;
-    key.title = options_.title;
-    key.seek_parent = begin_;
-    key.key_bytes = key_header_size(key.class_name, key.name, key.title);
-    const std::uint64_t seek = sink_->end();
-    // The last free segment runs from the end of the file to ROOT's 2e9 mark (1e9 past the end in
-    // large files); its encoding (10 or 18 bytes) depends on where the file ends.
-    ByteWriter free_list;
-    for (const Gap& gap : gaps_) write_free_segment(free_list, gap);
-    std::uint64_t end = seek + static_cast<std::uint64_t>(key.key_bytes) + free_list.size() + 10;
-    if (end >= kStartBigFile) end += 8;  // the tail segment needs 64-bit offsets
-    write_free_segment(free_list, Gap{end, end >= kStartBigFile ? end + 1000000000 : kStartBigFile});
-    const std::vector<std::uint8_t> record = free_list.take();
-    const KeyHeader written = sink_->write_key(key, record, CompressionSettings::none(), "free segments");
-    seek_free_ = written.seek_key;
-    free_bytes_ = written.total_bytes;
-    free_count_ = static_cast<std::int32_t>(gaps_.size() + 1);
-    end_ = sink_->end();
-    if (end_ != end) throw FileError(path().string(), "internal error: free segment list misplaced");
-  }
-
-  static void write_free_segment(ByteWriter& out, const Gap& gap) {
-    if (gap.last > kStartBigFile) {
-      out.put<std::int16_t>(1001);
-      out.put<std::int64_t>(static_cast<std::int64_t>(gap.first));
-      out.put<std::int64_t>(static_cast<std::int64_t>(gap.last));
-    } else {
-      out.put<std::int16_t>(1);
-      out.put<std::int32_t>(static_cast<std::int32_t>(gap.first));
-      out.put<std::int32_t>(static_cast<std::int32_t>(gap.last));
-    }
-  }
-
-  void write_uuid(ByteWriter& out) const {
-    out.put<std::int16_t>(1);  // TUUID version
-    out.put_bytes(uuid_.data(), uuid_.size());
-  }
-
-  void write_directory_record(ByteWriter& out, const Directory& directory, bool large) const {
-    const std::int64_t parent = &directory == &directories_[0] ? 0 : directories_[directory.parent].seek;
-    const std::int32_t name_bytes = &directory == &directories_[0] ? name_bytes_ : directory.key.key_bytes;
-    out.put<std::int16_t>(large ? 1005 : 5);
-    out.put<std::uint32_t>(&directory == &directories_[0] ? created_ : directory.created);  // fDatimeC
-    out.put<std::uint32_t>(root_datime_now());                                               // fDatimeM
-    out.put<std::int32_t>(directory.key_list_bytes);
-    out.put<std::int32_t>(name_bytes);
-    if (large) {
-      out.put<std::int64_t>(directory.seek);
-      out.put<std::int64_t>(parent);
-      out.put<std::int64_t>(directory.seek_keys);
-      write_uuid(out);
-    } else {
-      out.put<std::int32_t>(static_cast<std::int32_t>(directory.seek));
-      out.put<std::int32_t>(static_cast<std::int32_t>(parent));
-      out.put<std::int32_t>(static_cast<std::int32_t>(directory.seek_keys));
-      write_uuid(out);
-      for (int i = 0; i < 3; ++i) out.put<std::int32_t>(0);  // room for 64-bit seeks
-    }
-  }
-
-  void write_file_key(bool large) {
-    KeyHeader key;
-    key.class_name = "TFile";
-    key.name = file_name_;
-    key.title = options_.title;
-    key.key_bytes = file_key_bytes_;
-    key.object_bytes = static_cast<std::int32_t>(name_bytes_ - file_key_bytes_ + static_cast<std::int32_t>(directory_record_bytes));
-    key.total_bytes = name_bytes_ + static_cast<std::int32_t>(directory_record_bytes);
-    key.datime = created_;
-    key.seek_key = begin_;
-    key.seek_parent = 0;
-    ByteWriter out;
-    encode_key_header(out, key);
-    out.tstring(file_name_);
-    out.tstring(options_.title);
-    write_directory_record(out, directories_[0], large);
-    sink_->write_at(begin_, out.bytes().data(), out.size(), "file key");
-  }
-
-  void write_header(bool large) {
-    ByteWriter out;
-    out.put_bytes(reinterpret_cast<const std::uint8_t*>("root"), 4);
-    out.put<std::int32_t>(large ? file_version + 1000000 : file_version);
-    out.put<std::int32_t>(begin_);
-    const auto seek = [&](std::uint64_t value) {
-      if (large) out.put<std::int64_t>(static_cast<std::int64_t>(value));
-      else out.put<std::int32_t>(static_cast<std::int32_t>(value));
-    };
-    seek(end_);
-    seek(static_cast<std::uint64_t>(seek_free_));
-    out.put<std::int32_t>(free_bytes_);
-    out.put<std::int32_t>(free_count_);
-    out.put<std::int32_t>(name_bytes_);
-    out.put<std::uint8_t>(large ? 8 : 4);  // fUnits: bytes per file offset
-    out.put<std::int32_t>(options_.compression.code());
-    seek(static_cast<std::uint64_t>(seek_info_));
-    out.put<std::int32_t>(info_bytes_);
-    write_uuid(out);
-    std::vector<std::uint8_t> bytes = out.take();
-    bytes.resize(begin_, 0);
-    sink_->write_at(0, bytes.data(), bytes.size(), "file header");
-  }
-
-  WriteOptions options_;
-  std::unique_ptr<FileSink> sink_;
-  std::string file_name_;
-  std::uint32_t created_ = 0;
-  std::array<std::uint8_t, 16> uuid_{};
-  std::int16_t file_key_bytes_ = 0;
-  std::int32_t name_bytes_ = 0;  // fNbytesName: TFile key header + its name and title
-  std::vector<Directory> directories_;
-  std::vector<TreeEntry> trees_;
-  std::vector<Gap> gaps_;
-  std::int64_t seek_info_ = 0;
-  std::int32_t info_bytes_ = 0;
-  std::int64_t seek_free_ = 0;
-  std::int32_t free_bytes_ = 0;
-  std::int32_t free_count_ = 0;
-  std::uint64_t end_ = 0;
-  bool closed_ = false;
-};
-
-}  // namespace deepjet::root
-// ---- end deepjet/io/root/file_writer.hpp ----
-// ---- end deepjet/io/root_writer.hpp ----
 // ---- begin deepjet/kernels/elementwise.hpp ----
 // deepjet/kernels/elementwise.hpp: activation functions over float buffers, and their gradients.
 //
@@ -12558,6 +10699,120 @@ inline void softmax_backward(const float* y, const float* dy, float* dx, std::si
 
 }  // namespace deepjet::kernels
 // ---- end deepjet/kernels/elementwise.hpp ----
+
+namespace deepjet {
+
+template <ShapeType S, class Function>
+struct ActivationLayer : LeafLayer<ActivationLayer<S, Function>> {
+  using input_shape = S;
+  using output_shape = S;
+  static constexpr std::string_view kind = Function::name;
+  static constexpr std::array<ParameterSpec, 0> parameters{};
+  static constexpr std::size_t parameter_count = 0;
+
+  static void infer(const float*, ConstBatch<S> x, Batch<S> y, float*) {
+    kernels::activation_forward<Function>(x.data, y.data, x.size());
+  }
+  void forward(TrainingContext&, float*, ConstBatch<S> x, Batch<S> y) { infer(nullptr, x, y, nullptr); }
+  void backward(const float*, float*, ConstBatch<S>, ConstBatch<S> y, ConstBatch<S> dy, Batch<S> dx) {
+    if (dx.data) kernels::activation_backward<Function>(y.data, dy.data, dx.data, y.size());
+  }
+};
+
+template <ShapeType S>
+struct SoftmaxLayer : LeafLayer<SoftmaxLayer<S>> {
+  using input_shape = S;
+  using output_shape = S;
+  static constexpr std::string_view kind = "Softmax";
+  static constexpr std::array<ParameterSpec, 0> parameters{};
+  static constexpr std::size_t parameter_count = 0;
+  static constexpr std::size_t rows_per_sample = S::size / S::features;
+
+  static void infer(const float*, ConstBatch<S> x, Batch<S> y, float*) {
+    kernels::softmax_forward(x.data, y.data, x.count * rows_per_sample, S::features);
+  }
+  void forward(TrainingContext&, float*, ConstBatch<S> x, Batch<S> y) { infer(nullptr, x, y, nullptr); }
+  void backward(const float*, float*, ConstBatch<S>, ConstBatch<S> y, ConstBatch<S> dy, Batch<S> dx) {
+    if (dx.data) kernels::softmax_backward(y.data, dy.data, dx.data, y.count * rows_per_sample, S::features);
+  }
+};
+
+template <class Function>
+struct Activation {
+  template <ShapeType In>
+  using bind = ActivationLayer<In, Function>;
+};
+
+using Linear = Activation<kernels::LinearFunction>;
+using ReLU = Activation<kernels::ReluFunction>;
+using ELU = Activation<kernels::EluFunction>;
+using Tanh = Activation<kernels::TanhFunction>;
+using Sigmoid = Activation<kernels::SigmoidFunction>;
+
+struct Softmax {
+  template <ShapeType In>
+  using bind = SoftmaxLayer<In>;
+};
+
+}  // namespace deepjet
+// ---- end deepjet/layers/activation/activation.hpp ----
+// ---- begin deepjet/layers/conv1d/conv1d.hpp ----
+// deepjet/layers/conv1d/conv1d.hpp: 1D convolution over a particle list, features as channels.
+//
+// Spec: Conv1D<Filters, KernelSize = 1, Stride = 1, Padding = valid, UseBias = true>, for a list
+// input Shape<Length, Channels>; gives Conv1DLayer<Length, Channels, Filters, ...> with output
+// Shape<OutputLength, Filters>:
+//   Conv1D<64>                          pointwise (1x1), DeepJet's per-particle stacks
+//   Conv1D<32, 3, 1, deepjet::same>     kernel 3, output as long as the input (P-CNN)
+//   Conv1D<32, 3, 2, deepjet::valid>    kernel 3, stride 2, no padding
+//   Conv1D<64, 3, 2, deepjet::symmetric, false>   kernel 3, stride 2, one zero row on each side,
+//                                       no bias: CMS's DeepAK8 (MXNet), 100 -> 50 particles
+//   Conv1D<8, 1, 1, deepjet::valid, false>   without bias
+//
+// What it computes, for output position o and filter f (i = o * Stride + j - padding_before):
+//   y[o][f] = bias[f] + sum_{j < KernelSize} sum_{c < Channels} x[i][c] * weight[j][c][f],
+// where input positions outside [0, Length) count as zero (the padding).
+//
+// Padding (the same conventions as Keras, and PyTorch wherever PyTorch allows the option):
+//   valid: no padding; OutputLength = (Length - KernelSize) / Stride + 1 (needs Length >= KernelSize).
+//   same:  OutputLength = ceil(Length / Stride); the total padding
+//          max((OutputLength - 1) * Stride + KernelSize - Length, 0) is split with the smaller half
+//          before the first particle and the larger half after the last. For Stride 1 this is
+//          exactly PyTorch's padding='same' (which rejects Stride > 1) and Keras's; for Stride > 1
+//          it is Keras's (TensorFlow's) rule.
+//   symmetric: p = (KernelSize - 1) / 2 zero rows before the first particle AND p after the last,
+//          whatever the stride; OutputLength = (Length + 2p - KernelSize) / Stride + 1. This is
+//          PyTorch's Conv1d(padding=KernelSize // 2) for odd kernels and MXNet's Convolution(pad=p),
+//          as CMS's DeepAK8 uses it. For Stride 1 and an odd kernel it equals 'same'; for Stride 2
+//          it can differ: kernel 3 on 100 particles gives 50 rows either way, but 'same' pads
+//          nothing before and one row after (TensorFlow puts the odd padding after), symmetric one
+//          row before and one after (the last one unread), so every window is shifted by a row.
+//
+// Parameters:
+//   "weight" of shape (KernelSize, Channels, Filters), row-major: weight[j][c][f] multiplies channel c
+//            of the particle at kernel offset j into filter f. This is Keras's Conv1D kernel layout.
+//            PyTorch's nn.Conv1d.weight is (Filters, Channels, KernelSize): ours is its
+//            permute(2, 1, 0). Glorot-uniform with fan_in = KernelSize * Channels and
+//            fan_out = KernelSize * Filters, as Keras.
+//   "bias"   of shape (Filters), zeros; absent when UseBias is false.
+// Layout of data: a sample is (Length, Channels) with the channels of a particle contiguous
+// (channels-last, Keras's default). PyTorch's Conv1d takes channels-first (N, Channels, Length):
+// our input is its x.permute(0, 2, 1), and likewise for the output.
+//
+// Cost: with KernelSize 1 and Stride 1 the layer is a Dense applied to every particle, computed as
+// ONE matrix product with batch * Length rows (the fast path). Otherwise, channels last, the
+// KernelSize input rows an output row reads are contiguous and the weight is one
+// (KernelSize * Channels) x Filters matrix: all output rows whose window lies inside the list are
+// ONE product with K = KernelSize * Channels whose rows of A are overlapping windows of the input
+// (no im2col copy), per sample, or per block of samples for Stride 1 'same' (the block read as one
+// long list). Each edge row (window partly in the padding: KernelSize - 1 rows per sample for
+// Stride 1 'same') is one product over the samples of a block, with the offsets inside the list.
+// Blocks of about 1024 output rows keep the bias and the edge rows in cache. Backward in the same
+// pattern: dW += windows^T dy; for Stride 1, dX is dy's windows times the kernel flipped (copied
+// once per backward pass into the layer object); for Stride > 1, one product per kernel offset and
+// sample. Inference needs no scratch memory and is thread-safe; training keeps nothing between
+// passes (the flipped weight is rewritten by every backward).
+
 // ---- begin deepjet/kernels/gemm.hpp ----
 // deepjet/kernels/gemm.hpp: matrix products over row-major float buffers.
 //
@@ -12777,127 +11032,6 @@ inline void add_row(std::size_t M, std::size_t N, const float* row, float* C, st
 
 }  // namespace deepjet::kernels
 // ---- end deepjet/kernels/gemm.hpp ----
-// ---- begin deepjet/layers/activation/activation.hpp ----
-// deepjet/layers/activation/activation.hpp: activation layers, for any input shape.
-//
-// Specs: Linear, ReLU, ELU, Tanh, Sigmoid apply element-wise; Softmax normalises over the last
-// dimension (the classes of a flat output, or the features of each particle of a list).
-// No parameters. The backward pass uses only the layer's output (see kernels/elementwise.hpp).
-
-
-namespace deepjet {
-
-template <ShapeType S, class Function>
-struct ActivationLayer : LeafLayer<ActivationLayer<S, Function>> {
-  using input_shape = S;
-  using output_shape = S;
-  static constexpr std::string_view kind = Function::name;
-  static constexpr std::array<ParameterSpec, 0> parameters{};
-  static constexpr std::size_t parameter_count = 0;
-
-  static void infer(const float*, ConstBatch<S> x, Batch<S> y, float*) {
-    kernels::activation_forward<Function>(x.data, y.data, x.size());
-  }
-  void forward(TrainingContext&, float*, ConstBatch<S> x, Batch<S> y) { infer(nullptr, x, y, nullptr); }
-  void backward(const float*, float*, ConstBatch<S>, ConstBatch<S> y, ConstBatch<S> dy, Batch<S> dx) {
-    if (dx.data) kernels::activation_backward<Function>(y.data, dy.data, dx.data, y.size());
-  }
-};
-
-template <ShapeType S>
-struct SoftmaxLayer : LeafLayer<SoftmaxLayer<S>> {
-  using input_shape = S;
-  using output_shape = S;
-  static constexpr std::string_view kind = "Softmax";
-  static constexpr std::array<ParameterSpec, 0> parameters{};
-  static constexpr std::size_t parameter_count = 0;
-  static constexpr std::size_t rows_per_sample = S::size / S::features;
-
-  static void infer(const float*, ConstBatch<S> x, Batch<S> y, float*) {
-    kernels::softmax_forward(x.data, y.data, x.count * rows_per_sample, S::features);
-  }
-  void forward(TrainingContext&, float*, ConstBatch<S> x, Batch<S> y) { infer(nullptr, x, y, nullptr); }
-  void backward(const float*, float*, ConstBatch<S>, ConstBatch<S> y, ConstBatch<S> dy, Batch<S> dx) {
-    if (dx.data) kernels::softmax_backward(y.data, dy.data, dx.data, y.count * rows_per_sample, S::features);
-  }
-};
-
-template <class Function>
-struct Activation {
-  template <ShapeType In>
-  using bind = ActivationLayer<In, Function>;
-};
-
-using Linear = Activation<kernels::LinearFunction>;
-using ReLU = Activation<kernels::ReluFunction>;
-using ELU = Activation<kernels::EluFunction>;
-using Tanh = Activation<kernels::TanhFunction>;
-using Sigmoid = Activation<kernels::SigmoidFunction>;
-
-struct Softmax {
-  template <ShapeType In>
-  using bind = SoftmaxLayer<In>;
-};
-
-}  // namespace deepjet
-// ---- end deepjet/layers/activation/activation.hpp ----
-// ---- begin deepjet/layers/conv1d/conv1d.hpp ----
-// deepjet/layers/conv1d/conv1d.hpp: 1D convolution over a particle list, features as channels.
-//
-// Spec: Conv1D<Filters, KernelSize = 1, Stride = 1, Padding = valid, UseBias = true>, for a list
-// input Shape<Length, Channels>; gives Conv1DLayer<Length, Channels, Filters, ...> with output
-// Shape<OutputLength, Filters>:
-//   Conv1D<64>                          pointwise (1x1), DeepJet's per-particle stacks
-//   Conv1D<32, 3, 1, deepjet::same>     kernel 3, output as long as the input (P-CNN)
-//   Conv1D<32, 3, 2, deepjet::valid>    kernel 3, stride 2, no padding
-//   Conv1D<64, 3, 2, deepjet::symmetric, false>   kernel 3, stride 2, one zero row on each side,
-//                                       no bias: CMS's DeepAK8 (MXNet), 100 -> 50 particles
-//   Conv1D<8, 1, 1, deepjet::valid, false>   without bias
-//
-// What it computes, for output position o and filter f (i = o * Stride + j - padding_before):
-//   y[o][f] = bias[f] + sum_{j < KernelSize} sum_{c < Channels} x[i][c] * weight[j][c][f],
-// where input positions outside [0, Length) count as zero (the padding).
-//
-// Padding (the same conventions as Keras, and PyTorch wherever PyTorch allows the option):
-//   valid: no padding; OutputLength = (Length - KernelSize) / Stride + 1 (needs Length >= KernelSize).
-//   same:  OutputLength = ceil(Length / Stride); the total padding
-//          max((OutputLength - 1) * Stride + KernelSize - Length, 0) is split with the smaller half
-//          before the first particle and the larger half after the last. For Stride 1 this is
-//          exactly PyTorch's padding='same' (which rejects Stride > 1) and Keras's; for Stride > 1
-//          it is Keras's (TensorFlow's) rule.
-//   symmetric: p = (KernelSize - 1) / 2 zero rows before the first particle AND p after the last,
-//          whatever the stride; OutputLength = (Length + 2p - KernelSize) / Stride + 1. This is
-//          PyTorch's Conv1d(padding=KernelSize // 2) for odd kernels and MXNet's Convolution(pad=p),
-//          as CMS's DeepAK8 uses it. For Stride 1 and an odd kernel it equals 'same'; for Stride 2
-//          it can differ: kernel 3 on 100 particles gives 50 rows either way, but 'same' pads
-//          nothing before and one row after (TensorFlow puts the odd padding after), symmetric one
-//          row before and one after (the last one unread), so every window is shifted by a row.
-//
-// Parameters:
-//   "weight" of shape (KernelSize, Channels, Filters), row-major: weight[j][c][f] multiplies channel c
-//            of the particle at kernel offset j into filter f. This is Keras's Conv1D kernel layout.
-//            PyTorch's nn.Conv1d.weight is (Filters, Channels, KernelSize): ours is its
-//            permute(2, 1, 0). Glorot-uniform with fan_in = KernelSize * Channels and
-//            fan_out = KernelSize * Filters, as Keras.
-//   "bias"   of shape (Filters), zeros; absent when UseBias is false.
-// Layout of data: a sample is (Length, Channels) with the channels of a particle contiguous
-// (channels-last, Keras's default). PyTorch's Conv1d takes channels-first (N, Channels, Length):
-// our input is its x.permute(0, 2, 1), and likewise for the output.
-//
-// Cost: with KernelSize 1 and Stride 1 the layer is a Dense applied to every particle, computed as
-// ONE matrix product with batch * Length rows (the fast path). Otherwise, channels last, the
-// KernelSize input rows an output row reads are contiguous and the weight is one
-// (KernelSize * Channels) x Filters matrix: all output rows whose window lies inside the list are
-// ONE product with K = KernelSize * Channels whose rows of A are overlapping windows of the input
-// (no im2col copy), per sample, or per block of samples for Stride 1 'same' (the block read as one
-// long list). Each edge row (window partly in the padding: KernelSize - 1 rows per sample for
-// Stride 1 'same') is one product over the samples of a block, with the offsets inside the list.
-// Blocks of about 1024 output rows keep the bias and the edge rows in cache. Backward in the same
-// pattern: dW += windows^T dy; for Stride 1, dX is dy's windows times the kernel flipped (copied
-// once per backward pass into the layer object); for Stride > 1, one product per kernel offset and
-// sample. Inference needs no scratch memory and is thread-safe; training keeps nothing between
-// passes (the flipped weight is rewritten by every backward).
-
 
 
 namespace deepjet {
@@ -15088,7 +13222,7 @@ struct Flatten {
 // Why: Concatenate joins parts, Parallel (Heads) runs several stacks on ONE input; together with
 // Slice they express a graph where a head reads some of the joined parts but not all, e.g. the
 // Run-2 DeepJet, whose classifier reads the four particle/global blocks and whose regression head
-// reads the classifier's output and the normalised jet pT (examples/reference_models).
+// reads the classifier's output and the normalised jet pT (deepjet/zoo/deepjet.hpp).
 // No parameters. Backward: the input gradient is the output gradient in columns [Begin, End) and
 // zero elsewhere (it is written whole, as Parallel's first stack must).
 
@@ -15137,117 +13271,6 @@ struct Slice {
 
 }  // namespace deepjet
 // ---- end deepjet/layers/reshape/slice.hpp ----
-// ---- begin deepjet/losses/losses.hpp ----
-// deepjet/losses/losses.hpp: training objectives.
-//
-// Contract of every loss:
-//   double evaluate(ConstBatch<S> prediction, ConstBatch<S> target, const float* weights,
-//                   Batch<S> gradient) const
-// returns the weighted mean over the batch, (1/N) sum_i w_i l_i, with w_i = 1 when `weights` is
-// null (Keras's sample_weight convention: weights rescale samples, they do not renormalise), and,
-// unless gradient.data is null, writes d(loss)/d(prediction) into `gradient`.
-// Per-sample losses are computed in double and returned in double.
-
-
-
-namespace deepjet {
-
-/// Cross-entropy of a softmax output against class probabilities (one-hot or not):
-/// l = -sum_c t_c log(max(p_c, epsilon)), summed over the last dimension and averaged over any
-/// leading ones. Use after a Softmax layer; this is the softmax cross-entropy of multi-class
-/// tagging (Keras's categorical_crossentropy). epsilon = 1e-7 as in Keras keeps log finite.
-struct CategoricalCrossEntropy {
-  float epsilon = 1e-7f;
-
-  template <ShapeType S>
-  double evaluate(ConstBatch<S> p, ConstBatch<S> t, const float* weights, Batch<S> gradient) const {
-    constexpr std::size_t rows = S::size / S::features;
-    const double scale = 1.0 / (static_cast<double>(p.count) * rows);
-    double total = 0.0;
-    for (std::size_t i = 0; i < p.size(); ++i) {
-      const std::size_t sample = i / S::size;
-      const double w = weights ? weights[sample] : 1.0;
-      const double clamped = std::max(p.data[i], epsilon);
-      total += -w * t.data[i] * std::log(clamped);
-      if (gradient.data) gradient.data[i] = static_cast<float>(-w * t.data[i] / clamped * scale);
-    }
-    return total * scale;
-  }
-};
-
-/// Binary cross-entropy of sigmoid outputs: l = -(t log p + (1 - t) log(1 - p)) with p clamped
-/// to [epsilon, 1 - epsilon], averaged over the outputs of a sample (Keras's binary_crossentropy).
-struct BinaryCrossEntropy {
-  float epsilon = 1e-7f;
-
-  template <ShapeType S>
-  double evaluate(ConstBatch<S> p, ConstBatch<S> t, const float* weights, Batch<S> gradient) const {
-    const double scale = 1.0 / (static_cast<double>(p.count) * S::size);
-    double total = 0.0;
-    for (std::size_t i = 0; i < p.size(); ++i) {
-      const double w = weights ? weights[i / S::size] : 1.0;
-      const double q = std::clamp<double>(p.data[i], epsilon, 1.0 - epsilon);
-      const double y = t.data[i];
-      total += -w * (y * std::log(q) + (1.0 - y) * std::log(1.0 - q));
-      if (gradient.data) gradient.data[i] = static_cast<float>(w * (q - y) / (q * (1.0 - q)) * scale);
-    }
-    return total * scale;
-  }
-};
-
-/// Mean squared error, averaged over the outputs of a sample (regression targets).
-struct MeanSquaredError {
-  template <ShapeType S>
-  double evaluate(ConstBatch<S> p, ConstBatch<S> t, const float* weights, Batch<S> gradient) const {
-    const double scale = 1.0 / (static_cast<double>(p.count) * S::size);
-    double total = 0.0;
-    for (std::size_t i = 0; i < p.size(); ++i) {
-      const double w = weights ? weights[i / S::size] : 1.0;
-      const double difference = static_cast<double>(p.data[i]) - t.data[i];
-      total += w * difference * difference;
-      if (gradient.data) gradient.data[i] = static_cast<float>(2.0 * w * difference * scale);
-    }
-    return total * scale;
-  }
-};
-
-/// Several outputs, one loss each, summed with weights: the objective of a multi-head model,
-///   Losses<CategoricalCrossEntropy, MeanSquaredError>{.weights = {1.0, 0.5}}.
-/// Every term sees the same per-sample weights. last_terms holds each term's unweighted value from
-/// the latest evaluate, for logging.
-template <class... Terms>
-struct Losses {
-  std::tuple<Terms...> terms{};
-  std::array<double, sizeof...(Terms)> weights = [] {
-    std::array<double, sizeof...(Terms)> ones{};
-    ones.fill(1.0);
-    return ones;
-  }();
-  mutable std::array<double, sizeof...(Terms)> last_terms{};
-
-  template <ShapesType S>
-  double evaluate(ConstBatch<S> p, ConstBatch<S> t, const float* sample_weights, Batch<S> gradient) const {
-    static_assert(S::count == sizeof...(Terms), "deepjet::Losses needs one loss per model output");
-    double total = 0.0;
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      ((last_terms[I] = std::get<I>(terms).evaluate(p.template part<I>(), t.template part<I>(), sample_weights,
-                                                     gradient.template part<I>()),
-        total += weights[I] * last_terms[I], scale(gradient.template part<I>(), weights[I])),
-       ...);
-    }(std::make_index_sequence<sizeof...(Terms)>{});
-    return total;
-  }
-
- private:
-  template <class View>
-  static void scale(const View& gradient, double weight) {
-    if (!gradient.data || weight == 1.0) return;
-    for (std::size_t i = 0; i < gradient.size(); ++i) gradient.data[i] = static_cast<float>(gradient.data[i] * weight);
-  }
-};
-
-}  // namespace deepjet
-// ---- end deepjet/losses/losses.hpp ----
 // ---- begin deepjet/models/branches.hpp ----
 // deepjet/models/branches.hpp: layers side by side.
 //
@@ -15851,6 +13874,2021 @@ using Residual = Stack<Parallel<Block, Shortcut>, Add>;
 
 }  // namespace deepjet
 // ---- end deepjet/models/branches.hpp ----
+// ---- end deepjet/layers.hpp ----
+// ---- end deepjet/inference.hpp ----
+// ---- begin deepjet/root.hpp ----
+// deepjet/root.hpp: ROOT files without ROOT: the TTree reader and writer.
+
+// ---- begin deepjet/io/root_writer.hpp ----
+// deepjet/io/root_writer.hpp: writing TTrees to ROOT files without ROOT (umbrella header).
+//
+//   deepjet::root::FileWriter file("out.root");                  // zlib level 1, 32000-byte baskets
+//   deepjet::root::TreeWriter& tree = file.make_tree("Events");
+//   tree.add_branch<float>("MET_pt").add_counted_branch<float>("Jet_pt", "nJet");
+//   tree.write<float>("MET_pt", met);                            // a chunk of entries
+//   tree.write_jagged<float>("Jet_pt", jet_pt.values, jet_pt.offsets);  // fills nJet too
+//   file.close();                                                // written to a temporary, then renamed
+//
+// See docs/root-writer.md for what is written. Every failure throws deepjet::FileError.
+
+// ---- begin deepjet/io/root/byte_writer.hpp ----
+// deepjet/io/root/byte_writer.hpp: the writing side of ByteCursor and object_buffer.hpp: ROOT's
+// big-endian serialization as TBufferFile produces it.
+//
+// Contract: ByteWriter appends big-endian numbers, TStrings and C strings, and frames objects the
+// way ROOT does: class-version headers with a byte count (begin_versioned/end_versioned) and
+// polymorphic object pointers (begin_object/end_object) with the class named on first use and
+// referred to by tag afterwards. Tags and object references count from the start of the key that
+// will hold the record (`origin` = its fKeylen), which is how ROOT numbers them, so the reader's
+// ReferenceTable and JSROOT resolve them. A record too large for a byte count (1 GiB) throws.
+
+
+
+namespace deepjet::root {
+
+/// Stores `value` big-endian at `out` (sizeof(T) bytes).
+template <class T>
+inline void store_big_endian(std::uint8_t* out, T value) noexcept {
+  static_assert(std::is_arithmetic_v<T>);
+  using Raw = std::conditional_t<sizeof(T) == 1, std::uint8_t,
+              std::conditional_t<sizeof(T) == 2, std::uint16_t,
+              std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>>;
+  Raw raw;
+  std::memcpy(&raw, &value, sizeof(T));
+  for (int i = static_cast<int>(sizeof(T)) - 1; i >= 0; --i) {
+    out[i] = static_cast<std::uint8_t>(raw & 0xFF);
+    if constexpr (sizeof(T) > 1) raw = static_cast<Raw>(raw >> 8);
+  }
+}
+
+class ByteWriter {
+ public:
+  /// `origin`: the fKeylen of the key this record goes into (0 for key headers themselves).
+  explicit ByteWriter(std::int64_t origin = 0) : origin_(origin) {}
+
+  template <class T>
+  void put(T value) {
+    const std::size_t at = bytes_.size();
+    bytes_.resize(at + sizeof(T));
+    store_big_endian(bytes_.data() + at, value);
+  }
+
+  void put_bytes(const std::uint8_t* data, std::size_t size) { bytes_.insert(bytes_.end(), data, data + size); }
+
+  /// TString: one length byte, or 255 and a 32-bit length for 255 characters and more.
+  void tstring(std::string_view text) {
+    if (text.size() < 255) {
+      put<std::uint8_t>(static_cast<std::uint8_t>(text.size()));
+    } else {
+      put<std::uint8_t>(255);
+      put<std::int32_t>(static_cast<std::int32_t>(text.size()));
+    }
+    put_bytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+  }
+
+  /// A NUL-terminated class name (object headers).
+  void cstring(std::string_view text) {
+    put_bytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+    put<std::uint8_t>(0);
+  }
+
+  /// A class-version header with a byte count to be filled in by end_versioned().
+  std::size_t begin_versioned(std::int16_t version) {
+    const std::size_t start = bytes_.size();
+    put<std::uint32_t>(0);
+    put<std::int16_t>(version);
+    return start;
+  }
+  void end_versioned(std::size_t start) { patch_byte_count(start); }
+
+  /// TObject as ROOT streams it: version 1 without byte count, unique id, status bits.
+  void tobject(std::uint32_t bits = 0x03000000) {
+    put<std::int16_t>(1);
+    put<std::uint32_t>(0);
+    put<std::uint32_t>(bits);
+  }
+
+  void tnamed(std::string_view name, std::string_view title) {
+    const std::size_t start = begin_versioned(1);
+    tobject();
+    tstring(name);
+    tstring(title);
+    end_versioned(start);
+  }
+
+  /// A null object pointer.
+  void null_pointer() { put<std::uint32_t>(0); }
+
+  /// Starts a non-null object pointer to a new object of `class_name`; returns its start, which
+  /// end_object() and object_tag() take.
+  std::size_t begin_object(const std::string& class_name) {
+    const std::size_t start = bytes_.size();
+    put<std::uint32_t>(0);  // byte count, patched by end_object
+    auto found = class_tags_.find(class_name);
+    if (found != class_tags_.end()) {
+      put<std::uint32_t>(found->second | kClassMask);
+    } else {
+      class_tags_[class_name] = tag_at(bytes_.size());
+      put<std::uint32_t>(kNewClassTag);
+      cstring(class_name);
+    }
+    return start;
+  }
+  void end_object(std::size_t start) { patch_byte_count(start); }
+
+  /// The tag by which later pointers refer to the object that begins at `start`.
+  std::uint32_t object_tag(std::size_t start) const { return tag_at(start); }
+  /// A pointer to an object already written in this record.
+  void object_reference(std::uint32_t tag) { put<std::uint32_t>(tag); }
+
+  std::size_t size() const noexcept { return bytes_.size(); }
+  const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
+  std::vector<std::uint8_t> take() { return std::move(bytes_); }
+
+ private:
+  std::uint32_t tag_at(std::size_t position) const {
+    return static_cast<std::uint32_t>(static_cast<std::int64_t>(position) + origin_ + kMapOffset);
+  }
+
+  void patch_byte_count(std::size_t start) {
+    const std::size_t count = bytes_.size() - start - 4;
+    if (count >= kByteCountMask) throw Error("ROOT writer: object of " + std::to_string(count) + " bytes exceeds ROOT's 1 GiB limit");
+    store_big_endian(bytes_.data() + start, static_cast<std::uint32_t>(count) | kByteCountMask);
+  }
+
+  std::int64_t origin_;
+  std::vector<std::uint8_t> bytes_;
+  std::map<std::string, std::uint32_t> class_tags_;
+};
+
+}  // namespace deepjet::root
+// ---- end deepjet/io/root/byte_writer.hpp ----
+// ---- begin deepjet/io/root/compress.hpp ----
+// deepjet/io/root/compress.hpp: the writing side of decompress.hpp: ROOT's compressed-block
+// framing with the four codecs ROOT writes.
+//
+// Contract: compress_blocks() turns a record into ROOT's compressed form: blocks of at most
+// 0xFFFFFF input bytes, each with the 9-byte header (algorithm "ZL" method 8 / "XZ" 0 / "L4" lz4
+// major version / "ZS" 1, 3-byte little-endian compressed and uncompressed sizes) followed by a
+// zlib stream, an xz stream, an lz4 block preceded by its big-endian xxhash64 checksum, or a zstd
+// frame. It returns an empty vector when the record should be stored as it is, exactly as ROOT
+// decides: compression disabled, or the compressed form not smaller than the input.
+// CompressionSettings::code() is ROOT's fCompress (100 * algorithm + level).
+
+#include <lz4hc.h>
+
+
+
+namespace deepjet::root {
+
+enum class Compression { none, zlib, lzma, lz4, zstd };
+
+struct CompressionSettings {
+  Compression algorithm = Compression::zlib;
+  int level = 1;  // ROOT's default file compression is zlib at level 1 (fCompress = 101)
+
+  static CompressionSettings none() { return {Compression::none, 0}; }
+  static CompressionSettings zlib(int level = 1) { return {Compression::zlib, level}; }
+  static CompressionSettings lzma(int level = 7) { return {Compression::lzma, level}; }
+  static CompressionSettings lz4(int level = 4) { return {Compression::lz4, level}; }
+  static CompressionSettings zstd(int level = 5) { return {Compression::zstd, level}; }
+
+  /// ROOT's fCompress: 100 * algorithm (1 zlib, 2 lzma, 4 lz4, 5 zstd) + level; 0 = none.
+  int code() const noexcept {
+    switch (algorithm) {
+      case Compression::none: return 0;
+      case Compression::zlib: return 100 + level;
+      case Compression::lzma: return 200 + level;
+      case Compression::lz4: return 400 + level;
+      case Compression::zstd: return 500 + level;
+    }
+    return 0;
+  }
+
+  bool enabled() const noexcept { return algorithm != Compression::none && level > 0; }
+
+  /// Throws if the level is outside what ROOT and the codec accept (1-9; zstd up to 22).
+  void check() const {
+    if (algorithm == Compression::none) return;
+    const int top = algorithm == Compression::zstd ? 22 : 9;
+    if (level < 1 || level > top) {
+      throw Error("ROOT writer: compression level " + std::to_string(level) + " is outside 1.." + std::to_string(top));
+    }
+  }
+};
+
+/// Largest input of one compressed block (three bytes hold its size).
+inline constexpr std::size_t max_block_input = 0xFFFFFF;
+
+namespace detail {
+
+/// Compresses one block into `out` (after its header); returns the payload size, or 0 if it does
+/// not fit in `capacity` bytes (then the record is stored uncompressed).
+inline std::size_t compress_one_block(const CompressionSettings& settings, const std::uint8_t* input,
+                                      std::size_t size, std::uint8_t* out, std::size_t capacity) {
+  switch (settings.algorithm) {
+    case Compression::zlib: {
+      z_stream stream{};
+      if (deflateInit(&stream, settings.level) != Z_OK) throw Error("ROOT writer: cannot initialise zlib");
+      stream.next_in = const_cast<Bytef*>(input);
+      stream.avail_in = static_cast<uInt>(size);
+      stream.next_out = out;
+      stream.avail_out = static_cast<uInt>(capacity);
+      const int status = deflate(&stream, Z_FINISH);
+      const std::size_t produced = capacity - stream.avail_out;
+      deflateEnd(&stream);
+      return status == Z_STREAM_END ? produced : 0;
+    }
+    case Compression::lzma: {
+      // ROOT writes one xz stream per block with a CRC32 check, from the streaming encoder at
+      // the "easy" preset of the level. The streaming encoder leaves the sizes out of the block
+      // header, so it is 12 bytes long as in ROOT's files (JSROOT relies on that length). The
+      // dictionary never needs to exceed the block: capping it keeps each encoder small (the
+      // presets reserve up to 64 MiB, which would dominate the time of every small basket).
+      lzma_options_lzma lzma_options;
+      if (lzma_lzma_preset(&lzma_options, static_cast<std::uint32_t>(settings.level))) {
+        throw Error("ROOT writer: unknown lzma preset " + std::to_string(settings.level));
+      }
+      lzma_options.dict_size = std::max<std::uint32_t>(
+          LZMA_DICT_SIZE_MIN, static_cast<std::uint32_t>(std::min<std::size_t>(lzma_options.dict_size, size)));
+      const lzma_filter filters[] = {{LZMA_FILTER_LZMA2, &lzma_options}, {LZMA_VLI_UNKNOWN, nullptr}};
+      lzma_stream stream = LZMA_STREAM_INIT;
+      if (lzma_stream_encoder(&stream, filters, LZMA_CHECK_CRC32) != LZMA_OK) {
+        throw Error("ROOT writer: cannot initialise lzma");
+      }
+      stream.next_in = input;
+      stream.avail_in = size;
+      stream.next_out = out;
+      stream.avail_out = capacity;
+      const lzma_ret status = lzma_code(&stream, LZMA_FINISH);
+      const std::size_t produced = capacity - stream.avail_out;
+      lzma_end(&stream);
+      return status == LZMA_STREAM_END ? produced : 0;
+    }
+    case Compression::lz4: {
+      // An 8-byte big-endian xxhash64 of the compressed bytes precedes them (readers verify it).
+      constexpr std::size_t checksum_size = 8;
+      if (capacity <= checksum_size) return 0;
+      const int room = static_cast<int>(std::min<std::size_t>(capacity - checksum_size, 0x7FFFFFFF));
+      const char* source = reinterpret_cast<const char*>(input);
+      char* target = reinterpret_cast<char*>(out + checksum_size);
+      // Like ROOT: the fast compressor below level 4, the high-compression one from 4 on.
+      const int produced = settings.level >= 4
+                               ? LZ4_compress_HC(source, target, static_cast<int>(size), room, settings.level)
+                               : LZ4_compress_default(source, target, static_cast<int>(size), room);
+      if (produced <= 0) return 0;
+      store_big_endian(out, xxhash64(out + checksum_size, static_cast<std::size_t>(produced)));
+      return checksum_size + static_cast<std::size_t>(produced);
+    }
+    case Compression::zstd: {
+      const std::size_t status = ZSTD_compress(out, capacity, input, size, settings.level);
+      return ZSTD_isError(status) ? 0 : status;
+    }
+    case Compression::none: return 0;
+  }
+  return 0;
+}
+
+}  // namespace detail
+
+/// The compressed form of [input, input + size), or an empty vector to store it uncompressed.
+inline std::vector<std::uint8_t> compress_blocks(const std::uint8_t* input, std::size_t size,
+                                                 const CompressionSettings& settings) {
+  if (!settings.enabled() || size == 0) return {};
+  settings.check();
+  // The whole result must be smaller than the input; a block that does not shrink ends the attempt.
+  std::vector<std::uint8_t> out(size);
+  std::size_t written = 0;
+  for (std::size_t done = 0; done < size;) {
+    const std::size_t block = std::min(max_block_input, size - done);
+    if (out.size() - written <= compressed_block_header_size) return {};
+    const std::size_t capacity = std::min(out.size() - written - compressed_block_header_size, max_block_input);
+    std::uint8_t* header = out.data() + written;
+    const std::size_t payload =
+        detail::compress_one_block(settings, input + done, block, header + compressed_block_header_size, capacity);
+    if (payload == 0) return {};
+    switch (settings.algorithm) {
+      case Compression::zlib: header[0] = 'Z'; header[1] = 'L'; header[2] = Z_DEFLATED; break;
+      case Compression::lzma: header[0] = 'X'; header[1] = 'Z'; header[2] = 0; break;
+      case Compression::lz4:
+        header[0] = 'L'; header[1] = '4';
+        header[2] = static_cast<std::uint8_t>(LZ4_versionNumber() / (100 * 100));
+        break;
+      case Compression::zstd: header[0] = 'Z'; header[1] = 'S'; header[2] = 1; break;
+      case Compression::none: return {};
+    }
+    for (int i = 0; i < 3; ++i) {
+      header[3 + i] = static_cast<std::uint8_t>(payload >> (8 * i));
+      header[6 + i] = static_cast<std::uint8_t>(block >> (8 * i));
+    }
+    written += compressed_block_header_size + payload;
+    done += block;
+  }
+  if (written >= size) return {};
+  out.resize(written);
+  return out;
+}
+
+}  // namespace deepjet::root
+// ---- end deepjet/io/root/compress.hpp ----
+// ---- begin deepjet/io/root/file_sink.hpp ----
+// deepjet/io/root/file_sink.hpp: the writing side of file_source.hpp and key.hpp: where records go.
+//
+// Contract: FileSink writes a new file under a temporary name beside the destination (see
+// deepjet/core/atomic_file.hpp): allocate() reserves the next bytes, write_at() stores bytes at an
+// offset (64-bit offsets; a reserved region never written stays a hole, so gaps cost no disk), and
+// commit() flushes and renames the file into place. Until commit() the destination is untouched;
+// destroying an uncommitted sink removes the temporary. Every failed write (a full disk, a file
+// size limit) throws deepjet::FileError naming the temporary file and what was being written.
+// write_key() writes one TKey (always the 64-bit variant, version 1004) with its record,
+// compressed as ROOT decides (see compress.hpp).
+
+
+#include <ctime>
+
+
+namespace deepjet::root {
+
+/// Now as ROOT's TDatime packs it: (year - 1995) << 26 | month << 22 | day << 17 | hour << 12 |
+/// minute << 6 | second, local time.
+inline std::uint32_t root_datime_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  return static_cast<std::uint32_t>(local.tm_year + 1900 - 1995) << 26 | static_cast<std::uint32_t>(local.tm_mon + 1) << 22 |
+         static_cast<std::uint32_t>(local.tm_mday) << 17 | static_cast<std::uint32_t>(local.tm_hour) << 12 |
+         static_cast<std::uint32_t>(local.tm_min) << 6 | static_cast<std::uint32_t>(local.tm_sec);
+}
+
+/// A TKey header (64-bit variant).
+struct KeyHeader {
+  std::int32_t total_bytes = 0;   // fNbytes: header + stored record
+  std::int32_t object_bytes = 0;  // fObjlen: uncompressed record
+  std::uint32_t datime = 0;
+  std::int16_t key_bytes = 0;     // fKeylen
+  std::int16_t cycle = 1;
+  std::int64_t seek_key = 0;
+  std::int64_t seek_parent = 0;
+  std::string class_name;
+  std::string name;
+  std::string title;
+};
+
+inline std::size_t tstring_size(std::string_view text) { return (text.size() < 255 ? 1 : 5) + text.size(); }
+
+/// Length of the header of a key with these names (plus `extra` bytes that belong to the header,
+/// such as a TBasket's fields).
+inline std::int16_t key_header_size(std::string_view class_name, std::string_view name, std::string_view title,
+                                    std::size_t extra = 0) {
+  const std::size_t size = 4 + 2 + 4 + 4 + 2 + 2 + 8 + 8 + tstring_size(class_name) + tstring_size(name) +
+                           tstring_size(title) + extra;
+  if (size > 0x7FFF) throw Error("ROOT writer: names too long for a key header (\"" + std::string(name) + "\")");
+  return static_cast<std::int16_t>(size);
+}
+
+inline void encode_key_header(ByteWriter& out, const KeyHeader& key) {
+  out.put<std::int32_t>(key.total_bytes);
+  out.put<std::int16_t>(1004);  // > 1000: 64-bit seeks
+  out.put<std::int32_t>(key.object_bytes);
+  out.put<std::uint32_t>(key.datime);
+  out.put<std::int16_t>(key.key_bytes);
+  out.put<std::int16_t>(key.cycle);
+  out.put<std::int64_t>(key.seek_key);
+  out.put<std::int64_t>(key.seek_parent);
+  out.tstring(key.class_name);
+  out.tstring(key.name);
+  out.tstring(key.title);
+}
+
+class FileSink {
+ public:
+  explicit FileSink(const std::filesystem::path& destination) : file_(destination) {
+    fd_ = ::open(file_.temporary_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+      throw FileError(file_.temporary_path().string(), std::string("cannot create: ") + std::strerror(errno));
+    }
+  }
+  FileSink(const FileSink&) = delete;
+  FileSink& operator=(const FileSink&) = delete;
+  ~FileSink() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  const std::filesystem::path& destination() const noexcept { return file_.destination(); }
+  std::string temporary_name() const { return file_.temporary_path().string(); }
+
+  /// The offset one past the last reserved byte.
+  std::uint64_t end() const noexcept { return end_; }
+
+  /// Reserves `bytes` at the end of the file and returns where they start.
+  std::uint64_t allocate(std::uint64_t bytes) {
+    const std::uint64_t at = end_;
+    end_ += bytes;
+    return at;
+  }
+
+  void write_at(std::uint64_t offset, const std::uint8_t* data, std::size_t size, std::string_view what) {
+    std::size_t done = 0;
+    while (done < size) {
+      const ::ssize_t written = ::pwrite(fd_, data + done, size - done, static_cast<off_t>(offset + done));
+      if (written < 0 && errno == EINTR) continue;
+      if (written <= 0) {
+        const int error = written < 0 ? errno : ENOSPC;
+        const bool full = error == ENOSPC || error == EFBIG || error == EDQUOT;
+        throw FileError(temporary_name(), "cannot write " + std::string(what) + " (" + std::to_string(size) +
+                                              " bytes at offset " + std::to_string(offset) + "): " +
+                                              std::strerror(error) + (full ? " (is the disk full?)" : ""));
+      }
+      done += static_cast<std::size_t>(written);
+    }
+  }
+
+  /// Makes the file as long as everything reserved (a trailing gap would otherwise be missing).
+  void set_length(std::uint64_t length) {
+    if (::ftruncate(fd_, static_cast<off_t>(length)) != 0) {
+      throw FileError(temporary_name(), std::string("cannot set the file length: ") + std::strerror(errno));
+    }
+  }
+
+  /// Closes the file, flushes it to disk and renames it to its destination.
+  void commit() {
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) {
+      throw FileError(temporary_name(), std::string("cannot close: ") + std::strerror(errno));
+    }
+    file_.commit();
+  }
+
+  /// Writes a key with `record` (serialized with origin = `key.key_bytes`) at the end of the file,
+  /// compressed with `compression` when that makes it smaller; `extra_header` are bytes counted in
+  /// fKeylen after the standard header (a TBasket's fields). Returns the header as written.
+  KeyHeader write_key(KeyHeader key, const std::vector<std::uint8_t>& record, const CompressionSettings& compression,
+                      std::string_view what, const std::vector<std::uint8_t>& extra_header = {}) {
+    if (record.size() > static_cast<std::size_t>(0x3FFFFFFF)) {
+      throw FileError(temporary_name(), std::string(what) + ": record of " + std::to_string(record.size()) +
+                                            " bytes exceeds ROOT's 1 GiB limit");
+    }
+    std::vector<std::uint8_t> compressed = compress_blocks(record.data(), record.size(), compression);
+    const std::vector<std::uint8_t>& stored = compressed.empty() ? record : compressed;
+    key.key_bytes = key_header_size(key.class_name, key.name, key.title, extra_header.size());
+    key.object_bytes = static_cast<std::int32_t>(record.size());
+    key.total_bytes = static_cast<std::int32_t>(key.key_bytes + stored.size());
+    if (key.datime == 0) key.datime = root_datime_now();
+    key.seek_key = static_cast<std::int64_t>(allocate(static_cast<std::uint64_t>(key.total_bytes)));
+    ByteWriter header;
+    encode_key_header(header, key);
+    header.put_bytes(extra_header.data(), extra_header.size());
+    std::vector<std::uint8_t> bytes = header.take();
+    bytes.insert(bytes.end(), stored.begin(), stored.end());
+    write_at(static_cast<std::uint64_t>(key.seek_key), bytes.data(), bytes.size(), what);
+    return key;
+  }
+
+ private:
+  AtomicFile file_;
+  int fd_ = -1;
+  std::uint64_t end_ = 0;
+};
+
+}  // namespace deepjet::root
+// ---- end deepjet/io/root/file_sink.hpp ----
+// ---- begin deepjet/io/root/file_writer.hpp ----
+// deepjet/io/root/file_writer.hpp: the writing side of file.hpp: a new ROOT file (TFile) with its
+// header, directories, key lists, streamer infos and free-segment list.
+//
+// Contract: FileWriter creates a ROOT file at `path` holding the TTrees made with make_tree()
+// ("events" or "dir/sub/events"; directories are created as needed). close() writes the trees'
+// last baskets and records, the streamer infos of every class used, each directory's key list,
+// the free segments, the TFile key and directory record and the file header, then flushes the file
+// and renames it from its temporary name into place. Until close() succeeds nothing exists under
+// `path`; a FileWriter destroyed without close() (an exception, an interruption) leaves no file
+// behind. Files past 2 GB get ROOT's large-file header and 64-bit directory records; keys are
+// always written in their 64-bit form, as ROOT does for baskets. leave_gap() reserves unused bytes
+// (recorded as a free segment, a hole on disk). I/O failures throw deepjet::FileError naming the file.
+
+#include <random>
+
+// ---- begin deepjet/io/root/streamer_info_writer.hpp ----
+// deepjet/io/root/streamer_info_writer.hpp: the class descriptions (TStreamerInfo) a file must
+// carry for the objects the writer puts in it.
+//
+// Contract: writer_class_descriptions() holds, for every class the writer streams (TObject, TNamed,
+// the TAtt* bases, ROOT::TIOFeatures, TTree v20, TBranch v13, TBranchElement v10, TLeaf v2 and its
+// TLeafO/B/S/I/L/F/D/C/Element subclasses) the members in ROOT's order with ROOT's type codes,
+// class versions and checksums, as ROOT 6.20 to 6.30 record them; vector_class_description()
+// describes std::vector<T> of a basic type (checksum: ROOT's hash of the class name).
+// serialize_streamer_infos() writes the TList record that the file header's fSeekInfo points to.
+// Readers (ROOT, JSROOT, this project's reader) interpret the TTree records with these.
+
+
+
+namespace deepjet::root {
+
+struct ElementDescription {
+  enum class Kind { base, basic, basic_pointer, object, object_any, object_pointer, string, stl };
+  Kind kind = Kind::basic;
+  std::string name;
+  std::int32_t type = 0;       // ROOT's EReadWrite code
+  std::int32_t size = 0;
+  std::string type_name;
+  std::uint32_t base_checksum = 0;  // base classes: the base's checksum (kept in fMaxIndex[1])
+  std::int32_t version = 0;         // base classes: fBaseVersion; counted pointers: fCountVersion
+  std::string count_name;           // counted pointers: the member holding the count
+  std::string count_class;
+  std::int32_t stl_type = 0;        // STL: 1 = vector
+  std::int32_t element_type = 0;    // STL: type code of the elements
+};
+
+struct ClassDescription {
+  std::string name;
+  std::int32_t version = 0;
+  std::uint32_t checksum = 0;
+  std::vector<ElementDescription> elements;
+};
+
+namespace detail {
+
+using K = ElementDescription::Kind;
+
+inline ElementDescription base(std::string name, std::int32_t type, std::int32_t version, std::uint32_t checksum) {
+  ElementDescription e;
+  e.kind = K::base;
+  e.name = std::move(name);
+  e.type = type;
+  e.type_name = "BASE";
+  e.version = version;
+  e.base_checksum = checksum;
+  return e;
+}
+inline ElementDescription member(K kind, std::string name, std::int32_t type, std::int32_t size, std::string type_name) {
+  ElementDescription e;
+  e.kind = kind;
+  e.name = std::move(name);
+  e.type = type;
+  e.size = size;
+  e.type_name = std::move(type_name);
+  return e;
+}
+inline ElementDescription counted(std::string name, std::int32_t type, std::int32_t size, std::string type_name,
+                                  std::int32_t count_version, std::string count_name, std::string count_class) {
+  ElementDescription e = member(K::basic_pointer, std::move(name), type, size, std::move(type_name));
+  e.version = count_version;
+  e.count_name = std::move(count_name);
+  e.count_class = std::move(count_class);
+  return e;
+}
+
+// Checksums of the classes as ROOT records them (they let ROOT see that the file's layout is its own).
+inline constexpr std::uint32_t checksum_TObject = 2417737773u;
+inline constexpr std::uint32_t checksum_TNamed = 3753331260u;
+inline constexpr std::uint32_t checksum_TAttLine = 2483504457u;
+inline constexpr std::uint32_t checksum_TAttFill = 4292422290u;
+inline constexpr std::uint32_t checksum_TAttMarker = 689802220u;
+inline constexpr std::uint32_t checksum_TIOFeatures = 446770960u;
+inline constexpr std::uint32_t checksum_TTree = 1919213695u;
+inline constexpr std::uint32_t checksum_TBranch = 278366892u;
+inline constexpr std::uint32_t checksum_TBranchElement = 3880738403u;
+inline constexpr std::uint32_t checksum_TLeaf = 1830715730u;
+
+inline ClassDescription leaf_subclass(std::string name, std::uint32_t checksum, std::int32_t type, std::int32_t size,
+                                      std::string type_name) {
+  return {std::move(name), 1, checksum,
+          {base("TLeaf", 0, 2, checksum_TLeaf), member(K::basic, "fMinimum", type, size, type_name),
+           member(K::basic, "fMaximum", type, size, type_name)}};
+}
+
+}  // namespace detail
+
+/// ROOT's checksum of a class without members of its own (STL collections): a hash of the name.
+inline std::uint32_t class_name_checksum(std::string_view name) {
+  std::uint32_t id = 0;
+  for (char c : name) id = id * 3 + static_cast<std::uint8_t>(c);
+  return id;
+}
+
+inline const std::vector<ClassDescription>& writer_class_descriptions() {
+  using namespace detail;
+  static const std::vector<ClassDescription> classes = [] {
+    const auto long64 = [](const char* n) { return member(K::basic, n, 16, 8, "Long64_t"); };
+    const auto integer = [](const char* n) { return member(K::basic, n, 3, 4, "int"); };
+    const auto counter = [](const char* n) { return member(K::basic, n, 6, 4, "int"); };
+    const auto array = [](const char* n) { return member(K::object, n, 61, 64, "TObjArray"); };
+    const auto pointer = [](const char* n, const char* type) { return member(K::object_pointer, n, 64, 8, type); };
+    std::vector<ClassDescription> all;
+    all.push_back({"TObject", 1, checksum_TObject,
+                   {member(K::basic, "fUniqueID", 13, 4, "unsigned int"), member(K::basic, "fBits", 15, 4, "unsigned int")}});
+    all.push_back({"TNamed", 1, checksum_TNamed,
+                   {base("TObject", 66, 1, checksum_TObject), member(K::string, "fName", 65, 24, "TString"),
+                    member(K::string, "fTitle", 65, 24, "TString")}});
+    all.push_back({"TAttLine", 2, checksum_TAttLine,
+                   {member(K::basic, "fLineColor", 2, 2, "short"), member(K::basic, "fLineStyle", 2, 2, "short"),
+                    member(K::basic, "fLineWidth", 2, 2, "short")}});
+    all.push_back({"TAttFill", 2, checksum_TAttFill,
+                   {member(K::basic, "fFillColor", 2, 2, "short"), member(K::basic, "fFillStyle", 2, 2, "short")}});
+    all.push_back({"TAttMarker", 2, checksum_TAttMarker,
+                   {member(K::basic, "fMarkerColor", 2, 2, "short"), member(K::basic, "fMarkerStyle", 2, 2, "short"),
+                    member(K::basic, "fMarkerSize", 5, 4, "float")}});
+    all.push_back({"ROOT::TIOFeatures", 1, checksum_TIOFeatures, {member(K::basic, "fIOBits", 11, 1, "unsigned char")}});
+    all.push_back({"TTree", 20, checksum_TTree,
+                   {base("TNamed", 67, 1, checksum_TNamed), base("TAttLine", 0, 2, checksum_TAttLine),
+                    base("TAttFill", 0, 2, checksum_TAttFill), base("TAttMarker", 0, 2, checksum_TAttMarker),
+                    long64("fEntries"), long64("fTotBytes"), long64("fZipBytes"), long64("fSavedBytes"),
+                    long64("fFlushedBytes"), member(K::basic, "fWeight", 8, 8, "double"), integer("fTimerInterval"),
+                    integer("fScanField"), integer("fUpdate"), integer("fDefaultEntryOffsetLen"),
+                    counter("fNClusterRange"), long64("fMaxEntries"), long64("fMaxEntryLoop"),
+                    long64("fMaxVirtualSize"), long64("fAutoSave"), long64("fAutoFlush"), long64("fEstimate"),
+                    counted("fClusterRangeEnd", 56, 8, "Long64_t*", 20, "fNClusterRange", "TTree"),
+                    counted("fClusterSize", 56, 8, "Long64_t*", 20, "fNClusterRange", "TTree"),
+                    member(K::object_any, "fIOFeatures", 62, 1, "ROOT::TIOFeatures"), array("fBranches"),
+                    array("fLeaves"), pointer("fAliases", "TList*"),
+                    member(K::object_any, "fIndexValues", 62, 24, "TArrayD"),
+                    member(K::object_any, "fIndex", 62, 24, "TArrayI"), pointer("fTreeIndex", "TVirtualIndex*"),
+                    pointer("fFriends", "TList*"), pointer("fUserInfo", "TList*"),
+                    pointer("fBranchRef", "TBranchRef*")}});
+    all.push_back({"TBranch", 13, checksum_TBranch,
+                   {base("TNamed", 67, 1, checksum_TNamed), base("TAttFill", 0, 2, checksum_TAttFill),
+                    integer("fCompress"), integer("fBasketSize"), integer("fEntryOffsetLen"), integer("fWriteBasket"),
+                    long64("fEntryNumber"), member(K::object_any, "fIOFeatures", 62, 1, "ROOT::TIOFeatures"),
+                    integer("fOffset"), counter("fMaxBaskets"), integer("fSplitLevel"), long64("fEntries"),
+                    long64("fFirstEntry"), long64("fTotBytes"), long64("fZipBytes"), array("fBranches"),
+                    array("fLeaves"), array("fBaskets"),
+                    counted("fBasketBytes", 43, 4, "int*", 13, "fMaxBaskets", "TBranch"),
+                    counted("fBasketEntry", 56, 8, "Long64_t*", 13, "fMaxBaskets", "TBranch"),
+                    counted("fBasketSeek", 56, 8, "Long64_t*", 13, "fMaxBaskets", "TBranch"),
+                    member(K::string, "fFileName", 65, 24, "TString")}});
+    all.push_back({"TBranchElement", 10, checksum_TBranchElement,
+                   {base("TBranch", 0, 13, checksum_TBranch), member(K::string, "fClassName", 65, 24, "TString"),
+                    member(K::string, "fParentName", 65, 24, "TString"),
+                    member(K::string, "fClonesName", 65, 24, "TString"),
+                    member(K::basic, "fCheckSum", 13, 4, "unsigned int"),
+                    member(K::basic, "fClassVersion", 2, 2, "short"), integer("fID"), integer("fType"),
+                    integer("fStreamerType"), integer("fMaximum"), pointer("fBranchCount", "TBranchElement*"),
+                    pointer("fBranchCount2", "TBranchElement*")}});
+    all.push_back({"TLeaf", 2, checksum_TLeaf,
+                   {base("TNamed", 67, 1, checksum_TNamed), integer("fLen"), integer("fLenType"), integer("fOffset"),
+                    member(K::basic, "fIsRange", 18, 1, "bool"), member(K::basic, "fIsUnsigned", 18, 1, "bool"),
+                    pointer("fLeafCount", "TLeaf*")}});
+    all.push_back(leaf_subclass("TLeafO", 44976339u, 18, 1, "bool"));
+    all.push_back(leaf_subclass("TLeafB", 253643614u, 1, 1, "char"));
+    all.push_back(leaf_subclass("TLeafS", 353169103u, 2, 2, "short"));
+    all.push_back(leaf_subclass("TLeafI", 2120920601u, 3, 4, "int"));
+    all.push_back(leaf_subclass("TLeafL", 3727820898u, 16, 8, "Long64_t"));
+    all.push_back(leaf_subclass("TLeafF", 987602290u, 5, 4, "float"));
+    all.push_back(leaf_subclass("TLeafD", 294553462u, 8, 8, "double"));
+    all.push_back(leaf_subclass("TLeafC", 4226003699u, 3, 4, "int"));
+    all.push_back({"TLeafElement", 1, 2689566867u,
+                   {base("TLeaf", 0, 2, checksum_TLeaf), integer("fID"), integer("fType")}});
+    return all;
+  }();
+  return classes;
+}
+
+inline const ClassDescription& writer_class_description(std::string_view name) {
+  for (const ClassDescription& description : writer_class_descriptions()) {
+    if (description.name == name) return description;
+  }
+  throw Error("ROOT writer: no class description for " + std::string(name));
+}
+
+/// std::vector of a basic type with ROOT type code `element_type` ("vector<float>", 5).
+inline ClassDescription vector_class_description(const std::string& class_name, std::int32_t element_type) {
+  ElementDescription stl = detail::member(ElementDescription::Kind::stl, "This", 500, 0, class_name);
+  stl.stl_type = 1;  // ROOT::kSTLvector
+  stl.element_type = element_type;
+  return {class_name, 6, class_name_checksum(class_name), {stl}};
+}
+
+namespace detail {
+
+inline const char* element_class_name(ElementDescription::Kind kind) {
+  switch (kind) {
+    case K::base: return "TStreamerBase";
+    case K::basic: return "TStreamerBasicType";
+    case K::basic_pointer: return "TStreamerBasicPointer";
+    case K::object: return "TStreamerObject";
+    case K::object_any: return "TStreamerObjectAny";
+    case K::object_pointer: return "TStreamerObjectPointer";
+    case K::string: return "TStreamerString";
+    case K::stl: return "TStreamerSTL";
+  }
+  return "TStreamerElement";
+}
+
+inline void write_element(ByteWriter& out, const ElementDescription& e) {
+  const std::size_t object = out.begin_object(element_class_name(e.kind));
+  // Class versions of the TStreamerElement family in ROOT 6: base 3, STL 3, the others 2.
+  const std::int16_t version = (e.kind == K::base || e.kind == K::stl) ? 3 : 2;
+  const std::size_t outer = out.begin_versioned(version);
+  const std::size_t element = out.begin_versioned(4);  // TStreamerElement
+  // A counted pointer's title names its count in brackets, as ROOT's member comments do.
+  out.tnamed(e.name, e.kind == K::basic_pointer ? "[" + e.count_name + "]" : std::string());
+  out.put<std::int32_t>(e.type);
+  out.put<std::int32_t>(e.size);
+  out.put<std::int32_t>(0);  // fArrayLength
+  out.put<std::int32_t>(0);  // fArrayDim
+  for (int i = 0; i < 5; ++i) out.put<std::uint32_t>(i == 1 ? e.base_checksum : 0);  // fMaxIndex
+  out.tstring(e.type_name);
+  out.end_versioned(element);
+  if (e.kind == K::base) out.put<std::int32_t>(e.version);
+  if (e.kind == K::basic_pointer) {
+    out.put<std::int32_t>(e.version);
+    out.tstring(e.count_name);
+    out.tstring(e.count_class);
+  }
+  if (e.kind == K::stl) {
+    out.put<std::int32_t>(e.stl_type);
+    out.put<std::int32_t>(e.element_type);
+  }
+  out.end_versioned(outer);
+  out.end_object(object);
+}
+
+}  // namespace detail
+
+/// The TList of TStreamerInfo records for `classes`, for a key whose fKeylen is `origin`.
+inline std::vector<std::uint8_t> serialize_streamer_infos(const std::vector<ClassDescription>& classes,
+                                                          std::int64_t origin) {
+  ByteWriter out(origin);
+  const std::size_t list = out.begin_versioned(5);  // TList
+  out.tobject(0x02000000);
+  out.tstring("");
+  out.put<std::int32_t>(static_cast<std::int32_t>(classes.size()));
+  for (const ClassDescription& description : classes) {
+    const std::size_t object = out.begin_object("TStreamerInfo");
+    const std::size_t info = out.begin_versioned(9);
+    out.tnamed(description.name, "");
+    out.put<std::uint32_t>(description.checksum);
+    out.put<std::int32_t>(description.version);
+    const std::size_t array_object = out.begin_object("TObjArray");
+    const std::size_t array = out.begin_versioned(3);
+    out.tobject(0x02000000);
+    out.tstring("");
+    out.put<std::int32_t>(static_cast<std::int32_t>(description.elements.size()));
+    out.put<std::int32_t>(0);  // lower bound
+    for (const ElementDescription& element : description.elements) detail::write_element(out, element);
+    out.end_versioned(array);
+    out.end_object(array_object);
+    out.end_versioned(info);
+    out.end_object(object);
+    out.tstring("");  // the list entry's option
+  }
+  out.end_versioned(list);
+  return out.take();
+}
+
+}  // namespace deepjet::root
+// ---- end deepjet/io/root/streamer_info_writer.hpp ----
+// ---- begin deepjet/io/root/tree_writer.hpp ----
+// deepjet/io/root/tree_writer.hpp: the writing side of tree.hpp and tree_metadata.hpp: one TTree,
+// filled column by column, with its TBranch/TBranchElement and TLeaf records.
+//
+// Contract: a TreeWriter declares branches, then takes chunks of entries per branch:
+//   add_branch<T>(name)                 one T per entry                   TBranch + TLeaf{O,B,S,I,L,F,D}
+//   add_array_branch<T>(name, n)        T[n] per entry                    same, fLen = n
+//   add_counted_branch<T>(name, count)  T[count] (count: an int32 branch  same, fLeafCount -> counter;
+//                                       created on first use and filled   the counter's leaf is a range
+//                                       from the offsets)
+//   add_vector_branch<T>(name)          std::vector<T> per entry          TBranchElement + TLeafElement
+//   add_nested_vector_branch<T>(name)   std::vector<std::vector<T>>       TBranchElement + TLeafElement
+//   add_string_branch(name)             one string per entry              TBranch + TLeafC
+//   write<T>(name, values)                      fixed-size branches (entries * n values)
+//   write_jagged<T>(name, values, offsets)      counted and vector branches (offsets: entries + 1
+//                                               indexes into values, as JaggedArray holds them)
+//   write_nested<T>(name, values, inner_offsets, offsets)   vector-of-vector branches (entry i holds
+//                                               the lists offsets[i] .. offsets[i + 1], list j the
+//                                               values inner_offsets[j] .. inner_offsets[j + 1])
+//   write_strings(name, strings)
+// T is the branch's own type (bool, int8..uint64, float, double): values are stored exactly, so a
+// reader gets back exactly what was written. A branch's entries go into a basket that is
+// compressed and written to the file as soon as it holds `basket_bytes` bytes, so memory stays at
+// one basket per branch. Branches can be filled in any order and chunk sizes; when the file is
+// closed every branch must hold the same number of entries. Counted branches sharing a counter
+// must agree on the counts. Misuse (unknown branch, wrong type, inconsistent sizes) throws
+// deepjet::FileError naming the file, tree and branch.
+
+#include <deque>
+
+
+namespace deepjet::root {
+
+/// What every tree of a file is written with.
+struct WriteOptions {
+  CompressionSettings compression{};  // ROOT's default: zlib, level 1
+  std::size_t basket_bytes = 32000;   // a basket is written once it holds this many bytes (ROOT's default)
+  std::string title;                  // the file's title
+};
+
+namespace detail {
+
+/// The ValueType a C++ type is stored as.
+template <class T>
+constexpr ValueType value_type_of() {
+  static_assert(std::is_arithmetic_v<T>, "ROOT branches hold bool, integers, float or double");
+  if constexpr (std::is_same_v<T, bool>) return ValueType::Bool;
+  else if constexpr (std::is_same_v<T, float>) return ValueType::Float32;
+  else if constexpr (std::is_same_v<T, double>) return ValueType::Float64;
+  else {
+    static_assert(std::is_integral_v<T> && (sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8),
+                  "unsupported branch type");
+    constexpr bool is_signed = std::is_signed_v<T>;
+    if constexpr (sizeof(T) == 1) return is_signed ? ValueType::Int8 : ValueType::UInt8;
+    else if constexpr (sizeof(T) == 2) return is_signed ? ValueType::Int16 : ValueType::UInt16;
+    else if constexpr (sizeof(T) == 4) return is_signed ? ValueType::Int32 : ValueType::UInt32;
+    else return is_signed ? ValueType::Int64 : ValueType::UInt64;
+  }
+}
+
+/// How ROOT names and codes a basic type: leaf class, leaf-list letter, EReadWrite code, the
+/// element name in "vector<...>".
+struct BasicTypeNames {
+  const char* leaf_class;
+  char letter;
+  std::int32_t code;
+  const char* cpp;
+};
+
+inline BasicTypeNames basic_type_names(ValueType type) {
+  switch (type) {
+    case ValueType::Bool: return {"TLeafO", 'O', 18, "bool"};
+    case ValueType::Int8: return {"TLeafB", 'B', 1, "char"};
+    case ValueType::UInt8: return {"TLeafB", 'b', 11, "unsigned char"};
+    case ValueType::Int16: return {"TLeafS", 'S', 2, "short"};
+    case ValueType::UInt16: return {"TLeafS", 's', 12, "unsigned short"};
+    case ValueType::Int32: return {"TLeafI", 'I', 3, "int"};
+    case ValueType::UInt32: return {"TLeafI", 'i', 13, "unsigned int"};
+    case ValueType::Int64: return {"TLeafL", 'L', 16, "Long64_t"};
+    case ValueType::UInt64: return {"TLeafL", 'l', 17, "ULong64_t"};
+    case ValueType::Float32: return {"TLeafF", 'F', 5, "float"};
+    case ValueType::Float64: return {"TLeafD", 'D', 8, "double"};
+    case ValueType::String: break;
+  }
+  return {"TLeafC", 'C', 7, "char*"};
+}
+
+inline bool is_unsigned_type(ValueType type) {
+  return type == ValueType::UInt8 || type == ValueType::UInt16 || type == ValueType::UInt32 || type == ValueType::UInt64;
+}
+
+/// Appends `count` values big-endian (bool as one byte 0/1).
+template <class T>
+inline void append_big_endian(std::vector<std::uint8_t>& out, const T* values, std::size_t count) {
+  const std::size_t at = out.size();
+  out.resize(at + count * sizeof(T));
+  std::uint8_t* target = out.data() + at;
+  for (std::size_t i = 0; i < count; ++i) {
+    if constexpr (std::is_same_v<T, bool>) {
+      target[i] = values[i] ? 1 : 0;
+    } else {
+      store_big_endian(target + i * sizeof(T), values[i]);
+    }
+  }
+}
+
+/// Largest basket record accepted: ROOT's buffers stop at 1 GiB.
+inline constexpr std::size_t max_basket_record = std::size_t(1) << 30;
+
+/// ROOT's default length of the entry-offset table, written into variable-size branches.
+inline constexpr std::int32_t default_entry_offset_length = 1000;
+
+}  // namespace detail
+
+class TreeWriter {
+ public:
+  TreeWriter(FileSink& sink, const WriteOptions& options, std::string name, std::string title,
+             std::int64_t directory_seek)
+      : sink_(&sink), options_(options), name_(std::move(name)), title_(std::move(title)),
+        directory_seek_(directory_seek) {
+    if (options_.basket_bytes == 0) fail("basket size must be positive");
+    options_.compression.check();
+  }
+
+  const std::string& name() const noexcept { return name_; }
+  const std::string& title() const noexcept { return title_; }
+
+  template <class T>
+  TreeWriter& add_branch(const std::string& name) {
+    Branch& branch = declare(name, Kind::fixed, detail::value_type_of<T>());
+    (void)branch;
+    return *this;
+  }
+
+  template <class T>
+  TreeWriter& add_array_branch(const std::string& name, std::int32_t size) {
+    if (size < 1) fail("branch \"" + name + "\": array size must be at least 1");
+    Branch& branch = declare(name, Kind::fixed, detail::value_type_of<T>());
+    branch.length = size;
+    return *this;
+  }
+
+  /// A counted array; `counter` is the int32 branch holding the counts, created if it does not
+  /// exist. It is filled by write_jagged on the counted branches, never directly.
+  template <class T>
+  TreeWriter& add_counted_branch(const std::string& name, const std::string& counter) {
+    if (counter == name) fail("branch \"" + name + "\" cannot count itself");
+    std::size_t counter_index = find_index(counter);
+    if (counter_index == npos) {
+      declare(counter, Kind::fixed, ValueType::Int32);
+      counter_index = branches_.size() - 1;
+      branches_[counter_index].is_counter = true;
+    }
+    Branch& count = branches_[counter_index];
+    if (!count.is_counter) {
+      if (count.kind != Kind::fixed || count.type != ValueType::Int32 || count.length != 1) {
+        fail("branch \"" + counter + "\" cannot count \"" + name + "\": a counter is a single int32");
+      }
+      count.is_counter = true;
+    }
+    Branch& branch = declare(name, Kind::counted, detail::value_type_of<T>());
+    branch.counter = counter_index;
+    branches_[counter_index].dependents.push_back(branches_.size() - 1);
+    return *this;
+  }
+
+  template <class T>
+  TreeWriter& add_vector_branch(const std::string& name) {
+    declare(name, Kind::vector, detail::value_type_of<T>());
+    return *this;
+  }
+
+  template <class T>
+  TreeWriter& add_nested_vector_branch(const std::string& name) {
+    declare(name, Kind::nested_vector, detail::value_type_of<T>());
+    return *this;
+  }
+
+  TreeWriter& add_string_branch(const std::string& name) {
+    declare(name, Kind::string, ValueType::String);
+    return *this;
+  }
+
+  /// Appends entries to a scalar or fixed-array branch: values.size() / n entries.
+  template <class T>
+  void write(std::string_view name, std::span<const T> values) {
+    Branch& branch = writable(name, detail::value_type_of<T>());
+    if (branch.kind != Kind::fixed) {
+      fail("branch \"" + branch.name + "\" has variable-size entries; fill it with " + filler(branch.kind));
+    }
+    if (branch.is_counter) {
+      fail("branch \"" + branch.name + "\" counts other branches; it is filled by write_jagged on them");
+    }
+    const std::size_t per_entry = static_cast<std::size_t>(branch.length);
+    if (values.size() % per_entry != 0) {
+      fail("branch \"" + branch.name + "\" holds " + std::to_string(per_entry) + " values per entry, but " +
+           std::to_string(values.size()) + " values were given");
+    }
+    append_fixed(branch, values);
+  }
+  template <class T>
+  void write(std::string_view name, const std::vector<T>& values) {
+    if constexpr (std::is_same_v<T, bool>) {
+      const std::unique_ptr<bool[]> copy(new bool[values.size()]);
+      std::copy(values.begin(), values.end(), copy.get());
+      write<bool>(name, std::span<const bool>(copy.get(), values.size()));
+    } else {
+      write<T>(name, std::span<const T>(values));
+    }
+  }
+
+  /// Appends offsets.size() - 1 entries to a counted or vector branch: entry i holds
+  /// values[offsets[i] .. offsets[i + 1]).
+  template <class T>
+  void write_jagged(std::string_view name, std::span<const T> values, std::span<const std::int64_t> offsets) {
+    Branch& branch = writable(name, detail::value_type_of<T>());
+    if (branch.kind != Kind::counted && branch.kind != Kind::vector) {
+      fail("branch \"" + branch.name + "\" is not a counted array or a vector; fill it with " + filler(branch.kind));
+    }
+    check_offsets(branch, values.size(), offsets);
+    const std::size_t entries = offsets.size() - 1;
+    if (branch.kind == Kind::counted) fill_counter(branch, offsets);
+    for (std::size_t e = 0; e < entries; ++e) {
+      const std::size_t count = static_cast<std::size_t>(offsets[e + 1] - offsets[e]);
+      const T* first = values.data() + offsets[e];
+      branch.starts.push_back(static_cast<std::int32_t>(branch.data.size()));
+      if (branch.kind == Kind::vector) {
+        // std::vector streamed alone: byte count, class version, size, then the values.
+        const std::size_t bytes = 2 + 4 + count * sizeof(T);
+        if (bytes >= kByteCountMask) fail("branch \"" + branch.name + "\": entry too large");
+        ByteWriter header;
+        header.put<std::uint32_t>(static_cast<std::uint32_t>(bytes) | kByteCountMask);
+        header.put<std::int16_t>(9);
+        header.put<std::int32_t>(static_cast<std::int32_t>(count));
+        branch.data.insert(branch.data.end(), header.bytes().begin(), header.bytes().end());
+      }
+      detail::append_big_endian(branch.data, first, count);
+      end_variable_entry(branch);
+    }
+  }
+  template <class T>
+  void write_jagged(std::string_view name, const std::vector<T>& values, const std::vector<std::int64_t>& offsets) {
+    if constexpr (std::is_same_v<T, bool>) {
+      const std::unique_ptr<bool[]> copy(new bool[values.size()]);
+      std::copy(values.begin(), values.end(), copy.get());
+      write_jagged<bool>(name, std::span<const bool>(copy.get(), values.size()), offsets);
+    } else {
+      write_jagged<T>(name, std::span<const T>(values), std::span<const std::int64_t>(offsets));
+    }
+  }
+  template <class T>
+  void write_jagged(std::string_view name, const JaggedArray<T>& column) {
+    write_jagged<T>(name, column.values, column.offsets);
+  }
+
+  /// Appends offsets.size() - 1 entries to a std::vector<std::vector<T>> branch.
+  template <class T>
+  void write_nested(std::string_view name, std::span<const T> values, std::span<const std::int64_t> inner_offsets,
+                    std::span<const std::int64_t> offsets) {
+    Branch& branch = writable(name, detail::value_type_of<T>());
+    if (branch.kind != Kind::nested_vector) fail("branch \"" + branch.name + "\" is not a vector of vectors");
+    check_offsets(branch, values.size(), inner_offsets);
+    check_offsets(branch, inner_offsets.size() - 1, offsets);
+    for (std::size_t e = 0; e + 1 < offsets.size(); ++e) {
+      // The outer vector streamed alone (byte count, version, size), then per inner vector its
+      // size and values.
+      std::size_t bytes = 2 + 4;
+      for (std::int64_t j = offsets[e]; j < offsets[e + 1]; ++j) {
+        bytes += 4 + static_cast<std::size_t>(inner_offsets[j + 1] - inner_offsets[j]) * sizeof(T);
+      }
+      if (bytes >= kByteCountMask) fail("branch \"" + branch.name + "\": entry too large");
+      branch.starts.push_back(static_cast<std::int32_t>(branch.data.size()));
+      ByteWriter header;
+      header.put<std::uint32_t>(static_cast<std::uint32_t>(bytes) | kByteCountMask);
+      header.put<std::int16_t>(9);
+      header.put<std::int32_t>(static_cast<std::int32_t>(offsets[e + 1] - offsets[e]));
+      branch.data.insert(branch.data.end(), header.bytes().begin(), header.bytes().end());
+      for (std::int64_t j = offsets[e]; j < offsets[e + 1]; ++j) {
+        const std::size_t count = static_cast<std::size_t>(inner_offsets[j + 1] - inner_offsets[j]);
+        ByteWriter size;
+        size.put<std::int32_t>(static_cast<std::int32_t>(count));
+        branch.data.insert(branch.data.end(), size.bytes().begin(), size.bytes().end());
+        detail::append_big_endian(branch.data, values.data() + inner_offsets[j], count);
+      }
+      end_variable_entry(branch);
+    }
+  }
+  template <class T>
+  void write_nested(std::string_view name, const std::vector<T>& values, const std::vector<std::int64_t>& inner_offsets,
+                    const std::vector<std::int64_t>& offsets) {
+    if constexpr (std::is_same_v<T, bool>) {
+      const std::unique_ptr<bool[]> copy(new bool[values.size()]);
+      std::copy(values.begin(), values.end(), copy.get());
+      write_nested<bool>(name, std::span<const bool>(copy.get(), values.size()), inner_offsets, offsets);
+    } else {
+      write_nested<T>(name, std::span<const T>(values), std::span<const std::int64_t>(inner_offsets),
+                      std::span<const std::int64_t>(offsets));
+    }
+  }
+  template <class T>
+  void write_nested(std::string_view name, const NestedJaggedArray<T>& column) {
+    write_nested<T>(name, column.values, column.inner_offsets, column.offsets);
+  }
+
+  /// Appends one entry per string to a string branch.
+  void write_strings(std::string_view name, std::span<const std::string> strings) {
+    Branch& branch = writable(name, ValueType::String);
+    for (const std::string& text : strings) {
+      if (text.find('\0') != std::string::npos) {
+        fail("branch \"" + branch.name + "\": a char* leaf cannot hold a NUL character");
+      }
+      if (text.size() > 0x3FFFFFFF) fail("branch \"" + branch.name + "\": string too long");
+      branch.starts.push_back(static_cast<std::int32_t>(branch.data.size()));
+      ByteWriter encoded;
+      encoded.tstring(text);
+      branch.data.insert(branch.data.end(), encoded.bytes().begin(), encoded.bytes().end());
+      branch.maximum = std::max<std::int64_t>(branch.maximum, static_cast<std::int64_t>(text.size()) + 1);
+      end_variable_entry(branch);
+    }
+  }
+  void write_strings(std::string_view name, const std::vector<std::string>& strings) {
+    write_strings(name, std::span<const std::string>(strings));
+  }
+
+  /// Entries written so far to a branch.
+  std::int64_t entries(std::string_view name) const {
+    const std::size_t index = find_index(name);
+    if (index == npos) fail("no branch \"" + std::string(name) + "\"");
+    return branches_[index].entries;
+  }
+
+  /// Writes the last baskets and the TTree record; returns the key, for the directory's key list.
+  /// Called by FileWriter::close().
+  KeyHeader finish() {
+    if (finished_) fail("tree written twice");
+    finished_ = true;
+    std::int64_t entries = branches_.empty() ? 0 : branches_.front().entries;
+    for (const Branch& branch : branches_) {
+      if (branch.entries != entries) {
+        fail("branch \"" + branches_.front().name + "\" has " + std::to_string(entries) + " entries but \"" +
+             branch.name + "\" has " + std::to_string(branch.entries) + "; every branch needs the same number");
+      }
+    }
+    for (Branch& branch : branches_) {
+      if (branch.basket_entries > 0) flush(branch);
+    }
+    KeyHeader key;
+    key.class_name = "TTree";
+    key.name = name_;
+    key.title = title_;
+    key.seek_parent = directory_seek_;
+    const std::int16_t key_bytes = key_header_size(key.class_name, key.name, key.title);
+    const std::vector<std::uint8_t> record = serialize(entries, key_bytes);
+    return sink_->write_key(key, record, options_.compression, "tree \"" + name_ + "\"");
+  }
+
+  /// The class descriptions this tree's records need.
+  void add_class_descriptions(std::vector<ClassDescription>& classes, std::set<std::string>& names) const {
+    const auto add = [&](const std::string& name) {
+      if (names.insert(name).second) classes.push_back(writer_class_description(name));
+    };
+    for (const char* name : {"TObject", "TNamed", "TAttLine", "TAttFill", "TAttMarker", "ROOT::TIOFeatures", "TTree",
+                             "TBranch", "TLeaf"}) {
+      add(name);
+    }
+    for (const Branch& branch : branches_) {
+      if (branch.kind == Kind::vector || branch.kind == Kind::nested_vector) {
+        add("TBranchElement");
+        add("TLeafElement");
+        const std::string vector = vector_class_name(branch.type);
+        if (names.insert(vector).second) {
+          classes.push_back(vector_class_description(vector, detail::basic_type_names(branch.type).code));
+        }
+        const std::string nested = element_class_name(branch);
+        if (branch.kind == Kind::nested_vector && names.insert(nested).second) {
+          classes.push_back(vector_class_description(nested, 61));  // elements are objects (kObject)
+        }
+      } else {
+        add(detail::basic_type_names(branch.type).leaf_class);
+      }
+    }
+  }
+
+ private:
+  enum class Kind { fixed, counted, vector, nested_vector, string };
+
+  struct BasketLocation {
+    std::int64_t first_entry = 0;
+    std::int64_t seek = 0;
+    std::int32_t bytes = 0;
+  };
+
+  struct Branch {
+    std::string name;
+    Kind kind = Kind::fixed;
+    ValueType type = ValueType::Int32;
+    std::int32_t length = 1;  // values per entry of fixed arrays
+    std::size_t counter = static_cast<std::size_t>(-1);
+    bool is_counter = false;
+    std::vector<std::size_t> dependents;
+    // The basket being filled.
+    std::vector<std::uint8_t> data;
+    std::vector<std::int32_t> starts;  // entry starts in `data` (variable-size entries)
+    std::int64_t basket_entries = 0;
+    // Written so far.
+    std::int64_t entries = 0;
+    std::vector<BasketLocation> baskets;
+    std::int64_t total_bytes = 0;
+    std::int64_t zipped_bytes = 0;
+    std::int64_t maximum = 0;  // largest count (counters) or string length + 1 (char* leaves)
+    // Counters: the counts of entries [recent_first, entries) that some counted branch has not
+    // written yet, to check that the branches sharing the counter agree.
+    std::deque<std::int32_t> recent_counts;
+    std::int64_t recent_first = 0;
+  };
+
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+  [[noreturn]] void fail(const std::string& problem) const {
+    throw FileError(sink_->destination().string(), "tree \"" + name_ + "\": " + problem);
+  }
+
+  std::size_t find_index(std::string_view name) const {
+    for (std::size_t i = 0; i < branches_.size(); ++i) {
+      if (branches_[i].name == name) return i;
+    }
+    return npos;
+  }
+
+  Branch& declare(const std::string& name, Kind kind, ValueType type) {
+    if (finished_) fail("cannot add branch \"" + name + "\" after the tree was written");
+    if (name.empty()) fail("a branch needs a name");
+    if (name.find_first_of("/[]") != std::string::npos) {
+      fail("branch name \"" + name + "\" contains a character ROOT reserves for leaf lists ('/', '[', ']')");
+    }
+    if (find_index(name) != npos) fail("branch \"" + name + "\" declared twice");
+    for (const Branch& branch : branches_) {
+      if (branch.entries > 0) fail("declare every branch before writing entries (\"" + name + "\" comes late)");
+    }
+    Branch branch;
+    branch.name = name;
+    branch.kind = kind;
+    branch.type = type;
+    branches_.push_back(std::move(branch));
+    return branches_.back();
+  }
+
+  Branch& writable(std::string_view name, ValueType type) {
+    if (finished_) fail("the tree was already written");
+    const std::size_t index = find_index(name);
+    if (index == npos) fail("no branch \"" + std::string(name) + "\"");
+    Branch& branch = branches_[index];
+    if (branch.type != type) {
+      fail("branch \"" + branch.name + "\" holds " + value_type_name(branch.type) + ", not " + value_type_name(type));
+    }
+    return branch;
+  }
+
+  void check_offsets(const Branch& branch, std::size_t value_count, std::span<const std::int64_t> offsets) const {
+    if (offsets.empty()) fail("branch \"" + branch.name + "\": offsets need at least one element");
+    for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
+      if (offsets[i] < 0 || offsets[i + 1] < offsets[i]) {
+        fail("branch \"" + branch.name + "\": offsets must be non-negative and non-decreasing (at " +
+             std::to_string(i) + ")");
+      }
+      if (offsets[i + 1] - offsets[i] > 0x3FFFFFFF) fail("branch \"" + branch.name + "\": entry too large");
+    }
+    if (offsets.back() < 0 || static_cast<std::uint64_t>(offsets.back()) > value_count) {
+      fail("branch \"" + branch.name + "\": offsets end at " + std::to_string(offsets.back()) + " but " +
+           std::to_string(value_count) + " values were given");
+    }
+  }
+
+  /// Appends the counts of a counted branch's new entries to its counter, or checks them against
+  /// the counts another branch already wrote there.
+  void fill_counter(Branch& branch, std::span<const std::int64_t> offsets) {
+    Branch& counter = branches_[branch.counter];
+    const std::int64_t first = branch.entries;
+    std::vector<std::int32_t> fresh;
+    for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
+      const std::int64_t entry = first + static_cast<std::int64_t>(i);
+      const std::int32_t count = static_cast<std::int32_t>(offsets[i + 1] - offsets[i]);
+      if (entry < counter.entries) {
+        const std::int32_t known = counter.recent_counts[static_cast<std::size_t>(entry - counter.recent_first)];
+        if (known != count) {
+          fail("branch \"" + branch.name + "\": entry " + std::to_string(entry) + " has " + std::to_string(count) +
+               " values but its counter \"" + counter.name + "\" already says " + std::to_string(known));
+        }
+      } else {
+        fresh.push_back(count);
+      }
+    }
+    for (std::int32_t count : fresh) {
+      counter.recent_counts.push_back(count);
+      counter.maximum = std::max<std::int64_t>(counter.maximum, count);
+    }
+    append_fixed(counter, std::span<const std::int32_t>(fresh));
+    // Forget the counts every dependent has passed (this branch's entries grow after this call).
+    std::int64_t oldest = first + static_cast<std::int64_t>(offsets.size() - 1);
+    for (std::size_t dependent : counter.dependents) {
+      if (&branches_[dependent] != &branch) oldest = std::min(oldest, branches_[dependent].entries);
+    }
+    while (counter.recent_first < oldest && !counter.recent_counts.empty()) {
+      counter.recent_counts.pop_front();
+      ++counter.recent_first;
+    }
+  }
+
+  /// Appends whole entries of a fixed-size branch, writing baskets as they fill.
+  template <class T>
+  void append_fixed(Branch& branch, std::span<const T> values) {
+    const std::size_t per_entry = static_cast<std::size_t>(branch.length);
+    const std::size_t entries = values.size() / per_entry;
+    const std::size_t entry_bytes = per_entry * sizeof(T);
+    for (std::size_t e = 0; e < entries;) {
+      // As many whole entries as fit before the basket reaches its size, at least one.
+      const std::size_t room = branch.data.size() < options_.basket_bytes ? options_.basket_bytes - branch.data.size() : 0;
+      const std::size_t take = std::min(entries - e, std::max<std::size_t>(1, (room + entry_bytes - 1) / entry_bytes));
+      detail::append_big_endian(branch.data, values.data() + e * per_entry, take * per_entry);
+      branch.basket_entries += static_cast<std::int64_t>(take);
+      branch.entries += static_cast<std::int64_t>(take);
+      e += take;
+      if (branch.data.size() >= options_.basket_bytes) flush(branch);
+    }
+  }
+
+  void end_variable_entry(Branch& branch) {
+    if (branch.data.size() > detail::max_basket_record) {
+      fail("branch \"" + branch.name + "\": one basket would exceed ROOT's 1 GiB buffer limit");
+    }
+    ++branch.basket_entries;
+    ++branch.entries;
+    if (branch.data.size() >= options_.basket_bytes) flush(branch);
+  }
+
+  /// Compresses the basket being filled and writes it to the file.
+  void flush(Branch& branch) {
+    constexpr std::size_t basket_fields = 2 + 4 + 4 + 4 + 4 + 1;
+    const std::int16_t key_bytes = key_header_size("TBasket", branch.name, name_, basket_fields);
+    const bool variable = branch.kind != Kind::fixed;
+    std::vector<std::uint8_t> record = std::move(branch.data);
+    const std::int32_t last = static_cast<std::int32_t>(key_bytes + record.size());
+    if (variable) {
+      // Entry offsets after the data, counted from the start of the key, plus ROOT's spare slot.
+      ByteWriter table;
+      table.put<std::int32_t>(static_cast<std::int32_t>(branch.starts.size() + 1));
+      for (std::int32_t start : branch.starts) table.put<std::int32_t>(start + key_bytes);
+      table.put<std::int32_t>(0);
+      record.insert(record.end(), table.bytes().begin(), table.bytes().end());
+    }
+    ByteWriter fields;
+    fields.put<std::int16_t>(3);  // TBasket class version
+    fields.put<std::int32_t>(static_cast<std::int32_t>(std::min<std::size_t>(options_.basket_bytes, 0x7FFFFFFF)));
+    fields.put<std::int32_t>(variable ? detail::default_entry_offset_length : entry_bytes(branch));  // fNevBufSize
+    fields.put<std::int32_t>(static_cast<std::int32_t>(branch.basket_entries));
+    fields.put<std::int32_t>(last);
+    fields.put<std::uint8_t>(0);
+    KeyHeader key;
+    key.class_name = "TBasket";
+    key.name = branch.name;
+    key.title = name_;
+    key.seek_parent = directory_seek_;
+    const KeyHeader written = sink_->write_key(key, record, options_.compression,
+                                               "basket of branch \"" + branch.name + "\" in tree \"" + name_ + "\"",
+                                               fields.bytes());
+    branch.baskets.push_back({branch.entries - branch.basket_entries, written.seek_key, written.total_bytes});
+    branch.total_bytes += written.object_bytes + written.key_bytes;
+    branch.zipped_bytes += written.total_bytes;
+    branch.data.clear();
+    branch.starts.clear();
+    branch.basket_entries = 0;
+  }
+
+  static const char* filler(Kind kind) {
+    switch (kind) {
+      case Kind::fixed: return "write";
+      case Kind::counted: case Kind::vector: return "write_jagged";
+      case Kind::nested_vector: return "write_nested";
+      case Kind::string: return "write_strings";
+    }
+    return "write";
+  }
+
+  static std::int32_t entry_bytes(const Branch& branch) {
+    return static_cast<std::int32_t>(branch.length * static_cast<std::int32_t>(value_size(branch.type)));
+  }
+
+  static std::string vector_class_name(ValueType type) {
+    return std::string("vector<") + detail::basic_type_names(type).cpp + ">";
+  }
+
+  /// The class of a TBranchElement, spelled as ROOT normalizes it ("vector<vector<float> >").
+  static std::string element_class_name(const Branch& branch) {
+    const std::string inner = vector_class_name(branch.type);
+    return branch.kind == Kind::nested_vector ? "vector<" + inner + " >" : inner;
+  }
+
+  // ---- the TTree record -------------------------------------------------------------------
+
+  static void begin_object_array(ByteWriter& out, std::size_t& header, std::int32_t count) {
+    header = out.begin_versioned(3);  // TObjArray
+    out.tobject(0x02000000);
+    out.tstring("");
+    out.put<std::int32_t>(count);
+    out.put<std::int32_t>(0);  // lower bound
+  }
+
+  static void write_io_features(ByteWriter& out) {
+    const std::size_t features = out.begin_versioned(1);  // ROOT::TIOFeatures
+    out.put<std::uint8_t>(0);
+    out.end_versioned(features);
+  }
+
+  /// Writes the leaf object of `branch`; returns its tag for fLeaves and fLeafCount references.
+  std::uint32_t write_leaf(ByteWriter& out, const Branch& branch, const std::vector<std::uint32_t>& leaf_tags) const {
+    const detail::BasicTypeNames names = detail::basic_type_names(branch.type);
+    const bool element = branch.kind == Kind::vector || branch.kind == Kind::nested_vector;
+    const char* leaf_class = element ? "TLeafElement" : names.leaf_class;
+    const std::size_t object = out.begin_object(leaf_class);
+    const std::size_t derived = out.begin_versioned(1);
+    const std::size_t leaf = out.begin_versioned(2);  // TLeaf
+    std::string title = branch.name;
+    std::int32_t length = 1;
+    std::int32_t length_type = static_cast<std::int32_t>(value_size(branch.type));
+    if (branch.kind == Kind::fixed && branch.length > 1) {
+      title += "[" + std::to_string(branch.length) + "]";
+      length = branch.length;
+    }
+    if (branch.kind == Kind::counted) title += "[" + branches_[branch.counter].name + "]";
+    if (branch.kind == Kind::string) length = static_cast<std::int32_t>(std::max<std::int64_t>(1, branch.maximum));
+    if (element) length_type = 0;
+    out.tnamed(branch.name, title);
+    out.put<std::int32_t>(length);
+    out.put<std::int32_t>(length_type);
+    out.put<std::int32_t>(0);                                     // fOffset
+    out.put<std::uint8_t>(branch.is_counter ? 1 : 0);             // fIsRange: counters are ranges
+    out.put<std::uint8_t>(detail::is_unsigned_type(branch.type) ? 1 : 0);
+    if (branch.kind == Kind::counted) {
+      out.object_reference(leaf_tags[branch.counter]);  // the counter's leaf, written before
+    } else {
+      out.null_pointer();
+    }
+    out.end_versioned(leaf);
+    if (element) {
+      out.put<std::int32_t>(-1);  // fID
+      out.put<std::int32_t>(-1);  // fType
+    } else {
+      // fMinimum, fMaximum in the leaf's own type: the largest count for counters, the longest
+      // string for char* leaves (ROOT sizes its read buffers with them), else 0.
+      const std::int64_t maximum = branch.is_counter || branch.kind == Kind::string ? branch.maximum : 0;
+      switch (branch.kind == Kind::string ? ValueType::Int32 : branch.type) {
+        case ValueType::Bool: case ValueType::Int8: case ValueType::UInt8:
+          out.put<std::uint8_t>(0); out.put<std::uint8_t>(static_cast<std::uint8_t>(maximum)); break;
+        case ValueType::Int16: case ValueType::UInt16:
+          out.put<std::int16_t>(0); out.put<std::int16_t>(static_cast<std::int16_t>(maximum)); break;
+        case ValueType::Int32: case ValueType::UInt32: case ValueType::String:
+          out.put<std::int32_t>(0); out.put<std::int32_t>(static_cast<std::int32_t>(maximum)); break;
+        case ValueType::Int64: case ValueType::UInt64:
+          out.put<std::int64_t>(0); out.put<std::int64_t>(maximum); break;
+        case ValueType::Float32: out.put<float>(0); out.put<float>(0); break;
+        case ValueType::Float64: out.put<double>(0); out.put<double>(0); break;
+      }
+    }
+    out.end_versioned(derived);
+    out.end_object(object);
+    return out.object_tag(object);
+  }
+
+  void write_tbranch(ByteWriter& out, const Branch& branch, std::vector<std::uint32_t>& leaf_tags,
+                     std::size_t index) const {
+    const std::size_t header = out.begin_versioned(13);  // TBranch
+    std::string title = branch.name;
+    if (branch.kind != Kind::vector && branch.kind != Kind::nested_vector) {
+      if (branch.kind == Kind::fixed && branch.length > 1) title += "[" + std::to_string(branch.length) + "]";
+      if (branch.kind == Kind::counted) title += "[" + branches_[branch.counter].name + "]";
+      title += std::string("/") + detail::basic_type_names(branch.type).letter;
+    }
+    out.tnamed(branch.name, title);
+    const std::size_t fill = out.begin_versioned(2);  // TAttFill
+    out.put<std::int16_t>(0);
+    out.put<std::int16_t>(1001);
+    out.end_versioned(fill);
+    const std::int32_t basket_count = static_cast<std::int32_t>(branch.baskets.size());
+    const std::int32_t max_baskets = std::max<std::int32_t>(10, basket_count + 1);
+    out.put<std::int32_t>(options_.compression.code());                                         // fCompress
+    out.put<std::int32_t>(static_cast<std::int32_t>(std::min<std::size_t>(options_.basket_bytes, 0x7FFFFFFF)));
+    out.put<std::int32_t>(branch.kind == Kind::fixed ? 0 : detail::default_entry_offset_length);  // fEntryOffsetLen
+    out.put<std::int32_t>(basket_count);                                                        // fWriteBasket
+    out.put<std::int64_t>(branch.entries);                                                      // fEntryNumber
+    write_io_features(out);
+    out.put<std::int32_t>(0);  // fOffset
+    out.put<std::int32_t>(max_baskets);
+    out.put<std::int32_t>(branch.kind == Kind::vector || branch.kind == Kind::nested_vector ? 99 : 0);  // fSplitLevel (ROOT's default for objects)
+    out.put<std::int64_t>(branch.entries);
+    out.put<std::int64_t>(0);  // fFirstEntry
+    out.put<std::int64_t>(branch.total_bytes);
+    out.put<std::int64_t>(branch.zipped_bytes);
+    std::size_t array = 0;
+    begin_object_array(out, array, 0);  // fBranches
+    out.end_versioned(array);
+    begin_object_array(out, array, 1);  // fLeaves
+    leaf_tags[index] = write_leaf(out, branch, leaf_tags);
+    out.end_versioned(array);
+    // fBaskets: one empty slot per basket-table entry (all baskets are on disk, none in memory).
+    begin_object_array(out, array, max_baskets);
+    for (std::int32_t i = 0; i < max_baskets; ++i) out.null_pointer();
+    out.end_versioned(array);
+    out.put<std::uint8_t>(1);  // fBasketBytes[fMaxBaskets]
+    for (std::int32_t i = 0; i < max_baskets; ++i) out.put<std::int32_t>(i < basket_count ? branch.baskets[i].bytes : 0);
+    out.put<std::uint8_t>(1);  // fBasketEntry[fMaxBaskets]: first entries, then the entry count
+    for (std::int32_t i = 0; i < max_baskets; ++i) {
+      out.put<std::int64_t>(i < basket_count ? branch.baskets[i].first_entry : i == basket_count ? branch.entries : 0);
+    }
+    out.put<std::uint8_t>(1);  // fBasketSeek[fMaxBaskets]
+    for (std::int32_t i = 0; i < max_baskets; ++i) out.put<std::int64_t>(i < basket_count ? branch.baskets[i].seek : 0);
+    out.tstring("");  // fFileName: baskets are in this file
+    out.end_versioned(header);
+  }
+
+  void write_branch(ByteWriter& out, const Branch& branch, std::vector<std::uint32_t>& leaf_tags,
+                    std::size_t index) const {
+    if (branch.kind != Kind::vector && branch.kind != Kind::nested_vector) {
+      const std::size_t object = out.begin_object("TBranch");
+      write_tbranch(out, branch, leaf_tags, index);
+      out.end_object(object);
+      return;
+    }
+    const std::string class_name = element_class_name(branch);
+    const std::size_t object = out.begin_object("TBranchElement");
+    const std::size_t header = out.begin_versioned(10);
+    write_tbranch(out, branch, leaf_tags, index);
+    out.tstring(class_name);  // fClassName
+    out.tstring("");          // fParentName
+    out.tstring("");          // fClonesName
+    out.put<std::uint32_t>(class_name_checksum(class_name));
+    out.put<std::int16_t>(6);   // fClassVersion of std::vector
+    out.put<std::int32_t>(-1);  // fID: the whole object
+    out.put<std::int32_t>(0);   // fType: top-level branch
+    out.put<std::int32_t>(-1);  // fStreamerType
+    out.put<std::int32_t>(0);   // fMaximum
+    out.null_pointer();         // fBranchCount
+    out.null_pointer();         // fBranchCount2
+    out.end_versioned(header);
+    out.end_object(object);
+  }
+
+  std::vector<std::uint8_t> serialize(std::int64_t entries, std::int16_t key_bytes) const {
+    ByteWriter out(key_bytes);
+    std::int64_t total_bytes = 0;
+    std::int64_t zipped_bytes = 0;
+    for (const Branch& branch : branches_) {
+      total_bytes += branch.total_bytes;
+      zipped_bytes += branch.zipped_bytes;
+    }
+    const std::size_t tree = out.begin_versioned(20);
+    out.tnamed(name_, title_);
+    const std::size_t line = out.begin_versioned(2);  // TAttLine: ROOT's defaults for trees
+    out.put<std::int16_t>(602);
+    out.put<std::int16_t>(1);
+    out.put<std::int16_t>(1);
+    out.end_versioned(line);
+    const std::size_t fill = out.begin_versioned(2);  // TAttFill
+    out.put<std::int16_t>(0);
+    out.put<std::int16_t>(1001);
+    out.end_versioned(fill);
+    const std::size_t marker = out.begin_versioned(2);  // TAttMarker
+    out.put<std::int16_t>(1);
+    out.put<std::int16_t>(1);
+    out.put<float>(1.0f);
+    out.end_versioned(marker);
+    out.put<std::int64_t>(entries);
+    out.put<std::int64_t>(total_bytes);
+    out.put<std::int64_t>(zipped_bytes);
+    out.put<std::int64_t>(0);  // fSavedBytes
+    out.put<std::int64_t>(0);  // fFlushedBytes
+    out.put<double>(1.0);      // fWeight
+    out.put<std::int32_t>(0);  // fTimerInterval
+    out.put<std::int32_t>(25);  // fScanField
+    out.put<std::int32_t>(0);  // fUpdate
+    out.put<std::int32_t>(detail::default_entry_offset_length);
+    out.put<std::int32_t>(0);  // fNClusterRange
+    out.put<std::int64_t>(1000000000000);  // fMaxEntries
+    out.put<std::int64_t>(1000000000000);  // fMaxEntryLoop
+    out.put<std::int64_t>(0);              // fMaxVirtualSize
+    out.put<std::int64_t>(-300000000);     // fAutoSave
+    out.put<std::int64_t>(-30000000);      // fAutoFlush
+    out.put<std::int64_t>(1000000);        // fEstimate
+    out.put<std::uint8_t>(0);  // fClusterRangeEnd[fNClusterRange = 0]
+    out.put<std::uint8_t>(0);  // fClusterSize[fNClusterRange = 0]
+    write_io_features(out);
+    std::vector<std::uint32_t> leaf_tags(branches_.size(), 0);
+    std::size_t array = 0;
+    begin_object_array(out, array, static_cast<std::int32_t>(branches_.size()));  // fBranches
+    for (std::size_t i = 0; i < branches_.size(); ++i) write_branch(out, branches_[i], leaf_tags, i);
+    out.end_versioned(array);
+    begin_object_array(out, array, static_cast<std::int32_t>(branches_.size()));  // fLeaves: references
+    for (std::uint32_t tag : leaf_tags) out.object_reference(tag);
+    out.end_versioned(array);
+    out.null_pointer();        // fAliases
+    out.put<std::int32_t>(0);  // fIndexValues (empty TArrayD)
+    out.put<std::int32_t>(0);  // fIndex (empty TArrayI)
+    out.null_pointer();        // fTreeIndex
+    out.null_pointer();        // fFriends
+    out.null_pointer();        // fUserInfo
+    out.null_pointer();        // fBranchRef
+    out.end_versioned(tree);
+    return out.take();
+  }
+
+  FileSink* sink_;
+  WriteOptions options_;
+  std::string name_;
+  std::string title_;
+  std::int64_t directory_seek_;
+  std::vector<Branch> branches_;
+  bool finished_ = false;
+};
+
+}  // namespace deepjet::root
+// ---- end deepjet/io/root/tree_writer.hpp ----
+
+namespace deepjet::root {
+
+class FileWriter {
+ public:
+  explicit FileWriter(const std::filesystem::path& path, WriteOptions options = {})
+      : options_(std::move(options)), sink_(std::make_unique<FileSink>(path)) {
+    options_.compression.check();
+    if (options_.basket_bytes == 0) throw FileError(path.string(), "basket size must be positive");
+    file_name_ = path.filename().string();
+    created_ = root_datime_now();
+    std::random_device random;
+    for (auto& byte : uuid_) byte = static_cast<std::uint8_t>(random());
+    // The header, then the TFile key with the top directory record; both are written at close().
+    sink_->allocate(begin_);
+    file_key_bytes_ = key_header_size("TFile", file_name_, options_.title);
+    name_bytes_ = static_cast<std::int32_t>(file_key_bytes_ + tstring_size(file_name_) + tstring_size(options_.title));
+    sink_->allocate(static_cast<std::uint64_t>(name_bytes_) + directory_record_bytes);
+    directories_.push_back(Directory{});  // the top directory
+    directories_[0].seek = begin_;
+  }
+
+  FileWriter(const FileWriter&) = delete;
+  FileWriter& operator=(const FileWriter&) = delete;
+  FileWriter(FileWriter&&) = default;
+  FileWriter& operator=(FileWriter&&) = default;
+
+  const std::filesystem::path& path() const { return sink_->destination(); }
+  bool closed() const noexcept { return closed_; }
+
+  /// A new tree at `tree_path`; the reference stays valid until the writer is destroyed.
+  TreeWriter& make_tree(std::string_view tree_path, std::string title = "") {
+    check_open();
+    std::string name(tree_path);
+    std::size_t directory = 0;
+    for (std::size_t slash; (slash = name.find('/')) != std::string::npos;) {
+      const std::string part = name.substr(0, slash);
+      name = name.substr(slash + 1);
+      if (!part.empty()) directory = subdirectory(directory, part);
+    }
+    if (name.empty()) throw FileError(path().string(), "tree path \"" + std::string(tree_path) + "\" has no name");
+    for (const auto& tree : trees_) {
+      if (tree.directory == directory && tree.writer->name() == name) {
+        throw FileError(path().string(), "tree \"" + std::string(tree_path) + "\" made twice");
+      }
+    }
+    for (const std::size_t child : directories_[directory].children) {
+      if (directories_[child].name == name) {
+        throw FileError(path().string(), "\"" + std::string(tree_path) + "\" is already a directory");
+      }
+    }
+    trees_.push_back({directory, std::make_unique<TreeWriter>(*sink_, options_, name, std::move(title),
+                                                              directories_[directory].seek)});
+    return *trees_.back().writer;
+  }
+
+  /// Leaves `bytes` unused at the current end of the file (a free segment, a hole on disk).
+  void leave_gap(std::uint64_t bytes) {
+    check_open();
+    if (bytes == 0) return;
+    const std::uint64_t start = sink_->allocate(bytes);
+    gaps_.push_back({start, start + bytes - 1});
+  }
+
+  /// Completes the file and moves it into place. After a failure the file is abandoned.
+  void close() {
+    check_open();
+    closed_ = true;  // a failure below abandons the file; the temporary goes with the writer
+    for (auto& tree : trees_) directories_[tree.directory].keys.push_back(tree.writer->finish());
+    write_streamer_infos();
+    // Key lists, deepest directories first (a parent lists its children's keys, fixed at creation).
+    for (std::size_t i = directories_.size(); i-- > 0;) write_key_list(i);
+    write_free_segments();
+    const bool large = end_ > kStartBigFile;
+    for (std::size_t i = 1; i < directories_.size(); ++i) {
+      const Directory& directory = directories_[i];
+      ByteWriter record;
+      write_directory_record(record, directory, large);
+      KeyHeader key = directory.key;
+      ByteWriter bytes;
+      encode_key_header(bytes, key);
+      bytes.put_bytes(record.bytes().data(), record.size());
+      sink_->write_at(static_cast<std::uint64_t>(key.seek_key), bytes.bytes().data(), bytes.size(),
+                      "directory \"" + directory.name + "\"");
+    }
+    write_file_key(large);
+    write_header(large);
+    sink_->set_length(end_);
+    sink_->commit();
+  }
+
+ private:
+  struct Directory {
+    std::string name;
+    std::int64_t seek = 0;         // fSeekDir: its key (the TFile key at fBEGIN for the top one)
+    std::size_t parent = 0;
+    KeyHeader key;                 // subdirectories: their key in the parent
+    std::vector<std::size_t> children;
+    std::vector<KeyHeader> keys;   // trees and subdirectories, listed in its key list
+    std::int64_t seek_keys = 0;
+    std::int32_t key_list_bytes = 0;
+    std::uint32_t created = 0;
+  };
+  struct TreeEntry {
+    std::size_t directory = 0;
+    std::unique_ptr<TreeWriter> writer;
+  };
+  struct Gap {
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;  // inclusive, as TFree has it
+  };
+
+  static constexpr std::int32_t begin_ = 100;  // fBEGIN: the header's reserved length
+  static constexpr std::uint64_t directory_record_bytes = 60;  // TDirectory record, either variant
+  // ROOT switches to 64-bit file offsets (header, directories, free segments) past 2e9 bytes.
+  static constexpr std::uint64_t kStartBigFile = 2000000000;
+  static constexpr std::int32_t file_version = 62206;  // the ROOT release whose layout this is
+
+  void check_open() const {
+    if (closed_) throw FileError(path().string(), "the ROOT file was already closed (or failed)");
+  }
+
+  std::size_t subdirectory(std::size_t parent, const std::string& name) {
+    for (const std::size_t child : directories_[parent].children) {
+      if (directories_[child].name == name) return child;
+    }
+    for (const auto& tree : trees_) {
+      if (tree.directory == parent && tree.writer->name() == name) {
+        throw FileError(path().string(), "\"" + name + "\" is already a tree");
+      }
+    }
+    Directory directory;
+    directory.name = name;
+    directory.parent = parent;
+    directory.created = root_datime_now();
+    // The key and its record are reserved now (trees inside point to it) and written at close().
+    KeyHeader& key = directory.key;
+    key.class_name = "TDirectory";
+    key.name = name;
+    key.key_bytes = key_header_size(key.class_name, key.name, key.title);
+    key.object_bytes = static_cast<std::int32_t>(directory_record_bytes);
+    key.total_bytes = key.key_bytes + key.object_bytes;
+    key.datime = directory.created;
+    key.seek_key = static_cast<std::int64_t>(sink_->allocate(static_cast<std::uint64_t>(key.total_bytes)));
+    key.seek_parent = directories_[parent].seek;
+    directory.seek = key.seek_key;
+    directories_.push_back(std::move(directory));
+    const std::size_t index = directories_.size() - 1;
+    directories_[parent].children.push_back(index);
+    directories_[parent].keys.push_back(directories_[index].key);
+    return index;
+  }
+
+  void write_streamer_infos() {
+    std::vector<ClassDescription> classes;
+    std::set<std::string> names;
+    for (const auto& tree : trees_) tree.writer->add_class_descriptions(classes, names);
+    KeyHeader key;
+    key.class_name = "TList";
+    key.name = "StreamerInfo";
+    key.title = "Doubly linked list";
+    key.seek_parent = begin_;
+    const std::int16_t key_bytes = key_header_size(key.class_name, key.name, key.title);
+    const KeyHeader written = sink_->write_key(key, serialize_streamer_infos(classes, key_bytes), options_.compression,
+                                               "streamer infos");
+    seek_info_ = written.seek_key;
+    info_bytes_ = written.total_bytes;
+  }
+
+  void write_key_list(std::size_t index) {
+    Directory& directory = directories_[index];
+    ByteWriter record;
+    record.put<std::int32_t>(static_cast<std::int32_t>(directory.keys.size()));
+    for (const KeyHeader& listed : directory.keys) encode_key_header(record, listed);
+    KeyHeader key;
+    key.class_name = index == 0 ? "TFile" : "TDirectory";
+    key.name = index == 0 ? file_name_ : directory.name;
+    key.title = index == 0 ? options_.title : "";
+    key.seek_parent = directory.seek;
+    // Key lists are never compressed (readers take them as they are).
+    const KeyHeader written = sink_->write_key(key, record.bytes(), CompressionSettings::none(),
+                                               "key list of " + (index == 0 ? std::string("the file") : "\"" + directory.name + "\""));
+    directory.seek_keys = written.seek_key;
+    directory.key_list_bytes = written.total_bytes;
+  }
+
+  void write_free_segments() {
+    KeyHeader key;
+    key.class_name = "TFile";
+    key.name = file_name_;
+    key.title = options_.title;
+    key.seek_parent = begin_;
+    key.key_bytes = key_header_size(key.class_name, key.name, key.title);
+    const std::uint64_t seek = sink_->end();
+    // The last free segment runs from the end of the file to ROOT's 2e9 mark (1e9 past the end in
+    // large files); its encoding (10 or 18 bytes) depends on where the file ends.
+    ByteWriter free_list;
+    for (const Gap& gap : gaps_) write_free_segment(free_list, gap);
+    std::uint64_t end = seek + static_cast<std::uint64_t>(key.key_bytes) + free_list.size() + 10;
+    if (end >= kStartBigFile) end += 8;  // the tail segment needs 64-bit offsets
+    write_free_segment(free_list, Gap{end, end >= kStartBigFile ? end + 1000000000 : kStartBigFile});
+    const std::vector<std::uint8_t> record = free_list.take();
+    const KeyHeader written = sink_->write_key(key, record, CompressionSettings::none(), "free segments");
+    seek_free_ = written.seek_key;
+    free_bytes_ = written.total_bytes;
+    free_count_ = static_cast<std::int32_t>(gaps_.size() + 1);
+    end_ = sink_->end();
+    if (end_ != end) throw FileError(path().string(), "internal error: free segment list misplaced");
+  }
+
+  static void write_free_segment(ByteWriter& out, const Gap& gap) {
+    if (gap.last > kStartBigFile) {
+      out.put<std::int16_t>(1001);
+      out.put<std::int64_t>(static_cast<std::int64_t>(gap.first));
+      out.put<std::int64_t>(static_cast<std::int64_t>(gap.last));
+    } else {
+      out.put<std::int16_t>(1);
+      out.put<std::int32_t>(static_cast<std::int32_t>(gap.first));
+      out.put<std::int32_t>(static_cast<std::int32_t>(gap.last));
+    }
+  }
+
+  void write_uuid(ByteWriter& out) const {
+    out.put<std::int16_t>(1);  // TUUID version
+    out.put_bytes(uuid_.data(), uuid_.size());
+  }
+
+  void write_directory_record(ByteWriter& out, const Directory& directory, bool large) const {
+    const std::int64_t parent = &directory == &directories_[0] ? 0 : directories_[directory.parent].seek;
+    const std::int32_t name_bytes = &directory == &directories_[0] ? name_bytes_ : directory.key.key_bytes;
+    out.put<std::int16_t>(large ? 1005 : 5);
+    out.put<std::uint32_t>(&directory == &directories_[0] ? created_ : directory.created);  // fDatimeC
+    out.put<std::uint32_t>(root_datime_now());                                               // fDatimeM
+    out.put<std::int32_t>(directory.key_list_bytes);
+    out.put<std::int32_t>(name_bytes);
+    if (large) {
+      out.put<std::int64_t>(directory.seek);
+      out.put<std::int64_t>(parent);
+      out.put<std::int64_t>(directory.seek_keys);
+      write_uuid(out);
+    } else {
+      out.put<std::int32_t>(static_cast<std::int32_t>(directory.seek));
+      out.put<std::int32_t>(static_cast<std::int32_t>(parent));
+      out.put<std::int32_t>(static_cast<std::int32_t>(directory.seek_keys));
+      write_uuid(out);
+      for (int i = 0; i < 3; ++i) out.put<std::int32_t>(0);  // room for 64-bit seeks
+    }
+  }
+
+  void write_file_key(bool large) {
+    KeyHeader key;
+    key.class_name = "TFile";
+    key.name = file_name_;
+    key.title = options_.title;
+    key.key_bytes = file_key_bytes_;
+    key.object_bytes = static_cast<std::int32_t>(name_bytes_ - file_key_bytes_ + static_cast<std::int32_t>(directory_record_bytes));
+    key.total_bytes = name_bytes_ + static_cast<std::int32_t>(directory_record_bytes);
+    key.datime = created_;
+    key.seek_key = begin_;
+    key.seek_parent = 0;
+    ByteWriter out;
+    encode_key_header(out, key);
+    out.tstring(file_name_);
+    out.tstring(options_.title);
+    write_directory_record(out, directories_[0], large);
+    sink_->write_at(begin_, out.bytes().data(), out.size(), "file key");
+  }
+
+  void write_header(bool large) {
+    ByteWriter out;
+    out.put_bytes(reinterpret_cast<const std::uint8_t*>("root"), 4);
+    out.put<std::int32_t>(large ? file_version + 1000000 : file_version);
+    out.put<std::int32_t>(begin_);
+    const auto seek = [&](std::uint64_t value) {
+      if (large) out.put<std::int64_t>(static_cast<std::int64_t>(value));
+      else out.put<std::int32_t>(static_cast<std::int32_t>(value));
+    };
+    seek(end_);
+    seek(static_cast<std::uint64_t>(seek_free_));
+    out.put<std::int32_t>(free_bytes_);
+    out.put<std::int32_t>(free_count_);
+    out.put<std::int32_t>(name_bytes_);
+    out.put<std::uint8_t>(large ? 8 : 4);  // fUnits: bytes per file offset
+    out.put<std::int32_t>(options_.compression.code());
+    seek(static_cast<std::uint64_t>(seek_info_));
+    out.put<std::int32_t>(info_bytes_);
+    write_uuid(out);
+    std::vector<std::uint8_t> bytes = out.take();
+    bytes.resize(begin_, 0);
+    sink_->write_at(0, bytes.data(), bytes.size(), "file header");
+  }
+
+  WriteOptions options_;
+  std::unique_ptr<FileSink> sink_;
+  std::string file_name_;
+  std::uint32_t created_ = 0;
+  std::array<std::uint8_t, 16> uuid_{};
+  std::int16_t file_key_bytes_ = 0;
+  std::int32_t name_bytes_ = 0;  // fNbytesName: TFile key header + its name and title
+  std::vector<Directory> directories_;
+  std::vector<TreeEntry> trees_;
+  std::vector<Gap> gaps_;
+  std::int64_t seek_info_ = 0;
+  std::int32_t info_bytes_ = 0;
+  std::int64_t seek_free_ = 0;
+  std::int32_t free_bytes_ = 0;
+  std::int32_t free_count_ = 0;
+  std::uint64_t end_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace deepjet::root
+// ---- end deepjet/io/root/file_writer.hpp ----
+// ---- end deepjet/io/root_writer.hpp ----
+// ---- end deepjet/root.hpp ----
+// ---- begin deepjet/training.hpp ----
+// deepjet/training.hpp: training a declared network on the data path: losses, optimisers, the
+// trainer and its callbacks, and prediction over training files (includes inference and data).
+
+// ---- begin deepjet/losses/losses.hpp ----
+// deepjet/losses/losses.hpp: training objectives.
+//
+// Contract of every loss:
+//   double evaluate(ConstBatch<S> prediction, ConstBatch<S> target, const float* weights,
+//                   Batch<S> gradient) const
+// returns the weighted mean over the batch, (1/N) sum_i w_i l_i, with w_i = 1 when `weights` is
+// null (Keras's sample_weight convention: weights rescale samples, they do not renormalise), and,
+// unless gradient.data is null, writes d(loss)/d(prediction) into `gradient`.
+// Per-sample losses are computed in double and returned in double.
+
+
+
+namespace deepjet {
+
+/// Cross-entropy of a softmax output against class probabilities (one-hot or not):
+/// l = -sum_c t_c log(max(p_c, epsilon)), summed over the last dimension and averaged over any
+/// leading ones. Use after a Softmax layer; this is the softmax cross-entropy of multi-class
+/// tagging (Keras's categorical_crossentropy). epsilon = 1e-7 as in Keras keeps log finite.
+struct CategoricalCrossEntropy {
+  float epsilon = 1e-7f;
+
+  template <ShapeType S>
+  double evaluate(ConstBatch<S> p, ConstBatch<S> t, const float* weights, Batch<S> gradient) const {
+    constexpr std::size_t rows = S::size / S::features;
+    const double scale = 1.0 / (static_cast<double>(p.count) * rows);
+    double total = 0.0;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      const std::size_t sample = i / S::size;
+      const double w = weights ? weights[sample] : 1.0;
+      const double clamped = std::max(p.data[i], epsilon);
+      total += -w * t.data[i] * std::log(clamped);
+      if (gradient.data) gradient.data[i] = static_cast<float>(-w * t.data[i] / clamped * scale);
+    }
+    return total * scale;
+  }
+};
+
+/// Binary cross-entropy of sigmoid outputs: l = -(t log p + (1 - t) log(1 - p)) with p clamped
+/// to [epsilon, 1 - epsilon], averaged over the outputs of a sample (Keras's binary_crossentropy).
+struct BinaryCrossEntropy {
+  float epsilon = 1e-7f;
+
+  template <ShapeType S>
+  double evaluate(ConstBatch<S> p, ConstBatch<S> t, const float* weights, Batch<S> gradient) const {
+    const double scale = 1.0 / (static_cast<double>(p.count) * S::size);
+    double total = 0.0;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      const double w = weights ? weights[i / S::size] : 1.0;
+      const double q = std::clamp<double>(p.data[i], epsilon, 1.0 - epsilon);
+      const double y = t.data[i];
+      total += -w * (y * std::log(q) + (1.0 - y) * std::log(1.0 - q));
+      if (gradient.data) gradient.data[i] = static_cast<float>(w * (q - y) / (q * (1.0 - q)) * scale);
+    }
+    return total * scale;
+  }
+};
+
+/// Mean squared error, averaged over the outputs of a sample (regression targets).
+struct MeanSquaredError {
+  template <ShapeType S>
+  double evaluate(ConstBatch<S> p, ConstBatch<S> t, const float* weights, Batch<S> gradient) const {
+    const double scale = 1.0 / (static_cast<double>(p.count) * S::size);
+    double total = 0.0;
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      const double w = weights ? weights[i / S::size] : 1.0;
+      const double difference = static_cast<double>(p.data[i]) - t.data[i];
+      total += w * difference * difference;
+      if (gradient.data) gradient.data[i] = static_cast<float>(2.0 * w * difference * scale);
+    }
+    return total * scale;
+  }
+};
+
+/// Several outputs, one loss each, summed with weights: the objective of a multi-head model,
+///   Losses<CategoricalCrossEntropy, MeanSquaredError>{.weights = {1.0, 0.5}}.
+/// Every term sees the same per-sample weights. last_terms holds each term's unweighted value from
+/// the latest evaluate, for logging.
+template <class... Terms>
+struct Losses {
+  std::tuple<Terms...> terms{};
+  std::array<double, sizeof...(Terms)> weights = [] {
+    std::array<double, sizeof...(Terms)> ones{};
+    ones.fill(1.0);
+    return ones;
+  }();
+  mutable std::array<double, sizeof...(Terms)> last_terms{};
+
+  template <ShapesType S>
+  double evaluate(ConstBatch<S> p, ConstBatch<S> t, const float* sample_weights, Batch<S> gradient) const {
+    static_assert(S::count == sizeof...(Terms), "deepjet::Losses needs one loss per model output");
+    double total = 0.0;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((last_terms[I] = std::get<I>(terms).evaluate(p.template part<I>(), t.template part<I>(), sample_weights,
+                                                     gradient.template part<I>()),
+        total += weights[I] * last_terms[I], scale(gradient.template part<I>(), weights[I])),
+       ...);
+    }(std::make_index_sequence<sizeof...(Terms)>{});
+    return total;
+  }
+
+ private:
+  template <class View>
+  static void scale(const View& gradient, double weight) {
+    if (!gradient.data || weight == 1.0) return;
+    for (std::size_t i = 0; i < gradient.size(); ++i) gradient.data[i] = static_cast<float>(gradient.data[i] * weight);
+  }
+};
+
+}  // namespace deepjet
+// ---- end deepjet/losses/losses.hpp ----
 // ---- begin deepjet/optimisers/optimisers.hpp ----
 // deepjet/optimisers/optimisers.hpp: parameter updates from gradients.
 //
@@ -16869,4 +16907,294 @@ class Trainer {
 
 }  // namespace deepjet::training
 // ---- end deepjet/training/trainer.hpp ----
+// ---- end deepjet/training.hpp ----
+// ---- begin deepjet/zoo/deepak8.hpp ----
+// CMS's DeepAK8 (DeepBoostedJet V02), the boosted-jet tagger for large-radius (AK8) jets, as one
+// type: a particle-level 1D CNN ("P-CNN", a pre-activation ResNet, trained with MXNet) per input
+// list, then a dense classifier into 17 classes.
+//
+// Inputs per jet: pfcand, 100 particles x 42 features; sv, 7 secondary vertices x 15.
+// Each branch: BatchNorm of the inputs; a kernel-3 convolution (42 -> 64, 15 -> 32 channels);
+// pre-activation residual units in stages of two units; BatchNorm, ReLU, global average pooling.
+//   pfcand stages: 64 channels stride 1 (100 particles), 64 stride 2 (-> 50), 128 stride 2 (-> 25)
+//   sv stages:     32 channels stride 1 (7 vertices), 64 stride 2 (-> 4)
+// The first unit of a stage, stride s:  BatchNorm, ReLU, then
+//     Conv k3 stride s, BatchNorm, ReLU, Conv k3   +   shortcut Conv 1x1 stride s,
+//   both reading the BatchNorm+ReLU output (MXNet's ResNet unit with dim_match=False);
+// the second unit:  x + (BatchNorm, ReLU, Conv k3, BatchNorm, ReLU, Conv k3)(x).
+// Every convolution has no bias and MXNet's symmetric padding (one zero row on each side of a
+// kernel-3 convolution, also with stride 2; deepjet::symmetric, conv1d.hpp): with Keras's 'same'
+// the stride-2 windows on 100 and 50 particles would be shifted by one row.
+// Then concatenation (128 + 64 = 192), Dense 512 (with bias), ReLU, Dropout, Dense 17, softmax
+// over the classes in deepak8_classes.
+// 465,251 trainable parameters (convolutions 354,592: pfcand 294,784, sv 59,808; BatchNorm scales
+// and offsets 3,122; Dense 98,816 and 8,721) and 3,122 BatchNorm statistics (24 BatchNorms: pfcand
+// 14, sv 10), as PyTorch counts the same network (tests/test_reference_models.cpp).
+//
+// DropoutRate only acts in training (inference skips Dropout); 0.1 is a choice of this library, not
+// read off a CMS file. DeepAK8Network<0.0f> switches the masks off for numerical comparisons.
+
+
+
+namespace deepjet::zoo {
+
+/// Kernel-3 convolution without bias, symmetric padding, as all of DeepAK8's.
+template <std::size_t Filters, std::size_t Stride = 1>
+using DeepAK8Conv = Conv1D<Filters, 3, Stride, symmetric, false>;
+
+/// The first unit of a stage: the pre-activation is shared by the body and the 1x1 shortcut.
+template <std::size_t Filters, std::size_t Stride>
+using DeepAK8FirstUnit =
+    Stack<BatchNorm<>, ReLU,
+          Residual<Stack<DeepAK8Conv<Filters, Stride>, BatchNorm<>, ReLU, DeepAK8Conv<Filters>>,
+                   Conv1D<Filters, 1, Stride, valid, false>>>;
+
+/// The other units: identity shortcut on the unit's raw input.
+template <std::size_t Filters>
+using DeepAK8Unit = Residual<Stack<BatchNorm<>, ReLU, DeepAK8Conv<Filters>, BatchNorm<>, ReLU, DeepAK8Conv<Filters>>>;
+
+template <float DropoutRate = 0.1f>
+using DeepAK8Network = Sequential<
+    Inputs<Shape<100, 42>, Shape<7, 15>>,
+    Branches<Stack<BatchNorm<>, DeepAK8Conv<64>,                                  // pfcand
+                   DeepAK8FirstUnit<64, 1>, DeepAK8Unit<64>,
+                   DeepAK8FirstUnit<64, 2>, DeepAK8Unit<64>,
+                   DeepAK8FirstUnit<128, 2>, DeepAK8Unit<128>,
+                   BatchNorm<>, ReLU, GlobalAveragePooling>,
+             Stack<BatchNorm<>, DeepAK8Conv<32>,                                  // sv
+                   DeepAK8FirstUnit<32, 1>, DeepAK8Unit<32>,
+                   DeepAK8FirstUnit<64, 2>, DeepAK8Unit<64>,
+                   BatchNorm<>, ReLU, GlobalAveragePooling>>,
+    Concatenate,
+    Dense<512>, ReLU, Dropout<DropoutRate>,
+    Dense<17>, Softmax>;
+using DeepAK8 = DeepAK8Network<0.1f>;
+
+inline constexpr std::array<std::string_view, 2> deepak8_inputs{"pfcand", "sv"};
+inline constexpr std::array<std::string_view, 17> deepak8_classes{
+    "Top_bcq", "Top_bqq", "Top_bc", "Top_bq", "W_cq", "W_qq",   "Z_bb",   "Z_cc",      "Z_qq",
+    "H_bb",    "H_cc",    "H_qqqq", "QCD_bb", "QCD_cc", "QCD_b", "QCD_c", "QCD_others"};
+
+}  // namespace deepjet::zoo
+// ---- end deepjet/zoo/deepak8.hpp ----
+// ---- begin deepjet/zoo/deepcsv.hpp ----
+// DeepCSV, CMS's dense b-tagger, exactly as CMSSW runs it (DeepCSV_PhaseI.json in lwtnn's format):
+// 66 flat features (jet, track and vertex variables), five hidden layers of 100 ReLU units with
+// dropout 0.1 in training, softmax over b, bb, c, udsg. 47,504 parameters.
+//
+// The features enter preprocessed: lwtnn's files carry an offset and scale per input, applied as
+// (x + offset) * scale (deepjet::lwtnn::InputTransform), and defaults for missing inputs.
+
+
+
+namespace deepjet::zoo {
+
+template <float DropoutRate = 0.1f>
+using DeepCSVNetwork = Sequential<Input<66>,
+                                  Dense<100>, ReLU, Dropout<DropoutRate>,
+                                  Dense<100>, ReLU, Dropout<DropoutRate>,
+                                  Dense<100>, ReLU, Dropout<DropoutRate>,
+                                  Dense<100>, ReLU, Dropout<DropoutRate>,
+                                  Dense<100>, ReLU, Dropout<DropoutRate>,
+                                  Dense<4>, Softmax>;
+using DeepCSV = DeepCSVNetwork<0.1f>;
+
+inline constexpr std::array<std::string_view, 4> deepcsv_classes{"b", "bb", "c", "udsg"};
+
+}  // namespace deepjet::zoo
+// ---- end deepjet/zoo/deepcsv.hpp ----
+// ---- begin deepjet/zoo/deepdoublex.hpp ----
+// CMS's DeepDoubleX (V02, charm vs light: DeepDoubleX_V02_CvL), the double-flavour tagger for
+// large-radius jets, as one type: the architecture of the Keras file's model_config
+// (../shared/data/models/DeepDoubleX_V02_CvL.h5), layer for layer, so that its ONNX twin
+// (DeepDoubleX_V02_CvL.onnx, keras2onnx 1.6.5) imports into it.
+//
+// Inputs per jet: db, 1 x 5 double-b features (Keras input_1, [1, 5]); pf, 60 particles x 8;
+// cpf, 40 charged particles x 21; sv, 5 secondary vertices x 7.
+//   db:            BatchNormalization, Flatten (-> 5)
+//   pf, cpf, sv:   BatchNormalization, then twice [Conv1D 32, kernel 1, no bias, ReLU;
+//                  SpatialDropout1D 0.1], then GRU 50 (tanh; hard_sigmoid gates; reset_after=False,
+//                  Keras 2.2's convention = deepjet::reset_before; go_backwards; last state), Dropout 0.1
+//   Concatenate (5 + 50 + 50 + 50 = 155), Dense 100 ReLU, Dropout 0.1, Dense 2 softmax over
+//   deepdoublex_cvl_classes (probQCD, probHcc: CMSSW's flav_names for CvL).
+// Keras's Conv1D(activation='relu') is Conv1D then ReLU here; its padding='same' with kernel 1 pads
+// nothing. BatchNormalization(momentum 0.3, epsilon 1e-3) is BatchNorm<0.7f, 1e-3f> (batch_norm.hpp).
+// 57,458 trainable parameters (BatchNorm scales and offsets 82; convolutions 4,224; GRUs 3 x 12,450;
+// Dense 15,600 and 202) and 82 BatchNorm statistics (4 BatchNorms), as Keras counts the file
+// (tests/test_onnx_import.cpp): parameter_count 57,540.
+// (keras2onnx stored each BatchNorm already folded: mean 0, variance 1, epsilon 1e-6, the scale and
+// offset in gamma and beta; an import carries the epsilon difference into the variance, 1 + 1e-6 -
+// 1e-3, which computes the same function: see interchange/onnx/reader.hpp.)
+//
+// DropoutRate only acts in training; DeepDoubleXNetwork<0.0f> switches the masks off.
+
+
+
+namespace deepjet::zoo {
+
+template <float DropoutRate = 0.1f>
+struct DeepDoubleXParts {
+  /// Keras BatchNormalization(momentum=0.3, epsilon=1e-3).
+  using Norm = BatchNorm<0.7f, 1e-3f>;
+  /// Keras Conv1D(32, 1, padding='same', use_bias=False, activation='relu'), SpatialDropout1D.
+  using ConvUnit = Stack<Conv1D<32, 1, 1, same, false>, ReLU, SpatialDropout<DropoutRate>>;
+  /// Keras GRU(50, go_backwards=True, recurrent_activation='hard_sigmoid', reset_after=False), Dropout.
+  using Recurrence = Stack<GRU<50, reset_before, backwards, hard_sigmoid_gates>, Dropout<DropoutRate>>;
+  using List = Stack<Norm, ConvUnit, ConvUnit, Recurrence>;
+
+  using network = Sequential<
+      Inputs<Shape<1, 5>, Shape<60, 8>, Shape<40, 21>, Shape<5, 7>>,
+      Branches<Stack<Norm, Flatten>, List, List, List>,
+      Concatenate,                                         // 155 features
+      Dense<100>, ReLU, Dropout<DropoutRate>,
+      Dense<2>, Softmax>;
+};
+
+template <float DropoutRate = 0.1f>
+using DeepDoubleXNetwork = typename DeepDoubleXParts<DropoutRate>::network;
+using DeepDoubleX = DeepDoubleXNetwork<0.1f>;
+
+inline constexpr std::array<std::string_view, 4> deepdoublex_inputs{"db", "pf", "cpf", "sv"};
+inline constexpr std::array<std::string_view, 2> deepdoublex_cvl_classes{"probQCD", "probHcc"};
+
+}  // namespace deepjet::zoo
+// ---- end deepjet/zoo/deepdoublex.hpp ----
+// ---- begin deepjet/zoo/deepjet.hpp ----
+// The DeepJet (DeepFlavour) tagger of CMS as types: the production network and its Run-3 and
+// Run-2 variants, each the graph of a CMS production file (../shared/data/models/README.md), so
+// that those files' weights can be loaded into them.
+//
+// DeepJet (CMS's DeepFlavour_HLT_220104.onnx, keras2onnx, the high-level-trigger DeepJet of 2022):
+// inputs per jet: 15 global features, 25 charged candidates x 16, 25 neutral candidates x 6,
+// 4 secondary vertices x 12. Each block is batch-normalised; the three lists go through 1x1
+// convolutions, each ReLU then BatchNorm then Dropout, except the last one of a branch (cpf 8,
+// npf 4, sv 8 filters), which is ReLU only and feeds the LSTM directly; each LSTM runs backwards
+// over its list (so that it ends on the first, most displaced, candidate; sigmoid gates), followed
+// by BatchNorm and Dropout; the results are concatenated with the global features
+// (15 + 150 + 50 + 50 = 265) and classified by Dense 200 and seven Dense 100 (ReLU, BatchNorm,
+// Dropout each) into six classes with a softmax.
+// 265,252 trainable parameters, 3,006 BatchNorm statistics besides (23 BatchNorms), as the file.
+// (keras2onnx stored each BatchNorm already folded: mean 0, variance 1, epsilon 1e-6, the scale and
+// offset in gamma and beta; these BatchNorms use Keras's epsilon 1e-3, so an import sets the
+// variance to 1 - 1e-3 + 1e-6, or scales gamma by sqrt((1 + 1e-3) / (1 + 1e-6)).)
+//
+// DeepJetRun3 (CMS's DeepJet_Run3_122X.onnx, exported from PyTorch): read off its graph, the
+// network is the one above, layer for layer: the same 23 BatchNorms (eps 1e-3), 11 pointwise
+// convolutions with the same widths and no BatchNorm after the last of each branch, three LSTMs
+// with sigmoid gates (ONNX's default activations) run over each list reversed (a Slice with step
+// -1 before a forward LSTM, whose last output is taken: the final state of a backward LSTM), nine
+// Dense layers (200, seven of 100, 6; ONNX Gemm) and the softmax; the same parameter counts. Its
+// fifth input, jet pT (Shape<1>), is not used by the network: an ONNX Identity copies it unchanged
+// to a second output.
+// So DeepJetRun3 gives Shapes<Shape<6>, Shape<1>>: the probabilities, and the jet pT as given.
+// Same parameters as DeepJet (265,252 + 3,006); PyTorch's two LSTM biases are summed on import.
+//
+// DeepJetRun2 (the Run-2 production model trained with Keras, DeepJet's model_deepFlavourReference;
+// no file in this repository): DeepJet with the LSTMs' Keras-2 recurrent activation hard_sigmoid,
+// a fifth input, jet pT (Shape<1>), through its own BatchNorm, and two outputs: the six
+// probabilities, and a regression, Dense 2 (linear) on the concatenation of the six probabilities
+// and the normalised pT. 265,270 trainable parameters (DeepJet's + 2 for the pT BatchNorm + 16 for
+// Dense 2), 3,008 statistics (24 BatchNorms).
+// How it is expressed: Branches gives the five blocks side by side, Concatenate joins them into
+// 266 features (the classifier's 265, then the normalised pT); Parallel runs the classifier on
+// Slice<0, 265> and passes Slice<265, 266> along; Concatenate joins probabilities and pT (7);
+// Heads gives the probabilities (Slice<0, 6>) and Dense 2 on all seven. Parallel takes one input
+// shape, not several blocks, hence the concatenation and slices (copies of 266 and 7 floats per
+// jet); the computation is exactly the Keras graph's.
+//
+// DropoutRate is a parameter so that numerical comparisons with another framework can switch the
+// random masks off (DeepJetNetwork<0.0f>); the tagger itself uses 0.1.
+
+
+
+namespace deepjet::zoo {
+
+/// The pieces of DeepJet; LSTMOptions are added to each LSTM's options (hard_sigmoid_gates for
+/// the Keras-trained Run-2 model).
+template <float DropoutRate = 0.1f, class... LSTMOptions>
+struct DeepJetParts {
+  template <std::size_t Filters>
+  using ConvUnit = Stack<Conv1D<Filters>, ReLU, BatchNorm<>, Dropout<DropoutRate>>;
+  // The last convolution of each branch feeds the LSTM directly: ReLU, no BatchNorm, no Dropout
+  // (as in CMS's production graphs).
+  template <std::size_t Filters>
+  using LastConv = Stack<Conv1D<Filters>, ReLU>;
+  template <std::size_t Units>
+  using DenseUnit = Stack<Dense<Units>, ReLU, BatchNorm<>, Dropout<DropoutRate>>;
+  template <std::size_t Units>
+  using Recurrence = Stack<LSTM<Units, backwards, LSTMOptions...>, BatchNorm<>, Dropout<DropoutRate>>;
+
+  using Global = BatchNorm<>;
+  using Charged = Stack<BatchNorm<>, ConvUnit<64>, ConvUnit<32>, ConvUnit<32>, LastConv<8>, Recurrence<150>>;
+  using Neutral = Stack<BatchNorm<>, ConvUnit<32>, ConvUnit<16>, LastConv<4>, Recurrence<50>>;
+  using Vertices = Stack<BatchNorm<>, ConvUnit<64>, ConvUnit<32>, ConvUnit<32>, LastConv<8>, Recurrence<50>>;
+
+  /// Everything after the concatenation (265 features): Dense 200, seven Dense 100, softmax over 6.
+  using Classifier = Stack<DenseUnit<200>, DenseUnit<100>, DenseUnit<100>, DenseUnit<100>, DenseUnit<100>,
+                           DenseUnit<100>, DenseUnit<100>, DenseUnit<100>, Dense<6>, Softmax>;
+
+  using network = Sequential<
+      Inputs<Shape<15>, Shape<25, 16>, Shape<25, 6>, Shape<4, 12>>,
+      Branches<Global, Charged, Neutral, Vertices>,
+      Concatenate,
+      // The classifier's layers at the top level (paths "2" ... "11"), as before Classifier existed.
+      DenseUnit<200>, DenseUnit<100>, DenseUnit<100>, DenseUnit<100>, DenseUnit<100>, DenseUnit<100>,
+      DenseUnit<100>, DenseUnit<100>,
+      Dense<6>, Softmax>;
+
+  /// Run 3: the same network; the fifth input (jet pT) is copied to a second output.
+  using run3_network = Sequential<
+      Inputs<Shape<15>, Shape<25, 16>, Shape<25, 6>, Shape<4, 12>, Shape<1>>,
+      Branches<Global, Charged, Neutral, Vertices, Identity>,
+      Concatenate,                                         // 265 features, then the jet pT
+      Heads<Stack<Slice<0, 265>, Classifier>, Slice<265, 266>>>;
+
+  /// Run 2: jet pT through its own BatchNorm; regression Dense 2 on (probabilities, normalised pT).
+  using run2_network = Sequential<
+      Inputs<Shape<15>, Shape<25, 16>, Shape<25, 6>, Shape<4, 12>, Shape<1>>,
+      Branches<Global, Charged, Neutral, Vertices, BatchNorm<>>,
+      Concatenate,                                         // 265 features, then the normalised pT
+      Parallel<Stack<Slice<0, 265>, Classifier>, Slice<265, 266>>,
+      Concatenate,                                         // six probabilities, then the normalised pT
+      Heads<Slice<0, 6>, Dense<2>>>;
+};
+
+template <float DropoutRate = 0.1f>
+using DeepJetNetwork = typename DeepJetParts<DropoutRate>::network;
+using DeepJet = DeepJetNetwork<0.1f>;
+
+template <float DropoutRate = 0.1f>
+using DeepJetRun3Network = typename DeepJetParts<DropoutRate>::run3_network;
+using DeepJetRun3 = DeepJetRun3Network<0.1f>;
+
+template <float DropoutRate = 0.1f>
+using DeepJetRun2Network = typename DeepJetParts<DropoutRate, hard_sigmoid_gates>::run2_network;
+using DeepJetRun2 = DeepJetRun2Network<0.1f>;
+
+inline constexpr std::array<std::string_view, 4> deepjet_inputs{"global", "cpf", "npf", "sv"};
+/// The Run-3 and Run-2 variants' inputs: DeepJet's, then the jet pT.
+inline constexpr std::array<std::string_view, 5> deepjet_pt_inputs{"global", "cpf", "npf", "sv", "jet_pt"};
+inline constexpr std::array<std::string_view, 6> deepjet_classes{"b", "bb", "lepb", "c", "uds", "g"};
+
+}  // namespace deepjet::zoo
+// ---- end deepjet/zoo/deepjet.hpp ----
+// ---- begin deepjet/zoo/iris.hpp ----
+// deepjet/zoo/iris.hpp: the zoo's smallest classifier, for Fisher's Iris flowers (1936): the four
+// measurements (sepal length, sepal width, petal length, petal width, in cm; standardised by the
+// caller), two hidden layers of 16 ReLU units, softmax over the three species in iris_species.
+// 387 trainable parameters. Not a CMS network: the library's first program (examples/iris) trains it,
+// and it is here so that a first program declares nothing.
+
+
+
+namespace deepjet::zoo {
+
+using Iris = Sequential<Input<4>, Dense<16>, ReLU, Dense<16>, ReLU, Dense<3>, Softmax>;
+
+inline constexpr std::array<std::string_view, 4> iris_inputs{"sepal_length", "sepal_width", "petal_length",
+                                                             "petal_width"};
+inline constexpr std::array<std::string_view, 3> iris_species{"Iris-setosa", "Iris-versicolor", "Iris-virginica"};
+
+}  // namespace deepjet::zoo
+// ---- end deepjet/zoo/iris.hpp ----
 // ---- end deepjet/deepjet.hpp ----

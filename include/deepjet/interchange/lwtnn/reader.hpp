@@ -1,6 +1,6 @@
 // deepjet/interchange/lwtnn/reader.hpp: lwtnn's JSON network files into a declared deepjet type.
 //
-//   using Net = deepjet::reference::DeepCSV;   // Input<66>, 5 x (Dense<100>, ReLU, Dropout), Dense<4>, Softmax
+//   using Net = deepjet::zoo::DeepCSV;   // Input<66>, 5 x (Dense<100>, ReLU, Dropout), Dense<4>, Softmax
 //   auto imported = deepjet::lwtnn::import_predictor<Net>("DeepCSV_PhaseI.json");
 //   xt::xtensor<float, 2> probabilities = imported.predict_raw(raw_inputs);   // jets x 66 raw values
 //

@@ -1,6 +1,6 @@
 // deepjet/interchange/onnx/reader.hpp: reading an ONNX file into a model type the user declares.
 //
-//   using Net = deepjet::reference::DeepJet;
+//   using Net = deepjet::zoo::DeepJet;
 //   deepjet::onnx::ImportReport report;
 //   auto model = deepjet::onnx::import_model<Net>("DeepFlavour.onnx", {.report = &report});
 //   auto predictor = deepjet::onnx::import_predictor<Net>("DeepFlavour.onnx");

@@ -7,7 +7,7 @@
 // Why: Concatenate joins parts, Parallel (Heads) runs several stacks on ONE input; together with
 // Slice they express a graph where a head reads some of the joined parts but not all, e.g. the
 // Run-2 DeepJet, whose classifier reads the four particle/global blocks and whose regression head
-// reads the classifier's output and the normalised jet pT (examples/reference_models).
+// reads the classifier's output and the normalised jet pT (deepjet/zoo/deepjet.hpp).
 // No parameters. Backward: the input gradient is the output gradient in columns [Begin, End) and
 // zero elsewhere (it is written whole, as Parallel's first stack must).
 #pragma once

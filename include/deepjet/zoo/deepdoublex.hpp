@@ -23,12 +23,12 @@
 // DropoutRate only acts in training; DeepDoubleXNetwork<0.0f> switches the masks off.
 #pragma once
 
-#include <deepjet/deepjet.hpp>
+#include "deepjet/layers.hpp"
 
 #include <array>
 #include <string_view>
 
-namespace deepjet::reference {
+namespace deepjet::zoo {
 
 template <float DropoutRate = 0.1f>
 struct DeepDoubleXParts {
@@ -55,4 +55,4 @@ using DeepDoubleX = DeepDoubleXNetwork<0.1f>;
 inline constexpr std::array<std::string_view, 4> deepdoublex_inputs{"db", "pf", "cpf", "sv"};
 inline constexpr std::array<std::string_view, 2> deepdoublex_cvl_classes{"probQCD", "probHcc"};
 
-}  // namespace deepjet::reference
+}  // namespace deepjet::zoo

@@ -44,12 +44,12 @@
 // random masks off (DeepJetNetwork<0.0f>); the tagger itself uses 0.1.
 #pragma once
 
-#include <deepjet/deepjet.hpp>
+#include "deepjet/layers.hpp"
 
 #include <array>
 #include <string_view>
 
-namespace deepjet::reference {
+namespace deepjet::zoo {
 
 /// The pieces of DeepJet; LSTMOptions are added to each LSTM's options (hard_sigmoid_gates for
 /// the Keras-trained Run-2 model).
@@ -118,4 +118,4 @@ inline constexpr std::array<std::string_view, 4> deepjet_inputs{"global", "cpf",
 inline constexpr std::array<std::string_view, 5> deepjet_pt_inputs{"global", "cpf", "npf", "sv", "jet_pt"};
 inline constexpr std::array<std::string_view, 6> deepjet_classes{"b", "bb", "lepb", "c", "uds", "g"};
 
-}  // namespace deepjet::reference
+}  // namespace deepjet::zoo

@@ -24,12 +24,12 @@
 // read off a CMS file. DeepAK8Network<0.0f> switches the masks off for numerical comparisons.
 #pragma once
 
-#include <deepjet/deepjet.hpp>
+#include "deepjet/layers.hpp"
 
 #include <array>
 #include <string_view>
 
-namespace deepjet::reference {
+namespace deepjet::zoo {
 
 /// Kernel-3 convolution without bias, symmetric padding, as all of DeepAK8's.
 template <std::size_t Filters, std::size_t Stride = 1>
@@ -68,4 +68,4 @@ inline constexpr std::array<std::string_view, 17> deepak8_classes{
     "Top_bcq", "Top_bqq", "Top_bc", "Top_bq", "W_cq", "W_qq",   "Z_bb",   "Z_cc",      "Z_qq",
     "H_bb",    "H_cc",    "H_qqqq", "QCD_bb", "QCD_cc", "QCD_b", "QCD_c", "QCD_others"};
 
-}  // namespace deepjet::reference
+}  // namespace deepjet::zoo

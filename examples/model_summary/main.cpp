@@ -1,9 +1,10 @@
 // model_summary: print the reference models' layers and parameter counts, and time one forward
 // pass of each on a batch of zeros through the inference engine (deepjet::Predictor). A starting
 // point for declaring your own model.
-#include "deepak8.hpp"
-#include "deepcsv.hpp"
-#include "deepjet_model.hpp"
+#include <deepjet/inference.hpp>
+#include <deepjet/zoo/deepak8.hpp>
+#include <deepjet/zoo/deepcsv.hpp>
+#include <deepjet/zoo/deepjet.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -32,9 +33,9 @@ void summarise(const char* name) {
 }
 
 int main() {
-  summarise<deepjet::reference::DeepJet>("DeepJet");
-  summarise<deepjet::reference::DeepJetRun3>("DeepJetRun3");
-  summarise<deepjet::reference::DeepJetRun2>("DeepJetRun2");
-  summarise<deepjet::reference::DeepAK8>("DeepAK8");
-  summarise<deepjet::reference::DeepCSV>("DeepCSV");
+  summarise<deepjet::zoo::DeepJet>("DeepJet");
+  summarise<deepjet::zoo::DeepJetRun3>("DeepJetRun3");
+  summarise<deepjet::zoo::DeepJetRun2>("DeepJetRun2");
+  summarise<deepjet::zoo::DeepAK8>("DeepAK8");
+  summarise<deepjet::zoo::DeepCSV>("DeepCSV");
 }

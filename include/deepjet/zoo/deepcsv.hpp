@@ -6,12 +6,12 @@
 // (x + offset) * scale (deepjet::lwtnn::InputTransform), and defaults for missing inputs.
 #pragma once
 
-#include <deepjet/deepjet.hpp>
+#include "deepjet/layers.hpp"
 
 #include <array>
 #include <string_view>
 
-namespace deepjet::reference {
+namespace deepjet::zoo {
 
 template <float DropoutRate = 0.1f>
 using DeepCSVNetwork = Sequential<Input<66>,
@@ -25,4 +25,4 @@ using DeepCSV = DeepCSVNetwork<0.1f>;
 
 inline constexpr std::array<std::string_view, 4> deepcsv_classes{"b", "bb", "c", "udsg"};
 
-}  // namespace deepjet::reference
+}  // namespace deepjet::zoo

@@ -1,4 +1,4 @@
-// deepjet/data/example_jets.hpp: a deterministic generator of DeepNTuple-like example jets.
+// deepjet/example_data/deepjet_jets.hpp: a deterministic generator of DeepNTuple-like example jets.
 //
 // Contract: generate_example_jets(path, options) writes `options.jets` jets to `path` as a deepjet
 // source table (data/source_table.hpp) named "deepntuplizer/tree", the tree path of the CMS

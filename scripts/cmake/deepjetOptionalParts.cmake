@@ -1,0 +1,43 @@
+# deepjet's optional parts, each a target of its own that only the translation units using it link:
+#   deepjet::onnx   ONNX import and export (deepjet/interchange/onnx.hpp): Debian's libonnx-dev,
+#                   libprotobuf-dev
+#   deepjet::lwtnn  lwtnn's JSON networks (deepjet/interchange/lwtnn.hpp): nlohmann-json3-dev
+# A part whose dependencies are missing is simply not defined (DEEPJET_HAS_<PART> is OFF) and a
+# status line says what to install. Used by the project's CMakeLists.txt and, after
+# `cmake --install`, by deepjetConfig.cmake, so an installed deepjet offers the same parts.
+# Expects the target deepjet::deepjet to exist.
+include_guard(DIRECTORY)
+
+# In the project's own build the targets must be seen from every directory (and by a parent project
+# that takes deepjet with add_subdirectory); in a consumer's find_package, its directory suffices.
+set(_deepjet_part_scope "")
+if(DEEPJET_PARTS_GLOBAL)
+  set(_deepjet_part_scope GLOBAL)
+endif()
+
+find_package(Protobuf QUIET)
+if(Protobuf_FOUND)
+  find_package(ONNX QUIET)
+endif()
+set(DEEPJET_HAS_ONNX OFF)
+if(Protobuf_FOUND AND ONNX_FOUND)
+  set(DEEPJET_HAS_ONNX ON)
+  if(NOT TARGET deepjet::onnx)
+    add_library(deepjet::onnx INTERFACE IMPORTED ${_deepjet_part_scope})
+    target_link_libraries(deepjet::onnx INTERFACE deepjet::deepjet onnx onnx_proto protobuf::libprotobuf)
+  endif()
+else()
+  message(STATUS "deepjet: ONNX import/export (deepjet::onnx) not available: install libonnx-dev and libprotobuf-dev")
+endif()
+
+find_package(nlohmann_json 3 QUIET)
+set(DEEPJET_HAS_JSON OFF)
+if(nlohmann_json_FOUND)
+  set(DEEPJET_HAS_JSON ON)
+  if(NOT TARGET deepjet::lwtnn)
+    add_library(deepjet::lwtnn INTERFACE IMPORTED ${_deepjet_part_scope})
+    target_link_libraries(deepjet::lwtnn INTERFACE deepjet::deepjet nlohmann_json::nlohmann_json)
+  endif()
+else()
+  message(STATUS "deepjet: lwtnn import (deepjet::lwtnn) not available: install nlohmann-json3-dev")
+endif()
