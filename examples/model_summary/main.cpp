@@ -1,10 +1,12 @@
-// model_summary: print the reference models' layers and parameter counts, and time one forward
+// model_summary: print the zoo's models' layers and parameter counts, and time one forward
 // pass of each on a batch of zeros through the inference engine (deepjet::Predictor). A starting
 // point for declaring your own model.
 #include <deepjet/inference.hpp>
 #include <deepjet/zoo/deepak8.hpp>
 #include <deepjet/zoo/deepcsv.hpp>
+#include <deepjet/zoo/deepdoublex.hpp>
 #include <deepjet/zoo/deepjet.hpp>
+#include <deepjet/zoo/iris.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -37,5 +39,7 @@ int main() {
   summarise<deepjet::zoo::DeepJetRun3>("DeepJetRun3");
   summarise<deepjet::zoo::DeepJetRun2>("DeepJetRun2");
   summarise<deepjet::zoo::DeepAK8>("DeepAK8");
+  summarise<deepjet::zoo::DeepDoubleX>("DeepDoubleX");
   summarise<deepjet::zoo::DeepCSV>("DeepCSV");
+  summarise<deepjet::zoo::Iris>("Iris");
 }
