@@ -263,6 +263,11 @@ class Lowering {
     op.backwards = flag(layer.config, "go_backwards", false);
     op.direction_source = std::string("go_backwards=") + (op.backwards ? "True" : "False");
     const bool sequences = flag(layer.config, "return_sequences", false);
+    // Keras gives a backwards layer's steps in the order it computed them (reversed); deepjet keeps
+    // the input's order (lstm.hpp), so the next layer would read another sequence.
+    require(layer, !(sequences && op.backwards),
+            "has go_backwards=True with return_sequences=True: Keras gives the steps reversed, deepjet's layer in the input's "
+            "order; a layer reading them would compute something else");
     op.returns_sequence = sequences ? 1 : 0;
     op.shape = sequences ? std::vector<std::size_t>{T, U} : std::vector<std::size_t>{U};
     op.reset_after = gru && flag(layer.config, "reset_after", false);  // absent before Keras 2.1.3: reset before

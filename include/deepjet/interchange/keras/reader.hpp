@@ -85,9 +85,9 @@ struct ImportOptions {
   /// difference into running_var (exact at inference); if false, such a layer is refused.
   bool carry_epsilon = true;
   /// The architecture (model.to_json()) for a weights-only file, as a file ...
-  std::filesystem::path architecture_file;
+  std::filesystem::path architecture_file{};
   /// ... or as text. Either one replaces a model_config the file may hold.
-  std::string architecture_json;
+  std::string architecture_json{};
 };
 
 namespace import_detail {
