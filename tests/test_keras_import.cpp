@@ -31,11 +31,14 @@ using namespace deepjet;
 
 std::string model_path(const std::string& name) { return std::string(DEEPJET_SHARED_DIR) + "/data/models/" + name; }
 
+// The message of the deepjet::Error `f` throws, printed so that a reader of the test log sees
+// what a user would.
 template <class F>
 std::string error_of(F&& f) {
   try {
     f();
   } catch (const deepjet::Error& e) {
+    std::printf("refused: %s\n", e.what());
     return e.what();
   }
   return "(no error)";
