@@ -139,9 +139,13 @@ class Matcher {
         disagree(readers.front(), layer, "the " + graph_.format + " graph computes " + kind_name(graph_.ops[static_cast<std::size_t>(readers.front())].kind) +
                                              " where the model type has " + layer.layer_kind);
       std::string others;
+      std::vector<int> told;  // an operation reading several of the inputs is named once
       for (int i : in)
         for (int c : consumers_[static_cast<std::size_t>(i)])
-          if (!claimed_[static_cast<std::size_t>(c)]) others += "; it feeds " + describe(c);
+          if (!claimed_[static_cast<std::size_t>(c)] && std::find(told.begin(), told.end(), c) == told.end()) {
+            told.push_back(c);
+            others += "; it feeds " + describe(c);
+          }
       throw Error("deepjet layer " + layer.text() + " has no counterpart in the " + graph_.format + " graph: nothing there computes " +
                   layer.layer_kind + " from " + inputs + (others.empty() ? " (the graph does nothing more with it)" : others));
     }

@@ -56,7 +56,11 @@ class Lowering {
       const KerasLayer* layer = find(model_.inputs[i]);
       if (!layer || layer->class_name != "InputLayer")
         throw Error("model input '" + model_.inputs[i] + "' is not an InputLayer of the architecture");
-      lower_input(*layer, i);
+      try {
+        lower_input(*layer, i);
+      } catch (const json::exception& e) {
+        throw Error(layer->text() + ": its config is not as Keras 2 writes it: " + e.what());
+      }
     }
     for (const auto& layer : model_.layers) {
       if (layer.class_name == "InputLayer") {
@@ -71,6 +75,7 @@ class Lowering {
       }
     }
     for (const auto& name : model_.outputs) {
+      if (!output_of_.count(name)) throw Error("model output '" + name + "' is not a layer of the architecture");
       const int op = output_of_.at(name);
       std::vector<std::int64_t> dims{-1};
       for (auto d : graph_.ops[static_cast<std::size_t>(op)].shape) dims.push_back(static_cast<std::int64_t>(d));
@@ -140,7 +145,7 @@ class Lowering {
     LayerOp op;
     op.kind = it->second;
     op.shape = shape_of(id);
-    return add(layer, op, {id}, node_op);
+    return add(layer, op, {id}, node_op + " " + name);
   }
   std::string activation_name(const KerasLayer& layer) const {
     const json& a = layer.config.at("activation");
