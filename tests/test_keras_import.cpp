@@ -559,6 +559,48 @@ TEST_F(KerasImport, FunctionalModelWithTwoInputsFeedsEachBranchItsInput) {
   EXPECT_MENTIONS(message, "Concatenate");
 }
 
+// A Sequential model as TensorFlow 2's Keras writes it (an InputLayer first), a Conv1D with elu,
+// GlobalAveragePooling1D and a residual Add, then Activation('sigmoid').
+TEST_F(KerasImport, InputLayerFirstSequentialPoolingAndResidualAdd) {
+  json sequence = json::array();
+  sequence.push_back({{"class_name", "InputLayer"}, {"config", {{"name", "x"}, {"batch_input_shape", {nullptr, 5, 3}}}}});
+  sequence.push_back({{"class_name", "Conv1D"},
+                      {"config", {{"name", "c"}, {"filters", 3}, {"kernel_size", 1}, {"strides", 1}, {"padding", "valid"},
+                                  {"activation", "elu"}, {"use_bias", true}}}});
+  sequence.push_back({{"class_name", "GlobalAveragePooling1D"}, {"config", {{"name", "p"}, {"data_format", "channels_last"}}}});
+  const json sequential{{"class_name", "Sequential"}, {"config", {{"name", "s"}, {"layers", sequence}}}};
+  const std::vector<LayerSpec> pooled{input("x", {5, 3}),
+                                      layer("Conv1D", "c", sequence[1]["config"], {"x"}, {weight("kernel", {1, 3, 3}, 60), weight("bias", {3}, 61)}),
+                                      layer("GlobalAveragePooling1D", "p", sequence[2]["config"], {"c"})};
+  write_keras(file("pooled.h5"), sequential, pooled);
+  using Pooled = Sequential<Input<5, 3>, Conv1D<3>, ELU, GlobalAveragePooling>;
+  const auto x = random_values(2 * 15, 62, 1.0f);
+  std::vector<double> want;
+  for (std::size_t n = 0; n < 2; ++n) {
+    Matrix h = conv1d(rows(x, n, 5, 3), pooled[1].weights[0], &pooled[1].weights[1], 1, false);
+    std::vector<double> mean(3, 0.0);
+    for (const auto& row : h)
+      for (std::size_t c = 0; c < 3; ++c) mean[c] += (row[c] > 0 ? row[c] : std::expm1(row[c])) / 5.0;
+    want.insert(want.end(), mean.begin(), mean.end());
+  }
+  expect_close(run(keras::import_model<Pooled>(file("pooled.h5")), x, 2), want, "InputLayer-first Sequential, Conv1D elu, pooling");
+
+  // The residual: d = Dense(p); Add([d, p]); Activation('sigmoid').
+  auto layers = pooled;
+  layers.push_back(layer("Dense", "d", {{"units", 3}, {"activation", "linear"}}, {"p"}, {weight("kernel", {3, 3}, 63), weight("bias", {3}, 64)}));
+  layers.push_back(layer("Add", "sum", json::object(), {"d", "p"}));
+  layers.push_back(layer("Activation", "out", {{"activation", "sigmoid"}}, {"sum"}));
+  write_keras(file("residual.h5"), functional(layers, {"x"}, {"out"}), layers);
+  using WithResidual = Sequential<Input<5, 3>, Conv1D<3>, ELU, GlobalAveragePooling, Residual<Dense<3>, Identity>, Sigmoid>;
+  std::vector<double> residual;
+  for (std::size_t n = 0; n < 2; ++n) {
+    const std::vector<double> p(want.begin() + static_cast<long>(3 * n), want.begin() + static_cast<long>(3 * n + 3));
+    const auto d = dense(p, layers[3].weights[0], &layers[3].weights[1]);
+    for (std::size_t c = 0; c < 3; ++c) residual.push_back(sigmoid(d[c] + p[c]));
+  }
+  expect_close(run(keras::import_model<WithResidual>(file("residual.h5")), x, 2), residual, "residual Add and Activation");
+}
+
 // ---- weights-only files ------------------------------------------------------------------------
 
 TEST_F(KerasImport, WeightsOnlyFileWithTheArchitectureGivenSeparately) {
