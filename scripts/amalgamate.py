@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Generate single_include/deepjet/deepjet.hpp from include/ (every deepjet header, once, in
 dependency order, starting from include/deepjet/deepjet.hpp), and one single header per optional
-interchange module (single_include/deepjet/onnx.hpp, lwtnn.hpp): those need a dependency of their
-own (libonnx-dev, nlohmann-json), so they stay out of the core header; each includes "deepjet.hpp"
-and holds only its module's own code.
+interchange module (single_include/deepjet/onnx.hpp, lwtnn.hpp, keras.hpp): those need a dependency
+of their own (libonnx-dev, nlohmann-json), so they stay out of the core header; each includes
+"deepjet.hpp" and holds only its module's own code. Headers two modules share (interchange/graph/)
+appear in both, each inside an include guard, so that both single headers can be included together.
 
     python3 scripts/amalgamate.py           # write the single headers
     python3 scripts/amalgamate.py --check   # exit 1 if a committed single header is stale
@@ -21,11 +22,13 @@ SYSTEM_INCLUDE = re.compile(r"^\s*#\s*include\s+<([^>]+)>\s*(//.*)?$")
 
 
 # Optional modules: umbrella header -> single header written beside deepjet.hpp.
-OPTIONAL = {"deepjet/interchange/onnx.hpp": "onnx.hpp", "deepjet/interchange/lwtnn.hpp": "lwtnn.hpp"}
+OPTIONAL = {"deepjet/interchange/onnx.hpp": "onnx.hpp", "deepjet/interchange/lwtnn.hpp": "lwtnn.hpp",
+            "deepjet/interchange/keras.hpp": "keras.hpp"}
 
 
-def amalgamate(start="deepjet/deepjet.hpp", seen=None, system=None):
-    """The text of the headers reachable from `start` that are not in `seen` (updated)."""
+def amalgamate(start="deepjet/deepjet.hpp", seen=None, system=None, guard=False):
+    """The text of the headers reachable from `start` that are not in `seen` (updated); with
+    `guard`, each header inside its own include guard."""
     seen = set() if seen is None else seen
     system = set() if system is None else system
     body = []
@@ -38,6 +41,9 @@ def amalgamate(start="deepjet/deepjet.hpp", seen=None, system=None):
         if not path.is_file():
             sys.exit("amalgamate: %s includes missing header %s" % (relative, path))
         body.append("// ---- begin %s ----\n" % relative)
+        macro = "DEEPJET_SINGLE_" + re.sub(r"[^A-Za-z0-9]", "_", relative).upper()
+        if guard:
+            body.append("#ifndef %s\n#define %s\n" % (macro, macro))
         for line in path.read_text().splitlines():
             local = LOCAL_INCLUDE.match(line)
             if local:
@@ -51,6 +57,8 @@ def amalgamate(start="deepjet/deepjet.hpp", seen=None, system=None):
                     continue
                 system.add(sys_include.group(1))
             body.append(line + "\n")
+        if guard:
+            body.append("#endif  // %s\n" % macro)
         body.append("// ---- end %s ----\n" % relative)
 
     visit(start)
@@ -65,7 +73,7 @@ def single_headers():
     modules = {}
     for umbrella, name in OPTIONAL.items():
         module_seen, module_system = set(core_seen), set(core_system)
-        body = amalgamate(umbrella, module_seen, module_system)
+        body = amalgamate(umbrella, module_seen, module_system, guard=True)
         seen |= module_seen
         modules[name] = (umbrella, body)
     missing = sorted(str(p.relative_to(INCLUDE)) for p in INCLUDE.rglob("*.hpp")

@@ -5,8 +5,8 @@
 //   cms_models benchmark MODEL FILE
 //   cms_models compare OUTPUTS.h5 EXPECTED.h5 [TOLERANCE]
 //
-// MODEL names a production architecture (`cms_models list`); FILE is CMS's file of it (ONNX, or
-// lwtnn JSON for DeepCSV), imported into the architecture's deepjet type, which checks that the
+// MODEL names a production architecture (`cms_models list`); FILE is CMS's file of it (ONNX, a
+// Keras 2 HDF5 file (.h5) where CMS ships one, as for DeepDoubleX, or lwtnn JSON for DeepCSV), imported into the architecture's deepjet type, which checks that the
 // file is that architecture (a mismatch is an error naming the node and the layer, never garbage).
 // INPUTS.h5 / OUTPUTS.h5 have the layout of the reference files in ../shared/data/models: datasets
 // /inputs/<i> and /outputs/<i>, each with an attribute `name` (the model's input or output name),
@@ -16,6 +16,7 @@
 // least 0.25 s each, per second of this thread's CPU time and of wall clock). `compare` prints the
 // largest absolute difference per output and fails above TOLERANCE (default 1e-5).
 #include <deepjet/deepjet.hpp>
+#include <deepjet/interchange/keras.hpp>
 #include <deepjet/interchange/lwtnn.hpp>
 #include <deepjet/interchange/onnx.hpp>
 #include <deepjet/io/hdf5/hdf5.hpp>
@@ -27,6 +28,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -277,6 +279,50 @@ Runner onnx_runner(const std::string& file) {
   return runner;
 }
 
+/// A model read from a Keras 2 HDF5 file into Net: Keras's layout is deepjet's, so the arrays are
+/// the blocks (matched to the Keras inputs by name, else by position).
+template <class Net>
+Runner keras_runner(const std::string& file) {
+  deepjet::keras::ImportReport report;
+  auto predictor = std::make_shared<deepjet::Predictor<Net>>(deepjet::keras::import_predictor<Net>(file, {.report = &report}));
+  Runner runner;
+  runner.report = report.to_string();
+  runner.predict = [predictor, report](const std::vector<NamedArray>& arrays) {
+    const auto dims = block_dims<typename Net::input_shape>();
+    std::vector<std::vector<float>> blocks(dims.size());
+    std::size_t count = 0;
+    for (const auto& input : report.inputs) {
+      const NamedArray* array = nullptr;
+      for (const auto& a : arrays)
+        if (a.name == input.name) array = &a;
+      if (!array && input.block < arrays.size()) array = &arrays[input.block];
+      if (!array) throw deepjet::Error("the inputs have no array for the model's input '" + input.name + "'");
+      std::size_t size = 1;
+      for (const std::size_t d : dims[input.block]) size *= d;
+      count = array->dims.at(0);
+      if (array->values.size() != count * size)
+        throw deepjet::Error("input '" + array->name + "' does not hold " + input.shape + " per jet");
+      blocks[input.block] = array->values;
+    }
+    typename deepjet::Predictor<Net>::Workspace workspace;
+    auto computed = run(*predictor, workspace, blocks, count);
+    const auto out_dims = block_dims<typename Net::output_shape>();
+    std::vector<NamedArray> outputs;
+    for (const auto& o : report.outputs) {
+      std::vector<std::size_t> shape{count};
+      shape.insert(shape.end(), out_dims[o.block].begin(), out_dims[o.block].end());
+      outputs.push_back({o.name, shape, std::move(computed[o.block])});
+    }
+    return outputs;
+  };
+  runner.benchmark = [predictor](std::size_t batch) {
+    const auto inputs = random_blocks<typename Net::input_shape>(batch);
+    typename deepjet::Predictor<Net>::Workspace workspace;
+    return measure(batch, [&] { run(*predictor, workspace, inputs, batch); });
+  };
+  return runner;
+}
+
 /// A model read from an lwtnn JSON file into Net; its inputs are raw (before lwtnn's transform).
 template <class Net>
 Runner lwtnn_runner(const std::string& file) {
@@ -311,6 +357,7 @@ struct ModelEntry {
   std::string description;
   std::string cms_file;  ///< the file CMSSW loads (as named in cms-data)
   std::function<Runner(const std::string&)> open;
+  std::function<Runner(const std::string&)> open_keras = nullptr;  ///< for a Keras .h5 file, where CMS has one
 };
 
 const std::vector<ModelEntry>& models() {
@@ -325,9 +372,9 @@ const std::vector<ModelEntry>& models() {
        "(a Run-2 DeepJet ONNX file)", onnx_runner<DeepJetRun2>},
       {"deepak8", "DeepAK8 (DeepBoostedJet V02; MXNet export: pfcand 42 x 100, sv 15 x 7, channels-first; 17 classes)",
        "(a DeepAK8 V02 ONNX file)", onnx_runner<DeepAK8>},
-      {"deepdoublex", "DeepDoubleX C vs light (ONNX from keras2onnx; db 1x5, pf 60x8, cpf 40x21, sv 5x7; "
-                      "three backward GRU branches with hard_sigmoid gates)",
-       "DeepDoubleX/102X/V02/CvL.onnx", onnx_runner<DeepDoubleX>},
+      {"deepdoublex", "DeepDoubleX C vs light (ONNX from keras2onnx, or the Keras 2.2 .h5; db 1x5, pf 60x8, cpf 40x21, "
+                      "sv 5x7; three backward GRU branches with hard_sigmoid gates)",
+       "DeepDoubleX/102X/V02/CvL.onnx", onnx_runner<DeepDoubleX>, keras_runner<DeepDoubleX>},
       {"deepcsv", "DeepCSV, Phase I (lwtnn JSON; 66 raw inputs, 5 x Dense 100, softmax b, bb, c, udsg)",
        "DeepCSV_PhaseI.json", lwtnn_runner<DeepCSV>},
   };
@@ -340,6 +387,15 @@ const ModelEntry& find_model(const std::string& name) {
   std::string names;
   for (const auto& entry : models()) names += " " + entry.name;
   throw deepjet::Error("unknown model '" + name + "'; the models are:" + names);
+}
+
+/// Opens `file` as the model's format: a Keras .h5 file where the model has one, else its own format.
+Runner open_file(const ModelEntry& entry, const std::string& file) {
+  if (std::filesystem::path(file).extension() == ".h5") {
+    if (!entry.open_keras) throw deepjet::Error("model '" + entry.name + "' is not read from a Keras .h5 file (" + file + ")");
+    return entry.open_keras(file);
+  }
+  return entry.open(file);
 }
 
 int usage() {
@@ -388,7 +444,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (args[0] == "predict" && args.size() == 5) {
-      const Runner runner = find_model(args[1]).open(args[2]);
+      const Runner runner = open_file(find_model(args[1]), args[2]);
       std::cerr << runner.report;
       const auto outputs = runner.predict(read_arrays(args[3], "inputs"));
       write_arrays(args[4], outputs, args[1] + " (" + args[2] + ")");
@@ -397,7 +453,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (args[0] == "benchmark" && args.size() == 3) {
-      const Runner runner = find_model(args[1]).open(args[2]);
+      const Runner runner = open_file(find_model(args[1]), args[2]);
       for (const std::size_t batch : {std::size_t{1}, std::size_t{1024}}) {
         const auto [cpu, wall] = runner.benchmark(batch);
         std::printf("%s batch %4zu, 1 thread: %10.0f jets/s per CPU second, %10.0f per wall second\n",

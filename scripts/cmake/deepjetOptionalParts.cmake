@@ -2,6 +2,8 @@
 #   deepjet::onnx   ONNX import and export (deepjet/interchange/onnx.hpp): Debian's libonnx-dev,
 #                   libprotobuf-dev
 #   deepjet::lwtnn  lwtnn's JSON networks (deepjet/interchange/lwtnn.hpp): nlohmann-json3-dev
+#   deepjet::keras  Keras 2 HDF5 model files (deepjet/interchange/keras.hpp): nlohmann-json3-dev for
+#                   the architecture (HDF5 is a core dependency)
 # A part whose dependencies are missing is simply not defined (DEEPJET_HAS_<PART> is OFF) and a
 # status line says what to install. Used by the project's CMakeLists.txt and, after
 # `cmake --install`, by deepjetConfig.cmake, so an installed deepjet offers the same parts.
@@ -38,6 +40,10 @@ if(nlohmann_json_FOUND)
     add_library(deepjet::lwtnn INTERFACE IMPORTED ${_deepjet_part_scope})
     target_link_libraries(deepjet::lwtnn INTERFACE deepjet::deepjet nlohmann_json::nlohmann_json)
   endif()
+  if(NOT TARGET deepjet::keras)
+    add_library(deepjet::keras INTERFACE IMPORTED ${_deepjet_part_scope})
+    target_link_libraries(deepjet::keras INTERFACE deepjet::deepjet nlohmann_json::nlohmann_json)
+  endif()
 else()
-  message(STATUS "deepjet: lwtnn import (deepjet::lwtnn) not available: install nlohmann-json3-dev")
+  message(STATUS "deepjet: lwtnn and Keras import (deepjet::lwtnn, deepjet::keras) not available: install nlohmann-json3-dev")
 endif()

@@ -31,6 +31,7 @@
 #pragma once
 
 #include "deepjet/core/error.hpp"
+#include "deepjet/interchange/graph/layer_graph.hpp"
 #include "deepjet/interchange/onnx/tensor.hpp"
 #include "deepjet/layers/conv1d/conv1d.hpp"
 
@@ -51,70 +52,10 @@
 
 namespace deepjet::onnx::import_detail {
 
-/// What a deepjet-level operation computes (named as the deepjet layer kinds, layers/*).
-enum class OpKind { input, dense, conv1d, batch_norm, lstm, gru, relu, elu, tanh, sigmoid, softmax, concatenate, add,
-                    global_average_pooling, flatten };
-
-inline std::string kind_name(OpKind k) {
-  switch (k) {
-    case OpKind::input: return "Input";
-    case OpKind::dense: return "Dense";
-    case OpKind::conv1d: return "Conv1D";
-    case OpKind::batch_norm: return "BatchNorm";
-    case OpKind::lstm: return "LSTM";
-    case OpKind::gru: return "GRU";
-    case OpKind::relu: return "ReLU";
-    case OpKind::elu: return "ELU";
-    case OpKind::tanh: return "Tanh";
-    case OpKind::sigmoid: return "Sigmoid";
-    case OpKind::softmax: return "Softmax";
-    case OpKind::concatenate: return "Concatenate";
-    case OpKind::add: return "Add";
-    case OpKind::global_average_pooling: return "GlobalAveragePooling";
-    case OpKind::flatten: return "Flatten";
-  }
-  return "?";
-}
-
-/// One deepjet-level operation. Its parameters are in deepjet's training layout for that layer:
-///   dense:      weight (in, out), bias (out)
-///   conv1d:     weight (kernel, channels, filters), bias (filters) (zeros when has_bias is false)
-///   batch_norm: gamma, beta, running_mean, running_var (features each), with `epsilon`
-///   lstm:       kernel (F, 4H), recurrent_kernel (H, 4H), bias (4H), gates i, f, g, o
-///   gru:        kernel (F, 3H), recurrent_kernel (H, 3H), bias (3H)[, recurrent_bias (3H) with
-///               reset_after], gates z, r, h
-struct LayerOp {
-  OpKind kind = OpKind::input;
-  std::string node;         ///< the ONNX node (or graph input) it came from
-  std::string node_op;      ///< its op type ("Conv", "MatMul+Add", "graph input")
-  std::string node_shapes;  ///< "[N, 16, 25] -> [N, 64, 25]", for messages
-  std::vector<int> inputs;  ///< operations whose outputs it reads, in order
-  std::vector<std::size_t> shape;  ///< its output per sample, deepjet's logical shape
-  std::vector<float> parameters;
-  bool has_bias = true;
-  std::size_t kernel = 1, stride = 1;
-  Padding padding = Padding::valid;
-  double epsilon = 0;
-  bool backwards = false, hard_sigmoid = false;
-  bool reset_after = false;   ///< GRU: ONNX linear_before_reset = 1
-  int returns_sequence = -1;  ///< LSTM, GRU: 1 sequence, 0 final state, -1 not decided yet
-  std::size_t input_index = 0;  ///< input: the graph input's position
-  std::string graph_input;      ///< input: its name
-  std::vector<std::string> folded;  ///< other ONNX nodes absorbed into it (a bias Add)
-};
-
-/// The lowered graph: operations in data-flow order, and what the graph outputs are.
-struct LayerGraph {
-  std::vector<LayerOp> ops;
-  struct Output {
-    std::string name;
-    int op = -1;
-    std::vector<std::int64_t> onnx_dims;
-    bool canonical = true;  ///< batch first, then the deepjet shape (axes of size 1 aside)
-  };
-  std::vector<Output> outputs;
-  std::vector<std::string> unused_initializers;
-};
+using interchange::kind_name;
+using interchange::LayerGraph;
+using interchange::LayerOp;
+using interchange::OpKind;
 
 /// A graph input the caller has assigned a deepjet shape (network inputs) or not (pass-through).
 struct GraphInputPlan {
@@ -212,7 +153,7 @@ class Lowering {
       result_.outputs.push_back(o);
     }
     for (const auto& name : initializers_)
-      if (!read_initializers_.count(name)) result_.unused_initializers.push_back(name);
+      if (!read_initializers_.count(name)) result_.unused_weights.push_back(name);
     return std::move(result_);
   }
 
@@ -1381,6 +1322,7 @@ class Lowering {
     if (x.reversed) op.folded = x.reversed_by;  // the Slice that reversed its input
     op.hard_sigmoid = hard;
     op.backwards = backwards;
+    op.direction_source = "its direction attribute, and whether its input was reversed by a Slice";
     op.shape = {T, H};
     // kernel (F, 4H), recurrent_kernel (H, 4H), bias (4H); deepjet gate k = i, f, g, o is ONNX gate
     // onnx_gate[k] of i, o, f, c.
@@ -1425,7 +1367,9 @@ class Lowering {
     if (x.reversed) op.folded = x.reversed_by;  // the Slice that reversed its input
     op.hard_sigmoid = hard;
     op.backwards = backwards;
+    op.direction_source = "its direction attribute, and whether its input was reversed by a Slice";
     op.reset_after = int_attribute(node, "linear_before_reset", 0) != 0;
+    op.reset_source = std::string("linear_before_reset = ") + (op.reset_after ? "1" : "0");
     op.shape = {T, H};
     // kernel (F, 3H) = W[0]^T, recurrent_kernel (H, 3H) = R[0]^T, the same gate order; then
     // reset_after: bias = Wb, recurrent_bias = Rb; reset_before: bias = Wb + Rb.

@@ -12,6 +12,8 @@
 //     the computation reads; a Sequential follows the data from one layer to the next, Branches
 //     sends part i down branch i, Concatenate must join exactly the branches' outputs in order.
 //     Layers that are the identity at inference (Dropout, Identity) match nothing.
+//   The lowered graph and the matching are format-neutral (interchange/graph/); the Keras reader
+//   (interchange/keras/) shares them.
 //   - Every computing ONNX node must become a layer of Net, every layer with parameters must come
 //     from a node, every initializer must be read, and the graph's outputs must be Net's outputs in
 //     order. The first disagreement throws deepjet::FileError whose message starts with the file,
@@ -25,8 +27,9 @@
 #pragma once
 
 #include "deepjet/core/error.hpp"
+#include "deepjet/interchange/graph/matcher.hpp"
+#include "deepjet/interchange/graph/outline.hpp"
 #include "deepjet/interchange/onnx/lowering.hpp"
-#include "deepjet/interchange/onnx/outline.hpp"
 #include "deepjet/models/model.hpp"
 #include "deepjet/models/predictor.hpp"
 
@@ -70,11 +73,7 @@ struct ImportReport {
     std::size_t block = 0;
     std::string onnx_shape;
   };
-  struct Layer {
-    std::string path, signature;  ///< the deepjet layer
-    std::string node, op;         ///< the ONNX node(s) it came from ("MatMul+Add")
-    std::string node_shapes;      ///< "[N, 265] -> [N, 200]"
-  };
+  using Layer = interchange::MatchedLayer;  ///< a deepjet layer and the ONNX node(s) it came from
   struct PassThrough {
     std::string output, input;  ///< graph output `output` is graph input `input`, unchanged
   };
@@ -114,11 +113,11 @@ struct ImportOptions {
 
 namespace import_detail {
 
-inline std::string shape_text(const std::vector<std::size_t>& s) {
-  std::string t = "(";
-  for (std::size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
-  return t + ")";
-}
+using interchange::Matcher;
+using interchange::outline;
+using interchange::Outline;
+using interchange::shape_list;
+using interchange::shape_text;
 
 inline ::onnx::ModelProto read_model_proto(const std::filesystem::path& path, bool check) {
   std::ifstream file(path, std::ios::binary);
@@ -232,205 +231,6 @@ inline GraphInputPlan plan_pass_through_input(const ::onnx::ValueInfoProto& info
   return plan;
 }
 
-// Walks the model type's outline beside the lowered graph (see the top of this file).
-class Matcher {
- public:
-  Matcher(LayerGraph& graph, std::span<float> parameters, ImportReport& report, const ImportOptions& options)
-      : graph_(graph), parameters_(parameters), report_(report), options_(options), claimed_(graph.ops.size(), 0),
-        consumers_(graph.ops.size()) {
-    for (std::size_t i = 0; i < graph.ops.size(); ++i)
-      for (int in : graph.ops[i].inputs) consumers_[static_cast<std::size_t>(in)].push_back(static_cast<int>(i));
-  }
-
-  std::vector<int> match(const Outline& n, const std::vector<int>& in) {
-    switch (n.kind) {
-      case Outline::Kind::chain: {
-        std::vector<int> v = in;
-        for (const auto& child : n.children) v = match(child, v);
-        return v;
-      }
-      case Outline::Kind::branches: {
-        std::vector<int> out;
-        for (std::size_t i = 0; i < n.children.size(); ++i) {
-          auto part = match(n.children[i], {in.at(i)});
-          out.insert(out.end(), part.begin(), part.end());
-        }
-        return out;
-      }
-      case Outline::Kind::parallel: {
-        std::vector<int> out;
-        for (const auto& child : n.children) {
-          auto part = match(child, in);
-          out.insert(out.end(), part.begin(), part.end());
-        }
-        return out;
-      }
-      case Outline::Kind::leaf: return {match_leaf(n, in)};
-    }
-    return {};
-  }
-
-  std::string describe(int op) const {
-    const LayerOp& o = graph_.ops[static_cast<std::size_t>(op)];
-    if (o.kind == OpKind::input) return "graph input '" + o.node + "' " + o.node_shapes;
-    return "ONNX node '" + o.node + "' (" + o.node_op + ", " + o.node_shapes + ")";
-  }
-
-  // After the model: every operation matched.
-  void check_everything_matched() const {
-    for (std::size_t i = 0; i < graph_.ops.size(); ++i) {
-      const LayerOp& op = graph_.ops[i];
-      if (op.kind == OpKind::input || claimed_[i]) continue;
-      throw Error(describe(static_cast<int>(i)) + " computes " + kind_name(op.kind) + " (on " +
-                  (op.inputs.empty() ? std::string("nothing") : describe(op.inputs[0])) +
-                  "), which no layer of the model type does: the model has fewer layers or another structure");
-    }
-  }
-
- private:
-  [[noreturn]] void disagree(int op, const Outline& layer, const std::string& problem) const {
-    throw Error(describe(op) + " does not match deepjet layer " + layer.text() + ": " + problem);
-  }
-
-  bool same_inputs(const LayerOp& op, const std::vector<int>& in) const {
-    if (op.kind == OpKind::add) {
-      auto a = op.inputs, b = in;
-      std::sort(a.begin(), a.end());
-      std::sort(b.begin(), b.end());
-      return a == b;
-    }
-    return op.inputs == in;
-  }
-
-  int match_leaf(const Outline& layer, const std::vector<int>& in) {
-    // Layers that compute nothing at inference have no node.
-    if (layer.identity_at_inference || layer.layer_kind == "Linear" ||
-        (layer.layer_kind == "Flatten" && layer.input_shapes.at(0).size() == 1)) {
-      if (in.size() != 1) throw Error("deepjet layer " + layer.text() + " takes several parts; cannot import");
-      return in[0];
-    }
-    // The operation reading exactly these inputs, first of the right kind in data-flow order.
-    std::vector<int> readers;
-    for (int i : in)
-      for (int c : consumers_[static_cast<std::size_t>(i)])
-        if (!claimed_[static_cast<std::size_t>(c)] && same_inputs(graph_.ops[static_cast<std::size_t>(c)], in) &&
-            std::find(readers.begin(), readers.end(), c) == readers.end())
-          readers.push_back(c);
-    std::sort(readers.begin(), readers.end());
-    // Among several of the right kind (parallel heads), the first whose output shape fits.
-    int chosen = -1;
-    for (int c : readers) {
-      const LayerOp& candidate = graph_.ops[static_cast<std::size_t>(c)];
-      if (kind_name(candidate.kind) != layer.layer_kind) continue;
-      if (chosen < 0) chosen = c;
-      if (candidate.shape == layer.output_shapes.at(0)) {
-        chosen = c;
-        break;
-      }
-    }
-    if (chosen < 0) {
-      std::string inputs;
-      for (int i : in) inputs += (inputs.empty() ? "" : ", ") + describe(i);
-      if (!readers.empty())
-        disagree(readers.front(), layer, "the ONNX graph computes " + kind_name(graph_.ops[static_cast<std::size_t>(readers.front())].kind) +
-                                             " where the model type has " + layer.layer_kind);
-      std::string others;
-      for (int i : in)
-        for (int c : consumers_[static_cast<std::size_t>(i)])
-          if (!claimed_[static_cast<std::size_t>(c)]) others += "; it feeds " + describe(c);
-      throw Error("deepjet layer " + layer.text() + " has no counterpart in the ONNX graph: nothing there computes " +
-                  layer.layer_kind + " from " + inputs + (others.empty() ? " (the graph does nothing more with it)" : others));
-    }
-    LayerOp& op = graph_.ops[static_cast<std::size_t>(chosen)];
-    // Shapes.
-    std::vector<std::vector<std::size_t>> op_inputs;
-    for (int i : op.inputs) op_inputs.push_back(graph_.ops[static_cast<std::size_t>(i)].shape);
-    if (op.kind == OpKind::add && op_inputs.size() == layer.input_shapes.size()) op_inputs = layer.input_shapes;  // order-free
-    if (op_inputs != layer.input_shapes || op.shape != layer.output_shapes.at(0)) {
-      std::string a, b;
-      for (const auto& s : op_inputs) a += (a.empty() ? "" : ", ") + shape_text(s);
-      for (const auto& s : layer.input_shapes) b += (b.empty() ? "" : ", ") + shape_text(s);
-      disagree(chosen, layer, "the ONNX node maps " + a + " -> " + shape_text(op.shape) + ", the layer " + b + " -> " +
-                                  shape_text(layer.output_shapes.at(0)));
-    }
-    std::vector<float> values = op.parameters;
-    switch (op.kind) {
-      case OpKind::conv1d:
-        // With a kernel of 1, 'same' pads nothing and is 'valid' (Keras's Conv1D(k=1, padding='same')
-        // is exported without pads).
-        if (op.kernel != layer.kernel || op.stride != layer.stride ||
-            (op.padding != layer.padding && !(op.kernel == 1 && op.padding != Padding::symmetric &&
-                                               layer.padding != Padding::symmetric)))
-          disagree(chosen, layer, "the ONNX convolution has kernel " + std::to_string(op.kernel) + ", stride " +
-                                      std::to_string(op.stride) + ", " + (op.padding == Padding::same ? "same" : "valid") + " padding");
-        if (!layer.use_bias) {
-          if (op.has_bias) disagree(chosen, layer, "the ONNX convolution has a bias, the layer none");
-          values.resize(values.size() - op.shape.back());
-        } else if (!op.has_bias) {
-          report_.notes.push_back("layer " + layer.path + ": the ONNX convolution '" + op.node + "' has no bias; imported with zeros");
-        }
-        break;
-      case OpKind::lstm:
-      case OpKind::gru: {
-        const std::string onnx_kind = kind_name(op.kind);
-        if (op.returns_sequence < 0) disagree(chosen, layer, "nothing in the graph reads this " + onnx_kind + "'s output");
-        if (op.backwards != layer.backwards)
-          disagree(chosen, layer, "the ONNX " + onnx_kind + " reads the list " + (op.backwards ? "backwards" : "forwards") +
-                                      " (its direction attribute, and whether its input was reversed by a Slice), the layer " +
-                                      (layer.backwards ? "backwards" : "forwards"));
-        if (op.hard_sigmoid != layer.hard_sigmoid)
-          disagree(chosen, layer, "the ONNX " + onnx_kind + "'s gates use " + (op.hard_sigmoid ? "HardSigmoid" : "Sigmoid") +
-                                      ", the layer's " + (layer.hard_sigmoid ? "hard_sigmoid" : "sigmoid") +
-                                      " (declare the layer with" + (op.hard_sigmoid ? "" : "out") + " deepjet::hard_sigmoid_gates)");
-        if ((op.returns_sequence == 1) != layer.returns_sequence)
-          disagree(chosen, layer, "the graph reads the " + onnx_kind + "'s " + (op.returns_sequence ? "whole sequence" : "final state") +
-                                      ", the layer gives its " + (layer.returns_sequence ? "whole sequence" : "final state"));
-        if (op.kind == OpKind::gru && op.reset_after != layer.reset_after)
-          disagree(chosen, layer, std::string("the ONNX GRU has linear_before_reset = ") + (op.reset_after ? "1" : "0") +
-                                      " (the reset gate multiplies " +
-                                      (op.reset_after ? "the recurrent product" : "the state before the product") +
-                                      "), the layer is " + (layer.reset_after ? "reset_after" : "reset_before") +
-                                      " (declare the layer with deepjet::" + (op.reset_after ? "reset_after" : "reset_before") + ")");
-        break;
-      }
-      case OpKind::batch_norm:
-        if (static_cast<float>(op.epsilon) != static_cast<float>(layer.epsilon)) {
-          const std::size_t F = op.shape.back();
-          if (!options_.carry_epsilon)
-            disagree(chosen, layer, "ONNX epsilon " + number_text(op.epsilon) + ", the layer's " + number_text(layer.epsilon));
-          for (std::size_t c = 0; c < F; ++c) {
-            const double var = static_cast<double>(values[3 * F + c]) + op.epsilon - layer.epsilon;
-            if (var < 0)
-              disagree(chosen, layer, "ONNX epsilon " + number_text(op.epsilon) + " differs from the layer's " +
-                                          number_text(layer.epsilon) + " by more than running_var[" + std::to_string(c) +
-                                          "]; declare BatchNorm<momentum, " + number_text(op.epsilon) + "f>");
-            values[3 * F + c] = static_cast<float>(var);
-          }
-          report_.notes.push_back("layer " + layer.path + ": ONNX epsilon " + number_text(op.epsilon) + " carried into running_var (layer epsilon " +
-                                  number_text(layer.epsilon) + ")");
-        }
-        break;
-      default: break;
-    }
-    if (values.size() != layer.parameter_count)
-      disagree(chosen, layer, std::to_string(values.size()) + " parameters in the ONNX node, " +
-                                  std::to_string(layer.parameter_count) + " in the layer");
-    std::copy(values.begin(), values.end(), parameters_.begin() + static_cast<std::ptrdiff_t>(layer.offset));
-    claimed_[static_cast<std::size_t>(chosen)] = 1;
-    std::string node = op.node;
-    for (const auto& f : op.folded) node += " + " + f;
-    report_.layers.push_back({layer.path, layer.signature, node, op.node_op, op.node_shapes});
-    return chosen;
-  }
-
-  LayerGraph& graph_;
-  std::span<float> parameters_;
-  ImportReport& report_;
-  const ImportOptions& options_;
-  std::vector<char> claimed_;
-  std::vector<std::vector<int>> consumers_;
-};
-
 template <class Net>
 void import_into(const std::filesystem::path& path, std::span<float> parameters, const ImportOptions& options) {
   ImportReport local;
@@ -484,14 +284,14 @@ void import_into(const std::filesystem::path& path, std::span<float> parameters,
     plans.insert(plans.end(), pass_plans.begin(), pass_plans.end());
 
     LayerGraph lowered = Lowering(graph, report.opset, plans).run();
-    if (!lowered.unused_initializers.empty()) {
+    if (!lowered.unused_weights.empty()) {
       std::string names;
-      for (const auto& n : lowered.unused_initializers) names += (names.empty() ? "'" : ", '") + n + "'";
+      for (const auto& n : lowered.unused_weights) names += (names.empty() ? "'" : ", '") + n + "'";
       throw Error("initializers " + names + " are read by no node; deepjet consumes every weight or refuses the file");
     }
 
     std::vector<float> values(parameters.begin(), parameters.end());
-    Matcher matcher(lowered, values, report, options);
+    Matcher matcher(lowered, values, report.layers, report.notes, options.carry_epsilon);
     std::vector<int> inputs(network_inputs);
     std::iota(inputs.begin(), inputs.end(), 0);
     const std::vector<int> outputs = matcher.match(net, inputs);
@@ -511,9 +311,9 @@ void import_into(const std::filesystem::path& path, std::span<float> parameters,
         throw Error("graph output '" + out.name + "' is " + matcher.describe(out.op) + ", but the model type's output block " +
                     std::to_string(next) + " is " + matcher.describe(outputs[next]));
       if (!out.canonical)
-        throw Error("graph output '" + out.name + "' " + dims_text(out.onnx_dims) +
+        throw Error("graph output '" + out.name + "' " + dims_text(out.dims) +
                     " is laid out differently from deepjet's channels-last output; deepjet does not reorder outputs");
-      report.outputs.push_back({out.name, next, dims_text(out.onnx_dims)});
+      report.outputs.push_back({out.name, next, dims_text(out.dims)});
       ++next;
     }
     if (next != outputs.size())

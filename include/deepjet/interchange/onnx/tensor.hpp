@@ -12,6 +12,7 @@
 #pragma once
 
 #include "deepjet/core/error.hpp"
+#include "deepjet/interchange/graph/layer_graph.hpp"
 
 #include <onnx/onnx_pb.h>
 
@@ -23,6 +24,8 @@
 #include <vector>
 
 namespace deepjet::onnx::import_detail {
+
+using interchange::number_text;
 
 /// Stands for the batch size N inside integer tensors (shapes computed in the graph).
 inline constexpr std::int64_t batch_dimension = std::numeric_limits<std::int64_t>::min();
@@ -57,13 +60,6 @@ inline std::string dims_text(const std::vector<std::int64_t>& dims) {
     text += dims[i] == batch_dimension ? std::string("N") : std::to_string(dims[i]);
   }
   return text + "]";
-}
-
-/// A number as a person writes it: 1e-06, 0.2, 2.
-inline std::string number_text(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", v);
-  return text;
 }
 
 inline std::size_t element_count(const std::vector<std::int64_t>& dims) {

@@ -266,6 +266,60 @@ class File {
     return value;
   }
 
+  /// A one-dimensional array of strings (fixed-length, as h5py stores lists of names, or
+  /// variable-length); an empty array of any type (h5py's empty list) gives no strings.
+  std::vector<std::string> read_string_list_attribute(const std::string& name, const std::string& object = ".") const {
+    QuietErrors quiet;
+    Handle attribute(H5Aopen_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (!attribute.valid()) fail("has no attribute '" + name + "' on '" + object + "'");
+    Handle type(H5Aget_type(attribute.get()), H5Tclose);
+    Handle space(H5Aget_space(attribute.get()), H5Sclose);
+    const hssize_t count = H5Sget_simple_extent_npoints(space.get());
+    if (count < 0) fail("cannot read attribute '" + name + "' on '" + object + "'");
+    std::vector<std::string> values;
+    if (count == 0) return values;
+    if (H5Tget_class(type.get()) != H5T_STRING) fail("attribute '" + name + "' on '" + object + "' is not a list of strings");
+    const auto n = static_cast<std::size_t>(count);
+    if (H5Tis_variable_str(type.get()) > 0) {
+      std::vector<char*> texts(n, nullptr);
+      if (H5Aread(attribute.get(), type.get(), texts.data()) < 0) fail("cannot read attribute '" + name + "' on '" + object + "'");
+      for (char* text : texts) {
+        values.emplace_back(text ? text : "");
+        H5free_memory(text);
+      }
+      return values;
+    }
+    const std::size_t size = H5Tget_size(type.get());
+    std::vector<char> bytes(n * size);
+    if (H5Aread(attribute.get(), type.get(), bytes.data()) < 0) fail("cannot read attribute '" + name + "' on '" + object + "'");
+    for (std::size_t i = 0; i < n; ++i) {
+      std::string value(bytes.data() + i * size, size);
+      value.resize(std::min(value.find('\0'), value.size()));
+      values.push_back(value);
+    }
+    return values;
+  }
+
+  /// Writes a list of strings as h5py does: fixed-length strings, one-dimensional (an empty list
+  /// is an empty array).
+  void write_attribute(const std::string& name, const std::vector<std::string>& values, const std::string& object = ".") {
+    QuietErrors quiet;
+    std::size_t size = 1;
+    for (const auto& v : values) size = std::max(size, v.size());
+    std::vector<char> bytes(values.size() * size, '\0');
+    for (std::size_t i = 0; i < values.size(); ++i) std::copy(values[i].begin(), values[i].end(), bytes.begin() + static_cast<std::ptrdiff_t>(i * size));
+    Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(type.get(), size);
+    H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+    const hsize_t count = values.size();
+    Handle space(H5Screate_simple(1, &count, nullptr), H5Sclose);
+    Handle attribute(H5Acreate_by_name(file_.get(), object.c_str(), name.c_str(), type.get(), space.get(),
+                                       H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                     H5Aclose);
+    if (!attribute.valid() || (count > 0 && H5Awrite(attribute.get(), type.get(), bytes.data()) < 0))
+      fail("cannot write attribute '" + name + "'");
+  }
+
   std::uint64_t read_integer_attribute(const std::string& name, const std::string& object = ".") const {
     QuietErrors quiet;
     Handle attribute(H5Aopen_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);

@@ -1,13 +1,13 @@
-// deepjet/interchange/onnx/outline.hpp: a model type's structure as data, for the importer.
+// deepjet/interchange/graph/outline.hpp: a model type's structure as data, for the importers.
 //
 // Contract: `outline<Net>()` gives a tree that mirrors how Net is composed: a Sequential (or
 // Stack) is a chain of its children, Branches feeds part i of its input to child i, Parallel feeds
 // its whole input to every child; leaves are layers with their path (as in Model::architecture()),
 // kind, signature, input and output shapes, where their parameters start in the model's flat
-// array, and the options the importer must check against the ONNX graph (Conv1D kernel, stride,
+// array, and the options an importer must check against the foreign file (Conv1D kernel, stride,
 // padding and bias; LSTM and GRU direction, output and gate activation, GRU reset convention;
-// BatchNorm epsilon). Nothing here reads a file; the reader (reader.hpp) walks this tree beside
-// the lowered ONNX graph.
+// BatchNorm epsilon). Nothing here reads a file and nothing here knows a file format; the Matcher
+// (matcher.hpp) walks this tree beside a lowered graph (layer_graph.hpp) of any format.
 #pragma once
 
 #include "deepjet/layers/conv1d/conv1d.hpp"
@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-namespace deepjet::onnx::import_detail {
+namespace deepjet::interchange {
 
 struct Outline {
   enum class Kind { chain, branches, parallel, leaf } kind = Kind::leaf;
@@ -38,7 +38,7 @@ struct Outline {
   bool use_bias = true;
   // LSTM, GRU
   bool backwards = false, returns_sequence = false, hard_sigmoid = false;
-  // GRU: reset_after (ONNX linear_before_reset = 1) or reset_before
+  // GRU: reset_after (ONNX linear_before_reset = 1, Keras reset_after=True) or reset_before
   bool reset_after = false;
   // BatchNorm
   double epsilon = 0;
@@ -74,7 +74,7 @@ struct composite_kind<ParallelLayer<In, Specs...>> {
   static constexpr Outline::Kind value = Outline::Kind::parallel;
 };
 
-// The options of the layers whose ONNX counterpart carries them.
+// The options of the layers whose foreign counterparts carry them.
 template <class L>
 struct leaf_traits {
   static void fill(Outline&) {}
@@ -146,4 +146,4 @@ Outline outline(const std::string& path = "", std::size_t offset = 0) {
   return o;
 }
 
-}  // namespace deepjet::onnx::import_detail
+}  // namespace deepjet::interchange
