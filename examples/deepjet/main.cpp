@@ -29,11 +29,15 @@
 #include <deepjet/interchange/onnx/writer.hpp>
 #endif
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -65,12 +69,33 @@ std::string test_source(const Options& o) { return (o.dir / "sources" / ("test."
 
 void generate(const Options& o) {
   fs::create_directories(o.dir / "sources");
+  // The files one per thread (zlib's deflate, not the simulation, takes most of the time).
+  struct Job {
+    std::string path;
+    std::uint64_t jets, seed;
+  };
+  std::vector<Job> jobs;
   const auto sources = training_sources(o);
-  for (std::uint64_t i = 0; i < o.files; ++i) {
-    if (fs::exists(sources[i])) continue;
-    dd::generate_example_jets(sources[i], {.jets = o.jets, .seed = o.seed * 1000 + i});
-  }
-  if (!fs::exists(test_source(o))) dd::generate_example_jets(test_source(o), {.jets = o.test_jets, .seed = o.seed * 1000 + 999});
+  for (std::uint64_t i = 0; i < o.files; ++i) jobs.push_back({sources[i], o.jets, o.seed * 1000 + i});
+  jobs.push_back({test_source(o), o.test_jets, o.seed * 1000 + 999});
+  std::atomic<std::size_t> next{0};
+  std::vector<std::exception_ptr> errors(jobs.size());
+  auto work = [&] {
+    for (std::size_t k; (k = next++) < jobs.size();) {
+      if (fs::exists(jobs[k].path)) continue;
+      try {
+        dd::generate_example_jets(jobs[k].path, {.jets = jobs[k].jets, .seed = jobs[k].seed});
+      } catch (...) {
+        errors[k] = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned t = 1; t < std::max(1u, o.threads); ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
   std::printf("generate: %llu training files of %llu jets and a test file of %llu jets in %s\n",
               static_cast<unsigned long long>(o.files), static_cast<unsigned long long>(o.jets),
               static_cast<unsigned long long>(o.test_jets), (o.dir / "sources").c_str());
