@@ -27,6 +27,7 @@
 #include "deepjet/evaluation/jet_table.hpp"
 #include "deepjet/evaluation/json_writer.hpp"
 #include "deepjet/evaluation/plots.hpp"
+#include "deepjet/evaluation/prediction_file.hpp"
 #include "deepjet/evaluation/report.hpp"
 #include "deepjet/evaluation/roc.hpp"
 #include "deepjet/io/hdf5/hdf5.hpp"

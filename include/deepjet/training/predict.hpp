@@ -15,7 +15,8 @@
 //     weight         float, the training's class weight (when a weighter is given)
 //     source_entry   Long64_t, the entry of the source tree (the key to join on when jets are dropped)
 //   Its title, "deepjet predictions; classes b=isB,bb=isBB+isGBB,...; spectators jet_pt,jet_eta",
-//   says how the truth branches make the classes: read_predictions reads it back.
+//   says how the truth branches make the classes: read_predictions (evaluation/prediction_file.hpp)
+//   reads it back.
 // ".h5": an HDF5 file holding, per jet:
 //     probabilities (jets, classes)   attribute classes = "b,bb,..."
 //     truth (jets, classes), spectators (jets, S) with attribute spectators = "jet_pt,jet_eta,..."
@@ -37,6 +38,7 @@
 #include "deepjet/data/prepare.hpp"
 #include "deepjet/data/training_file.hpp"
 #include "deepjet/data/weighter.hpp"
+#include "deepjet/evaluation/prediction_file.hpp"
 #include "deepjet/io/hdf5/hdf5.hpp"
 #include "deepjet/io/root_writer.hpp"
 #include "deepjet/models/model.hpp"
@@ -52,6 +54,11 @@
 #include <vector>
 
 namespace deepjet::training {
+
+// The reading side (and the ROOT tree's name and title) lives with evaluation.
+using evaluation::Predictions;
+using evaluation::read_predictions;
+using evaluation::prediction_tree;
 
 struct PredictionReport {
   std::string input;
@@ -78,9 +85,6 @@ inline PredictionFormat prediction_format(const std::filesystem::path& output) {
   throw Error("predict: cannot tell the format of '" + output.string() +
               "': name prediction files *.root (a ROOT tree) or *.h5 (HDF5)");
 }
-
-/// The name of the tree in ROOT prediction files.
-inline constexpr const char* prediction_tree = "tree";
 
 namespace detail {
 // "a,b,c" (appending, not concatenating temporaries: GCC 12 warns falsely on those).
@@ -240,19 +244,6 @@ class RootPredictionSink final : public PredictionSink {
   bool weights_;
 };
 
-/// The title of a ROOT prediction tree: how its truth branches make the classes, and its spectators.
-inline std::string root_prediction_title(const std::vector<std::pair<std::string, std::vector<std::string>>>& classes,
-                                         const std::vector<std::string>& spectators) {
-  std::string class_text, spectator_text;
-  for (const auto& [name, flags] : classes) {
-    std::string sum;
-    for (const auto& flag : flags) append_name(sum, flag, '+');
-    append_name(class_text, name + "=" + sum);
-  }
-  for (const auto& s : spectators) append_name(spectator_text, s);
-  return "deepjet predictions; classes " + class_text + "; spectators " + spectator_text;
-}
-
 /// Streams predictions into one or several files (see the contract at the top).
 /// `source` is the raw source (its truth flags and spectators are copied into ROOT outputs in their
 /// own types), or null for a training file (truth_<class> and spectators as float).
@@ -300,7 +291,7 @@ class PredictionWriter {
       for (const auto& s : spectators) add_copied(s);
       if (copied_.empty()) copied_ = copied;  // the same for every ROOT output
       sinks_.push_back(std::make_unique<RootPredictionSink>(path, classes, copied, weighter_ != nullptr,
-                                                            root_prediction_title(class_branches, spectators)));
+                                                            evaluation::root_prediction_title(class_branches, spectators)));
     }
   }
 
@@ -456,114 +447,6 @@ PredictionReport predict_source(const Model<Net>& model, const data::Normalisati
   return predict_source<Format>(model, normalisation, source_path, table, std::vector<std::filesystem::path>{output},
                                 weighter, std::move(options))
       .front();
-}
-
-/// A prediction file read back (for evaluation).
-struct Predictions {
-  std::vector<std::string> classes;
-  std::vector<std::string> spectators;
-  xt::xtensor<float, 2> probabilities;
-  xt::xtensor<float, 2> truth;
-  xt::xtensor<float, 2> spectator_values;
-  xt::xtensor<float, 1> weights;              ///< empty when the file has none
-  std::vector<std::int64_t> source_entries;   ///< the source entry of each jet (empty in older files)
-};
-
-namespace detail {
-inline std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> out;
-  std::string word;
-  for (char c : text) {
-    if (c == separator) {
-      out.push_back(word);
-      word.clear();
-    } else {
-      word += c;
-    }
-  }
-  if (!word.empty()) out.push_back(word);
-  return out;
-}
-
-inline Predictions read_hdf5_predictions(const std::filesystem::path& path) {
-  hdf5::File file(path, hdf5::File::Mode::read);
-  if (!file.has_attribute("deepjet_file") || file.read_string_attribute("deepjet_file") != "predictions")
-    file.fail("is not a deepjet prediction file");
-  Predictions p;
-  p.classes = split(file.read_string_attribute("classes", "probabilities"), ',');
-  p.spectators = split(file.read_string_attribute("spectators", "spectators"), ',');
-  auto read2 = [&](const std::string& name, std::size_t columns) {
-    const auto a = file.read<float>(name);
-    xt::xtensor<float, 2> t = xt::empty<float>({a.shape.empty() ? 0 : a.shape[0], columns});
-    std::copy(a.values.begin(), a.values.end(), t.begin());
-    return t;
-  };
-  p.probabilities = read2("probabilities", p.classes.size());
-  p.truth = read2("truth", p.classes.size());
-  p.spectator_values = read2("spectators", p.spectators.size());
-  if (file.exists("weights")) {
-    const auto w = file.read<float>("weights");
-    p.weights = xt::empty<float>({w.values.size()});
-    std::copy(w.values.begin(), w.values.end(), p.weights.begin());
-  }
-  if (file.exists("source_entries")) p.source_entries = file.read<std::int64_t>("source_entries").values;
-  return p;
-}
-
-// The tree "tree" with the title root_prediction_title writes.
-inline Predictions read_root_predictions(const std::filesystem::path& path) {
-  const root::File file(path.string());
-  const root::Tree tree = file.tree(prediction_tree);
-  const std::string& title = tree.title();
-  const std::string prefix = "deepjet predictions; classes ";
-  const auto spectators_at = title.find("; spectators ");
-  if (title.rfind(prefix, 0) != 0 || spectators_at == std::string::npos)
-    throw FileError(path.string(), "tree '" + std::string(prediction_tree) +
-                                       "' is not a deepjet prediction tree (its title does not list the classes)");
-  Predictions p;
-  std::vector<std::vector<std::string>> flags;
-  for (const auto& item : split(title.substr(prefix.size(), spectators_at - prefix.size()), ',')) {
-    const auto equals = item.find('=');
-    if (equals == std::string::npos) throw FileError(path.string(), "bad class in the prediction tree's title: " + item);
-    p.classes.push_back(item.substr(0, equals));
-    flags.push_back(split(item.substr(equals + 1), '+'));
-  }
-  p.spectators = split(title.substr(spectators_at + std::string("; spectators ").size()), ',');
-  const auto jets = static_cast<std::size_t>(tree.entries());
-  const std::size_t C = p.classes.size(), S = p.spectators.size();
-  p.probabilities = xt::zeros<float>({jets, C});
-  p.truth = xt::zeros<float>({jets, C});
-  p.spectator_values = xt::zeros<float>({jets, S});
-  for (std::size_t c = 0; c < C; ++c) {
-    const auto probability = tree.read<float>("prob_" + p.classes[c]);
-    for (std::size_t j = 0; j < jets; ++j) p.probabilities(j, c) = probability[j];
-    for (const auto& flag : flags[c]) {  // summed in the order read_truth sums them
-      const auto values = tree.read<float>(flag);
-      for (std::size_t j = 0; j < jets; ++j) p.truth(j, c) += values[j];
-    }
-  }
-  for (std::size_t s = 0; s < S; ++s) {
-    const auto values = tree.read<float>(p.spectators[s]);
-    for (std::size_t j = 0; j < jets; ++j) p.spectator_values(j, s) = values[j];
-  }
-  if (tree.has_branch("weight")) {
-    const auto w = tree.read<float>("weight");
-    p.weights = xt::empty<float>({jets});
-    std::copy(w.begin(), w.end(), p.weights.begin());
-  }
-  if (tree.has_branch("source_entry")) p.source_entries = tree.read<std::int64_t>("source_entry");
-  return p;
-}
-}  // namespace detail
-
-/// A prediction file, ROOT or HDF5 (told apart by the first bytes).
-inline Predictions read_predictions(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw FileError(path.string(), "cannot open");
-  char magic[4] = {};
-  in.read(magic, sizeof magic);
-  if (in.gcount() == 4 && std::string(magic, 4) == "root") return detail::read_root_predictions(path);
-  return detail::read_hdf5_predictions(path);
 }
 
 /// The list of prediction files, one path per line (written atomically).
