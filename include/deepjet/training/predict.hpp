@@ -1,7 +1,8 @@
 // deepjet/training/predict.hpp: a trained model's outputs for whole files.
 //
 //   predict_source<Format>(model, normalisation, "test.root", "tree", "predictions/test.root", weighter?, options?)
-//   predict_source<Format>(model, normalisation, "test.root", "tree", {"p/test.root", "p/test.h5"}, ...)
+//   predict_source<Format>(model, normalisation, "test.root", "tree",
+//                          std::vector<std::filesystem::path>{"p/test.root", "p/test.h5"}, ...)
 //   predict_training_file<Format>(model, "converted/x.h5", "predictions/x.h5", weighter?, options?)
 //
 // The output's extension chooses the format (one pass of the model may feed several outputs):
@@ -29,7 +30,7 @@
 // file. Every jet is kept, jets of no class included, unless options.keep (a selection on the
 // truth and spectator rows) drops some. Files appear under their name only when complete (a
 // temporary name, then a rename): an error leaves no half file (an output already completed stays).
-// Errors: an output with another extension, a source without a truth or spectator branch, a bad
+// Errors: chunk_jets 0, an output with another extension, a source without a truth or spectator branch, a bad
 // file: deepjet::Error / FileError naming it.
 // write_prediction_list writes the list of prediction files, one per line.
 #pragma once
@@ -371,6 +372,7 @@ template <class Format, Layer Net>
 std::vector<PredictionReport> predict_training_file(const Model<Net>& model, const std::filesystem::path& training_file,
                                                     const std::vector<std::filesystem::path>& outputs,
                                                     const data::Weighter* weighter = nullptr, PredictOptions options = {}) {
+  if (options.chunk_jets == 0) throw Error("predict: chunk_jets must be positive");
   const data::TrainingFile<Format> file(training_file);
   detail::PredictionWriter<Format, Net> writer(outputs, model, training_file.string(), nullptr, weighter,
                                                std::move(options.keep));
@@ -405,6 +407,7 @@ std::vector<PredictionReport> predict_source(const Model<Net>& model, const data
                                              const data::Weighter* weighter = nullptr, PredictOptions options = {}) {
   static_assert(std::is_same_v<typename Net::input_shape, typename Format::input_shape>,
                 "predict_source: the model's input is not the data format's input_shape");
+  if (options.chunk_jets == 0) throw Error("predict: chunk_jets must be positive");
   const auto source = data::open_source(source_path, table);
   detail::PredictionWriter<Format, Net> writer(outputs, model, source_path, source.get(), weighter,
                                                std::move(options.keep));
