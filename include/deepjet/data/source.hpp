@@ -75,8 +75,8 @@ struct TypedColumn {
     }
     return column;
   }
-  /// The values as T, which must be the column's own type (bool: a unique_ptr<bool[]> is not a
-  /// vector; use value_as_double or the bytes).
+  /// The values as T, which must be the column's own type (for bool, read the 0/1 bytes:
+  /// std::vector<bool> has no contiguous storage).
   template <class T>
   std::vector<T> values() const {
     static_assert(!std::is_same_v<T, bool>, "TypedColumn::values<bool>: read the bytes (0/1)");
