@@ -1,5 +1,5 @@
 // Speed of the example-jet generator: generation alone (in memory), and generation plus writing
-// the source table, uncompressed (the default) and deflated. Prints jets/s and MB/s per wall-clock
+// an HDF5 source table or a ROOT file, uncompressed and deflated (zlib level 1). Prints jets/s and MB/s per wall-clock
 // second and per CPU second of this process (the one-core rate, whatever else the machine runs),
 // and the peak resident memory, which stays at a chunk's worth whatever the number of jets.
 // Usage: example_jets_benchmark [JETS] [OUTPUT_DIRECTORY]
@@ -72,16 +72,22 @@ int main(int argc, char** argv) {
   });
   print("generate (in memory)", jets, static_cast<double>(bytes) / 1e6, generation);
 
-  // Generation and writing; MB/s counts the file's bytes.
-  for (int level : {0, 1}) {
-    options.compression_level = level;
-    const auto path = directory / ("deepjet-example-jets-benchmark-" + std::to_string(::getpid()) + ".h5");
-    const Timing writing = measure([&] { dj::generate_example_jets(path, options); });
-    const double megabytes = static_cast<double>(std::filesystem::file_size(path)) / 1e6;
-    std::filesystem::remove(path);
-    const std::string label = "generate + write, deflate " + std::to_string(level);
-    print(label.c_str(), jets, megabytes, writing);
-    std::printf("%-30s %9.1f MB file, %.0f bytes/jet\n", "", megabytes, megabytes * 1e6 / static_cast<double>(jets));
+  // Generation and writing, HDF5 source tables and ROOT files (as the ntupler's); MB/s counts the
+  // file's bytes.
+  for (const char* extension : {".h5", ".root"}) {
+    for (int level : {0, 1}) {
+      options.compression_level = level;
+      const auto path = directory / ("deepjet-example-jets-benchmark-" + std::to_string(::getpid()) + extension);
+      const Timing writing = measure([&] { dj::generate_example_jets(path, options); });
+      const double megabytes = static_cast<double>(std::filesystem::file_size(path)) / 1e6;
+      std::filesystem::remove(path);
+      std::string label = "generate + write ";  // appended: GCC 12 warns falsely on concatenated temporaries
+      label += extension + 1;
+      label += ", deflate ";
+      label += std::to_string(level);
+      print(label.c_str(), jets, megabytes, writing);
+      std::printf("%-30s %9.1f MB file, %.0f bytes/jet\n", "", megabytes, megabytes * 1e6 / static_cast<double>(jets));
+    }
   }
   // Bounded memory: one chunk at a time, whatever the number of jets.
   rusage usage{};

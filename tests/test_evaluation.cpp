@@ -3,6 +3,8 @@
 #include <deepjet/core/random.hpp>
 #include <deepjet/evaluation/evaluate.hpp>
 #include <deepjet/evaluation/json_writer.hpp>
+#include <deepjet/evaluation/prediction_file.hpp>
+#include <deepjet/io/root_writer.hpp>
 #include <deepjet/evaluation/report.hpp>
 
 #include <gtest/gtest.h>
@@ -507,6 +509,80 @@ TEST(Evaluate, TakesXtensorsAndNoSpectators) {
     background.push_back(grouping.background_weight(t));
   }
   EXPECT_NEAR(from_tensors.groupings[0].auc, mann_whitney(scores, signal, background), 1e-12);
+}
+
+// A ROOT prediction tree as another tool could write it: truth flags as bool and uint8 (any
+// numeric type), a double spectator, the classes and their flags named by the title.
+// read_predictions gives the values written, and so the same AUC as the tensors themselves.
+TEST(PredictionFile, RootTreesOfAnyNumericTypesEvaluateAsTheirValues) {
+  const auto fake = fake_tagger(2000, 1.0, 11);
+  const auto directory = std::filesystem::temp_directory_path() / ("deepjet_prediction_file_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(directory);
+  const auto path = directory / "predictions.root";
+  std::vector<std::pair<std::string, std::vector<std::string>>> classes;
+  {
+    for (std::size_t c = 0; c < 5; ++c) classes.push_back({deepjet_classes[c], {"is_" + deepjet_classes[c]}});
+    classes.push_back({deepjet_classes[5], {"isG"}});
+    deepjet::root::FileWriter file(path);
+    auto& tree = file.make_tree(ev::prediction_tree, ev::root_prediction_title(classes, {"jet_pt"}));
+    for (const auto& c : deepjet_classes) tree.add_branch<float>("prob_" + c);
+    for (std::size_t c = 0; c < 5; ++c) tree.add_branch<bool>(classes[c].second[0]);
+    tree.add_branch<std::uint8_t>("isG").add_branch<double>("jet_pt");
+    for (std::size_t c = 0; c < 6; ++c) {
+      std::vector<float> column(fake.jets);
+      for (std::size_t jet = 0; jet < fake.jets; ++jet) column[jet] = fake.predictions[jet * 6 + c];
+      tree.write<float>("prob_" + deepjet_classes[c], column);
+    }
+    const auto flags = std::make_unique<bool[]>(fake.jets);  // not std::vector<bool>: not contiguous
+    for (std::size_t c = 0; c < 5; ++c) {
+      for (std::size_t jet = 0; jet < fake.jets; ++jet) flags[jet] = fake.truth[jet * 6 + c] > 0;
+      tree.write<bool>(classes[c].second[0], std::span<const bool>(flags.get(), fake.jets));
+    }
+    std::vector<std::uint8_t> is_g(fake.jets);
+    std::vector<double> jet_pt(fake.jets);
+    for (std::size_t jet = 0; jet < fake.jets; ++jet) {
+      is_g[jet] = fake.truth[jet * 6 + 5] > 0 ? 1 : 0;
+      jet_pt[jet] = fake.spectators[jet * 2];
+    }
+    tree.write<std::uint8_t>("isG", is_g);
+    tree.write<double>("jet_pt", jet_pt);
+    file.close();
+  }
+  const auto p = ev::read_predictions(path);
+  EXPECT_EQ(p.classes, deepjet_classes);
+  EXPECT_EQ(p.spectators, std::vector<std::string>{"jet_pt"});
+  ASSERT_EQ(p.probabilities.shape()[0], fake.jets);
+  EXPECT_TRUE(p.source_entries.empty());  // not written by this tool
+  EXPECT_EQ(p.weights.size(), 0u);
+  for (std::size_t jet = 0; jet < fake.jets; ++jet) {
+    for (std::size_t c = 0; c < 6; ++c) {
+      ASSERT_EQ(p.probabilities(jet, c), fake.predictions[jet * 6 + c]);
+      ASSERT_EQ(p.truth(jet, c), fake.truth[jet * 6 + c]);
+    }
+    ASSERT_EQ(p.spectator_values(jet, 0), fake.spectators[jet * 2]);  // a float stored as double: exact
+  }
+  ev::EvaluationSettings settings;
+  settings.groupings = ev::deepjet_groupings();
+  settings.cuts = {ev::Cut::above("jet_pt", 50)};
+  const auto from_file = ev::evaluate(p.probabilities, p.truth, p.spectator_values, p.classes, p.spectators, settings);
+  std::vector<float> pt_only;
+  for (std::size_t jet = 0; jet < fake.jets; ++jet) pt_only.push_back(fake.spectators[jet * 2]);
+  const auto direct = ev::evaluate(ev::JetTable(fake.predictions, 6), ev::JetTable(fake.truth, 6), ev::JetTable(pt_only, 1),
+                                   deepjet_classes, std::vector<std::string>{"jet_pt"}, settings);
+  ASSERT_EQ(from_file.groupings.size(), direct.groupings.size());
+  for (std::size_t g = 0; g < direct.groupings.size(); ++g) EXPECT_EQ(from_file.groupings[g].auc, direct.groupings[g].auc);
+
+  // A tree that is not a prediction tree, and a file that is neither ROOT nor HDF5, are refused by name.
+  {
+    deepjet::root::FileWriter file(directory / "other.root");
+    file.make_tree("tree", "jets").add_branch<float>("x").write<float>("x", std::vector<float>{1});
+    file.close();
+  }
+  EXPECT_NE(error_message([&] { ev::read_predictions(directory / "other.root"); }).find("not a deepjet prediction tree"),
+            std::string::npos);
+  std::ofstream(directory / "text.h5") << "not a prediction file";
+  EXPECT_NE(error_message([&] { ev::read_predictions(directory / "text.h5"); }).find("text.h5"), std::string::npos);
+  std::filesystem::remove_all(directory);
 }
 
 TEST(Evaluate, BadInputsThrowWithClearMessages) {

@@ -221,6 +221,20 @@ TEST(Predict, RawSourcesAndTrainingFilesGiveTheSamePredictions) {
   std::getline(list, line);
   EXPECT_EQ(line, (dir / "a.h5").string());
   EXPECT_THROW(deepjet::training::read_predictions(dir / "data" / "collection.h5"), deepjet::FileError);
+
+  // A training file has no truth flags: its ROOT tree holds truth_<class> floats, read back as the
+  // HDF5 file's values.
+  const auto both = deepjet::training::predict_training_file<TestData>(
+      model, dir / "data" / f.training_file, std::vector<fs::path>{dir / "c.root", dir / "c.h5"});
+  ASSERT_EQ(both.size(), 2u);
+  const auto c_root = deepjet::training::read_predictions(dir / "c.root");
+  const auto c_hdf5 = deepjet::training::read_predictions(dir / "c.h5");
+  EXPECT_EQ(c_root.probabilities, a.probabilities);
+  EXPECT_EQ(c_root.truth, a.truth);
+  EXPECT_EQ(c_root.spectator_values, a.spectator_values);
+  EXPECT_EQ(c_root.source_entries, c_hdf5.source_entries);
+  const deepjet::root::File file((dir / "c.root").string());
+  EXPECT_TRUE(file.tree("tree").has_branch("truth_light"));
 }
 
 }  // namespace

@@ -1,16 +1,20 @@
 // deepjet_quickstart: the DeepJet workflow on example jets, the commands of the original framework.
 //
 //   deepjet_quickstart all       [options]   generate, convert, train, predict, evaluate
-//   deepjet_quickstart generate  [options]   example jets: <dir>/sources/train_<i>.h5, <dir>/sources/test.h5
+//   deepjet_quickstart generate  [options]   example jets as DeepNTuples-like ROOT files:
+//                                            <dir>/sources/train_<i>.root, <dir>/sources/test.root
 //   deepjet_quickstart convert   [options]   training files and <dir>/converted/collection.h5 (with the
 //                                            class weighter); the test jets in <dir>/converted_test
 //   deepjet_quickstart train     [options]   <dir>/training: checkpoints, history, bookkeeping, and
 //                                            model.onnx (the best model for ONNX Runtime / CMSSW;
 //                                            built with libonnx-dev only)
-//   deepjet_quickstart predict   [options]   <dir>/predictions: one file per test source, list
-//   deepjet_quickstart evaluate  [options]   <dir>/report: ROC curves, AUCs, report.html, results.json
+//   deepjet_quickstart predict   [options]   <dir>/predictions: per test source a ROOT tree (test.root,
+//                                            a friend of the source's deepntuplizer/tree) and the
+//                                            same as HDF5 (test.h5); the list of files
+//   deepjet_quickstart evaluate  [options]   <dir>/report from predictions/test.root: ROC curves, AUCs,
+//                                            report.html, results.json
 // options: --dir D (deepjet-quickstart)  --files N (4)  --jets N per file (25000)  --test-jets N (25000)
-//          --epochs N (4)  --batch N (500)  --threads N (2)  --seed N (1)
+//          --epochs N (4)  --batch N (500)  --threads N (2)  --seed N (1)  --sources root|h5 (root)
 //
 // Every step reads what the one before wrote, so steps can be rerun one at a time; convert and
 // train resume where an interrupted run stopped. The model is the DeepJet reference model
@@ -25,11 +29,15 @@
 #include <deepjet/interchange/onnx/writer.hpp>
 #endif
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -49,23 +57,45 @@ struct Options {
   std::size_t batch = 500;
   unsigned threads = 2;
   std::uint64_t seed = 1;
+  std::string sources = "root";  ///< the example files' format: "root" (as the ntupler) or "h5" (source tables)
 };
 
 std::vector<std::string> training_sources(const Options& o) {
   std::vector<std::string> sources;
-  for (std::uint64_t i = 0; i < o.files; ++i) sources.push_back((o.dir / "sources" / ("train_" + std::to_string(i) + ".h5")).string());
+  for (std::uint64_t i = 0; i < o.files; ++i) sources.push_back((o.dir / "sources" / ("train_" + std::to_string(i) + "." + o.sources)).string());
   return sources;
 }
-std::string test_source(const Options& o) { return (o.dir / "sources" / "test.h5").string(); }
+std::string test_source(const Options& o) { return (o.dir / "sources" / ("test." + o.sources)).string(); }
 
 void generate(const Options& o) {
   fs::create_directories(o.dir / "sources");
+  // The files one per thread (zlib's deflate, not the simulation, takes most of the time).
+  struct Job {
+    std::string path;
+    std::uint64_t jets, seed;
+  };
+  std::vector<Job> jobs;
   const auto sources = training_sources(o);
-  for (std::uint64_t i = 0; i < o.files; ++i) {
-    if (fs::exists(sources[i])) continue;
-    dd::generate_example_jets(sources[i], {.jets = o.jets, .seed = o.seed * 1000 + i});
-  }
-  if (!fs::exists(test_source(o))) dd::generate_example_jets(test_source(o), {.jets = o.test_jets, .seed = o.seed * 1000 + 999});
+  for (std::uint64_t i = 0; i < o.files; ++i) jobs.push_back({sources[i], o.jets, o.seed * 1000 + i});
+  jobs.push_back({test_source(o), o.test_jets, o.seed * 1000 + 999});
+  std::atomic<std::size_t> next{0};
+  std::vector<std::exception_ptr> errors(jobs.size());
+  auto work = [&] {
+    for (std::size_t k; (k = next++) < jobs.size();) {
+      if (fs::exists(jobs[k].path)) continue;
+      try {
+        dd::generate_example_jets(jobs[k].path, {.jets = jobs[k].jets, .seed = jobs[k].seed});
+      } catch (...) {
+        errors[k] = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned t = 1; t < std::max(1u, o.threads); ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
   std::printf("generate: %llu training files of %llu jets and a test file of %llu jets in %s\n",
               static_cast<unsigned long long>(o.files), static_cast<unsigned long long>(o.jets),
               static_cast<unsigned long long>(o.test_jets), (o.dir / "sources").c_str());
@@ -137,17 +167,21 @@ void predict(const Options& o) {
   deepjet::Model<Net> model;
   deepjet::load_model(model, o.dir / "training" / "checkpoint_best.h5");
   fs::create_directories(o.dir / "predictions");
-  const auto report = dt::predict_source<Data>(model, collection.normalisation, test_source(o), table,
-                                               o.dir / "predictions" / "test.h5", &weighter);
-  dt::write_prediction_list(o.dir / "predictions" / "predictions.txt", {report});
-  std::printf("predict: %llu jets of %s -> %s\n", static_cast<unsigned long long>(report.jets), report.input.c_str(),
-              report.output.c_str());
+  // One pass of the model, two files: a ROOT tree to add as a friend of the test ntuple, and HDF5.
+  const auto reports = dt::predict_source<Data>(model, collection.normalisation, test_source(o), table,
+                                                std::vector<fs::path>{o.dir / "predictions" / "test.root",
+                                                                      o.dir / "predictions" / "test.h5"},
+                                                &weighter);
+  dt::write_prediction_list(o.dir / "predictions" / "predictions.txt", reports);
+  for (const auto& report : reports)
+    std::printf("predict: %llu jets of %s -> %s\n", static_cast<unsigned long long>(report.jets), report.input.c_str(),
+                report.output.c_str());
 }
 
 int usage() {
   std::fprintf(stderr,
                "usage: deepjet_quickstart all|generate|convert|train|predict|evaluate [--dir D] [--files N] [--jets N]\n"
-               "       [--test-jets N] [--epochs N] [--batch N] [--threads N] [--seed N]\n");
+               "       [--test-jets N] [--epochs N] [--batch N] [--threads N] [--seed N] [--sources root|h5]\n");
   return 2;
 }
 
@@ -155,7 +189,7 @@ int usage() {
 
 void evaluate(const Options& o) {
   namespace de = deepjet::evaluation;
-  const auto p = dt::read_predictions(o.dir / "predictions" / "test.h5");
+  const auto p = dt::read_predictions(o.dir / "predictions" / "test.root");  // or test.h5: the same values
   de::EvaluationSettings settings;
   settings.groupings = de::deepjet_groupings();
   settings.cuts = {de::Cut::above("jet_pt", 30), de::Cut::absolute_below("jet_eta", 2.5)};
@@ -195,6 +229,7 @@ int main(int argc, char** argv) try {
     else if (key == "--batch") o.batch = std::stoull(value);
     else if (key == "--threads") o.threads = static_cast<unsigned>(std::stoul(value));
     else if (key == "--seed") o.seed = std::stoull(value);
+    else if (key == "--sources" && (value == "root" || value == "h5")) o.sources = value;
     else return usage();
   }
   if (o.epochs < 2) o.epochs = 2;  // the recipe has two stages

@@ -7,5 +7,6 @@
 #include "deepjet/evaluation/jet_table.hpp"
 #include "deepjet/evaluation/json_writer.hpp"
 #include "deepjet/evaluation/plots.hpp"
+#include "deepjet/evaluation/prediction_file.hpp"
 #include "deepjet/evaluation/report.hpp"
 #include "deepjet/evaluation/roc.hpp"

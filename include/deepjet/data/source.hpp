@@ -7,6 +7,9 @@
 //   has_branch(name)
 //   read_flat(name, first, last)   one value per entry, as float
 //   read_jagged(name, first, last) values + offsets (offsets relative to `first`, starting at 0)
+//   read_flat_typed(name, first, last)  one value per entry in its stored type (to copy it unchanged,
+//                                  as prediction trees copy truth and spectators); sources that do
+//                                  not know their types give floats
 // open_source(path, table) picks the reader from the file's first bytes. Every error is a
 // deepjet::FileError naming the file (and the branch).
 // Threads: a Source is used by one thread at a time (the ROOT reader keeps the last basket of each
@@ -18,16 +21,78 @@
 #include "deepjet/io/root.hpp"
 
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace deepjet::data {
 
 /// Values of a variable-length column: entry i is values[offsets[i] .. offsets[i + 1]).
 using JaggedColumn = root::JaggedArray<float>;
+
+/// Calls f(std::type_identity<T>{}) with T the C++ type of a numeric ROOT value type (bool for Bool).
+template <class F>
+decltype(auto) with_value_type(root::ValueType type, F&& f) {
+  using V = root::ValueType;
+  switch (type) {
+    case V::Bool: return f(std::type_identity<bool>{});
+    case V::Int8: return f(std::type_identity<std::int8_t>{});
+    case V::UInt8: return f(std::type_identity<std::uint8_t>{});
+    case V::Int16: return f(std::type_identity<std::int16_t>{});
+    case V::UInt16: return f(std::type_identity<std::uint16_t>{});
+    case V::Int32: return f(std::type_identity<std::int32_t>{});
+    case V::UInt32: return f(std::type_identity<std::uint32_t>{});
+    case V::Int64: return f(std::type_identity<std::int64_t>{});
+    case V::UInt64: return f(std::type_identity<std::uint64_t>{});
+    case V::Float32: return f(std::type_identity<float>{});
+    case V::Float64: return f(std::type_identity<double>{});
+    case V::String: break;
+  }
+  throw Error("deepjet::data: a string column has no numeric type");
+}
+
+/// One value per entry in the type the file stores (for copying a column unchanged).
+/// Holds the values' bytes in native order; a bool is one byte, 0 or 1.
+struct TypedColumn {
+  root::ValueType type = root::ValueType::Float32;
+  std::vector<std::uint8_t> bytes;
+
+  std::size_t size() const { return bytes.size() / root::value_size(type); }
+
+  template <class T>
+  static TypedColumn of(root::ValueType type, const std::vector<T>& values) {
+    TypedColumn column;
+    column.type = type;
+    column.bytes.resize(values.size() * sizeof(T));
+    if constexpr (std::is_same_v<T, bool>) {
+      for (std::size_t i = 0; i < values.size(); ++i) column.bytes[i] = values[i] ? 1 : 0;
+    } else {
+      if (!values.empty()) std::memcpy(column.bytes.data(), values.data(), column.bytes.size());
+    }
+    return column;
+  }
+  /// The values as T, which must be the column's own type (for bool, read the 0/1 bytes:
+  /// std::vector<bool> has no contiguous storage).
+  template <class T>
+  std::vector<T> values() const {
+    static_assert(!std::is_same_v<T, bool>, "TypedColumn::values<bool>: read the bytes (0/1)");
+    std::vector<T> out(bytes.size() / sizeof(T));
+    if (!out.empty()) std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
+    return out;
+  }
+  /// Keep the entries whose index is listed (ascending), in that order.
+  void keep(const std::vector<std::size_t>& entries) {
+    const std::size_t width = root::value_size(type);
+    std::vector<std::uint8_t> kept(entries.size() * width);
+    for (std::size_t k = 0; k < entries.size(); ++k)
+      std::memcpy(kept.data() + k * width, bytes.data() + entries[k] * width, width);
+    bytes = std::move(kept);
+  }
+};
 
 class Source {
  public:
@@ -37,6 +102,9 @@ class Source {
   virtual bool has_branch(const std::string& name) const = 0;
   virtual std::vector<float> read_flat(const std::string& name, std::uint64_t first, std::uint64_t last) const = 0;
   virtual JaggedColumn read_jagged(const std::string& name, std::uint64_t first, std::uint64_t last) const = 0;
+  virtual TypedColumn read_flat_typed(const std::string& name, std::uint64_t first, std::uint64_t last) const {
+    return TypedColumn::of(root::ValueType::Float32, read_flat(name, first, last));
+  }
 };
 
 /// A TTree of a ROOT file ("dir/tree" for trees in directories).
@@ -52,6 +120,14 @@ class RootSource final : public Source {
   }
   JaggedColumn read_jagged(const std::string& name, std::uint64_t first, std::uint64_t last) const override {
     return tree_.read_jagged<float>(name, static_cast<std::int64_t>(first), static_cast<std::int64_t>(last));
+  }
+  TypedColumn read_flat_typed(const std::string& name, std::uint64_t first, std::uint64_t last) const override {
+    const root::ValueType type = tree_.branch(name).layout.type;
+    if (type == root::ValueType::String) throw FileError(path(), "branch '" + name + "' holds strings, not numbers");
+    return with_value_type(type, [&]<class T>(std::type_identity<T>) {
+      using Read = std::conditional_t<std::is_same_v<T, bool>, std::uint8_t, T>;  // the reader's bool: 0/1 bytes
+      return TypedColumn::of(type, tree_.read<Read>(name, static_cast<std::int64_t>(first), static_cast<std::int64_t>(last)));
+    });
   }
   const root::Tree& tree() const { return tree_; }
 
@@ -82,6 +158,28 @@ class TableSource final : public Source {
       file_.fail("branch '" + name + "' has several values per entry; read it as a particle list");
     check_range(name, first, last);
     return file_.read_rows<float>(dataset(name), first, last - first);
+  }
+
+  TypedColumn read_flat_typed(const std::string& name, std::uint64_t first, std::uint64_t last) const override {
+    require(name);
+    if (file_.has_attribute("offsets", dataset(name)))
+      file_.fail("branch '" + name + "' has several values per entry; read it as a particle list");
+    check_range(name, first, last);
+    const auto stored = file_.stored_type(dataset(name));
+    if (stored.kind == hdf5::StoredType::Kind::other) file_.fail("branch '" + name + "' does not hold numbers");
+    using V = root::ValueType;
+    // The types source tables are written in; anything else is widened without loss.
+    const V type = stored.kind == hdf5::StoredType::Kind::floating ? (stored.size <= 4 ? V::Float32 : V::Float64)
+                   : stored.kind == hdf5::StoredType::Kind::unsigned_integer
+                       ? (stored.size == 1 ? V::UInt8 : V::UInt64)
+                       : (stored.size <= 4 ? V::Int32 : V::Int64);
+    return with_value_type(type, [&]<class T>(std::type_identity<T>) -> TypedColumn {
+      if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, std::uint8_t> ||
+                    std::is_same_v<T, std::uint64_t> || std::is_same_v<T, std::int32_t> || std::is_same_v<T, std::int64_t>)
+        return TypedColumn::of(type, file_.read_rows<T>(dataset(name), first, last - first));
+      else
+        throw Error("unreachable");
+    });
   }
 
   JaggedColumn read_jagged(const std::string& name, std::uint64_t first, std::uint64_t last) const override {

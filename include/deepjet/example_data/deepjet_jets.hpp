@@ -1,14 +1,18 @@
 // deepjet/example_data/deepjet_jets.hpp: a deterministic generator of DeepNTuple-like example jets.
 //
-// Contract: generate_example_jets(path, options) writes `options.jets` jets to `path` as a deepjet
-// source table (data/source_table.hpp) named "deepntuplizer/tree", the tree path of the CMS
-// DeepNTuples ntupler. It holds, per jet:
+// Contract: generate_example_jets(path, options) writes `options.jets` jets to `path`, under
+// "deepntuplizer/tree", the tree path of the CMS DeepNTuples ntupler: a path ending in ".root" gets
+// a ROOT file (TDirectory deepntuplizer, TTree tree, written by deepjet's ROOT writer) laid out as
+// the ntupler writes it, flat branches per jet and candidate lists as counted float arrays
+// (Cpfcan_ptrel[n_Cpfcand]/F), zlib-compressed by default; any other path gets a deepjet source
+// table in HDF5 (data/source_table.hpp) with the same branches. Both read back identically. It
+// holds, per jet:
 //   - truth flags (int32, one-hot): isB, isBB, isGBB, isLeptonicB, isLeptonicB_C, isC, isGCC, isCC,
 //     isUD, isS, isG, and isUndefined (always 0); DeepJet's six classes are b = isB,
 //     bb = isBB + isGBB, lepb = isLeptonicB + isLeptonicB_C, c = isC + isGCC + isCC, uds = isUD + isS,
 //     g = isG;
 //   - the 15 global features of DeepJet (example_jets_global_branches);
-//   - charged candidates (16 features, offsets "n_Cpfcand"), neutral candidates (6, "n_Npfcand") and
+//   - charged candidates (16 features, counted by "n_Cpfcand"), neutral candidates (6, "n_Npfcand") and
 //     secondary vertices (12, "n_sv"), every candidate of the jet (no truncation at 25), ordered
 //     as the ntupler orders them: charged by decreasing signed 2D IP significance, neutrals nearest
 //     to an SV first then by decreasing pT, vertices by decreasing transverse flight significance.
@@ -21,8 +25,9 @@
 // are the n jets of a smaller one. (Bit-identical across machines needs the same math library and
 // floating-point contraction settings; within one build it is exact.)
 // Memory: one chunk of `chunk_jets` jets (~1 kB each) is generated, appended and dropped at a time.
-// Speed: ~200k jets/s per core, written uncompressed by default (floats from a simulation barely
-// compress, and deflate would cost five times the generation).
+// Speed: ~200k jets/s per core. HDF5 tables are written uncompressed by default (floats from a
+// simulation barely compress, and deflate would cost several times the generation); ROOT files with
+// ROOT's default, zlib level 1, as the ntupler's files are.
 // Errors: bad options throw deepjet::Error; a file that cannot be written throws deepjet::FileError
 // naming it, and nothing is left at `path` (the writer works on a temporary name).
 #pragma once
@@ -30,6 +35,7 @@
 #include "deepjet/core/error.hpp"
 #include "deepjet/core/random.hpp"
 #include "deepjet/data/source_table.hpp"
+#include "deepjet/io/root_writer.hpp"
 
 #include <algorithm>
 #include <array>
@@ -61,9 +67,10 @@ struct ExampleJetsOptions {
   double mean_pileup_vertices = 25.0;   ///< mean of npv (Poisson)
   double min_pt = 30.0;                 ///< jet pT range in GeV
   double max_pt = 1000.0;
-  /// Deflate level of the file, 0 (none) to 9. Simulated floats barely compress (~0.6 of their
-  /// size at level 1) while deflate costs more than generating them.
-  int compression_level = 0;
+  /// Deflate (zlib) level of the file, 0 (none) to 9, or -1: the format's default, none for HDF5
+  /// (simulated floats barely compress, ~0.6 of their size at level 1, while deflate costs more
+  /// than generating them) and 1 for ROOT (ROOT's default, as the ntupler's files).
+  int compression_level = -1;
 };
 
 inline constexpr const char* example_jets_table = "deepntuplizer/tree";
@@ -263,8 +270,8 @@ class Generator {
     if (options.chunk_jets == 0) throw Error("example jets: chunk_jets must be at least 1");
     if (!(options.min_pt > 0) || !(options.max_pt > options.min_pt) || !std::isfinite(options.max_pt))
       throw Error("example jets: need 0 < min_pt < max_pt");
-    if (options.compression_level < 0 || options.compression_level > 9)
-      throw Error("example jets: compression_level must be 0 to 9");
+    if (options.compression_level < -1 || options.compression_level > 9)
+      throw Error("example jets: compression_level must be 0 to 9 (or -1, the format's default)");
     if (!(options.mean_pileup_vertices >= 0) || !std::isfinite(options.mean_pileup_vertices))
       throw Error("example jets: mean_pileup_vertices must be finite and non-negative");
   }
@@ -1074,12 +1081,51 @@ class ExampleJetsGenerator {
   example_jets_detail::Generator generator_;
 };
 
-/// Write `options.jets` example jets to `path` (see the contract at the top of this file).
-inline void generate_example_jets(const std::filesystem::path& path, const ExampleJetsOptions& options = {}) {
-  ExampleJetsGenerator generator(options);  // validates the options before any file is made
+namespace example_jets_detail {
+/// Offsets (counts.size() + 1 of them, from 0) of a chunk's per-jet counts.
+inline std::vector<std::int64_t> offsets_of(const std::vector<std::int64_t>& counts) {
+  std::vector<std::int64_t> offsets(counts.size() + 1, 0);
+  for (std::size_t i = 0; i < counts.size(); ++i) offsets[i + 1] = offsets[i] + counts[i];
+  return offsets;
+}
+
+/// The jets as the DeepNTuples ntupler's ROOT file: deepntuplizer/tree, counted candidate arrays.
+inline void write_example_jets_root(const std::filesystem::path& path, const ExampleJetsOptions& options,
+                                    ExampleJetsGenerator& generator) {
+  root::WriteOptions write_options;
+  const int level = options.compression_level < 0 ? 1 : options.compression_level;
+  write_options.compression = level == 0 ? root::CompressionSettings::none() : root::CompressionSettings::zlib(level);
+  root::FileWriter file(path, write_options);
+  root::TreeWriter& tree = file.make_tree(example_jets_table, "example jets (deepjet)");
+  for (const char* name : example_jets_truth_branches) tree.add_branch<std::int32_t>(name);
+  for (const char* name : example_jets_global_branches) tree.add_branch<float>(name);
+  for (const char* name : example_jets_charged_branches) tree.add_counted_branch<float>(name, example_jets_charged_offsets);
+  for (const char* name : example_jets_neutral_branches) tree.add_counted_branch<float>(name, example_jets_neutral_offsets);
+  for (const char* name : example_jets_sv_branches) tree.add_counted_branch<float>(name, example_jets_sv_offsets);
+
+  ExampleJetsChunk chunk;
+  for (std::uint64_t first = 0; first < options.jets; first += options.chunk_jets) {
+    const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(options.chunk_jets, options.jets - first));
+    generator.generate(first, count, chunk);
+    for (std::size_t k = 0; k < chunk.truth.size(); ++k)
+      tree.write<std::int32_t>(example_jets_truth_branches[k], chunk.truth[k]);
+    for (std::size_t k = 0; k < chunk.global.size(); ++k) tree.write<float>(example_jets_global_branches[k], chunk.global[k]);
+    const auto charged = offsets_of(chunk.charged_counts), neutral = offsets_of(chunk.neutral_counts),
+               sv = offsets_of(chunk.sv_counts);
+    for (std::size_t k = 0; k < chunk.charged.size(); ++k)
+      tree.write_jagged<float>(example_jets_charged_branches[k], chunk.charged[k], charged);
+    for (std::size_t k = 0; k < chunk.neutral.size(); ++k)
+      tree.write_jagged<float>(example_jets_neutral_branches[k], chunk.neutral[k], neutral);
+    for (std::size_t k = 0; k < chunk.sv.size(); ++k) tree.write_jagged<float>(example_jets_sv_branches[k], chunk.sv[k], sv);
+  }
+  file.close();
+}
+
+inline void write_example_jets_table(const std::filesystem::path& path, const ExampleJetsOptions& options,
+                                     ExampleJetsGenerator& generator) {
   // HDF5 chunks of at least 1024 rows whatever the generation chunk: tiny chunks are slow to write.
   const std::size_t storage_chunk = std::clamp<std::size_t>(options.chunk_jets, 1024, 65536);
-  SourceTableWriter writer(path, example_jets_table, storage_chunk, options.compression_level);
+  SourceTableWriter writer(path, example_jets_table, storage_chunk, std::max(options.compression_level, 0));
   for (const char* name : example_jets_truth_branches) writer.add_flat<std::int32_t>(name);
   for (const char* name : example_jets_global_branches) writer.add_flat<float>(name);
   for (const char* name : example_jets_charged_branches) writer.add_jagged<float>(name, example_jets_charged_offsets);
@@ -1105,6 +1151,16 @@ inline void generate_example_jets(const std::filesystem::path& path, const Examp
     writer.append_counts(example_jets_sv_offsets, chunk.sv_counts);
   }
   writer.finish(options.jets);
+}
+}  // namespace example_jets_detail
+
+/// Write `options.jets` example jets to `path` (see the contract at the top of this file).
+inline void generate_example_jets(const std::filesystem::path& path, const ExampleJetsOptions& options = {}) {
+  ExampleJetsGenerator generator(options);  // validates the options before any file is made
+  if (path.extension() == ".root")
+    example_jets_detail::write_example_jets_root(path, options, generator);
+  else
+    example_jets_detail::write_example_jets_table(path, options, generator);
 }
 
 }  // namespace deepjet::data

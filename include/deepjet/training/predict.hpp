@@ -1,17 +1,37 @@
 // deepjet/training/predict.hpp: a trained model's outputs for whole files.
 //
-//   predict_source<Format>(model, normalisation, "test.root", "tree", "predictions/test.h5", weighter?)
-//   predict_training_file<Format>(model, "converted/x.h5", "predictions/x.h5", weighter?)
+//   predict_source<Format>(model, normalisation, "test.root", "tree", "predictions/test.root", weighter?, options?)
+//   predict_source<Format>(model, normalisation, "test.root", "tree",
+//                          std::vector<std::filesystem::path>{"p/test.root", "p/test.h5"}, ...)
+//   predict_training_file<Format>(model, "converted/x.h5", "predictions/x.h5", weighter?, options?)
 //
-// A prediction file (HDF5) holds, per jet:
-//   probabilities (jets, classes)   the model's outputs; attribute classes = "b,bb,..."
-//   truth (jets, classes), spectators (jets, S) with attribute spectators = "jet_pt,jet_eta,..."
-//   weights (jets)                  when a weighter is given (the training's class weights)
-// and attributes deepjet_file = "predictions", format_version, library_version, source,
-// architecture (the model's signature), format. A raw source is converted on the fly, chunk by
-// chunk, with the normalisation the training used (the collection's): the inputs the model sees
-// are exactly those it would see from a training file. Jets of no class are kept (prediction does
-// not drop data). Files appear under their name only when complete.
+// The output's extension chooses the format (one pass of the model may feed several outputs):
+//
+// ".root": a ROOT file with a TTree "tree" that is a friend of the source tree: one entry per
+//   source entry, in the source's order (unless options.keep drops jets), holding
+//     prob_<class>   float, the model's output per class (DeepJetCore's naming)
+//     the truth flags of Format's classes (isB, isBB, ...) and the spectators (jet_pt, ...),
+//                    under the source's names and in the source's types, copied unchanged;
+//                    from a training file (no flags): truth_<class>, float
+//     weight         float, the training's class weight (when a weighter is given)
+//     source_entry   Long64_t, the entry of the source tree (the key to join on when jets are dropped)
+//   Its title, "deepjet predictions; classes b=isB,bb=isBB+isGBB,...; spectators jet_pt,jet_eta",
+//   says how the truth branches make the classes: read_predictions (evaluation/prediction_file.hpp)
+//   reads it back.
+// ".h5": an HDF5 file holding, per jet:
+//     probabilities (jets, classes)   attribute classes = "b,bb,..."
+//     truth (jets, classes), spectators (jets, S) with attribute spectators = "jet_pt,jet_eta,..."
+//     weights (jets)                  when a weighter is given (the training's class weights)
+//     source_entries (jets)           int64, the entry of the source
+//   and attributes deepjet_file = "predictions", format_version, library_version, source,
+//   architecture (the model's signature), format.
+// A raw source is converted on the fly, chunk by chunk, with the normalisation the training used
+// (the collection's): the inputs the model sees are exactly those it would see from a training
+// file. Every jet is kept, jets of no class included, unless options.keep (a selection on the
+// truth and spectator rows) drops some. Files appear under their name only when complete (a
+// temporary name, then a rename): an error leaves no half file (an output already completed stays).
+// Errors: chunk_jets 0, an output with another extension, a source without a truth or spectator branch, a bad
+// file: deepjet::Error / FileError naming it.
 // write_prediction_list writes the list of prediction files, one per line.
 #pragma once
 
@@ -19,17 +39,27 @@
 #include "deepjet/data/prepare.hpp"
 #include "deepjet/data/training_file.hpp"
 #include "deepjet/data/weighter.hpp"
+#include "deepjet/evaluation/prediction_file.hpp"
 #include "deepjet/io/hdf5/hdf5.hpp"
+#include "deepjet/io/root_writer.hpp"
 #include "deepjet/models/model.hpp"
 #include "deepjet/models/predictor.hpp"
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace deepjet::training {
+
+// The reading side (and the ROOT tree's name and title) lives with evaluation.
+using evaluation::Predictions;
+using evaluation::read_predictions;
+using evaluation::prediction_tree;
 
 struct PredictionReport {
   std::string input;
@@ -37,10 +67,30 @@ struct PredictionReport {
   std::uint64_t jets = 0;
 };
 
+/// Which jets a prediction file keeps: keep(truth row, spectator row) (the truth per class, the
+/// spectators unprepared, in Format's order). Empty: every jet.
+using JetSelection = std::function<bool(std::span<const float> truth, std::span<const float> spectators)>;
+
+struct PredictOptions {
+  std::uint64_t chunk_jets = 8192;  ///< jets read and predicted at a time (bounds memory)
+  JetSelection keep{};
+};
+
+enum class PredictionFormat { hdf5, root };
+
+/// The format an output path asks for: ".root" or ".h5"/".hdf5".
+inline PredictionFormat prediction_format(const std::filesystem::path& output) {
+  const auto extension = output.extension().string();
+  if (extension == ".root") return PredictionFormat::root;
+  if (extension == ".h5" || extension == ".hdf5") return PredictionFormat::hdf5;
+  throw Error("predict: cannot tell the format of '" + output.string() +
+              "': name prediction files *.root (a ROOT tree) or *.h5 (HDF5)");
+}
+
 namespace detail {
 // "a,b,c" (appending, not concatenating temporaries: GCC 12 warns falsely on those).
-inline void append_name(std::string& names, std::string_view name) {
-  if (!names.empty()) names += ',';
+inline void append_name(std::string& names, std::string_view name, char separator = ',') {
+  if (!names.empty()) names += separator;
   names.append(name);
 }
 template <class Format>
@@ -56,59 +106,254 @@ std::string spectator_names() {
   return names;
 }
 
-// Streams predictions into a new file.
-template <class Format, Layer Net>
-class PredictionWriter {
-  static_assert(ShapeType<typename Net::output_shape>,
-                "deepjet::training prediction files hold class probabilities: a model with several outputs "
-                "(Heads<...>) is not supported by predict_* yet");
+/// One chunk of predicted jets, as every output format needs them.
+struct PredictionChunk {
+  std::vector<float> probabilities;              // jets x classes
+  xt::xtensor<float, 2> truth, spectators;       // jets x classes, jets x spectators
+  std::vector<std::int64_t> source_entries;      // jets
+  std::vector<data::TypedColumn> copied;         // ROOT outputs: the source columns (see RootPredictionSink)
+  std::size_t jets() const { return source_entries.size(); }
 
+  /// Keep the listed jets (ascending indices).
+  void keep(const std::vector<std::size_t>& rows) {
+    const std::size_t C = truth.shape()[1], S = spectators.shape()[1];
+    std::vector<float> probabilities_kept(rows.size() * C);
+    xt::xtensor<float, 2> truth_kept = xt::empty<float>({rows.size(), C});
+    xt::xtensor<float, 2> spectators_kept = xt::empty<float>({rows.size(), S});
+    std::vector<std::int64_t> entries_kept(rows.size());
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      const std::size_t r = rows[k];
+      for (std::size_t c = 0; c < C; ++c) {
+        probabilities_kept[k * C + c] = probabilities[r * C + c];
+        truth_kept(k, c) = truth(r, c);
+      }
+      for (std::size_t s = 0; s < S; ++s) spectators_kept(k, s) = spectators(r, s);
+      entries_kept[k] = source_entries[r];
+    }
+    probabilities = std::move(probabilities_kept);
+    truth = std::move(truth_kept);
+    spectators = std::move(spectators_kept);
+    source_entries = std::move(entries_kept);
+    for (auto& column : copied) column.keep(rows);
+  }
+};
+
+/// Where a prediction chunk goes: one output file.
+class PredictionSink {
  public:
-  PredictionWriter(const std::filesystem::path& path, const Model<Net>& model, const std::string& input,
-                   const data::Weighter* weighter)
-      : output_(path), weighter_(weighter) {
+  virtual ~PredictionSink() = default;
+  virtual void append(const PredictionChunk& chunk, std::span<const float> weights) = 0;
+  /// Completes the file (it appears under its name).
+  virtual void finish(std::uint64_t jets) = 0;
+};
+
+class Hdf5PredictionSink final : public PredictionSink {
+ public:
+  Hdf5PredictionSink(const std::filesystem::path& path, const std::string& classes, const std::string& spectators,
+                     std::size_t C, std::size_t S, bool weights, const std::string& input,
+                     const std::string& architecture, const std::string& format)
+      : output_(path), weights_(weights) {
     file_.emplace(output_.temporary_path(), hdf5::File::Mode::stream);
-    constexpr std::size_t C = Format::truth_shape::size, S = Format::spectators::branches.size();
-    file_->template create_rows<float>("probabilities", {C}, 4096);
-    file_->template create_rows<float>("truth", {C}, 4096);
-    file_->template create_rows<float>("spectators", {S}, 4096);
-    if (weighter_) file_->template create_rows<float>("weights", {}, 4096);
-    file_->write_attribute("classes", class_names<Format>(), "probabilities");
-    file_->write_attribute("classes", class_names<Format>(), "truth");
-    file_->write_attribute("spectators", spectator_names<Format>(), "spectators");
+    file_->create_rows<float>("probabilities", {C}, 4096);
+    file_->create_rows<float>("truth", {C}, 4096);
+    file_->create_rows<float>("spectators", {S}, 4096);
+    file_->create_rows<std::int64_t>("source_entries", {}, 4096);
+    if (weights_) file_->create_rows<float>("weights", {}, 4096);
+    file_->write_attribute("classes", classes, "probabilities");
+    file_->write_attribute("classes", classes, "truth");
+    file_->write_attribute("spectators", spectators, "spectators");
     file_->write_attribute("deepjet_file", std::string("predictions"));
     file_->write_attribute("format_version", std::uint64_t{1});
     file_->write_attribute("library_version", std::string(version));
     file_->write_attribute("source", input);
-    file_->write_attribute("architecture", model.architecture().signature());
-    file_->write_attribute("format", Format::describe());
+    file_->write_attribute("architecture", architecture);
+    file_->write_attribute("format", format);
   }
 
-  void append(const std::vector<float>& probabilities, const xt::xtensor<float, 2>& truth,
-              const xt::xtensor<float, 2>& spectators) {
-    const std::size_t n = truth.shape()[0];
-    file_->append_rows("probabilities", probabilities.data(), n);
-    file_->append_rows("truth", truth.data(), n);
-    file_->append_rows("spectators", spectators.data(), n);
-    if (weighter_) {
-      const auto w = weighter_->weights(truth, spectators);
-      file_->append_rows("weights", w.data(), n);
-    }
-    jets_ += n;
+  void append(const PredictionChunk& chunk, std::span<const float> weights) override {
+    const std::size_t n = chunk.jets();
+    file_->append_rows("probabilities", chunk.probabilities.data(), n);
+    file_->append_rows("truth", chunk.truth.data(), n);
+    file_->append_rows("spectators", chunk.spectators.data(), n);
+    file_->append_rows("source_entries", chunk.source_entries.data(), n);
+    if (weights_) file_->append_rows("weights", weights.data(), n);
   }
 
-  std::uint64_t finish() {
-    file_->write_attribute("jets", jets_);
+  void finish(std::uint64_t jets) override {
+    file_->write_attribute("jets", jets);
     file_->close();
     file_.reset();
     output_.commit();
-    return jets_;
   }
 
  private:
   AtomicFile output_;
   std::optional<hdf5::File> file_;
+  bool weights_;
+};
+
+/// A ROOT prediction tree (see the contract at the top). `copied` names the source columns and
+/// their types (truth branches first, then spectators), given again with each chunk.
+class RootPredictionSink final : public PredictionSink {
+ public:
+  struct Column {
+    std::string name;
+    root::ValueType type;
+  };
+
+  RootPredictionSink(const std::filesystem::path& path, const std::vector<std::string>& classes,
+                     std::vector<Column> copied, bool weights, const std::string& title)
+      : file_(path), classes_(classes), copied_(std::move(copied)), weights_(weights) {
+    tree_ = &file_.make_tree(prediction_tree, title);
+    for (const auto& c : classes_) tree_->add_branch<float>("prob_" + c);
+    for (const auto& column : copied_)
+      data::with_value_type(column.type, [&]<class T>(std::type_identity<T>) { tree_->add_branch<T>(column.name); });
+    if (weights_) tree_->add_branch<float>("weight");
+    tree_->add_branch<std::int64_t>("source_entry");
+  }
+
+  void append(const PredictionChunk& chunk, std::span<const float> weights) override {
+    const std::size_t n = chunk.jets(), C = classes_.size();
+    std::vector<float> column(n);
+    for (std::size_t c = 0; c < C; ++c) {
+      for (std::size_t j = 0; j < n; ++j) column[j] = chunk.probabilities[j * C + c];
+      tree_->write<float>("prob_" + classes_[c], column);
+    }
+    for (std::size_t k = 0; k < copied_.size(); ++k) {
+      const data::TypedColumn& values = chunk.copied.at(k);
+      data::with_value_type(values.type, [&]<class T>(std::type_identity<T>) {
+        if constexpr (std::is_same_v<T, bool>) {
+          const auto flags = std::make_unique<bool[]>(n);
+          for (std::size_t j = 0; j < n; ++j) flags[j] = values.bytes[j] != 0;
+          tree_->write<bool>(copied_[k].name, std::span<const bool>(flags.get(), n));
+        } else {
+          tree_->write<T>(copied_[k].name, values.values<T>());
+        }
+      });
+    }
+    if (weights_) tree_->write<float>("weight", weights);
+    tree_->write<std::int64_t>("source_entry", chunk.source_entries);
+  }
+
+  void finish(std::uint64_t) override { file_.close(); }
+
+ private:
+  root::FileWriter file_;
+  root::TreeWriter* tree_ = nullptr;
+  std::vector<std::string> classes_;
+  std::vector<Column> copied_;
+  bool weights_;
+};
+
+/// Streams predictions into one or several files (see the contract at the top).
+/// `source` is the raw source (its truth flags and spectators are copied into ROOT outputs in their
+/// own types), or null for a training file (truth_<class> and spectators as float).
+template <class Format, Layer Net>
+class PredictionWriter {
+  static_assert(ShapeType<typename Net::output_shape>,
+                "deepjet::training prediction files hold class probabilities: a model with several outputs "
+                "(Heads<...>) is not supported by predict_* yet");
+  static constexpr std::size_t C = Format::truth_shape::size, S = Format::spectators::branches.size();
+
+ public:
+  PredictionWriter(const std::vector<std::filesystem::path>& outputs, const Model<Net>& model, const std::string& input,
+                   const data::Source* source, const data::Weighter* weighter, JetSelection keep)
+      : source_(source), weighter_(weighter), keep_(std::move(keep)) {
+    if (outputs.empty()) throw Error("predict: no output file given for " + input);
+    std::vector<std::string> classes, spectators;
+    for (const auto& c : Format::truth::classes) classes.emplace_back(c.name);
+    for (std::string_view s : Format::spectators::branches) spectators.emplace_back(s);
+    for (const auto& path : outputs) {
+      if (prediction_format(path) == PredictionFormat::hdf5) {
+        sinks_.push_back(std::make_unique<Hdf5PredictionSink>(path, class_names<Format>(), spectator_names<Format>(), C, S,
+                                                              weighter_ != nullptr, input,
+                                                              model.architecture().signature(), Format::describe()));
+        continue;
+      }
+      // ROOT: the columns copied from the source, with their types; a training file gives floats.
+      std::vector<std::pair<std::string, std::vector<std::string>>> class_branches;
+      std::vector<RootPredictionSink::Column> copied;
+      auto add_copied = [&](const std::string& name) {
+        for (const auto& column : copied)
+          if (column.name == name) return;  // a flag of two classes, or a spectator that is a flag
+        const auto type = source_ ? source_->read_flat_typed(name, 0, 0).type : root::ValueType::Float32;
+        copied.push_back({name, type});
+      };
+      for (const auto& c : Format::truth::classes) {
+        std::vector<std::string> flags;
+        if (source_) {
+          for (std::size_t k = 0; k < c.flag_count; ++k) flags.emplace_back(c.flags[k]);
+        } else {
+          flags.push_back("truth_" + std::string(c.name));
+        }
+        for (const auto& flag : flags) add_copied(flag);
+        class_branches.emplace_back(std::string(c.name), flags);
+      }
+      for (const auto& s : spectators) add_copied(s);
+      if (copied_.empty()) copied_ = copied;  // the same for every ROOT output
+      sinks_.push_back(std::make_unique<RootPredictionSink>(path, classes, copied, weighter_ != nullptr,
+                                                            evaluation::root_prediction_title(class_branches, spectators)));
+    }
+  }
+
+  /// Predictions of source entries [first, first + jets).
+  void append(std::uint64_t first, std::vector<float> probabilities, xt::xtensor<float, 2> truth,
+              xt::xtensor<float, 2> spectators) {
+    PredictionChunk chunk;
+    const std::size_t n = truth.shape()[0];
+    chunk.probabilities = std::move(probabilities);
+    chunk.truth = std::move(truth);
+    chunk.spectators = std::move(spectators);
+    chunk.source_entries.resize(n);
+    for (std::size_t j = 0; j < n; ++j) chunk.source_entries[j] = static_cast<std::int64_t>(first + j);
+    for (const auto& column : copied_) chunk.copied.push_back(copied_column(column.name, first, n, chunk));
+    if (keep_) {
+      std::vector<std::size_t> rows;
+      for (std::size_t j = 0; j < n; ++j)
+        if (keep_(std::span<const float>(chunk.truth.data() + j * C, C),
+                  std::span<const float>(chunk.spectators.data() + j * S, S)))
+          rows.push_back(j);
+      if (rows.size() != n) chunk.keep(rows);
+    }
+    std::vector<float> weights;
+    if (weighter_) {
+      const auto w = weighter_->weights(chunk.truth, chunk.spectators);
+      weights.assign(w.begin(), w.end());
+    }
+    for (auto& sink : sinks_) sink->append(chunk, weights);
+    jets_ += chunk.jets();
+  }
+
+  std::uint64_t finish() {
+    for (auto& sink : sinks_) sink->finish(jets_);
+    return jets_;
+  }
+
+ private:
+  // A copied column of entries [first, first + n): from the source in its own type, or (training
+  // file) the chunk's float truth / spectators.
+  data::TypedColumn copied_column(const std::string& name, std::uint64_t first, std::size_t n,
+                                  const PredictionChunk& chunk) const {
+    if (source_) return source_->read_flat_typed(name, first, first + n);
+    std::vector<float> values(n);
+    for (std::size_t c = 0; c < C; ++c)
+      if (name == "truth_" + std::string(Format::truth::classes[c].name)) {
+        for (std::size_t j = 0; j < n; ++j) values[j] = chunk.truth(j, c);
+        return data::TypedColumn::of(root::ValueType::Float32, values);
+      }
+    for (std::size_t s = 0; s < S; ++s)
+      if (name == Format::spectators::branches[s]) {
+        for (std::size_t j = 0; j < n; ++j) values[j] = chunk.spectators(j, s);
+        return data::TypedColumn::of(root::ValueType::Float32, values);
+      }
+    throw Error("predict: no column '" + name + "'");
+  }
+
+  const data::Source* source_;
   const data::Weighter* weighter_;
+  JetSelection keep_;
+  std::vector<std::unique_ptr<PredictionSink>> sinks_;
+  std::vector<RootPredictionSink::Column> copied_;
   std::uint64_t jets_ = 0;
 };
 
@@ -122,39 +367,56 @@ std::vector<float> run_model(const Predictor<Net>& predictor, const data::JetBat
 }
 }  // namespace detail
 
-/// Predictions for every jet of a training file.
+/// Predictions for every jet of a training file, into one or several outputs (one report each).
+template <class Format, Layer Net>
+std::vector<PredictionReport> predict_training_file(const Model<Net>& model, const std::filesystem::path& training_file,
+                                                    const std::vector<std::filesystem::path>& outputs,
+                                                    const data::Weighter* weighter = nullptr, PredictOptions options = {}) {
+  if (options.chunk_jets == 0) throw Error("predict: chunk_jets must be positive");
+  const data::TrainingFile<Format> file(training_file);
+  detail::PredictionWriter<Format, Net> writer(outputs, model, training_file.string(), nullptr, weighter,
+                                               std::move(options.keep));
+  const Predictor<Net> predictor(model);  // the weights packed once for the whole file
+  typename Predictor<Net>::Workspace workspace;
+  for (std::uint64_t first = 0; first < file.jets(); first += options.chunk_jets) {
+    auto batch = file.read(first, std::min(options.chunk_jets, file.jets() - first));
+    auto probabilities = detail::run_model(predictor, batch, workspace);
+    writer.append(first, std::move(probabilities), std::move(batch.truth), std::move(batch.spectators));
+  }
+  const auto jets = writer.finish();
+  std::vector<PredictionReport> reports;
+  for (const auto& output : outputs) reports.push_back({training_file.string(), output.string(), jets});
+  return reports;
+}
+
 template <class Format, Layer Net>
 PredictionReport predict_training_file(const Model<Net>& model, const std::filesystem::path& training_file,
                                        const std::filesystem::path& output, const data::Weighter* weighter = nullptr,
-                                       std::uint64_t chunk_jets = 8192) {
-  const data::TrainingFile<Format> file(training_file);
-  detail::PredictionWriter<Format, Net> writer(output, model, training_file.string(), weighter);
-  const Predictor<Net> predictor(model);  // the weights packed once for the whole file
-  typename Predictor<Net>::Workspace workspace;
-  for (std::uint64_t first = 0; first < file.jets(); first += chunk_jets) {
-    const auto batch = file.read(first, std::min(chunk_jets, file.jets() - first));
-    writer.append(detail::run_model(predictor, batch, workspace), batch.truth, batch.spectators);
-  }
-  return {training_file.string(), output.string(), writer.finish()};
+                                       PredictOptions options = {}) {
+  return predict_training_file<Format>(model, training_file, std::vector<std::filesystem::path>{output}, weighter,
+                                       std::move(options))
+      .front();
 }
 
 /// Predictions for every jet of a raw source (ROOT tree or source table), converted on the fly with
-/// `normalisation` (the collection's).
+/// `normalisation` (the collection's), into one or several outputs (one report each).
 template <class Format, Layer Net>
-PredictionReport predict_source(const Model<Net>& model, const data::Normalisation<Format>& normalisation,
-                                const std::string& source_path, const std::string& table,
-                                const std::filesystem::path& output, const data::Weighter* weighter = nullptr,
-                                std::uint64_t chunk_jets = 8192) {
+std::vector<PredictionReport> predict_source(const Model<Net>& model, const data::Normalisation<Format>& normalisation,
+                                             const std::string& source_path, const std::string& table,
+                                             const std::vector<std::filesystem::path>& outputs,
+                                             const data::Weighter* weighter = nullptr, PredictOptions options = {}) {
   static_assert(std::is_same_v<typename Net::input_shape, typename Format::input_shape>,
                 "predict_source: the model's input is not the data format's input_shape");
+  if (options.chunk_jets == 0) throw Error("predict: chunk_jets must be positive");
   const auto source = data::open_source(source_path, table);
-  detail::PredictionWriter<Format, Net> writer(output, model, source_path, weighter);
+  detail::PredictionWriter<Format, Net> writer(outputs, model, source_path, source.get(), weighter,
+                                               std::move(options.keep));
   const Predictor<Net> predictor(model);  // the weights packed once for the whole file
   typename Predictor<Net>::Workspace workspace;
   data::PrepareCounts counts;
   constexpr std::size_t C = Format::truth_shape::size, S = Format::spectators::branches.size();
-  for (std::uint64_t first = 0; first < source->entries(); first += chunk_jets) {
-    const std::uint64_t last = std::min(source->entries(), first + chunk_jets);
+  for (std::uint64_t first = 0; first < source->entries(); first += options.chunk_jets) {
+    const std::uint64_t last = std::min(source->entries(), first + options.chunk_jets);
     const std::size_t n = static_cast<std::size_t>(last - first);
     data::JetBatch<Format> batch;
     batch.inputs = make_tensors<typename Format::input_shape>(n);
@@ -171,57 +433,23 @@ PredictionReport predict_source(const Model<Net>& model, const data::Normalisati
     batch.spectators = xt::empty<float>({n, S});
     data::read_spectators<typename Format::spectators>(*source, first, last,
                                                        std::span<float>(batch.spectators.data(), batch.spectators.size()));
-    writer.append(detail::run_model(predictor, batch, workspace), batch.truth, batch.spectators);
+    auto probabilities = detail::run_model(predictor, batch, workspace);
+    writer.append(first, std::move(probabilities), std::move(batch.truth), std::move(batch.spectators));
   }
-  return {source_path, output.string(), writer.finish()};
+  const auto jets = writer.finish();
+  std::vector<PredictionReport> reports;
+  for (const auto& output : outputs) reports.push_back({source_path, output.string(), jets});
+  return reports;
 }
 
-/// A prediction file read back (for evaluation).
-struct Predictions {
-  std::vector<std::string> classes;
-  std::vector<std::string> spectators;
-  xt::xtensor<float, 2> probabilities;
-  xt::xtensor<float, 2> truth;
-  xt::xtensor<float, 2> spectator_values;
-  xt::xtensor<float, 1> weights;  ///< empty when the file has none
-};
-
-inline Predictions read_predictions(const std::filesystem::path& path) {
-  hdf5::File file(path, hdf5::File::Mode::read);
-  if (!file.has_attribute("deepjet_file") || file.read_string_attribute("deepjet_file") != "predictions")
-    file.fail("is not a deepjet prediction file");
-  auto split = [](const std::string& text) {
-    std::vector<std::string> out;
-    std::string word;
-    for (char c : text) {
-      if (c == ',') {
-        out.push_back(word);
-        word.clear();
-      } else {
-        word += c;
-      }
-    }
-    if (!word.empty()) out.push_back(word);
-    return out;
-  };
-  Predictions p;
-  p.classes = split(file.read_string_attribute("classes", "probabilities"));
-  p.spectators = split(file.read_string_attribute("spectators", "spectators"));
-  auto read2 = [&](const std::string& name, std::size_t columns) {
-    const auto a = file.read<float>(name);
-    xt::xtensor<float, 2> t = xt::empty<float>({a.shape.empty() ? 0 : a.shape[0], columns});
-    std::copy(a.values.begin(), a.values.end(), t.begin());
-    return t;
-  };
-  p.probabilities = read2("probabilities", p.classes.size());
-  p.truth = read2("truth", p.classes.size());
-  p.spectator_values = read2("spectators", p.spectators.size());
-  if (file.exists("weights")) {
-    const auto w = file.read<float>("weights");
-    p.weights = xt::empty<float>({w.values.size()});
-    std::copy(w.values.begin(), w.values.end(), p.weights.begin());
-  }
-  return p;
+template <class Format, Layer Net>
+PredictionReport predict_source(const Model<Net>& model, const data::Normalisation<Format>& normalisation,
+                                const std::string& source_path, const std::string& table,
+                                const std::filesystem::path& output, const data::Weighter* weighter = nullptr,
+                                PredictOptions options = {}) {
+  return predict_source<Format>(model, normalisation, source_path, table, std::vector<std::filesystem::path>{output},
+                                weighter, std::move(options))
+      .front();
 }
 
 /// The list of prediction files, one path per line (written atomically).

@@ -114,6 +114,13 @@ template <> inline hid_t native_type<std::uint64_t>() { return H5T_NATIVE_UINT64
 template <> inline hid_t native_type<std::int32_t>() { return H5T_NATIVE_INT32; }
 template <> inline hid_t native_type<std::uint8_t>() { return H5T_NATIVE_UINT8; }
 
+/// What a dataset stores per value: its kind and size in bytes.
+struct StoredType {
+  enum class Kind { signed_integer, unsigned_integer, floating, other };
+  Kind kind = Kind::other;
+  std::size_t size = 0;
+};
+
 /// An array read from a dataset: its dimensions and values in row-major order.
 template <class T>
 struct Array {
@@ -396,6 +403,25 @@ class File {
     if (!dataset.valid()) fail("has no dataset '" + name + "'");
     const auto dims = dimensions(dataset.get());
     return {dims.begin(), dims.end()};
+  }
+
+  /// The stored value type of a dataset.
+  StoredType stored_type(const std::string& name) const {
+    QuietErrors quiet;
+    Handle dataset(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!dataset.valid()) fail("has no dataset '" + name + "'");
+    Handle type(H5Dget_type(dataset.get()), H5Tclose);
+    StoredType stored;
+    stored.size = H5Tget_size(type.get());
+    switch (H5Tget_class(type.get())) {
+      case H5T_INTEGER:
+        stored.kind = H5Tget_sign(type.get()) == H5T_SGN_NONE ? StoredType::Kind::unsigned_integer
+                                                             : StoredType::Kind::signed_integer;
+        break;
+      case H5T_FLOAT: stored.kind = StoredType::Kind::floating; break;
+      default: break;
+    }
+    return stored;
   }
 
   /// Rows [first, first + rows) of a dataset, converted to T; values row-major.
