@@ -11,7 +11,7 @@
 //   boosted_quickstart evaluate  [options]   <dir>/report: top/W/Z/H->bb vs QCD ROC curves and AUCs,
 //                                            the QCD mass before and after each discriminant's cuts
 //                                            (mass sculpting), report.html, results.json
-// options: --dir D (boosted-quickstart)  --files N (3)  --jets N per file (10000)  --test-jets N (10000)
+// options: --dir D (boosted-quickstart)  --files N (3)  --jets N per file (8000)  --test-jets N (8000)
 //          --epochs N (2)  --batch N (256)  --threads N (2)  --seed N (1)
 //
 // Every step reads what the one before wrote, so steps can be rerun one at a time; convert and
@@ -44,8 +44,8 @@ constexpr const char* table = deepjet::example_data::fat_jets_tree;
 struct Options {
   fs::path dir = "boosted-quickstart";
   std::uint64_t files = 3;
-  std::uint64_t jets = 10000;
-  std::uint64_t test_jets = 10000;
+  std::uint64_t jets = 8000;
+  std::uint64_t test_jets = 8000;
   std::uint64_t epochs = 2;
   std::size_t batch = 256;
   unsigned threads = 2;
