@@ -11,8 +11,10 @@
 //   boosted_quickstart evaluate  [options]   <dir>/report: top/W/Z/H->bb vs QCD ROC curves and AUCs,
 //                                            the QCD mass before and after each discriminant's cuts
 //                                            (mass sculpting), report.html, results.json
-// options: --dir D (boosted-quickstart)  --files N (3)  --jets N per file (8000)  --test-jets N (8000)
-//          --epochs N (2)  --batch N (256)  --threads N (2)  --seed N (1)
+// options: --dir D (boosted-quickstart)  --files N (3)  --jets N per file (10000)  --test-jets N (10000)
+//          --epochs N (3)  --batch N (256)  --threads N (2)  --seed N (1)
+//          --weighting pt-mass|pt (pt-mass): flatten every class in (pT, soft-drop mass), or in pT only
+//          (then the network may learn the mass, and the evaluation shows the sculpting it causes)
 //
 // Every step reads what the one before wrote, so steps can be rerun one at a time; convert and
 // train resume where an interrupted run stopped. The model is CMS's DeepAK8 (examples/
@@ -44,9 +46,10 @@ constexpr const char* table = deepjet::example_data::fat_jets_tree;
 struct Options {
   fs::path dir = "boosted-quickstart";
   std::uint64_t files = 3;
-  std::uint64_t jets = 8000;
-  std::uint64_t test_jets = 8000;
-  std::uint64_t epochs = 2;
+  std::uint64_t jets = 10000;
+  std::uint64_t test_jets = 10000;
+  std::uint64_t epochs = 3;
+  bool mass_weighting = true;  ///< flatten in (pT, mass); false: in pT only
   std::size_t batch = 256;
   unsigned threads = 2;
   std::uint64_t seed = 1;
@@ -74,11 +77,14 @@ void generate(const Options& o) {
 }
 
 /// Flat in (pT, soft-drop mass) for every class: pT bins over the generated 300-2000 GeV, mass
-/// bins of 20 GeV up to 300 GeV (heavier jets share the last bin).
-dd::WeighterConfig weighter_config() {
-  auto config = dd::WeighterConfig::for_format<Data>(dd::WeightMode::flatten, "QCD_others", "fj_pt", "fj_sdmass");
+/// bins of 20 GeV up to 300 GeV (heavier jets share the last bin). Or flat in pT only: the
+/// weighter's second variable is then |eta| in a single bin.
+dd::WeighterConfig weighter_config(const Options& o) {
+  auto config = dd::WeighterConfig::for_format<Data>(dd::WeightMode::flatten, "QCD_others", "fj_pt",
+                                                     o.mass_weighting ? "fj_sdmass" : "fj_eta");
   config.pt_edges = {300, 400, 500, 650, 800, 1000, 1300, 2000};
-  config.eta_edges = {0, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 220, 240, 300};
+  if (o.mass_weighting) config.eta_edges = {0, 20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 220, 240, 300};
+  else config.eta_edges = {-2.4, 2.4};
   return config;
 }
 
@@ -86,7 +92,7 @@ void convert(const Options& o) {
   const auto report = dd::convert_sources<Data>(training_sources(o), table, o.dir / "converted", {.threads = o.threads});
   auto collection = dd::Collection<Data>::load(o.dir / "converted" / "collection.h5");
   if (!collection.extras.contains("weighter")) {
-    const auto weighter = dd::measure_weighter(collection, o.dir / "converted", weighter_config());
+    const auto weighter = dd::measure_weighter(collection, o.dir / "converted", weighter_config(o));
     collection.extras["weighter"] = weighter.to_text();
     collection.save(o.dir / "converted" / "collection.h5");
   }
@@ -256,7 +262,7 @@ void evaluate(const Options& o) {
 int usage() {
   std::fprintf(stderr,
                "usage: boosted_quickstart all|generate|convert|train|predict|evaluate [--dir D] [--files N] [--jets N]\n"
-               "       [--test-jets N] [--epochs N] [--batch N] [--threads N] [--seed N]\n");
+               "       [--test-jets N] [--epochs N] [--batch N] [--threads N] [--seed N] [--weighting pt-mass|pt]\n");
   return 2;
 }
 
@@ -277,6 +283,7 @@ int main(int argc, char** argv) try {
     else if (key == "--batch") o.batch = std::stoull(value);
     else if (key == "--threads") o.threads = static_cast<unsigned>(std::stoul(value));
     else if (key == "--seed") o.seed = std::stoull(value);
+    else if (key == "--weighting" && (value == "pt-mass" || value == "pt")) o.mass_weighting = value == "pt-mass";
     else return usage();
   }
   const bool all = command == "all";
