@@ -6,7 +6,8 @@
 //                                            <dir>/sources/test.root (deepjet/example_data/fat_jets.hpp)
 //   boosted_quickstart convert   [options]   training files and <dir>/converted/collection.h5, with the
 //                                            class weighter that flattens every class in (pT, soft-drop mass)
-//   boosted_quickstart train     [options]   <dir>/training: checkpoints, history, bookkeeping
+//   boosted_quickstart train     [options]   <dir>/training: checkpoints, history, bookkeeping, and
+//                                            model.onnx (built with libonnx-dev only)
 //   boosted_quickstart predict   [options]   <dir>/predictions: the test jets' 17 class probabilities
 //   boosted_quickstart evaluate  [options]   <dir>/report: top/W/Z/H->bb vs QCD ROC curves and AUCs,
 //                                            the QCD mass before and after each discriminant's cuts
@@ -28,6 +29,10 @@
 #include <deepjet/example_data/fat_jets.hpp>
 
 #include <cmath>
+#ifdef DEEPJET_QUICKSTART_ONNX
+#include <deepjet/interchange/onnx/writer.hpp>
+#endif
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -127,6 +132,15 @@ void train(const Options& o) {
   std::printf("train: %zu epochs, last validation loss %.4f, accuracy %.4f, model in %s\n", history.size(),
               history.empty() ? 0.0 : history.back().validation_loss, history.empty() ? 0.0 : history.back().validation_accuracy,
               (o.dir / "training" / "checkpoint_best.h5").c_str());
+#ifdef DEEPJET_QUICKSTART_ONNX
+  // The best model also as ONNX (for ONNX Runtime, CMSSW): the same normalised input blocks, the
+  // same class probabilities. Built with libonnx-dev only.
+  deepjet::Model<Net> best;
+  deepjet::load_model(best, o.dir / "training" / "checkpoint_best.h5");
+  deepjet::onnx::export_model(best, o.dir / "training" / "model.onnx",
+                              {.input_names = {"pfcand", "sv"}, .output_names = {"probabilities"}});
+  std::printf("train: ONNX model in %s\n", (o.dir / "training" / "model.onnx").c_str());
+#endif
 }
 
 void predict(const Options& o) {

@@ -6,7 +6,8 @@
 //                                            (deepcsv_ntuple.hpp): <dir>/sources/train_<i>.root, test.root
 //   deepcsv_quickstart convert   [options]   training files and <dir>/converted/collection.h5, with the
 //                                            class weighter (every class takes the b spectrum in (pT, eta))
-//   deepcsv_quickstart train     [options]   <dir>/training: checkpoints, history, bookkeeping
+//   deepcsv_quickstart train     [options]   <dir>/training: checkpoints, history, bookkeeping, and
+//                                            model.onnx (built with libonnx-dev only)
 //   deepcsv_quickstart predict   [options]   <dir>/predictions: the test jets' b, bb, c, udsg probabilities
 //   deepcsv_quickstart evaluate  [options]   <dir>/report: ROC curves, AUCs, report.html, results.json
 // options: --dir D (deepcsv-quickstart)  --files N (4)  --jets N per file (50000)  --test-jets N (50000)
@@ -18,6 +19,10 @@
 #include "deepcsv.hpp"
 #include "deepcsv_data.hpp"
 #include "deepcsv_ntuple.hpp"
+
+#ifdef DEEPJET_QUICKSTART_ONNX
+#include <deepjet/interchange/onnx/writer.hpp>
+#endif
 
 #include <cstdio>
 #include <filesystem>
@@ -115,6 +120,15 @@ void train(const Options& o) {
   std::printf("train: %zu epochs, last validation loss %.4f, accuracy %.4f, model in %s\n", history.size(),
               history.empty() ? 0.0 : history.back().validation_loss, history.empty() ? 0.0 : history.back().validation_accuracy,
               (o.dir / "training" / "checkpoint_best.h5").c_str());
+#ifdef DEEPJET_QUICKSTART_ONNX
+  // The best model also as ONNX (for ONNX Runtime, CMSSW): the same normalised input blocks, the
+  // same class probabilities. Built with libonnx-dev only.
+  deepjet::Model<Net> best;
+  deepjet::load_model(best, o.dir / "training" / "checkpoint_best.h5");
+  deepjet::onnx::export_model(best, o.dir / "training" / "model.onnx",
+                              {.input_names = {"deepcsv"}, .output_names = {"probabilities"}});
+  std::printf("train: ONNX model in %s\n", (o.dir / "training" / "model.onnx").c_str());
+#endif
 }
 
 void predict(const Options& o) {
