@@ -101,7 +101,9 @@ TEST(FatJets, LayoutAndRanges) {
     EXPECT_LT(c.pfcand[5][i], 0.8f);  // deltaR inside the jet
     const float types = c.pfcand[12][i] + c.pfcand[13][i] + c.pfcand[14][i] + c.pfcand[15][i] + c.pfcand[16][i];
     EXPECT_EQ(types, 1.0f);  // one particle type each
-    if (c.pfcand[11][i] == 0.0f) EXPECT_EQ(c.pfcand[20][i], 999.0f);  // neutral: no track chi2
+    if (c.pfcand[11][i] == 0.0f) {
+      EXPECT_EQ(c.pfcand[20][i], 999.0f);  // neutral: no track chi2
+    }
   }
 }
 
