@@ -2,12 +2,14 @@
 #pragma once
 
 #include "deepjet/core/aligned.hpp"
+#include "deepjet/core/communicator.hpp"
 #include "deepjet/core/atomic_file.hpp"
 #include "deepjet/core/batch.hpp"
 #include "deepjet/core/error.hpp"
 #include "deepjet/core/random.hpp"
 #include "deepjet/core/shape.hpp"
 #include "deepjet/core/version.hpp"
+#include "deepjet/data/batch_jobs.hpp"
 #include "deepjet/data/example_jets.hpp"
 #include "deepjet/data/blocks.hpp"
 #include "deepjet/data/collection.hpp"

@@ -3,19 +3,27 @@
 //
 //   deepjet_mpi_driver prepare DIR                        two small source tables, converted into DIR/data
 //   deepjet_mpi_driver train DIR OUT --threads T [--exit-rank R --exit-after-epoch K]
-//                                    [--missing-file-on-rank R]
+//                                    [--missing-file-on-rank R] [--stall-rank R]
 //       trains a small multi-input model (BatchNorm, Dropout, a freezing stage, callbacks that
 //       change the learning rate and stop the run, validation, checkpoints every few batches) as
-//       one rank of the MPI job; the
-//       fault options make rank R exit after epoch K, or read a file that does not exist
+//       one rank of the MPI job; the fault options make rank R exit after epoch K, read a file
+//       that does not exist, or stop answering (sleep) at the end of the first epoch
 //   deepjet_mpi_driver compare A.h5 B.h5                  exit 0 if both checkpoints' parameters and
 //                                                         optimiser states are bit-identical
+//   deepjet_mpi_driver convert DIR OUT                    convert_sources of DIR's four tables and a
+//                                                         missing file into OUT (split over the ranks)
+//   deepjet_mpi_driver convert-plan DIR OUT | convert-one OUT I | gather OUT
+//                                                         the same as batch jobs: plan, one source, gather
+//   deepjet_mpi_driver same-collection A B                exit 0 if two collections list the same
+//                                                         files, jets, checksums, failures and normalisation
 #include "support/jet_tables.hpp"
 
 #include <deepjet/parallel/mpi.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 namespace {
 
@@ -30,21 +38,54 @@ using Net = deepjet::Sequential<TestData::input_shape,
 
 void prepare(const fs::path& dir) {
   std::vector<std::string> sources;
-  for (std::size_t i = 0; i < 2; ++i) {
+  for (std::size_t i = 0; i < 4; ++i) {
     const auto path = dir / ("source" + std::to_string(i) + ".h5");
-    deepjet::test::write_jet_table(path, i * 100000, 1500, i + 20);
-    sources.push_back(path.string());
+    deepjet::test::write_jet_table(path, i * 100000, i < 2 ? 1500 : 700, i + 20);
+    if (i < 2) sources.push_back(path.string());
   }
   dd::convert_sources<TestData>(sources, "tree", dir / "data", {.progress = false});
+}
+
+// The conversion tests' sources: four tables and one file that does not exist (a failure record).
+std::vector<std::string> conversion_sources(const fs::path& dir) {
+  std::vector<std::string> sources;
+  for (std::size_t i = 0; i < 4; ++i) {
+    sources.push_back((dir / ("source" + std::to_string(i) + ".h5")).string());
+    if (i == 1) sources.push_back((dir / "missing.h5").string());
+  }
+  return sources;
+}
+
+int same_collection(const fs::path& a, const fs::path& b) {
+  const auto x = dd::Collection<TestData>::load(a / "collection.h5"), y = dd::Collection<TestData>::load(b / "collection.h5");
+  auto describe = [](const dd::Collection<TestData>& c) {
+    std::string text = c.normalisation.to_text() + "\n";
+    for (const auto& f : c.files)
+      text += f.source + " " + f.training_file + " " + std::to_string(f.jets) + " " + std::to_string(f.source_crc32) + "\n";
+    for (const auto& f : c.failures) text += "failed " + f.source + "\n";
+    return text;
+  };
+  if (describe(x) != describe(y)) {
+    std::printf("deepjet_mpi_driver: the collections differ:\n%s\n%s\n", describe(x).c_str(), describe(y).c_str());
+    return 1;
+  }
+  std::printf("deepjet_mpi_driver: the collections agree: %zu files, %llu jets, %zu failures\n", x.files.size(),
+              static_cast<unsigned long long>(x.jets()), x.failures.size());
+  return 0;
 }
 
 // Makes one rank exit, as a crashed or killed process would, at the end of an epoch.
 struct ExitAfterEpoch : dt::Callback {
   int rank = -1, this_rank = 0;
   std::uint64_t epoch = 0;
+  int stall_rank = -1;
   std::string name() const override { return "exit_after_epoch"; }
   bool every_rank() const override { return true; }
   void on_epoch_end(dt::TrainingState& s) override {
+    if (this_rank == stall_rank) {
+      std::fprintf(stderr, "deepjet_mpi_driver: rank %d stops answering as asked\n", stall_rank);
+      std::this_thread::sleep_for(std::chrono::hours(1));
+    }
     if (this_rank == rank && s.epoch == epoch) {
       std::fprintf(stderr, "deepjet_mpi_driver: rank %d exits after epoch %llu as asked\n", rank,
                    static_cast<unsigned long long>(epoch + 1));
@@ -64,7 +105,7 @@ struct Steer : dt::Callback {
 };
 
 void train(deepjet::mpi::Communicator& ranks, const fs::path& dir, const fs::path& output, unsigned threads, int exit_rank,
-           std::uint64_t exit_epoch, int missing_file_rank) {
+           std::uint64_t exit_epoch, int missing_file_rank, int stall_rank) {
   auto collection = dd::Collection<TestData>::load(dir / "data" / "collection.h5");
   auto split = dd::split_by_fraction(collection, dir / "data", 0.2);
   if (ranks.rank() == missing_file_rank) split.train[0].file = dir / "data" / "not_on_this_node.h5";
@@ -84,6 +125,7 @@ void train(deepjet::mpi::Communicator& ranks, const fs::path& dir, const fs::pat
   exit->rank = exit_rank;
   exit->this_rank = ranks.rank();
   exit->epoch = exit_epoch;
+  exit->stall_rank = stall_rank;
   trainer.add(std::move(exit));
   const auto history = trainer.fit(train_loader, &validation);
   if (ranks.rank() == 0)
@@ -129,20 +171,54 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "deepjet_mpi_driver: %s\n", e.what());
       return 1;
     }
+  auto guarded = [](auto&& f) {
+    try {
+      return f();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "deepjet_mpi_driver: %s\n", e.what());
+      return 1;
+    }
+  };
+  if (args.size() == 3 && args[0] == "same-collection") return guarded([&] { return same_collection(args[1], args[2]); });
+  if (args.size() == 3 && args[0] == "convert-plan")
+    return guarded([&] {
+      dd::prepare_collection<TestData>(conversion_sources(args[1]), "tree", args[2], {.progress = false});
+      return 0;
+    });
+  if (args.size() == 3 && args[0] == "convert-one")  // a failure is recorded, and the job's status says so
+    return guarded([&] {
+      dd::convert_listed<TestData>(args[1], std::stoul(args[2]));
+      return 0;
+    });
+  if (args.size() == 2 && args[0] == "gather")
+    return guarded([&] {
+      const auto r = dd::gather_conversions<TestData>(args[1]);
+      std::printf("deepjet_mpi_driver: gathered %zu files and %zu failures\n", r.converted, r.failed);
+      return 0;
+    });
+  if (args.size() == 3 && args[0] == "convert")
+    return deepjet::mpi::run(argc, argv, [&](deepjet::mpi::Communicator& ranks) {
+      const auto r = dd::convert_sources<TestData>(conversion_sources(args[1]), "tree", args[2],
+                                                   {.progress = false, .communicator = &ranks});
+      if (ranks.rank() == 0)
+        std::printf("deepjet_mpi_driver: %d ranks: %zu converted, %zu already done, %zu failed\n", ranks.size(), r.converted,
+                    r.skipped, r.failed);
+    });
   if (args.size() < 3 || args[0] != "train") {
     std::fprintf(stderr, "usage: deepjet_mpi_driver prepare DIR | train DIR OUT --threads T [...] | compare A B\n");
     return 2;
   }
   unsigned threads = 1;
-  int exit_rank = -1, missing_file_rank = -1;
+  int exit_rank = -1, missing_file_rank = -1, stall_rank = -1;
   std::uint64_t exit_epoch = 0;
   for (std::size_t i = 3; i + 1 < args.size(); i += 2) {
     if (args[i] == "--threads") threads = static_cast<unsigned>(std::stoul(args[i + 1]));
     else if (args[i] == "--exit-rank") exit_rank = std::stoi(args[i + 1]);
     else if (args[i] == "--exit-after-epoch") exit_epoch = std::stoull(args[i + 1]) - 1;
     else if (args[i] == "--missing-file-on-rank") missing_file_rank = std::stoi(args[i + 1]);
+    else if (args[i] == "--stall-rank") stall_rank = std::stoi(args[i + 1]);
   }
   return deepjet::mpi::run(argc, argv, [&](deepjet::mpi::Communicator& ranks) {
-    train(ranks, args[1], args[2], threads, exit_rank, exit_epoch, missing_file_rank);
+    train(ranks, args[1], args[2], threads, exit_rank, exit_epoch, missing_file_rank, stall_rank);
   });
 }

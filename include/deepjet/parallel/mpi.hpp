@@ -10,7 +10,7 @@
 // Link the CMake target deepjet::mpi (MPI's C bindings); nothing else in deepjet needs MPI.
 //
 // Contract:
-//   - Communicator implements training::Communicator over MPI_COMM_WORLD (or a given
+//   - Communicator implements deepjet::Communicator over MPI_COMM_WORLD (or a given
 //     communicator). Its collectives run on the thread that made it. ordered_sum passes the running
 //     sum from rank to rank (0 -> 1 -> ... -> R-1) in blocks, each rank adding its parts in order,
 //     then the last rank broadcasts it: the same float additions in the same order as one process,
@@ -27,7 +27,7 @@
 #pragma once
 
 #include "deepjet/core/error.hpp"
-#include "deepjet/training/communicator.hpp"
+#include "deepjet/core/communicator.hpp"
 
 #include <mpi.h>
 
@@ -74,7 +74,7 @@ inline double default_timeout() {
   return seconds > 0 ? seconds : 1800.0;
 }
 
-class Communicator final : public training::Communicator {
+class Communicator final : public deepjet::Communicator {
  public:
   explicit Communicator(MPI_Comm communicator = MPI_COMM_WORLD, double timeout_seconds = default_timeout())
       : comm_(communicator), timeout_(timeout_seconds) {
@@ -104,7 +104,7 @@ class Communicator final : public training::Communicator {
         wait(request, "the running gradient sum from rank " + std::to_string(rank_ - 1));
       }
       for (std::size_t t = 0; t < parts.size(); ++t) pieces[t] = parts[t].subspan(offset, count);
-      training::add_in_order(pieces, piece, /*start_from_first=*/rank_ == 0);
+      add_in_order(pieces, piece, /*start_from_first=*/rank_ == 0);
       if (rank_ + 1 < size_) {
         sends.emplace_back();
         check(MPI_Isend(piece.data(), static_cast<int>(count), MPI_FLOAT, rank_ + 1, tag_sum, comm_, &sends.back()),

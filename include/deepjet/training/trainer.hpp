@@ -47,7 +47,7 @@
 #include "deepjet/models/predictor.hpp"
 #include "deepjet/optimisers/optimisers.hpp"
 #include "deepjet/training/callbacks.hpp"
-#include "deepjet/training/communicator.hpp"
+#include "deepjet/core/communicator.hpp"
 
 #include <chrono>
 #include <filesystem>
@@ -487,9 +487,9 @@ class Trainer {
     if (finished) state_.request_stop("the run had already stopped for good");
     state_.learning_rate = std::strtod(lr.c_str(), nullptr);
     if (streams != streams_.size())
-      throw FileError(path.string(), "was written by a run of " + std::to_string(streams) +
-                                         " threads in all (ranks x threads); resume it with as many (this run has " +
-                                         std::to_string(streams_.size()) + ")");
+      throw FileError(path.string(), "was written by a run with " + std::to_string(streams) +
+                                         " threads (ranks x threads per rank); resume it with " + std::to_string(streams) +
+                                         " threads in all (this run has " + std::to_string(streams_.size()) + ")");
     for (auto& stream : streams_)
       for (auto& w : stream) state >> w;
     for (std::size_t t = 0; t < contexts_.size(); ++t) contexts_[t].random.set_state(streams_[first_slice() + t]);

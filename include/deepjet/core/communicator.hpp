@@ -1,9 +1,9 @@
-// deepjet/training/communicator.hpp: what the trainer needs from a group of processes.
+// deepjet/core/communicator.hpp: what deepjet needs from a group of processes working as one.
 //
-// The Trainer runs in one process unless TrainerOptions::communicator points at a Communicator;
-// then it is one rank of a group that trains one model together (data parallelism across
-// processes, on top of the threads of each). This header names the few collective operations the
-// trainer uses and has no dependency: the MPI implementation (deepjet/parallel/mpi.hpp, CMake
+// The Trainer (TrainerOptions::communicator) and the converter (ConvertSourcesOptions::communicator)
+// run in one process unless given a Communicator; then each process is one rank of a group that
+// trains one model, or converts one dataset, together. This header names the few collective
+// operations they use and has no dependency: the MPI implementation (deepjet/parallel/mpi.hpp, CMake
 // target deepjet::mpi) is compiled only by programs that link MPI.
 //
 // Contract of every implementation:
@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-namespace deepjet::training {
+namespace deepjet {
 
 /// total[i] = ((parts[0][i] + parts[1][i]) + parts[2][i]) + ... in float arithmetic: the order in
 /// which the trainer sums gradients, in one process and across ranks alike.
@@ -51,4 +51,4 @@ class Communicator {
   [[noreturn]] virtual void fail(const std::string& message) = 0;
 };
 
-}  // namespace deepjet::training
+}  // namespace deepjet
