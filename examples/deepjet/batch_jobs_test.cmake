@@ -1,6 +1,6 @@
 # convert-plan, the generated Slurm array script run for each index (SLURM_ARRAY_TASK_ID set as
-# Slurm sets it), convert-gather: the collection then lists every file (gather prints
-# "3 converted" as files recorded now; finish_conversion's line reports them as already done).
+# Slurm sets it), convert-gather: the collection then lists every file (the gather's line counts
+# the files it recorded: "3 converted").
 set(size --files 3 --jets 800 --test-jets 300)
 file(REMOVE_RECURSE ${WORK})
 foreach(step generate convert-plan)
