@@ -14,6 +14,10 @@
 //                                                         missing file into OUT (split over the ranks)
 //   deepjet_mpi_driver convert-plan DIR OUT | convert-one OUT I | gather OUT
 //                                                         the same as batch jobs: plan, one source, gather
+//   deepjet_mpi_driver predict DIR MODEL.h5 OUT           predict_sources of the conversion sources
+//                                                         (split over the ranks)
+//   deepjet_mpi_driver same-predictions A B               exit 0 if two prediction directories list the
+//                                                         same files and failures with equal probabilities
 //   deepjet_mpi_driver same-collection A B                exit 0 if two collections list the same
 //                                                         files, jets, checksums, failures and normalisation
 #include "support/jet_tables.hpp"
@@ -23,6 +27,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 namespace {
@@ -54,6 +59,36 @@ std::vector<std::string> conversion_sources(const fs::path& dir) {
     if (i == 1) sources.push_back((dir / "missing.h5").string());
   }
   return sources;
+}
+
+int same_predictions(const fs::path& a, const fs::path& b) {
+  auto read = [](const fs::path& p) {
+    std::ifstream in(p);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  // The lists name files in their own directory: compare the names.
+  auto names = [&](const fs::path& dir) {
+    std::string list = read(dir / "predictions.txt");
+    for (std::size_t at = list.find(dir.string()); at != std::string::npos; at = list.find(dir.string()))
+      list.erase(at, dir.string().size());
+    return list;
+  };
+  if (names(a) != names(b) || read(a / "failures.txt") != read(b / "failures.txt")) {
+    std::printf("deepjet_mpi_driver: the prediction lists differ\n");
+    return 1;
+  }
+  std::size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(a)) {
+    if (entry.path().extension() != ".h5") continue;
+    const auto x = dt::read_predictions(entry.path()), y = dt::read_predictions(b / entry.path().filename());
+    if (x.probabilities != y.probabilities || x.truth != y.truth) {
+      std::printf("deepjet_mpi_driver: %s differs\n", entry.path().filename().c_str());
+      return 1;
+    }
+    ++files;
+  }
+  std::printf("deepjet_mpi_driver: the predictions agree: %zu files, failures: %s", files, read(a / "failures.txt").c_str());
+  return 0;
 }
 
 int same_collection(const fs::path& a, const fs::path& b) {
@@ -179,6 +214,18 @@ int main(int argc, char** argv) {
       return 1;
     }
   };
+  if (args.size() == 3 && args[0] == "same-predictions") return guarded([&] { return same_predictions(args[1], args[2]); });
+  if (args.size() == 4 && args[0] == "predict")
+    return deepjet::mpi::run(argc, argv, [&](deepjet::mpi::Communicator& ranks) {
+      const auto collection = dd::Collection<TestData>::load(fs::path(args[1]) / "data" / "collection.h5");
+      deepjet::Model<Net> model;
+      deepjet::load_model(model, args[2]);
+      const auto r = dt::predict_sources<TestData>(model, collection.normalisation, conversion_sources(args[1]), "tree", args[3],
+                                                   {.communicator = &ranks});
+      if (ranks.rank() == 0)
+        std::printf("deepjet_mpi_driver: %d ranks: %zu predicted, %zu already there, %zu failed\n", ranks.size(), r.predicted,
+                    r.skipped, r.failures.size());
+    });
   if (args.size() == 3 && args[0] == "same-collection") return guarded([&] { return same_collection(args[1], args[2]); });
   if (args.size() == 3 && args[0] == "convert-plan")
     return guarded([&] {

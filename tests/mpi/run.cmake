@@ -7,6 +7,8 @@
 #   unreadable  a rank whose training file is missing fails the job, naming the rank and the file
 #   convert     convert_sources as 2 ranks, as 1 process, and as batch jobs (plan, one job per
 #               source, gather) give the same collection; a rerun converts nothing again
+#   predict     predict_sources as 2 ranks and as 1 process: the same files, probabilities and
+#               failure list; a rerun predicts nothing again
 #   stalled     a rank that stops answering: the others give up after DEEPJET_MPI_TIMEOUT seconds
 #               and end the job, naming what they waited for
 string(REPLACE "|" ";" MPIEXEC_FLAGS "${MPIEXEC_FLAGS}")
@@ -126,6 +128,22 @@ elseif(MODE STREQUAL "convert")
   run_driver(result out ${DRIVER} same-collection ${WORK}/convert_one ${WORK}/convert_jobs)
   if(NOT result EQUAL 0)
     message(FATAL_ERROR "the batch jobs made another collection than one process")
+  endif()
+elseif(MODE STREQUAL "predict")
+  file(REMOVE_RECURSE ${WORK}/predict_one ${WORK}/predict_two)
+  set(model ${WORK}/one_x2/checkpoint_last.h5)
+  run_driver(r1 out1 ${MPIEXEC} ${MPIEXEC_FLAGS} -n 1 ${DRIVER} predict ${WORK} ${model} ${WORK}/predict_one)
+  run_driver(r2 out2 ${MPIEXEC} ${MPIEXEC_FLAGS} -n 2 ${DRIVER} predict ${WORK} ${model} ${WORK}/predict_two)
+  if(NOT r1 EQUAL 0 OR NOT r2 EQUAL 0 OR NOT out2 MATCHES "2 ranks: 4 predicted, 0 already there, 1 failed")
+    message(FATAL_ERROR "the predictions did not run as expected")
+  endif()
+  run_driver(r3 out3 ${MPIEXEC} ${MPIEXEC_FLAGS} -n 2 ${DRIVER} predict ${WORK} ${model} ${WORK}/predict_two)
+  if(NOT out3 MATCHES "2 ranks: 0 predicted, 4 already there, 1 failed")
+    message(FATAL_ERROR "the rerun did not resume: ${out3}")
+  endif()
+  run_driver(result out ${DRIVER} same-predictions ${WORK}/predict_one ${WORK}/predict_two)
+  if(NOT result EQUAL 0)
+    message(FATAL_ERROR "2 ranks and 1 process predicted differently")
   endif()
 elseif(MODE STREQUAL "stalled")
   file(REMOVE_RECURSE ${WORK}/stalled)
