@@ -152,7 +152,7 @@ class Trainer {
       const auto start = std::chrono::steady_clock::now();
       train.start_epoch(state_.epoch);
       data::JetBatch<Format> batch;
-      for (std::size_t skipped = 0; skipped < state_.batch; ++skipped) train.next(batch);  // resumed epoch
+      for (std::size_t skipped = 0; skipped < state_.batch; ++skipped) train.skip();  // resumed epoch
       double loss_sum = 0, correct = 0, jets = 0;
       while (!state_.stop_requested && train.next(batch)) {
         optimiser_.learning_rate = state_.learning_rate;
