@@ -47,7 +47,11 @@ inline std::string replace_all(std::string text, const std::string& from, const 
   return text;
 }
 // A word for the shell: single-quoted, a single quote as '\''.
-inline std::string shell_word(const std::string& word) { return "'" + replace_all(word, "'", "'\\''") + "'"; }
+inline std::string shell_word(const std::string& word) {
+  std::string quoted = "'";
+  quoted.append(replace_all(word, "'", "'\\''")).append("'");
+  return quoted;
+}
 }  // namespace detail
 
 /// An HTCondor submit description (vanilla universe) queueing jobs.jobs jobs.
@@ -59,20 +63,21 @@ inline std::string htcondor_submit(const BatchJobs& jobs) {
   for (const auto& a : jobs.arguments) {
     std::string word = detail::replace_all(detail::replace_all(a, "'", "''"), "\"", "\"\"");
     word = detail::replace_all(word, "{index}", "$(Process)");
-    arguments += (arguments.empty() ? "'" : " '") + word + "'";
+    arguments.append(arguments.empty() ? "'" : " '").append(word).append("'");
   }
   const std::string logs = jobs.logs.string() + "/" + jobs.name;
-  // (Appended piece by piece: GCC 12 warns falsely about long chains of string +.)
-  std::string text = "# deepjet: " + std::to_string(jobs.jobs) + " independent jobs; submit with condor_submit\n";
+  // (Appended piece by piece: GCC 12 warns falsely (-Wrestrict) about chains of string +.)
+  std::string text = "# deepjet: ";
+  text.append(std::to_string(jobs.jobs)).append(" independent jobs; submit with condor_submit\n");
   text += "universe       = vanilla\n";
-  text += "executable     = " + jobs.executable + "\n";
-  text += "arguments      = \"" + arguments + "\"\n";
-  text += "output         = " + logs + "_$(Process).out\n";
-  text += "error          = " + logs + "_$(Process).err\n";
-  text += "log            = " + logs + ".log\n";
-  text += "request_memory = " + std::to_string(jobs.memory_mb) + "\n";
+  text.append("executable     = ").append(jobs.executable).append("\n");
+  text.append("arguments      = \"").append(arguments).append("\"\n");
+  text.append("output         = ").append(logs).append("_$(Process).out\n");
+  text.append("error          = ").append(logs).append("_$(Process).err\n");
+  text.append("log            = ").append(logs).append(".log\n");
+  text.append("request_memory = ").append(std::to_string(jobs.memory_mb)).append("\n");
   text += "getenv         = True\n";
-  text += "queue " + std::to_string(jobs.jobs) + "\n";
+  text.append("queue ").append(std::to_string(jobs.jobs)).append("\n");
   return text;
 }
 
@@ -82,19 +87,20 @@ inline std::string slurm_array(const BatchJobs& jobs) {
   std::string command = detail::shell_word(jobs.executable);
   for (const auto& a : jobs.arguments) {
     // "{index}" leaves the quotes for the array index: '...'"$SLURM_ARRAY_TASK_ID"'...'
-    command += " " + detail::replace_all(detail::shell_word(a), "{index}", "'\"$SLURM_ARRAY_TASK_ID\"'");
+    command.append(" ").append(detail::replace_all(detail::shell_word(a), "{index}", "'\"$SLURM_ARRAY_TASK_ID\"'"));
   }
   const std::string logs = jobs.logs.string() + "/" + jobs.name;
+  // (Appended piece by piece: GCC 12 warns falsely (-Wrestrict) about chains of string +.)
   std::string text = "#!/bin/bash\n";
-  text += "# deepjet: " + std::to_string(jobs.jobs) + " independent jobs; submit with sbatch\n";
-  text += "#SBATCH --job-name=deepjet-" + jobs.name + "\n";
-  text += "#SBATCH --array=0-" + std::to_string(jobs.jobs - 1) + "\n";
-  text += "#SBATCH --output=" + logs + "_%a.out\n";
-  text += "#SBATCH --error=" + logs + "_%a.err\n";
-  text += "#SBATCH --mem=" + std::to_string(jobs.memory_mb) + "M\n";
-  text += "#SBATCH --time=" + jobs.time_limit + "\n";
+  text.append("# deepjet: ").append(std::to_string(jobs.jobs)).append(" independent jobs; submit with sbatch\n");
+  text.append("#SBATCH --job-name=deepjet-").append(jobs.name).append("\n");
+  text.append("#SBATCH --array=0-").append(std::to_string(jobs.jobs - 1)).append("\n");
+  text.append("#SBATCH --output=").append(logs).append("_%a.out\n");
+  text.append("#SBATCH --error=").append(logs).append("_%a.err\n");
+  text.append("#SBATCH --mem=").append(std::to_string(jobs.memory_mb)).append("M\n");
+  text.append("#SBATCH --time=").append(jobs.time_limit).append("\n");
   text += "#SBATCH --ntasks=1\n";
-  text += "exec " + command + "\n";
+  text.append("exec ").append(command).append("\n");
   return text;
 }
 
