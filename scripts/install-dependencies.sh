@@ -18,6 +18,7 @@ packages=(
   libgtest-dev libbenchmark-dev nlohmann-json3-dev       # tests and benchmarks
   clang                                                  # libFuzzer targets of the ROOT reader
   libonnx-dev libprotobuf-dev libonnx-testdata           # ONNX import/export and ONNX's node tests
+  libopenmpi-dev openmpi-bin                             # distributed training and its tests (mpirun -n 2)
 )
 # Node.js runs ONNX Runtime (npm onnxruntime-node) for the export tests and benchmarks. Debian's
 # nodejs/npm only where no node is installed: images that ship a newer Node.js conflict with them.

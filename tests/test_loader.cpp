@@ -56,6 +56,49 @@ TEST(Loader, EveryJetExactlyOncePerEpoch) {
   }
 }
 
+// The shares of distributed training: for 3 ranks of 2 threads (6 slices) each rank's loader hands
+// out its contiguous part of every batch, and the parts, put side by side in rank order, are the
+// whole loader's batches jet for jet; skip() passes a batch as next() would.
+TEST(Loader, SharesOfEveryBatchTogetherAreTheBatch) {
+  TemporaryDirectory dir;
+  const auto collection = make_collection(dir);
+  const auto split = dd::split_by_file(collection, dir / "out", 0.0);
+  const dd::LoaderOptions options{.batch_size = 64, .seed = 3, .chunk_jets = 100};
+  dd::Loader<TestData> whole(split.train, options);
+  std::vector<std::unique_ptr<dd::Loader<TestData>>> ranks;
+  for (std::size_t r = 0; r < 3; ++r) {
+    ranks.push_back(std::make_unique<dd::Loader<TestData>>(split.train, options));
+    ranks.back()->set_share({2 * r, 2 * r + 2, 6});
+  }
+  whole.start_epoch(1);
+  for (auto& rank : ranks) rank->start_epoch(1);
+  ASSERT_TRUE(ranks[0]->skip());  // the first batch passed over on every rank
+  ASSERT_TRUE(ranks[1]->skip());
+  ASSERT_TRUE(ranks[2]->skip());
+  dd::JetBatch<TestData> all, part;
+  ASSERT_TRUE(whole.next(all));
+  std::size_t batches = 1;
+  while (whole.next(all)) {
+    ++batches;
+    const std::size_t n = all.truth.shape()[0];
+    std::vector<float> ids;
+    for (auto& rank : ranks) {
+      ASSERT_TRUE(rank->next(part));
+      EXPECT_EQ(part.batch_jets, n);
+      for (std::size_t j = 0; j < part.spectators.shape()[0]; ++j) ids.push_back(part.spectators(j, 0));
+    }
+    ASSERT_EQ(ids.size(), n);
+    for (std::size_t j = 0; j < n; ++j) EXPECT_EQ(ids[j], all.spectators(j, 0)) << "batch " << batches << " jet " << j;
+  }
+  for (auto& rank : ranks) EXPECT_FALSE(rank->next(part));
+  EXPECT_EQ(batches, 32u);
+  // Rank 1 of a 33-jet last batch: slices 2 and 3 of 6 are jets [11, 22).
+  EXPECT_EQ(dd::share_jets(33, {2, 4, 6}), (std::pair<std::uint64_t, std::uint64_t>{11, 22}));
+  // Fewer jets than slices: slice s holds jet s, and slices past the jets hold none.
+  EXPECT_EQ(dd::share_jets(3, {2, 4, 6}), (std::pair<std::uint64_t, std::uint64_t>{2, 3}));
+  EXPECT_EQ(dd::share_jets(3, {4, 6, 6}), (std::pair<std::uint64_t, std::uint64_t>{3, 3}));
+}
+
 TEST(Loader, ShufflingIsSeededAndReadAheadChangesNothing) {
   TemporaryDirectory dir;
   const auto collection = make_collection(dir);

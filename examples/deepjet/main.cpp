@@ -13,11 +13,23 @@
 //                                            same as HDF5 (test.h5); the list of files
 //   deepjet_quickstart evaluate  [options]   <dir>/report from predictions/test.root: ROC curves, AUCs,
 //                                            report.html, results.json
+// convert as independent batch jobs (HTCondor, Slurm; docs/distributed.md), instead of convert:
+//   deepjet_quickstart convert-plan    [options]   <dir>/converted/collection.h5 (normalisation) and
+//                                                  <dir>/batch/convert.sub, convert.slurm
+//   deepjet_quickstart convert-one --index I [options]   one job: training source I
+//   deepjet_quickstart convert-gather  [options]   the jobs' results into the collection, then what
+//                                                  convert does after converting
 // options: --dir D (deepjet-quickstart)  --files N (4)  --jets N per file (25000)  --test-jets N (25000)
 //          --epochs N (4)  --batch N (500)  --threads N (2)  --seed N (1)  --sources root|h5 (root)
 //
 // Every step reads what the one before wrote, so steps can be rerun one at a time; convert and
-// train resume where an interrupted run stopped. The model is the DeepJet reference model
+// train resume where an interrupted run stopped.
+//
+// Built with MPI (DEEPJET_QUICKSTART_MPI, on where MPI is found), `mpirun -n R deepjet_quickstart
+// train --threads T` trains as R ranks of T threads and gives the weights of `train --threads R*T`
+// bit for bit (docs/distributed.md); train prints a fingerprint of the final weights to compare.
+// convert and predict split their source files over the ranks; generate and evaluate run on
+// rank 0 while the other ranks wait. The model is the DeepJet reference model
 // (deepjet/zoo/deepjet.hpp) and the data format DeepJetData (deepjet_data.hpp); the training
 // follows DeepJet's recipe: one epoch at learning rate 1e-3, then the input BatchNorms are frozen
 // and training goes on at 1e-4, with class weights that give every class the b spectrum in
@@ -27,6 +39,9 @@
 
 #ifdef DEEPJET_QUICKSTART_ONNX
 #include <deepjet/interchange/onnx/writer.hpp>
+#endif
+#ifdef DEEPJET_QUICKSTART_MPI
+#include <deepjet/parallel/mpi.hpp>
 #endif
 
 #include <atomic>
@@ -58,6 +73,10 @@ struct Options {
   unsigned threads = 2;
   std::uint64_t seed = 1;
   std::string sources = "root";  ///< the example files' format: "root" (as the ntupler) or "h5" (source tables)
+  std::size_t index = 0;  ///< convert-one's source number
+  /// The other ranks of an MPI job (nullptr: this process alone).
+  deepjet::Communicator* ranks = nullptr;
+  bool lead() const { return !ranks || ranks->rank() == 0; }
 };
 
 std::vector<std::string> training_sources(const Options& o) {
@@ -101,8 +120,8 @@ void generate(const Options& o) {
               static_cast<unsigned long long>(o.test_jets), (o.dir / "sources").c_str());
 }
 
-void convert(const Options& o) {
-  const auto report = dd::convert_sources<Data>(training_sources(o), table, o.dir / "converted", {.threads = o.threads});
+// After the training sources are converted: the class weighter and the test jets (rank 0).
+void finish_conversion(const Options& o, const dd::ConvertSourcesReport& report) {
   auto collection = dd::Collection<Data>::load(o.dir / "converted" / "collection.h5");
   if (!collection.extras.contains("weighter")) {
     const auto weighter = dd::measure_weighter(collection, o.dir / "converted",
@@ -122,6 +141,46 @@ void convert(const Options& o) {
   if (report.failed) throw deepjet::Error("convert: some sources failed; see " + (o.dir / "converted" / "collection.h5").string());
 }
 
+void convert(const Options& o) {
+  const auto report = dd::convert_sources<Data>(training_sources(o), table, o.dir / "converted",
+                                                {.threads = o.threads, .communicator = o.ranks});
+  if (o.lead()) finish_conversion(o, report);
+}
+
+// This program's path for the job scripts (argv[0] may be a bare name found through PATH).
+fs::path this_program(const char* argv0) {
+  std::error_code error;
+  const auto self = fs::read_symlink("/proc/self/exe", error);
+  return error ? fs::absolute(argv0) : self;
+}
+
+// The batch-system way: the collection and its normalisation first, and the job scripts.
+void convert_plan(const Options& o, const char* program) {
+  const auto collection = dd::prepare_collection<Data>(training_sources(o), table, o.dir / "converted");
+  const auto batch = fs::absolute(o.dir / "batch");
+  fs::create_directories(batch / "logs");
+  const dd::BatchJobs jobs{.name = "convert",
+                           .executable = this_program(program).string(),
+                           .arguments = {"convert-one", "--dir", fs::absolute(o.dir).string(), "--index", "{index}"},
+                           .jobs = collection.sources.size(),
+                           .logs = batch / "logs"};
+  deepjet::write_text_file(batch / "convert.sub", dd::htcondor_submit(jobs));
+  deepjet::write_text_file(batch / "convert.slurm", dd::slurm_array(jobs));
+  std::printf("convert-plan: %zu jobs: condor_submit %s  or  sbatch %s; then convert-gather\n", jobs.jobs,
+              (batch / "convert.sub").c_str(), (batch / "convert.slurm").c_str());
+}
+
+void convert_one(const Options& o) {
+  const auto r = dd::convert_listed<Data>(o.dir / "converted", o.index);
+  std::printf("convert-one: %s -> %s, %llu jets (%.1f s)\n", r.source.c_str(), r.output.c_str(),
+              static_cast<unsigned long long>(r.jets), r.seconds);
+}
+
+void convert_gather(const Options& o) {
+  const auto report = dd::gather_conversions<Data>(o.dir / "converted");
+  finish_conversion(o, report);
+}
+
 void train(const Options& o) {
   const auto collection = dd::Collection<Data>::load(o.dir / "converted" / "collection.h5");
   const auto weighter = dd::Weighter::from_text(collection.extras.at("weighter"));
@@ -136,17 +195,31 @@ void train(const Options& o) {
                                                      .freeze = {"0.0", "0.1.0", "0.2.0", "0.3.0"}}},
                                          .threads = o.threads,
                                          .seed = o.seed,
-                                         .checkpoint_every_batches = 200});
+                                         .checkpoint_every_batches = 200,
+                                         .communicator = o.ranks});
   // Bookkeeping: the data collection trained on (files, normalisation, weighter) beside the model.
-  fs::create_directories(o.dir / "training");
-  fs::copy_file(o.dir / "converted" / "collection.h5", o.dir / "training" / "collection.h5",
-                fs::copy_options::skip_existing);
+  if (o.lead()) {
+    fs::create_directories(o.dir / "training");
+    fs::copy_file(o.dir / "converted" / "collection.h5", o.dir / "training" / "collection.h5",
+                  fs::copy_options::skip_existing);
+  }
   trainer.add(std::make_unique<dt::ProgressBar>());
   trainer.add(std::make_unique<dt::HistoryFiles>());
   trainer.add(std::make_unique<dt::BestModelCheckpoint>());
   trainer.add(std::make_unique<dt::EpochCheckpoints>());
   trainer.add(std::make_unique<dt::ReduceLearningRateOnPlateau>(0.5, 2, 1e-5));
   const auto history = trainer.fit(train_loader, &validation);
+  if (!o.lead()) return;  // rank 0 reports and exports
+  // FNV-1a of the final parameters' bytes: two runs print the same value iff their weights agree
+  // bit for bit (e.g. mpirun -n 2 train --threads 1 and train --threads 2).
+  std::uint64_t fingerprint = 0xcbf29ce484222325ULL;
+  for (const float value : model.parameters()) {
+    unsigned char bytes[sizeof(float)];
+    std::memcpy(bytes, &value, sizeof value);
+    for (const unsigned char b : bytes) fingerprint = (fingerprint ^ b) * 0x100000001b3ULL;
+  }
+  std::printf("train: weights fingerprint %016llx (%zu ranks x %u threads)\n", static_cast<unsigned long long>(fingerprint),
+              o.ranks ? static_cast<std::size_t>(o.ranks->size()) : std::size_t{1}, o.threads);
   std::printf("train: %zu epochs, last validation loss %.4f, accuracy %.4f, model in %s\n", history.size(),
               history.empty() ? 0.0 : history.back().validation_loss, history.empty() ? 0.0 : history.back().validation_accuracy,
               (o.dir / "training" / "checkpoint_best.h5").c_str());
@@ -166,6 +239,16 @@ void predict(const Options& o) {
   const auto weighter = dd::Weighter::from_text(collection.extras.at("weighter"));
   deepjet::Model<Net> model;
   deepjet::load_model(model, o.dir / "training" / "checkpoint_best.h5");
+  if (o.ranks) {
+    // Under mpirun the test sources are split over the ranks (one here), as HDF5 prediction files.
+    const auto report = dt::predict_sources<Data>(model, collection.normalisation, {test_source(o)}, table, o.dir / "predictions",
+                                                  {.weighter = &weighter, .communicator = o.ranks});
+    if (!report.failures.empty()) throw deepjet::FileError(report.failures[0].first, report.failures[0].second);
+    if (o.lead())
+      std::printf("predict: %zu predicted, %zu already there -> %s\n", report.predicted, report.skipped,
+                  (o.dir / "predictions" / "predictions.txt").c_str());
+    return;
+  }
   fs::create_directories(o.dir / "predictions");
   // One pass of the model, two files: a ROOT tree to add as a friend of the test ntuple, and HDF5.
   const auto reports = dt::predict_source<Data>(model, collection.normalisation, test_source(o), table,
@@ -181,7 +264,8 @@ void predict(const Options& o) {
 int usage() {
   std::fprintf(stderr,
                "usage: deepjet_quickstart all|generate|convert|train|predict|evaluate [--dir D] [--files N] [--jets N]\n"
-               "       [--test-jets N] [--epochs N] [--batch N] [--threads N] [--seed N] [--sources root|h5]\n");
+               "       [--test-jets N] [--epochs N] [--batch N] [--threads N] [--seed N] [--sources root|h5]\n"
+               "       deepjet_quickstart convert-plan|convert-one --index I|convert-gather [options]  (batch jobs)\n");
   return 2;
 }
 
@@ -189,7 +273,10 @@ int usage() {
 
 void evaluate(const Options& o) {
   namespace de = deepjet::evaluation;
-  const auto p = dt::read_predictions(o.dir / "predictions" / "test.root");  // or test.h5: the same values
+  std::ifstream list(o.dir / "predictions" / "predictions.txt");
+  std::string first;
+  if (!std::getline(list, first)) throw deepjet::FileError((o.dir / "predictions" / "predictions.txt").string(), "lists no prediction file");
+  const auto p = dt::read_predictions(first);  // test.root (or test.h5 under mpirun): the same values
   de::EvaluationSettings settings;
   settings.groupings = de::deepjet_groupings();
   settings.cuts = {de::Cut::above("jet_pt", 30), de::Cut::absolute_below("jet_eta", 2.5)};
@@ -214,6 +301,38 @@ void evaluate(const Options& o) {
               fs::absolute(o.dir / "report" / "report.html").c_str());
 }
 
+// The commands asked for; under mpirun convert, train and predict run on every rank (each splits
+// its work), generate and evaluate on rank 0 while the other ranks wait for it.
+void run_commands(const std::string& command, const Options& o) {
+  const bool all = command == "all";
+  // Every rank waits here until rank 0 has finished the step (its files are complete).
+  auto rank_zero_done = [&] {
+    if (!o.ranks) return;
+    std::byte done{};
+    o.ranks->broadcast(std::span(&done, 1), 0);
+  };
+  if (all || command == "generate") {
+    if (o.lead()) generate(o);
+    rank_zero_done();
+  }
+  if (all || command == "convert") {
+    convert(o);
+    rank_zero_done();
+  }
+  if (all || command == "train") {
+    train(o);
+    rank_zero_done();
+  }
+  if (all || command == "predict") {
+    predict(o);
+    rank_zero_done();
+  }
+  if (all || command == "evaluate") {
+    if (o.lead()) evaluate(o);
+    rank_zero_done();
+  }
+}
+
 int main(int argc, char** argv) try {
   if (argc < 2) return usage();
   const std::string command = argv[1];
@@ -230,18 +349,28 @@ int main(int argc, char** argv) try {
     else if (key == "--threads") o.threads = static_cast<unsigned>(std::stoul(value));
     else if (key == "--seed") o.seed = std::stoull(value);
     else if (key == "--sources" && (value == "root" || value == "h5")) o.sources = value;
+    else if (key == "--index") o.index = std::stoull(value);
     else return usage();
   }
   if (o.epochs < 2) o.epochs = 2;  // the recipe has two stages
   const bool all = command == "all";
+  // The batch-job commands run alone (one process, no MPI).
+  if (command == "convert-plan") return convert_plan(o, argv[0]), 0;
+  if (command == "convert-one") return convert_one(o), 0;
+  if (command == "convert-gather") return convert_gather(o), 0;
   if (!all && command != "generate" && command != "convert" && command != "train" && command != "predict" && command != "evaluate")
     return usage();
-  if (all || command == "generate") generate(o);
-  if (all || command == "convert") convert(o);
-  if (all || command == "train") train(o);
-  if (all || command == "predict") predict(o);
-  if (all || command == "evaluate") evaluate(o);
+#ifdef DEEPJET_QUICKSTART_MPI
+  // One rank of an MPI job (a single rank when started without mpirun); an error on any rank ends
+  // the job with the rank's message.
+  return deepjet::mpi::run(argc, argv, [&](deepjet::mpi::Communicator& ranks) {
+    if (ranks.size() > 1) o.ranks = &ranks;
+    run_commands(command, o);
+  });
+#else
+  run_commands(command, o);
   return 0;
+#endif
 } catch (const std::exception& e) {
   std::fprintf(stderr, "deepjet_quickstart: %s\n", e.what());
   return 1;

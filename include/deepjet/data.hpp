@@ -2,6 +2,7 @@
 // training files, the out-of-memory loader, normalisation and sample weighting.
 #pragma once
 
+#include "deepjet/data/batch_jobs.hpp"
 #include "deepjet/data/blocks.hpp"
 #include "deepjet/data/collection.hpp"
 #include "deepjet/data/convert.hpp"

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "deepjet/core/aligned.hpp"
+#include "deepjet/core/communicator.hpp"
 #include "deepjet/core/atomic_file.hpp"
 #include "deepjet/core/batch.hpp"
 #include "deepjet/core/error.hpp"

@@ -4,6 +4,8 @@
 #   deepjet::lwtnn  lwtnn's JSON networks (deepjet/interchange/lwtnn.hpp): nlohmann-json3-dev
 #   deepjet::keras  Keras 2 HDF5 model files (deepjet/interchange/keras.hpp): nlohmann-json3-dev for
 #                   the architecture (HDF5 is a core dependency)
+#   deepjet::mpi    training, conversion and prediction as the ranks of an MPI job
+#                   (deepjet/parallel/mpi.hpp): libopenmpi-dev (MPI's C API)
 # A part whose dependencies are missing is simply not defined (DEEPJET_HAS_<PART> is OFF) and a
 # status line says what to install. Used by the project's CMakeLists.txt and, after
 # `cmake --install`, by deepjetConfig.cmake, so an installed deepjet offers the same parts.
@@ -46,4 +48,17 @@ if(nlohmann_json_FOUND)
   endif()
 else()
   message(STATUS "deepjet: lwtnn and Keras import (deepjet::lwtnn, deepjet::keras) not available: install nlohmann-json3-dev")
+endif()
+
+set(MPI_CXX_SKIP_MPICXX ON)  # MPI's C API from C++, not the deprecated C++ bindings
+find_package(MPI QUIET COMPONENTS CXX)
+set(DEEPJET_HAS_MPI OFF)
+if(MPI_CXX_FOUND)
+  set(DEEPJET_HAS_MPI ON)
+  if(NOT TARGET deepjet::mpi)
+    add_library(deepjet::mpi INTERFACE IMPORTED ${_deepjet_part_scope})
+    target_link_libraries(deepjet::mpi INTERFACE deepjet::deepjet MPI::MPI_CXX)
+  endif()
+else()
+  message(STATUS "deepjet: MPI (deepjet::mpi) not available: install libopenmpi-dev and openmpi-bin")
 endif()

@@ -14,7 +14,21 @@
 // finished file. A source that fails is recorded with its reason and the others go on. Run again
 // on the same directory (after an interruption, even kill -9), it skips the sources already
 // converted, removes the temporaries the interrupted run left, and retries the failed ones.
+//
+// Many processes (docs/distributed.md):
+//   - With options.communicator (an MPI job: mpirun -n R), rank 0 prepares the collection (the
+//     normalisation, once), the sources still to convert are dealt round-robin to the ranks, each
+//     converts its share with its threads, and rank 0 alone writes the collection, once, when all
+//     are done. A rerun after a killed job keeps the training files that were finished.
+//   - Without MPI (batch systems): prepare_collection once, then convert_listed(directory, i) for
+//     each source i as independent jobs (HTCondor, Slurm arrays: data/batch_jobs.hpp writes their
+//     scripts), then gather_conversions(directory) records the finished training files and the
+//     failures (<training file>.failed holds the reason) in the collection.
+//   Either way the collection ends as one process's convert_sources would leave it: the same
+//   files in source order, the same failure records.
 #pragma once
+
+#include "deepjet/core/communicator.hpp"
 
 #include "deepjet/data/collection.hpp"
 #include "deepjet/data/training_file.hpp"
@@ -144,6 +158,8 @@ struct ConvertSourcesOptions {
   bool progress = true;
   /// How sources are opened (open_source if empty): a JetSource for NanoAOD events, for example.
   SourceOpener opener{};
+  /// Convert as one rank of a group (an MPI job); nullptr: this process alone. Not owned.
+  Communicator* communicator = nullptr;
 };
 
 struct ConvertSourcesReport {
@@ -186,11 +202,24 @@ class ConversionProgress {
   std::chrono::steady_clock::time_point start_;
 };
 
+/// The training file of source number `index` (in the collection's source list), in the
+/// collection's directory.
+inline std::string training_file_name(const std::string& source, std::size_t index) {
+  return std::filesystem::path(source).stem().string() + "_" + std::to_string(index) + ".h5";
+}
+
+/// Where a conversion that failed outside the collection's process leaves its reason.
+inline std::filesystem::path failure_record(const std::filesystem::path& training_file) {
+  return training_file.string() + ".failed";
+}
+
+/// The collection of a conversion in `directory`, made or completed: temporaries of an interrupted
+/// run removed, the normalisation measured on the sources (first run) or kept, new sources added
+/// to its list. Saved before it returns.
 template <class Format>
-ConvertSourcesReport convert_sources(const std::vector<std::string>& sources, const std::string& table,
-                                     const std::filesystem::path& directory, const ConvertSourcesOptions& options = {}) {
+Collection<Format> prepare_collection(const std::vector<std::string>& sources, const std::string& table,
+                                      const std::filesystem::path& directory, const ConvertSourcesOptions& options = {}) {
   namespace fs = std::filesystem;
-  const auto start = std::chrono::steady_clock::now();
   fs::create_directories(directory);
   const fs::path collection_path = directory / "collection.h5";
   // Temporaries of an interrupted run (AtomicFile names them "<name>.tmp-<pid>-<n>").
@@ -214,8 +243,108 @@ ConvertSourcesReport convert_sources(const std::vector<std::string>& sources, co
     collection.normalisation =
         measure_normalisation<Format>(sources, table, options.normalisation_jets, 20000, &unreadable, options.opener);
     for (const auto& [source, reason] : unreadable) collection.failures.push_back({source, reason});
-    collection.save(collection_path);
   }
+  collection.save(collection_path);
+  return collection;
+}
+
+namespace detail {
+// Keep the file list in source order, whatever order the conversions finished in.
+template <class Format>
+void sort_files(Collection<Format>& collection) {
+  std::stable_sort(collection.files.begin(), collection.files.end(), [&](const auto& a, const auto& b) {
+    const auto position = [&](const std::string& s) {
+      return std::find(collection.sources.begin(), collection.sources.end(), s) - collection.sources.begin();
+    };
+    return position(a.source) < position(b.source);
+  });
+}
+}  // namespace detail
+
+/// One job of a conversion split into jobs: source number `index` of the collection in
+/// `directory` (made by prepare_collection) into its training file. The collection is only read.
+/// A failure leaves <training file>.failed with the reason, then is rethrown.
+template <class Format>
+ConversionReport convert_listed(const std::filesystem::path& directory, std::size_t index, const ConvertSourcesOptions& options = {}) {
+  const auto collection = Collection<Format>::load(directory / "collection.h5");
+  if (index >= collection.sources.size())
+    throw FileError((directory / "collection.h5").string(), "lists " + std::to_string(collection.sources.size()) +
+                                                                " sources; there is no source number " + std::to_string(index));
+  const std::string& source = collection.sources[index];
+  const auto output = directory / training_file_name(source, index);
+  std::filesystem::remove(failure_record(output));
+  try {
+    const auto opened = options.opener ? options.opener(source, collection.table) : open_source(source, collection.table);
+    return convert_file<Format>(*opened, output, collection.normalisation, options.convert);
+  } catch (const std::exception& e) {
+    write_text_file(failure_record(output), e.what());
+    throw;
+  }
+}
+
+/// Record in the collection of `directory` what convert_listed jobs left for the sources it does
+/// not list yet: each finished training file (made with the collection's normalisation), each
+/// failure (its reason; the record file is then removed). Saves the collection once.
+/// converted counts the files recorded now, failed the failures, skipped the sources listed before.
+template <class Format>
+ConvertSourcesReport gather_conversions(const std::filesystem::path& directory) {
+  namespace fs = std::filesystem;
+  const auto start = std::chrono::steady_clock::now();
+  const fs::path collection_path = directory / "collection.h5";
+  auto collection = Collection<Format>::load(collection_path);
+  const std::string normalisation = collection.normalisation.to_text();
+  ConvertSourcesReport report;
+  for (std::size_t i = 0; i < collection.sources.size(); ++i) {
+    const std::string& source = collection.sources[i];
+    if (collection.find(source)) {
+      ++report.skipped;
+      continue;
+    }
+    const std::string name = training_file_name(source, i);
+    const fs::path file = directory / name, failed = failure_record(file);
+    if (fs::exists(file)) {
+      const TrainingFile<Format> training(file);  // checks that it is a complete training file of this format
+      if (training.file().read_string_attribute("source") != source)
+        throw FileError(file.string(), "was converted from '" + training.file().read_string_attribute("source") +
+                                           "', but the collection expects it from '" + source + "'");
+      if (training.normalisation().to_text() == normalisation) {
+        std::erase_if(collection.failures, [&](const auto& f) { return f.source == source; });
+        collection.files.push_back({source, name, training.jets(),
+                                    static_cast<std::uint32_t>(training.file().read_integer_attribute("source_crc32"))});
+        ++report.converted;
+        fs::remove(failed);
+        continue;
+      }
+    }
+    if (fs::exists(failed)) {
+      std::ifstream in(failed);
+      const std::string reason((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::erase_if(collection.failures, [&](const auto& f) { return f.source == source; });
+      collection.failures.push_back({source, reason});
+      ++report.failed;
+      fs::remove(failed);
+    }
+  }
+  detail::sort_files(collection);
+  collection.save(collection_path);
+  report.jets = collection.jets();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+template <class Format>
+ConvertSourcesReport convert_sources_on_ranks(const std::vector<std::string>& sources, const std::string& table,
+                                              const std::filesystem::path& directory, const ConvertSourcesOptions& options);
+
+template <class Format>
+ConvertSourcesReport convert_sources(const std::vector<std::string>& sources, const std::string& table,
+                                     const std::filesystem::path& directory, const ConvertSourcesOptions& options = {}) {
+  namespace fs = std::filesystem;
+  if (options.communicator && options.communicator->size() > 1)
+    return convert_sources_on_ranks<Format>(sources, table, directory, options);
+  const auto start = std::chrono::steady_clock::now();
+  const fs::path collection_path = directory / "collection.h5";
+  auto collection = prepare_collection<Format>(sources, table, directory, options);
 
   std::vector<std::size_t> todo;  // indices into collection.sources
   ConvertSourcesReport report;
@@ -230,20 +359,14 @@ ConvertSourcesReport convert_sources(const std::vector<std::string>& sources, co
   auto record = [&](auto update) {
     std::lock_guard lock(mutex);
     update();
-    // Keep the file list in source order, whatever order the threads finish in.
-    std::stable_sort(collection.files.begin(), collection.files.end(), [&](const auto& a, const auto& b) {
-      const auto position = [&](const std::string& s) {
-        return std::find(collection.sources.begin(), collection.sources.end(), s) - collection.sources.begin();
-      };
-      return position(a.source) < position(b.source);
-    });
+    detail::sort_files(collection);
     collection.save(collection_path);
   };
   auto work = [&] {
     for (std::size_t k = next++; k < todo.size(); k = next++) {
       const std::size_t index = todo[k];
       const std::string& source = collection.sources[index];
-      const std::string name = fs::path(source).stem().string() + "_" + std::to_string(index) + ".h5";
+      const std::string name = training_file_name(source, index);
       try {
         const auto opened = options.opener ? options.opener(source, table) : open_source(source, table);
         const auto r = convert_file<Format>(*opened, directory / name, collection.normalisation, options.convert);
@@ -269,6 +392,76 @@ ConvertSourcesReport convert_sources(const std::vector<std::string>& sources, co
   work();
   for (auto& t : threads) t.join();
   report.jets = collection.jets();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+/// convert_sources as one rank of options.communicator (see the header comment).
+template <class Format>
+ConvertSourcesReport convert_sources_on_ranks(const std::vector<std::string>& sources, const std::string& table,
+                                              const std::filesystem::path& directory, const ConvertSourcesOptions& options) {
+  namespace fs = std::filesystem;
+  Communicator& ranks = *options.communicator;
+  const auto start = std::chrono::steady_clock::now();
+  const auto rank = static_cast<std::size_t>(ranks.rank()), size = static_cast<std::size_t>(ranks.size());
+  auto rank_zero_done = [&] {
+    std::byte done{};
+    ranks.broadcast(std::span(&done, 1), 0);
+  };
+  ConvertSourcesReport report;
+  try {
+    if (rank == 0) {
+      prepare_collection<Format>(sources, table, directory, options);
+      gather_conversions<Format>(directory);  // training files an interrupted job finished
+    }
+    rank_zero_done();
+    const auto collection = Collection<Format>::load(directory / "collection.h5");
+    std::vector<std::size_t> todo;  // indices into collection.sources
+    for (std::size_t i = 0; i < collection.sources.size(); ++i) {
+      if (collection.find(collection.sources[i])) ++report.skipped;
+      else todo.push_back(i);
+    }
+    std::vector<std::size_t> mine;
+    for (std::size_t k = rank; k < todo.size(); k += size) mine.push_back(todo[k]);
+    // This rank's share, on its threads; each conversion leaves a training file or a failure record.
+    std::atomic<std::size_t> next{0}, converted{0}, failed{0};
+    ConversionProgress progress(mine.size(), options.progress && rank == 0);
+    auto work = [&] {
+      for (std::size_t k = next++; k < mine.size(); k = next++) {
+        const std::string& source = collection.sources[mine[k]];
+        const auto output = directory / training_file_name(source, mine[k]);
+        try {
+          fs::remove(failure_record(output));
+          const auto opened = options.opener ? options.opener(source, table) : open_source(source, table);
+          const auto r = convert_file<Format>(*opened, output, collection.normalisation, options.convert);
+          ++converted;
+          progress.file_done(source, r.jets, true);
+        } catch (const std::exception& e) {
+          write_text_file(failure_record(output), e.what());
+          ++failed;
+          progress.file_done(source, 0, false, e.what());
+        }
+      }
+    };
+    std::vector<std::thread> threads;
+    const unsigned n_threads = std::max(1u, std::min<unsigned>(options.threads, static_cast<unsigned>(mine.size())));
+    for (unsigned t = 1; t < n_threads; ++t) threads.emplace_back(work);
+    work();
+    for (auto& t : threads) t.join();
+    // Every rank done: rank 0 records them all in the collection, once.
+    const std::array<std::uint64_t, 2> counts{converted.load(), failed.load()};
+    std::vector<std::array<std::uint64_t, 2>> all(size);
+    ranks.all_gather(std::as_bytes(std::span(&counts, 1)), std::as_writable_bytes(std::span(all)));
+    for (const auto& c : all) {
+      report.converted += c[0];
+      report.failed += c[1];
+    }
+    if (rank == 0) gather_conversions<Format>(directory);
+    rank_zero_done();
+    report.jets = Collection<Format>::load(directory / "collection.h5").jets();
+  } catch (const std::exception& e) {
+    ranks.fail(e.what());
+  }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

@@ -20,6 +20,13 @@
 //     deepjet::FileError of the file that failed.
 //   - Weights: with options.weighter, JetBatch::weights holds each jet's class weight
 //     (data/weighting.hpp measures one over a collection); without, it is left empty.
+//   - Shares (set_share): the batches are planned as without a share (same jets, same order), but
+//     next() fills the JetBatch with only the share's contiguous slice of each batch
+//     (JetBatch::batch_jets still counts the whole batch). The ranks of a distributed training
+//     each take their share, so that together they see every batch exactly once. Every loader
+//     still reads whole chunks: the jets of a share are spread over every chunk by the shuffle.
+//   - skip() passes over the next batch without copying it (a rank's validation batches that
+//     another rank evaluates).
 #pragma once
 
 #include "deepjet/core/random.hpp"
@@ -78,6 +85,22 @@ Split split_by_fraction(const Collection<Format>& collection, const std::filesys
   return split;
 }
 
+/// A batch of n jets cut into S = min(slices, n) contiguous slices, slice s holding jets
+/// [n*s/S, n*(s+1)/S) (slices from S on hold none). A share is the slices [first, last): the
+/// trainer's threads each take one slice, and each rank of a distributed training T of them.
+struct BatchShare {
+  std::size_t first = 0;
+  std::size_t last = 1;
+  std::size_t slices = 1;
+};
+
+/// The jets [begin, end) of a batch of n jets that the slices [first, last) of `slices` hold.
+inline std::pair<std::uint64_t, std::uint64_t> share_jets(std::uint64_t n, const BatchShare& share) {
+  const std::uint64_t s = std::min<std::uint64_t>(share.slices, n);
+  if (s == 0) return {0, 0};
+  return {n * std::min<std::uint64_t>(share.first, s) / s, n * std::min<std::uint64_t>(share.last, s) / s};
+}
+
 struct LoaderOptions {
   std::size_t batch_size = 1024;
   std::uint64_t seed = 0;
@@ -109,6 +132,14 @@ class Loader {
     return static_cast<std::size_t>((jets_ + options_.batch_size - 1) / options_.batch_size);
   }
 
+  /// From now on next() serves only this share of every batch (see BatchShare).
+  void set_share(BatchShare share) {
+    if (share.slices == 0 || share.first >= share.last || share.last > share.slices)
+      throw Error("Loader: a batch share must be slices [first, last) of slices, first < last <= slices");
+    share_ = share;
+  }
+  const BatchShare& share() const { return share_; }
+
   /// Plan the chunks of epoch `epoch`; the next next() returns its first batch.
   void start_epoch(std::uint64_t epoch) {
     if (pending_.valid()) pending_.wait();  // a read of the previous epoch still running
@@ -123,29 +154,36 @@ class Loader {
     current_ = {};
     position_ = 0;
     served_ = 0;
+    started_ = true;
     if (options_.read_ahead) request_next_chunk();
   }
 
-  /// The next batch of this epoch into `batch`; false when the epoch is over.
+  /// The next batch of this epoch (this loader's share of it) into `batch`; false when the epoch is over.
   bool next(JetBatch<Format>& batch) {
-    std::size_t filled = 0;
-    while (filled < options_.batch_size) {
-      if (position_ == current_.order.size()) {
-        if (!advance()) break;
-      }
-      const std::size_t take = std::min(options_.batch_size - filled, current_.order.size() - position_);
-      if (filled == 0) allocate(batch, std::min<std::uint64_t>(options_.batch_size, remaining()));
-      copy_rows(batch, filled, take);
-      filled += take;
-      position_ += take;
-      served_ += take;
-    }
-    if (filled > 0 && options_.weighter) {
+    const std::uint64_t n = std::min<std::uint64_t>(options_.batch_size, remaining());
+    if (n == 0 || !started_) return false;
+    const auto [begin, end] = share_jets(n, share_);
+    allocate(batch, end - begin);
+    batch.batch_jets = n;
+    pass(n, [&](std::uint64_t jet, std::size_t take) {
+      // The part of these `take` jets (batch jets [jet, jet + take)) that falls in the share.
+      const std::uint64_t lo = std::max(jet, begin), hi = std::min(jet + take, end);
+      if (lo < hi) copy_rows(batch, lo - begin, position_ + (lo - jet), hi - lo);
+    });
+    if (options_.weighter) {
       const auto weights = options_.weighter->weights(batch.truth, batch.spectators);
       batch.weights = xt::empty<float>({weights.size()});
       std::copy(weights.begin(), weights.end(), batch.weights.begin());
     }
-    return filled > 0;
+    return true;
+  }
+
+  /// Pass over the next batch without copying it; false when the epoch is over.
+  bool skip() {
+    const std::uint64_t n = std::min<std::uint64_t>(options_.batch_size, remaining());
+    if (n == 0 || !started_) return false;
+    pass(n, [](std::uint64_t, std::size_t) {});
+    return true;
   }
 
  private:
@@ -160,6 +198,22 @@ class Loader {
   };
 
   std::uint64_t remaining() const { return jets_ - served_; }
+
+  // Move over the next n jets of the epoch, chunk by chunk, calling use(jets of the batch before
+  // these, how many) while position_ points at them in the current chunk.
+  template <class Use>
+  void pass(std::uint64_t n, Use&& use) {
+    std::uint64_t done = 0;
+    while (done < n) {
+      if (position_ == current_.order.size() && !advance())
+        throw Error("Loader: the training files hold fewer jets than their segments promise");
+      const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(n - done, current_.order.size() - position_));
+      use(done, take);
+      done += take;
+      position_ += take;
+      served_ += take;
+    }
+  }
 
   // Read a chunk from its file; the file handle is opened per read (reads are rare and large).
   LoadedChunk load(const Chunk& chunk, std::uint64_t shuffle_seed) const {
@@ -208,11 +262,13 @@ class Loader {
     }
   }
 
-  void copy_rows(JetBatch<Format>& batch, std::size_t filled, std::size_t take) {
+  // Copy the jets at positions [from_position, + take) of the current chunk's order to rows
+  // [filled, + take) of the batch.
+  void copy_rows(JetBatch<Format>& batch, std::size_t filled, std::size_t from_position, std::size_t take) {
     auto copy = [&](auto& to, const auto& from) {
       const std::size_t row = from.size() / current_.size;
       for (std::size_t k = 0; k < take; ++k)
-        std::copy_n(from.data() + current_.order[position_ + k] * row, row, to.data() + (filled + k) * row);
+        std::copy_n(from.data() + current_.order[from_position + k] * row, row, to.data() + (filled + k) * row);
     };
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (copy(tensor_part<I>(batch.inputs), tensor_part<I>(current_.jets.inputs)), ...);
@@ -232,6 +288,8 @@ class Loader {
   std::size_t position_ = 0;
   std::future<LoadedChunk> pending_;
   std::uint64_t served_ = 0;  // jets handed out this epoch
+  bool started_ = false;      // start_epoch() was called
+  BatchShare share_{};
 };
 
 }  // namespace deepjet::data

@@ -118,6 +118,9 @@ struct JetBatch {
   xt::xtensor<float, 1> weights;
   /// Regression targets (jets, targets) when the format has them.
   xt::xtensor<float, 2> targets;
+  /// Jets of the whole batch when a Loader serves a share of it (these rows are one contiguous
+  /// part); equal to the rows here otherwise. 0 for jets not from a Loader.
+  std::uint64_t batch_jets = 0;
 };
 
 template <class Format>

@@ -9,6 +9,9 @@
 // Built-ins: ProgressBar, HistoryFiles (CSV, JSON and plots per epoch), EarlyStopping,
 // ReduceLearningRateOnPlateau, BestModelCheckpoint, EpochCheckpoints, PeriodicCommand (renewing Kerberos tokens on
 // long jobs: a failing command stops the run cleanly, with a checkpoint).
+//
+// In a distributed training the callbacks run on rank 0 alone (unless every_rank()), which is
+// the only rank that writes files; rank 0's learning rate and stop request reach all ranks.
 #pragma once
 
 #include "deepjet/core/atomic_file.hpp"
@@ -104,6 +107,10 @@ class Callback {
   virtual void on_train_end(TrainingState&) {}
   virtual std::string save_state() const { return {}; }
   virtual void restore_state(const std::string&) {}
+  /// In a distributed training (TrainerOptions::communicator) callbacks run on rank 0 only, and
+  /// its decisions (learning rate, stop) reach the other ranks. A callback that returns true here
+  /// runs on every rank (per-node work); its decisions on other ranks than 0 are ignored.
+  virtual bool every_rank() const { return false; }
 };
 
 /// A progress line: epoch, batch, running loss, jets/s, time left in the epoch. Updated in place on

@@ -33,7 +33,17 @@
 // Errors: chunk_jets 0, an output with another extension, a source without a truth or spectator branch, a bad
 // file: deepjet::Error / FileError naming it.
 // write_prediction_list writes the list of prediction files, one per line.
+//
+// predict_sources<Format>(model, normalisation, sources, table, directory, options) predicts many
+// sources: <directory>/<stem>.h5 for each (<stem>_<i>.h5 for source i where stems repeat), then
+// <directory>/predictions.txt (the files in source order) and <directory>/failures.txt
+// ("source<TAB>reason" per source that failed; the others go on). A rerun skips the sources whose prediction file the same weights made (resume)
+// and retries the failed ones. With options.communicator (an MPI job) the sources are dealt round-robin to the
+// ranks; rank 0 alone writes the two lists, once, when every rank is done (a failure's reason
+// travels through <output>.failed beside it).
 #pragma once
+
+#include "deepjet/core/communicator.hpp"
 
 #include "deepjet/core/atomic_file.hpp"
 #include "deepjet/data/prepare.hpp"
@@ -45,6 +55,8 @@
 #include "deepjet/models/model.hpp"
 #include "deepjet/models/predictor.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -106,6 +118,19 @@ std::string spectator_names() {
   return names;
 }
 
+// FNV-1a of the parameters' bytes: which weights made a prediction file (a rerun of
+// predict_sources keeps a file only if the same weights made it).
+template <Layer Net>
+std::uint64_t weights_fingerprint(const Model<Net>& model) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const float value : model.parameters()) {
+    unsigned char bytes[sizeof(float)];
+    std::memcpy(bytes, &value, sizeof value);
+    for (const unsigned char b : bytes) hash = (hash ^ b) * 0x100000001b3ULL;
+  }
+  return hash;
+}
+
 /// One chunk of predicted jets, as every output format needs them.
 struct PredictionChunk {
   std::vector<float> probabilities;              // jets x classes
@@ -151,7 +176,7 @@ class Hdf5PredictionSink final : public PredictionSink {
  public:
   Hdf5PredictionSink(const std::filesystem::path& path, const std::string& classes, const std::string& spectators,
                      std::size_t C, std::size_t S, bool weights, const std::string& input,
-                     const std::string& architecture, const std::string& format)
+                     const std::string& architecture, const std::string& format, std::uint64_t fingerprint)
       : output_(path), weights_(weights) {
     file_.emplace(output_.temporary_path(), hdf5::File::Mode::stream);
     file_->create_rows<float>("probabilities", {C}, 4096);
@@ -167,6 +192,7 @@ class Hdf5PredictionSink final : public PredictionSink {
     file_->write_attribute("library_version", std::string(version));
     file_->write_attribute("source", input);
     file_->write_attribute("architecture", architecture);
+    file_->write_attribute("weights_fingerprint", fingerprint);
     file_->write_attribute("format", format);
   }
 
@@ -267,7 +293,8 @@ class PredictionWriter {
       if (prediction_format(path) == PredictionFormat::hdf5) {
         sinks_.push_back(std::make_unique<Hdf5PredictionSink>(path, class_names<Format>(), spectator_names<Format>(), C, S,
                                                               weighter_ != nullptr, input,
-                                                              model.architecture().signature(), Format::describe()));
+                                                              model.architecture().signature(), Format::describe(),
+                                                              weights_fingerprint(model)));
         continue;
       }
       // ROOT: the columns copied from the source, with their types; a training file gives floats.
@@ -457,6 +484,106 @@ inline void write_prediction_list(const std::filesystem::path& path, const std::
   std::string text;
   for (const auto& r : reports) text += r.output + "\n";
   write_text_file(path, text);
+}
+
+struct PredictSourcesOptions {
+  const data::Weighter* weighter = nullptr;
+  std::uint64_t chunk_jets = 8192;
+  /// Predict as one rank of a group (an MPI job); nullptr: this process alone. Not owned.
+  Communicator* communicator = nullptr;
+};
+
+struct PredictSourcesReport {
+  std::vector<PredictionReport> files;  ///< every prediction file, in source order
+  std::size_t predicted = 0;            ///< by this run (all ranks)
+  std::size_t skipped = 0;              ///< already there
+  std::vector<std::pair<std::string, std::string>> failures;  ///< source, reason
+};
+
+template <class Format, Layer Net>
+PredictSourcesReport predict_sources(const Model<Net>& model, const data::Normalisation<Format>& normalisation,
+                                     const std::vector<std::string>& sources, const std::string& table,
+                                     const std::filesystem::path& directory, const PredictSourcesOptions& options = {}) {
+  namespace fs = std::filesystem;
+  Communicator* ranks = options.communicator && options.communicator->size() > 1 ? options.communicator : nullptr;
+  const std::size_t rank = ranks ? static_cast<std::size_t>(ranks->rank()) : 0;
+  const std::size_t size = ranks ? static_cast<std::size_t>(ranks->size()) : 1;
+  // <stem>.h5, or <stem>_<i>.h5 where sources share a stem.
+  auto output_of = [&](std::size_t i) {
+    const std::string stem = fs::path(sources[i]).stem().string();
+    const bool shared = std::count_if(sources.begin(), sources.end(), [&](const auto& s) { return fs::path(s).stem() == stem; }) > 1;
+    return directory / (shared ? stem + "_" + std::to_string(i) + ".h5" : stem + ".h5");
+  };
+  auto failed_of = [&](std::size_t i) { return fs::path(output_of(i).string() + ".failed"); };
+  auto body = [&] {
+    PredictSourcesReport report;
+    if (rank == 0) fs::create_directories(directory);
+    if (ranks) {
+      std::byte ready{};
+      ranks->broadcast(std::span(&ready, 1), 0);
+    }
+    // Which sources are already done (by these weights) is decided before anyone writes: every
+    // rank sees the same.
+    const std::uint64_t fingerprint = detail::weights_fingerprint(model);
+    auto done = [&](std::size_t i) {
+      if (!fs::exists(output_of(i))) return false;
+      const hdf5::File file(output_of(i), hdf5::File::Mode::read);
+      return file.has_attribute("weights_fingerprint") && file.read_integer_attribute("weights_fingerprint") == fingerprint;
+    };
+    std::vector<std::size_t> todo;
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      if (done(i)) ++report.skipped;
+      else todo.push_back(i);
+    }
+    std::uint64_t predicted = 0;
+    for (std::size_t k = rank; k < todo.size(); k += size) {
+      const std::size_t i = todo[k];
+      try {
+        fs::remove(failed_of(i));
+        predict_source<Format>(model, normalisation, sources[i], table, output_of(i), options.weighter,
+                               PredictOptions{.chunk_jets = options.chunk_jets});
+        ++predicted;
+      } catch (const std::exception& e) {
+        write_text_file(failed_of(i), e.what());
+      }
+    }
+    report.predicted = predicted;
+    if (ranks) {
+      std::vector<std::uint64_t> all(size);
+      ranks->all_gather(std::as_bytes(std::span(&predicted, 1)), std::as_writable_bytes(std::span(all)));
+      report.predicted = 0;
+      for (auto n : all) report.predicted += n;
+    }
+    // Every rank done: the lists, from what is on disk, in source order (rank 0 writes them).
+    std::string failures;
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      if (fs::exists(output_of(i))) {
+        report.files.push_back({sources[i], output_of(i).string(), 0});
+      } else if (fs::exists(failed_of(i))) {
+        std::ifstream in(failed_of(i));
+        std::string reason((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::replace(reason.begin(), reason.end(), '\n', ' ');
+        report.failures.push_back({sources[i], reason});
+        failures += sources[i] + "\t" + reason + "\n";
+      }
+    }
+    if (rank == 0) {
+      write_prediction_list(directory / "predictions.txt", report.files);
+      write_text_file(directory / "failures.txt", failures);
+    }
+    if (ranks) {
+      std::byte written{};
+      ranks->broadcast(std::span(&written, 1), 0);
+    }
+    return report;
+  };
+  if (!ranks) return body();
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    ranks->fail(e.what());
+    throw;
+  }
 }
 
 }  // namespace deepjet::training
