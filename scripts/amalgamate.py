@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Generate single_include/deepjet/deepjet.hpp from include/ (every deepjet header, once, in
 dependency order, starting from include/deepjet/deepjet.hpp), and one single header per optional
-interchange module (single_include/deepjet/onnx.hpp, lwtnn.hpp, keras.hpp): those need a dependency
-of their own (libonnx-dev, nlohmann-json), so they stay out of the core header; each includes
+module (single_include/deepjet/onnx.hpp, lwtnn.hpp, keras.hpp, mpi.hpp): those need a dependency
+of their own (libonnx-dev, nlohmann-json, Open MPI), so they stay out of the core header; each includes
 "deepjet.hpp" and holds only its module's own code. Headers two modules share (interchange/graph/)
 appear in both, each inside an include guard, so that both single headers can be included together.
 
@@ -23,7 +23,7 @@ SYSTEM_INCLUDE = re.compile(r"^\s*#\s*include\s+<([^>]+)>\s*(//.*)?$")
 
 # Optional modules: umbrella header -> single header written beside deepjet.hpp.
 OPTIONAL = {"deepjet/interchange/onnx.hpp": "onnx.hpp", "deepjet/interchange/lwtnn.hpp": "lwtnn.hpp",
-            "deepjet/interchange/keras.hpp": "keras.hpp"}
+            "deepjet/interchange/keras.hpp": "keras.hpp", "deepjet/parallel/mpi.hpp": "mpi.hpp"}
 
 
 def amalgamate(start="deepjet/deepjet.hpp", seen=None, system=None, guard=False):

@@ -7,7 +7,8 @@
 //   deepjet/root.hpp        the ROOT reader and writer
 //   deepjet/zoo/*.hpp       CMS's reference architectures as types
 //   deepjet/example_data/*  generators of example jets for the quick-starts
-//   deepjet/interchange/{onnx,lwtnn}.hpp  foreign model files (optional dependencies)
+//   deepjet/interchange/{onnx,keras,lwtnn}.hpp  foreign model files (optional dependencies)
+//   deepjet/parallel/mpi.hpp  training, conversion, prediction as the ranks of an MPI job (optional)
 #pragma once
 
 #include "deepjet/core/aligned.hpp"
@@ -21,6 +22,7 @@
 #include "deepjet/data.hpp"
 #include "deepjet/evaluation.hpp"
 #include "deepjet/example_data/deepjet_jets.hpp"
+#include "deepjet/example_data/fat_jets.hpp"
 #include "deepjet/inference.hpp"
 #include "deepjet/io/hdf5/hdf5.hpp"
 #include "deepjet/kernels/elementwise.hpp"

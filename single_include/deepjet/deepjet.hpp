@@ -12,7 +12,8 @@
 //   deepjet/root.hpp        the ROOT reader and writer
 //   deepjet/zoo/*.hpp       CMS's reference architectures as types
 //   deepjet/example_data/*  generators of example jets for the quick-starts
-//   deepjet/interchange/{onnx,lwtnn}.hpp  foreign model files (optional dependencies)
+//   deepjet/interchange/{onnx,keras,lwtnn}.hpp  foreign model files (optional dependencies)
+//   deepjet/parallel/mpi.hpp  training, conversion, prediction as the ranks of an MPI job (optional)
 
 // ---- begin deepjet/core/aligned.hpp ----
 // deepjet/core/aligned.hpp: heap storage aligned for the widest SIMD registers.
@@ -34,6 +35,60 @@ inline float* ensure_size(AlignedFloats& buffer, std::size_t size) {
 
 }  // namespace deepjet
 // ---- end deepjet/core/aligned.hpp ----
+// ---- begin deepjet/core/communicator.hpp ----
+// deepjet/core/communicator.hpp: what deepjet needs from a group of processes working as one.
+//
+// The Trainer (TrainerOptions::communicator) and the converter (ConvertSourcesOptions::communicator)
+// run in one process unless given a Communicator; then each process is one rank of a group that
+// trains one model, or converts one dataset, together. This header names the few collective
+// operations they use and has no dependency: the MPI implementation (deepjet/parallel/mpi.hpp, CMake
+// target deepjet::mpi) is compiled only by programs that link MPI.
+//
+// Contract of every implementation:
+//   - rank() in [0, size()); size() >= 1. Every rank calls the collectives in the same order.
+//   - ordered_sum(parts, total): `total` becomes, element by element, the left fold in float
+//     arithmetic of rank 0's parts in order, then rank 1's parts in order, ... exactly as
+//     add_in_order() computes it in one process over all the parts. Every rank gets the same total.
+//     (A tree or ring allreduce would add in another order and change the last bits.)
+//   - all_gather(mine, all): every rank contributes mine.size() bytes (the same size on every
+//     rank); `all` receives them in rank order on every rank.
+//   - broadcast(bytes, root): root's bytes reach every rank.
+//   - A collective that cannot complete (a rank died, or stopped answering for longer than the
+//     implementation's timeout) never returns normally: the implementation ends the whole job with
+//     a message naming the operation and the rank.
+//   - fail(message) ends the whole job, all ranks, with the message (used for errors on one rank).
+
+#include <cstddef>
+#include <span>
+#include <string>
+
+namespace deepjet {
+
+/// total[i] = ((parts[0][i] + parts[1][i]) + parts[2][i]) + ... in float arithmetic: the order in
+/// which the trainer sums gradients, in one process and across ranks alike.
+inline void add_in_order(std::span<const std::span<const float>> parts, std::span<float> total, bool start_from_first) {
+  std::size_t first = 0;
+  if (start_from_first && !parts.empty()) {
+    for (std::size_t i = 0; i < total.size(); ++i) total[i] = parts[0][i];
+    first = 1;
+  }
+  for (std::size_t t = first; t < parts.size(); ++t)
+    for (std::size_t i = 0; i < total.size(); ++i) total[i] += parts[t][i];
+}
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual void ordered_sum(std::span<const std::span<const float>> parts, std::span<float> total) = 0;
+  virtual void all_gather(std::span<const std::byte> mine, std::span<std::byte> all) = 0;
+  virtual void broadcast(std::span<std::byte> bytes, int root) = 0;
+  [[noreturn]] virtual void fail(const std::string& message) = 0;
+};
+
+}  // namespace deepjet
+// ---- end deepjet/core/communicator.hpp ----
 // ---- begin deepjet/core/atomic_file.hpp ----
 // deepjet/core/atomic_file.hpp: write a file so that readers see the old content or the new one,
 // never half of it.
@@ -52,7 +107,6 @@ inline float* ensure_size(AlignedFloats& buffer, std::size_t size) {
 // deepjet itself are assertions, not exceptions.
 
 #include <stdexcept>
-#include <string>
 #include <utility>
 
 namespace deepjet {
@@ -185,7 +239,6 @@ inline void write_text_file(const std::filesystem::path& path, const std::string
 
 #include <array>
 #include <concepts>
-#include <cstddef>
 #include <tuple>
 #include <type_traits>
 
@@ -285,7 +338,6 @@ using Inputs = Shapes<Parts...>;
 }  // namespace deepjet
 // ---- end deepjet/core/shape.hpp ----
 
-#include <span>
 
 namespace deepjet {
 
@@ -479,6 +531,109 @@ inline constexpr const char* version = "0.1.0";
 // deepjet/data.hpp: the data path: feature blocks and formats, sources (ROOT, HDF5), conversion into
 // training files, the out-of-memory loader, normalisation and sample weighting.
 
+// ---- begin deepjet/data/batch_jobs.hpp ----
+// deepjet/data/batch_jobs.hpp: scripts that run one command per source file as independent batch
+// jobs (HTCondor, Slurm job arrays), for converting a dataset without MPI.
+//
+//   deepjet::data::BatchJobs jobs{.name = "convert", .executable = "/abs/deepjet_quickstart",
+//                                 .arguments = {"convert-one", "--dir", "/eos/run", "--index", "{index}"},
+//                                 .jobs = collection.sources.size(), .logs = "/eos/run/batch/logs"};
+//   write_text_file("run/batch/convert.sub", deepjet::data::htcondor_submit(jobs));   // condor_submit convert.sub
+//   write_text_file("run/batch/convert.slurm", deepjet::data::slurm_array(jobs));     // sbatch convert.slurm
+//
+// Contract:
+//   - Job i (0 <= i < jobs) runs `executable arguments...` with every "{index}" in an argument
+//     replaced by i: HTCondor's $(Process), Slurm's $SLURM_ARRAY_TASK_ID.
+//   - Arguments are quoted for the scheduler (HTCondor's argument syntax, the shell for Slurm), so
+//     spaces and quotes in paths survive. Each job writes <logs>/<name>_<i>.out and .err.
+//   - The scripts only describe the jobs: submitting them, and gathering the results afterwards
+//     (data/convert.hpp: gather_conversions), is the user's next step.
+//   - An empty executable or jobs = 0 is refused (deepjet::Error).
+
+
+
+namespace deepjet::data {
+
+struct BatchJobs {
+  std::string name = "convert";
+  std::string executable;
+  std::vector<std::string> arguments;  ///< "{index}" stands for the job's number
+  std::size_t jobs = 0;
+  std::filesystem::path logs = "logs";
+  std::size_t memory_mb = 2048;
+  std::string time_limit = "04:00:00";  ///< Slurm's --time (HTCondor jobs have no limit here)
+};
+
+namespace detail {
+inline void check(const BatchJobs& jobs) {
+  if (jobs.executable.empty()) throw Error("batch jobs: no executable given");
+  if (jobs.jobs == 0) throw Error("batch jobs: no jobs to run (jobs = 0)");
+}
+inline std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+  return text;
+}
+// A word for the shell: single-quoted, a single quote as '\''.
+inline std::string shell_word(const std::string& word) {
+  std::string quoted = "'";
+  quoted.append(replace_all(word, "'", "'\\''")).append("'");
+  return quoted;
+}
+}  // namespace detail
+
+/// An HTCondor submit description (vanilla universe) queueing jobs.jobs jobs.
+inline std::string htcondor_submit(const BatchJobs& jobs) {
+  detail::check(jobs);
+  // HTCondor's quoted argument syntax: the whole list in double quotes, each argument in single
+  // quotes, a single quote inside as '' and a double quote as "".
+  std::string arguments;
+  for (const auto& a : jobs.arguments) {
+    std::string word = detail::replace_all(detail::replace_all(a, "'", "''"), "\"", "\"\"");
+    word = detail::replace_all(word, "{index}", "$(Process)");
+    arguments.append(arguments.empty() ? "'" : " '").append(word).append("'");
+  }
+  const std::string logs = jobs.logs.string() + "/" + jobs.name;
+  // (Appended piece by piece: GCC 12 warns falsely (-Wrestrict) about chains of string +.)
+  std::string text = "# deepjet: ";
+  text.append(std::to_string(jobs.jobs)).append(" independent jobs; submit with condor_submit\n");
+  text += "universe       = vanilla\n";
+  text.append("executable     = ").append(jobs.executable).append("\n");
+  text.append("arguments      = \"").append(arguments).append("\"\n");
+  text.append("output         = ").append(logs).append("_$(Process).out\n");
+  text.append("error          = ").append(logs).append("_$(Process).err\n");
+  text.append("log            = ").append(logs).append(".log\n");
+  text.append("request_memory = ").append(std::to_string(jobs.memory_mb)).append("\n");
+  text += "getenv         = True\n";
+  text.append("queue ").append(std::to_string(jobs.jobs)).append("\n");
+  return text;
+}
+
+/// A Slurm batch script of a job array 0 .. jobs.jobs - 1.
+inline std::string slurm_array(const BatchJobs& jobs) {
+  detail::check(jobs);
+  std::string command = detail::shell_word(jobs.executable);
+  for (const auto& a : jobs.arguments) {
+    // "{index}" leaves the quotes for the array index: '...'"$SLURM_ARRAY_TASK_ID"'...'
+    command.append(" ").append(detail::replace_all(detail::shell_word(a), "{index}", "'\"$SLURM_ARRAY_TASK_ID\"'"));
+  }
+  const std::string logs = jobs.logs.string() + "/" + jobs.name;
+  // (Appended piece by piece: GCC 12 warns falsely (-Wrestrict) about chains of string +.)
+  std::string text = "#!/bin/bash\n";
+  text.append("# deepjet: ").append(std::to_string(jobs.jobs)).append(" independent jobs; submit with sbatch\n");
+  text.append("#SBATCH --job-name=deepjet-").append(jobs.name).append("\n");
+  text.append("#SBATCH --array=0-").append(std::to_string(jobs.jobs - 1)).append("\n");
+  text.append("#SBATCH --output=").append(logs).append("_%a.out\n");
+  text.append("#SBATCH --error=").append(logs).append("_%a.err\n");
+  text.append("#SBATCH --mem=").append(std::to_string(jobs.memory_mb)).append("M\n");
+  text.append("#SBATCH --time=").append(jobs.time_limit).append("\n");
+  text += "#SBATCH --ntasks=1\n";
+  text.append("exec ").append(command).append("\n");
+  return text;
+}
+
+}  // namespace deepjet::data
+// ---- end deepjet/data/batch_jobs.hpp ----
 // ---- begin deepjet/data/blocks.hpp ----
 // deepjet/data/blocks.hpp: typed feature-block descriptors, declared once per data format.
 //
@@ -776,6 +931,9 @@ struct Format<Blocks<B...>, Truth, Spec, Tgt> {
 //   has_branch(name)
 //   read_flat(name, first, last)   one value per entry, as float
 //   read_jagged(name, first, last) values + offsets (offsets relative to `first`, starting at 0)
+//   read_flat_typed(name, first, last)  one value per entry in its stored type (to copy it unchanged,
+//                                  as prediction trees copy truth and spectators); sources that do
+//                                  not know their types give floats
 // open_source(path, table) picks the reader from the file's first bytes. Every error is a
 // deepjet::FileError naming the file (and the branch).
 // Threads: a Source is used by one thread at a time (the ROOT reader keeps the last basket of each
@@ -886,6 +1044,13 @@ template <> inline hid_t native_type<std::int64_t>() { return H5T_NATIVE_INT64; 
 template <> inline hid_t native_type<std::uint64_t>() { return H5T_NATIVE_UINT64; }
 template <> inline hid_t native_type<std::int32_t>() { return H5T_NATIVE_INT32; }
 template <> inline hid_t native_type<std::uint8_t>() { return H5T_NATIVE_UINT8; }
+
+/// What a dataset stores per value: its kind and size in bytes.
+struct StoredType {
+  enum class Kind { signed_integer, unsigned_integer, floating, other };
+  Kind kind = Kind::other;
+  std::size_t size = 0;
+};
 
 /// An array read from a dataset: its dimensions and values in row-major order.
 template <class T>
@@ -1039,6 +1204,60 @@ class File {
     return value;
   }
 
+  /// A one-dimensional array of strings (fixed-length, as h5py stores lists of names, or
+  /// variable-length); an empty array of any type (h5py's empty list) gives no strings.
+  std::vector<std::string> read_string_list_attribute(const std::string& name, const std::string& object = ".") const {
+    QuietErrors quiet;
+    Handle attribute(H5Aopen_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (!attribute.valid()) fail("has no attribute '" + name + "' on '" + object + "'");
+    Handle type(H5Aget_type(attribute.get()), H5Tclose);
+    Handle space(H5Aget_space(attribute.get()), H5Sclose);
+    const hssize_t count = H5Sget_simple_extent_npoints(space.get());
+    if (count < 0) fail("cannot read attribute '" + name + "' on '" + object + "'");
+    std::vector<std::string> values;
+    if (count == 0) return values;
+    if (H5Tget_class(type.get()) != H5T_STRING) fail("attribute '" + name + "' on '" + object + "' is not a list of strings");
+    const auto n = static_cast<std::size_t>(count);
+    if (H5Tis_variable_str(type.get()) > 0) {
+      std::vector<char*> texts(n, nullptr);
+      if (H5Aread(attribute.get(), type.get(), texts.data()) < 0) fail("cannot read attribute '" + name + "' on '" + object + "'");
+      for (char* text : texts) {
+        values.emplace_back(text ? text : "");
+        H5free_memory(text);
+      }
+      return values;
+    }
+    const std::size_t size = H5Tget_size(type.get());
+    std::vector<char> bytes(n * size);
+    if (H5Aread(attribute.get(), type.get(), bytes.data()) < 0) fail("cannot read attribute '" + name + "' on '" + object + "'");
+    for (std::size_t i = 0; i < n; ++i) {
+      std::string value(bytes.data() + i * size, size);
+      value.resize(std::min(value.find('\0'), value.size()));
+      values.push_back(value);
+    }
+    return values;
+  }
+
+  /// Writes a list of strings as h5py does: fixed-length strings, one-dimensional (an empty list
+  /// is an empty array).
+  void write_attribute(const std::string& name, const std::vector<std::string>& values, const std::string& object = ".") {
+    QuietErrors quiet;
+    std::size_t size = 1;
+    for (const auto& v : values) size = std::max(size, v.size());
+    std::vector<char> bytes(values.size() * size, '\0');
+    for (std::size_t i = 0; i < values.size(); ++i) std::copy(values[i].begin(), values[i].end(), bytes.begin() + static_cast<std::ptrdiff_t>(i * size));
+    Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(type.get(), size);
+    H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+    const hsize_t count = values.size();
+    Handle space(H5Screate_simple(1, &count, nullptr), H5Sclose);
+    Handle attribute(H5Acreate_by_name(file_.get(), object.c_str(), name.c_str(), type.get(), space.get(),
+                                       H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                     H5Aclose);
+    if (!attribute.valid() || (count > 0 && H5Awrite(attribute.get(), type.get(), bytes.data()) < 0))
+      fail("cannot write attribute '" + name + "'");
+  }
+
   std::uint64_t read_integer_attribute(const std::string& name, const std::string& object = ".") const {
     QuietErrors quiet;
     Handle attribute(H5Aopen_by_name(file_.get(), object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
@@ -1115,6 +1334,25 @@ class File {
     if (!dataset.valid()) fail("has no dataset '" + name + "'");
     const auto dims = dimensions(dataset.get());
     return {dims.begin(), dims.end()};
+  }
+
+  /// The stored value type of a dataset.
+  StoredType stored_type(const std::string& name) const {
+    QuietErrors quiet;
+    Handle dataset(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!dataset.valid()) fail("has no dataset '" + name + "'");
+    Handle type(H5Dget_type(dataset.get()), H5Tclose);
+    StoredType stored;
+    stored.size = H5Tget_size(type.get());
+    switch (H5Tget_class(type.get())) {
+      case H5T_INTEGER:
+        stored.kind = H5Tget_sign(type.get()) == H5T_SGN_NONE ? StoredType::Kind::unsigned_integer
+                                                             : StoredType::Kind::signed_integer;
+        break;
+      case H5T_FLOAT: stored.kind = StoredType::Kind::floating; break;
+      default: break;
+    }
+    return stored;
   }
 
   /// Rows [first, first + rows) of a dataset, converted to T; values row-major.
@@ -4012,6 +4250,66 @@ namespace deepjet::data {
 /// Values of a variable-length column: entry i is values[offsets[i] .. offsets[i + 1]).
 using JaggedColumn = root::JaggedArray<float>;
 
+/// Calls f(std::type_identity<T>{}) with T the C++ type of a numeric ROOT value type (bool for Bool).
+template <class F>
+decltype(auto) with_value_type(root::ValueType type, F&& f) {
+  using V = root::ValueType;
+  switch (type) {
+    case V::Bool: return f(std::type_identity<bool>{});
+    case V::Int8: return f(std::type_identity<std::int8_t>{});
+    case V::UInt8: return f(std::type_identity<std::uint8_t>{});
+    case V::Int16: return f(std::type_identity<std::int16_t>{});
+    case V::UInt16: return f(std::type_identity<std::uint16_t>{});
+    case V::Int32: return f(std::type_identity<std::int32_t>{});
+    case V::UInt32: return f(std::type_identity<std::uint32_t>{});
+    case V::Int64: return f(std::type_identity<std::int64_t>{});
+    case V::UInt64: return f(std::type_identity<std::uint64_t>{});
+    case V::Float32: return f(std::type_identity<float>{});
+    case V::Float64: return f(std::type_identity<double>{});
+    case V::String: break;
+  }
+  throw Error("deepjet::data: a string column has no numeric type");
+}
+
+/// One value per entry in the type the file stores (for copying a column unchanged).
+/// Holds the values' bytes in native order; a bool is one byte, 0 or 1.
+struct TypedColumn {
+  root::ValueType type = root::ValueType::Float32;
+  std::vector<std::uint8_t> bytes;
+
+  std::size_t size() const { return bytes.size() / root::value_size(type); }
+
+  template <class T>
+  static TypedColumn of(root::ValueType type, const std::vector<T>& values) {
+    TypedColumn column;
+    column.type = type;
+    column.bytes.resize(values.size() * sizeof(T));
+    if constexpr (std::is_same_v<T, bool>) {
+      for (std::size_t i = 0; i < values.size(); ++i) column.bytes[i] = values[i] ? 1 : 0;
+    } else {
+      if (!values.empty()) std::memcpy(column.bytes.data(), values.data(), column.bytes.size());
+    }
+    return column;
+  }
+  /// The values as T, which must be the column's own type (for bool, read the 0/1 bytes:
+  /// std::vector<bool> has no contiguous storage).
+  template <class T>
+  std::vector<T> values() const {
+    static_assert(!std::is_same_v<T, bool>, "TypedColumn::values<bool>: read the bytes (0/1)");
+    std::vector<T> out(bytes.size() / sizeof(T));
+    if (!out.empty()) std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
+    return out;
+  }
+  /// Keep the entries whose index is listed (ascending), in that order.
+  void keep(const std::vector<std::size_t>& entries) {
+    const std::size_t width = root::value_size(type);
+    std::vector<std::uint8_t> kept(entries.size() * width);
+    for (std::size_t k = 0; k < entries.size(); ++k)
+      std::memcpy(kept.data() + k * width, bytes.data() + entries[k] * width, width);
+    bytes = std::move(kept);
+  }
+};
+
 class Source {
  public:
   virtual ~Source() = default;
@@ -4020,6 +4318,9 @@ class Source {
   virtual bool has_branch(const std::string& name) const = 0;
   virtual std::vector<float> read_flat(const std::string& name, std::uint64_t first, std::uint64_t last) const = 0;
   virtual JaggedColumn read_jagged(const std::string& name, std::uint64_t first, std::uint64_t last) const = 0;
+  virtual TypedColumn read_flat_typed(const std::string& name, std::uint64_t first, std::uint64_t last) const {
+    return TypedColumn::of(root::ValueType::Float32, read_flat(name, first, last));
+  }
 };
 
 /// A TTree of a ROOT file ("dir/tree" for trees in directories).
@@ -4035,6 +4336,14 @@ class RootSource final : public Source {
   }
   JaggedColumn read_jagged(const std::string& name, std::uint64_t first, std::uint64_t last) const override {
     return tree_.read_jagged<float>(name, static_cast<std::int64_t>(first), static_cast<std::int64_t>(last));
+  }
+  TypedColumn read_flat_typed(const std::string& name, std::uint64_t first, std::uint64_t last) const override {
+    const root::ValueType type = tree_.branch(name).layout.type;
+    if (type == root::ValueType::String) throw FileError(path(), "branch '" + name + "' holds strings, not numbers");
+    return with_value_type(type, [&]<class T>(std::type_identity<T>) {
+      using Read = std::conditional_t<std::is_same_v<T, bool>, std::uint8_t, T>;  // the reader's bool: 0/1 bytes
+      return TypedColumn::of(type, tree_.read<Read>(name, static_cast<std::int64_t>(first), static_cast<std::int64_t>(last)));
+    });
   }
   const root::Tree& tree() const { return tree_; }
 
@@ -4065,6 +4374,28 @@ class TableSource final : public Source {
       file_.fail("branch '" + name + "' has several values per entry; read it as a particle list");
     check_range(name, first, last);
     return file_.read_rows<float>(dataset(name), first, last - first);
+  }
+
+  TypedColumn read_flat_typed(const std::string& name, std::uint64_t first, std::uint64_t last) const override {
+    require(name);
+    if (file_.has_attribute("offsets", dataset(name)))
+      file_.fail("branch '" + name + "' has several values per entry; read it as a particle list");
+    check_range(name, first, last);
+    const auto stored = file_.stored_type(dataset(name));
+    if (stored.kind == hdf5::StoredType::Kind::other) file_.fail("branch '" + name + "' does not hold numbers");
+    using V = root::ValueType;
+    // The types source tables are written in; anything else is widened without loss.
+    const V type = stored.kind == hdf5::StoredType::Kind::floating ? (stored.size <= 4 ? V::Float32 : V::Float64)
+                   : stored.kind == hdf5::StoredType::Kind::unsigned_integer
+                       ? (stored.size == 1 ? V::UInt8 : V::UInt64)
+                       : (stored.size <= 4 ? V::Int32 : V::Int64);
+    return with_value_type(type, [&]<class T>(std::type_identity<T>) -> TypedColumn {
+      if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, std::uint8_t> ||
+                    std::is_same_v<T, std::uint64_t> || std::is_same_v<T, std::int32_t> || std::is_same_v<T, std::int64_t>)
+        return TypedColumn::of(type, file_.read_rows<T>(dataset(name), first, last - first));
+      else
+        throw Error("unreachable");
+    });
   }
 
   JaggedColumn read_jagged(const std::string& name, std::uint64_t first, std::uint64_t last) const override {
@@ -4599,6 +4930,19 @@ struct Collection {
 // finished file. A source that fails is recorded with its reason and the others go on. Run again
 // on the same directory (after an interruption, even kill -9), it skips the sources already
 // converted, removes the temporaries the interrupted run left, and retries the failed ones.
+//
+// Many processes (docs/distributed.md):
+//   - With options.communicator (an MPI job: mpirun -n R), rank 0 prepares the collection (the
+//     normalisation, once), the sources still to convert are dealt round-robin to the ranks, each
+//     converts its share with its threads, and rank 0 alone writes the collection, once, when all
+//     are done. A rerun after a killed job keeps the training files that were finished.
+//   - Without MPI (batch systems): prepare_collection once, then convert_listed(directory, i) for
+//     each source i as independent jobs (HTCondor, Slurm arrays: data/batch_jobs.hpp writes their
+//     scripts), then gather_conversions(directory) records the finished training files and the
+//     failures (<training file>.failed holds the reason) in the collection.
+//   Either way the collection ends as one process's convert_sources would leave it: the same
+//   files in source order, the same failure records.
+
 
 // ---- begin deepjet/data/training_file.hpp ----
 // deepjet/data/training_file.hpp: converted jets, ready for a model, one HDF5 file per source.
@@ -4822,6 +5166,9 @@ struct JetBatch {
   xt::xtensor<float, 1> weights;
   /// Regression targets (jets, targets) when the format has them.
   xt::xtensor<float, 2> targets;
+  /// Jets of the whole batch when a Loader serves a share of it (these rows are one contiguous
+  /// part); equal to the rows here otherwise. 0 for jets not from a Loader.
+  std::uint64_t batch_jets = 0;
 };
 
 template <class Format>
@@ -5024,6 +5371,8 @@ struct ConvertSourcesOptions {
   bool progress = true;
   /// How sources are opened (open_source if empty): a JetSource for NanoAOD events, for example.
   SourceOpener opener{};
+  /// Convert as one rank of a group (an MPI job); nullptr: this process alone. Not owned.
+  Communicator* communicator = nullptr;
 };
 
 struct ConvertSourcesReport {
@@ -5066,11 +5415,24 @@ class ConversionProgress {
   std::chrono::steady_clock::time_point start_;
 };
 
+/// The training file of source number `index` (in the collection's source list), in the
+/// collection's directory.
+inline std::string training_file_name(const std::string& source, std::size_t index) {
+  return std::filesystem::path(source).stem().string() + "_" + std::to_string(index) + ".h5";
+}
+
+/// Where a conversion that failed outside the collection's process leaves its reason.
+inline std::filesystem::path failure_record(const std::filesystem::path& training_file) {
+  return training_file.string() + ".failed";
+}
+
+/// The collection of a conversion in `directory`, made or completed: temporaries of an interrupted
+/// run removed, the normalisation measured on the sources (first run) or kept, new sources added
+/// to its list. Saved before it returns.
 template <class Format>
-ConvertSourcesReport convert_sources(const std::vector<std::string>& sources, const std::string& table,
-                                     const std::filesystem::path& directory, const ConvertSourcesOptions& options = {}) {
+Collection<Format> prepare_collection(const std::vector<std::string>& sources, const std::string& table,
+                                      const std::filesystem::path& directory, const ConvertSourcesOptions& options = {}) {
   namespace fs = std::filesystem;
-  const auto start = std::chrono::steady_clock::now();
   fs::create_directories(directory);
   const fs::path collection_path = directory / "collection.h5";
   // Temporaries of an interrupted run (AtomicFile names them "<name>.tmp-<pid>-<n>").
@@ -5094,8 +5456,108 @@ ConvertSourcesReport convert_sources(const std::vector<std::string>& sources, co
     collection.normalisation =
         measure_normalisation<Format>(sources, table, options.normalisation_jets, 20000, &unreadable, options.opener);
     for (const auto& [source, reason] : unreadable) collection.failures.push_back({source, reason});
-    collection.save(collection_path);
   }
+  collection.save(collection_path);
+  return collection;
+}
+
+namespace detail {
+// Keep the file list in source order, whatever order the conversions finished in.
+template <class Format>
+void sort_files(Collection<Format>& collection) {
+  std::stable_sort(collection.files.begin(), collection.files.end(), [&](const auto& a, const auto& b) {
+    const auto position = [&](const std::string& s) {
+      return std::find(collection.sources.begin(), collection.sources.end(), s) - collection.sources.begin();
+    };
+    return position(a.source) < position(b.source);
+  });
+}
+}  // namespace detail
+
+/// One job of a conversion split into jobs: source number `index` of the collection in
+/// `directory` (made by prepare_collection) into its training file. The collection is only read.
+/// A failure leaves <training file>.failed with the reason, then is rethrown.
+template <class Format>
+ConversionReport convert_listed(const std::filesystem::path& directory, std::size_t index, const ConvertSourcesOptions& options = {}) {
+  const auto collection = Collection<Format>::load(directory / "collection.h5");
+  if (index >= collection.sources.size())
+    throw FileError((directory / "collection.h5").string(), "lists " + std::to_string(collection.sources.size()) +
+                                                                " sources; there is no source number " + std::to_string(index));
+  const std::string& source = collection.sources[index];
+  const auto output = directory / training_file_name(source, index);
+  std::filesystem::remove(failure_record(output));
+  try {
+    const auto opened = options.opener ? options.opener(source, collection.table) : open_source(source, collection.table);
+    return convert_file<Format>(*opened, output, collection.normalisation, options.convert);
+  } catch (const std::exception& e) {
+    write_text_file(failure_record(output), e.what());
+    throw;
+  }
+}
+
+/// Record in the collection of `directory` what convert_listed jobs left for the sources it does
+/// not list yet: each finished training file (made with the collection's normalisation), each
+/// failure (its reason; the record file is then removed). Saves the collection once.
+/// converted counts the files recorded now, failed the failures, skipped the sources listed before.
+template <class Format>
+ConvertSourcesReport gather_conversions(const std::filesystem::path& directory) {
+  namespace fs = std::filesystem;
+  const auto start = std::chrono::steady_clock::now();
+  const fs::path collection_path = directory / "collection.h5";
+  auto collection = Collection<Format>::load(collection_path);
+  const std::string normalisation = collection.normalisation.to_text();
+  ConvertSourcesReport report;
+  for (std::size_t i = 0; i < collection.sources.size(); ++i) {
+    const std::string& source = collection.sources[i];
+    if (collection.find(source)) {
+      ++report.skipped;
+      continue;
+    }
+    const std::string name = training_file_name(source, i);
+    const fs::path file = directory / name, failed = failure_record(file);
+    if (fs::exists(file)) {
+      const TrainingFile<Format> training(file);  // checks that it is a complete training file of this format
+      if (training.file().read_string_attribute("source") != source)
+        throw FileError(file.string(), "was converted from '" + training.file().read_string_attribute("source") +
+                                           "', but the collection expects it from '" + source + "'");
+      if (training.normalisation().to_text() == normalisation) {
+        std::erase_if(collection.failures, [&](const auto& f) { return f.source == source; });
+        collection.files.push_back({source, name, training.jets(),
+                                    static_cast<std::uint32_t>(training.file().read_integer_attribute("source_crc32"))});
+        ++report.converted;
+        fs::remove(failed);
+        continue;
+      }
+    }
+    if (fs::exists(failed)) {
+      std::ifstream in(failed);
+      const std::string reason((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::erase_if(collection.failures, [&](const auto& f) { return f.source == source; });
+      collection.failures.push_back({source, reason});
+      ++report.failed;
+      fs::remove(failed);
+    }
+  }
+  detail::sort_files(collection);
+  collection.save(collection_path);
+  report.jets = collection.jets();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+template <class Format>
+ConvertSourcesReport convert_sources_on_ranks(const std::vector<std::string>& sources, const std::string& table,
+                                              const std::filesystem::path& directory, const ConvertSourcesOptions& options);
+
+template <class Format>
+ConvertSourcesReport convert_sources(const std::vector<std::string>& sources, const std::string& table,
+                                     const std::filesystem::path& directory, const ConvertSourcesOptions& options = {}) {
+  namespace fs = std::filesystem;
+  if (options.communicator && options.communicator->size() > 1)
+    return convert_sources_on_ranks<Format>(sources, table, directory, options);
+  const auto start = std::chrono::steady_clock::now();
+  const fs::path collection_path = directory / "collection.h5";
+  auto collection = prepare_collection<Format>(sources, table, directory, options);
 
   std::vector<std::size_t> todo;  // indices into collection.sources
   ConvertSourcesReport report;
@@ -5110,20 +5572,14 @@ ConvertSourcesReport convert_sources(const std::vector<std::string>& sources, co
   auto record = [&](auto update) {
     std::lock_guard lock(mutex);
     update();
-    // Keep the file list in source order, whatever order the threads finish in.
-    std::stable_sort(collection.files.begin(), collection.files.end(), [&](const auto& a, const auto& b) {
-      const auto position = [&](const std::string& s) {
-        return std::find(collection.sources.begin(), collection.sources.end(), s) - collection.sources.begin();
-      };
-      return position(a.source) < position(b.source);
-    });
+    detail::sort_files(collection);
     collection.save(collection_path);
   };
   auto work = [&] {
     for (std::size_t k = next++; k < todo.size(); k = next++) {
       const std::size_t index = todo[k];
       const std::string& source = collection.sources[index];
-      const std::string name = fs::path(source).stem().string() + "_" + std::to_string(index) + ".h5";
+      const std::string name = training_file_name(source, index);
       try {
         const auto opened = options.opener ? options.opener(source, table) : open_source(source, table);
         const auto r = convert_file<Format>(*opened, directory / name, collection.normalisation, options.convert);
@@ -5149,6 +5605,76 @@ ConvertSourcesReport convert_sources(const std::vector<std::string>& sources, co
   work();
   for (auto& t : threads) t.join();
   report.jets = collection.jets();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+/// convert_sources as one rank of options.communicator (see the header comment).
+template <class Format>
+ConvertSourcesReport convert_sources_on_ranks(const std::vector<std::string>& sources, const std::string& table,
+                                              const std::filesystem::path& directory, const ConvertSourcesOptions& options) {
+  namespace fs = std::filesystem;
+  Communicator& ranks = *options.communicator;
+  const auto start = std::chrono::steady_clock::now();
+  const auto rank = static_cast<std::size_t>(ranks.rank()), size = static_cast<std::size_t>(ranks.size());
+  auto rank_zero_done = [&] {
+    std::byte done{};
+    ranks.broadcast(std::span(&done, 1), 0);
+  };
+  ConvertSourcesReport report;
+  try {
+    if (rank == 0) {
+      prepare_collection<Format>(sources, table, directory, options);
+      gather_conversions<Format>(directory);  // training files an interrupted job finished
+    }
+    rank_zero_done();
+    const auto collection = Collection<Format>::load(directory / "collection.h5");
+    std::vector<std::size_t> todo;  // indices into collection.sources
+    for (std::size_t i = 0; i < collection.sources.size(); ++i) {
+      if (collection.find(collection.sources[i])) ++report.skipped;
+      else todo.push_back(i);
+    }
+    std::vector<std::size_t> mine;
+    for (std::size_t k = rank; k < todo.size(); k += size) mine.push_back(todo[k]);
+    // This rank's share, on its threads; each conversion leaves a training file or a failure record.
+    std::atomic<std::size_t> next{0}, converted{0}, failed{0};
+    ConversionProgress progress(mine.size(), options.progress && rank == 0);
+    auto work = [&] {
+      for (std::size_t k = next++; k < mine.size(); k = next++) {
+        const std::string& source = collection.sources[mine[k]];
+        const auto output = directory / training_file_name(source, mine[k]);
+        try {
+          fs::remove(failure_record(output));
+          const auto opened = options.opener ? options.opener(source, table) : open_source(source, table);
+          const auto r = convert_file<Format>(*opened, output, collection.normalisation, options.convert);
+          ++converted;
+          progress.file_done(source, r.jets, true);
+        } catch (const std::exception& e) {
+          write_text_file(failure_record(output), e.what());
+          ++failed;
+          progress.file_done(source, 0, false, e.what());
+        }
+      }
+    };
+    std::vector<std::thread> threads;
+    const unsigned n_threads = std::max(1u, std::min<unsigned>(options.threads, static_cast<unsigned>(mine.size())));
+    for (unsigned t = 1; t < n_threads; ++t) threads.emplace_back(work);
+    work();
+    for (auto& t : threads) t.join();
+    // Every rank done: rank 0 records them all in the collection, once.
+    const std::array<std::uint64_t, 2> counts{converted.load(), failed.load()};
+    std::vector<std::array<std::uint64_t, 2>> all(size);
+    ranks.all_gather(std::as_bytes(std::span(&counts, 1)), std::as_writable_bytes(std::span(all)));
+    for (const auto& c : all) {
+      report.converted += c[0];
+      report.failed += c[1];
+    }
+    if (rank == 0) gather_conversions<Format>(directory);
+    rank_zero_done();
+    report.jets = Collection<Format>::load(directory / "collection.h5").jets();
+  } catch (const std::exception& e) {
+    ranks.fail(e.what());
+  }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }
@@ -5718,6 +6244,13 @@ class JetSource final : public Source {
 //     deepjet::FileError of the file that failed.
 //   - Weights: with options.weighter, JetBatch::weights holds each jet's class weight
 //     (data/weighting.hpp measures one over a collection); without, it is left empty.
+//   - Shares (set_share): the batches are planned as without a share (same jets, same order), but
+//     next() fills the JetBatch with only the share's contiguous slice of each batch
+//     (JetBatch::batch_jets still counts the whole batch). The ranks of a distributed training
+//     each take their share, so that together they see every batch exactly once. Every loader
+//     still reads whole chunks: the jets of a share are spread over every chunk by the shuffle.
+//   - skip() passes over the next batch without copying it (a rank's validation batches that
+//     another rank evaluates).
 
 // ---- begin deepjet/data/weighter.hpp ----
 // deepjet/data/weighter.hpp: class reweighting in (pT, eta), like DeepJetCore's Weighter.
@@ -6379,6 +6912,22 @@ Split split_by_fraction(const Collection<Format>& collection, const std::filesys
   return split;
 }
 
+/// A batch of n jets cut into S = min(slices, n) contiguous slices, slice s holding jets
+/// [n*s/S, n*(s+1)/S) (slices from S on hold none). A share is the slices [first, last): the
+/// trainer's threads each take one slice, and each rank of a distributed training T of them.
+struct BatchShare {
+  std::size_t first = 0;
+  std::size_t last = 1;
+  std::size_t slices = 1;
+};
+
+/// The jets [begin, end) of a batch of n jets that the slices [first, last) of `slices` hold.
+inline std::pair<std::uint64_t, std::uint64_t> share_jets(std::uint64_t n, const BatchShare& share) {
+  const std::uint64_t s = std::min<std::uint64_t>(share.slices, n);
+  if (s == 0) return {0, 0};
+  return {n * std::min<std::uint64_t>(share.first, s) / s, n * std::min<std::uint64_t>(share.last, s) / s};
+}
+
 struct LoaderOptions {
   std::size_t batch_size = 1024;
   std::uint64_t seed = 0;
@@ -6410,6 +6959,14 @@ class Loader {
     return static_cast<std::size_t>((jets_ + options_.batch_size - 1) / options_.batch_size);
   }
 
+  /// From now on next() serves only this share of every batch (see BatchShare).
+  void set_share(BatchShare share) {
+    if (share.slices == 0 || share.first >= share.last || share.last > share.slices)
+      throw Error("Loader: a batch share must be slices [first, last) of slices, first < last <= slices");
+    share_ = share;
+  }
+  const BatchShare& share() const { return share_; }
+
   /// Plan the chunks of epoch `epoch`; the next next() returns its first batch.
   void start_epoch(std::uint64_t epoch) {
     if (pending_.valid()) pending_.wait();  // a read of the previous epoch still running
@@ -6424,29 +6981,36 @@ class Loader {
     current_ = {};
     position_ = 0;
     served_ = 0;
+    started_ = true;
     if (options_.read_ahead) request_next_chunk();
   }
 
-  /// The next batch of this epoch into `batch`; false when the epoch is over.
+  /// The next batch of this epoch (this loader's share of it) into `batch`; false when the epoch is over.
   bool next(JetBatch<Format>& batch) {
-    std::size_t filled = 0;
-    while (filled < options_.batch_size) {
-      if (position_ == current_.order.size()) {
-        if (!advance()) break;
-      }
-      const std::size_t take = std::min(options_.batch_size - filled, current_.order.size() - position_);
-      if (filled == 0) allocate(batch, std::min<std::uint64_t>(options_.batch_size, remaining()));
-      copy_rows(batch, filled, take);
-      filled += take;
-      position_ += take;
-      served_ += take;
-    }
-    if (filled > 0 && options_.weighter) {
+    const std::uint64_t n = std::min<std::uint64_t>(options_.batch_size, remaining());
+    if (n == 0 || !started_) return false;
+    const auto [begin, end] = share_jets(n, share_);
+    allocate(batch, end - begin);
+    batch.batch_jets = n;
+    pass(n, [&](std::uint64_t jet, std::size_t take) {
+      // The part of these `take` jets (batch jets [jet, jet + take)) that falls in the share.
+      const std::uint64_t lo = std::max(jet, begin), hi = std::min(jet + take, end);
+      if (lo < hi) copy_rows(batch, lo - begin, position_ + (lo - jet), hi - lo);
+    });
+    if (options_.weighter) {
       const auto weights = options_.weighter->weights(batch.truth, batch.spectators);
       batch.weights = xt::empty<float>({weights.size()});
       std::copy(weights.begin(), weights.end(), batch.weights.begin());
     }
-    return filled > 0;
+    return true;
+  }
+
+  /// Pass over the next batch without copying it; false when the epoch is over.
+  bool skip() {
+    const std::uint64_t n = std::min<std::uint64_t>(options_.batch_size, remaining());
+    if (n == 0 || !started_) return false;
+    pass(n, [](std::uint64_t, std::size_t) {});
+    return true;
   }
 
  private:
@@ -6461,6 +7025,22 @@ class Loader {
   };
 
   std::uint64_t remaining() const { return jets_ - served_; }
+
+  // Move over the next n jets of the epoch, chunk by chunk, calling use(jets of the batch before
+  // these, how many) while position_ points at them in the current chunk.
+  template <class Use>
+  void pass(std::uint64_t n, Use&& use) {
+    std::uint64_t done = 0;
+    while (done < n) {
+      if (position_ == current_.order.size() && !advance())
+        throw Error("Loader: the training files hold fewer jets than their segments promise");
+      const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(n - done, current_.order.size() - position_));
+      use(done, take);
+      done += take;
+      position_ += take;
+      served_ += take;
+    }
+  }
 
   // Read a chunk from its file; the file handle is opened per read (reads are rare and large).
   LoadedChunk load(const Chunk& chunk, std::uint64_t shuffle_seed) const {
@@ -6509,11 +7089,13 @@ class Loader {
     }
   }
 
-  void copy_rows(JetBatch<Format>& batch, std::size_t filled, std::size_t take) {
+  // Copy the jets at positions [from_position, + take) of the current chunk's order to rows
+  // [filled, + take) of the batch.
+  void copy_rows(JetBatch<Format>& batch, std::size_t filled, std::size_t from_position, std::size_t take) {
     auto copy = [&](auto& to, const auto& from) {
       const std::size_t row = from.size() / current_.size;
       for (std::size_t k = 0; k < take; ++k)
-        std::copy_n(from.data() + current_.order[position_ + k] * row, row, to.data() + (filled + k) * row);
+        std::copy_n(from.data() + current_.order[from_position + k] * row, row, to.data() + (filled + k) * row);
     };
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (copy(tensor_part<I>(batch.inputs), tensor_part<I>(current_.jets.inputs)), ...);
@@ -6533,6 +7115,8 @@ class Loader {
   std::size_t position_ = 0;
   std::future<LoadedChunk> pending_;
   std::uint64_t served_ = 0;  // jets handed out this epoch
+  bool started_ = false;      // start_epoch() was called
+  BatchShare share_{};
 };
 
 }  // namespace deepjet::data
@@ -8054,6 +8638,163 @@ class JsonWriter {
 
 }  // namespace deepjet::evaluation
 // ---- end deepjet/evaluation/json_writer.hpp ----
+// ---- begin deepjet/evaluation/prediction_file.hpp ----
+// deepjet/evaluation/prediction_file.hpp: prediction files read back, ROOT or HDF5.
+//
+//   const auto p = deepjet::evaluation::read_predictions("predictions/test.root");   // or test.h5
+//   evaluate(p.probabilities, p.truth, p.spectator_values, p.classes, p.spectators, settings);
+//
+// Contract: read_predictions takes a file written by deepjet::training::predict_* (the format is
+// told by its first bytes) and returns, per jet, the class probabilities, the truth per class, the
+// spectators, the class weights (when written) and the source entry. In a ROOT file it reads the
+// TTree "tree" whose title (root_prediction_title) names the classes, the truth branches each
+// class sums (any numeric type) and the spectators; the probabilities are the prob_<class>
+// branches. Errors: a file that is not a deepjet prediction file, a tree without such a title, a
+// missing branch: deepjet::FileError naming the file.
+
+
+
+
+namespace deepjet::evaluation {
+
+/// The name of the tree in ROOT prediction files.
+inline constexpr const char* prediction_tree = "tree";
+
+/// The title of a ROOT prediction tree: how its truth branches make the classes, and its spectators.
+inline std::string root_prediction_title(const std::vector<std::pair<std::string, std::vector<std::string>>>& classes,
+                                         const std::vector<std::string>& spectators) {
+  // Appending, not concatenating temporaries: GCC 12 warns falsely on those.
+  auto append = [](std::string& list, char separator, std::string_view item) {
+    if (!list.empty()) list += separator;
+    list.append(item);
+  };
+  std::string class_text, spectator_text;
+  for (const auto& [name, flags] : classes) {
+    std::string item(name);
+    item += '=';
+    std::string sum;
+    for (const auto& flag : flags) append(sum, '+', flag);
+    item += sum;
+    append(class_text, ',', item);
+  }
+  for (const auto& s : spectators) append(spectator_text, ',', s);
+  std::string title = "deepjet predictions; classes ";
+  title += class_text;
+  title += "; spectators ";
+  title += spectator_text;
+  return title;
+}
+
+/// A prediction file read back (for evaluation).
+struct Predictions {
+  std::vector<std::string> classes;
+  std::vector<std::string> spectators;
+  xt::xtensor<float, 2> probabilities;
+  xt::xtensor<float, 2> truth;
+  xt::xtensor<float, 2> spectator_values;
+  xt::xtensor<float, 1> weights;              ///< empty when the file has none
+  std::vector<std::int64_t> source_entries;   ///< the source entry of each jet (empty in older files)
+};
+
+namespace prediction_file_detail {
+inline std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> out;
+  std::string word;
+  for (char c : text) {
+    if (c == separator) {
+      out.push_back(word);
+      word.clear();
+    } else {
+      word += c;
+    }
+  }
+  if (!word.empty()) out.push_back(word);
+  return out;
+}
+
+inline Predictions read_hdf5_predictions(const std::filesystem::path& path) {
+  hdf5::File file(path, hdf5::File::Mode::read);
+  if (!file.has_attribute("deepjet_file") || file.read_string_attribute("deepjet_file") != "predictions")
+    file.fail("is not a deepjet prediction file");
+  Predictions p;
+  p.classes = split(file.read_string_attribute("classes", "probabilities"), ',');
+  p.spectators = split(file.read_string_attribute("spectators", "spectators"), ',');
+  auto read2 = [&](const std::string& name, std::size_t columns) {
+    const auto a = file.read<float>(name);
+    xt::xtensor<float, 2> t = xt::empty<float>({a.shape.empty() ? 0 : a.shape[0], columns});
+    std::copy(a.values.begin(), a.values.end(), t.begin());
+    return t;
+  };
+  p.probabilities = read2("probabilities", p.classes.size());
+  p.truth = read2("truth", p.classes.size());
+  p.spectator_values = read2("spectators", p.spectators.size());
+  if (file.exists("weights")) {
+    const auto w = file.read<float>("weights");
+    p.weights = xt::empty<float>({w.values.size()});
+    std::copy(w.values.begin(), w.values.end(), p.weights.begin());
+  }
+  if (file.exists("source_entries")) p.source_entries = file.read<std::int64_t>("source_entries").values;
+  return p;
+}
+
+// The tree "tree" with the title root_prediction_title writes.
+inline Predictions read_root_predictions(const std::filesystem::path& path) {
+  const root::File file(path.string());
+  const root::Tree tree = file.tree(prediction_tree);
+  const std::string& title = tree.title();
+  const std::string prefix = "deepjet predictions; classes ";
+  const auto spectators_at = title.find("; spectators ");
+  if (title.rfind(prefix, 0) != 0 || spectators_at == std::string::npos)
+    throw FileError(path.string(), "tree '" + std::string(prediction_tree) +
+                                       "' is not a deepjet prediction tree (its title does not list the classes)");
+  Predictions p;
+  std::vector<std::vector<std::string>> flags;
+  for (const auto& item : split(title.substr(prefix.size(), spectators_at - prefix.size()), ',')) {
+    const auto equals = item.find('=');
+    if (equals == std::string::npos) throw FileError(path.string(), "bad class in the prediction tree's title: " + item);
+    p.classes.push_back(item.substr(0, equals));
+    flags.push_back(split(item.substr(equals + 1), '+'));
+  }
+  p.spectators = split(title.substr(spectators_at + std::string("; spectators ").size()), ',');
+  const auto jets = static_cast<std::size_t>(tree.entries());
+  const std::size_t C = p.classes.size(), S = p.spectators.size();
+  p.probabilities = xt::zeros<float>({jets, C});
+  p.truth = xt::zeros<float>({jets, C});
+  p.spectator_values = xt::zeros<float>({jets, S});
+  for (std::size_t c = 0; c < C; ++c) {
+    const auto probability = tree.read<float>("prob_" + p.classes[c]);
+    for (std::size_t j = 0; j < jets; ++j) p.probabilities(j, c) = probability[j];
+    for (const auto& flag : flags[c]) {  // summed in the order read_truth sums them
+      const auto values = tree.read<float>(flag);
+      for (std::size_t j = 0; j < jets; ++j) p.truth(j, c) += values[j];
+    }
+  }
+  for (std::size_t s = 0; s < S; ++s) {
+    const auto values = tree.read<float>(p.spectators[s]);
+    for (std::size_t j = 0; j < jets; ++j) p.spectator_values(j, s) = values[j];
+  }
+  if (tree.has_branch("weight")) {
+    const auto w = tree.read<float>("weight");
+    p.weights = xt::empty<float>({jets});
+    std::copy(w.begin(), w.end(), p.weights.begin());
+  }
+  if (tree.has_branch("source_entry")) p.source_entries = tree.read<std::int64_t>("source_entry");
+  return p;
+}
+}  // namespace prediction_file_detail
+
+/// A prediction file, ROOT or HDF5 (told apart by the first bytes).
+inline Predictions read_predictions(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(path.string(), "cannot open");
+  char magic[4] = {};
+  in.read(magic, sizeof magic);
+  if (in.gcount() == 4 && std::string(magic, 4) == "root") return prediction_file_detail::read_root_predictions(path);
+  return prediction_file_detail::read_hdf5_predictions(path);
+}
+
+}  // namespace deepjet::evaluation
+// ---- end deepjet/evaluation/prediction_file.hpp ----
 // ---- begin deepjet/evaluation/report.hpp ----
 // deepjet/evaluation/report.hpp: the evaluation written out as plots, an HTML page and JSON.
 //
@@ -8404,15 +9145,19 @@ inline std::vector<std::filesystem::path> write_report(const std::filesystem::pa
 // ---- begin deepjet/example_data/deepjet_jets.hpp ----
 // deepjet/example_data/deepjet_jets.hpp: a deterministic generator of DeepNTuple-like example jets.
 //
-// Contract: generate_example_jets(path, options) writes `options.jets` jets to `path` as a deepjet
-// source table (data/source_table.hpp) named "deepntuplizer/tree", the tree path of the CMS
-// DeepNTuples ntupler. It holds, per jet:
+// Contract: generate_example_jets(path, options) writes `options.jets` jets to `path`, under
+// "deepntuplizer/tree", the tree path of the CMS DeepNTuples ntupler: a path ending in ".root" gets
+// a ROOT file (TDirectory deepntuplizer, TTree tree, written by deepjet's ROOT writer) laid out as
+// the ntupler writes it, flat branches per jet and candidate lists as counted float arrays
+// (Cpfcan_ptrel[n_Cpfcand]/F), zlib-compressed by default; any other path gets a deepjet source
+// table in HDF5 (data/source_table.hpp) with the same branches. Both read back identically. It
+// holds, per jet:
 //   - truth flags (int32, one-hot): isB, isBB, isGBB, isLeptonicB, isLeptonicB_C, isC, isGCC, isCC,
 //     isUD, isS, isG, and isUndefined (always 0); DeepJet's six classes are b = isB,
 //     bb = isBB + isGBB, lepb = isLeptonicB + isLeptonicB_C, c = isC + isGCC + isCC, uds = isUD + isS,
 //     g = isG;
 //   - the 15 global features of DeepJet (example_jets_global_branches);
-//   - charged candidates (16 features, offsets "n_Cpfcand"), neutral candidates (6, "n_Npfcand") and
+//   - charged candidates (16 features, counted by "n_Cpfcand"), neutral candidates (6, "n_Npfcand") and
 //     secondary vertices (12, "n_sv"), every candidate of the jet (no truncation at 25), ordered
 //     as the ntupler orders them: charged by decreasing signed 2D IP significance, neutrals nearest
 //     to an SV first then by decreasing pT, vertices by decreasing transverse flight significance.
@@ -8425,11 +9170,1906 @@ inline std::vector<std::filesystem::path> write_report(const std::filesystem::pa
 // are the n jets of a smaller one. (Bit-identical across machines needs the same math library and
 // floating-point contraction settings; within one build it is exact.)
 // Memory: one chunk of `chunk_jets` jets (~1 kB each) is generated, appended and dropped at a time.
-// Speed: ~200k jets/s per core, written uncompressed by default (floats from a simulation barely
-// compress, and deflate would cost five times the generation).
+// Speed: ~200k jets/s per core. HDF5 tables are written uncompressed by default (floats from a
+// simulation barely compress, and deflate would cost several times the generation); ROOT files with
+// ROOT's default, zlib level 1, as the ntupler's files are.
 // Errors: bad options throw deepjet::Error; a file that cannot be written throws deepjet::FileError
 // naming it, and nothing is left at `path` (the writer works on a temporary name).
 
+// ---- begin deepjet/io/root_writer.hpp ----
+// deepjet/io/root_writer.hpp: writing TTrees to ROOT files without ROOT (umbrella header).
+//
+//   deepjet::root::FileWriter file("out.root");                  // zlib level 1, 32000-byte baskets
+//   deepjet::root::TreeWriter& tree = file.make_tree("Events");
+//   tree.add_branch<float>("MET_pt").add_counted_branch<float>("Jet_pt", "nJet");
+//   tree.write<float>("MET_pt", met);                            // a chunk of entries
+//   tree.write_jagged<float>("Jet_pt", jet_pt.values, jet_pt.offsets);  // fills nJet too
+//   file.close();                                                // written to a temporary, then renamed
+//
+// See docs/root-writer.md for what is written. Every failure throws deepjet::FileError.
+
+// ---- begin deepjet/io/root/byte_writer.hpp ----
+// deepjet/io/root/byte_writer.hpp: the writing side of ByteCursor and object_buffer.hpp: ROOT's
+// big-endian serialization as TBufferFile produces it.
+//
+// Contract: ByteWriter appends big-endian numbers, TStrings and C strings, and frames objects the
+// way ROOT does: class-version headers with a byte count (begin_versioned/end_versioned) and
+// polymorphic object pointers (begin_object/end_object) with the class named on first use and
+// referred to by tag afterwards. Tags and object references count from the start of the key that
+// will hold the record (`origin` = its fKeylen), which is how ROOT numbers them, so the reader's
+// ReferenceTable and JSROOT resolve them. A record too large for a byte count (1 GiB) throws.
+
+
+
+namespace deepjet::root {
+
+/// Stores `value` big-endian at `out` (sizeof(T) bytes).
+template <class T>
+inline void store_big_endian(std::uint8_t* out, T value) noexcept {
+  static_assert(std::is_arithmetic_v<T>);
+  using Raw = std::conditional_t<sizeof(T) == 1, std::uint8_t,
+              std::conditional_t<sizeof(T) == 2, std::uint16_t,
+              std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>>;
+  Raw raw;
+  std::memcpy(&raw, &value, sizeof(T));
+  for (int i = static_cast<int>(sizeof(T)) - 1; i >= 0; --i) {
+    out[i] = static_cast<std::uint8_t>(raw & 0xFF);
+    if constexpr (sizeof(T) > 1) raw = static_cast<Raw>(raw >> 8);
+  }
+}
+
+class ByteWriter {
+ public:
+  /// `origin`: the fKeylen of the key this record goes into (0 for key headers themselves).
+  explicit ByteWriter(std::int64_t origin = 0) : origin_(origin) {}
+
+  template <class T>
+  void put(T value) {
+    const std::size_t at = bytes_.size();
+    bytes_.resize(at + sizeof(T));
+    store_big_endian(bytes_.data() + at, value);
+  }
+
+  void put_bytes(const std::uint8_t* data, std::size_t size) { bytes_.insert(bytes_.end(), data, data + size); }
+
+  /// TString: one length byte, or 255 and a 32-bit length for 255 characters and more.
+  void tstring(std::string_view text) {
+    if (text.size() < 255) {
+      put<std::uint8_t>(static_cast<std::uint8_t>(text.size()));
+    } else {
+      put<std::uint8_t>(255);
+      put<std::int32_t>(static_cast<std::int32_t>(text.size()));
+    }
+    put_bytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+  }
+
+  /// A NUL-terminated class name (object headers).
+  void cstring(std::string_view text) {
+    put_bytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+    put<std::uint8_t>(0);
+  }
+
+  /// A class-version header with a byte count to be filled in by end_versioned().
+  std::size_t begin_versioned(std::int16_t version) {
+    const std::size_t start = bytes_.size();
+    put<std::uint32_t>(0);
+    put<std::int16_t>(version);
+    return start;
+  }
+  void end_versioned(std::size_t start) { patch_byte_count(start); }
+
+  /// TObject as ROOT streams it: version 1 without byte count, unique id, status bits.
+  void tobject(std::uint32_t bits = 0x03000000) {
+    put<std::int16_t>(1);
+    put<std::uint32_t>(0);
+    put<std::uint32_t>(bits);
+  }
+
+  void tnamed(std::string_view name, std::string_view title) {
+    const std::size_t start = begin_versioned(1);
+    tobject();
+    tstring(name);
+    tstring(title);
+    end_versioned(start);
+  }
+
+  /// A null object pointer.
+  void null_pointer() { put<std::uint32_t>(0); }
+
+  /// Starts a non-null object pointer to a new object of `class_name`; returns its start, which
+  /// end_object() and object_tag() take.
+  std::size_t begin_object(const std::string& class_name) {
+    const std::size_t start = bytes_.size();
+    put<std::uint32_t>(0);  // byte count, patched by end_object
+    auto found = class_tags_.find(class_name);
+    if (found != class_tags_.end()) {
+      put<std::uint32_t>(found->second | kClassMask);
+    } else {
+      class_tags_[class_name] = tag_at(bytes_.size());
+      put<std::uint32_t>(kNewClassTag);
+      cstring(class_name);
+    }
+    return start;
+  }
+  void end_object(std::size_t start) { patch_byte_count(start); }
+
+  /// The tag by which later pointers refer to the object that begins at `start`.
+  std::uint32_t object_tag(std::size_t start) const { return tag_at(start); }
+  /// A pointer to an object already written in this record.
+  void object_reference(std::uint32_t tag) { put<std::uint32_t>(tag); }
+
+  std::size_t size() const noexcept { return bytes_.size(); }
+  const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
+  std::vector<std::uint8_t> take() { return std::move(bytes_); }
+
+ private:
+  std::uint32_t tag_at(std::size_t position) const {
+    return static_cast<std::uint32_t>(static_cast<std::int64_t>(position) + origin_ + kMapOffset);
+  }
+
+  void patch_byte_count(std::size_t start) {
+    const std::size_t count = bytes_.size() - start - 4;
+    if (count >= kByteCountMask) throw Error("ROOT writer: object of " + std::to_string(count) + " bytes exceeds ROOT's 1 GiB limit");
+    store_big_endian(bytes_.data() + start, static_cast<std::uint32_t>(count) | kByteCountMask);
+  }
+
+  std::int64_t origin_;
+  std::vector<std::uint8_t> bytes_;
+  std::map<std::string, std::uint32_t> class_tags_;
+};
+
+}  // namespace deepjet::root
+// ---- end deepjet/io/root/byte_writer.hpp ----
+// ---- begin deepjet/io/root/compress.hpp ----
+// deepjet/io/root/compress.hpp: the writing side of decompress.hpp: ROOT's compressed-block
+// framing with the four codecs ROOT writes.
+//
+// Contract: compress_blocks() turns a record into ROOT's compressed form: blocks of at most
+// 0xFFFFFF input bytes, each with the 9-byte header (algorithm "ZL" method 8 / "XZ" 0 / "L4" lz4
+// major version / "ZS" 1, 3-byte little-endian compressed and uncompressed sizes) followed by a
+// zlib stream, an xz stream, an lz4 block preceded by its big-endian xxhash64 checksum, or a zstd
+// frame. It returns an empty vector when the record should be stored as it is, exactly as ROOT
+// decides: compression disabled, or the compressed form not smaller than the input.
+// CompressionSettings::code() is ROOT's fCompress (100 * algorithm + level).
+
+#include <lz4hc.h>
+
+
+
+namespace deepjet::root {
+
+enum class Compression { none, zlib, lzma, lz4, zstd };
+
+struct CompressionSettings {
+  Compression algorithm = Compression::zlib;
+  int level = 1;  // ROOT's default file compression is zlib at level 1 (fCompress = 101)
+
+  static CompressionSettings none() { return {Compression::none, 0}; }
+  static CompressionSettings zlib(int level = 1) { return {Compression::zlib, level}; }
+  static CompressionSettings lzma(int level = 7) { return {Compression::lzma, level}; }
+  static CompressionSettings lz4(int level = 4) { return {Compression::lz4, level}; }
+  static CompressionSettings zstd(int level = 5) { return {Compression::zstd, level}; }
+
+  /// ROOT's fCompress: 100 * algorithm (1 zlib, 2 lzma, 4 lz4, 5 zstd) + level; 0 = none.
+  int code() const noexcept {
+    switch (algorithm) {
+      case Compression::none: return 0;
+      case Compression::zlib: return 100 + level;
+      case Compression::lzma: return 200 + level;
+      case Compression::lz4: return 400 + level;
+      case Compression::zstd: return 500 + level;
+    }
+    return 0;
+  }
+
+  bool enabled() const noexcept { return algorithm != Compression::none && level > 0; }
+
+  /// Throws if the level is outside what ROOT and the codec accept (1-9; zstd up to 22).
+  void check() const {
+    if (algorithm == Compression::none) return;
+    const int top = algorithm == Compression::zstd ? 22 : 9;
+    if (level < 1 || level > top) {
+      throw Error("ROOT writer: compression level " + std::to_string(level) + " is outside 1.." + std::to_string(top));
+    }
+  }
+};
+
+/// Largest input of one compressed block (three bytes hold its size).
+inline constexpr std::size_t max_block_input = 0xFFFFFF;
+
+namespace detail {
+
+/// Compresses one block into `out` (after its header); returns the payload size, or 0 if it does
+/// not fit in `capacity` bytes (then the record is stored uncompressed).
+inline std::size_t compress_one_block(const CompressionSettings& settings, const std::uint8_t* input,
+                                      std::size_t size, std::uint8_t* out, std::size_t capacity) {
+  switch (settings.algorithm) {
+    case Compression::zlib: {
+      z_stream stream{};
+      if (deflateInit(&stream, settings.level) != Z_OK) throw Error("ROOT writer: cannot initialise zlib");
+      stream.next_in = const_cast<Bytef*>(input);
+      stream.avail_in = static_cast<uInt>(size);
+      stream.next_out = out;
+      stream.avail_out = static_cast<uInt>(capacity);
+      const int status = deflate(&stream, Z_FINISH);
+      const std::size_t produced = capacity - stream.avail_out;
+      deflateEnd(&stream);
+      return status == Z_STREAM_END ? produced : 0;
+    }
+    case Compression::lzma: {
+      // ROOT writes one xz stream per block with a CRC32 check, from the streaming encoder at
+      // the "easy" preset of the level. The streaming encoder leaves the sizes out of the block
+      // header, so it is 12 bytes long as in ROOT's files (JSROOT relies on that length). The
+      // dictionary never needs to exceed the block: capping it keeps each encoder small (the
+      // presets reserve up to 64 MiB, which would dominate the time of every small basket).
+      lzma_options_lzma lzma_options;
+      if (lzma_lzma_preset(&lzma_options, static_cast<std::uint32_t>(settings.level))) {
+        throw Error("ROOT writer: unknown lzma preset " + std::to_string(settings.level));
+      }
+      lzma_options.dict_size = std::max<std::uint32_t>(
+          LZMA_DICT_SIZE_MIN, static_cast<std::uint32_t>(std::min<std::size_t>(lzma_options.dict_size, size)));
+      const lzma_filter filters[] = {{LZMA_FILTER_LZMA2, &lzma_options}, {LZMA_VLI_UNKNOWN, nullptr}};
+      lzma_stream stream = LZMA_STREAM_INIT;
+      if (lzma_stream_encoder(&stream, filters, LZMA_CHECK_CRC32) != LZMA_OK) {
+        throw Error("ROOT writer: cannot initialise lzma");
+      }
+      stream.next_in = input;
+      stream.avail_in = size;
+      stream.next_out = out;
+      stream.avail_out = capacity;
+      const lzma_ret status = lzma_code(&stream, LZMA_FINISH);
+      const std::size_t produced = capacity - stream.avail_out;
+      lzma_end(&stream);
+      return status == LZMA_STREAM_END ? produced : 0;
+    }
+    case Compression::lz4: {
+      // An 8-byte big-endian xxhash64 of the compressed bytes precedes them (readers verify it).
+      constexpr std::size_t checksum_size = 8;
+      if (capacity <= checksum_size) return 0;
+      const int room = static_cast<int>(std::min<std::size_t>(capacity - checksum_size, 0x7FFFFFFF));
+      const char* source = reinterpret_cast<const char*>(input);
+      char* target = reinterpret_cast<char*>(out + checksum_size);
+      // Like ROOT: the fast compressor below level 4, the high-compression one from 4 on.
+      const int produced = settings.level >= 4
+                               ? LZ4_compress_HC(source, target, static_cast<int>(size), room, settings.level)
+                               : LZ4_compress_default(source, target, static_cast<int>(size), room);
+      if (produced <= 0) return 0;
+      store_big_endian(out, xxhash64(out + checksum_size, static_cast<std::size_t>(produced)));
+      return checksum_size + static_cast<std::size_t>(produced);
+    }
+    case Compression::zstd: {
+      const std::size_t status = ZSTD_compress(out, capacity, input, size, settings.level);
+      return ZSTD_isError(status) ? 0 : status;
+    }
+    case Compression::none: return 0;
+  }
+  return 0;
+}
+
+}  // namespace detail
+
+/// The compressed form of [input, input + size), or an empty vector to store it uncompressed.
+inline std::vector<std::uint8_t> compress_blocks(const std::uint8_t* input, std::size_t size,
+                                                 const CompressionSettings& settings) {
+  if (!settings.enabled() || size == 0) return {};
+  settings.check();
+  // The whole result must be smaller than the input; a block that does not shrink ends the attempt.
+  std::vector<std::uint8_t> out(size);
+  std::size_t written = 0;
+  for (std::size_t done = 0; done < size;) {
+    const std::size_t block = std::min(max_block_input, size - done);
+    if (out.size() - written <= compressed_block_header_size) return {};
+    const std::size_t capacity = std::min(out.size() - written - compressed_block_header_size, max_block_input);
+    std::uint8_t* header = out.data() + written;
+    const std::size_t payload =
+        detail::compress_one_block(settings, input + done, block, header + compressed_block_header_size, capacity);
+    if (payload == 0) return {};
+    switch (settings.algorithm) {
+      case Compression::zlib: header[0] = 'Z'; header[1] = 'L'; header[2] = Z_DEFLATED; break;
+      case Compression::lzma: header[0] = 'X'; header[1] = 'Z'; header[2] = 0; break;
+      case Compression::lz4:
+        header[0] = 'L'; header[1] = '4';
+        header[2] = static_cast<std::uint8_t>(LZ4_versionNumber() / (100 * 100));
+        break;
+      case Compression::zstd: header[0] = 'Z'; header[1] = 'S'; header[2] = 1; break;
+      case Compression::none: return {};
+    }
+    for (int i = 0; i < 3; ++i) {
+      header[3 + i] = static_cast<std::uint8_t>(payload >> (8 * i));
+      header[6 + i] = static_cast<std::uint8_t>(block >> (8 * i));
+    }
+    written += compressed_block_header_size + payload;
+    done += block;
+  }
+  if (written >= size) return {};
+  out.resize(written);
+  return out;
+}
+
+}  // namespace deepjet::root
+// ---- end deepjet/io/root/compress.hpp ----
+// ---- begin deepjet/io/root/file_sink.hpp ----
+// deepjet/io/root/file_sink.hpp: the writing side of file_source.hpp and key.hpp: where records go.
+//
+// Contract: FileSink writes a new file under a temporary name beside the destination (see
+// deepjet/core/atomic_file.hpp): allocate() reserves the next bytes, write_at() stores bytes at an
+// offset (64-bit offsets; a reserved region never written stays a hole, so gaps cost no disk), and
+// commit() flushes and renames the file into place. Until commit() the destination is untouched;
+// destroying an uncommitted sink removes the temporary. Every failed write (a full disk, a file
+// size limit) throws deepjet::FileError naming the temporary file and what was being written.
+// write_key() writes one TKey (always the 64-bit variant, version 1004) with its record,
+// compressed as ROOT decides (see compress.hpp).
+
+
+#include <ctime>
+
+
+namespace deepjet::root {
+
+/// Now as ROOT's TDatime packs it: (year - 1995) << 26 | month << 22 | day << 17 | hour << 12 |
+/// minute << 6 | second, local time.
+inline std::uint32_t root_datime_now() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  return static_cast<std::uint32_t>(local.tm_year + 1900 - 1995) << 26 | static_cast<std::uint32_t>(local.tm_mon + 1) << 22 |
+         static_cast<std::uint32_t>(local.tm_mday) << 17 | static_cast<std::uint32_t>(local.tm_hour) << 12 |
+         static_cast<std::uint32_t>(local.tm_min) << 6 | static_cast<std::uint32_t>(local.tm_sec);
+}
+
+/// A TKey header (64-bit variant).
+struct KeyHeader {
+  std::int32_t total_bytes = 0;   // fNbytes: header + stored record
+  std::int32_t object_bytes = 0;  // fObjlen: uncompressed record
+  std::uint32_t datime = 0;
+  std::int16_t key_bytes = 0;     // fKeylen
+  std::int16_t cycle = 1;
+  std::int64_t seek_key = 0;
+  std::int64_t seek_parent = 0;
+  std::string class_name;
+  std::string name;
+  std::string title;
+};
+
+inline std::size_t tstring_size(std::string_view text) { return (text.size() < 255 ? 1 : 5) + text.size(); }
+
+/// Length of the header of a key with these names (plus `extra` bytes that belong to the header,
+/// such as a TBasket's fields).
+inline std::int16_t key_header_size(std::string_view class_name, std::string_view name, std::string_view title,
+                                    std::size_t extra = 0) {
+  const std::size_t size = 4 + 2 + 4 + 4 + 2 + 2 + 8 + 8 + tstring_size(class_name) + tstring_size(name) +
+                           tstring_size(title) + extra;
+  if (size > 0x7FFF) throw Error("ROOT writer: names too long for a key header (\"" + std::string(name) + "\")");
+  return static_cast<std::int16_t>(size);
+}
+
+inline void encode_key_header(ByteWriter& out, const KeyHeader& key) {
+  out.put<std::int32_t>(key.total_bytes);
+  out.put<std::int16_t>(1004);  // > 1000: 64-bit seeks
+  out.put<std::int32_t>(key.object_bytes);
+  out.put<std::uint32_t>(key.datime);
+  out.put<std::int16_t>(key.key_bytes);
+  out.put<std::int16_t>(key.cycle);
+  out.put<std::int64_t>(key.seek_key);
+  out.put<std::int64_t>(key.seek_parent);
+  out.tstring(key.class_name);
+  out.tstring(key.name);
+  out.tstring(key.title);
+}
+
+class FileSink {
+ public:
+  explicit FileSink(const std::filesystem::path& destination) : file_(destination) {
+    fd_ = ::open(file_.temporary_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+      throw FileError(file_.temporary_path().string(), std::string("cannot create: ") + std::strerror(errno));
+    }
+  }
+  FileSink(const FileSink&) = delete;
+  FileSink& operator=(const FileSink&) = delete;
+  ~FileSink() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  const std::filesystem::path& destination() const noexcept { return file_.destination(); }
+  std::string temporary_name() const { return file_.temporary_path().string(); }
+
+  /// The offset one past the last reserved byte.
+  std::uint64_t end() const noexcept { return end_; }
+
+  /// Reserves `bytes` at the end of the file and returns where they start.
+  std::uint64_t allocate(std::uint64_t bytes) {
+    const std::uint64_t at = end_;
+    end_ += bytes;
+    return at;
+  }
+
+  void write_at(std::uint64_t offset, const std::uint8_t* data, std::size_t size, std::string_view what) {
+    std::size_t done = 0;
+    while (done < size) {
+      const ::ssize_t written = ::pwrite(fd_, data + done, size - done, static_cast<off_t>(offset + done));
+      if (written < 0 && errno == EINTR) continue;
+      if (written <= 0) {
+        const int error = written < 0 ? errno : ENOSPC;
+        const bool full = error == ENOSPC || error == EFBIG || error == EDQUOT;
+        throw FileError(temporary_name(), "cannot write " + std::string(what) + " (" + std::to_string(size) +
+                                              " bytes at offset " + std::to_string(offset) + "): " +
+                                              std::strerror(error) + (full ? " (is the disk full?)" : ""));
+      }
+      done += static_cast<std::size_t>(written);
+    }
+  }
+
+  /// Makes the file as long as everything reserved (a trailing gap would otherwise be missing).
+  void set_length(std::uint64_t length) {
+    if (::ftruncate(fd_, static_cast<off_t>(length)) != 0) {
+      throw FileError(temporary_name(), std::string("cannot set the file length: ") + std::strerror(errno));
+    }
+  }
+
+  /// Closes the file, flushes it to disk and renames it to its destination.
+  void commit() {
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) {
+      throw FileError(temporary_name(), std::string("cannot close: ") + std::strerror(errno));
+    }
+    file_.commit();
+  }
+
+  /// Writes a key with `record` (serialized with origin = `key.key_bytes`) at the end of the file,
+  /// compressed with `compression` when that makes it smaller; `extra_header` are bytes counted in
+  /// fKeylen after the standard header (a TBasket's fields). Returns the header as written.
+  KeyHeader write_key(KeyHeader key, const std::vector<std::uint8_t>& record, const CompressionSettings& compression,
+                      std::string_view what, const std::vector<std::uint8_t>& extra_header = {}) {
+    if (record.size() > static_cast<std::size_t>(0x3FFFFFFF)) {
+      throw FileError(temporary_name(), std::string(what) + ": record of " + std::to_string(record.size()) +
+                                            " bytes exceeds ROOT's 1 GiB limit");
+    }
+    std::vector<std::uint8_t> compressed = compress_blocks(record.data(), record.size(), compression);
+    const std::vector<std::uint8_t>& stored = compressed.empty() ? record : compressed;
+    key.key_bytes = key_header_size(key.class_name, key.name, key.title, extra_header.size());
+    key.object_bytes = static_cast<std::int32_t>(record.size());
+    key.total_bytes = static_cast<std::int32_t>(key.key_bytes + stored.size());
+    if (key.datime == 0) key.datime = root_datime_now();
+    key.seek_key = static_cast<std::int64_t>(allocate(static_cast<std::uint64_t>(key.total_bytes)));
+    ByteWriter header;
+    encode_key_header(header, key);
+    header.put_bytes(extra_header.data(), extra_header.size());
+    std::vector<std::uint8_t> bytes = header.take();
+    bytes.insert(bytes.end(), stored.begin(), stored.end());
+    write_at(static_cast<std::uint64_t>(key.seek_key), bytes.data(), bytes.size(), what);
+    return key;
+  }
+
+ private:
+  AtomicFile file_;
+  int fd_ = -1;
+  std::uint64_t end_ = 0;
+};
+
+}  // namespace deepjet::root
+// ---- end deepjet/io/root/file_sink.hpp ----
+// ---- begin deepjet/io/root/file_writer.hpp ----
+// deepjet/io/root/file_writer.hpp: the writing side of file.hpp: a new ROOT file (TFile) with its
+// header, directories, key lists, streamer infos and free-segment list.
+//
+// Contract: FileWriter creates a ROOT file at `path` holding the TTrees made with make_tree()
+// ("events" or "dir/sub/events"; directories are created as needed). close() writes the trees'
+// last baskets and records, the streamer infos of every class used, each directory's key list,
+// the free segments, the TFile key and directory record and the file header, then flushes the file
+// and renames it from its temporary name into place. Until close() succeeds nothing exists under
+// `path`; a FileWriter destroyed without close() (an exception, an interruption) leaves no file
+// behind. Files past 2 GB get ROOT's large-file header and 64-bit directory records; keys are
+// always written in their 64-bit form, as ROOT does for baskets. leave_gap() reserves unused bytes
+// (recorded as a free segment, a hole on disk). I/O failures throw deepjet::FileError naming the file.
+
+#include <random>
+
+// ---- begin deepjet/io/root/streamer_info_writer.hpp ----
+// deepjet/io/root/streamer_info_writer.hpp: the class descriptions (TStreamerInfo) a file must
+// carry for the objects the writer puts in it.
+//
+// Contract: writer_class_descriptions() holds, for every class the writer streams (TObject, TNamed,
+// the TAtt* bases, ROOT::TIOFeatures, TTree v20, TBranch v13, TBranchElement v10, TLeaf v2 and its
+// TLeafO/B/S/I/L/F/D/C/Element subclasses) the members in ROOT's order with ROOT's type codes,
+// class versions and checksums, as ROOT 6.20 to 6.30 record them; vector_class_description()
+// describes std::vector<T> of a basic type (checksum: ROOT's hash of the class name).
+// serialize_streamer_infos() writes the TList record that the file header's fSeekInfo points to.
+// Readers (ROOT, JSROOT, this project's reader) interpret the TTree records with these.
+
+
+
+namespace deepjet::root {
+
+struct ElementDescription {
+  enum class Kind { base, basic, basic_pointer, object, object_any, object_pointer, string, stl };
+  Kind kind = Kind::basic;
+  std::string name;
+  std::int32_t type = 0;       // ROOT's EReadWrite code
+  std::int32_t size = 0;
+  std::string type_name;
+  std::uint32_t base_checksum = 0;  // base classes: the base's checksum (kept in fMaxIndex[1])
+  std::int32_t version = 0;         // base classes: fBaseVersion; counted pointers: fCountVersion
+  std::string count_name;           // counted pointers: the member holding the count
+  std::string count_class;
+  std::int32_t stl_type = 0;        // STL: 1 = vector
+  std::int32_t element_type = 0;    // STL: type code of the elements
+};
+
+struct ClassDescription {
+  std::string name;
+  std::int32_t version = 0;
+  std::uint32_t checksum = 0;
+  std::vector<ElementDescription> elements;
+};
+
+namespace detail {
+
+using K = ElementDescription::Kind;
+
+inline ElementDescription base(std::string name, std::int32_t type, std::int32_t version, std::uint32_t checksum) {
+  ElementDescription e;
+  e.kind = K::base;
+  e.name = std::move(name);
+  e.type = type;
+  e.type_name = "BASE";
+  e.version = version;
+  e.base_checksum = checksum;
+  return e;
+}
+inline ElementDescription member(K kind, std::string name, std::int32_t type, std::int32_t size, std::string type_name) {
+  ElementDescription e;
+  e.kind = kind;
+  e.name = std::move(name);
+  e.type = type;
+  e.size = size;
+  e.type_name = std::move(type_name);
+  return e;
+}
+inline ElementDescription counted(std::string name, std::int32_t type, std::int32_t size, std::string type_name,
+                                  std::int32_t count_version, std::string count_name, std::string count_class) {
+  ElementDescription e = member(K::basic_pointer, std::move(name), type, size, std::move(type_name));
+  e.version = count_version;
+  e.count_name = std::move(count_name);
+  e.count_class = std::move(count_class);
+  return e;
+}
+
+// Checksums of the classes as ROOT records them (they let ROOT see that the file's layout is its own).
+inline constexpr std::uint32_t checksum_TObject = 2417737773u;
+inline constexpr std::uint32_t checksum_TNamed = 3753331260u;
+inline constexpr std::uint32_t checksum_TAttLine = 2483504457u;
+inline constexpr std::uint32_t checksum_TAttFill = 4292422290u;
+inline constexpr std::uint32_t checksum_TAttMarker = 689802220u;
+inline constexpr std::uint32_t checksum_TIOFeatures = 446770960u;
+inline constexpr std::uint32_t checksum_TTree = 1919213695u;
+inline constexpr std::uint32_t checksum_TBranch = 278366892u;
+inline constexpr std::uint32_t checksum_TBranchElement = 3880738403u;
+inline constexpr std::uint32_t checksum_TLeaf = 1830715730u;
+
+inline ClassDescription leaf_subclass(std::string name, std::uint32_t checksum, std::int32_t type, std::int32_t size,
+                                      std::string type_name) {
+  return {std::move(name), 1, checksum,
+          {base("TLeaf", 0, 2, checksum_TLeaf), member(K::basic, "fMinimum", type, size, type_name),
+           member(K::basic, "fMaximum", type, size, type_name)}};
+}
+
+}  // namespace detail
+
+/// ROOT's checksum of a class without members of its own (STL collections): a hash of the name.
+inline std::uint32_t class_name_checksum(std::string_view name) {
+  std::uint32_t id = 0;
+  for (char c : name) id = id * 3 + static_cast<std::uint8_t>(c);
+  return id;
+}
+
+inline const std::vector<ClassDescription>& writer_class_descriptions() {
+  using namespace detail;
+  static const std::vector<ClassDescription> classes = [] {
+    const auto long64 = [](const char* n) { return member(K::basic, n, 16, 8, "Long64_t"); };
+    const auto integer = [](const char* n) { return member(K::basic, n, 3, 4, "int"); };
+    const auto counter = [](const char* n) { return member(K::basic, n, 6, 4, "int"); };
+    const auto array = [](const char* n) { return member(K::object, n, 61, 64, "TObjArray"); };
+    const auto pointer = [](const char* n, const char* type) { return member(K::object_pointer, n, 64, 8, type); };
+    std::vector<ClassDescription> all;
+    all.push_back({"TObject", 1, checksum_TObject,
+                   {member(K::basic, "fUniqueID", 13, 4, "unsigned int"), member(K::basic, "fBits", 15, 4, "unsigned int")}});
+    all.push_back({"TNamed", 1, checksum_TNamed,
+                   {base("TObject", 66, 1, checksum_TObject), member(K::string, "fName", 65, 24, "TString"),
+                    member(K::string, "fTitle", 65, 24, "TString")}});
+    all.push_back({"TAttLine", 2, checksum_TAttLine,
+                   {member(K::basic, "fLineColor", 2, 2, "short"), member(K::basic, "fLineStyle", 2, 2, "short"),
+                    member(K::basic, "fLineWidth", 2, 2, "short")}});
+    all.push_back({"TAttFill", 2, checksum_TAttFill,
+                   {member(K::basic, "fFillColor", 2, 2, "short"), member(K::basic, "fFillStyle", 2, 2, "short")}});
+    all.push_back({"TAttMarker", 2, checksum_TAttMarker,
+                   {member(K::basic, "fMarkerColor", 2, 2, "short"), member(K::basic, "fMarkerStyle", 2, 2, "short"),
+                    member(K::basic, "fMarkerSize", 5, 4, "float")}});
+    all.push_back({"ROOT::TIOFeatures", 1, checksum_TIOFeatures, {member(K::basic, "fIOBits", 11, 1, "unsigned char")}});
+    all.push_back({"TTree", 20, checksum_TTree,
+                   {base("TNamed", 67, 1, checksum_TNamed), base("TAttLine", 0, 2, checksum_TAttLine),
+                    base("TAttFill", 0, 2, checksum_TAttFill), base("TAttMarker", 0, 2, checksum_TAttMarker),
+                    long64("fEntries"), long64("fTotBytes"), long64("fZipBytes"), long64("fSavedBytes"),
+                    long64("fFlushedBytes"), member(K::basic, "fWeight", 8, 8, "double"), integer("fTimerInterval"),
+                    integer("fScanField"), integer("fUpdate"), integer("fDefaultEntryOffsetLen"),
+                    counter("fNClusterRange"), long64("fMaxEntries"), long64("fMaxEntryLoop"),
+                    long64("fMaxVirtualSize"), long64("fAutoSave"), long64("fAutoFlush"), long64("fEstimate"),
+                    counted("fClusterRangeEnd", 56, 8, "Long64_t*", 20, "fNClusterRange", "TTree"),
+                    counted("fClusterSize", 56, 8, "Long64_t*", 20, "fNClusterRange", "TTree"),
+                    member(K::object_any, "fIOFeatures", 62, 1, "ROOT::TIOFeatures"), array("fBranches"),
+                    array("fLeaves"), pointer("fAliases", "TList*"),
+                    member(K::object_any, "fIndexValues", 62, 24, "TArrayD"),
+                    member(K::object_any, "fIndex", 62, 24, "TArrayI"), pointer("fTreeIndex", "TVirtualIndex*"),
+                    pointer("fFriends", "TList*"), pointer("fUserInfo", "TList*"),
+                    pointer("fBranchRef", "TBranchRef*")}});
+    all.push_back({"TBranch", 13, checksum_TBranch,
+                   {base("TNamed", 67, 1, checksum_TNamed), base("TAttFill", 0, 2, checksum_TAttFill),
+                    integer("fCompress"), integer("fBasketSize"), integer("fEntryOffsetLen"), integer("fWriteBasket"),
+                    long64("fEntryNumber"), member(K::object_any, "fIOFeatures", 62, 1, "ROOT::TIOFeatures"),
+                    integer("fOffset"), counter("fMaxBaskets"), integer("fSplitLevel"), long64("fEntries"),
+                    long64("fFirstEntry"), long64("fTotBytes"), long64("fZipBytes"), array("fBranches"),
+                    array("fLeaves"), array("fBaskets"),
+                    counted("fBasketBytes", 43, 4, "int*", 13, "fMaxBaskets", "TBranch"),
+                    counted("fBasketEntry", 56, 8, "Long64_t*", 13, "fMaxBaskets", "TBranch"),
+                    counted("fBasketSeek", 56, 8, "Long64_t*", 13, "fMaxBaskets", "TBranch"),
+                    member(K::string, "fFileName", 65, 24, "TString")}});
+    all.push_back({"TBranchElement", 10, checksum_TBranchElement,
+                   {base("TBranch", 0, 13, checksum_TBranch), member(K::string, "fClassName", 65, 24, "TString"),
+                    member(K::string, "fParentName", 65, 24, "TString"),
+                    member(K::string, "fClonesName", 65, 24, "TString"),
+                    member(K::basic, "fCheckSum", 13, 4, "unsigned int"),
+                    member(K::basic, "fClassVersion", 2, 2, "short"), integer("fID"), integer("fType"),
+                    integer("fStreamerType"), integer("fMaximum"), pointer("fBranchCount", "TBranchElement*"),
+                    pointer("fBranchCount2", "TBranchElement*")}});
+    all.push_back({"TLeaf", 2, checksum_TLeaf,
+                   {base("TNamed", 67, 1, checksum_TNamed), integer("fLen"), integer("fLenType"), integer("fOffset"),
+                    member(K::basic, "fIsRange", 18, 1, "bool"), member(K::basic, "fIsUnsigned", 18, 1, "bool"),
+                    pointer("fLeafCount", "TLeaf*")}});
+    all.push_back(leaf_subclass("TLeafO", 44976339u, 18, 1, "bool"));
+    all.push_back(leaf_subclass("TLeafB", 253643614u, 1, 1, "char"));
+    all.push_back(leaf_subclass("TLeafS", 353169103u, 2, 2, "short"));
+    all.push_back(leaf_subclass("TLeafI", 2120920601u, 3, 4, "int"));
+    all.push_back(leaf_subclass("TLeafL", 3727820898u, 16, 8, "Long64_t"));
+    all.push_back(leaf_subclass("TLeafF", 987602290u, 5, 4, "float"));
+    all.push_back(leaf_subclass("TLeafD", 294553462u, 8, 8, "double"));
+    all.push_back(leaf_subclass("TLeafC", 4226003699u, 3, 4, "int"));
+    all.push_back({"TLeafElement", 1, 2689566867u,
+                   {base("TLeaf", 0, 2, checksum_TLeaf), integer("fID"), integer("fType")}});
+    return all;
+  }();
+  return classes;
+}
+
+inline const ClassDescription& writer_class_description(std::string_view name) {
+  for (const ClassDescription& description : writer_class_descriptions()) {
+    if (description.name == name) return description;
+  }
+  throw Error("ROOT writer: no class description for " + std::string(name));
+}
+
+/// std::vector of a basic type with ROOT type code `element_type` ("vector<float>", 5).
+inline ClassDescription vector_class_description(const std::string& class_name, std::int32_t element_type) {
+  ElementDescription stl = detail::member(ElementDescription::Kind::stl, "This", 500, 0, class_name);
+  stl.stl_type = 1;  // ROOT::kSTLvector
+  stl.element_type = element_type;
+  return {class_name, 6, class_name_checksum(class_name), {stl}};
+}
+
+namespace detail {
+
+inline const char* element_class_name(ElementDescription::Kind kind) {
+  switch (kind) {
+    case K::base: return "TStreamerBase";
+    case K::basic: return "TStreamerBasicType";
+    case K::basic_pointer: return "TStreamerBasicPointer";
+    case K::object: return "TStreamerObject";
+    case K::object_any: return "TStreamerObjectAny";
+    case K::object_pointer: return "TStreamerObjectPointer";
+    case K::string: return "TStreamerString";
+    case K::stl: return "TStreamerSTL";
+  }
+  return "TStreamerElement";
+}
+
+inline void write_element(ByteWriter& out, const ElementDescription& e) {
+  const std::size_t object = out.begin_object(element_class_name(e.kind));
+  // Class versions of the TStreamerElement family in ROOT 6: base 3, STL 3, the others 2.
+  const std::int16_t version = (e.kind == K::base || e.kind == K::stl) ? 3 : 2;
+  const std::size_t outer = out.begin_versioned(version);
+  const std::size_t element = out.begin_versioned(4);  // TStreamerElement
+  // A counted pointer's title names its count in brackets, as ROOT's member comments do.
+  out.tnamed(e.name, e.kind == K::basic_pointer ? "[" + e.count_name + "]" : std::string());
+  out.put<std::int32_t>(e.type);
+  out.put<std::int32_t>(e.size);
+  out.put<std::int32_t>(0);  // fArrayLength
+  out.put<std::int32_t>(0);  // fArrayDim
+  for (int i = 0; i < 5; ++i) out.put<std::uint32_t>(i == 1 ? e.base_checksum : 0);  // fMaxIndex
+  out.tstring(e.type_name);
+  out.end_versioned(element);
+  if (e.kind == K::base) out.put<std::int32_t>(e.version);
+  if (e.kind == K::basic_pointer) {
+    out.put<std::int32_t>(e.version);
+    out.tstring(e.count_name);
+    out.tstring(e.count_class);
+  }
+  if (e.kind == K::stl) {
+    out.put<std::int32_t>(e.stl_type);
+    out.put<std::int32_t>(e.element_type);
+  }
+  out.end_versioned(outer);
+  out.end_object(object);
+}
+
+}  // namespace detail
+
+/// The TList of TStreamerInfo records for `classes`, for a key whose fKeylen is `origin`.
+inline std::vector<std::uint8_t> serialize_streamer_infos(const std::vector<ClassDescription>& classes,
+                                                          std::int64_t origin) {
+  ByteWriter out(origin);
+  const std::size_t list = out.begin_versioned(5);  // TList
+  out.tobject(0x02000000);
+  out.tstring("");
+  out.put<std::int32_t>(static_cast<std::int32_t>(classes.size()));
+  for (const ClassDescription& description : classes) {
+    const std::size_t object = out.begin_object("TStreamerInfo");
+    const std::size_t info = out.begin_versioned(9);
+    out.tnamed(description.name, "");
+    out.put<std::uint32_t>(description.checksum);
+    out.put<std::int32_t>(description.version);
+    const std::size_t array_object = out.begin_object("TObjArray");
+    const std::size_t array = out.begin_versioned(3);
+    out.tobject(0x02000000);
+    out.tstring("");
+    out.put<std::int32_t>(static_cast<std::int32_t>(description.elements.size()));
+    out.put<std::int32_t>(0);  // lower bound
+    for (const ElementDescription& element : description.elements) detail::write_element(out, element);
+    out.end_versioned(array);
+    out.end_object(array_object);
+    out.end_versioned(info);
+    out.end_object(object);
+    out.tstring("");  // the list entry's option
+  }
+  out.end_versioned(list);
+  return out.take();
+}
+
+}  // namespace deepjet::root
+// ---- end deepjet/io/root/streamer_info_writer.hpp ----
+// ---- begin deepjet/io/root/tree_writer.hpp ----
+// deepjet/io/root/tree_writer.hpp: the writing side of tree.hpp and tree_metadata.hpp: one TTree,
+// filled column by column, with its TBranch/TBranchElement and TLeaf records.
+//
+// Contract: a TreeWriter declares branches, then takes chunks of entries per branch:
+//   add_branch<T>(name)                 one T per entry                   TBranch + TLeaf{O,B,S,I,L,F,D}
+//   add_array_branch<T>(name, n)        T[n] per entry                    same, fLen = n
+//   add_counted_branch<T>(name, count)  T[count] (count: an int32 branch  same, fLeafCount -> counter;
+//                                       created on first use and filled   the counter's leaf is a range
+//                                       from the offsets)
+//   add_vector_branch<T>(name)          std::vector<T> per entry          TBranchElement + TLeafElement
+//   add_nested_vector_branch<T>(name)   std::vector<std::vector<T>>       TBranchElement + TLeafElement
+//   add_string_branch(name)             one string per entry              TBranch + TLeafC
+//   write<T>(name, values)                      fixed-size branches (entries * n values)
+//   write_jagged<T>(name, values, offsets)      counted and vector branches (offsets: entries + 1
+//                                               indexes into values, as JaggedArray holds them)
+//   write_nested<T>(name, values, inner_offsets, offsets)   vector-of-vector branches (entry i holds
+//                                               the lists offsets[i] .. offsets[i + 1], list j the
+//                                               values inner_offsets[j] .. inner_offsets[j + 1])
+//   write_strings(name, strings)
+// T is the branch's own type (bool, int8..uint64, float, double): values are stored exactly, so a
+// reader gets back exactly what was written. A branch's entries go into a basket that is
+// compressed and written to the file as soon as it holds `basket_bytes` bytes, so memory stays at
+// one basket per branch. Branches can be filled in any order and chunk sizes; when the file is
+// closed every branch must hold the same number of entries. Counted branches sharing a counter
+// must agree on the counts. Misuse (unknown branch, wrong type, inconsistent sizes) throws
+// deepjet::FileError naming the file, tree and branch.
+
+#include <deque>
+
+
+namespace deepjet::root {
+
+/// What every tree of a file is written with.
+struct WriteOptions {
+  CompressionSettings compression{};  // ROOT's default: zlib, level 1
+  std::size_t basket_bytes = 32000;   // a basket is written once it holds this many bytes (ROOT's default)
+  std::string title;                  // the file's title
+};
+
+namespace detail {
+
+/// The ValueType a C++ type is stored as.
+template <class T>
+constexpr ValueType value_type_of() {
+  static_assert(std::is_arithmetic_v<T>, "ROOT branches hold bool, integers, float or double");
+  if constexpr (std::is_same_v<T, bool>) return ValueType::Bool;
+  else if constexpr (std::is_same_v<T, float>) return ValueType::Float32;
+  else if constexpr (std::is_same_v<T, double>) return ValueType::Float64;
+  else {
+    static_assert(std::is_integral_v<T> && (sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8),
+                  "unsupported branch type");
+    constexpr bool is_signed = std::is_signed_v<T>;
+    if constexpr (sizeof(T) == 1) return is_signed ? ValueType::Int8 : ValueType::UInt8;
+    else if constexpr (sizeof(T) == 2) return is_signed ? ValueType::Int16 : ValueType::UInt16;
+    else if constexpr (sizeof(T) == 4) return is_signed ? ValueType::Int32 : ValueType::UInt32;
+    else return is_signed ? ValueType::Int64 : ValueType::UInt64;
+  }
+}
+
+/// How ROOT names and codes a basic type: leaf class, leaf-list letter, EReadWrite code, the
+/// element name in "vector<...>".
+struct BasicTypeNames {
+  const char* leaf_class;
+  char letter;
+  std::int32_t code;
+  const char* cpp;
+};
+
+inline BasicTypeNames basic_type_names(ValueType type) {
+  switch (type) {
+    case ValueType::Bool: return {"TLeafO", 'O', 18, "bool"};
+    case ValueType::Int8: return {"TLeafB", 'B', 1, "char"};
+    case ValueType::UInt8: return {"TLeafB", 'b', 11, "unsigned char"};
+    case ValueType::Int16: return {"TLeafS", 'S', 2, "short"};
+    case ValueType::UInt16: return {"TLeafS", 's', 12, "unsigned short"};
+    case ValueType::Int32: return {"TLeafI", 'I', 3, "int"};
+    case ValueType::UInt32: return {"TLeafI", 'i', 13, "unsigned int"};
+    case ValueType::Int64: return {"TLeafL", 'L', 16, "Long64_t"};
+    case ValueType::UInt64: return {"TLeafL", 'l', 17, "ULong64_t"};
+    case ValueType::Float32: return {"TLeafF", 'F', 5, "float"};
+    case ValueType::Float64: return {"TLeafD", 'D', 8, "double"};
+    case ValueType::String: break;
+  }
+  return {"TLeafC", 'C', 7, "char*"};
+}
+
+inline bool is_unsigned_type(ValueType type) {
+  return type == ValueType::UInt8 || type == ValueType::UInt16 || type == ValueType::UInt32 || type == ValueType::UInt64;
+}
+
+/// Appends `count` values big-endian (bool as one byte 0/1).
+template <class T>
+inline void append_big_endian(std::vector<std::uint8_t>& out, const T* values, std::size_t count) {
+  const std::size_t at = out.size();
+  out.resize(at + count * sizeof(T));
+  std::uint8_t* target = out.data() + at;
+  for (std::size_t i = 0; i < count; ++i) {
+    if constexpr (std::is_same_v<T, bool>) {
+      target[i] = values[i] ? 1 : 0;
+    } else {
+      store_big_endian(target + i * sizeof(T), values[i]);
+    }
+  }
+}
+
+/// Largest basket record accepted: ROOT's buffers stop at 1 GiB.
+inline constexpr std::size_t max_basket_record = std::size_t(1) << 30;
+
+/// ROOT's default length of the entry-offset table, written into variable-size branches.
+inline constexpr std::int32_t default_entry_offset_length = 1000;
+
+}  // namespace detail
+
+class TreeWriter {
+ public:
+  TreeWriter(FileSink& sink, const WriteOptions& options, std::string name, std::string title,
+             std::int64_t directory_seek)
+      : sink_(&sink), options_(options), name_(std::move(name)), title_(std::move(title)),
+        directory_seek_(directory_seek) {
+    if (options_.basket_bytes == 0) fail("basket size must be positive");
+    options_.compression.check();
+  }
+
+  const std::string& name() const noexcept { return name_; }
+  const std::string& title() const noexcept { return title_; }
+
+  template <class T>
+  TreeWriter& add_branch(const std::string& name) {
+    Branch& branch = declare(name, Kind::fixed, detail::value_type_of<T>());
+    (void)branch;
+    return *this;
+  }
+
+  template <class T>
+  TreeWriter& add_array_branch(const std::string& name, std::int32_t size) {
+    if (size < 1) fail("branch \"" + name + "\": array size must be at least 1");
+    Branch& branch = declare(name, Kind::fixed, detail::value_type_of<T>());
+    branch.length = size;
+    return *this;
+  }
+
+  /// A counted array; `counter` is the int32 branch holding the counts, created if it does not
+  /// exist. It is filled by write_jagged on the counted branches, never directly.
+  template <class T>
+  TreeWriter& add_counted_branch(const std::string& name, const std::string& counter) {
+    if (counter == name) fail("branch \"" + name + "\" cannot count itself");
+    std::size_t counter_index = find_index(counter);
+    if (counter_index == npos) {
+      declare(counter, Kind::fixed, ValueType::Int32);
+      counter_index = branches_.size() - 1;
+      branches_[counter_index].is_counter = true;
+    }
+    Branch& count = branches_[counter_index];
+    if (!count.is_counter) {
+      if (count.kind != Kind::fixed || count.type != ValueType::Int32 || count.length != 1) {
+        fail("branch \"" + counter + "\" cannot count \"" + name + "\": a counter is a single int32");
+      }
+      count.is_counter = true;
+    }
+    Branch& branch = declare(name, Kind::counted, detail::value_type_of<T>());
+    branch.counter = counter_index;
+    branches_[counter_index].dependents.push_back(branches_.size() - 1);
+    return *this;
+  }
+
+  template <class T>
+  TreeWriter& add_vector_branch(const std::string& name) {
+    declare(name, Kind::vector, detail::value_type_of<T>());
+    return *this;
+  }
+
+  template <class T>
+  TreeWriter& add_nested_vector_branch(const std::string& name) {
+    declare(name, Kind::nested_vector, detail::value_type_of<T>());
+    return *this;
+  }
+
+  TreeWriter& add_string_branch(const std::string& name) {
+    declare(name, Kind::string, ValueType::String);
+    return *this;
+  }
+
+  /// Appends entries to a scalar or fixed-array branch: values.size() / n entries.
+  template <class T>
+  void write(std::string_view name, std::span<const T> values) {
+    Branch& branch = writable(name, detail::value_type_of<T>());
+    if (branch.kind != Kind::fixed) {
+      fail("branch \"" + branch.name + "\" has variable-size entries; fill it with " + filler(branch.kind));
+    }
+    if (branch.is_counter) {
+      fail("branch \"" + branch.name + "\" counts other branches; it is filled by write_jagged on them");
+    }
+    const std::size_t per_entry = static_cast<std::size_t>(branch.length);
+    if (values.size() % per_entry != 0) {
+      fail("branch \"" + branch.name + "\" holds " + std::to_string(per_entry) + " values per entry, but " +
+           std::to_string(values.size()) + " values were given");
+    }
+    append_fixed(branch, values);
+  }
+  template <class T>
+  void write(std::string_view name, const std::vector<T>& values) {
+    if constexpr (std::is_same_v<T, bool>) {
+      const std::unique_ptr<bool[]> copy(new bool[values.size()]);
+      std::copy(values.begin(), values.end(), copy.get());
+      write<bool>(name, std::span<const bool>(copy.get(), values.size()));
+    } else {
+      write<T>(name, std::span<const T>(values));
+    }
+  }
+
+  /// Appends offsets.size() - 1 entries to a counted or vector branch: entry i holds
+  /// values[offsets[i] .. offsets[i + 1]).
+  template <class T>
+  void write_jagged(std::string_view name, std::span<const T> values, std::span<const std::int64_t> offsets) {
+    Branch& branch = writable(name, detail::value_type_of<T>());
+    if (branch.kind != Kind::counted && branch.kind != Kind::vector) {
+      fail("branch \"" + branch.name + "\" is not a counted array or a vector; fill it with " + filler(branch.kind));
+    }
+    check_offsets(branch, values.size(), offsets);
+    const std::size_t entries = offsets.size() - 1;
+    if (branch.kind == Kind::counted) fill_counter(branch, offsets);
+    for (std::size_t e = 0; e < entries; ++e) {
+      const std::size_t count = static_cast<std::size_t>(offsets[e + 1] - offsets[e]);
+      const T* first = values.data() + offsets[e];
+      branch.starts.push_back(static_cast<std::int32_t>(branch.data.size()));
+      if (branch.kind == Kind::vector) {
+        // std::vector streamed alone: byte count, class version, size, then the values.
+        const std::size_t bytes = 2 + 4 + count * sizeof(T);
+        if (bytes >= kByteCountMask) fail("branch \"" + branch.name + "\": entry too large");
+        ByteWriter header;
+        header.put<std::uint32_t>(static_cast<std::uint32_t>(bytes) | kByteCountMask);
+        header.put<std::int16_t>(9);
+        header.put<std::int32_t>(static_cast<std::int32_t>(count));
+        branch.data.insert(branch.data.end(), header.bytes().begin(), header.bytes().end());
+      }
+      detail::append_big_endian(branch.data, first, count);
+      end_variable_entry(branch);
+    }
+  }
+  template <class T>
+  void write_jagged(std::string_view name, const std::vector<T>& values, const std::vector<std::int64_t>& offsets) {
+    if constexpr (std::is_same_v<T, bool>) {
+      const std::unique_ptr<bool[]> copy(new bool[values.size()]);
+      std::copy(values.begin(), values.end(), copy.get());
+      write_jagged<bool>(name, std::span<const bool>(copy.get(), values.size()), offsets);
+    } else {
+      write_jagged<T>(name, std::span<const T>(values), std::span<const std::int64_t>(offsets));
+    }
+  }
+  template <class T>
+  void write_jagged(std::string_view name, const JaggedArray<T>& column) {
+    write_jagged<T>(name, column.values, column.offsets);
+  }
+
+  /// Appends offsets.size() - 1 entries to a std::vector<std::vector<T>> branch.
+  template <class T>
+  void write_nested(std::string_view name, std::span<const T> values, std::span<const std::int64_t> inner_offsets,
+                    std::span<const std::int64_t> offsets) {
+    Branch& branch = writable(name, detail::value_type_of<T>());
+    if (branch.kind != Kind::nested_vector) fail("branch \"" + branch.name + "\" is not a vector of vectors");
+    check_offsets(branch, values.size(), inner_offsets);
+    check_offsets(branch, inner_offsets.size() - 1, offsets);
+    for (std::size_t e = 0; e + 1 < offsets.size(); ++e) {
+      // The outer vector streamed alone (byte count, version, size), then per inner vector its
+      // size and values.
+      std::size_t bytes = 2 + 4;
+      for (std::int64_t j = offsets[e]; j < offsets[e + 1]; ++j) {
+        bytes += 4 + static_cast<std::size_t>(inner_offsets[j + 1] - inner_offsets[j]) * sizeof(T);
+      }
+      if (bytes >= kByteCountMask) fail("branch \"" + branch.name + "\": entry too large");
+      branch.starts.push_back(static_cast<std::int32_t>(branch.data.size()));
+      ByteWriter header;
+      header.put<std::uint32_t>(static_cast<std::uint32_t>(bytes) | kByteCountMask);
+      header.put<std::int16_t>(9);
+      header.put<std::int32_t>(static_cast<std::int32_t>(offsets[e + 1] - offsets[e]));
+      branch.data.insert(branch.data.end(), header.bytes().begin(), header.bytes().end());
+      for (std::int64_t j = offsets[e]; j < offsets[e + 1]; ++j) {
+        const std::size_t count = static_cast<std::size_t>(inner_offsets[j + 1] - inner_offsets[j]);
+        ByteWriter size;
+        size.put<std::int32_t>(static_cast<std::int32_t>(count));
+        branch.data.insert(branch.data.end(), size.bytes().begin(), size.bytes().end());
+        detail::append_big_endian(branch.data, values.data() + inner_offsets[j], count);
+      }
+      end_variable_entry(branch);
+    }
+  }
+  template <class T>
+  void write_nested(std::string_view name, const std::vector<T>& values, const std::vector<std::int64_t>& inner_offsets,
+                    const std::vector<std::int64_t>& offsets) {
+    if constexpr (std::is_same_v<T, bool>) {
+      const std::unique_ptr<bool[]> copy(new bool[values.size()]);
+      std::copy(values.begin(), values.end(), copy.get());
+      write_nested<bool>(name, std::span<const bool>(copy.get(), values.size()), inner_offsets, offsets);
+    } else {
+      write_nested<T>(name, std::span<const T>(values), std::span<const std::int64_t>(inner_offsets),
+                      std::span<const std::int64_t>(offsets));
+    }
+  }
+  template <class T>
+  void write_nested(std::string_view name, const NestedJaggedArray<T>& column) {
+    write_nested<T>(name, column.values, column.inner_offsets, column.offsets);
+  }
+
+  /// Appends one entry per string to a string branch.
+  void write_strings(std::string_view name, std::span<const std::string> strings) {
+    Branch& branch = writable(name, ValueType::String);
+    for (const std::string& text : strings) {
+      if (text.find('\0') != std::string::npos) {
+        fail("branch \"" + branch.name + "\": a char* leaf cannot hold a NUL character");
+      }
+      if (text.size() > 0x3FFFFFFF) fail("branch \"" + branch.name + "\": string too long");
+      branch.starts.push_back(static_cast<std::int32_t>(branch.data.size()));
+      ByteWriter encoded;
+      encoded.tstring(text);
+      branch.data.insert(branch.data.end(), encoded.bytes().begin(), encoded.bytes().end());
+      branch.maximum = std::max<std::int64_t>(branch.maximum, static_cast<std::int64_t>(text.size()) + 1);
+      end_variable_entry(branch);
+    }
+  }
+  void write_strings(std::string_view name, const std::vector<std::string>& strings) {
+    write_strings(name, std::span<const std::string>(strings));
+  }
+
+  /// Entries written so far to a branch.
+  std::int64_t entries(std::string_view name) const {
+    const std::size_t index = find_index(name);
+    if (index == npos) fail("no branch \"" + std::string(name) + "\"");
+    return branches_[index].entries;
+  }
+
+  /// Writes the last baskets and the TTree record; returns the key, for the directory's key list.
+  /// Called by FileWriter::close().
+  KeyHeader finish() {
+    if (finished_) fail("tree written twice");
+    finished_ = true;
+    std::int64_t entries = branches_.empty() ? 0 : branches_.front().entries;
+    for (const Branch& branch : branches_) {
+      if (branch.entries != entries) {
+        fail("branch \"" + branches_.front().name + "\" has " + std::to_string(entries) + " entries but \"" +
+             branch.name + "\" has " + std::to_string(branch.entries) + "; every branch needs the same number");
+      }
+    }
+    for (Branch& branch : branches_) {
+      if (branch.basket_entries > 0) flush(branch);
+    }
+    KeyHeader key;
+    key.class_name = "TTree";
+    key.name = name_;
+    key.title = title_;
+    key.seek_parent = directory_seek_;
+    const std::int16_t key_bytes = key_header_size(key.class_name, key.name, key.title);
+    const std::vector<std::uint8_t> record = serialize(entries, key_bytes);
+    return sink_->write_key(key, record, options_.compression, "tree \"" + name_ + "\"");
+  }
+
+  /// The class descriptions this tree's records need.
+  void add_class_descriptions(std::vector<ClassDescription>& classes, std::set<std::string>& names) const {
+    const auto add = [&](const std::string& name) {
+      if (names.insert(name).second) classes.push_back(writer_class_description(name));
+    };
+    for (const char* name : {"TObject", "TNamed", "TAttLine", "TAttFill", "TAttMarker", "ROOT::TIOFeatures", "TTree",
+                             "TBranch", "TLeaf"}) {
+      add(name);
+    }
+    for (const Branch& branch : branches_) {
+      if (branch.kind == Kind::vector || branch.kind == Kind::nested_vector) {
+        add("TBranchElement");
+        add("TLeafElement");
+        const std::string vector = vector_class_name(branch.type);
+        if (names.insert(vector).second) {
+          classes.push_back(vector_class_description(vector, detail::basic_type_names(branch.type).code));
+        }
+        const std::string nested = element_class_name(branch);
+        if (branch.kind == Kind::nested_vector && names.insert(nested).second) {
+          classes.push_back(vector_class_description(nested, 61));  // elements are objects (kObject)
+        }
+      } else {
+        add(detail::basic_type_names(branch.type).leaf_class);
+      }
+    }
+  }
+
+ private:
+  enum class Kind { fixed, counted, vector, nested_vector, string };
+
+  struct BasketLocation {
+    std::int64_t first_entry = 0;
+    std::int64_t seek = 0;
+    std::int32_t bytes = 0;
+  };
+
+  struct Branch {
+    std::string name;
+    Kind kind = Kind::fixed;
+    ValueType type = ValueType::Int32;
+    std::int32_t length = 1;  // values per entry of fixed arrays
+    std::size_t counter = static_cast<std::size_t>(-1);
+    bool is_counter = false;
+    std::vector<std::size_t> dependents;
+    // The basket being filled.
+    std::vector<std::uint8_t> data;
+    std::vector<std::int32_t> starts;  // entry starts in `data` (variable-size entries)
+    std::int64_t basket_entries = 0;
+    // Written so far.
+    std::int64_t entries = 0;
+    std::vector<BasketLocation> baskets;
+    std::int64_t total_bytes = 0;
+    std::int64_t zipped_bytes = 0;
+    std::int64_t maximum = 0;  // largest count (counters) or string length + 1 (char* leaves)
+    // Counters: the counts of entries [recent_first, entries) that some counted branch has not
+    // written yet, to check that the branches sharing the counter agree.
+    std::deque<std::int32_t> recent_counts;
+    std::int64_t recent_first = 0;
+  };
+
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+  [[noreturn]] void fail(const std::string& problem) const {
+    throw FileError(sink_->destination().string(), "tree \"" + name_ + "\": " + problem);
+  }
+
+  std::size_t find_index(std::string_view name) const {
+    for (std::size_t i = 0; i < branches_.size(); ++i) {
+      if (branches_[i].name == name) return i;
+    }
+    return npos;
+  }
+
+  Branch& declare(const std::string& name, Kind kind, ValueType type) {
+    if (finished_) fail("cannot add branch \"" + name + "\" after the tree was written");
+    if (name.empty()) fail("a branch needs a name");
+    if (name.find_first_of("/[]") != std::string::npos) {
+      fail("branch name \"" + name + "\" contains a character ROOT reserves for leaf lists ('/', '[', ']')");
+    }
+    if (find_index(name) != npos) fail("branch \"" + name + "\" declared twice");
+    for (const Branch& branch : branches_) {
+      if (branch.entries > 0) fail("declare every branch before writing entries (\"" + name + "\" comes late)");
+    }
+    Branch branch;
+    branch.name = name;
+    branch.kind = kind;
+    branch.type = type;
+    branches_.push_back(std::move(branch));
+    return branches_.back();
+  }
+
+  Branch& writable(std::string_view name, ValueType type) {
+    if (finished_) fail("the tree was already written");
+    const std::size_t index = find_index(name);
+    if (index == npos) fail("no branch \"" + std::string(name) + "\"");
+    Branch& branch = branches_[index];
+    if (branch.type != type) {
+      fail("branch \"" + branch.name + "\" holds " + value_type_name(branch.type) + ", not " + value_type_name(type));
+    }
+    return branch;
+  }
+
+  void check_offsets(const Branch& branch, std::size_t value_count, std::span<const std::int64_t> offsets) const {
+    if (offsets.empty()) fail("branch \"" + branch.name + "\": offsets need at least one element");
+    for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
+      if (offsets[i] < 0 || offsets[i + 1] < offsets[i]) {
+        fail("branch \"" + branch.name + "\": offsets must be non-negative and non-decreasing (at " +
+             std::to_string(i) + ")");
+      }
+      if (offsets[i + 1] - offsets[i] > 0x3FFFFFFF) fail("branch \"" + branch.name + "\": entry too large");
+    }
+    if (offsets.back() < 0 || static_cast<std::uint64_t>(offsets.back()) > value_count) {
+      fail("branch \"" + branch.name + "\": offsets end at " + std::to_string(offsets.back()) + " but " +
+           std::to_string(value_count) + " values were given");
+    }
+  }
+
+  /// Appends the counts of a counted branch's new entries to its counter, or checks them against
+  /// the counts another branch already wrote there.
+  void fill_counter(Branch& branch, std::span<const std::int64_t> offsets) {
+    Branch& counter = branches_[branch.counter];
+    const std::int64_t first = branch.entries;
+    std::vector<std::int32_t> fresh;
+    for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
+      const std::int64_t entry = first + static_cast<std::int64_t>(i);
+      const std::int32_t count = static_cast<std::int32_t>(offsets[i + 1] - offsets[i]);
+      if (entry < counter.entries) {
+        const std::int32_t known = counter.recent_counts[static_cast<std::size_t>(entry - counter.recent_first)];
+        if (known != count) {
+          fail("branch \"" + branch.name + "\": entry " + std::to_string(entry) + " has " + std::to_string(count) +
+               " values but its counter \"" + counter.name + "\" already says " + std::to_string(known));
+        }
+      } else {
+        fresh.push_back(count);
+      }
+    }
+    for (std::int32_t count : fresh) {
+      counter.recent_counts.push_back(count);
+      counter.maximum = std::max<std::int64_t>(counter.maximum, count);
+    }
+    append_fixed(counter, std::span<const std::int32_t>(fresh));
+    // Forget the counts every dependent has passed (this branch's entries grow after this call).
+    std::int64_t oldest = first + static_cast<std::int64_t>(offsets.size() - 1);
+    for (std::size_t dependent : counter.dependents) {
+      if (&branches_[dependent] != &branch) oldest = std::min(oldest, branches_[dependent].entries);
+    }
+    while (counter.recent_first < oldest && !counter.recent_counts.empty()) {
+      counter.recent_counts.pop_front();
+      ++counter.recent_first;
+    }
+  }
+
+  /// Appends whole entries of a fixed-size branch, writing baskets as they fill.
+  template <class T>
+  void append_fixed(Branch& branch, std::span<const T> values) {
+    const std::size_t per_entry = static_cast<std::size_t>(branch.length);
+    const std::size_t entries = values.size() / per_entry;
+    const std::size_t entry_bytes = per_entry * sizeof(T);
+    for (std::size_t e = 0; e < entries;) {
+      // As many whole entries as fit before the basket reaches its size, at least one.
+      const std::size_t room = branch.data.size() < options_.basket_bytes ? options_.basket_bytes - branch.data.size() : 0;
+      const std::size_t take = std::min(entries - e, std::max<std::size_t>(1, (room + entry_bytes - 1) / entry_bytes));
+      detail::append_big_endian(branch.data, values.data() + e * per_entry, take * per_entry);
+      branch.basket_entries += static_cast<std::int64_t>(take);
+      branch.entries += static_cast<std::int64_t>(take);
+      e += take;
+      if (branch.data.size() >= options_.basket_bytes) flush(branch);
+    }
+  }
+
+  void end_variable_entry(Branch& branch) {
+    if (branch.data.size() > detail::max_basket_record) {
+      fail("branch \"" + branch.name + "\": one basket would exceed ROOT's 1 GiB buffer limit");
+    }
+    ++branch.basket_entries;
+    ++branch.entries;
+    if (branch.data.size() >= options_.basket_bytes) flush(branch);
+  }
+
+  /// Compresses the basket being filled and writes it to the file.
+  void flush(Branch& branch) {
+    constexpr std::size_t basket_fields = 2 + 4 + 4 + 4 + 4 + 1;
+    const std::int16_t key_bytes = key_header_size("TBasket", branch.name, name_, basket_fields);
+    const bool variable = branch.kind != Kind::fixed;
+    std::vector<std::uint8_t> record = std::move(branch.data);
+    const std::int32_t last = static_cast<std::int32_t>(key_bytes + record.size());
+    if (variable) {
+      // Entry offsets after the data, counted from the start of the key, plus ROOT's spare slot.
+      ByteWriter table;
+      table.put<std::int32_t>(static_cast<std::int32_t>(branch.starts.size() + 1));
+      for (std::int32_t start : branch.starts) table.put<std::int32_t>(start + key_bytes);
+      table.put<std::int32_t>(0);
+      record.insert(record.end(), table.bytes().begin(), table.bytes().end());
+    }
+    ByteWriter fields;
+    fields.put<std::int16_t>(3);  // TBasket class version
+    fields.put<std::int32_t>(static_cast<std::int32_t>(std::min<std::size_t>(options_.basket_bytes, 0x7FFFFFFF)));
+    fields.put<std::int32_t>(variable ? detail::default_entry_offset_length : entry_bytes(branch));  // fNevBufSize
+    fields.put<std::int32_t>(static_cast<std::int32_t>(branch.basket_entries));
+    fields.put<std::int32_t>(last);
+    fields.put<std::uint8_t>(0);
+    KeyHeader key;
+    key.class_name = "TBasket";
+    key.name = branch.name;
+    key.title = name_;
+    key.seek_parent = directory_seek_;
+    const KeyHeader written = sink_->write_key(key, record, options_.compression,
+                                               "basket of branch \"" + branch.name + "\" in tree \"" + name_ + "\"",
+                                               fields.bytes());
+    branch.baskets.push_back({branch.entries - branch.basket_entries, written.seek_key, written.total_bytes});
+    branch.total_bytes += written.object_bytes + written.key_bytes;
+    branch.zipped_bytes += written.total_bytes;
+    branch.data.clear();
+    branch.starts.clear();
+    branch.basket_entries = 0;
+  }
+
+  static const char* filler(Kind kind) {
+    switch (kind) {
+      case Kind::fixed: return "write";
+      case Kind::counted: case Kind::vector: return "write_jagged";
+      case Kind::nested_vector: return "write_nested";
+      case Kind::string: return "write_strings";
+    }
+    return "write";
+  }
+
+  static std::int32_t entry_bytes(const Branch& branch) {
+    return static_cast<std::int32_t>(branch.length * static_cast<std::int32_t>(value_size(branch.type)));
+  }
+
+  static std::string vector_class_name(ValueType type) {
+    return std::string("vector<") + detail::basic_type_names(type).cpp + ">";
+  }
+
+  /// The class of a TBranchElement, spelled as ROOT normalizes it ("vector<vector<float> >").
+  static std::string element_class_name(const Branch& branch) {
+    const std::string inner = vector_class_name(branch.type);
+    return branch.kind == Kind::nested_vector ? "vector<" + inner + " >" : inner;
+  }
+
+  // ---- the TTree record -------------------------------------------------------------------
+
+  static void begin_object_array(ByteWriter& out, std::size_t& header, std::int32_t count) {
+    header = out.begin_versioned(3);  // TObjArray
+    out.tobject(0x02000000);
+    out.tstring("");
+    out.put<std::int32_t>(count);
+    out.put<std::int32_t>(0);  // lower bound
+  }
+
+  static void write_io_features(ByteWriter& out) {
+    const std::size_t features = out.begin_versioned(1);  // ROOT::TIOFeatures
+    out.put<std::uint8_t>(0);
+    out.end_versioned(features);
+  }
+
+  /// Writes the leaf object of `branch`; returns its tag for fLeaves and fLeafCount references.
+  std::uint32_t write_leaf(ByteWriter& out, const Branch& branch, const std::vector<std::uint32_t>& leaf_tags) const {
+    const detail::BasicTypeNames names = detail::basic_type_names(branch.type);
+    const bool element = branch.kind == Kind::vector || branch.kind == Kind::nested_vector;
+    const char* leaf_class = element ? "TLeafElement" : names.leaf_class;
+    const std::size_t object = out.begin_object(leaf_class);
+    const std::size_t derived = out.begin_versioned(1);
+    const std::size_t leaf = out.begin_versioned(2);  // TLeaf
+    std::string title = branch.name;
+    std::int32_t length = 1;
+    std::int32_t length_type = static_cast<std::int32_t>(value_size(branch.type));
+    if (branch.kind == Kind::fixed && branch.length > 1) {
+      title += "[" + std::to_string(branch.length) + "]";
+      length = branch.length;
+    }
+    if (branch.kind == Kind::counted) title += "[" + branches_[branch.counter].name + "]";
+    if (branch.kind == Kind::string) length = static_cast<std::int32_t>(std::max<std::int64_t>(1, branch.maximum));
+    if (element) length_type = 0;
+    out.tnamed(branch.name, title);
+    out.put<std::int32_t>(length);
+    out.put<std::int32_t>(length_type);
+    out.put<std::int32_t>(0);                                     // fOffset
+    out.put<std::uint8_t>(branch.is_counter ? 1 : 0);             // fIsRange: counters are ranges
+    out.put<std::uint8_t>(detail::is_unsigned_type(branch.type) ? 1 : 0);
+    if (branch.kind == Kind::counted) {
+      out.object_reference(leaf_tags[branch.counter]);  // the counter's leaf, written before
+    } else {
+      out.null_pointer();
+    }
+    out.end_versioned(leaf);
+    if (element) {
+      out.put<std::int32_t>(-1);  // fID
+      out.put<std::int32_t>(-1);  // fType
+    } else {
+      // fMinimum, fMaximum in the leaf's own type: the largest count for counters, the longest
+      // string for char* leaves (ROOT sizes its read buffers with them), else 0.
+      const std::int64_t maximum = branch.is_counter || branch.kind == Kind::string ? branch.maximum : 0;
+      switch (branch.kind == Kind::string ? ValueType::Int32 : branch.type) {
+        case ValueType::Bool: case ValueType::Int8: case ValueType::UInt8:
+          out.put<std::uint8_t>(0); out.put<std::uint8_t>(static_cast<std::uint8_t>(maximum)); break;
+        case ValueType::Int16: case ValueType::UInt16:
+          out.put<std::int16_t>(0); out.put<std::int16_t>(static_cast<std::int16_t>(maximum)); break;
+        case ValueType::Int32: case ValueType::UInt32: case ValueType::String:
+          out.put<std::int32_t>(0); out.put<std::int32_t>(static_cast<std::int32_t>(maximum)); break;
+        case ValueType::Int64: case ValueType::UInt64:
+          out.put<std::int64_t>(0); out.put<std::int64_t>(maximum); break;
+        case ValueType::Float32: out.put<float>(0); out.put<float>(0); break;
+        case ValueType::Float64: out.put<double>(0); out.put<double>(0); break;
+      }
+    }
+    out.end_versioned(derived);
+    out.end_object(object);
+    return out.object_tag(object);
+  }
+
+  void write_tbranch(ByteWriter& out, const Branch& branch, std::vector<std::uint32_t>& leaf_tags,
+                     std::size_t index) const {
+    const std::size_t header = out.begin_versioned(13);  // TBranch
+    std::string title = branch.name;
+    if (branch.kind != Kind::vector && branch.kind != Kind::nested_vector) {
+      if (branch.kind == Kind::fixed && branch.length > 1) title += "[" + std::to_string(branch.length) + "]";
+      if (branch.kind == Kind::counted) title += "[" + branches_[branch.counter].name + "]";
+      title += std::string("/") + detail::basic_type_names(branch.type).letter;
+    }
+    out.tnamed(branch.name, title);
+    const std::size_t fill = out.begin_versioned(2);  // TAttFill
+    out.put<std::int16_t>(0);
+    out.put<std::int16_t>(1001);
+    out.end_versioned(fill);
+    const std::int32_t basket_count = static_cast<std::int32_t>(branch.baskets.size());
+    const std::int32_t max_baskets = std::max<std::int32_t>(10, basket_count + 1);
+    out.put<std::int32_t>(options_.compression.code());                                         // fCompress
+    out.put<std::int32_t>(static_cast<std::int32_t>(std::min<std::size_t>(options_.basket_bytes, 0x7FFFFFFF)));
+    out.put<std::int32_t>(branch.kind == Kind::fixed ? 0 : detail::default_entry_offset_length);  // fEntryOffsetLen
+    out.put<std::int32_t>(basket_count);                                                        // fWriteBasket
+    out.put<std::int64_t>(branch.entries);                                                      // fEntryNumber
+    write_io_features(out);
+    out.put<std::int32_t>(0);  // fOffset
+    out.put<std::int32_t>(max_baskets);
+    out.put<std::int32_t>(branch.kind == Kind::vector || branch.kind == Kind::nested_vector ? 99 : 0);  // fSplitLevel (ROOT's default for objects)
+    out.put<std::int64_t>(branch.entries);
+    out.put<std::int64_t>(0);  // fFirstEntry
+    out.put<std::int64_t>(branch.total_bytes);
+    out.put<std::int64_t>(branch.zipped_bytes);
+    std::size_t array = 0;
+    begin_object_array(out, array, 0);  // fBranches
+    out.end_versioned(array);
+    begin_object_array(out, array, 1);  // fLeaves
+    leaf_tags[index] = write_leaf(out, branch, leaf_tags);
+    out.end_versioned(array);
+    // fBaskets: one empty slot per basket-table entry (all baskets are on disk, none in memory).
+    begin_object_array(out, array, max_baskets);
+    for (std::int32_t i = 0; i < max_baskets; ++i) out.null_pointer();
+    out.end_versioned(array);
+    out.put<std::uint8_t>(1);  // fBasketBytes[fMaxBaskets]
+    for (std::int32_t i = 0; i < max_baskets; ++i) out.put<std::int32_t>(i < basket_count ? branch.baskets[i].bytes : 0);
+    out.put<std::uint8_t>(1);  // fBasketEntry[fMaxBaskets]: first entries, then the entry count
+    for (std::int32_t i = 0; i < max_baskets; ++i) {
+      out.put<std::int64_t>(i < basket_count ? branch.baskets[i].first_entry : i == basket_count ? branch.entries : 0);
+    }
+    out.put<std::uint8_t>(1);  // fBasketSeek[fMaxBaskets]
+    for (std::int32_t i = 0; i < max_baskets; ++i) out.put<std::int64_t>(i < basket_count ? branch.baskets[i].seek : 0);
+    out.tstring("");  // fFileName: baskets are in this file
+    out.end_versioned(header);
+  }
+
+  void write_branch(ByteWriter& out, const Branch& branch, std::vector<std::uint32_t>& leaf_tags,
+                    std::size_t index) const {
+    if (branch.kind != Kind::vector && branch.kind != Kind::nested_vector) {
+      const std::size_t object = out.begin_object("TBranch");
+      write_tbranch(out, branch, leaf_tags, index);
+      out.end_object(object);
+      return;
+    }
+    const std::string class_name = element_class_name(branch);
+    const std::size_t object = out.begin_object("TBranchElement");
+    const std::size_t header = out.begin_versioned(10);
+    write_tbranch(out, branch, leaf_tags, index);
+    out.tstring(class_name);  // fClassName
+    out.tstring("");          // fParentName
+    out.tstring("");          // fClonesName
+    out.put<std::uint32_t>(class_name_checksum(class_name));
+    out.put<std::int16_t>(6);   // fClassVersion of std::vector
+    out.put<std::int32_t>(-1);  // fID: the whole object
+    out.put<std::int32_t>(0);   // fType: top-level branch
+    out.put<std::int32_t>(-1);  // fStreamerType
+    out.put<std::int32_t>(0);   // fMaximum
+    out.null_pointer();         // fBranchCount
+    out.null_pointer();         // fBranchCount2
+    out.end_versioned(header);
+    out.end_object(object);
+  }
+
+  std::vector<std::uint8_t> serialize(std::int64_t entries, std::int16_t key_bytes) const {
+    ByteWriter out(key_bytes);
+    std::int64_t total_bytes = 0;
+    std::int64_t zipped_bytes = 0;
+    for (const Branch& branch : branches_) {
+      total_bytes += branch.total_bytes;
+      zipped_bytes += branch.zipped_bytes;
+    }
+    const std::size_t tree = out.begin_versioned(20);
+    out.tnamed(name_, title_);
+    const std::size_t line = out.begin_versioned(2);  // TAttLine: ROOT's defaults for trees
+    out.put<std::int16_t>(602);
+    out.put<std::int16_t>(1);
+    out.put<std::int16_t>(1);
+    out.end_versioned(line);
+    const std::size_t fill = out.begin_versioned(2);  // TAttFill
+    out.put<std::int16_t>(0);
+    out.put<std::int16_t>(1001);
+    out.end_versioned(fill);
+    const std::size_t marker = out.begin_versioned(2);  // TAttMarker
+    out.put<std::int16_t>(1);
+    out.put<std::int16_t>(1);
+    out.put<float>(1.0f);
+    out.end_versioned(marker);
+    out.put<std::int64_t>(entries);
+    out.put<std::int64_t>(total_bytes);
+    out.put<std::int64_t>(zipped_bytes);
+    out.put<std::int64_t>(0);  // fSavedBytes
+    out.put<std::int64_t>(0);  // fFlushedBytes
+    out.put<double>(1.0);      // fWeight
+    out.put<std::int32_t>(0);  // fTimerInterval
+    out.put<std::int32_t>(25);  // fScanField
+    out.put<std::int32_t>(0);  // fUpdate
+    out.put<std::int32_t>(detail::default_entry_offset_length);
+    out.put<std::int32_t>(0);  // fNClusterRange
+    out.put<std::int64_t>(1000000000000);  // fMaxEntries
+    out.put<std::int64_t>(1000000000000);  // fMaxEntryLoop
+    out.put<std::int64_t>(0);              // fMaxVirtualSize
+    out.put<std::int64_t>(-300000000);     // fAutoSave
+    out.put<std::int64_t>(-30000000);      // fAutoFlush
+    out.put<std::int64_t>(1000000);        // fEstimate
+    out.put<std::uint8_t>(0);  // fClusterRangeEnd[fNClusterRange = 0]
+    out.put<std::uint8_t>(0);  // fClusterSize[fNClusterRange = 0]
+    write_io_features(out);
+    std::vector<std::uint32_t> leaf_tags(branches_.size(), 0);
+    std::size_t array = 0;
+    begin_object_array(out, array, static_cast<std::int32_t>(branches_.size()));  // fBranches
+    for (std::size_t i = 0; i < branches_.size(); ++i) write_branch(out, branches_[i], leaf_tags, i);
+    out.end_versioned(array);
+    begin_object_array(out, array, static_cast<std::int32_t>(branches_.size()));  // fLeaves: references
+    for (std::uint32_t tag : leaf_tags) out.object_reference(tag);
+    out.end_versioned(array);
+    out.null_pointer();        // fAliases
+    out.put<std::int32_t>(0);  // fIndexValues (empty TArrayD)
+    out.put<std::int32_t>(0);  // fIndex (empty TArrayI)
+    out.null_pointer();        // fTreeIndex
+    out.null_pointer();        // fFriends
+    out.null_pointer();        // fUserInfo
+    out.null_pointer();        // fBranchRef
+    out.end_versioned(tree);
+    return out.take();
+  }
+
+  FileSink* sink_;
+  WriteOptions options_;
+  std::string name_;
+  std::string title_;
+  std::int64_t directory_seek_;
+  std::vector<Branch> branches_;
+  bool finished_ = false;
+};
+
+}  // namespace deepjet::root
+// ---- end deepjet/io/root/tree_writer.hpp ----
+
+namespace deepjet::root {
+
+class FileWriter {
+ public:
+  explicit FileWriter(const std::filesystem::path& path, WriteOptions options = {})
+      : options_(std::move(options)), sink_(std::make_unique<FileSink>(path)) {
+    options_.compression.check();
+    if (options_.basket_bytes == 0) throw FileError(path.string(), "basket size must be positive");
+    file_name_ = path.filename().string();
+    created_ = root_datime_now();
+    std::random_device random;
+    for (auto& byte : uuid_) byte = static_cast<std::uint8_t>(random());
+    // The header, then the TFile key with the top directory record; both are written at close().
+    sink_->allocate(begin_);
+    file_key_bytes_ = key_header_size("TFile", file_name_, options_.title);
+    name_bytes_ = static_cast<std::int32_t>(file_key_bytes_ + tstring_size(file_name_) + tstring_size(options_.title));
+    sink_->allocate(static_cast<std::uint64_t>(name_bytes_) + directory_record_bytes);
+    directories_.push_back(Directory{});  // the top directory
+    directories_[0].seek = begin_;
+  }
+
+  FileWriter(const FileWriter&) = delete;
+  FileWriter& operator=(const FileWriter&) = delete;
+  FileWriter(FileWriter&&) = default;
+  FileWriter& operator=(FileWriter&&) = default;
+
+  const std::filesystem::path& path() const { return sink_->destination(); }
+  bool closed() const noexcept { return closed_; }
+
+  /// A new tree at `tree_path`; the reference stays valid until the writer is destroyed.
+  TreeWriter& make_tree(std::string_view tree_path, std::string title = "") {
+    check_open();
+    std::string name(tree_path);
+    std::size_t directory = 0;
+    for (std::size_t slash; (slash = name.find('/')) != std::string::npos;) {
+      const std::string part = name.substr(0, slash);
+      name = name.substr(slash + 1);
+      if (!part.empty()) directory = subdirectory(directory, part);
+    }
+    if (name.empty()) throw FileError(path().string(), "tree path \"" + std::string(tree_path) + "\" has no name");
+    for (const auto& tree : trees_) {
+      if (tree.directory == directory && tree.writer->name() == name) {
+        throw FileError(path().string(), "tree \"" + std::string(tree_path) + "\" made twice");
+      }
+    }
+    for (const std::size_t child : directories_[directory].children) {
+      if (directories_[child].name == name) {
+        throw FileError(path().string(), "\"" + std::string(tree_path) + "\" is already a directory");
+      }
+    }
+    trees_.push_back({directory, std::make_unique<TreeWriter>(*sink_, options_, name, std::move(title),
+                                                              directories_[directory].seek)});
+    return *trees_.back().writer;
+  }
+
+  /// Leaves `bytes` unused at the current end of the file (a free segment, a hole on disk).
+  void leave_gap(std::uint64_t bytes) {
+    check_open();
+    if (bytes == 0) return;
+    const std::uint64_t start = sink_->allocate(bytes);
+    gaps_.push_back({start, start + bytes - 1});
+  }
+
+  /// Completes the file and moves it into place. After a failure the file is abandoned.
+  void close() {
+    check_open();
+    closed_ = true;  // a failure below abandons the file; the temporary goes with the writer
+    for (auto& tree : trees_) directories_[tree.directory].keys.push_back(tree.writer->finish());
+    write_streamer_infos();
+    // Key lists, deepest directories first (a parent lists its children's keys, fixed at creation).
+    for (std::size_t i = directories_.size(); i-- > 0;) write_key_list(i);
+    write_free_segments();
+    const bool large = end_ > kStartBigFile;
+    for (std::size_t i = 1; i < directories_.size(); ++i) {
+      const Directory& directory = directories_[i];
+      ByteWriter record;
+      write_directory_record(record, directory, large);
+      KeyHeader key = directory.key;
+      ByteWriter bytes;
+      encode_key_header(bytes, key);
+      bytes.put_bytes(record.bytes().data(), record.size());
+      sink_->write_at(static_cast<std::uint64_t>(key.seek_key), bytes.bytes().data(), bytes.size(),
+                      "directory \"" + directory.name + "\"");
+    }
+    write_file_key(large);
+    write_header(large);
+    sink_->set_length(end_);
+    sink_->commit();
+  }
+
+ private:
+  struct Directory {
+    std::string name;
+    std::int64_t seek = 0;         // fSeekDir: its key (the TFile key at fBEGIN for the top one)
+    std::size_t parent = 0;
+    KeyHeader key;                 // subdirectories: their key in the parent
+    std::vector<std::size_t> children;
+    std::vector<KeyHeader> keys;   // trees and subdirectories, listed in its key list
+    std::int64_t seek_keys = 0;
+    std::int32_t key_list_bytes = 0;
+    std::uint32_t created = 0;
+  };
+  struct TreeEntry {
+    std::size_t directory = 0;
+    std::unique_ptr<TreeWriter> writer;
+  };
+  struct Gap {
+    std::uint64_t first = 0;
+    std::uint64_t last = 0;  // inclusive, as TFree has it
+  };
+
+  static constexpr std::int32_t begin_ = 100;  // fBEGIN: the header's reserved length
+  static constexpr std::uint64_t directory_record_bytes = 60;  // TDirectory record, either variant
+  // ROOT switches to 64-bit file offsets (header, directories, free segments) past 2e9 bytes.
+  static constexpr std::uint64_t kStartBigFile = 2000000000;
+  static constexpr std::int32_t file_version = 62206;  // the ROOT release whose layout this is
+
+  void check_open() const {
+    if (closed_) throw FileError(path().string(), "the ROOT file was already closed (or failed)");
+  }
+
+  std::size_t subdirectory(std::size_t parent, const std::string& name) {
+    for (const std::size_t child : directories_[parent].children) {
+      if (directories_[child].name == name) return child;
+    }
+    for (const auto& tree : trees_) {
+      if (tree.directory == parent && tree.writer->name() == name) {
+        throw FileError(path().string(), "\"" + name + "\" is already a tree");
+      }
+    }
+    Directory directory;
+    directory.name = name;
+    directory.parent = parent;
+    directory.created = root_datime_now();
+    // The key and its record are reserved now (trees inside point to it) and written at close().
+    KeyHeader& key = directory.key;
+    key.class_name = "TDirectory";
+    key.name = name;
+    key.key_bytes = key_header_size(key.class_name, key.name, key.title);
+    key.object_bytes = static_cast<std::int32_t>(directory_record_bytes);
+    key.total_bytes = key.key_bytes + key.object_bytes;
+    key.datime = directory.created;
+    key.seek_key = static_cast<std::int64_t>(sink_->allocate(static_cast<std::uint64_t>(key.total_bytes)));
+    key.seek_parent = directories_[parent].seek;
+    directory.seek = key.seek_key;
+    directories_.push_back(std::move(directory));
+    const std::size_t index = directories_.size() - 1;
+    directories_[parent].children.push_back(index);
+    directories_[parent].keys.push_back(directories_[index].key);
+    return index;
+  }
+
+  void write_streamer_infos() {
+    std::vector<ClassDescription> classes;
+    std::set<std::string> names;
+    for (const auto& tree : trees_) tree.writer->add_class_descriptions(classes, names);
+    KeyHeader key;
+    key.class_name = "TList";
+    key.name = "StreamerInfo";
+    key.title = "Doubly linked list";
+    key.seek_parent = begin_;
+    const std::int16_t key_bytes = key_header_size(key.class_name, key.name, key.title);
+    const KeyHeader written = sink_->write_key(key, serialize_streamer_infos(classes, key_bytes), options_.compression,
+                                               "streamer infos");
+    seek_info_ = written.seek_key;
+    info_bytes_ = written.total_bytes;
+  }
+
+  void write_key_list(std::size_t index) {
+    Directory& directory = directories_[index];
+    ByteWriter record;
+    record.put<std::int32_t>(static_cast<std::int32_t>(directory.keys.size()));
+    for (const KeyHeader& listed : directory.keys) encode_key_header(record, listed);
+    KeyHeader key;
+    key.class_name = index == 0 ? "TFile" : "TDirectory";
+    key.name = index == 0 ? file_name_ : directory.name;
+    key.title = index == 0 ? options_.title : "";
+    key.seek_parent = directory.seek;
+    // Key lists are never compressed (readers take them as they are).
+    const KeyHeader written = sink_->write_key(key, record.bytes(), CompressionSettings::none(),
+                                               "key list of " + (index == 0 ? std::string("the file") : "\"" + directory.name + "\""));
+    directory.seek_keys = written.seek_key;
+    directory.key_list_bytes = written.total_bytes;
+  }
+
+  void write_free_segments() {
+    KeyHeader key;
+    key.class_name = "TFile";
+    key.name = file_name_;
+    key.title = options_.title;
+    key.seek_parent = begin_;
+    key.key_bytes = key_header_size(key.class_name, key.name, key.title);
+    const std::uint64_t seek = sink_->end();
+    // The last free segment runs from the end of the file to ROOT's 2e9 mark (1e9 past the end in
+    // large files); its encoding (10 or 18 bytes) depends on where the file ends.
+    ByteWriter free_list;
+    for (const Gap& gap : gaps_) write_free_segment(free_list, gap);
+    std::uint64_t end = seek + static_cast<std::uint64_t>(key.key_bytes) + free_list.size() + 10;
+    if (end >= kStartBigFile) end += 8;  // the tail segment needs 64-bit offsets
+    write_free_segment(free_list, Gap{end, end >= kStartBigFile ? end + 1000000000 : kStartBigFile});
+    const std::vector<std::uint8_t> record = free_list.take();
+    const KeyHeader written = sink_->write_key(key, record, CompressionSettings::none(), "free segments");
+    seek_free_ = written.seek_key;
+    free_bytes_ = written.total_bytes;
+    free_count_ = static_cast<std::int32_t>(gaps_.size() + 1);
+    end_ = sink_->end();
+    if (end_ != end) throw FileError(path().string(), "internal error: free segment list misplaced");
+  }
+
+  static void write_free_segment(ByteWriter& out, const Gap& gap) {
+    if (gap.last > kStartBigFile) {
+      out.put<std::int16_t>(1001);
+      out.put<std::int64_t>(static_cast<std::int64_t>(gap.first));
+      out.put<std::int64_t>(static_cast<std::int64_t>(gap.last));
+    } else {
+      out.put<std::int16_t>(1);
+      out.put<std::int32_t>(static_cast<std::int32_t>(gap.first));
+      out.put<std::int32_t>(static_cast<std::int32_t>(gap.last));
+    }
+  }
+
+  void write_uuid(ByteWriter& out) const {
+    out.put<std::int16_t>(1);  // TUUID version
+    out.put_bytes(uuid_.data(), uuid_.size());
+  }
+
+  void write_directory_record(ByteWriter& out, const Directory& directory, bool large) const {
+    const std::int64_t parent = &directory == &directories_[0] ? 0 : directories_[directory.parent].seek;
+    const std::int32_t name_bytes = &directory == &directories_[0] ? name_bytes_ : directory.key.key_bytes;
+    out.put<std::int16_t>(large ? 1005 : 5);
+    out.put<std::uint32_t>(&directory == &directories_[0] ? created_ : directory.created);  // fDatimeC
+    out.put<std::uint32_t>(root_datime_now());                                               // fDatimeM
+    out.put<std::int32_t>(directory.key_list_bytes);
+    out.put<std::int32_t>(name_bytes);
+    if (large) {
+      out.put<std::int64_t>(directory.seek);
+      out.put<std::int64_t>(parent);
+      out.put<std::int64_t>(directory.seek_keys);
+      write_uuid(out);
+    } else {
+      out.put<std::int32_t>(static_cast<std::int32_t>(directory.seek));
+      out.put<std::int32_t>(static_cast<std::int32_t>(parent));
+      out.put<std::int32_t>(static_cast<std::int32_t>(directory.seek_keys));
+      write_uuid(out);
+      for (int i = 0; i < 3; ++i) out.put<std::int32_t>(0);  // room for 64-bit seeks
+    }
+  }
+
+  void write_file_key(bool large) {
+    KeyHeader key;
+    key.class_name = "TFile";
+    key.name = file_name_;
+    key.title = options_.title;
+    key.key_bytes = file_key_bytes_;
+    key.object_bytes = static_cast<std::int32_t>(name_bytes_ - file_key_bytes_ + static_cast<std::int32_t>(directory_record_bytes));
+    key.total_bytes = name_bytes_ + static_cast<std::int32_t>(directory_record_bytes);
+    key.datime = created_;
+    key.seek_key = begin_;
+    key.seek_parent = 0;
+    ByteWriter out;
+    encode_key_header(out, key);
+    out.tstring(file_name_);
+    out.tstring(options_.title);
+    write_directory_record(out, directories_[0], large);
+    sink_->write_at(begin_, out.bytes().data(), out.size(), "file key");
+  }
+
+  void write_header(bool large) {
+    ByteWriter out;
+    out.put_bytes(reinterpret_cast<const std::uint8_t*>("root"), 4);
+    out.put<std::int32_t>(large ? file_version + 1000000 : file_version);
+    out.put<std::int32_t>(begin_);
+    const auto seek = [&](std::uint64_t value) {
+      if (large) out.put<std::int64_t>(static_cast<std::int64_t>(value));
+      else out.put<std::int32_t>(static_cast<std::int32_t>(value));
+    };
+    seek(end_);
+    seek(static_cast<std::uint64_t>(seek_free_));
+    out.put<std::int32_t>(free_bytes_);
+    out.put<std::int32_t>(free_count_);
+    out.put<std::int32_t>(name_bytes_);
+    out.put<std::uint8_t>(large ? 8 : 4);  // fUnits: bytes per file offset
+    out.put<std::int32_t>(options_.compression.code());
+    seek(static_cast<std::uint64_t>(seek_info_));
+    out.put<std::int32_t>(info_bytes_);
+    write_uuid(out);
+    std::vector<std::uint8_t> bytes = out.take();
+    bytes.resize(begin_, 0);
+    sink_->write_at(0, bytes.data(), bytes.size(), "file header");
+  }
+
+  WriteOptions options_;
+  std::unique_ptr<FileSink> sink_;
+  std::string file_name_;
+  std::uint32_t created_ = 0;
+  std::array<std::uint8_t, 16> uuid_{};
+  std::int16_t file_key_bytes_ = 0;
+  std::int32_t name_bytes_ = 0;  // fNbytesName: TFile key header + its name and title
+  std::vector<Directory> directories_;
+  std::vector<TreeEntry> trees_;
+  std::vector<Gap> gaps_;
+  std::int64_t seek_info_ = 0;
+  std::int32_t info_bytes_ = 0;
+  std::int64_t seek_free_ = 0;
+  std::int32_t free_bytes_ = 0;
+  std::int32_t free_count_ = 0;
+  std::uint64_t end_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace deepjet::root
+// ---- end deepjet/io/root/file_writer.hpp ----
+// ---- end deepjet/io/root_writer.hpp ----
 
 
 namespace deepjet::data {
@@ -8452,9 +11092,10 @@ struct ExampleJetsOptions {
   double mean_pileup_vertices = 25.0;   ///< mean of npv (Poisson)
   double min_pt = 30.0;                 ///< jet pT range in GeV
   double max_pt = 1000.0;
-  /// Deflate level of the file, 0 (none) to 9. Simulated floats barely compress (~0.6 of their
-  /// size at level 1) while deflate costs more than generating them.
-  int compression_level = 0;
+  /// Deflate (zlib) level of the file, 0 (none) to 9, or -1: the format's default, none for HDF5
+  /// (simulated floats barely compress, ~0.6 of their size at level 1, while deflate costs more
+  /// than generating them) and 1 for ROOT (ROOT's default, as the ntupler's files).
+  int compression_level = -1;
 };
 
 inline constexpr const char* example_jets_table = "deepntuplizer/tree";
@@ -8654,8 +11295,8 @@ class Generator {
     if (options.chunk_jets == 0) throw Error("example jets: chunk_jets must be at least 1");
     if (!(options.min_pt > 0) || !(options.max_pt > options.min_pt) || !std::isfinite(options.max_pt))
       throw Error("example jets: need 0 < min_pt < max_pt");
-    if (options.compression_level < 0 || options.compression_level > 9)
-      throw Error("example jets: compression_level must be 0 to 9");
+    if (options.compression_level < -1 || options.compression_level > 9)
+      throw Error("example jets: compression_level must be 0 to 9 (or -1, the format's default)");
     if (!(options.mean_pileup_vertices >= 0) || !std::isfinite(options.mean_pileup_vertices))
       throw Error("example jets: mean_pileup_vertices must be finite and non-negative");
   }
@@ -9465,12 +12106,51 @@ class ExampleJetsGenerator {
   example_jets_detail::Generator generator_;
 };
 
-/// Write `options.jets` example jets to `path` (see the contract at the top of this file).
-inline void generate_example_jets(const std::filesystem::path& path, const ExampleJetsOptions& options = {}) {
-  ExampleJetsGenerator generator(options);  // validates the options before any file is made
+namespace example_jets_detail {
+/// Offsets (counts.size() + 1 of them, from 0) of a chunk's per-jet counts.
+inline std::vector<std::int64_t> offsets_of(const std::vector<std::int64_t>& counts) {
+  std::vector<std::int64_t> offsets(counts.size() + 1, 0);
+  for (std::size_t i = 0; i < counts.size(); ++i) offsets[i + 1] = offsets[i] + counts[i];
+  return offsets;
+}
+
+/// The jets as the DeepNTuples ntupler's ROOT file: deepntuplizer/tree, counted candidate arrays.
+inline void write_example_jets_root(const std::filesystem::path& path, const ExampleJetsOptions& options,
+                                    ExampleJetsGenerator& generator) {
+  root::WriteOptions write_options;
+  const int level = options.compression_level < 0 ? 1 : options.compression_level;
+  write_options.compression = level == 0 ? root::CompressionSettings::none() : root::CompressionSettings::zlib(level);
+  root::FileWriter file(path, write_options);
+  root::TreeWriter& tree = file.make_tree(example_jets_table, "example jets (deepjet)");
+  for (const char* name : example_jets_truth_branches) tree.add_branch<std::int32_t>(name);
+  for (const char* name : example_jets_global_branches) tree.add_branch<float>(name);
+  for (const char* name : example_jets_charged_branches) tree.add_counted_branch<float>(name, example_jets_charged_offsets);
+  for (const char* name : example_jets_neutral_branches) tree.add_counted_branch<float>(name, example_jets_neutral_offsets);
+  for (const char* name : example_jets_sv_branches) tree.add_counted_branch<float>(name, example_jets_sv_offsets);
+
+  ExampleJetsChunk chunk;
+  for (std::uint64_t first = 0; first < options.jets; first += options.chunk_jets) {
+    const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(options.chunk_jets, options.jets - first));
+    generator.generate(first, count, chunk);
+    for (std::size_t k = 0; k < chunk.truth.size(); ++k)
+      tree.write<std::int32_t>(example_jets_truth_branches[k], chunk.truth[k]);
+    for (std::size_t k = 0; k < chunk.global.size(); ++k) tree.write<float>(example_jets_global_branches[k], chunk.global[k]);
+    const auto charged = offsets_of(chunk.charged_counts), neutral = offsets_of(chunk.neutral_counts),
+               sv = offsets_of(chunk.sv_counts);
+    for (std::size_t k = 0; k < chunk.charged.size(); ++k)
+      tree.write_jagged<float>(example_jets_charged_branches[k], chunk.charged[k], charged);
+    for (std::size_t k = 0; k < chunk.neutral.size(); ++k)
+      tree.write_jagged<float>(example_jets_neutral_branches[k], chunk.neutral[k], neutral);
+    for (std::size_t k = 0; k < chunk.sv.size(); ++k) tree.write_jagged<float>(example_jets_sv_branches[k], chunk.sv[k], sv);
+  }
+  file.close();
+}
+
+inline void write_example_jets_table(const std::filesystem::path& path, const ExampleJetsOptions& options,
+                                     ExampleJetsGenerator& generator) {
   // HDF5 chunks of at least 1024 rows whatever the generation chunk: tiny chunks are slow to write.
   const std::size_t storage_chunk = std::clamp<std::size_t>(options.chunk_jets, 1024, 65536);
-  SourceTableWriter writer(path, example_jets_table, storage_chunk, options.compression_level);
+  SourceTableWriter writer(path, example_jets_table, storage_chunk, std::max(options.compression_level, 0));
   for (const char* name : example_jets_truth_branches) writer.add_flat<std::int32_t>(name);
   for (const char* name : example_jets_global_branches) writer.add_flat<float>(name);
   for (const char* name : example_jets_charged_branches) writer.add_jagged<float>(name, example_jets_charged_offsets);
@@ -9497,9 +12177,1007 @@ inline void generate_example_jets(const std::filesystem::path& path, const Examp
   }
   writer.finish(options.jets);
 }
+}  // namespace example_jets_detail
+
+/// Write `options.jets` example jets to `path` (see the contract at the top of this file).
+inline void generate_example_jets(const std::filesystem::path& path, const ExampleJetsOptions& options = {}) {
+  ExampleJetsGenerator generator(options);  // validates the options before any file is made
+  if (path.extension() == ".root")
+    example_jets_detail::write_example_jets_root(path, options, generator);
+  else
+    example_jets_detail::write_example_jets_table(path, options, generator);
+}
 
 }  // namespace deepjet::data
 // ---- end deepjet/example_data/deepjet_jets.hpp ----
+// ---- begin deepjet/example_data/fat_jets.hpp ----
+// deepjet/example_data/fat_jets.hpp: a deterministic generator of AK8-like example fat jets with
+// DeepAK8's inputs (top, W, Z, H and QCD), written as ROOT ntuples.
+//
+// Contract: generate_fat_jets(path, options) writes `options.jets` jets to the ROOT file `path`, tree
+// "deepntuplizer/tree" (fat_jets_tree), one entry per jet:
+//   - 17 truth flags (int32, one-hot) named label_<class> for DeepAK8's classes (deepak8_classes in
+//     deepjet/zoo/deepak8.hpp, same order): fat_jets_label_branches;
+//   - jet-level floats (fat_jets_jet_branches): fj_pt, fj_eta, fj_mass, fj_sdmass, the
+//     N-subjettiness ratios fj_tau21, fj_tau32 (and tau1..3), npv, n_pfcands, n_sv, fj_gen_pt
+//     (the generated parent pT) and fj_nprongs (hard prongs inside the jet);
+//   - DeepAK8's 42 particle features (fat_jets_pfcand_branches, std::vector<float> per jet, the
+//     candidates sorted by decreasing PUPPI-weighted pT and cut at 100) and its 15 secondary-vertex
+//     features (fat_jets_sv_branches, std::vector<float>, sorted by decreasing dxy significance and
+//     cut at 7), named and in the order of CMS's DeepBoostedJet preprocessing (V01/V02): logs are
+//     stored as the ntuples store them (pfcand_pt_log ...), a neutral candidate's track variables
+//     are 0 and its normchi2 999, a candidate's drminsv is 0.8 when the jet has no SV.
+// docs/example-jets.md ("Fat jets") says what is simulated and what is not realistic.
+//
+// Determinism: jet i is drawn from its own deepjet::Random seeded from (seed, i): the same (seed,
+// jets) gives the same values whatever the chunk size, and the first n jets of a larger run are
+// the n jets of a smaller one (the ROOT file's creation date and UUID differ, not its entries).
+// Memory: one chunk of `chunk_jets` jets (~10 kB each) at a time.
+// Errors: bad options throw deepjet::Error; a file that cannot be written throws deepjet::FileError
+// naming it, and nothing is left at `path` (the ROOT writer works on a temporary name).
+
+
+
+namespace deepjet::example_data {
+
+/// Share of each resonance among the generated jets (normalised to their sum).
+struct FatJetClassFractions {
+  double top = 0.22;
+  double w = 0.14;
+  double z = 0.14;
+  double higgs = 0.14;
+  double qcd = 0.36;
+};
+
+struct FatJetOptions {
+  std::uint64_t jets = 20000;
+  std::uint64_t seed = 1;
+  std::size_t chunk_jets = 2048;  ///< jets generated and written at a time (bounds memory)
+  FatJetClassFractions fractions{};
+  double min_pt = 300.0;  ///< generated parent pT range in GeV
+  double max_pt = 2000.0;
+  /// dN/dpT ~ pT^-index: resonances from heavy new particles fall slowly, QCD steeply.
+  double signal_spectral_index = 1.5;
+  double qcd_spectral_index = 4.0;
+  double mean_pileup_vertices = 40.0;  ///< mean of npv (Poisson)
+  /// Simulated floats barely compress, and deflate costs more than generating them.
+  root::CompressionSettings compression = root::CompressionSettings::none();
+};
+
+inline constexpr const char* fat_jets_tree = "deepntuplizer/tree";
+
+/// DeepAK8's 17 classes as truth flags, in deepak8_classes' order.
+inline constexpr std::array<const char*, 17> fat_jets_label_branches = {
+    "label_Top_bcq", "label_Top_bqq", "label_Top_bc",  "label_Top_bq",  "label_W_cq",   "label_W_qq",
+    "label_Z_bb",    "label_Z_cc",    "label_Z_qq",    "label_H_bb",    "label_H_cc",   "label_H_qqqq",
+    "label_QCD_bb",  "label_QCD_cc",  "label_QCD_b",   "label_QCD_c",   "label_QCD_others"};
+
+inline constexpr std::array<const char*, 15> fat_jets_jet_branches = {
+    "fj_pt",   "fj_eta",  "fj_mass", "fj_sdmass", "fj_tau1",   "fj_tau2",  "fj_tau3",   "fj_tau21",
+    "fj_tau32", "npv",    "n_pfcands", "n_sv",    "fj_gen_pt", "fj_nprongs", "fj_gen_mass"};
+
+/// DeepAK8's particle inputs, in its order (42).
+inline constexpr std::array<const char*, 42> fat_jets_pfcand_branches = {
+    "pfcand_pt_log",       "pfcand_ptrel_log",     "pfcand_erel_log",     "pfcand_phirel",
+    "pfcand_etarel",       "pfcand_deltaR",        "pfcand_abseta",       "pfcand_puppiw",
+    "pfcand_drminsv",      "pfcand_drsubjet1",     "pfcand_drsubjet2",    "pfcand_charge",
+    "pfcand_isMu",         "pfcand_isEl",          "pfcand_isChargedHad", "pfcand_isGamma",
+    "pfcand_isNeutralHad", "pfcand_hcalFrac",      "pfcand_VTX_ass",      "pfcand_lostInnerHits",
+    "pfcand_normchi2",     "pfcand_quality",       "pfcand_dz",           "pfcand_dzsig",
+    "pfcand_dxy",          "pfcand_dxysig",        "pfcand_dptdpt",       "pfcand_detadeta",
+    "pfcand_dphidphi",     "pfcand_dxydxy",        "pfcand_dzdz",         "pfcand_dxydz",
+    "pfcand_dphidxy",      "pfcand_dlambdadz",     "pfcand_btagEtaRel",   "pfcand_btagPtRatio",
+    "pfcand_btagPParRatio", "pfcand_btagSip2dVal", "pfcand_btagSip2dSig", "pfcand_btagSip3dVal",
+    "pfcand_btagSip3dSig", "pfcand_btagJetDistVal"};
+
+/// DeepAK8's secondary-vertex inputs, in its order (15).
+inline constexpr std::array<const char*, 15> fat_jets_sv_branches = {
+    "sv_pt_log", "sv_ptrel_log", "sv_erel_log", "sv_phirel", "sv_etarel",   "sv_deltaR", "sv_abseta",
+    "sv_mass",   "sv_ntracks",   "sv_normchi2", "sv_dxy",    "sv_dxysig",   "sv_d3d",    "sv_d3dsig",
+    "sv_costhetasvpv"};
+
+inline constexpr std::size_t fat_jets_max_candidates = 100;
+inline constexpr std::size_t fat_jets_max_vertices = 7;
+
+/// One chunk of generated jets, column by column in the order of the branch lists above.
+struct FatJetsChunk {
+  std::size_t jets = 0;
+  std::array<std::vector<std::int32_t>, 17> labels;
+  std::array<std::vector<float>, 15> jet;
+  std::array<std::vector<float>, 42> pfcand;
+  std::array<std::vector<float>, 15> sv;
+  std::vector<std::int64_t> pfcand_offsets{0}, sv_offsets{0};  ///< jets + 1 each, from 0
+
+  void clear() {
+    jets = 0;
+    for (auto& c : labels) c.clear();
+    for (auto& c : jet) c.clear();
+    for (auto& c : pfcand) c.clear();
+    for (auto& c : sv) c.clear();
+    pfcand_offsets.assign(1, 0);
+    sv_offsets.assign(1, 0);
+  }
+};
+
+namespace fat_jets_detail {
+
+// Indices into the branch lists.
+enum Label { Top_bcq, Top_bqq, Top_bc, Top_bq, W_cq, W_qq, Z_bb, Z_cc, Z_qq, H_bb, H_cc, H_qqqq,
+             QCD_bb, QCD_cc, QCD_b, QCD_c, QCD_others };
+enum JetVar { fj_pt, fj_eta, fj_mass, fj_sdmass, fj_tau1, fj_tau2, fj_tau3, fj_tau21, fj_tau32, npv, n_pfcands,
+              n_sv, fj_gen_pt, fj_nprongs, fj_gen_mass };
+enum Cand { pt_log, ptrel_log, erel_log, phirel, etarel, deltaR, abseta, puppiw, drminsv, drsubjet1, drsubjet2,
+            charge, isMu, isEl, isChargedHad, isGamma, isNeutralHad, hcalFrac, VTX_ass, lostInnerHits, normchi2,
+            quality, dz, dzsig, dxy, dxysig, dptdpt, detadeta, dphidphi, dxydxy, dzdz, dxydz, dphidxy, dlambdadz,
+            btagEtaRel, btagPtRatio, btagPParRatio, btagSip2dVal, btagSip2dSig, btagSip3dVal, btagSip3dSig,
+            btagJetDistVal };
+enum Vtx { s_pt_log, s_ptrel_log, s_erel_log, s_phirel, s_etarel, s_deltaR, s_abseta, s_mass, s_ntracks, s_normchi2,
+           s_dxy, s_dxysig, s_d3d, s_d3dsig, s_costhetasvpv };
+
+inline constexpr double jet_radius = 0.8;
+inline constexpr double soft_drop_zcut = 0.1;
+inline constexpr double top_mass = 172.5, w_mass = 80.4, z_mass = 91.19, higgs_mass = 125.1;
+inline constexpr double b_mass = 4.8, c_mass = 1.5, light_mass = 0.0;
+inline constexpr double pion_mass = 0.1396, electron_mass = 0.000511, muon_mass = 0.1057;
+inline constexpr double b_hadron_mass = 5.28, b_hadron_ctau = 0.046;  // cm
+inline constexpr double d_hadron_mass = 1.87;
+inline constexpr double d_hadron_ctau[3] = {0.0123, 0.0312, 0.015};  // D0, D+, Ds (cm)
+
+enum Flavour { light = 1, charm = 4, bottom = 5, gluon = 21 };
+enum class Kind { charged_hadron, electron, muon, photon, neutral_hadron };
+
+/// A parton after the decays and the shower: it fragments into particles.
+struct Parton {
+  double pt, eta, phi;  // eta and phi relative to the generated parent direction
+  int flavour;
+  bool hard;  // a decay prong (or QCD's leading parton), not a shower emission
+};
+
+/// A heavy hadron that flew before decaying; its tracks may form a secondary vertex.
+struct Hadron {
+  double eta, phi, pt, flight;  // flight: 3D decay length in cm
+  double mass;
+};
+
+struct Particle {
+  double pt, eta, phi, mass;  // measured; eta, phi relative to the parent direction
+  Kind kind;
+  int charge = 0;
+  int parton = -1;   // -1: pile-up
+  int hadron = -1;   // the heavy hadron it comes from
+  double ip = 0;     // true 3D impact parameter (cm), >= 0 (lifetime)
+  double puppiw = 1;
+  bool pileup = false;
+  double weighted_pt = 0;  // pt * puppiw: the candidates' order
+  // Derived once the jet axis is known.
+  double px = 0, py = 0, pz = 0, energy = 0;
+};
+
+struct Vertex {  // a reconstructed secondary vertex
+  double px = 0, py = 0, pz = 0, energy = 0;
+  double eta = 0, phi = 0;  // of its momentum, relative to the parent direction
+  int ntracks = 0;
+  double normchi2 = 0, dxy = 0, dxysig = 0, d3d = 0, d3dsig = 0, costheta = 0;
+};
+
+struct FourVector {
+  double px = 0, py = 0, pz = 0, e = 0;
+  void add(const Particle& p) { px += p.px; py += p.py; pz += p.pz; e += p.energy; }
+  void add(const FourVector& o) { px += o.px; py += o.py; pz += o.pz; e += o.e; }
+  double pt() const { return std::sqrt(px * px + py * py); }
+  double mass() const { return std::sqrt(std::max(0.0, e * e - px * px - py * py - pz * pz)); }
+  double eta() const { const double p = pt(); return p > 0 ? std::asinh(pz / p) : 0.0; }
+  double phi() const { return std::atan2(py, px); }
+};
+
+inline double delta_phi(double a, double b) {
+  double d = a - b;
+  while (d > 3.141592653589793) d -= 6.283185307179586;
+  while (d < -3.141592653589793) d += 6.283185307179586;
+  return d;
+}
+inline double delta_r(double eta1, double phi1, double eta2, double phi2) {
+  const double de = eta1 - eta2, dp = delta_phi(phi1, phi2);
+  return std::sqrt(de * de + dp * dp);
+}
+
+class Generator {
+ public:
+  explicit Generator(const FatJetOptions& options) : options_(options) {
+    const auto& f = options.fractions;
+    const double shares[5] = {f.top, f.w, f.z, f.higgs, f.qcd};
+    double total = 0;
+    for (double s : shares) {
+      if (!(s >= 0) || !std::isfinite(s)) throw Error("fat jets: class fractions must be finite and non-negative");
+      total += s;
+    }
+    if (!(total > 0)) throw Error("fat jets: the class fractions add up to zero");
+    double running = 0;
+    for (int k = 0; k < 5; ++k) cumulative_[k] = (running += shares[k]) / total;
+    cumulative_[4] = 1.0;
+    if (options.chunk_jets == 0) throw Error("fat jets: chunk_jets must be at least 1");
+    if (!(options.min_pt >= 100) || !(options.max_pt > options.min_pt) || !std::isfinite(options.max_pt))
+      throw Error("fat jets: need 100 GeV <= min_pt < max_pt (the prongs of a boosted decay must fit in R = 0.8)");
+    if (!(options.signal_spectral_index >= 0) || !(options.qcd_spectral_index >= 0) ||
+        !std::isfinite(options.signal_spectral_index) || !std::isfinite(options.qcd_spectral_index))
+      throw Error("fat jets: spectral indices must be finite and non-negative");
+    if (!(options.mean_pileup_vertices >= 0) || !std::isfinite(options.mean_pileup_vertices))
+      throw Error("fat jets: mean_pileup_vertices must be finite and non-negative");
+  }
+
+  /// Append jets [first, first + count) to `chunk`.
+  void generate(std::uint64_t first, std::size_t count, FatJetsChunk& chunk) {
+    // Room for ~70 candidates and 2 vertices a jet: growing 57 columns one value at a time costs.
+    for (auto& c : chunk.pfcand) c.reserve(c.size() + 70 * count);
+    for (auto& c : chunk.sv) c.reserve(c.size() + 2 * count);
+    for (std::size_t i = 0; i < count; ++i) jet(first + i, chunk);
+    chunk.jets += count;
+  }
+
+ private:
+  // ---- random draws (all built on deepjet::Random, so the same on every machine's integer math) --
+  double uniform() { return static_cast<double>(random_.next() >> 11) * 0x1.0p-53; }
+  double open_unit() { return (static_cast<double>(random_.next() >> 11) + 1.0) * 0x1.0p-53; }
+  double exponential() { return -std::log(open_unit()); }
+  double normal() {  // Marsaglia's polar method (no trigonometry), the second value kept for the next call
+    if (has_spare_) { has_spare_ = false; return spare_; }
+    double x, y, r2;
+    do {
+      x = 2.0 * uniform() - 1.0;
+      y = 2.0 * uniform() - 1.0;
+      r2 = x * x + y * y;
+    } while (r2 >= 1.0 || r2 == 0.0);
+    const double scale = std::sqrt(-2.0 * std::log(r2) / r2);
+    spare_ = y * scale;
+    has_spare_ = true;
+    return x * scale;
+  }
+  int poisson(double mean) {
+    if (mean <= 0) return 0;
+    if (mean > 40) return std::max(0, static_cast<int>(std::lround(mean + std::sqrt(mean) * normal())));
+    const double limit = std::exp(-mean);
+    int k = 0;
+    for (double product = open_unit(); product > limit; product *= open_unit()) ++k;
+    return k;
+  }
+  /// A direction in the (eta, phi) plane.
+  void direction(double& c, double& s) {
+    double x, y, r2;
+    do {
+      x = 2.0 * uniform() - 1.0;
+      y = 2.0 * uniform() - 1.0;
+      r2 = x * x + y * y;
+    } while (r2 >= 1.0 || r2 < 1e-12);
+    c = (x * x - y * y) / r2;
+    s = 2.0 * x * y / r2;
+  }
+  /// A truncated power law dN/dx ~ x^-index on [low, high].
+  double power_law(double low, double high, double index) {
+    const double u = uniform();
+    if (std::abs(index - 1.0) < 1e-9) return low * std::pow(high / low, u);
+    const double a = std::pow(low, 1.0 - index), b = std::pow(high, 1.0 - index);
+    return std::pow(a + u * (b - a), 1.0 / (1.0 - index));
+  }
+
+  // ---- the hard process: decays into prongs ----------------------------------------------------
+  /// A two-body decay of (pt, eta, phi, mass) into daughters of masses m1, m2 in the small-angle
+  /// limit: the daughters share the pT as z, 1 - z (z uniform, an isotropic decay) and open by
+  /// dR^2 = (M^2 - m1^2/z - m2^2/(1-z)) / (z (1-z) pT^2), the pT-weighted axis staying the parent's.
+  void decay(double pt, double eta, double phi, double mass, double m1, double m2, Parton& first, Parton& second) {
+    double z = 0.5, dr2 = 0;
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      z = 0.03 + 0.94 * uniform();
+      dr2 = (mass * mass - m1 * m1 / z - m2 * m2 / (1 - z)) / (z * (1 - z) * pt * pt);
+      if (dr2 > 0) break;
+    }
+    if (!(dr2 > 0)) {
+      z = 0.5;
+      dr2 = std::max(1e-6, (mass * mass - 2 * m1 * m1 - 2 * m2 * m2) / (0.25 * pt * pt));
+    }
+    const double dr = std::sqrt(dr2);
+    double c, s;
+    direction(c, s);
+    first = {z * pt, eta + (1 - z) * dr * c, phi + (1 - z) * dr * s, 0, true};
+    second = {(1 - z) * pt, eta - z * dr * c, phi - z * dr * s, 0, true};
+  }
+  static bool inside(const Parton& p) { return p.eta * p.eta + p.phi * p.phi < jet_radius * jet_radius; }
+  /// W -> ud or cs (half each, CKM-suppressed others ignored); returns whether a c is among them.
+  bool w_decay(double pt, double eta, double phi, double mass, Parton& q1, Parton& q2) {
+    const bool cs = uniform() < 0.5;
+    decay(pt, eta, phi, mass, cs ? c_mass : light_mass, light_mass, q1, q2);
+    q1.flavour = cs ? charm : light;
+    q2.flavour = light;
+    return cs;
+  }
+
+  /// The hard prongs of one jet and its label. Resonance decays are redrawn until enough prongs
+  /// fall inside R = 0.8 to give a label (at 300 GeV a top's b often falls outside).
+  int hard_process(int group, double& pt) {
+    partons_.clear();
+    Parton a{}, b{}, c{}, d{};
+    for (int attempt = 0;; ++attempt) {
+      partons_.clear();
+      if (attempt > 0 && attempt % 10 == 0) pt = std::min(options_.max_pt, pt * 1.1);  // rarely: boost more
+      switch (group) {
+        case 0: {  // top -> b W, W -> q q'
+          Parton w{};
+          decay(pt, 0, 0, top_mass, b_mass, w_mass, b, w);
+          b.flavour = bottom;
+          const bool cs = w_decay(w.pt, w.eta, w.phi, w_mass, c, d);
+          const bool bin = inside(b), cin = inside(c), din = inside(d);
+          if (bin && cin && din) { partons_ = {b, c, d}; return cs ? Top_bcq : Top_bqq; }
+          if (bin && (cin || din)) {
+            partons_ = {b, cin ? c : d};
+            return cin && cs ? Top_bc : Top_bq;
+          }
+          if (!bin && cin && din) { partons_ = {c, d}; return cs ? W_cq : W_qq; }
+          break;
+        }
+        case 1: {  // W -> q q'
+          const bool cs = w_decay(pt, 0, 0, w_mass, a, b);
+          if (inside(a) && inside(b)) { partons_ = {a, b}; return cs ? W_cq : W_qq; }
+          break;
+        }
+        case 2: {  // Z -> bb (15 %), cc (12 %), light (73 %) of its hadronic decays
+          const double u = uniform();
+          const int flavour = u < 0.15 ? bottom : (u < 0.27 ? charm : light);
+          const double m = flavour == bottom ? b_mass : (flavour == charm ? c_mass : light_mass);
+          decay(pt, 0, 0, z_mass, m, m, a, b);
+          a.flavour = b.flavour = flavour;
+          if (inside(a) && inside(b)) { partons_ = {a, b}; return flavour == bottom ? Z_bb : (flavour == charm ? Z_cc : Z_qq); }
+          break;
+        }
+        case 3: {  // H -> bb (80 %), cc (6 %), W W* -> 4 quarks (14 %), shares among these three
+          const double u = uniform();
+          if (u < 0.86) {
+            const int flavour = u < 0.80 ? bottom : charm;
+            const double m = flavour == bottom ? b_mass : c_mass;
+            decay(pt, 0, 0, higgs_mass, m, m, a, b);
+            a.flavour = b.flavour = flavour;
+            if (inside(a) && inside(b)) { partons_ = {a, b}; return flavour == bottom ? H_bb : H_cc; }
+          } else {
+            const double off_shell = 15.0 + 30.0 * uniform();
+            Parton w1{}, w2{};
+            decay(pt, 0, 0, higgs_mass, w_mass, off_shell, w1, w2);
+            w_decay(w1.pt, w1.eta, w1.phi, w_mass, a, b);
+            w_decay(w2.pt, w2.eta, w2.phi, off_shell, c, d);
+            if (inside(a) && inside(b) && inside(c) && inside(d)) { partons_ = {a, b, c, d}; return H_qqqq; }
+          }
+          break;
+        }
+        default: {  // QCD: a light quark or gluon, or heavy flavour (b, c, g -> bb, g -> cc)
+          const double u = uniform();
+          if (u < 0.03 || (u >= 0.08 && u < 0.13)) {  // gluon splitting into a heavy pair
+            const bool bb = u < 0.03;
+            const double m = bb ? b_mass : c_mass;
+            // g -> QQ: z flat-ish, the pair's mass a few times threshold (falls as 1/m^2).
+            const double pair_mass = 2 * m / std::sqrt(std::max(0.05, open_unit()));
+            decay(pt, 0, 0, pair_mass, m, m, a, b);
+            a.flavour = b.flavour = bb ? bottom : charm;
+            a.hard = b.hard = true;
+            if (inside(a) && inside(b)) { partons_ = {a, b}; return bb ? QCD_bb : QCD_cc; }
+            break;
+          }
+          int flavour = gluon;
+          int label = QCD_others;
+          if (u < 0.08) { flavour = bottom; label = QCD_b; }
+          else if (u < 0.20) { flavour = charm; label = QCD_c; }
+          else if (u < 0.55) flavour = light;
+          partons_ = {{pt, 0, 0, flavour, true}};
+          return label;
+        }
+      }
+    }
+  }
+
+  /// Shower: each parton radiates gluons with dP = (C a / pi) dz/z dtheta/theta (primary emissions
+  /// only, soft z in [0.03, 0.4]); decay products radiate less and only inside their dipole.
+  void shower(bool qcd) {
+    const std::size_t hard = partons_.size();
+    double dipole = 0;  // the widest opening among the prongs, the colour-coherent cone
+    for (std::size_t i = 0; i < hard; ++i)
+      for (std::size_t j = i + 1; j < hard; ++j)
+        dipole = std::max(dipole, delta_r(partons_[i].eta, partons_[i].phi, partons_[j].eta, partons_[j].phi));
+    for (std::size_t i = 0; i < hard; ++i) {
+      const bool is_gluon = partons_[i].flavour == gluon;
+      const double max_angle = qcd ? jet_radius : std::min(jet_radius, std::max(0.1, dipole));
+      // Mean number of emissions: colour factor x the log ranges in z and angle (both ~2.6 here).
+      const double strength = qcd ? (is_gluon ? 0.42 : 0.19) : 0.12;
+      const double log_z = std::log(0.4 / 0.03), log_angle = std::log(max_angle / 0.01);
+      const int emissions = poisson(strength * log_z * log_angle);
+      for (int k = 0; k < emissions && partons_.size() < 12; ++k) {
+        const double z = 0.03 * std::pow(0.4 / 0.03, uniform());
+        const double angle = 0.01 * std::pow(max_angle / 0.01, uniform());
+        double c, s;
+        direction(c, s);
+        Parton& emitter = partons_[i];
+        // The emitter recoils so that the pair keeps its pT-weighted direction (and so its mass).
+        const Parton emitted{z * emitter.pt, emitter.eta + (1 - z) * angle * c, emitter.phi + (1 - z) * angle * s, gluon, false};
+        emitter.pt *= 1 - z;
+        emitter.eta -= z * angle * c;
+        emitter.phi -= z * angle * s;
+        partons_.push_back(emitted);
+      }
+    }
+  }
+
+  // ---- hadronisation and detector --------------------------------------------------------------
+  /// Measured pT of a particle of true pT `pt` (energy resolution of tracker, ECAL, HCAL).
+  double measure(Kind kind, double pt, double energy) {
+    double sigma = 0;
+    switch (kind) {
+      case Kind::charged_hadron: case Kind::electron: case Kind::muon: sigma = 0.006 + 0.00012 * pt; break;
+      case Kind::photon: sigma = std::sqrt(0.0016 / energy + 0.0001); break;                  // 4 %/sqrt(E) + 1 %
+      case Kind::neutral_hadron: sigma = std::min(0.6, std::sqrt(1.0 / energy + 0.0036)); break;  // 100 %/sqrt(E) + 6 %
+    }
+    return pt * std::max(0.05, 1.0 + sigma * normal());
+  }
+
+  void add_particle(Kind kind, double pt, double eta, double phi, int parton, int hadron, double ip) {
+    const double energy = pt * cosh_eta_;
+    double measured = measure(kind, pt, energy);
+    const bool charged = kind == Kind::charged_hadron || kind == Kind::electron || kind == Kind::muon;
+    const double threshold = charged ? 0.5 : (kind == Kind::photon ? 0.5 : 1.0);
+    if (measured < threshold) return;
+    if (charged && hadron >= 0 && uniform() < 0.1) return;  // displaced tracks are found less often
+    Particle p{};
+    p.pt = measured;
+    p.eta = eta;
+    p.phi = phi;
+    if (kind == Kind::neutral_hadron) {  // HCAL cells are coarse (0.087 in eta and phi)
+      p.eta += 0.025 * normal();
+      p.phi += 0.025 * normal();
+    }
+    p.kind = kind;
+    p.mass = kind == Kind::muon ? muon_mass : (kind == Kind::electron ? electron_mass : (charged ? pion_mass : 0.0));
+    p.charge = charged ? (uniform() < 0.5 ? -1 : 1) : 0;
+    p.parton = parton;
+    p.hadron = hadron;
+    p.ip = ip;
+    if (!charged) p.puppiw = std::clamp(1.0 - 0.6 * std::exp(-measured / 1.5) * uniform(), 0.0, 1.0);
+    particles_.push_back(p);
+  }
+
+  /// A species of a light fragmentation particle: ~62 % charged, 28 % photons, 10 % neutral hadrons.
+  Kind light_kind() {
+    const double u = uniform();
+    if (u < 0.615) return Kind::charged_hadron;
+    if (u < 0.618) return Kind::electron;
+    if (u < 0.620) return Kind::muon;
+    if (u < 0.90) return Kind::photon;
+    return Kind::neutral_hadron;
+  }
+
+  /// Momentum sharing among n particles: weights e (1 + hardness e), e exponential (a quadratic
+  /// term gives a harder leading particle; gluons share more evenly).
+  void share(int n, double hardness) {
+    weights_.resize(static_cast<std::size_t>(n));
+    double sum = 0;
+    for (auto& w : weights_) {
+      const double e = exponential();
+      sum += (w = e * (1.0 + hardness * e));
+    }
+    for (auto& w : weights_) w /= sum;
+  }
+
+  /// A heavy hadron of pT `pt` along (eta, phi) flies and decays into tracks with lifetime impact
+  /// parameters (and photons, neutral hadrons, and in semileptonic decays a lepton and a neutrino).
+  void heavy_hadron(bool is_b, double pt, double eta, double phi, int parton) {
+    const double mass = is_b ? b_hadron_mass : d_hadron_mass;
+    const double ctau = is_b ? b_hadron_ctau : d_hadron_ctau[random_.below(3)];
+    const double momentum = pt * cosh_eta_;
+    const double flight = momentum / mass * ctau * exponential();  // gamma beta c tau
+    hadrons_.push_back({eta, phi, pt, flight, mass});
+    const int hadron = static_cast<int>(hadrons_.size()) - 1;
+    const bool semileptonic = uniform() < (is_b ? 0.21 : 0.1);
+    const int charged = is_b ? std::min(8, 2 + poisson(2.3)) : std::min(5, 1 + poisson(1.4));
+    const int photons = poisson(is_b ? 1.6 : 0.9);
+    const int neutrals = poisson(is_b ? 0.3 : 0.15);
+    const int n = charged + photons + neutrals + (semileptonic ? 1 : 0);  // + a neutrino
+    share(n, 0.3);
+    const double rest_momentum = is_b ? 1.6 : 0.7;  // typical daughter momentum in the hadron frame
+    for (int k = 0; k < n; ++k) {
+      const double daughter_pt = weights_[static_cast<std::size_t>(k)] * pt;
+      Kind kind = k < charged ? Kind::charged_hadron : (k < charged + photons ? Kind::photon : Kind::neutral_hadron);
+      if (semileptonic && k == 0) kind = uniform() < 0.5 ? Kind::muon : Kind::electron;
+      if (semileptonic && k == n - 1) continue;  // the neutrino: momentum and mass the jet never sees
+      const double p_star = rest_momentum * (0.4 + 1.0 * uniform());
+      const double angle = std::min(0.6, p_star / (daughter_pt * cosh_eta_) * cosh_eta_);  // in (eta, phi)
+      double c, s;
+      direction(c, s);
+      // Impact parameter of a track from a decay at distance L with angle alpha to the flight: L sin(alpha);
+      // a b hadron's tracks mostly come from the D it decays to, which flies further.
+      const double alpha = std::min(1.0, p_star / (daughter_pt * cosh_eta_));
+      double ip = flight * std::sin(alpha);
+      if (is_b && k < charged && uniform() < 0.6)
+        ip += 0.4 * momentum / d_hadron_mass * 0.02 * exponential() * std::min(1.0, 0.7 / (daughter_pt * cosh_eta_));
+      add_particle(kind, daughter_pt, eta + angle * c, phi + angle * s, parton, hadron, ip);
+    }
+  }
+
+  /// Fragment a parton into particles around its direction: multiplicity ~ log of its pT (x1.6
+  /// for gluons), transverse momentum to the parton ~0.35 GeV, so soft particles are wide.
+  void fragment(int index) {
+    const Parton parton = partons_[static_cast<std::size_t>(index)];
+    double rest = parton.pt;
+    if (parton.flavour == bottom || parton.flavour == charm) {
+      const bool is_b = parton.flavour == bottom;
+      const double x = std::clamp(is_b ? 0.75 + 0.12 * normal() : 0.6 + 0.15 * normal(), 0.25, 0.97);
+      double c, s;
+      direction(c, s);
+      const double angle = std::min(0.3, 0.3 * exponential() / (x * parton.pt));
+      heavy_hadron(is_b, x * parton.pt, parton.eta + angle * c, parton.phi + angle * s, index);
+      rest *= 1 - x;
+    }
+    const bool is_gluon = parton.flavour == gluon;
+    double mean = 1.0 + 4.2 * std::log1p(rest / 5.0);
+    if (is_gluon) mean *= 1.6;
+    const int n = 1 + poisson(mean);
+    share(n, is_gluon ? 0.25 : 0.9);
+    for (int k = 0; k < n; ++k) {
+      const double pt = weights_[static_cast<std::size_t>(k)] * rest;
+      const double kt = 0.04 + 0.25 * exponential();
+      const double angle = std::min(0.5, kt / pt);
+      double c, s;
+      direction(c, s);
+      add_particle(light_kind(), pt, parton.eta + angle * c, parton.phi + angle * s, index, -1, 0.0);
+    }
+  }
+
+  /// Pile-up: soft particles spread over the jet area. Charged ones from other vertices get PUPPI
+  /// weight 0 and are dropped, as DeepAK8 drops candidates below weight 0.01, except the few that
+  /// are compatible with the primary vertex; neutrals get small PUPPI weights.
+  void pileup(int vertices) {
+    const int n = poisson(0.55 * vertices);
+    for (int k = 0; k < n; ++k) {
+      const double r = jet_radius * std::sqrt(uniform());
+      double c, s;
+      direction(c, s);
+      const double pt = 0.3 + 0.9 * exponential();
+      const bool charged = uniform() < 0.6;
+      Particle p{};
+      p.pt = pt;
+      p.eta = axis_eta_ + r * c;
+      p.phi = axis_phi_ + r * s;
+      p.kind = charged ? Kind::charged_hadron : (uniform() < 0.7 ? Kind::photon : Kind::neutral_hadron);
+      p.mass = charged ? pion_mass : 0.0;
+      p.charge = charged ? (uniform() < 0.5 ? -1 : 1) : 0;
+      p.pileup = true;
+      if (charged) {
+        if (uniform() > 0.08 || pt < 0.5) continue;  // associated elsewhere: weight 0
+        p.puppiw = 1.0;
+      } else {
+        const double u = uniform();
+        p.puppiw = 0.5 * u * u * u;
+        if (p.puppiw < 0.01 || pt * p.puppiw < 0.05) continue;
+      }
+      particles_.push_back(p);
+    }
+  }
+
+  // ---- the jet ---------------------------------------------------------------------------------
+  void jet(std::uint64_t index, FatJetsChunk& out) {
+    std::uint64_t mix = options_.seed * 0x9e3779b97f4a7c15ULL + 0x2545f4914f6cdd1dULL;
+    mix = (mix ^ (mix >> 31)) * 0xbf58476d1ce4e5b9ULL;
+    random_.reseed(mix ^ (index * 0xd6e8feb86659fd93ULL));
+    has_spare_ = false;
+    particles_.clear();
+    hadrons_.clear();
+
+    int group = 0;
+    const double u = uniform();
+    while (group < 4 && u > cumulative_[group]) ++group;
+    const bool qcd = group == 4;
+    double parent_pt = power_law(options_.min_pt, options_.max_pt,
+                                 qcd ? options_.qcd_spectral_index : options_.signal_spectral_index);
+    double eta = 0;
+    do eta = 1.1 * normal(); while (std::abs(eta) >= 2.4);
+    eta_ = eta;
+    const int label = hard_process(group, parent_pt);
+    const int prongs = static_cast<int>(partons_.size());
+    double gen_mass = 0;
+    if (!qcd) gen_mass = label <= Top_bqq ? top_mass : (label <= Top_bq ? 0.0 : (label <= W_qq ? w_mass : (label <= Z_qq ? z_mass : higgs_mass)));
+    shower(qcd);
+    cosh_eta_ = std::cosh(eta);
+
+    for (int p = 0; p < static_cast<int>(partons_.size()); ++p) fragment(p);
+    const int vertices = std::max(1, poisson(options_.mean_pileup_vertices));
+    axis_eta_ = axis_phi_ = 0;
+    pileup(vertices);
+
+    // The jet axis: all particles within R of the parent direction, then once more around their sum.
+    for (Particle& p : particles_) four_vector(p);
+    for (int pass = 0; pass < 2; ++pass) {
+      FourVector sum;
+      for (Particle& p : particles_) {
+        if (delta_r(p.eta, p.phi, axis_eta_, axis_phi_) < jet_radius) sum.add(p);
+      }
+      if (sum.pt() > 0) {
+        axis_eta_ = sum.eta() - eta_;
+        axis_phi_ = sum.phi();
+      }
+    }
+    members_.clear();
+    FourVector jet;
+    for (std::size_t i = 0; i < particles_.size(); ++i)
+      if (delta_r(particles_[i].eta, particles_[i].phi, axis_eta_, axis_phi_) < jet_radius) {
+        members_.push_back(static_cast<int>(i));
+        jet.add(particles_[i]);
+      }
+    const double jet_pt = jet.pt(), jet_energy = jet.e, jet_eta_abs = eta_ + axis_eta_;
+
+    // Subjets and soft drop on the partons' reconstructed particles (see soft_drop()).
+    soft_drop(jet);
+    const double tau1 = tau(1, jet_pt), tau2 = tau(2, jet_pt), tau3 = tau(3, jet_pt);
+
+    reconstruct_vertices(jet_pt);
+
+    // ---- write ----
+    for (std::size_t k = 0; k < 17; ++k) out.labels[k].push_back(static_cast<int>(k) == label ? 1 : 0);
+    // Candidates by decreasing PUPPI-weighted pT, cut at 100.
+    std::sort(members_.begin(), members_.end(), [&](int a, int b) {
+      const double wa = particles_[static_cast<std::size_t>(a)].weighted_pt;
+      const double wb = particles_[static_cast<std::size_t>(b)].weighted_pt;
+      return wa > wb || (wa == wb && a < b);
+    });
+    log_jet_pt_ = std::log(jet_pt);
+    log_jet_energy_ = std::log(jet_energy);
+    cosh_jet_eta_ = std::cosh(jet_eta_abs);
+    const std::size_t kept = std::min(members_.size(), fat_jets_max_candidates);
+    // Row by row into a buffer, then column by column into the chunk: appending to 42 columns one
+    // value at a time cost more than computing the values.
+    rows_.resize(kept);
+    for (std::size_t m = 0; m < kept; ++m) candidate(particles_[static_cast<std::size_t>(members_[m])], rows_[m]);
+    for (std::size_t k = 0; k < 42; ++k) {
+      auto& column = out.pfcand[k];
+      const std::size_t base = column.size();
+      column.resize(base + kept);
+      for (std::size_t m = 0; m < kept; ++m) column[base + m] = rows_[m][k];
+    }
+    out.pfcand_offsets.push_back(out.pfcand_offsets.back() + static_cast<std::int64_t>(kept));
+    const std::size_t nsv = std::min(vertices_.size(), fat_jets_max_vertices);
+    for (std::size_t v = 0; v < nsv; ++v) vertex(vertices_[v], jet_pt, jet_energy, out);
+    out.sv_offsets.push_back(out.sv_offsets.back() + static_cast<std::int64_t>(nsv));
+
+    const float values[15] = {static_cast<float>(jet_pt), static_cast<float>(jet_eta_abs),
+                              static_cast<float>(jet.mass()), static_cast<float>(sd_mass_),
+                              static_cast<float>(tau1), static_cast<float>(tau2), static_cast<float>(tau3),
+                              static_cast<float>(tau1 > 0 ? tau2 / tau1 : 0), static_cast<float>(tau2 > 0 ? tau3 / tau2 : 0),
+                              static_cast<float>(vertices), static_cast<float>(kept), static_cast<float>(nsv),
+                              static_cast<float>(parent_pt), static_cast<float>(qcd ? 0 : prongs),
+                              static_cast<float>(gen_mass)};
+    for (std::size_t k = 0; k < 15; ++k) out.jet[k].push_back(values[k]);
+  }
+
+  void four_vector(Particle& p) const {  // PUPPI-weighted, as DeepAK8's candidates
+    const double w = p.puppiw, pt = p.pt * w;
+    p.weighted_pt = pt;
+    const double e = std::exp(eta_ + p.eta), ch = 0.5 * (e + 1 / e), sh = 0.5 * (e - 1 / e);
+    p.px = pt * std::cos(p.phi);
+    p.py = pt * std::sin(p.phi);
+    p.pz = pt * sh;
+    p.energy = std::sqrt(pt * pt * ch * ch + p.mass * p.mass * w * w);
+  }
+
+  /// Soft drop (zcut 0.1, beta 0) on a Cambridge/Aachen clustering of the partons' particle sums:
+  /// the declustering drops the softer branch until both branches carry at least zcut of their
+  /// sum; the jet's soft-drop mass is then the mass of the kept partons' particles (pile-up and
+  /// dropped radiation excluded), and the two branches are the subjets.
+  void soft_drop(const FourVector& jet) {
+    const std::size_t np = partons_.size();
+    nodes_.assign(np, {});
+    for (int i : members_) {
+      const Particle& p = particles_[static_cast<std::size_t>(i)];
+      if (p.parton >= 0) nodes_[static_cast<std::size_t>(p.parton)].momentum.add(p);
+    }
+    active_.clear();
+    for (std::size_t i = 0; i < np; ++i) {
+      nodes_[i].settle();
+      if (nodes_[i].momentum.pt() > 0) active_.push_back(static_cast<int>(i));
+    }
+    if (active_.empty()) {
+      sd_mass_ = jet.mass();
+      subjet_count_ = 0;
+      return;
+    }
+    while (active_.size() > 1) {  // C/A: merge the closest pair
+      std::size_t bi = 0, bj = 1;
+      double best = 1e9;
+      for (std::size_t i = 0; i < active_.size(); ++i)
+        for (std::size_t j = i + 1; j < active_.size(); ++j) {
+          const Node& a = nodes_[static_cast<std::size_t>(active_[i])];
+          const Node& b = nodes_[static_cast<std::size_t>(active_[j])];
+          const double d = delta_r(a.eta, a.phi, b.eta, b.phi);
+          if (d < best) { best = d; bi = i; bj = j; }
+        }
+      Node merged;
+      merged.momentum = nodes_[static_cast<std::size_t>(active_[bi])].momentum;
+      merged.momentum.add(nodes_[static_cast<std::size_t>(active_[bj])].momentum);
+      merged.settle();
+      merged.left = active_[bi];
+      merged.right = active_[bj];
+      nodes_.push_back(merged);
+      active_.erase(active_.begin() + static_cast<std::ptrdiff_t>(bj));
+      active_[bi] = static_cast<int>(nodes_.size()) - 1;
+    }
+    int node = active_[0];
+    while (nodes_[static_cast<std::size_t>(node)].left >= 0) {
+      const Node& n = nodes_[static_cast<std::size_t>(node)];
+      const double p1 = nodes_[static_cast<std::size_t>(n.left)].momentum.pt();
+      const double p2 = nodes_[static_cast<std::size_t>(n.right)].momentum.pt();
+      if (std::min(p1, p2) / (p1 + p2) > soft_drop_zcut) break;
+      node = p1 >= p2 ? n.left : n.right;
+    }
+    const Node& top = nodes_[static_cast<std::size_t>(node)];
+    sd_mass_ = top.momentum.mass();
+    subjet_count_ = top.left >= 0 ? 2 : 1;
+    const FourVector& s1 = top.left >= 0 ? nodes_[static_cast<std::size_t>(top.left)].momentum : top.momentum;
+    subjet_eta_[0] = s1.eta() - eta_;
+    subjet_phi_[0] = s1.phi();
+    if (top.left >= 0) {
+      const FourVector& s2 = nodes_[static_cast<std::size_t>(top.right)].momentum;
+      subjet_eta_[1] = s2.eta() - eta_;
+      subjet_phi_[1] = s2.phi();
+      if (s2.pt() > s1.pt()) {
+        std::swap(subjet_eta_[0], subjet_eta_[1]);
+        std::swap(subjet_phi_[0], subjet_phi_[1]);
+      }
+    }
+  }
+
+  /// N-subjettiness (beta 1, normalised by pT R): the axes are the N hardest partons' particle
+  /// sums inside the jet (an exclusive-kT-like choice that needs no reclustering).
+  double tau(int n, double jet_pt) {
+    axes_.clear();
+    for (const Node& node : nodes_)
+      if (node.left < 0 && node.momentum.pt() > 0) axes_.push_back({node.momentum.pt(), node.eta - eta_, node.phi});
+    std::sort(axes_.begin(), axes_.end(), [](const Axis& a, const Axis& b) { return a.pt > b.pt; });
+    if (axes_.size() > static_cast<std::size_t>(n)) axes_.resize(static_cast<std::size_t>(n));
+    if (axes_.empty() || !(jet_pt > 0)) return 0;
+    double sum = 0;
+    for (int i : members_) {
+      const Particle& p = particles_[static_cast<std::size_t>(i)];
+      double nearest = 1e9;
+      for (const Axis& a : axes_) nearest = std::min(nearest, delta_r(p.eta, p.phi, a.eta, a.phi));
+      sum += p.pt * p.puppiw * nearest;
+    }
+    return sum / (jet_pt * jet_radius);
+  }
+
+  /// Secondary vertices: a heavy hadron whose tracks (pT > 0.8 GeV, 3D IP significance > 2) number
+  /// at least two, with a resolved flight, is found; a few fake vertices (V0s, material,
+  /// random track pairs) appear in any jet. Sorted by decreasing dxy significance.
+  void reconstruct_vertices(double jet_pt) {
+    vertices_.clear();
+    std::vector<Vertex>& found = vertices_;
+    for (std::size_t h = 0; h < hadrons_.size(); ++h) {
+      Vertex v;
+      for (int i : members_) {
+        const Particle& p = particles_[static_cast<std::size_t>(i)];
+        if (p.hadron != static_cast<int>(h) || p.charge == 0 || p.pt < 0.8) continue;
+        if (p.ip / ip_resolution_3d(p.pt) < 2.0) continue;
+        v.px += p.px; v.py += p.py; v.pz += p.pz; v.energy += p.energy;
+        ++v.ntracks;
+      }
+      const Hadron& hadron = hadrons_[h];
+      const double sigma3d = 0.006 + 0.02 * hadron.flight / 2.0;
+      const double d3d = hadron.flight + sigma3d * normal();
+      if (v.ntracks < 2 || d3d / sigma3d < 3.0) continue;
+      FourVector m{v.px, v.py, v.pz, v.energy};
+      v.eta = m.eta() - eta_;
+      v.phi = m.phi();
+      // The flight direction vs the tracks' momentum: they differ by what the tracks miss
+      // (neutrals, neutrinos, lost tracks) and the position resolution.
+      const double missing = delta_r(v.eta, v.phi, hadron.eta, hadron.phi) / cosh_eta_;
+      const double angle = std::hypot(missing, sigma3d / std::max(d3d, 1e-3) * normal());
+      v.costheta = std::cos(angle);
+      v.d3d = std::max(0.0, d3d);
+      v.d3dsig = v.d3d / sigma3d;
+      const double transverse = 1.0 / cosh_eta_;
+      const double sigma_xy = 0.5 * sigma3d * (0.7 + 0.3 * transverse);
+      v.dxy = v.d3d * transverse;
+      v.dxysig = v.dxy / sigma_xy;
+      v.normchi2 = 0.2 + 0.8 * exponential() * (v.ntracks > 2 ? 1.0 : 0.7);
+      found.push_back(v);
+    }
+    const int fakes = poisson(0.25 + 0.0002 * jet_pt);
+    for (int k = 0; k < fakes; ++k) {
+      Vertex v;
+      const bool v0 = uniform() < 0.4;
+      const double mass = v0 ? 0.498 + 0.008 * normal() : 0.3 + 1.0 * uniform();
+      const double pt = (2.0 + 8.0 * exponential()) * std::min(2.0, jet_pt / 500.0);
+      const double r = jet_radius * std::sqrt(uniform());
+      double c, s;
+      direction(c, s);
+      v.eta = axis_eta_ + r * c;
+      v.phi = axis_phi_ + r * s;
+      const double e = std::exp(eta_ + v.eta), ch = 0.5 * (e + 1 / e), sh = 0.5 * (e - 1 / e);
+      v.px = pt * std::cos(v.phi);
+      v.py = pt * std::sin(v.phi);
+      v.pz = pt * sh;
+      v.energy = std::sqrt(pt * pt * ch * ch + mass * mass);
+      v.ntracks = 2 + (uniform() < 0.2 ? 1 : 0);
+      v.d3d = v0 ? 2.0 * exponential() : 0.05 + 0.1 * exponential();
+      v.d3dsig = v0 ? 20 + 40 * uniform() : 3 + 5 * uniform();
+      v.dxy = v.d3d / ch;
+      v.dxysig = v.d3dsig * (0.8 + 0.2 * uniform());
+      v.costheta = std::cos(v0 ? 0.005 * exponential() : 0.05 * exponential());
+      v.normchi2 = 0.5 + 2.0 * exponential();
+      found.push_back(v);
+    }
+    std::sort(found.begin(), found.end(), [](const Vertex& a, const Vertex& b) { return a.dxysig > b.dxysig; });
+  }
+
+  static double ip_resolution_xy(double pt) { return 0.0015 + 0.009 / pt; }  // cm: 15 um + 90 um GeV / pT
+  static double ip_resolution_3d(double pt) { return 1.6 * ip_resolution_xy(pt); }
+
+  void candidate(const Particle& p, std::array<float, 42>& f) {
+    f.fill(0.0f);
+    const double w = p.puppiw, pt = p.pt * w;
+    const double deta = p.eta - axis_eta_, dphi = delta_phi(p.phi, axis_phi_);
+    const double dr = std::sqrt(deta * deta + dphi * dphi);
+    const double jet_eta = eta_ + axis_eta_;
+    const double log_pt = std::log(pt);
+    f[pt_log] = static_cast<float>(log_pt);
+    f[ptrel_log] = static_cast<float>(log_pt - log_jet_pt_);
+    f[erel_log] = static_cast<float>(std::log(p.energy) - log_jet_energy_);
+    f[phirel] = static_cast<float>(dphi);
+    f[etarel] = static_cast<float>(jet_eta >= 0 ? deta : -deta);  // CMS flips the sign with the jet's
+    f[deltaR] = static_cast<float>(dr);
+    f[abseta] = static_cast<float>(std::abs(eta_ + p.eta));
+    f[puppiw] = static_cast<float>(w);
+    double nearest_sv = jet_radius;
+    for (std::size_t v = 0; v < std::min(vertices_.size(), fat_jets_max_vertices); ++v)
+      nearest_sv = std::min(nearest_sv, delta_r(p.eta, p.phi, vertices_[v].eta, vertices_[v].phi));
+    f[drminsv] = static_cast<float>(nearest_sv);
+    f[drsubjet1] = subjet_count_ >= 1 ? static_cast<float>(delta_r(p.eta, p.phi, subjet_eta_[0], subjet_phi_[0])) : 0.0f;
+    f[drsubjet2] = subjet_count_ >= 2 ? static_cast<float>(delta_r(p.eta, p.phi, subjet_eta_[1], subjet_phi_[1])) : 0.0f;
+    f[charge] = static_cast<float>(p.charge);
+    f[isMu] = p.kind == Kind::muon;
+    f[isEl] = p.kind == Kind::electron;
+    f[isChargedHad] = p.kind == Kind::charged_hadron;
+    f[isGamma] = p.kind == Kind::photon;
+    f[isNeutralHad] = p.kind == Kind::neutral_hadron;
+    switch (p.kind) {
+      case Kind::charged_hadron: f[hcalFrac] = static_cast<float>(uniform() < 0.2 ? 0.0 : 0.3 + 0.6 * uniform()); break;
+      case Kind::neutral_hadron: f[hcalFrac] = static_cast<float>(0.85 + 0.15 * uniform()); break;
+      default: f[hcalFrac] = 0; break;
+    }
+    if (p.charge == 0) {
+      f[normchi2] = 999;  // no track: the ntuples' default
+      return;
+    }
+    // A track: impact parameters (true lifetime IP plus resolution), its quality, its covariance.
+    const double sxy = ip_resolution_xy(p.pt), sz = 1.5 * sxy, s3d = ip_resolution_3d(p.pt);
+    const double split = uniform();  // how the 3D IP divides into transverse and longitudinal
+    const double ip_xy = p.ip * std::sqrt(split), ip_z = p.ip * std::sqrt(1 - split);
+    const double geometric = uniform() < 0.5 ? -1.0 : 1.0;
+    double track_dz = (uniform() < 0.5 ? -ip_z : ip_z) + sz * normal();
+    if (p.pileup) track_dz += 0.05 * normal();  // compatible with the PV, but only just
+    const double track_dxy = geometric * ip_xy + sxy * normal();
+    const double lifetime_sign = p.ip > 0 && uniform() < 0.92 ? 1.0 : (p.ip > 0 ? -1.0 : 0.0);
+    const double sip2d = (lifetime_sign != 0 ? lifetime_sign * ip_xy : 0.0) + sxy * normal();
+    const double sip3d = (lifetime_sign != 0 ? lifetime_sign * p.ip : 0.0) + s3d * normal();
+    const bool displaced = std::abs(sip3d) / s3d > 3.0;
+    f[VTX_ass] = p.pileup ? 5.0f : (displaced ? (uniform() < 0.5 ? 4.0f : 5.0f) : (uniform() < 0.92 ? 7.0f : 6.0f));
+    f[lostInnerHits] = (p.ip > 0.3 || uniform() < 0.08) ? 0.0f : -1.0f;
+    f[normchi2] = static_cast<float>(0.3 + 0.7 * exponential() * (p.hadron >= 0 ? 1.3 : 1.0));
+    f[quality] = uniform() < 0.96 ? 4.0f : 0.0f;  // highPurity
+    f[dz] = static_cast<float>(track_dz);
+    f[dzsig] = static_cast<float>(track_dz / sz);
+    f[dxy] = static_cast<float>(track_dxy);
+    f[dxysig] = static_cast<float>(track_dxy / sxy);
+    const double relative_pt = 0.006 + 0.00012 * p.pt, angular = 0.0005 + 0.002 / p.pt;
+    f[dptdpt] = static_cast<float>(relative_pt * relative_pt * p.pt * p.pt);
+    f[detadeta] = static_cast<float>(angular * angular);
+    f[dphidphi] = static_cast<float>(angular * angular);
+    f[dxydxy] = static_cast<float>(sxy * sxy);
+    f[dzdz] = static_cast<float>(sz * sz);
+    f[dxydz] = static_cast<float>(0.1 * (2 * uniform() - 1) * sxy * sz);
+    f[dphidxy] = static_cast<float>(-0.5 * angular * sxy);
+    f[dlambdadz] = static_cast<float>(-0.5 * angular * sz / cosh_eta_);
+    // Track b-tag variables relative to the jet axis: the angle between track and jet directions
+    // is dR / cosh(eta) for small separations.
+    const double theta = std::max(1e-4, dr / cosh_jet_eta_);
+    const double t = std::tan(0.5 * theta);  // sin and cos from the half-angle tangent: one call, not three
+    f[btagEtaRel] = static_cast<float>(-std::log(t));
+    f[btagPtRatio] = static_cast<float>(2 * t / (1 + t * t));
+    f[btagPParRatio] = static_cast<float>((1 - t * t) / (1 + t * t));
+    f[btagSip2dVal] = static_cast<float>(sip2d);
+    f[btagSip2dSig] = static_cast<float>(sip2d / sxy);
+    f[btagSip3dVal] = static_cast<float>(sip3d);
+    f[btagSip3dSig] = static_cast<float>(sip3d / s3d);
+    f[btagJetDistVal] = static_cast<float>(-std::abs(p.ip) * (0.1 + 0.7 * uniform()) - 0.001 * std::abs(normal()));
+  }
+
+  void vertex(const Vertex& v, double jet_pt, double jet_energy, FatJetsChunk& out) const {
+    const FourVector m{v.px, v.py, v.pz, v.energy};
+    const double pt = m.pt();
+    const double deta = v.eta - axis_eta_, dphi = delta_phi(v.phi, axis_phi_);
+    const double jet_eta = eta_ + axis_eta_;
+    const float f[15] = {static_cast<float>(std::log(pt)), static_cast<float>(std::log(pt / jet_pt)),
+                         static_cast<float>(std::log(v.energy / jet_energy)), static_cast<float>(dphi),
+                         static_cast<float>(jet_eta >= 0 ? deta : -deta), static_cast<float>(std::hypot(deta, dphi)),
+                         static_cast<float>(std::abs(eta_ + v.eta)), static_cast<float>(m.mass()),
+                         static_cast<float>(v.ntracks), static_cast<float>(v.normchi2), static_cast<float>(v.dxy),
+                         static_cast<float>(v.dxysig), static_cast<float>(v.d3d), static_cast<float>(v.d3dsig),
+                         static_cast<float>(v.costheta)};
+    for (std::size_t k = 0; k < 15; ++k) out.sv[k].push_back(f[k]);
+  }
+
+  struct Node {
+    FourVector momentum;
+    double eta = 0, phi = 0;  // of momentum (absolute eta), cached: C/A compares them often
+    int left = -1, right = -1;
+    void settle() { eta = momentum.eta(); phi = momentum.phi(); }
+  };
+  struct Axis { double pt, eta, phi; };
+
+  FatJetOptions options_;
+  double cumulative_[5]{};
+  Random random_;
+  bool has_spare_ = false;
+  double spare_ = 0;
+  double eta_ = 0, cosh_eta_ = 1, axis_eta_ = 0, axis_phi_ = 0;
+  double sd_mass_ = 0;
+  double log_jet_pt_ = 0, log_jet_energy_ = 0, cosh_jet_eta_ = 1;
+  int subjet_count_ = 0;
+  double subjet_eta_[2]{}, subjet_phi_[2]{};
+  std::vector<Parton> partons_;
+  std::vector<Hadron> hadrons_;
+  std::vector<Particle> particles_;
+  std::vector<Vertex> vertices_;
+  std::vector<double> weights_;
+  std::vector<int> members_, active_;
+  std::vector<Node> nodes_;
+  std::vector<Axis> axes_;
+  std::vector<std::array<float, 42>> rows_;
+};
+
+}  // namespace fat_jets_detail
+
+/// Generates fat jets chunk by chunk (in memory); generate_fat_jets writes them.
+class FatJetGenerator {
+ public:
+  explicit FatJetGenerator(const FatJetOptions& options) : generator_(options) {}
+  /// Clear `chunk` and fill it with jets [first, first + count).
+  void generate(std::uint64_t first, std::size_t count, FatJetsChunk& chunk) {
+    chunk.clear();
+    generator_.generate(first, count, chunk);
+  }
+
+ private:
+  fat_jets_detail::Generator generator_;
+};
+
+/// Write `options.jets` fat jets to the ROOT file `path` (see the contract at the top of this file).
+inline void generate_fat_jets(const std::filesystem::path& path, const FatJetOptions& options = {}) {
+  FatJetGenerator generator(options);  // validates the options before any file is made
+  root::WriteOptions write_options;
+  write_options.compression = options.compression;
+  write_options.title = "deepjet example fat jets";
+  root::FileWriter file(path, write_options);
+  root::TreeWriter& tree = file.make_tree(fat_jets_tree, "AK8 example jets with DeepAK8 inputs");
+  for (const char* name : fat_jets_label_branches) tree.add_branch<std::int32_t>(name);
+  for (const char* name : fat_jets_jet_branches) tree.add_branch<float>(name);
+  for (const char* name : fat_jets_pfcand_branches) tree.add_vector_branch<float>(name);
+  for (const char* name : fat_jets_sv_branches) tree.add_vector_branch<float>(name);
+  FatJetsChunk chunk;
+  for (std::uint64_t first = 0; first < options.jets; first += options.chunk_jets) {
+    const auto count = static_cast<std::size_t>(std::min<std::uint64_t>(options.chunk_jets, options.jets - first));
+    generator.generate(first, count, chunk);
+    for (std::size_t k = 0; k < chunk.labels.size(); ++k) tree.write<std::int32_t>(fat_jets_label_branches[k], chunk.labels[k]);
+    for (std::size_t k = 0; k < chunk.jet.size(); ++k) tree.write<float>(fat_jets_jet_branches[k], chunk.jet[k]);
+    for (std::size_t k = 0; k < chunk.pfcand.size(); ++k)
+      tree.write_jagged<float>(fat_jets_pfcand_branches[k], chunk.pfcand[k], chunk.pfcand_offsets);
+    for (std::size_t k = 0; k < chunk.sv.size(); ++k)
+      tree.write_jagged<float>(fat_jets_sv_branches[k], chunk.sv[k], chunk.sv_offsets);
+  }
+  file.close();
+}
+
+}  // namespace deepjet::example_data
+// ---- end deepjet/example_data/fat_jets.hpp ----
 // ---- begin deepjet/inference.hpp ----
 // deepjet/inference.hpp: running a declared network: Model (parameters), Predictor (thread-safe
 // static inference), and deepjet's model files (save and load). No data path, no training loop.
@@ -13879,1900 +17557,6 @@ using Residual = Stack<Parallel<Block, Shortcut>, Add>;
 // ---- begin deepjet/root.hpp ----
 // deepjet/root.hpp: ROOT files without ROOT: the TTree reader and writer.
 
-// ---- begin deepjet/io/root_writer.hpp ----
-// deepjet/io/root_writer.hpp: writing TTrees to ROOT files without ROOT (umbrella header).
-//
-//   deepjet::root::FileWriter file("out.root");                  // zlib level 1, 32000-byte baskets
-//   deepjet::root::TreeWriter& tree = file.make_tree("Events");
-//   tree.add_branch<float>("MET_pt").add_counted_branch<float>("Jet_pt", "nJet");
-//   tree.write<float>("MET_pt", met);                            // a chunk of entries
-//   tree.write_jagged<float>("Jet_pt", jet_pt.values, jet_pt.offsets);  // fills nJet too
-//   file.close();                                                // written to a temporary, then renamed
-//
-// See docs/root-writer.md for what is written. Every failure throws deepjet::FileError.
-
-// ---- begin deepjet/io/root/byte_writer.hpp ----
-// deepjet/io/root/byte_writer.hpp: the writing side of ByteCursor and object_buffer.hpp: ROOT's
-// big-endian serialization as TBufferFile produces it.
-//
-// Contract: ByteWriter appends big-endian numbers, TStrings and C strings, and frames objects the
-// way ROOT does: class-version headers with a byte count (begin_versioned/end_versioned) and
-// polymorphic object pointers (begin_object/end_object) with the class named on first use and
-// referred to by tag afterwards. Tags and object references count from the start of the key that
-// will hold the record (`origin` = its fKeylen), which is how ROOT numbers them, so the reader's
-// ReferenceTable and JSROOT resolve them. A record too large for a byte count (1 GiB) throws.
-
-
-
-namespace deepjet::root {
-
-/// Stores `value` big-endian at `out` (sizeof(T) bytes).
-template <class T>
-inline void store_big_endian(std::uint8_t* out, T value) noexcept {
-  static_assert(std::is_arithmetic_v<T>);
-  using Raw = std::conditional_t<sizeof(T) == 1, std::uint8_t,
-              std::conditional_t<sizeof(T) == 2, std::uint16_t,
-              std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>>;
-  Raw raw;
-  std::memcpy(&raw, &value, sizeof(T));
-  for (int i = static_cast<int>(sizeof(T)) - 1; i >= 0; --i) {
-    out[i] = static_cast<std::uint8_t>(raw & 0xFF);
-    if constexpr (sizeof(T) > 1) raw = static_cast<Raw>(raw >> 8);
-  }
-}
-
-class ByteWriter {
- public:
-  /// `origin`: the fKeylen of the key this record goes into (0 for key headers themselves).
-  explicit ByteWriter(std::int64_t origin = 0) : origin_(origin) {}
-
-  template <class T>
-  void put(T value) {
-    const std::size_t at = bytes_.size();
-    bytes_.resize(at + sizeof(T));
-    store_big_endian(bytes_.data() + at, value);
-  }
-
-  void put_bytes(const std::uint8_t* data, std::size_t size) { bytes_.insert(bytes_.end(), data, data + size); }
-
-  /// TString: one length byte, or 255 and a 32-bit length for 255 characters and more.
-  void tstring(std::string_view text) {
-    if (text.size() < 255) {
-      put<std::uint8_t>(static_cast<std::uint8_t>(text.size()));
-    } else {
-      put<std::uint8_t>(255);
-      put<std::int32_t>(static_cast<std::int32_t>(text.size()));
-    }
-    put_bytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
-  }
-
-  /// A NUL-terminated class name (object headers).
-  void cstring(std::string_view text) {
-    put_bytes(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
-    put<std::uint8_t>(0);
-  }
-
-  /// A class-version header with a byte count to be filled in by end_versioned().
-  std::size_t begin_versioned(std::int16_t version) {
-    const std::size_t start = bytes_.size();
-    put<std::uint32_t>(0);
-    put<std::int16_t>(version);
-    return start;
-  }
-  void end_versioned(std::size_t start) { patch_byte_count(start); }
-
-  /// TObject as ROOT streams it: version 1 without byte count, unique id, status bits.
-  void tobject(std::uint32_t bits = 0x03000000) {
-    put<std::int16_t>(1);
-    put<std::uint32_t>(0);
-    put<std::uint32_t>(bits);
-  }
-
-  void tnamed(std::string_view name, std::string_view title) {
-    const std::size_t start = begin_versioned(1);
-    tobject();
-    tstring(name);
-    tstring(title);
-    end_versioned(start);
-  }
-
-  /// A null object pointer.
-  void null_pointer() { put<std::uint32_t>(0); }
-
-  /// Starts a non-null object pointer to a new object of `class_name`; returns its start, which
-  /// end_object() and object_tag() take.
-  std::size_t begin_object(const std::string& class_name) {
-    const std::size_t start = bytes_.size();
-    put<std::uint32_t>(0);  // byte count, patched by end_object
-    auto found = class_tags_.find(class_name);
-    if (found != class_tags_.end()) {
-      put<std::uint32_t>(found->second | kClassMask);
-    } else {
-      class_tags_[class_name] = tag_at(bytes_.size());
-      put<std::uint32_t>(kNewClassTag);
-      cstring(class_name);
-    }
-    return start;
-  }
-  void end_object(std::size_t start) { patch_byte_count(start); }
-
-  /// The tag by which later pointers refer to the object that begins at `start`.
-  std::uint32_t object_tag(std::size_t start) const { return tag_at(start); }
-  /// A pointer to an object already written in this record.
-  void object_reference(std::uint32_t tag) { put<std::uint32_t>(tag); }
-
-  std::size_t size() const noexcept { return bytes_.size(); }
-  const std::vector<std::uint8_t>& bytes() const noexcept { return bytes_; }
-  std::vector<std::uint8_t> take() { return std::move(bytes_); }
-
- private:
-  std::uint32_t tag_at(std::size_t position) const {
-    return static_cast<std::uint32_t>(static_cast<std::int64_t>(position) + origin_ + kMapOffset);
-  }
-
-  void patch_byte_count(std::size_t start) {
-    const std::size_t count = bytes_.size() - start - 4;
-    if (count >= kByteCountMask) throw Error("ROOT writer: object of " + std::to_string(count) + " bytes exceeds ROOT's 1 GiB limit");
-    store_big_endian(bytes_.data() + start, static_cast<std::uint32_t>(count) | kByteCountMask);
-  }
-
-  std::int64_t origin_;
-  std::vector<std::uint8_t> bytes_;
-  std::map<std::string, std::uint32_t> class_tags_;
-};
-
-}  // namespace deepjet::root
-// ---- end deepjet/io/root/byte_writer.hpp ----
-// ---- begin deepjet/io/root/compress.hpp ----
-// deepjet/io/root/compress.hpp: the writing side of decompress.hpp: ROOT's compressed-block
-// framing with the four codecs ROOT writes.
-//
-// Contract: compress_blocks() turns a record into ROOT's compressed form: blocks of at most
-// 0xFFFFFF input bytes, each with the 9-byte header (algorithm "ZL" method 8 / "XZ" 0 / "L4" lz4
-// major version / "ZS" 1, 3-byte little-endian compressed and uncompressed sizes) followed by a
-// zlib stream, an xz stream, an lz4 block preceded by its big-endian xxhash64 checksum, or a zstd
-// frame. It returns an empty vector when the record should be stored as it is, exactly as ROOT
-// decides: compression disabled, or the compressed form not smaller than the input.
-// CompressionSettings::code() is ROOT's fCompress (100 * algorithm + level).
-
-#include <lz4hc.h>
-
-
-
-namespace deepjet::root {
-
-enum class Compression { none, zlib, lzma, lz4, zstd };
-
-struct CompressionSettings {
-  Compression algorithm = Compression::zlib;
-  int level = 1;  // ROOT's default file compression is zlib at level 1 (fCompress = 101)
-
-  static CompressionSettings none() { return {Compression::none, 0}; }
-  static CompressionSettings zlib(int level = 1) { return {Compression::zlib, level}; }
-  static CompressionSettings lzma(int level = 7) { return {Compression::lzma, level}; }
-  static CompressionSettings lz4(int level = 4) { return {Compression::lz4, level}; }
-  static CompressionSettings zstd(int level = 5) { return {Compression::zstd, level}; }
-
-  /// ROOT's fCompress: 100 * algorithm (1 zlib, 2 lzma, 4 lz4, 5 zstd) + level; 0 = none.
-  int code() const noexcept {
-    switch (algorithm) {
-      case Compression::none: return 0;
-      case Compression::zlib: return 100 + level;
-      case Compression::lzma: return 200 + level;
-      case Compression::lz4: return 400 + level;
-      case Compression::zstd: return 500 + level;
-    }
-    return 0;
-  }
-
-  bool enabled() const noexcept { return algorithm != Compression::none && level > 0; }
-
-  /// Throws if the level is outside what ROOT and the codec accept (1-9; zstd up to 22).
-  void check() const {
-    if (algorithm == Compression::none) return;
-    const int top = algorithm == Compression::zstd ? 22 : 9;
-    if (level < 1 || level > top) {
-      throw Error("ROOT writer: compression level " + std::to_string(level) + " is outside 1.." + std::to_string(top));
-    }
-  }
-};
-
-/// Largest input of one compressed block (three bytes hold its size).
-inline constexpr std::size_t max_block_input = 0xFFFFFF;
-
-namespace detail {
-
-/// Compresses one block into `out` (after its header); returns the payload size, or 0 if it does
-/// not fit in `capacity` bytes (then the record is stored uncompressed).
-inline std::size_t compress_one_block(const CompressionSettings& settings, const std::uint8_t* input,
-                                      std::size_t size, std::uint8_t* out, std::size_t capacity) {
-  switch (settings.algorithm) {
-    case Compression::zlib: {
-      z_stream stream{};
-      if (deflateInit(&stream, settings.level) != Z_OK) throw Error("ROOT writer: cannot initialise zlib");
-      stream.next_in = const_cast<Bytef*>(input);
-      stream.avail_in = static_cast<uInt>(size);
-      stream.next_out = out;
-      stream.avail_out = static_cast<uInt>(capacity);
-      const int status = deflate(&stream, Z_FINISH);
-      const std::size_t produced = capacity - stream.avail_out;
-      deflateEnd(&stream);
-      return status == Z_STREAM_END ? produced : 0;
-    }
-    case Compression::lzma: {
-      // ROOT writes one xz stream per block with a CRC32 check, from the streaming encoder at
-      // the "easy" preset of the level. The streaming encoder leaves the sizes out of the block
-      // header, so it is 12 bytes long as in ROOT's files (JSROOT relies on that length). The
-      // dictionary never needs to exceed the block: capping it keeps each encoder small (the
-      // presets reserve up to 64 MiB, which would dominate the time of every small basket).
-      lzma_options_lzma lzma_options;
-      if (lzma_lzma_preset(&lzma_options, static_cast<std::uint32_t>(settings.level))) {
-        throw Error("ROOT writer: unknown lzma preset " + std::to_string(settings.level));
-      }
-      lzma_options.dict_size = std::max<std::uint32_t>(
-          LZMA_DICT_SIZE_MIN, static_cast<std::uint32_t>(std::min<std::size_t>(lzma_options.dict_size, size)));
-      const lzma_filter filters[] = {{LZMA_FILTER_LZMA2, &lzma_options}, {LZMA_VLI_UNKNOWN, nullptr}};
-      lzma_stream stream = LZMA_STREAM_INIT;
-      if (lzma_stream_encoder(&stream, filters, LZMA_CHECK_CRC32) != LZMA_OK) {
-        throw Error("ROOT writer: cannot initialise lzma");
-      }
-      stream.next_in = input;
-      stream.avail_in = size;
-      stream.next_out = out;
-      stream.avail_out = capacity;
-      const lzma_ret status = lzma_code(&stream, LZMA_FINISH);
-      const std::size_t produced = capacity - stream.avail_out;
-      lzma_end(&stream);
-      return status == LZMA_STREAM_END ? produced : 0;
-    }
-    case Compression::lz4: {
-      // An 8-byte big-endian xxhash64 of the compressed bytes precedes them (readers verify it).
-      constexpr std::size_t checksum_size = 8;
-      if (capacity <= checksum_size) return 0;
-      const int room = static_cast<int>(std::min<std::size_t>(capacity - checksum_size, 0x7FFFFFFF));
-      const char* source = reinterpret_cast<const char*>(input);
-      char* target = reinterpret_cast<char*>(out + checksum_size);
-      // Like ROOT: the fast compressor below level 4, the high-compression one from 4 on.
-      const int produced = settings.level >= 4
-                               ? LZ4_compress_HC(source, target, static_cast<int>(size), room, settings.level)
-                               : LZ4_compress_default(source, target, static_cast<int>(size), room);
-      if (produced <= 0) return 0;
-      store_big_endian(out, xxhash64(out + checksum_size, static_cast<std::size_t>(produced)));
-      return checksum_size + static_cast<std::size_t>(produced);
-    }
-    case Compression::zstd: {
-      const std::size_t status = ZSTD_compress(out, capacity, input, size, settings.level);
-      return ZSTD_isError(status) ? 0 : status;
-    }
-    case Compression::none: return 0;
-  }
-  return 0;
-}
-
-}  // namespace detail
-
-/// The compressed form of [input, input + size), or an empty vector to store it uncompressed.
-inline std::vector<std::uint8_t> compress_blocks(const std::uint8_t* input, std::size_t size,
-                                                 const CompressionSettings& settings) {
-  if (!settings.enabled() || size == 0) return {};
-  settings.check();
-  // The whole result must be smaller than the input; a block that does not shrink ends the attempt.
-  std::vector<std::uint8_t> out(size);
-  std::size_t written = 0;
-  for (std::size_t done = 0; done < size;) {
-    const std::size_t block = std::min(max_block_input, size - done);
-    if (out.size() - written <= compressed_block_header_size) return {};
-    const std::size_t capacity = std::min(out.size() - written - compressed_block_header_size, max_block_input);
-    std::uint8_t* header = out.data() + written;
-    const std::size_t payload =
-        detail::compress_one_block(settings, input + done, block, header + compressed_block_header_size, capacity);
-    if (payload == 0) return {};
-    switch (settings.algorithm) {
-      case Compression::zlib: header[0] = 'Z'; header[1] = 'L'; header[2] = Z_DEFLATED; break;
-      case Compression::lzma: header[0] = 'X'; header[1] = 'Z'; header[2] = 0; break;
-      case Compression::lz4:
-        header[0] = 'L'; header[1] = '4';
-        header[2] = static_cast<std::uint8_t>(LZ4_versionNumber() / (100 * 100));
-        break;
-      case Compression::zstd: header[0] = 'Z'; header[1] = 'S'; header[2] = 1; break;
-      case Compression::none: return {};
-    }
-    for (int i = 0; i < 3; ++i) {
-      header[3 + i] = static_cast<std::uint8_t>(payload >> (8 * i));
-      header[6 + i] = static_cast<std::uint8_t>(block >> (8 * i));
-    }
-    written += compressed_block_header_size + payload;
-    done += block;
-  }
-  if (written >= size) return {};
-  out.resize(written);
-  return out;
-}
-
-}  // namespace deepjet::root
-// ---- end deepjet/io/root/compress.hpp ----
-// ---- begin deepjet/io/root/file_sink.hpp ----
-// deepjet/io/root/file_sink.hpp: the writing side of file_source.hpp and key.hpp: where records go.
-//
-// Contract: FileSink writes a new file under a temporary name beside the destination (see
-// deepjet/core/atomic_file.hpp): allocate() reserves the next bytes, write_at() stores bytes at an
-// offset (64-bit offsets; a reserved region never written stays a hole, so gaps cost no disk), and
-// commit() flushes and renames the file into place. Until commit() the destination is untouched;
-// destroying an uncommitted sink removes the temporary. Every failed write (a full disk, a file
-// size limit) throws deepjet::FileError naming the temporary file and what was being written.
-// write_key() writes one TKey (always the 64-bit variant, version 1004) with its record,
-// compressed as ROOT decides (see compress.hpp).
-
-
-#include <ctime>
-
-
-namespace deepjet::root {
-
-/// Now as ROOT's TDatime packs it: (year - 1995) << 26 | month << 22 | day << 17 | hour << 12 |
-/// minute << 6 | second, local time.
-inline std::uint32_t root_datime_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm local{};
-  localtime_r(&now, &local);
-  return static_cast<std::uint32_t>(local.tm_year + 1900 - 1995) << 26 | static_cast<std::uint32_t>(local.tm_mon + 1) << 22 |
-         static_cast<std::uint32_t>(local.tm_mday) << 17 | static_cast<std::uint32_t>(local.tm_hour) << 12 |
-         static_cast<std::uint32_t>(local.tm_min) << 6 | static_cast<std::uint32_t>(local.tm_sec);
-}
-
-/// A TKey header (64-bit variant).
-struct KeyHeader {
-  std::int32_t total_bytes = 0;   // fNbytes: header + stored record
-  std::int32_t object_bytes = 0;  // fObjlen: uncompressed record
-  std::uint32_t datime = 0;
-  std::int16_t key_bytes = 0;     // fKeylen
-  std::int16_t cycle = 1;
-  std::int64_t seek_key = 0;
-  std::int64_t seek_parent = 0;
-  std::string class_name;
-  std::string name;
-  std::string title;
-};
-
-inline std::size_t tstring_size(std::string_view text) { return (text.size() < 255 ? 1 : 5) + text.size(); }
-
-/// Length of the header of a key with these names (plus `extra` bytes that belong to the header,
-/// such as a TBasket's fields).
-inline std::int16_t key_header_size(std::string_view class_name, std::string_view name, std::string_view title,
-                                    std::size_t extra = 0) {
-  const std::size_t size = 4 + 2 + 4 + 4 + 2 + 2 + 8 + 8 + tstring_size(class_name) + tstring_size(name) +
-                           tstring_size(title) + extra;
-  if (size > 0x7FFF) throw Error("ROOT writer: names too long for a key header (\"" + std::string(name) + "\")");
-  return static_cast<std::int16_t>(size);
-}
-
-inline void encode_key_header(ByteWriter& out, const KeyHeader& key) {
-  out.put<std::int32_t>(key.total_bytes);
-  out.put<std::int16_t>(1004);  // > 1000: 64-bit seeks
-  out.put<std::int32_t>(key.object_bytes);
-  out.put<std::uint32_t>(key.datime);
-  out.put<std::int16_t>(key.key_bytes);
-  out.put<std::int16_t>(key.cycle);
-  out.put<std::int64_t>(key.seek_key);
-  out.put<std::int64_t>(key.seek_parent);
-  out.tstring(key.class_name);
-  out.tstring(key.name);
-  out.tstring(key.title);
-}
-
-class FileSink {
- public:
-  explicit FileSink(const std::filesystem::path& destination) : file_(destination) {
-    fd_ = ::open(file_.temporary_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) {
-      throw FileError(file_.temporary_path().string(), std::string("cannot create: ") + std::strerror(errno));
-    }
-  }
-  FileSink(const FileSink&) = delete;
-  FileSink& operator=(const FileSink&) = delete;
-  ~FileSink() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  const std::filesystem::path& destination() const noexcept { return file_.destination(); }
-  std::string temporary_name() const { return file_.temporary_path().string(); }
-
-  /// The offset one past the last reserved byte.
-  std::uint64_t end() const noexcept { return end_; }
-
-  /// Reserves `bytes` at the end of the file and returns where they start.
-  std::uint64_t allocate(std::uint64_t bytes) {
-    const std::uint64_t at = end_;
-    end_ += bytes;
-    return at;
-  }
-
-  void write_at(std::uint64_t offset, const std::uint8_t* data, std::size_t size, std::string_view what) {
-    std::size_t done = 0;
-    while (done < size) {
-      const ::ssize_t written = ::pwrite(fd_, data + done, size - done, static_cast<off_t>(offset + done));
-      if (written < 0 && errno == EINTR) continue;
-      if (written <= 0) {
-        const int error = written < 0 ? errno : ENOSPC;
-        const bool full = error == ENOSPC || error == EFBIG || error == EDQUOT;
-        throw FileError(temporary_name(), "cannot write " + std::string(what) + " (" + std::to_string(size) +
-                                              " bytes at offset " + std::to_string(offset) + "): " +
-                                              std::strerror(error) + (full ? " (is the disk full?)" : ""));
-      }
-      done += static_cast<std::size_t>(written);
-    }
-  }
-
-  /// Makes the file as long as everything reserved (a trailing gap would otherwise be missing).
-  void set_length(std::uint64_t length) {
-    if (::ftruncate(fd_, static_cast<off_t>(length)) != 0) {
-      throw FileError(temporary_name(), std::string("cannot set the file length: ") + std::strerror(errno));
-    }
-  }
-
-  /// Closes the file, flushes it to disk and renames it to its destination.
-  void commit() {
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) {
-      throw FileError(temporary_name(), std::string("cannot close: ") + std::strerror(errno));
-    }
-    file_.commit();
-  }
-
-  /// Writes a key with `record` (serialized with origin = `key.key_bytes`) at the end of the file,
-  /// compressed with `compression` when that makes it smaller; `extra_header` are bytes counted in
-  /// fKeylen after the standard header (a TBasket's fields). Returns the header as written.
-  KeyHeader write_key(KeyHeader key, const std::vector<std::uint8_t>& record, const CompressionSettings& compression,
-                      std::string_view what, const std::vector<std::uint8_t>& extra_header = {}) {
-    if (record.size() > static_cast<std::size_t>(0x3FFFFFFF)) {
-      throw FileError(temporary_name(), std::string(what) + ": record of " + std::to_string(record.size()) +
-                                            " bytes exceeds ROOT's 1 GiB limit");
-    }
-    std::vector<std::uint8_t> compressed = compress_blocks(record.data(), record.size(), compression);
-    const std::vector<std::uint8_t>& stored = compressed.empty() ? record : compressed;
-    key.key_bytes = key_header_size(key.class_name, key.name, key.title, extra_header.size());
-    key.object_bytes = static_cast<std::int32_t>(record.size());
-    key.total_bytes = static_cast<std::int32_t>(key.key_bytes + stored.size());
-    if (key.datime == 0) key.datime = root_datime_now();
-    key.seek_key = static_cast<std::int64_t>(allocate(static_cast<std::uint64_t>(key.total_bytes)));
-    ByteWriter header;
-    encode_key_header(header, key);
-    header.put_bytes(extra_header.data(), extra_header.size());
-    std::vector<std::uint8_t> bytes = header.take();
-    bytes.insert(bytes.end(), stored.begin(), stored.end());
-    write_at(static_cast<std::uint64_t>(key.seek_key), bytes.data(), bytes.size(), what);
-    return key;
-  }
-
- private:
-  AtomicFile file_;
-  int fd_ = -1;
-  std::uint64_t end_ = 0;
-};
-
-}  // namespace deepjet::root
-// ---- end deepjet/io/root/file_sink.hpp ----
-// ---- begin deepjet/io/root/file_writer.hpp ----
-// deepjet/io/root/file_writer.hpp: the writing side of file.hpp: a new ROOT file (TFile) with its
-// header, directories, key lists, streamer infos and free-segment list.
-//
-// Contract: FileWriter creates a ROOT file at `path` holding the TTrees made with make_tree()
-// ("events" or "dir/sub/events"; directories are created as needed). close() writes the trees'
-// last baskets and records, the streamer infos of every class used, each directory's key list,
-// the free segments, the TFile key and directory record and the file header, then flushes the file
-// and renames it from its temporary name into place. Until close() succeeds nothing exists under
-// `path`; a FileWriter destroyed without close() (an exception, an interruption) leaves no file
-// behind. Files past 2 GB get ROOT's large-file header and 64-bit directory records; keys are
-// always written in their 64-bit form, as ROOT does for baskets. leave_gap() reserves unused bytes
-// (recorded as a free segment, a hole on disk). I/O failures throw deepjet::FileError naming the file.
-
-#include <random>
-
-// ---- begin deepjet/io/root/streamer_info_writer.hpp ----
-// deepjet/io/root/streamer_info_writer.hpp: the class descriptions (TStreamerInfo) a file must
-// carry for the objects the writer puts in it.
-//
-// Contract: writer_class_descriptions() holds, for every class the writer streams (TObject, TNamed,
-// the TAtt* bases, ROOT::TIOFeatures, TTree v20, TBranch v13, TBranchElement v10, TLeaf v2 and its
-// TLeafO/B/S/I/L/F/D/C/Element subclasses) the members in ROOT's order with ROOT's type codes,
-// class versions and checksums, as ROOT 6.20 to 6.30 record them; vector_class_description()
-// describes std::vector<T> of a basic type (checksum: ROOT's hash of the class name).
-// serialize_streamer_infos() writes the TList record that the file header's fSeekInfo points to.
-// Readers (ROOT, JSROOT, this project's reader) interpret the TTree records with these.
-
-
-
-namespace deepjet::root {
-
-struct ElementDescription {
-  enum class Kind { base, basic, basic_pointer, object, object_any, object_pointer, string, stl };
-  Kind kind = Kind::basic;
-  std::string name;
-  std::int32_t type = 0;       // ROOT's EReadWrite code
-  std::int32_t size = 0;
-  std::string type_name;
-  std::uint32_t base_checksum = 0;  // base classes: the base's checksum (kept in fMaxIndex[1])
-  std::int32_t version = 0;         // base classes: fBaseVersion; counted pointers: fCountVersion
-  std::string count_name;           // counted pointers: the member holding the count
-  std::string count_class;
-  std::int32_t stl_type = 0;        // STL: 1 = vector
-  std::int32_t element_type = 0;    // STL: type code of the elements
-};
-
-struct ClassDescription {
-  std::string name;
-  std::int32_t version = 0;
-  std::uint32_t checksum = 0;
-  std::vector<ElementDescription> elements;
-};
-
-namespace detail {
-
-using K = ElementDescription::Kind;
-
-inline ElementDescription base(std::string name, std::int32_t type, std::int32_t version, std::uint32_t checksum) {
-  ElementDescription e;
-  e.kind = K::base;
-  e.name = std::move(name);
-  e.type = type;
-  e.type_name = "BASE";
-  e.version = version;
-  e.base_checksum = checksum;
-  return e;
-}
-inline ElementDescription member(K kind, std::string name, std::int32_t type, std::int32_t size, std::string type_name) {
-  ElementDescription e;
-  e.kind = kind;
-  e.name = std::move(name);
-  e.type = type;
-  e.size = size;
-  e.type_name = std::move(type_name);
-  return e;
-}
-inline ElementDescription counted(std::string name, std::int32_t type, std::int32_t size, std::string type_name,
-                                  std::int32_t count_version, std::string count_name, std::string count_class) {
-  ElementDescription e = member(K::basic_pointer, std::move(name), type, size, std::move(type_name));
-  e.version = count_version;
-  e.count_name = std::move(count_name);
-  e.count_class = std::move(count_class);
-  return e;
-}
-
-// Checksums of the classes as ROOT records them (they let ROOT see that the file's layout is its own).
-inline constexpr std::uint32_t checksum_TObject = 2417737773u;
-inline constexpr std::uint32_t checksum_TNamed = 3753331260u;
-inline constexpr std::uint32_t checksum_TAttLine = 2483504457u;
-inline constexpr std::uint32_t checksum_TAttFill = 4292422290u;
-inline constexpr std::uint32_t checksum_TAttMarker = 689802220u;
-inline constexpr std::uint32_t checksum_TIOFeatures = 446770960u;
-inline constexpr std::uint32_t checksum_TTree = 1919213695u;
-inline constexpr std::uint32_t checksum_TBranch = 278366892u;
-inline constexpr std::uint32_t checksum_TBranchElement = 3880738403u;
-inline constexpr std::uint32_t checksum_TLeaf = 1830715730u;
-
-inline ClassDescription leaf_subclass(std::string name, std::uint32_t checksum, std::int32_t type, std::int32_t size,
-                                      std::string type_name) {
-  return {std::move(name), 1, checksum,
-          {base("TLeaf", 0, 2, checksum_TLeaf), member(K::basic, "fMinimum", type, size, type_name),
-           member(K::basic, "fMaximum", type, size, type_name)}};
-}
-
-}  // namespace detail
-
-/// ROOT's checksum of a class without members of its own (STL collections): a hash of the name.
-inline std::uint32_t class_name_checksum(std::string_view name) {
-  std::uint32_t id = 0;
-  for (char c : name) id = id * 3 + static_cast<std::uint8_t>(c);
-  return id;
-}
-
-inline const std::vector<ClassDescription>& writer_class_descriptions() {
-  using namespace detail;
-  static const std::vector<ClassDescription> classes = [] {
-    const auto long64 = [](const char* n) { return member(K::basic, n, 16, 8, "Long64_t"); };
-    const auto integer = [](const char* n) { return member(K::basic, n, 3, 4, "int"); };
-    const auto counter = [](const char* n) { return member(K::basic, n, 6, 4, "int"); };
-    const auto array = [](const char* n) { return member(K::object, n, 61, 64, "TObjArray"); };
-    const auto pointer = [](const char* n, const char* type) { return member(K::object_pointer, n, 64, 8, type); };
-    std::vector<ClassDescription> all;
-    all.push_back({"TObject", 1, checksum_TObject,
-                   {member(K::basic, "fUniqueID", 13, 4, "unsigned int"), member(K::basic, "fBits", 15, 4, "unsigned int")}});
-    all.push_back({"TNamed", 1, checksum_TNamed,
-                   {base("TObject", 66, 1, checksum_TObject), member(K::string, "fName", 65, 24, "TString"),
-                    member(K::string, "fTitle", 65, 24, "TString")}});
-    all.push_back({"TAttLine", 2, checksum_TAttLine,
-                   {member(K::basic, "fLineColor", 2, 2, "short"), member(K::basic, "fLineStyle", 2, 2, "short"),
-                    member(K::basic, "fLineWidth", 2, 2, "short")}});
-    all.push_back({"TAttFill", 2, checksum_TAttFill,
-                   {member(K::basic, "fFillColor", 2, 2, "short"), member(K::basic, "fFillStyle", 2, 2, "short")}});
-    all.push_back({"TAttMarker", 2, checksum_TAttMarker,
-                   {member(K::basic, "fMarkerColor", 2, 2, "short"), member(K::basic, "fMarkerStyle", 2, 2, "short"),
-                    member(K::basic, "fMarkerSize", 5, 4, "float")}});
-    all.push_back({"ROOT::TIOFeatures", 1, checksum_TIOFeatures, {member(K::basic, "fIOBits", 11, 1, "unsigned char")}});
-    all.push_back({"TTree", 20, checksum_TTree,
-                   {base("TNamed", 67, 1, checksum_TNamed), base("TAttLine", 0, 2, checksum_TAttLine),
-                    base("TAttFill", 0, 2, checksum_TAttFill), base("TAttMarker", 0, 2, checksum_TAttMarker),
-                    long64("fEntries"), long64("fTotBytes"), long64("fZipBytes"), long64("fSavedBytes"),
-                    long64("fFlushedBytes"), member(K::basic, "fWeight", 8, 8, "double"), integer("fTimerInterval"),
-                    integer("fScanField"), integer("fUpdate"), integer("fDefaultEntryOffsetLen"),
-                    counter("fNClusterRange"), long64("fMaxEntries"), long64("fMaxEntryLoop"),
-                    long64("fMaxVirtualSize"), long64("fAutoSave"), long64("fAutoFlush"), long64("fEstimate"),
-                    counted("fClusterRangeEnd", 56, 8, "Long64_t*", 20, "fNClusterRange", "TTree"),
-                    counted("fClusterSize", 56, 8, "Long64_t*", 20, "fNClusterRange", "TTree"),
-                    member(K::object_any, "fIOFeatures", 62, 1, "ROOT::TIOFeatures"), array("fBranches"),
-                    array("fLeaves"), pointer("fAliases", "TList*"),
-                    member(K::object_any, "fIndexValues", 62, 24, "TArrayD"),
-                    member(K::object_any, "fIndex", 62, 24, "TArrayI"), pointer("fTreeIndex", "TVirtualIndex*"),
-                    pointer("fFriends", "TList*"), pointer("fUserInfo", "TList*"),
-                    pointer("fBranchRef", "TBranchRef*")}});
-    all.push_back({"TBranch", 13, checksum_TBranch,
-                   {base("TNamed", 67, 1, checksum_TNamed), base("TAttFill", 0, 2, checksum_TAttFill),
-                    integer("fCompress"), integer("fBasketSize"), integer("fEntryOffsetLen"), integer("fWriteBasket"),
-                    long64("fEntryNumber"), member(K::object_any, "fIOFeatures", 62, 1, "ROOT::TIOFeatures"),
-                    integer("fOffset"), counter("fMaxBaskets"), integer("fSplitLevel"), long64("fEntries"),
-                    long64("fFirstEntry"), long64("fTotBytes"), long64("fZipBytes"), array("fBranches"),
-                    array("fLeaves"), array("fBaskets"),
-                    counted("fBasketBytes", 43, 4, "int*", 13, "fMaxBaskets", "TBranch"),
-                    counted("fBasketEntry", 56, 8, "Long64_t*", 13, "fMaxBaskets", "TBranch"),
-                    counted("fBasketSeek", 56, 8, "Long64_t*", 13, "fMaxBaskets", "TBranch"),
-                    member(K::string, "fFileName", 65, 24, "TString")}});
-    all.push_back({"TBranchElement", 10, checksum_TBranchElement,
-                   {base("TBranch", 0, 13, checksum_TBranch), member(K::string, "fClassName", 65, 24, "TString"),
-                    member(K::string, "fParentName", 65, 24, "TString"),
-                    member(K::string, "fClonesName", 65, 24, "TString"),
-                    member(K::basic, "fCheckSum", 13, 4, "unsigned int"),
-                    member(K::basic, "fClassVersion", 2, 2, "short"), integer("fID"), integer("fType"),
-                    integer("fStreamerType"), integer("fMaximum"), pointer("fBranchCount", "TBranchElement*"),
-                    pointer("fBranchCount2", "TBranchElement*")}});
-    all.push_back({"TLeaf", 2, checksum_TLeaf,
-                   {base("TNamed", 67, 1, checksum_TNamed), integer("fLen"), integer("fLenType"), integer("fOffset"),
-                    member(K::basic, "fIsRange", 18, 1, "bool"), member(K::basic, "fIsUnsigned", 18, 1, "bool"),
-                    pointer("fLeafCount", "TLeaf*")}});
-    all.push_back(leaf_subclass("TLeafO", 44976339u, 18, 1, "bool"));
-    all.push_back(leaf_subclass("TLeafB", 253643614u, 1, 1, "char"));
-    all.push_back(leaf_subclass("TLeafS", 353169103u, 2, 2, "short"));
-    all.push_back(leaf_subclass("TLeafI", 2120920601u, 3, 4, "int"));
-    all.push_back(leaf_subclass("TLeafL", 3727820898u, 16, 8, "Long64_t"));
-    all.push_back(leaf_subclass("TLeafF", 987602290u, 5, 4, "float"));
-    all.push_back(leaf_subclass("TLeafD", 294553462u, 8, 8, "double"));
-    all.push_back(leaf_subclass("TLeafC", 4226003699u, 3, 4, "int"));
-    all.push_back({"TLeafElement", 1, 2689566867u,
-                   {base("TLeaf", 0, 2, checksum_TLeaf), integer("fID"), integer("fType")}});
-    return all;
-  }();
-  return classes;
-}
-
-inline const ClassDescription& writer_class_description(std::string_view name) {
-  for (const ClassDescription& description : writer_class_descriptions()) {
-    if (description.name == name) return description;
-  }
-  throw Error("ROOT writer: no class description for " + std::string(name));
-}
-
-/// std::vector of a basic type with ROOT type code `element_type` ("vector<float>", 5).
-inline ClassDescription vector_class_description(const std::string& class_name, std::int32_t element_type) {
-  ElementDescription stl = detail::member(ElementDescription::Kind::stl, "This", 500, 0, class_name);
-  stl.stl_type = 1;  // ROOT::kSTLvector
-  stl.element_type = element_type;
-  return {class_name, 6, class_name_checksum(class_name), {stl}};
-}
-
-namespace detail {
-
-inline const char* element_class_name(ElementDescription::Kind kind) {
-  switch (kind) {
-    case K::base: return "TStreamerBase";
-    case K::basic: return "TStreamerBasicType";
-    case K::basic_pointer: return "TStreamerBasicPointer";
-    case K::object: return "TStreamerObject";
-    case K::object_any: return "TStreamerObjectAny";
-    case K::object_pointer: return "TStreamerObjectPointer";
-    case K::string: return "TStreamerString";
-    case K::stl: return "TStreamerSTL";
-  }
-  return "TStreamerElement";
-}
-
-inline void write_element(ByteWriter& out, const ElementDescription& e) {
-  const std::size_t object = out.begin_object(element_class_name(e.kind));
-  // Class versions of the TStreamerElement family in ROOT 6: base 3, STL 3, the others 2.
-  const std::int16_t version = (e.kind == K::base || e.kind == K::stl) ? 3 : 2;
-  const std::size_t outer = out.begin_versioned(version);
-  const std::size_t element = out.begin_versioned(4);  // TStreamerElement
-  // A counted pointer's title names its count in brackets, as ROOT's member comments do.
-  out.tnamed(e.name, e.kind == K::basic_pointer ? "[" + e.count_name + "]" : std::string());
-  out.put<std::int32_t>(e.type);
-  out.put<std::int32_t>(e.size);
-  out.put<std::int32_t>(0);  // fArrayLength
-  out.put<std::int32_t>(0);  // fArrayDim
-  for (int i = 0; i < 5; ++i) out.put<std::uint32_t>(i == 1 ? e.base_checksum : 0);  // fMaxIndex
-  out.tstring(e.type_name);
-  out.end_versioned(element);
-  if (e.kind == K::base) out.put<std::int32_t>(e.version);
-  if (e.kind == K::basic_pointer) {
-    out.put<std::int32_t>(e.version);
-    out.tstring(e.count_name);
-    out.tstring(e.count_class);
-  }
-  if (e.kind == K::stl) {
-    out.put<std::int32_t>(e.stl_type);
-    out.put<std::int32_t>(e.element_type);
-  }
-  out.end_versioned(outer);
-  out.end_object(object);
-}
-
-}  // namespace detail
-
-/// The TList of TStreamerInfo records for `classes`, for a key whose fKeylen is `origin`.
-inline std::vector<std::uint8_t> serialize_streamer_infos(const std::vector<ClassDescription>& classes,
-                                                          std::int64_t origin) {
-  ByteWriter out(origin);
-  const std::size_t list = out.begin_versioned(5);  // TList
-  out.tobject(0x02000000);
-  out.tstring("");
-  out.put<std::int32_t>(static_cast<std::int32_t>(classes.size()));
-  for (const ClassDescription& description : classes) {
-    const std::size_t object = out.begin_object("TStreamerInfo");
-    const std::size_t info = out.begin_versioned(9);
-    out.tnamed(description.name, "");
-    out.put<std::uint32_t>(description.checksum);
-    out.put<std::int32_t>(description.version);
-    const std::size_t array_object = out.begin_object("TObjArray");
-    const std::size_t array = out.begin_versioned(3);
-    out.tobject(0x02000000);
-    out.tstring("");
-    out.put<std::int32_t>(static_cast<std::int32_t>(description.elements.size()));
-    out.put<std::int32_t>(0);  // lower bound
-    for (const ElementDescription& element : description.elements) detail::write_element(out, element);
-    out.end_versioned(array);
-    out.end_object(array_object);
-    out.end_versioned(info);
-    out.end_object(object);
-    out.tstring("");  // the list entry's option
-  }
-  out.end_versioned(list);
-  return out.take();
-}
-
-}  // namespace deepjet::root
-// ---- end deepjet/io/root/streamer_info_writer.hpp ----
-// ---- begin deepjet/io/root/tree_writer.hpp ----
-// deepjet/io/root/tree_writer.hpp: the writing side of tree.hpp and tree_metadata.hpp: one TTree,
-// filled column by column, with its TBranch/TBranchElement and TLeaf records.
-//
-// Contract: a TreeWriter declares branches, then takes chunks of entries per branch:
-//   add_branch<T>(name)                 one T per entry                   TBranch + TLeaf{O,B,S,I,L,F,D}
-//   add_array_branch<T>(name, n)        T[n] per entry                    same, fLen = n
-//   add_counted_branch<T>(name, count)  T[count] (count: an int32 branch  same, fLeafCount -> counter;
-//                                       created on first use and filled   the counter's leaf is a range
-//                                       from the offsets)
-//   add_vector_branch<T>(name)          std::vector<T> per entry          TBranchElement + TLeafElement
-//   add_nested_vector_branch<T>(name)   std::vector<std::vector<T>>       TBranchElement + TLeafElement
-//   add_string_branch(name)             one string per entry              TBranch + TLeafC
-//   write<T>(name, values)                      fixed-size branches (entries * n values)
-//   write_jagged<T>(name, values, offsets)      counted and vector branches (offsets: entries + 1
-//                                               indexes into values, as JaggedArray holds them)
-//   write_nested<T>(name, values, inner_offsets, offsets)   vector-of-vector branches (entry i holds
-//                                               the lists offsets[i] .. offsets[i + 1], list j the
-//                                               values inner_offsets[j] .. inner_offsets[j + 1])
-//   write_strings(name, strings)
-// T is the branch's own type (bool, int8..uint64, float, double): values are stored exactly, so a
-// reader gets back exactly what was written. A branch's entries go into a basket that is
-// compressed and written to the file as soon as it holds `basket_bytes` bytes, so memory stays at
-// one basket per branch. Branches can be filled in any order and chunk sizes; when the file is
-// closed every branch must hold the same number of entries. Counted branches sharing a counter
-// must agree on the counts. Misuse (unknown branch, wrong type, inconsistent sizes) throws
-// deepjet::FileError naming the file, tree and branch.
-
-#include <deque>
-
-
-namespace deepjet::root {
-
-/// What every tree of a file is written with.
-struct WriteOptions {
-  CompressionSettings compression{};  // ROOT's default: zlib, level 1
-  std::size_t basket_bytes = 32000;   // a basket is written once it holds this many bytes (ROOT's default)
-  std::string title;                  // the file's title
-};
-
-namespace detail {
-
-/// The ValueType a C++ type is stored as.
-template <class T>
-constexpr ValueType value_type_of() {
-  static_assert(std::is_arithmetic_v<T>, "ROOT branches hold bool, integers, float or double");
-  if constexpr (std::is_same_v<T, bool>) return ValueType::Bool;
-  else if constexpr (std::is_same_v<T, float>) return ValueType::Float32;
-  else if constexpr (std::is_same_v<T, double>) return ValueType::Float64;
-  else {
-    static_assert(std::is_integral_v<T> && (sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8),
-                  "unsupported branch type");
-    constexpr bool is_signed = std::is_signed_v<T>;
-    if constexpr (sizeof(T) == 1) return is_signed ? ValueType::Int8 : ValueType::UInt8;
-    else if constexpr (sizeof(T) == 2) return is_signed ? ValueType::Int16 : ValueType::UInt16;
-    else if constexpr (sizeof(T) == 4) return is_signed ? ValueType::Int32 : ValueType::UInt32;
-    else return is_signed ? ValueType::Int64 : ValueType::UInt64;
-  }
-}
-
-/// How ROOT names and codes a basic type: leaf class, leaf-list letter, EReadWrite code, the
-/// element name in "vector<...>".
-struct BasicTypeNames {
-  const char* leaf_class;
-  char letter;
-  std::int32_t code;
-  const char* cpp;
-};
-
-inline BasicTypeNames basic_type_names(ValueType type) {
-  switch (type) {
-    case ValueType::Bool: return {"TLeafO", 'O', 18, "bool"};
-    case ValueType::Int8: return {"TLeafB", 'B', 1, "char"};
-    case ValueType::UInt8: return {"TLeafB", 'b', 11, "unsigned char"};
-    case ValueType::Int16: return {"TLeafS", 'S', 2, "short"};
-    case ValueType::UInt16: return {"TLeafS", 's', 12, "unsigned short"};
-    case ValueType::Int32: return {"TLeafI", 'I', 3, "int"};
-    case ValueType::UInt32: return {"TLeafI", 'i', 13, "unsigned int"};
-    case ValueType::Int64: return {"TLeafL", 'L', 16, "Long64_t"};
-    case ValueType::UInt64: return {"TLeafL", 'l', 17, "ULong64_t"};
-    case ValueType::Float32: return {"TLeafF", 'F', 5, "float"};
-    case ValueType::Float64: return {"TLeafD", 'D', 8, "double"};
-    case ValueType::String: break;
-  }
-  return {"TLeafC", 'C', 7, "char*"};
-}
-
-inline bool is_unsigned_type(ValueType type) {
-  return type == ValueType::UInt8 || type == ValueType::UInt16 || type == ValueType::UInt32 || type == ValueType::UInt64;
-}
-
-/// Appends `count` values big-endian (bool as one byte 0/1).
-template <class T>
-inline void append_big_endian(std::vector<std::uint8_t>& out, const T* values, std::size_t count) {
-  const std::size_t at = out.size();
-  out.resize(at + count * sizeof(T));
-  std::uint8_t* target = out.data() + at;
-  for (std::size_t i = 0; i < count; ++i) {
-    if constexpr (std::is_same_v<T, bool>) {
-      target[i] = values[i] ? 1 : 0;
-    } else {
-      store_big_endian(target + i * sizeof(T), values[i]);
-    }
-  }
-}
-
-/// Largest basket record accepted: ROOT's buffers stop at 1 GiB.
-inline constexpr std::size_t max_basket_record = std::size_t(1) << 30;
-
-/// ROOT's default length of the entry-offset table, written into variable-size branches.
-inline constexpr std::int32_t default_entry_offset_length = 1000;
-
-}  // namespace detail
-
-class TreeWriter {
- public:
-  TreeWriter(FileSink& sink, const WriteOptions& options, std::string name, std::string title,
-             std::int64_t directory_seek)
-      : sink_(&sink), options_(options), name_(std::move(name)), title_(std::move(title)),
-        directory_seek_(directory_seek) {
-    if (options_.basket_bytes == 0) fail("basket size must be positive");
-    options_.compression.check();
-  }
-
-  const std::string& name() const noexcept { return name_; }
-  const std::string& title() const noexcept { return title_; }
-
-  template <class T>
-  TreeWriter& add_branch(const std::string& name) {
-    Branch& branch = declare(name, Kind::fixed, detail::value_type_of<T>());
-    (void)branch;
-    return *this;
-  }
-
-  template <class T>
-  TreeWriter& add_array_branch(const std::string& name, std::int32_t size) {
-    if (size < 1) fail("branch \"" + name + "\": array size must be at least 1");
-    Branch& branch = declare(name, Kind::fixed, detail::value_type_of<T>());
-    branch.length = size;
-    return *this;
-  }
-
-  /// A counted array; `counter` is the int32 branch holding the counts, created if it does not
-  /// exist. It is filled by write_jagged on the counted branches, never directly.
-  template <class T>
-  TreeWriter& add_counted_branch(const std::string& name, const std::string& counter) {
-    if (counter == name) fail("branch \"" + name + "\" cannot count itself");
-    std::size_t counter_index = find_index(counter);
-    if (counter_index == npos) {
-      declare(counter, Kind::fixed, ValueType::Int32);
-      counter_index = branches_.size() - 1;
-      branches_[counter_index].is_counter = true;
-    }
-    Branch& count = branches_[counter_index];
-    if (!count.is_counter) {
-      if (count.kind != Kind::fixed || count.type != ValueType::Int32 || count.length != 1) {
-        fail("branch \"" + counter + "\" cannot count \"" + name + "\": a counter is a single int32");
-      }
-      count.is_counter = true;
-    }
-    Branch& branch = declare(name, Kind::counted, detail::value_type_of<T>());
-    branch.counter = counter_index;
-    branches_[counter_index].dependents.push_back(branches_.size() - 1);
-    return *this;
-  }
-
-  template <class T>
-  TreeWriter& add_vector_branch(const std::string& name) {
-    declare(name, Kind::vector, detail::value_type_of<T>());
-    return *this;
-  }
-
-  template <class T>
-  TreeWriter& add_nested_vector_branch(const std::string& name) {
-    declare(name, Kind::nested_vector, detail::value_type_of<T>());
-    return *this;
-  }
-
-  TreeWriter& add_string_branch(const std::string& name) {
-    declare(name, Kind::string, ValueType::String);
-    return *this;
-  }
-
-  /// Appends entries to a scalar or fixed-array branch: values.size() / n entries.
-  template <class T>
-  void write(std::string_view name, std::span<const T> values) {
-    Branch& branch = writable(name, detail::value_type_of<T>());
-    if (branch.kind != Kind::fixed) {
-      fail("branch \"" + branch.name + "\" has variable-size entries; fill it with " + filler(branch.kind));
-    }
-    if (branch.is_counter) {
-      fail("branch \"" + branch.name + "\" counts other branches; it is filled by write_jagged on them");
-    }
-    const std::size_t per_entry = static_cast<std::size_t>(branch.length);
-    if (values.size() % per_entry != 0) {
-      fail("branch \"" + branch.name + "\" holds " + std::to_string(per_entry) + " values per entry, but " +
-           std::to_string(values.size()) + " values were given");
-    }
-    append_fixed(branch, values);
-  }
-  template <class T>
-  void write(std::string_view name, const std::vector<T>& values) {
-    if constexpr (std::is_same_v<T, bool>) {
-      const std::unique_ptr<bool[]> copy(new bool[values.size()]);
-      std::copy(values.begin(), values.end(), copy.get());
-      write<bool>(name, std::span<const bool>(copy.get(), values.size()));
-    } else {
-      write<T>(name, std::span<const T>(values));
-    }
-  }
-
-  /// Appends offsets.size() - 1 entries to a counted or vector branch: entry i holds
-  /// values[offsets[i] .. offsets[i + 1]).
-  template <class T>
-  void write_jagged(std::string_view name, std::span<const T> values, std::span<const std::int64_t> offsets) {
-    Branch& branch = writable(name, detail::value_type_of<T>());
-    if (branch.kind != Kind::counted && branch.kind != Kind::vector) {
-      fail("branch \"" + branch.name + "\" is not a counted array or a vector; fill it with " + filler(branch.kind));
-    }
-    check_offsets(branch, values.size(), offsets);
-    const std::size_t entries = offsets.size() - 1;
-    if (branch.kind == Kind::counted) fill_counter(branch, offsets);
-    for (std::size_t e = 0; e < entries; ++e) {
-      const std::size_t count = static_cast<std::size_t>(offsets[e + 1] - offsets[e]);
-      const T* first = values.data() + offsets[e];
-      branch.starts.push_back(static_cast<std::int32_t>(branch.data.size()));
-      if (branch.kind == Kind::vector) {
-        // std::vector streamed alone: byte count, class version, size, then the values.
-        const std::size_t bytes = 2 + 4 + count * sizeof(T);
-        if (bytes >= kByteCountMask) fail("branch \"" + branch.name + "\": entry too large");
-        ByteWriter header;
-        header.put<std::uint32_t>(static_cast<std::uint32_t>(bytes) | kByteCountMask);
-        header.put<std::int16_t>(9);
-        header.put<std::int32_t>(static_cast<std::int32_t>(count));
-        branch.data.insert(branch.data.end(), header.bytes().begin(), header.bytes().end());
-      }
-      detail::append_big_endian(branch.data, first, count);
-      end_variable_entry(branch);
-    }
-  }
-  template <class T>
-  void write_jagged(std::string_view name, const std::vector<T>& values, const std::vector<std::int64_t>& offsets) {
-    if constexpr (std::is_same_v<T, bool>) {
-      const std::unique_ptr<bool[]> copy(new bool[values.size()]);
-      std::copy(values.begin(), values.end(), copy.get());
-      write_jagged<bool>(name, std::span<const bool>(copy.get(), values.size()), offsets);
-    } else {
-      write_jagged<T>(name, std::span<const T>(values), std::span<const std::int64_t>(offsets));
-    }
-  }
-  template <class T>
-  void write_jagged(std::string_view name, const JaggedArray<T>& column) {
-    write_jagged<T>(name, column.values, column.offsets);
-  }
-
-  /// Appends offsets.size() - 1 entries to a std::vector<std::vector<T>> branch.
-  template <class T>
-  void write_nested(std::string_view name, std::span<const T> values, std::span<const std::int64_t> inner_offsets,
-                    std::span<const std::int64_t> offsets) {
-    Branch& branch = writable(name, detail::value_type_of<T>());
-    if (branch.kind != Kind::nested_vector) fail("branch \"" + branch.name + "\" is not a vector of vectors");
-    check_offsets(branch, values.size(), inner_offsets);
-    check_offsets(branch, inner_offsets.size() - 1, offsets);
-    for (std::size_t e = 0; e + 1 < offsets.size(); ++e) {
-      // The outer vector streamed alone (byte count, version, size), then per inner vector its
-      // size and values.
-      std::size_t bytes = 2 + 4;
-      for (std::int64_t j = offsets[e]; j < offsets[e + 1]; ++j) {
-        bytes += 4 + static_cast<std::size_t>(inner_offsets[j + 1] - inner_offsets[j]) * sizeof(T);
-      }
-      if (bytes >= kByteCountMask) fail("branch \"" + branch.name + "\": entry too large");
-      branch.starts.push_back(static_cast<std::int32_t>(branch.data.size()));
-      ByteWriter header;
-      header.put<std::uint32_t>(static_cast<std::uint32_t>(bytes) | kByteCountMask);
-      header.put<std::int16_t>(9);
-      header.put<std::int32_t>(static_cast<std::int32_t>(offsets[e + 1] - offsets[e]));
-      branch.data.insert(branch.data.end(), header.bytes().begin(), header.bytes().end());
-      for (std::int64_t j = offsets[e]; j < offsets[e + 1]; ++j) {
-        const std::size_t count = static_cast<std::size_t>(inner_offsets[j + 1] - inner_offsets[j]);
-        ByteWriter size;
-        size.put<std::int32_t>(static_cast<std::int32_t>(count));
-        branch.data.insert(branch.data.end(), size.bytes().begin(), size.bytes().end());
-        detail::append_big_endian(branch.data, values.data() + inner_offsets[j], count);
-      }
-      end_variable_entry(branch);
-    }
-  }
-  template <class T>
-  void write_nested(std::string_view name, const std::vector<T>& values, const std::vector<std::int64_t>& inner_offsets,
-                    const std::vector<std::int64_t>& offsets) {
-    if constexpr (std::is_same_v<T, bool>) {
-      const std::unique_ptr<bool[]> copy(new bool[values.size()]);
-      std::copy(values.begin(), values.end(), copy.get());
-      write_nested<bool>(name, std::span<const bool>(copy.get(), values.size()), inner_offsets, offsets);
-    } else {
-      write_nested<T>(name, std::span<const T>(values), std::span<const std::int64_t>(inner_offsets),
-                      std::span<const std::int64_t>(offsets));
-    }
-  }
-  template <class T>
-  void write_nested(std::string_view name, const NestedJaggedArray<T>& column) {
-    write_nested<T>(name, column.values, column.inner_offsets, column.offsets);
-  }
-
-  /// Appends one entry per string to a string branch.
-  void write_strings(std::string_view name, std::span<const std::string> strings) {
-    Branch& branch = writable(name, ValueType::String);
-    for (const std::string& text : strings) {
-      if (text.find('\0') != std::string::npos) {
-        fail("branch \"" + branch.name + "\": a char* leaf cannot hold a NUL character");
-      }
-      if (text.size() > 0x3FFFFFFF) fail("branch \"" + branch.name + "\": string too long");
-      branch.starts.push_back(static_cast<std::int32_t>(branch.data.size()));
-      ByteWriter encoded;
-      encoded.tstring(text);
-      branch.data.insert(branch.data.end(), encoded.bytes().begin(), encoded.bytes().end());
-      branch.maximum = std::max<std::int64_t>(branch.maximum, static_cast<std::int64_t>(text.size()) + 1);
-      end_variable_entry(branch);
-    }
-  }
-  void write_strings(std::string_view name, const std::vector<std::string>& strings) {
-    write_strings(name, std::span<const std::string>(strings));
-  }
-
-  /// Entries written so far to a branch.
-  std::int64_t entries(std::string_view name) const {
-    const std::size_t index = find_index(name);
-    if (index == npos) fail("no branch \"" + std::string(name) + "\"");
-    return branches_[index].entries;
-  }
-
-  /// Writes the last baskets and the TTree record; returns the key, for the directory's key list.
-  /// Called by FileWriter::close().
-  KeyHeader finish() {
-    if (finished_) fail("tree written twice");
-    finished_ = true;
-    std::int64_t entries = branches_.empty() ? 0 : branches_.front().entries;
-    for (const Branch& branch : branches_) {
-      if (branch.entries != entries) {
-        fail("branch \"" + branches_.front().name + "\" has " + std::to_string(entries) + " entries but \"" +
-             branch.name + "\" has " + std::to_string(branch.entries) + "; every branch needs the same number");
-      }
-    }
-    for (Branch& branch : branches_) {
-      if (branch.basket_entries > 0) flush(branch);
-    }
-    KeyHeader key;
-    key.class_name = "TTree";
-    key.name = name_;
-    key.title = title_;
-    key.seek_parent = directory_seek_;
-    const std::int16_t key_bytes = key_header_size(key.class_name, key.name, key.title);
-    const std::vector<std::uint8_t> record = serialize(entries, key_bytes);
-    return sink_->write_key(key, record, options_.compression, "tree \"" + name_ + "\"");
-  }
-
-  /// The class descriptions this tree's records need.
-  void add_class_descriptions(std::vector<ClassDescription>& classes, std::set<std::string>& names) const {
-    const auto add = [&](const std::string& name) {
-      if (names.insert(name).second) classes.push_back(writer_class_description(name));
-    };
-    for (const char* name : {"TObject", "TNamed", "TAttLine", "TAttFill", "TAttMarker", "ROOT::TIOFeatures", "TTree",
-                             "TBranch", "TLeaf"}) {
-      add(name);
-    }
-    for (const Branch& branch : branches_) {
-      if (branch.kind == Kind::vector || branch.kind == Kind::nested_vector) {
-        add("TBranchElement");
-        add("TLeafElement");
-        const std::string vector = vector_class_name(branch.type);
-        if (names.insert(vector).second) {
-          classes.push_back(vector_class_description(vector, detail::basic_type_names(branch.type).code));
-        }
-        const std::string nested = element_class_name(branch);
-        if (branch.kind == Kind::nested_vector && names.insert(nested).second) {
-          classes.push_back(vector_class_description(nested, 61));  // elements are objects (kObject)
-        }
-      } else {
-        add(detail::basic_type_names(branch.type).leaf_class);
-      }
-    }
-  }
-
- private:
-  enum class Kind { fixed, counted, vector, nested_vector, string };
-
-  struct BasketLocation {
-    std::int64_t first_entry = 0;
-    std::int64_t seek = 0;
-    std::int32_t bytes = 0;
-  };
-
-  struct Branch {
-    std::string name;
-    Kind kind = Kind::fixed;
-    ValueType type = ValueType::Int32;
-    std::int32_t length = 1;  // values per entry of fixed arrays
-    std::size_t counter = static_cast<std::size_t>(-1);
-    bool is_counter = false;
-    std::vector<std::size_t> dependents;
-    // The basket being filled.
-    std::vector<std::uint8_t> data;
-    std::vector<std::int32_t> starts;  // entry starts in `data` (variable-size entries)
-    std::int64_t basket_entries = 0;
-    // Written so far.
-    std::int64_t entries = 0;
-    std::vector<BasketLocation> baskets;
-    std::int64_t total_bytes = 0;
-    std::int64_t zipped_bytes = 0;
-    std::int64_t maximum = 0;  // largest count (counters) or string length + 1 (char* leaves)
-    // Counters: the counts of entries [recent_first, entries) that some counted branch has not
-    // written yet, to check that the branches sharing the counter agree.
-    std::deque<std::int32_t> recent_counts;
-    std::int64_t recent_first = 0;
-  };
-
-  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-
-  [[noreturn]] void fail(const std::string& problem) const {
-    throw FileError(sink_->destination().string(), "tree \"" + name_ + "\": " + problem);
-  }
-
-  std::size_t find_index(std::string_view name) const {
-    for (std::size_t i = 0; i < branches_.size(); ++i) {
-      if (branches_[i].name == name) return i;
-    }
-    return npos;
-  }
-
-  Branch& declare(const std::string& name, Kind kind, ValueType type) {
-    if (finished_) fail("cannot add branch \"" + name + "\" after the tree was written");
-    if (name.empty()) fail("a branch needs a name");
-    if (name.find_first_of("/[]") != std::string::npos) {
-      fail("branch name \"" + name + "\" contains a character ROOT reserves for leaf lists ('/', '[', ']')");
-    }
-    if (find_index(name) != npos) fail("branch \"" + name + "\" declared twice");
-    for (const Branch& branch : branches_) {
-      if (branch.entries > 0) fail("declare every branch before writing entries (\"" + name + "\" comes late)");
-    }
-    Branch branch;
-    branch.name = name;
-    branch.kind = kind;
-    branch.type = type;
-    branches_.push_back(std::move(branch));
-    return branches_.back();
-  }
-
-  Branch& writable(std::string_view name, ValueType type) {
-    if (finished_) fail("the tree was already written");
-    const std::size_t index = find_index(name);
-    if (index == npos) fail("no branch \"" + std::string(name) + "\"");
-    Branch& branch = branches_[index];
-    if (branch.type != type) {
-      fail("branch \"" + branch.name + "\" holds " + value_type_name(branch.type) + ", not " + value_type_name(type));
-    }
-    return branch;
-  }
-
-  void check_offsets(const Branch& branch, std::size_t value_count, std::span<const std::int64_t> offsets) const {
-    if (offsets.empty()) fail("branch \"" + branch.name + "\": offsets need at least one element");
-    for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
-      if (offsets[i] < 0 || offsets[i + 1] < offsets[i]) {
-        fail("branch \"" + branch.name + "\": offsets must be non-negative and non-decreasing (at " +
-             std::to_string(i) + ")");
-      }
-      if (offsets[i + 1] - offsets[i] > 0x3FFFFFFF) fail("branch \"" + branch.name + "\": entry too large");
-    }
-    if (offsets.back() < 0 || static_cast<std::uint64_t>(offsets.back()) > value_count) {
-      fail("branch \"" + branch.name + "\": offsets end at " + std::to_string(offsets.back()) + " but " +
-           std::to_string(value_count) + " values were given");
-    }
-  }
-
-  /// Appends the counts of a counted branch's new entries to its counter, or checks them against
-  /// the counts another branch already wrote there.
-  void fill_counter(Branch& branch, std::span<const std::int64_t> offsets) {
-    Branch& counter = branches_[branch.counter];
-    const std::int64_t first = branch.entries;
-    std::vector<std::int32_t> fresh;
-    for (std::size_t i = 0; i + 1 < offsets.size(); ++i) {
-      const std::int64_t entry = first + static_cast<std::int64_t>(i);
-      const std::int32_t count = static_cast<std::int32_t>(offsets[i + 1] - offsets[i]);
-      if (entry < counter.entries) {
-        const std::int32_t known = counter.recent_counts[static_cast<std::size_t>(entry - counter.recent_first)];
-        if (known != count) {
-          fail("branch \"" + branch.name + "\": entry " + std::to_string(entry) + " has " + std::to_string(count) +
-               " values but its counter \"" + counter.name + "\" already says " + std::to_string(known));
-        }
-      } else {
-        fresh.push_back(count);
-      }
-    }
-    for (std::int32_t count : fresh) {
-      counter.recent_counts.push_back(count);
-      counter.maximum = std::max<std::int64_t>(counter.maximum, count);
-    }
-    append_fixed(counter, std::span<const std::int32_t>(fresh));
-    // Forget the counts every dependent has passed (this branch's entries grow after this call).
-    std::int64_t oldest = first + static_cast<std::int64_t>(offsets.size() - 1);
-    for (std::size_t dependent : counter.dependents) {
-      if (&branches_[dependent] != &branch) oldest = std::min(oldest, branches_[dependent].entries);
-    }
-    while (counter.recent_first < oldest && !counter.recent_counts.empty()) {
-      counter.recent_counts.pop_front();
-      ++counter.recent_first;
-    }
-  }
-
-  /// Appends whole entries of a fixed-size branch, writing baskets as they fill.
-  template <class T>
-  void append_fixed(Branch& branch, std::span<const T> values) {
-    const std::size_t per_entry = static_cast<std::size_t>(branch.length);
-    const std::size_t entries = values.size() / per_entry;
-    const std::size_t entry_bytes = per_entry * sizeof(T);
-    for (std::size_t e = 0; e < entries;) {
-      // As many whole entries as fit before the basket reaches its size, at least one.
-      const std::size_t room = branch.data.size() < options_.basket_bytes ? options_.basket_bytes - branch.data.size() : 0;
-      const std::size_t take = std::min(entries - e, std::max<std::size_t>(1, (room + entry_bytes - 1) / entry_bytes));
-      detail::append_big_endian(branch.data, values.data() + e * per_entry, take * per_entry);
-      branch.basket_entries += static_cast<std::int64_t>(take);
-      branch.entries += static_cast<std::int64_t>(take);
-      e += take;
-      if (branch.data.size() >= options_.basket_bytes) flush(branch);
-    }
-  }
-
-  void end_variable_entry(Branch& branch) {
-    if (branch.data.size() > detail::max_basket_record) {
-      fail("branch \"" + branch.name + "\": one basket would exceed ROOT's 1 GiB buffer limit");
-    }
-    ++branch.basket_entries;
-    ++branch.entries;
-    if (branch.data.size() >= options_.basket_bytes) flush(branch);
-  }
-
-  /// Compresses the basket being filled and writes it to the file.
-  void flush(Branch& branch) {
-    constexpr std::size_t basket_fields = 2 + 4 + 4 + 4 + 4 + 1;
-    const std::int16_t key_bytes = key_header_size("TBasket", branch.name, name_, basket_fields);
-    const bool variable = branch.kind != Kind::fixed;
-    std::vector<std::uint8_t> record = std::move(branch.data);
-    const std::int32_t last = static_cast<std::int32_t>(key_bytes + record.size());
-    if (variable) {
-      // Entry offsets after the data, counted from the start of the key, plus ROOT's spare slot.
-      ByteWriter table;
-      table.put<std::int32_t>(static_cast<std::int32_t>(branch.starts.size() + 1));
-      for (std::int32_t start : branch.starts) table.put<std::int32_t>(start + key_bytes);
-      table.put<std::int32_t>(0);
-      record.insert(record.end(), table.bytes().begin(), table.bytes().end());
-    }
-    ByteWriter fields;
-    fields.put<std::int16_t>(3);  // TBasket class version
-    fields.put<std::int32_t>(static_cast<std::int32_t>(std::min<std::size_t>(options_.basket_bytes, 0x7FFFFFFF)));
-    fields.put<std::int32_t>(variable ? detail::default_entry_offset_length : entry_bytes(branch));  // fNevBufSize
-    fields.put<std::int32_t>(static_cast<std::int32_t>(branch.basket_entries));
-    fields.put<std::int32_t>(last);
-    fields.put<std::uint8_t>(0);
-    KeyHeader key;
-    key.class_name = "TBasket";
-    key.name = branch.name;
-    key.title = name_;
-    key.seek_parent = directory_seek_;
-    const KeyHeader written = sink_->write_key(key, record, options_.compression,
-                                               "basket of branch \"" + branch.name + "\" in tree \"" + name_ + "\"",
-                                               fields.bytes());
-    branch.baskets.push_back({branch.entries - branch.basket_entries, written.seek_key, written.total_bytes});
-    branch.total_bytes += written.object_bytes + written.key_bytes;
-    branch.zipped_bytes += written.total_bytes;
-    branch.data.clear();
-    branch.starts.clear();
-    branch.basket_entries = 0;
-  }
-
-  static const char* filler(Kind kind) {
-    switch (kind) {
-      case Kind::fixed: return "write";
-      case Kind::counted: case Kind::vector: return "write_jagged";
-      case Kind::nested_vector: return "write_nested";
-      case Kind::string: return "write_strings";
-    }
-    return "write";
-  }
-
-  static std::int32_t entry_bytes(const Branch& branch) {
-    return static_cast<std::int32_t>(branch.length * static_cast<std::int32_t>(value_size(branch.type)));
-  }
-
-  static std::string vector_class_name(ValueType type) {
-    return std::string("vector<") + detail::basic_type_names(type).cpp + ">";
-  }
-
-  /// The class of a TBranchElement, spelled as ROOT normalizes it ("vector<vector<float> >").
-  static std::string element_class_name(const Branch& branch) {
-    const std::string inner = vector_class_name(branch.type);
-    return branch.kind == Kind::nested_vector ? "vector<" + inner + " >" : inner;
-  }
-
-  // ---- the TTree record -------------------------------------------------------------------
-
-  static void begin_object_array(ByteWriter& out, std::size_t& header, std::int32_t count) {
-    header = out.begin_versioned(3);  // TObjArray
-    out.tobject(0x02000000);
-    out.tstring("");
-    out.put<std::int32_t>(count);
-    out.put<std::int32_t>(0);  // lower bound
-  }
-
-  static void write_io_features(ByteWriter& out) {
-    const std::size_t features = out.begin_versioned(1);  // ROOT::TIOFeatures
-    out.put<std::uint8_t>(0);
-    out.end_versioned(features);
-  }
-
-  /// Writes the leaf object of `branch`; returns its tag for fLeaves and fLeafCount references.
-  std::uint32_t write_leaf(ByteWriter& out, const Branch& branch, const std::vector<std::uint32_t>& leaf_tags) const {
-    const detail::BasicTypeNames names = detail::basic_type_names(branch.type);
-    const bool element = branch.kind == Kind::vector || branch.kind == Kind::nested_vector;
-    const char* leaf_class = element ? "TLeafElement" : names.leaf_class;
-    const std::size_t object = out.begin_object(leaf_class);
-    const std::size_t derived = out.begin_versioned(1);
-    const std::size_t leaf = out.begin_versioned(2);  // TLeaf
-    std::string title = branch.name;
-    std::int32_t length = 1;
-    std::int32_t length_type = static_cast<std::int32_t>(value_size(branch.type));
-    if (branch.kind == Kind::fixed && branch.length > 1) {
-      title += "[" + std::to_string(branch.length) + "]";
-      length = branch.length;
-    }
-    if (branch.kind == Kind::counted) title += "[" + branches_[branch.counter].name + "]";
-    if (branch.kind == Kind::string) length = static_cast<std::int32_t>(std::max<std::int64_t>(1, branch.maximum));
-    if (element) length_type = 0;
-    out.tnamed(branch.name, title);
-    out.put<std::int32_t>(length);
-    out.put<std::int32_t>(length_type);
-    out.put<std::int32_t>(0);                                     // fOffset
-    out.put<std::uint8_t>(branch.is_counter ? 1 : 0);             // fIsRange: counters are ranges
-    out.put<std::uint8_t>(detail::is_unsigned_type(branch.type) ? 1 : 0);
-    if (branch.kind == Kind::counted) {
-      out.object_reference(leaf_tags[branch.counter]);  // the counter's leaf, written before
-    } else {
-      out.null_pointer();
-    }
-    out.end_versioned(leaf);
-    if (element) {
-      out.put<std::int32_t>(-1);  // fID
-      out.put<std::int32_t>(-1);  // fType
-    } else {
-      // fMinimum, fMaximum in the leaf's own type: the largest count for counters, the longest
-      // string for char* leaves (ROOT sizes its read buffers with them), else 0.
-      const std::int64_t maximum = branch.is_counter || branch.kind == Kind::string ? branch.maximum : 0;
-      switch (branch.kind == Kind::string ? ValueType::Int32 : branch.type) {
-        case ValueType::Bool: case ValueType::Int8: case ValueType::UInt8:
-          out.put<std::uint8_t>(0); out.put<std::uint8_t>(static_cast<std::uint8_t>(maximum)); break;
-        case ValueType::Int16: case ValueType::UInt16:
-          out.put<std::int16_t>(0); out.put<std::int16_t>(static_cast<std::int16_t>(maximum)); break;
-        case ValueType::Int32: case ValueType::UInt32: case ValueType::String:
-          out.put<std::int32_t>(0); out.put<std::int32_t>(static_cast<std::int32_t>(maximum)); break;
-        case ValueType::Int64: case ValueType::UInt64:
-          out.put<std::int64_t>(0); out.put<std::int64_t>(maximum); break;
-        case ValueType::Float32: out.put<float>(0); out.put<float>(0); break;
-        case ValueType::Float64: out.put<double>(0); out.put<double>(0); break;
-      }
-    }
-    out.end_versioned(derived);
-    out.end_object(object);
-    return out.object_tag(object);
-  }
-
-  void write_tbranch(ByteWriter& out, const Branch& branch, std::vector<std::uint32_t>& leaf_tags,
-                     std::size_t index) const {
-    const std::size_t header = out.begin_versioned(13);  // TBranch
-    std::string title = branch.name;
-    if (branch.kind != Kind::vector && branch.kind != Kind::nested_vector) {
-      if (branch.kind == Kind::fixed && branch.length > 1) title += "[" + std::to_string(branch.length) + "]";
-      if (branch.kind == Kind::counted) title += "[" + branches_[branch.counter].name + "]";
-      title += std::string("/") + detail::basic_type_names(branch.type).letter;
-    }
-    out.tnamed(branch.name, title);
-    const std::size_t fill = out.begin_versioned(2);  // TAttFill
-    out.put<std::int16_t>(0);
-    out.put<std::int16_t>(1001);
-    out.end_versioned(fill);
-    const std::int32_t basket_count = static_cast<std::int32_t>(branch.baskets.size());
-    const std::int32_t max_baskets = std::max<std::int32_t>(10, basket_count + 1);
-    out.put<std::int32_t>(options_.compression.code());                                         // fCompress
-    out.put<std::int32_t>(static_cast<std::int32_t>(std::min<std::size_t>(options_.basket_bytes, 0x7FFFFFFF)));
-    out.put<std::int32_t>(branch.kind == Kind::fixed ? 0 : detail::default_entry_offset_length);  // fEntryOffsetLen
-    out.put<std::int32_t>(basket_count);                                                        // fWriteBasket
-    out.put<std::int64_t>(branch.entries);                                                      // fEntryNumber
-    write_io_features(out);
-    out.put<std::int32_t>(0);  // fOffset
-    out.put<std::int32_t>(max_baskets);
-    out.put<std::int32_t>(branch.kind == Kind::vector || branch.kind == Kind::nested_vector ? 99 : 0);  // fSplitLevel (ROOT's default for objects)
-    out.put<std::int64_t>(branch.entries);
-    out.put<std::int64_t>(0);  // fFirstEntry
-    out.put<std::int64_t>(branch.total_bytes);
-    out.put<std::int64_t>(branch.zipped_bytes);
-    std::size_t array = 0;
-    begin_object_array(out, array, 0);  // fBranches
-    out.end_versioned(array);
-    begin_object_array(out, array, 1);  // fLeaves
-    leaf_tags[index] = write_leaf(out, branch, leaf_tags);
-    out.end_versioned(array);
-    // fBaskets: one empty slot per basket-table entry (all baskets are on disk, none in memory).
-    begin_object_array(out, array, max_baskets);
-    for (std::int32_t i = 0; i < max_baskets; ++i) out.null_pointer();
-    out.end_versioned(array);
-    out.put<std::uint8_t>(1);  // fBasketBytes[fMaxBaskets]
-    for (std::int32_t i = 0; i < max_baskets; ++i) out.put<std::int32_t>(i < basket_count ? branch.baskets[i].bytes : 0);
-    out.put<std::uint8_t>(1);  // fBasketEntry[fMaxBaskets]: first entries, then the entry count
-    for (std::int32_t i = 0; i < max_baskets; ++i) {
-      out.put<std::int64_t>(i < basket_count ? branch.baskets[i].first_entry : i == basket_count ? branch.entries : 0);
-    }
-    out.put<std::uint8_t>(1);  // fBasketSeek[fMaxBaskets]
-    for (std::int32_t i = 0; i < max_baskets; ++i) out.put<std::int64_t>(i < basket_count ? branch.baskets[i].seek : 0);
-    out.tstring("");  // fFileName: baskets are in this file
-    out.end_versioned(header);
-  }
-
-  void write_branch(ByteWriter& out, const Branch& branch, std::vector<std::uint32_t>& leaf_tags,
-                    std::size_t index) const {
-    if (branch.kind != Kind::vector && branch.kind != Kind::nested_vector) {
-      const std::size_t object = out.begin_object("TBranch");
-      write_tbranch(out, branch, leaf_tags, index);
-      out.end_object(object);
-      return;
-    }
-    const std::string class_name = element_class_name(branch);
-    const std::size_t object = out.begin_object("TBranchElement");
-    const std::size_t header = out.begin_versioned(10);
-    write_tbranch(out, branch, leaf_tags, index);
-    out.tstring(class_name);  // fClassName
-    out.tstring("");          // fParentName
-    out.tstring("");          // fClonesName
-    out.put<std::uint32_t>(class_name_checksum(class_name));
-    out.put<std::int16_t>(6);   // fClassVersion of std::vector
-    out.put<std::int32_t>(-1);  // fID: the whole object
-    out.put<std::int32_t>(0);   // fType: top-level branch
-    out.put<std::int32_t>(-1);  // fStreamerType
-    out.put<std::int32_t>(0);   // fMaximum
-    out.null_pointer();         // fBranchCount
-    out.null_pointer();         // fBranchCount2
-    out.end_versioned(header);
-    out.end_object(object);
-  }
-
-  std::vector<std::uint8_t> serialize(std::int64_t entries, std::int16_t key_bytes) const {
-    ByteWriter out(key_bytes);
-    std::int64_t total_bytes = 0;
-    std::int64_t zipped_bytes = 0;
-    for (const Branch& branch : branches_) {
-      total_bytes += branch.total_bytes;
-      zipped_bytes += branch.zipped_bytes;
-    }
-    const std::size_t tree = out.begin_versioned(20);
-    out.tnamed(name_, title_);
-    const std::size_t line = out.begin_versioned(2);  // TAttLine: ROOT's defaults for trees
-    out.put<std::int16_t>(602);
-    out.put<std::int16_t>(1);
-    out.put<std::int16_t>(1);
-    out.end_versioned(line);
-    const std::size_t fill = out.begin_versioned(2);  // TAttFill
-    out.put<std::int16_t>(0);
-    out.put<std::int16_t>(1001);
-    out.end_versioned(fill);
-    const std::size_t marker = out.begin_versioned(2);  // TAttMarker
-    out.put<std::int16_t>(1);
-    out.put<std::int16_t>(1);
-    out.put<float>(1.0f);
-    out.end_versioned(marker);
-    out.put<std::int64_t>(entries);
-    out.put<std::int64_t>(total_bytes);
-    out.put<std::int64_t>(zipped_bytes);
-    out.put<std::int64_t>(0);  // fSavedBytes
-    out.put<std::int64_t>(0);  // fFlushedBytes
-    out.put<double>(1.0);      // fWeight
-    out.put<std::int32_t>(0);  // fTimerInterval
-    out.put<std::int32_t>(25);  // fScanField
-    out.put<std::int32_t>(0);  // fUpdate
-    out.put<std::int32_t>(detail::default_entry_offset_length);
-    out.put<std::int32_t>(0);  // fNClusterRange
-    out.put<std::int64_t>(1000000000000);  // fMaxEntries
-    out.put<std::int64_t>(1000000000000);  // fMaxEntryLoop
-    out.put<std::int64_t>(0);              // fMaxVirtualSize
-    out.put<std::int64_t>(-300000000);     // fAutoSave
-    out.put<std::int64_t>(-30000000);      // fAutoFlush
-    out.put<std::int64_t>(1000000);        // fEstimate
-    out.put<std::uint8_t>(0);  // fClusterRangeEnd[fNClusterRange = 0]
-    out.put<std::uint8_t>(0);  // fClusterSize[fNClusterRange = 0]
-    write_io_features(out);
-    std::vector<std::uint32_t> leaf_tags(branches_.size(), 0);
-    std::size_t array = 0;
-    begin_object_array(out, array, static_cast<std::int32_t>(branches_.size()));  // fBranches
-    for (std::size_t i = 0; i < branches_.size(); ++i) write_branch(out, branches_[i], leaf_tags, i);
-    out.end_versioned(array);
-    begin_object_array(out, array, static_cast<std::int32_t>(branches_.size()));  // fLeaves: references
-    for (std::uint32_t tag : leaf_tags) out.object_reference(tag);
-    out.end_versioned(array);
-    out.null_pointer();        // fAliases
-    out.put<std::int32_t>(0);  // fIndexValues (empty TArrayD)
-    out.put<std::int32_t>(0);  // fIndex (empty TArrayI)
-    out.null_pointer();        // fTreeIndex
-    out.null_pointer();        // fFriends
-    out.null_pointer();        // fUserInfo
-    out.null_pointer();        // fBranchRef
-    out.end_versioned(tree);
-    return out.take();
-  }
-
-  FileSink* sink_;
-  WriteOptions options_;
-  std::string name_;
-  std::string title_;
-  std::int64_t directory_seek_;
-  std::vector<Branch> branches_;
-  bool finished_ = false;
-};
-
-}  // namespace deepjet::root
-// ---- end deepjet/io/root/tree_writer.hpp ----
-
-namespace deepjet::root {
-
-class FileWriter {
- public:
-  explicit FileWriter(const std::filesystem::path& path, WriteOptions options = {})
-      : options_(std::move(options)), sink_(std::make_unique<FileSink>(path)) {
-    options_.compression.check();
-    if (options_.basket_bytes == 0) throw FileError(path.string(), "basket size must be positive");
-    file_name_ = path.filename().string();
-    created_ = root_datime_now();
-    std::random_device random;
-    for (auto& byte : uuid_) byte = static_cast<std::uint8_t>(random());
-    // The header, then the TFile key with the top directory record; both are written at close().
-    sink_->allocate(begin_);
-    file_key_bytes_ = key_header_size("TFile", file_name_, options_.title);
-    name_bytes_ = static_cast<std::int32_t>(file_key_bytes_ + tstring_size(file_name_) + tstring_size(options_.title));
-    sink_->allocate(static_cast<std::uint64_t>(name_bytes_) + directory_record_bytes);
-    directories_.push_back(Directory{});  // the top directory
-    directories_[0].seek = begin_;
-  }
-
-  FileWriter(const FileWriter&) = delete;
-  FileWriter& operator=(const FileWriter&) = delete;
-  FileWriter(FileWriter&&) = default;
-  FileWriter& operator=(FileWriter&&) = default;
-
-  const std::filesystem::path& path() const { return sink_->destination(); }
-  bool closed() const noexcept { return closed_; }
-
-  /// A new tree at `tree_path`; the reference stays valid until the writer is destroyed.
-  TreeWriter& make_tree(std::string_view tree_path, std::string title = "") {
-    check_open();
-    std::string name(tree_path);
-    std::size_t directory = 0;
-    for (std::size_t slash; (slash = name.find('/')) != std::string::npos;) {
-      const std::string part = name.substr(0, slash);
-      name = name.substr(slash + 1);
-      if (!part.empty()) directory = subdirectory(directory, part);
-    }
-    if (name.empty()) throw FileError(path().string(), "tree path \"" + std::string(tree_path) + "\" has no name");
-    for (const auto& tree : trees_) {
-      if (tree.directory == directory && tree.writer->name() == name) {
-        throw FileError(path().string(), "tree \"" + std::string(tree_path) + "\" made twice");
-      }
-    }
-    for (const std::size_t child : directories_[directory].children) {
-      if (directories_[child].name == name) {
-        throw FileError(path().string(), "\"" + std::string(tree_path) + "\" is already a directory");
-      }
-    }
-    trees_.push_back({directory, std::make_unique<TreeWriter>(*sink_, options_, name, std::move(title),
-                                                              directories_[directory].seek)});
-    return *trees_.back().writer;
-  }
-
-  /// Leaves `bytes` unused at the current end of the file (a free segment, a hole on disk).
-  void leave_gap(std::uint64_t bytes) {
-    check_open();
-    if (bytes == 0) return;
-    const std::uint64_t start = sink_->allocate(bytes);
-    gaps_.push_back({start, start + bytes - 1});
-  }
-
-  /// Completes the file and moves it into place. After a failure the file is abandoned.
-  void close() {
-    check_open();
-    closed_ = true;  // a failure below abandons the file; the temporary goes with the writer
-    for (auto& tree : trees_) directories_[tree.directory].keys.push_back(tree.writer->finish());
-    write_streamer_infos();
-    // Key lists, deepest directories first (a parent lists its children's keys, fixed at creation).
-    for (std::size_t i = directories_.size(); i-- > 0;) write_key_list(i);
-    write_free_segments();
-    const bool large = end_ > kStartBigFile;
-    for (std::size_t i = 1; i < directories_.size(); ++i) {
-      const Directory& directory = directories_[i];
-      ByteWriter record;
-      write_directory_record(record, directory, large);
-      KeyHeader key = directory.key;
-      ByteWriter bytes;
-      encode_key_header(bytes, key);
-      bytes.put_bytes(record.bytes().data(), record.size());
-      sink_->write_at(static_cast<std::uint64_t>(key.seek_key), bytes.bytes().data(), bytes.size(),
-                      "directory \"" + directory.name + "\"");
-    }
-    write_file_key(large);
-    write_header(large);
-    sink_->set_length(end_);
-    sink_->commit();
-  }
-
- private:
-  struct Directory {
-    std::string name;
-    std::int64_t seek = 0;         // fSeekDir: its key (the TFile key at fBEGIN for the top one)
-    std::size_t parent = 0;
-    KeyHeader key;                 // subdirectories: their key in the parent
-    std::vector<std::size_t> children;
-    std::vector<KeyHeader> keys;   // trees and subdirectories, listed in its key list
-    std::int64_t seek_keys = 0;
-    std::int32_t key_list_bytes = 0;
-    std::uint32_t created = 0;
-  };
-  struct TreeEntry {
-    std::size_t directory = 0;
-    std::unique_ptr<TreeWriter> writer;
-  };
-  struct Gap {
-    std::uint64_t first = 0;
-    std::uint64_t last = 0;  // inclusive, as TFree has it
-  };
-
-  static constexpr std::int32_t begin_ = 100;  // fBEGIN: the header's reserved length
-  static constexpr std::uint64_t directory_record_bytes = 60;  // TDirectory record, either variant
-  // ROOT switches to 64-bit file offsets (header, directories, free segments) past 2e9 bytes.
-  static constexpr std::uint64_t kStartBigFile = 2000000000;
-  static constexpr std::int32_t file_version = 62206;  // the ROOT release whose layout this is
-
-  void check_open() const {
-    if (closed_) throw FileError(path().string(), "the ROOT file was already closed (or failed)");
-  }
-
-  std::size_t subdirectory(std::size_t parent, const std::string& name) {
-    for (const std::size_t child : directories_[parent].children) {
-      if (directories_[child].name == name) return child;
-    }
-    for (const auto& tree : trees_) {
-      if (tree.directory == parent && tree.writer->name() == name) {
-        throw FileError(path().string(), "\"" + name + "\" is already a tree");
-      }
-    }
-    Directory directory;
-    directory.name = name;
-    directory.parent = parent;
-    directory.created = root_datime_now();
-    // The key and its record are reserved now (trees inside point to it) and written at close().
-    KeyHeader& key = directory.key;
-    key.class_name = "TDirectory";
-    key.name = name;
-    key.key_bytes = key_header_size(key.class_name, key.name, key.title);
-    key.object_bytes = static_cast<std::int32_t>(directory_record_bytes);
-    key.total_bytes = key.key_bytes + key.object_bytes;
-    key.datime = directory.created;
-    key.seek_key = static_cast<std::int64_t>(sink_->allocate(static_cast<std::uint64_t>(key.total_bytes)));
-    key.seek_parent = directories_[parent].seek;
-    directory.seek = key.seek_key;
-    directories_.push_back(std::move(directory));
-    const std::size_t index = directories_.size() - 1;
-    directories_[parent].children.push_back(index);
-    directories_[parent].keys.push_back(directories_[index].key);
-    return index;
-  }
-
-  void write_streamer_infos() {
-    std::vector<ClassDescription> classes;
-    std::set<std::string> names;
-    for (const auto& tree : trees_) tree.writer->add_class_descriptions(classes, names);
-    KeyHeader key;
-    key.class_name = "TList";
-    key.name = "StreamerInfo";
-    key.title = "Doubly linked list";
-    key.seek_parent = begin_;
-    const std::int16_t key_bytes = key_header_size(key.class_name, key.name, key.title);
-    const KeyHeader written = sink_->write_key(key, serialize_streamer_infos(classes, key_bytes), options_.compression,
-                                               "streamer infos");
-    seek_info_ = written.seek_key;
-    info_bytes_ = written.total_bytes;
-  }
-
-  void write_key_list(std::size_t index) {
-    Directory& directory = directories_[index];
-    ByteWriter record;
-    record.put<std::int32_t>(static_cast<std::int32_t>(directory.keys.size()));
-    for (const KeyHeader& listed : directory.keys) encode_key_header(record, listed);
-    KeyHeader key;
-    key.class_name = index == 0 ? "TFile" : "TDirectory";
-    key.name = index == 0 ? file_name_ : directory.name;
-    key.title = index == 0 ? options_.title : "";
-    key.seek_parent = directory.seek;
-    // Key lists are never compressed (readers take them as they are).
-    const KeyHeader written = sink_->write_key(key, record.bytes(), CompressionSettings::none(),
-                                               "key list of " + (index == 0 ? std::string("the file") : "\"" + directory.name + "\""));
-    directory.seek_keys = written.seek_key;
-    directory.key_list_bytes = written.total_bytes;
-  }
-
-  void write_free_segments() {
-    KeyHeader key;
-    key.class_name = "TFile";
-    key.name = file_name_;
-    key.title = options_.title;
-    key.seek_parent = begin_;
-    key.key_bytes = key_header_size(key.class_name, key.name, key.title);
-    const std::uint64_t seek = sink_->end();
-    // The last free segment runs from the end of the file to ROOT's 2e9 mark (1e9 past the end in
-    // large files); its encoding (10 or 18 bytes) depends on where the file ends.
-    ByteWriter free_list;
-    for (const Gap& gap : gaps_) write_free_segment(free_list, gap);
-    std::uint64_t end = seek + static_cast<std::uint64_t>(key.key_bytes) + free_list.size() + 10;
-    if (end >= kStartBigFile) end += 8;  // the tail segment needs 64-bit offsets
-    write_free_segment(free_list, Gap{end, end >= kStartBigFile ? end + 1000000000 : kStartBigFile});
-    const std::vector<std::uint8_t> record = free_list.take();
-    const KeyHeader written = sink_->write_key(key, record, CompressionSettings::none(), "free segments");
-    seek_free_ = written.seek_key;
-    free_bytes_ = written.total_bytes;
-    free_count_ = static_cast<std::int32_t>(gaps_.size() + 1);
-    end_ = sink_->end();
-    if (end_ != end) throw FileError(path().string(), "internal error: free segment list misplaced");
-  }
-
-  static void write_free_segment(ByteWriter& out, const Gap& gap) {
-    if (gap.last > kStartBigFile) {
-      out.put<std::int16_t>(1001);
-      out.put<std::int64_t>(static_cast<std::int64_t>(gap.first));
-      out.put<std::int64_t>(static_cast<std::int64_t>(gap.last));
-    } else {
-      out.put<std::int16_t>(1);
-      out.put<std::int32_t>(static_cast<std::int32_t>(gap.first));
-      out.put<std::int32_t>(static_cast<std::int32_t>(gap.last));
-    }
-  }
-
-  void write_uuid(ByteWriter& out) const {
-    out.put<std::int16_t>(1);  // TUUID version
-    out.put_bytes(uuid_.data(), uuid_.size());
-  }
-
-  void write_directory_record(ByteWriter& out, const Directory& directory, bool large) const {
-    const std::int64_t parent = &directory == &directories_[0] ? 0 : directories_[directory.parent].seek;
-    const std::int32_t name_bytes = &directory == &directories_[0] ? name_bytes_ : directory.key.key_bytes;
-    out.put<std::int16_t>(large ? 1005 : 5);
-    out.put<std::uint32_t>(&directory == &directories_[0] ? created_ : directory.created);  // fDatimeC
-    out.put<std::uint32_t>(root_datime_now());                                               // fDatimeM
-    out.put<std::int32_t>(directory.key_list_bytes);
-    out.put<std::int32_t>(name_bytes);
-    if (large) {
-      out.put<std::int64_t>(directory.seek);
-      out.put<std::int64_t>(parent);
-      out.put<std::int64_t>(directory.seek_keys);
-      write_uuid(out);
-    } else {
-      out.put<std::int32_t>(static_cast<std::int32_t>(directory.seek));
-      out.put<std::int32_t>(static_cast<std::int32_t>(parent));
-      out.put<std::int32_t>(static_cast<std::int32_t>(directory.seek_keys));
-      write_uuid(out);
-      for (int i = 0; i < 3; ++i) out.put<std::int32_t>(0);  // room for 64-bit seeks
-    }
-  }
-
-  void write_file_key(bool large) {
-    KeyHeader key;
-    key.class_name = "TFile";
-    key.name = file_name_;
-    key.title = options_.title;
-    key.key_bytes = file_key_bytes_;
-    key.object_bytes = static_cast<std::int32_t>(name_bytes_ - file_key_bytes_ + static_cast<std::int32_t>(directory_record_bytes));
-    key.total_bytes = name_bytes_ + static_cast<std::int32_t>(directory_record_bytes);
-    key.datime = created_;
-    key.seek_key = begin_;
-    key.seek_parent = 0;
-    ByteWriter out;
-    encode_key_header(out, key);
-    out.tstring(file_name_);
-    out.tstring(options_.title);
-    write_directory_record(out, directories_[0], large);
-    sink_->write_at(begin_, out.bytes().data(), out.size(), "file key");
-  }
-
-  void write_header(bool large) {
-    ByteWriter out;
-    out.put_bytes(reinterpret_cast<const std::uint8_t*>("root"), 4);
-    out.put<std::int32_t>(large ? file_version + 1000000 : file_version);
-    out.put<std::int32_t>(begin_);
-    const auto seek = [&](std::uint64_t value) {
-      if (large) out.put<std::int64_t>(static_cast<std::int64_t>(value));
-      else out.put<std::int32_t>(static_cast<std::int32_t>(value));
-    };
-    seek(end_);
-    seek(static_cast<std::uint64_t>(seek_free_));
-    out.put<std::int32_t>(free_bytes_);
-    out.put<std::int32_t>(free_count_);
-    out.put<std::int32_t>(name_bytes_);
-    out.put<std::uint8_t>(large ? 8 : 4);  // fUnits: bytes per file offset
-    out.put<std::int32_t>(options_.compression.code());
-    seek(static_cast<std::uint64_t>(seek_info_));
-    out.put<std::int32_t>(info_bytes_);
-    write_uuid(out);
-    std::vector<std::uint8_t> bytes = out.take();
-    bytes.resize(begin_, 0);
-    sink_->write_at(0, bytes.data(), bytes.size(), "file header");
-  }
-
-  WriteOptions options_;
-  std::unique_ptr<FileSink> sink_;
-  std::string file_name_;
-  std::uint32_t created_ = 0;
-  std::array<std::uint8_t, 16> uuid_{};
-  std::int16_t file_key_bytes_ = 0;
-  std::int32_t name_bytes_ = 0;  // fNbytesName: TFile key header + its name and title
-  std::vector<Directory> directories_;
-  std::vector<TreeEntry> trees_;
-  std::vector<Gap> gaps_;
-  std::int64_t seek_info_ = 0;
-  std::int32_t info_bytes_ = 0;
-  std::int64_t seek_free_ = 0;
-  std::int32_t free_bytes_ = 0;
-  std::int32_t free_count_ = 0;
-  std::uint64_t end_ = 0;
-  bool closed_ = false;
-};
-
-}  // namespace deepjet::root
-// ---- end deepjet/io/root/file_writer.hpp ----
-// ---- end deepjet/io/root_writer.hpp ----
 // ---- end deepjet/root.hpp ----
 // ---- begin deepjet/training.hpp ----
 // deepjet/training.hpp: training a declared network on the data path: losses, optimisers, the
@@ -16024,6 +17808,9 @@ struct Adam {
 // Built-ins: ProgressBar, HistoryFiles (CSV, JSON and plots per epoch), EarlyStopping,
 // ReduceLearningRateOnPlateau, BestModelCheckpoint, EpochCheckpoints, PeriodicCommand (renewing Kerberos tokens on
 // long jobs: a failing command stops the run cleanly, with a checkpoint).
+//
+// In a distributed training the callbacks run on rank 0 alone (unless every_rank()), which is
+// the only rank that writes files; rank 0's learning rate and stop request reach all ranks.
 
 
 
@@ -16105,6 +17892,10 @@ class Callback {
   virtual void on_train_end(TrainingState&) {}
   virtual std::string save_state() const { return {}; }
   virtual void restore_state(const std::string&) {}
+  /// In a distributed training (TrainerOptions::communicator) callbacks run on rank 0 only, and
+  /// its decisions (learning rate, stop) reach the other ranks. A callback that returns true here
+  /// runs on every rank (per-node work); its decisions on other ranks than 0 are ignored.
+  virtual bool every_rank() const { return false; }
 };
 
 /// A progress line: epoch, batch, running loss, jets/s, time left in the epoch. Updated in place on
@@ -16329,23 +18120,57 @@ class PeriodicCommand : public Callback {
 // ---- begin deepjet/training/predict.hpp ----
 // deepjet/training/predict.hpp: a trained model's outputs for whole files.
 //
-//   predict_source<Format>(model, normalisation, "test.root", "tree", "predictions/test.h5", weighter?)
-//   predict_training_file<Format>(model, "converted/x.h5", "predictions/x.h5", weighter?)
+//   predict_source<Format>(model, normalisation, "test.root", "tree", "predictions/test.root", weighter?, options?)
+//   predict_source<Format>(model, normalisation, "test.root", "tree",
+//                          std::vector<std::filesystem::path>{"p/test.root", "p/test.h5"}, ...)
+//   predict_training_file<Format>(model, "converted/x.h5", "predictions/x.h5", weighter?, options?)
 //
-// A prediction file (HDF5) holds, per jet:
-//   probabilities (jets, classes)   the model's outputs; attribute classes = "b,bb,..."
-//   truth (jets, classes), spectators (jets, S) with attribute spectators = "jet_pt,jet_eta,..."
-//   weights (jets)                  when a weighter is given (the training's class weights)
-// and attributes deepjet_file = "predictions", format_version, library_version, source,
-// architecture (the model's signature), format. A raw source is converted on the fly, chunk by
-// chunk, with the normalisation the training used (the collection's): the inputs the model sees
-// are exactly those it would see from a training file. Jets of no class are kept (prediction does
-// not drop data). Files appear under their name only when complete.
+// The output's extension chooses the format (one pass of the model may feed several outputs):
+//
+// ".root": a ROOT file with a TTree "tree" that is a friend of the source tree: one entry per
+//   source entry, in the source's order (unless options.keep drops jets), holding
+//     prob_<class>   float, the model's output per class (DeepJetCore's naming)
+//     the truth flags of Format's classes (isB, isBB, ...) and the spectators (jet_pt, ...),
+//                    under the source's names and in the source's types, copied unchanged;
+//                    from a training file (no flags): truth_<class>, float
+//     weight         float, the training's class weight (when a weighter is given)
+//     source_entry   Long64_t, the entry of the source tree (the key to join on when jets are dropped)
+//   Its title, "deepjet predictions; classes b=isB,bb=isBB+isGBB,...; spectators jet_pt,jet_eta",
+//   says how the truth branches make the classes: read_predictions (evaluation/prediction_file.hpp)
+//   reads it back.
+// ".h5": an HDF5 file holding, per jet:
+//     probabilities (jets, classes)   attribute classes = "b,bb,..."
+//     truth (jets, classes), spectators (jets, S) with attribute spectators = "jet_pt,jet_eta,..."
+//     weights (jets)                  when a weighter is given (the training's class weights)
+//     source_entries (jets)           int64, the entry of the source
+//   and attributes deepjet_file = "predictions", format_version, library_version, source,
+//   architecture (the model's signature), format.
+// A raw source is converted on the fly, chunk by chunk, with the normalisation the training used
+// (the collection's): the inputs the model sees are exactly those it would see from a training
+// file. Every jet is kept, jets of no class included, unless options.keep (a selection on the
+// truth and spectator rows) drops some. Files appear under their name only when complete (a
+// temporary name, then a rename): an error leaves no half file (an output already completed stays).
+// Errors: chunk_jets 0, an output with another extension, a source without a truth or spectator branch, a bad
+// file: deepjet::Error / FileError naming it.
 // write_prediction_list writes the list of prediction files, one per line.
+//
+// predict_sources<Format>(model, normalisation, sources, table, directory, options) predicts many
+// sources: <directory>/<stem>.h5 for each (<stem>_<i>.h5 for source i where stems repeat), then
+// <directory>/predictions.txt (the files in source order) and <directory>/failures.txt
+// ("source<TAB>reason" per source that failed; the others go on). A rerun skips the sources whose prediction file the same weights made (resume)
+// and retries the failed ones. With options.communicator (an MPI job) the sources are dealt round-robin to the
+// ranks; rank 0 alone writes the two lists, once, when every rank is done (a failure's reason
+// travels through <output>.failed beside it).
+
 
 
 
 namespace deepjet::training {
+
+// The reading side (and the ROOT tree's name and title) lives with evaluation.
+using evaluation::Predictions;
+using evaluation::read_predictions;
+using evaluation::prediction_tree;
 
 struct PredictionReport {
   std::string input;
@@ -16353,10 +18178,30 @@ struct PredictionReport {
   std::uint64_t jets = 0;
 };
 
+/// Which jets a prediction file keeps: keep(truth row, spectator row) (the truth per class, the
+/// spectators unprepared, in Format's order). Empty: every jet.
+using JetSelection = std::function<bool(std::span<const float> truth, std::span<const float> spectators)>;
+
+struct PredictOptions {
+  std::uint64_t chunk_jets = 8192;  ///< jets read and predicted at a time (bounds memory)
+  JetSelection keep{};
+};
+
+enum class PredictionFormat { hdf5, root };
+
+/// The format an output path asks for: ".root" or ".h5"/".hdf5".
+inline PredictionFormat prediction_format(const std::filesystem::path& output) {
+  const auto extension = output.extension().string();
+  if (extension == ".root") return PredictionFormat::root;
+  if (extension == ".h5" || extension == ".hdf5") return PredictionFormat::hdf5;
+  throw Error("predict: cannot tell the format of '" + output.string() +
+              "': name prediction files *.root (a ROOT tree) or *.h5 (HDF5)");
+}
+
 namespace detail {
 // "a,b,c" (appending, not concatenating temporaries: GCC 12 warns falsely on those).
-inline void append_name(std::string& names, std::string_view name) {
-  if (!names.empty()) names += ',';
+inline void append_name(std::string& names, std::string_view name, char separator = ',') {
+  if (!names.empty()) names += separator;
   names.append(name);
 }
 template <class Format>
@@ -16372,59 +18217,269 @@ std::string spectator_names() {
   return names;
 }
 
-// Streams predictions into a new file.
-template <class Format, Layer Net>
-class PredictionWriter {
-  static_assert(ShapeType<typename Net::output_shape>,
-                "deepjet::training prediction files hold class probabilities: a model with several outputs "
-                "(Heads<...>) is not supported by predict_* yet");
+// FNV-1a of the parameters' bytes: which weights made a prediction file (a rerun of
+// predict_sources keeps a file only if the same weights made it).
+template <Layer Net>
+std::uint64_t weights_fingerprint(const Model<Net>& model) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const float value : model.parameters()) {
+    unsigned char bytes[sizeof(float)];
+    std::memcpy(bytes, &value, sizeof value);
+    for (const unsigned char b : bytes) hash = (hash ^ b) * 0x100000001b3ULL;
+  }
+  return hash;
+}
 
+/// One chunk of predicted jets, as every output format needs them.
+struct PredictionChunk {
+  std::vector<float> probabilities;              // jets x classes
+  xt::xtensor<float, 2> truth, spectators;       // jets x classes, jets x spectators
+  std::vector<std::int64_t> source_entries;      // jets
+  std::vector<data::TypedColumn> copied;         // ROOT outputs: the source columns (see RootPredictionSink)
+  std::size_t jets() const { return source_entries.size(); }
+
+  /// Keep the listed jets (ascending indices).
+  void keep(const std::vector<std::size_t>& rows) {
+    const std::size_t C = truth.shape()[1], S = spectators.shape()[1];
+    std::vector<float> probabilities_kept(rows.size() * C);
+    xt::xtensor<float, 2> truth_kept = xt::empty<float>({rows.size(), C});
+    xt::xtensor<float, 2> spectators_kept = xt::empty<float>({rows.size(), S});
+    std::vector<std::int64_t> entries_kept(rows.size());
+    for (std::size_t k = 0; k < rows.size(); ++k) {
+      const std::size_t r = rows[k];
+      for (std::size_t c = 0; c < C; ++c) {
+        probabilities_kept[k * C + c] = probabilities[r * C + c];
+        truth_kept(k, c) = truth(r, c);
+      }
+      for (std::size_t s = 0; s < S; ++s) spectators_kept(k, s) = spectators(r, s);
+      entries_kept[k] = source_entries[r];
+    }
+    probabilities = std::move(probabilities_kept);
+    truth = std::move(truth_kept);
+    spectators = std::move(spectators_kept);
+    source_entries = std::move(entries_kept);
+    for (auto& column : copied) column.keep(rows);
+  }
+};
+
+/// Where a prediction chunk goes: one output file.
+class PredictionSink {
  public:
-  PredictionWriter(const std::filesystem::path& path, const Model<Net>& model, const std::string& input,
-                   const data::Weighter* weighter)
-      : output_(path), weighter_(weighter) {
+  virtual ~PredictionSink() = default;
+  virtual void append(const PredictionChunk& chunk, std::span<const float> weights) = 0;
+  /// Completes the file (it appears under its name).
+  virtual void finish(std::uint64_t jets) = 0;
+};
+
+class Hdf5PredictionSink final : public PredictionSink {
+ public:
+  Hdf5PredictionSink(const std::filesystem::path& path, const std::string& classes, const std::string& spectators,
+                     std::size_t C, std::size_t S, bool weights, const std::string& input,
+                     const std::string& architecture, const std::string& format, std::uint64_t fingerprint)
+      : output_(path), weights_(weights) {
     file_.emplace(output_.temporary_path(), hdf5::File::Mode::stream);
-    constexpr std::size_t C = Format::truth_shape::size, S = Format::spectators::branches.size();
-    file_->template create_rows<float>("probabilities", {C}, 4096);
-    file_->template create_rows<float>("truth", {C}, 4096);
-    file_->template create_rows<float>("spectators", {S}, 4096);
-    if (weighter_) file_->template create_rows<float>("weights", {}, 4096);
-    file_->write_attribute("classes", class_names<Format>(), "probabilities");
-    file_->write_attribute("classes", class_names<Format>(), "truth");
-    file_->write_attribute("spectators", spectator_names<Format>(), "spectators");
+    file_->create_rows<float>("probabilities", {C}, 4096);
+    file_->create_rows<float>("truth", {C}, 4096);
+    file_->create_rows<float>("spectators", {S}, 4096);
+    file_->create_rows<std::int64_t>("source_entries", {}, 4096);
+    if (weights_) file_->create_rows<float>("weights", {}, 4096);
+    file_->write_attribute("classes", classes, "probabilities");
+    file_->write_attribute("classes", classes, "truth");
+    file_->write_attribute("spectators", spectators, "spectators");
     file_->write_attribute("deepjet_file", std::string("predictions"));
     file_->write_attribute("format_version", std::uint64_t{1});
     file_->write_attribute("library_version", std::string(version));
     file_->write_attribute("source", input);
-    file_->write_attribute("architecture", model.architecture().signature());
-    file_->write_attribute("format", Format::describe());
+    file_->write_attribute("architecture", architecture);
+    file_->write_attribute("weights_fingerprint", fingerprint);
+    file_->write_attribute("format", format);
   }
 
-  void append(const std::vector<float>& probabilities, const xt::xtensor<float, 2>& truth,
-              const xt::xtensor<float, 2>& spectators) {
-    const std::size_t n = truth.shape()[0];
-    file_->append_rows("probabilities", probabilities.data(), n);
-    file_->append_rows("truth", truth.data(), n);
-    file_->append_rows("spectators", spectators.data(), n);
-    if (weighter_) {
-      const auto w = weighter_->weights(truth, spectators);
-      file_->append_rows("weights", w.data(), n);
-    }
-    jets_ += n;
+  void append(const PredictionChunk& chunk, std::span<const float> weights) override {
+    const std::size_t n = chunk.jets();
+    file_->append_rows("probabilities", chunk.probabilities.data(), n);
+    file_->append_rows("truth", chunk.truth.data(), n);
+    file_->append_rows("spectators", chunk.spectators.data(), n);
+    file_->append_rows("source_entries", chunk.source_entries.data(), n);
+    if (weights_) file_->append_rows("weights", weights.data(), n);
   }
 
-  std::uint64_t finish() {
-    file_->write_attribute("jets", jets_);
+  void finish(std::uint64_t jets) override {
+    file_->write_attribute("jets", jets);
     file_->close();
     file_.reset();
     output_.commit();
-    return jets_;
   }
 
  private:
   AtomicFile output_;
   std::optional<hdf5::File> file_;
+  bool weights_;
+};
+
+/// A ROOT prediction tree (see the contract at the top). `copied` names the source columns and
+/// their types (truth branches first, then spectators), given again with each chunk.
+class RootPredictionSink final : public PredictionSink {
+ public:
+  struct Column {
+    std::string name;
+    root::ValueType type;
+  };
+
+  RootPredictionSink(const std::filesystem::path& path, const std::vector<std::string>& classes,
+                     std::vector<Column> copied, bool weights, const std::string& title)
+      : file_(path), classes_(classes), copied_(std::move(copied)), weights_(weights) {
+    tree_ = &file_.make_tree(prediction_tree, title);
+    for (const auto& c : classes_) tree_->add_branch<float>("prob_" + c);
+    for (const auto& column : copied_)
+      data::with_value_type(column.type, [&]<class T>(std::type_identity<T>) { tree_->add_branch<T>(column.name); });
+    if (weights_) tree_->add_branch<float>("weight");
+    tree_->add_branch<std::int64_t>("source_entry");
+  }
+
+  void append(const PredictionChunk& chunk, std::span<const float> weights) override {
+    const std::size_t n = chunk.jets(), C = classes_.size();
+    std::vector<float> column(n);
+    for (std::size_t c = 0; c < C; ++c) {
+      for (std::size_t j = 0; j < n; ++j) column[j] = chunk.probabilities[j * C + c];
+      tree_->write<float>("prob_" + classes_[c], column);
+    }
+    for (std::size_t k = 0; k < copied_.size(); ++k) {
+      const data::TypedColumn& values = chunk.copied.at(k);
+      data::with_value_type(values.type, [&]<class T>(std::type_identity<T>) {
+        if constexpr (std::is_same_v<T, bool>) {
+          const auto flags = std::make_unique<bool[]>(n);
+          for (std::size_t j = 0; j < n; ++j) flags[j] = values.bytes[j] != 0;
+          tree_->write<bool>(copied_[k].name, std::span<const bool>(flags.get(), n));
+        } else {
+          tree_->write<T>(copied_[k].name, values.values<T>());
+        }
+      });
+    }
+    if (weights_) tree_->write<float>("weight", weights);
+    tree_->write<std::int64_t>("source_entry", chunk.source_entries);
+  }
+
+  void finish(std::uint64_t) override { file_.close(); }
+
+ private:
+  root::FileWriter file_;
+  root::TreeWriter* tree_ = nullptr;
+  std::vector<std::string> classes_;
+  std::vector<Column> copied_;
+  bool weights_;
+};
+
+/// Streams predictions into one or several files (see the contract at the top).
+/// `source` is the raw source (its truth flags and spectators are copied into ROOT outputs in their
+/// own types), or null for a training file (truth_<class> and spectators as float).
+template <class Format, Layer Net>
+class PredictionWriter {
+  static_assert(ShapeType<typename Net::output_shape>,
+                "deepjet::training prediction files hold class probabilities: a model with several outputs "
+                "(Heads<...>) is not supported by predict_* yet");
+  static constexpr std::size_t C = Format::truth_shape::size, S = Format::spectators::branches.size();
+
+ public:
+  PredictionWriter(const std::vector<std::filesystem::path>& outputs, const Model<Net>& model, const std::string& input,
+                   const data::Source* source, const data::Weighter* weighter, JetSelection keep)
+      : source_(source), weighter_(weighter), keep_(std::move(keep)) {
+    if (outputs.empty()) throw Error("predict: no output file given for " + input);
+    std::vector<std::string> classes, spectators;
+    for (const auto& c : Format::truth::classes) classes.emplace_back(c.name);
+    for (std::string_view s : Format::spectators::branches) spectators.emplace_back(s);
+    for (const auto& path : outputs) {
+      if (prediction_format(path) == PredictionFormat::hdf5) {
+        sinks_.push_back(std::make_unique<Hdf5PredictionSink>(path, class_names<Format>(), spectator_names<Format>(), C, S,
+                                                              weighter_ != nullptr, input,
+                                                              model.architecture().signature(), Format::describe(),
+                                                              weights_fingerprint(model)));
+        continue;
+      }
+      // ROOT: the columns copied from the source, with their types; a training file gives floats.
+      std::vector<std::pair<std::string, std::vector<std::string>>> class_branches;
+      std::vector<RootPredictionSink::Column> copied;
+      auto add_copied = [&](const std::string& name) {
+        for (const auto& column : copied)
+          if (column.name == name) return;  // a flag of two classes, or a spectator that is a flag
+        const auto type = source_ ? source_->read_flat_typed(name, 0, 0).type : root::ValueType::Float32;
+        copied.push_back({name, type});
+      };
+      for (const auto& c : Format::truth::classes) {
+        std::vector<std::string> flags;
+        if (source_) {
+          for (std::size_t k = 0; k < c.flag_count; ++k) flags.emplace_back(c.flags[k]);
+        } else {
+          flags.push_back("truth_" + std::string(c.name));
+        }
+        for (const auto& flag : flags) add_copied(flag);
+        class_branches.emplace_back(std::string(c.name), flags);
+      }
+      for (const auto& s : spectators) add_copied(s);
+      if (copied_.empty()) copied_ = copied;  // the same for every ROOT output
+      sinks_.push_back(std::make_unique<RootPredictionSink>(path, classes, copied, weighter_ != nullptr,
+                                                            evaluation::root_prediction_title(class_branches, spectators)));
+    }
+  }
+
+  /// Predictions of source entries [first, first + jets).
+  void append(std::uint64_t first, std::vector<float> probabilities, xt::xtensor<float, 2> truth,
+              xt::xtensor<float, 2> spectators) {
+    PredictionChunk chunk;
+    const std::size_t n = truth.shape()[0];
+    chunk.probabilities = std::move(probabilities);
+    chunk.truth = std::move(truth);
+    chunk.spectators = std::move(spectators);
+    chunk.source_entries.resize(n);
+    for (std::size_t j = 0; j < n; ++j) chunk.source_entries[j] = static_cast<std::int64_t>(first + j);
+    for (const auto& column : copied_) chunk.copied.push_back(copied_column(column.name, first, n, chunk));
+    if (keep_) {
+      std::vector<std::size_t> rows;
+      for (std::size_t j = 0; j < n; ++j)
+        if (keep_(std::span<const float>(chunk.truth.data() + j * C, C),
+                  std::span<const float>(chunk.spectators.data() + j * S, S)))
+          rows.push_back(j);
+      if (rows.size() != n) chunk.keep(rows);
+    }
+    std::vector<float> weights;
+    if (weighter_) {
+      const auto w = weighter_->weights(chunk.truth, chunk.spectators);
+      weights.assign(w.begin(), w.end());
+    }
+    for (auto& sink : sinks_) sink->append(chunk, weights);
+    jets_ += chunk.jets();
+  }
+
+  std::uint64_t finish() {
+    for (auto& sink : sinks_) sink->finish(jets_);
+    return jets_;
+  }
+
+ private:
+  // A copied column of entries [first, first + n): from the source in its own type, or (training
+  // file) the chunk's float truth / spectators.
+  data::TypedColumn copied_column(const std::string& name, std::uint64_t first, std::size_t n,
+                                  const PredictionChunk& chunk) const {
+    if (source_) return source_->read_flat_typed(name, first, first + n);
+    std::vector<float> values(n);
+    for (std::size_t c = 0; c < C; ++c)
+      if (name == "truth_" + std::string(Format::truth::classes[c].name)) {
+        for (std::size_t j = 0; j < n; ++j) values[j] = chunk.truth(j, c);
+        return data::TypedColumn::of(root::ValueType::Float32, values);
+      }
+    for (std::size_t s = 0; s < S; ++s)
+      if (name == Format::spectators::branches[s]) {
+        for (std::size_t j = 0; j < n; ++j) values[j] = chunk.spectators(j, s);
+        return data::TypedColumn::of(root::ValueType::Float32, values);
+      }
+    throw Error("predict: no column '" + name + "'");
+  }
+
+  const data::Source* source_;
   const data::Weighter* weighter_;
+  JetSelection keep_;
+  std::vector<std::unique_ptr<PredictionSink>> sinks_;
+  std::vector<RootPredictionSink::Column> copied_;
   std::uint64_t jets_ = 0;
 };
 
@@ -16438,39 +18493,56 @@ std::vector<float> run_model(const Predictor<Net>& predictor, const data::JetBat
 }
 }  // namespace detail
 
-/// Predictions for every jet of a training file.
+/// Predictions for every jet of a training file, into one or several outputs (one report each).
+template <class Format, Layer Net>
+std::vector<PredictionReport> predict_training_file(const Model<Net>& model, const std::filesystem::path& training_file,
+                                                    const std::vector<std::filesystem::path>& outputs,
+                                                    const data::Weighter* weighter = nullptr, PredictOptions options = {}) {
+  if (options.chunk_jets == 0) throw Error("predict: chunk_jets must be positive");
+  const data::TrainingFile<Format> file(training_file);
+  detail::PredictionWriter<Format, Net> writer(outputs, model, training_file.string(), nullptr, weighter,
+                                               std::move(options.keep));
+  const Predictor<Net> predictor(model);  // the weights packed once for the whole file
+  typename Predictor<Net>::Workspace workspace;
+  for (std::uint64_t first = 0; first < file.jets(); first += options.chunk_jets) {
+    auto batch = file.read(first, std::min(options.chunk_jets, file.jets() - first));
+    auto probabilities = detail::run_model(predictor, batch, workspace);
+    writer.append(first, std::move(probabilities), std::move(batch.truth), std::move(batch.spectators));
+  }
+  const auto jets = writer.finish();
+  std::vector<PredictionReport> reports;
+  for (const auto& output : outputs) reports.push_back({training_file.string(), output.string(), jets});
+  return reports;
+}
+
 template <class Format, Layer Net>
 PredictionReport predict_training_file(const Model<Net>& model, const std::filesystem::path& training_file,
                                        const std::filesystem::path& output, const data::Weighter* weighter = nullptr,
-                                       std::uint64_t chunk_jets = 8192) {
-  const data::TrainingFile<Format> file(training_file);
-  detail::PredictionWriter<Format, Net> writer(output, model, training_file.string(), weighter);
-  const Predictor<Net> predictor(model);  // the weights packed once for the whole file
-  typename Predictor<Net>::Workspace workspace;
-  for (std::uint64_t first = 0; first < file.jets(); first += chunk_jets) {
-    const auto batch = file.read(first, std::min(chunk_jets, file.jets() - first));
-    writer.append(detail::run_model(predictor, batch, workspace), batch.truth, batch.spectators);
-  }
-  return {training_file.string(), output.string(), writer.finish()};
+                                       PredictOptions options = {}) {
+  return predict_training_file<Format>(model, training_file, std::vector<std::filesystem::path>{output}, weighter,
+                                       std::move(options))
+      .front();
 }
 
 /// Predictions for every jet of a raw source (ROOT tree or source table), converted on the fly with
-/// `normalisation` (the collection's).
+/// `normalisation` (the collection's), into one or several outputs (one report each).
 template <class Format, Layer Net>
-PredictionReport predict_source(const Model<Net>& model, const data::Normalisation<Format>& normalisation,
-                                const std::string& source_path, const std::string& table,
-                                const std::filesystem::path& output, const data::Weighter* weighter = nullptr,
-                                std::uint64_t chunk_jets = 8192) {
+std::vector<PredictionReport> predict_source(const Model<Net>& model, const data::Normalisation<Format>& normalisation,
+                                             const std::string& source_path, const std::string& table,
+                                             const std::vector<std::filesystem::path>& outputs,
+                                             const data::Weighter* weighter = nullptr, PredictOptions options = {}) {
   static_assert(std::is_same_v<typename Net::input_shape, typename Format::input_shape>,
                 "predict_source: the model's input is not the data format's input_shape");
+  if (options.chunk_jets == 0) throw Error("predict: chunk_jets must be positive");
   const auto source = data::open_source(source_path, table);
-  detail::PredictionWriter<Format, Net> writer(output, model, source_path, weighter);
+  detail::PredictionWriter<Format, Net> writer(outputs, model, source_path, source.get(), weighter,
+                                               std::move(options.keep));
   const Predictor<Net> predictor(model);  // the weights packed once for the whole file
   typename Predictor<Net>::Workspace workspace;
   data::PrepareCounts counts;
   constexpr std::size_t C = Format::truth_shape::size, S = Format::spectators::branches.size();
-  for (std::uint64_t first = 0; first < source->entries(); first += chunk_jets) {
-    const std::uint64_t last = std::min(source->entries(), first + chunk_jets);
+  for (std::uint64_t first = 0; first < source->entries(); first += options.chunk_jets) {
+    const std::uint64_t last = std::min(source->entries(), first + options.chunk_jets);
     const std::size_t n = static_cast<std::size_t>(last - first);
     data::JetBatch<Format> batch;
     batch.inputs = make_tensors<typename Format::input_shape>(n);
@@ -16487,57 +18559,23 @@ PredictionReport predict_source(const Model<Net>& model, const data::Normalisati
     batch.spectators = xt::empty<float>({n, S});
     data::read_spectators<typename Format::spectators>(*source, first, last,
                                                        std::span<float>(batch.spectators.data(), batch.spectators.size()));
-    writer.append(detail::run_model(predictor, batch, workspace), batch.truth, batch.spectators);
+    auto probabilities = detail::run_model(predictor, batch, workspace);
+    writer.append(first, std::move(probabilities), std::move(batch.truth), std::move(batch.spectators));
   }
-  return {source_path, output.string(), writer.finish()};
+  const auto jets = writer.finish();
+  std::vector<PredictionReport> reports;
+  for (const auto& output : outputs) reports.push_back({source_path, output.string(), jets});
+  return reports;
 }
 
-/// A prediction file read back (for evaluation).
-struct Predictions {
-  std::vector<std::string> classes;
-  std::vector<std::string> spectators;
-  xt::xtensor<float, 2> probabilities;
-  xt::xtensor<float, 2> truth;
-  xt::xtensor<float, 2> spectator_values;
-  xt::xtensor<float, 1> weights;  ///< empty when the file has none
-};
-
-inline Predictions read_predictions(const std::filesystem::path& path) {
-  hdf5::File file(path, hdf5::File::Mode::read);
-  if (!file.has_attribute("deepjet_file") || file.read_string_attribute("deepjet_file") != "predictions")
-    file.fail("is not a deepjet prediction file");
-  auto split = [](const std::string& text) {
-    std::vector<std::string> out;
-    std::string word;
-    for (char c : text) {
-      if (c == ',') {
-        out.push_back(word);
-        word.clear();
-      } else {
-        word += c;
-      }
-    }
-    if (!word.empty()) out.push_back(word);
-    return out;
-  };
-  Predictions p;
-  p.classes = split(file.read_string_attribute("classes", "probabilities"));
-  p.spectators = split(file.read_string_attribute("spectators", "spectators"));
-  auto read2 = [&](const std::string& name, std::size_t columns) {
-    const auto a = file.read<float>(name);
-    xt::xtensor<float, 2> t = xt::empty<float>({a.shape.empty() ? 0 : a.shape[0], columns});
-    std::copy(a.values.begin(), a.values.end(), t.begin());
-    return t;
-  };
-  p.probabilities = read2("probabilities", p.classes.size());
-  p.truth = read2("truth", p.classes.size());
-  p.spectator_values = read2("spectators", p.spectators.size());
-  if (file.exists("weights")) {
-    const auto w = file.read<float>("weights");
-    p.weights = xt::empty<float>({w.values.size()});
-    std::copy(w.values.begin(), w.values.end(), p.weights.begin());
-  }
-  return p;
+template <class Format, Layer Net>
+PredictionReport predict_source(const Model<Net>& model, const data::Normalisation<Format>& normalisation,
+                                const std::string& source_path, const std::string& table,
+                                const std::filesystem::path& output, const data::Weighter* weighter = nullptr,
+                                PredictOptions options = {}) {
+  return predict_source<Format>(model, normalisation, source_path, table, std::vector<std::filesystem::path>{output},
+                                weighter, std::move(options))
+      .front();
 }
 
 /// The list of prediction files, one path per line (written atomically).
@@ -16545,6 +18583,106 @@ inline void write_prediction_list(const std::filesystem::path& path, const std::
   std::string text;
   for (const auto& r : reports) text += r.output + "\n";
   write_text_file(path, text);
+}
+
+struct PredictSourcesOptions {
+  const data::Weighter* weighter = nullptr;
+  std::uint64_t chunk_jets = 8192;
+  /// Predict as one rank of a group (an MPI job); nullptr: this process alone. Not owned.
+  Communicator* communicator = nullptr;
+};
+
+struct PredictSourcesReport {
+  std::vector<PredictionReport> files;  ///< every prediction file, in source order
+  std::size_t predicted = 0;            ///< by this run (all ranks)
+  std::size_t skipped = 0;              ///< already there
+  std::vector<std::pair<std::string, std::string>> failures;  ///< source, reason
+};
+
+template <class Format, Layer Net>
+PredictSourcesReport predict_sources(const Model<Net>& model, const data::Normalisation<Format>& normalisation,
+                                     const std::vector<std::string>& sources, const std::string& table,
+                                     const std::filesystem::path& directory, const PredictSourcesOptions& options = {}) {
+  namespace fs = std::filesystem;
+  Communicator* ranks = options.communicator && options.communicator->size() > 1 ? options.communicator : nullptr;
+  const std::size_t rank = ranks ? static_cast<std::size_t>(ranks->rank()) : 0;
+  const std::size_t size = ranks ? static_cast<std::size_t>(ranks->size()) : 1;
+  // <stem>.h5, or <stem>_<i>.h5 where sources share a stem.
+  auto output_of = [&](std::size_t i) {
+    const std::string stem = fs::path(sources[i]).stem().string();
+    const bool shared = std::count_if(sources.begin(), sources.end(), [&](const auto& s) { return fs::path(s).stem() == stem; }) > 1;
+    return directory / (shared ? stem + "_" + std::to_string(i) + ".h5" : stem + ".h5");
+  };
+  auto failed_of = [&](std::size_t i) { return fs::path(output_of(i).string() + ".failed"); };
+  auto body = [&] {
+    PredictSourcesReport report;
+    if (rank == 0) fs::create_directories(directory);
+    if (ranks) {
+      std::byte ready{};
+      ranks->broadcast(std::span(&ready, 1), 0);
+    }
+    // Which sources are already done (by these weights) is decided before anyone writes: every
+    // rank sees the same.
+    const std::uint64_t fingerprint = detail::weights_fingerprint(model);
+    auto done = [&](std::size_t i) {
+      if (!fs::exists(output_of(i))) return false;
+      const hdf5::File file(output_of(i), hdf5::File::Mode::read);
+      return file.has_attribute("weights_fingerprint") && file.read_integer_attribute("weights_fingerprint") == fingerprint;
+    };
+    std::vector<std::size_t> todo;
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      if (done(i)) ++report.skipped;
+      else todo.push_back(i);
+    }
+    std::uint64_t predicted = 0;
+    for (std::size_t k = rank; k < todo.size(); k += size) {
+      const std::size_t i = todo[k];
+      try {
+        fs::remove(failed_of(i));
+        predict_source<Format>(model, normalisation, sources[i], table, output_of(i), options.weighter,
+                               PredictOptions{.chunk_jets = options.chunk_jets});
+        ++predicted;
+      } catch (const std::exception& e) {
+        write_text_file(failed_of(i), e.what());
+      }
+    }
+    report.predicted = predicted;
+    if (ranks) {
+      std::vector<std::uint64_t> all(size);
+      ranks->all_gather(std::as_bytes(std::span(&predicted, 1)), std::as_writable_bytes(std::span(all)));
+      report.predicted = 0;
+      for (auto n : all) report.predicted += n;
+    }
+    // Every rank done: the lists, from what is on disk, in source order (rank 0 writes them).
+    std::string failures;
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      if (fs::exists(output_of(i))) {
+        report.files.push_back({sources[i], output_of(i).string(), 0});
+      } else if (fs::exists(failed_of(i))) {
+        std::ifstream in(failed_of(i));
+        std::string reason((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::replace(reason.begin(), reason.end(), '\n', ' ');
+        report.failures.push_back({sources[i], reason});
+        failures += sources[i] + "\t" + reason + "\n";
+      }
+    }
+    if (rank == 0) {
+      write_prediction_list(directory / "predictions.txt", report.files);
+      write_text_file(directory / "failures.txt", failures);
+    }
+    if (ranks) {
+      std::byte written{};
+      ranks->broadcast(std::span(&written, 1), 0);
+    }
+    return report;
+  };
+  if (!ranks) return body();
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    ranks->fail(e.what());
+    throw;
+  }
 }
 
 }  // namespace deepjet::training
@@ -16578,6 +18716,18 @@ inline void write_prediction_list(const std::filesystem::path& path, const std::
 //     same thread count, the final weights equal those of a run that was never interrupted.
 //   - Bookkeeping written once per output directory: architecture.txt, format.txt, options.txt
 //     (version, seed, threads, stages), data.txt (the training and validation files and ranges).
+//   - Distributed (options.communicator, e.g. deepjet::mpi::Communicator; docs/distributed.md):
+//     R ranks of T threads train as one process of R*T threads and give bit-identical weights to
+//     it. Every batch is cut into R*T slices; rank r takes slices [r*T, r*T + T) (its loader
+//     serves only their jets), its thread t uses random stream r*T + t, and the slice gradients
+//     are summed over ranks in slice order (Communicator::ordered_sum). BatchNorm running
+//     statistics are rank 0's (slice 0's), sent to all after every step. Rank 0 alone writes
+//     checkpoints and bookkeeping and runs the callbacks (except those whose every_rank() is
+//     true); its learning rate and stop decisions reach every rank after each callback. The
+//     validation batches are dealt round-robin to the ranks and their sums added in batch order.
+//     Checkpoints hold all R*T random streams: a run resumes with any R and T of the same
+//     product. Every rank must be given the same data, options and callbacks; an error on any
+//     rank ends the whole job through Communicator::fail, naming the rank.
 
 
 
@@ -16596,6 +18746,8 @@ struct TrainerOptions {
   unsigned threads = 1;
   std::uint64_t seed = 0;
   std::size_t checkpoint_every_batches = 0;
+  /// Train as one rank of a group (nullptr: this process alone). Not owned; outlives the Trainer.
+  Communicator* communicator = nullptr;
 };
 
 template <class Format, Layer Net, class Loss = CategoricalCrossEntropy, class Optimiser = Adam>
@@ -16611,7 +18763,16 @@ class Trainer {
       : model_(model), options_(std::move(options)), loss_(loss), optimiser_(optimiser),
         replicas_(std::max(1u, options_.threads)), contexts_(replicas_.size()), gradients_(replicas_.size()) {
     if (options_.stages.empty()) throw Error("Trainer: at least one stage is needed");
-    for (std::size_t t = 0; t < contexts_.size(); ++t) contexts_[t].random.reseed(options_.seed * 1000003ULL + t);
+    if (options_.communicator) {
+      rank_ = static_cast<std::size_t>(options_.communicator->rank());
+      ranks_ = static_cast<std::size_t>(options_.communicator->size());
+    }
+    // Thread t of rank r is slice r*T + t of every batch, with that slice's random stream.
+    for (std::size_t t = 0; t < contexts_.size(); ++t)
+      contexts_[t].random.reseed(options_.seed * 1000003ULL + first_slice() + t);
+    streams_.resize(slices());
+    for (std::size_t t = 0; t < contexts_.size(); ++t) streams_[first_slice() + t] = contexts_[t].random.state();
+    if (distributed()) gather_streams();
   }
 
   void add(std::unique_ptr<Callback> callback) { callbacks_.push_back(std::move(callback)); }
@@ -16620,38 +18781,65 @@ class Trainer {
 
   /// Train through all stages (or resume an interrupted run); returns the history.
   std::vector<EpochRecord> fit(data::Loader<Format>& train, data::Loader<Format>* validation = nullptr) {
+    if (!distributed()) return fit_here(train, validation);
+    try {
+      return fit_here(train, validation);
+    } catch (const std::exception& e) {
+      options_.communicator->fail(e.what());  // ends every rank: the others would wait forever
+      throw;                                   // (fail does not return)
+    }
+  }
+
+  /// This rank's number (0 without a communicator) and the number of ranks.
+  std::size_t rank() const { return rank_; }
+  std::size_t ranks() const { return ranks_; }
+
+ private:
+  std::vector<EpochRecord> fit_here(data::Loader<Format>& train, data::Loader<Format>* validation) {
     namespace fs = std::filesystem;
-    fs::create_directories(options_.output);
-    write_bookkeeping(train, validation);
+    if (writer()) {
+      fs::create_directories(options_.output);
+      write_bookkeeping(train, validation);
+    }
+    if (distributed()) {
+      check_same_data(train, validation);
+      train.set_share({first_slice(), first_slice() + replicas_.size(), slices()});
+    }
     state_ = {};
     state_.output = options_.output;
     state_.batches_per_epoch = train.batches_per_epoch();
     for (const auto& stage : options_.stages) state_.epochs += stage.epochs;
     state_.learning_rate = options_.stages[0].learning_rate;
-    state_.save_checkpoint = [this](const fs::path& path) { save_checkpoint(path); };
+    state_.save_checkpoint = [this](const fs::path& path) {
+      if (writer()) save_checkpoint(path);
+    };
     const fs::path last = options_.output / "checkpoint_last.h5";
-    if (fs::exists(last)) resume(last);
+    // Rank 0 decides whether this is a resumed run; every rank then reads the same checkpoint.
+    std::uint8_t resuming = writer() && fs::exists(last) ? 1 : 0;
+    if (distributed()) options_.communicator->broadcast(std::as_writable_bytes(std::span(&resuming, 1)), 0);
+    if (resuming) resume(last);
 
     if (state_.stop_requested) return state_.history;
-    for (auto& c : callbacks_) c->on_train_begin(state_);
+    notify([&](Callback& c) { c.on_train_begin(state_); });
     for (; state_.epoch < state_.epochs && !state_.stop_requested; ++state_.epoch, state_.batch = 0) {
       begin_stage_if_needed();
-      for (auto& c : callbacks_) c->on_epoch_begin(state_);
+      notify([&](Callback& c) { c.on_epoch_begin(state_); });
       const auto start = std::chrono::steady_clock::now();
       train.start_epoch(state_.epoch);
       data::JetBatch<Format> batch;
-      for (std::size_t skipped = 0; skipped < state_.batch; ++skipped) train.next(batch);  // resumed epoch
+      for (std::size_t skipped = 0; skipped < state_.batch; ++skipped) train.skip();  // resumed epoch
       double loss_sum = 0, correct = 0, jets = 0;
       while (!state_.stop_requested && train.next(batch)) {
         optimiser_.learning_rate = state_.learning_rate;
         const auto [loss, hits] = step(batch);
-        const auto n = static_cast<double>(batch.truth.shape()[0]);
+        const std::size_t batch_jets = jets_of(batch);
+        const auto n = static_cast<double>(batch_jets);
         loss_sum += loss * n;
         correct += hits;
         jets += n;
         ++state_.batch;
-        for (auto& c : callbacks_) c->on_batch_end(state_, loss, batch.truth.shape()[0]);
-        if (options_.checkpoint_every_batches && state_.batch % options_.checkpoint_every_batches == 0)
+        notify([&](Callback& c) { c.on_batch_end(state_, loss, batch_jets); });
+        if (writer() && options_.checkpoint_every_batches && state_.batch % options_.checkpoint_every_batches == 0)
           save_checkpoint(last);
       }
       if (state_.stop_requested) break;
@@ -16665,36 +18853,52 @@ class Trainer {
       record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       record.jets_per_second = record.seconds > 0 ? jets / record.seconds : 0;
       state_.history.push_back(record);
-      for (auto& c : callbacks_) c->on_epoch_end(state_);
+      notify([&](Callback& c) { c.on_epoch_end(state_); });
       // The checkpoint describes the start of the next epoch (the loop then moves there too).
       ++state_.epoch;
       state_.batch = 0;
-      save_checkpoint(last);
+      if (writer()) save_checkpoint(last);
       --state_.epoch;
     }
-    for (auto& c : callbacks_) c->on_train_end(state_);
+    // (Also a barrier: no rank returns before rank 0 has written its last files.)
+    notify([&](Callback& c) { c.on_train_end(state_); });
     return state_.history;
   }
 
-  /// Loss and accuracy (argmax of prediction = argmax of truth) over a loader's epoch 0, inference mode.
+ public:
+  /// Loss and accuracy (argmax of prediction = argmax of truth) over a loader's epoch 0, inference
+  /// mode. Distributed: every rank calls it; rank r evaluates batches r, r + R, ... and all get the
+  /// sums over the batches added in batch order, as one process adds them.
   std::pair<double, double> evaluate(data::Loader<Format>& loader) {
     loader.start_epoch(0);
     data::JetBatch<Format> batch;
     const Predictor<Net> predictor(model_);  // the current weights, packed once for the whole pass
     typename Predictor<Net>::Workspace workspace;
     AlignedFloats output;
-    double loss_sum = 0, correct = 0, jets = 0;
-    while (loader.next(batch)) {
+    // Per batch this rank evaluated: loss * jets, correct, jets.
+    std::vector<std::array<double, 3>> sums;
+    for (std::size_t b = 0;; ++b) {
+      if (b % ranks_ != rank_) {
+        if (!loader.skip()) break;
+        continue;
+      }
+      if (!loader.next(batch)) break;
       const auto x = view_of<typename Format::input_shape>(batch.inputs, "evaluate");
       using Out = typename Net::output_shape;
       const auto y = make_view<Out>(ensure_size(output, Out::size * x.count), x.count);
       predictor.predict(x, y, workspace);
       const ConstBatch<Out> truth = labels(batch);
       const float* weights = batch.weights.size() == x.count ? batch.weights.data() : nullptr;
-      loss_sum += loss_.evaluate(ConstBatch<Out>(y), truth, weights, make_view<Out>(static_cast<float*>(nullptr), x.count)) *
-                  static_cast<double>(x.count);
-      correct += hits(ConstBatch<Out>(y), truth);
-      jets += static_cast<double>(x.count);
+      sums.push_back({loss_.evaluate(ConstBatch<Out>(y), truth, weights, make_view<Out>(static_cast<float*>(nullptr), x.count)) *
+                          static_cast<double>(x.count),
+                      hits(ConstBatch<Out>(y), truth), static_cast<double>(x.count)});
+    }
+    if (distributed()) sums = gather_in_batch_order(sums, loader.batches_per_epoch());
+    double loss_sum = 0, correct = 0, jets = 0;
+    for (const auto& [l, c, n] : sums) {
+      loss_sum += l;
+      correct += c;
+      jets += n;
     }
     return {jets > 0 ? loss_sum / jets : 0, jets > 0 ? correct / jets : 0};
   }
@@ -16733,23 +18937,30 @@ class Trainer {
     return n;
   }
 
-  // One optimiser step on a batch; returns (mean loss, correct predictions).
+  // One optimiser step on a batch (this rank's share of it); returns (mean loss, correct
+  // predictions) of the whole batch.
   std::pair<double, double> step(const data::JetBatch<Format>& batch) {
     const auto x = view_of<In>(batch.inputs, "train");
     const ConstBatch<Out> truth = labels(batch);
-    const std::size_t n = x.count, threads = std::min(replicas_.size(), std::max<std::size_t>(1, n));
-    std::vector<double> losses(threads), correct(threads);
+    const std::size_t n = jets_of(batch);  // the whole batch's jets; x.count of them are here
+    const data::BatchShare mine{first_slice(), first_slice() + replicas_.size(), slices()};
+    const std::size_t begin = data::share_jets(n, mine).first;
+    // Slices of the batch this rank works on: threads [0, active).
+    const std::size_t total_slices = std::min<std::size_t>(slices(), n);
+    const std::size_t active = std::min(total_slices, first_slice() + replicas_.size()) - std::min(total_slices, first_slice());
+    std::vector<double> losses(replicas_.size()), correct(replicas_.size());
     const auto params = model_.parameters();
-    if (outputs_.size() < threads) {
-      outputs_.resize(threads);
-      output_gradients_.resize(threads);
-      copies_.resize(threads);
+    if (outputs_.size() < replicas_.size()) {
+      outputs_.resize(replicas_.size());
+      output_gradients_.resize(replicas_.size());
+      copies_.resize(replicas_.size());
     }
     // Threads > 0 work on private copies of the parameters, made before any thread starts: their
     // BatchNorm layers update running statistics that only thread 0's copy keeps.
-    for (std::size_t t = 1; t < threads; ++t) copies_[t].assign(params.begin(), params.end());
+    for (std::size_t t = 1; t < active; ++t) copies_[t].assign(params.begin(), params.end());
     auto work = [&](std::size_t t) {
-      const std::size_t first = n * t / threads, last = n * (t + 1) / threads, count = last - first;
+      const auto [first_jet, last_jet] = data::share_jets(n, {first_slice() + t, first_slice() + t + 1, slices()});
+      const std::size_t first = first_jet - begin, count = last_jet - first_jet;
       auto& grads = gradients_[t];
       grads.assign(params.size(), 0.0f);
       float* p = t == 0 ? params.data() : copies_[t].data();
@@ -16758,7 +18969,7 @@ class Trainer {
       const auto xs = slice(x, first, count);
       replicas_[t].forward(contexts_[t], p, xs, out);
       const auto ts = slice(truth, first, count);
-      const float* weights = batch.weights.size() == n ? batch.weights.data() + first : nullptr;
+      const float* weights = batch.weights.size() == x.count ? batch.weights.data() + first : nullptr;
       losses[t] = loss_.evaluate(ConstBatch<Out>(out), ts, weights, dout);
       correct[t] = hits(ConstBatch<Out>(out), ts);
       // The loss is a mean over the slice; weight it to a mean over the whole batch.
@@ -16769,20 +18980,126 @@ class Trainer {
       losses[t] *= share;
     };
     std::vector<std::thread> pool;
-    for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work, t);
-    work(0);
+    for (std::size_t t = 1; t < active; ++t) pool.emplace_back(work, t);
+    if (active > 0) work(0);
     for (auto& th : pool) th.join();
-    auto total = model_.gradients();
-    std::copy(gradients_[0].begin(), gradients_[0].end(), total.begin());
-    for (std::size_t t = 1; t < threads; ++t)
-      for (std::size_t i = 0; i < total.size(); ++i) total[i] += gradients_[t][i];
-    optimiser_.step(model_.parameters(), model_.gradients(), model_.trainable_ranges());
-    double loss = 0, hit = 0;
-    for (std::size_t t = 0; t < threads; ++t) {
-      loss += losses[t];
-      hit += correct[t];
+    // The gradient: the slices' gradients added in slice order, over threads and ranks.
+    std::vector<std::span<const float>> parts;
+    for (std::size_t t = 0; t < active; ++t) parts.emplace_back(gradients_[t]);
+    if (distributed()) options_.communicator->ordered_sum(parts, model_.gradients());
+    else add_in_order(parts, model_.gradients(), /*start_from_first=*/true);
+    // Loss, hits and random streams of every slice, on every rank.
+    std::vector<SliceRecord> records(replicas_.size());
+    for (std::size_t t = 0; t < replicas_.size(); ++t)
+      records[t] = {t < active ? losses[t] : 0.0, t < active ? correct[t] : 0.0, contexts_[t].random.state()};
+    if (distributed()) {
+      records = all_gather(records);
+      share_buffers();
     }
+    double loss = 0, hit = 0;
+    for (std::size_t s = 0; s < total_slices; ++s) {
+      loss += records[s].loss;
+      hit += records[s].correct;
+    }
+    for (std::size_t s = 0; s < records.size(); ++s) streams_[s] = records[s].stream;
+    optimiser_.step(model_.parameters(), model_.gradients(), model_.trainable_ranges());
     return {loss, hit};
+  }
+
+  // ---- one rank of many ---------------------------------------------------------------
+
+  struct SliceRecord {
+    double loss = 0;
+    double correct = 0;
+    std::array<std::uint64_t, 4> stream{};
+  };
+
+  bool distributed() const { return ranks_ > 1; }
+  bool writer() const { return rank_ == 0; }
+  std::size_t slices() const { return ranks_ * replicas_.size(); }
+  std::size_t first_slice() const { return rank_ * replicas_.size(); }
+  static std::size_t jets_of(const data::JetBatch<Format>& batch) {
+    return batch.batch_jets ? batch.batch_jets : batch.truth.shape()[0];
+  }
+
+  // Every rank's values (the same count on each), in rank order.
+  template <class T>
+  std::vector<T> all_gather(const std::vector<T>& mine) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    std::vector<T> all(mine.size() * ranks_);
+    options_.communicator->all_gather(std::as_bytes(std::span(mine)), std::as_writable_bytes(std::span(all)));
+    return all;
+  }
+
+  void gather_streams() {
+    std::vector<std::array<std::uint64_t, 4>> mine;
+    for (const auto& c : contexts_) mine.push_back(c.random.state());
+    streams_ = all_gather(mine);
+  }
+
+  // Per-batch sums of an evaluation, dealt round-robin to the ranks, back in batch order.
+  std::vector<std::array<double, 3>> gather_in_batch_order(const std::vector<std::array<double, 3>>& mine, std::size_t batches) {
+    const std::size_t per_rank = (batches + ranks_ - 1) / ranks_;
+    std::vector<std::array<double, 3>> padded(per_rank);
+    if (mine.size() > per_rank) throw Error("Trainer: the validation loader served more batches than it plans");
+    std::copy(mine.begin(), mine.end(), padded.begin());
+    const auto all = all_gather(padded);
+    std::vector<std::array<double, 3>> ordered;
+    for (std::size_t b = 0; b < batches; ++b) ordered.push_back(all[(b % ranks_) * per_rank + b / ranks_]);
+    return ordered;
+  }
+
+  // BatchNorm running statistics (the parameters no optimiser changes but forward does) as rank
+  // 0 has them: slice 0's, as in one process.
+  void share_buffers() {
+    const auto& layout = model_.architecture().parameters;
+    std::vector<float> buffers;
+    const auto params = model_.parameters();
+    for (const auto& p : layout)
+      if (!p.spec.trainable) buffers.insert(buffers.end(), params.begin() + p.offset, params.begin() + p.offset + p.spec.size());
+    if (buffers.empty()) return;
+    options_.communicator->broadcast(std::as_writable_bytes(std::span(buffers)), 0);
+    std::size_t k = 0;
+    for (const auto& p : layout)
+      if (!p.spec.trainable)
+        for (std::size_t i = 0; i < p.spec.size(); ++i) params[p.offset + i] = buffers[k++];
+  }
+
+  // Run a callback hook: on rank 0 (and on every rank for callbacks that ask for it); then rank
+  // 0's learning rate and stop decision reach every rank.
+  template <class Hook>
+  void notify(Hook&& hook) {
+    for (auto& c : callbacks_)
+      if (writer() || c->every_rank()) hook(*c);
+    if (!distributed()) return;
+    struct Decision {
+      double learning_rate;
+      std::uint8_t stop, final;
+      char reason[254];
+    } d{};
+    d.learning_rate = state_.learning_rate;
+    d.stop = state_.stop_requested;
+    d.final = state_.stop_is_final;
+    std::snprintf(d.reason, sizeof d.reason, "%s", state_.stop_reason.c_str());
+    options_.communicator->broadcast(std::as_writable_bytes(std::span(&d, 1)), 0);
+    state_.learning_rate = d.learning_rate;
+    state_.stop_requested = d.stop;
+    state_.stop_is_final = d.final;
+    state_.stop_reason = d.reason;
+  }
+
+  // Every rank must train on the same data: a rank given other files would silently train on
+  // other batches.
+  void check_same_data(const data::Loader<Format>& train, const data::Loader<Format>* validation) {
+    const std::array<std::uint64_t, 4> mine{train.jets(), train.batches_per_epoch(), validation ? validation->jets() : 0,
+                                            validation ? validation->batches_per_epoch() : 0};
+    const auto all = all_gather(std::vector<std::array<std::uint64_t, 4>>{mine});
+    for (std::size_t r = 1; r < all.size(); ++r)
+      if (all[r] != all[0])
+        throw Error("Trainer: rank " + std::to_string(r) + " has " + std::to_string(all[r][0]) + " training jets in " +
+                    std::to_string(all[r][1]) + " batches and " + std::to_string(all[r][2]) +
+                    " validation jets, rank 0 has " + std::to_string(all[0][0]) + " in " + std::to_string(all[0][1]) +
+                    " and " + std::to_string(all[0][2]) + ": every rank must be given the same data and batch size");
   }
 
   // Stage number of an epoch, and whether the epoch starts it.
@@ -16821,9 +19138,9 @@ class Trainer {
     state << state_.epoch << " " << state_.batch << " ";
     char lr[32];
     std::snprintf(lr, sizeof lr, "%.17g", state_.learning_rate);
-    state << lr << " " << (state_.stop_requested && state_.stop_is_final ? 1 : 0) << " " << contexts_.size();
-    for (const auto& c : contexts_)
-      for (auto word : c.random.state()) state << " " << word;
+    state << lr << " " << (state_.stop_requested && state_.stop_is_final ? 1 : 0) << " " << streams_.size();
+    for (const auto& stream : streams_)
+      for (auto word : stream) state << " " << word;
     extras["trainer"] = state.str();
     std::string history = std::string(history_csv_header()) + "\n";
     for (const auto& r : state_.history) history += to_csv_line(r) + "\n";
@@ -16844,15 +19161,13 @@ class Trainer {
     state >> state_.epoch >> state_.batch >> lr >> finished >> streams;
     if (finished) state_.request_stop("the run had already stopped for good");
     state_.learning_rate = std::strtod(lr.c_str(), nullptr);
-    if (streams != contexts_.size())
-      throw FileError(path.string(), "was written by a run with " + std::to_string(streams) + " threads; resume it with " +
-                                         std::to_string(streams) + " threads (this run has " +
-                                         std::to_string(contexts_.size()) + ")");
-    for (auto& c : contexts_) {
-      std::array<std::uint64_t, 4> words{};
-      for (auto& w : words) state >> w;
-      c.random.set_state(words);
-    }
+    if (streams != streams_.size())
+      throw FileError(path.string(), "was written by a run with " + std::to_string(streams) +
+                                         " threads (ranks x threads per rank); resume it with " + std::to_string(streams) +
+                                         " threads in all (this run has " + std::to_string(streams_.size()) + ")");
+    for (auto& stream : streams_)
+      for (auto& w : stream) state >> w;
+    for (std::size_t t = 0; t < contexts_.size(); ++t) contexts_[t].random.set_state(streams_[first_slice() + t]);
     std::istringstream history(extras.at("history"));
     std::string line;
     std::getline(history, line);  // header
@@ -16873,8 +19188,9 @@ class Trainer {
     write_once("architecture.txt", model_.architecture().signature());
     write_once("format.txt", Format::describe());
     std::ostringstream options;
-    options << "deepjet " << version << "\nseed " << options_.seed << "\nthreads " << options_.threads
-            << "\noptimiser " << Optimiser::kind << "\ncheckpoint_every_batches " << options_.checkpoint_every_batches << "\n";
+    options << "deepjet " << version << "\nseed " << options_.seed << "\nthreads " << options_.threads;
+    if (distributed()) options << "\nranks " << ranks_;
+    options << "\noptimiser " << Optimiser::kind << "\ncheckpoint_every_batches " << options_.checkpoint_every_batches << "\n";
     for (const auto& s : options_.stages) {
       options << "stage epochs " << s.epochs << " learning_rate " << s.learning_rate << " freeze";
       for (const auto& f : s.freeze) options << " " << f;
@@ -16903,6 +19219,9 @@ class Trainer {
   std::vector<std::vector<float>> copies_;
   std::vector<std::unique_ptr<Callback>> callbacks_;
   TrainingState state_;
+  std::size_t rank_ = 0, ranks_ = 1;
+  // The random stream of every slice (all ranks' threads) as of the last step: what a checkpoint keeps.
+  std::vector<std::array<std::uint64_t, 4>> streams_;
 };
 
 }  // namespace deepjet::training

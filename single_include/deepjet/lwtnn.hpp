@@ -3,10 +3,14 @@
 #pragma once
 #include "deepjet.hpp"
 // ---- begin deepjet/interchange/lwtnn.hpp ----
+#ifndef DEEPJET_SINGLE_DEEPJET_INTERCHANGE_LWTNN_HPP
+#define DEEPJET_SINGLE_DEEPJET_INTERCHANGE_LWTNN_HPP
 // deepjet/interchange/lwtnn.hpp: lwtnn's JSON network files (see lwtnn/reader.hpp). Needs
 // nlohmann-json (Debian's nlohmann-json3-dev): link the CMake target deepjet::lwtnn.
 
 // ---- begin deepjet/interchange/lwtnn/reader.hpp ----
+#ifndef DEEPJET_SINGLE_DEEPJET_INTERCHANGE_LWTNN_READER_HPP
+#define DEEPJET_SINGLE_DEEPJET_INTERCHANGE_LWTNN_READER_HPP
 // deepjet/interchange/lwtnn/reader.hpp: lwtnn's JSON network files into a declared deepjet type.
 //
 //   using Net = deepjet::zoo::DeepCSV;   // Input<66>, 5 x (Dense<100>, ReLU, Dropout), Dense<4>, Softmax
@@ -315,5 +319,7 @@ ImportedPredictor<Net> import_predictor(const std::filesystem::path& path) {
 }
 
 }  // namespace deepjet::lwtnn
+#endif  // DEEPJET_SINGLE_DEEPJET_INTERCHANGE_LWTNN_READER_HPP
 // ---- end deepjet/interchange/lwtnn/reader.hpp ----
+#endif  // DEEPJET_SINGLE_DEEPJET_INTERCHANGE_LWTNN_HPP
 // ---- end deepjet/interchange/lwtnn.hpp ----

@@ -3,6 +3,8 @@
 #pragma once
 #include "deepjet.hpp"
 // ---- begin deepjet/interchange/onnx.hpp ----
+#ifndef DEEPJET_SINGLE_DEEPJET_INTERCHANGE_ONNX_HPP
+#define DEEPJET_SINGLE_DEEPJET_INTERCHANGE_ONNX_HPP
 // deepjet/interchange/onnx.hpp: ONNX interchange (needs libonnx-dev and protobuf; link deepjet::onnx).
 //
 //   deepjet::onnx::import_model<Net>(path[, options])      -> Model<Net>      (onnx/reader.hpp)
@@ -12,6 +14,8 @@
 // docs/interchange-onnx-export.md what deepjet writes.
 
 // ---- begin deepjet/interchange/onnx/reader.hpp ----
+#ifndef DEEPJET_SINGLE_DEEPJET_INTERCHANGE_ONNX_READER_HPP
+#define DEEPJET_SINGLE_DEEPJET_INTERCHANGE_ONNX_READER_HPP
 // deepjet/interchange/onnx/reader.hpp: reading an ONNX file into a model type the user declares.
 //
 //   using Net = deepjet::zoo::DeepJet;
@@ -26,6 +30,8 @@
 //     the computation reads; a Sequential follows the data from one layer to the next, Branches
 //     sends part i down branch i, Concatenate must join exactly the branches' outputs in order.
 //     Layers that are the identity at inference (Dropout, Identity) match nothing.
+//   The lowered graph and the matching are format-neutral (interchange/graph/); the Keras reader
+//   (interchange/keras/) shares them.
 //   - Every computing ONNX node must become a layer of Net, every layer with parameters must come
 //     from a node, every initializer must be read, and the graph's outputs must be Net's outputs in
 //     order. The first disagreement throws deepjet::FileError whose message starts with the file,
@@ -37,7 +43,495 @@
 //     unless options.carry_epsilon is false or var' would be negative.
 //   - Nothing is written to the model unless the whole import succeeds.
 
+// ---- begin deepjet/interchange/graph/matcher.hpp ----
+#ifndef DEEPJET_SINGLE_DEEPJET_INTERCHANGE_GRAPH_MATCHER_HPP
+#define DEEPJET_SINGLE_DEEPJET_INTERCHANGE_GRAPH_MATCHER_HPP
+// deepjet/interchange/graph/matcher.hpp: matching a lowered foreign graph to a model type.
+//
+// Contract: Matcher walks a model type's Outline (outline.hpp) beside a LayerGraph
+// (layer_graph.hpp), starting from the graph's input operations in block order: a chain follows
+// the data from one layer to the next, Branches sends part i down branch i, Parallel sends the
+// whole input to each child, Concatenate must join exactly the branches' outputs in order. Layers
+// that are the identity at inference (Dropout, Identity, Linear, Flatten of a flat block) match
+// nothing. Each matched layer's parameters are copied into the flat array at the layer's offset.
+// The first disagreement (another kind of operation, other shapes, another kernel/stride/padding,
+// direction, gate activation, output kind, GRU reset convention, parameter count) throws
+// deepjet::Error naming the foreign node or layer (LayerGraph::format and element, its name, type
+// and shapes) and the deepjet layer (path and signature); the caller prefixes the file.
+// A BatchNorm whose epsilon differs from the layer's is imported exactly by moving the difference
+// into running_var (var' = var + eps_file - eps_model; a note says so) when carry_epsilon is set
+// and var' stays non-negative; otherwise it is refused.
+// check_everything_matched() then refuses operations no layer took.
+
+// ---- begin deepjet/interchange/graph/layer_graph.hpp ----
+#ifndef DEEPJET_SINGLE_DEEPJET_INTERCHANGE_GRAPH_LAYER_GRAPH_HPP
+#define DEEPJET_SINGLE_DEEPJET_INTERCHANGE_GRAPH_LAYER_GRAPH_HPP
+// deepjet/interchange/graph/layer_graph.hpp: a foreign model rewritten as deepjet-level operations.
+//
+// Contract: a LayerGraph is what every importer's lowering produces (ONNX: onnx/lowering.hpp;
+// Keras: keras/lowering.hpp) and what the Matcher (matcher.hpp) matches to a model type's Outline
+// (outline.hpp). Its operations are deepjet layers on deepjet's channels-last layout, their
+// parameters already in deepjet's layouts (layers/*/ document them), each naming the foreign
+// node or layer it came from for messages. Nothing here knows a file format or reads a file.
+
+
+
+namespace deepjet::interchange {
+
+/// What a deepjet-level operation computes (named as the deepjet layer kinds, layers/*).
+enum class OpKind { input, dense, conv1d, batch_norm, lstm, gru, relu, elu, tanh, sigmoid, softmax, concatenate, add,
+                    global_average_pooling, flatten };
+
+inline std::string kind_name(OpKind k) {
+  switch (k) {
+    case OpKind::input: return "Input";
+    case OpKind::dense: return "Dense";
+    case OpKind::conv1d: return "Conv1D";
+    case OpKind::batch_norm: return "BatchNorm";
+    case OpKind::lstm: return "LSTM";
+    case OpKind::gru: return "GRU";
+    case OpKind::relu: return "ReLU";
+    case OpKind::elu: return "ELU";
+    case OpKind::tanh: return "Tanh";
+    case OpKind::sigmoid: return "Sigmoid";
+    case OpKind::softmax: return "Softmax";
+    case OpKind::concatenate: return "Concatenate";
+    case OpKind::add: return "Add";
+    case OpKind::global_average_pooling: return "GlobalAveragePooling";
+    case OpKind::flatten: return "Flatten";
+  }
+  return "?";
+}
+
+/// One deepjet-level operation. Its parameters are in deepjet's training layout for that layer:
+///   dense:      weight (in, out), bias (out)
+///   conv1d:     weight (kernel, channels, filters), bias (filters) (zeros when has_bias is false)
+///   batch_norm: gamma, beta, running_mean, running_var (features each), with `epsilon`
+///   lstm:       kernel (F, 4H), recurrent_kernel (H, 4H), bias (4H), gates i, f, g, o
+///   gru:        kernel (F, 3H), recurrent_kernel (H, 3H), bias (3H)[, recurrent_bias (3H) with
+///               reset_after], gates z, r, h
+struct LayerOp {
+  OpKind kind = OpKind::input;
+  std::string node;         ///< the ONNX node, Keras layer (or graph input) it came from
+  std::string node_op;      ///< its op type or layer class ("Conv", "MatMul+Add", "GRU", "graph input")
+  std::string node_shapes;  ///< "[N, 16, 25] -> [N, 64, 25]", for messages
+  std::vector<int> inputs;  ///< operations whose outputs it reads, in order
+  std::vector<std::size_t> shape;  ///< its output per sample, deepjet's logical shape
+  std::vector<float> parameters;
+  bool has_bias = true;
+  std::size_t kernel = 1, stride = 1;
+  Padding padding = Padding::valid;
+  double epsilon = 0;
+  bool backwards = false, hard_sigmoid = false;
+  bool reset_after = false;   ///< GRU: ONNX linear_before_reset = 1, Keras reset_after=True
+  std::string direction_source;  ///< LSTM, GRU: what in the file sets the direction, for messages
+  std::string reset_source;   ///< GRU: how the file says it ("linear_before_reset = 0"), for messages
+  int returns_sequence = -1;  ///< LSTM, GRU: 1 sequence, 0 final state, -1 not decided yet
+  std::size_t input_index = 0;  ///< input: the graph input's position
+  std::string graph_input;      ///< input: its name
+  std::vector<std::string> folded;  ///< other nodes absorbed into it (an ONNX bias Add)
+};
+
+/// The lowered graph: operations in data-flow order, and what the graph outputs are.
+/// The input operations come first, in the order of the model's input blocks.
+struct LayerGraph {
+  std::string format = "ONNX";   ///< the file format, for messages ("ONNX", "Keras")
+  std::string element = "node";  ///< what the format calls one operation ("node", "layer")
+  std::vector<LayerOp> ops;
+  struct Output {
+    std::string name;
+    int op = -1;
+    std::vector<std::int64_t> dims;  ///< as the file gives it (batch as -1 or the ONNX stand-in)
+    bool canonical = true;  ///< batch first, then the deepjet shape (axes of size 1 aside)
+  };
+  std::vector<Output> outputs;
+  std::vector<std::string> unused_weights;  ///< weights no operation reads (refused by the readers)
+};
+
+/// A number as a person writes it: 1e-06, 0.2, 2.
+inline std::string number_text(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", v);
+  return text;
+}
+
+/// A deepjet shape per sample: "(25, 16)".
+inline std::string shape_text(const std::vector<std::size_t>& s) {
+  std::string t = "(";
+  for (std::size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
+  return t + ")";
+}
+
+}  // namespace deepjet::interchange
+#endif  // DEEPJET_SINGLE_DEEPJET_INTERCHANGE_GRAPH_LAYER_GRAPH_HPP
+// ---- end deepjet/interchange/graph/layer_graph.hpp ----
+// ---- begin deepjet/interchange/graph/outline.hpp ----
+#ifndef DEEPJET_SINGLE_DEEPJET_INTERCHANGE_GRAPH_OUTLINE_HPP
+#define DEEPJET_SINGLE_DEEPJET_INTERCHANGE_GRAPH_OUTLINE_HPP
+// deepjet/interchange/graph/outline.hpp: a model type's structure as data, for the importers.
+//
+// Contract: `outline<Net>()` gives a tree that mirrors how Net is composed: a Sequential (or
+// Stack) is a chain of its children, Branches feeds part i of its input to child i, Parallel feeds
+// its whole input to every child; leaves are layers with their path (as in Model::architecture()),
+// kind, signature, input and output shapes, where their parameters start in the model's flat
+// array, and the options an importer must check against the foreign file (Conv1D kernel, stride,
+// padding and bias; LSTM and GRU direction, output and gate activation, GRU reset convention;
+// BatchNorm epsilon). Nothing here reads a file and nothing here knows a file format; the Matcher
+// (matcher.hpp) walks this tree beside a lowered graph (layer_graph.hpp) of any format.
+
+
+
+namespace deepjet::interchange {
+
+struct Outline {
+  enum class Kind { chain, branches, parallel, leaf } kind = Kind::leaf;
+  std::vector<Outline> children;
+  std::string path, layer_kind, signature;
+  std::size_t offset = 0, parameter_count = 0;
+  std::vector<std::vector<std::size_t>> input_shapes;   ///< one per part (one for a single shape)
+  std::vector<std::vector<std::size_t>> output_shapes;  ///< likewise
+  bool identity_at_inference = false;                   ///< Dropout, Identity
+  // Conv1D
+  std::size_t kernel = 1, stride = 1;
+  Padding padding = Padding::valid;
+  bool use_bias = true;
+  // LSTM, GRU
+  bool backwards = false, returns_sequence = false, hard_sigmoid = false;
+  // GRU: reset_after (ONNX linear_before_reset = 1, Keras reset_after=True) or reset_before
+  bool reset_after = false;
+  // BatchNorm
+  double epsilon = 0;
+  /// "0.1.3 Conv1D (25, 16) -> (25, 64) [kernel 1, ...]"
+  std::string text() const { return "'" + path + "' " + signature; }
+};
+
+template <class S>
+struct shape_list {
+  static std::vector<std::vector<std::size_t>> get() { return {std::vector<std::size_t>(S::dims.begin(), S::dims.end())}; }
+};
+template <class... Parts>
+struct shape_list<Shapes<Parts...>> {
+  static std::vector<std::vector<std::size_t>> get() {
+    return {std::vector<std::size_t>(Parts::dims.begin(), Parts::dims.end())...};
+  }
+};
+
+template <class L>
+struct composite_kind {
+  static constexpr Outline::Kind value = Outline::Kind::leaf;
+};
+template <class In, class... Specs>
+struct composite_kind<SequentialLayer<In, Specs...>> {
+  static constexpr Outline::Kind value = Outline::Kind::chain;
+};
+template <class In, class... Specs>
+struct composite_kind<BranchesLayer<In, Specs...>> {
+  static constexpr Outline::Kind value = Outline::Kind::branches;
+};
+template <class In, class... Specs>
+struct composite_kind<ParallelLayer<In, Specs...>> {
+  static constexpr Outline::Kind value = Outline::Kind::parallel;
+};
+
+// The options of the layers whose foreign counterparts carry them.
+template <class L>
+struct leaf_traits {
+  static void fill(Outline&) {}
+};
+template <std::size_t Length, std::size_t Channels, std::size_t Filters, std::size_t K, std::size_t S, Padding P, bool B>
+struct leaf_traits<Conv1DLayer<Length, Channels, Filters, K, S, P, B>> {
+  static void fill(Outline& o) {
+    o.kernel = K;
+    o.stride = S;
+    o.padding = P;
+    o.use_bias = B;
+  }
+};
+template <std::size_t T, std::size_t F, std::size_t H, Direction D, bool Seq, GateActivation G>
+struct leaf_traits<LSTMLayer<T, F, H, D, Seq, G>> {
+  static void fill(Outline& o) {
+    o.backwards = D == Direction::backwards;
+    o.returns_sequence = Seq;
+    o.hard_sigmoid = G == GateActivation::hard_sigmoid;
+  }
+};
+template <std::size_t T, std::size_t F, std::size_t H, GRUReset R, Direction D, bool Seq, GateActivation G>
+struct leaf_traits<GRULayer<T, F, H, R, D, Seq, G>> {
+  static void fill(Outline& o) {
+    o.backwards = D == Direction::backwards;
+    o.returns_sequence = Seq;
+    o.hard_sigmoid = G == GateActivation::hard_sigmoid;
+    o.reset_after = R == GRUReset::after;
+  }
+};
+template <ShapeType S, float M, float E>
+struct leaf_traits<BatchNormLayer<S, M, E>> {
+  static void fill(Outline& o) { o.epsilon = E; }
+};
+
+inline std::string child_path(const std::string& path, std::size_t i) {
+  return path.empty() ? std::to_string(i) : path + "." + std::to_string(i);
+}
+
+template <class L>
+Outline outline(const std::string& path = "", std::size_t offset = 0) {
+  Outline o;
+  o.kind = composite_kind<L>::value;
+  o.path = path;
+  o.offset = offset;
+  o.parameter_count = L::parameter_count;
+  o.input_shapes = shape_list<typename L::input_shape>::get();
+  o.output_shapes = shape_list<typename L::output_shape>::get();
+  if constexpr (composite_kind<L>::value == Outline::Kind::chain) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (o.children.push_back(outline<typename L::template layer_type<I>>(child_path(path, I), offset + L::parameter_offsets[I])),
+       ...);
+    }(std::make_index_sequence<L::depth>{});
+  } else if constexpr (composite_kind<L>::value != Outline::Kind::leaf) {
+    std::size_t child_offset = offset;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((o.children.push_back(outline<typename L::template child_type<I>>(child_path(path, I), child_offset)),
+        child_offset += L::template child_type<I>::parameter_count),
+       ...);
+    }(std::make_index_sequence<L::width>{});
+  } else {
+    Architecture table;
+    L::describe(table, path, offset);
+    o.layer_kind = table.layers.at(0).kind;
+    o.signature = table.layers.at(0).signature;
+    o.identity_at_inference = requires { requires L::identity_at_inference; };
+    leaf_traits<L>::fill(o);
+  }
+  return o;
+}
+
+}  // namespace deepjet::interchange
+#endif  // DEEPJET_SINGLE_DEEPJET_INTERCHANGE_GRAPH_OUTLINE_HPP
+// ---- end deepjet/interchange/graph/outline.hpp ----
+
+
+namespace deepjet::interchange {
+
+/// One matched layer, for import reports.
+struct MatchedLayer {
+  std::string path, signature;  ///< the deepjet layer
+  std::string node, op;         ///< the foreign node(s) or layer it came from ("MatMul+Add", "GRU")
+  std::string node_shapes;      ///< "[N, 265] -> [N, 200]"
+};
+
+class Matcher {
+ public:
+  /// `parameters` is the model's flat parameter array (written layer by layer as they match: pass a
+  /// copy and commit it only when everything matched); `layers` and `notes` receive the report.
+  Matcher(LayerGraph& graph, std::span<float> parameters, std::vector<MatchedLayer>& layers,
+          std::vector<std::string>& notes, bool carry_epsilon)
+      : graph_(graph), parameters_(parameters), layers_(layers), notes_(notes), carry_epsilon_(carry_epsilon),
+        claimed_(graph.ops.size(), 0), consumers_(graph.ops.size()) {
+    for (std::size_t i = 0; i < graph.ops.size(); ++i)
+      for (int in : graph.ops[i].inputs) consumers_[static_cast<std::size_t>(in)].push_back(static_cast<int>(i));
+  }
+
+  std::vector<int> match(const Outline& n, const std::vector<int>& in) {
+    switch (n.kind) {
+      case Outline::Kind::chain: {
+        std::vector<int> v = in;
+        for (const auto& child : n.children) v = match(child, v);
+        return v;
+      }
+      case Outline::Kind::branches: {
+        std::vector<int> out;
+        for (std::size_t i = 0; i < n.children.size(); ++i) {
+          auto part = match(n.children[i], {in.at(i)});
+          out.insert(out.end(), part.begin(), part.end());
+        }
+        return out;
+      }
+      case Outline::Kind::parallel: {
+        std::vector<int> out;
+        for (const auto& child : n.children) {
+          auto part = match(child, in);
+          out.insert(out.end(), part.begin(), part.end());
+        }
+        return out;
+      }
+      case Outline::Kind::leaf: return {match_leaf(n, in)};
+    }
+    return {};
+  }
+
+  std::string describe(int op) const {
+    const LayerOp& o = graph_.ops[static_cast<std::size_t>(op)];
+    if (o.kind == OpKind::input) return "graph input '" + o.node + "' " + o.node_shapes;
+    return graph_.format + " " + graph_.element + " '" + o.node + "' (" + o.node_op + ", " + o.node_shapes + ")";
+  }
+
+  // After the model: every operation matched.
+  void check_everything_matched() const {
+    for (std::size_t i = 0; i < graph_.ops.size(); ++i) {
+      const LayerOp& op = graph_.ops[i];
+      if (op.kind == OpKind::input || claimed_[i]) continue;
+      throw Error(describe(static_cast<int>(i)) + " computes " + kind_name(op.kind) + " (on " +
+                  (op.inputs.empty() ? std::string("nothing") : describe(op.inputs[0])) +
+                  "), which no layer of the model type does: the model has fewer layers or another structure");
+    }
+  }
+
+ private:
+  [[noreturn]] void disagree(int op, const Outline& layer, const std::string& problem) const {
+    throw Error(describe(op) + " does not match deepjet layer " + layer.text() + ": " + problem);
+  }
+
+  bool same_inputs(const LayerOp& op, const std::vector<int>& in) const {
+    if (op.kind == OpKind::add) {
+      auto a = op.inputs, b = in;
+      std::sort(a.begin(), a.end());
+      std::sort(b.begin(), b.end());
+      return a == b;
+    }
+    return op.inputs == in;
+  }
+
+  int match_leaf(const Outline& layer, const std::vector<int>& in) {
+    // Layers that compute nothing at inference have no node.
+    if (layer.identity_at_inference || layer.layer_kind == "Linear" ||
+        (layer.layer_kind == "Flatten" && layer.input_shapes.at(0).size() == 1)) {
+      if (in.size() != 1) throw Error("deepjet layer " + layer.text() + " takes several parts; cannot import");
+      return in[0];
+    }
+    // The operation reading exactly these inputs, first of the right kind in data-flow order.
+    std::vector<int> readers;
+    for (int i : in)
+      for (int c : consumers_[static_cast<std::size_t>(i)])
+        if (!claimed_[static_cast<std::size_t>(c)] && same_inputs(graph_.ops[static_cast<std::size_t>(c)], in) &&
+            std::find(readers.begin(), readers.end(), c) == readers.end())
+          readers.push_back(c);
+    std::sort(readers.begin(), readers.end());
+    // Among several of the right kind (parallel heads), the first whose output shape fits.
+    int chosen = -1;
+    for (int c : readers) {
+      const LayerOp& candidate = graph_.ops[static_cast<std::size_t>(c)];
+      if (kind_name(candidate.kind) != layer.layer_kind) continue;
+      if (chosen < 0) chosen = c;
+      if (candidate.shape == layer.output_shapes.at(0)) {
+        chosen = c;
+        break;
+      }
+    }
+    if (chosen < 0) {
+      std::string inputs;
+      for (int i : in) inputs += (inputs.empty() ? "" : ", ") + describe(i);
+      if (!readers.empty())
+        disagree(readers.front(), layer, "the " + graph_.format + " graph computes " + kind_name(graph_.ops[static_cast<std::size_t>(readers.front())].kind) +
+                                             " where the model type has " + layer.layer_kind);
+      std::string others;
+      std::vector<int> told;  // an operation reading several of the inputs is named once
+      for (int i : in)
+        for (int c : consumers_[static_cast<std::size_t>(i)])
+          if (!claimed_[static_cast<std::size_t>(c)] && std::find(told.begin(), told.end(), c) == told.end()) {
+            told.push_back(c);
+            others += "; it feeds " + describe(c);
+          }
+      throw Error("deepjet layer " + layer.text() + " has no counterpart in the " + graph_.format + " graph: nothing there computes " +
+                  layer.layer_kind + " from " + inputs + (others.empty() ? " (the graph does nothing more with it)" : others));
+    }
+    LayerOp& op = graph_.ops[static_cast<std::size_t>(chosen)];
+    // Shapes.
+    std::vector<std::vector<std::size_t>> op_inputs;
+    for (int i : op.inputs) op_inputs.push_back(graph_.ops[static_cast<std::size_t>(i)].shape);
+    if (op.kind == OpKind::add && op_inputs.size() == layer.input_shapes.size()) op_inputs = layer.input_shapes;  // order-free
+    if (op_inputs != layer.input_shapes || op.shape != layer.output_shapes.at(0)) {
+      std::string a, b;
+      for (const auto& s : op_inputs) a += (a.empty() ? "" : ", ") + shape_text(s);
+      for (const auto& s : layer.input_shapes) b += (b.empty() ? "" : ", ") + shape_text(s);
+      disagree(chosen, layer, "the " + graph_.format + " " + graph_.element + " maps " + a + " -> " + shape_text(op.shape) + ", the layer " + b + " -> " +
+                                  shape_text(layer.output_shapes.at(0)));
+    }
+    std::vector<float> values = op.parameters;
+    switch (op.kind) {
+      case OpKind::conv1d:
+        // With a kernel of 1, 'same' pads nothing and is 'valid' (Keras's Conv1D(k=1, padding='same')
+        // is exported without pads).
+        if (op.kernel != layer.kernel || op.stride != layer.stride ||
+            (op.padding != layer.padding && !(op.kernel == 1 && op.padding != Padding::symmetric &&
+                                               layer.padding != Padding::symmetric)))
+          disagree(chosen, layer, "the " + graph_.format + " convolution has kernel " + std::to_string(op.kernel) + ", stride " +
+                                      std::to_string(op.stride) + ", " + (op.padding == Padding::same ? "same" : "valid") + " padding");
+        if (!layer.use_bias) {
+          if (op.has_bias) disagree(chosen, layer, "the " + graph_.format + " convolution has a bias, the layer none");
+          values.resize(values.size() - op.shape.back());
+        } else if (!op.has_bias) {
+          notes_.push_back("layer " + layer.path + ": the " + graph_.format + " convolution '" + op.node + "' has no bias; imported with zeros");
+        }
+        break;
+      case OpKind::lstm:
+      case OpKind::gru: {
+        const std::string foreign_kind = kind_name(op.kind);
+        if (op.returns_sequence < 0) disagree(chosen, layer, "nothing in the graph reads this " + foreign_kind + "'s output");
+        if (op.backwards != layer.backwards)
+          disagree(chosen, layer, "the " + graph_.format + " " + foreign_kind + " reads the list " + (op.backwards ? "backwards" : "forwards") +
+                                      " (" + op.direction_source + "), the layer " +
+                                      (layer.backwards ? "backwards" : "forwards"));
+        if (op.hard_sigmoid != layer.hard_sigmoid)
+          disagree(chosen, layer, "the " + graph_.format + " " + foreign_kind + "'s gates use " + (op.hard_sigmoid ? "HardSigmoid" : "Sigmoid") +
+                                      ", the layer's " + (layer.hard_sigmoid ? "hard_sigmoid" : "sigmoid") +
+                                      " (declare the layer with" + (op.hard_sigmoid ? "" : "out") + " deepjet::hard_sigmoid_gates)");
+        if ((op.returns_sequence == 1) != layer.returns_sequence)
+          disagree(chosen, layer, "the graph reads the " + foreign_kind + "'s " + (op.returns_sequence ? "whole sequence" : "final state") +
+                                      ", the layer gives its " + (layer.returns_sequence ? "whole sequence" : "final state"));
+        if (op.kind == OpKind::gru && op.reset_after != layer.reset_after)
+          disagree(chosen, layer, "the " + graph_.format + " GRU has " + op.reset_source +
+                                      " (the reset gate multiplies " +
+                                      (op.reset_after ? "the recurrent product" : "the state before the product") +
+                                      "), the layer is " + (layer.reset_after ? "reset_after" : "reset_before") +
+                                      " (declare the layer with deepjet::" + (op.reset_after ? "reset_after" : "reset_before") + ")");
+        break;
+      }
+      case OpKind::batch_norm:
+        if (static_cast<float>(op.epsilon) != static_cast<float>(layer.epsilon)) {
+          const std::size_t F = op.shape.back();
+          if (!carry_epsilon_)
+            disagree(chosen, layer, graph_.format + " epsilon " + number_text(op.epsilon) + ", the layer's " + number_text(layer.epsilon));
+          for (std::size_t c = 0; c < F; ++c) {
+            const double var = static_cast<double>(values[3 * F + c]) + op.epsilon - layer.epsilon;
+            if (var < 0)
+              disagree(chosen, layer, graph_.format + " epsilon " + number_text(op.epsilon) + " differs from the layer's " +
+                                          number_text(layer.epsilon) + " by more than running_var[" + std::to_string(c) +
+                                          "]; declare BatchNorm<momentum, " + number_text(op.epsilon) + "f>");
+            values[3 * F + c] = static_cast<float>(var);
+          }
+          notes_.push_back("layer " + layer.path + ": " + graph_.format + " epsilon " + number_text(op.epsilon) + " carried into running_var (layer epsilon " +
+                                  number_text(layer.epsilon) + ")");
+        }
+        break;
+      default: break;
+    }
+    if (values.size() != layer.parameter_count)
+      disagree(chosen, layer, std::to_string(values.size()) + " parameters in the " + graph_.format + " " + graph_.element + ", " +
+                                  std::to_string(layer.parameter_count) + " in the layer");
+    std::copy(values.begin(), values.end(), parameters_.begin() + static_cast<std::ptrdiff_t>(layer.offset));
+    claimed_[static_cast<std::size_t>(chosen)] = 1;
+    std::string node = op.node;
+    for (const auto& f : op.folded) node += " + " + f;
+    layers_.push_back({layer.path, layer.signature, node, op.node_op, op.node_shapes});
+    return chosen;
+  }
+
+  LayerGraph& graph_;
+  std::span<float> parameters_;
+  std::vector<MatchedLayer>& layers_;
+  std::vector<std::string>& notes_;
+  bool carry_epsilon_;
+  std::vector<char> claimed_;
+  std::vector<std::vector<int>> consumers_;
+};
+
+
+}  // namespace deepjet::interchange
+#endif  // DEEPJET_SINGLE_DEEPJET_INTERCHANGE_GRAPH_MATCHER_HPP
+// ---- end deepjet/interchange/graph/matcher.hpp ----
 // ---- begin deepjet/interchange/onnx/lowering.hpp ----
+#ifndef DEEPJET_SINGLE_DEEPJET_INTERCHANGE_ONNX_LOWERING_HPP
+#define DEEPJET_SINGLE_DEEPJET_INTERCHANGE_ONNX_LOWERING_HPP
 // deepjet/interchange/onnx/lowering.hpp: an ONNX graph rewritten as deepjet layers.
 //
 // Contract: `lower(graph, opset, inputs)` walks the nodes of an ONNX graph in data-flow order and
@@ -70,6 +564,8 @@
 // so deepjet's single bias is Wb + Rb.
 
 // ---- begin deepjet/interchange/onnx/tensor.hpp ----
+#ifndef DEEPJET_SINGLE_DEEPJET_INTERCHANGE_ONNX_TENSOR_HPP
+#define DEEPJET_SINGLE_DEEPJET_INTERCHANGE_ONNX_TENSOR_HPP
 // deepjet/interchange/onnx/tensor.hpp: ONNX constant tensors, read out of their protobuf form.
 //
 // Contract: `read_tensor` turns an onnx::TensorProto (an initializer, or a Constant node's value)
@@ -87,6 +583,8 @@
 
 
 namespace deepjet::onnx::import_detail {
+
+using interchange::number_text;
 
 /// Stands for the batch size N inside integer tensors (shapes computed in the graph).
 inline constexpr std::int64_t batch_dimension = std::numeric_limits<std::int64_t>::min();
@@ -121,13 +619,6 @@ inline std::string dims_text(const std::vector<std::int64_t>& dims) {
     text += dims[i] == batch_dimension ? std::string("N") : std::to_string(dims[i]);
   }
   return text + "]";
-}
-
-/// A number as a person writes it: 1e-06, 0.2, 2.
-inline std::string number_text(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", v);
-  return text;
 }
 
 inline std::size_t element_count(const std::vector<std::int64_t>& dims) {
@@ -215,6 +706,7 @@ inline Tensor read_tensor(const ::onnx::TensorProto& proto, const std::string& w
 }
 
 }  // namespace deepjet::onnx::import_detail
+#endif  // DEEPJET_SINGLE_DEEPJET_INTERCHANGE_ONNX_TENSOR_HPP
 // ---- end deepjet/interchange/onnx/tensor.hpp ----
 
 
@@ -222,70 +714,10 @@ inline Tensor read_tensor(const ::onnx::TensorProto& proto, const std::string& w
 
 namespace deepjet::onnx::import_detail {
 
-/// What a deepjet-level operation computes (named as the deepjet layer kinds, layers/*).
-enum class OpKind { input, dense, conv1d, batch_norm, lstm, gru, relu, elu, tanh, sigmoid, softmax, concatenate, add,
-                    global_average_pooling, flatten };
-
-inline std::string kind_name(OpKind k) {
-  switch (k) {
-    case OpKind::input: return "Input";
-    case OpKind::dense: return "Dense";
-    case OpKind::conv1d: return "Conv1D";
-    case OpKind::batch_norm: return "BatchNorm";
-    case OpKind::lstm: return "LSTM";
-    case OpKind::gru: return "GRU";
-    case OpKind::relu: return "ReLU";
-    case OpKind::elu: return "ELU";
-    case OpKind::tanh: return "Tanh";
-    case OpKind::sigmoid: return "Sigmoid";
-    case OpKind::softmax: return "Softmax";
-    case OpKind::concatenate: return "Concatenate";
-    case OpKind::add: return "Add";
-    case OpKind::global_average_pooling: return "GlobalAveragePooling";
-    case OpKind::flatten: return "Flatten";
-  }
-  return "?";
-}
-
-/// One deepjet-level operation. Its parameters are in deepjet's training layout for that layer:
-///   dense:      weight (in, out), bias (out)
-///   conv1d:     weight (kernel, channels, filters), bias (filters) (zeros when has_bias is false)
-///   batch_norm: gamma, beta, running_mean, running_var (features each), with `epsilon`
-///   lstm:       kernel (F, 4H), recurrent_kernel (H, 4H), bias (4H), gates i, f, g, o
-///   gru:        kernel (F, 3H), recurrent_kernel (H, 3H), bias (3H)[, recurrent_bias (3H) with
-///               reset_after], gates z, r, h
-struct LayerOp {
-  OpKind kind = OpKind::input;
-  std::string node;         ///< the ONNX node (or graph input) it came from
-  std::string node_op;      ///< its op type ("Conv", "MatMul+Add", "graph input")
-  std::string node_shapes;  ///< "[N, 16, 25] -> [N, 64, 25]", for messages
-  std::vector<int> inputs;  ///< operations whose outputs it reads, in order
-  std::vector<std::size_t> shape;  ///< its output per sample, deepjet's logical shape
-  std::vector<float> parameters;
-  bool has_bias = true;
-  std::size_t kernel = 1, stride = 1;
-  Padding padding = Padding::valid;
-  double epsilon = 0;
-  bool backwards = false, hard_sigmoid = false;
-  bool reset_after = false;   ///< GRU: ONNX linear_before_reset = 1
-  int returns_sequence = -1;  ///< LSTM, GRU: 1 sequence, 0 final state, -1 not decided yet
-  std::size_t input_index = 0;  ///< input: the graph input's position
-  std::string graph_input;      ///< input: its name
-  std::vector<std::string> folded;  ///< other ONNX nodes absorbed into it (a bias Add)
-};
-
-/// The lowered graph: operations in data-flow order, and what the graph outputs are.
-struct LayerGraph {
-  std::vector<LayerOp> ops;
-  struct Output {
-    std::string name;
-    int op = -1;
-    std::vector<std::int64_t> onnx_dims;
-    bool canonical = true;  ///< batch first, then the deepjet shape (axes of size 1 aside)
-  };
-  std::vector<Output> outputs;
-  std::vector<std::string> unused_initializers;
-};
+using interchange::kind_name;
+using interchange::LayerGraph;
+using interchange::LayerOp;
+using interchange::OpKind;
 
 /// A graph input the caller has assigned a deepjet shape (network inputs) or not (pass-through).
 struct GraphInputPlan {
@@ -383,7 +815,7 @@ class Lowering {
       result_.outputs.push_back(o);
     }
     for (const auto& name : initializers_)
-      if (!read_initializers_.count(name)) result_.unused_initializers.push_back(name);
+      if (!read_initializers_.count(name)) result_.unused_weights.push_back(name);
     return std::move(result_);
   }
 
@@ -1552,6 +1984,7 @@ class Lowering {
     if (x.reversed) op.folded = x.reversed_by;  // the Slice that reversed its input
     op.hard_sigmoid = hard;
     op.backwards = backwards;
+    op.direction_source = "its direction attribute, and whether its input was reversed by a Slice";
     op.shape = {T, H};
     // kernel (F, 4H), recurrent_kernel (H, 4H), bias (4H); deepjet gate k = i, f, g, o is ONNX gate
     // onnx_gate[k] of i, o, f, c.
@@ -1596,7 +2029,9 @@ class Lowering {
     if (x.reversed) op.folded = x.reversed_by;  // the Slice that reversed its input
     op.hard_sigmoid = hard;
     op.backwards = backwards;
+    op.direction_source = "its direction attribute, and whether its input was reversed by a Slice";
     op.reset_after = int_attribute(node, "linear_before_reset", 0) != 0;
+    op.reset_source = std::string("linear_before_reset = ") + (op.reset_after ? "1" : "0");
     op.shape = {T, H};
     // kernel (F, 3H) = W[0]^T, recurrent_kernel (H, 3H) = R[0]^T, the same gate order; then
     // reset_after: bias = Wb, recurrent_bias = Rb; reset_before: bias = Wb + Rb.
@@ -1628,147 +2063,8 @@ class Lowering {
 };
 
 }  // namespace deepjet::onnx::import_detail
+#endif  // DEEPJET_SINGLE_DEEPJET_INTERCHANGE_ONNX_LOWERING_HPP
 // ---- end deepjet/interchange/onnx/lowering.hpp ----
-// ---- begin deepjet/interchange/onnx/outline.hpp ----
-// deepjet/interchange/onnx/outline.hpp: a model type's structure as data, for the importer.
-//
-// Contract: `outline<Net>()` gives a tree that mirrors how Net is composed: a Sequential (or
-// Stack) is a chain of its children, Branches feeds part i of its input to child i, Parallel feeds
-// its whole input to every child; leaves are layers with their path (as in Model::architecture()),
-// kind, signature, input and output shapes, where their parameters start in the model's flat
-// array, and the options the importer must check against the ONNX graph (Conv1D kernel, stride,
-// padding and bias; LSTM and GRU direction, output and gate activation, GRU reset convention;
-// BatchNorm epsilon). Nothing here reads a file; the reader (reader.hpp) walks this tree beside
-// the lowered ONNX graph.
-
-
-
-namespace deepjet::onnx::import_detail {
-
-struct Outline {
-  enum class Kind { chain, branches, parallel, leaf } kind = Kind::leaf;
-  std::vector<Outline> children;
-  std::string path, layer_kind, signature;
-  std::size_t offset = 0, parameter_count = 0;
-  std::vector<std::vector<std::size_t>> input_shapes;   ///< one per part (one for a single shape)
-  std::vector<std::vector<std::size_t>> output_shapes;  ///< likewise
-  bool identity_at_inference = false;                   ///< Dropout, Identity
-  // Conv1D
-  std::size_t kernel = 1, stride = 1;
-  Padding padding = Padding::valid;
-  bool use_bias = true;
-  // LSTM, GRU
-  bool backwards = false, returns_sequence = false, hard_sigmoid = false;
-  // GRU: reset_after (ONNX linear_before_reset = 1) or reset_before
-  bool reset_after = false;
-  // BatchNorm
-  double epsilon = 0;
-  /// "0.1.3 Conv1D (25, 16) -> (25, 64) [kernel 1, ...]"
-  std::string text() const { return "'" + path + "' " + signature; }
-};
-
-template <class S>
-struct shape_list {
-  static std::vector<std::vector<std::size_t>> get() { return {std::vector<std::size_t>(S::dims.begin(), S::dims.end())}; }
-};
-template <class... Parts>
-struct shape_list<Shapes<Parts...>> {
-  static std::vector<std::vector<std::size_t>> get() {
-    return {std::vector<std::size_t>(Parts::dims.begin(), Parts::dims.end())...};
-  }
-};
-
-template <class L>
-struct composite_kind {
-  static constexpr Outline::Kind value = Outline::Kind::leaf;
-};
-template <class In, class... Specs>
-struct composite_kind<SequentialLayer<In, Specs...>> {
-  static constexpr Outline::Kind value = Outline::Kind::chain;
-};
-template <class In, class... Specs>
-struct composite_kind<BranchesLayer<In, Specs...>> {
-  static constexpr Outline::Kind value = Outline::Kind::branches;
-};
-template <class In, class... Specs>
-struct composite_kind<ParallelLayer<In, Specs...>> {
-  static constexpr Outline::Kind value = Outline::Kind::parallel;
-};
-
-// The options of the layers whose ONNX counterpart carries them.
-template <class L>
-struct leaf_traits {
-  static void fill(Outline&) {}
-};
-template <std::size_t Length, std::size_t Channels, std::size_t Filters, std::size_t K, std::size_t S, Padding P, bool B>
-struct leaf_traits<Conv1DLayer<Length, Channels, Filters, K, S, P, B>> {
-  static void fill(Outline& o) {
-    o.kernel = K;
-    o.stride = S;
-    o.padding = P;
-    o.use_bias = B;
-  }
-};
-template <std::size_t T, std::size_t F, std::size_t H, Direction D, bool Seq, GateActivation G>
-struct leaf_traits<LSTMLayer<T, F, H, D, Seq, G>> {
-  static void fill(Outline& o) {
-    o.backwards = D == Direction::backwards;
-    o.returns_sequence = Seq;
-    o.hard_sigmoid = G == GateActivation::hard_sigmoid;
-  }
-};
-template <std::size_t T, std::size_t F, std::size_t H, GRUReset R, Direction D, bool Seq, GateActivation G>
-struct leaf_traits<GRULayer<T, F, H, R, D, Seq, G>> {
-  static void fill(Outline& o) {
-    o.backwards = D == Direction::backwards;
-    o.returns_sequence = Seq;
-    o.hard_sigmoid = G == GateActivation::hard_sigmoid;
-    o.reset_after = R == GRUReset::after;
-  }
-};
-template <ShapeType S, float M, float E>
-struct leaf_traits<BatchNormLayer<S, M, E>> {
-  static void fill(Outline& o) { o.epsilon = E; }
-};
-
-inline std::string child_path(const std::string& path, std::size_t i) {
-  return path.empty() ? std::to_string(i) : path + "." + std::to_string(i);
-}
-
-template <class L>
-Outline outline(const std::string& path = "", std::size_t offset = 0) {
-  Outline o;
-  o.kind = composite_kind<L>::value;
-  o.path = path;
-  o.offset = offset;
-  o.parameter_count = L::parameter_count;
-  o.input_shapes = shape_list<typename L::input_shape>::get();
-  o.output_shapes = shape_list<typename L::output_shape>::get();
-  if constexpr (composite_kind<L>::value == Outline::Kind::chain) {
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (o.children.push_back(outline<typename L::template layer_type<I>>(child_path(path, I), offset + L::parameter_offsets[I])),
-       ...);
-    }(std::make_index_sequence<L::depth>{});
-  } else if constexpr (composite_kind<L>::value != Outline::Kind::leaf) {
-    std::size_t child_offset = offset;
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      ((o.children.push_back(outline<typename L::template child_type<I>>(child_path(path, I), child_offset)),
-        child_offset += L::template child_type<I>::parameter_count),
-       ...);
-    }(std::make_index_sequence<L::width>{});
-  } else {
-    Architecture table;
-    L::describe(table, path, offset);
-    o.layer_kind = table.layers.at(0).kind;
-    o.signature = table.layers.at(0).signature;
-    o.identity_at_inference = requires { requires L::identity_at_inference; };
-    leaf_traits<L>::fill(o);
-  }
-  return o;
-}
-
-}  // namespace deepjet::onnx::import_detail
-// ---- end deepjet/interchange/onnx/outline.hpp ----
 
 // <sys/mman.h> (included by deepjet's memory-mapped readers) defines MAP_TYPE, a name ONNX's
 // parser header uses as an enumerator: hide the macro while the checker's headers are read.
@@ -1800,11 +2096,7 @@ struct ImportReport {
     std::size_t block = 0;
     std::string onnx_shape;
   };
-  struct Layer {
-    std::string path, signature;  ///< the deepjet layer
-    std::string node, op;         ///< the ONNX node(s) it came from ("MatMul+Add")
-    std::string node_shapes;      ///< "[N, 265] -> [N, 200]"
-  };
+  using Layer = interchange::MatchedLayer;  ///< a deepjet layer and the ONNX node(s) it came from
   struct PassThrough {
     std::string output, input;  ///< graph output `output` is graph input `input`, unchanged
   };
@@ -1844,11 +2136,11 @@ struct ImportOptions {
 
 namespace import_detail {
 
-inline std::string shape_text(const std::vector<std::size_t>& s) {
-  std::string t = "(";
-  for (std::size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
-  return t + ")";
-}
+using interchange::Matcher;
+using interchange::outline;
+using interchange::Outline;
+using interchange::shape_list;
+using interchange::shape_text;
 
 inline ::onnx::ModelProto read_model_proto(const std::filesystem::path& path, bool check) {
   std::ifstream file(path, std::ios::binary);
@@ -1962,205 +2254,6 @@ inline GraphInputPlan plan_pass_through_input(const ::onnx::ValueInfoProto& info
   return plan;
 }
 
-// Walks the model type's outline beside the lowered graph (see the top of this file).
-class Matcher {
- public:
-  Matcher(LayerGraph& graph, std::span<float> parameters, ImportReport& report, const ImportOptions& options)
-      : graph_(graph), parameters_(parameters), report_(report), options_(options), claimed_(graph.ops.size(), 0),
-        consumers_(graph.ops.size()) {
-    for (std::size_t i = 0; i < graph.ops.size(); ++i)
-      for (int in : graph.ops[i].inputs) consumers_[static_cast<std::size_t>(in)].push_back(static_cast<int>(i));
-  }
-
-  std::vector<int> match(const Outline& n, const std::vector<int>& in) {
-    switch (n.kind) {
-      case Outline::Kind::chain: {
-        std::vector<int> v = in;
-        for (const auto& child : n.children) v = match(child, v);
-        return v;
-      }
-      case Outline::Kind::branches: {
-        std::vector<int> out;
-        for (std::size_t i = 0; i < n.children.size(); ++i) {
-          auto part = match(n.children[i], {in.at(i)});
-          out.insert(out.end(), part.begin(), part.end());
-        }
-        return out;
-      }
-      case Outline::Kind::parallel: {
-        std::vector<int> out;
-        for (const auto& child : n.children) {
-          auto part = match(child, in);
-          out.insert(out.end(), part.begin(), part.end());
-        }
-        return out;
-      }
-      case Outline::Kind::leaf: return {match_leaf(n, in)};
-    }
-    return {};
-  }
-
-  std::string describe(int op) const {
-    const LayerOp& o = graph_.ops[static_cast<std::size_t>(op)];
-    if (o.kind == OpKind::input) return "graph input '" + o.node + "' " + o.node_shapes;
-    return "ONNX node '" + o.node + "' (" + o.node_op + ", " + o.node_shapes + ")";
-  }
-
-  // After the model: every operation matched.
-  void check_everything_matched() const {
-    for (std::size_t i = 0; i < graph_.ops.size(); ++i) {
-      const LayerOp& op = graph_.ops[i];
-      if (op.kind == OpKind::input || claimed_[i]) continue;
-      throw Error(describe(static_cast<int>(i)) + " computes " + kind_name(op.kind) + " (on " +
-                  (op.inputs.empty() ? std::string("nothing") : describe(op.inputs[0])) +
-                  "), which no layer of the model type does: the model has fewer layers or another structure");
-    }
-  }
-
- private:
-  [[noreturn]] void disagree(int op, const Outline& layer, const std::string& problem) const {
-    throw Error(describe(op) + " does not match deepjet layer " + layer.text() + ": " + problem);
-  }
-
-  bool same_inputs(const LayerOp& op, const std::vector<int>& in) const {
-    if (op.kind == OpKind::add) {
-      auto a = op.inputs, b = in;
-      std::sort(a.begin(), a.end());
-      std::sort(b.begin(), b.end());
-      return a == b;
-    }
-    return op.inputs == in;
-  }
-
-  int match_leaf(const Outline& layer, const std::vector<int>& in) {
-    // Layers that compute nothing at inference have no node.
-    if (layer.identity_at_inference || layer.layer_kind == "Linear" ||
-        (layer.layer_kind == "Flatten" && layer.input_shapes.at(0).size() == 1)) {
-      if (in.size() != 1) throw Error("deepjet layer " + layer.text() + " takes several parts; cannot import");
-      return in[0];
-    }
-    // The operation reading exactly these inputs, first of the right kind in data-flow order.
-    std::vector<int> readers;
-    for (int i : in)
-      for (int c : consumers_[static_cast<std::size_t>(i)])
-        if (!claimed_[static_cast<std::size_t>(c)] && same_inputs(graph_.ops[static_cast<std::size_t>(c)], in) &&
-            std::find(readers.begin(), readers.end(), c) == readers.end())
-          readers.push_back(c);
-    std::sort(readers.begin(), readers.end());
-    // Among several of the right kind (parallel heads), the first whose output shape fits.
-    int chosen = -1;
-    for (int c : readers) {
-      const LayerOp& candidate = graph_.ops[static_cast<std::size_t>(c)];
-      if (kind_name(candidate.kind) != layer.layer_kind) continue;
-      if (chosen < 0) chosen = c;
-      if (candidate.shape == layer.output_shapes.at(0)) {
-        chosen = c;
-        break;
-      }
-    }
-    if (chosen < 0) {
-      std::string inputs;
-      for (int i : in) inputs += (inputs.empty() ? "" : ", ") + describe(i);
-      if (!readers.empty())
-        disagree(readers.front(), layer, "the ONNX graph computes " + kind_name(graph_.ops[static_cast<std::size_t>(readers.front())].kind) +
-                                             " where the model type has " + layer.layer_kind);
-      std::string others;
-      for (int i : in)
-        for (int c : consumers_[static_cast<std::size_t>(i)])
-          if (!claimed_[static_cast<std::size_t>(c)]) others += "; it feeds " + describe(c);
-      throw Error("deepjet layer " + layer.text() + " has no counterpart in the ONNX graph: nothing there computes " +
-                  layer.layer_kind + " from " + inputs + (others.empty() ? " (the graph does nothing more with it)" : others));
-    }
-    LayerOp& op = graph_.ops[static_cast<std::size_t>(chosen)];
-    // Shapes.
-    std::vector<std::vector<std::size_t>> op_inputs;
-    for (int i : op.inputs) op_inputs.push_back(graph_.ops[static_cast<std::size_t>(i)].shape);
-    if (op.kind == OpKind::add && op_inputs.size() == layer.input_shapes.size()) op_inputs = layer.input_shapes;  // order-free
-    if (op_inputs != layer.input_shapes || op.shape != layer.output_shapes.at(0)) {
-      std::string a, b;
-      for (const auto& s : op_inputs) a += (a.empty() ? "" : ", ") + shape_text(s);
-      for (const auto& s : layer.input_shapes) b += (b.empty() ? "" : ", ") + shape_text(s);
-      disagree(chosen, layer, "the ONNX node maps " + a + " -> " + shape_text(op.shape) + ", the layer " + b + " -> " +
-                                  shape_text(layer.output_shapes.at(0)));
-    }
-    std::vector<float> values = op.parameters;
-    switch (op.kind) {
-      case OpKind::conv1d:
-        // With a kernel of 1, 'same' pads nothing and is 'valid' (Keras's Conv1D(k=1, padding='same')
-        // is exported without pads).
-        if (op.kernel != layer.kernel || op.stride != layer.stride ||
-            (op.padding != layer.padding && !(op.kernel == 1 && op.padding != Padding::symmetric &&
-                                               layer.padding != Padding::symmetric)))
-          disagree(chosen, layer, "the ONNX convolution has kernel " + std::to_string(op.kernel) + ", stride " +
-                                      std::to_string(op.stride) + ", " + (op.padding == Padding::same ? "same" : "valid") + " padding");
-        if (!layer.use_bias) {
-          if (op.has_bias) disagree(chosen, layer, "the ONNX convolution has a bias, the layer none");
-          values.resize(values.size() - op.shape.back());
-        } else if (!op.has_bias) {
-          report_.notes.push_back("layer " + layer.path + ": the ONNX convolution '" + op.node + "' has no bias; imported with zeros");
-        }
-        break;
-      case OpKind::lstm:
-      case OpKind::gru: {
-        const std::string onnx_kind = kind_name(op.kind);
-        if (op.returns_sequence < 0) disagree(chosen, layer, "nothing in the graph reads this " + onnx_kind + "'s output");
-        if (op.backwards != layer.backwards)
-          disagree(chosen, layer, "the ONNX " + onnx_kind + " reads the list " + (op.backwards ? "backwards" : "forwards") +
-                                      " (its direction attribute, and whether its input was reversed by a Slice), the layer " +
-                                      (layer.backwards ? "backwards" : "forwards"));
-        if (op.hard_sigmoid != layer.hard_sigmoid)
-          disagree(chosen, layer, "the ONNX " + onnx_kind + "'s gates use " + (op.hard_sigmoid ? "HardSigmoid" : "Sigmoid") +
-                                      ", the layer's " + (layer.hard_sigmoid ? "hard_sigmoid" : "sigmoid") +
-                                      " (declare the layer with" + (op.hard_sigmoid ? "" : "out") + " deepjet::hard_sigmoid_gates)");
-        if ((op.returns_sequence == 1) != layer.returns_sequence)
-          disagree(chosen, layer, "the graph reads the " + onnx_kind + "'s " + (op.returns_sequence ? "whole sequence" : "final state") +
-                                      ", the layer gives its " + (layer.returns_sequence ? "whole sequence" : "final state"));
-        if (op.kind == OpKind::gru && op.reset_after != layer.reset_after)
-          disagree(chosen, layer, std::string("the ONNX GRU has linear_before_reset = ") + (op.reset_after ? "1" : "0") +
-                                      " (the reset gate multiplies " +
-                                      (op.reset_after ? "the recurrent product" : "the state before the product") +
-                                      "), the layer is " + (layer.reset_after ? "reset_after" : "reset_before") +
-                                      " (declare the layer with deepjet::" + (op.reset_after ? "reset_after" : "reset_before") + ")");
-        break;
-      }
-      case OpKind::batch_norm:
-        if (static_cast<float>(op.epsilon) != static_cast<float>(layer.epsilon)) {
-          const std::size_t F = op.shape.back();
-          if (!options_.carry_epsilon)
-            disagree(chosen, layer, "ONNX epsilon " + number_text(op.epsilon) + ", the layer's " + number_text(layer.epsilon));
-          for (std::size_t c = 0; c < F; ++c) {
-            const double var = static_cast<double>(values[3 * F + c]) + op.epsilon - layer.epsilon;
-            if (var < 0)
-              disagree(chosen, layer, "ONNX epsilon " + number_text(op.epsilon) + " differs from the layer's " +
-                                          number_text(layer.epsilon) + " by more than running_var[" + std::to_string(c) +
-                                          "]; declare BatchNorm<momentum, " + number_text(op.epsilon) + "f>");
-            values[3 * F + c] = static_cast<float>(var);
-          }
-          report_.notes.push_back("layer " + layer.path + ": ONNX epsilon " + number_text(op.epsilon) + " carried into running_var (layer epsilon " +
-                                  number_text(layer.epsilon) + ")");
-        }
-        break;
-      default: break;
-    }
-    if (values.size() != layer.parameter_count)
-      disagree(chosen, layer, std::to_string(values.size()) + " parameters in the ONNX node, " +
-                                  std::to_string(layer.parameter_count) + " in the layer");
-    std::copy(values.begin(), values.end(), parameters_.begin() + static_cast<std::ptrdiff_t>(layer.offset));
-    claimed_[static_cast<std::size_t>(chosen)] = 1;
-    std::string node = op.node;
-    for (const auto& f : op.folded) node += " + " + f;
-    report_.layers.push_back({layer.path, layer.signature, node, op.node_op, op.node_shapes});
-    return chosen;
-  }
-
-  LayerGraph& graph_;
-  std::span<float> parameters_;
-  ImportReport& report_;
-  const ImportOptions& options_;
-  std::vector<char> claimed_;
-  std::vector<std::vector<int>> consumers_;
-};
-
 template <class Net>
 void import_into(const std::filesystem::path& path, std::span<float> parameters, const ImportOptions& options) {
   ImportReport local;
@@ -2214,14 +2307,14 @@ void import_into(const std::filesystem::path& path, std::span<float> parameters,
     plans.insert(plans.end(), pass_plans.begin(), pass_plans.end());
 
     LayerGraph lowered = Lowering(graph, report.opset, plans).run();
-    if (!lowered.unused_initializers.empty()) {
+    if (!lowered.unused_weights.empty()) {
       std::string names;
-      for (const auto& n : lowered.unused_initializers) names += (names.empty() ? "'" : ", '") + n + "'";
+      for (const auto& n : lowered.unused_weights) names += (names.empty() ? "'" : ", '") + n + "'";
       throw Error("initializers " + names + " are read by no node; deepjet consumes every weight or refuses the file");
     }
 
     std::vector<float> values(parameters.begin(), parameters.end());
-    Matcher matcher(lowered, values, report, options);
+    Matcher matcher(lowered, values, report.layers, report.notes, options.carry_epsilon);
     std::vector<int> inputs(network_inputs);
     std::iota(inputs.begin(), inputs.end(), 0);
     const std::vector<int> outputs = matcher.match(net, inputs);
@@ -2241,9 +2334,9 @@ void import_into(const std::filesystem::path& path, std::span<float> parameters,
         throw Error("graph output '" + out.name + "' is " + matcher.describe(out.op) + ", but the model type's output block " +
                     std::to_string(next) + " is " + matcher.describe(outputs[next]));
       if (!out.canonical)
-        throw Error("graph output '" + out.name + "' " + dims_text(out.onnx_dims) +
+        throw Error("graph output '" + out.name + "' " + dims_text(out.dims) +
                     " is laid out differently from deepjet's channels-last output; deepjet does not reorder outputs");
-      report.outputs.push_back({out.name, next, dims_text(out.onnx_dims)});
+      report.outputs.push_back({out.name, next, dims_text(out.dims)});
       ++next;
     }
     if (next != outputs.size())
@@ -2275,8 +2368,11 @@ Predictor<Net> import_predictor(const std::filesystem::path& path, const ImportO
 }
 
 }  // namespace deepjet::onnx
+#endif  // DEEPJET_SINGLE_DEEPJET_INTERCHANGE_ONNX_READER_HPP
 // ---- end deepjet/interchange/onnx/reader.hpp ----
 // ---- begin deepjet/interchange/onnx/writer.hpp ----
+#ifndef DEEPJET_SINGLE_DEEPJET_INTERCHANGE_ONNX_WRITER_HPP
+#define DEEPJET_SINGLE_DEEPJET_INTERCHANGE_ONNX_WRITER_HPP
 // deepjet/interchange/onnx/writer.hpp: write a deepjet model as a standard ONNX file.
 //
 //   deepjet::onnx::export_model(model, "model.onnx",
@@ -2990,5 +3086,7 @@ void export_model(const Predictor<Net>& predictor, const std::filesystem::path& 
 }
 
 }  // namespace deepjet::onnx
+#endif  // DEEPJET_SINGLE_DEEPJET_INTERCHANGE_ONNX_WRITER_HPP
 // ---- end deepjet/interchange/onnx/writer.hpp ----
+#endif  // DEEPJET_SINGLE_DEEPJET_INTERCHANGE_ONNX_HPP
 // ---- end deepjet/interchange/onnx.hpp ----
