@@ -159,9 +159,9 @@ class FileSink {
     ByteWriter header;
     encode_key_header(header, key);
     header.put_bytes(extra_header.data(), extra_header.size());
-    std::vector<std::uint8_t> bytes = header.take();
-    bytes.insert(bytes.end(), stored.begin(), stored.end());
-    write_at(static_cast<std::uint64_t>(key.seek_key), bytes.data(), bytes.size(), what);
+    // Header and record go out as they are (no copy of the record into one buffer).
+    write_at(static_cast<std::uint64_t>(key.seek_key), header.bytes().data(), header.size(), what);
+    write_at(static_cast<std::uint64_t>(key.seek_key) + header.size(), stored.data(), stored.size(), what);
     return key;
   }
 
