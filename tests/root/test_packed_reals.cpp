@@ -72,6 +72,87 @@ TEST(PackedReals, ImpossibleSpecificationsAreRefused) {
   EXPECT_FALSE(deepjet::root::real_packing_from_values(0, 1, std::nan(""), true, packing, problem));
 }
 
+/// A member branch of a split object of class "Track" whose streamer element is `element`.
+deepjet::root::ColumnLayout member_layout(const deepjet::root::StreamerElement& element, std::int32_t kind = 0,
+                                          const std::string& count_leaf = "") {
+  deepjet::root::BranchDescription branch;
+  branch.name = element.name;
+  branch.class_name = "TBranchElement";
+  branch.element_class = "Track";
+  branch.element_id = 1;
+  branch.element_kind = kind;
+  deepjet::root::LeafDescription leaf;
+  leaf.class_name = "TLeafElement";
+  leaf.name = element.name;
+  leaf.count_leaf = count_leaf;
+  branch.leaves.push_back(leaf);
+  deepjet::root::StreamerInfos infos;
+  deepjet::root::StreamerElement first;
+  first.name = "fN";
+  first.type = 3;
+  first.type_name = "int";
+  infos["Track"] = deepjet::root::StreamerClass{"Track", 1, {first, element}};
+  return deepjet::root::describe_column(branch, infos);
+}
+
+deepjet::root::StreamerElement element(std::int32_t type, const std::string& type_name, const std::string& title,
+                                       bool has_range, std::int32_t array_length = 0) {
+  deepjet::root::StreamerElement e;
+  e.name = "fX";
+  e.type = type;
+  e.type_name = type_name;
+  e.title = title;
+  e.has_range = has_range;
+  e.array_length = array_length;
+  return e;
+}
+
+// Members of split objects (no shared file has them): the layout follows the streamer element.
+TEST(PackedReals, MembersOfSplitObjectsTakeTheirPackingFromTheStreamerElement) {
+  using Kind = deepjet::root::ColumnLayout::Kind;
+  auto layout = member_layout(element(9, "Double32_t", "[0,100,16]", true));
+  EXPECT_EQ(layout.kind, Kind::Fixed);
+  EXPECT_EQ(layout.packing.form, Form::range);
+  EXPECT_EQ(layout.packing.factor, 65536.0 / 100.0);
+  EXPECT_EQ(layout.entry_bytes, 4u);
+  // Without kHasRange ROOT ignores the comment.
+  EXPECT_EQ(member_layout(element(9, "Double32_t", "[0,100,16]", false)).packing.form, Form::as_float);
+  layout = member_layout(element(19, "Float16_t", "", false));
+  EXPECT_EQ(layout.packing.form, Form::mantissa);
+  EXPECT_EQ(layout.packing.nbits, 12);
+  EXPECT_EQ(layout.entry_bytes, 3u);
+  EXPECT_EQ(layout.type, deepjet::root::ValueType::Float32);
+  // Fixed array member: Double32_t fV[3]; //[0,0,10]
+  layout = member_layout(element(29, "Double32_t", "[0,0,10]", true, 3));
+  EXPECT_EQ(layout.kind, Kind::Fixed);
+  EXPECT_EQ(layout.values_per_entry, 3);
+  EXPECT_EQ(layout.entry_bytes, 9u);
+  EXPECT_EQ(layout.description, "Double32_t(10-bit mantissa)[3]");
+  // Counted pointer: Float16_t* fP; //[fN][0,1,8] -- the first bracket is the dimension.
+  layout = member_layout(element(59, "Float16_t*", "[fN][0,1,8]", true));
+  EXPECT_EQ(layout.kind, Kind::Counted);
+  EXPECT_EQ(layout.entry_header_bytes, 1u);
+  EXPECT_EQ(layout.packing.factor, 256.0);
+  // A member of a split collection of objects: one value per element, counted by the collection.
+  layout = member_layout(element(9, "Double32_t", "[-1,1]", true), 41, "tracks_");
+  EXPECT_EQ(layout.kind, Kind::Counted);
+  EXPECT_EQ(layout.count_leaf, "tracks_");
+  EXPECT_EQ(layout.packing.form, Form::range);
+  // ROOT 3-era elements (version 3) carry the numbers.
+  auto old = element(9, "Double32_t", "", false);
+  old.explicit_range = true;
+  old.xmin = 0;
+  old.xmax = 1;
+  old.factor = 1024;
+  EXPECT_EQ(member_layout(old).packing.factor, 1024.0);
+  // A range ROOT cannot decode makes the member unsupported, with the reason.
+  old.factor = 0;
+  old.xmin = 40.1;
+  layout = member_layout(old);
+  EXPECT_EQ(layout.kind, Kind::Unsupported);
+  EXPECT_NE(layout.unsupported_reason.find("mantissa bits"), std::string::npos) << layout.unsupported_reason;
+}
+
 /// The packed bytes of one value, written by the writer's encoder.
 template <class T>
 std::vector<std::uint8_t> packed_bytes(T value, const std::string& title) {

@@ -114,7 +114,7 @@ inline void store_big_endian_run(std::uint8_t* target, const T* values, std::siz
   if constexpr (std::is_same_v<T, bool>) {
     for (std::size_t i = 0; i < count; ++i) target[i] = values[i] ? 1 : 0;
   } else if constexpr (sizeof(T) == 1) {
-    std::memcpy(target, values, count);
+    if (count > 0) std::memcpy(target, values, count);  // (empty inputs may be null pointers)
   } else {
     using Word = std::conditional_t<sizeof(T) == 2, std::uint16_t, std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>;
     for (std::size_t i = 0; i < count; ++i) {
