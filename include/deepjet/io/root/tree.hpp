@@ -1,7 +1,8 @@
 // deepjet/io/root/tree.hpp: the column API over one TTree.
 //
 // Contract: a Tree lists its branches with their types and reads a branch over an entry range
-// [first, last) into typed arrays, converting from the stored type to the requested one:
+// [first, last) into typed arrays, converting from the stored type to the requested one
+// (Double32_t and Float16_t are unpacked as ROOT unpacks them, to double / float, then converted):
 //   read<T>         fixed-size entries (scalars, fixed arrays, leaves of a leaf list) -> values
 //   read_jagged<T>  any numeric branch (counted arrays, std::vector<T>, fixed arrays) -> values +
 //                   offsets (offsets.size() == entries + 1)

@@ -10,6 +10,9 @@
 //   add_vector_branch<T>(name)          std::vector<T> per entry          TBranchElement + TLeafElement
 //   add_nested_vector_branch<T>(name)   std::vector<std::vector<T>>       TBranchElement + TLeafElement
 //   add_string_branch(name)             one string per entry              TBranch + TLeafC
+//   add_double32_branch(name, range, n) Double32_t[n] (filled with double) TBranch + TLeafD32, title
+//   add_float16_branch(name, range, n)  Float16_t[n] (filled with float)  "d[range]" / "f[range]"
+//   add_counted_{double32,float16}_branch(name, count, range)            counted forms of the two
 //   write<T>(name, values)                      fixed-size branches (entries * n values)
 //   write_jagged<T>(name, values, offsets)      counted and vector branches (offsets: entries + 1
 //                                               indexes into values, as JaggedArray holds them)
@@ -18,7 +21,8 @@
 //                                               values inner_offsets[j] .. inner_offsets[j + 1])
 //   write_strings(name, strings)
 // T is the branch's own type (bool, int8..uint64, float, double): values are stored exactly, so a
-// reader gets back exactly what was written. A branch's entries go into a basket that is
+// reader gets back exactly what was written, except in Double32_t / Float16_t branches, which pack
+// them as ROOT does (see RealPacking in column_layout.hpp). A branch's entries go into a basket that is
 // compressed and written to the file as soon as it holds `basket_bytes` bytes, so memory stays at
 // one basket per branch. Branches can be filled in any order and chunk sizes; when the file is
 // closed every branch must hold the same number of entries. Counted branches sharing a counter
