@@ -316,13 +316,16 @@ inline bool running_in_ci() {
   return ci != nullptr && *ci != '\0' && std::string(ci) != "0" && std::string(ci) != "false";
 }
 
-/// JSROOT's dump of a tree ({"entries", "branches"}); fails the test if JSROOT cannot read it.
-inline nlohmann::json jsroot_dump(const std::filesystem::path& file, const std::string& tree) {
+/// JSROOT's dump of a tree ({"entries", "branches", "leaves"}), of every top-level branch or only
+/// those in `only` (comma-separated); fails the test if JSROOT cannot read it.
+inline nlohmann::json jsroot_dump(const std::filesystem::path& file, const std::string& tree,
+                                  const std::string& only = "") {
   const std::filesystem::path errors = file.string() + ".jsroot-stderr";
   const std::string command = shell_quote(DEEPJET_NODE_EXECUTABLE) + " " +
                               shell_quote(std::string(DEEPJET_SOURCE_DIR) + "/tests/root/jsroot_dump.mjs") + " " +
                               shell_quote(jsroot_directory()) + " " + shell_quote(file.string()) + " " +
-                              shell_quote(tree) + " 2>" + shell_quote(errors.string());
+                              shell_quote(tree) + (only.empty() ? "" : " " + shell_quote(only)) + " 2>" +
+                              shell_quote(errors.string());
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) throw std::runtime_error("cannot run " + command);
   std::string output;

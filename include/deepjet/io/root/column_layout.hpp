@@ -3,13 +3,19 @@
 // Contract: describe_column() maps a branch (and, for members of split objects, the file's
 // streamer infos) to a ColumnLayout: the stored value type and whether each entry holds a fixed
 // number of values, a counted (jagged) run of values, an STL collection of basic values, a vector
-// of vectors of basic values, a string, or a collection of strings. Anything else (user classes
-// read whole, other nested containers, maps, Double32/Float16...) yields kind == Unsupported with a
-// reason naming the branch and its type; it never guesses.
+// of vectors of basic values, a string, or a collection of strings. Double32_t and Float16_t leaves
+// and members are Float64 / Float32 values with a RealPacking saying how ROOT packed them.
+// Anything else (user classes read whole, other nested containers, maps, std::vector<Double32_t>
+// ...) yields kind == Unsupported with a reason naming the branch and its type; it never guesses.
 #pragma once
 
 #include <algorithm>
+#include <bit>
+#include <cctype>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -51,6 +57,28 @@ inline const char* value_type_name(ValueType type) noexcept {
   return "?";
 }
 
+/// How ROOT packs a Double32_t or Float16_t value (TBufferFile::WriteDouble32 / WriteFloat16, with
+/// the range parsed by TStreamerElement::GetRange from a member comment or a leaf title):
+///   as_float  Double32_t without a range: a 4-byte float.
+///   range     "[xmin,xmax]" or "[xmin,xmax,nbits]" with xmin < xmax: a 4-byte unsigned integer
+///             n = unsigned(0.5 + factor * (clamp(x) - xmin)), factor = 2^nbits / (xmax - xmin)
+///             (0xFFFFFFFF / (xmax - xmin) for 32 bits); read back as n / factor + xmin.
+///   mantissa  "[0,0,nbits]" with nbits < 15, and Float16_t without a range (nbits = 12): the
+///             float's exponent byte, then 2 bytes holding the mantissa rounded to nbits bits with
+///             the sign in bit nbits + 1.
+struct RealPacking {
+  enum class Form : std::uint8_t { none, as_float, range, mantissa };
+  Form form = Form::none;
+  double xmin = 0;
+  double xmax = 0;
+  double factor = 0;
+  int nbits = 0;
+  std::string specification;  // the writer's range text ("[0,1,20]"), for leaf titles
+
+  bool packed() const noexcept { return form != Form::none; }
+  std::size_t stored_size() const noexcept { return form == Form::mantissa ? 3 : 4; }
+};
+
 struct ColumnLayout {
   enum class Kind {
     Fixed,        // `values_per_entry` values per entry at a fixed stride
@@ -70,7 +98,112 @@ struct ColumnLayout {
   std::string count_leaf;             // Counted: the leaf that holds the counts
   std::string description;            // human-readable type, e.g. "float[NJet]"
   std::string unsupported_reason;
+  RealPacking packing;                // Double32_t (type Float64) and Float16_t (type Float32)
 };
+
+/// Bytes one value takes in a basket (3 or 4 for packed Double32_t / Float16_t values).
+inline std::size_t stored_value_size(const ColumnLayout& layout) noexcept {
+  return layout.packing.packed() ? layout.packing.stored_size() : value_size(layout.type);
+}
+
+namespace detail {
+
+/// One number of a range specification, as TStreamerElement::GetRange reads it: spaces dropped,
+/// lower case; anything mentioning pi is 2pi (also "2*pi", "twopi"), pi/2, pi/4 or pi, negated if
+/// it contains '-'; otherwise a C number (0 if none).
+inline double range_number(std::string_view text) {
+  std::string clean;
+  for (char c : text) {
+    if (c != ' ') clean += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (clean.find("pi") != std::string::npos) {
+    constexpr double pi = 3.14159265358979323846;
+    double value = pi;
+    if (clean.find("2pi") != std::string::npos || clean.find("2*pi") != std::string::npos ||
+        clean.find("twopi") != std::string::npos) {
+      value = 2 * pi;
+    } else if (clean.find("pi/2") != std::string::npos) {
+      value = pi / 2;
+    } else if (clean.find("pi/4") != std::string::npos) {
+      value = pi / 4;
+    }
+    return clean.find('-') != std::string::npos ? -value : value;
+  }
+  const double value = std::strtod(clean.c_str(), nullptr);
+  return std::isfinite(value) ? value : 0.0;
+}
+
+}  // namespace detail
+
+/// The packing from TStreamerElement's fXmin, fXmax, fFactor (as GetRange leaves them).
+inline bool real_packing_from_values(double xmin, double xmax, double factor, bool float16, RealPacking& packing,
+                                     std::string& problem) {
+  packing = RealPacking{};
+  packing.xmin = xmin;
+  packing.xmax = xmax;
+  if (factor != 0) {
+    if (!std::isfinite(factor) || !std::isfinite(xmin) || factor < 0) {
+      problem = "invalid range factor " + std::to_string(factor);
+      return false;
+    }
+    packing.form = RealPacking::Form::range;
+    packing.factor = factor;
+    return true;
+  }
+  // ROOT keeps the number of mantissa bits in fXmin (nbits + 0.1).
+  const double bits = std::isfinite(xmin) ? xmin : -1.0;
+  if (bits > -1 && bits < 1) {
+    packing.form = float16 ? RealPacking::Form::mantissa : RealPacking::Form::as_float;
+    packing.nbits = float16 ? 12 : 0;
+    packing.xmin = 0;
+    return true;
+  }
+  if (bits < 1 || bits >= 23) {
+    problem = "invalid number of mantissa bits " + std::to_string(bits);
+    return false;
+  }
+  packing.form = RealPacking::Form::mantissa;
+  packing.nbits = static_cast<int>(bits);
+  packing.xmin = 0;
+  return true;
+}
+
+/// The packing of a Double32_t (`float16` false) or Float16_t value whose member comment or leaf
+/// title is `title` (ROOT's rules, see RealPacking). The first bracket without a comma is taken as
+/// an array dimension ("[3][0,1,12]"). Returns false (and a reason) for specifications ROOT
+/// itself cannot decode (a mantissa of more than 22 or fewer than 1 bits).
+inline bool real_packing_from_title(std::string_view title, bool float16, RealPacking& packing,
+                                    std::string& problem) {
+  double xmin = 0, xmax = 0, factor = 0;
+  auto left = title.find('[');
+  auto right = left == std::string_view::npos ? left : title.find(']', left);
+  auto comma = right == std::string_view::npos ? right : title.find(',', left);
+  if (right != std::string_view::npos && (comma == std::string_view::npos || comma > right)) {
+    left = title.find('[', right);
+    right = left == std::string_view::npos ? left : title.find(']', left);
+    comma = right == std::string_view::npos ? right : title.find(',', left);
+    if (comma != std::string_view::npos && comma > right) comma = std::string_view::npos;
+  }
+  if (right != std::string_view::npos && comma != std::string_view::npos) {
+    std::size_t comma2 = title.find(',', comma + 1);
+    if (comma2 != std::string_view::npos && comma2 > right) comma2 = std::string_view::npos;
+    long nbits = 32;
+    if (comma2 != std::string_view::npos) {
+      const std::string bits(title.substr(comma2 + 1, right - comma2 - 1));
+      char* end = nullptr;
+      const long parsed = std::strtol(bits.c_str(), &end, 10);
+      if (end != bits.c_str()) nbits = parsed;
+      if (nbits < 2 || nbits > 32) nbits = 32;  // ROOT: "reset to 32"
+      right = comma2;
+    }
+    xmin = detail::range_number(title.substr(left + 1, comma - left - 1));
+    xmax = detail::range_number(title.substr(comma + 1, right - comma - 1));
+    const double bigint = nbits < 32 ? static_cast<double>(std::uint32_t(1) << nbits) : 4294967295.0;
+    if (xmin < xmax) factor = bigint / (xmax - xmin);
+    if (xmin >= xmax && nbits < 15) xmin = static_cast<double>(nbits) + 0.1;
+  }
+  return real_packing_from_values(xmin, xmax, factor, float16, packing, problem);
+}
 
 namespace detail {
 
@@ -205,6 +338,38 @@ inline ColumnLayout unsupported(const BranchDescription& branch, const std::stri
   return layout;
 }
 
+/// "float64", or for packed values "Double32_t[0,1,20]"-like names: "Double32_t(range 0..1, 20 bits)".
+inline std::string packed_type_name(const ColumnLayout& layout) {
+  if (!layout.packing.packed()) return value_type_name(layout.type);
+  const RealPacking& p = layout.packing;
+  std::string name = layout.type == ValueType::Float64 ? "Double32_t" : "Float16_t";
+  switch (p.form) {
+    case RealPacking::Form::as_float: return name + "(as float)";
+    case RealPacking::Form::mantissa: return name + "(" + std::to_string(p.nbits) + "-bit mantissa)";
+    case RealPacking::Form::range: {
+      char text[96];
+      std::snprintf(text, sizeof(text), "(%g..%g, factor %g)", p.xmin, p.xmax, p.factor);
+      return name + text;
+    }
+    case RealPacking::Form::none: break;
+  }
+  return name;
+}
+
+/// Double32_t (code 9) and Float16_t (code 19) members: their packing from the streamer element.
+inline bool element_packing(const StreamerElement& element, std::int32_t basic_code, ColumnLayout& layout,
+                            std::string& problem) {
+  if (basic_code != 9 && basic_code != 19) return true;
+  const bool float16 = basic_code == 19;
+  layout.type = float16 ? ValueType::Float32 : ValueType::Float64;
+  if (element.explicit_range) {
+    return real_packing_from_values(element.xmin, element.xmax, element.factor, float16, layout.packing, problem);
+  }
+  // Without kHasRange ROOT ignores the comment: plain float (Double32_t), 12-bit mantissa (Float16_t).
+  return real_packing_from_title(element.has_range ? std::string_view(element.title) : std::string_view(), float16,
+                                 layout.packing, problem);
+}
+
 inline ColumnLayout layout_of_plain_leaf(const BranchDescription& branch, const LeafDescription& leaf) {
   ColumnLayout layout;
   const std::string& cls = leaf.class_name;
@@ -222,13 +387,22 @@ inline ColumnLayout layout_of_plain_leaf(const BranchDescription& branch, const 
     layout.type = leaf.is_unsigned ? ValueType::UInt64 : ValueType::Int64;
   else if (cls == "TLeafF") layout.type = ValueType::Float32;
   else if (cls == "TLeafD") layout.type = ValueType::Float64;
+  else if (cls == "TLeafD32" || cls == "TLeafF16") {
+    // ROOT 6.22+ leaves of type 'd' / 'f': the title is the type with its range ("d[0,1,20]").
+    const bool float16 = cls == "TLeafF16";
+    layout.type = float16 ? ValueType::Float32 : ValueType::Float64;
+    std::string problem;
+    if (!real_packing_from_title(leaf.title, float16, layout.packing, problem)) {
+      return unsupported(branch, cls + " leaf \"" + leaf.title + "\": " + problem);
+    }
+  }
   else return unsupported(branch, cls + " leaf \"" + leaf.title + "\"");
   // ROOT caps fixed array dimensions far below this; larger values only come from damaged files.
   constexpr std::int32_t max_values_per_entry = 1 << 24;
   if (leaf.length < 1 || leaf.length > max_values_per_entry) {
     return unsupported(branch, "leaf with invalid length " + std::to_string(leaf.length));
   }
-  std::string type = value_type_name(layout.type);
+  std::string type = packed_type_name(layout);
   if (!leaf.count_leaf.empty()) {
     layout.kind = ColumnLayout::Kind::Counted;
     layout.values_per_entry = leaf.length;
@@ -238,7 +412,7 @@ inline ColumnLayout layout_of_plain_leaf(const BranchDescription& branch, const 
   } else {
     layout.kind = ColumnLayout::Kind::Fixed;
     layout.values_per_entry = leaf.length;
-    layout.entry_bytes = static_cast<std::size_t>(leaf.length) * value_size(layout.type);
+    layout.entry_bytes = static_cast<std::size_t>(leaf.length) * stored_value_size(layout);
     layout.description = leaf.length == 1 ? type : type + "[" + std::to_string(leaf.length) + "]";
   }
   return layout;
@@ -302,14 +476,27 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
   // TObject::fBits may carry an extra process id per element, so its entries are not a whole
   // number of values.
   const bool object_bits = code == 15 || code == 35;
+  // A basic type code (Double32_t and Float16_t with their packing); a range ROOT cannot decode
+  // makes the member unsupported.
+  std::string packing_problem;
+  const auto basic = [&](std::int32_t basic_code) {
+    if (basic_code == 9 || basic_code == 19) return element_packing(*element, basic_code, layout, packing_problem);
+    return value_type_from_code(basic_code, layout.type);
+  };
+  if (element->type > 0 && element->type < 60 && (element->type % 20 == 9 || element->type % 20 == 19)) {
+    ColumnLayout probe;
+    if (!element_packing(*element, element->type % 20, probe, packing_problem)) {
+      return unsupported(branch, type_name + " member \"" + element->title + "\": " + packing_problem);
+    }
+  }
   if (!count_leaf.empty() && code > 0 && code < 40 && !object_bits &&
-      value_type_from_code(code < 20 ? code : code - 20, layout.type)) {
+      basic(code < 20 ? code : code - 20)) {
     const std::int64_t length = code < 20 ? 1 : std::max<std::int32_t>(element->array_length, 1);
     if (length > (1 << 24)) return unsupported(branch, "array member with invalid length " + std::to_string(length));
     layout.kind = ColumnLayout::Kind::Counted;
     layout.values_per_entry = length;
     layout.count_leaf = count_leaf;
-    layout.description = std::string(value_type_name(layout.type)) + "[" + count_leaf + "]" +
+    layout.description = packed_type_name(layout) + "[" + count_leaf + "]" +
                          (length > 1 ? "[" + std::to_string(length) + "]" : "");
     return layout;
   }
@@ -319,28 +506,28 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
     return unsupported(branch, (type_name.empty() ? "type code " + std::to_string(code) : type_name) +
                                    (in_collection ? " inside a split collection" : " (TObject bits)"));
   }
-  if (code > 0 && code < 20 && value_type_from_code(code, layout.type)) {
+  if (code > 0 && code < 20 && basic(code)) {
     layout.kind = ColumnLayout::Kind::Fixed;
     layout.values_per_entry = 1;
-    layout.entry_bytes = value_size(layout.type);
-    layout.description = value_type_name(layout.type);
+    layout.entry_bytes = stored_value_size(layout);
+    layout.description = packed_type_name(layout);
     return layout;
   }
-  if (code > 20 && code < 40 && value_type_from_code(code - 20, layout.type)) {
+  if (code > 20 && code < 40 && basic(code - 20)) {
     const std::int64_t length = element->array_length > 0 ? element->array_length : 1;
     if (length > (1 << 24)) return unsupported(branch, "array member with invalid length " + std::to_string(length));
     layout.kind = ColumnLayout::Kind::Fixed;
     layout.values_per_entry = length;
-    layout.entry_bytes = static_cast<std::size_t>(length) * value_size(layout.type);
-    layout.description = std::string(value_type_name(layout.type)) + "[" + std::to_string(length) + "]";
+    layout.entry_bytes = static_cast<std::size_t>(length) * stored_value_size(layout);
+    layout.description = packed_type_name(layout) + "[" + std::to_string(length) + "]";
     return layout;
   }
-  if (code > 40 && code < 60 && value_type_from_code(code - 40, layout.type)) {
+  if (code > 40 && code < 60 && basic(code - 40)) {
     // Pointer to a counted array ("Int_t* fX; //[fN]"): a one-byte marker, then the values.
     layout.kind = ColumnLayout::Kind::Counted;
     layout.values_per_entry = 1;
     layout.entry_header_bytes = 1;
-    layout.description = std::string(value_type_name(layout.type)) + "[]";
+    layout.description = packed_type_name(layout) + "[]";
     return layout;
   }
   if (code == 65) {

@@ -7,6 +7,7 @@
 // zlib stream, an xz stream, an lz4 block preceded by its big-endian xxhash64 checksum, or a zstd
 // frame. It returns an empty vector when the record should be stored as it is, exactly as ROOT
 // decides: compression disabled, or the compressed form not smaller than the input.
+// compress_blocks_into() does the same into a buffer the caller reuses.
 // CompressionSettings::code() is ROOT's fCompress (100 * algorithm + level).
 #pragma once
 
@@ -137,22 +138,25 @@ inline std::size_t compress_one_block(const CompressionSettings& settings, const
 
 }  // namespace detail
 
-/// The compressed form of [input, input + size), or an empty vector to store it uncompressed.
-inline std::vector<std::uint8_t> compress_blocks(const std::uint8_t* input, std::size_t size,
-                                                 const CompressionSettings& settings) {
-  if (!settings.enabled() || size == 0) return {};
+/// Compresses [input, input + size) into `out` (resized to the compressed size; its capacity is
+/// reused, so a caller compressing many records allocates once). Returns false, leaving `out`
+/// empty, when the record should be stored as it is.
+inline bool compress_blocks_into(const std::uint8_t* input, std::size_t size, const CompressionSettings& settings,
+                                 std::vector<std::uint8_t>& out) {
+  out.clear();
+  if (!settings.enabled() || size == 0) return false;
   settings.check();
   // The whole result must be smaller than the input; a block that does not shrink ends the attempt.
-  std::vector<std::uint8_t> out(size);
+  out.resize(size);
   std::size_t written = 0;
   for (std::size_t done = 0; done < size;) {
     const std::size_t block = std::min(max_block_input, size - done);
-    if (out.size() - written <= compressed_block_header_size) return {};
+    if (out.size() - written <= compressed_block_header_size) return out.clear(), false;
     const std::size_t capacity = std::min(out.size() - written - compressed_block_header_size, max_block_input);
     std::uint8_t* header = out.data() + written;
     const std::size_t payload =
         detail::compress_one_block(settings, input + done, block, header + compressed_block_header_size, capacity);
-    if (payload == 0) return {};
+    if (payload == 0) return out.clear(), false;
     switch (settings.algorithm) {
       case Compression::zlib: header[0] = 'Z'; header[1] = 'L'; header[2] = Z_DEFLATED; break;
       case Compression::lzma: header[0] = 'X'; header[1] = 'Z'; header[2] = 0; break;
@@ -161,7 +165,7 @@ inline std::vector<std::uint8_t> compress_blocks(const std::uint8_t* input, std:
         header[2] = static_cast<std::uint8_t>(LZ4_versionNumber() / (100 * 100));
         break;
       case Compression::zstd: header[0] = 'Z'; header[1] = 'S'; header[2] = 1; break;
-      case Compression::none: return {};
+      case Compression::none: return out.clear(), false;
     }
     for (int i = 0; i < 3; ++i) {
       header[3 + i] = static_cast<std::uint8_t>(payload >> (8 * i));
@@ -170,8 +174,16 @@ inline std::vector<std::uint8_t> compress_blocks(const std::uint8_t* input, std:
     written += compressed_block_header_size + payload;
     done += block;
   }
-  if (written >= size) return {};
+  if (written >= size) return out.clear(), false;
   out.resize(written);
+  return true;
+}
+
+/// The compressed form of [input, input + size), or an empty vector to store it uncompressed.
+inline std::vector<std::uint8_t> compress_blocks(const std::uint8_t* input, std::size_t size,
+                                                 const CompressionSettings& settings) {
+  std::vector<std::uint8_t> out;
+  compress_blocks_into(input, size, settings, out);
   return out;
 }
 

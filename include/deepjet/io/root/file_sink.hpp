@@ -149,8 +149,8 @@ class FileSink {
       throw FileError(temporary_name(), std::string(what) + ": record of " + std::to_string(record.size()) +
                                             " bytes exceeds ROOT's 1 GiB limit");
     }
-    std::vector<std::uint8_t> compressed = compress_blocks(record.data(), record.size(), compression);
-    const std::vector<std::uint8_t>& stored = compressed.empty() ? record : compressed;
+    const bool compressed = compress_blocks_into(record.data(), record.size(), compression, compressed_);
+    const std::vector<std::uint8_t>& stored = compressed ? compressed_ : record;
     key.key_bytes = key_header_size(key.class_name, key.name, key.title, extra_header.size());
     key.object_bytes = static_cast<std::int32_t>(record.size());
     key.total_bytes = static_cast<std::int32_t>(key.key_bytes + stored.size());
@@ -159,14 +159,15 @@ class FileSink {
     ByteWriter header;
     encode_key_header(header, key);
     header.put_bytes(extra_header.data(), extra_header.size());
-    std::vector<std::uint8_t> bytes = header.take();
-    bytes.insert(bytes.end(), stored.begin(), stored.end());
-    write_at(static_cast<std::uint64_t>(key.seek_key), bytes.data(), bytes.size(), what);
+    // Header and record go out as they are (no copy of the record into one buffer).
+    write_at(static_cast<std::uint64_t>(key.seek_key), header.bytes().data(), header.size(), what);
+    write_at(static_cast<std::uint64_t>(key.seek_key) + header.size(), stored.data(), stored.size(), what);
     return key;
   }
 
  private:
   AtomicFile file_;
+  std::vector<std::uint8_t> compressed_;  // reused by every write_key (one allocation per file)
   int fd_ = -1;
   std::uint64_t end_ = 0;
 };

@@ -58,27 +58,30 @@ inline void skip_to_end(ByteCursor& cursor, const VersionHeader& header, std::st
 }
 
 /// TObject: version, unique id, bits (and a process id when referenced).
-inline void skip_tobject(ByteCursor& cursor) {
+/// Skips a TObject; returns its fBits (0 when it carries a byte count instead).
+inline std::uint32_t skip_tobject(ByteCursor& cursor) {
   const VersionHeader header = read_version(cursor, "TObject");
   if (header.has_byte_count) {
     skip_to_end(cursor, header, "TObject");
-    return;
+    return 0;
   }
   cursor.u32("TObject::fUniqueID");
   const std::uint32_t bits = cursor.u32("TObject::fBits");
   constexpr std::uint32_t kIsReferenced = 1u << 4;
   if (bits & kIsReferenced) cursor.u16("TObject process id");
+  return bits;
 }
 
 struct Named {
   std::string name;
   std::string title;
+  std::uint32_t bits = 0;  // TObject::fBits (TStreamerElement::kHasRange is bit 6)
 };
 
 inline Named read_tnamed(ByteCursor& cursor) {
   const VersionHeader header = read_version(cursor, "TNamed");
-  skip_tobject(cursor);
   Named named;
+  named.bits = skip_tobject(cursor);
   named.name = cursor.tstring("TNamed::fName");
   named.title = cursor.tstring("TNamed::fTitle");
   if (header.has_byte_count) skip_to_end(cursor, header, "TNamed");

@@ -23,6 +23,12 @@ struct StreamerElement {
   std::int32_t type = 0;      // ROOT's EReadWrite code (3 = int, 5 = float, 300/500 = STL ...)
   std::int32_t array_length = 0;
   std::string type_name;      // "float", "vector<float>", "Int_t*" ...
+  // Double32_t / Float16_t members: the member comment ("[0,1,20]") and, in the files of ROOT
+  // 3-era TStreamerElement version 3, the range stored explicitly.
+  std::string title;
+  bool has_range = false;          // TStreamerElement::kHasRange (bit 6 of fBits)
+  bool explicit_range = false;     // version 3: xmin, xmax, factor below come from the file
+  double xmin = 0, xmax = 0, factor = 0;
 };
 
 struct StreamerClass {
@@ -41,6 +47,8 @@ inline StreamerElement read_streamer_element(ByteCursor& cursor, const std::stri
   const VersionHeader base = read_version(cursor, "TStreamerElement");
   const Named named = read_tnamed(cursor);
   element.name = named.name;
+  element.title = named.title;
+  element.has_range = (named.bits & (1u << 6)) != 0;
   element.type = cursor.i32("TStreamerElement::fType");
   cursor.i32("TStreamerElement::fSize");
   element.array_length = cursor.i32("TStreamerElement::fArrayLength");
@@ -53,6 +61,13 @@ inline StreamerElement read_streamer_element(ByteCursor& cursor, const std::stri
     cursor.skip(4 * 5, "TStreamerElement::fMaxIndex");
   }
   element.type_name = cursor.tstring("TStreamerElement::fTypeName");
+  if (base.version == 3) {
+    element.explicit_range = true;
+    element.xmin = cursor.f64("TStreamerElement::fXmin");
+    element.xmax = cursor.f64("TStreamerElement::fXmax");
+    element.factor = cursor.f64("TStreamerElement::fFactor");
+  }
+  if (base.has_byte_count) cursor.seek(base.end, "TStreamerElement");
   return element;
 }
 

@@ -3,7 +3,7 @@
 //
 // Contract: writer_class_descriptions() holds, for every class the writer streams (TObject, TNamed,
 // the TAtt* bases, ROOT::TIOFeatures, TTree v20, TBranch v13, TBranchElement v10, TLeaf v2 and its
-// TLeafO/B/S/I/L/F/D/C/Element subclasses) the members in ROOT's order with ROOT's type codes,
+// TLeafO/B/S/I/L/F/D/C/D32/F16/Element subclasses) the members in ROOT's order with ROOT's type codes,
 // class versions and checksums, as ROOT 6.20 to 6.30 record them; vector_class_description()
 // describes std::vector<T> of a basic type (checksum: ROOT's hash of the class name).
 // serialize_streamer_infos() writes the TList record that the file header's fSeekInfo points to.
@@ -170,6 +170,10 @@ inline const std::vector<ClassDescription>& writer_class_descriptions() {
     all.push_back(leaf_subclass("TLeafF", 987602290u, 5, 4, "float"));
     all.push_back(leaf_subclass("TLeafD", 294553462u, 8, 8, "double"));
     all.push_back(leaf_subclass("TLeafC", 4226003699u, 3, 4, "int"));
+    // Checksums computed with ROOT's TStreamerInfo::GetCheckSum rule (which reproduces the ones
+    // above): the class, base and member names, the base checksum and the member type names.
+    all.push_back(leaf_subclass("TLeafD32", 3789317121u, 9, 8, "Double32_t"));
+    all.push_back(leaf_subclass("TLeafF16", 3946182787u, 19, 4, "Float16_t"));
     all.push_back({"TLeafElement", 1, 2689566867u,
                    {base("TLeaf", 0, 2, checksum_TLeaf), integer("fID"), integer("fType")}});
     return all;

@@ -1,7 +1,8 @@
 // deepjet/io/root/tree.hpp: the column API over one TTree.
 //
 // Contract: a Tree lists its branches with their types and reads a branch over an entry range
-// [first, last) into typed arrays, converting from the stored type to the requested one:
+// [first, last) into typed arrays, converting from the stored type to the requested one
+// (Double32_t and Float16_t are unpacked as ROOT unpacks them, to double / float, then converted):
 //   read<T>         fixed-size entries (scalars, fixed arrays, leaves of a leaf list) -> values
 //   read_jagged<T>  any numeric branch (counted arrays, std::vector<T>, fixed arrays) -> values +
 //                   offsets (offsets.size() == entries + 1)
@@ -168,6 +169,49 @@ inline void convert_values(ValueType stored, const std::uint8_t* source, std::si
   }
 }
 
+/// ROOT's unpacking of one truncated-mantissa value (TBufferFile::ReadWithNbits): the exponent
+/// byte, then the mantissa's top `nbits` bits with the sign in bit nbits + 1.
+inline float unpack_mantissa(const std::uint8_t* source, int nbits) noexcept {
+  const std::uint32_t exponent = source[0];
+  const std::uint32_t mantissa = load_big_endian<std::uint16_t>(source + 1);
+  const std::uint32_t bits = exponent << 23 | (mantissa & ((1u << (nbits + 1)) - 1)) << (23 - nbits);
+  const float value = std::bit_cast<float>(bits);
+  return (mantissa & (1u << (nbits + 1))) ? -value : value;
+}
+
+/// Decodes `count` stored values of `layout` (any basic type, or packed Double32_t / Float16_t)
+/// into `out`.
+template <class T>
+inline void decode_values(const ColumnLayout& layout, const std::uint8_t* source, std::size_t count, T* out) {
+  const RealPacking& packing = layout.packing;
+  if (!packing.packed()) return convert_values(layout.type, source, count, out);
+  const bool float16 = layout.type == ValueType::Float32;
+  // Double32_t values are doubles, Float16_t values floats, as ROOT hands them out.
+  const auto put = [&](std::size_t i, double value) {
+    if constexpr (std::is_same_v<T, bool>) {
+      out[i] = float16 ? static_cast<float>(value) != 0.0f : value != 0.0;
+    } else if (float16) {
+      out[i] = static_cast<T>(static_cast<float>(value));
+    } else {
+      out[i] = static_cast<T>(value);
+    }
+  };
+  switch (packing.form) {
+    case RealPacking::Form::as_float:
+      for (std::size_t i = 0; i < count; ++i) put(i, load_big_endian<float>(source + 4 * i));
+      return;
+    case RealPacking::Form::range:
+      for (std::size_t i = 0; i < count; ++i) {
+        put(i, load_big_endian<std::uint32_t>(source + 4 * i) / packing.factor + packing.xmin);
+      }
+      return;
+    case RealPacking::Form::mantissa:
+      for (std::size_t i = 0; i < count; ++i) put(i, unpack_mantissa(source + 3 * i, packing.nbits));
+      return;
+    case RealPacking::Form::none: break;
+  }
+}
+
 }  // namespace detail
 
 class Tree {
@@ -296,7 +340,7 @@ class Tree {
                                   ", not a vector of vectors; read it with read_jagged");
     }
     const ColumnLayout& layout = col.info.layout;
-    const std::size_t size = value_size(layout.type);
+    const std::size_t size = stored_value_size(layout);
     NestedJaggedArray<T> out;
     for_each_basket(col, range, [&](const LoadedBasket& basket, std::int64_t a, std::int64_t b) {
       const std::string what = basket_what(col, basket);
@@ -318,7 +362,7 @@ class Tree {
           }
           const std::size_t at = out.values.size();
           out.values.resize(at + static_cast<std::size_t>(count));
-          detail::convert_values(layout.type, cursor.here(), static_cast<std::size_t>(count), out.values.data() + at);
+          detail::decode_values(layout, cursor.here(), static_cast<std::size_t>(count), out.values.data() + at);
           cursor.skip(static_cast<std::size_t>(count) * size, "inner vector values");
           out.inner_offsets.push_back(static_cast<std::int64_t>(out.values.size()));
         }
@@ -627,7 +671,7 @@ class Tree {
     }
     const std::vector<std::int64_t> counts =
         read<std::int64_t>(counter->info.name, basket.first_entry, basket.first_entry + basket.entries);
-    const std::int64_t bytes_per_count = layout.values_per_entry * static_cast<std::int64_t>(value_size(layout.type));
+    const std::int64_t bytes_per_count = layout.values_per_entry * static_cast<std::int64_t>(stored_value_size(layout));
     std::vector<std::int32_t> offsets(1, 0);
     offsets.reserve(counts.size() + 1);
     std::int64_t position = 0;
@@ -653,7 +697,7 @@ class Tree {
                   "read numeric branches into an arithmetic type; for bool use std::uint8_t "
                   "(std::vector<bool> has no contiguous storage)");
     const ColumnLayout& layout = col.info.layout;
-    const std::size_t size = value_size(layout.type);
+    const std::size_t size = stored_value_size(layout);
     for_each_basket(col, range, [&](const LoadedBasket& basket, std::int64_t a, std::int64_t b) {
       const std::uint8_t* data = basket.data.data();
       if (layout.kind == ColumnLayout::Kind::Fixed) {
@@ -672,7 +716,7 @@ class Tree {
         const std::size_t start = values.size();
         values.resize(start + static_cast<std::size_t>(b - a) * per_entry);
         if (contiguous) {
-          detail::convert_values(layout.type, data + static_cast<std::size_t>(a) * value_bytes,
+          detail::decode_values(layout, data + static_cast<std::size_t>(a) * value_bytes,
                                  static_cast<std::size_t>(b - a) * per_entry, values.data() + start);
         } else {
           for (std::int64_t e = a; e < b; ++e) {
@@ -691,7 +735,7 @@ class Tree {
                                           std::to_string(basket.first_entry + e) + " does not have the size of " +
                                           col.info.type);
             }
-            detail::convert_values(layout.type, data + begin, per_entry,
+            detail::decode_values(layout, data + begin, per_entry,
                                    values.data() + start + static_cast<std::size_t>(e - a) * per_entry);
           }
         }
@@ -717,7 +761,9 @@ class Tree {
       }
       const std::vector<std::int32_t>& entry_offsets = basket.offsets.empty() ? derived : basket.offsets;
       // First pass: validate every entry and count its values, so the output grows once. Value
-      // sizes are powers of two, so counting is a shift.
+      // sizes are powers of two, so counting is a shift, except for 3-byte packed Float16_t /
+      // Double32_t values.
+      const bool power_of_two = std::has_single_bit(size);
       const unsigned shift = static_cast<unsigned>(std::countr_zero(size));
       const std::size_t mask = size - 1;
       std::size_t total = 0;
@@ -731,13 +777,13 @@ class Tree {
       for (std::int64_t e = a; e < b; ++e) {
         const std::size_t begin = static_cast<std::size_t>(entry_offsets[e]);
         const std::size_t length = static_cast<std::size_t>(entry_offsets[e + 1]) - begin;
-        if (length < header || ((length - header) & mask) != 0) {
+        if (length < header || (power_of_two ? ((length - header) & mask) != 0 : (length - header) % size != 0)) {
           throw FileError(path(), basket_what(col, basket) + ": entry " +
                                       std::to_string(basket.first_entry + e) + " has " +
                                       std::to_string(length) + " bytes, not a whole number of " +
                                       value_type_name(layout.type) + " values");
         }
-        const std::size_t count = (length - header) >> shift;
+        const std::size_t count = power_of_two ? (length - header) >> shift : (length - header) / size;
         if (layout.kind == ColumnLayout::Kind::Collection) {
           const std::int32_t stored = load_big_endian<std::int32_t>(data + begin + header - 4);
           if (stored < 0 || static_cast<std::size_t>(stored) != count) {
@@ -755,13 +801,13 @@ class Tree {
       values.resize(start + total);
       if (header == 0) {
         // Counted arrays (Jet_Px[NJet]) store the entries back to back: decode them in one run.
-        detail::convert_values(layout.type, data + entry_offsets[a], total, values.data() + start);
+        detail::decode_values(layout, data + entry_offsets[a], total, values.data() + start);
       } else {
         std::size_t at = start;
         for (std::int64_t e = a; e < b; ++e) {
           const std::size_t begin = static_cast<std::size_t>(entry_offsets[e]) + header;
           const std::size_t count = (static_cast<std::size_t>(entry_offsets[e + 1]) - begin) / size;
-          detail::convert_values(layout.type, data + begin, count, values.data() + at);
+          detail::decode_values(layout, data + begin, count, values.data() + at);
           at += count;
         }
       }

@@ -10,6 +10,9 @@
 //   add_vector_branch<T>(name)          std::vector<T> per entry          TBranchElement + TLeafElement
 //   add_nested_vector_branch<T>(name)   std::vector<std::vector<T>>       TBranchElement + TLeafElement
 //   add_string_branch(name)             one string per entry              TBranch + TLeafC
+//   add_double32_branch(name, range, n) Double32_t[n] (filled with double) TBranch + TLeafD32, title
+//   add_float16_branch(name, range, n)  Float16_t[n] (filled with float)  "d[range]" / "f[range]"
+//   add_counted_{double32,float16}_branch(name, count, range)            counted forms of the two
 //   write<T>(name, values)                      fixed-size branches (entries * n values)
 //   write_jagged<T>(name, values, offsets)      counted and vector branches (offsets: entries + 1
 //                                               indexes into values, as JaggedArray holds them)
@@ -18,7 +21,8 @@
 //                                               values inner_offsets[j] .. inner_offsets[j + 1])
 //   write_strings(name, strings)
 // T is the branch's own type (bool, int8..uint64, float, double): values are stored exactly, so a
-// reader gets back exactly what was written. A branch's entries go into a basket that is
+// reader gets back exactly what was written, except in Double32_t / Float16_t branches, which pack
+// them as ROOT does (see RealPacking in column_layout.hpp). A branch's entries go into a basket that is
 // compressed and written to the file as soon as it holds `basket_bytes` bytes, so memory stays at
 // one basket per branch. Branches can be filled in any order and chunk sizes; when the file is
 // closed every branch must hold the same number of entries. Counted branches sharing a counter
@@ -27,7 +31,10 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <set>
@@ -104,19 +111,77 @@ inline bool is_unsigned_type(ValueType type) {
   return type == ValueType::UInt8 || type == ValueType::UInt16 || type == ValueType::UInt32 || type == ValueType::UInt64;
 }
 
-/// Appends `count` values big-endian (bool as one byte 0/1).
+/// Stores `count` values big-endian at `target` (bool as one byte 0/1). Byte swaps of whole words,
+/// which the compiler turns into vector shuffles: this loop is most of the writer's own time.
+template <class T>
+inline void store_big_endian_run(std::uint8_t* target, const T* values, std::size_t count) {
+  if constexpr (std::is_same_v<T, bool>) {
+    for (std::size_t i = 0; i < count; ++i) target[i] = values[i] ? 1 : 0;
+  } else if constexpr (sizeof(T) == 1) {
+    if (count > 0) std::memcpy(target, values, count);  // (empty inputs may be null pointers)
+  } else {
+    using Word = std::conditional_t<sizeof(T) == 2, std::uint16_t, std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>;
+    for (std::size_t i = 0; i < count; ++i) {
+      Word word;
+      std::memcpy(&word, values + i, sizeof(T));
+      if constexpr (sizeof(T) == 2) word = __builtin_bswap16(word);
+      else if constexpr (sizeof(T) == 4) word = __builtin_bswap32(word);
+      else word = __builtin_bswap64(word);
+      std::memcpy(target + i * sizeof(T), &word, sizeof(T));
+    }
+  }
+}
+
 template <class T>
 inline void append_big_endian(std::vector<std::uint8_t>& out, const T* values, std::size_t count) {
   const std::size_t at = out.size();
   out.resize(at + count * sizeof(T));
+  store_big_endian_run(out.data() + at, values, count);
+}
+
+/// Appends `count` values packed as ROOT's TBufferFile::WriteDouble32 or WriteFloat16 pack them (see RealPacking). Returns false, having appended nothing, if a value is
+/// NaN and the packing has a range (ROOT would store an undefined integer).
+template <class T>
+inline bool append_packed(std::vector<std::uint8_t>& out, const T* values, std::size_t count,
+                          const RealPacking& packing) {
+  const std::size_t at = out.size();
+  out.resize(at + count * packing.stored_size());
   std::uint8_t* target = out.data() + at;
   for (std::size_t i = 0; i < count; ++i) {
-    if constexpr (std::is_same_v<T, bool>) {
-      target[i] = values[i] ? 1 : 0;
-    } else {
-      store_big_endian(target + i * sizeof(T), values[i]);
+    switch (packing.form) {
+      case RealPacking::Form::as_float:
+        store_big_endian(target + 4 * i, static_cast<float>(values[i]));
+        break;
+      case RealPacking::Form::range: {
+        double x = static_cast<double>(values[i]);
+        if (std::isnan(x)) {
+          out.resize(at);
+          return false;
+        }
+        x = std::min(std::max(x, packing.xmin), packing.xmax);
+        store_big_endian(target + 4 * i, static_cast<std::uint32_t>(0.5 + packing.factor * (x - packing.xmin)));
+        break;
+      }
+      case RealPacking::Form::mantissa: {
+        // The float's exponent, then its mantissa rounded to nbits bits (saturating rather than
+        // carrying into the exponent) with the sign above it.
+        const float value = static_cast<float>(values[i]);
+        const std::uint32_t bits = std::bit_cast<std::uint32_t>(value);
+        const int nbits = packing.nbits;
+        const std::uint8_t exponent = static_cast<std::uint8_t>((bits << 1) >> 24);
+        std::uint32_t mantissa = ((1u << (nbits + 1)) - 1) & (bits >> (23 - nbits - 1));
+        mantissa = (mantissa + 1) >> 1;
+        if (mantissa & (1u << nbits)) mantissa = (1u << nbits) - 1;
+        if (value < 0) mantissa |= 1u << (nbits + 1);
+        target[3 * i] = exponent;
+        store_big_endian(target + 3 * i + 1, static_cast<std::uint16_t>(mantissa));
+        break;
+      }
+      case RealPacking::Form::none:
+        break;
     }
   }
+  return true;
 }
 
 /// Largest basket record accepted: ROOT's buffers stop at 1 GiB.
@@ -159,6 +224,13 @@ class TreeWriter {
   /// exist. It is filled by write_jagged on the counted branches, never directly.
   template <class T>
   TreeWriter& add_counted_branch(const std::string& name, const std::string& counter) {
+    declare_counted(name, counter, detail::value_type_of<T>());
+    return *this;
+  }
+
+ private:
+  struct Branch;
+  Branch& declare_counted(const std::string& name, const std::string& counter, ValueType type) {
     if (counter == name) fail("branch \"" + name + "\" cannot count itself");
     std::size_t counter_index = find_index(counter);
     if (counter_index == npos) {
@@ -173,9 +245,59 @@ class TreeWriter {
       }
       count.is_counter = true;
     }
-    Branch& branch = declare(name, Kind::counted, detail::value_type_of<T>());
+    Branch& branch = declare(name, Kind::counted, type);
     branch.counter = counter_index;
     branches_[counter_index].dependents.push_back(branches_.size() - 1);
+    return branch;
+  }
+
+  TreeWriter& add_packed(const std::string& name, ValueType type, const std::string& range, std::int32_t size) {
+    if (size < 1) fail("branch \"" + name + "\": array size must be at least 1");
+    const RealPacking packing = parse_packing(name, type, range);
+    Branch& branch = declare(name, Kind::fixed, type);
+    branch.length = size;
+    branch.packing = packing;
+    return *this;
+  }
+
+  /// Double32_t (type Float64) or Float16_t (Float32) packing from ROOT's range specification.
+  RealPacking parse_packing(const std::string& name, ValueType type, const std::string& range) const {
+    const bool well_formed = range.empty() || (range.front() == '[' && range.back() == ']' &&
+                                               range.find(',') != std::string::npos &&
+                                               range.find_first_of("[]", 1) == range.size() - 1);
+    std::string problem = "expected \"\", \"[xmin,xmax]\" or \"[xmin,xmax,nbits]\"";
+    RealPacking packing;
+    if (!well_formed || !real_packing_from_title(range, type == ValueType::Float32, packing, problem)) {
+      fail("branch \"" + name + "\": range \"" + range + "\" is not usable: " + problem);
+    }
+    packing.specification = range;
+    return packing;
+  }
+
+ public:
+
+  /// Double32_t leaves (filled with write<double> / write_jagged<double>) and Float16_t leaves
+  /// (filled with float), packed as ROOT packs them (see RealPacking in column_layout.hpp).
+  /// `range` is ROOT's specification, as in a leaf list "x/d[0,100,16]": "" (Double32_t: stored
+  /// as float; Float16_t: 12-bit mantissa), "[xmin,xmax]" (32 bits), "[xmin,xmax,nbits]" or
+  /// "[0,0,nbits]" (nbits < 15: float with an nbits mantissa). `size` > 1 makes a fixed array.
+  TreeWriter& add_double32_branch(const std::string& name, const std::string& range = "", std::int32_t size = 1) {
+    return add_packed(name, ValueType::Float64, range, size);
+  }
+  TreeWriter& add_float16_branch(const std::string& name, const std::string& range = "", std::int32_t size = 1) {
+    return add_packed(name, ValueType::Float32, range, size);
+  }
+  /// Counted arrays of Double32_t / Float16_t (see add_counted_branch).
+  TreeWriter& add_counted_double32_branch(const std::string& name, const std::string& counter,
+                                          const std::string& range = "") {
+    const RealPacking packing = parse_packing(name, ValueType::Float64, range);
+    declare_counted(name, counter, ValueType::Float64).packing = packing;
+    return *this;
+  }
+  TreeWriter& add_counted_float16_branch(const std::string& name, const std::string& counter,
+                                         const std::string& range = "") {
+    const RealPacking packing = parse_packing(name, ValueType::Float32, range);
+    declare_counted(name, counter, ValueType::Float32).packing = packing;
     return *this;
   }
 
@@ -235,6 +357,7 @@ class TreeWriter {
     check_offsets(branch, values.size(), offsets);
     const std::size_t entries = offsets.size() - 1;
     if (branch.kind == Kind::counted) fill_counter(branch, offsets);
+    if (!branch.packing.packed()) return append_variable(branch, values.data(), offsets);
     for (std::size_t e = 0; e < entries; ++e) {
       const std::size_t count = static_cast<std::size_t>(offsets[e + 1] - offsets[e]);
       const T* first = values.data() + offsets[e];
@@ -243,13 +366,9 @@ class TreeWriter {
         // std::vector streamed alone: byte count, class version, size, then the values.
         const std::size_t bytes = 2 + 4 + count * sizeof(T);
         if (bytes >= kByteCountMask) fail("branch \"" + branch.name + "\": entry too large");
-        ByteWriter header;
-        header.put<std::uint32_t>(static_cast<std::uint32_t>(bytes) | kByteCountMask);
-        header.put<std::int16_t>(9);
-        header.put<std::int32_t>(static_cast<std::int32_t>(count));
-        branch.data.insert(branch.data.end(), header.bytes().begin(), header.bytes().end());
+        append_collection_header(branch.data, bytes, count);
       }
-      detail::append_big_endian(branch.data, first, count);
+      append_values(branch, first, count);
       end_variable_entry(branch);
     }
   }
@@ -285,16 +404,11 @@ class TreeWriter {
       }
       if (bytes >= kByteCountMask) fail("branch \"" + branch.name + "\": entry too large");
       branch.starts.push_back(static_cast<std::int32_t>(branch.data.size()));
-      ByteWriter header;
-      header.put<std::uint32_t>(static_cast<std::uint32_t>(bytes) | kByteCountMask);
-      header.put<std::int16_t>(9);
-      header.put<std::int32_t>(static_cast<std::int32_t>(offsets[e + 1] - offsets[e]));
-      branch.data.insert(branch.data.end(), header.bytes().begin(), header.bytes().end());
+      append_collection_header(branch.data, bytes, static_cast<std::size_t>(offsets[e + 1] - offsets[e]));
       for (std::int64_t j = offsets[e]; j < offsets[e + 1]; ++j) {
         const std::size_t count = static_cast<std::size_t>(inner_offsets[j + 1] - inner_offsets[j]);
-        ByteWriter size;
-        size.put<std::int32_t>(static_cast<std::int32_t>(count));
-        branch.data.insert(branch.data.end(), size.bytes().begin(), size.bytes().end());
+        const std::int32_t size = static_cast<std::int32_t>(count);
+        detail::append_big_endian(branch.data, &size, 1);
         detail::append_big_endian(branch.data, values.data() + inner_offsets[j], count);
       }
       end_variable_entry(branch);
@@ -391,7 +505,7 @@ class TreeWriter {
           classes.push_back(vector_class_description(nested, 61));  // elements are objects (kObject)
         }
       } else {
-        add(detail::basic_type_names(branch.type).leaf_class);
+        add(packed_leaf_class(branch) ? packed_leaf_class(branch) : detail::basic_type_names(branch.type).leaf_class);
       }
     }
   }
@@ -423,6 +537,7 @@ class TreeWriter {
     std::int64_t total_bytes = 0;
     std::int64_t zipped_bytes = 0;
     std::int64_t maximum = 0;  // largest count (counters) or string length + 1 (char* leaves)
+    RealPacking packing;       // Double32_t / Float16_t leaves
     // Counters: the counts of entries [recent_first, entries) that some counted branch has not
     // written yet, to check that the branches sharing the counter agree.
     std::deque<std::int32_t> recent_counts;
@@ -526,16 +641,82 @@ class TreeWriter {
   void append_fixed(Branch& branch, std::span<const T> values) {
     const std::size_t per_entry = static_cast<std::size_t>(branch.length);
     const std::size_t entries = values.size() / per_entry;
-    const std::size_t entry_bytes = per_entry * sizeof(T);
+    const std::size_t entry_bytes = per_entry * (branch.packing.packed() ? branch.packing.stored_size() : sizeof(T));
     for (std::size_t e = 0; e < entries;) {
       // As many whole entries as fit before the basket reaches its size, at least one.
       const std::size_t room = branch.data.size() < options_.basket_bytes ? options_.basket_bytes - branch.data.size() : 0;
       const std::size_t take = std::min(entries - e, std::max<std::size_t>(1, (room + entry_bytes - 1) / entry_bytes));
-      detail::append_big_endian(branch.data, values.data() + e * per_entry, take * per_entry);
+      append_values(branch, values.data() + e * per_entry, take * per_entry);
       branch.basket_entries += static_cast<std::int64_t>(take);
       branch.entries += static_cast<std::int64_t>(take);
       e += take;
       if (branch.data.size() >= options_.basket_bytes) flush(branch);
+    }
+  }
+
+  /// Appends the entries of a counted or vector branch of basic values, a basket's worth at a
+  /// time: the entries up to the one that fills the basket are sized first, so the buffer grows
+  /// once per run instead of once per entry (the same baskets as appending entry by entry).
+  template <class T>
+  void append_variable(Branch& branch, const T* values, std::span<const std::int64_t> offsets) {
+    const std::size_t entries = offsets.size() - 1;
+    const bool vector = branch.kind == Kind::vector;
+    const std::size_t header = vector ? 10 : 0;
+    for (std::size_t e = 0; e < entries;) {
+      std::size_t bytes = 0;
+      std::size_t end = e;
+      while (end < entries) {
+        const std::size_t count = static_cast<std::size_t>(offsets[end + 1] - offsets[end]);
+        if (vector && 2 + 4 + count * sizeof(T) >= kByteCountMask) fail("branch \"" + branch.name + "\": entry too large");
+        bytes += header + count * sizeof(T);
+        ++end;
+        if (branch.data.size() + bytes >= options_.basket_bytes) break;
+      }
+      if (branch.data.size() + bytes > detail::max_basket_record) {
+        fail("branch \"" + branch.name + "\": one basket would exceed ROOT's 1 GiB buffer limit");
+      }
+      std::size_t at = branch.data.size();
+      branch.data.resize(at + bytes);
+      std::uint8_t* out = branch.data.data();
+      for (std::size_t k = e; k < end; ++k) {
+        const std::size_t count = static_cast<std::size_t>(offsets[k + 1] - offsets[k]);
+        branch.starts.push_back(static_cast<std::int32_t>(at));
+        if (vector) {
+          // std::vector streamed alone: byte count, class version, size, then the values.
+          store_big_endian(out + at, static_cast<std::uint32_t>(2 + 4 + count * sizeof(T)) | kByteCountMask);
+          store_big_endian(out + at + 4, static_cast<std::int16_t>(9));
+          store_big_endian(out + at + 6, static_cast<std::int32_t>(count));
+          at += header;
+        }
+        detail::store_big_endian_run(out + at, values + offsets[k], count);
+        at += count * sizeof(T);
+      }
+      branch.basket_entries += static_cast<std::int64_t>(end - e);
+      branch.entries += static_cast<std::int64_t>(end - e);
+      e = end;
+      if (branch.data.size() >= options_.basket_bytes) flush(branch);
+    }
+  }
+
+  /// A std::vector streamed alone: byte count (of what follows it), class version 9, size.
+  static void append_collection_header(std::vector<std::uint8_t>& out, std::size_t bytes, std::size_t count) {
+    const std::size_t at = out.size();
+    out.resize(at + 10);
+    store_big_endian(out.data() + at, static_cast<std::uint32_t>(bytes) | kByteCountMask);
+    store_big_endian(out.data() + at + 4, static_cast<std::int16_t>(9));
+    store_big_endian(out.data() + at + 6, static_cast<std::int32_t>(count));
+  }
+
+  /// Appends values in the branch's stored form (big-endian, or packed for Double32_t / Float16_t).
+  template <class T>
+  void append_values(Branch& branch, const T* values, std::size_t count) {
+    if (!branch.packing.packed()) return detail::append_big_endian(branch.data, values, count);
+    if constexpr (std::is_floating_point_v<T>) {
+      if (!detail::append_packed(branch.data, values, count, branch.packing)) {
+        fail("branch \"" + branch.name + "\": NaN cannot be stored in a " +
+             (branch.type == ValueType::Float64 ? "Double32_t" : "Float16_t") + " with the range " +
+             branch.packing.specification);
+      }
     }
   }
 
@@ -553,15 +734,17 @@ class TreeWriter {
     constexpr std::size_t basket_fields = 2 + 4 + 4 + 4 + 4 + 1;
     const std::int16_t key_bytes = key_header_size("TBasket", branch.name, name_, basket_fields);
     const bool variable = branch.kind != Kind::fixed;
-    std::vector<std::uint8_t> record = std::move(branch.data);
+    // The record is the basket's own buffer (its capacity is kept for the next basket).
+    std::vector<std::uint8_t>& record = branch.data;
     const std::int32_t last = static_cast<std::int32_t>(key_bytes + record.size());
     if (variable) {
       // Entry offsets after the data, counted from the start of the key, plus ROOT's spare slot.
-      ByteWriter table;
-      table.put<std::int32_t>(static_cast<std::int32_t>(branch.starts.size() + 1));
-      for (std::int32_t start : branch.starts) table.put<std::int32_t>(start + key_bytes);
-      table.put<std::int32_t>(0);
-      record.insert(record.end(), table.bytes().begin(), table.bytes().end());
+      const std::int32_t count = static_cast<std::int32_t>(branch.starts.size() + 1);
+      detail::append_big_endian(record, &count, 1);
+      for (std::int32_t& start : branch.starts) start += key_bytes;
+      detail::append_big_endian(record, branch.starts.data(), branch.starts.size());
+      const std::int32_t spare = 0;
+      detail::append_big_endian(record, &spare, 1);
     }
     ByteWriter fields;
     fields.put<std::int16_t>(3);  // TBasket class version
@@ -586,6 +769,18 @@ class TreeWriter {
     branch.basket_entries = 0;
   }
 
+  /// TLeafD32 / TLeafF16 for Double32_t / Float16_t branches, else nullptr.
+  static const char* packed_leaf_class(const Branch& branch) {
+    if (!branch.packing.packed()) return nullptr;
+    return branch.type == ValueType::Float64 ? "TLeafD32" : "TLeafF16";
+  }
+
+  /// The leaf-list type letter: 'd' Double32_t, 'f' Float16_t, else the basic type's.
+  static std::string leaf_letter(const Branch& branch) {
+    if (branch.packing.packed()) return branch.type == ValueType::Float64 ? "d" : "f";
+    return std::string(1, detail::basic_type_names(branch.type).letter);
+  }
+
   static const char* filler(Kind kind) {
     switch (kind) {
       case Kind::fixed: return "write";
@@ -597,7 +792,8 @@ class TreeWriter {
   }
 
   static std::int32_t entry_bytes(const Branch& branch) {
-    return static_cast<std::int32_t>(branch.length * static_cast<std::int32_t>(value_size(branch.type)));
+    const std::size_t size = branch.packing.packed() ? branch.packing.stored_size() : value_size(branch.type);
+    return static_cast<std::int32_t>(branch.length * static_cast<std::int32_t>(size));
   }
 
   static std::string vector_class_name(ValueType type) {
@@ -630,7 +826,7 @@ class TreeWriter {
   std::uint32_t write_leaf(ByteWriter& out, const Branch& branch, const std::vector<std::uint32_t>& leaf_tags) const {
     const detail::BasicTypeNames names = detail::basic_type_names(branch.type);
     const bool element = branch.kind == Kind::vector || branch.kind == Kind::nested_vector;
-    const char* leaf_class = element ? "TLeafElement" : names.leaf_class;
+    const char* leaf_class = element ? "TLeafElement" : packed_leaf_class(branch) ? packed_leaf_class(branch) : names.leaf_class;
     const std::size_t object = out.begin_object(leaf_class);
     const std::size_t derived = out.begin_versioned(1);
     const std::size_t leaf = out.begin_versioned(2);  // TLeaf
@@ -642,6 +838,9 @@ class TreeWriter {
       length = branch.length;
     }
     if (branch.kind == Kind::counted) title += "[" + branches_[branch.counter].name + "]";
+    // ROOT titles a Double32_t / Float16_t leaf with its type and range ("d[0,1,20]"): readers
+    // take the range from there.
+    if (branch.packing.packed()) title = leaf_letter(branch) + branch.packing.specification;
     if (branch.kind == Kind::string) length = static_cast<std::int32_t>(std::max<std::int64_t>(1, branch.maximum));
     if (element) length_type = 0;
     out.tnamed(branch.name, title);
@@ -659,6 +858,11 @@ class TreeWriter {
     if (element) {
       out.put<std::int32_t>(-1);  // fID
       out.put<std::int32_t>(-1);  // fType
+    } else if (branch.packing.packed()) {
+      // fMinimum, fMaximum: a Double32_t without range (a float) or a Float16_t with a 12-bit
+      // mantissa (3 bytes); zero either way.
+      const std::size_t bytes = branch.type == ValueType::Float64 ? 4 : 3;
+      for (std::size_t i = 0; i < 2 * bytes; ++i) out.put<std::uint8_t>(0);
     } else {
       // fMinimum, fMaximum in the leaf's own type: the largest count for counters, the longest
       // string for char* leaves (ROOT sizes its read buffers with them), else 0.
@@ -688,7 +892,7 @@ class TreeWriter {
     if (branch.kind != Kind::vector && branch.kind != Kind::nested_vector) {
       if (branch.kind == Kind::fixed && branch.length > 1) title += "[" + std::to_string(branch.length) + "]";
       if (branch.kind == Kind::counted) title += "[" + branches_[branch.counter].name + "]";
-      title += std::string("/") + detail::basic_type_names(branch.type).letter;
+      title += "/" + leaf_letter(branch) + branch.packing.specification;
     }
     out.tnamed(branch.name, title);
     const std::size_t fill = out.begin_versioned(2);  // TAttFill
