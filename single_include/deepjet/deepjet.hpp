@@ -2102,27 +2102,30 @@ inline void skip_to_end(ByteCursor& cursor, const VersionHeader& header, std::st
 }
 
 /// TObject: version, unique id, bits (and a process id when referenced).
-inline void skip_tobject(ByteCursor& cursor) {
+/// Skips a TObject; returns its fBits (0 when it carries a byte count instead).
+inline std::uint32_t skip_tobject(ByteCursor& cursor) {
   const VersionHeader header = read_version(cursor, "TObject");
   if (header.has_byte_count) {
     skip_to_end(cursor, header, "TObject");
-    return;
+    return 0;
   }
   cursor.u32("TObject::fUniqueID");
   const std::uint32_t bits = cursor.u32("TObject::fBits");
   constexpr std::uint32_t kIsReferenced = 1u << 4;
   if (bits & kIsReferenced) cursor.u16("TObject process id");
+  return bits;
 }
 
 struct Named {
   std::string name;
   std::string title;
+  std::uint32_t bits = 0;  // TObject::fBits (TStreamerElement::kHasRange is bit 6)
 };
 
 inline Named read_tnamed(ByteCursor& cursor) {
   const VersionHeader header = read_version(cursor, "TNamed");
-  skip_tobject(cursor);
   Named named;
+  named.bits = skip_tobject(cursor);
   named.name = cursor.tstring("TNamed::fName");
   named.title = cursor.tstring("TNamed::fTitle");
   if (header.has_byte_count) skip_to_end(cursor, header, "TNamed");
@@ -2723,10 +2726,13 @@ inline LoadedBasket embedded_basket(const EmbeddedBasket& embedded, const std::s
 // Contract: describe_column() maps a branch (and, for members of split objects, the file's
 // streamer infos) to a ColumnLayout: the stored value type and whether each entry holds a fixed
 // number of values, a counted (jagged) run of values, an STL collection of basic values, a vector
-// of vectors of basic values, a string, or a collection of strings. Anything else (user classes
-// read whole, other nested containers, maps, Double32/Float16...) yields kind == Unsupported with a
-// reason naming the branch and its type; it never guesses.
+// of vectors of basic values, a string, or a collection of strings. Double32_t and Float16_t leaves
+// and members are Float64 / Float32 values with a RealPacking saying how ROOT packed them.
+// Anything else (user classes read whole, other nested containers, maps, std::vector<Double32_t>
+// ...) yields kind == Unsupported with a reason naming the branch and its type; it never guesses.
 
+#include <cctype>
+#include <cstdlib>
 
 // ---- begin deepjet/io/root/streamer_info.hpp ----
 // deepjet/io/root/streamer_info.hpp: the class descriptions (TStreamerInfo) stored in a file.
@@ -2748,6 +2754,12 @@ struct StreamerElement {
   std::int32_t type = 0;      // ROOT's EReadWrite code (3 = int, 5 = float, 300/500 = STL ...)
   std::int32_t array_length = 0;
   std::string type_name;      // "float", "vector<float>", "Int_t*" ...
+  // Double32_t / Float16_t members: the member comment ("[0,1,20]") and, in the files of ROOT
+  // 3-era TStreamerElement version 3, the range stored explicitly.
+  std::string title;
+  bool has_range = false;          // TStreamerElement::kHasRange (bit 6 of fBits)
+  bool explicit_range = false;     // version 3: xmin, xmax, factor below come from the file
+  double xmin = 0, xmax = 0, factor = 0;
 };
 
 struct StreamerClass {
@@ -2766,6 +2778,8 @@ inline StreamerElement read_streamer_element(ByteCursor& cursor, const std::stri
   const VersionHeader base = read_version(cursor, "TStreamerElement");
   const Named named = read_tnamed(cursor);
   element.name = named.name;
+  element.title = named.title;
+  element.has_range = (named.bits & (1u << 6)) != 0;
   element.type = cursor.i32("TStreamerElement::fType");
   cursor.i32("TStreamerElement::fSize");
   element.array_length = cursor.i32("TStreamerElement::fArrayLength");
@@ -2778,6 +2792,13 @@ inline StreamerElement read_streamer_element(ByteCursor& cursor, const std::stri
     cursor.skip(4 * 5, "TStreamerElement::fMaxIndex");
   }
   element.type_name = cursor.tstring("TStreamerElement::fTypeName");
+  if (base.version == 3) {
+    element.explicit_range = true;
+    element.xmin = cursor.f64("TStreamerElement::fXmin");
+    element.xmax = cursor.f64("TStreamerElement::fXmax");
+    element.factor = cursor.f64("TStreamerElement::fFactor");
+  }
+  if (base.has_byte_count) cursor.seek(base.end, "TStreamerElement");
   return element;
 }
 
@@ -2862,6 +2883,28 @@ inline const char* value_type_name(ValueType type) noexcept {
   return "?";
 }
 
+/// How ROOT packs a Double32_t or Float16_t value (TBufferFile::WriteDouble32 / WriteFloat16, with
+/// the range parsed by TStreamerElement::GetRange from a member comment or a leaf title):
+///   as_float  Double32_t without a range: a 4-byte float.
+///   range     "[xmin,xmax]" or "[xmin,xmax,nbits]" with xmin < xmax: a 4-byte unsigned integer
+///             n = unsigned(0.5 + factor * (clamp(x) - xmin)), factor = 2^nbits / (xmax - xmin)
+///             (0xFFFFFFFF / (xmax - xmin) for 32 bits); read back as n / factor + xmin.
+///   mantissa  "[0,0,nbits]" with nbits < 15, and Float16_t without a range (nbits = 12): the
+///             float's exponent byte, then 2 bytes holding the mantissa rounded to nbits bits with
+///             the sign in bit nbits + 1.
+struct RealPacking {
+  enum class Form : std::uint8_t { none, as_float, range, mantissa };
+  Form form = Form::none;
+  double xmin = 0;
+  double xmax = 0;
+  double factor = 0;
+  int nbits = 0;
+  std::string specification;  // the writer's range text ("[0,1,20]"), for leaf titles
+
+  bool packed() const noexcept { return form != Form::none; }
+  std::size_t stored_size() const noexcept { return form == Form::mantissa ? 3 : 4; }
+};
+
 struct ColumnLayout {
   enum class Kind {
     Fixed,        // `values_per_entry` values per entry at a fixed stride
@@ -2881,7 +2924,112 @@ struct ColumnLayout {
   std::string count_leaf;             // Counted: the leaf that holds the counts
   std::string description;            // human-readable type, e.g. "float[NJet]"
   std::string unsupported_reason;
+  RealPacking packing;                // Double32_t (type Float64) and Float16_t (type Float32)
 };
+
+/// Bytes one value takes in a basket (3 or 4 for packed Double32_t / Float16_t values).
+inline std::size_t stored_value_size(const ColumnLayout& layout) noexcept {
+  return layout.packing.packed() ? layout.packing.stored_size() : value_size(layout.type);
+}
+
+namespace detail {
+
+/// One number of a range specification, as TStreamerElement::GetRange reads it: spaces dropped,
+/// lower case; anything mentioning pi is 2pi (also "2*pi", "twopi"), pi/2, pi/4 or pi, negated if
+/// it contains '-'; otherwise a C number (0 if none).
+inline double range_number(std::string_view text) {
+  std::string clean;
+  for (char c : text) {
+    if (c != ' ') clean += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (clean.find("pi") != std::string::npos) {
+    constexpr double pi = 3.14159265358979323846;
+    double value = pi;
+    if (clean.find("2pi") != std::string::npos || clean.find("2*pi") != std::string::npos ||
+        clean.find("twopi") != std::string::npos) {
+      value = 2 * pi;
+    } else if (clean.find("pi/2") != std::string::npos) {
+      value = pi / 2;
+    } else if (clean.find("pi/4") != std::string::npos) {
+      value = pi / 4;
+    }
+    return clean.find('-') != std::string::npos ? -value : value;
+  }
+  const double value = std::strtod(clean.c_str(), nullptr);
+  return std::isfinite(value) ? value : 0.0;
+}
+
+}  // namespace detail
+
+/// The packing from TStreamerElement's fXmin, fXmax, fFactor (as GetRange leaves them).
+inline bool real_packing_from_values(double xmin, double xmax, double factor, bool float16, RealPacking& packing,
+                                     std::string& problem) {
+  packing = RealPacking{};
+  packing.xmin = xmin;
+  packing.xmax = xmax;
+  if (factor != 0) {
+    if (!std::isfinite(factor) || !std::isfinite(xmin) || factor < 0) {
+      problem = "invalid range factor " + std::to_string(factor);
+      return false;
+    }
+    packing.form = RealPacking::Form::range;
+    packing.factor = factor;
+    return true;
+  }
+  // ROOT keeps the number of mantissa bits in fXmin (nbits + 0.1).
+  const double bits = std::isfinite(xmin) ? xmin : -1.0;
+  if (bits > -1 && bits < 1) {
+    packing.form = float16 ? RealPacking::Form::mantissa : RealPacking::Form::as_float;
+    packing.nbits = float16 ? 12 : 0;
+    packing.xmin = 0;
+    return true;
+  }
+  if (bits < 1 || bits >= 23) {
+    problem = "invalid number of mantissa bits " + std::to_string(bits);
+    return false;
+  }
+  packing.form = RealPacking::Form::mantissa;
+  packing.nbits = static_cast<int>(bits);
+  packing.xmin = 0;
+  return true;
+}
+
+/// The packing of a Double32_t (`float16` false) or Float16_t value whose member comment or leaf
+/// title is `title` (ROOT's rules, see RealPacking). The first bracket without a comma is taken as
+/// an array dimension ("[3][0,1,12]"). Returns false (and a reason) for specifications ROOT
+/// itself cannot decode (a mantissa of more than 22 or fewer than 1 bits).
+inline bool real_packing_from_title(std::string_view title, bool float16, RealPacking& packing,
+                                    std::string& problem) {
+  double xmin = 0, xmax = 0, factor = 0;
+  auto left = title.find('[');
+  auto right = left == std::string_view::npos ? left : title.find(']', left);
+  auto comma = right == std::string_view::npos ? right : title.find(',', left);
+  if (right != std::string_view::npos && (comma == std::string_view::npos || comma > right)) {
+    left = title.find('[', right);
+    right = left == std::string_view::npos ? left : title.find(']', left);
+    comma = right == std::string_view::npos ? right : title.find(',', left);
+    if (comma != std::string_view::npos && comma > right) comma = std::string_view::npos;
+  }
+  if (right != std::string_view::npos && comma != std::string_view::npos) {
+    std::size_t comma2 = title.find(',', comma + 1);
+    if (comma2 != std::string_view::npos && comma2 > right) comma2 = std::string_view::npos;
+    long nbits = 32;
+    if (comma2 != std::string_view::npos) {
+      const std::string bits(title.substr(comma2 + 1, right - comma2 - 1));
+      char* end = nullptr;
+      const long parsed = std::strtol(bits.c_str(), &end, 10);
+      if (end != bits.c_str()) nbits = parsed;
+      if (nbits < 2 || nbits > 32) nbits = 32;  // ROOT: "reset to 32"
+      right = comma2;
+    }
+    xmin = detail::range_number(title.substr(left + 1, comma - left - 1));
+    xmax = detail::range_number(title.substr(comma + 1, right - comma - 1));
+    const double bigint = nbits < 32 ? static_cast<double>(std::uint32_t(1) << nbits) : 4294967295.0;
+    if (xmin < xmax) factor = bigint / (xmax - xmin);
+    if (xmin >= xmax && nbits < 15) xmin = static_cast<double>(nbits) + 0.1;
+  }
+  return real_packing_from_values(xmin, xmax, factor, float16, packing, problem);
+}
 
 namespace detail {
 
@@ -3016,6 +3164,38 @@ inline ColumnLayout unsupported(const BranchDescription& branch, const std::stri
   return layout;
 }
 
+/// "float64", or for packed values "Double32_t[0,1,20]"-like names: "Double32_t(range 0..1, 20 bits)".
+inline std::string packed_type_name(const ColumnLayout& layout) {
+  if (!layout.packing.packed()) return value_type_name(layout.type);
+  const RealPacking& p = layout.packing;
+  std::string name = layout.type == ValueType::Float64 ? "Double32_t" : "Float16_t";
+  switch (p.form) {
+    case RealPacking::Form::as_float: return name + "(as float)";
+    case RealPacking::Form::mantissa: return name + "(" + std::to_string(p.nbits) + "-bit mantissa)";
+    case RealPacking::Form::range: {
+      char text[96];
+      std::snprintf(text, sizeof(text), "(%g..%g, factor %g)", p.xmin, p.xmax, p.factor);
+      return name + text;
+    }
+    case RealPacking::Form::none: break;
+  }
+  return name;
+}
+
+/// Double32_t (code 9) and Float16_t (code 19) members: their packing from the streamer element.
+inline bool element_packing(const StreamerElement& element, std::int32_t basic_code, ColumnLayout& layout,
+                            std::string& problem) {
+  if (basic_code != 9 && basic_code != 19) return true;
+  const bool float16 = basic_code == 19;
+  layout.type = float16 ? ValueType::Float32 : ValueType::Float64;
+  if (element.explicit_range) {
+    return real_packing_from_values(element.xmin, element.xmax, element.factor, float16, layout.packing, problem);
+  }
+  // Without kHasRange ROOT ignores the comment: plain float (Double32_t), 12-bit mantissa (Float16_t).
+  return real_packing_from_title(element.has_range ? std::string_view(element.title) : std::string_view(), float16,
+                                 layout.packing, problem);
+}
+
 inline ColumnLayout layout_of_plain_leaf(const BranchDescription& branch, const LeafDescription& leaf) {
   ColumnLayout layout;
   const std::string& cls = leaf.class_name;
@@ -3033,13 +3213,22 @@ inline ColumnLayout layout_of_plain_leaf(const BranchDescription& branch, const 
     layout.type = leaf.is_unsigned ? ValueType::UInt64 : ValueType::Int64;
   else if (cls == "TLeafF") layout.type = ValueType::Float32;
   else if (cls == "TLeafD") layout.type = ValueType::Float64;
+  else if (cls == "TLeafD32" || cls == "TLeafF16") {
+    // ROOT 6.22+ leaves of type 'd' / 'f': the title is the type with its range ("d[0,1,20]").
+    const bool float16 = cls == "TLeafF16";
+    layout.type = float16 ? ValueType::Float32 : ValueType::Float64;
+    std::string problem;
+    if (!real_packing_from_title(leaf.title, float16, layout.packing, problem)) {
+      return unsupported(branch, cls + " leaf \"" + leaf.title + "\": " + problem);
+    }
+  }
   else return unsupported(branch, cls + " leaf \"" + leaf.title + "\"");
   // ROOT caps fixed array dimensions far below this; larger values only come from damaged files.
   constexpr std::int32_t max_values_per_entry = 1 << 24;
   if (leaf.length < 1 || leaf.length > max_values_per_entry) {
     return unsupported(branch, "leaf with invalid length " + std::to_string(leaf.length));
   }
-  std::string type = value_type_name(layout.type);
+  std::string type = packed_type_name(layout);
   if (!leaf.count_leaf.empty()) {
     layout.kind = ColumnLayout::Kind::Counted;
     layout.values_per_entry = leaf.length;
@@ -3049,7 +3238,7 @@ inline ColumnLayout layout_of_plain_leaf(const BranchDescription& branch, const 
   } else {
     layout.kind = ColumnLayout::Kind::Fixed;
     layout.values_per_entry = leaf.length;
-    layout.entry_bytes = static_cast<std::size_t>(leaf.length) * value_size(layout.type);
+    layout.entry_bytes = static_cast<std::size_t>(leaf.length) * stored_value_size(layout);
     layout.description = leaf.length == 1 ? type : type + "[" + std::to_string(leaf.length) + "]";
   }
   return layout;
@@ -3113,14 +3302,27 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
   // TObject::fBits may carry an extra process id per element, so its entries are not a whole
   // number of values.
   const bool object_bits = code == 15 || code == 35;
+  // A basic type code (Double32_t and Float16_t with their packing); a range ROOT cannot decode
+  // makes the member unsupported.
+  std::string packing_problem;
+  const auto basic = [&](std::int32_t basic_code) {
+    if (basic_code == 9 || basic_code == 19) return element_packing(*element, basic_code, layout, packing_problem);
+    return value_type_from_code(basic_code, layout.type);
+  };
+  if (element->type > 0 && element->type < 60 && (element->type % 20 == 9 || element->type % 20 == 19)) {
+    ColumnLayout probe;
+    if (!element_packing(*element, element->type % 20, probe, packing_problem)) {
+      return unsupported(branch, type_name + " member \"" + element->title + "\": " + packing_problem);
+    }
+  }
   if (!count_leaf.empty() && code > 0 && code < 40 && !object_bits &&
-      value_type_from_code(code < 20 ? code : code - 20, layout.type)) {
+      basic(code < 20 ? code : code - 20)) {
     const std::int64_t length = code < 20 ? 1 : std::max<std::int32_t>(element->array_length, 1);
     if (length > (1 << 24)) return unsupported(branch, "array member with invalid length " + std::to_string(length));
     layout.kind = ColumnLayout::Kind::Counted;
     layout.values_per_entry = length;
     layout.count_leaf = count_leaf;
-    layout.description = std::string(value_type_name(layout.type)) + "[" + count_leaf + "]" +
+    layout.description = packed_type_name(layout) + "[" + count_leaf + "]" +
                          (length > 1 ? "[" + std::to_string(length) + "]" : "");
     return layout;
   }
@@ -3130,28 +3332,28 @@ inline ColumnLayout layout_of_element(const BranchDescription& branch, const Str
     return unsupported(branch, (type_name.empty() ? "type code " + std::to_string(code) : type_name) +
                                    (in_collection ? " inside a split collection" : " (TObject bits)"));
   }
-  if (code > 0 && code < 20 && value_type_from_code(code, layout.type)) {
+  if (code > 0 && code < 20 && basic(code)) {
     layout.kind = ColumnLayout::Kind::Fixed;
     layout.values_per_entry = 1;
-    layout.entry_bytes = value_size(layout.type);
-    layout.description = value_type_name(layout.type);
+    layout.entry_bytes = stored_value_size(layout);
+    layout.description = packed_type_name(layout);
     return layout;
   }
-  if (code > 20 && code < 40 && value_type_from_code(code - 20, layout.type)) {
+  if (code > 20 && code < 40 && basic(code - 20)) {
     const std::int64_t length = element->array_length > 0 ? element->array_length : 1;
     if (length > (1 << 24)) return unsupported(branch, "array member with invalid length " + std::to_string(length));
     layout.kind = ColumnLayout::Kind::Fixed;
     layout.values_per_entry = length;
-    layout.entry_bytes = static_cast<std::size_t>(length) * value_size(layout.type);
-    layout.description = std::string(value_type_name(layout.type)) + "[" + std::to_string(length) + "]";
+    layout.entry_bytes = static_cast<std::size_t>(length) * stored_value_size(layout);
+    layout.description = packed_type_name(layout) + "[" + std::to_string(length) + "]";
     return layout;
   }
-  if (code > 40 && code < 60 && value_type_from_code(code - 40, layout.type)) {
+  if (code > 40 && code < 60 && basic(code - 40)) {
     // Pointer to a counted array ("Int_t* fX; //[fN]"): a one-byte marker, then the values.
     layout.kind = ColumnLayout::Kind::Counted;
     layout.values_per_entry = 1;
     layout.entry_header_bytes = 1;
-    layout.description = std::string(value_type_name(layout.type)) + "[]";
+    layout.description = packed_type_name(layout) + "[]";
     return layout;
   }
   if (code == 65) {
@@ -3232,7 +3434,8 @@ inline ColumnLayout describe_column(const BranchDescription& branch, const Strea
 // deepjet/io/root/tree.hpp: the column API over one TTree.
 //
 // Contract: a Tree lists its branches with their types and reads a branch over an entry range
-// [first, last) into typed arrays, converting from the stored type to the requested one:
+// [first, last) into typed arrays, converting from the stored type to the requested one
+// (Double32_t and Float16_t are unpacked as ROOT unpacks them, to double / float, then converted):
 //   read<T>         fixed-size entries (scalars, fixed arrays, leaves of a leaf list) -> values
 //   read_jagged<T>  any numeric branch (counted arrays, std::vector<T>, fixed arrays) -> values +
 //                   offsets (offsets.size() == entries + 1)
@@ -3382,6 +3585,49 @@ inline void convert_values(ValueType stored, const std::uint8_t* source, std::si
   }
 }
 
+/// ROOT's unpacking of one truncated-mantissa value (TBufferFile::ReadWithNbits): the exponent
+/// byte, then the mantissa's top `nbits` bits with the sign in bit nbits + 1.
+inline float unpack_mantissa(const std::uint8_t* source, int nbits) noexcept {
+  const std::uint32_t exponent = source[0];
+  const std::uint32_t mantissa = load_big_endian<std::uint16_t>(source + 1);
+  const std::uint32_t bits = exponent << 23 | (mantissa & ((1u << (nbits + 1)) - 1)) << (23 - nbits);
+  const float value = std::bit_cast<float>(bits);
+  return (mantissa & (1u << (nbits + 1))) ? -value : value;
+}
+
+/// Decodes `count` stored values of `layout` (any basic type, or packed Double32_t / Float16_t)
+/// into `out`.
+template <class T>
+inline void decode_values(const ColumnLayout& layout, const std::uint8_t* source, std::size_t count, T* out) {
+  const RealPacking& packing = layout.packing;
+  if (!packing.packed()) return convert_values(layout.type, source, count, out);
+  const bool float16 = layout.type == ValueType::Float32;
+  // Double32_t values are doubles, Float16_t values floats, as ROOT hands them out.
+  const auto put = [&](std::size_t i, double value) {
+    if constexpr (std::is_same_v<T, bool>) {
+      out[i] = float16 ? static_cast<float>(value) != 0.0f : value != 0.0;
+    } else if (float16) {
+      out[i] = static_cast<T>(static_cast<float>(value));
+    } else {
+      out[i] = static_cast<T>(value);
+    }
+  };
+  switch (packing.form) {
+    case RealPacking::Form::as_float:
+      for (std::size_t i = 0; i < count; ++i) put(i, load_big_endian<float>(source + 4 * i));
+      return;
+    case RealPacking::Form::range:
+      for (std::size_t i = 0; i < count; ++i) {
+        put(i, load_big_endian<std::uint32_t>(source + 4 * i) / packing.factor + packing.xmin);
+      }
+      return;
+    case RealPacking::Form::mantissa:
+      for (std::size_t i = 0; i < count; ++i) put(i, unpack_mantissa(source + 3 * i, packing.nbits));
+      return;
+    case RealPacking::Form::none: break;
+  }
+}
+
 }  // namespace detail
 
 class Tree {
@@ -3510,7 +3756,7 @@ class Tree {
                                   ", not a vector of vectors; read it with read_jagged");
     }
     const ColumnLayout& layout = col.info.layout;
-    const std::size_t size = value_size(layout.type);
+    const std::size_t size = stored_value_size(layout);
     NestedJaggedArray<T> out;
     for_each_basket(col, range, [&](const LoadedBasket& basket, std::int64_t a, std::int64_t b) {
       const std::string what = basket_what(col, basket);
@@ -3532,7 +3778,7 @@ class Tree {
           }
           const std::size_t at = out.values.size();
           out.values.resize(at + static_cast<std::size_t>(count));
-          detail::convert_values(layout.type, cursor.here(), static_cast<std::size_t>(count), out.values.data() + at);
+          detail::decode_values(layout, cursor.here(), static_cast<std::size_t>(count), out.values.data() + at);
           cursor.skip(static_cast<std::size_t>(count) * size, "inner vector values");
           out.inner_offsets.push_back(static_cast<std::int64_t>(out.values.size()));
         }
@@ -3841,7 +4087,7 @@ class Tree {
     }
     const std::vector<std::int64_t> counts =
         read<std::int64_t>(counter->info.name, basket.first_entry, basket.first_entry + basket.entries);
-    const std::int64_t bytes_per_count = layout.values_per_entry * static_cast<std::int64_t>(value_size(layout.type));
+    const std::int64_t bytes_per_count = layout.values_per_entry * static_cast<std::int64_t>(stored_value_size(layout));
     std::vector<std::int32_t> offsets(1, 0);
     offsets.reserve(counts.size() + 1);
     std::int64_t position = 0;
@@ -3867,7 +4113,7 @@ class Tree {
                   "read numeric branches into an arithmetic type; for bool use std::uint8_t "
                   "(std::vector<bool> has no contiguous storage)");
     const ColumnLayout& layout = col.info.layout;
-    const std::size_t size = value_size(layout.type);
+    const std::size_t size = stored_value_size(layout);
     for_each_basket(col, range, [&](const LoadedBasket& basket, std::int64_t a, std::int64_t b) {
       const std::uint8_t* data = basket.data.data();
       if (layout.kind == ColumnLayout::Kind::Fixed) {
@@ -3886,7 +4132,7 @@ class Tree {
         const std::size_t start = values.size();
         values.resize(start + static_cast<std::size_t>(b - a) * per_entry);
         if (contiguous) {
-          detail::convert_values(layout.type, data + static_cast<std::size_t>(a) * value_bytes,
+          detail::decode_values(layout, data + static_cast<std::size_t>(a) * value_bytes,
                                  static_cast<std::size_t>(b - a) * per_entry, values.data() + start);
         } else {
           for (std::int64_t e = a; e < b; ++e) {
@@ -3905,7 +4151,7 @@ class Tree {
                                           std::to_string(basket.first_entry + e) + " does not have the size of " +
                                           col.info.type);
             }
-            detail::convert_values(layout.type, data + begin, per_entry,
+            detail::decode_values(layout, data + begin, per_entry,
                                    values.data() + start + static_cast<std::size_t>(e - a) * per_entry);
           }
         }
@@ -3931,7 +4177,9 @@ class Tree {
       }
       const std::vector<std::int32_t>& entry_offsets = basket.offsets.empty() ? derived : basket.offsets;
       // First pass: validate every entry and count its values, so the output grows once. Value
-      // sizes are powers of two, so counting is a shift.
+      // sizes are powers of two, so counting is a shift, except for 3-byte packed Float16_t /
+      // Double32_t values.
+      const bool power_of_two = std::has_single_bit(size);
       const unsigned shift = static_cast<unsigned>(std::countr_zero(size));
       const std::size_t mask = size - 1;
       std::size_t total = 0;
@@ -3945,13 +4193,13 @@ class Tree {
       for (std::int64_t e = a; e < b; ++e) {
         const std::size_t begin = static_cast<std::size_t>(entry_offsets[e]);
         const std::size_t length = static_cast<std::size_t>(entry_offsets[e + 1]) - begin;
-        if (length < header || ((length - header) & mask) != 0) {
+        if (length < header || (power_of_two ? ((length - header) & mask) != 0 : (length - header) % size != 0)) {
           throw FileError(path(), basket_what(col, basket) + ": entry " +
                                       std::to_string(basket.first_entry + e) + " has " +
                                       std::to_string(length) + " bytes, not a whole number of " +
                                       value_type_name(layout.type) + " values");
         }
-        const std::size_t count = (length - header) >> shift;
+        const std::size_t count = power_of_two ? (length - header) >> shift : (length - header) / size;
         if (layout.kind == ColumnLayout::Kind::Collection) {
           const std::int32_t stored = load_big_endian<std::int32_t>(data + begin + header - 4);
           if (stored < 0 || static_cast<std::size_t>(stored) != count) {
@@ -3969,13 +4217,13 @@ class Tree {
       values.resize(start + total);
       if (header == 0) {
         // Counted arrays (Jet_Px[NJet]) store the entries back to back: decode them in one run.
-        detail::convert_values(layout.type, data + entry_offsets[a], total, values.data() + start);
+        detail::decode_values(layout, data + entry_offsets[a], total, values.data() + start);
       } else {
         std::size_t at = start;
         for (std::int64_t e = a; e < b; ++e) {
           const std::size_t begin = static_cast<std::size_t>(entry_offsets[e]) + header;
           const std::size_t count = (static_cast<std::size_t>(entry_offsets[e + 1]) - begin) / size;
-          detail::convert_values(layout.type, data + begin, count, values.data() + at);
+          detail::decode_values(layout, data + begin, count, values.data() + at);
           at += count;
         }
       }
@@ -8830,7 +9078,6 @@ inline Predictions read_predictions(const std::filesystem::path& path) {
 // of an empty bin) are written as null.
 
 
-#include <cctype>
 
 namespace deepjet::evaluation {
 
@@ -9330,6 +9577,7 @@ class ByteWriter {
 // zlib stream, an xz stream, an lz4 block preceded by its big-endian xxhash64 checksum, or a zstd
 // frame. It returns an empty vector when the record should be stored as it is, exactly as ROOT
 // decides: compression disabled, or the compressed form not smaller than the input.
+// compress_blocks_into() does the same into a buffer the caller reuses.
 // CompressionSettings::code() is ROOT's fCompress (100 * algorithm + level).
 
 #include <lz4hc.h>
@@ -9448,22 +9696,25 @@ inline std::size_t compress_one_block(const CompressionSettings& settings, const
 
 }  // namespace detail
 
-/// The compressed form of [input, input + size), or an empty vector to store it uncompressed.
-inline std::vector<std::uint8_t> compress_blocks(const std::uint8_t* input, std::size_t size,
-                                                 const CompressionSettings& settings) {
-  if (!settings.enabled() || size == 0) return {};
+/// Compresses [input, input + size) into `out` (resized to the compressed size; its capacity is
+/// reused, so a caller compressing many records allocates once). Returns false, leaving `out`
+/// empty, when the record should be stored as it is.
+inline bool compress_blocks_into(const std::uint8_t* input, std::size_t size, const CompressionSettings& settings,
+                                 std::vector<std::uint8_t>& out) {
+  out.clear();
+  if (!settings.enabled() || size == 0) return false;
   settings.check();
   // The whole result must be smaller than the input; a block that does not shrink ends the attempt.
-  std::vector<std::uint8_t> out(size);
+  out.resize(size);
   std::size_t written = 0;
   for (std::size_t done = 0; done < size;) {
     const std::size_t block = std::min(max_block_input, size - done);
-    if (out.size() - written <= compressed_block_header_size) return {};
+    if (out.size() - written <= compressed_block_header_size) return out.clear(), false;
     const std::size_t capacity = std::min(out.size() - written - compressed_block_header_size, max_block_input);
     std::uint8_t* header = out.data() + written;
     const std::size_t payload =
         detail::compress_one_block(settings, input + done, block, header + compressed_block_header_size, capacity);
-    if (payload == 0) return {};
+    if (payload == 0) return out.clear(), false;
     switch (settings.algorithm) {
       case Compression::zlib: header[0] = 'Z'; header[1] = 'L'; header[2] = Z_DEFLATED; break;
       case Compression::lzma: header[0] = 'X'; header[1] = 'Z'; header[2] = 0; break;
@@ -9472,7 +9723,7 @@ inline std::vector<std::uint8_t> compress_blocks(const std::uint8_t* input, std:
         header[2] = static_cast<std::uint8_t>(LZ4_versionNumber() / (100 * 100));
         break;
       case Compression::zstd: header[0] = 'Z'; header[1] = 'S'; header[2] = 1; break;
-      case Compression::none: return {};
+      case Compression::none: return out.clear(), false;
     }
     for (int i = 0; i < 3; ++i) {
       header[3 + i] = static_cast<std::uint8_t>(payload >> (8 * i));
@@ -9481,8 +9732,16 @@ inline std::vector<std::uint8_t> compress_blocks(const std::uint8_t* input, std:
     written += compressed_block_header_size + payload;
     done += block;
   }
-  if (written >= size) return {};
+  if (written >= size) return out.clear(), false;
   out.resize(written);
+  return true;
+}
+
+/// The compressed form of [input, input + size), or an empty vector to store it uncompressed.
+inline std::vector<std::uint8_t> compress_blocks(const std::uint8_t* input, std::size_t size,
+                                                 const CompressionSettings& settings) {
+  std::vector<std::uint8_t> out;
+  compress_blocks_into(input, size, settings, out);
   return out;
 }
 
@@ -9626,8 +9885,8 @@ class FileSink {
       throw FileError(temporary_name(), std::string(what) + ": record of " + std::to_string(record.size()) +
                                             " bytes exceeds ROOT's 1 GiB limit");
     }
-    std::vector<std::uint8_t> compressed = compress_blocks(record.data(), record.size(), compression);
-    const std::vector<std::uint8_t>& stored = compressed.empty() ? record : compressed;
+    const bool compressed = compress_blocks_into(record.data(), record.size(), compression, compressed_);
+    const std::vector<std::uint8_t>& stored = compressed ? compressed_ : record;
     key.key_bytes = key_header_size(key.class_name, key.name, key.title, extra_header.size());
     key.object_bytes = static_cast<std::int32_t>(record.size());
     key.total_bytes = static_cast<std::int32_t>(key.key_bytes + stored.size());
@@ -9636,14 +9895,15 @@ class FileSink {
     ByteWriter header;
     encode_key_header(header, key);
     header.put_bytes(extra_header.data(), extra_header.size());
-    std::vector<std::uint8_t> bytes = header.take();
-    bytes.insert(bytes.end(), stored.begin(), stored.end());
-    write_at(static_cast<std::uint64_t>(key.seek_key), bytes.data(), bytes.size(), what);
+    // Header and record go out as they are (no copy of the record into one buffer).
+    write_at(static_cast<std::uint64_t>(key.seek_key), header.bytes().data(), header.size(), what);
+    write_at(static_cast<std::uint64_t>(key.seek_key) + header.size(), stored.data(), stored.size(), what);
     return key;
   }
 
  private:
   AtomicFile file_;
+  std::vector<std::uint8_t> compressed_;  // reused by every write_key (one allocation per file)
   int fd_ = -1;
   std::uint64_t end_ = 0;
 };
@@ -9672,7 +9932,7 @@ class FileSink {
 //
 // Contract: writer_class_descriptions() holds, for every class the writer streams (TObject, TNamed,
 // the TAtt* bases, ROOT::TIOFeatures, TTree v20, TBranch v13, TBranchElement v10, TLeaf v2 and its
-// TLeafO/B/S/I/L/F/D/C/Element subclasses) the members in ROOT's order with ROOT's type codes,
+// TLeafO/B/S/I/L/F/D/C/D32/F16/Element subclasses) the members in ROOT's order with ROOT's type codes,
 // class versions and checksums, as ROOT 6.20 to 6.30 record them; vector_class_description()
 // describes std::vector<T> of a basic type (checksum: ROOT's hash of the class name).
 // serialize_streamer_infos() writes the TList record that the file header's fSeekInfo points to.
@@ -9834,6 +10094,10 @@ inline const std::vector<ClassDescription>& writer_class_descriptions() {
     all.push_back(leaf_subclass("TLeafF", 987602290u, 5, 4, "float"));
     all.push_back(leaf_subclass("TLeafD", 294553462u, 8, 8, "double"));
     all.push_back(leaf_subclass("TLeafC", 4226003699u, 3, 4, "int"));
+    // Checksums computed with ROOT's TStreamerInfo::GetCheckSum rule (which reproduces the ones
+    // above): the class, base and member names, the base checksum and the member type names.
+    all.push_back(leaf_subclass("TLeafD32", 3789317121u, 9, 8, "Double32_t"));
+    all.push_back(leaf_subclass("TLeafF16", 3946182787u, 19, 4, "Float16_t"));
     all.push_back({"TLeafElement", 1, 2689566867u,
                    {base("TLeaf", 0, 2, checksum_TLeaf), integer("fID"), integer("fType")}});
     return all;
@@ -9949,6 +10213,9 @@ inline std::vector<std::uint8_t> serialize_streamer_infos(const std::vector<Clas
 //   add_vector_branch<T>(name)          std::vector<T> per entry          TBranchElement + TLeafElement
 //   add_nested_vector_branch<T>(name)   std::vector<std::vector<T>>       TBranchElement + TLeafElement
 //   add_string_branch(name)             one string per entry              TBranch + TLeafC
+//   add_double32_branch(name, range, n) Double32_t[n] (filled with double) TBranch + TLeafD32, title
+//   add_float16_branch(name, range, n)  Float16_t[n] (filled with float)  "d[range]" / "f[range]"
+//   add_counted_{double32,float16}_branch(name, count, range)            counted forms of the two
 //   write<T>(name, values)                      fixed-size branches (entries * n values)
 //   write_jagged<T>(name, values, offsets)      counted and vector branches (offsets: entries + 1
 //                                               indexes into values, as JaggedArray holds them)
@@ -9957,7 +10224,8 @@ inline std::vector<std::uint8_t> serialize_streamer_infos(const std::vector<Clas
 //                                               values inner_offsets[j] .. inner_offsets[j + 1])
 //   write_strings(name, strings)
 // T is the branch's own type (bool, int8..uint64, float, double): values are stored exactly, so a
-// reader gets back exactly what was written. A branch's entries go into a basket that is
+// reader gets back exactly what was written, except in Double32_t / Float16_t branches, which pack
+// them as ROOT does (see RealPacking in column_layout.hpp). A branch's entries go into a basket that is
 // compressed and written to the file as soon as it holds `basket_bytes` bytes, so memory stays at
 // one basket per branch. Branches can be filled in any order and chunk sizes; when the file is
 // closed every branch must hold the same number of entries. Counted branches sharing a counter
@@ -10027,19 +10295,77 @@ inline bool is_unsigned_type(ValueType type) {
   return type == ValueType::UInt8 || type == ValueType::UInt16 || type == ValueType::UInt32 || type == ValueType::UInt64;
 }
 
-/// Appends `count` values big-endian (bool as one byte 0/1).
+/// Stores `count` values big-endian at `target` (bool as one byte 0/1). Byte swaps of whole words,
+/// which the compiler turns into vector shuffles: this loop is most of the writer's own time.
+template <class T>
+inline void store_big_endian_run(std::uint8_t* target, const T* values, std::size_t count) {
+  if constexpr (std::is_same_v<T, bool>) {
+    for (std::size_t i = 0; i < count; ++i) target[i] = values[i] ? 1 : 0;
+  } else if constexpr (sizeof(T) == 1) {
+    if (count > 0) std::memcpy(target, values, count);  // (empty inputs may be null pointers)
+  } else {
+    using Word = std::conditional_t<sizeof(T) == 2, std::uint16_t, std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>;
+    for (std::size_t i = 0; i < count; ++i) {
+      Word word;
+      std::memcpy(&word, values + i, sizeof(T));
+      if constexpr (sizeof(T) == 2) word = __builtin_bswap16(word);
+      else if constexpr (sizeof(T) == 4) word = __builtin_bswap32(word);
+      else word = __builtin_bswap64(word);
+      std::memcpy(target + i * sizeof(T), &word, sizeof(T));
+    }
+  }
+}
+
 template <class T>
 inline void append_big_endian(std::vector<std::uint8_t>& out, const T* values, std::size_t count) {
   const std::size_t at = out.size();
   out.resize(at + count * sizeof(T));
+  store_big_endian_run(out.data() + at, values, count);
+}
+
+/// Appends `count` values packed as ROOT's TBufferFile::WriteDouble32 or WriteFloat16 pack them (see RealPacking). Returns false, having appended nothing, if a value is
+/// NaN and the packing has a range (ROOT would store an undefined integer).
+template <class T>
+inline bool append_packed(std::vector<std::uint8_t>& out, const T* values, std::size_t count,
+                          const RealPacking& packing) {
+  const std::size_t at = out.size();
+  out.resize(at + count * packing.stored_size());
   std::uint8_t* target = out.data() + at;
   for (std::size_t i = 0; i < count; ++i) {
-    if constexpr (std::is_same_v<T, bool>) {
-      target[i] = values[i] ? 1 : 0;
-    } else {
-      store_big_endian(target + i * sizeof(T), values[i]);
+    switch (packing.form) {
+      case RealPacking::Form::as_float:
+        store_big_endian(target + 4 * i, static_cast<float>(values[i]));
+        break;
+      case RealPacking::Form::range: {
+        double x = static_cast<double>(values[i]);
+        if (std::isnan(x)) {
+          out.resize(at);
+          return false;
+        }
+        x = std::min(std::max(x, packing.xmin), packing.xmax);
+        store_big_endian(target + 4 * i, static_cast<std::uint32_t>(0.5 + packing.factor * (x - packing.xmin)));
+        break;
+      }
+      case RealPacking::Form::mantissa: {
+        // The float's exponent, then its mantissa rounded to nbits bits (saturating rather than
+        // carrying into the exponent) with the sign above it.
+        const float value = static_cast<float>(values[i]);
+        const std::uint32_t bits = std::bit_cast<std::uint32_t>(value);
+        const int nbits = packing.nbits;
+        const std::uint8_t exponent = static_cast<std::uint8_t>((bits << 1) >> 24);
+        std::uint32_t mantissa = ((1u << (nbits + 1)) - 1) & (bits >> (23 - nbits - 1));
+        mantissa = (mantissa + 1) >> 1;
+        if (mantissa & (1u << nbits)) mantissa = (1u << nbits) - 1;
+        if (value < 0) mantissa |= 1u << (nbits + 1);
+        target[3 * i] = exponent;
+        store_big_endian(target + 3 * i + 1, static_cast<std::uint16_t>(mantissa));
+        break;
+      }
+      case RealPacking::Form::none:
+        break;
     }
   }
+  return true;
 }
 
 /// Largest basket record accepted: ROOT's buffers stop at 1 GiB.
@@ -10082,6 +10408,13 @@ class TreeWriter {
   /// exist. It is filled by write_jagged on the counted branches, never directly.
   template <class T>
   TreeWriter& add_counted_branch(const std::string& name, const std::string& counter) {
+    declare_counted(name, counter, detail::value_type_of<T>());
+    return *this;
+  }
+
+ private:
+  struct Branch;
+  Branch& declare_counted(const std::string& name, const std::string& counter, ValueType type) {
     if (counter == name) fail("branch \"" + name + "\" cannot count itself");
     std::size_t counter_index = find_index(counter);
     if (counter_index == npos) {
@@ -10096,9 +10429,59 @@ class TreeWriter {
       }
       count.is_counter = true;
     }
-    Branch& branch = declare(name, Kind::counted, detail::value_type_of<T>());
+    Branch& branch = declare(name, Kind::counted, type);
     branch.counter = counter_index;
     branches_[counter_index].dependents.push_back(branches_.size() - 1);
+    return branch;
+  }
+
+  TreeWriter& add_packed(const std::string& name, ValueType type, const std::string& range, std::int32_t size) {
+    if (size < 1) fail("branch \"" + name + "\": array size must be at least 1");
+    const RealPacking packing = parse_packing(name, type, range);
+    Branch& branch = declare(name, Kind::fixed, type);
+    branch.length = size;
+    branch.packing = packing;
+    return *this;
+  }
+
+  /// Double32_t (type Float64) or Float16_t (Float32) packing from ROOT's range specification.
+  RealPacking parse_packing(const std::string& name, ValueType type, const std::string& range) const {
+    const bool well_formed = range.empty() || (range.front() == '[' && range.back() == ']' &&
+                                               range.find(',') != std::string::npos &&
+                                               range.find_first_of("[]", 1) == range.size() - 1);
+    std::string problem = "expected \"\", \"[xmin,xmax]\" or \"[xmin,xmax,nbits]\"";
+    RealPacking packing;
+    if (!well_formed || !real_packing_from_title(range, type == ValueType::Float32, packing, problem)) {
+      fail("branch \"" + name + "\": range \"" + range + "\" is not usable: " + problem);
+    }
+    packing.specification = range;
+    return packing;
+  }
+
+ public:
+
+  /// Double32_t leaves (filled with write<double> / write_jagged<double>) and Float16_t leaves
+  /// (filled with float), packed as ROOT packs them (see RealPacking in column_layout.hpp).
+  /// `range` is ROOT's specification, as in a leaf list "x/d[0,100,16]": "" (Double32_t: stored
+  /// as float; Float16_t: 12-bit mantissa), "[xmin,xmax]" (32 bits), "[xmin,xmax,nbits]" or
+  /// "[0,0,nbits]" (nbits < 15: float with an nbits mantissa). `size` > 1 makes a fixed array.
+  TreeWriter& add_double32_branch(const std::string& name, const std::string& range = "", std::int32_t size = 1) {
+    return add_packed(name, ValueType::Float64, range, size);
+  }
+  TreeWriter& add_float16_branch(const std::string& name, const std::string& range = "", std::int32_t size = 1) {
+    return add_packed(name, ValueType::Float32, range, size);
+  }
+  /// Counted arrays of Double32_t / Float16_t (see add_counted_branch).
+  TreeWriter& add_counted_double32_branch(const std::string& name, const std::string& counter,
+                                          const std::string& range = "") {
+    const RealPacking packing = parse_packing(name, ValueType::Float64, range);
+    declare_counted(name, counter, ValueType::Float64).packing = packing;
+    return *this;
+  }
+  TreeWriter& add_counted_float16_branch(const std::string& name, const std::string& counter,
+                                         const std::string& range = "") {
+    const RealPacking packing = parse_packing(name, ValueType::Float32, range);
+    declare_counted(name, counter, ValueType::Float32).packing = packing;
     return *this;
   }
 
@@ -10158,6 +10541,7 @@ class TreeWriter {
     check_offsets(branch, values.size(), offsets);
     const std::size_t entries = offsets.size() - 1;
     if (branch.kind == Kind::counted) fill_counter(branch, offsets);
+    if (!branch.packing.packed()) return append_variable(branch, values.data(), offsets);
     for (std::size_t e = 0; e < entries; ++e) {
       const std::size_t count = static_cast<std::size_t>(offsets[e + 1] - offsets[e]);
       const T* first = values.data() + offsets[e];
@@ -10166,13 +10550,9 @@ class TreeWriter {
         // std::vector streamed alone: byte count, class version, size, then the values.
         const std::size_t bytes = 2 + 4 + count * sizeof(T);
         if (bytes >= kByteCountMask) fail("branch \"" + branch.name + "\": entry too large");
-        ByteWriter header;
-        header.put<std::uint32_t>(static_cast<std::uint32_t>(bytes) | kByteCountMask);
-        header.put<std::int16_t>(9);
-        header.put<std::int32_t>(static_cast<std::int32_t>(count));
-        branch.data.insert(branch.data.end(), header.bytes().begin(), header.bytes().end());
+        append_collection_header(branch.data, bytes, count);
       }
-      detail::append_big_endian(branch.data, first, count);
+      append_values(branch, first, count);
       end_variable_entry(branch);
     }
   }
@@ -10208,16 +10588,11 @@ class TreeWriter {
       }
       if (bytes >= kByteCountMask) fail("branch \"" + branch.name + "\": entry too large");
       branch.starts.push_back(static_cast<std::int32_t>(branch.data.size()));
-      ByteWriter header;
-      header.put<std::uint32_t>(static_cast<std::uint32_t>(bytes) | kByteCountMask);
-      header.put<std::int16_t>(9);
-      header.put<std::int32_t>(static_cast<std::int32_t>(offsets[e + 1] - offsets[e]));
-      branch.data.insert(branch.data.end(), header.bytes().begin(), header.bytes().end());
+      append_collection_header(branch.data, bytes, static_cast<std::size_t>(offsets[e + 1] - offsets[e]));
       for (std::int64_t j = offsets[e]; j < offsets[e + 1]; ++j) {
         const std::size_t count = static_cast<std::size_t>(inner_offsets[j + 1] - inner_offsets[j]);
-        ByteWriter size;
-        size.put<std::int32_t>(static_cast<std::int32_t>(count));
-        branch.data.insert(branch.data.end(), size.bytes().begin(), size.bytes().end());
+        const std::int32_t size = static_cast<std::int32_t>(count);
+        detail::append_big_endian(branch.data, &size, 1);
         detail::append_big_endian(branch.data, values.data() + inner_offsets[j], count);
       }
       end_variable_entry(branch);
@@ -10314,7 +10689,7 @@ class TreeWriter {
           classes.push_back(vector_class_description(nested, 61));  // elements are objects (kObject)
         }
       } else {
-        add(detail::basic_type_names(branch.type).leaf_class);
+        add(packed_leaf_class(branch) ? packed_leaf_class(branch) : detail::basic_type_names(branch.type).leaf_class);
       }
     }
   }
@@ -10346,6 +10721,7 @@ class TreeWriter {
     std::int64_t total_bytes = 0;
     std::int64_t zipped_bytes = 0;
     std::int64_t maximum = 0;  // largest count (counters) or string length + 1 (char* leaves)
+    RealPacking packing;       // Double32_t / Float16_t leaves
     // Counters: the counts of entries [recent_first, entries) that some counted branch has not
     // written yet, to check that the branches sharing the counter agree.
     std::deque<std::int32_t> recent_counts;
@@ -10449,16 +10825,82 @@ class TreeWriter {
   void append_fixed(Branch& branch, std::span<const T> values) {
     const std::size_t per_entry = static_cast<std::size_t>(branch.length);
     const std::size_t entries = values.size() / per_entry;
-    const std::size_t entry_bytes = per_entry * sizeof(T);
+    const std::size_t entry_bytes = per_entry * (branch.packing.packed() ? branch.packing.stored_size() : sizeof(T));
     for (std::size_t e = 0; e < entries;) {
       // As many whole entries as fit before the basket reaches its size, at least one.
       const std::size_t room = branch.data.size() < options_.basket_bytes ? options_.basket_bytes - branch.data.size() : 0;
       const std::size_t take = std::min(entries - e, std::max<std::size_t>(1, (room + entry_bytes - 1) / entry_bytes));
-      detail::append_big_endian(branch.data, values.data() + e * per_entry, take * per_entry);
+      append_values(branch, values.data() + e * per_entry, take * per_entry);
       branch.basket_entries += static_cast<std::int64_t>(take);
       branch.entries += static_cast<std::int64_t>(take);
       e += take;
       if (branch.data.size() >= options_.basket_bytes) flush(branch);
+    }
+  }
+
+  /// Appends the entries of a counted or vector branch of basic values, a basket's worth at a
+  /// time: the entries up to the one that fills the basket are sized first, so the buffer grows
+  /// once per run instead of once per entry (the same baskets as appending entry by entry).
+  template <class T>
+  void append_variable(Branch& branch, const T* values, std::span<const std::int64_t> offsets) {
+    const std::size_t entries = offsets.size() - 1;
+    const bool vector = branch.kind == Kind::vector;
+    const std::size_t header = vector ? 10 : 0;
+    for (std::size_t e = 0; e < entries;) {
+      std::size_t bytes = 0;
+      std::size_t end = e;
+      while (end < entries) {
+        const std::size_t count = static_cast<std::size_t>(offsets[end + 1] - offsets[end]);
+        if (vector && 2 + 4 + count * sizeof(T) >= kByteCountMask) fail("branch \"" + branch.name + "\": entry too large");
+        bytes += header + count * sizeof(T);
+        ++end;
+        if (branch.data.size() + bytes >= options_.basket_bytes) break;
+      }
+      if (branch.data.size() + bytes > detail::max_basket_record) {
+        fail("branch \"" + branch.name + "\": one basket would exceed ROOT's 1 GiB buffer limit");
+      }
+      std::size_t at = branch.data.size();
+      branch.data.resize(at + bytes);
+      std::uint8_t* out = branch.data.data();
+      for (std::size_t k = e; k < end; ++k) {
+        const std::size_t count = static_cast<std::size_t>(offsets[k + 1] - offsets[k]);
+        branch.starts.push_back(static_cast<std::int32_t>(at));
+        if (vector) {
+          // std::vector streamed alone: byte count, class version, size, then the values.
+          store_big_endian(out + at, static_cast<std::uint32_t>(2 + 4 + count * sizeof(T)) | kByteCountMask);
+          store_big_endian(out + at + 4, static_cast<std::int16_t>(9));
+          store_big_endian(out + at + 6, static_cast<std::int32_t>(count));
+          at += header;
+        }
+        detail::store_big_endian_run(out + at, values + offsets[k], count);
+        at += count * sizeof(T);
+      }
+      branch.basket_entries += static_cast<std::int64_t>(end - e);
+      branch.entries += static_cast<std::int64_t>(end - e);
+      e = end;
+      if (branch.data.size() >= options_.basket_bytes) flush(branch);
+    }
+  }
+
+  /// A std::vector streamed alone: byte count (of what follows it), class version 9, size.
+  static void append_collection_header(std::vector<std::uint8_t>& out, std::size_t bytes, std::size_t count) {
+    const std::size_t at = out.size();
+    out.resize(at + 10);
+    store_big_endian(out.data() + at, static_cast<std::uint32_t>(bytes) | kByteCountMask);
+    store_big_endian(out.data() + at + 4, static_cast<std::int16_t>(9));
+    store_big_endian(out.data() + at + 6, static_cast<std::int32_t>(count));
+  }
+
+  /// Appends values in the branch's stored form (big-endian, or packed for Double32_t / Float16_t).
+  template <class T>
+  void append_values(Branch& branch, const T* values, std::size_t count) {
+    if (!branch.packing.packed()) return detail::append_big_endian(branch.data, values, count);
+    if constexpr (std::is_floating_point_v<T>) {
+      if (!detail::append_packed(branch.data, values, count, branch.packing)) {
+        fail("branch \"" + branch.name + "\": NaN cannot be stored in a " +
+             (branch.type == ValueType::Float64 ? "Double32_t" : "Float16_t") + " with the range " +
+             branch.packing.specification);
+      }
     }
   }
 
@@ -10476,15 +10918,17 @@ class TreeWriter {
     constexpr std::size_t basket_fields = 2 + 4 + 4 + 4 + 4 + 1;
     const std::int16_t key_bytes = key_header_size("TBasket", branch.name, name_, basket_fields);
     const bool variable = branch.kind != Kind::fixed;
-    std::vector<std::uint8_t> record = std::move(branch.data);
+    // The record is the basket's own buffer (its capacity is kept for the next basket).
+    std::vector<std::uint8_t>& record = branch.data;
     const std::int32_t last = static_cast<std::int32_t>(key_bytes + record.size());
     if (variable) {
       // Entry offsets after the data, counted from the start of the key, plus ROOT's spare slot.
-      ByteWriter table;
-      table.put<std::int32_t>(static_cast<std::int32_t>(branch.starts.size() + 1));
-      for (std::int32_t start : branch.starts) table.put<std::int32_t>(start + key_bytes);
-      table.put<std::int32_t>(0);
-      record.insert(record.end(), table.bytes().begin(), table.bytes().end());
+      const std::int32_t count = static_cast<std::int32_t>(branch.starts.size() + 1);
+      detail::append_big_endian(record, &count, 1);
+      for (std::int32_t& start : branch.starts) start += key_bytes;
+      detail::append_big_endian(record, branch.starts.data(), branch.starts.size());
+      const std::int32_t spare = 0;
+      detail::append_big_endian(record, &spare, 1);
     }
     ByteWriter fields;
     fields.put<std::int16_t>(3);  // TBasket class version
@@ -10509,6 +10953,18 @@ class TreeWriter {
     branch.basket_entries = 0;
   }
 
+  /// TLeafD32 / TLeafF16 for Double32_t / Float16_t branches, else nullptr.
+  static const char* packed_leaf_class(const Branch& branch) {
+    if (!branch.packing.packed()) return nullptr;
+    return branch.type == ValueType::Float64 ? "TLeafD32" : "TLeafF16";
+  }
+
+  /// The leaf-list type letter: 'd' Double32_t, 'f' Float16_t, else the basic type's.
+  static std::string leaf_letter(const Branch& branch) {
+    if (branch.packing.packed()) return branch.type == ValueType::Float64 ? "d" : "f";
+    return std::string(1, detail::basic_type_names(branch.type).letter);
+  }
+
   static const char* filler(Kind kind) {
     switch (kind) {
       case Kind::fixed: return "write";
@@ -10520,7 +10976,8 @@ class TreeWriter {
   }
 
   static std::int32_t entry_bytes(const Branch& branch) {
-    return static_cast<std::int32_t>(branch.length * static_cast<std::int32_t>(value_size(branch.type)));
+    const std::size_t size = branch.packing.packed() ? branch.packing.stored_size() : value_size(branch.type);
+    return static_cast<std::int32_t>(branch.length * static_cast<std::int32_t>(size));
   }
 
   static std::string vector_class_name(ValueType type) {
@@ -10553,7 +11010,7 @@ class TreeWriter {
   std::uint32_t write_leaf(ByteWriter& out, const Branch& branch, const std::vector<std::uint32_t>& leaf_tags) const {
     const detail::BasicTypeNames names = detail::basic_type_names(branch.type);
     const bool element = branch.kind == Kind::vector || branch.kind == Kind::nested_vector;
-    const char* leaf_class = element ? "TLeafElement" : names.leaf_class;
+    const char* leaf_class = element ? "TLeafElement" : packed_leaf_class(branch) ? packed_leaf_class(branch) : names.leaf_class;
     const std::size_t object = out.begin_object(leaf_class);
     const std::size_t derived = out.begin_versioned(1);
     const std::size_t leaf = out.begin_versioned(2);  // TLeaf
@@ -10565,6 +11022,9 @@ class TreeWriter {
       length = branch.length;
     }
     if (branch.kind == Kind::counted) title += "[" + branches_[branch.counter].name + "]";
+    // ROOT titles a Double32_t / Float16_t leaf with its type and range ("d[0,1,20]"): readers
+    // take the range from there.
+    if (branch.packing.packed()) title = leaf_letter(branch) + branch.packing.specification;
     if (branch.kind == Kind::string) length = static_cast<std::int32_t>(std::max<std::int64_t>(1, branch.maximum));
     if (element) length_type = 0;
     out.tnamed(branch.name, title);
@@ -10582,6 +11042,11 @@ class TreeWriter {
     if (element) {
       out.put<std::int32_t>(-1);  // fID
       out.put<std::int32_t>(-1);  // fType
+    } else if (branch.packing.packed()) {
+      // fMinimum, fMaximum: a Double32_t without range (a float) or a Float16_t with a 12-bit
+      // mantissa (3 bytes); zero either way.
+      const std::size_t bytes = branch.type == ValueType::Float64 ? 4 : 3;
+      for (std::size_t i = 0; i < 2 * bytes; ++i) out.put<std::uint8_t>(0);
     } else {
       // fMinimum, fMaximum in the leaf's own type: the largest count for counters, the longest
       // string for char* leaves (ROOT sizes its read buffers with them), else 0.
@@ -10611,7 +11076,7 @@ class TreeWriter {
     if (branch.kind != Kind::vector && branch.kind != Kind::nested_vector) {
       if (branch.kind == Kind::fixed && branch.length > 1) title += "[" + std::to_string(branch.length) + "]";
       if (branch.kind == Kind::counted) title += "[" + branches_[branch.counter].name + "]";
-      title += std::string("/") + detail::basic_type_names(branch.type).letter;
+      title += "/" + leaf_letter(branch) + branch.packing.specification;
     }
     out.tnamed(branch.name, title);
     const std::size_t fill = out.begin_versioned(2);  // TAttFill
@@ -17814,7 +18279,6 @@ struct Adam {
 
 
 
-#include <cstdlib>
 
 namespace deepjet::training {
 
