@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: install what is missing, configure, build everything, run every test.
+# The test command: install what is missing, configure, build the tests and examples (the benchmarks
+# build on demand, benchmarks/run.sh), run every test.
 #   bash scripts/test.sh [build-directory]      (default: build)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
