@@ -121,6 +121,10 @@ fs::path keras_dense_file() {
   return path;
 }
 
+// Graphs that parse but lie, made from the small exported model (unchecked: ONNX's checker would
+// stop most of them before deepjet's lowering sees them).
+void write_onnx_lies(const fs::path& dir, const std::string& valid);
+
 void write_seed(const fs::path& dir, const std::string& name, std::uint8_t mode, const std::string& content) {
   std::string bytes(1, static_cast<char>(mode));
   bytes += content;
@@ -145,6 +149,50 @@ void write_seeds(const fs::path& dir) {
   deepjet::onnx::export_model(deepjet::Model<SmallDense>(7), small_onnx);
   write_seed(dir, "seed-onnx-small", 5, read_text(small_onnx));
   write_seed(dir, "seed-onnx-small-unchecked", 5 + 8, read_text(small_onnx));
+  write_onnx_lies(dir, read_text(small_onnx));
+}
+
+void write_onnx_lies(const fs::path& dir, const std::string& valid) {
+  auto lie = [&](const std::string& name, auto&& change) {
+    ::onnx::ModelProto model;
+    model.ParseFromString(valid);
+    change(*model.mutable_graph());
+    write_seed(dir, "seed-onnx-lie-" + name, 5 + 8, model.SerializeAsString());
+  };
+  lie("huge-dims", [](::onnx::GraphProto& g) {
+    auto* t = g.mutable_initializer(0);
+    t->clear_dims();
+    t->add_dims(std::int64_t{1} << 32);
+    t->add_dims(std::int64_t{1} << 32);
+    t->clear_float_data();
+    t->clear_raw_data();
+  });
+  lie("negative-dims", [](::onnx::GraphProto& g) { g.mutable_initializer(0)->set_dims(0, -3); });
+  lie("misshaped-initializer", [](::onnx::GraphProto& g) {
+    auto* t = g.mutable_initializer(0);
+    t->clear_dims();
+    t->add_dims(1);
+    t->add_dims(static_cast<std::int64_t>(t->float_data_size() + t->raw_data().size() / 4));
+  });
+  lie("missing-initializer", [](::onnx::GraphProto& g) { g.mutable_initializer()->RemoveLast(); });
+  lie("dangling-input", [](::onnx::GraphProto& g) { g.mutable_node(0)->set_input(0, "nowhere"); });
+  lie("cycle", [](::onnx::GraphProto& g) { g.mutable_node(0)->set_input(0, g.node(g.node_size() - 1).output(0)); });
+  lie("unknown-op", [](::onnx::GraphProto& g) { g.mutable_node(0)->set_op_type("FancyOp"); });
+  lie("huge-input-dims", [](::onnx::GraphProto& g) {
+    g.mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1)->set_dim_value(std::int64_t{1} << 40);
+  });
+  lie("constant-of-shape", [](::onnx::GraphProto& g) {
+    auto* shape = g.add_initializer();
+    shape->set_name("absurd_shape");
+    shape->set_data_type(::onnx::TensorProto::INT64);
+    shape->add_dims(3);
+    for (int i = 0; i < 3; ++i) shape->add_int64_data(1000000);
+    auto* node = g.add_node();
+    node->set_op_type("ConstantOfShape");
+    node->set_name("fill");
+    node->add_input("absurd_shape");
+    node->add_output("filled");
+  });
 }
 
 void lwtnn_mode(bool deepcsv, const std::uint8_t* data, std::size_t size) {
