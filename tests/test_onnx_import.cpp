@@ -11,6 +11,8 @@
 #include <deepjet/zoo/deepjet.hpp>
 
 #include <deepjet/interchange/onnx.hpp>
+#include <deepjet/losses/losses.hpp>
+#include <deepjet/optimisers/optimisers.hpp>
 #include <deepjet/io/hdf5/hdf5.hpp>
 
 #include <gtest/gtest.h>
