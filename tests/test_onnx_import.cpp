@@ -1072,9 +1072,10 @@ TEST_F(OnnxExporterIdioms, ParallelHeadsMatchedByShapeInAnyNodeOrder) {
   }
 }
 
-// Found by fuzzing (tests/fuzz_models): absurd dimensions in a file that parses. An initializer
+// Found while fuzzing (tests/fuzz_models): absurd dimensions in a file that parses. An initializer
 // declared [2^32, 2^32] with no values had its element count wrap around to 0, so "0 values for
-// 0" passed the size check; a ConstantOfShape of [10^6, 10^6, 10^6] asked for 8 * 10^18 bytes.
+// 0" passed the size check; a ConstantOfShape of [10^6, 10^6, 10^6] asked for 8 * 10^18 bytes
+// (AddressSanitizer aborted the fuzz target).
 // Both now end in an error naming the tensor (ONNX's checker is off, as a hostile file need not
 // pass it).
 TEST_F(OnnxExporterIdioms, AbsurdDimensionsAreRefusedBeforeAnyAllocation) {
