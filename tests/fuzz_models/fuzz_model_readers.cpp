@@ -142,6 +142,13 @@ void write_seeds(const fs::path& dir) {
     write_seed(dir, "seed-keras-deepdoublex", 2, file.read_string_attribute("model_config"));
   }
   write_seed(dir, "seed-keras-dense", 3, keras_dense_config().dump());
+  // Numbers no writer produces, which the readers once let through (docs/testing.md, "Fuzzing").
+  json float_units = keras_dense_config();
+  float_units["config"]["layers"][0]["config"]["units"] = 1e300;
+  write_seed(dir, "seed-keras-dense-float-units", 3, float_units.dump());
+  json huge_weight = small_lwtnn();
+  huge_weight["layers"][0]["weights"][0] = 1e300;
+  write_seed(dir, "seed-lwtnn-small-huge-weight", 1, huge_weight.dump());
   const std::string onnx_ddx = read_text(models / "DeepDoubleX_V02_CvL.onnx");
   write_seed(dir, "seed-onnx-deepdoublex", 4, onnx_ddx);
   write_seed(dir, "seed-onnx-deepdoublex-unchecked", 4 + 8, onnx_ddx);
