@@ -32,6 +32,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <system_error>
 #include <unistd.h>
 #include <vector>
 
@@ -52,12 +53,16 @@ fs::path shared_models() {
   return fs::path(shared ? shared : DEEPJET_SHARED_DIR) / "data" / "models";
 }
 
-// Per-process scratch files: the readers take paths.
+// Per-process scratch files (the readers take paths), removed when the fuzzer exits.
+fs::path scratch_path() { return fs::temp_directory_path() / ("deepjet-fuzz-models-" + std::to_string(::getpid())); }
 fs::path scratch_dir() {
   static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("deepjet-fuzz-models-" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
+    fs::create_directories(scratch_path());
+    std::atexit([] {
+      std::error_code ignored;
+      fs::remove_all(scratch_path(), ignored);
+    });
+    return scratch_path();
   }();
   return dir;
 }
