@@ -17,6 +17,7 @@ packages=(
   zlib1g-dev liblz4-dev libzstd-dev liblzma-dev          # ROOT basket decompression
   libgtest-dev libbenchmark-dev nlohmann-json3-dev       # tests and benchmarks
   clang                                                  # libFuzzer targets of the ROOT reader
+  clang-19 libclang-rt-19-dev                            # the model readers' one (clang 18+: float template arguments)
   libonnx-dev libprotobuf-dev libonnx-testdata           # ONNX import/export and ONNX's node tests
   libopenmpi-dev openmpi-bin                             # distributed training and its tests (mpirun -n 2)
 )

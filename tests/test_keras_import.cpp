@@ -708,4 +708,32 @@ TEST_F(KerasImport, MismatchesAndBrokenFilesAreRefusedNamingTheFileAndTheLayer) 
   EXPECT_MENTIONS(message, "not an HDF5 file");
 }
 
+// Found by fuzzing (tests/fuzz_models): numbers in the config that no Keras writes. A size of 1e300
+// was converted to an integer (undefined behaviour, flagged by UBSan); a negative one wrapped to
+// 2^64 - 3; a rank-4 batch_input_shape was flattened as if it had rank 3. Each is now refused,
+// naming the layer and the value.
+TEST_F(KerasImport, ConfigNumbersThatKerasNeverWritesAreRefused) {
+  write_keras(file("weights.h5"), {}, dense_weights(), true);
+  auto refused = [&](const std::function<void(json&)>& change) {
+    json config = dense_sequential();
+    change(config["config"]["layers"][0]["config"]);
+    return error_of([&] { (void)keras::import_model<DenseNet>(file("weights.h5"), {.architecture_json = config.dump()}); });
+  };
+  std::string message = refused([](json& d1) { d1["units"] = 1e300; });
+  EXPECT_MENTIONS(message, "Keras layer 'd1' (Dense): its units is 1e+300, not a whole number");
+  message = refused([](json& d1) { d1["units"] = -3; });
+  EXPECT_MENTIONS(message, "its units is -3, a negative size");
+  message = refused([](json& d1) { d1["units"] = 1LL << 40; });
+  EXPECT_MENTIONS(message, "its units is 1099511627776, beyond the 16777216 deepjet accepts");
+  message = refused([](json& d1) { d1["batch_input_shape"] = json::array({nullptr, 2.5}); });
+  EXPECT_MENTIONS(message, "a size of its batch_input_shape [null,2.5] is 2.5, not a whole number");
+  message = refused([](json& d1) { d1["batch_input_shape"] = json::array({nullptr, 1, 1, 3}); });
+  EXPECT_MENTIONS(message, "deepjet needs a batch axis and 1 or 2 more");
+  // Links with an index that is not a whole number (functional models).
+  json functional_config = functional({input("x", {3}), layer("Dense", "d1", {{"units", 4}, {"activation", "relu"}}, {"x"})}, {"x"}, {"d1"});
+  functional_config["config"]["layers"][1]["inbound_nodes"][0][0][1] = 1e300;
+  message = error_of([&] { (void)keras::import_model<DenseNet>(file("weights.h5"), {.architecture_json = functional_config.dump()}); });
+  EXPECT_MENTIONS(message, "Keras layer 'd1': the call index of its link to 'x' is 1e+300, not a whole number");
+}
+
 }  // namespace

@@ -205,3 +205,19 @@ TEST_F(LwtnnImport, BrokenAndUnsupportedFilesAreRefusedByName) {
   EXPECT_NE(error_of([&] { deepjet::lwtnn::import_model<Small>(graph); }).find("an lwtnn graph network"),
             std::string::npos);
 }
+
+// Found while fuzzing (tests/fuzz_models): a weight or bias beyond float's range (1e300, -1e39; a
+// double, but no float) became an infinite float parameter and silently wrong outputs; it is now
+// refused, naming the layer. (1e400 is refused by the JSON parser itself: number overflow.)
+TEST_F(LwtnnImport, WeightsBeyondFloatRangeAreRefused) {
+  auto huge = small_network();
+  huge["layers"][0]["weights"][4] = 1e300;
+  const std::string message = error_of([&] { deepjet::lwtnn::import_model<Small>(write("huge.json", huge.dump())); });
+  EXPECT_NE(message.find("lwtnn layer 0 (dense 2 -> 3, rectified)'s weight 1e+300 does not fit a 32-bit float"), std::string::npos)
+      << message;
+  auto bias = small_network();
+  bias["layers"][1]["bias"][1] = -1e39;
+  EXPECT_NE(error_of([&] { deepjet::lwtnn::import_model<Small>(write("bias.json", bias.dump())); })
+                .find("lwtnn layer 1 (dense 3 -> 2, softmax)'s bias -1e+39 does not fit a 32-bit float"),
+            std::string::npos);
+}

@@ -11,6 +11,8 @@
 #include <deepjet/zoo/deepjet.hpp>
 
 #include <deepjet/interchange/onnx.hpp>
+#include <deepjet/losses/losses.hpp>
+#include <deepjet/optimisers/optimisers.hpp>
 #include <deepjet/io/hdf5/hdf5.hpp>
 
 #include <gtest/gtest.h>
@@ -1068,6 +1070,51 @@ TEST_F(OnnxExporterIdioms, ParallelHeadsMatchedByShapeInAnyNodeOrder) {
     EXPECT_NEAR(v(n, 0), value, 1e-6);
     for (std::size_t k = 0; k < 3; ++k) EXPECT_NEAR(p(n, k), std::exp(logits[k]) / total, 1e-6);
   }
+}
+
+// Found while fuzzing (tests/fuzz_models): absurd dimensions in a file that parses. An initializer
+// declared [2^32, 2^32] with no values had its element count wrap around to 0, so "0 values for
+// 0" passed the size check; a ConstantOfShape of [10^6, 10^6, 10^6] asked for 8 * 10^18 bytes
+// (AddressSanitizer aborted the fuzz target).
+// Both now end in an error naming the tensor (ONNX's checker is off, as a hostile file need not
+// pass it).
+TEST_F(OnnxExporterIdioms, AbsurdDimensionsAreRefusedBeforeAnyAllocation) {
+  using Net = Sequential<Input<2>, deepjet::Dense<3>>;
+  auto build = [&](const std::string& name, bool huge_weight, bool constant_of_shape) {
+    OnnxGraphBuilder b(14);
+    b.input("x", {-1, 2});
+    b.weight("w", {2, 3}, 0.5, 0.1);
+    b.weight("b", {3}, 0.2, 0.3);
+    b.node("Gemm", "dense", {"x", "w", "b"}, {"y"});
+    if (constant_of_shape) {
+      b.ints("absurd_shape", {1000000, 1000000, 1000000});
+      b.node("ConstantOfShape", "fill", {"absurd_shape"}, {"filled"});
+    }
+    b.output("y", {-1, 3});
+    const auto path = b.save(file(name).string());
+    if (huge_weight) {
+      ::onnx::ModelProto model;
+      std::ifstream in(path, std::ios::binary);
+      ASSERT_TRUE(model.ParseFromIstream(&in));
+      auto* w = model.mutable_graph()->mutable_initializer(0);
+      w->clear_dims();
+      w->add_dims(std::int64_t{1} << 32);
+      w->add_dims(std::int64_t{1} << 32);
+      w->clear_float_data();
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      model.SerializeToOstream(&out);
+    }
+  };
+  build("valid.onnx", false, false);
+  EXPECT_NO_THROW((void)deepjet::onnx::import_model<Net>(file("valid.onnx")));
+  build("huge_weight.onnx", true, false);
+  std::string message =
+      error_of([&] { deepjet::onnx::import_model<Net>(file("huge_weight.onnx"), {.check_model = false}); });
+  EXPECT_NE(message.find("[4294967296, 4294967296], more than the 67108864 values"), std::string::npos) << message;
+  build("constant_of_shape.onnx", false, true);
+  message = error_of([&] { deepjet::onnx::import_model<Net>(file("constant_of_shape.onnx"), {.check_model = false}); });
+  EXPECT_NE(message.find("ConstantOfShape node 'fill' has dimensions [1000000, 1000000, 1000000]"), std::string::npos)
+      << message;
 }
 
 }  // namespace

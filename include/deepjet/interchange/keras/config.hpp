@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -46,6 +47,30 @@ struct KerasModel {
   std::vector<std::string> outputs;  ///< output layer names, in the model's output order
 };
 
+/// The largest size or index deepjet reads from a Keras config: 2^24, far beyond any jet network's
+/// widths and lengths, small enough that products of sizes cannot wrap around.
+inline constexpr long max_config_number = 1L << 24;
+
+/// A whole number of a Keras config (a size, an axis, a link index), `what` naming it for the
+/// message. Keras writes integers; a fraction, a string or a number beyond +-max_config_number is
+/// a damaged file, refused here before converting it to an integer type (undefined for 1e300).
+inline long whole_number(const json& value, const std::string& what) {
+  if (!value.is_number_integer()) throw Error(what + " is " + value.dump() + ", not a whole number");
+  const bool too_large = value.is_number_unsigned() ? value.get<std::uint64_t>() > static_cast<std::uint64_t>(max_config_number)
+                                                    : value.get<std::int64_t>() < -max_config_number ||
+                                                          value.get<std::int64_t>() > max_config_number;
+  if (too_large)
+    throw Error(what + " is " + value.dump() + ", beyond the " + std::to_string(max_config_number) + " deepjet accepts (a damaged file?)");
+  return static_cast<long>(value.get<std::int64_t>());
+}
+
+/// The same for a size, which must not be negative.
+inline std::size_t size_number(const json& value, const std::string& what) {
+  const long n = whole_number(value, what);
+  if (n < 0) throw Error(what + " is " + value.dump() + ", a negative size");
+  return static_cast<std::size_t>(n);
+}
+
 namespace config_detail {
 
 // [name, node_index, tensor_index(, kwargs)] -> name, refusing what deepjet cannot follow.
@@ -54,11 +79,13 @@ inline std::string link_name(const json& link, const std::string& reader) {
     throw Error("Keras layer '" + reader + "' has links (inbound_nodes) not in Keras 2's form "
                 "[name, node, tensor, kwargs]; deepjet reads Keras 2.x files (Keras 3 files are refused)");
   const std::string name = link[0].get<std::string>();
-  if (link[1].get<long>() != 0)
-    throw Error("Keras layer '" + reader + "' reads call " + std::to_string(link[1].get<long>()) + " of layer '" + name +
+  const long call = whole_number(link[1], "Keras layer '" + reader + "': the call index of its link to '" + name + "'");
+  const long output = whole_number(link[2], "Keras layer '" + reader + "': the output index of its link to '" + name + "'");
+  if (call != 0)
+    throw Error("Keras layer '" + reader + "' reads call " + std::to_string(call) + " of layer '" + name +
                 "', which is called several times (a shared layer); deepjet layers each have their own weights");
-  if (link[2].get<long>() != 0)
-    throw Error("Keras layer '" + reader + "' reads output " + std::to_string(link[2].get<long>()) + " of layer '" + name +
+  if (output != 0)
+    throw Error("Keras layer '" + reader + "' reads output " + std::to_string(output) + " of layer '" + name +
                 "' (a layer with several outputs, e.g. return_state=True); deepjet layers give one output");
   return name;
 }

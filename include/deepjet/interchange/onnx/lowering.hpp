@@ -620,7 +620,7 @@ class Lowering {
       v.kind = Value::Kind::constant;
       v.constant.dims = dims;
       v.constant.integer = integer;
-      const std::size_t n = element_count(dims);
+      const std::size_t n = element_count(dims, "the output of ConstantOfShape node '" + node.name() + "'");
       if (integer) v.constant.integers.assign(n, static_cast<std::int64_t>(fill));
       else v.constant.reals.assign(n, fill);
     }
