@@ -570,6 +570,30 @@ struct KerasModel {
   std::vector<std::string> outputs;  ///< output layer names, in the model's output order
 };
 
+/// The largest size or index deepjet reads from a Keras config: 2^24, far beyond any jet network's
+/// widths and lengths, small enough that products of sizes cannot wrap around.
+inline constexpr long max_config_number = 1L << 24;
+
+/// A whole number of a Keras config (a size, an axis, a link index), `what` naming it for the
+/// message. Keras writes integers; a fraction, a string or a number beyond +-max_config_number is
+/// a damaged file, refused here before converting it to an integer type (undefined for 1e300).
+inline long whole_number(const json& value, const std::string& what) {
+  if (!value.is_number_integer()) throw Error(what + " is " + value.dump() + ", not a whole number");
+  const bool too_large = value.is_number_unsigned() ? value.get<std::uint64_t>() > static_cast<std::uint64_t>(max_config_number)
+                                                    : value.get<std::int64_t>() < -max_config_number ||
+                                                          value.get<std::int64_t>() > max_config_number;
+  if (too_large)
+    throw Error(what + " is " + value.dump() + ", beyond the " + std::to_string(max_config_number) + " deepjet accepts (a damaged file?)");
+  return static_cast<long>(value.get<std::int64_t>());
+}
+
+/// The same for a size, which must not be negative.
+inline std::size_t size_number(const json& value, const std::string& what) {
+  const long n = whole_number(value, what);
+  if (n < 0) throw Error(what + " is " + value.dump() + ", a negative size");
+  return static_cast<std::size_t>(n);
+}
+
 namespace config_detail {
 
 // [name, node_index, tensor_index(, kwargs)] -> name, refusing what deepjet cannot follow.
@@ -578,11 +602,13 @@ inline std::string link_name(const json& link, const std::string& reader) {
     throw Error("Keras layer '" + reader + "' has links (inbound_nodes) not in Keras 2's form "
                 "[name, node, tensor, kwargs]; deepjet reads Keras 2.x files (Keras 3 files are refused)");
   const std::string name = link[0].get<std::string>();
-  if (link[1].get<long>() != 0)
-    throw Error("Keras layer '" + reader + "' reads call " + std::to_string(link[1].get<long>()) + " of layer '" + name +
+  const long call = whole_number(link[1], "Keras layer '" + reader + "': the call index of its link to '" + name + "'");
+  const long output = whole_number(link[2], "Keras layer '" + reader + "': the output index of its link to '" + name + "'");
+  if (call != 0)
+    throw Error("Keras layer '" + reader + "' reads call " + std::to_string(call) + " of layer '" + name +
                 "', which is called several times (a shared layer); deepjet layers each have their own weights");
-  if (link[2].get<long>() != 0)
-    throw Error("Keras layer '" + reader + "' reads output " + std::to_string(link[2].get<long>()) + " of layer '" + name +
+  if (output != 0)
+    throw Error("Keras layer '" + reader + "' reads output " + std::to_string(output) + " of layer '" + name +
                 "' (a layer with several outputs, e.g. return_state=True); deepjet layers give one output");
   return name;
 }
@@ -943,8 +969,8 @@ class Lowering {
   static std::size_t size_option(const KerasLayer& layer, const char* key, std::size_t fallback) {
     if (!layer.config.contains(key)) return fallback;
     const json& v = layer.config[key];
-    if (v.is_number_integer()) return v.get<std::size_t>();
-    if (v.is_array() && v.size() == 1) return v[0].get<std::size_t>();
+    if (v.is_number()) return size_number(v, layer.text() + ": its " + key);
+    if (v.is_array() && v.size() == 1) return size_number(v[0], layer.text() + ": its " + key);
     throw Error(layer.text() + ": its " + key + " " + v.dump() + " is not one size (deepjet's Conv1D is one-dimensional)");
   }
   static void require(const KerasLayer& layer, bool ok, const std::string& problem) {
@@ -984,12 +1010,12 @@ class Lowering {
     op.node_op = "graph input";
     op.input_index = index;
     op.graph_input = layer.name;
-    require(layer, shape.is_array() && shape.size() >= 2, "has batch_input_shape " + shape.dump() + "; deepjet needs a batch axis and 1 or 2 more");
+    require(layer, shape.is_array() && shape.size() >= 2 && shape.size() <= 3, "has batch_input_shape " + shape.dump() + "; deepjet needs a batch axis and 1 or 2 more");
     for (std::size_t i = 1; i < shape.size(); ++i) {
       if (shape[i].is_null())
         throw Error(layer.text() + " has batch_input_shape " + shape.dump() +
                     ": a variable length; deepjet's input blocks have fixed shapes (pad the lists to a fixed length)");
-      op.shape.push_back(shape[i].get<std::size_t>());
+      op.shape.push_back(size_number(shape[i], layer.text() + ": a size of its batch_input_shape " + shape.dump()));
     }
     op.node_shapes = batch_shape_text(op.shape);
     graph_.ops.push_back(op);
@@ -1021,7 +1047,7 @@ class Lowering {
     const int x = inputs_of(layer, 1)[0];
     const auto& in = shape_of(x);
     require(layer, in.size() == 1, "reads " + batch_shape_text(in) + "; deepjet's Dense reads a flat block (Flatten first)");
-    const std::size_t F = in[0], U = layer.config.at("units").get<std::size_t>();
+    const std::size_t F = in[0], U = size_number(layer.config.at("units"), layer.text() + ": its units");
     LayerOp op;
     op.kind = OpKind::dense;
     op.shape = {U};
@@ -1041,10 +1067,10 @@ class Lowering {
     require(layer, str(layer.config, "data_format", "channels_last") == "channels_last",
             "is channels_first; deepjet's Conv1D is channels-last, as Keras's default");
     require(layer, size_option(layer, "dilation_rate", 1) == 1, "is dilated; deepjet's Conv1D is not");
-    require(layer, !layer.config.contains("groups") || layer.config["groups"].get<long>() == 1, "is grouped; deepjet's Conv1D is not");
+    require(layer, !layer.config.contains("groups") || whole_number(layer.config["groups"], layer.text() + ": its groups") == 1, "is grouped; deepjet's Conv1D is not");
     const std::string padding = str(layer.config, "padding", "valid");
     require(layer, padding == "valid" || padding == "same", "has padding '" + padding + "'; deepjet's Conv1D pads 'valid' or 'same'");
-    const std::size_t L = in[0], C = in[1], F = layer.config.at("filters").get<std::size_t>();
+    const std::size_t L = in[0], C = in[1], F = size_number(layer.config.at("filters"), layer.text() + ": its filters");
     LayerOp op;
     op.kind = OpKind::conv1d;
     op.kernel = size_option(layer, "kernel_size", 1);
@@ -1076,7 +1102,7 @@ class Lowering {
     const std::string gates = str(layer.config, "recurrent_activation", "hard_sigmoid");
     require(layer, gates == "sigmoid" || gates == "hard_sigmoid",
             "uses recurrent_activation '" + gates + "'; deepjet's gates are sigmoid or hard_sigmoid (Keras 2's, clip(0.2 x + 0.5, 0, 1))");
-    const std::size_t T = in[0], F = in[1], U = layer.config.at("units").get<std::size_t>();
+    const std::size_t T = in[0], F = in[1], U = size_number(layer.config.at("units"), layer.text() + ": its units");
     const std::size_t G = (gru ? 3 : 4) * U;
     LayerOp op;
     op.kind = gru ? OpKind::gru : OpKind::lstm;
@@ -1113,7 +1139,8 @@ class Lowering {
     const auto& in = shape_of(x);
     const json& axis_value = layer.config.at("axis");
     const json& axis = axis_value.is_array() && axis_value.size() == 1 ? axis_value[0] : axis_value;
-    require(layer, axis.is_number_integer() && (axis.get<long>() == -1 || axis.get<long>() == static_cast<long>(in.size())),
+    const long axis_number = whole_number(axis, layer.text() + ": its axis");
+    require(layer, axis_number == -1 || axis_number == static_cast<long>(in.size()),
             "normalises axis " + axis_value.dump() + "; deepjet's BatchNorm normalises the features (the last axis)");
     require(layer, !flag(layer.config, "renorm", false), "uses batch renormalisation; deepjet's BatchNorm does not");
     const std::size_t F = in.back();
@@ -1144,7 +1171,7 @@ class Lowering {
   int concatenate(const KerasLayer& layer) {
     const auto xs = inputs_of(layer, 0);
     const auto& first = shape_of(xs[0]);
-    const long axis = layer.config.contains("axis") ? layer.config["axis"].get<long>() : -1;
+    const long axis = layer.config.contains("axis") ? whole_number(layer.config["axis"], layer.text() + ": its axis") : -1;
     require(layer, axis == -1 || axis == static_cast<long>(first.size()),
             "joins along axis " + std::to_string(axis) + "; deepjet's Concatenate joins the features (the last axis)");
     LayerOp op;

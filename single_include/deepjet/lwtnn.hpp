@@ -149,6 +149,15 @@ inline double number(const nlohmann::json& value, const std::string& file, const
   return value.get<double>();
 }
 
+/// Reads a weight or a bias, which deepjet keeps as a 32-bit float: a value beyond float's range
+/// (1e300 in a damaged file) would become infinite and give silently wrong outputs, so it is refused.
+inline float parameter(const nlohmann::json& value, const std::string& file, const std::string& what) {
+  const double v = number(value, file, what);
+  if (!(std::abs(v) <= static_cast<double>(std::numeric_limits<float>::max())))
+    throw FileError(file, what + " " + value.dump() + " does not fit a 32-bit float");
+  return static_cast<float>(v);
+}
+
 /// Fills `parameters` (laid out as Net's architecture table says) from the lwtnn JSON, checking
 /// every layer; returns the input transform and output names.
 inline std::pair<InputTransform, std::vector<std::string>> read_network(const nlohmann::json& json,
@@ -264,10 +273,9 @@ inline std::pair<InputTransform, std::vector<std::string>> read_network(const nl
     // lwtnn: W[o][i] row-major (outputs x inputs); deepjet: weight[i][o].
     for (std::size_t o = 0; o < units; ++o) {
       for (std::size_t i = 0; i < width; ++i) {
-        parameters[weight.offset + i * units + o] =
-            static_cast<float>(number(layer["weights"][o * width + i], file, lwtnn_layer + "'s weight"));
+        parameters[weight.offset + i * units + o] = parameter(layer["weights"][o * width + i], file, lwtnn_layer + "'s weight");
       }
-      parameters[bias.offset + o] = static_cast<float>(number(layer["bias"][o], file, lwtnn_layer + "'s bias"));
+      parameters[bias.offset + o] = parameter(layer["bias"][o], file, lwtnn_layer + "'s bias");
     }
     ++next;
     if (!activation_kind->empty()) {

@@ -621,9 +621,25 @@ inline std::string dims_text(const std::vector<std::int64_t>& dims) {
   return text + "]";
 }
 
-inline std::size_t element_count(const std::vector<std::int64_t>& dims) {
+/// The most values one constant may hold: 2^26 (64 Mi, 512 MiB as doubles), hundreds of times the
+/// largest constant of a jet-tagging network, so that absurd dimensions in a damaged or hostile
+/// file end in an error rather than a wrapped-around count or an allocation of terabytes.
+inline constexpr std::size_t max_constant_elements = std::size_t{1} << 26;
+
+/// The number of values of a constant of dimensions `dims`; throws deepjet::Error naming `what`
+/// for a negative dimension or more than max_constant_elements values (checked before multiplying
+/// further, so the product cannot wrap around).
+inline std::size_t element_count(const std::vector<std::int64_t>& dims, const std::string& what) {
   std::size_t n = 1;
-  for (auto d : dims) n *= static_cast<std::size_t>(d);
+  for (auto d : dims) {
+    if (d < 0) throw Error(what + " has a negative dimension in " + dims_text(dims));
+    // Each dimension is bounded too: with a zero elsewhere the count stays small, but a consumer
+    // that allocates rows x columns from two of the dimensions must not be handed 10^12.
+    if (static_cast<std::size_t>(d) > max_constant_elements || (d != 0 && n > max_constant_elements / static_cast<std::size_t>(d)))
+      throw Error(what + " has dimensions " + dims_text(dims) + ", more than the " + std::to_string(max_constant_elements) +
+                  " values deepjet accepts in one constant (a damaged file?)");
+    n *= static_cast<std::size_t>(d);
+  }
   return n;
 }
 
@@ -637,7 +653,7 @@ inline Tensor read_tensor(const ::onnx::TensorProto& proto, const std::string& w
   if (proto.data_location() == TP::EXTERNAL)
     throw Error(what + " keeps its values in an external file; deepjet reads self-contained ONNX files "
                        "(re-save the model with onnx.save(model, path, save_as_external_data=False))");
-  const std::size_t n = element_count(t.dims);
+  const std::size_t n = element_count(t.dims, what);
   const std::string& raw = proto.raw_data();
   auto from_raw = [&](auto sample, auto&& store) {
     using T = decltype(sample);
@@ -1282,7 +1298,7 @@ class Lowering {
       v.kind = Value::Kind::constant;
       v.constant.dims = dims;
       v.constant.integer = integer;
-      const std::size_t n = element_count(dims);
+      const std::size_t n = element_count(dims, "the output of ConstantOfShape node '" + node.name() + "'");
       if (integer) v.constant.integers.assign(n, static_cast<std::int64_t>(fill));
       else v.constant.reals.assign(n, fill);
     }
