@@ -20,6 +20,15 @@ import tempfile
 import time
 
 TOY = "using Toy = deepjet::Sequential<deepjet::Input<4>, deepjet::Dense<16>, deepjet::ReLU, deepjet::Dense<3>, deepjet::Softmax>;\n"
+# One training step of the toy: what deepjet/training.hpp (and deepjet/deepjet.hpp) is for.
+TRAIN_STEP = TOY + """int main() {
+  deepjet::Model<Toy> model(1);
+  auto x = deepjet::make_tensors<Toy::input_shape>(8);
+  xt::xtensor<float, 2> target = xt::zeros<float>({std::size_t{8}, std::size_t{3}});
+  deepjet::Adam adam{.learning_rate = 1e-3};
+  return model.train_step(x, target, nullptr, deepjet::CategoricalCrossEntropy{}, adam) >= 0 ? 0 : 1;
+}
+"""
 # What each entry header is for, as the body of main() (a toy use that instantiates its templates).
 UNITS = {
     "deepjet/layers.hpp": TOY + "int main() { return static_cast<int>(Toy::output_shape::size) == 3 ? 0 : 1; }\n",
@@ -29,22 +38,8 @@ UNITS = {
   return model.predict(x)(0, 0) >= 0.0f ? 0 : 1;
 }
 """,
-    "deepjet/training.hpp": TOY + """int main() {
-  deepjet::Model<Toy> model(1);
-  auto x = deepjet::make_tensors<Toy::input_shape>(8);
-  xt::xtensor<float, 2> target = xt::zeros<float>({std::size_t{8}, std::size_t{3}});
-  deepjet::Adam adam{.learning_rate = 1e-3};
-  return model.train_step(x, target, nullptr, deepjet::CategoricalCrossEntropy{}, adam) >= 0 ? 0 : 1;
-}
-""",
-    "deepjet/deepjet.hpp": TOY + """int main() {
-  deepjet::Model<Toy> model(1);
-  auto x = deepjet::make_tensors<Toy::input_shape>(8);
-  xt::xtensor<float, 2> target = xt::zeros<float>({std::size_t{8}, std::size_t{3}});
-  deepjet::Adam adam{.learning_rate = 1e-3};
-  return model.train_step(x, target, nullptr, deepjet::CategoricalCrossEntropy{}, adam) >= 0 ? 0 : 1;
-}
-""",
+    "deepjet/training.hpp": TRAIN_STEP,
+    "deepjet/deepjet.hpp": TRAIN_STEP,
     "deepjet/data.hpp": "int main() { return 0; }\n",
     "deepjet/evaluation.hpp": "int main() { return 0; }\n",
     "deepjet/root.hpp": "int main() { return 0; }\n",
