@@ -64,6 +64,20 @@ namespace {
 
 using Net = deepjet::zoo::DeepJet;
 
+// Repetitions of DeepJet-sized inference. An AddressSanitizer build runs DeepJet's LSTMs a few
+// hundred times slower (every SIMD access is checked by a call), so there the loops below repeat
+// less and the largest batch is smaller; what they check (no allocation after the first call, equal
+// results on every thread) does not depend on how often it is repeated.
+#if defined(DEEPJET_SANITIZER)
+constexpr int steady_calls = 2;
+constexpr int calls_per_thread = 3;
+constexpr std::size_t large_batch = 48;
+#else
+constexpr int steady_calls = 10;
+constexpr int calls_per_thread = 20;
+constexpr std::size_t large_batch = 300;
+#endif
+
 std::size_t thread_count() {
   std::size_t n = 0;
   if (DIR* d = ::opendir("/proc/self/task")) {
@@ -96,8 +110,8 @@ struct Jets {
   std::vector<float> global, cpf, npf, sv;
 };
 
-// Calls predict(out) once to warm up, then ten times more: these allocate nothing, start no
-// thread, and give finite outputs.
+// Calls predict(out) once to warm up, then steady_calls times more: these allocate nothing,
+// start no thread, and give finite outputs.
 template <class Predict>
 void expect_steady_inference(std::size_t batch, Predict predict) {
   std::vector<float> out(batch * 6);
@@ -106,7 +120,7 @@ void expect_steady_inference(std::size_t batch, Predict predict) {
   EXPECT_GT(allocations.load() - at_start, 0u) << "the counter sees the warm-up's allocation";
   const std::size_t threads_before = thread_count();
   const std::size_t before = allocations.load();
-  for (int i = 0; i < 10; ++i) predict(out);
+  for (int i = 0; i < steady_calls; ++i) predict(out);
   EXPECT_EQ(allocations.load() - before, 0u) << "allocations per call at batch " << batch;
   EXPECT_EQ(thread_count(), threads_before) << "inference started a thread";
   for (float p : out) EXPECT_TRUE(std::isfinite(p));
@@ -142,7 +156,7 @@ TEST(Inference, PredictorAllocatesNothingAndStartsNoThreadAfterWarmUp) {
   if (!counts_allocations) GTEST_SKIP() << "this sanitizer gives no allocation hook";
   const deepjet::Model<Net> model(1);
   const deepjet::Predictor<Net> predictor(model);
-  for (std::size_t batch : {std::size_t{1}, std::size_t{32}, std::size_t{300}}) {
+  for (std::size_t batch : {std::size_t{1}, std::size_t{32}, large_batch}) {
     const Jets jets(batch);
     deepjet::Predictor<Net>::Workspace workspace;
     expect_steady_inference(batch, [&](std::vector<float>& out) {
@@ -151,7 +165,7 @@ TEST(Inference, PredictorAllocatesNothingAndStartsNoThreadAfterWarmUp) {
   }
 }
 
-// Four threads call predict 20 times each on one shared, read-only object, each with its own
+// Four threads call predict calls_per_thread times each on one shared, read-only object, each with its own
 // workspace (Workspace: Predictor's or Model's scratch); every result equals `expected`.
 template <class Workspace, class Predict>
 void expect_threads_agree(const std::vector<float>& expected, Predict predict) {
@@ -160,7 +174,7 @@ void expect_threads_agree(const std::vector<float>& expected, Predict predict) {
   for (std::size_t t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       Workspace own;  // per caller
-      for (int i = 0; i < 20; ++i) predict(results[t], own);
+      for (int i = 0; i < calls_per_thread; ++i) predict(results[t], own);
     });
   for (auto& t : threads) t.join();
   for (const auto& r : results) EXPECT_EQ(r, expected);  // the same packed weights, the same kernels

@@ -224,10 +224,18 @@ TEST(OnnxImport, ImportedModelCanBeFineTuned) {
   for (std::size_t n = 0; n < 32; ++n) target(n, (n * 5) % 6) = 1.0f;
   deepjet::Adam adam;
   adam.learning_rate = 1e-3;
+  // Fewer steps under AddressSanitizer, where each DeepJet step is a few hundred times slower; the
+  // loss falls from the first step on.
+#if defined(DEEPJET_SANITIZER)
+  constexpr int steps = 4;
+#else
+  constexpr int steps = 20;
+#endif
   const double first = model.train_step(x, target, nullptr, deepjet::CategoricalCrossEntropy{}, adam);
   double last = first;
-  for (int i = 0; i < 20; ++i) last = model.train_step(x, target, nullptr, deepjet::CategoricalCrossEntropy{}, adam);
-  std::printf("fine-tuning the imported HLT model on 32 jets: loss %.4f -> %.4f after 21 Adam steps\n", first, last);
+  for (int i = 0; i < steps; ++i) last = model.train_step(x, target, nullptr, deepjet::CategoricalCrossEntropy{}, adam);
+  std::printf("fine-tuning the imported HLT model on 32 jets: loss %.4f -> %.4f after %d Adam steps\n", first, last,
+              steps + 1);
   EXPECT_TRUE(std::isfinite(first));
   EXPECT_LT(last, first);
 }
