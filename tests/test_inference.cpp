@@ -506,7 +506,7 @@ TEST(Inference, Bf16DeepJetPredictorAgreesWithFloat32) {
   const deepjet::Model<Net> model(3);
   const deepjet::Predictor<Net> float32(model);
   const auto bfloat16 = deepjet::Predictor<Net, deepjet::Precision::bfloat16>(model.parameters());
-  for (std::size_t count : {1, 37}) {
+  for (std::size_t count : {1, 13}) {  // 13: two full row tiles of 6 and one row
     const Jets jets(count);
     std::vector<float> a(count * 6), b(count * 6);
     deepjet::Predictor<Net>::Workspace wa;
