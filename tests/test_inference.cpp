@@ -469,6 +469,19 @@ TEST(Inference, Bf16PredictorOfOneLayerIsWithinBf16RoundingOfFloat32) {
     const float* p = model.parameters().data();
     expect_bf16_product(count * 9, In, Out, x.data(), p, p + In * Out, y.data());
   }
+  {
+    // Through Parallel (a residual block): y = x + (bf16(x) W + b), the shortcut in float32.
+    using Block = deepjet::Sequential<deepjet::Input<In>, deepjet::Residual<deepjet::Stack<deepjet::Dense<In>>>>;
+    const deepjet::Model<Block> model(9);
+    const deepjet::Predictor<Block, deepjet::Precision::bfloat16> predictor(model);
+    std::vector<float> y(count * In);
+    typename decltype(predictor)::Workspace workspace;
+    predictor.predict({x.data(), count}, {y.data(), count}, workspace);
+    // The shortcut's add rounds once more, by 2^-24 of |y|: far inside the bounds below.
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] -= x[i];
+    const float* p = model.parameters().data();
+    expect_bf16_product(count, In, In, x.data(), p, p + In * In, y.data());
+  }
 }
 
 // Layers without a bfloat16 path (the recurrent ones, Conv1D with kernel > 1) run their float32
