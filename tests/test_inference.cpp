@@ -152,6 +152,15 @@ TEST(Inference, PredictorAllocatesNothingAndStartsNoThreadAfterWarmUp) {
       predictor.predict(jets.view(), {out.data(), batch}, workspace);
     });
   }
+  // The same for bfloat16 (its kernel rounds the inputs into a buffer on the stack).
+  const deepjet::Predictor<Net, deepjet::Precision::bfloat16> bfloat16(model);
+  for (std::size_t batch : {std::size_t{1}, std::size_t{300}}) {
+    const Jets jets(batch);
+    deepjet::Predictor<Net, deepjet::Precision::bfloat16>::Workspace workspace;
+    expect_steady_inference(batch, [&](std::vector<float>& out) {
+      bfloat16.predict(jets.view(), {out.data(), batch}, workspace);
+    });
+  }
 }
 
 // Four threads call predict 20 times each on one shared, read-only object, each with its own
