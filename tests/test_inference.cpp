@@ -6,13 +6,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <dirent.h>
+#include <limits>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 namespace {
 std::atomic<std::size_t> allocations{0};
@@ -161,6 +164,15 @@ TEST(Inference, PredictorAllocatesNothingAndStartsNoThreadAfterWarmUp) {
     deepjet::Predictor<Net>::Workspace workspace;
     expect_steady_inference(batch, [&](std::vector<float>& out) {
       predictor.predict(jets.view(), {out.data(), batch}, workspace);
+    });
+  }
+  // The same for bfloat16 (its kernel rounds the inputs into a buffer on the stack).
+  const deepjet::Predictor<Net, deepjet::Precision::bfloat16> bfloat16(model);
+  for (std::size_t batch : {std::size_t{1}, std::size_t{300}}) {
+    const Jets jets(batch);
+    deepjet::Predictor<Net, deepjet::Precision::bfloat16>::Workspace workspace;
+    expect_steady_inference(batch, [&](std::vector<float>& out) {
+      bfloat16.predict(jets.view(), {out.data(), batch}, workspace);
     });
   }
 }
@@ -360,3 +372,192 @@ TEST(Inference, PlanFoldsBatchNormIntoTheNextDenseAndSkipsDropout) {
 }
 
 }  // namespace
+
+// ---- bfloat16 inference (Predictor<Net, Precision::bfloat16>, kernels/gemm_bf16.hpp) ----------
+//
+// Where the bounds come from: bfloat16 keeps 8 significant bits, so rounding a value to it moves
+// it by at most 2^-8 of itself (half a unit in the 8th bit). A product of two rounded values is
+// then within (1 + 2^-8)^2 - 1 = 2^-7 + 2^-16 of the float32 product, and a sum of K products
+// within that times the sum of their magnitudes; the float32 sums themselves add gamma_{K+1}.
+
+namespace {
+
+constexpr double bf16_product_error = 0x1.0p-7 + 0x1.0p-16;
+
+// Checks y = bf16(x) W + b, rows of `x` (rows x In) against the same product in double: within
+// float rounding of the product of the bfloat16-rounded values (so the kernel does exactly that),
+// and within the bfloat16 bound of the float32 product (so the Predictor's change is bounded).
+void expect_bf16_product(std::size_t rows, std::size_t In, std::size_t Out, const float* x, const float* weight,
+                         const float* bias, const float* y) {
+  using deepjet::kernels::round_to_bf16;
+  std::size_t wrong = 0;
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t o = 0; o < Out; ++o) {
+      double exact_bf16 = bias[o], exact_f32 = bias[o], magnitude = std::abs(bias[o]), magnitude_f32 = 0;
+      for (std::size_t k = 0; k < In; ++k) {
+        const double rounded = double(round_to_bf16(x[r * In + k])) * round_to_bf16(weight[k * Out + o]);
+        exact_bf16 += rounded;
+        magnitude += std::abs(rounded);
+        exact_f32 += double(x[r * In + k]) * weight[k * Out + o];
+        magnitude_f32 += std::abs(double(x[r * In + k]) * weight[k * Out + o]);
+      }
+      const double got = y[r * Out + o];
+      const double float_rounding = gamma_n(int(In) + 1) * magnitude;
+      if (std::abs(got - exact_bf16) > float_rounding || std::abs(got - exact_f32) > bf16_product_error * magnitude_f32 + float_rounding)
+        ++wrong;
+    }
+  EXPECT_EQ(wrong, 0u) << "outputs outside the bounds, of " << rows * Out;
+}
+
+}  // namespace
+
+TEST(Inference, Bf16RoundsToNearestEven) {
+  using deepjet::kernels::to_bf16;
+  EXPECT_EQ(to_bf16(1.0f), 0x3f80);
+  EXPECT_EQ(to_bf16(-2.0f), 0xc000);
+  // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: ties go to the even neighbour, 1.
+  EXPECT_EQ(to_bf16(1.0f + 0x1.0p-8f), 0x3f80);
+  // 1 + 3 * 2^-8 lies halfway between 1 + 2^-7 (odd) and 1 + 2^-6 (even).
+  EXPECT_EQ(to_bf16(1.0f + 3 * 0x1.0p-8f), 0x3f82);
+  EXPECT_EQ(to_bf16(1.0f + 0x1.0p-8f + 0x1.0p-20f), 0x3f81);  // just above half: up
+  EXPECT_EQ(to_bf16(std::numeric_limits<float>::infinity()), 0x7f80);
+  EXPECT_EQ(to_bf16(0x1.0p-140f), 0x0000);   // a denormal becomes zero, as the instruction does
+  EXPECT_EQ(to_bf16(-0x1.0p-140f), 0x8000);  // keeping its sign
+  EXPECT_TRUE(std::isnan(deepjet::kernels::from_bf16(to_bf16(std::numeric_limits<float>::quiet_NaN()))));
+  // The largest float rounds up to infinity, as round-to-nearest must.
+  EXPECT_EQ(to_bf16(std::numeric_limits<float>::max()), 0x7f80);
+}
+
+// The kernel alone, at sizes that cover every tile and block edge (rows 1 .. 13, columns past one
+// panel, odd K, K past the 512-deep block, rows of A with a longer leading dimension): both
+// implementations compute the product of the rounded values up to float32 summation, and agree
+// with each other to within that.
+TEST(Inference, Bf16KernelInstructionAndFallbackAgree) {
+  deepjet::Random random(11);
+  for (std::size_t M : {1, 7, 13})
+    for (std::size_t N : {5, 37, 70})
+      for (std::size_t K : {1, 2, 45, 600}) {
+        const std::size_t lda = K + 3;
+        std::vector<float> a(M * lda), b(K * N), bias(N, 0.0f);
+        for (float& v : a) v = random.uniform(-1.0f, 1.0f);
+        for (float& v : b) v = random.uniform(-1.0f, 1.0f);
+        std::vector<float> packed = b;
+        deepjet::kernels::pack_bf16_pairs(K, N, packed.data());
+        std::vector<float> fallback(M * N), dense_a(M * K);
+        for (std::size_t m = 0; m < M; ++m) std::copy_n(a.data() + m * lda, K, dense_a.data() + m * K);
+        deepjet::kernels::gemm_nn_bf16<deepjet::kernels::DefaultArch, false>(M, N, K, a.data(), lda, packed.data(),
+                                                                             fallback.data(), N, false);
+        SCOPED_TRACE("M " + std::to_string(M) + " N " + std::to_string(N) + " K " + std::to_string(K));
+        expect_bf16_product(M, K, N, dense_a.data(), b.data(), bias.data(), fallback.data());
+#if defined(__AVX512BF16__) && defined(__AVX512F__)
+        std::vector<float> instruction(M * N);
+        deepjet::kernels::gemm_nn_bf16<deepjet::kernels::DefaultArch, true>(M, N, K, a.data(), lda, packed.data(),
+                                                                            instruction.data(), N, false);
+        expect_bf16_product(M, K, N, dense_a.data(), b.data(), bias.data(), instruction.data());
+        // Same pairs, same order of the float32 sums (a[k+1] b[k+1] first, then a[k] b[k]), and
+        // the products are exact: equal to the bit. (No denormals here, which only the
+        // instruction flushes.)
+        EXPECT_EQ(instruction, fallback);
+#endif
+      }
+#if !(defined(__AVX512BF16__) && defined(__AVX512F__))
+  GTEST_SKIP() << "built without AVX512-BF16: the fallback was checked, the instruction not";
+#endif
+}
+
+// A Dense and a pointwise Conv1D, each alone in a model: the Predictor's bfloat16 outputs against
+// the bounds above, for a batch that leaves incomplete row tiles.
+TEST(Inference, Bf16PredictorOfOneLayerIsWithinBf16RoundingOfFloat32) {
+  constexpr std::size_t In = 45, Out = 37, count = 13;  // odd K; two column registers, the last partial
+  deepjet::Random random(12);
+  std::vector<float> x(count * 9 * In);
+  for (float& v : x) v = random.uniform(-2.0f, 2.0f);
+  {
+    using Small = deepjet::Sequential<deepjet::Input<In>, deepjet::Dense<Out>>;
+    const deepjet::Model<Small> model(6);
+    const deepjet::Predictor<Small, deepjet::Precision::bfloat16> predictor(model);
+    std::vector<float> y(count * Out);
+    typename decltype(predictor)::Workspace workspace;
+    predictor.predict({x.data(), count}, {y.data(), count}, workspace);
+    const float* p = model.parameters().data();
+    expect_bf16_product(count, In, Out, x.data(), p, p + In * Out, y.data());
+  }
+  {
+    using Pointwise = deepjet::Sequential<deepjet::Input<9, In>, deepjet::Conv1D<Out>>;
+    const deepjet::Model<Pointwise> model(7);
+    const deepjet::Predictor<Pointwise, deepjet::Precision::bfloat16> predictor(model);
+    std::vector<float> y(count * 9 * Out);
+    typename decltype(predictor)::Workspace workspace;
+    predictor.predict({x.data(), count}, {y.data(), count}, workspace);
+    const float* p = model.parameters().data();
+    expect_bf16_product(count * 9, In, Out, x.data(), p, p + In * Out, y.data());
+  }
+  {
+    // Through Parallel (a residual block): y = x + (bf16(x) W + b), the shortcut in float32.
+    using Block = deepjet::Sequential<deepjet::Input<In>, deepjet::Residual<deepjet::Stack<deepjet::Dense<In>>>>;
+    const deepjet::Model<Block> model(9);
+    const deepjet::Predictor<Block, deepjet::Precision::bfloat16> predictor(model);
+    std::vector<float> y(count * In);
+    typename decltype(predictor)::Workspace workspace;
+    predictor.predict({x.data(), count}, {y.data(), count}, workspace);
+    // The shortcut's add rounds once more, by 2^-24 of |y|: far inside the bounds below.
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] -= x[i];
+    const float* p = model.parameters().data();
+    expect_bf16_product(count, In, In, x.data(), p, p + In * In, y.data());
+  }
+}
+
+// Layers without a bfloat16 path (the recurrent ones, Conv1D with kernel > 1) run their float32
+// inference on untouched float32 weights: the same code on the same numbers, equal to the bit.
+TEST(Inference, Bf16LeavesLayersWithoutABf16PathInFloat32) {
+  using Recurrent = deepjet::Sequential<deepjet::Input<10, 5>, deepjet::LSTM<8>, deepjet::Dropout<0.1f>>;
+  using Wide = deepjet::Sequential<deepjet::Input<10, 5>, deepjet::Conv1D<4, 3, 1, deepjet::same>>;
+  deepjet::Random random(13);
+  std::vector<float> x(6 * 50);
+  for (float& v : x) v = random.uniform(-1.0f, 1.0f);
+  auto compare = [&]<class Small>(Small*) {
+    const deepjet::Model<Small> model(8);
+    const deepjet::Predictor<Small> float32(model);
+    const deepjet::Predictor<Small, deepjet::Precision::bfloat16> bfloat16(model);
+    const std::size_t outputs = Small::output_shape::size * 6;
+    std::vector<float> a(outputs), b(outputs);
+    typename deepjet::Predictor<Small>::Workspace wa;
+    typename deepjet::Predictor<Small, deepjet::Precision::bfloat16>::Workspace wb;
+    float32.predict({x.data(), 6}, {a.data(), 6}, wa);
+    bfloat16.predict({x.data(), 6}, {b.data(), 6}, wb);
+    EXPECT_EQ(a, b);
+  };
+  compare(static_cast<Recurrent*>(nullptr));
+  compare(static_cast<Wide*>(nullptr));
+}
+
+// DeepJet (random weights) in bfloat16 against float32. Each of the 13 products on the longest
+// path (4 convolutions, the classifier's 9 Dense) perturbs its outputs by at most 2^-7 of the sum
+// of its terms' magnitudes (above); with normalised activations (BatchNorm after each) the
+// perturbations add up layer after layer, and softmax moves no probability by more than its
+// inputs move. So the probabilities agree within 13 x 2^-7 = 0.1; a broken bfloat16 path (pairs
+// mixed up, a layer's weights half converted) gives differences of order one. The differences
+// must also not all be zero: the bfloat16 path ran.
+TEST(Inference, Bf16DeepJetPredictorAgreesWithFloat32) {
+  const deepjet::Model<Net> model(3);
+  const deepjet::Predictor<Net> float32(model);
+  const auto bfloat16 = deepjet::Predictor<Net, deepjet::Precision::bfloat16>(model.parameters());
+  for (std::size_t count : {1, 13}) {  // 13: two full row tiles of 6 and one row
+    const Jets jets(count);
+    std::vector<float> a(count * 6), b(count * 6);
+    deepjet::Predictor<Net>::Workspace wa;
+    deepjet::Predictor<Net, deepjet::Precision::bfloat16>::Workspace wb;
+    float32.predict(jets.view(), {a.data(), count}, wa);
+    bfloat16.predict(jets.view(), {b.data(), count}, wb);
+    double largest = 0, sum = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      ASSERT_TRUE(std::isfinite(b[i]));
+      largest = std::max(largest, double(std::abs(a[i] - b[i])));
+      sum += std::abs(a[i] - b[i]);
+    }
+    EXPECT_LE(largest, 13 * 0x1.0p-7) << "batch " << count;
+    EXPECT_GT(sum, 0.0) << "batch " << count << ": the bfloat16 predictor gave float32's outputs exactly";
+    std::printf("bfloat16 vs float32 DeepJet, batch %zu: largest |dp| %.2e, mean %.2e\n", count, largest,
+                sum / double(a.size()));
+  }
+}

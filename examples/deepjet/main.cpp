@@ -21,6 +21,7 @@
 //                                                  convert does after converting
 // options: --dir D (deepjet-quickstart)  --files N (4)  --jets N per file (25000)  --test-jets N (25000)
 //          --epochs N (4)  --batch N (500)  --threads N (2)  --seed N (1)  --sources root|h5 (root)
+//          --precision float32|bfloat16 (float32): predict's number format (docs/performance.md)
 //
 // Every step reads what the one before wrote, so steps can be rerun one at a time; convert and
 // train resume where an interrupted run stopped.
@@ -74,6 +75,7 @@ struct Options {
   std::uint64_t seed = 1;
   std::string sources = "root";  ///< the example files' format: "root" (as the ntupler) or "h5" (source tables)
   std::size_t index = 0;  ///< convert-one's source number
+  deepjet::Precision precision = deepjet::Precision::float32;  ///< predict's number format
   /// The other ranks of an MPI job (nullptr: this process alone).
   deepjet::Communicator* ranks = nullptr;
   bool lead() const { return !ranks || ranks->rank() == 0; }
@@ -242,7 +244,7 @@ void predict(const Options& o) {
   if (o.ranks) {
     // Under mpirun the test sources are split over the ranks (one here), as HDF5 prediction files.
     const auto report = dt::predict_sources<Data>(model, collection.normalisation, {test_source(o)}, table, o.dir / "predictions",
-                                                  {.weighter = &weighter, .communicator = o.ranks});
+                                                  {.weighter = &weighter, .communicator = o.ranks, .precision = o.precision});
     if (!report.failures.empty()) throw deepjet::FileError(report.failures[0].first, report.failures[0].second);
     if (o.lead())
       std::printf("predict: %zu predicted, %zu already there -> %s\n", report.predicted, report.skipped,
@@ -254,7 +256,7 @@ void predict(const Options& o) {
   const auto reports = dt::predict_source<Data>(model, collection.normalisation, test_source(o), table,
                                                 std::vector<fs::path>{o.dir / "predictions" / "test.root",
                                                                       o.dir / "predictions" / "test.h5"},
-                                                &weighter);
+                                                &weighter, {.precision = o.precision});
   dt::write_prediction_list(o.dir / "predictions" / "predictions.txt", reports);
   for (const auto& report : reports)
     std::printf("predict: %llu jets of %s -> %s\n", static_cast<unsigned long long>(report.jets), report.input.c_str(),
@@ -265,6 +267,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: deepjet_quickstart all|generate|convert|train|predict|evaluate [--dir D] [--files N] [--jets N]\n"
                "       [--test-jets N] [--epochs N] [--batch N] [--threads N] [--seed N] [--sources root|h5]\n"
+               "       [--precision float32|bfloat16]\n"
                "       deepjet_quickstart convert-plan|convert-one --index I|convert-gather [options]  (batch jobs)\n");
   return 2;
 }
@@ -350,6 +353,8 @@ int main(int argc, char** argv) try {
     else if (key == "--seed") o.seed = std::stoull(value);
     else if (key == "--sources" && (value == "root" || value == "h5")) o.sources = value;
     else if (key == "--index") o.index = std::stoull(value);
+    else if (key == "--precision" && (value == "float32" || value == "bfloat16"))
+      o.precision = value == "bfloat16" ? deepjet::Precision::bfloat16 : deepjet::Precision::float32;
     else return usage();
   }
   if (o.epochs < 2) o.epochs = 2;  // the recipe has two stages

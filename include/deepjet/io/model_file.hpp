@@ -148,12 +148,12 @@ void load_model(Model<Net>& model, const std::filesystem::path& path, Optimiser*
 }
 
 /// The inference engine of the model saved at `path` (models/predictor.hpp); the file is checked
-/// as by load_model.
-template <Layer Net>
-Predictor<Net> load_predictor(const std::filesystem::path& path) {
+/// as by load_model. load_predictor<Net, Precision::bfloat16>(path) gives the bfloat16 one.
+template <Layer Net, Precision P = Precision::float32>
+Predictor<Net, P> load_predictor(const std::filesystem::path& path) {
   Model<Net> model;
   load_model(model, path);
-  return Predictor<Net>(model);
+  return Predictor<Net, P>(model);
 }
 
 }  // namespace deepjet

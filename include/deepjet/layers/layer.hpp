@@ -18,6 +18,7 @@
 #include "deepjet/core/batch.hpp"
 #include "deepjet/core/random.hpp"
 #include "deepjet/core/shape.hpp"
+#include "deepjet/layers/precision.hpp"
 
 #include <algorithm>
 #include <array>

@@ -54,6 +54,12 @@ class SideBySide {
       (pack_inference_parameters<child_type<I>>(params + parameter_offsets[I], packed + inference_offsets[I]), ...);
     }(indices{});
   }
+  /// bfloat16 packing (layers/precision.hpp): each child converts its own part.
+  static void pack_bf16(float* packed) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (pack_for_precision<Precision::bfloat16, child_type<I>>(packed + inference_offsets[I]), ...);
+    }(indices{});
+  }
 
   static constexpr std::size_t scratch_size(std::size_t count) {
     return std::max({Children::scratch_size(count)...});
@@ -107,6 +113,13 @@ class BranchesLayer<Shapes<Parts...>, Specs...> : public detail::SideBySide<bind
       (Base::template child_type<I>::infer(packed + inference_offsets[I], in.template part<I>(), out.template part<I>(), scratch), ...);
     }(indices{});
   }
+  static void infer_bf16(const float* packed, ConstBatch<input_shape> in, Batch<output_shape> out, float* scratch) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (infer_at<Precision::bfloat16, typename Base::template child_type<I>>(
+           packed + inference_offsets[I], in.template part<I>(), out.template part<I>(), scratch),
+       ...);
+    }(indices{});
+  }
   void forward(TrainingContext& context, float* params, ConstBatch<input_shape> in, Batch<output_shape> out) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (std::get<I>(children_).forward(context, params + parameter_offsets[I], in.template part<I>(), out.template part<I>()), ...);
@@ -149,6 +162,13 @@ class ParallelLayer : public detail::SideBySide<bind_t<Specs, In>...> {
   static void infer(const float* packed, ConstBatch<In> in, Batch<output_shape> out, float* scratch) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (Base::template child_type<I>::infer(packed + inference_offsets[I], in, out.template part<I>(), scratch), ...);
+    }(indices{});
+  }
+  static void infer_bf16(const float* packed, ConstBatch<In> in, Batch<output_shape> out, float* scratch) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (infer_at<Precision::bfloat16, typename Base::template child_type<I>>(packed + inference_offsets[I], in,
+                                                                           out.template part<I>(), scratch),
+       ...);
     }(indices{});
   }
   void forward(TrainingContext& context, float* params, ConstBatch<In> in, Batch<output_shape> out) {

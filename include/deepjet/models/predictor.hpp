@@ -15,6 +15,13 @@
 //     that layout: model files, the ONNX exporter;
 //   - predict() starts no thread and takes no lock; its outputs equal Model::predict's (the
 //     same kernels; BatchNorm folding changes float rounding only, ~1e-6 relative).
+//
+// Reduced precision, opt-in and for inference only: Predictor<Net, Precision::bfloat16> converts
+// the packed weights of its Dense and pointwise Conv1D layers to bfloat16 once, at construction,
+// and runs those layers' products in bfloat16 with float32 sums; every other layer stays float32
+// (layers/precision.hpp). Its outputs differ from float32's by bfloat16 rounding (relative 2^-8
+// per value; docs/performance.md gives the measured change of a tagger's AUC). parameters() are
+// the float32 parameters as given, whatever the precision.
 #pragma once
 
 #include "deepjet/core/aligned.hpp"
@@ -29,10 +36,11 @@
 
 namespace deepjet {
 
-template <Layer Net>
+template <Layer Net, Precision P = Precision::float32>
 class Predictor {
  public:
   using network_type = Net;
+  static constexpr Precision precision = P;
   using input_shape = typename Net::input_shape;
   using output_shape = typename Net::output_shape;
   using input_tensor = TensorsOf<input_shape>;
@@ -53,6 +61,7 @@ class Predictor {
       throw Error("deepjet::Predictor: " + std::to_string(parameters.size()) + " parameters given, the network has " +
                   std::to_string(parameter_count));
     pack_inference_parameters<Net>(parameters.data(), packed_.data());
+    pack_for_precision<P, Net>(packed_.data());
   }
   explicit Predictor(const Model<Net>& model) : Predictor(model.parameters()) {}
 
@@ -66,7 +75,7 @@ class Predictor {
   /// Inference on raw batches (x.count samples): thread-safe, allocation-free once `workspace`
   /// has served a batch this large.
   void predict(ConstBatch<input_shape> x, Batch<output_shape> y, Workspace& workspace) const {
-    Net::infer(packed_.data(), x, y, ensure_size(workspace.scratch_, workspace_size(x.count)));
+    infer_at<P, Net>(packed_.data(), x, y, ensure_size(workspace.scratch_, workspace_size(x.count)));
   }
 
   /// Inference on an xtensor batch (first dimension: samples), or a tuple of them.

@@ -287,7 +287,22 @@ class SequentialLayer {
 
   static void infer(const float* packed, ConstBatch<In> in, Batch<output_shape> out, float* scratch) {
     if constexpr (kept_count == 0) std::copy_n(in.data, in.size(), out.data);  // only Dropout: the identity
-    else infer_kept<0>(packed, in, out, scratch);
+    else infer_kept<Precision::float32, 0>(packed, in, out, scratch);
+  }
+
+  /// bfloat16 inference (layers/precision.hpp): each kept step converts its own packed
+  /// parameters (after the BatchNorm folding, which stays in float32) and runs its bfloat16 path,
+  /// or float32 where it has none.
+  static void pack_bf16(float* packed) {
+    [&]<std::size_t... S>(std::index_sequence<S...>) {
+      ((roles[S].kept ? pack_for_precision<Precision::bfloat16, step_layer<S>>(packed + roles[S].inference_offset)
+                      : void()),
+       ...);
+    }(plan_indices{});
+  }
+  static void infer_bf16(const float* packed, ConstBatch<In> in, Batch<output_shape> out, float* scratch) {
+    if constexpr (kept_count == 0) std::copy_n(in.data, in.size(), out.data);
+    else infer_kept<Precision::bfloat16, 0>(packed, in, out, scratch);
   }
 
   void forward(TrainingContext& context, float* params, ConstBatch<In> in, Batch<output_shape> out) {
@@ -340,9 +355,9 @@ class SequentialLayer {
     }
   }
 
-  // Runs kept step K and the ones after it; step K writes into ping-pong buffer K % 2, the last
+  // Runs kept step K and the ones after it at precision P; step K writes into ping-pong buffer K % 2, the last
   // one into `out`.
-  template <std::size_t K>
+  template <Precision P, std::size_t K>
   static void infer_kept(const float* packed, ConstBatch<typename kept_layer<K>::input_shape> layer_in,
                          Batch<output_shape> out, float* scratch) {
     using L = kept_layer<K>;
@@ -350,11 +365,11 @@ class SequentialLayer {
     float* child_scratch = scratch + 2 * widest_kept_inner * count;
     const float* layer_packed = packed + roles[kept_steps[K]].inference_offset;
     if constexpr (K + 1 == kept_count) {
-      L::infer(layer_packed, layer_in, out, child_scratch);
+      infer_at<P, L>(layer_packed, layer_in, out, child_scratch);
     } else {
       auto layer_out = make_view<typename L::output_shape>(scratch + (K % 2) * widest_kept_inner * count, count);
-      L::infer(layer_packed, layer_in, layer_out, child_scratch);
-      infer_kept<K + 1>(packed, layer_out, out, scratch);
+      infer_at<P, L>(layer_packed, layer_in, layer_out, child_scratch);
+      infer_kept<P, K + 1>(packed, layer_out, out, scratch);
     }
   }
 

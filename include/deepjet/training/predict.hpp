@@ -86,6 +86,9 @@ using JetSelection = std::function<bool(std::span<const float> truth, std::span<
 struct PredictOptions {
   std::uint64_t chunk_jets = 8192;  ///< jets read and predicted at a time (bounds memory)
   JetSelection keep{};
+  /// The model's number format (layers/precision.hpp): bfloat16 is opt-in (docs/performance.md
+  /// gives its change of the AUC).
+  Precision precision = Precision::float32;
 };
 
 enum class PredictionFormat { hdf5, root };
@@ -384,12 +387,31 @@ class PredictionWriter {
   std::uint64_t jets_ = 0;
 };
 
+// The model packed once for a whole file, at the precision asked for, with its workspace.
+template <Layer Net>
+class FilePredictor {
+ public:
+  FilePredictor(const Model<Net>& model, Precision precision) {
+    if (precision == Precision::bfloat16) bfloat16_.emplace(model);
+    else float32_.emplace(model);
+  }
+  void predict(ConstBatch<typename Net::input_shape> x, Batch<typename Net::output_shape> y) {
+    if (bfloat16_) bfloat16_->predict(x, y, bfloat16_workspace_);
+    else float32_->predict(x, y, float32_workspace_);
+  }
+
+ private:
+  std::optional<Predictor<Net>> float32_;
+  typename Predictor<Net>::Workspace float32_workspace_;
+  std::optional<Predictor<Net, Precision::bfloat16>> bfloat16_;
+  typename Predictor<Net, Precision::bfloat16>::Workspace bfloat16_workspace_;
+};
+
 template <class Format, Layer Net>
-std::vector<float> run_model(const Predictor<Net>& predictor, const data::JetBatch<Format>& batch,
-                             typename Predictor<Net>::Workspace& workspace) {
+std::vector<float> run_model(FilePredictor<Net>& predictor, const data::JetBatch<Format>& batch) {
   const auto x = view_of<typename Net::input_shape>(batch.inputs, "predict");
   std::vector<float> out(Net::output_shape::size * x.count);
-  predictor.predict(x, make_view<typename Net::output_shape>(out.data(), x.count), workspace);
+  predictor.predict(x, make_view<typename Net::output_shape>(out.data(), x.count));
   return out;
 }
 }  // namespace detail
@@ -403,11 +425,10 @@ std::vector<PredictionReport> predict_training_file(const Model<Net>& model, con
   const data::TrainingFile<Format> file(training_file);
   detail::PredictionWriter<Format, Net> writer(outputs, model, training_file.string(), nullptr, weighter,
                                                std::move(options.keep));
-  const Predictor<Net> predictor(model);  // the weights packed once for the whole file
-  typename Predictor<Net>::Workspace workspace;
+  detail::FilePredictor<Net> predictor(model, options.precision);  // packed once for the whole file
   for (std::uint64_t first = 0; first < file.jets(); first += options.chunk_jets) {
     auto batch = file.read(first, std::min(options.chunk_jets, file.jets() - first));
-    auto probabilities = detail::run_model(predictor, batch, workspace);
+    auto probabilities = detail::run_model(predictor, batch);
     writer.append(first, std::move(probabilities), std::move(batch.truth), std::move(batch.spectators));
   }
   const auto jets = writer.finish();
@@ -438,8 +459,7 @@ std::vector<PredictionReport> predict_source(const Model<Net>& model, const data
   const auto source = data::open_source(source_path, table);
   detail::PredictionWriter<Format, Net> writer(outputs, model, source_path, source.get(), weighter,
                                                std::move(options.keep));
-  const Predictor<Net> predictor(model);  // the weights packed once for the whole file
-  typename Predictor<Net>::Workspace workspace;
+  detail::FilePredictor<Net> predictor(model, options.precision);  // packed once for the whole file
   data::PrepareCounts counts;
   constexpr std::size_t C = Format::truth_shape::size, S = Format::spectators::branches.size();
   for (std::uint64_t first = 0; first < source->entries(); first += options.chunk_jets) {
@@ -460,7 +480,7 @@ std::vector<PredictionReport> predict_source(const Model<Net>& model, const data
     batch.spectators = xt::empty<float>({n, S});
     data::read_spectators<typename Format::spectators>(*source, first, last,
                                                        std::span<float>(batch.spectators.data(), batch.spectators.size()));
-    auto probabilities = detail::run_model(predictor, batch, workspace);
+    auto probabilities = detail::run_model(predictor, batch);
     writer.append(first, std::move(probabilities), std::move(batch.truth), std::move(batch.spectators));
   }
   const auto jets = writer.finish();
@@ -491,6 +511,7 @@ struct PredictSourcesOptions {
   std::uint64_t chunk_jets = 8192;
   /// Predict as one rank of a group (an MPI job); nullptr: this process alone. Not owned.
   Communicator* communicator = nullptr;
+  Precision precision = Precision::float32;  ///< as PredictOptions::precision
 };
 
 struct PredictSourcesReport {
@@ -541,7 +562,7 @@ PredictSourcesReport predict_sources(const Model<Net>& model, const data::Normal
       try {
         fs::remove(failed_of(i));
         predict_source<Format>(model, normalisation, sources[i], table, output_of(i), options.weighter,
-                               PredictOptions{.chunk_jets = options.chunk_jets});
+                               PredictOptions{.chunk_jets = options.chunk_jets, .precision = options.precision});
         ++predicted;
       } catch (const std::exception& e) {
         write_text_file(failed_of(i), e.what());

@@ -57,6 +57,7 @@
 
 #include "deepjet/core/aligned.hpp"
 #include "deepjet/kernels/gemm.hpp"
+#include "deepjet/kernels/gemm_bf16.hpp"
 #include "deepjet/layers/layer.hpp"
 
 #include <algorithm>
@@ -223,6 +224,21 @@ struct Conv1DLayer : LeafLayer<Conv1DLayer<Length, Channels, Filters, KernelSize
         infer_block(params, slice(x, first, count), slice(y, first, count));
       }
     }
+  }
+
+  /// bfloat16 inference (layers/precision.hpp), for the pointwise convolution only (kernel 1,
+  /// a Dense on every particle: DeepJet's and DeepDoubleX's); wider kernels run in float32.
+  static void pack_bf16(float* packed)
+    requires pointwise
+  {
+    kernels::pack_bf16_pairs(Channels, Filters, packed + weight_offset);
+  }
+  static void infer_bf16(const float* packed, ConstBatch<input_shape> x, Batch<output_shape> y, float*)
+    requires pointwise
+  {
+    kernels::gemm_nn_bf16(x.count * Length, Filters, Channels, x.data, Channels, packed + weight_offset, y.data,
+                          Filters, false);
+    if constexpr (UseBias) kernels::add_row(x.count * Length, Filters, packed + bias_offset, y.data, Filters);
   }
 
   void forward(TrainingContext&, float* params, ConstBatch<input_shape> x, Batch<output_shape> y) {

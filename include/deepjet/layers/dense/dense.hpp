@@ -7,6 +7,7 @@
 #pragma once
 
 #include "deepjet/kernels/gemm.hpp"
+#include "deepjet/kernels/gemm_bf16.hpp"
 #include "deepjet/layers/layer.hpp"
 
 namespace deepjet {
@@ -27,6 +28,14 @@ struct DenseLayer : LeafLayer<DenseLayer<In, Units>> {
   static void infer(const float* params, ConstBatch<input_shape> x, Batch<output_shape> y, float*) {
     kernels::gemm_nn(x.count, Units, In, x.data, In, params + weight_offset, Units, y.data, Units, false);
     kernels::add_row(x.count, Units, params + bias_offset, y.data, Units);
+  }
+
+  /// bfloat16 inference (layers/precision.hpp): the weight becomes bfloat16 pairs in place (after
+  /// any BatchNorm folding), the bias stays float32.
+  static void pack_bf16(float* packed) { kernels::pack_bf16_pairs(In, Units, packed + weight_offset); }
+  static void infer_bf16(const float* packed, ConstBatch<input_shape> x, Batch<output_shape> y, float*) {
+    kernels::gemm_nn_bf16(x.count, Units, In, x.data, In, packed + weight_offset, y.data, Units, false);
+    kernels::add_row(x.count, Units, packed + bias_offset, y.data, Units);
   }
 
   /// Absorbs x -> scale * x + shift of the input features (a BatchNorm before this layer at
