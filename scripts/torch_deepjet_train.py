@@ -11,7 +11,9 @@ This script trains PyTorch's DeepJet on exactly these inputs with deepjet_quicks
 the test jets, computes the b vs udsg AUC as deepjet::evaluation does, and writes
 DIR/torch_results.json (printed too).
 
-What is the same as `deepjet_quickstart train` (examples/deepjet/main.cpp):
+What is the same as `deepjet_quickstart train` (examples/deepjet/main.cpp); the weighter, split,
+loss, training loop and AUC are scripts/torch_same_physics.py's, shared with the boosted template's
+scripts/torch_boosted_train.py:
   - the model: DeepJet (include/deepjet/zoo/deepjet.hpp), from
     scripts/torch_deepjet_model.py: the same PyTorch modules as
     scripts/make_torch_fixtures_reference.py (whose forward pass, gradients and Adam
