@@ -40,7 +40,9 @@ scripts/torch_deepjet_train.py for why).
     /usr/bin/python3 scripts/torch_boosted_train.py DIR --check
 checks this script's weighter and the four AUCs against deepjet's on deepjet's own test predictions
 (needs `boosted_quickstart predict` and `evaluate` run on DIR): the weights must be equal and every
-AUC the same.
+AUC the same; and the network: deepjet's trained weights loaded into this script's DeepAK8 must give
+deepjet's predictions of the converted test jets (to 1e-4), so the architecture and the test
+inputs are the same.
 """
 import argparse
 import json
@@ -81,6 +83,56 @@ def evaluate(probabilities, truth, spectators):
     return {g.name: sp.grouping_auc(g, probabilities, truth, keep) for g in GROUPINGS}
 
 
+def load_deepjet_weights(model, path):
+    """Copy a deepjet DeepAK8 checkpoint's parameters (`parameters/<layer path>/<name>`) into the
+    PyTorch model: deepjet's layers in path order are the model's Conv1d, BatchNorm1d and Linear
+    modules in registration order; Conv1D weights (K, C, F) -> (F, C, K), Dense (In, Out) -> (Out, In)."""
+    import h5py
+    layers = {}
+    with h5py.File(path, "r") as f:
+        f["parameters"].visititems(lambda name, o: layers.setdefault(os.path.dirname(name), {}).__setitem__(
+            os.path.basename(name), np.asarray(o, dtype=np.float32)) if isinstance(o, h5py.Dataset) else None)
+    ordered = [layers[k] for k in sorted(layers, key=lambda k: [int(x) for x in k.split("/")])]
+    modules = [m for m in model.modules() if isinstance(m, (torch.nn.Conv1d, torch.nn.BatchNorm1d, torch.nn.Linear))]
+    if len(ordered) != len(modules):
+        raise SystemExit("%s: %d layers with parameters, the PyTorch DeepAK8 has %d" % (path, len(ordered), len(modules)))
+    with torch.no_grad():
+        for m, p in zip(modules, ordered):
+            if isinstance(m, torch.nn.Conv1d):
+                values = {"weight": torch.from_numpy(p["weight"]).permute(2, 1, 0)}
+            elif isinstance(m, torch.nn.BatchNorm1d):
+                values = {"weight": torch.from_numpy(p["gamma"]), "bias": torch.from_numpy(p["beta"]),
+                          "running_mean": torch.from_numpy(p["running_mean"]), "running_var": torch.from_numpy(p["running_var"])}
+            else:
+                values = {"weight": torch.from_numpy(p["weight"]).t(), "bias": torch.from_numpy(p["bias"])}
+            for name, v in values.items():
+                target = getattr(m, name)
+                if tuple(target.shape) != tuple(v.shape):
+                    raise SystemExit("%s: a %s's %s is %s, PyTorch's %s" % (path, type(m).__name__, name, tuple(v.shape),
+                                                                         tuple(target.shape)))
+                target.copy_(v)
+
+
+def check_model(directory):
+    """deepjet's trained DeepAK8 (DIR/training/checkpoint_best.h5) run by this script's PyTorch
+    DeepAK8 on the converted test jets must give deepjet's predictions (DIR/predictions/test.h5):
+    the same network and the same test inputs. Float rounding differs (summation order), so the
+    probabilities must agree to 1e-4, far below anything that moves an AUC at 0.005."""
+    import h5py
+    model = DeepAK8(0.1)
+    load_deepjet_weights(model, os.path.join(directory, "training", "checkpoint_best.h5"))
+    inputs, _, _ = sp.read_converted(os.path.join(directory, "converted_test", "test.h5"), BLOCKS)
+    ours = sp.predict(model, inputs)
+    with h5py.File(os.path.join(directory, "predictions", "test.h5"), "r") as f:
+        reference = np.asarray(f["probabilities"], dtype=np.float32)
+    difference = float(np.abs(ours - reference).max()) if ours.shape == reference.shape else math.inf
+    print(json.dumps({"deepjet_weights_in_pytorch": {"jets": int(ours.shape[0]), "max_abs_probability_difference": difference}},
+                     indent=2))
+    ok = difference <= 1e-4
+    print("check (model): %s" % ("passed" if ok else "FAILED"))
+    return 0 if ok else 1
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("dir")
@@ -101,7 +153,8 @@ def main():
 
     files, weighter = sp.load_collection(args.dir)
     if args.check:
-        return sp.check(args.dir, weighter, lambda p, t, s: {k: v["auc"] for k, v in evaluate(p, t, s).items()})
+        status = sp.check(args.dir, weighter, lambda p, t, s: {k: v["auc"] for k, v in evaluate(p, t, s).items()})
+        return check_model(args.dir) or status
 
     start = time.time()
     train, validation = sp.read_split(args.dir, files, weighter, BLOCKS, args.validation_fraction)
