@@ -26,11 +26,13 @@ What is the same as `boosted_quickstart train` (examples/boosted/main.cpp):
   - the evaluation: jets with fj_pt > 300 and |fj_eta| < 2.4; X vs QCD with DeepAK8's discriminant
     p(X) / (p(X) + p(QCD)), QCD = QCD_bb, QCD_cc, QCD_b, QCD_c, QCD_others; top = the four Top_*
     classes, W = W_cq, W_qq, Z = Z_bb, Z_cc, Z_qq, H->bb = H_bb.
-Differences that remain (noise, not physics): the random numbers (initial weights, dropout masks,
-shuffling) come from PyTorch's generator; PyTorch shuffles all training jets in one permutation,
-deepjet's loader 16384-jet chunks and the jets inside each chunk; deepjet trains with --threads
+Differences that remain: the random numbers (initial weights, dropout masks, shuffling) come from
+PyTorch's generator; PyTorch shuffles all training jets in one permutation, deepjet's loader
+16384-jet chunks and the jets inside each chunk (both noise); and deepjet trains with --threads
 replicas that each see 1/threads of a batch, so its training-mode BatchNorm statistics are taken
-over those slices (PyTorch's over the whole batch).
+over those slices (PyTorch's over the whole batch). For DeepAK8 (24 BatchNorms, batch 256) that
+last one is NOT noise: deepjet with 2 threads reaches a worse validation loss than PyTorch, with 1
+thread the same (docs/quickstarts.md, "Same physics as PyTorch").
 
 Speed: "jets_per_second" as deepjet's history counts it (training jets of an epoch over the epoch's
 wall time including its validation pass), mean over the epochs; torch.set_num_threads(T), with
