@@ -5,7 +5,8 @@
 //   boosted_quickstart generate  [options]   example fat jets as ROOT ntuples: <dir>/sources/train_<i>.root,
 //                                            <dir>/sources/test.root (deepjet/example_data/fat_jets.hpp)
 //   boosted_quickstart convert   [options]   training files and <dir>/converted/collection.h5, with the
-//                                            class weighter that flattens every class in (pT, soft-drop mass)
+//                                            class weighter that flattens every class in (pT, soft-drop mass);
+//                                            the test jets in <dir>/converted_test
 //   boosted_quickstart train     [options]   <dir>/training: checkpoints, history, bookkeeping, and
 //                                            model.onnx (built with libonnx-dev only)
 //   boosted_quickstart predict   [options]   <dir>/predictions: the test jets' 17 class probabilities
@@ -100,6 +101,13 @@ void convert(const Options& o) {
     const auto weighter = dd::measure_weighter(collection, o.dir / "converted", weighter_config(o));
     collection.extras["weighter"] = weighter.to_text();
     collection.save(o.dir / "converted" / "collection.h5");
+  }
+  // The test jets too, with the training's normalisation: what another framework (the PyTorch
+  // comparison, benchmarks/same_physics.sh) reads to evaluate on exactly the same inputs.
+  const auto test_file = o.dir / "converted_test" / "test.h5";
+  if (!fs::exists(test_file)) {
+    fs::create_directories(test_file.parent_path());
+    dd::convert_file<Data>(test_source(o), table, test_file, collection.normalisation);
   }
   std::printf("convert: %zu converted, %zu already done, %zu failed, %llu jets (%.1f s)\n", report.converted,
               report.skipped, report.failed, static_cast<unsigned long long>(report.jets), report.seconds);
