@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deepjet beside ONNX Runtime on the same ONNX files, one thread each, measured in the same run:
-# CMS's production DeepJet files (../shared/data/models) and, when given, more files.
+# CMS's production DeepJet and DeepDoubleX files (../shared/data/models), DeepAK8 when DEEPAK8_ONNX
+# names its file, or the files given.
 #
 #   benchmarks/onnx_models.sh [--quick] [OUTPUT_JSON] [MODEL=FILE.onnx ...]
 #
@@ -26,7 +27,11 @@ for arg in "$@"; do
   esac
 done
 if ((${#pairs[@]} == 0)); then
-  pairs=("deepjet-hlt=$models/DeepFlavour_HLT_220104.onnx" "deepjet-run3=$models/DeepJet_Run3_122X.onnx")
+  pairs=("deepjet-hlt=$models/DeepFlavour_HLT_220104.onnx" "deepjet-run3=$models/DeepJet_Run3_122X.onnx"
+         "deepdoublex=$models/DeepDoubleX_V02_CvL.onnx")
+  # CMS's DeepAK8 file is not in ../shared (cms-data/RecoBTag-Combined,
+  # DeepBoostedJet/V02/full/resnet.onnx): give its path in DEEPAK8_ONNX to include it.
+  [ -n "${DEEPAK8_ONNX:-}" ] && pairs+=("deepak8=$DEEPAK8_ONNX")
 fi
 
 bash "$root/scripts/install-dependencies.sh" --onnxruntime >&2

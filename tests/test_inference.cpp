@@ -6,6 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -206,6 +210,35 @@ TEST(Inference, ThreadsShareOnePredictorOrModelAndAgree) {
     model.predict(jets.view(), {out.data(), 16}, own);
   });
 }
+
+#if defined(__SSE__)
+// predict() treats subnormals as zero while it runs (kernels/simd.hpp SubnormalsAsZero) and gives
+// the caller its floating-point control word back unchanged, whatever it was.
+TEST(Inference, PredictRestoresTheCallersFloatingPointControlWord) {
+  const deepjet::Model<Net> model(5);
+  const deepjet::Predictor<Net> predictor(model);
+  const Jets jets(2);
+  std::vector<float> out(2 * 6);
+  deepjet::Predictor<Net>::Workspace workspace;
+  deepjet::AlignedFloats scratch;
+  const unsigned original = _mm_getcsr();
+  for (const unsigned caller : {original & ~0x8040u, original | 0x8040u}) {
+    _mm_setcsr(caller);
+    predictor.predict(jets.view(), {out.data(), 2}, workspace);
+    EXPECT_EQ(_mm_getcsr(), caller);
+    model.predict(jets.view(), {out.data(), 2}, scratch);
+    EXPECT_EQ(_mm_getcsr(), caller);
+  }
+  _mm_setcsr(original);
+  // Inside, a subnormal is zero: a kernel-level check of the scope itself.
+  volatile float tiny = 1e-39f;  // subnormal
+  {
+    const deepjet::kernels::SubnormalsAsZero scope;
+    EXPECT_EQ(tiny * 1.0f, 0.0f);
+  }
+  EXPECT_EQ(tiny * 1.0f, 1e-39f);
+}
+#endif
 
 TEST(Inference, APredictorRefusesParametersOfAnotherSize) {
   const std::vector<float> too_few(deepjet::Model<Net>::parameter_count - 1);

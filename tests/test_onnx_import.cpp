@@ -728,6 +728,46 @@ TEST_F(OnnxExporterIdioms, MxnetStyleChannelsFirstConvolution) {
   EXPECT_LE(worst, 1e-5);
 }
 
+// MXNet's stride-2 convolutions as CMS's DeepAK8 file has them: kernel (3, 1), pads (1, 0, 1, 0) =
+// one zero row on each side of the list ('symmetric', not 'same'), strides (2, 2), no bias; the
+// stride along the axis of size 1 reads its one entry, so it is accepted.
+TEST_F(OnnxExporterIdioms, MxnetStrideTwoSymmetricConvolution) {
+  constexpr std::size_t P = 7, C = 3, F = 4, K = 3, N = 3, Out = (P + 2 - K) / 2 + 1;
+  OnnxGraphBuilder b(9);
+  b.input("data", {-1, C, P, 1});
+  const auto w = b.weight("conv_weight", {F, C, K, 1}, 0.5, 0.1, true);
+  auto* conv = b.node("Conv", "conv0", {"data", "conv_weight"}, {"conv0_out"});
+  OnnxGraphBuilder::attr(conv, "kernel_shape", std::vector<std::int64_t>{3, 1});
+  OnnxGraphBuilder::attr(conv, "pads", std::vector<std::int64_t>{1, 0, 1, 0});
+  OnnxGraphBuilder::attr(conv, "strides", std::vector<std::int64_t>{2, 2});
+  b.node("GlobalAveragePool", "pool0", {"conv0_out"}, {"pool0_out"});
+  b.node("Flatten", "flatten0", {"pool0_out"}, {"flatten0_out"});
+  b.output("flatten0_out", {-1, F});
+  const auto path = b.save(file("mxnet_stride2.onnx").string());
+
+  using Net = Sequential<Input<P, C>, deepjet::Conv1D<F, K, 2, deepjet::symmetric, false>, deepjet::GlobalAveragePooling>;
+  const auto model = deepjet::onnx::import_model<Net>(path);
+  const auto x_values = sample_values(N * P * C, 0.4);
+  auto x = deepjet::make_tensors<Net::input_shape>(N);
+  std::copy(x_values.begin(), x_values.end(), x.data());
+  const auto y = model.predict(x);
+  double worst = 0;
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t f = 0; f < F; ++f) {
+      double pooled = 0;
+      for (std::size_t o = 0; o < Out; ++o)
+        for (std::size_t j = 0; j < K; ++j) {
+          const std::ptrdiff_t q = static_cast<std::ptrdiff_t>(2 * o + j) - 1;  // one zero row before
+          if (q < 0 || q >= static_cast<std::ptrdiff_t>(P)) continue;
+          for (std::size_t c = 0; c < C; ++c)
+            pooled += x_values[(n * P + static_cast<std::size_t>(q)) * C + c] * static_cast<double>(w[(f * C + c) * K + j]) / Out;
+        }
+      worst = std::max(worst, std::abs(y(n, f) - pooled));
+    }
+  // float32 sums of 9 products of values below 1.5 against double: a few ulps.
+  EXPECT_LE(worst, 1e-5);
+}
+
 // tf2onnx / keras2onnx with Keras 2.2's LSTM: the list transposed to [T, N, F], LSTM with
 // direction reverse and HardSigmoid gates, Y_h squeezed, then a residual block (MatMul + Add,
 // Relu, Add of the shortcut).

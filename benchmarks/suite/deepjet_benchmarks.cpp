@@ -433,6 +433,12 @@ int main(int argc, char** argv) {
                        ->value;  // batch 1, one thread: jets/s = calls/s
     add("latency_1jet_us", "DeepJet single-jet latency", "us", {1e6 / r.wall, 1e6 / r.cpu}, 0, 1);
   }
+  {
+    // A CMSSW-like event: its ~30 jets predicted as one batch (issue 17's target: <= 1.3 ms).
+    const Rate r = inference_rate(model, 30, 1);
+    add("inference_b30_1t", "DeepJet inference, batch 30 (one event), 1 thread", "jets/s", r, forward, 1);
+    add("latency_event30_us", "DeepJet event latency (30 jets, one batch)", "us", {30e6 / r.wall, 30e6 / r.cpu}, 0, 1);
+  }
 
   // DeepJet training.
   const TrainingFigure train1 = training_rate(1024, 1), train2 = training_rate(1024, both);

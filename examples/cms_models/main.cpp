@@ -371,7 +371,7 @@ const std::vector<ModelEntry>& models() {
                        "probabilities and a 2-output regression head; hard_sigmoid LSTM gates)",
        "(a Run-2 DeepJet ONNX file)", onnx_runner<DeepJetRun2>},
       {"deepak8", "DeepAK8 (DeepBoostedJet V02; MXNet export: pfcand 42 x 100, sv 15 x 7, channels-first; 17 classes)",
-       "(a DeepAK8 V02 ONNX file)", onnx_runner<DeepAK8>},
+       "DeepBoostedJet/V02/full/resnet.onnx", onnx_runner<DeepAK8V02>},
       {"deepdoublex", "DeepDoubleX C vs light (ONNX from keras2onnx, or the Keras 2.2 .h5; db 1x5, pf 60x8, cpf 40x21, "
                       "sv 5x7; three backward GRU branches with hard_sigmoid gates)",
        "DeepDoubleX/102X/V02/CvL.onnx", onnx_runner<DeepDoubleX>, keras_runner<DeepDoubleX>},

@@ -14,6 +14,7 @@
 
 #include "deepjet/core/aligned.hpp"
 #include "deepjet/core/error.hpp"
+#include "deepjet/kernels/simd.hpp"
 #include "deepjet/layers/initialisers.hpp"
 #include "deepjet/layers/layer.hpp"
 #include "deepjet/models/tensors.hpp"
@@ -140,6 +141,8 @@ class Model {
   /// or to predict many small batches, use a deepjet::Predictor (models/predictor.hpp), which
   /// packs them once.
   void predict(ConstBatch<input_shape> x, Batch<output_shape> y, AlignedFloats& scratch) const {
+    // Subnormals as zero while inferring, as Predictor::predict (kernels/simd.hpp): the two agree.
+    const kernels::SubnormalsAsZero no_subnormal_assists;
     float* work = ensure_size(scratch, scratch_size(x.count));
     pack_inference_parameters<Net>(parameters_.data(), work);
     Net::infer(work, x, y, work + network_scratch_offset);

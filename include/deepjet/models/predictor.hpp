@@ -14,7 +14,10 @@
 //   - it also keeps the parameters as given, in the training layout (parameters()), for what reads
 //     that layout: model files, the ONNX exporter;
 //   - predict() starts no thread and takes no lock; its outputs equal Model::predict's (the
-//     same kernels; BatchNorm folding changes float rounding only, ~1e-6 relative).
+//     same kernels; BatchNorm folding changes float rounding only, ~1e-6 relative);
+//   - while predict() runs, the calling thread treats subnormal floats as zero (FTZ and DAZ,
+//     restored on return; kernels/simd.hpp SubnormalsAsZero): values below 1.2e-38 become 0
+//     instead of costing a microcode assist each (an LSTM's saturated gates make them).
 //
 // Reduced precision, opt-in and for inference only: Predictor<Net, Precision::bfloat16> converts
 // the packed weights of its Dense and pointwise Conv1D layers to bfloat16 once, at construction,
@@ -26,6 +29,7 @@
 
 #include "deepjet/core/aligned.hpp"
 #include "deepjet/core/error.hpp"
+#include "deepjet/kernels/simd.hpp"
 #include "deepjet/layers/layer.hpp"
 #include "deepjet/models/model.hpp"
 #include "deepjet/models/tensors.hpp"
@@ -75,6 +79,7 @@ class Predictor {
   /// Inference on raw batches (x.count samples): thread-safe, allocation-free once `workspace`
   /// has served a batch this large.
   void predict(ConstBatch<input_shape> x, Batch<output_shape> y, Workspace& workspace) const {
+    const kernels::SubnormalsAsZero no_subnormal_assists;  // restored on return (kernels/simd.hpp)
     infer_at<P, Net>(packed_.data(), x, y, ensure_size(workspace.scratch_, workspace_size(x.count)));
   }
 

@@ -1095,8 +1095,10 @@ class Lowering {
     for (std::size_t s = 0; s < spatial; ++s) {
       if (dilations[s] != 1) fail(node, "has dilation " + std::to_string(dilations[s]) + "; deepjet's Conv1D has none");
       if (kernel_shape[s] != w.dims[2 + s]) fail(node, "has kernel_shape disagreeing with its weight");
-      if (s != list_axis && (kernel_shape[s] != 1 || strides[s] != 1))
-        fail(node, "has a kernel or stride other than 1 along its axis of size 1");
+      // Along the axis of size 1 a kernel of 1 without padding (checked below) reads that one
+      // entry whatever the stride, and the output keeps size 1: MXNet's DeepAK8 export writes
+      // strides [2, 2] for its stride-2 convolutions.
+      if (s != list_axis && kernel_shape[s] != 1) fail(node, "has a kernel other than 1 along its axis of size 1");
     }
     const std::size_t K = static_cast<std::size_t>(kernel_shape[list_axis]), S = static_cast<std::size_t>(strides[list_axis]);
     if (x.reversed && K > 1) fail(node, "convolves a list whose entries are in reverse order with a kernel longer than 1");
@@ -1129,12 +1131,19 @@ class Lowering {
       if (L < K) fail(node, "has a kernel longer than its list");
     } else if (before + after == same_total && before == same_total / 2) {
       op.padding = Padding::same;
+    } else if (before == after && static_cast<std::size_t>(before) == (K - 1) / 2) {
+      op.padding = Padding::symmetric;  // MXNet's pad, PyTorch's padding=K // 2 (CMS's DeepAK8)
     } else {
       fail(node, "pads " + std::to_string(before) + " entries before and " + std::to_string(after) +
-                 " after; deepjet's Conv1D pads none ('valid') or as 'same' (" + std::to_string(same_total / 2) +
-                 " before, " + std::to_string(same_total - same_total / 2) + " after)");
+                 " after; deepjet's Conv1D pads none ('valid'), as 'same' (" + std::to_string(same_total / 2) +
+                 " before, " + std::to_string(same_total - same_total / 2) + " after) or 'symmetric' (" +
+                 std::to_string((K - 1) / 2) + " on each side)");
     }
-    const std::size_t out_length = op.padding == Padding::same ? same_length : (L - K) / S + 1;
+    const std::size_t symmetric_padded = L + 2 * ((K - 1) / 2);
+    if (op.padding == Padding::symmetric && symmetric_padded < K) fail(node, "has a kernel longer than its padded list");
+    const std::size_t out_length = op.padding == Padding::same        ? same_length
+                                   : op.padding == Padding::symmetric ? (symmetric_padded - K) / S + 1
+                                                                      : (L - K) / S + 1;
     op.shape = {out_length, F};
     // deepjet weight (K, C, F) from ONNX's (F, C, K[, 1]).
     op.parameters.assign(K * C * F + F, 0.0f);
