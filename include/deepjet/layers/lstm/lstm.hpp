@@ -278,8 +278,11 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences, gate
       for (std::size_t b = 0; b < count; ++b)
         kernels::lstm_cell_backward<Gate>(H, dz + b * G, tanh_cells_.data() + (t * count + b) * H,
                                           c_prev ? c_prev + b * H : nullptr, dh_.data() + b * H, dc_.data() + b * H);
-      // The step's gates now hold dz (count x G, contiguous). dh_prev = dz U^T.
-      if (step > 0) kernels::gemm_nn(count, H, G, dz, G, recurrent_kernel_transposed, H, dh_.data(), H, false);
+      // The step's gates now hold dz (count x G, contiguous). dh_prev = dz U^T (blocks of 128 rows
+      // of U^T: see gemm_nn's KBlock).
+      if (step > 0)
+        kernels::gemm_nn<kernels::DefaultArch, 128>(count, H, G, dz, G, recurrent_kernel_transposed, H, dh_.data(), H,
+                                                    false);
     }
     // All steps at once, in chunks of rows (t, b) of one entry that stay in cache while the four
     // products read them: [dW; dU] += [X, H_prev]^T dZ (kernel and recurrent_kernel are adjacent
