@@ -23,7 +23,11 @@
 #   3. runs benchmarks/compile_cost/measure.py (compile time and compiler memory of the DeepJet
 #      training translation unit);
 #   4. benchmarks/suite/combine.py prints the table (figure | deepjet | PyTorch | ratio | fractions
-#      of peak | wall-clock figures) and writes the JSON.
+#      of peak | wall-clock figures) and writes the JSON;
+#   5. benchmarks/suite/serving_memory.py: peak memory of one process serving DeepJet on 8 threads
+#      (one Predictor, 8 workspaces; target serving_memory) beside ONNX Runtime's on the same
+#      network (node, onnxruntime-node), batches 1, 30 and 1024; its own table after the main one,
+#      its JSON beside OUTPUT_JSON (*.serving_memory.json).
 # The table's header carries the machine's load average (/proc/loadavg) before and after: on a
 # shared machine figures are the best of several repetitions, headline columns per second of the
 # working threads' CPU time (less sensitive to other processes than wall-clock rates, also shown).
@@ -54,6 +58,7 @@ fi
 cmake --build "$build" -j2 --target deepjet_benchmarks >&2
 cmake --build "$build" -j2 --target deepjet_benchmarks_o3 >&2
 cmake --build "$build" -j2 --target deepjet_benchmarks_avx2 >&2
+cmake --build "$build" -j2 --target serving_memory >&2
 
 echo "== deepjet figures (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 "$build/benchmarks/deepjet_benchmarks" "$work/deepjet.json" $quick >&2
@@ -88,3 +93,7 @@ fi
 echo >&2
 "$python" "$root/benchmarks/suite/combine.py" "$work/deepjet.json" "$torch_json" "$compile_json" "$output" \
   "$work/deepjet_o3.json" "$work/deepjet_avx2.json"
+
+echo >&2
+echo "== memory of one process serving DeepJet on 8 threads (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+"$python" "$root/benchmarks/suite/serving_memory.py" "$build" --threads 8 --json "${output%.json}.serving_memory.json"

@@ -119,17 +119,17 @@ inline void gemm_columns(std::size_t width, std::size_t M, std::size_t K, const 
   gemm_panel<Arch, NV>(M, K, a, a_row_stride, a_k_stride, b, ldb, width - (NV - 1) * W, c, ldc, accumulate);
 }
 
-// C (+)= A * B with A element (i, k) at a[i * a_row_stride + k * a_k_stride].
-template <class Arch>
+// C (+)= A * B with A element (i, k) at a[i * a_row_stride + k * a_k_stride], K cut in blocks of
+// KC rows of B (below).
+template <class Arch, std::size_t KC>
 inline void gemm_strided_a(std::size_t M, std::size_t N, std::size_t K, const float* a,
                            std::size_t a_row_stride, std::size_t a_k_stride, const float* b,
                            std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
   if (M == 0 || N == 0) return;
   constexpr std::size_t NR = GemmTile<Arch>::columns;
-  // Blocks of K rows of B: a block's panel (KC x NR floats, 64 KiB with AVX-512) stays in the
-  // second-level cache while every row tile of C passes over it, however long K is (the weight
+  // Blocks of K rows of B: a block's panel (KC x NR floats, 64 KiB with AVX-512 at KC = 256)
+  // stays in cache while every row tile of C passes over it, however long K is (the weight
   // gradients sum over batch x particles rows).
-  constexpr std::size_t KC = 256;
   if (K == 0) {
     for (std::size_t n = 0; n < N; n += NR)
       gemm_columns<Arch>(std::min(NR, N - n), M, 0, a, a_row_stride, a_k_stride, b + n, ldb, c + n, ldc, accumulate);
@@ -145,18 +145,21 @@ inline void gemm_strided_a(std::size_t M, std::size_t N, std::size_t K, const fl
 
 }  // namespace detail
 
-/// C[M x N] (+)= A[M x K] * B[K x N].
-template <class Arch = DefaultArch>
+/// C[M x N] (+)= A[M x K] * B[K x N]. KBlock: rows of B per block (see gemm_strided_a); the
+/// training backward passes use 128, whose 32 KiB panels stay in the first-level cache, about 4 %
+/// faster on DeepJet's LSTM gradient products (docs/performance.md, round 2).
+template <class Arch = DefaultArch, std::size_t KBlock = 256>
 inline void gemm_nn(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
                     const float* B, std::size_t ldb, float* C, std::size_t ldc, bool accumulate) {
-  detail::gemm_strided_a<Arch>(M, N, K, A, lda, 1, B, ldb, C, ldc, accumulate);
+  detail::gemm_strided_a<Arch, KBlock>(M, N, K, A, lda, 1, B, ldb, C, ldc, accumulate);
 }
 
-/// C[M x N] (+)= A[K x M]^T * B[K x N]   (A is stored K rows of M).
+/// C[M x N] (+)= A[K x M]^T * B[K x N]   (A is stored K rows of M). Used by the weight gradients
+/// only (training): blocks of 128 rows of B, as gemm_nn's KBlock = 128.
 template <class Arch = DefaultArch>
 inline void gemm_tn(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
                     const float* B, std::size_t ldb, float* C, std::size_t ldc, bool accumulate) {
-  detail::gemm_strided_a<Arch>(M, N, K, A, 1, lda, B, ldb, C, ldc, accumulate);
+  detail::gemm_strided_a<Arch, 128>(M, N, K, A, 1, lda, B, ldb, C, ldc, accumulate);
 }
 
 /// C[M x N] (+)= A[M x K] * B[N x K]^T   (dot products of rows of A with rows of B).

@@ -56,7 +56,7 @@
 //
 // Training memory (grown to the largest batch, then reused): the gates, cells, tanh(cells) and
 // states of every step of every sample, batch*T*7H floats, plus 2 batch*H, U^T (4H*H), the
-// packed weights and 128 (F + H) floats of rows for the weight gradients. The backward pass
+// packed weights and 256 (F + H) floats of rows for the weight gradients. The backward pass
 // turns the cached gates into their gradients in place, so each forward allows one backward; a
 // second one throws deepjet::Error.
 // Inference scratch: min(batch, 256) * 3H floats (two states h to alternate between steps and the
@@ -209,33 +209,36 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences, gate
     ensure_size(tanh_cells_, count * T * H);
     float* packed = ensure_size(packed_weights_, inference_parameter_count);
     pack_for_inference(params, packed);
-    // Sample b's values at entry t are row b * T + t of each cache.
+    // Entry-major caches: sample b's values at entry t are row t * count + b of each cache, so that
+    // one step reads and writes contiguous rows (the step's states, gates and, in backward, their
+    // gradients form dense count x H / count x 4H matrices).
     for (std::size_t step = 0; step < T; ++step) {
       const std::size_t t = entry_at_step(step);
       kernels::LSTMStep s{.F = F, .H = H, .weights = packed, .x = x.data + t * F, .x_stride = T * F};
-      s.h = hidden_.data() + t * H;
-      s.h_stride = T * H;
-      s.c = cells_.data() + t * H;
-      s.c_stride = T * H;
-      s.gates = gates_.data() + t * G;
-      s.gates_stride = T * G;
-      s.tanh_c = tanh_cells_.data() + t * H;
-      s.tanh_c_stride = T * H;
+      s.h = hidden_.data() + t * count * H;
+      s.h_stride = H;
+      s.c = cells_.data() + t * count * H;
+      s.c_stride = H;
+      s.gates = gates_.data() + t * count * G;
+      s.gates_stride = G;
+      s.tanh_c = tanh_cells_.data() + t * count * H;
+      s.tanh_c_stride = H;
       if (step > 0) {
         const std::size_t t_prev = entry_at_step(step - 1);
-        s.h_prev = hidden_.data() + t_prev * H;
-        s.h_prev_stride = T * H;
-        s.c_prev = cells_.data() + t_prev * H;
-        s.c_prev_stride = T * H;
+        s.h_prev = hidden_.data() + t_prev * count * H;
+        s.h_prev_stride = H;
+        s.c_prev = cells_.data() + t_prev * count * H;
+        s.c_prev_stride = H;
       }
       kernels::lstm_step<Gate>(s, count);
     }
     if constexpr (ReturnSequences) {
-      std::memcpy(y.data, hidden_.data(), count * T * H * sizeof(float));
+      for (std::size_t b = 0; b < count; ++b)
+        for (std::size_t t = 0; t < T; ++t)
+          std::memcpy(y.data + (b * T + t) * H, hidden_.data() + (t * count + b) * H, H * sizeof(float));
     } else {
       constexpr std::size_t last = entry_at_step(T - 1);
-      for (std::size_t b = 0; b < count; ++b)
-        std::memcpy(y.data + b * H, hidden_.data() + (b * T + last) * H, H * sizeof(float));
+      std::memcpy(y.data, hidden_.data() + last * count * H, count * H * sizeof(float));
     }
     cached_count_ = count;
     has_cache_ = true;
@@ -270,48 +273,54 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences, gate
           float* to = dh_.data() + b * H;
           for (std::size_t j = 0; j < H; ++j) to[j] += from[j];
         }
-      for (std::size_t b = 0; b < count; ++b) {
-        const std::size_t row = b * T + t;
-        const float* c_prev = step > 0 ? cells_.data() + (b * T + entry_at_step(step - 1)) * H : nullptr;
-        kernels::lstm_cell_backward<Gate>(H, gates + row * G, tanh_cells_.data() + row * H, c_prev, dh_.data() + b * H,
-                                    dc_.data() + b * H);
-      }
-      // gates at entry t now hold dz for this step, for every sample (rows strided by T*G).
-      // dh_prev = dz U^T.
+      float* dz = gates + t * count * G;  // this step's gates, rows of G floats
+      const float* c_prev = step > 0 ? cells_.data() + entry_at_step(step - 1) * count * H : nullptr;
+      for (std::size_t b = 0; b < count; ++b)
+        kernels::lstm_cell_backward<Gate>(H, dz + b * G, tanh_cells_.data() + (t * count + b) * H,
+                                          c_prev ? c_prev + b * H : nullptr, dh_.data() + b * H, dc_.data() + b * H);
+      // The step's gates now hold dz (count x G, contiguous). dh_prev = dz U^T (blocks of 128 rows
+      // of U^T: see gemm_nn's KBlock).
       if (step > 0)
-        kernels::gemm_nn(count, H, G, gates + t * G, T * G, recurrent_kernel_transposed, H, dh_.data(), H, false);
+        kernels::gemm_nn<kernels::DefaultArch, 128>(count, H, G, dz, G, recurrent_kernel_transposed, H, dh_.data(), H,
+                                                    false);
     }
-    // All steps at once, in chunks of rows (b, t) that stay in cache while the four products
-    // read them: [dW; dU] += [X, H_prev]^T dZ (kernel and recurrent_kernel are adjacent in the
-    // parameters, so one product with F + H columns of A gives both; H_prev is the state before
-    // entry t was read, zero for the first entry read), db += column sums of dZ, dX = dZ W^T.
-    constexpr std::size_t rows_per_chunk = 128;
+    // All steps at once, in chunks of rows (t, b) of one entry that stay in cache while the four
+    // products read them: [dW; dU] += [X, H_prev]^T dZ (kernel and recurrent_kernel are adjacent
+    // in the parameters, so one product with F + H columns of A gives both; H_prev is the state
+    // before entry t was read, zero for the first entry read), db += column sums of dZ,
+    // dX = dZ W^T.
+    constexpr std::size_t rows_per_chunk = 256;
     float* inputs_and_states = ensure_size(inputs_and_states_, rows_per_chunk * (F + H));
-    for (std::size_t first = 0; first < count * T; first += rows_per_chunk) {
-      const std::size_t rows = std::min(rows_per_chunk, count * T - first);
-      for (std::size_t r = 0; r < rows; ++r) {
-        const std::size_t b = (first + r) / T, t = (first + r) % T;
-        float* to = inputs_and_states + r * (F + H);
-        std::memcpy(to, x.data + (b * T + t) * F, F * sizeof(float));
-        const std::size_t step = step_of_entry(t);
-        if (step == 0) std::fill(to + F, to + F + H, 0.0f);
-        else std::memcpy(to + F, hidden_.data() + (b * T + entry_at_step(step - 1)) * H, H * sizeof(float));
+    for (std::size_t t = 0; t < T; ++t) {
+      const std::size_t step = step_of_entry(t);
+      const float* h_prev = step > 0 ? hidden_.data() + entry_at_step(step - 1) * count * H : nullptr;
+      for (std::size_t first = 0; first < count; first += rows_per_chunk) {
+        const std::size_t rows = std::min(rows_per_chunk, count - first);
+        for (std::size_t r = 0; r < rows; ++r) {
+          const std::size_t b = first + r;
+          float* to = inputs_and_states + r * (F + H);
+          std::memcpy(to, x.data + (b * T + t) * F, F * sizeof(float));
+          if (h_prev) std::memcpy(to + F, h_prev + b * H, H * sizeof(float));
+          else std::fill(to + F, to + F + H, 0.0f);
+        }
+        const float* dz = gates + (t * count + first) * G;
+        kernels::gemm_tn(F + H, G, rows, inputs_and_states, F + H, dz, G, grads + kernel_offset, G, true);
+        kernels::column_sums(rows, G, dz, G, grads + bias_offset, true);
+        if (dx.data)
+          kernels::gemm_nt(rows, F, G, dz, G, params + kernel_offset, G, dx.data + (first * T + t) * F, T * F, false);
       }
-      const float* dz = gates + first * G;
-      kernels::gemm_tn(F + H, G, rows, inputs_and_states, F + H, dz, G, grads + kernel_offset, G, true);
-      kernels::column_sums(rows, G, dz, G, grads + bias_offset, true);
-      if (dx.data) kernels::gemm_nt(rows, F, G, dz, G, params + kernel_offset, G, dx.data + first * F, F, false);
     }
   }
 
  private:
-  AlignedFloats gates_;       ///< batch x T x 4H: gate activations, then (in backward) their gradients
-  AlignedFloats hidden_;      ///< batch x T x H: h after each entry
-  AlignedFloats cells_;       ///< batch x T x H: c after each entry
-  AlignedFloats tanh_cells_;  ///< batch x T x H: tanh(c)
+  // The per-step caches are entry-major: row t * batch + b holds sample b at entry t.
+  AlignedFloats gates_;       ///< T x batch x 4H: gate activations, then (in backward) their gradients
+  AlignedFloats hidden_;      ///< T x batch x H: h after each entry
+  AlignedFloats cells_;       ///< T x batch x H: c after each entry
+  AlignedFloats tanh_cells_;  ///< T x batch x H: tanh(c)
   AlignedFloats recurrent_kernel_transposed_;  ///< 4H x H
   AlignedFloats packed_weights_;  ///< the parameters packed for the fused step (pack_for_inference)
-  AlignedFloats inputs_and_states_;  ///< rows_per_chunk x (F + H): [x_t, h_prev] rows for the weight gradients
+  AlignedFloats inputs_and_states_;  ///< 256 x (F + H): [x_t, h_prev] rows for the weight gradients
   AlignedFloats dh_;          ///< batch x H
   AlignedFloats dc_;          ///< batch x H
   std::size_t cached_count_ = 0;  ///< samples of the last forward pass
