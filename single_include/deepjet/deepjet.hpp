@@ -13676,6 +13676,141 @@ inline void generate_fat_jets(const std::filesystem::path& path, const FatJetOpt
 //     update the trainable tensors; frozen tensors (set_trainable) and buffers are left alone.
 //   - Buffers grow to the largest batch seen and are reused: no allocation per sample.
 
+// ---- begin deepjet/kernels/simd.hpp ----
+// deepjet/kernels/simd.hpp: the SIMD register type the kernels are written in, and partial
+// (masked) loads and stores for the last, incomplete register of a row.
+//
+// Kernels are templates on an xsimd architecture. The default is the best instruction set the
+// translation unit is compiled for (-march=native gives AVX-512 on Skylake-SP, -mavx2 -mfma gives
+// AVX2), so a user's build chooses the kernels by its compiler flags alone.
+//
+// load_first<Arch>(p, n) reads the first n floats at p (0 < n <= lanes) into a register whose
+// other lanes are zero, and store_first<Arch>(p, v, n) writes the first n lanes of v to p; neither
+// touches memory beyond p[n - 1]. With AVX-512 and AVX they are single masked instructions
+// (masked-out lanes cannot fault), so a row of any width runs at full vector speed to its end.
+
+
+
+#if defined(__AVX__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
+// Force-inlined helpers: the kernels rely on their register tiles being fully inlined and
+// unrolled even at -O2 (CMSSW's optimisation level), where GCC would otherwise keep them in memory.
+#if defined(__GNUC__)
+#define DEEPJET_ALWAYS_INLINE [[gnu::always_inline]] inline
+#else
+#define DEEPJET_ALWAYS_INLINE inline
+#endif
+
+namespace deepjet::kernels {
+
+using DefaultArch = xsimd::default_arch;
+
+template <class Arch>
+using Floats = xsimd::batch<float, Arch>;
+
+template <class Arch>
+inline constexpr std::size_t lanes = Floats<Arch>::size;
+
+/// True for xsimd architectures with AVX-512 registers.
+template <class Arch>
+inline constexpr bool is_avx512 = std::is_base_of_v<xsimd::avx512f, Arch> || std::is_same_v<xsimd::avx512f, Arch>;
+/// True for xsimd architectures with 256-bit AVX registers (AVX, AVX2, FMA3 + AVX2).
+template <class Arch>
+inline constexpr bool is_avx = std::is_base_of_v<xsimd::avx, Arch> || std::is_same_v<xsimd::avx, Arch>;
+
+namespace detail {
+// Lane masks for AVX's maskload/maskstore: the 8 ints starting at avx_masks + 8 - n enable lanes [0, n).
+alignas(64) inline constexpr std::int32_t avx_masks[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+}  // namespace detail
+
+/// The first n (1 <= n <= lanes) floats at p, zeros in the other lanes.
+template <class Arch>
+DEEPJET_ALWAYS_INLINE Floats<Arch> load_first(const float* p, std::size_t n) {
+#if defined(__AVX512F__)
+  if constexpr (is_avx512<Arch>)
+    return Floats<Arch>(_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1u), p));
+#endif
+#if defined(__AVX__)
+  if constexpr (is_avx<Arch>)
+    return Floats<Arch>(_mm256_maskload_ps(
+        p, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(detail::avx_masks + 8 - n))));
+#endif
+  if constexpr (!is_avx512<Arch> && !is_avx<Arch>) {
+    alignas(64) float lanes_in[lanes<Arch>] = {};
+    for (std::size_t l = 0; l < n; ++l) lanes_in[l] = p[l];
+    return Floats<Arch>::load_aligned(lanes_in);
+  }
+}
+
+/// Writes the first n (1 <= n <= lanes) lanes of v to p[0 .. n-1].
+template <class Arch>
+DEEPJET_ALWAYS_INLINE void store_first(float* p, Floats<Arch> v, std::size_t n) {
+#if defined(__AVX512F__)
+  if constexpr (is_avx512<Arch>) {
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1u), v);
+    return;
+  }
+#endif
+#if defined(__AVX__)
+  if constexpr (is_avx<Arch>) {
+    _mm256_maskstore_ps(p, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(detail::avx_masks + 8 - n)), v);
+    return;
+  }
+#endif
+  if constexpr (!is_avx512<Arch> && !is_avx<Arch>) {
+    alignas(64) float lanes_out[lanes<Arch>];
+    v.store_aligned(lanes_out);
+    for (std::size_t l = 0; l < n; ++l) p[l] = lanes_out[l];
+  }
+}
+
+/// A full register from p when `full`, else its first n lanes (zeros after).
+template <class Arch>
+DEEPJET_ALWAYS_INLINE Floats<Arch> load_lanes(const float* p, std::size_t n) {
+  return n == lanes<Arch> ? Floats<Arch>::load_unaligned(p) : load_first<Arch>(p, n);
+}
+
+/// Writes the first n lanes of v to p (all of them when n == lanes).
+template <class Arch>
+DEEPJET_ALWAYS_INLINE void store_lanes(float* p, Floats<Arch> v, std::size_t n) {
+  if (n == lanes<Arch>) v.store_unaligned(p);
+  else store_first<Arch>(p, v, n);
+}
+
+/// While alive, this thread's SSE/AVX arithmetic treats subnormal floats (|x| < 1.18e-38) as zero,
+/// inputs (DAZ) and results (FTZ); the previous control word is restored on destruction.
+/// Why: x86 cores take a microcode assist, tens to hundreds of cycles, for every instruction that
+/// meets a subnormal. An LSTM produces them routinely: a saturated gate, 1 / (1 + e^88), is
+/// subnormal, and the cell state and outputs multiply with it. Measured on CMS's HLT DeepJet file
+/// (Intel Xeon, batch 1024, random inputs): 18,900 -> 22,900 jets/s. A subnormal is below any
+/// tolerance of a float32 prediction (the smallest normal float is 1.18e-38), so this changes no
+/// prediction beyond that. Used by Predictor::predict; a no-op where the target has no SSE.
+class SubnormalsAsZero {
+ public:
+#if defined(__SSE__)
+  SubnormalsAsZero() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | flush_to_zero | denormals_are_zero); }
+  ~SubnormalsAsZero() { _mm_setcsr(saved_); }
+#else
+  SubnormalsAsZero() {}
+#endif
+  SubnormalsAsZero(const SubnormalsAsZero&) = delete;
+  SubnormalsAsZero& operator=(const SubnormalsAsZero&) = delete;
+
+ private:
+#if defined(__SSE__)
+  static constexpr unsigned flush_to_zero = 0x8000;       // MXCSR bit 15
+  static constexpr unsigned denormals_are_zero = 0x0040;  // MXCSR bit 6
+  unsigned saved_;
+#endif
+};
+
+}  // namespace deepjet::kernels
+// ---- end deepjet/kernels/simd.hpp ----
 // ---- begin deepjet/layers/initialisers.hpp ----
 // deepjet/layers/initialisers.hpp: filling parameter tensors before training.
 //
@@ -13707,6 +13842,57 @@ inline void generate_fat_jets(const std::filesystem::path& path, const FatJetOpt
 // written once and each input size is deduced from the previous output. A spec that cannot take
 // an input shape fails in `bind` with a static_assert that says what to do instead.
 
+// ---- begin deepjet/layers/precision.hpp ----
+// deepjet/layers/precision.hpp: the number format inference runs its matrix products in.
+//
+//   Precision::float32   the default: every layer in float32 (the figures of docs/performance.md)
+//   Precision::bfloat16  opt-in, inference only (Predictor<Net, Precision::bfloat16>): Dense and
+//                        pointwise Conv1D multiply bfloat16 weights (converted once, when the
+//                        Predictor packs them) by their input rounded to bfloat16, summing in
+//                        float32 (kernels/gemm_bf16.hpp). Every other layer runs in float32: the
+//                        recurrent layers (LSTM, GRU), Conv1D with kernel > 1, and the layers without
+//                        a matrix product (activations, BatchNorm, merges...).
+//
+// A layer takes part in bfloat16 by two optional static members (layers/layer.hpp lists the rest):
+//   L::pack_bf16(packed)                 converts its packed float32 parameters in place into the
+//                                        layout infer_bf16 reads (no larger than the float layout)
+//   L::infer_bf16(packed, in, out, scratch)
+//                                        inference on that layout; same scratch as infer
+// Composites (Sequential, Branches, Parallel) provide both by passing them on to their children.
+// A layer without them runs its float32 `infer` on its float32 parameters: that fallback is what
+// makes every network valid at every precision (docs/performance.md lists the fallbacks).
+
+
+
+namespace deepjet {
+
+enum class Precision { float32, bfloat16 };
+
+/// Layers with their own bfloat16 path.
+template <class L>
+concept HasBFloat16Path = requires(float* packed, const float* const_packed, float* scratch,
+                                   ConstBatch<typename L::input_shape> in, Batch<typename L::output_shape> out) {
+  L::pack_bf16(packed);
+  L::infer_bf16(const_packed, in, out, scratch);
+};
+
+/// Converts L's packed float32 parameters for inference at precision P (nothing for float32 and
+/// for layers that run in float32 anyway).
+template <Precision P, class L>
+void pack_for_precision(float* packed) {
+  if constexpr (P == Precision::bfloat16 && HasBFloat16Path<L>) L::pack_bf16(packed);
+}
+
+/// L's inference at precision P: its bfloat16 path when it has one, else its float32 infer.
+template <Precision P, class L>
+void infer_at(const float* packed, ConstBatch<typename L::input_shape> in, Batch<typename L::output_shape> out,
+              float* scratch) {
+  if constexpr (P == Precision::bfloat16 && HasBFloat16Path<L>) L::infer_bf16(packed, in, out, scratch);
+  else L::infer(packed, in, out, scratch);
+}
+
+}  // namespace deepjet
+// ---- end deepjet/layers/precision.hpp ----
 
 
 namespace deepjet {
@@ -14088,6 +14274,8 @@ class Model {
   /// or to predict many small batches, use a deepjet::Predictor (models/predictor.hpp), which
   /// packs them once.
   void predict(ConstBatch<input_shape> x, Batch<output_shape> y, AlignedFloats& scratch) const {
+    // Subnormals as zero while inferring, as Predictor::predict (kernels/simd.hpp): the two agree.
+    const kernels::SubnormalsAsZero no_subnormal_assists;
     float* work = ensure_size(scratch, scratch_size(x.count));
     pack_inference_parameters<Net>(parameters_.data(), work);
     Net::infer(work, x, y, work + network_scratch_offset);
@@ -14199,16 +14387,27 @@ class Model {
 //   - it also keeps the parameters as given, in the training layout (parameters()), for what reads
 //     that layout: model files, the ONNX exporter;
 //   - predict() starts no thread and takes no lock; its outputs equal Model::predict's (the
-//     same kernels; BatchNorm folding changes float rounding only, ~1e-6 relative).
+//     same kernels; BatchNorm folding changes float rounding only, ~1e-6 relative);
+//   - while predict() runs, the calling thread treats subnormal floats as zero (FTZ and DAZ,
+//     restored on return; kernels/simd.hpp SubnormalsAsZero): values below 1.2e-38 become 0
+//     instead of costing a microcode assist each (an LSTM's saturated gates make them).
+//
+// Reduced precision, opt-in and for inference only: Predictor<Net, Precision::bfloat16> converts
+// the packed weights of its Dense and pointwise Conv1D layers to bfloat16 once, at construction,
+// and runs those layers' products in bfloat16 with float32 sums; every other layer stays float32
+// (layers/precision.hpp). Its outputs differ from float32's by bfloat16 rounding (relative 2^-8
+// per value; docs/performance.md gives the measured change of a tagger's AUC). parameters() are
+// the float32 parameters as given, whatever the precision.
 
 
 
 namespace deepjet {
 
-template <Layer Net>
+template <Layer Net, Precision P = Precision::float32>
 class Predictor {
  public:
   using network_type = Net;
+  static constexpr Precision precision = P;
   using input_shape = typename Net::input_shape;
   using output_shape = typename Net::output_shape;
   using input_tensor = TensorsOf<input_shape>;
@@ -14229,6 +14428,7 @@ class Predictor {
       throw Error("deepjet::Predictor: " + std::to_string(parameters.size()) + " parameters given, the network has " +
                   std::to_string(parameter_count));
     pack_inference_parameters<Net>(parameters.data(), packed_.data());
+    pack_for_precision<P, Net>(packed_.data());
   }
   explicit Predictor(const Model<Net>& model) : Predictor(model.parameters()) {}
 
@@ -14242,7 +14442,8 @@ class Predictor {
   /// Inference on raw batches (x.count samples): thread-safe, allocation-free once `workspace`
   /// has served a batch this large.
   void predict(ConstBatch<input_shape> x, Batch<output_shape> y, Workspace& workspace) const {
-    Net::infer(packed_.data(), x, y, ensure_size(workspace.scratch_, workspace_size(x.count)));
+    const kernels::SubnormalsAsZero no_subnormal_assists;  // restored on return (kernels/simd.hpp)
+    infer_at<P, Net>(packed_.data(), x, y, ensure_size(workspace.scratch_, workspace_size(x.count)));
   }
 
   /// Inference on an xtensor batch (first dimension: samples), or a tuple of them.
@@ -14385,12 +14586,12 @@ void load_model(Model<Net>& model, const std::filesystem::path& path, Optimiser*
 }
 
 /// The inference engine of the model saved at `path` (models/predictor.hpp); the file is checked
-/// as by load_model.
-template <Layer Net>
-Predictor<Net> load_predictor(const std::filesystem::path& path) {
+/// as by load_model. load_predictor<Net, Precision::bfloat16>(path) gives the bfloat16 one.
+template <Layer Net, Precision P = Precision::float32>
+Predictor<Net, P> load_predictor(const std::filesystem::path& path) {
   Model<Net> model;
   load_model(model, path);
-  return Predictor<Net>(model);
+  return Predictor<Net, P>(model);
 }
 
 }  // namespace deepjet
@@ -14464,111 +14665,6 @@ Predictor<Net> load_predictor(const std::filesystem::path& path) {
 // coefficients rounded to float. tanh and sigmoid are built on these with one division each: on
 // AVX-512 a division is 3 micro-ops, fewer than a reciprocal estimate and its refinement.
 
-// ---- begin deepjet/kernels/simd.hpp ----
-// deepjet/kernels/simd.hpp: the SIMD register type the kernels are written in, and partial
-// (masked) loads and stores for the last, incomplete register of a row.
-//
-// Kernels are templates on an xsimd architecture. The default is the best instruction set the
-// translation unit is compiled for (-march=native gives AVX-512 on Skylake-SP, -mavx2 -mfma gives
-// AVX2), so a user's build chooses the kernels by its compiler flags alone.
-//
-// load_first<Arch>(p, n) reads the first n floats at p (0 < n <= lanes) into a register whose
-// other lanes are zero, and store_first<Arch>(p, v, n) writes the first n lanes of v to p; neither
-// touches memory beyond p[n - 1]. With AVX-512 and AVX they are single masked instructions
-// (masked-out lanes cannot fault), so a row of any width runs at full vector speed to its end.
-
-
-
-#if defined(__AVX__) || defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
-// Force-inlined helpers: the kernels rely on their register tiles being fully inlined and
-// unrolled even at -O2 (CMSSW's optimisation level), where GCC would otherwise keep them in memory.
-#if defined(__GNUC__)
-#define DEEPJET_ALWAYS_INLINE [[gnu::always_inline]] inline
-#else
-#define DEEPJET_ALWAYS_INLINE inline
-#endif
-
-namespace deepjet::kernels {
-
-using DefaultArch = xsimd::default_arch;
-
-template <class Arch>
-using Floats = xsimd::batch<float, Arch>;
-
-template <class Arch>
-inline constexpr std::size_t lanes = Floats<Arch>::size;
-
-/// True for xsimd architectures with AVX-512 registers.
-template <class Arch>
-inline constexpr bool is_avx512 = std::is_base_of_v<xsimd::avx512f, Arch> || std::is_same_v<xsimd::avx512f, Arch>;
-/// True for xsimd architectures with 256-bit AVX registers (AVX, AVX2, FMA3 + AVX2).
-template <class Arch>
-inline constexpr bool is_avx = std::is_base_of_v<xsimd::avx, Arch> || std::is_same_v<xsimd::avx, Arch>;
-
-namespace detail {
-// Lane masks for AVX's maskload/maskstore: the 8 ints starting at avx_masks + 8 - n enable lanes [0, n).
-alignas(64) inline constexpr std::int32_t avx_masks[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-}  // namespace detail
-
-/// The first n (1 <= n <= lanes) floats at p, zeros in the other lanes.
-template <class Arch>
-DEEPJET_ALWAYS_INLINE Floats<Arch> load_first(const float* p, std::size_t n) {
-#if defined(__AVX512F__)
-  if constexpr (is_avx512<Arch>)
-    return Floats<Arch>(_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1u), p));
-#endif
-#if defined(__AVX__)
-  if constexpr (is_avx<Arch>)
-    return Floats<Arch>(_mm256_maskload_ps(
-        p, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(detail::avx_masks + 8 - n))));
-#endif
-  if constexpr (!is_avx512<Arch> && !is_avx<Arch>) {
-    alignas(64) float lanes_in[lanes<Arch>] = {};
-    for (std::size_t l = 0; l < n; ++l) lanes_in[l] = p[l];
-    return Floats<Arch>::load_aligned(lanes_in);
-  }
-}
-
-/// Writes the first n (1 <= n <= lanes) lanes of v to p[0 .. n-1].
-template <class Arch>
-DEEPJET_ALWAYS_INLINE void store_first(float* p, Floats<Arch> v, std::size_t n) {
-#if defined(__AVX512F__)
-  if constexpr (is_avx512<Arch>) {
-    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1u), v);
-    return;
-  }
-#endif
-#if defined(__AVX__)
-  if constexpr (is_avx<Arch>) {
-    _mm256_maskstore_ps(p, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(detail::avx_masks + 8 - n)), v);
-    return;
-  }
-#endif
-  if constexpr (!is_avx512<Arch> && !is_avx<Arch>) {
-    alignas(64) float lanes_out[lanes<Arch>];
-    v.store_aligned(lanes_out);
-    for (std::size_t l = 0; l < n; ++l) p[l] = lanes_out[l];
-  }
-}
-
-/// A full register from p when `full`, else its first n lanes (zeros after).
-template <class Arch>
-DEEPJET_ALWAYS_INLINE Floats<Arch> load_lanes(const float* p, std::size_t n) {
-  return n == lanes<Arch> ? Floats<Arch>::load_unaligned(p) : load_first<Arch>(p, n);
-}
-
-/// Writes the first n lanes of v to p (all of them when n == lanes).
-template <class Arch>
-DEEPJET_ALWAYS_INLINE void store_lanes(float* p, Floats<Arch> v, std::size_t n) {
-  if (n == lanes<Arch>) v.store_unaligned(p);
-  else store_first<Arch>(p, v, n);
-}
-
-}  // namespace deepjet::kernels
-// ---- end deepjet/kernels/simd.hpp ----
 
 
 // Every function is force-inlined: the kernels call them on registers inside register-blocked
@@ -15074,17 +15170,17 @@ inline void gemm_columns(std::size_t width, std::size_t M, std::size_t K, const 
   gemm_panel<Arch, NV>(M, K, a, a_row_stride, a_k_stride, b, ldb, width - (NV - 1) * W, c, ldc, accumulate);
 }
 
-// C (+)= A * B with A element (i, k) at a[i * a_row_stride + k * a_k_stride].
-template <class Arch>
+// C (+)= A * B with A element (i, k) at a[i * a_row_stride + k * a_k_stride], K cut in blocks of
+// KC rows of B (below).
+template <class Arch, std::size_t KC>
 inline void gemm_strided_a(std::size_t M, std::size_t N, std::size_t K, const float* a,
                            std::size_t a_row_stride, std::size_t a_k_stride, const float* b,
                            std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
   if (M == 0 || N == 0) return;
   constexpr std::size_t NR = GemmTile<Arch>::columns;
-  // Blocks of K rows of B: a block's panel (KC x NR floats, 64 KiB with AVX-512) stays in the
-  // second-level cache while every row tile of C passes over it, however long K is (the weight
+  // Blocks of K rows of B: a block's panel (KC x NR floats, 64 KiB with AVX-512 at KC = 256)
+  // stays in cache while every row tile of C passes over it, however long K is (the weight
   // gradients sum over batch x particles rows).
-  constexpr std::size_t KC = 256;
   if (K == 0) {
     for (std::size_t n = 0; n < N; n += NR)
       gemm_columns<Arch>(std::min(NR, N - n), M, 0, a, a_row_stride, a_k_stride, b + n, ldb, c + n, ldc, accumulate);
@@ -15100,18 +15196,21 @@ inline void gemm_strided_a(std::size_t M, std::size_t N, std::size_t K, const fl
 
 }  // namespace detail
 
-/// C[M x N] (+)= A[M x K] * B[K x N].
-template <class Arch = DefaultArch>
+/// C[M x N] (+)= A[M x K] * B[K x N]. KBlock: rows of B per block (see gemm_strided_a); the
+/// training backward passes use 128, whose 32 KiB panels stay in the first-level cache, about 4 %
+/// faster on DeepJet's LSTM gradient products (docs/performance.md, round 2).
+template <class Arch = DefaultArch, std::size_t KBlock = 256>
 inline void gemm_nn(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
                     const float* B, std::size_t ldb, float* C, std::size_t ldc, bool accumulate) {
-  detail::gemm_strided_a<Arch>(M, N, K, A, lda, 1, B, ldb, C, ldc, accumulate);
+  detail::gemm_strided_a<Arch, KBlock>(M, N, K, A, lda, 1, B, ldb, C, ldc, accumulate);
 }
 
-/// C[M x N] (+)= A[K x M]^T * B[K x N]   (A is stored K rows of M).
+/// C[M x N] (+)= A[K x M]^T * B[K x N]   (A is stored K rows of M). Used by the weight gradients
+/// only (training): blocks of 128 rows of B, as gemm_nn's KBlock = 128.
 template <class Arch = DefaultArch>
 inline void gemm_tn(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
                     const float* B, std::size_t ldb, float* C, std::size_t ldc, bool accumulate) {
-  detail::gemm_strided_a<Arch>(M, N, K, A, 1, lda, B, ldb, C, ldc, accumulate);
+  detail::gemm_strided_a<Arch, 128>(M, N, K, A, 1, lda, B, ldb, C, ldc, accumulate);
 }
 
 /// C[M x N] (+)= A[M x K] * B[N x K]^T   (dot products of rows of A with rows of B).
@@ -15175,6 +15274,274 @@ inline void add_row(std::size_t M, std::size_t N, const float* row, float* C, st
 
 }  // namespace deepjet::kernels
 // ---- end deepjet/kernels/gemm.hpp ----
+// ---- begin deepjet/kernels/gemm_bf16.hpp ----
+// deepjet/kernels/gemm_bf16.hpp: matrix products with bfloat16 inputs and float32 accumulation,
+// for reduced-precision inference (models/predictor.hpp, Precision::bfloat16).
+//
+// bfloat16 is float32 with its mantissa cut from 23 to 7 stored bits (8 significant bits with the
+// implicit one): the same range, a relative rounding error of at most 2^-8 per value (half a
+// unit in the 8th significant bit).
+//
+// Contract of gemm_nn_bf16: C[M x N] (+)= bf16(A)[M x K] * B[K x N] where
+//   - A is row-major float32 with leading dimension lda (rows may overlap, as in gemm_nn); each
+//     element is rounded to bfloat16 (round to nearest even) as it is read;
+//   - B was converted once by pack_bf16_pairs: bfloat16 values, two consecutive rows of B
+//     interleaved per column, (K + 1) / 2 rows of N 32-bit words, held in float storage;
+//   - the products of bfloat16 values are exact in float32 and are summed in float32, two k at a
+//     time in the order of VDPBF16PS: C += a[k+1] b[k+1], then C += a[k] b[k], each sum rounded;
+//   - sizes may be anything, including zero; no allocation, no threads; C must not overlap A or B.
+// Two implementations give the same sums: with AVX512-BF16 (compiled with __AVX512BF16__, e.g.
+// -march=native on Intel Sapphire Rapids / Cooper Lake or AMD Zen 4 / Zen 5) the instructions
+// VCVTNE2PS2BF16 and VDPBF16PS; elsewhere (AVX2, AVX-512 without BF16) xsimd fused multiply-adds on
+// the bfloat16 values widened to float32, which are exact for these products and so round the
+// same way. The one difference: the instruction flushes denormal inputs and results (below
+// 1.2e-38) to zero, the fallback keeps them.
+
+
+
+namespace deepjet::kernels {
+
+/// True when this translation unit can use the AVX512-BF16 instructions.
+#if defined(__AVX512BF16__) && defined(__AVX512F__)
+inline constexpr bool has_avx512_bf16 = true;
+#else
+inline constexpr bool has_avx512_bf16 = false;
+#endif
+
+/// x rounded to bfloat16 (the upper 16 bits of a float32): round to nearest, ties to even;
+/// denormals become a zero of the same sign and NaNs stay (quiet) NaNs, as VCVTNE2PS2BF16 does.
+inline std::uint16_t to_bf16(float x) {
+  std::uint32_t bits = std::bit_cast<std::uint32_t>(x);
+  if ((bits & 0x7f800000u) == 0) return static_cast<std::uint16_t>((bits >> 16) & 0x8000u);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((bits >> 16) | 0x0040u);
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<std::uint16_t>(bits >> 16);
+}
+
+/// The float32 value of a bfloat16 (exact).
+inline float from_bf16(std::uint16_t h) { return std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16); }
+
+/// x rounded to the nearest bfloat16, as a float32.
+inline float round_to_bf16(float x) { return from_bf16(to_bf16(x)); }
+
+/// 32-bit words of B once packed by pack_bf16_pairs: (K + 1) / 2 rows of N.
+constexpr std::size_t bf16_pair_words(std::size_t K, std::size_t N) { return (K + 1) / 2 * N; }
+
+/// Converts B[K x N] (row-major, leading dimension N) at `b` IN PLACE into bfloat16 pairs: word
+/// (p, n) holds bf16(B[2p][n]) in its low half and bf16(B[2p+1][n]) in its high half (zero for an
+/// odd K's last row). The words fill the first bf16_pair_words(K, N) floats of the region (never
+/// more than K * N); the rest of the region is zeroed. Allocates a copy of B (once per model).
+inline void pack_bf16_pairs(std::size_t K, std::size_t N, float* b) {
+  const std::vector<float> source(b, b + K * N);
+  std::fill(b, b + K * N, 0.0f);
+  auto* bytes = reinterpret_cast<unsigned char*>(b);
+  for (std::size_t p = 0; p < (K + 1) / 2; ++p)
+    for (std::size_t n = 0; n < N; ++n) {
+      const std::uint32_t low = to_bf16(source[2 * p * N + n]);
+      const std::uint32_t high = 2 * p + 1 < K ? to_bf16(source[(2 * p + 1) * N + n]) : 0u;
+      const std::uint32_t word = low | (high << 16);
+      std::memcpy(bytes + (p * N + n) * sizeof(float), &word, sizeof word);
+    }
+}
+
+namespace detail {
+
+// The implementation: the instruction, or xsimd fused multiply-adds on widened values.
+template <class Arch, bool Instruction>
+struct Bf16Gemm {
+  static constexpr bool instruction = Instruction;
+  static constexpr std::size_t width = Instruction ? 16 : lanes<Arch>;
+  static constexpr std::size_t registers = Instruction || is_avx512<Arch> ? 4 : 2;
+  static constexpr std::size_t columns = registers * width;
+  static constexpr std::size_t rows = 6;
+  // K per block: the panel of B (KC / 2 x columns words) stays in the second-level cache, the
+  // rounded rows of A (rows x KC / 2 words) on the stack.
+  static constexpr std::size_t KC = 512;
+};
+
+// Rounds rows [0, rows) x columns [0, kc) of A into pairs: out[i * KC/2 + p] = bf16 pair of
+// A[i][2p], A[i][2p+1] (zero high half past kc).
+template <class G>
+DEEPJET_ALWAYS_INLINE void round_rows(std::size_t rows, std::size_t kc, const float* a, std::size_t lda,
+                                      std::uint32_t* out) {
+  constexpr std::size_t stride = G::KC / 2;
+  for (std::size_t i = 0; i < rows; ++i) {
+    const float* row = a + i * lda;
+    std::uint32_t* pairs = out + i * stride;
+    std::size_t k = 0;
+#if defined(__AVX512BF16__) && defined(__AVX512F__)
+    if constexpr (G::instruction) {
+      for (; k + 32 <= kc; k += 32) {
+        const __m512bh packed = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + k + 16), _mm512_loadu_ps(row + k));
+        _mm512_storeu_si512(pairs + k / 2, (__m512i)packed);
+      }
+      if (k < kc) {
+        const std::size_t rest = kc - k;  // 1 .. 31
+        const __mmask16 low_mask = static_cast<__mmask16>(rest >= 16 ? 0xffffu : (1u << rest) - 1u);
+        const __mmask16 high_mask = static_cast<__mmask16>(rest > 16 ? (1u << (rest - 16)) - 1u : 0u);
+        const __m512bh packed = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(high_mask, row + k + 16),
+                                                   _mm512_maskz_loadu_ps(low_mask, row + k));
+        const __mmask16 word_mask = static_cast<__mmask16>((1u << ((rest + 1) / 2)) - 1u);
+        _mm512_mask_storeu_epi32(pairs + k / 2, word_mask, (__m512i)packed);
+      }
+      continue;
+    }
+#endif
+    for (; k < kc; k += 2) {
+      const std::uint32_t low = to_bf16(row[k]);
+      const std::uint32_t high = k + 1 < kc ? to_bf16(row[k + 1]) : 0u;
+      pairs[k / 2] = low | (high << 16);
+    }
+  }
+}
+
+// C[MR x NV registers] (+)= rounded A rows (pairs at a, row stride KC/2) * pair rows of B (row p
+// at b + p * ldb words); the last register has last_lanes valid columns.
+template <class Arch, class G, std::size_t MR, std::size_t NV>
+DEEPJET_ALWAYS_INLINE void bf16_tile(std::size_t pairs, const std::uint32_t* a, const float* b, std::size_t ldb,
+                                     std::size_t last_lanes, float* c, std::size_t ldc, bool accumulate) {
+  constexpr std::size_t stride = G::KC / 2;
+  constexpr std::size_t W = G::width;
+  const bool partial = last_lanes != W;
+#if defined(__AVX512BF16__) && defined(__AVX512F__)
+  if constexpr (G::instruction) {
+    const __mmask16 last_mask = static_cast<__mmask16>(partial ? (1u << last_lanes) - 1u : 0xffffu);
+    __m512 acc[MR][NV];
+#pragma GCC unroll 8
+    for (std::size_t i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (std::size_t j = 0; j < NV; ++j) acc[i][j] = _mm512_setzero_ps();
+    for (std::size_t p = 0; p < pairs; ++p) {
+      const float* bp = b + p * ldb;
+      __m512bh bv[NV];
+#pragma GCC unroll 8
+      for (std::size_t j = 0; j + 1 < NV; ++j) {
+        bv[j] = (__m512bh)_mm512_loadu_ps(bp + j * W);
+      }
+      bv[NV - 1] = (__m512bh)_mm512_maskz_loadu_ps(last_mask, bp + (NV - 1) * W);
+#pragma GCC unroll 8
+      for (std::size_t i = 0; i < MR; ++i) {
+        const __m512bh aib = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[i * stride + p]));
+#pragma GCC unroll 8
+        for (std::size_t j = 0; j < NV; ++j) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], aib, bv[j]);
+      }
+    }
+#pragma GCC unroll 8
+    for (std::size_t i = 0; i < MR; ++i) {
+      float* out = c + i * ldc;
+#pragma GCC unroll 8
+      for (std::size_t j = 0; j + 1 < NV; ++j) {
+        if (accumulate) acc[i][j] = _mm512_add_ps(acc[i][j], _mm512_loadu_ps(out + j * W));
+        _mm512_storeu_ps(out + j * W, acc[i][j]);
+      }
+      float* last = out + (NV - 1) * W;
+      if (accumulate) acc[i][NV - 1] = _mm512_add_ps(acc[i][NV - 1], _mm512_maskz_loadu_ps(last_mask, last));
+      _mm512_mask_storeu_ps(last, last_mask, acc[i][NV - 1]);
+    }
+    return;
+  }
+#endif
+  if constexpr (!G::instruction) {
+    using V = Floats<Arch>;
+    using U = xsimd::batch<std::uint32_t, Arch>;
+    const V high_half = xsimd::bitwise_cast<V>(U(0xffff0000u));
+    V acc[MR][NV];
+#pragma GCC unroll 8
+    for (std::size_t i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (std::size_t j = 0; j < NV; ++j) acc[i][j] = V(0.0f);
+    for (std::size_t p = 0; p < pairs; ++p) {
+      const float* bp = b + p * ldb;
+      V even[NV], odd[NV];
+#pragma GCC unroll 8
+      for (std::size_t j = 0; j < NV; ++j) {
+        const V w = j + 1 < NV || !partial ? V::load_unaligned(bp + j * W) : load_first<Arch>(bp + j * W, last_lanes);
+        even[j] = xsimd::bitwise_cast<V>(xsimd::bitwise_cast<U>(w) << 16);
+        odd[j] = w & high_half;
+      }
+#pragma GCC unroll 8
+      for (std::size_t i = 0; i < MR; ++i) {
+        const std::uint32_t word = a[i * stride + p];
+        const V a_even(std::bit_cast<float>(word << 16));
+        const V a_odd(std::bit_cast<float>(word & 0xffff0000u));
+#pragma GCC unroll 8
+        for (std::size_t j = 0; j < NV; ++j) {
+          acc[i][j] = xsimd::fma(a_odd, odd[j], acc[i][j]);
+          acc[i][j] = xsimd::fma(a_even, even[j], acc[i][j]);
+        }
+      }
+    }
+#pragma GCC unroll 8
+    for (std::size_t i = 0; i < MR; ++i) {
+      float* out = c + i * ldc;
+#pragma GCC unroll 8
+      for (std::size_t j = 0; j < NV; ++j) {
+        const std::size_t n = j + 1 < NV ? W : last_lanes;
+        if (accumulate) acc[i][j] += load_lanes<Arch>(out + j * W, n);
+        store_lanes<Arch>(out + j * W, acc[i][j], n);
+      }
+    }
+  }
+}
+
+// All rounded rows (at most G::rows) for a panel of `width` <= G::columns columns.
+template <class Arch, class G, std::size_t NV = G::registers>
+inline void bf16_columns(std::size_t width, std::size_t rows, std::size_t pairs, const std::uint32_t* a,
+                         const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
+  constexpr std::size_t W = G::width;
+  if constexpr (NV > 1) {
+    if (width <= (NV - 1) * W) {
+      bf16_columns<Arch, G, NV - 1>(width, rows, pairs, a, b, ldb, c, ldc, accumulate);
+      return;
+    }
+  }
+  const std::size_t last_lanes = width - (NV - 1) * W;
+  constexpr std::size_t stride = G::KC / 2;
+  std::size_t i = 0;
+  if (rows == G::rows) {
+    bf16_tile<Arch, G, G::rows, NV>(pairs, a, b, ldb, last_lanes, c, ldc, accumulate);
+    return;
+  }
+  for (; i + 2 <= rows; i += 2)
+    bf16_tile<Arch, G, 2, NV>(pairs, a + i * stride, b, ldb, last_lanes, c + i * ldc, ldc, accumulate);
+  if (i < rows) bf16_tile<Arch, G, 1, NV>(pairs, a + i * stride, b, ldb, last_lanes, c + i * ldc, ldc, accumulate);
+}
+
+}  // namespace detail
+
+/// C[M x N] (+)= bf16(A)[M x K] * B, B packed by pack_bf16_pairs(K, N, ...) (see the top of this
+/// file). Instruction: use AVX512-BF16 (only where has_avx512_bf16; the default there).
+template <class Arch = DefaultArch, bool Instruction = has_avx512_bf16>
+inline void gemm_nn_bf16(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
+                         const float* B_pairs, float* C, std::size_t ldc, bool accumulate) {
+  static_assert(!Instruction || has_avx512_bf16, "deepjet: the AVX512-BF16 kernel needs a build with -mavx512bf16");
+  using G = detail::Bf16Gemm<Arch, Instruction>;
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    if (!accumulate)
+      for (std::size_t m = 0; m < M; ++m) std::fill(C + m * ldc, C + m * ldc + N, 0.0f);
+    return;
+  }
+  alignas(64) std::uint32_t rounded[G::rows * (G::KC / 2)];
+  for (std::size_t k0 = 0; k0 < K; k0 += G::KC) {
+    const std::size_t kc = std::min(G::KC, K - k0);
+    const std::size_t pairs = (kc + 1) / 2;
+    const float* b = B_pairs + (k0 / 2) * N;
+    // Column panels outside, row tiles inside: a panel of B (with K = 265, 133 pairs x 64 columns,
+    // 34 KiB) stays in the first-level cache while every row tile passes over it. The rows of A
+    // are rounded again for each panel, which costs a few per cent of the products.
+    for (std::size_t n = 0; n < N; n += G::columns)
+      for (std::size_t m = 0; m < M; m += G::rows) {
+        const std::size_t rows = std::min(G::rows, M - m);
+        detail::round_rows<G>(rows, kc, A + m * lda + k0, lda, rounded);
+        detail::bf16_columns<Arch, G>(std::min(G::columns, N - n), rows, pairs, rounded, b + n, N, C + m * ldc + n,
+                                      ldc, accumulate || k0 > 0);
+      }
+  }
+}
+
+}  // namespace deepjet::kernels
+// ---- end deepjet/kernels/gemm_bf16.hpp ----
 
 
 namespace deepjet {
@@ -15335,6 +15702,21 @@ struct Conv1DLayer : LeafLayer<Conv1DLayer<Length, Channels, Filters, KernelSize
         infer_block(params, slice(x, first, count), slice(y, first, count));
       }
     }
+  }
+
+  /// bfloat16 inference (layers/precision.hpp), for the pointwise convolution only (kernel 1,
+  /// a Dense on every particle: DeepJet's and DeepDoubleX's); wider kernels run in float32.
+  static void pack_bf16(float* packed)
+    requires pointwise
+  {
+    kernels::pack_bf16_pairs(Channels, Filters, packed + weight_offset);
+  }
+  static void infer_bf16(const float* packed, ConstBatch<input_shape> x, Batch<output_shape> y, float*)
+    requires pointwise
+  {
+    kernels::gemm_nn_bf16(x.count * Length, Filters, Channels, x.data, Channels, packed + weight_offset, y.data,
+                          Filters, false);
+    if constexpr (UseBias) kernels::add_row(x.count * Length, Filters, packed + bias_offset, y.data, Filters);
   }
 
   void forward(TrainingContext&, float* params, ConstBatch<input_shape> x, Batch<output_shape> y) {
@@ -15547,6 +15929,14 @@ struct DenseLayer : LeafLayer<DenseLayer<In, Units>> {
   static void infer(const float* params, ConstBatch<input_shape> x, Batch<output_shape> y, float*) {
     kernels::gemm_nn(x.count, Units, In, x.data, In, params + weight_offset, Units, y.data, Units, false);
     kernels::add_row(x.count, Units, params + bias_offset, y.data, Units);
+  }
+
+  /// bfloat16 inference (layers/precision.hpp): the weight becomes bfloat16 pairs in place (after
+  /// any BatchNorm folding), the bias stays float32.
+  static void pack_bf16(float* packed) { kernels::pack_bf16_pairs(In, Units, packed + weight_offset); }
+  static void infer_bf16(const float* packed, ConstBatch<input_shape> x, Batch<output_shape> y, float*) {
+    kernels::gemm_nn_bf16(x.count, Units, In, x.data, In, packed + weight_offset, y.data, Units, false);
+    kernels::add_row(x.count, Units, packed + bias_offset, y.data, Units);
   }
 
   /// Absorbs x -> scale * x + shift of the input features (a BatchNorm before this layer at
@@ -16115,7 +16505,7 @@ inline void gru_backward_reset_gate(std::size_t H, float* gates, const float* d_
 //
 // Training memory (grown to the largest batch, then reused): the gates, cells, tanh(cells) and
 // states of every step of every sample, batch*T*7H floats, plus 2 batch*H, U^T (4H*H), the
-// packed weights and 128 (F + H) floats of rows for the weight gradients. The backward pass
+// packed weights and 256 (F + H) floats of rows for the weight gradients. The backward pass
 // turns the cached gates into their gradients in place, so each forward allows one backward; a
 // second one throws deepjet::Error.
 // Inference scratch: min(batch, 256) * 3H floats (two states h to alternate between steps and the
@@ -16257,33 +16647,36 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences, gate
     ensure_size(tanh_cells_, count * T * H);
     float* packed = ensure_size(packed_weights_, inference_parameter_count);
     pack_for_inference(params, packed);
-    // Sample b's values at entry t are row b * T + t of each cache.
+    // Entry-major caches: sample b's values at entry t are row t * count + b of each cache, so that
+    // one step reads and writes contiguous rows (the step's states, gates and, in backward, their
+    // gradients form dense count x H / count x 4H matrices).
     for (std::size_t step = 0; step < T; ++step) {
       const std::size_t t = entry_at_step(step);
       kernels::LSTMStep s{.F = F, .H = H, .weights = packed, .x = x.data + t * F, .x_stride = T * F};
-      s.h = hidden_.data() + t * H;
-      s.h_stride = T * H;
-      s.c = cells_.data() + t * H;
-      s.c_stride = T * H;
-      s.gates = gates_.data() + t * G;
-      s.gates_stride = T * G;
-      s.tanh_c = tanh_cells_.data() + t * H;
-      s.tanh_c_stride = T * H;
+      s.h = hidden_.data() + t * count * H;
+      s.h_stride = H;
+      s.c = cells_.data() + t * count * H;
+      s.c_stride = H;
+      s.gates = gates_.data() + t * count * G;
+      s.gates_stride = G;
+      s.tanh_c = tanh_cells_.data() + t * count * H;
+      s.tanh_c_stride = H;
       if (step > 0) {
         const std::size_t t_prev = entry_at_step(step - 1);
-        s.h_prev = hidden_.data() + t_prev * H;
-        s.h_prev_stride = T * H;
-        s.c_prev = cells_.data() + t_prev * H;
-        s.c_prev_stride = T * H;
+        s.h_prev = hidden_.data() + t_prev * count * H;
+        s.h_prev_stride = H;
+        s.c_prev = cells_.data() + t_prev * count * H;
+        s.c_prev_stride = H;
       }
       kernels::lstm_step<Gate>(s, count);
     }
     if constexpr (ReturnSequences) {
-      std::memcpy(y.data, hidden_.data(), count * T * H * sizeof(float));
+      for (std::size_t b = 0; b < count; ++b)
+        for (std::size_t t = 0; t < T; ++t)
+          std::memcpy(y.data + (b * T + t) * H, hidden_.data() + (t * count + b) * H, H * sizeof(float));
     } else {
       constexpr std::size_t last = entry_at_step(T - 1);
-      for (std::size_t b = 0; b < count; ++b)
-        std::memcpy(y.data + b * H, hidden_.data() + (b * T + last) * H, H * sizeof(float));
+      std::memcpy(y.data, hidden_.data() + last * count * H, count * H * sizeof(float));
     }
     cached_count_ = count;
     has_cache_ = true;
@@ -16318,48 +16711,54 @@ struct LSTMLayer : LeafLayer<LSTMLayer<T, F, H, direction, ReturnSequences, gate
           float* to = dh_.data() + b * H;
           for (std::size_t j = 0; j < H; ++j) to[j] += from[j];
         }
-      for (std::size_t b = 0; b < count; ++b) {
-        const std::size_t row = b * T + t;
-        const float* c_prev = step > 0 ? cells_.data() + (b * T + entry_at_step(step - 1)) * H : nullptr;
-        kernels::lstm_cell_backward<Gate>(H, gates + row * G, tanh_cells_.data() + row * H, c_prev, dh_.data() + b * H,
-                                    dc_.data() + b * H);
-      }
-      // gates at entry t now hold dz for this step, for every sample (rows strided by T*G).
-      // dh_prev = dz U^T.
+      float* dz = gates + t * count * G;  // this step's gates, rows of G floats
+      const float* c_prev = step > 0 ? cells_.data() + entry_at_step(step - 1) * count * H : nullptr;
+      for (std::size_t b = 0; b < count; ++b)
+        kernels::lstm_cell_backward<Gate>(H, dz + b * G, tanh_cells_.data() + (t * count + b) * H,
+                                          c_prev ? c_prev + b * H : nullptr, dh_.data() + b * H, dc_.data() + b * H);
+      // The step's gates now hold dz (count x G, contiguous). dh_prev = dz U^T (blocks of 128 rows
+      // of U^T: see gemm_nn's KBlock).
       if (step > 0)
-        kernels::gemm_nn(count, H, G, gates + t * G, T * G, recurrent_kernel_transposed, H, dh_.data(), H, false);
+        kernels::gemm_nn<kernels::DefaultArch, 128>(count, H, G, dz, G, recurrent_kernel_transposed, H, dh_.data(), H,
+                                                    false);
     }
-    // All steps at once, in chunks of rows (b, t) that stay in cache while the four products
-    // read them: [dW; dU] += [X, H_prev]^T dZ (kernel and recurrent_kernel are adjacent in the
-    // parameters, so one product with F + H columns of A gives both; H_prev is the state before
-    // entry t was read, zero for the first entry read), db += column sums of dZ, dX = dZ W^T.
-    constexpr std::size_t rows_per_chunk = 128;
+    // All steps at once, in chunks of rows (t, b) of one entry that stay in cache while the four
+    // products read them: [dW; dU] += [X, H_prev]^T dZ (kernel and recurrent_kernel are adjacent
+    // in the parameters, so one product with F + H columns of A gives both; H_prev is the state
+    // before entry t was read, zero for the first entry read), db += column sums of dZ,
+    // dX = dZ W^T.
+    constexpr std::size_t rows_per_chunk = 256;
     float* inputs_and_states = ensure_size(inputs_and_states_, rows_per_chunk * (F + H));
-    for (std::size_t first = 0; first < count * T; first += rows_per_chunk) {
-      const std::size_t rows = std::min(rows_per_chunk, count * T - first);
-      for (std::size_t r = 0; r < rows; ++r) {
-        const std::size_t b = (first + r) / T, t = (first + r) % T;
-        float* to = inputs_and_states + r * (F + H);
-        std::memcpy(to, x.data + (b * T + t) * F, F * sizeof(float));
-        const std::size_t step = step_of_entry(t);
-        if (step == 0) std::fill(to + F, to + F + H, 0.0f);
-        else std::memcpy(to + F, hidden_.data() + (b * T + entry_at_step(step - 1)) * H, H * sizeof(float));
+    for (std::size_t t = 0; t < T; ++t) {
+      const std::size_t step = step_of_entry(t);
+      const float* h_prev = step > 0 ? hidden_.data() + entry_at_step(step - 1) * count * H : nullptr;
+      for (std::size_t first = 0; first < count; first += rows_per_chunk) {
+        const std::size_t rows = std::min(rows_per_chunk, count - first);
+        for (std::size_t r = 0; r < rows; ++r) {
+          const std::size_t b = first + r;
+          float* to = inputs_and_states + r * (F + H);
+          std::memcpy(to, x.data + (b * T + t) * F, F * sizeof(float));
+          if (h_prev) std::memcpy(to + F, h_prev + b * H, H * sizeof(float));
+          else std::fill(to + F, to + F + H, 0.0f);
+        }
+        const float* dz = gates + (t * count + first) * G;
+        kernels::gemm_tn(F + H, G, rows, inputs_and_states, F + H, dz, G, grads + kernel_offset, G, true);
+        kernels::column_sums(rows, G, dz, G, grads + bias_offset, true);
+        if (dx.data)
+          kernels::gemm_nt(rows, F, G, dz, G, params + kernel_offset, G, dx.data + (first * T + t) * F, T * F, false);
       }
-      const float* dz = gates + first * G;
-      kernels::gemm_tn(F + H, G, rows, inputs_and_states, F + H, dz, G, grads + kernel_offset, G, true);
-      kernels::column_sums(rows, G, dz, G, grads + bias_offset, true);
-      if (dx.data) kernels::gemm_nt(rows, F, G, dz, G, params + kernel_offset, G, dx.data + first * F, F, false);
     }
   }
 
  private:
-  AlignedFloats gates_;       ///< batch x T x 4H: gate activations, then (in backward) their gradients
-  AlignedFloats hidden_;      ///< batch x T x H: h after each entry
-  AlignedFloats cells_;       ///< batch x T x H: c after each entry
-  AlignedFloats tanh_cells_;  ///< batch x T x H: tanh(c)
+  // The per-step caches are entry-major: row t * batch + b holds sample b at entry t.
+  AlignedFloats gates_;       ///< T x batch x 4H: gate activations, then (in backward) their gradients
+  AlignedFloats hidden_;      ///< T x batch x H: h after each entry
+  AlignedFloats cells_;       ///< T x batch x H: c after each entry
+  AlignedFloats tanh_cells_;  ///< T x batch x H: tanh(c)
   AlignedFloats recurrent_kernel_transposed_;  ///< 4H x H
   AlignedFloats packed_weights_;  ///< the parameters packed for the fused step (pack_for_inference)
-  AlignedFloats inputs_and_states_;  ///< rows_per_chunk x (F + H): [x_t, h_prev] rows for the weight gradients
+  AlignedFloats inputs_and_states_;  ///< 256 x (F + H): [x_t, h_prev] rows for the weight gradients
   AlignedFloats dh_;          ///< batch x H
   AlignedFloats dc_;          ///< batch x H
   std::size_t cached_count_ = 0;  ///< samples of the last forward pass
@@ -17710,7 +18109,22 @@ class SequentialLayer {
 
   static void infer(const float* packed, ConstBatch<In> in, Batch<output_shape> out, float* scratch) {
     if constexpr (kept_count == 0) std::copy_n(in.data, in.size(), out.data);  // only Dropout: the identity
-    else infer_kept<0>(packed, in, out, scratch);
+    else infer_kept<Precision::float32, 0>(packed, in, out, scratch);
+  }
+
+  /// bfloat16 inference (layers/precision.hpp): each kept step converts its own packed
+  /// parameters (after the BatchNorm folding, which stays in float32) and runs its bfloat16 path,
+  /// or float32 where it has none.
+  static void pack_bf16(float* packed) {
+    [&]<std::size_t... S>(std::index_sequence<S...>) {
+      ((roles[S].kept ? pack_for_precision<Precision::bfloat16, step_layer<S>>(packed + roles[S].inference_offset)
+                      : void()),
+       ...);
+    }(plan_indices{});
+  }
+  static void infer_bf16(const float* packed, ConstBatch<In> in, Batch<output_shape> out, float* scratch) {
+    if constexpr (kept_count == 0) std::copy_n(in.data, in.size(), out.data);
+    else infer_kept<Precision::bfloat16, 0>(packed, in, out, scratch);
   }
 
   void forward(TrainingContext& context, float* params, ConstBatch<In> in, Batch<output_shape> out) {
@@ -17763,9 +18177,9 @@ class SequentialLayer {
     }
   }
 
-  // Runs kept step K and the ones after it; step K writes into ping-pong buffer K % 2, the last
+  // Runs kept step K and the ones after it at precision P; step K writes into ping-pong buffer K % 2, the last
   // one into `out`.
-  template <std::size_t K>
+  template <Precision P, std::size_t K>
   static void infer_kept(const float* packed, ConstBatch<typename kept_layer<K>::input_shape> layer_in,
                          Batch<output_shape> out, float* scratch) {
     using L = kept_layer<K>;
@@ -17773,11 +18187,11 @@ class SequentialLayer {
     float* child_scratch = scratch + 2 * widest_kept_inner * count;
     const float* layer_packed = packed + roles[kept_steps[K]].inference_offset;
     if constexpr (K + 1 == kept_count) {
-      L::infer(layer_packed, layer_in, out, child_scratch);
+      infer_at<P, L>(layer_packed, layer_in, out, child_scratch);
     } else {
       auto layer_out = make_view<typename L::output_shape>(scratch + (K % 2) * widest_kept_inner * count, count);
-      L::infer(layer_packed, layer_in, layer_out, child_scratch);
-      infer_kept<K + 1>(packed, layer_out, out, scratch);
+      infer_at<P, L>(layer_packed, layer_in, layer_out, child_scratch);
+      infer_kept<P, K + 1>(packed, layer_out, out, scratch);
     }
   }
 
@@ -17871,6 +18285,12 @@ class SideBySide {
       (pack_inference_parameters<child_type<I>>(params + parameter_offsets[I], packed + inference_offsets[I]), ...);
     }(indices{});
   }
+  /// bfloat16 packing (layers/precision.hpp): each child converts its own part.
+  static void pack_bf16(float* packed) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (pack_for_precision<Precision::bfloat16, child_type<I>>(packed + inference_offsets[I]), ...);
+    }(indices{});
+  }
 
   static constexpr std::size_t scratch_size(std::size_t count) {
     return std::max({Children::scratch_size(count)...});
@@ -17924,6 +18344,13 @@ class BranchesLayer<Shapes<Parts...>, Specs...> : public detail::SideBySide<bind
       (Base::template child_type<I>::infer(packed + inference_offsets[I], in.template part<I>(), out.template part<I>(), scratch), ...);
     }(indices{});
   }
+  static void infer_bf16(const float* packed, ConstBatch<input_shape> in, Batch<output_shape> out, float* scratch) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (infer_at<Precision::bfloat16, typename Base::template child_type<I>>(
+           packed + inference_offsets[I], in.template part<I>(), out.template part<I>(), scratch),
+       ...);
+    }(indices{});
+  }
   void forward(TrainingContext& context, float* params, ConstBatch<input_shape> in, Batch<output_shape> out) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (std::get<I>(children_).forward(context, params + parameter_offsets[I], in.template part<I>(), out.template part<I>()), ...);
@@ -17966,6 +18393,13 @@ class ParallelLayer : public detail::SideBySide<bind_t<Specs, In>...> {
   static void infer(const float* packed, ConstBatch<In> in, Batch<output_shape> out, float* scratch) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (Base::template child_type<I>::infer(packed + inference_offsets[I], in, out.template part<I>(), scratch), ...);
+    }(indices{});
+  }
+  static void infer_bf16(const float* packed, ConstBatch<In> in, Batch<output_shape> out, float* scratch) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (infer_at<Precision::bfloat16, typename Base::template child_type<I>>(packed + inference_offsets[I], in,
+                                                                           out.template part<I>(), scratch),
+       ...);
     }(indices{});
   }
   void forward(TrainingContext& context, float* params, ConstBatch<In> in, Batch<output_shape> out) {
@@ -18649,6 +19083,9 @@ using JetSelection = std::function<bool(std::span<const float> truth, std::span<
 struct PredictOptions {
   std::uint64_t chunk_jets = 8192;  ///< jets read and predicted at a time (bounds memory)
   JetSelection keep{};
+  /// The model's number format (layers/precision.hpp): bfloat16 is opt-in (docs/performance.md
+  /// gives its change of the AUC).
+  Precision precision = Precision::float32;
 };
 
 enum class PredictionFormat { hdf5, root };
@@ -18947,12 +19384,31 @@ class PredictionWriter {
   std::uint64_t jets_ = 0;
 };
 
+// The model packed once for a whole file, at the precision asked for, with its workspace.
+template <Layer Net>
+class FilePredictor {
+ public:
+  FilePredictor(const Model<Net>& model, Precision precision) {
+    if (precision == Precision::bfloat16) bfloat16_.emplace(model);
+    else float32_.emplace(model);
+  }
+  void predict(ConstBatch<typename Net::input_shape> x, Batch<typename Net::output_shape> y) {
+    if (bfloat16_) bfloat16_->predict(x, y, bfloat16_workspace_);
+    else float32_->predict(x, y, float32_workspace_);
+  }
+
+ private:
+  std::optional<Predictor<Net>> float32_;
+  typename Predictor<Net>::Workspace float32_workspace_;
+  std::optional<Predictor<Net, Precision::bfloat16>> bfloat16_;
+  typename Predictor<Net, Precision::bfloat16>::Workspace bfloat16_workspace_;
+};
+
 template <class Format, Layer Net>
-std::vector<float> run_model(const Predictor<Net>& predictor, const data::JetBatch<Format>& batch,
-                             typename Predictor<Net>::Workspace& workspace) {
+std::vector<float> run_model(FilePredictor<Net>& predictor, const data::JetBatch<Format>& batch) {
   const auto x = view_of<typename Net::input_shape>(batch.inputs, "predict");
   std::vector<float> out(Net::output_shape::size * x.count);
-  predictor.predict(x, make_view<typename Net::output_shape>(out.data(), x.count), workspace);
+  predictor.predict(x, make_view<typename Net::output_shape>(out.data(), x.count));
   return out;
 }
 }  // namespace detail
@@ -18966,11 +19422,10 @@ std::vector<PredictionReport> predict_training_file(const Model<Net>& model, con
   const data::TrainingFile<Format> file(training_file);
   detail::PredictionWriter<Format, Net> writer(outputs, model, training_file.string(), nullptr, weighter,
                                                std::move(options.keep));
-  const Predictor<Net> predictor(model);  // the weights packed once for the whole file
-  typename Predictor<Net>::Workspace workspace;
+  detail::FilePredictor<Net> predictor(model, options.precision);  // packed once for the whole file
   for (std::uint64_t first = 0; first < file.jets(); first += options.chunk_jets) {
     auto batch = file.read(first, std::min(options.chunk_jets, file.jets() - first));
-    auto probabilities = detail::run_model(predictor, batch, workspace);
+    auto probabilities = detail::run_model(predictor, batch);
     writer.append(first, std::move(probabilities), std::move(batch.truth), std::move(batch.spectators));
   }
   const auto jets = writer.finish();
@@ -19001,8 +19456,7 @@ std::vector<PredictionReport> predict_source(const Model<Net>& model, const data
   const auto source = data::open_source(source_path, table);
   detail::PredictionWriter<Format, Net> writer(outputs, model, source_path, source.get(), weighter,
                                                std::move(options.keep));
-  const Predictor<Net> predictor(model);  // the weights packed once for the whole file
-  typename Predictor<Net>::Workspace workspace;
+  detail::FilePredictor<Net> predictor(model, options.precision);  // packed once for the whole file
   data::PrepareCounts counts;
   constexpr std::size_t C = Format::truth_shape::size, S = Format::spectators::branches.size();
   for (std::uint64_t first = 0; first < source->entries(); first += options.chunk_jets) {
@@ -19023,7 +19477,7 @@ std::vector<PredictionReport> predict_source(const Model<Net>& model, const data
     batch.spectators = xt::empty<float>({n, S});
     data::read_spectators<typename Format::spectators>(*source, first, last,
                                                        std::span<float>(batch.spectators.data(), batch.spectators.size()));
-    auto probabilities = detail::run_model(predictor, batch, workspace);
+    auto probabilities = detail::run_model(predictor, batch);
     writer.append(first, std::move(probabilities), std::move(batch.truth), std::move(batch.spectators));
   }
   const auto jets = writer.finish();
@@ -19054,6 +19508,7 @@ struct PredictSourcesOptions {
   std::uint64_t chunk_jets = 8192;
   /// Predict as one rank of a group (an MPI job); nullptr: this process alone. Not owned.
   Communicator* communicator = nullptr;
+  Precision precision = Precision::float32;  ///< as PredictOptions::precision
 };
 
 struct PredictSourcesReport {
@@ -19104,7 +19559,7 @@ PredictSourcesReport predict_sources(const Model<Net>& model, const data::Normal
       try {
         fs::remove(failed_of(i));
         predict_source<Format>(model, normalisation, sources[i], table, output_of(i), options.weighter,
-                               PredictOptions{.chunk_jets = options.chunk_jets});
+                               PredictOptions{.chunk_jets = options.chunk_jets, .precision = options.precision});
         ++predicted;
       } catch (const std::exception& e) {
         write_text_file(failed_of(i), e.what());
@@ -19726,32 +20181,36 @@ template <std::size_t Filters, std::size_t Stride = 1>
 using DeepAK8Conv = Conv1D<Filters, 3, Stride, symmetric, false>;
 
 /// The first unit of a stage: the pre-activation is shared by the body and the 1x1 shortcut.
-template <std::size_t Filters, std::size_t Stride>
+template <std::size_t Filters, std::size_t Stride, float Epsilon>
 using DeepAK8FirstUnit =
-    Stack<BatchNorm<>, ReLU,
-          Residual<Stack<DeepAK8Conv<Filters, Stride>, BatchNorm<>, ReLU, DeepAK8Conv<Filters>>,
+    Stack<BatchNorm<0.1f, Epsilon>, ReLU,
+          Residual<Stack<DeepAK8Conv<Filters, Stride>, BatchNorm<0.1f, Epsilon>, ReLU, DeepAK8Conv<Filters>>,
                    Conv1D<Filters, 1, Stride, valid, false>>>;
 
 /// The other units: identity shortcut on the unit's raw input.
-template <std::size_t Filters>
-using DeepAK8Unit = Residual<Stack<BatchNorm<>, ReLU, DeepAK8Conv<Filters>, BatchNorm<>, ReLU, DeepAK8Conv<Filters>>>;
+template <std::size_t Filters, float Epsilon>
+using DeepAK8Unit = Residual<Stack<BatchNorm<0.1f, Epsilon>, ReLU, DeepAK8Conv<Filters>, BatchNorm<0.1f, Epsilon>, ReLU, DeepAK8Conv<Filters>>>;
 
-template <float DropoutRate = 0.1f>
+template <float DropoutRate = 0.1f, float Epsilon = 1e-3f>
 using DeepAK8Network = Sequential<
     Inputs<Shape<100, 42>, Shape<7, 15>>,
-    Branches<Stack<BatchNorm<>, DeepAK8Conv<64>,                                  // pfcand
-                   DeepAK8FirstUnit<64, 1>, DeepAK8Unit<64>,
-                   DeepAK8FirstUnit<64, 2>, DeepAK8Unit<64>,
-                   DeepAK8FirstUnit<128, 2>, DeepAK8Unit<128>,
-                   BatchNorm<>, ReLU, GlobalAveragePooling>,
-             Stack<BatchNorm<>, DeepAK8Conv<32>,                                  // sv
-                   DeepAK8FirstUnit<32, 1>, DeepAK8Unit<32>,
-                   DeepAK8FirstUnit<64, 2>, DeepAK8Unit<64>,
-                   BatchNorm<>, ReLU, GlobalAveragePooling>>,
+    Branches<Stack<BatchNorm<0.1f, Epsilon>, DeepAK8Conv<64>,                                  // pfcand
+                   DeepAK8FirstUnit<64, 1, Epsilon>, DeepAK8Unit<64, Epsilon>,
+                   DeepAK8FirstUnit<64, 2, Epsilon>, DeepAK8Unit<64, Epsilon>,
+                   DeepAK8FirstUnit<128, 2, Epsilon>, DeepAK8Unit<128, Epsilon>,
+                   BatchNorm<0.1f, Epsilon>, ReLU, GlobalAveragePooling>,
+             Stack<BatchNorm<0.1f, Epsilon>, DeepAK8Conv<32>,                                  // sv
+                   DeepAK8FirstUnit<32, 1, Epsilon>, DeepAK8Unit<32, Epsilon>,
+                   DeepAK8FirstUnit<64, 2, Epsilon>, DeepAK8Unit<64, Epsilon>,
+                   BatchNorm<0.1f, Epsilon>, ReLU, GlobalAveragePooling>>,
     Concatenate,
     Dense<512>, ReLU, Dropout<DropoutRate>,
     Dense<17>, Softmax>;
 using DeepAK8 = DeepAK8Network<0.1f>;
+/// The same network with the BatchNorm epsilon of CMS's V02 file (DeepBoostedJet/V02/full/resnet.onnx,
+/// MXNet: 2e-5 in all 24 BatchNorms), for importing that file: its smallest running variances are
+/// below 1e-3 - 2e-5, so the difference cannot be moved into them (matcher.hpp).
+using DeepAK8V02 = DeepAK8Network<0.1f, 2e-5f>;
 
 inline constexpr std::array<std::string_view, 2> deepak8_inputs{"pfcand", "sv"};
 inline constexpr std::array<std::string_view, 17> deepak8_classes{

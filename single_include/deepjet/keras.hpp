@@ -308,6 +308,30 @@ Outline outline(const std::string& path = "", std::size_t offset = 0) {
 
 namespace deepjet::interchange {
 
+/// Where a convolution's windows fall: zero rows before the first entry and output length, for a
+/// list of `length` entries. Two padding modes with the same geometry compute the same layer
+/// (kernel 1 pads nothing in any mode; with stride 1 and an odd kernel 'same' and 'symmetric' pad
+/// (K - 1) / 2 rows on each side), so a file may state either.
+struct ConvGeometry {
+  std::size_t before = 0, output_length = 0;
+  friend bool operator==(const ConvGeometry&, const ConvGeometry&) = default;
+};
+inline ConvGeometry conv_geometry(Padding padding, std::size_t length, std::size_t kernel, std::size_t stride) {
+  switch (padding) {
+    case Padding::same: {
+      const std::size_t out = (length + stride - 1) / stride;
+      const std::size_t reach = (out - 1) * stride + kernel;
+      return {(reach > length ? reach - length : 0) / 2, out};
+    }
+    case Padding::symmetric: {
+      const std::size_t p = (kernel - 1) / 2;
+      return {p, length + 2 * p >= kernel ? (length + 2 * p - kernel) / stride + 1 : 0};
+    }
+    case Padding::valid: break;
+  }
+  return {0, length >= kernel ? (length - kernel) / stride + 1 : 0};
+}
+
 /// One matched layer, for import reports.
 struct MatchedLayer {
   std::string path, signature;  ///< the deepjet layer
@@ -445,13 +469,15 @@ class Matcher {
     std::vector<float> values = op.parameters;
     switch (op.kind) {
       case OpKind::conv1d:
-        // With a kernel of 1, 'same' pads nothing and is 'valid' (Keras's Conv1D(k=1, padding='same')
-        // is exported without pads).
+        // Paddings with the same geometry are the same layer (conv_geometry): e.g. Keras's
+        // Conv1D(k=1, padding='same') is exported without pads, and an ONNX file's pads [1, 1] on a
+        // stride-1 kernel-3 convolution are both 'same' and 'symmetric'.
         if (op.kernel != layer.kernel || op.stride != layer.stride ||
-            (op.padding != layer.padding && !(op.kernel == 1 && op.padding != Padding::symmetric &&
-                                               layer.padding != Padding::symmetric)))
+            (op.padding != layer.padding &&
+             conv_geometry(op.padding, layer.input_shapes.at(0).at(0), op.kernel, op.stride) !=
+                 conv_geometry(layer.padding, layer.input_shapes.at(0).at(0), layer.kernel, layer.stride)))
           disagree(chosen, layer, "the " + graph_.format + " convolution has kernel " + std::to_string(op.kernel) + ", stride " +
-                                      std::to_string(op.stride) + ", " + (op.padding == Padding::same ? "same" : "valid") + " padding");
+                                      std::to_string(op.stride) + ", " + std::string(padding_name(op.padding)) + " padding");
         if (!layer.use_bias) {
           if (op.has_bias) disagree(chosen, layer, "the " + graph_.format + " convolution has a bias, the layer none");
           values.resize(values.size() - op.shape.back());

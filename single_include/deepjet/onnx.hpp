@@ -312,6 +312,30 @@ Outline outline(const std::string& path = "", std::size_t offset = 0) {
 
 namespace deepjet::interchange {
 
+/// Where a convolution's windows fall: zero rows before the first entry and output length, for a
+/// list of `length` entries. Two padding modes with the same geometry compute the same layer
+/// (kernel 1 pads nothing in any mode; with stride 1 and an odd kernel 'same' and 'symmetric' pad
+/// (K - 1) / 2 rows on each side), so a file may state either.
+struct ConvGeometry {
+  std::size_t before = 0, output_length = 0;
+  friend bool operator==(const ConvGeometry&, const ConvGeometry&) = default;
+};
+inline ConvGeometry conv_geometry(Padding padding, std::size_t length, std::size_t kernel, std::size_t stride) {
+  switch (padding) {
+    case Padding::same: {
+      const std::size_t out = (length + stride - 1) / stride;
+      const std::size_t reach = (out - 1) * stride + kernel;
+      return {(reach > length ? reach - length : 0) / 2, out};
+    }
+    case Padding::symmetric: {
+      const std::size_t p = (kernel - 1) / 2;
+      return {p, length + 2 * p >= kernel ? (length + 2 * p - kernel) / stride + 1 : 0};
+    }
+    case Padding::valid: break;
+  }
+  return {0, length >= kernel ? (length - kernel) / stride + 1 : 0};
+}
+
 /// One matched layer, for import reports.
 struct MatchedLayer {
   std::string path, signature;  ///< the deepjet layer
@@ -449,13 +473,15 @@ class Matcher {
     std::vector<float> values = op.parameters;
     switch (op.kind) {
       case OpKind::conv1d:
-        // With a kernel of 1, 'same' pads nothing and is 'valid' (Keras's Conv1D(k=1, padding='same')
-        // is exported without pads).
+        // Paddings with the same geometry are the same layer (conv_geometry): e.g. Keras's
+        // Conv1D(k=1, padding='same') is exported without pads, and an ONNX file's pads [1, 1] on a
+        // stride-1 kernel-3 convolution are both 'same' and 'symmetric'.
         if (op.kernel != layer.kernel || op.stride != layer.stride ||
-            (op.padding != layer.padding && !(op.kernel == 1 && op.padding != Padding::symmetric &&
-                                               layer.padding != Padding::symmetric)))
+            (op.padding != layer.padding &&
+             conv_geometry(op.padding, layer.input_shapes.at(0).at(0), op.kernel, op.stride) !=
+                 conv_geometry(layer.padding, layer.input_shapes.at(0).at(0), layer.kernel, layer.stride)))
           disagree(chosen, layer, "the " + graph_.format + " convolution has kernel " + std::to_string(op.kernel) + ", stride " +
-                                      std::to_string(op.stride) + ", " + (op.padding == Padding::same ? "same" : "valid") + " padding");
+                                      std::to_string(op.stride) + ", " + std::string(padding_name(op.padding)) + " padding");
         if (!layer.use_bias) {
           if (op.has_bias) disagree(chosen, layer, "the " + graph_.format + " convolution has a bias, the layer none");
           values.resize(values.size() - op.shape.back());
@@ -1773,8 +1799,10 @@ class Lowering {
     for (std::size_t s = 0; s < spatial; ++s) {
       if (dilations[s] != 1) fail(node, "has dilation " + std::to_string(dilations[s]) + "; deepjet's Conv1D has none");
       if (kernel_shape[s] != w.dims[2 + s]) fail(node, "has kernel_shape disagreeing with its weight");
-      if (s != list_axis && (kernel_shape[s] != 1 || strides[s] != 1))
-        fail(node, "has a kernel or stride other than 1 along its axis of size 1");
+      // Along the axis of size 1 a kernel of 1 without padding (checked below) reads that one
+      // entry whatever the stride, and the output keeps size 1: MXNet's DeepAK8 export writes
+      // strides [2, 2] for its stride-2 convolutions.
+      if (s != list_axis && kernel_shape[s] != 1) fail(node, "has a kernel other than 1 along its axis of size 1");
     }
     const std::size_t K = static_cast<std::size_t>(kernel_shape[list_axis]), S = static_cast<std::size_t>(strides[list_axis]);
     if (x.reversed && K > 1) fail(node, "convolves a list whose entries are in reverse order with a kernel longer than 1");
@@ -1807,12 +1835,19 @@ class Lowering {
       if (L < K) fail(node, "has a kernel longer than its list");
     } else if (before + after == same_total && before == same_total / 2) {
       op.padding = Padding::same;
+    } else if (before == after && static_cast<std::size_t>(before) == (K - 1) / 2) {
+      op.padding = Padding::symmetric;  // MXNet's pad, PyTorch's padding=K // 2 (CMS's DeepAK8)
     } else {
       fail(node, "pads " + std::to_string(before) + " entries before and " + std::to_string(after) +
-                 " after; deepjet's Conv1D pads none ('valid') or as 'same' (" + std::to_string(same_total / 2) +
-                 " before, " + std::to_string(same_total - same_total / 2) + " after)");
+                 " after; deepjet's Conv1D pads none ('valid'), as 'same' (" + std::to_string(same_total / 2) +
+                 " before, " + std::to_string(same_total - same_total / 2) + " after) or 'symmetric' (" +
+                 std::to_string((K - 1) / 2) + " on each side)");
     }
-    const std::size_t out_length = op.padding == Padding::same ? same_length : (L - K) / S + 1;
+    const std::size_t symmetric_padded = L + 2 * ((K - 1) / 2);
+    if (op.padding == Padding::symmetric && symmetric_padded < K) fail(node, "has a kernel longer than its padded list");
+    const std::size_t out_length = op.padding == Padding::same        ? same_length
+                                   : op.padding == Padding::symmetric ? (symmetric_padded - K) / S + 1
+                                                                      : (L - K) / S + 1;
     op.shape = {out_length, F};
     // deepjet weight (K, C, F) from ONNX's (F, C, K[, 1]).
     op.parameters.assign(K * C * F + F, 0.0f);
