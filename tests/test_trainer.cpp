@@ -116,6 +116,39 @@ TEST(Trainer, ThreadedTrainingIsReproducible) {
   EXPECT_NE(a, single);  // BatchNorm and dropout see other slices: a different (equally valid) run
 }
 
+// BatchNorm statistics are the whole batch's however many threads share it (SharedBatchSums):
+// without dropout, T threads train the network one thread trains, up to float rounding.
+TEST(Trainer, ThreadsNormaliseWithTheWholeBatchsStatistics) {
+  using Normalised = deepjet::Sequential<TestData::input_shape,
+                                         deepjet::Branches<deepjet::BatchNorm<>, deepjet::Stack<deepjet::Flatten, deepjet::Dense<8>>>,
+                                         deepjet::Concatenate, deepjet::Dense<8>, deepjet::ReLU, deepjet::BatchNorm<>,
+                                         deepjet::Dense<2>, deepjet::Softmax>;
+  TemporaryDirectory dir;
+  const auto data = make_dataset(dir);
+  const deepjet::Model<Normalised> initial(5);
+  const std::vector<float> start(initial.parameters().begin(), initial.parameters().end());
+  auto train_with = [&](unsigned threads) {
+    deepjet::Model<Normalised> model(5);
+    dd::Loader<TestData> loader(data.split.train, {.batch_size = 64, .seed = 9});
+    dt::Trainer<TestData, Normalised> trainer(
+        model, {.output = dir / ("threads" + std::to_string(threads)), .stages = {{.epochs = 1, .learning_rate = 1e-3}},
+                .threads = threads, .seed = 2});
+    trainer.fit(loader);
+    return std::vector<float>(model.parameters().begin(), model.parameters().end());
+  };
+  const auto one = train_with(1);
+  double moved = 0;
+  for (std::size_t i = 0; i < one.size(); ++i) moved = std::max(moved, std::abs(static_cast<double>(one[i]) - start[i]));
+  ASSERT_GT(moved, 1e-2);  // the comparison below means something
+  for (unsigned threads : {2u, 3u}) {
+    const auto many = train_with(threads);
+    double differs = 0;
+    for (std::size_t i = 0; i < one.size(); ++i) differs = std::max(differs, std::abs(static_cast<double>(many[i]) - one[i]));
+    // Rounding only (the sums are added in another grouping): far below the distance trained.
+    EXPECT_LT(differs, 1e-3 * moved) << threads << " threads; the weights moved " << moved;
+  }
+}
+
 TEST(Trainer, AKilledRunResumesToTheSameWeights) {
   TemporaryDirectory dir;
   const auto data = make_dataset(dir);

@@ -149,7 +149,7 @@ inline void gemm_strided_a(std::size_t M, std::size_t N, std::size_t K, const fl
 /// training backward passes use 128, whose 32 KiB panels stay in the first-level cache, about 4 %
 /// faster on DeepJet's LSTM gradient products (docs/performance.md, round 2).
 template <class Arch = DefaultArch, std::size_t KBlock = 256>
-inline void gemm_nn(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
+DEEPJET_KERNEL void gemm_nn(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
                     const float* B, std::size_t ldb, float* C, std::size_t ldc, bool accumulate) {
   detail::gemm_strided_a<Arch, KBlock>(M, N, K, A, lda, 1, B, ldb, C, ldc, accumulate);
 }
@@ -157,7 +157,7 @@ inline void gemm_nn(std::size_t M, std::size_t N, std::size_t K, const float* A,
 /// C[M x N] (+)= A[K x M]^T * B[K x N]   (A is stored K rows of M). Used by the weight gradients
 /// only (training): blocks of 128 rows of B, as gemm_nn's KBlock = 128.
 template <class Arch = DefaultArch>
-inline void gemm_tn(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
+DEEPJET_KERNEL void gemm_tn(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
                     const float* B, std::size_t ldb, float* C, std::size_t ldc, bool accumulate) {
   detail::gemm_strided_a<Arch, 128>(M, N, K, A, 1, lda, B, ldb, C, ldc, accumulate);
 }
@@ -166,7 +166,7 @@ inline void gemm_tn(std::size_t M, std::size_t N, std::size_t K, const float* A,
 /// B^T is copied a panel at a time (K_block x panel columns) into a stack buffer, so that the
 /// same register-blocked micro-kernel as gemm_nn runs over it.
 template <class Arch = DefaultArch>
-inline void gemm_nt(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
+DEEPJET_KERNEL void gemm_nt(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
                     const float* B, std::size_t ldb, float* C, std::size_t ldc, bool accumulate) {
   if (M == 0 || N == 0) return;
   constexpr std::size_t NR = GemmTile<Arch>::columns;

@@ -32,6 +32,18 @@
 #define DEEPJET_ALWAYS_INLINE inline
 #endif
 
+// The entry points of the large kernels (the matrix products): compiled once per instruction set
+// and called, never inlined into a layer nor cloned per constant argument. A call costs nothing
+// beside the product, and GCC's per-call-site clones of them were a sixth of the compile time of
+// a DeepJet training unit (docs/performance.md, round 2).
+#if defined(__clang__)
+#define DEEPJET_KERNEL [[gnu::noinline]] inline
+#elif defined(__GNUC__)
+#define DEEPJET_KERNEL [[gnu::noinline, gnu::noclone]] inline
+#else
+#define DEEPJET_KERNEL inline
+#endif
+
 namespace deepjet::kernels {
 
 using DefaultArch = xsimd::default_arch;

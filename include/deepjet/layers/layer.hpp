@@ -24,6 +24,7 @@
 #include <array>
 #include <concepts>
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -91,9 +92,24 @@ struct Architecture {
   }
 };
 
-/// What a training forward pass may draw on besides its input: the random stream for dropout.
+/// The slices of one batch trained side by side (the Trainer's threads, and its ranks): a layer
+/// that needs statistics of the whole batch (BatchNorm) adds its slice's sums to the others'.
+/// Contract: every slice of the batch calls sum() for the same layers, in the same order, with the
+/// same number of values; on return `values` holds the sums over all slices, added in slice order,
+/// so every slice (on every rank) gets the same bits whatever the threads' timing.
+class BatchSums {
+ public:
+  virtual ~BatchSums() = default;
+  /// `slice`: the caller's TrainingContext::slice.
+  virtual void sum(std::size_t slice, std::span<double> values) = 0;
+};
+
+/// What a training forward pass may draw on besides its input: the random stream for dropout, and
+/// the other slices of the batch (null when the batch is one slice: Model::train_step, one thread).
 struct TrainingContext {
   Random random{0};
+  BatchSums* batch_sums = nullptr;
+  std::size_t slice = 0;
 };
 
 /// The contract every layer satisfies (see the top of this file).

@@ -15,8 +15,11 @@
 //     JetBatch::weights when the loader provides them (a Weighter). With
 //     threads = T the batch is cut into T contiguous slices, each thread runs forward and backward
 //     on its slice with its own layer objects and dropout stream, and the gradients are summed in
-//     thread order: the result depends on T but not on scheduling. BatchNorm layers use their
-//     slice's statistics, and thread 0's running statistics are kept (as PyTorch's DataParallel).
+//     thread order: the result depends on T (in the last bits) but not on scheduling. BatchNorm
+//     layers normalise with the whole batch's statistics, the slices adding their sums in slice
+//     order (training/batch_sums.hpp; as PyTorch's SyncBatchNorm), so T threads train the network
+//     one thread trains; a batch with fewer jets than slices uses each slice's own statistics.
+//     Thread 0's running statistics are kept (they equal the others').
 //   - After every epoch: validation loss and accuracy (inference mode), a history record, the
 //     callbacks, and output/checkpoint_last.h5 (model, optimiser, trainer state: epoch, batch,
 //     random streams, history, learning rate, callback states, in one atomically written file).
@@ -30,8 +33,9 @@
 //     R ranks of T threads train as one process of R*T threads and give bit-identical weights to
 //     it. Every batch is cut into R*T slices; rank r takes slices [r*T, r*T + T) (its loader
 //     serves only their jets), its thread t uses random stream r*T + t, and the slice gradients
-//     are summed over ranks in slice order (Communicator::ordered_sum). BatchNorm running
-//     statistics are rank 0's (slice 0's), sent to all after every step. Rank 0 alone writes
+//     are summed over ranks in slice order (Communicator::ordered_sum), as are BatchNorm's sums in
+//     forward and backward (Communicator::all_gather). BatchNorm running statistics are rank 0's
+//     (slice 0's), sent to all after every step. Rank 0 alone writes
 //     checkpoints and bookkeeping and runs the callbacks (except those whose every_rank() is
 //     true); its learning rate and stop decisions reach every rank after each callback. The
 //     validation batches are dealt round-robin to the ranks and their sums added in batch order.
@@ -46,6 +50,7 @@
 #include "deepjet/models/model.hpp"
 #include "deepjet/models/predictor.hpp"
 #include "deepjet/optimisers/optimisers.hpp"
+#include "deepjet/training/batch_sums.hpp"
 #include "deepjet/training/callbacks.hpp"
 #include "deepjet/core/communicator.hpp"
 
@@ -98,6 +103,7 @@ class Trainer {
     streams_.resize(slices());
     for (std::size_t t = 0; t < contexts_.size(); ++t) streams_[first_slice() + t] = contexts_[t].random.state();
     if (distributed()) gather_streams();
+    if (slices() > 1) batch_sums_ = std::make_unique<SharedBatchSums>(replicas_.size(), options_.communicator);
   }
 
   void add(std::unique_ptr<Callback> callback) { callbacks_.push_back(std::move(callback)); }
@@ -283,6 +289,12 @@ class Trainer {
     // Threads > 0 work on private copies of the parameters, made before any thread starts: their
     // BatchNorm layers update running statistics that only thread 0's copy keeps.
     for (std::size_t t = 1; t < active; ++t) copies_[t].assign(params.begin(), params.end());
+    // Whole-batch BatchNorm statistics need every slice of every rank to take part: a batch with
+    // fewer jets than slices (every rank knows n) leaves some slices empty, and uses each slice's own.
+    for (std::size_t t = 0; t < contexts_.size(); ++t) {
+      contexts_[t].batch_sums = n >= slices() ? batch_sums_.get() : nullptr;
+      contexts_[t].slice = t;
+    }
     auto work = [&](std::size_t t) {
       const auto [first_jet, last_jet] = data::share_jets(n, {first_slice() + t, first_slice() + t + 1, slices()});
       const std::size_t first = first_jet - begin, count = last_jet - first_jet;
@@ -539,6 +551,7 @@ class Trainer {
   Optimiser optimiser_;
   std::vector<Net> replicas_;
   std::vector<TrainingContext> contexts_;
+  std::unique_ptr<SharedBatchSums> batch_sums_;  // null with one slice per batch
   std::vector<std::vector<float>> gradients_;
   std::vector<AlignedFloats> outputs_, output_gradients_;
   std::vector<std::vector<float>> copies_;

@@ -15,6 +15,9 @@
 //                                                   model, never changed by an optimiser.
 // Modes:
 //   training (forward):  mean and var are the batch statistics (biased variance, divided by N);
+//                        when the Trainer cuts the batch into slices (threads, ranks), those of
+//                        the whole batch (TrainingContext::batch_sums, as PyTorch's SyncBatchNorm),
+//                        so the network trained does not depend on the number of slices;
 //                        the running statistics are then updated in the parameter array:
 //                          running = (1 - Momentum) * running + Momentum * batch_statistic,
 //                        with the UNBIASED batch variance (N / (N - 1) times var) for running_var,
@@ -84,38 +87,47 @@ struct BatchNormLayer : LeafLayer<BatchNormLayer<S, Momentum, Epsilon>> {
   void set_frozen(bool frozen) { frozen_ = frozen; }
   bool frozen() const { return frozen_; }
 
-  void forward(TrainingContext&, float* params, ConstBatch<S> x, Batch<S> y) {
-    const std::size_t n = x.count * rows_per_sample;  // values per feature
-    // An empty batch has no statistics: it must not turn the running ones into NaN.
-    used_batch_statistics_ = !frozen_ && n > 0;
+  void forward(TrainingContext& context, float* params, ConstBatch<S> x, Batch<S> y) {
+    const std::size_t n = x.count * rows_per_sample;  // values per feature in this slice
+    batch_sums_ = frozen_ ? nullptr : context.batch_sums;
+    slice_ = context.slice;
+    // An empty batch has no statistics: it must not turn the running ones into NaN. (A slice of a
+    // batch shared with others always takes part: the others wait for its sums.)
+    used_batch_statistics_ = !frozen_ && (n > 0 || batch_sums_);
     if (!used_batch_statistics_) {
       for (std::size_t c = 0; c < features; ++c) {
         mean_[c] = params[running_mean_offset + c];
         inv_std_[c] = 1.0f / std::sqrt(params[running_var_offset + c] + Epsilon);
       }
     } else {
-      // Two passes in double: the variance does not lose precision to a large mean.
-      std::array<double, features> sum{}, squares{};
+      // Two passes in double: the variance does not lose precision to a large mean. Shared with
+      // the batch's other slices, both passes' sums are the whole batch's.
+      std::array<double, features + 1> sum{};  // the count, then the sum of each feature
+      sum[0] = static_cast<double>(n);
       for (std::size_t r = 0; r < n; ++r) {
         const float* row = x.data + r * features;
-        for (std::size_t c = 0; c < features; ++c) sum[c] += row[c];
+        for (std::size_t c = 0; c < features; ++c) sum[c + 1] += row[c];
       }
-      for (std::size_t c = 0; c < features; ++c) sum[c] /= static_cast<double>(n);  // now the mean
+      share(sum);
+      count_ = sum[0];
+      std::array<double, features> mean, squares{};
+      for (std::size_t c = 0; c < features; ++c) mean[c] = sum[c + 1] / count_;
       for (std::size_t r = 0; r < n; ++r) {
         const float* row = x.data + r * features;
         for (std::size_t c = 0; c < features; ++c) {
-          const double d = row[c] - sum[c];
+          const double d = row[c] - mean[c];
           squares[c] += d * d;
         }
       }
-      const double unbiased = n > 1 ? static_cast<double>(n) / static_cast<double>(n - 1) : 1.0;
+      share(squares);
+      const double unbiased = count_ > 1 ? count_ / (count_ - 1) : 1.0;
       for (std::size_t c = 0; c < features; ++c) {
-        const double var = squares[c] / static_cast<double>(n);
-        mean_[c] = static_cast<float>(sum[c]);
+        const double var = squares[c] / count_;
+        mean_[c] = static_cast<float>(mean[c]);
         inv_std_[c] = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(Epsilon)));
         float& running_mean = params[running_mean_offset + c];
         float& running_var = params[running_var_offset + c];
-        running_mean = static_cast<float>((1.0 - Momentum) * running_mean + Momentum * sum[c]);
+        running_mean = static_cast<float>((1.0 - Momentum) * running_mean + Momentum * mean[c]);
         running_var = static_cast<float>((1.0 - Momentum) * running_var + Momentum * var * unbiased);
       }
     }
@@ -146,13 +158,21 @@ struct BatchNormLayer : LeafLayer<BatchNormLayer<S, Momentum, Epsilon>> {
     }
     if (!dx.data) return;
     // Fixed statistics: dx = gamma * inv_std * dy. Batch statistics also depend on x:
-    //   dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat)).
+    //   dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat)),
+    // the means over the whole batch (all slices) whose statistics the forward pass used. The
+    // parameter gradients above stay this slice's: the Trainer adds the slices' gradients.
     std::array<float, features> scale, mean_dy{}, mean_dy_xhat{};
+    std::array<double, 2 * features> batch_dy{};  // sum dy, then sum dy * xhat, over the batch
+    if (used_batch_statistics_) {
+      std::copy(sum_dy.begin(), sum_dy.end(), batch_dy.begin());
+      std::copy(sum_dy_xhat.begin(), sum_dy_xhat.end(), batch_dy.begin() + features);
+      share(batch_dy);
+    }
     for (std::size_t c = 0; c < features; ++c) {
       scale[c] = params[gamma_offset + c] * inv_std_[c];
-      if (used_batch_statistics_) {
-        mean_dy[c] = static_cast<float>(sum_dy[c] / static_cast<double>(n));
-        mean_dy_xhat[c] = static_cast<float>(sum_dy_xhat[c] / static_cast<double>(n));
+      if (used_batch_statistics_ && count_ > 0) {
+        mean_dy[c] = static_cast<float>(batch_dy[c] / count_);
+        mean_dy_xhat[c] = static_cast<float>(batch_dy[features + c] / count_);
       }
     }
     for (std::size_t r = 0; r < n; ++r) {
@@ -176,8 +196,17 @@ struct BatchNormLayer : LeafLayer<BatchNormLayer<S, Momentum, Epsilon>> {
     }
   }
 
+  // Sums over the whole batch: this slice's added to the other slices' when there are others.
+  template <std::size_t N>
+  void share(std::array<double, N>& values) const {
+    if (batch_sums_) batch_sums_->sum(slice_, values);
+  }
+
   bool frozen_ = false;
   bool used_batch_statistics_ = false;  // of the last forward pass
+  BatchSums* batch_sums_ = nullptr;     // the batch's other slices, in the last forward pass
+  std::size_t slice_ = 0;
+  double count_ = 0;                    // values per feature in the whole batch
   std::array<float, features> mean_{};
   std::array<float, features> inv_std_{};
 };

@@ -1,0 +1,79 @@
+// deepjet/training/batch_sums.hpp: the sums a batch's slices share while the Trainer trains them
+// side by side, on its threads and across its ranks (the BatchSums of layers/layer.hpp).
+//
+//   SharedBatchSums sums(threads, communicator);     // communicator may be null: this process alone
+//   context[t].batch_sums = &sums; context[t].slice = t;   // then thread t's forward and backward
+//
+// Contract:
+//   - The T threads of this rank are slices 0..T-1 of the rank's share; with a communicator of R
+//     ranks the batch has R*T slices, rank r's thread t being slice r*T + t. Every thread of every
+//     rank calls sum() for the same layers in the same order (all slices hold at least one jet: the
+//     Trainer shares sums only then).
+//   - sum() returns when every slice has given its values; each gets the sums over all slices added
+//     in slice order, in double: the same bits in every thread and on every rank, the same as one
+//     process with R*T threads computes.
+//   - The last thread of a rank to arrive does the rank's exchange (one Communicator::all_gather of
+//     T x values) while the others wait; no allocation after the first call of each size.
+#pragma once
+
+#include "deepjet/core/communicator.hpp"
+#include "deepjet/layers/layer.hpp"
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <span>
+#include <vector>
+
+namespace deepjet::training {
+
+class SharedBatchSums final : public BatchSums {
+ public:
+  SharedBatchSums(std::size_t threads, Communicator* communicator)
+      : threads_(threads), communicator_(communicator), slots_(threads) {}
+
+  void sum(std::size_t slice, std::span<double> values) override {
+    std::unique_lock lock(mutex_);
+    slots_[slice].assign(values.begin(), values.end());
+    const std::uint64_t round = round_;
+    if (++arrived_ < threads_) {
+      ready_.wait(lock, [&] { return round_ != round; });
+    } else {
+      combine(values.size());
+      arrived_ = 0;
+      ++round_;
+      ready_.notify_all();
+    }
+    // The next round cannot overwrite total_ before every thread of this one has read it: it
+    // needs all of them to arrive.
+    std::copy(total_.begin(), total_.end(), values.begin());
+  }
+
+ private:
+  // total_ = the slots of every slice (this rank's, or all ranks' in rank order), added in order.
+  void combine(std::size_t size) {
+    local_.resize(threads_ * size);
+    for (std::size_t t = 0; t < threads_; ++t) std::copy(slots_[t].begin(), slots_[t].end(), local_.begin() + t * size);
+    const std::vector<double>* all = &local_;
+    if (communicator_ && communicator_->size() > 1) {
+      gathered_.resize(local_.size() * static_cast<std::size_t>(communicator_->size()));
+      communicator_->all_gather(std::as_bytes(std::span(local_)), std::as_writable_bytes(std::span(gathered_)));
+      all = &gathered_;
+    }
+    total_.assign(size, 0.0);
+    for (std::size_t s = 0; s < all->size() / size; ++s)
+      for (std::size_t i = 0; i < size; ++i) total_[i] += (*all)[s * size + i];
+  }
+
+  std::size_t threads_;
+  Communicator* communicator_;
+  std::vector<std::vector<double>> slots_;
+  std::vector<double> local_, gathered_, total_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::size_t arrived_ = 0;
+  std::uint64_t round_ = 0;
+};
+
+}  // namespace deepjet::training
