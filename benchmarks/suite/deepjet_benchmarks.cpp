@@ -258,7 +258,13 @@ struct TrainingRun {
     deepjet::Random random(13);
     for (std::size_t j = 0; j < batch; ++j)
       truth[j * Out::size + static_cast<std::size_t>(random.uniform(0.0f, 5.999f))] = 1.0f;
-    for (std::size_t t = 0; t < threads; ++t) contexts[t].random.reseed(1000003ULL + t);
+    for (std::size_t t = 0; t < threads; ++t) {
+      contexts[t].random.reseed(1000003ULL + t);
+      // As the Trainer: BatchNorm normalises with the whole batch's statistics, the threads
+      // exchanging their sums in every BatchNorm's forward and backward pass.
+      contexts[t].batch_sums = threads > 1 ? &batch_sums : nullptr;
+      contexts[t].slice = t;
+    }
   }
 
   void step() {
@@ -303,6 +309,7 @@ struct TrainingRun {
   std::size_t batch;
   std::vector<Net> replicas;
   std::vector<deepjet::TrainingContext> contexts;
+  deepjet::training::SharedBatchSums batch_sums{replicas.size(), nullptr};
   std::vector<std::vector<float>> gradients;
   std::vector<deepjet::AlignedFloats> outputs, output_gradients;
   std::vector<std::vector<float>> copies;

@@ -6,6 +6,7 @@
 #include "deepjet/inference.hpp"
 #include "deepjet/losses/losses.hpp"
 #include "deepjet/optimisers/optimisers.hpp"
+#include "deepjet/training/batch_sums.hpp"
 #include "deepjet/training/callbacks.hpp"
 #include "deepjet/training/predict.hpp"
 #include "deepjet/training/trainer.hpp"

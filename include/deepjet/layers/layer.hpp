@@ -189,20 +189,32 @@ inline void fold_scale_shift_into_weight(std::size_t rows, std::size_t features,
 
 /// Common parts of layers that hold no sub-layers. Derived provides `kind`, `parameters`
 /// (a std::array<ParameterSpec, N>), and optionally `static std::string options()`.
+/// A leaf layer's rows of the table: one layer, then its parameter tensors. Not a template: each
+/// layer type's describe() only gathers its strings (a model has dozens of layer types).
+inline void describe_leaf(Architecture& architecture, const std::string& path, std::size_t offset,
+                          std::string_view kind, const std::string& in, const std::string& out,
+                          const std::string* options, std::span<const ParameterSpec> parameters) {
+  std::string signature = std::string(kind) + " " + in + " -> " + out;
+  if (options) signature += " [" + *options + "]";
+  std::size_t size = 0;
+  for (const auto& spec : parameters) size += spec.size();
+  architecture.layers.push_back({path, std::string(kind), signature, offset, size});
+  for (const auto& spec : parameters) {
+    architecture.parameters.push_back({path + "." + std::string(spec.name), offset, spec});
+    offset += spec.size();
+  }
+}
+
 template <class Derived>
 struct LeafLayer {
   static constexpr std::size_t scratch_size(std::size_t) { return 0; }
 
   static void describe(Architecture& architecture, const std::string& path, std::size_t offset) {
-    std::string signature = std::string(Derived::kind) + " " + Derived::input_shape::to_string() +
-                            " -> " + Derived::output_shape::to_string();
-    if constexpr (requires { Derived::options(); }) signature += " [" + Derived::options() + "]";
-    architecture.layers.push_back(
-        {path, std::string(Derived::kind), signature, offset, total_size(Derived::parameters)});
-    for (const auto& spec : Derived::parameters) {
-      architecture.parameters.push_back({path + "." + std::string(spec.name), offset, spec});
-      offset += spec.size();
-    }
+    std::string options;
+    constexpr bool has_options = requires { Derived::options(); };
+    if constexpr (has_options) options = Derived::options();
+    describe_leaf(architecture, path, offset, Derived::kind, Derived::input_shape::to_string(),
+                  Derived::output_shape::to_string(), has_options ? &options : nullptr, Derived::parameters);
   }
 };
 
