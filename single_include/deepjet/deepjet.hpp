@@ -13706,6 +13706,18 @@ inline void generate_fat_jets(const std::filesystem::path& path, const FatJetOpt
 #define DEEPJET_ALWAYS_INLINE inline
 #endif
 
+// The entry points of the large kernels (the matrix products): compiled once per instruction set
+// and called, never inlined into a layer nor cloned per constant argument. A call costs nothing
+// beside the product, and GCC's per-call-site clones of them were a sixth of the compile time of
+// a DeepJet training unit (docs/performance.md, round 2).
+#if defined(__clang__)
+#define DEEPJET_KERNEL [[gnu::noinline]] inline
+#elif defined(__GNUC__)
+#define DEEPJET_KERNEL [[gnu::noinline, gnu::noclone]] inline
+#else
+#define DEEPJET_KERNEL inline
+#endif
+
 namespace deepjet::kernels {
 
 using DefaultArch = xsimd::default_arch;
@@ -13958,9 +13970,24 @@ struct Architecture {
   }
 };
 
-/// What a training forward pass may draw on besides its input: the random stream for dropout.
+/// The slices of one batch trained side by side (the Trainer's threads, and its ranks): a layer
+/// that needs statistics of the whole batch (BatchNorm) adds its slice's sums to the others'.
+/// Contract: every slice of the batch calls sum() for the same layers, in the same order, with the
+/// same number of values; on return `values` holds the sums over all slices, added in slice order,
+/// so every slice (on every rank) gets the same bits whatever the threads' timing.
+class BatchSums {
+ public:
+  virtual ~BatchSums() = default;
+  /// `slice`: the caller's TrainingContext::slice.
+  virtual void sum(std::size_t slice, std::span<double> values) = 0;
+};
+
+/// What a training forward pass may draw on besides its input: the random stream for dropout, and
+/// the other slices of the batch (null when the batch is one slice: Model::train_step, one thread).
 struct TrainingContext {
   Random random{0};
+  BatchSums* batch_sums = nullptr;
+  std::size_t slice = 0;
 };
 
 /// The contract every layer satisfies (see the top of this file).
@@ -14040,20 +14067,32 @@ inline void fold_scale_shift_into_weight(std::size_t rows, std::size_t features,
 
 /// Common parts of layers that hold no sub-layers. Derived provides `kind`, `parameters`
 /// (a std::array<ParameterSpec, N>), and optionally `static std::string options()`.
+/// A leaf layer's rows of the table: one layer, then its parameter tensors. Not a template: each
+/// layer type's describe() only gathers its strings (a model has dozens of layer types).
+inline void describe_leaf(Architecture& architecture, const std::string& path, std::size_t offset,
+                          std::string_view kind, const std::string& in, const std::string& out,
+                          const std::string* options, std::span<const ParameterSpec> parameters) {
+  std::string signature = std::string(kind) + " " + in + " -> " + out;
+  if (options) signature += " [" + *options + "]";
+  std::size_t size = 0;
+  for (const auto& spec : parameters) size += spec.size();
+  architecture.layers.push_back({path, std::string(kind), signature, offset, size});
+  for (const auto& spec : parameters) {
+    architecture.parameters.push_back({path + "." + std::string(spec.name), offset, spec});
+    offset += spec.size();
+  }
+}
+
 template <class Derived>
 struct LeafLayer {
   static constexpr std::size_t scratch_size(std::size_t) { return 0; }
 
   static void describe(Architecture& architecture, const std::string& path, std::size_t offset) {
-    std::string signature = std::string(Derived::kind) + " " + Derived::input_shape::to_string() +
-                            " -> " + Derived::output_shape::to_string();
-    if constexpr (requires { Derived::options(); }) signature += " [" + Derived::options() + "]";
-    architecture.layers.push_back(
-        {path, std::string(Derived::kind), signature, offset, total_size(Derived::parameters)});
-    for (const auto& spec : Derived::parameters) {
-      architecture.parameters.push_back({path + "." + std::string(spec.name), offset, spec});
-      offset += spec.size();
-    }
+    std::string options;
+    constexpr bool has_options = requires { Derived::options(); };
+    if constexpr (has_options) options = Derived::options();
+    describe_leaf(architecture, path, offset, Derived::kind, Derived::input_shape::to_string(),
+                  Derived::output_shape::to_string(), has_options ? &options : nullptr, Derived::parameters);
   }
 };
 
@@ -15200,7 +15239,7 @@ inline void gemm_strided_a(std::size_t M, std::size_t N, std::size_t K, const fl
 /// training backward passes use 128, whose 32 KiB panels stay in the first-level cache, about 4 %
 /// faster on DeepJet's LSTM gradient products (docs/performance.md, round 2).
 template <class Arch = DefaultArch, std::size_t KBlock = 256>
-inline void gemm_nn(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
+DEEPJET_KERNEL void gemm_nn(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
                     const float* B, std::size_t ldb, float* C, std::size_t ldc, bool accumulate) {
   detail::gemm_strided_a<Arch, KBlock>(M, N, K, A, lda, 1, B, ldb, C, ldc, accumulate);
 }
@@ -15208,7 +15247,7 @@ inline void gemm_nn(std::size_t M, std::size_t N, std::size_t K, const float* A,
 /// C[M x N] (+)= A[K x M]^T * B[K x N]   (A is stored K rows of M). Used by the weight gradients
 /// only (training): blocks of 128 rows of B, as gemm_nn's KBlock = 128.
 template <class Arch = DefaultArch>
-inline void gemm_tn(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
+DEEPJET_KERNEL void gemm_tn(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
                     const float* B, std::size_t ldb, float* C, std::size_t ldc, bool accumulate) {
   detail::gemm_strided_a<Arch, 128>(M, N, K, A, 1, lda, B, ldb, C, ldc, accumulate);
 }
@@ -15217,7 +15256,7 @@ inline void gemm_tn(std::size_t M, std::size_t N, std::size_t K, const float* A,
 /// B^T is copied a panel at a time (K_block x panel columns) into a stack buffer, so that the
 /// same register-blocked micro-kernel as gemm_nn runs over it.
 template <class Arch = DefaultArch>
-inline void gemm_nt(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
+DEEPJET_KERNEL void gemm_nt(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
                     const float* B, std::size_t ldb, float* C, std::size_t ldc, bool accumulate) {
   if (M == 0 || N == 0) return;
   constexpr std::size_t NR = GemmTile<Arch>::columns;
@@ -17349,6 +17388,9 @@ struct Identity {
 //                                                   model, never changed by an optimiser.
 // Modes:
 //   training (forward):  mean and var are the batch statistics (biased variance, divided by N);
+//                        when the Trainer cuts the batch into slices (threads, ranks), those of
+//                        the whole batch (TrainingContext::batch_sums, as PyTorch's SyncBatchNorm),
+//                        so the network trained does not depend on the number of slices;
 //                        the running statistics are then updated in the parameter array:
 //                          running = (1 - Momentum) * running + Momentum * batch_statistic,
 //                        with the UNBIASED batch variance (N / (N - 1) times var) for running_var,
@@ -17413,38 +17455,47 @@ struct BatchNormLayer : LeafLayer<BatchNormLayer<S, Momentum, Epsilon>> {
   void set_frozen(bool frozen) { frozen_ = frozen; }
   bool frozen() const { return frozen_; }
 
-  void forward(TrainingContext&, float* params, ConstBatch<S> x, Batch<S> y) {
-    const std::size_t n = x.count * rows_per_sample;  // values per feature
-    // An empty batch has no statistics: it must not turn the running ones into NaN.
-    used_batch_statistics_ = !frozen_ && n > 0;
+  void forward(TrainingContext& context, float* params, ConstBatch<S> x, Batch<S> y) {
+    const std::size_t n = x.count * rows_per_sample;  // values per feature in this slice
+    batch_sums_ = frozen_ ? nullptr : context.batch_sums;
+    slice_ = context.slice;
+    // An empty batch has no statistics: it must not turn the running ones into NaN. (A slice of a
+    // batch shared with others always takes part: the others wait for its sums.)
+    used_batch_statistics_ = !frozen_ && (n > 0 || batch_sums_);
     if (!used_batch_statistics_) {
       for (std::size_t c = 0; c < features; ++c) {
         mean_[c] = params[running_mean_offset + c];
         inv_std_[c] = 1.0f / std::sqrt(params[running_var_offset + c] + Epsilon);
       }
     } else {
-      // Two passes in double: the variance does not lose precision to a large mean.
-      std::array<double, features> sum{}, squares{};
+      // Two passes in double: the variance does not lose precision to a large mean. Shared with
+      // the batch's other slices, both passes' sums are the whole batch's.
+      std::array<double, features + 1> sum{};  // the count, then the sum of each feature
+      sum[0] = static_cast<double>(n);
       for (std::size_t r = 0; r < n; ++r) {
         const float* row = x.data + r * features;
-        for (std::size_t c = 0; c < features; ++c) sum[c] += row[c];
+        for (std::size_t c = 0; c < features; ++c) sum[c + 1] += row[c];
       }
-      for (std::size_t c = 0; c < features; ++c) sum[c] /= static_cast<double>(n);  // now the mean
+      share(sum);
+      count_ = sum[0];
+      std::array<double, features> mean, squares{};
+      for (std::size_t c = 0; c < features; ++c) mean[c] = sum[c + 1] / count_;
       for (std::size_t r = 0; r < n; ++r) {
         const float* row = x.data + r * features;
         for (std::size_t c = 0; c < features; ++c) {
-          const double d = row[c] - sum[c];
+          const double d = row[c] - mean[c];
           squares[c] += d * d;
         }
       }
-      const double unbiased = n > 1 ? static_cast<double>(n) / static_cast<double>(n - 1) : 1.0;
+      share(squares);
+      const double unbiased = count_ > 1 ? count_ / (count_ - 1) : 1.0;
       for (std::size_t c = 0; c < features; ++c) {
-        const double var = squares[c] / static_cast<double>(n);
-        mean_[c] = static_cast<float>(sum[c]);
+        const double var = squares[c] / count_;
+        mean_[c] = static_cast<float>(mean[c]);
         inv_std_[c] = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(Epsilon)));
         float& running_mean = params[running_mean_offset + c];
         float& running_var = params[running_var_offset + c];
-        running_mean = static_cast<float>((1.0 - Momentum) * running_mean + Momentum * sum[c]);
+        running_mean = static_cast<float>((1.0 - Momentum) * running_mean + Momentum * mean[c]);
         running_var = static_cast<float>((1.0 - Momentum) * running_var + Momentum * var * unbiased);
       }
     }
@@ -17475,13 +17526,21 @@ struct BatchNormLayer : LeafLayer<BatchNormLayer<S, Momentum, Epsilon>> {
     }
     if (!dx.data) return;
     // Fixed statistics: dx = gamma * inv_std * dy. Batch statistics also depend on x:
-    //   dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat)).
+    //   dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat)),
+    // the means over the whole batch (all slices) whose statistics the forward pass used. The
+    // parameter gradients above stay this slice's: the Trainer adds the slices' gradients.
     std::array<float, features> scale, mean_dy{}, mean_dy_xhat{};
+    std::array<double, 2 * features> batch_dy{};  // sum dy, then sum dy * xhat, over the batch
+    if (used_batch_statistics_) {
+      std::copy(sum_dy.begin(), sum_dy.end(), batch_dy.begin());
+      std::copy(sum_dy_xhat.begin(), sum_dy_xhat.end(), batch_dy.begin() + features);
+      share(batch_dy);
+    }
     for (std::size_t c = 0; c < features; ++c) {
       scale[c] = params[gamma_offset + c] * inv_std_[c];
-      if (used_batch_statistics_) {
-        mean_dy[c] = static_cast<float>(sum_dy[c] / static_cast<double>(n));
-        mean_dy_xhat[c] = static_cast<float>(sum_dy_xhat[c] / static_cast<double>(n));
+      if (used_batch_statistics_ && count_ > 0) {
+        mean_dy[c] = static_cast<float>(batch_dy[c] / count_);
+        mean_dy_xhat[c] = static_cast<float>(batch_dy[features + c] / count_);
       }
     }
     for (std::size_t r = 0; r < n; ++r) {
@@ -17505,8 +17564,17 @@ struct BatchNormLayer : LeafLayer<BatchNormLayer<S, Momentum, Epsilon>> {
     }
   }
 
+  // Sums over the whole batch: this slice's added to the other slices' when there are others.
+  template <std::size_t N>
+  void share(std::array<double, N>& values) const {
+    if (batch_sums_) batch_sums_->sum(slice_, values);
+  }
+
   bool frozen_ = false;
   bool used_batch_statistics_ = false;  // of the last forward pass
+  BatchSums* batch_sums_ = nullptr;     // the batch's other slices, in the last forward pass
+  std::size_t slice_ = 0;
+  double count_ = 0;                    // values per feature in the whole batch
   std::array<float, features> mean_{};
   std::array<float, features> inv_std_{};
 };
@@ -18695,6 +18763,102 @@ struct Adam {
 
 }  // namespace deepjet
 // ---- end deepjet/optimisers/optimisers.hpp ----
+// ---- begin deepjet/training/batch_sums.hpp ----
+// deepjet/training/batch_sums.hpp: the sums a batch's slices share while the Trainer trains them
+// side by side, on its threads and across its ranks (the BatchSums of layers/layer.hpp).
+//
+//   SharedBatchSums sums(threads, communicator);     // communicator may be null: this process alone
+//   context[t].batch_sums = &sums; context[t].slice = t;   // then thread t's forward and backward
+//
+// Contract:
+//   - The T threads of this rank are slices 0..T-1 of the rank's share; with a communicator of R
+//     ranks the batch has R*T slices, rank r's thread t being slice r*T + t. Every thread of every
+//     rank calls sum() for the same layers in the same order (all slices hold at least one jet: the
+//     Trainer shares sums only then).
+//   - sum() returns when every slice has given its values; each gets the sums over all slices added
+//     in slice order, in double: the same bits in every thread and on every rank, the same as one
+//     process with R*T threads computes.
+//   - The last thread of a rank to arrive does the rank's exchange (one Communicator::all_gather of
+//     T x values) while the others wait (spinning up to 2 ms, then asleep); no allocation after the
+//     first call of each size.
+
+
+#include <condition_variable>
+
+namespace deepjet::training {
+
+class SharedBatchSums final : public BatchSums {
+ public:
+  SharedBatchSums(std::size_t threads, Communicator* communicator)
+      : threads_(threads), communicator_(communicator), slots_(threads) {}
+
+  void sum(std::size_t slice, std::span<double> values) override {
+    std::unique_lock lock(mutex_);
+    slots_[slice].assign(values.begin(), values.end());
+    const std::uint64_t round = round_.load(std::memory_order_relaxed);
+    if (++arrived_ < threads_) {
+      // The other slices do the same work on other cores and arrive within a fraction of a
+      // millisecond: wait for them spinning (yielding now and then, for when there are more
+      // threads than cores), then asleep. Sleeping at once cost 10-18 % of a 2-thread DeepJet
+      // step (a step passes here three times per BatchNorm; waking takes tens of microseconds
+      // on a virtual machine); spinning costs nothing measurable (docs/performance.md).
+      lock.unlock();
+      spin_until_round_after(round);
+      lock.lock();
+      ready_.wait(lock, [&] { return round_.load(std::memory_order_relaxed) != round; });
+    } else {
+      combine(values.size());
+      arrived_ = 0;
+      round_.store(round + 1, std::memory_order_release);
+      ready_.notify_all();
+    }
+    // The next round cannot overwrite total_ before every thread of this one has read it: it
+    // needs all of them to arrive.
+    std::copy(total_.begin(), total_.end(), values.begin());
+  }
+
+ private:
+  // total_ = the slots of every slice (this rank's, or all ranks' in rank order), added in order.
+  void combine(std::size_t size) {
+    local_.resize(threads_ * size);
+    for (std::size_t t = 0; t < threads_; ++t) std::copy(slots_[t].begin(), slots_[t].end(), local_.begin() + t * size);
+    const std::vector<double>* all = &local_;
+    if (communicator_ && communicator_->size() > 1) {
+      gathered_.resize(local_.size() * static_cast<std::size_t>(communicator_->size()));
+      communicator_->all_gather(std::as_bytes(std::span(local_)), std::as_writable_bytes(std::span(gathered_)));
+      all = &gathered_;
+    }
+    total_.assign(size, 0.0);
+    for (std::size_t s = 0; s < all->size() / size; ++s)
+      for (std::size_t i = 0; i < size; ++i) total_[i] += (*all)[s * size + i];
+  }
+
+  void spin_until_round_after(std::uint64_t round) const {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(2);
+    for (unsigned i = 1; round_.load(std::memory_order_acquire) == round; ++i) {
+      if (i % 64 != 0) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+        continue;
+      }
+      if (std::chrono::steady_clock::now() > give_up) return;
+      std::this_thread::yield();
+    }
+  }
+
+  std::size_t threads_;
+  Communicator* communicator_;
+  std::vector<std::vector<double>> slots_;
+  std::vector<double> local_, gathered_, total_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::size_t arrived_ = 0;
+  std::atomic<std::uint64_t> round_ = 0;
+};
+
+}  // namespace deepjet::training
+// ---- end deepjet/training/batch_sums.hpp ----
 // ---- begin deepjet/training/callbacks.hpp ----
 // deepjet/training/callbacks.hpp: what a training run reports to, and how it can be steered.
 //
@@ -19624,8 +19788,11 @@ PredictSourcesReport predict_sources(const Model<Net>& model, const data::Normal
 //     JetBatch::weights when the loader provides them (a Weighter). With
 //     threads = T the batch is cut into T contiguous slices, each thread runs forward and backward
 //     on its slice with its own layer objects and dropout stream, and the gradients are summed in
-//     thread order: the result depends on T but not on scheduling. BatchNorm layers use their
-//     slice's statistics, and thread 0's running statistics are kept (as PyTorch's DataParallel).
+//     thread order: the result depends on T (in the last bits) but not on scheduling. BatchNorm
+//     layers normalise with the whole batch's statistics, the slices adding their sums in slice
+//     order (training/batch_sums.hpp; as PyTorch's SyncBatchNorm), so T threads train the network
+//     one thread trains; a batch with fewer jets than slices uses each slice's own statistics.
+//     Thread 0's running statistics are kept (they equal the others').
 //   - After every epoch: validation loss and accuracy (inference mode), a history record, the
 //     callbacks, and output/checkpoint_last.h5 (model, optimiser, trainer state: epoch, batch,
 //     random streams, history, learning rate, callback states, in one atomically written file).
@@ -19639,8 +19806,9 @@ PredictSourcesReport predict_sources(const Model<Net>& model, const data::Normal
 //     R ranks of T threads train as one process of R*T threads and give bit-identical weights to
 //     it. Every batch is cut into R*T slices; rank r takes slices [r*T, r*T + T) (its loader
 //     serves only their jets), its thread t uses random stream r*T + t, and the slice gradients
-//     are summed over ranks in slice order (Communicator::ordered_sum). BatchNorm running
-//     statistics are rank 0's (slice 0's), sent to all after every step. Rank 0 alone writes
+//     are summed over ranks in slice order (Communicator::ordered_sum), as are BatchNorm's sums in
+//     forward and backward (Communicator::all_gather). BatchNorm running statistics are rank 0's
+//     (slice 0's), sent to all after every step. Rank 0 alone writes
 //     checkpoints and bookkeeping and runs the callbacks (except those whose every_rank() is
 //     true); its learning rate and stop decisions reach every rank after each callback. The
 //     validation batches are dealt round-robin to the ranks and their sums added in batch order.
@@ -19692,6 +19860,7 @@ class Trainer {
     streams_.resize(slices());
     for (std::size_t t = 0; t < contexts_.size(); ++t) streams_[first_slice() + t] = contexts_[t].random.state();
     if (distributed()) gather_streams();
+    if (slices() > 1) batch_sums_ = std::make_unique<SharedBatchSums>(replicas_.size(), options_.communicator);
   }
 
   void add(std::unique_ptr<Callback> callback) { callbacks_.push_back(std::move(callback)); }
@@ -19877,6 +20046,12 @@ class Trainer {
     // Threads > 0 work on private copies of the parameters, made before any thread starts: their
     // BatchNorm layers update running statistics that only thread 0's copy keeps.
     for (std::size_t t = 1; t < active; ++t) copies_[t].assign(params.begin(), params.end());
+    // Whole-batch BatchNorm statistics need every slice of every rank to take part: a batch with
+    // fewer jets than slices (every rank knows n) leaves some slices empty, and uses each slice's own.
+    for (std::size_t t = 0; t < contexts_.size(); ++t) {
+      contexts_[t].batch_sums = n >= slices() ? batch_sums_.get() : nullptr;
+      contexts_[t].slice = t;
+    }
     auto work = [&](std::size_t t) {
       const auto [first_jet, last_jet] = data::share_jets(n, {first_slice() + t, first_slice() + t + 1, slices()});
       const std::size_t first = first_jet - begin, count = last_jet - first_jet;
@@ -20133,6 +20308,7 @@ class Trainer {
   Optimiser optimiser_;
   std::vector<Net> replicas_;
   std::vector<TrainingContext> contexts_;
+  std::unique_ptr<SharedBatchSums> batch_sums_;  // null with one slice per batch
   std::vector<std::vector<float>> gradients_;
   std::vector<AlignedFloats> outputs_, output_gradients_;
   std::vector<std::vector<float>> copies_;
