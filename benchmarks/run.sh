@@ -20,6 +20,10 @@
 #      and with AVX2 kernels (deepjet_benchmarks_avx2, -O2 -mno-avx512f: a second, smaller table);
 #   2. runs benchmarks/suite/torch_benchmarks.py with Debian's /usr/bin/python3 (python3-torch) for
 #      the same figures, if `import torch` works there; otherwise says PyTorch is absent and carries on;
+#      then ONNX Runtime (npm onnxruntime-node, one intra-op thread) on the same DeepJet with the same
+#      weights (exported by export_deepjet_onnx, which needs libonnx-dev) at batches 1, 30, 32 and 1024,
+#      if node and onnxruntime-node are installed; a third table puts deepjet's one-thread inference
+#      figures beside its;
 #   3. runs benchmarks/compile_cost/measure.py (compile time and compiler memory of the DeepJet
 #      training translation unit);
 #   4. benchmarks/suite/combine.py prints the table (figure | deepjet | PyTorch | ratio | fractions
@@ -80,6 +84,24 @@ else
        "the table has deepjet's figures only" >&2
 fi
 
+# ONNX Runtime on the same DeepJet (same weights): export it, then run it at the suite's batches.
+ort_json=-
+ort_node="$root/scripts/onnxruntime/node_modules/onnxruntime-node"
+if command -v node >/dev/null 2>&1 && [ -d "$ort_node" ] &&
+   cmake --build "$build" -j2 --target export_deepjet_onnx >&2 2>/dev/null; then
+  echo "== ONNX Runtime figures (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  if "$build/benchmarks/export_deepjet_onnx" "$work/deepjet.onnx" &&
+     node "$root/benchmarks/suite/onnxruntime_benchmarks.js" $quick --batches 1,30,32,1024 deepjet="$work/deepjet.onnx" \
+       >"$work/onnxruntime.json"; then
+    ort_json="$work/onnxruntime.json"
+  else
+    echo "   the ONNX Runtime benchmark failed; carrying on without its figures" >&2
+  fi
+else
+  echo "== ONNX Runtime is ABSENT (needs node, scripts/install-dependencies.sh --onnxruntime, and libonnx-dev for" \
+       "export_deepjet_onnx): no ONNX Runtime table" >&2
+fi
+
 compile_json=-
 if [ "$compile_cost" = 1 ]; then
   echo "== compile cost of the DeepJet training translation unit (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
@@ -92,7 +114,7 @@ fi
 
 echo >&2
 "$python" "$root/benchmarks/suite/combine.py" "$work/deepjet.json" "$torch_json" "$compile_json" "$output" \
-  "$work/deepjet_o3.json" "$work/deepjet_avx2.json"
+  "$work/deepjet_o3.json" "$work/deepjet_avx2.json" "$ort_json"
 
 echo >&2
 echo "== memory of one process serving DeepJet on 8 threads (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Combine the benchmark suite's parts into one table and one JSON file (called by benchmarks/run.sh).
 
-    combine.py DEEPJET_JSON TORCH_JSON|- COMPILE_JSON|- OUTPUT_JSON [DEEPJET_O3_JSON [DEEPJET_AVX2_JSON]]
+    combine.py DEEPJET_JSON TORCH_JSON|- COMPILE_JSON|- OUTPUT_JSON [DEEPJET_O3_JSON [DEEPJET_AVX2_JSON [ORT_JSON|-]]]
 
 DEEPJET_JSON is deepjet_benchmarks' output, TORCH_JSON torch_benchmarks.py's ("-" when PyTorch is
 absent), COMPILE_JSON compile_cost/measure.py's ("-" when it was not run), DEEPJET_O3_JSON the
 same suite compiled at -O3 (deepjet_benchmarks_o3; its figures go in the column "deepjet -O3"),
 DEEPJET_AVX2_JSON the suite with AVX2 kernels (deepjet_benchmarks_avx2; a second table, fractions of
-the AVX2 peak measured by that run). Ratio = how many times
+the AVX2 peak measured by that run), ORT_JSON onnxruntime_benchmarks.js's figures for the same DeepJet
+(same weights, exported by export_deepjet_onnx) at batches 1, 30, 32 and 1024 (a third table: the
+one-thread inference figures beside ONNX Runtime's). Ratio = how many times
 faster deepjet is than PyTorch (> 1: deepjet faster; for the latency, PyTorch's time over ours).
 Fractions of peak: the figure's FLOPs per second over the machine's measured AVX-512 FMA peak
 (one thread or two threads, as the figure), for both frameworks with the same FLOP count.
@@ -33,6 +35,7 @@ output = sys.argv[4]
 ours_o3 = load(sys.argv[5]) if len(sys.argv) > 5 else None
 figs_o3 = ours_o3["figures"] if ours_o3 else {}
 ours_avx2 = load(sys.argv[6]) if len(sys.argv) > 6 else None
+onnxruntime = load(sys.argv[7]) if len(sys.argv) > 7 else None
 figs = ours["figures"]
 theirs = torch["figures"] if torch else {}
 
@@ -162,10 +165,47 @@ if ours_avx2:
         lines.append(AVX2_FORMAT % (f["label"], f["unit"], num(f["cpu"], digits), pct(fraction),
                                     "-" if versus is None else "%.2fx" % versus, num(f["wall"], digits)))
     lines.append("('x AVX-512': how many times faster the -O2 AVX-512 build of the main table is, per CPU-second.)")
+# deepjet's one-thread inference figures beside ONNX Runtime's on the same network and weights.
+ort_rows = []
+if onnxruntime:
+    ort_model = onnxruntime["models"]["deepjet"]
+    for key, batch, latency in (("inference_b1_1t", 1, False), ("latency_1jet_us", 1, True),
+                                ("inference_b30_1t", 30, False), ("latency_event30_us", 30, True),
+                                ("inference_b32_1t", 32, False), ("inference_b1024_1t", 1024, False)):
+        f, o = figs.get(key), ort_model.get("batch_%d" % batch)
+        if not f or not o:
+            continue
+        row = {"key": key, "label": f["label"], "unit": f["unit"], "deepjet_cpu": f["cpu"], "deepjet_wall": f["wall"]}
+        for clock in ("cpu", "wall"):
+            row["onnxruntime_" + clock] = batch * 1e6 / o[clock] if latency else o[clock]
+            a, b = row["deepjet_" + clock], row["onnxruntime_" + clock]
+            row["ratio_onnxruntime_" + clock] = (b / a if latency else a / b) if a > 0 and b > 0 else None
+        ort_rows.append(row)
+    lines.append("")
+    lines.append("deepjet beside ONNX Runtime %s (npm onnxruntime-node, one intra-op thread, all graph optimisations) "
+                 "on the same DeepJet with the same weights (export_deepjet_onnx), measured in the same run:"
+                 % onnxruntime.get("version", ""))
+    lines.append("")
+    ORT_FORMAT = "| %-56s | %-7s | %12s | %12s | %9s | %12s | %12s | %9s |"
+    ort_header = ORT_FORMAT % ("figure (one thread)", "unit", "deepjet", "ONNX Runtime", "ratio", "deepjet wall",
+                               "ORT wall", "ratio wall")
+    lines.append(ort_header)
+    lines.append("|" + "|".join("-" * len(c) for c in ort_header.split("|")[1:-1]) + "|")
+    for r in ort_rows:
+        digits = 1 if r["unit"] == "us" else 0
+        ratio = lambda v: "-" if v is None else "%.2fx" % v
+        lines.append(ORT_FORMAT % (r["label"], r["unit"], num(r["deepjet_cpu"], digits), num(r["onnxruntime_cpu"], digits),
+                                   ratio(r["ratio_onnxruntime_cpu"]), num(r["deepjet_wall"], digits),
+                                   num(r["onnxruntime_wall"], digits), ratio(r["ratio_onnxruntime_wall"])))
+    lines.append("(ratio: how many times faster deepjet is; for the latencies, ONNX Runtime's time over deepjet's.)")
+elif len(sys.argv) > 7:
+    lines.append("")
+    lines.append("ONNX Runtime: ABSENT (no onnxruntime-node or no deepjet::onnx to export the network) - no ONNX Runtime table")
 text = "\n".join(lines)
 print(text)
 with open(output, "w") as f:
     json.dump({"machine": {"cpu": machine_model, "instruction_sets": machine_isa}, "deepjet": ours, "deepjet_o3": ours_o3, "deepjet_avx2": ours_avx2, "pytorch": torch,
-               "compile_cost": compile_cost, "rows": rows, "table": text}, f, indent=1)
+               "compile_cost": compile_cost, "rows": rows, "onnxruntime": onnxruntime, "onnxruntime_rows": ort_rows,
+               "table": text}, f, indent=1)
     f.write("\n")
 print("\nwritten: %s" % output)

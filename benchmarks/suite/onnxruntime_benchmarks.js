@@ -1,8 +1,9 @@
 // ONNX Runtime's side of the benchmark suite: jets/s of ONNX files at batch 1 and 1024 on one
 // intra-op thread (as CMSSW runs its taggers), printed as JSON on stdout (progress on stderr).
 //
-//   node benchmarks/suite/onnxruntime_benchmarks.js [--quick] NAME=FILE.onnx [NAME=FILE.onnx ...]
+//   node benchmarks/suite/onnxruntime_benchmarks.js [--quick] [--batches 1,30,1024] NAME=FILE.onnx [...]
 //
+// Batch sizes: 1 and 1024 unless --batches lists others (keys batch_<size> in the JSON).
 // ONNX Runtime is npm's onnxruntime-node, installed by `scripts/install-dependencies.sh
 // --onnxruntime` into scripts/onnxruntime/node_modules. Inputs are random normal values in the
 // shapes the file declares, with the dynamic batch axis set to the batch size (the speed does not
@@ -16,7 +17,11 @@ const ort = require(path.join(__dirname, '..', '..', 'scripts', 'onnxruntime', '
 const quick = process.argv.includes('--quick');
 const repetitions = quick ? 2 : 5;
 const minimumSeconds = quick ? 0.05 : 0.25;
-const models = process.argv.slice(2).filter((a) => a !== '--quick').map((a) => {
+const batchesAt = process.argv.indexOf('--batches');
+const batches = batchesAt > 0 ? process.argv[batchesAt + 1].split(',').map(Number) : [1, 1024];
+if (batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error('onnxruntime_benchmarks: --batches takes sizes like 1,30,1024');
+const options = new Set(['--quick', '--batches', batchesAt > 0 ? process.argv[batchesAt + 1] : '--quick']);
+const models = process.argv.slice(2).filter((a) => !options.has(a)).map((a) => {
   const equals = a.indexOf('=');
   if (equals < 0) throw new Error(`onnxruntime_benchmarks: expected NAME=FILE.onnx, got '${a}'`);
   return { name: a.slice(0, equals), file: a.slice(equals + 1) };
@@ -76,7 +81,7 @@ async function measure(session, batch) {
       intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
     });
     out.models[model.name] = { file: model.file };
-    for (const batch of [1, 1024]) {
+    for (const batch of batches) {
       process.stderr.write(`onnxruntime ${model.name} batch ${batch}\n`);
       out.models[model.name][`batch_${batch}`] = await measure(session, batch);
     }
