@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: install what is missing, build the DeepJet quick-start, and run the whole workflow
-# on example jets it generates (generate, convert, train, predict, evaluate): about ten minutes on
-# two cores. Prints the b vs udsg AUC and where the HTML report is.
+# on example jets it generates (generate, convert, train, predict, evaluate): about three minutes on
+# two cores, build included. Prints the b vs udsg AUC and where the HTML report is.
 #   bash scripts/quickstart.sh [build-directory] [extra quick-start options, e.g. --jets 10000]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
