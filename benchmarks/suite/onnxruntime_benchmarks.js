@@ -20,8 +20,8 @@ const minimumSeconds = quick ? 0.05 : 0.25;
 const batchesAt = process.argv.indexOf('--batches');
 const batches = batchesAt > 0 ? process.argv[batchesAt + 1].split(',').map(Number) : [1, 1024];
 if (batches.some((b) => !Number.isInteger(b) || b < 1)) throw new Error('onnxruntime_benchmarks: --batches takes sizes like 1,30,1024');
-const options = new Set(['--quick', '--batches', batchesAt > 0 ? process.argv[batchesAt + 1] : '--quick']);
-const models = process.argv.slice(2).filter((a) => !options.has(a)).map((a) => {
+const isOption = (a, i) => a === '--quick' || (batchesAt > 0 && (i === batchesAt || i === batchesAt + 1));
+const models = process.argv.slice(2).filter((a, i) => !isOption(a, i + 2)).map((a) => {
   const equals = a.indexOf('=');
   if (equals < 0) throw new Error(`onnxruntime_benchmarks: expected NAME=FILE.onnx, got '${a}'`);
   return { name: a.slice(0, equals), file: a.slice(equals + 1) };

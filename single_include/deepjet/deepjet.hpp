@@ -13933,8 +13933,7 @@ struct ParameterSpec {
   }
 };
 
-template <std::size_t N>
-constexpr std::size_t total_size(const std::array<ParameterSpec, N>& specs) {
+constexpr std::size_t total_size(std::span<const ParameterSpec> specs) {
   std::size_t n = 0;
   for (const auto& spec : specs) n += spec.size();
   return n;
@@ -14065,8 +14064,6 @@ inline void fold_scale_shift_into_weight(std::size_t rows, std::size_t features,
     for (std::size_t o = 0; o < outputs; ++o) weight[r * outputs + o] *= scale[r % features];
 }
 
-/// Common parts of layers that hold no sub-layers. Derived provides `kind`, `parameters`
-/// (a std::array<ParameterSpec, N>), and optionally `static std::string options()`.
 /// A leaf layer's rows of the table: one layer, then its parameter tensors. Not a template: each
 /// layer type's describe() only gathers its strings (a model has dozens of layer types).
 inline void describe_leaf(Architecture& architecture, const std::string& path, std::size_t offset,
@@ -14074,15 +14071,15 @@ inline void describe_leaf(Architecture& architecture, const std::string& path, s
                           const std::string* options, std::span<const ParameterSpec> parameters) {
   std::string signature = std::string(kind) + " " + in + " -> " + out;
   if (options) signature += " [" + *options + "]";
-  std::size_t size = 0;
-  for (const auto& spec : parameters) size += spec.size();
-  architecture.layers.push_back({path, std::string(kind), signature, offset, size});
+  architecture.layers.push_back({path, std::string(kind), signature, offset, total_size(parameters)});
   for (const auto& spec : parameters) {
     architecture.parameters.push_back({path + "." + std::string(spec.name), offset, spec});
     offset += spec.size();
   }
 }
 
+/// Common parts of layers that hold no sub-layers. Derived provides `kind`, `parameters`
+/// (a std::array<ParameterSpec, N>), and optionally `static std::string options()`.
 template <class Derived>
 struct LeafLayer {
   static constexpr std::size_t scratch_size(std::size_t) { return 0; }
@@ -18790,11 +18787,13 @@ namespace deepjet::training {
 class SharedBatchSums final : public BatchSums {
  public:
   SharedBatchSums(std::size_t threads, Communicator* communicator)
-      : threads_(threads), communicator_(communicator), slots_(threads) {}
+      : threads_(threads), communicator_(communicator) {}
 
   void sum(std::size_t slice, std::span<double> values) override {
     std::unique_lock lock(mutex_);
-    slots_[slice].assign(values.begin(), values.end());
+    // This rank's slices side by side in local_, slice t at t * values.size().
+    if (arrived_ == 0) local_.resize(threads_ * values.size());
+    std::copy(values.begin(), values.end(), local_.begin() + slice * values.size());
     const std::uint64_t round = round_.load(std::memory_order_relaxed);
     if (++arrived_ < threads_) {
       // The other slices do the same work on other cores and arrive within a fraction of a
@@ -18818,10 +18817,8 @@ class SharedBatchSums final : public BatchSums {
   }
 
  private:
-  // total_ = the slots of every slice (this rank's, or all ranks' in rank order), added in order.
+  // total_ = the values of every slice (this rank's, or all ranks' in rank order), added in order.
   void combine(std::size_t size) {
-    local_.resize(threads_ * size);
-    for (std::size_t t = 0; t < threads_; ++t) std::copy(slots_[t].begin(), slots_[t].end(), local_.begin() + t * size);
     const std::vector<double>* all = &local_;
     if (communicator_ && communicator_->size() > 1) {
       gathered_.resize(local_.size() * static_cast<std::size_t>(communicator_->size()));
@@ -18849,7 +18846,6 @@ class SharedBatchSums final : public BatchSums {
 
   std::size_t threads_;
   Communicator* communicator_;
-  std::vector<std::vector<double>> slots_;
   std::vector<double> local_, gathered_, total_;
   std::mutex mutex_;
   std::condition_variable ready_;

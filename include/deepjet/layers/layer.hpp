@@ -55,8 +55,7 @@ struct ParameterSpec {
   }
 };
 
-template <std::size_t N>
-constexpr std::size_t total_size(const std::array<ParameterSpec, N>& specs) {
+constexpr std::size_t total_size(std::span<const ParameterSpec> specs) {
   std::size_t n = 0;
   for (const auto& spec : specs) n += spec.size();
   return n;
@@ -187,8 +186,6 @@ inline void fold_scale_shift_into_weight(std::size_t rows, std::size_t features,
     for (std::size_t o = 0; o < outputs; ++o) weight[r * outputs + o] *= scale[r % features];
 }
 
-/// Common parts of layers that hold no sub-layers. Derived provides `kind`, `parameters`
-/// (a std::array<ParameterSpec, N>), and optionally `static std::string options()`.
 /// A leaf layer's rows of the table: one layer, then its parameter tensors. Not a template: each
 /// layer type's describe() only gathers its strings (a model has dozens of layer types).
 inline void describe_leaf(Architecture& architecture, const std::string& path, std::size_t offset,
@@ -196,15 +193,15 @@ inline void describe_leaf(Architecture& architecture, const std::string& path, s
                           const std::string* options, std::span<const ParameterSpec> parameters) {
   std::string signature = std::string(kind) + " " + in + " -> " + out;
   if (options) signature += " [" + *options + "]";
-  std::size_t size = 0;
-  for (const auto& spec : parameters) size += spec.size();
-  architecture.layers.push_back({path, std::string(kind), signature, offset, size});
+  architecture.layers.push_back({path, std::string(kind), signature, offset, total_size(parameters)});
   for (const auto& spec : parameters) {
     architecture.parameters.push_back({path + "." + std::string(spec.name), offset, spec});
     offset += spec.size();
   }
 }
 
+/// Common parts of layers that hold no sub-layers. Derived provides `kind`, `parameters`
+/// (a std::array<ParameterSpec, N>), and optionally `static std::string options()`.
 template <class Derived>
 struct LeafLayer {
   static constexpr std::size_t scratch_size(std::size_t) { return 0; }

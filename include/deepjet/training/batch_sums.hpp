@@ -35,11 +35,13 @@ namespace deepjet::training {
 class SharedBatchSums final : public BatchSums {
  public:
   SharedBatchSums(std::size_t threads, Communicator* communicator)
-      : threads_(threads), communicator_(communicator), slots_(threads) {}
+      : threads_(threads), communicator_(communicator) {}
 
   void sum(std::size_t slice, std::span<double> values) override {
     std::unique_lock lock(mutex_);
-    slots_[slice].assign(values.begin(), values.end());
+    // This rank's slices side by side in local_, slice t at t * values.size().
+    if (arrived_ == 0) local_.resize(threads_ * values.size());
+    std::copy(values.begin(), values.end(), local_.begin() + slice * values.size());
     const std::uint64_t round = round_.load(std::memory_order_relaxed);
     if (++arrived_ < threads_) {
       // The other slices do the same work on other cores and arrive within a fraction of a
@@ -63,10 +65,8 @@ class SharedBatchSums final : public BatchSums {
   }
 
  private:
-  // total_ = the slots of every slice (this rank's, or all ranks' in rank order), added in order.
+  // total_ = the values of every slice (this rank's, or all ranks' in rank order), added in order.
   void combine(std::size_t size) {
-    local_.resize(threads_ * size);
-    for (std::size_t t = 0; t < threads_; ++t) std::copy(slots_[t].begin(), slots_[t].end(), local_.begin() + t * size);
     const std::vector<double>* all = &local_;
     if (communicator_ && communicator_->size() > 1) {
       gathered_.resize(local_.size() * static_cast<std::size_t>(communicator_->size()));
@@ -94,7 +94,6 @@ class SharedBatchSums final : public BatchSums {
 
   std::size_t threads_;
   Communicator* communicator_;
-  std::vector<std::vector<double>> slots_;
   std::vector<double> local_, gathered_, total_;
   std::mutex mutex_;
   std::condition_variable ready_;
